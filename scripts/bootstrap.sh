@@ -116,7 +116,7 @@ if [ -z "$PULUMI_BIN" ]; then
     run_long "building pulumi-language-nodejs" "$CACHE/pulumi/build-langhost.log" \
       env -C "$ROOT/tools/engine" go build -trimpath -ldflags "$ldflags" \
         -o "$PULUMI_BIN/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs
-    cp "$cli_cache/pulumi" "$PULUMI_BIN/pulumi"
+    ln -sfn "$cli_cache/pulumi" "$PULUMI_BIN/pulumi"
   fi
   log "pulumi: $("$PULUMI_BIN/pulumi" version) from $PULUMI_BIN (cached)"
 fi

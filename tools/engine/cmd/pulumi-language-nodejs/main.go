@@ -44,14 +44,18 @@ const exitCodeAfterReportedError = 32
 func main() {
 	// The engine may pass logging and tracing flags before the address; we accept
 	// them so the host starts under any engine invocation, but do not use them.
-	flag.Bool("logtostderr", false, "log to stderr (accepted for compatibility)")
-	flag.Int("v", 0, "log verbosity (accepted for compatibility)")
-	flag.String("tracing", "", "tracing endpoint (accepted for compatibility)")
-	flag.String("root", "", "project root (accepted for compatibility)")
-	flag.Parse()
+	// A flag set of our own: the SDK's packages register glog's flags globally.
+	flags := flag.NewFlagSet("pulumi-language-nodejs", flag.ContinueOnError)
+	flags.Bool("logtostderr", false, "log to stderr (accepted for compatibility)")
+	flags.Int("v", 0, "log verbosity (accepted for compatibility)")
+	flags.String("tracing", "", "tracing endpoint (accepted for compatibility)")
+	flags.String("root", "", "project root (accepted for compatibility)")
+	if err := flags.Parse(os.Args[1:]); err != nil {
+		os.Exit(2)
+	}
 
 	engineAddress := ""
-	if args := flag.Args(); len(args) > 0 {
+	if args := flags.Args(); len(args) > 0 {
 		engineAddress = args[len(args)-1]
 	}
 

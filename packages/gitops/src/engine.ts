@@ -1,0 +1,343 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import {
+  ConcurrentUpdateError,
+  type ConfigMap,
+  type EngineEvent,
+  LocalWorkspace,
+  type OpType,
+  PulumiCommand,
+  type PulumiFn,
+  type Stack,
+} from "@pulumi/pulumi/automation/index.js";
+import { parse as parseYaml } from "yaml";
+import { CancelledError, RetryableError, StalledError } from "./errors.js";
+
+/** Counts of planned or applied changes, not counting the stack itself and providers. */
+export interface ChangeCounts {
+  create: number;
+  update: number;
+  delete: number;
+  replace: number;
+  same: number;
+}
+
+/** One resource the plan touches. */
+export interface PlannedStep {
+  readonly op: "create" | "update" | "delete" | "replace";
+  readonly urn: string;
+  readonly type: string;
+  /** Changed input keys, when the engine reports them. */
+  readonly keys?: readonly string[];
+}
+
+/** What a preview found. */
+export interface Plan {
+  readonly counts: ChangeCounts;
+  readonly steps: readonly PlannedStep[];
+  /** Whether anything would change. */
+  readonly changes: boolean;
+}
+
+/** What an `up` did. */
+export interface ApplyResult {
+  readonly counts: ChangeCounts;
+  readonly outputs: Readonly<Record<string, unknown>>;
+}
+
+/** Progress reported while the engine works. */
+export type EngineProgress =
+  | { readonly kind: "resource"; readonly op: string; readonly urn: string; readonly type: string; readonly done: boolean }
+  | { readonly kind: "diagnostic"; readonly severity: string; readonly message: string; readonly urn?: string };
+
+/** Everything the engine needs to operate on one stack. */
+export interface StackRequest {
+  /** Directory holding Pulumi.yaml (or a scratch directory for an inline program). */
+  readonly workDir: string;
+  readonly stack: string;
+  readonly program?: PulumiFn;
+  readonly projectName?: string;
+  readonly backend: string;
+  readonly secretsProvider: string;
+  /** Environment for the CLI and the program, including the passphrase. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly config: Readonly<Record<string, string>>;
+  readonly secretConfig: Readonly<Record<string, string>>;
+}
+
+/** Per-operation options. */
+export interface EngineOperationOptions {
+  readonly refresh?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (event: EngineProgress) => void;
+}
+
+/**
+ * The Pulumi engine as the reconciler uses it. {@link PulumiEngine} drives the
+ * real CLI through the Automation API; tests may pass a fake.
+ */
+export interface Engine {
+  preview(request: StackRequest, options?: EngineOperationOptions): Promise<Plan>;
+  up(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
+  destroy(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
+  /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
+  recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
+  /** Stack outputs as last applied. */
+  outputs(request: StackRequest): Promise<Record<string, unknown>>;
+}
+
+const IGNORED_TYPES = /^pulumi:(pulumi:Stack|providers:)/;
+
+function emptyCounts(): ChangeCounts {
+  return { create: 0, update: 0, delete: 0, replace: 0, same: 0 };
+}
+
+/** Folds engine step events into counts and steps; replacement halves are counted once. */
+class StepCollector {
+  readonly counts = emptyCounts();
+  readonly steps: PlannedStep[] = [];
+  /** Error diagnostics, which say why a failed operation failed better than its exit status. */
+  readonly errors: string[] = [];
+  readonly #onProgress: ((event: EngineProgress) => void) | undefined;
+
+  constructor(onProgress?: (event: EngineProgress) => void) {
+    this.#onProgress = onProgress;
+  }
+
+  readonly onEvent = (event: EngineEvent): void => {
+    const pre = event.resourcePreEvent?.metadata;
+    const out = event.resOutputsEvent?.metadata;
+    if (pre) this.#onProgress?.({ kind: "resource", op: pre.op, urn: pre.urn, type: pre.type, done: false });
+    if (out) this.#onProgress?.({ kind: "resource", op: out.op, urn: out.urn, type: out.type, done: true });
+    const diag = event.diagnosticEvent;
+    if (diag && !diag.ephemeral) {
+      this.#onProgress?.({ kind: "diagnostic", severity: diag.severity, message: diag.message, urn: diag.urn });
+      if (diag.severity === "error") this.errors.push(diag.message.trim());
+    }
+    if (!pre || IGNORED_TYPES.test(pre.type)) return;
+    const op = countedOp(pre.op);
+    if (!op) return;
+    this.counts[op]++;
+    if (op !== "same") this.steps.push({ op, urn: pre.urn, type: pre.type, keys: pre.keys });
+  };
+}
+
+function countedOp(op: OpType): keyof ChangeCounts | undefined {
+  switch (op) {
+    case "same":
+    case "create":
+    case "update":
+    case "delete":
+    case "replace":
+      return op;
+    case "create-replacement":
+    case "delete-replaced":
+    case "discard-replaced":
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** The real engine: the Pulumi CLI on PATH, driven through the Automation API. */
+export class PulumiEngine implements Engine {
+  /** Engine operations started; a no-op reconcile must leave this unchanged. */
+  invocations = 0;
+  // One stack handle per request: a run's preview and up share the selected
+  // stack and its config instead of paying for them twice.
+  readonly #stacks = new WeakMap<StackRequest, Promise<Stack>>();
+  #command: Promise<PulumiCommand> | undefined;
+
+  async preview(request: StackRequest, options: EngineOperationOptions = {}): Promise<Plan> {
+    const stack = await this.#stack(request);
+    const collector = new StepCollector(options.onProgress);
+    this.invocations++;
+    await guard(options.signal, () =>
+      stack.preview({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+      collector,
+    );
+    const { counts, steps } = collector;
+    return { counts, steps, changes: counts.create + counts.update + counts.delete + counts.replace > 0 };
+  }
+
+  async up(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
+    const stack = await this.#stack(request);
+    const collector = new StepCollector(options.onProgress);
+    this.invocations++;
+    const result = await guard(options.signal, () =>
+      stack.up({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+      collector,
+    );
+    return { counts: collector.counts, outputs: plainOutputs(result.outputs) };
+  }
+
+  async destroy(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
+    const stack = await this.#stack(request);
+    const collector = new StepCollector(options.onProgress);
+    this.invocations++;
+    await guard(options.signal, () =>
+      stack.destroy({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+      collector,
+    );
+    await stack.workspace.removeStack(stack.name);
+    return { counts: collector.counts, outputs: {} };
+  }
+
+  async recover(request: StackRequest, options: EngineOperationOptions = {}): Promise<string[]> {
+    const actions = clearStaleLocks(request);
+    const stack = await this.#stack(request);
+    const state = await stack.exportStack();
+    const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations ?? [];
+    if (pending.length > 0) {
+      this.invocations++;
+      // Pending operations are the engine's record of calls it made without
+      // seeing the result. Refresh settles updates and deletes against the real
+      // resources; creates that never reported back are dropped so the next
+      // `up` creates them again.
+      await guard(options.signal, () => stack.refresh({ clearPendingCreates: true, signal: options.signal }));
+      actions.push(`settled ${pending.length} pending operation(s) from an interrupted run`);
+    }
+    return actions;
+  }
+
+  async outputs(request: StackRequest): Promise<Record<string, unknown>> {
+    const stack = await this.#stack(request);
+    return plainOutputs(await stack.outputs());
+  }
+
+  #stack(request: StackRequest): Promise<Stack> {
+    let stack = this.#stacks.get(request);
+    if (!stack) {
+      stack = this.#selectStack(request);
+      this.#stacks.set(request, stack);
+      stack.catch(() => this.#stacks.delete(request));
+    }
+    return stack;
+  }
+
+  async #selectStack(request: StackRequest): Promise<Stack> {
+    // The CLI's version is checked once per engine, not once per workspace.
+    this.#command ??= PulumiCommand.get();
+    const pulumiCommand = await this.#command;
+    const backendDir = fileBackendDir(request.backend);
+    if (backendDir) mkdirSync(backendDir, { recursive: true });
+    mkdirSync(request.workDir, { recursive: true });
+    const envVars = { PULUMI_BACKEND_URL: request.backend, PULUMI_SKIP_UPDATE_CHECK: "true", ...request.env };
+    const workspaceOptions = {
+      workDir: request.workDir,
+      envVars,
+      secretsProvider: request.secretsProvider,
+      pulumiCommand,
+    };
+    const stack = request.program
+      ? await LocalWorkspace.createOrSelectStack(
+          { stackName: request.stack, projectName: request.projectName ?? "inline", program: request.program },
+          {
+            ...workspaceOptions,
+            projectSettings: { name: request.projectName ?? "inline", runtime: "nodejs", backend: { url: request.backend } },
+          },
+        )
+      : await LocalWorkspace.createOrSelectStack({ stackName: request.stack, workDir: request.workDir }, workspaceOptions);
+    const config: ConfigMap = {};
+    for (const [key, value] of Object.entries(request.config)) config[key] = { value };
+    for (const [key, value] of Object.entries(request.secretConfig)) config[key] = { value, secret: true };
+    if (Object.keys(config).length > 0) await stack.setAllConfig(config);
+    return stack;
+  }
+}
+
+function plainOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+}
+
+function fileBackendDir(backend: string): string | undefined {
+  return backend.startsWith("file://") ? fileURLToPath(backend.replace(/^file:\/\/(?!\/)/, "file:///")) : undefined;
+}
+
+/** Maps engine failures to the reconciler's error policy. */
+async function guard<T>(
+  signal: AbortSignal | undefined,
+  operation: () => Promise<T>,
+  collector?: StepCollector,
+): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (signal?.aborted) {
+      throw new CancelledError(`cancelled: ${String(signal.reason ?? "aborted")}`, { cause: error });
+    }
+    if (error instanceof ConcurrentUpdateError || /currently locked|conflict/i.test(String(error))) {
+      throw new RetryableError("the stack is locked by another update; will retry", 5000, { cause: error });
+    }
+    const diagnostics = collector?.errors.join("\n").trim();
+    const message = diagnostics ? truncate(diagnostics) : engineMessage(error);
+    throw new StalledError("ProgramFailed", message, { cause: error });
+  }
+}
+
+/** The lines of an engine failure a person needs, without the CLI's banner noise. */
+export function engineMessage(error: unknown): string {
+  const text = String((error as { stderr?: string }).stderr || (error as Error).message || error);
+  const lines = text
+    .split("\n")
+    .map((l) => l.trimEnd())
+    .filter((l) => /error|Error|failed|TypeError|SyntaxError|ReferenceError|Cannot|\bat\b/.test(l) && !/^\s+at /.test(l));
+  const picked = (lines.length > 0 ? lines : text.split("\n")).slice(0, 6).join("\n").trim();
+  return truncate(picked);
+}
+
+function truncate(text: string): string {
+  return text.length > 1500 ? `${text.slice(0, 1500)}…` : text;
+}
+
+function projectName(request: StackRequest): string | undefined {
+  if (request.program) return request.projectName ?? "inline";
+  for (const file of ["Pulumi.yaml", "Pulumi.yml"]) {
+    const path = join(request.workDir, file);
+    if (existsSync(path)) return (parseYaml(readFileSync(path, "utf8")) as { name?: string } | null)?.name;
+  }
+  return undefined;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * Removes lock files of a `file://` backend whose owner process is gone.
+ * A lock written on this host by a pid that no longer runs cannot be held
+ * by anyone; a lock from another host or a live process is left alone.
+ */
+function clearStaleLocks(request: StackRequest): string[] {
+  const backendDir = fileBackendDir(request.backend);
+  const project = projectName(request);
+  if (!backendDir || !project) return [];
+  const stackName = request.stack.split("/").at(-1) as string;
+  const root = join(backendDir, ".pulumi", "locks");
+  const actions: string[] = [];
+  const visit = (dir: string): void => {
+    if (!existsSync(dir)) return;
+    for (const entry of readdirSync(dir)) {
+      const path = join(dir, entry);
+      if (statSync(path).isDirectory()) {
+        visit(path);
+        continue;
+      }
+      if (!path.endsWith(".json") || !dir.endsWith(join(project, stackName))) continue;
+      const lock = JSON.parse(readFileSync(path, "utf8")) as { pid?: number; hostname?: string };
+      if (lock.hostname === hostname() && typeof lock.pid === "number" && !isAlive(lock.pid)) {
+        rmSync(path);
+        actions.push(`removed a stale lock on ${project}/${stackName} left by process ${lock.pid}`);
+      }
+    }
+  };
+  visit(root);
+  return actions;
+}

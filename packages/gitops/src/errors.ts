@@ -1,0 +1,71 @@
+/**
+ * Errors carry a policy: how the reconciler should react to them.
+ *
+ * - {@link RetryableError}: transient (network, lock held, engine busy); retried
+ *   with capped exponential backoff and jitter.
+ * - {@link StalledError}: retrying the same revision cannot help (the program
+ *   does not compile, bad config, a safety gate refused); the target waits for a
+ *   new revision or an explicit trigger.
+ * - {@link SpecError}: invalid input to a public entry point.
+ */
+export class DriftlessError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** One problem in a user-supplied spec or config: where, what value, what is allowed. */
+export interface SpecIssue {
+  /** Dotted path of the offending field, e.g. `targets[2].interval`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** A target spec or configuration file failed validation. */
+export class SpecError extends DriftlessError {
+  readonly issues: readonly SpecIssue[];
+  constructor(subject: string, issues: readonly SpecIssue[]) {
+    super(`${subject}: ${issues.map((i) => (i.path ? `\`${i.path}\` ${i.message}` : i.message)).join("; ")}`);
+    this.issues = issues;
+  }
+}
+
+/** A transient failure; the run is retried after {@link retryAfterMs} at the earliest. */
+export class RetryableError extends DriftlessError {
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs = 0, options?: ErrorOptions) {
+    super(message, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/** Why a target stalled; stable strings so status and metrics can aggregate on them. */
+export type StallReason =
+  | "ProgramFailed"
+  | "GateRefused"
+  | "SourceRefRewritten"
+  | "SourceRefMissing"
+  | "InvalidConfig"
+  | "DependenciesFailed";
+
+/** Retrying the same revision cannot succeed; wait for a new revision or an explicit trigger. */
+export class StalledError extends DriftlessError {
+  readonly reason: StallReason;
+  constructor(reason: StallReason, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+/** A safety gate refused to apply a plan; released by a new revision or {@link Reconciler.approve}. */
+export class GateRefusedError extends StalledError {
+  readonly gate: string;
+  constructor(gate: string, message: string) {
+    super("GateRefused", message);
+    this.gate = gate;
+  }
+}
+
+/** The run was cancelled (timeout, shutdown or an AbortSignal) and the engine stopped cleanly. */
+export class CancelledError extends DriftlessError {}

@@ -1,0 +1,69 @@
+/**
+ * `@driftless/gitops`: continuous reconciliation of Pulumi stacks from Git.
+ *
+ * @example
+ * ```ts
+ * import { Reconciler } from "@driftless/gitops";
+ * const reconciler = await Reconciler.create({
+ *   dataDir: "/var/lib/driftless",
+ *   targets: [{ name: "site", repo: "https://example.com/infra.git", path: "site", stack: "prod" }],
+ * });
+ * reconciler.on("drift.detected", (e) => console.log(`${e.target} drifted`));
+ * reconciler.start();
+ * ```
+ * @packageDocumentation
+ */
+export { type Duration, formatDuration, parseDuration } from "./duration.js";
+export {
+  type ApplyResult,
+  type ChangeCounts,
+  type Engine,
+  type EngineOperationOptions,
+  type EngineProgress,
+  type Plan,
+  type PlannedStep,
+  PulumiEngine,
+  type StackRequest,
+} from "./engine.js";
+export {
+  CancelledError,
+  DriftlessError,
+  GateRefusedError,
+  RetryableError,
+  type SpecIssue,
+  SpecError,
+  type StallReason,
+  StalledError,
+} from "./errors.js";
+export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
+export { checkGates, type GateRefusal } from "./gates.js";
+export {
+  PROVENANCE_ENV,
+  type QueuedRun,
+  type ReconcileOptions,
+  Reconciler,
+  type ReconcilerOptions,
+} from "./reconciler.js";
+export { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
+export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
+export {
+  DEFAULT_PROTECTED_TYPES,
+  type GateOptions,
+  type GitAuth,
+  type ReconcileMode,
+  type ResolvedTarget,
+  resolveTarget,
+  type SecretSource,
+  type TargetSpec,
+} from "./spec.js";
+export {
+  type Condition,
+  type ConditionType,
+  type RunRecord,
+  type RunResult,
+  SqliteStore,
+  type Store,
+  type TargetStatus,
+  type Trigger,
+} from "./store.js";
+export { type PrepareResult, prepareDependencies } from "./workspace.js";

@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { DriftlessError } from "./errors.js";
+import type { SecretSource } from "./spec.js";
+
+/** Reads a {@link SecretSource} at the moment it is needed, so rotated secrets take effect on the next run. */
+export function readSecret(source: SecretSource, what: string): string {
+  if (typeof source === "string") return source;
+  if ("env" in source) {
+    const value = process.env[source.env];
+    if (value === undefined || value === "") {
+      throw new DriftlessError(`${what}: environment variable ${source.env} is not set`);
+    }
+    return value;
+  }
+  try {
+    return readFileSync(source.file, "utf8").trim();
+  } catch (error) {
+    throw new DriftlessError(`${what}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code})`);
+  }
+}
+
+/**
+ * Replaces every known secret value, and credentials in URLs, with `[redacted]`.
+ * Used on everything that leaves a run: logs, events, errors, history rows.
+ */
+export class Redactor {
+  #secrets = new Set<string>();
+
+  /** Registers values to hide; values shorter than 4 characters are ignored to keep text readable. */
+  add(...values: readonly (string | undefined)[]): this {
+    for (const value of values) if (value && value.length >= 4) this.#secrets.add(value);
+    return this;
+  }
+
+  redact(text: string): string {
+    let out = text.replace(/(\b[a-z][\w+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@");
+    for (const secret of this.#secrets) out = out.split(secret).join("[redacted]");
+    return out;
+  }
+}
+
+/** A repository URL safe to show: credentials stripped. */
+export function publicRepoUrl(url: string): string {
+  return url.replace(/^([a-z][\w+.-]*:\/\/)[^\s/@]+@/i, "$1");
+}

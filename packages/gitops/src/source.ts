@@ -1,0 +1,241 @@
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { type SimpleGit, simpleGit } from "simple-git";
+import { RetryableError, StalledError } from "./errors.js";
+import { publicRepoUrl, readSecret } from "./secrets.js";
+import type { GitAuth } from "./spec.js";
+
+/** Where a target's source lives: the remote, the ref to follow and how to authenticate. */
+export interface SourceRef {
+  readonly repo: string;
+  readonly ref: string;
+  readonly auth?: GitAuth;
+}
+
+/** Git operations the reconciler needs; {@link GitSource} is the default, over the system git. */
+export interface Source {
+  /** Resolves the ref to a commit SHA with one round trip to the remote (no objects fetched). */
+  resolve(source: SourceRef): Promise<string>;
+  /**
+   * Makes `revision` present in the local mirror and checks it out into `dir`.
+   * With `previous`, refuses a revision that does not descend from it (a force-pushed ref).
+   */
+  checkout(source: SourceRef, revision: string, dir: string, previous?: string): Promise<void>;
+  /** Files changed between two revisions present in the mirror; `undefined` when that cannot be told. */
+  changedFiles(source: SourceRef, from: string, to: string): Promise<string[] | undefined>;
+}
+
+const SHA = /^[0-9a-f]{40}$/;
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * One bare mirror per repository under `<dataDir>/git`, fetched one ref at a
+ * time, and a worktree per target. Tokens reach git through its environment
+ * (`GIT_CONFIG_*`), never its arguments, config files or logs.
+ */
+export class GitSource implements Source {
+  readonly #mirrors: string;
+  readonly #locks = new Map<string, Promise<unknown>>();
+  /** Remote round trips made, for the no-op benchmark and tests. */
+  remoteCalls = 0;
+
+  constructor(options: { readonly dataDir: string }) {
+    this.#mirrors = join(options.dataDir, "git");
+  }
+
+  async resolve(source: SourceRef): Promise<string> {
+    if (SHA.test(source.ref)) return source.ref;
+    const git = this.#git(source, process.cwd());
+    const candidates = source.ref.startsWith("refs/")
+      ? [source.ref, `${source.ref}^{}`]
+      : [`refs/heads/${source.ref}`, `refs/tags/${source.ref}^{}`, `refs/tags/${source.ref}`];
+    let listing: string;
+    try {
+      this.remoteCalls++;
+      listing = await git.raw(["ls-remote", "--", source.repo, ...candidates.map((c) => c.replace("^{}", ""))]);
+    } catch (error) {
+      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, { cause: error });
+    }
+    const refs = new Map(
+      listing
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const [sha, name] = line.split("\t");
+          return [name as string, sha as string] as const;
+        }),
+    );
+    for (const candidate of candidates) {
+      const sha = refs.get(candidate);
+      if (sha) return sha;
+    }
+    throw new StalledError(
+      "SourceRefMissing",
+      `ref "${source.ref}" does not exist in ${publicRepoUrl(source.repo)} (deleted, or never pushed); nothing was applied`,
+    );
+  }
+
+  async checkout(source: SourceRef, revision: string, dir: string, previous?: string): Promise<void> {
+    const mirror = await this.#ensureMirror(source, revision);
+    const git = this.#git(source, mirror);
+    if (previous && previous !== revision) {
+      const known = await git
+        .raw(["cat-file", "-e", `${previous}^{commit}`])
+        .then(() => true)
+        .catch(() => false);
+      const descends =
+        known &&
+        (await git
+          .raw(["merge-base", "--is-ancestor", previous, revision])
+          .then(() => true)
+          .catch(() => false));
+      if (known && !descends) {
+        throw new StalledError(
+          "SourceRefRewritten",
+          `ref "${source.ref}" moved from ${previous.slice(0, 12)} to ${revision.slice(0, 12)}, which does not descend from it ` +
+            "(force-push or reset); nothing was applied. Push a new commit, or approve the revision to apply it anyway",
+        );
+      }
+    }
+    if (!existsSync(join(dir, ".git"))) {
+      mkdirSync(dir, { recursive: true });
+      await git.raw(["worktree", "prune"]);
+      await git.raw(["worktree", "add", "--force", "--detach", dir, revision]);
+      return;
+    }
+    const work = this.#git(source, dir);
+    await work.raw(["checkout", "--force", "--detach", revision]);
+    // Keep installed dependencies between runs; everything else is exactly the commit.
+    await work.raw(["clean", "-ffdx", "-e", "node_modules", "-e", ".driftless"]);
+  }
+
+  async changedFiles(source: SourceRef, from: string, to: string): Promise<string[] | undefined> {
+    const git = this.#git(source, this.#mirrorDir(source.repo));
+    try {
+      const out = await git.raw(["diff", "--name-only", "--no-renames", from, to]);
+      return out.split("\n").filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+
+  #mirrorDir(repo: string): string {
+    return join(this.#mirrors, `${sha256(publicRepoUrl(repo)).slice(0, 16)}.git`);
+  }
+
+  /** Serialises work on one mirror: git does not allow two fetches into one repository at once. */
+  async #exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#locks.get(key) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    this.#locks.set(key, next);
+    try {
+      return await next;
+    } finally {
+      if (this.#locks.get(key) === next) this.#locks.delete(key);
+    }
+  }
+
+  async #ensureMirror(source: SourceRef, revision: string): Promise<string> {
+    const dir = this.#mirrorDir(source.repo);
+    return this.#exclusive(dir, async () => {
+      if (!existsSync(join(dir, "HEAD"))) {
+        mkdirSync(dir, { recursive: true });
+        await this.#git(source, dir).raw(["init", "--bare", "--quiet"]);
+      }
+      const git = this.#git(source, dir);
+      const present = await git
+        .raw(["cat-file", "-e", `${revision}^{commit}`])
+        .then(() => true)
+        .catch(() => false);
+      if (present) return dir;
+      const refspec = SHA.test(source.ref)
+        ? source.ref
+        : `+${fullRef(source.ref)}:refs/driftless/${fullRef(source.ref).replace(/^refs\//, "")}`;
+      try {
+        this.remoteCalls++;
+        await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
+      } catch (error) {
+        throw new RetryableError(`fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`, 0, {
+          cause: error,
+        });
+      }
+      const fetched = await git
+        .raw(["cat-file", "-e", `${revision}^{commit}`])
+        .then(() => true)
+        .catch(() => false);
+      if (!fetched) {
+        // The ref moved on between resolve and fetch; the next run picks up the new tip.
+        throw new RetryableError(`revision ${revision.slice(0, 12)} is no longer reachable from ${source.ref}`);
+      }
+      return dir;
+    });
+  }
+
+  #git(source: SourceRef, baseDir: string): SimpleGit {
+    const env = gitEnv(source.auth);
+    // gitEnv already dropped what a daemon must not inherit; what remains is meant.
+    return simpleGit({
+      baseDir,
+      // Every non-zero exit is a failure: `merge-base --is-ancestor` and
+      // `cat-file -e` answer "no" with an exit code and nothing on stderr.
+      errors: (error, result) =>
+        error ?? (result.exitCode === 0 ? undefined : new Error(`git exited with ${result.exitCode}`)),
+      allowEnvironment: Object.keys(env),
+      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
+    }).env(env);
+  }
+}
+
+function fullRef(ref: string): string {
+  if (ref.startsWith("refs/")) return ref;
+  return `refs/heads/${ref}`;
+}
+
+// Variables that make git run other programs or read other config; a daemon
+// must not inherit them from whoever started it.
+const INHERITED_UNSAFE =
+  /^(GIT_CONFIG.*|GIT_ASKPASS|SSH_ASKPASS|GIT_SSH|GIT_SSH_COMMAND|GIT_EDITOR|EDITOR|VISUAL|GIT_SEQUENCE_EDITOR|GIT_PAGER|PAGER|GIT_EXEC_PATH|GIT_EXTERNAL_DIFF|GIT_PROXY_COMMAND|GIT_TEMPLATE_DIR|PREFIX)$/i;
+
+/** The environment git runs with: no prompts, and credentials only in memory. */
+export function gitEnv(auth: GitAuth | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (value !== undefined && !INHERITED_UNSAFE.test(key)) env[key] = value;
+  }
+  env.GIT_TERMINAL_PROMPT = "0";
+  if (auth?.token) {
+    const token = readSecret(auth.token, "git auth token");
+    const basic = Buffer.from(`${auth.username ?? "x-access-token"}:${token}`).toString("base64");
+    env.GIT_CONFIG_COUNT = "1";
+    env.GIT_CONFIG_KEY_0 = "http.extraHeader";
+    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+  }
+  if (auth?.sshKeyPath) {
+    const knownHosts = auth.knownHostsPath
+      ? `-o UserKnownHostsFile=${shellQuote(auth.knownHostsPath)} -o StrictHostKeyChecking=yes`
+      : "-o StrictHostKeyChecking=accept-new";
+    env.GIT_SSH_COMMAND = `ssh -i ${shellQuote(auth.sshKeyPath)} -o IdentitiesOnly=yes -o BatchMode=yes ${knownHosts}`;
+  }
+  return env;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function gitMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .find((l) => l.startsWith("fatal:")) ??
+    text.split("\n")[0] ??
+    text
+  );
+}

@@ -1,0 +1,318 @@
+import { isAbsolute, normalize } from "node:path";
+import type { PulumiFn } from "@pulumi/pulumi/automation/index.js";
+import { Cron } from "croner";
+import { z } from "zod";
+import { type Duration, formatDuration, parseDuration } from "./duration.js";
+import { SpecError, type SpecIssue } from "./errors.js";
+
+/** What a run does after the preview. */
+export type ReconcileMode = "apply" | "detect" | "preview";
+
+/** A secret value given inline (tests, embedding) or read from an environment variable at run time. */
+export type SecretSource = string | { readonly env: string } | { readonly file: string };
+
+/** Credentials for the Git remote. Tokens are passed to git through its environment, never written to disk. */
+export interface GitAuth {
+  /** HTTPS token (GitHub, GitLab, Gitea …), sent as HTTP basic auth. */
+  readonly token?: SecretSource;
+  /** User name paired with {@link token}. @default "x-access-token" */
+  readonly username?: string;
+  /** Private key file for SSH remotes. */
+  readonly sshKeyPath?: string;
+  /** Known-hosts file for SSH remotes. @default - ssh's own, accepting new hosts */
+  readonly knownHostsPath?: string;
+}
+
+/** Safety gates checked between preview and `up`. */
+export interface GateOptions {
+  /** Refuse when deletes + replaces exceed this share of the stack's resources. @default 0.5 */
+  readonly maxDestructiveShare?: number;
+  /**
+   * Resource types that are never deleted or replaced without {@link allowDestructive}.
+   * `*` matches any run of characters.
+   * @default DEFAULT_PROTECTED_TYPES
+   */
+  readonly protectedTypes?: readonly string[];
+  /** Let this target delete or replace protected types and exceed the share. @default false */
+  readonly allowDestructive?: boolean;
+  /** Let an empty program delete every resource of a non-empty stack. @default false */
+  readonly allowEmpty?: boolean;
+}
+
+/** Types whose loss is costly: databases, buckets, namespaces. */
+export const DEFAULT_PROTECTED_TYPES: readonly string[] = [
+  "kubernetes:core/v1:Namespace",
+  "kubernetes:core/v1:PersistentVolumeClaim",
+  "aws:rds/*",
+  "aws:s3/bucket:*",
+  "aws:s3/bucketV2:*",
+  "aws:dynamodb/table:*",
+];
+
+/** The desired state of one Pulumi stack, as the user writes it. */
+export interface TargetSpec {
+  /** Unique name, DNS-label-like (`[a-z0-9-]`, at most 63 characters). */
+  readonly name: string;
+  /** Git remote: `https://…`, `http://…`, `ssh://…`, `git@host:path` or `file://…`. */
+  readonly repo: string;
+  /** Branch, tag (`refs/tags/v1`) or full commit SHA. @default "main" */
+  readonly ref?: string;
+  /** Directory of the Pulumi project inside the repository; must stay inside it. @default "." */
+  readonly path?: string;
+  /** Stack name (for example `dev` or `org/dev`). */
+  readonly stack: string;
+  /**
+   * An inline program for embedded use instead of the project in {@link path}.
+   * The checkout still provides the revision and files the program may read.
+   */
+  readonly program?: PulumiFn;
+  /** Project name for an inline {@link program}. @default - the target name */
+  readonly projectName?: string;
+  /** State backend URL. @default `file://<dataDir>/state` */
+  readonly backend?: string;
+  /** Secrets provider for new stacks. @default "passphrase" */
+  readonly secretsProvider?: string;
+  /** Passphrase for the passphrase secrets provider. @default { env: "PULUMI_CONFIG_PASSPHRASE" } */
+  readonly passphrase?: SecretSource;
+  /** Plain stack configuration, set before every run. */
+  readonly config?: Readonly<Record<string, string | number | boolean>>;
+  /** Secret stack configuration, stored encrypted. */
+  readonly secretConfig?: Readonly<Record<string, SecretSource>>;
+  /** Environment for the engine and the program. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** `apply` corrects drift; `detect` only reports it; `preview` only plans. @default "apply" */
+  readonly mode?: ReconcileMode;
+  /** Refresh from the real infrastructure before the preview (drift detection). @default true */
+  readonly refresh?: boolean;
+  /** How often to look for a new revision. @default "5m" (minimum "10s") */
+  readonly interval?: Duration;
+  /** Random extra delay as a share of the interval, to spread load. @default 0.1 */
+  readonly jitter?: number;
+  /** Optional cron expression (5 or 6 fields) that triggers runs in addition to the interval. */
+  readonly schedule?: string;
+  /** How often to refresh and preview an unchanged revision to find drift. @default "30m" */
+  readonly resync?: Duration;
+  /** Longest a run may take before it is cancelled through the engine. @default "30m" */
+  readonly timeout?: Duration;
+  /** Stop scheduling runs (manual runs still work). @default false */
+  readonly suspend?: boolean;
+  /** Safety gates checked before `up`. */
+  readonly gates?: GateOptions;
+  /** Destroy the stack when the target is removed. @default false */
+  readonly destroyOnRemove?: boolean;
+  /** Credentials for the Git remote. */
+  readonly auth?: GitAuth;
+}
+
+/** A {@link TargetSpec} with every default resolved. */
+export interface ResolvedTarget {
+  readonly name: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly stack: string;
+  readonly program: PulumiFn | undefined;
+  readonly projectName: string | undefined;
+  readonly backend: string;
+  readonly secretsProvider: string;
+  readonly passphrase: SecretSource;
+  readonly config: Readonly<Record<string, string>>;
+  readonly secretConfig: Readonly<Record<string, SecretSource>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly mode: ReconcileMode;
+  readonly refresh: boolean;
+  readonly intervalMs: number;
+  readonly jitter: number;
+  readonly schedule: string | undefined;
+  readonly resyncMs: number;
+  readonly timeoutMs: number;
+  readonly suspend: boolean;
+  readonly gates: Required<GateOptions>;
+  readonly destroyOnRemove: boolean;
+  readonly auth: GitAuth;
+}
+
+const MIN_INTERVAL_MS = 10_000;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const REPO_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|file:\/\/\/?[^\s]+|[\w.-]+@[\w.-]+:[^\s]+)$/;
+const STACK_NAME = /^([\w.-]+\/){0,2}[\w.-]+$/;
+const CONFIG_KEY = /^([\w-]+:)?[\w.-]+$/;
+
+const secretSource = z.union(
+  [
+    z.string().min(1, "must not be empty"),
+    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name") }),
+    z.strictObject({ file: z.string().min(1, "must be a file path") }),
+  ],
+  { error: 'must be a string, { env: "NAME" } or { file: "/path" }' },
+);
+
+const duration = (min: number, what: string) =>
+  z
+    .union([z.string(), z.number()], { error: `must be a duration such as "30s", "5m" or "1h"` })
+    .superRefine((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be a duration such as "30s", "5m" or "1h"` });
+      } else if (ms < min) {
+        ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(min)} (${what})` });
+      }
+    });
+
+const targetSchema = z.strictObject({
+  name: z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"),
+  repo: z.string().regex(REPO_URL, "must be an https://, http://, ssh://, git@host:path or file:// URL"),
+  ref: z
+    .string()
+    .regex(/^[\w./-]+$/, "must be a branch, tag or commit SHA")
+    .refine((r) => !r.includes("..") && !r.startsWith("-") && !r.endsWith("/") && !r.endsWith(".lock"), {
+      message: "is not a valid Git ref name",
+    })
+    .optional(),
+  path: z
+    .string()
+    .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" })
+    .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), { message: "must stay inside the repository" })
+    .optional(),
+  stack: z.string().regex(STACK_NAME, "must be a stack name such as `dev` or `org/project/dev`"),
+  program: z.custom<PulumiFn>((v) => typeof v === "function", { message: "must be a function (an inline program)" }).optional(),
+  projectName: z.string().regex(/^[\w.-]+$/, "must be letters, digits, '_', '.' or '-'").optional(),
+  backend: z
+    .string()
+    .regex(/^(file|s3|gs|azblob|https?):\/\//, "must be a backend URL (file://, s3://, gs://, azblob://, https://)")
+    .optional(),
+  secretsProvider: z.string().min(1).optional(),
+  passphrase: secretSource.optional(),
+  config: z
+    .record(
+      z.string().regex(CONFIG_KEY, "is not a config key such as `name` or `project:name`"),
+      z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" }),
+    )
+    .optional(),
+  secretConfig: z.record(z.string().regex(CONFIG_KEY, "is not a config key"), secretSource).optional(),
+  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string()).optional(),
+  mode: z.enum(["apply", "detect", "preview"], { error: "must be one of apply, detect, preview" }).optional(),
+  refresh: z.boolean({ error: "must be true or false" }).optional(),
+  interval: duration(MIN_INTERVAL_MS, "the shortest check interval").optional(),
+  jitter: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").optional(),
+  schedule: z
+    .string()
+    .refine(isCron, { message: "is not a cron expression such as `*/15 * * * *`" })
+    .optional(),
+  resync: duration(MIN_INTERVAL_MS, "the shortest drift resync").optional(),
+  timeout: duration(1000, "the shortest run timeout").optional(),
+  suspend: z.boolean({ error: "must be true or false" }).optional(),
+  gates: z
+    .strictObject({
+      maxDestructiveShare: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").optional(),
+      protectedTypes: z.array(z.string().min(1)).optional(),
+      allowDestructive: z.boolean().optional(),
+      allowEmpty: z.boolean().optional(),
+    })
+    .optional(),
+  destroyOnRemove: z.boolean({ error: "must be true or false" }).optional(),
+  auth: z
+    .strictObject({
+      token: secretSource.optional(),
+      username: z.string().min(1).optional(),
+      sshKeyPath: z.string().min(1).optional(),
+      knownHostsPath: z.string().min(1).optional(),
+    })
+    .optional(),
+});
+
+function isCron(expr: string): boolean {
+  try {
+    new Cron(expr, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let value = input;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === "function") return "a function";
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Dotted path with array indexes, e.g. `gates.protectedTypes[1]`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>(
+    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out ? `${out}.${String(key)}` : String(key)),
+    "",
+  );
+}
+
+/** Maps zod issues to messages that name the field and echo the value. */
+export function specIssues(error: z.ZodError, input: unknown, prefix: readonly PropertyKey[] = []): SpecIssue[] {
+  return error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return { path: formatPath([...prefix, ...issue.path]), message: `has unknown field(s) ${issue.keys.join(", ")}` };
+    }
+    const value = valueAt(input, issue.path);
+    const message = issue.message.startsWith("Invalid input") ? "is invalid" : issue.message;
+    const got = value === undefined ? "it is missing" : `got ${describe(value)}`;
+    return { path: formatPath([...prefix, ...issue.path]), message: `${message}, ${got}` };
+  });
+}
+
+/**
+ * Validates a target spec and resolves its defaults.
+ * @throws SpecError naming each bad field and its value.
+ */
+export function resolveTarget(input: unknown, defaults: { readonly dataDir: string }): ResolvedTarget {
+  const name =
+    input !== null && typeof input === "object" && typeof (input as { name?: unknown }).name === "string"
+      ? (input as { name: string }).name
+      : undefined;
+  const subject = name ? `target "${name}"` : "target";
+  if (input === null || typeof input !== "object") {
+    throw new SpecError(subject, [{ path: "", message: `must be an object, got ${describe(input)}` }]);
+  }
+  const parsed = targetSchema.safeParse(input);
+  if (!parsed.success) throw new SpecError(subject, specIssues(parsed.error, input));
+  const spec = parsed.data;
+  const intervalMs = parseDuration(spec.interval ?? "5m") as number;
+  return {
+    name: spec.name,
+    repo: spec.repo,
+    ref: spec.ref ?? "main",
+    path: normalize(spec.path ?? "."),
+    stack: spec.stack,
+    program: spec.program,
+    projectName: spec.projectName ?? (spec.program ? spec.name : undefined),
+    backend: spec.backend ?? `file://${defaults.dataDir}/state`,
+    secretsProvider: spec.secretsProvider ?? "passphrase",
+    passphrase: spec.passphrase ?? { env: "PULUMI_CONFIG_PASSPHRASE" },
+    config: Object.fromEntries(Object.entries(spec.config ?? {}).map(([k, v]) => [k, String(v)])),
+    secretConfig: spec.secretConfig ?? {},
+    env: spec.env ?? {},
+    mode: spec.mode ?? "apply",
+    refresh: spec.refresh ?? true,
+    intervalMs,
+    jitter: spec.jitter ?? 0.1,
+    schedule: spec.schedule,
+    resyncMs: parseDuration(spec.resync ?? "30m") as number,
+    timeoutMs: parseDuration(spec.timeout ?? "30m") as number,
+    suspend: spec.suspend ?? false,
+    gates: {
+      maxDestructiveShare: spec.gates?.maxDestructiveShare ?? 0.5,
+      protectedTypes: spec.gates?.protectedTypes ?? DEFAULT_PROTECTED_TYPES,
+      allowDestructive: spec.gates?.allowDestructive ?? false,
+      allowEmpty: spec.gates?.allowEmpty ?? false,
+    },
+    destroyOnRemove: spec.destroyOnRemove ?? false,
+    auth: spec.auth ?? {},
+  };
+}

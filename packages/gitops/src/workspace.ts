@@ -1,0 +1,57 @@
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { StalledError } from "./errors.js";
+
+const run = promisify(execFile);
+
+/** Package managers recognised by their lockfile, in the order they are looked for. */
+const INSTALLERS = [
+  { lockfile: "pnpm-lock.yaml", command: "pnpm", args: ["install", "--frozen-lockfile", "--prefer-offline"] },
+  { lockfile: "yarn.lock", command: "yarn", args: ["install", "--frozen-lockfile"] },
+  { lockfile: "package-lock.json", command: "npm", args: ["ci", "--no-audit", "--no-fund"] },
+  { lockfile: "package.json", command: "npm", args: ["install", "--no-audit", "--no-fund"] },
+] as const;
+
+/** What {@link prepareDependencies} did. */
+export interface PrepareResult {
+  /** `installed` ran the package manager; `reused` found the same lockfile installed; `none` has no package.json. */
+  readonly action: "installed" | "reused" | "none";
+  readonly lockfile?: string;
+}
+
+/**
+ * Installs a program's dependencies with its lockfile's package manager, only
+ * when the lockfile's content changed since the last install in this directory.
+ */
+export async function prepareDependencies(
+  projectDir: string,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly signal?: AbortSignal } = {},
+): Promise<PrepareResult> {
+  const installer = INSTALLERS.find((i) => existsSync(join(projectDir, i.lockfile)));
+  if (!installer) return { action: "none" };
+  const hash = createHash("sha256").update(readFileSync(join(projectDir, installer.lockfile))).digest("hex");
+  const stamp = join(projectDir, "node_modules", ".driftless-lock-hash");
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === hash) {
+    return { action: "reused", lockfile: installer.lockfile };
+  }
+  try {
+    await run(installer.command, [...installer.args], {
+      cwd: projectDir,
+      env: options.env ?? process.env,
+      signal: options.signal,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw new StalledError(
+      "ProgramFailed",
+      `\`${installer.command} ${installer.args.join(" ")}\` failed in ${projectDir}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
+    );
+  }
+  mkdirSync(join(projectDir, "node_modules"), { recursive: true });
+  writeFileSync(stamp, hash);
+  return { action: "installed", lockfile: installer.lockfile };
+}

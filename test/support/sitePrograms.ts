@@ -1,0 +1,17 @@
+import { copyFileSync, cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const fixtures = fileURLToPath(new URL("../fixtures/", import.meta.url));
+
+/** The workspace's node_modules, so programs checked out from test repos find @pulumi/pulumi. */
+export const TEST_NODE_PATH = fileURLToPath(new URL("../node_modules/", import.meta.url));
+
+/** A directory holding the site program fixture plus its dynamic provider, ready to seed a repo. */
+export function siteProgramSeed(): string {
+  const dir = mkdtempSync(join(tmpdir(), "driftless-seed-"));
+  cpSync(join(fixtures, "site-program"), dir, { recursive: true });
+  copyFileSync(join(fixtures, "localFile.cjs"), join(dir, "localFile.cjs"));
+  return dir;
+}
