@@ -10,7 +10,8 @@ export default defineConfig({
           name: "core",
           root: "packages/core",
           include: ["src/**/*.test.ts"],
-          typecheck: { enabled: true, include: ["src/**/*.test-d.ts"] },
+          // The package tsconfig leaves tests out; this one type-checks them too.
+          typecheck: { enabled: true, include: ["src/**/*.test-d.ts"], tsconfig: "tsconfig.test.json" },
         },
       },
       {

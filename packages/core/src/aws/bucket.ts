@@ -1,0 +1,268 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Validator } from "../internal/validator.js";
+
+/** S3 storage classes a lifecycle rule can move objects to. */
+export type StorageClass =
+  | "STANDARD_IA"
+  | "ONEZONE_IA"
+  | "INTELLIGENT_TIERING"
+  | "GLACIER_IR"
+  | "GLACIER"
+  | "DEEP_ARCHIVE";
+
+/**
+ * One lifecycle rule.
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html
+ */
+export interface LifecycleRuleArgs {
+  /** Rule id, unique within the bucket. */
+  readonly id: string;
+  /**
+   * Key prefix the rule applies to.
+   * @default "" (every object)
+   */
+  readonly prefix?: string;
+  /**
+   * Days after creation that current versions expire.
+   * @default - never
+   */
+  readonly expirationDays?: number;
+  /**
+   * Days after becoming noncurrent that old versions are deleted.
+   * @default - never
+   */
+  readonly noncurrentVersionExpirationDays?: number;
+  /**
+   * Moves to cheaper storage classes.
+   * @default []
+   */
+  readonly transitions?: readonly { readonly days: number; readonly storageClass: StorageClass }[];
+  /**
+   * Days after which incomplete multipart uploads are aborted.
+   * @default 7
+   */
+  readonly abortIncompleteMultipartUploadDays?: number;
+}
+
+/**
+ * Static website hosting (the bucket stays private; serve it through CloudFront).
+ * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/WebsiteHosting.html
+ */
+export interface WebsiteArgs {
+  /**
+   * Object served for a directory.
+   * @default "index.html"
+   */
+  readonly indexDocument?: string;
+  /**
+   * Object served on errors.
+   * @default - none
+   */
+  readonly errorDocument?: string;
+}
+
+/** Inputs of {@link Bucket}. */
+export interface BucketArgs {
+  /**
+   * Keep every version of every object.
+   * @default true
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html
+   */
+  readonly versioning?: boolean;
+  /**
+   * KMS key for server-side encryption.
+   * @default - SSE-S3 (AES256)
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/serv-side-encryption.html
+   */
+  readonly kmsKeyArn?: pulumi.Input<string>;
+  /**
+   * Lifecycle rules.
+   * @default []
+   */
+  readonly lifecycleRules?: readonly LifecycleRuleArgs[];
+  /**
+   * Website hosting, only when given.
+   * @default - no website hosting
+   */
+  readonly website?: WebsiteArgs;
+  /**
+   * Delete all objects when the bucket is destroyed.
+   * @default false
+   */
+  readonly forceDestroy?: boolean;
+  /**
+   * Tags on the bucket.
+   * @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+const STORAGE_CLASSES: readonly StorageClass[] = [
+  "STANDARD_IA",
+  "ONEZONE_IA",
+  "INTELLIGENT_TIERING",
+  "GLACIER_IR",
+  "GLACIER",
+  "DEEP_ARCHIVE",
+];
+
+/**
+ * A private S3 bucket: public access blocked, server-side encryption,
+ * versioning, bucket-owner-enforced ownership (ACLs disabled), optional
+ * lifecycle rules, and website hosting only when asked for.
+ */
+export class Bucket extends pulumi.ComponentResource {
+  readonly bucket: aws.s3.Bucket;
+  readonly bucketName: pulumi.Output<string>;
+  readonly arn: pulumi.Output<string>;
+  /** The website endpoint, `undefined` without website hosting. */
+  readonly websiteEndpoint: pulumi.Output<string | undefined>;
+
+  constructor(name: string, args: BucketArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
+    super("driftless:aws:Bucket", name, {}, opts);
+    const versioning = args.versioning ?? true;
+    const rules = args.lifecycleRules ?? [];
+
+    const v = new Validator("Bucket", name);
+    const ids = new Set<string>();
+    rules.forEach((r, i) => {
+      const field = `lifecycleRules[${i}]`;
+      v.check(
+        /^[\w.-]{1,255}$/.test(r.id),
+        `${field}.id`,
+        "must be 1-255 letters, digits, `_`, `.` or `-`",
+        r.id,
+      );
+      v.check(!ids.has(r.id), `${field}.id`, "is used by another rule", r.id);
+      ids.add(r.id);
+      v.integer(`${field}.expirationDays`, r.expirationDays, 1);
+      v.integer(`${field}.noncurrentVersionExpirationDays`, r.noncurrentVersionExpirationDays, 1);
+      v.integer(`${field}.abortIncompleteMultipartUploadDays`, r.abortIncompleteMultipartUploadDays, 1);
+      if (r.noncurrentVersionExpirationDays !== undefined) {
+        v.check(
+          versioning,
+          `${field}.noncurrentVersionExpirationDays`,
+          "needs `versioning` on",
+          r.noncurrentVersionExpirationDays,
+        );
+      }
+      (r.transitions ?? []).forEach((t, j) => {
+        v.integer(`${field}.transitions[${j}].days`, t.days, 0);
+        v.oneOf(`${field}.transitions[${j}].storageClass`, t.storageClass, STORAGE_CLASSES);
+        if (r.expirationDays !== undefined) {
+          v.check(
+            t.days < r.expirationDays,
+            `${field}.transitions[${j}].days`,
+            `must come before the expiration (day ${r.expirationDays})`,
+            t.days,
+          );
+        }
+      });
+    });
+    if (args.website) {
+      for (const field of ["indexDocument", "errorDocument"] as const) {
+        const doc = args.website[field];
+        if (doc !== undefined)
+          v.check(
+            doc !== "" && !doc.includes("/"),
+            `website.${field}`,
+            "must be an object name without `/`",
+            doc,
+          );
+      }
+    }
+
+    const parent = { parent: this };
+    this.bucket = new aws.s3.Bucket(
+      name,
+      { forceDestroy: args.forceDestroy ?? false, tags: { ...args.tags } },
+      parent,
+    );
+    const bucket = this.bucket.id;
+    new aws.s3.BucketPublicAccessBlock(
+      name,
+      {
+        bucket,
+        blockPublicAcls: true,
+        blockPublicPolicy: true,
+        ignorePublicAcls: true,
+        restrictPublicBuckets: true,
+      },
+      parent,
+    );
+    new aws.s3.BucketOwnershipControls(
+      name,
+      { bucket, rule: { objectOwnership: "BucketOwnerEnforced" } },
+      parent,
+    );
+    new aws.s3.BucketServerSideEncryptionConfiguration(
+      name,
+      {
+        bucket,
+        rules: [
+          {
+            applyServerSideEncryptionByDefault:
+              args.kmsKeyArn === undefined
+                ? { sseAlgorithm: "AES256" }
+                : { sseAlgorithm: "aws:kms", kmsMasterKeyId: args.kmsKeyArn },
+            bucketKeyEnabled: args.kmsKeyArn !== undefined,
+          },
+        ],
+      },
+      parent,
+    );
+    new aws.s3.BucketVersioning(
+      name,
+      { bucket, versioningConfiguration: { status: versioning ? "Enabled" : "Suspended" } },
+      parent,
+    );
+    if (rules.length > 0) {
+      new aws.s3.BucketLifecycleConfiguration(
+        name,
+        {
+          bucket,
+          rules: rules.map((r) => ({
+            id: r.id,
+            status: "Enabled",
+            filter: { prefix: r.prefix ?? "" },
+            abortIncompleteMultipartUpload: {
+              daysAfterInitiation: r.abortIncompleteMultipartUploadDays ?? 7,
+            },
+            ...(r.expirationDays === undefined ? {} : { expiration: { days: r.expirationDays } }),
+            ...(r.noncurrentVersionExpirationDays === undefined
+              ? {}
+              : { noncurrentVersionExpiration: { noncurrentDays: r.noncurrentVersionExpirationDays } }),
+            ...(r.transitions?.length
+              ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) }
+              : {}),
+          })),
+        },
+        parent,
+      );
+    }
+    let website: aws.s3.BucketWebsiteConfiguration | undefined;
+    if (args.website) {
+      website = new aws.s3.BucketWebsiteConfiguration(
+        name,
+        {
+          bucket,
+          indexDocument: { suffix: args.website.indexDocument ?? "index.html" },
+          ...(args.website.errorDocument === undefined
+            ? {}
+            : { errorDocument: { key: args.website.errorDocument } }),
+        },
+        parent,
+      );
+    }
+
+    this.bucketName = this.bucket.bucket;
+    this.arn = this.bucket.arn;
+    this.websiteEndpoint = website ? website.websiteEndpoint : pulumi.output(undefined);
+    this.registerOutputs({
+      bucketName: this.bucketName,
+      arn: this.arn,
+      websiteEndpoint: this.websiteEndpoint,
+    });
+  }
+}

@@ -1,0 +1,332 @@
+import { createHmac } from "node:crypto";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { isKnown } from "../internal/inputs.js";
+import { Validator } from "../internal/validator.js";
+import { cidrProblem } from "./cidr.js";
+import type { Network } from "./network.js";
+
+/**
+ * Who may connect to the database: security groups and/or IPv4 blocks.
+ * Nothing else is admitted.
+ */
+export interface DatabaseSources {
+  /**
+   * Security groups whose members may connect.
+   * @default []
+   */
+  readonly securityGroupIds?: readonly pulumi.Input<string>[];
+  /**
+   * IPv4 blocks that may connect.
+   * @default []
+   */
+  readonly cidrBlocks?: readonly string[];
+}
+
+/** Inputs of {@link Database}. */
+export interface DatabaseArgs {
+  /**
+   * Network whose private subnets hold the database. Give this or `subnetIds` + `vpcId`.
+   * @default - none; then `subnetIds` and `vpcId` are required
+   */
+  readonly network?: Network;
+  /**
+   * Subnets (in at least two zones) for the subnet group.
+   * @default - the network's private subnets
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html
+   */
+  readonly subnetIds?: pulumi.Input<readonly pulumi.Input<string>[]>;
+  /**
+   * VPC of the security group.
+   * @default - the network's VPC
+   */
+  readonly vpcId?: pulumi.Input<string>;
+  /** Who may connect. */
+  readonly allowFrom: DatabaseSources;
+  /**
+   * PostgreSQL major (or major.minor) version.
+   * @default "16"
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-versions.html
+   */
+  readonly engineVersion?: string;
+  /**
+   * Instance class.
+   * @default "db.t4g.micro"
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Concepts.DBInstanceClass.html
+   */
+  readonly instanceClass?: string;
+  /**
+   * Storage in GiB.
+   * @default 20
+   */
+  readonly allocatedStorage?: number;
+  /**
+   * Upper bound for storage autoscaling in GiB.
+   * @default - no autoscaling
+   */
+  readonly maxAllocatedStorage?: number;
+  /**
+   * Name of the initial database.
+   * @default - the component name with `-` replaced by `_`
+   */
+  readonly databaseName?: string;
+  /**
+   * Master user name.
+   * @default "app"
+   */
+  readonly username?: string;
+  /**
+   * Master password; held as a Pulumi secret.
+   * @default - derived from `passwordSeed` (see {@link DatabaseArgs.passwordSeed})
+   */
+  readonly password?: pulumi.Input<string>;
+  /**
+   * Secret seed the password is derived from when `password` is not given:
+   * HMAC-SHA256 of project, stack, component name and `passwordVersion` keyed
+   * with the seed. The same inputs always give the same password, so `up` twice
+   * changes nothing, and the password never needs storing anywhere but the
+   * (encrypted) RDS input. Without `password` and seed, the config secret
+   * `driftless:passwordSeed` is used; without that, RDS manages the password in
+   * Secrets Manager (`manageMasterUserPassword`).
+   * @default - config secret `driftless:passwordSeed`
+   */
+  readonly passwordSeed?: pulumi.Input<string>;
+  /**
+   * Bump to rotate a derived password.
+   * @default 1
+   */
+  readonly passwordVersion?: number;
+  /**
+   * Port.
+   * @default 5432
+   */
+  readonly port?: number;
+  /**
+   * Refuse deletion of the instance.
+   * @default true
+   */
+  readonly deletionProtection?: boolean;
+  /**
+   * Days automated backups are kept (1-35).
+   * @default 7
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithAutomatedBackups.html
+   */
+  readonly backupRetentionDays?: number;
+  /**
+   * Standby in a second zone.
+   * @default false
+   */
+  readonly multiAz?: boolean;
+  /**
+   * KMS key for storage encryption.
+   * @default - the AWS-managed `aws/rds` key
+   */
+  readonly kmsKeyId?: pulumi.Input<string>;
+  /**
+   * Tags on every resource.
+   * @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Derives a database password: 32 URL-safe characters of
+ * HMAC-SHA256(seed, "driftless/database-password/<project>/<stack>/<name>/v<version>").
+ */
+export function derivePassword(
+  seed: string,
+  project: string,
+  stack: string,
+  name: string,
+  version: number,
+): string {
+  return createHmac("sha256", seed)
+    .update(`driftless/database-password/${project}/${stack}/${name}/v${version}`)
+    .digest("base64url")
+    .slice(0, 32);
+}
+
+/**
+ * PostgreSQL on RDS in private subnets: a subnet group, a security group that
+ * admits only the given sources, encrypted storage, deletion protection and
+ * backups on, and a password that exists only as a Pulumi secret.
+ */
+export class Database extends pulumi.ComponentResource {
+  readonly instance: aws.rds.Instance;
+  readonly securityGroup: aws.ec2.SecurityGroup;
+  readonly subnetGroup: aws.rds.SubnetGroup;
+  readonly address: pulumi.Output<string>;
+  readonly endpoint: pulumi.Output<string>;
+  readonly port: pulumi.Output<number>;
+  readonly username: string;
+  /** The master password, always a secret; `undefined` when RDS manages it. */
+  readonly password: pulumi.Output<string | undefined>;
+  /** How the password was obtained. */
+  readonly passwordSource: "given" | "derived" | "rdsManaged";
+
+  constructor(name: string, args: DatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("driftless:aws:Database", name, {}, opts);
+    const port = args.port ?? 5432;
+    const username = args.username ?? "app";
+    const databaseName = args.databaseName ?? name.replace(/-/g, "_");
+    const subnetIds = args.subnetIds ?? args.network?.privateSubnetIds;
+    const vpcId = args.vpcId ?? args.network?.vpcId;
+    const seed = args.passwordSeed ?? new pulumi.Config("driftless").getSecret("passwordSeed");
+    const passwordVersion = args.passwordVersion ?? 1;
+    const allocatedStorage = args.allocatedStorage ?? 20;
+    const cidrBlocks = args.allowFrom.cidrBlocks ?? [];
+    const securityGroupIds = args.allowFrom.securityGroupIds ?? [];
+
+    const v = new Validator("Database", name);
+    v.check(
+      /^[a-z][a-z0-9-]{0,62}$/.test(name) && !name.endsWith("-") && !name.includes("--"),
+      "name",
+      "must be an RDS identifier (lower-case letters, digits, single `-`)",
+      name,
+    );
+    v.check(subnetIds !== undefined, "subnetIds", "is required when no `network` is given", undefined);
+    v.check(vpcId !== undefined, "vpcId", "is required when no `network` is given", undefined);
+    if (args.network) {
+      v.check(
+        args.network.availabilityZones.length >= 2,
+        "network",
+        "must span at least two availability zones for an RDS subnet group",
+        args.network.availabilityZones,
+      );
+    }
+    if (args.subnetIds !== undefined && isKnown(args.subnetIds)) {
+      v.check(
+        args.subnetIds.length >= 2,
+        "subnetIds",
+        "must list at least two subnets (in different zones)",
+        args.subnetIds,
+      );
+    }
+    v.check(
+      /^[a-zA-Z][a-zA-Z0-9_]{0,62}$/.test(databaseName),
+      "databaseName",
+      "must start with a letter and hold only letters, digits and `_`",
+      databaseName,
+    );
+    v.check(
+      /^[a-zA-Z][a-zA-Z0-9_]{0,15}$/.test(username) && !["postgres", "admin", "rdsadmin"].includes(username),
+      "username",
+      "must be 1-16 letters, digits or `_`, start with a letter, and not be reserved",
+      username,
+    );
+    if (isKnown(args.password) && args.password !== undefined) {
+      v.check(
+        args.password.length >= 8 && args.password.length <= 128 && !/[/@" ]/.test(args.password),
+        "password",
+        'must be 8-128 characters without `/`, `@`, `"` or spaces',
+        "<secret>",
+      );
+    }
+    v.integer("passwordVersion", args.passwordVersion, 1);
+    v.port("port", args.port);
+    v.integer("allocatedStorage", args.allocatedStorage, 20, 65536);
+    v.integer("maxAllocatedStorage", args.maxAllocatedStorage, allocatedStorage + 1, 65536);
+    v.integer("backupRetentionDays", args.backupRetentionDays, 1, 35);
+    v.check(
+      /^\d+(\.\d+)?$/.test(args.engineVersion ?? "16"),
+      "engineVersion",
+      "must be a version like `16` or `16.4`",
+      args.engineVersion,
+    );
+    v.check(
+      /^db\.[a-z0-9]+\.[a-z0-9]+$/.test(args.instanceClass ?? "db.t4g.micro"),
+      "instanceClass",
+      "must be an instance class like `db.t4g.micro`",
+      args.instanceClass,
+    );
+    cidrBlocks.forEach((block, i) => {
+      const problem = cidrProblem(block);
+      if (problem !== undefined) v.fail(`allowFrom.cidrBlocks[${i}]`, problem, block);
+    });
+
+    const parent = { parent: this };
+    const tags = { ...args.tags, Name: name };
+    this.subnetGroup = new aws.rds.SubnetGroup(
+      name,
+      { subnetIds: subnetIds as pulumi.Input<pulumi.Input<string>[]>, tags },
+      parent,
+    );
+    // Ingress only from the given sources, and no egress: a database answers, it does not call out.
+    this.securityGroup = new aws.ec2.SecurityGroup(
+      name,
+      {
+        vpcId: vpcId as pulumi.Input<string>,
+        description: `PostgreSQL ${name}: clients only`,
+        ingress: [
+          ...(securityGroupIds.length > 0
+            ? [{ protocol: "tcp", fromPort: port, toPort: port, securityGroups: [...securityGroupIds] }]
+            : []),
+          ...(cidrBlocks.length > 0
+            ? [{ protocol: "tcp", fromPort: port, toPort: port, cidrBlocks: [...cidrBlocks] }]
+            : []),
+        ],
+        egress: [],
+        tags,
+      },
+      parent,
+    );
+
+    let password: pulumi.Output<string> | undefined;
+    if (args.password !== undefined) {
+      this.passwordSource = "given";
+      password = pulumi.secret(args.password);
+    } else if (seed !== undefined) {
+      this.passwordSource = "derived";
+      const project = pulumi.getProject();
+      const stack = pulumi.getStack();
+      password = pulumi.secret(
+        pulumi.output(seed).apply((s) => derivePassword(s, project, stack, name, passwordVersion)),
+      );
+    } else {
+      this.passwordSource = "rdsManaged";
+    }
+
+    this.instance = new aws.rds.Instance(
+      name,
+      {
+        identifier: name,
+        engine: "postgres",
+        engineVersion: args.engineVersion ?? "16",
+        instanceClass: args.instanceClass ?? "db.t4g.micro",
+        allocatedStorage,
+        ...(args.maxAllocatedStorage === undefined ? {} : { maxAllocatedStorage: args.maxAllocatedStorage }),
+        storageType: "gp3",
+        storageEncrypted: true,
+        ...(args.kmsKeyId === undefined ? {} : { kmsKeyId: args.kmsKeyId }),
+        dbName: databaseName,
+        username,
+        ...(password === undefined ? { manageMasterUserPassword: true } : { password }),
+        port,
+        dbSubnetGroupName: this.subnetGroup.name,
+        vpcSecurityGroupIds: [this.securityGroup.id],
+        publiclyAccessible: false,
+        multiAz: args.multiAz ?? false,
+        deletionProtection: args.deletionProtection ?? true,
+        backupRetentionPeriod: args.backupRetentionDays ?? 7,
+        copyTagsToSnapshot: true,
+        autoMinorVersionUpgrade: true,
+        skipFinalSnapshot: false,
+        finalSnapshotIdentifier: `${name}-final`,
+        tags,
+      },
+      { parent: this, additionalSecretOutputs: ["password"] },
+    );
+
+    this.username = username;
+    this.address = this.instance.address;
+    this.endpoint = this.instance.endpoint;
+    this.port = this.instance.port;
+    this.password = password ?? pulumi.output(undefined);
+    this.registerOutputs({
+      address: this.address,
+      endpoint: this.endpoint,
+      port: this.port,
+      password: this.password,
+    });
+  }
+}

@@ -1,0 +1,29 @@
+export {
+  Bucket,
+  type BucketArgs,
+  type LifecycleRuleArgs,
+  type StorageClass,
+  type WebsiteArgs,
+} from "./bucket.js";
+export {
+  AWS_RESERVED_ADDRESSES,
+  allocate,
+  blockSize,
+  type Cidr,
+  CidrError,
+  cidrProblem,
+  contains,
+  findOverlap,
+  formatCidr,
+  overlaps,
+  parseCidr,
+  planSubnets,
+  type SubnetPlan,
+  type SubnetPlanOptions,
+  usableAddresses,
+} from "./cidr.js";
+export { Database, type DatabaseArgs, type DatabaseSources, derivePassword } from "./database.js";
+export { type FlowLogArgs, type NatMode, Network, type NetworkArgs } from "./network.js";
+export { ServiceRole, type ServiceRoleArgs } from "./serviceRole.js";
+export { type Conditions, Statement } from "./statement.js";
+export { Trust } from "./trust.js";

@@ -1,0 +1,130 @@
+import { describe, expect, it } from "vitest";
+import { declare, settle } from "../../test/harness.js";
+import { Network, type NetworkArgs } from "./network.js";
+
+const zones = ["eu-west-1a", "eu-west-1b"];
+
+describe("Network", () => {
+  it("creates a VPC, subnets per zone, an internet gateway, one NAT and route tables", async () => {
+    const { all, one, result } = await declare(
+      () => new Network("main", { availabilityZones: zones, tags: { team: "infra" } }),
+    );
+    const vpc = one("aws:ec2/vpc:Vpc").inputs;
+    expect(vpc).toMatchObject({
+      cidrBlock: "10.0.0.0/16",
+      enableDnsHostnames: true,
+      tags: { team: "infra", Name: "main" },
+    });
+    const subnets = all("aws:ec2/subnet:Subnet").map((s) => [
+      s.name,
+      s.inputs.cidrBlock,
+      s.inputs.availabilityZone,
+    ]);
+    expect(subnets).toEqual([
+      ["main-public-0", "10.0.128.0/20", "eu-west-1a"],
+      ["main-public-1", "10.0.144.0/20", "eu-west-1b"],
+      ["main-private-0", "10.0.0.0/18", "eu-west-1a"],
+      ["main-private-1", "10.0.64.0/18", "eu-west-1b"],
+    ]);
+    expect(result.plan).toEqual({
+      vpc: "10.0.0.0/16",
+      private: ["10.0.0.0/18", "10.0.64.0/18"],
+      public: ["10.0.128.0/20", "10.0.144.0/20"],
+    });
+    expect(all("aws:ec2/subnet:Subnet").every((s) => s.inputs.mapPublicIpOnLaunch === false)).toBe(true);
+    expect(all("aws:ec2/internetGateway:InternetGateway")).toHaveLength(1);
+    expect(all("aws:ec2/natGateway:NatGateway")).toHaveLength(1);
+    expect(all("aws:ec2/eip:Eip")).toHaveLength(1);
+    const publicRoutes = one("aws:ec2/routeTable:RouteTable", "main-public").inputs;
+    expect(publicRoutes.routes).toEqual([{ cidrBlock: "0.0.0.0/0", gatewayId: "main-id" }]);
+    for (const i of [0, 1]) {
+      expect(one("aws:ec2/routeTable:RouteTable", `main-private-${i}`).inputs.routes).toEqual([
+        { cidrBlock: "0.0.0.0/0", natGatewayId: "main-nat-0-id" },
+      ]);
+    }
+    expect(all("aws:ec2/routeTableAssociation:RouteTableAssociation")).toHaveLength(4);
+    expect(all("aws:ec2/flowLog:FlowLog")).toHaveLength(0);
+    expect(await settle(result.privateSubnetIds)).toEqual(["main-private-0-id", "main-private-1-id"]);
+    expect(await settle(result.publicSubnetIds)).toEqual(["main-public-0-id", "main-public-1-id"]);
+  });
+
+  it("creates one NAT per zone with perAz, and none with none", async () => {
+    const perAz = await declare(() => new Network("main", { availabilityZones: zones, nat: "perAz" }));
+    expect(perAz.all("aws:ec2/natGateway:NatGateway")).toHaveLength(2);
+    expect(perAz.one("aws:ec2/routeTable:RouteTable", "main-private-1").inputs.routes[0].natGatewayId).toBe(
+      "main-nat-1-id",
+    );
+    const none = await declare(() => new Network("main", { availabilityZones: zones, nat: "none" }));
+    expect(none.all("aws:ec2/natGateway:NatGateway")).toHaveLength(0);
+    expect(none.one("aws:ec2/routeTable:RouteTable", "main-private-0").inputs.routes).toEqual([]);
+  });
+
+  it("records flow logs to CloudWatch through a scoped role", async () => {
+    const { one } = await declare(
+      () =>
+        new Network("main", {
+          availabilityZones: zones,
+          flowLogs: { retentionInDays: 90, trafficType: "REJECT" },
+        }),
+    );
+    expect(one("aws:cloudwatch/logGroup:LogGroup").inputs.retentionInDays).toBe(90);
+    expect(one("aws:ec2/flowLog:FlowLog").inputs).toMatchObject({
+      trafficType: "REJECT",
+      logDestinationType: "cloud-watch-logs",
+      vpcId: "main-id",
+    });
+    const trust = JSON.parse(one("aws:iam/role:Role").inputs.assumeRolePolicy);
+    expect(trust.Statement[0].Principal).toEqual({ Service: "vpc-flow-logs.amazonaws.com" });
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+    expect(policy.Statement[0].Resource).toBe("arn:aws:mock:::main-flow-logs:*");
+  });
+
+  it("uses flow log defaults with `true` and explicit subnets", async () => {
+    const { one, all } = await declare(
+      () =>
+        new Network("main", {
+          availabilityZones: ["us-east-1a"],
+          cidrBlock: "192.168.0.0/24",
+          subnets: { public: ["192.168.0.0/28"], private: ["192.168.0.128/25"] },
+          flowLogs: true,
+        }),
+    );
+    expect(one("aws:cloudwatch/logGroup:LogGroup").inputs.retentionInDays).toBe(30);
+    expect(one("aws:ec2/flowLog:FlowLog").inputs.trafficType).toBe("ALL");
+    expect(all("aws:ec2/subnet:Subnet").map((s) => s.inputs.cidrBlock)).toEqual([
+      "192.168.0.0/28",
+      "192.168.0.128/25",
+    ]);
+  });
+
+  it.each([
+    [{ availabilityZones: [] }, "Network `main`: `availabilityZones` must name at least one zone, got []"],
+    [{ availabilityZones: ["eu-west-1a", "eu-west-1a"] }, "`availabilityZones` must not repeat a zone"],
+    [
+      { availabilityZones: ["west"] },
+      '`availabilityZones[0]` must be a zone name like `eu-west-1a`, got "west"',
+    ],
+    [
+      { availabilityZones: zones, nat: "double" as "single" },
+      '`nat` must be one of "none", "single", "perAz", got "double"',
+    ],
+    [
+      { availabilityZones: zones, cidrBlock: "10.0.0.0/8" },
+      '`cidrBlock` must be between /16 and /28, got "10.0.0.0/8"',
+    ],
+    [{ availabilityZones: zones, cidrBlock: "10.0.0.1/16" }, "`cidrBlock` has host bits set"],
+    [
+      { availabilityZones: zones, flowLogs: { retentionInDays: 2 } },
+      "`flowLogs.retentionInDays` must be a CloudWatch retention period",
+    ],
+    [
+      {
+        availabilityZones: zones,
+        subnets: { public: ["10.0.0.0/24", "10.0.1.0/24"], private: ["10.0.1.0/24", "10.0.2.0/24"] },
+      },
+      '`subnets.private[0]` overlaps `subnets.public[1]` (10.0.1.0/24), got "10.0.1.0/24"',
+    ],
+  ] as [NetworkArgs, string][])("rejects %j", async (args, message) => {
+    await expect(declare(() => new Network("main", args))).rejects.toThrow(message);
+  });
+});

@@ -1,0 +1,287 @@
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Validator } from "../internal/validator.js";
+import { CidrError, planSubnets, type SubnetPlan } from "./cidr.js";
+
+/** How private subnets reach the internet. */
+export type NatMode = "none" | "single" | "perAz";
+
+/**
+ * VPC flow logs to CloudWatch Logs.
+ * @see https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs.html
+ */
+export interface FlowLogArgs {
+  /**
+   * Days the log group keeps records.
+   * @default 30
+   */
+  readonly retentionInDays?: number;
+  /**
+   * Which traffic to record.
+   * @default "ALL"
+   */
+  readonly trafficType?: "ALL" | "ACCEPT" | "REJECT";
+}
+
+/** Inputs of {@link Network}. */
+export interface NetworkArgs {
+  /**
+   * Zones to spread over, e.g. `["eu-west-1a", "eu-west-1b"]`; one public and one private subnet each.
+   * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html
+   */
+  readonly availabilityZones: readonly string[];
+  /**
+   * The VPC's IPv4 block, `/16` to `/28`.
+   * @default "10.0.0.0/16"
+   * @see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-cidr-blocks.html
+   */
+  readonly cidrBlock?: string;
+  /**
+   * Prefix length of each private subnet.
+   * @default - half the VPC, split evenly across zones
+   */
+  readonly privateSubnetPrefix?: number;
+  /**
+   * Prefix length of each public subnet.
+   * @default - a quarter of a private subnet
+   */
+  readonly publicSubnetPrefix?: number;
+  /**
+   * Explicit subnet blocks, one per zone; validated instead of computed.
+   * @default - computed from the prefixes
+   */
+  readonly subnets?: { readonly public: readonly string[]; readonly private: readonly string[] };
+  /**
+   * NAT gateways: none (private subnets stay offline), one shared, or one per zone (survives a zone outage).
+   * @default "single"
+   * @see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html
+   */
+  readonly nat?: NatMode;
+  /**
+   * Record VPC flow logs; `true` uses the {@link FlowLogArgs} defaults.
+   * @default false
+   */
+  readonly flowLogs?: boolean | FlowLogArgs;
+  /**
+   * Tags on every resource.
+   * @default {}
+   */
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+const RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
+
+/**
+ * A VPC with a public and a private subnet in each zone, an internet gateway,
+ * NAT per {@link NatMode}, route tables, and optional flow logs. The CIDR plan
+ * is computed and checked before anything is created.
+ */
+export class Network extends pulumi.ComponentResource {
+  readonly vpc: aws.ec2.Vpc;
+  readonly vpcId: pulumi.Output<string>;
+  readonly publicSubnets: readonly aws.ec2.Subnet[];
+  readonly privateSubnets: readonly aws.ec2.Subnet[];
+  readonly publicSubnetIds: pulumi.Output<string[]>;
+  readonly privateSubnetIds: pulumi.Output<string[]>;
+  readonly natGateways: readonly aws.ec2.NatGateway[];
+  readonly flowLog?: aws.ec2.FlowLog;
+  /** The subnet plan, known at declaration time. */
+  readonly plan: SubnetPlan;
+  readonly availabilityZones: readonly string[];
+
+  constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("driftless:aws:Network", name, {}, opts);
+    const zones = [...args.availabilityZones];
+    const nat = args.nat ?? "single";
+    const flowLogs = args.flowLogs === true ? {} : args.flowLogs || undefined;
+    const retentionInDays = flowLogs?.retentionInDays ?? 30;
+
+    const v = new Validator("Network", name);
+    v.check(zones.length > 0, "availabilityZones", "must name at least one zone", zones);
+    v.check(new Set(zones).size === zones.length, "availabilityZones", "must not repeat a zone", zones);
+    for (const [i, z] of zones.entries()) {
+      v.check(
+        /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/.test(z),
+        `availabilityZones[${i}]`,
+        "must be a zone name like `eu-west-1a`",
+        z,
+      );
+    }
+    v.oneOf("nat", args.nat, ["none", "single", "perAz"]);
+    if (flowLogs) {
+      v.check(
+        RETENTION_DAYS.includes(retentionInDays),
+        "flowLogs.retentionInDays",
+        "must be a CloudWatch retention period (1, 3, 5, 7, 14, 30, ...)",
+        retentionInDays,
+      );
+      v.oneOf("flowLogs.trafficType", flowLogs.trafficType, ["ALL", "ACCEPT", "REJECT"]);
+    }
+    try {
+      this.plan = planSubnets({
+        vpcCidr: args.cidrBlock ?? "10.0.0.0/16",
+        zones: zones.length,
+        ...(args.privateSubnetPrefix === undefined ? {} : { privatePrefix: args.privateSubnetPrefix }),
+        ...(args.publicSubnetPrefix === undefined ? {} : { publicPrefix: args.publicSubnetPrefix }),
+        ...(args.subnets === undefined ? {} : { subnets: args.subnets }),
+      });
+    } catch (err) {
+      if (err instanceof CidrError) v.fail(err.field, err.reason, err.value);
+      throw err;
+    }
+    this.availabilityZones = zones;
+
+    const parent = { parent: this };
+    const tags = (suffix: string, extra: Record<string, string> = {}) => ({
+      ...args.tags,
+      Name: `${name}${suffix}`,
+      ...extra,
+    });
+
+    this.vpc = new aws.ec2.Vpc(
+      name,
+      { cidrBlock: this.plan.vpc, enableDnsHostnames: true, enableDnsSupport: true, tags: tags("") },
+      parent,
+    );
+    this.vpcId = this.vpc.id;
+    const igw = new aws.ec2.InternetGateway(name, { vpcId: this.vpc.id, tags: tags("") }, parent);
+
+    this.publicSubnets = zones.map(
+      (zone, i) =>
+        new aws.ec2.Subnet(
+          `${name}-public-${i}`,
+          {
+            vpcId: this.vpc.id,
+            cidrBlock: this.plan.public[i] as string,
+            availabilityZone: zone,
+            // Instances get a public address only when asked for one.
+            mapPublicIpOnLaunch: false,
+            tags: tags(`-public-${zone}`, { "driftless:subnet-tier": "public" }),
+          },
+          parent,
+        ),
+    );
+    this.privateSubnets = zones.map(
+      (zone, i) =>
+        new aws.ec2.Subnet(
+          `${name}-private-${i}`,
+          {
+            vpcId: this.vpc.id,
+            cidrBlock: this.plan.private[i] as string,
+            availabilityZone: zone,
+            mapPublicIpOnLaunch: false,
+            tags: tags(`-private-${zone}`, { "driftless:subnet-tier": "private" }),
+          },
+          parent,
+        ),
+    );
+
+    const publicRoutes = new aws.ec2.RouteTable(
+      `${name}-public`,
+      { vpcId: this.vpc.id, routes: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }], tags: tags("-public") },
+      parent,
+    );
+    for (const [i, subnet] of this.publicSubnets.entries()) {
+      new aws.ec2.RouteTableAssociation(
+        `${name}-public-${i}`,
+        { subnetId: subnet.id, routeTableId: publicRoutes.id },
+        parent,
+      );
+    }
+
+    const natCount = nat === "none" ? 0 : nat === "single" ? 1 : zones.length;
+    this.natGateways = Array.from({ length: natCount }, (_, i) => {
+      const eip = new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: tags(`-nat-${i}`) }, parent);
+      return new aws.ec2.NatGateway(
+        `${name}-nat-${i}`,
+        {
+          allocationId: eip.id,
+          subnetId: (this.publicSubnets[i] as aws.ec2.Subnet).id,
+          tags: tags(`-nat-${i}`),
+        },
+        { parent: this, dependsOn: [igw] },
+      );
+    });
+    this.privateSubnets.forEach((subnet, i) => {
+      const natGateway = this.natGateways[nat === "perAz" ? i : 0];
+      const table = new aws.ec2.RouteTable(
+        `${name}-private-${i}`,
+        {
+          vpcId: this.vpc.id,
+          routes: natGateway ? [{ cidrBlock: "0.0.0.0/0", natGatewayId: natGateway.id }] : [],
+          tags: tags(`-private-${zones[i]}`),
+        },
+        parent,
+      );
+      new aws.ec2.RouteTableAssociation(
+        `${name}-private-${i}`,
+        { subnetId: subnet.id, routeTableId: table.id },
+        parent,
+      );
+    });
+
+    if (flowLogs) {
+      const logGroup = new aws.cloudwatch.LogGroup(
+        `${name}-flow-logs`,
+        { retentionInDays, tags: tags("-flow-logs") },
+        parent,
+      );
+      const role = new aws.iam.Role(
+        `${name}-flow-logs`,
+        {
+          assumeRolePolicy: JSON.stringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Effect: "Allow",
+                Principal: { Service: "vpc-flow-logs.amazonaws.com" },
+                Action: "sts:AssumeRole",
+              },
+            ],
+          }),
+          tags: tags("-flow-logs"),
+        },
+        parent,
+      );
+      new aws.iam.RolePolicy(
+        `${name}-flow-logs`,
+        {
+          role: role.id,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Effect: "Allow",
+                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                Resource: pulumi.interpolate`${logGroup.arn}:*`,
+              },
+            ],
+          }),
+        },
+        parent,
+      );
+      this.flowLog = new aws.ec2.FlowLog(
+        name,
+        {
+          vpcId: this.vpc.id,
+          trafficType: flowLogs.trafficType ?? "ALL",
+          logDestinationType: "cloud-watch-logs",
+          logDestination: logGroup.arn,
+          iamRoleArn: role.arn,
+          tags: tags("-flow-logs"),
+        },
+        parent,
+      );
+    }
+
+    this.publicSubnetIds = pulumi.all(this.publicSubnets.map((s) => s.id));
+    this.privateSubnetIds = pulumi.all(this.privateSubnets.map((s) => s.id));
+    this.registerOutputs({
+      vpcId: this.vpcId,
+      publicSubnetIds: this.publicSubnetIds,
+      privateSubnetIds: this.privateSubnetIds,
+    });
+  }
+}

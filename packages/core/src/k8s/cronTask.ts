@@ -1,0 +1,119 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { Validator } from "../internal/validator.js";
+import { cronProblem } from "./cron.js";
+import { objectMetadata } from "./metadata.js";
+import { podSpec, validateWorkload, type WorkloadArgs, workloadLabels } from "./workload.js";
+
+/** Inputs of {@link CronTask}. */
+export interface CronTaskArgs extends WorkloadArgs {
+  /**
+   * Cron schedule: five fields with ranges, steps, lists and names, or a macro like `@daily`.
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#schedule-syntax
+   */
+  readonly schedule: string;
+  /**
+   * Time zone of the schedule (IANA name).
+   * @default - the controller's time zone (UTC on most clusters)
+   */
+  readonly timeZone?: string;
+  /**
+   * What to do when a run is due while the previous one still runs.
+   * @default "Forbid"
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#concurrency-policy
+   */
+  readonly concurrencyPolicy?: "Allow" | "Forbid" | "Replace";
+  /**
+   * Finished successful Jobs kept.
+   * @default 3
+   */
+  readonly successfulJobsHistoryLimit?: number;
+  /**
+   * Finished failed Jobs kept.
+   * @default 1
+   */
+  readonly failedJobsHistoryLimit?: number;
+  /**
+   * Retries of a failed run before the Job is marked failed.
+   * @default 2
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy
+   */
+  readonly backoffLimit?: number;
+  /**
+   * Seconds a run may take before it is stopped.
+   * @default - unlimited
+   */
+  readonly activeDeadlineSeconds?: number;
+  /**
+   * Whether the container restarts in place on failure or a new pod is started.
+   * @default "Never"
+   */
+  readonly restartPolicy?: "OnFailure" | "Never";
+  /**
+   * Create the CronJob suspended.
+   * @default false
+   */
+  readonly suspend?: boolean;
+}
+
+/** A scheduled job: one CronJob whose pods have the secure workload defaults. */
+export class CronTask extends pulumi.ComponentResource {
+  readonly cronJob: k8s.batch.v1.CronJob;
+
+  constructor(name: string, args: CronTaskArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("driftless:k8s:CronTask", name, {}, opts);
+    const skipAwait = args.skipAwait ?? false;
+
+    const v = new Validator("CronTask", name);
+    validateWorkload(v, name, args);
+    // CronJob names are limited to 52 characters: the controller appends an 11-character suffix.
+    v.dnsLabel("name", name, 52);
+    const problem = cronProblem(args.schedule);
+    if (problem !== undefined) v.fail("schedule", problem, args.schedule);
+    v.oneOf("concurrencyPolicy", args.concurrencyPolicy, ["Allow", "Forbid", "Replace"]);
+    v.oneOf("restartPolicy", args.restartPolicy, ["OnFailure", "Never"]);
+    v.integer("successfulJobsHistoryLimit", args.successfulJobsHistoryLimit, 0);
+    v.integer("failedJobsHistoryLimit", args.failedJobsHistoryLimit, 0);
+    v.integer("backoffLimit", args.backoffLimit, 0);
+    v.integer("activeDeadlineSeconds", args.activeDeadlineSeconds, 1);
+    if (args.timeZone !== undefined) {
+      v.check(
+        /^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/.test(args.timeZone),
+        "timeZone",
+        "must be an IANA time zone like `Europe/Berlin`",
+        args.timeZone,
+      );
+    }
+
+    const labels = workloadLabels(name, "cron", args);
+    this.cronJob = new k8s.batch.v1.CronJob(
+      name,
+      {
+        metadata: objectMetadata({ name, namespace: args.namespace, labels: labels.all, skipAwait }),
+        spec: {
+          schedule: args.schedule.trim(),
+          ...(args.timeZone === undefined ? {} : { timeZone: args.timeZone }),
+          concurrencyPolicy: args.concurrencyPolicy ?? "Forbid",
+          successfulJobsHistoryLimit: args.successfulJobsHistoryLimit ?? 3,
+          failedJobsHistoryLimit: args.failedJobsHistoryLimit ?? 1,
+          suspend: args.suspend ?? false,
+          jobTemplate: {
+            metadata: { labels: { ...labels.all } },
+            spec: {
+              backoffLimit: args.backoffLimit ?? 2,
+              ...(args.activeDeadlineSeconds === undefined
+                ? {}
+                : { activeDeadlineSeconds: args.activeDeadlineSeconds }),
+              template: {
+                metadata: { labels: { ...labels.all } },
+                spec: podSpec(name, args, {}, args.restartPolicy ?? "Never"),
+              },
+            },
+          },
+        },
+      },
+      { parent: this },
+    );
+    this.registerOutputs({});
+  }
+}

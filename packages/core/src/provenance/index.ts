@@ -1,0 +1,13 @@
+export { AWS_TAGGABLE_TYPES } from "./awsTaggableTypes.js";
+export { PROVENANCE_ANNOTATIONS, PROVENANCE_ENV, PROVENANCE_LABELS, PROVENANCE_TAGS } from "./constants.js";
+export {
+  enableProvenance,
+  type Provenance,
+  type ProvenanceOptions,
+  provenanceAnnotations,
+  provenanceLabels,
+  provenanceTags,
+  resolveProvenance,
+  stampProvenance,
+} from "./provenance.js";
+export { stripCredentials, toLabelValue, toTagValue } from "./sanitize.js";
