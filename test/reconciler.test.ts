@@ -69,7 +69,14 @@ describe("reconciling a Git repository with the real engine", () => {
       installDependencies: false,
       targets: [spec()],
     });
-    for (const name of ["run.started", "run.finished", "drift.detected", "gate.refused", "stalled", "recovered"] as const) {
+    for (const name of [
+      "run.started",
+      "run.finished",
+      "drift.detected",
+      "gate.refused",
+      "stalled",
+      "recovered",
+    ] as const) {
       reconciler.on(name, (payload) => events.push({ name, payload }));
     }
   });
@@ -101,7 +108,10 @@ describe("reconciling a Git repository with the real engine", () => {
   });
 
   it("applies a new commit", async () => {
-    const second = repo.commit({ "site.json": '{ "index.html": "<h1>v2</h1>", "about.html": "<p>about</p>" }' }, "v2");
+    const second = repo.commit(
+      { "site.json": '{ "index.html": "<h1>v2</h1>", "about.html": "<p>about</p>" }' },
+      "v2",
+    );
     const run = await reconciler.reconcile("site", { trigger: "webhook", force: false });
     expect(run.result).toBe("applied");
     expect(run.revision).toBe(second);
@@ -138,10 +148,15 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(page("index.html")).toBe("<h1>v2</h1>");
     const status = reconciler.status("site");
     expect(status.stalledRevision).toBe(broken);
-    expect(status.conditions.find((c) => c.type === "Stalled")).toMatchObject({ status: true, reason: "ProgramFailed" });
+    expect(status.conditions.find((c) => c.type === "Stalled")).toMatchObject({
+      status: true,
+      reason: "ProgramFailed",
+    });
     // The same revision is not retried by the scheduler.
     const before = engine.invocations;
-    expect((await reconciler.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
+    expect((await reconciler.reconcile("site", { trigger: "interval", force: false })).result).toBe(
+      "skipped",
+    );
     expect(engine.invocations).toBe(before);
   });
 
@@ -155,7 +170,10 @@ describe("reconciling a Git repository with the real engine", () => {
 
   it("rolls the infrastructure back with git revert", async () => {
     const v2 = repo.head();
-    const change = repo.commit({ "site.json": '{ "index.html": "<h1>v3</h1>", "about.html": "<p>about</p>" }' }, "v3");
+    const change = repo.commit(
+      { "site.json": '{ "index.html": "<h1>v3</h1>", "about.html": "<p>about</p>" }' },
+      "v3",
+    );
     expect((await reconciler.reconcile("site", { trigger: "webhook", force: false })).result).toBe("applied");
     expect(page("index.html")).toBe("<h1>v3</h1>");
     repo.revert(change);
@@ -173,7 +191,9 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(existsSync(join(outDir, "index.html"))).toBe(true);
     expect(events.some((e) => e.name === "gate.refused")).toBe(true);
     repo.revert(empty);
-    expect((await reconciler.reconcile("site", { trigger: "webhook", force: false })).result).toBe("unchanged");
+    expect((await reconciler.reconcile("site", { trigger: "webhook", force: false })).result).toBe(
+      "unchanged",
+    );
   });
 
   it("refuses a force-pushed ref that rewrites applied history", async () => {
@@ -197,7 +217,12 @@ describe("reconciling a Git repository with the real engine", () => {
 
   it("reconciles over git's smart HTTP protocol", async () => {
     reconciler.addTarget(
-      spec({ name: "site-http", repo: `${http.url}/remote.git`, stack: "http", config: { outDir: join(outDir, "http") } }),
+      spec({
+        name: "site-http",
+        repo: `${http.url}/remote.git`,
+        stack: "http",
+        config: { outDir: join(outDir, "http") },
+      }),
     );
     const run = await reconciler.reconcile("site-http");
     expect(run.error).toBeUndefined();

@@ -34,7 +34,10 @@ export interface TestRepo {
   head(): string;
 }
 
-export function createRepo(root: string, options: { readonly seed?: string; readonly branch?: string } = {}): TestRepo {
+export function createRepo(
+  root: string,
+  options: { readonly seed?: string; readonly branch?: string } = {},
+): TestRepo {
   const branch = options.branch ?? "main";
   const bare = join(root, "remote.git");
   const work = join(root, "work");

@@ -10,7 +10,8 @@ import {
   type OpType,
   PulumiCommand,
   type PulumiFn,
-  type Stack,
+  Stack,
+  StackNotFoundError,
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
@@ -49,8 +50,19 @@ export interface ApplyResult {
 
 /** Progress reported while the engine works. */
 export type EngineProgress =
-  | { readonly kind: "resource"; readonly op: string; readonly urn: string; readonly type: string; readonly done: boolean }
-  | { readonly kind: "diagnostic"; readonly severity: string; readonly message: string; readonly urn?: string };
+  | {
+      readonly kind: "resource";
+      readonly op: string;
+      readonly urn: string;
+      readonly type: string;
+      readonly done: boolean;
+    }
+  | {
+      readonly kind: "diagnostic";
+      readonly severity: string;
+      readonly message: string;
+      readonly urn?: string;
+    };
 
 /** Everything the engine needs to operate on one stack. */
 export interface StackRequest {
@@ -70,6 +82,8 @@ export interface StackRequest {
 /** Per-operation options. */
 export interface EngineOperationOptions {
   readonly refresh?: boolean;
+  /** For a preview: remove the stack afterwards if the preview had to create it (plan-on-PR). */
+  readonly ephemeral?: boolean;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EngineProgress) => void;
 }
@@ -113,7 +127,12 @@ class StepCollector {
     if (out) this.#onProgress?.({ kind: "resource", op: out.op, urn: out.urn, type: out.type, done: true });
     const diag = event.diagnosticEvent;
     if (diag && !diag.ephemeral) {
-      this.#onProgress?.({ kind: "diagnostic", severity: diag.severity, message: diag.message, urn: diag.urn });
+      this.#onProgress?.({
+        kind: "diagnostic",
+        severity: diag.severity,
+        message: diag.message,
+        urn: diag.urn,
+      });
       if (diag.severity === "error") this.errors.push(diag.message.trim());
     }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
@@ -149,15 +168,30 @@ export class PulumiEngine implements Engine {
   // stack and its config instead of paying for them twice.
   readonly #stacks = new WeakMap<StackRequest, Promise<Stack>>();
   #command: Promise<PulumiCommand> | undefined;
+  // Stacks this engine created, so a throwaway preview can remove what it made.
+  readonly #created = new WeakSet<Stack>();
 
   async preview(request: StackRequest, options: EngineOperationOptions = {}): Promise<Plan> {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    await guard(options.signal, () =>
-      stack.preview({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
-      collector,
-    );
+    try {
+      await guard(
+        options.signal,
+        () =>
+          stack.preview({
+            refresh: options.refresh ?? false,
+            onEvent: collector.onEvent,
+            signal: options.signal,
+          }),
+        collector,
+      );
+    } finally {
+      if (options.ephemeral && this.#created.has(stack)) {
+        this.#stacks.delete(request);
+        await stack.workspace.removeStack(stack.name).catch(() => undefined);
+      }
+    }
     const { counts, steps } = collector;
     return { counts, steps, changes: counts.create + counts.update + counts.delete + counts.replace > 0 };
   }
@@ -166,8 +200,10 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    const result = await guard(options.signal, () =>
-      stack.up({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+    const result = await guard(
+      options.signal,
+      () =>
+        stack.up({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
       collector,
     );
     return { counts: collector.counts, outputs: plainOutputs(result.outputs) };
@@ -177,8 +213,14 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    await guard(options.signal, () =>
-      stack.destroy({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+    await guard(
+      options.signal,
+      () =>
+        stack.destroy({
+          refresh: options.refresh ?? false,
+          onEvent: collector.onEvent,
+          signal: options.signal,
+        }),
       collector,
     );
     await stack.workspace.removeStack(stack.name);
@@ -189,7 +231,8 @@ export class PulumiEngine implements Engine {
     const actions = clearStaleLocks(request);
     const stack = await this.#stack(request);
     const state = await stack.exportStack();
-    const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations ?? [];
+    const pending =
+      (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations ?? [];
     if (pending.length > 0) {
       this.invocations++;
       // Pending operations are the engine's record of calls it made without
@@ -231,15 +274,27 @@ export class PulumiEngine implements Engine {
       secretsProvider: request.secretsProvider,
       pulumiCommand,
     };
-    const stack = request.program
-      ? await LocalWorkspace.createOrSelectStack(
-          { stackName: request.stack, projectName: request.projectName ?? "inline", program: request.program },
-          {
+    const workspace = await LocalWorkspace.create(
+      request.program
+        ? {
             ...workspaceOptions,
-            projectSettings: { name: request.projectName ?? "inline", runtime: "nodejs", backend: { url: request.backend } },
-          },
-        )
-      : await LocalWorkspace.createOrSelectStack({ stackName: request.stack, workDir: request.workDir }, workspaceOptions);
+            program: request.program,
+            projectSettings: {
+              name: request.projectName ?? "inline",
+              runtime: "nodejs",
+              backend: { url: request.backend },
+            },
+          }
+        : workspaceOptions,
+    );
+    let stack: Stack;
+    try {
+      stack = await Stack.select(request.stack, workspace);
+    } catch (error) {
+      if (!(error instanceof StackNotFoundError)) throw error;
+      stack = await Stack.create(request.stack, workspace);
+      this.#created.add(stack);
+    }
     const config: ConfigMap = {};
     for (const [key, value] of Object.entries(request.config)) config[key] = { value };
     for (const [key, value] of Object.entries(request.secretConfig)) config[key] = { value, secret: true };
@@ -253,7 +308,9 @@ function plainOutputs(outputs: Record<string, { value: unknown; secret: boolean 
 }
 
 function fileBackendDir(backend: string): string | undefined {
-  return backend.startsWith("file://") ? fileURLToPath(backend.replace(/^file:\/\/(?!\/)/, "file:///")) : undefined;
+  return backend.startsWith("file://")
+    ? fileURLToPath(backend.replace(/^file:\/\/(?!\/)/, "file:///"))
+    : undefined;
 }
 
 /** Maps engine failures to the reconciler's error policy. */
@@ -283,7 +340,10 @@ export function engineMessage(error: unknown): string {
   const lines = text
     .split("\n")
     .map((l) => l.trimEnd())
-    .filter((l) => /error|Error|failed|TypeError|SyntaxError|ReferenceError|Cannot|\bat\b/.test(l) && !/^\s+at /.test(l));
+    .filter(
+      (l) =>
+        /error|Error|failed|TypeError|SyntaxError|ReferenceError|Cannot|\bat\b/.test(l) && !/^\s+at /.test(l),
+    );
   const picked = (lines.length > 0 ? lines : text.split("\n")).slice(0, 6).join("\n").trim();
   return truncate(picked);
 }
@@ -302,6 +362,14 @@ function projectName(request: StackRequest): string | undefined {
 }
 
 function isAlive(pid: number): boolean {
+  // A killed process whose parent died lingers as a zombie until init reaps it;
+  // it holds nothing, so it counts as gone.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
+  } catch {
+    // No /proc entry (or no /proc at all): fall back to signal 0.
+  }
   try {
     process.kill(pid, 0);
     return true;

@@ -30,9 +30,19 @@ export interface ReconcilerEvents {
   /** A new revision reached the infrastructure. */
   "revision.applied": { readonly target: string; readonly revision: string };
   /** A safety gate refused a plan. */
-  "gate.refused": { readonly target: string; readonly revision: string; readonly gate: string; readonly message: string };
+  "gate.refused": {
+    readonly target: string;
+    readonly revision: string;
+    readonly gate: string;
+    readonly message: string;
+  };
   /** The target stopped retrying until a new revision or an explicit trigger. */
-  stalled: { readonly target: string; readonly revision?: string; readonly reason: StallReason; readonly message: string };
+  stalled: {
+    readonly target: string;
+    readonly revision?: string;
+    readonly reason: StallReason;
+    readonly message: string;
+  };
   /** The target is healthy again after a failure or stall. */
   recovered: { readonly target: string; readonly revision: string };
 }

@@ -22,7 +22,8 @@ export function checkGates(plan: Plan, gates: Required<GateOptions>): GateRefusa
   const { counts } = plan;
   const existing = counts.same + counts.update + counts.delete + counts.replace;
   const destructive = plan.steps.filter((s) => s.op === "delete" || s.op === "replace");
-  if (!gates.allowEmpty && existing > 0 && counts.delete === existing && counts.create === 0) {
+  const empty = existing > 0 && counts.delete === existing && counts.create === 0;
+  if (empty && !gates.allowEmpty) {
     return {
       gate: "empty-program",
       message: `the program declares no resources but the stack has ${existing}; refusing to delete them all (set gates.allowEmpty to allow)`,
@@ -38,7 +39,8 @@ export function checkGates(plan: Plan, gates: Required<GateOptions>): GateRefusa
       message: `the plan would ${list}, a protected type; approve this revision or set gates.allowDestructive`,
     };
   }
-  if (existing > 0 && destructive.length / existing > gates.maxDestructiveShare) {
+  // An allowed empty program deletes everything by definition; only protected types still need approval.
+  if (!empty && existing > 0 && destructive.length / existing > gates.maxDestructiveShare) {
     const share = Math.round((destructive.length / existing) * 100);
     return {
       gate: "destructive-share",

@@ -30,19 +30,21 @@ export {
   DriftlessError,
   GateRefusedError,
   RetryableError,
-  type SpecIssue,
   SpecError,
-  type StallReason,
+  type SpecIssue,
   StalledError,
+  type StallReason,
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 export { checkGates, type GateRefusal } from "./gates.js";
 export {
   PROVENANCE_ENV,
+  type PreviewRefOptions,
   type QueuedRun,
   type ReconcileOptions,
   Reconciler,
   type ReconcilerOptions,
+  type RefPreview,
 } from "./reconciler.js";
 export { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";

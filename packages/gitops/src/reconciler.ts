@@ -12,7 +12,14 @@ import {
   PulumiEngine,
   type StackRequest,
 } from "./engine.js";
-import { CancelledError, DriftlessError, GateRefusedError, RetryableError, SpecError, StalledError } from "./errors.js";
+import {
+  CancelledError,
+  DriftlessError,
+  GateRefusedError,
+  RetryableError,
+  SpecError,
+  StalledError,
+} from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { checkGates } from "./gates.js";
 import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
@@ -73,6 +80,21 @@ export interface ReconcileOptions {
   readonly force?: boolean;
   /** Cancels this run (through the engine when it is running). */
   readonly signal?: AbortSignal;
+}
+
+/** The plan for a ref that is not applied (a branch or pull request head). */
+export interface RefPreview {
+  readonly target: string;
+  readonly ref: string;
+  readonly revision: string;
+  readonly plan: Plan;
+}
+
+/** Options for {@link Reconciler.previewRef}. */
+export interface PreviewRefOptions {
+  readonly signal?: AbortSignal;
+  /** Called with each step and engine event, for progress display. */
+  readonly onProgress?: (step: string, message: string) => void;
 }
 
 /** A run waiting in the queue or running. */
@@ -152,7 +174,8 @@ export class Reconciler {
     this.#engine = options.engine ?? new PulumiEngine();
     this.#source = options.source ?? new GitSource({ dataDir: this.#dataDir });
     this.#log =
-      options.logger ?? pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? "info", base: undefined }, pino.destination(2));
+      options.logger ??
+      pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? "info", base: undefined }, pino.destination(2));
     this.#concurrency = options.concurrency ?? 2;
     this.#retryBaseMs = options.retryBaseMs ?? 5000;
     this.#retryMaxMs = options.retryMaxMs ?? 300_000;
@@ -168,7 +191,10 @@ export class Reconciler {
     if (!options || typeof options.dataDir !== "string" || options.dataDir === "") {
       throw new SpecError("Reconciler options", [{ path: "dataDir", message: "must be a directory path" }]);
     }
-    if (options.concurrency !== undefined && (!Number.isInteger(options.concurrency) || options.concurrency < 1)) {
+    if (
+      options.concurrency !== undefined &&
+      (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    ) {
       throw new SpecError("Reconciler options", [
         { path: "concurrency", message: `must be a whole number of at least 1, got ${options.concurrency}` },
       ]);
@@ -179,7 +205,9 @@ export class Reconciler {
     for (const spec of options.targets ?? []) {
       const name = (spec as { name?: string }).name;
       if (name && seen.has(name)) {
-        throw new SpecError(`target "${name}"`, [{ path: "name", message: `is used by more than one target` }]);
+        throw new SpecError(`target "${name}"`, [
+          { path: "name", message: `is used by more than one target` },
+        ]);
       }
       if (name) seen.add(name);
       reconciler.addTarget(spec);
@@ -187,7 +215,10 @@ export class Reconciler {
     for (const run of interrupted) {
       const state = reconciler.#targets.get(run.target);
       if (state) state.needsRecovery = true;
-      reconciler.#log.warn({ target: run.target, runId: run.id }, "a previous run was interrupted; recovering before the next run");
+      reconciler.#log.warn(
+        { target: run.target, runId: run.id },
+        "a previous run was interrupted; recovering before the next run",
+      );
     }
     return reconciler;
   }
@@ -275,6 +306,65 @@ export class Reconciler {
     return this.#enqueue(state, { trigger: "manual", force: true });
   }
 
+  /**
+   * Plans another ref (for example `refs/pull/7/head`) against the target's
+   * stack without applying it: the ref is checked out into a scratch worktree,
+   * previewed, and the worktree removed. A stack that had to be created for
+   * the preview is removed again, so nothing is left behind.
+   */
+  async previewRef(name: string, ref: string, options: PreviewRefOptions = {}): Promise<RefPreview> {
+    const { spec: target } = this.#require(name);
+    const resolved = resolveTarget(
+      { name: target.name, repo: target.repo, stack: target.stack, ref },
+      { dataDir: this.#dataDir },
+    );
+    const source = { repo: target.repo, ref: resolved.ref, auth: target.auth };
+    const progress = options.onProgress ?? (() => undefined);
+    const revision = await this.#source.resolve(source);
+    progress("resolve", `${ref} is at ${revision}`);
+    const checkoutDir = join(this.#dataDir, "previews", `${target.name}-${randomUUID().slice(0, 8)}`);
+    try {
+      await this.#source.checkout(source, revision, checkoutDir);
+      const projectDir = join(checkoutDir, target.path);
+      if (!target.program && this.#install) {
+        const prepared = await prepareDependencies(
+          projectDir,
+          options.signal ? { signal: options.signal } : {},
+        );
+        progress("prepare", `dependencies ${prepared.action}`);
+      }
+      const ctx = {
+        target,
+        revision,
+        redactor: new Redactor(),
+      };
+      this.#collectSecrets(target, ctx.redactor);
+      const request = this.#stackRequestFor(
+        target,
+        revision,
+        target.program ? join(checkoutDir, ".driftless", "inline") : projectDir,
+      );
+      progress("preview", target.refresh ? "refresh and preview" : "preview");
+      const plan = await this.#engine.preview(request, {
+        refresh: target.refresh,
+        ephemeral: true,
+        ...(options.signal ? { signal: options.signal } : {}),
+        onProgress: (event) =>
+          progress(
+            "engine",
+            ctx.redactor.redact(
+              event.kind === "resource"
+                ? `${event.done ? "done" : "start"} ${event.op} ${event.urn}`
+                : event.message.trim(),
+            ),
+          ),
+      });
+      return { target: target.name, ref, revision, plan };
+    } finally {
+      rmSync(checkoutDir, { recursive: true, force: true });
+    }
+  }
+
   /** Stops scheduled runs for a target (manual runs still work). */
   suspend(name: string): TargetStatus {
     return this.#setSuspended(name, true);
@@ -338,7 +428,9 @@ export class Reconciler {
     const active = [...this.#targets.values()].flatMap((t) => (t.active ? [t.active.done] : []));
     let clean = true;
     if (active.length > 0) {
-      const grace = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), options.graceMs ?? 30_000).unref());
+      const grace = new Promise<"timeout">((r) =>
+        setTimeout(() => r("timeout"), options.graceMs ?? 30_000).unref(),
+      );
       if ((await Promise.race([Promise.all(active), grace])) === "timeout") {
         clean = false;
         this.#shutdown.abort(new CancelledError("the reconciler is shutting down"));
@@ -482,7 +574,16 @@ export class Reconciler {
     const redactor = new Redactor();
     const lines: string[] = [];
     const log = this.#log.child({ target: target.name, runId: run.id });
-    const ctx: RunContext = { target, run, signal, log, redactor, lines, status: this.#status(target.name), drift: false };
+    const ctx: RunContext = {
+      target,
+      run,
+      signal,
+      log,
+      redactor,
+      lines,
+      status: this.#status(target.name),
+      drift: false,
+    };
     let result: RunResult = "failed";
     let error: unknown;
     let recorded = false;
@@ -501,7 +602,13 @@ export class Reconciler {
         const status = this.#status(target.name);
         this.#store.putStatus({
           ...status,
-          conditions: setCondition(status.conditions, "Reconciling", true, "Progressing", `run ${run.id} in progress`),
+          conditions: setCondition(
+            status.conditions,
+            "Reconciling",
+            true,
+            "Progressing",
+            `run ${run.id} in progress`,
+          ),
           updatedAt: new Date().toISOString(),
         });
         this.#events.emit("run.started", { target: target.name, runId: run.id, trigger: run.trigger });
@@ -513,13 +620,20 @@ export class Reconciler {
       if (result !== "skipped") state.attempts = 0;
     } catch (caught) {
       error = caught;
-      result = caught instanceof CancelledError || signal.aborted ? "cancelled" : caught instanceof StalledError ? "stalled" : "failed";
+      result =
+        caught instanceof CancelledError || signal.aborted
+          ? "cancelled"
+          : caught instanceof StalledError
+            ? "stalled"
+            : "failed";
       if (timeout.aborted && result === "cancelled") {
         error = new CancelledError(`the run exceeded its timeout of ${Math.round(target.timeoutMs / 1000)}s`);
       }
       record(true);
     }
-    const message = error ? redactor.redact(error instanceof Error ? error.message : String(error)) : undefined;
+    const message = error
+      ? redactor.redact(error instanceof Error ? error.message : String(error))
+      : undefined;
     const finished: RunRecord = {
       id: run.id,
       target: target.name,
@@ -549,14 +663,18 @@ export class Reconciler {
         ...(message ? { error: message } : {}),
       });
     }
-    if ((result === "failed" || (result === "cancelled" && !this.#shutdown.signal.aborted)) && this.#scheduling) {
+    if (
+      (result === "failed" || (result === "cancelled" && !this.#shutdown.signal.aborted)) &&
+      this.#scheduling
+    ) {
       this.#scheduleRetry(state, error);
     }
     run.settle(finished);
   }
 
   #collectSecrets(target: ResolvedTarget, redactor: Redactor): void {
-    for (const [key, source] of Object.entries(target.secretConfig)) redactor.add(readSecret(source, `secretConfig.${key}`));
+    for (const [key, source] of Object.entries(target.secretConfig))
+      redactor.add(readSecret(source, `secretConfig.${key}`));
     if (target.auth.token) redactor.add(readSecret(target.auth.token, "auth.token"));
     redactor.add(readSecret(target.passphrase, "passphrase"));
   }
@@ -576,7 +694,10 @@ export class Reconciler {
   }
 
   #stackRequest(ctx: RunContext, workDir: string): StackRequest {
-    const { target } = ctx;
+    return this.#stackRequestFor(ctx.target, ctx.revision, workDir);
+  }
+
+  #stackRequestFor(target: ResolvedTarget, revision: string | undefined, workDir: string): StackRequest {
     const secretConfig = Object.fromEntries(
       Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
     );
@@ -593,7 +714,7 @@ export class Reconciler {
         [PROVENANCE_ENV.repo]: publicRepoUrl(target.repo),
         [PROVENANCE_ENV.path]: target.path,
         [PROVENANCE_ENV.stack]: target.stack,
-        ...(ctx.revision ? { [PROVENANCE_ENV.commit]: ctx.revision } : {}),
+        ...(revision ? { [PROVENANCE_ENV.commit]: revision } : {}),
       },
       config: target.config,
       secretConfig,
@@ -634,7 +755,9 @@ export class Reconciler {
       !status.lastDriftCheckAt || now - Date.parse(status.lastDriftCheckAt) >= target.resyncMs;
     if (!run.force && !approved && status.stalledRevision === revision) return "skipped";
     const current =
-      target.mode === "apply" ? status.lastAppliedRevision === revision : status.lastAttemptedRevision === revision;
+      target.mode === "apply"
+        ? status.lastAppliedRevision === revision
+        : status.lastAttemptedRevision === revision;
     if (!run.force && !approved && current && !resyncDue && !state.needsRecovery) return "skipped";
 
     record(true);
@@ -642,14 +765,23 @@ export class Reconciler {
 
     // checkout: the exact commit, refusing a rewritten ref unless approved.
     const checkoutDir = join(this.#dataDir, "work", target.name);
-    await this.#source.checkout(source, revision, checkoutDir, approved ? undefined : status.lastAppliedRevision);
+    await this.#source.checkout(
+      source,
+      revision,
+      checkoutDir,
+      approved ? undefined : status.lastAppliedRevision,
+    );
     const projectDir = join(checkoutDir, target.path);
     this.#progress(ctx, "checkout", `checked out ${revision.slice(0, 12)} into ${projectDir}`);
 
     // prepare: dependencies only when the lockfile changed.
     if (!target.program && this.#install) {
       const prepared = await prepareDependencies(projectDir, { signal: ctx.signal });
-      this.#progress(ctx, "prepare", `dependencies ${prepared.action}${prepared.lockfile ? ` (${prepared.lockfile})` : ""}`);
+      this.#progress(
+        ctx,
+        "prepare",
+        `dependencies ${prepared.action}${prepared.lockfile ? ` (${prepared.lockfile})` : ""}`,
+      );
     }
 
     const workDir = target.program ? join(this.#dataDir, "inline", target.name) : projectDir;
@@ -668,17 +800,24 @@ export class Reconciler {
     ctx.counts = plan.counts;
     ctx.drift = plan.changes && status.lastAppliedRevision === revision;
     this.#progress(ctx, "preview", `plan: ${formatCounts(plan.counts)}${ctx.drift ? " (drift)" : ""}`);
-    if (ctx.drift) this.#events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+    if (ctx.drift)
+      this.#events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
 
     if (target.mode === "preview") return "planned";
-    if (target.mode === "detect") return ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged";
+    if (target.mode === "detect")
+      return ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged";
     if (!plan.changes) return "unchanged";
 
     // gates: refuse destructive or empty plans unless approved.
     if (!approved) {
       const refusal = checkGates(plan, target.gates);
       if (refusal) {
-        this.#events.emit("gate.refused", { target: target.name, revision, gate: refusal.gate, message: refusal.message });
+        this.#events.emit("gate.refused", {
+          target: target.name,
+          revision,
+          gate: refusal.gate,
+          message: refusal.message,
+        });
         throw new GateRefusedError(refusal.gate, refusal.message);
       }
     }
@@ -696,9 +835,14 @@ export class Reconciler {
     const { target } = ctx;
     record(true);
     const checkoutDir = join(this.#dataDir, "work", target.name);
-    const workDir = target.program ? join(this.#dataDir, "inline", target.name) : join(checkoutDir, target.path);
+    const workDir = target.program
+      ? join(this.#dataDir, "inline", target.name)
+      : join(checkoutDir, target.path);
     this.#progress(ctx, "destroy", `destroying stack ${target.stack}`);
-    const result = await this.#engine.destroy(this.#stackRequest(ctx, workDir), this.#engineOptions(ctx, target.refresh));
+    const result = await this.#engine.destroy(
+      this.#stackRequest(ctx, workDir),
+      this.#engineOptions(ctx, target.refresh),
+    );
     ctx.counts = result.counts;
     rmSync(checkoutDir, { recursive: true, force: true });
     return "destroyed";
@@ -712,7 +856,8 @@ export class Reconciler {
     let next: TargetStatus = { ...before, ...(ctx.status.outputs ? { outputs: ctx.status.outputs } : {}) };
     const revision = run.revision;
     const wasUnhealthy = conditions.some(
-      (c) => (c.type === "Stalled" && c.status) || (c.type === "Ready" && !c.status && c.reason !== "Pending"),
+      (c) =>
+        (c.type === "Stalled" && c.status) || (c.type === "Ready" && !c.status && c.reason !== "Pending"),
     );
     if (revision) next = { ...next, lastAttemptedRevision: revision };
     switch (run.result) {
@@ -721,7 +866,13 @@ export class Reconciler {
       case "unchanged": {
         conditions = setCondition(conditions, "Ready", true, "Applied", `applied revision ${revision}`);
         conditions = setCondition(conditions, "Stalled", false, "Applied", "");
-        conditions = setCondition(conditions, "Drifted", false, "InSync", "infrastructure matches the revision");
+        conditions = setCondition(
+          conditions,
+          "Drifted",
+          false,
+          "InSync",
+          "infrastructure matches the revision",
+        );
         const { stalledRevision: _s, approvedRevision: _a, ...rest } = next;
         next = { ...rest, lastAppliedRevision: revision as string, lastDriftCheckAt: now };
         if (before.lastAppliedRevision !== revision || run.result !== "unchanged") {
@@ -734,7 +885,13 @@ export class Reconciler {
         break;
       }
       case "drift-detected":
-        conditions = setCondition(conditions, "Drifted", true, "DriftDetected", `drift found: ${formatCounts(run.counts)}`);
+        conditions = setCondition(
+          conditions,
+          "Drifted",
+          true,
+          "DriftDetected",
+          `drift found: ${formatCounts(run.counts)}`,
+        );
         next = { ...next, lastDriftCheckAt: now };
         break;
       case "planned":
@@ -757,7 +914,13 @@ export class Reconciler {
       }
       case "failed":
       case "cancelled":
-        conditions = setCondition(conditions, "Ready", false, run.result === "failed" ? "Failed" : "Cancelled", run.error ?? "");
+        conditions = setCondition(
+          conditions,
+          "Ready",
+          false,
+          run.result === "failed" ? "Failed" : "Cancelled",
+          run.error ?? "",
+        );
         break;
       default:
         break;
@@ -776,19 +939,35 @@ export class Reconciler {
       if (!state.removed && this.#scheduling) this.#enqueue(state, { trigger: "retry", force: true });
     }, delay);
     state.retryTimer.unref();
-    this.#log.info({ target: state.spec.name, attempt: state.attempts, delayMs: Math.round(delay) }, "retry scheduled");
+    this.#log.info(
+      { target: state.spec.name, attempt: state.attempts, delayMs: Math.round(delay) },
+      "retry scheduled",
+    );
   }
 
   #skipped(name: string, run: Pending, reason: string): RunRecord {
     const now = new Date().toISOString();
-    return { id: run.id, target: name, trigger: run.trigger, startedAt: now, finishedAt: now, result: "skipped", drift: false, log: reason };
+    return {
+      id: run.id,
+      target: name,
+      trigger: run.trigger,
+      startedAt: now,
+      finishedAt: now,
+      result: "skipped",
+      drift: false,
+      log: reason,
+    };
   }
 }
 
 function formatCounts(counts: ChangeCounts | undefined): string {
   if (!counts) return "no changes";
-  const parts = (["create", "update", "replace", "delete"] as const).filter((k) => counts[k] > 0).map((k) => `${counts[k]} to ${k}`);
-  return parts.length > 0 ? `${parts.join(", ")}, ${counts.same} unchanged` : `no changes (${counts.same} unchanged)`;
+  const parts = (["create", "update", "replace", "delete"] as const)
+    .filter((k) => counts[k] > 0)
+    .map((k) => `${counts[k]} to ${k}`);
+  return parts.length > 0
+    ? `${parts.join(", ")}, ${counts.same} unchanged`
+    : `no changes (${counts.same} unchanged)`;
 }
 
 function setCondition(

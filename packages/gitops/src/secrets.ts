@@ -15,7 +15,9 @@ export function readSecret(source: SecretSource, what: string): string {
   try {
     return readFileSync(source.file, "utf8").trim();
   } catch (error) {
-    throw new DriftlessError(`${what}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code})`);
+    throw new DriftlessError(
+      `${what}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code})`,
+    );
   }
 }
 
@@ -34,7 +36,9 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text.replace(/(\b[a-z][\w+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@");
-    for (const secret of this.#secrets) out = out.split(secret).join("[redacted]");
+    // Longest first: a secret that contains another must not leave its tail behind.
+    const secrets = [...this.#secrets].sort((a, b) => b.length - a.length);
+    for (const secret of secrets) out = out.split(secret).join("[redacted]");
     return out;
   }
 }

@@ -56,9 +56,16 @@ export class GitSource implements Source {
     let listing: string;
     try {
       this.remoteCalls++;
-      listing = await git.raw(["ls-remote", "--", source.repo, ...candidates.map((c) => c.replace("^{}", ""))]);
+      listing = await git.raw([
+        "ls-remote",
+        "--",
+        source.repo,
+        ...candidates.map((c) => c.replace("^{}", "")),
+      ]);
     } catch (error) {
-      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, { cause: error });
+      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, {
+        cause: error,
+      });
     }
     const refs = new Map(
       listing
@@ -159,9 +166,13 @@ export class GitSource implements Source {
         this.remoteCalls++;
         await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
       } catch (error) {
-        throw new RetryableError(`fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`, 0, {
-          cause: error,
-        });
+        throw new RetryableError(
+          `fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`,
+          0,
+          {
+            cause: error,
+          },
+        );
       }
       const fetched = await git
         .raw(["cat-file", "-e", `${revision}^{commit}`])
@@ -169,7 +180,9 @@ export class GitSource implements Source {
         .catch(() => false);
       if (!fetched) {
         // The ref moved on between resolve and fetch; the next run picks up the new tip.
-        throw new RetryableError(`revision ${revision.slice(0, 12)} is no longer reachable from ${source.ref}`);
+        throw new RetryableError(
+          `revision ${revision.slice(0, 12)} is no longer reachable from ${source.ref}`,
+        );
       }
       return dir;
     });

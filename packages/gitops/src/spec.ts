@@ -141,7 +141,9 @@ const CONFIG_KEY = /^([\w-]+:)?[\w.-]+$/;
 const secretSource = z.union(
   [
     z.string().min(1, "must not be empty"),
-    z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name") }),
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+    }),
     z.strictObject({ file: z.string().min(1, "must be a file path") }),
   ],
   { error: 'must be a string, { env: "NAME" } or { file: "/path" }' },
@@ -160,7 +162,9 @@ const duration = (min: number, what: string) =>
     });
 
 const targetSchema = z.strictObject({
-  name: z.string().regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"),
+  name: z
+    .string()
+    .regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"),
   repo: z.string().regex(REPO_URL, "must be an https://, http://, ssh://, git@host:path or file:// URL"),
   ref: z
     .string()
@@ -172,14 +176,24 @@ const targetSchema = z.strictObject({
   path: z
     .string()
     .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" })
-    .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), { message: "must stay inside the repository" })
+    .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), {
+      message: "must stay inside the repository",
+    })
     .optional(),
   stack: z.string().regex(STACK_NAME, "must be a stack name such as `dev` or `org/project/dev`"),
-  program: z.custom<PulumiFn>((v) => typeof v === "function", { message: "must be a function (an inline program)" }).optional(),
-  projectName: z.string().regex(/^[\w.-]+$/, "must be letters, digits, '_', '.' or '-'").optional(),
+  program: z
+    .custom<PulumiFn>((v) => typeof v === "function", { message: "must be a function (an inline program)" })
+    .optional(),
+  projectName: z
+    .string()
+    .regex(/^[\w.-]+$/, "must be letters, digits, '_', '.' or '-'")
+    .optional(),
   backend: z
     .string()
-    .regex(/^(file|s3|gs|azblob|https?):\/\//, "must be a backend URL (file://, s3://, gs://, azblob://, https://)")
+    .regex(
+      /^(file|s3|gs|azblob|https?):\/\//,
+      "must be a backend URL (file://, s3://, gs://, azblob://, https://)",
+    )
     .optional(),
   secretsProvider: z.string().min(1).optional(),
   passphrase: secretSource.optional(),
@@ -190,7 +204,9 @@ const targetSchema = z.strictObject({
     )
     .optional(),
   secretConfig: z.record(z.string().regex(CONFIG_KEY, "is not a config key"), secretSource).optional(),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string()).optional(),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string())
+    .optional(),
   mode: z.enum(["apply", "detect", "preview"], { error: "must be one of apply, detect, preview" }).optional(),
   refresh: z.boolean({ error: "must be true or false" }).optional(),
   interval: duration(MIN_INTERVAL_MS, "the shortest check interval").optional(),
@@ -204,7 +220,11 @@ const targetSchema = z.strictObject({
   suspend: z.boolean({ error: "must be true or false" }).optional(),
   gates: z
     .strictObject({
-      maxDestructiveShare: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").optional(),
+      maxDestructiveShare: z
+        .number()
+        .min(0, "must be between 0 and 1")
+        .max(1, "must be between 0 and 1")
+        .optional(),
       protectedTypes: z.array(z.string().min(1)).optional(),
       allowDestructive: z.boolean().optional(),
       allowEmpty: z.boolean().optional(),
@@ -255,10 +275,26 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Maps zod issues to messages that name the field and echo the value. */
-export function specIssues(error: z.ZodError, input: unknown, prefix: readonly PropertyKey[] = []): SpecIssue[] {
+export function specIssues(
+  error: z.ZodError,
+  input: unknown,
+  prefix: readonly PropertyKey[] = [],
+): SpecIssue[] {
   return error.issues.map((issue) => {
     if (issue.code === "unrecognized_keys") {
-      return { path: formatPath([...prefix, ...issue.path]), message: `has unknown field(s) ${issue.keys.join(", ")}` };
+      return {
+        path: formatPath([...prefix, ...issue.path]),
+        message: `has unknown field(s) ${issue.keys.join(", ")}`,
+      };
+    }
+    if (issue.code === "invalid_key") {
+      // The bad value is the key itself; zod's own message ("Invalid key in record")
+      // would hide the rule and echo the entry's value instead.
+      const reason = issue.issues[0]?.message ?? "is not allowed";
+      return {
+        path: formatPath([...prefix, ...issue.path.slice(0, -1)]),
+        message: `has a key that ${reason}, got ${describe(issue.path.at(-1))}`,
+      };
     }
     const value = valueAt(input, issue.path);
     const message = issue.message.startsWith("Invalid input") ? "is invalid" : issue.message;
@@ -277,7 +313,7 @@ export function resolveTarget(input: unknown, defaults: { readonly dataDir: stri
       ? (input as { name: string }).name
       : undefined;
   const subject = name ? `target "${name}"` : "target";
-  if (input === null || typeof input !== "object") {
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
     throw new SpecError(subject, [{ path: "", message: `must be an object, got ${describe(input)}` }]);
   }
   const parsed = targetSchema.safeParse(input);

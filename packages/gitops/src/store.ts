@@ -36,7 +36,15 @@ export interface TargetStatus {
 }
 
 /** What started a run. */
-export type Trigger = "interval" | "schedule" | "webhook" | "manual" | "resync" | "retry" | "dependency" | "startup";
+export type Trigger =
+  | "interval"
+  | "schedule"
+  | "webhook"
+  | "manual"
+  | "resync"
+  | "retry"
+  | "dependency"
+  | "startup";
 
 /** How a run ended. */
 export type RunResult =
@@ -168,7 +176,9 @@ export class SqliteStore implements Store {
   }
 
   getStatus(name: string): TargetStatus | undefined {
-    const row = this.#db.prepare("SELECT status FROM targets WHERE name = ?").get(name) as { status: string } | undefined;
+    const row = this.#db.prepare("SELECT status FROM targets WHERE name = ?").get(name) as
+      | { status: string }
+      | undefined;
     return row ? (JSON.parse(row.status) as TargetStatus) : undefined;
   }
 
@@ -179,7 +189,9 @@ export class SqliteStore implements Store {
 
   putStatus(status: TargetStatus): void {
     this.#db
-      .prepare("INSERT INTO targets (name, status) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET status = excluded.status")
+      .prepare(
+        "INSERT INTO targets (name, status) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET status = excluded.status",
+      )
       .run(status.name, JSON.stringify(status));
   }
 

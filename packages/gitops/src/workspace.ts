@@ -12,7 +12,12 @@ const INSTALLERS = [
   { lockfile: "pnpm-lock.yaml", command: "pnpm", args: ["install", "--frozen-lockfile", "--prefer-offline"] },
   { lockfile: "yarn.lock", command: "yarn", args: ["install", "--frozen-lockfile"] },
   { lockfile: "package-lock.json", command: "npm", args: ["ci", "--no-audit", "--no-fund"] },
-  { lockfile: "package.json", command: "npm", args: ["install", "--no-audit", "--no-fund"] },
+  // Without a lockfile, npm must not write one: it would change which installer the next run picks.
+  {
+    lockfile: "package.json",
+    command: "npm",
+    args: ["install", "--no-audit", "--no-fund", "--no-package-lock"],
+  },
 ] as const;
 
 /** What {@link prepareDependencies} did. */
@@ -32,7 +37,9 @@ export async function prepareDependencies(
 ): Promise<PrepareResult> {
   const installer = INSTALLERS.find((i) => existsSync(join(projectDir, i.lockfile)));
   if (!installer) return { action: "none" };
-  const hash = createHash("sha256").update(readFileSync(join(projectDir, installer.lockfile))).digest("hex");
+  const hash = createHash("sha256")
+    .update(readFileSync(join(projectDir, installer.lockfile)))
+    .digest("hex");
   const stamp = join(projectDir, "node_modules", ".driftless-lock-hash");
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === hash) {
     return { action: "reused", lockfile: installer.lockfile };
@@ -47,7 +54,7 @@ export async function prepareDependencies(
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     throw new StalledError(
-      "ProgramFailed",
+      "DependenciesFailed",
       `\`${installer.command} ${installer.args.join(" ")}\` failed in ${projectDir}: ${stderr.trim().split("\n").slice(-5).join(" | ")}`,
     );
   }
