@@ -24,7 +24,7 @@ test: typecheck lint
 	@$(RUN) pnpm exec vitest run --coverage
 
 demo: build
-	@$(RUN) node examples/demo/demo.mjs
+	@$(RUN) node scripts/demo.mjs
 
 bench: build
 	@$(RUN) node bench/run.mjs

@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// `make demo`: Git drives infrastructure, drift gets caught, a bad commit gets
+// stopped — end to end on this machine with the embedded defaults (a file://
+// state backend and SQLite status under the demo folder).
+//
+//   node scripts/demo.mjs [--data <dir>] [--quick]
+//
+// --data   demo folder (default: .demo in the repository); it starts fresh each time
+// --quick  no engine event stream, for tests
+import { execFileSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+// The demo narrates every step itself; the reconciler's own log stays quiet.
+process.env.DRIFTLESS_LOG_LEVEL ??= "silent";
+const { Reconciler } = await import(join(root, "packages/gitops/dist/index.js"));
+const http = await import(join(root, "packages/gitops/dist/http/index.js")).catch(() => undefined);
+
+const { values: args } = parseArgs({
+  options: { data: { type: "string" }, quick: { type: "boolean", default: false } },
+});
+const demoDir = resolve(args.data ?? join(root, ".demo"));
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s`;
+const say = (text) => console.log(`[demo ${elapsed()}] ${text}`);
+const step = (n, text) => console.log(`\n[demo ${elapsed()}] ── step ${n}: ${text}`);
+const fail = (text) => {
+  console.error(`[demo] FAILED: ${text}`);
+  process.exit(1);
+};
+
+function git(cwd, ...gitArgs) {
+  return execFileSync("git", gitArgs, {
+    cwd,
+    encoding: "utf8",
+    env: {
+      ...process.env,
+      GIT_CONFIG_GLOBAL: "/dev/null",
+      GIT_AUTHOR_NAME: "Demo User",
+      GIT_AUTHOR_EMAIL: "demo@example.com",
+      GIT_COMMITTER_NAME: "Demo User",
+      GIT_COMMITTER_EMAIL: "demo@example.com",
+    },
+  }).trim();
+}
+
+function commit(work, message) {
+  git(work, "add", "-A");
+  git(work, "commit", "--quiet", "-m", message);
+  git(work, "push", "--quiet", "origin", "HEAD:main");
+  const sha = git(work, "rev-parse", "HEAD");
+  say(`committed ${sha.slice(0, 12)} "${message}"`);
+  return sha;
+}
+
+function expectResult(run, ...wanted) {
+  if (!wanted.includes(run.result))
+    fail(`expected ${wanted.join(" or ")}, got ${run.result}: ${run.error ?? ""}`);
+  const counts = run.counts
+    ? Object.entries(run.counts)
+        .filter(([, n]) => n > 0)
+        .map(([k, n]) => `${n} ${k}`)
+        .join(", ")
+    : "";
+  say(`run ${run.result}${counts ? ` (${counts})` : ""}${run.drift ? " — drift" : ""}`);
+}
+
+// ── 0. a fresh demo folder ────────────────────────────────────────────────────
+if (existsSync(demoDir)) {
+  rmSync(demoDir, { recursive: true, force: true });
+  say(`starting fresh: removed the previous demo folder ${demoDir}`);
+} else {
+  say(`starting fresh in ${demoDir}`);
+}
+mkdirSync(demoDir, { recursive: true });
+
+step(1, "create a Git repository from examples/local-site");
+const example = join(root, "examples/local-site");
+const remote = join(demoDir, "infra.git");
+const work = join(demoDir, "checkout");
+const site = join(demoDir, "site");
+git(demoDir, "init", "--quiet", "--bare", "--initial-branch=main", remote);
+git(demoDir, "clone", "--quiet", remote, work);
+cpSync(example, work, {
+  recursive: true,
+  filter: (src) => !/node_modules|[/\\]public$|[/\\]\.state$/.test(src),
+});
+const first = commit(work, "Add the site");
+
+step(2, "start the reconciler (file:// state backend, SQLite status)");
+const reconciler = await Reconciler.create({
+  dataDir: join(demoDir, "data"),
+  installDependencies: false,
+  targets: [
+    {
+      name: "local-site",
+      repo: `file://${remote}`,
+      stack: "demo",
+      // A demo passphrase; real deployments read one from an env var or file.
+      passphrase: "driftless-demo",
+      config: { outDir: site },
+      interval: "1h",
+      env: {
+        // The demo program uses the SDK the workspace installed for the example.
+        NODE_PATH: join(example, "node_modules"),
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+        PULUMI_HOME: process.env.PULUMI_HOME ?? join(demoDir, "pulumi-home"),
+      },
+    },
+  ],
+});
+reconciler.on("run.progress", (event) => {
+  if (event.step !== "engine") say(`  ${event.step}: ${event.message}`);
+  else if (
+    !args.quick &&
+    event.engine?.kind === "resource" &&
+    event.engine.done &&
+    !/pulumi:(pulumi|providers):/.test(event.engine.urn)
+  )
+    say(`    ${event.engine.op} ${event.engine.urn.split("::").at(-1)}`);
+});
+let server;
+if (http?.startServer) {
+  server = await http.startServer({ reconciler, host: "127.0.0.1", port: 0 });
+  say(`HTTP API on ${server.url} (try: curl ${server.url}/targets/local-site)`);
+}
+
+step(3, "apply the first commit");
+const firstRun = await reconciler.reconcile("local-site", { trigger: "webhook", force: false });
+expectResult(firstRun, "applied");
+say(`outputs: ${JSON.stringify(reconciler.status("local-site").outputs)}`);
+if (reconciler.status("local-site").lastAppliedRevision !== first)
+  fail("the first commit was not recorded as applied");
+
+step(4, "commit a change: a new heading and a new page");
+const siteJson = JSON.parse(readFileSync(join(work, "site.json"), "utf8"));
+siteJson.pages["index.html"].heading = "Hello again from Git";
+siteJson.pages["contact.html"] = { template: "page.html", heading: "Contact", body: "Added by a commit." };
+writeFileSync(join(work, "site.json"), `${JSON.stringify(siteJson, null, 2)}\n`);
+commit(work, "Add a contact page");
+expectResult(await reconciler.reconcile("local-site", { trigger: "webhook", force: false }), "applied");
+if (!existsSync(join(site, "contact.html"))) fail("contact.html was not rendered");
+say(`contact.html is on disk: ${join(site, "contact.html")}`);
+
+step(5, "change a managed file by hand");
+writeFileSync(join(site, "about.html"), "<h1>edited by hand</h1>\n");
+say("wrote about.html by hand; the next check refreshes and previews");
+expectResult(await reconciler.reconcile("local-site", { trigger: "manual" }), "drift-corrected");
+if (readFileSync(join(site, "about.html"), "utf8").includes("edited by hand"))
+  fail("drift was not corrected");
+say("about.html is back to what Git says");
+
+step(6, "commit a broken program");
+writeFileSync(
+  join(work, "index.ts"),
+  `${readFileSync(join(work, "index.ts"), "utf8")}\nthis line does not compile;\n`,
+);
+const broken = commit(work, "Break the program");
+const before = readFileSync(join(site, "index.html"), "utf8");
+const brokenRun = await reconciler.reconcile("local-site", { trigger: "webhook", force: false });
+expectResult(brokenRun, "stalled");
+for (const line of (brokenRun.error ?? "")
+  .split("\n")
+  .filter((l) => /error/i.test(l))
+  .slice(0, 3))
+  say(`  ${line.trim()}`);
+if (readFileSync(join(site, "index.html"), "utf8") !== before) fail("a broken commit changed the site");
+say("nothing changed on disk; the target waits for a new revision");
+
+step(7, "revert the broken commit");
+git(work, "revert", "--no-edit", broken);
+git(work, "push", "--quiet", "origin", "HEAD:main");
+say(`reverted ${broken.slice(0, 12)}`);
+expectResult(
+  await reconciler.reconcile("local-site", { trigger: "webhook", force: false }),
+  "unchanged",
+  "applied",
+);
+
+step(8, "status and history");
+const status = reconciler.status("local-site");
+const condition = (type) => status.conditions.find((c) => c.type === type);
+console.log(`\n  TARGET      READY  STALLED  DRIFTED  APPLIED REVISION`);
+console.log(
+  `  local-site  ${String(condition("Ready")?.status ?? false).padEnd(5)}  ${String(condition("Stalled")?.status ?? false).padEnd(7)}  ${String(condition("Drifted")?.status ?? false).padEnd(7)}  ${status.lastAppliedRevision?.slice(0, 12)}`,
+);
+console.log(`\n  WHEN                      TRIGGER   REVISION      RESULT`);
+const history = reconciler.history("local-site", 20).reverse();
+for (const run of history) {
+  console.log(
+    `  ${run.startedAt.padEnd(24)}  ${run.trigger.padEnd(8)}  ${(run.revision ?? "").slice(0, 12).padEnd(12)}  ${run.result}`,
+  );
+}
+writeFileSync(
+  join(demoDir, "summary.json"),
+  JSON.stringify({ status, results: history.map((r) => r.result) }, null, 2),
+);
+await server?.close();
+await reconciler.stop();
+if (condition("Ready")?.status !== true) fail("the target did not end Ready");
+say(`done: Git drove the site, drift was corrected, a bad commit was stopped. Data: ${demoDir}`);
