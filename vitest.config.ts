@@ -19,6 +19,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: "examples",
+          root: "examples",
+          include: ["*/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
           name: "e2e",
           root: "test",
           include: ["**/*.test.ts"],

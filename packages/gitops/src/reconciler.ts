@@ -23,6 +23,7 @@ import {
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { checkGates } from "./gates.js";
 import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
+import { Semaphore } from "./semaphore.js";
 import { GitSource, type Source } from "./source.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import {
@@ -107,6 +108,8 @@ export interface QueuedRun {
 
 interface Pending {
   readonly id: string;
+  /** When the request was made: the scheduler's tick, a webhook's arrival. */
+  readonly requestedAt: number;
   trigger: Trigger;
   force: boolean;
   readonly signals: AbortSignal[];
@@ -137,9 +140,24 @@ interface RunContext {
   revision?: string;
   counts?: ChangeCounts;
   drift: boolean;
+  /** Waits for one of the reconciler's engine slots (released when the run ends). */
+  acquireEngine?: () => Promise<void>;
 }
 
 const LOG_LINES = 200;
+const DECIDE_CONCURRENCY = 32;
+
+/** Which trigger a coalesced run reports: the most deliberate one asked for it. */
+const TRIGGER_RANK: Record<Trigger, number> = {
+  interval: 0,
+  startup: 1,
+  resync: 1,
+  schedule: 2,
+  retry: 3,
+  dependency: 4,
+  webhook: 5,
+  manual: 6,
+};
 
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
@@ -156,7 +174,8 @@ export class Reconciler {
   readonly #engine: Engine;
   readonly #source: Source;
   readonly #log: Logger;
-  readonly #concurrency: number;
+  /** Engine work (checkout, install, refresh, preview, up) across all targets. */
+  readonly #engineSlots: Semaphore;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #install: boolean;
@@ -164,9 +183,15 @@ export class Reconciler {
   readonly #ready: string[] = [];
   readonly #events = new TypedEmitter<ReconcilerEvents>();
   readonly #shutdown = new AbortController();
-  #running = 0;
+  // Decisions are cheap (one ref lookup), so many targets decide at once; only
+  // those with work to do queue for an engine slot.
+  #deciding = 0;
+  #maxLatenessMs = 0;
+  #decisions = 0;
   #scheduling = false;
   #closed = false;
+  /** Set by stop(): queued runs are settled as skipped instead of started. */
+  #stopping = false;
 
   private constructor(options: ReconcilerOptions) {
     this.#dataDir = resolve(options.dataDir);
@@ -176,7 +201,7 @@ export class Reconciler {
     this.#log =
       options.logger ??
       pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? "info", base: undefined }, pino.destination(2));
-    this.#concurrency = options.concurrency ?? 2;
+    this.#engineSlots = new Semaphore(options.concurrency ?? 2);
     this.#retryBaseMs = options.retryBaseMs ?? 5000;
     this.#retryMaxMs = options.retryMaxMs ?? 300_000;
     this.#install = options.installDependencies ?? true;
@@ -200,18 +225,24 @@ export class Reconciler {
       ]);
     }
     const reconciler = new Reconciler(options);
-    const interrupted = reconciler.#store.markInterrupted();
     const seen = new Set<string>();
-    for (const spec of options.targets ?? []) {
-      const name = (spec as { name?: string }).name;
-      if (name && seen.has(name)) {
-        throw new SpecError(`target "${name}"`, [
-          { path: "name", message: `is used by more than one target` },
-        ]);
+    try {
+      for (const spec of options.targets ?? []) {
+        const name = (spec as { name?: string }).name;
+        if (name && seen.has(name)) {
+          throw new SpecError(`target "${name}"`, [
+            { path: "name", message: `is used by more than one target` },
+          ]);
+        }
+        if (name) seen.add(name);
+        reconciler.addTarget(spec);
       }
-      if (name) seen.add(name);
-      reconciler.addTarget(spec);
+    } catch (error) {
+      // Bad targets leave nothing behind: no open store, no runs marked.
+      if (!options.store) reconciler.#store.close();
+      throw error;
     }
+    const interrupted = reconciler.#store.markInterrupted();
     for (const run of interrupted) {
       const state = reconciler.#targets.get(run.target);
       if (state) state.needsRecovery = true;
@@ -269,6 +300,8 @@ export class Reconciler {
       if (destroyed.result !== "destroyed") return destroyed;
     }
     await state.active?.done;
+    state.pending?.settle(this.#skipped(name, state.pending, "the target was removed"));
+    state.pending = undefined;
     state.removed = true;
     this.#targets.delete(name);
     this.#store.deleteTarget(name);
@@ -397,6 +430,18 @@ export class Reconciler {
     return this.#store.getRun(id);
   }
 
+  /**
+   * Scheduler health since the last call: how many decisions were made and
+   * the longest wait from a request (a tick, a webhook) to its decision.
+   * Resets the figures.
+   */
+  takeSchedulerStats(): { decisions: number; maxLatenessMs: number } {
+    const stats = { decisions: this.#decisions, maxLatenessMs: this.#maxLatenessMs };
+    this.#decisions = 0;
+    this.#maxLatenessMs = 0;
+    return stats;
+  }
+
   /** Runs waiting for a slot across all targets. */
   get queueDepth(): number {
     return [...this.#targets.values()].filter((t) => t.pending).length;
@@ -424,6 +469,7 @@ export class Reconciler {
    */
   async stop(options: { readonly graceMs?: number } = {}): Promise<boolean> {
     this.#scheduling = false;
+    this.#stopping = true;
     for (const state of this.#targets.values()) this.#unschedule(state);
     const active = [...this.#targets.values()].flatMap((t) => (t.active ? [t.active.done] : []));
     let clean = true;
@@ -519,10 +565,12 @@ export class Reconciler {
     state: TargetState,
     request: { trigger: Trigger; force: boolean; signal?: AbortSignal; destroy?: boolean },
   ): QueuedRun & { destroy?: boolean } {
-    if (this.#closed) throw new DriftlessError("the reconciler is stopped");
+    if (this.#closed || this.#stopping) throw new DriftlessError("the reconciler is stopped");
     if (state.pending) {
       // Coalesce: the queued run takes the strongest request made of it.
       state.pending.force ||= request.force;
+      if (TRIGGER_RANK[request.trigger] > TRIGGER_RANK[state.pending.trigger])
+        state.pending.trigger = request.trigger;
       if (request.signal) state.pending.signals.push(request.signal);
       if (request.destroy) (state.pending as Pending & { destroy?: boolean }).destroy = true;
       return { id: state.pending.id, target: state.spec.name, done: state.pending.done };
@@ -533,6 +581,7 @@ export class Reconciler {
     });
     const pending: Pending & { destroy?: boolean } = {
       id: randomUUID(),
+      requestedAt: Date.now(),
       trigger: request.trigger,
       force: request.force,
       signals: request.signal ? [request.signal] : [],
@@ -547,16 +596,21 @@ export class Reconciler {
   }
 
   #pump(): void {
-    while (this.#running < this.#concurrency && this.#ready.length > 0) {
+    while (this.#deciding < DECIDE_CONCURRENCY && this.#ready.length > 0) {
       const name = this.#ready.shift() as string;
       const state = this.#targets.get(name);
       if (!state?.pending || state.active) continue;
+      if (this.#stopping) {
+        state.pending.settle(this.#skipped(name, state.pending, "the reconciler stopped"));
+        state.pending = undefined;
+        continue;
+      }
       const run = state.pending;
       state.pending = undefined;
       state.active = run;
-      this.#running++;
+      this.#deciding++;
       void this.#execute(state, run).finally(() => {
-        this.#running--;
+        this.#deciding--;
         state.active = undefined;
         if (state.pending) this.#ready.push(name);
         this.#pump();
@@ -587,6 +641,10 @@ export class Reconciler {
     let result: RunResult = "failed";
     let error: unknown;
     let recorded = false;
+    let releaseEngine: (() => void) | undefined;
+    ctx.acquireEngine = async () => {
+      releaseEngine ??= await this.#engineSlots.acquire(signal);
+    };
     const record = (startRecord: boolean) => {
       if (startRecord && !recorded) {
         recorded = true;
@@ -630,6 +688,8 @@ export class Reconciler {
         error = new CancelledError(`the run exceeded its timeout of ${Math.round(target.timeoutMs / 1000)}s`);
       }
       record(true);
+    } finally {
+      releaseEngine?.();
     }
     const message = error
       ? redactor.redact(error instanceof Error ? error.message : String(error))
@@ -663,10 +723,7 @@ export class Reconciler {
         ...(message ? { error: message } : {}),
       });
     }
-    if (
-      (result === "failed" || (result === "cancelled" && !this.#shutdown.signal.aborted)) &&
-      this.#scheduling
-    ) {
+    if ((result === "failed" || (result === "cancelled" && timeout.aborted)) && this.#scheduling) {
       this.#scheduleRetry(state, error);
     }
     run.settle(finished);
@@ -709,6 +766,10 @@ export class Reconciler {
       backend: target.backend,
       secretsProvider: target.secretsProvider,
       env: {
+        // TypeScript programs are transpiled without a type check (several times
+        // faster to start); type errors belong in CI and plan-on-PR, and a
+        // target can turn checking back on with this variable in its `env`.
+        PULUMI_NODEJS_TRANSPILE_ONLY: "true",
         ...target.env,
         PULUMI_CONFIG_PASSPHRASE: readSecret(target.passphrase, "passphrase"),
         [PROVENANCE_ENV.repo]: publicRepoUrl(target.repo),
@@ -744,9 +805,16 @@ export class Reconciler {
     const status = ctx.status;
     const source = { repo: target.repo, ref: target.ref, auth: target.auth };
 
-    // resolve: one round trip to learn the ref's commit.
-    const revision = await this.#source.resolve(source);
+    // resolve: one round trip to learn the ref's commit. Scheduled checks share
+    // a recent answer for the same repository and ref; pushes and people do not.
+    const shared = run.trigger === "interval" || run.trigger === "startup" || run.trigger === "schedule";
+    const revision = await this.#source.resolve(
+      source,
+      shared ? { maxAgeMs: Math.min(5000, target.intervalMs / 10) } : {},
+    );
     ctx.revision = revision;
+    this.#decisions++;
+    this.#maxLatenessMs = Math.max(this.#maxLatenessMs, Date.now() - run.requestedAt);
 
     // decide: an unchanged, healthy revision with no resync due never starts the engine.
     const now = Date.now();
@@ -760,6 +828,7 @@ export class Reconciler {
         : status.lastAttemptedRevision === revision;
     if (!run.force && !approved && current && !resyncDue && !state.needsRecovery) return "skipped";
 
+    await ctx.acquireEngine?.();
     record(true);
     this.#progress(ctx, "resolve", `${target.ref} is at ${revision}`);
 
@@ -833,6 +902,7 @@ export class Reconciler {
 
   async #destroy(ctx: RunContext, record: (start: boolean) => void): Promise<RunResult> {
     const { target } = ctx;
+    await ctx.acquireEngine?.();
     record(true);
     const checkoutDir = join(this.#dataDir, "work", target.name);
     const workDir = target.program

@@ -15,8 +15,12 @@ export interface SourceRef {
 
 /** Git operations the reconciler needs; {@link GitSource} is the default, over the system git. */
 export interface Source {
-  /** Resolves the ref to a commit SHA with one round trip to the remote (no objects fetched). */
-  resolve(source: SourceRef): Promise<string>;
+  /**
+   * Resolves the ref to a commit SHA with one round trip to the remote (no objects fetched).
+   * With `maxAgeMs`, an answer for the same repository and ref that is at most that old
+   * (or still in flight) is reused: many targets on one repository cost one lookup.
+   */
+  resolve(source: SourceRef, options?: { readonly maxAgeMs?: number }): Promise<string>;
   /**
    * Makes `revision` present in the local mirror and checks it out into `dir`.
    * With `previous`, refuses a revision that does not descend from it (a force-pushed ref).
@@ -40,6 +44,7 @@ function sha256(text: string): string {
 export class GitSource implements Source {
   readonly #mirrors: string;
   readonly #locks = new Map<string, Promise<unknown>>();
+  readonly #resolved = new Map<string, { readonly at: number; readonly sha: Promise<string> }>();
   /** Remote round trips made, for the no-op benchmark and tests. */
   remoteCalls = 0;
 
@@ -47,21 +52,32 @@ export class GitSource implements Source {
     this.#mirrors = join(options.dataDir, "git");
   }
 
-  async resolve(source: SourceRef): Promise<string> {
+  async resolve(source: SourceRef, options: { readonly maxAgeMs?: number } = {}): Promise<string> {
     if (SHA.test(source.ref)) return source.ref;
-    const git = this.#git(source, process.cwd());
+    const key = `${publicRepoUrl(source.repo)}\0${source.ref}`;
+    const cached = this.#resolved.get(key);
+    const maxAge = options.maxAgeMs ?? 0;
+    if (cached && maxAge > 0 && Date.now() - cached.at <= maxAge) return cached.sha;
+    const sha = this.#lsRemote(source);
+    this.#resolved.set(key, { at: Date.now(), sha });
+    sha.catch(() => {
+      if (this.#resolved.get(key)?.sha === sha) this.#resolved.delete(key);
+    });
+    return sha;
+  }
+
+  async #lsRemote(source: SourceRef): Promise<string> {
+    // Protocol v0 lists refs in a single request; v2 needs two over HTTP.
+    const git = this.#git(source, process.cwd(), { "protocol.version": "0" });
+    // The peeled entry (`^{}`) of an annotated tag names its commit; the bare one
+    // names the tag object. ls-remote lists a peeled entry only when asked for it.
     const candidates = source.ref.startsWith("refs/")
-      ? [source.ref, `${source.ref}^{}`]
+      ? [`${source.ref}^{}`, source.ref]
       : [`refs/heads/${source.ref}`, `refs/tags/${source.ref}^{}`, `refs/tags/${source.ref}`];
     let listing: string;
     try {
       this.remoteCalls++;
-      listing = await git.raw([
-        "ls-remote",
-        "--",
-        source.repo,
-        ...candidates.map((c) => c.replace("^{}", "")),
-      ]);
+      listing = await git.raw(["ls-remote", "--", source.repo, ...candidates]);
     } catch (error) {
       throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, {
         cause: error,
@@ -159,20 +175,24 @@ export class GitSource implements Source {
         .then(() => true)
         .catch(() => false);
       if (present) return dir;
-      const refspec = SHA.test(source.ref)
-        ? source.ref
-        : `+${fullRef(source.ref)}:refs/driftless/${fullRef(source.ref).replace(/^refs\//, "")}`;
-      try {
-        this.remoteCalls++;
-        await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
-      } catch (error) {
-        throw new RetryableError(
-          `fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`,
-          0,
-          {
-            cause: error,
-          },
-        );
+      // A short name is a branch or, failing that, a tag (the order resolve uses);
+      // a branch costs one round trip, a tag two.
+      const refspecs = SHA.test(source.ref)
+        ? [source.ref]
+        : fullRefs(source.ref).map((ref) => `+${ref}:refs/driftless/${ref.replace(/^refs\//, "")}`);
+      for (const [i, refspec] of refspecs.entries()) {
+        try {
+          this.remoteCalls++;
+          await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
+          break;
+        } catch (error) {
+          if (i < refspecs.length - 1) continue;
+          throw new RetryableError(
+            `fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`,
+            0,
+            { cause: error },
+          );
+        }
       }
       const fetched = await git
         .raw(["cat-file", "-e", `${revision}^{commit}`])
@@ -188,8 +208,14 @@ export class GitSource implements Source {
     });
   }
 
-  #git(source: SourceRef, baseDir: string): SimpleGit {
+  #git(source: SourceRef, baseDir: string, config: Record<string, string> = {}): SimpleGit {
     const env = gitEnv(source.auth);
+    for (const [key, value] of Object.entries(config)) {
+      const index = Number(env.GIT_CONFIG_COUNT ?? 0);
+      env[`GIT_CONFIG_KEY_${index}`] = key;
+      env[`GIT_CONFIG_VALUE_${index}`] = value;
+      env.GIT_CONFIG_COUNT = String(index + 1);
+    }
     // gitEnv already dropped what a daemon must not inherit; what remains is meant.
     return simpleGit({
       baseDir,
@@ -203,15 +229,15 @@ export class GitSource implements Source {
   }
 }
 
-function fullRef(ref: string): string {
-  if (ref.startsWith("refs/")) return ref;
-  return `refs/heads/${ref}`;
+function fullRefs(ref: string): string[] {
+  if (ref.startsWith("refs/")) return [ref];
+  return [`refs/heads/${ref}`, `refs/tags/${ref}`];
 }
 
 // Variables that make git run other programs or read other config; a daemon
 // must not inherit them from whoever started it.
 const INHERITED_UNSAFE =
-  /^(GIT_CONFIG.*|GIT_ASKPASS|SSH_ASKPASS|GIT_SSH|GIT_SSH_COMMAND|GIT_EDITOR|EDITOR|VISUAL|GIT_SEQUENCE_EDITOR|GIT_PAGER|PAGER|GIT_EXEC_PATH|GIT_EXTERNAL_DIFF|GIT_PROXY_COMMAND|GIT_TEMPLATE_DIR|PREFIX)$/i;
+  /^(GIT_CONFIG.*|GIT_ASKPASS|SSH_ASKPASS|GIT_SSH|GIT_SSH_COMMAND|GIT_EDITOR|EDITOR|VISUAL|GIT_SEQUENCE_EDITOR|GIT_PAGER|PAGER|GIT_EXEC_PATH|GIT_EXTERNAL_DIFF|GIT_PROXY_COMMAND|GIT_TEMPLATE_DIR|PREFIX|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_COMMON_DIR)$/i;
 
 /** The environment git runs with: no prompts, and credentials only in memory. */
 export function gitEnv(auth: GitAuth | undefined): Record<string, string> {

@@ -1,0 +1,49 @@
+// A small AWS platform: a VPC across three zones, a private PostgreSQL
+// database that only the application's security group may reach, an asset
+// bucket, and a role the application assumes with exactly the access it needs.
+import {
+  Bucket,
+  Database,
+  enableGuardrails,
+  enableProvenance,
+  Network,
+  ServiceRole,
+  Statement,
+  Trust,
+} from "@driftless/core";
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+
+enableProvenance();
+enableGuardrails();
+
+const config = new pulumi.Config();
+const zones = config.getObject<string[]>("zones") ?? ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
+
+const network = new Network("platform", {
+  availabilityZones: zones,
+  cidrBlock: "10.20.0.0/16",
+  nat: "single",
+});
+
+const app = new aws.ec2.SecurityGroup("app", {
+  vpcId: network.vpcId,
+  description: "Application tasks",
+  egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+});
+
+const database = new Database("orders", { network, allowFrom: { securityGroupIds: [app.id] } });
+
+const assets = new Bucket("assets", {
+  lifecycleRules: [{ id: "expire-tmp", prefix: "tmp/", expirationDays: 7 }],
+});
+
+const role = new ServiceRole("app", {
+  trust: Trust.service("ecs-tasks.amazonaws.com"),
+  statements: [Statement.allow(["s3:GetObject", "s3:PutObject"], [pulumi.interpolate`${assets.arn}/*`])],
+});
+
+export const vpcId = network.vpcId;
+export const databaseEndpoint = database.endpoint;
+export const bucketName = assets.bucketName;
+export const roleArn = role.arn;

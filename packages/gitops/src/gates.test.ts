@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import type { ChangeCounts, Plan, PlannedStep } from "./engine.js";
+import { checkGates } from "./gates.js";
+import { DEFAULT_PROTECTED_TYPES, type GateOptions } from "./spec.js";
+
+const gates = (overrides: GateOptions = {}): Required<GateOptions> => ({
+  maxDestructiveShare: 0.5,
+  protectedTypes: DEFAULT_PROTECTED_TYPES,
+  allowDestructive: false,
+  allowEmpty: false,
+  ...overrides,
+});
+
+/** A plan over a stack of `same` untouched resources plus the given steps. */
+function plan(same: number, ...steps: [PlannedStep["op"], string][]): Plan {
+  const counts: ChangeCounts = { create: 0, update: 0, delete: 0, replace: 0, same };
+  const planned = steps.map(([op, type], i): PlannedStep => {
+    counts[op]++;
+    return { op, type, urn: `urn:pulumi:dev::site::${type}::r${i}` };
+  });
+  return { counts, steps: planned, changes: planned.length > 0 };
+}
+
+describe("checkGates", () => {
+  it("lets an ordinary plan through", () => {
+    expect(
+      checkGates(
+        plan(3, ["create", "random:index:RandomPet"], ["update", "aws:s3/bucketV2:BucketV2"]),
+        gates(),
+      ),
+    ).toBe(undefined);
+  });
+
+  it("lets anything through on a new, empty stack", () => {
+    expect(checkGates(plan(0, ["create", "aws:rds/instance:Instance"]), gates())).toBeUndefined();
+    expect(checkGates(plan(0), gates())).toBeUndefined();
+  });
+
+  it("refuses an empty program over a non-empty stack", () => {
+    const refusal = checkGates(
+      plan(0, ["delete", "test:index:File"], ["delete", "test:index:File"]),
+      gates(),
+    );
+    expect(refusal?.gate).toBe("empty-program");
+    expect(refusal?.message).toMatch(/no resources but the stack has 2/);
+  });
+
+  it("does not take a program that still creates something for an empty one", () => {
+    const refusal = checkGates(
+      plan(0, ["delete", "test:index:File"], ["create", "test:index:Other"]),
+      gates(),
+    );
+    expect(refusal?.gate).not.toBe("empty-program");
+  });
+
+  it("lets an empty program delete everything with allowEmpty", () => {
+    const empty = plan(
+      0,
+      ["delete", "test:index:File"],
+      ["delete", "test:index:File"],
+      ["delete", "test:index:File"],
+    );
+    expect(checkGates(empty, gates({ allowEmpty: true }))).toBeUndefined();
+  });
+
+  it("still guards protected types in an empty program with allowEmpty", () => {
+    const empty = plan(0, ["delete", "test:index:File"], ["delete", "aws:rds/instance:Instance"]);
+    expect(checkGates(empty, gates({ allowEmpty: true }))?.gate).toBe("protected-type");
+    expect(checkGates(empty, gates({ allowEmpty: true, allowDestructive: true }))).toBeUndefined();
+  });
+
+  it("does not let allowDestructive stand in for allowEmpty", () => {
+    const empty = plan(0, ["delete", "test:index:File"]);
+    expect(checkGates(empty, gates({ allowDestructive: true }))?.gate).toBe("empty-program");
+  });
+
+  it("refuses deletes and replaces above the allowed share", () => {
+    // 2 destructive of 3 existing = 67% > 50%.
+    const refusal = checkGates(
+      plan(1, ["delete", "test:index:File"], ["replace", "test:index:File"]),
+      gates(),
+    );
+    expect(refusal?.gate).toBe("destructive-share");
+    expect(refusal?.message).toMatch(/2 of 3 resources \(67%\), more than the 50% allowed/);
+  });
+
+  it("allows deletes and replaces at or under the share", () => {
+    // 1 of 2 = exactly 50%.
+    expect(checkGates(plan(1, ["delete", "test:index:File"]), gates())).toBeUndefined();
+    // 1 of 4 = 25%.
+    expect(
+      checkGates(plan(3, ["replace", "test:index:File"]), gates({ maxDestructiveShare: 0.25 })),
+    ).toBeUndefined();
+    expect(
+      checkGates(plan(3, ["replace", "test:index:File"]), gates({ maxDestructiveShare: 0.2 }))?.gate,
+    ).toBe("destructive-share");
+  });
+
+  it("does not count creates and updates as destructive", () => {
+    expect(
+      checkGates(
+        plan(0, ["update", "test:index:File"], ["update", "test:index:File"], ["create", "x:y:Z"]),
+        gates(),
+      ),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ["aws:rds/*", "aws:rds/instance:Instance", "delete"],
+    ["aws:rds/*", "aws:rds/cluster:Cluster", "replace"],
+    ["kubernetes:core/v1:Namespace", "kubernetes:core/v1:Namespace", "delete"],
+    ["aws:s3/bucket:*", "aws:s3/bucket:Bucket", "replace"],
+  ] as const)("refuses a %s match (%s, %s)", (glob, type, op) => {
+    const refusal = checkGates(plan(20, [op, type]), gates({ protectedTypes: [glob] }));
+    expect(refusal?.gate).toBe("protected-type");
+    expect(refusal?.message).toContain(`${op} urn:pulumi:dev::site::${type}::r0`);
+  });
+
+  it.each([
+    ["aws:rds/*", "aws:rdsx/instance:Instance"],
+    ["aws:rds/*", "xaws:rds/instance:Instance"],
+    ["kubernetes:core/v1:Namespace", "kubernetes:core/v1:NamespaceList"],
+    ["kubernetes:core/v1:Namespace", "kubernetes:core/v1xNamespace"],
+  ])("matches %s against the whole type, not %s", (glob, type) => {
+    expect(checkGates(plan(20, ["delete", type]), gates({ protectedTypes: [glob] }))).toBeUndefined();
+  });
+
+  it("does not guard protected types that are only created or updated", () => {
+    expect(
+      checkGates(
+        plan(1, ["update", "aws:rds/instance:Instance"], ["create", "kubernetes:core/v1:Namespace"]),
+        gates(),
+      ),
+    ).toBeUndefined();
+  });
+
+  it("lets protected types and a large share through with allowDestructive", () => {
+    const destructive = plan(
+      0,
+      ["delete", "aws:rds/instance:Instance"],
+      ["replace", "x:y:Z"],
+      ["update", "x:y:Z"],
+    );
+    expect(checkGates(destructive, gates())?.gate).toBe("protected-type");
+    expect(checkGates(destructive, gates({ allowDestructive: true }))).toBeUndefined();
+  });
+});
