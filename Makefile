@@ -22,6 +22,7 @@ lint: bootstrap
 test: typecheck lint
 	@echo "== tests (vitest: unit, real engine, real git)"
 	@$(RUN) pnpm exec vitest run --coverage
+	@$(RUN) node scripts/coverage-report.mjs
 
 demo: build
 	@$(RUN) node scripts/demo.mjs

@@ -13,6 +13,9 @@
  * ```
  * @packageDocumentation
  */
+
+// Serving: the HTTP handler and server, the service configuration, preview reports.
+export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./config.js";
 export { type Duration, formatDuration, parseDuration } from "./duration.js";
 export {
   type ApplyResult,
@@ -38,6 +41,26 @@ export {
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 export { checkGates, type GateRefusal } from "./gates.js";
 export {
+  createHandler,
+  type DriftlessHandler,
+  type DriftlessServer,
+  type HandlerOptions,
+  listen,
+  matchTargets,
+  normalizeRepoUrl,
+  type PublicTarget,
+  type PushEvent,
+  pathMatches,
+  publicTarget,
+  ReconcilerMetrics,
+  refMatches,
+  type ServeOptions,
+  type ShutdownOptions,
+  signBody,
+  type WebhookOutcome,
+  type WebhookSecrets,
+} from "./http/index.js";
+export {
   PROVENANCE_ENV,
   type PreviewRefOptions,
   type QueuedRun,
@@ -46,6 +69,7 @@ export {
   type ReconcilerOptions,
   type RefPreview,
 } from "./reconciler.js";
+export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewReport } from "./report.js";
 export { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
 export {

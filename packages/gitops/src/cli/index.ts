@@ -1,0 +1,2 @@
+export { EXIT } from "./output.js";
+export { main } from "./program.js";

@@ -1,0 +1,149 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { ConfigError, loadConfig } from "../config.js";
+import { parseDuration } from "../duration.js";
+import { historyCommand, statusCommand } from "./inspect.js";
+import { type CliIO, EXIT } from "./output.js";
+import { previewCommand, reconcileCommand } from "./run.js";
+import { serveCommand } from "./serve.js";
+
+const DEFAULT_CONFIG = "driftless.yaml";
+
+function durationArg(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined)
+    throw new InvalidArgumentError(`must be a duration such as "30s" or "2m", got "${value}"`);
+  return ms;
+}
+
+function listenArg(value: string): { host: string; port: number } {
+  const match = /^(?:([\w.-]+|\[[0-9a-f:.]+\]):)?(\d{1,5})$/i.exec(value);
+  if (!match || Number(match[2]) > 65535)
+    throw new InvalidArgumentError(`must be "host:port" or a port, got "${value}"`);
+  return { host: (match[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
+
+function limitArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw new InvalidArgumentError(`must be a whole number from 1 to 1000, got "${value}"`);
+  return n;
+}
+
+/**
+ * Runs the `driftless` command line and resolves its exit code (see {@link EXIT}).
+ * Results go to `io.out`, progress and errors to `io.err`.
+ */
+export async function main(
+  argv: readonly string[],
+  io: CliIO = { out: process.stdout, err: process.stderr },
+): Promise<number> {
+  let code: number = EXIT.ok;
+  const configOption = () =>
+    new Option("-c, --config <file>", "service configuration (YAML)")
+      .default(DEFAULT_CONFIG)
+      .env("DRIFTLESS_CONFIG");
+  const program = new Command("driftless")
+    .description("Continuous reconciliation of Pulumi stacks from Git.")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError();
+  program.addHelpText(
+    "after",
+    `
+Exit codes:
+  0   success (run succeeded, no changes to preview, clean shutdown)
+  1   failure (run failed or stalled, bad config, unknown target)
+  2   changes (drift found by a detect-mode reconcile, changes found by preview)
+  3   cancelled (interrupted run, or runs cancelled at shutdown)
+  64  usage error`,
+  );
+
+  program
+    .command("serve")
+    .description("run the reconciler with its HTTP API (webhooks, control, status, metrics) until SIGTERM")
+    .addOption(configOption())
+    .option("--listen <host:port>", "address to listen on (overrides the config)", listenArg)
+    .option(
+      "--grace <duration>",
+      "time runs in progress get to finish at shutdown (default: config or 30s)",
+      durationArg,
+    )
+    .action(async (opts: { config: string; listen?: { host: string; port: number }; grace?: number }) => {
+      code = await serveCommand(
+        loadConfig(opts.config),
+        {
+          ...(opts.listen ? { listen: opts.listen } : {}),
+          ...(opts.grace !== undefined ? { graceMs: opts.grace } : {}),
+        },
+        io,
+      );
+    });
+
+  program
+    .command("reconcile")
+    .description("reconcile one target now; exit 0 ok, 1 failed, 2 drift found in detect mode")
+    .argument("<target>", "target name")
+    .addOption(configOption())
+    .option("--json", "print the run record as JSON on stdout")
+    .action(async (target: string, opts: { config: string; json?: boolean }) => {
+      code = await reconcileCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
+    });
+
+  program
+    .command("preview")
+    .description("plan a ref (branch, tag, pull request head) against a target's stack without applying it")
+    .argument("<target>", "target name")
+    .requiredOption("--ref <ref>", "branch, tag or commit to preview, e.g. feature or refs/pull/7/head")
+    .addOption(configOption())
+    .option("--out <file>", "write the report to a file instead of stdout")
+    .option("--json", "JSON report instead of Markdown")
+    .action(async (target: string, opts: { config: string; ref: string; out?: string; json?: boolean }) => {
+      code = await previewCommand(
+        loadConfig(opts.config),
+        target,
+        { ref: opts.ref, json: opts.json ?? false, ...(opts.out ? { out: opts.out } : {}) },
+        io,
+      );
+    });
+
+  program
+    .command("status")
+    .description("show the status of every target, or one")
+    .argument("[target]", "target name")
+    .addOption(configOption())
+    .option("--json", "JSON on stdout")
+    .action((target: string | undefined, opts: { config: string; json?: boolean }) => {
+      code = statusCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
+    });
+
+  program
+    .command("history")
+    .description("show a target's recent runs, newest first")
+    .argument("<target>", "target name")
+    .addOption(configOption())
+    .option("-n, --limit <n>", "how many runs", limitArg, 20)
+    .option("--json", "JSON on stdout")
+    .action((target: string, opts: { config: string; limit: number; json?: boolean }) => {
+      code = historyCommand(
+        loadConfig(opts.config),
+        target,
+        { limit: opts.limit, json: opts.json ?? false },
+        io,
+      );
+    });
+
+  try {
+    await program.parseAsync(argv as string[]);
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof ConfigError) {
+      io.err.write(`${error.message}\n`);
+      return EXIT.failed;
+    }
+    io.err.write(`driftless: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failed;
+  }
+}

@@ -1,0 +1,105 @@
+import { writeFileSync } from "node:fs";
+import type { DriftlessConfig } from "../config.js";
+import { previewMarkdown, previewReport } from "../report.js";
+import type { RunRecord } from "../store.js";
+import { interruptSignal, openReconciler } from "./context.js";
+import { type CliIO, EXIT, progressLine } from "./output.js";
+
+/** Options of `driftless reconcile`. */
+export interface ReconcileCommandOptions {
+  readonly json?: boolean;
+}
+
+/** Options of `driftless preview`. */
+export interface PreviewCommandOptions {
+  readonly ref: string;
+  readonly json?: boolean;
+  readonly out?: string;
+}
+
+function exitFor(run: RunRecord): number {
+  switch (run.result) {
+    case "drift-detected":
+      return EXIT.changes;
+    case "cancelled":
+    case "interrupted":
+      return EXIT.cancelled;
+    case "failed":
+    case "stalled":
+      return EXIT.failed;
+    default:
+      return run.result === undefined ? EXIT.failed : EXIT.ok;
+  }
+}
+
+function summary(run: RunRecord): string {
+  const counts = run.counts
+    ? (["create", "update", "replace", "delete"] as const)
+        .filter((k) => (run.counts?.[k] ?? 0) > 0)
+        .map((k) => `${run.counts?.[k]} ${k}`)
+        .join(", ") || "no changes"
+    : "";
+  const revision = run.revision ? ` at ${run.revision.slice(0, 12)}` : "";
+  const error = run.error ? `\n${run.error}` : "";
+  return `${run.target}: ${run.result}${revision}${counts ? ` (${counts})` : ""}${error}\n`;
+}
+
+/** `driftless reconcile <target>`: one run now, progress on stderr. */
+export async function reconcileCommand(
+  config: DriftlessConfig,
+  name: string,
+  options: ReconcileCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  const reconciler = await openReconciler(config, "warn");
+  const interrupt = interruptSignal();
+  try {
+    if (!reconciler.target(name)) {
+      io.err.write(`unknown target "${name}" in ${config.file}\n`);
+      return EXIT.failed;
+    }
+    reconciler.on("run.progress", (event) => io.err.write(`${progressLine(event)}\n`));
+    const run = await reconciler.reconcile(name, { trigger: "manual", signal: interrupt.signal });
+    io.out.write(options.json ? `${JSON.stringify(run, null, 2)}\n` : summary(run));
+    return exitFor(run);
+  } finally {
+    interrupt.dispose();
+    await reconciler.stop({ graceMs: 0 });
+  }
+}
+
+/** `driftless preview <target> --ref <ref>`: plans a ref without applying it. */
+export async function previewCommand(
+  config: DriftlessConfig,
+  name: string,
+  options: PreviewCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  const reconciler = await openReconciler(config, "warn");
+  const interrupt = interruptSignal();
+  try {
+    if (!reconciler.target(name)) {
+      io.err.write(`unknown target "${name}" in ${config.file}\n`);
+      return EXIT.failed;
+    }
+    const preview = await reconciler.previewRef(name, options.ref, {
+      signal: interrupt.signal,
+      onProgress: (step, message) => io.err.write(`[${step}] ${message.trim()}\n`),
+    });
+    const text = options.json
+      ? `${JSON.stringify(previewReport(preview), null, 2)}\n`
+      : previewMarkdown(preview);
+    if (options.out) writeFileSync(options.out, text);
+    else io.out.write(text);
+    return preview.plan.changes ? EXIT.changes : EXIT.ok;
+  } catch (error) {
+    if (interrupt.signal.aborted) {
+      io.err.write("preview cancelled\n");
+      return EXIT.cancelled;
+    }
+    throw error;
+  } finally {
+    interrupt.dispose();
+    await reconciler.stop({ graceMs: 0 });
+  }
+}

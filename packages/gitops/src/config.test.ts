@@ -1,0 +1,77 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "./config.js";
+
+const base = `
+dataDir: ./data
+targets:
+  - name: site
+    repo: https://github.com/acme/infra.git
+    stack: dev
+`;
+
+function error(text: string): ConfigError {
+  try {
+    parseConfig(text, "/etc/driftless/driftless.yaml");
+  } catch (caught) {
+    if (caught instanceof ConfigError) return caught;
+    throw caught;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("the service config", () => {
+  it("resolves defaults and paths relative to the file", () => {
+    const config = parseConfig(
+      `${base}listen: "0.0.0.0:9090"\ntokens:\n  - env: DRIFTLESS_TOKEN\n  - file: token.txt\nwebhooks:\n  github: { env: GH }\n`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(config.dataDir).toBe("/etc/driftless/data");
+    expect(config.listen).toEqual({ host: "0.0.0.0", port: 9090 });
+    expect(config.tokens).toEqual([{ env: "DRIFTLESS_TOKEN" }, { file: "/etc/driftless/token.txt" }]);
+    expect(config.webhooks).toEqual({ github: { env: "GH" } });
+    expect(config.targets.map((t) => t.name)).toEqual(["site"]);
+    expect(config.shutdownGraceMs).toBe(30_000);
+    expect(config.installDependencies).toBe(true);
+  });
+
+  it("names the file, the key path and the value of a bad target field", () => {
+    const text = `${base}  - name: api\n    repo: https://github.com/acme/infra.git\n    stack: dev\n    interval: 5s\n`;
+    expect(error(text).message).toBe(
+      'driftless.yaml: targets[1].interval must be at least 10s (the shortest check interval), got "5s"',
+    );
+  });
+
+  it("reports every problem at once, one per line", () => {
+    const text = `dataDir: 3\nlisten: nowhere\ntargets:\n  - name: Bad_Name\n    repo: ftp://x\n    stack: dev\n`;
+    const lines = error(text).message.split("\n");
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^driftless\.yaml: dataDir must be a directory path, got 3$/),
+        expect.stringMatching(/^driftless\.yaml: listen must be "host:port".*got "nowhere"$/),
+        expect.stringMatching(/^driftless\.yaml: targets\[0\]\.name must be a DNS label.*got "Bad_Name"$/),
+        expect.stringMatching(/^driftless\.yaml: targets\[0\]\.repo must be an https:\/\/.*got "ftp:\/\/x"$/),
+      ]),
+    );
+  });
+
+  it("refuses secrets written inline in the config", () => {
+    expect(error(`${base}tokens: ["hunter2-token"]\n`).message).toMatch(
+      /^driftless\.yaml: tokens\[0\] must be \{ env: NAME \} or \{ file: path \}/,
+    );
+    expect(error(`${base}webhooks:\n  github: plain\n`).message).toMatch(
+      /webhooks\.github must be \{ env: NAME \}/,
+    );
+  });
+
+  it("refuses unknown keys, duplicate target names and invalid YAML", () => {
+    expect(error(`${base}colour: blue\n`).message).toMatch(/has unknown field\(s\) colour/);
+    expect(error(`${base}    colour: blue\n`).message).toMatch(/targets\[0\] has unknown field\(s\) colour/);
+    expect(
+      error(`${base}  - name: site\n    repo: https://github.com/acme/x.git\n    stack: dev\n`).message,
+    ).toMatch(/targets\[1\]\.name is already used by targets\[0\], got "site"/);
+    expect(error("dataDir: [unclosed\n").message).toMatch(
+      /^driftless\.yaml: is not valid YAML at line \d+, column \d+: /,
+    );
+    expect(error("- a\n- b\n").message).toMatch(/must be a mapping/);
+  });
+});

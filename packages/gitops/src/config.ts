@@ -1,0 +1,233 @@
+import { readFileSync } from "node:fs";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { parseDuration } from "./duration.js";
+import { SpecError, type SpecIssue } from "./errors.js";
+import type { WebhookSecrets } from "./http/handler.js";
+import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "./spec.js";
+
+/** A secret the config file points at; never the value itself, so the file can be shared and logged. */
+export type SecretRef = { readonly env: string } | { readonly file: string };
+
+/** The service configuration (`driftless.yaml`), validated, relative paths resolved against the file. */
+export interface DriftlessConfig {
+  /** The file it was read from. */
+  readonly file: string;
+  /** Directory for mirrors, worktrees, the default state backend and the status database. */
+  readonly dataDir: string;
+  /** Where `driftless serve` listens. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** Bearer tokens for the control and read API. */
+  readonly tokens: readonly SecretRef[];
+  /** Webhook secrets by provider. */
+  readonly webhooks: WebhookSecrets;
+  /** Serve the read API without a token. */
+  readonly publicReads: boolean;
+  /** Largest request body accepted, in bytes. */
+  readonly maxBodyBytes: number;
+  /** Most runs at once. */
+  readonly concurrency: number;
+  /** Install program dependencies when the lockfile changed. */
+  readonly installDependencies: boolean;
+  /** Grace period for runs in progress at shutdown, in milliseconds. */
+  readonly shutdownGraceMs: number;
+  /** The targets, validated like {@link TargetSpec} (no inline `program`). */
+  readonly targets: readonly TargetSpec[];
+}
+
+/**
+ * A configuration file failed to parse or validate. The message names the
+ * file, the key path and the value, one problem per line, e.g.
+ * `driftless.yaml: targets[1].interval must be at least 10s (…), got "5s"`.
+ */
+export class ConfigError extends SpecError {
+  /** The file that was read. */
+  readonly file: string;
+  constructor(file: string, issues: readonly SpecIssue[]) {
+    super(file, issues);
+    this.file = file;
+    const name = basename(file);
+    this.message = issues.map((i) => `${name}: ${i.path ? `${i.path} ` : ""}${i.message}`).join("\n");
+  }
+}
+
+const secretRef = z.union(
+  [
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+    }),
+    z.strictObject({ file: z.string().min(1, "must be a file path") }),
+  ],
+  { error: "must be { env: NAME } or { file: path }; secrets are never written into the config" },
+);
+
+const listenSchema = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const text = String(value);
+  const match = /^(?:(\[[0-9a-f:.]+\]|[\w.-]+):)?(\d{1,5})$/i.exec(text);
+  const port = match ? Number(match[2]) : Number.NaN;
+  if (!match || port > 65535) {
+    ctx.addIssue({ code: "custom", message: 'must be "host:port" or a port number, such as "0.0.0.0:8080"' });
+    return z.NEVER;
+  }
+  return { host: (match[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port };
+});
+
+const configSchema = z.strictObject({
+  dataDir: z.string({ error: "must be a directory path" }).min(1, "must be a directory path"),
+  listen: listenSchema.optional(),
+  tokens: z.array(secretRef, { error: "must be a list of { env: NAME } or { file: path }" }).optional(),
+  webhooks: z
+    .strictObject({
+      github: secretRef.optional(),
+      gitlab: secretRef.optional(),
+      generic: secretRef.optional(),
+    })
+    .optional(),
+  publicReads: z.boolean({ error: "must be true or false" }).optional(),
+  maxBodyBytes: z.number().int("must be a whole number").min(1024, "must be at least 1024").optional(),
+  concurrency: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
+  installDependencies: z.boolean({ error: "must be true or false" }).optional(),
+  shutdownGrace: z
+    .union([z.string(), z.number()])
+    .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "30s"' })
+    .optional(),
+  targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
+});
+
+/** Resolves a relative `{ file }` reference against the config's directory. */
+function anchored<T extends SecretSource | undefined>(source: T, base: string): T {
+  if (source && typeof source === "object" && "file" in source && !isAbsolute(source.file)) {
+    return { file: resolve(base, source.file) } as T;
+  }
+  return source;
+}
+
+function anchorTarget(spec: Record<string, unknown>, base: string): TargetSpec {
+  const out: Record<string, unknown> = { ...spec };
+  if (out.passphrase !== undefined) out.passphrase = anchored(out.passphrase as SecretSource, base);
+  if (out.secretConfig && typeof out.secretConfig === "object") {
+    out.secretConfig = Object.fromEntries(
+      Object.entries(out.secretConfig as Record<string, SecretSource>).map(([k, v]) => [
+        k,
+        anchored(v, base),
+      ]),
+    );
+  }
+  if (out.auth && typeof out.auth === "object") {
+    const auth = { ...(out.auth as Record<string, unknown>) };
+    if (auth.token !== undefined) auth.token = anchored(auth.token as SecretSource, base);
+    for (const key of ["sshKeyPath", "knownHostsPath"]) {
+      if (typeof auth[key] === "string" && !isAbsolute(auth[key] as string))
+        auth[key] = resolve(base, auth[key] as string);
+    }
+    out.auth = auth;
+  }
+  return out as unknown as TargetSpec;
+}
+
+/**
+ * Parses and validates configuration text. Targets are checked with the same
+ * rules as {@link resolveTarget}; relative paths are resolved against `baseDir`.
+ * @throws ConfigError naming the file, key path and value of every problem.
+ */
+export function parseConfig(text: string, file: string, baseDir = dirname(resolve(file))): DriftlessConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const { line, col } = lines.linePos(e.pos[0]);
+        return {
+          path: "",
+          message: `is not valid YAML at line ${line}, column ${col}: ${e.message.split("\n")[0]}`,
+        };
+      }),
+    );
+  }
+  const input: unknown = doc.toJS();
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new ConfigError(file, [
+      { path: "", message: "must be a mapping of settings (dataDir, targets, …)" },
+    ]);
+  }
+  const parsed = configSchema.safeParse(input);
+  const issues: SpecIssue[] = parsed.success ? [] : specIssues(parsed.error, input);
+  const rawDataDir = (input as { dataDir?: unknown }).dataDir;
+  const dataDir = resolve(baseDir, typeof rawDataDir === "string" ? rawDataDir : ".");
+  const rawTargets = (input as { targets?: unknown }).targets;
+
+  // Targets are checked even when top-level settings are wrong, so one pass reports every problem.
+  const targets: TargetSpec[] = [];
+  const names = new Map<string, number>();
+  (Array.isArray(rawTargets) ? (rawTargets as unknown[]) : []).forEach((raw, index) => {
+    const prefix: PropertyKey[] = ["targets", index];
+    if (raw && typeof raw === "object" && "program" in raw) {
+      issues.push({
+        path: formatPath([...prefix, "program"]),
+        message: "cannot be set in a config file (inline programs are for embedding)",
+      });
+      return;
+    }
+    try {
+      resolveTarget(raw, { dataDir });
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error;
+      for (const issue of error.issues) {
+        issues.push({
+          path: issue.path ? `${formatPath(prefix)}.${issue.path}` : formatPath(prefix),
+          message: issue.message,
+        });
+      }
+      return;
+    }
+    const spec = anchorTarget(raw as Record<string, unknown>, baseDir);
+    const seen = names.get(spec.name);
+    if (seen !== undefined) {
+      issues.push({
+        path: formatPath([...prefix, "name"]),
+        message: `is already used by targets[${seen}], got ${JSON.stringify(spec.name)}`,
+      });
+      return;
+    }
+    names.set(spec.name, index);
+    targets.push(spec);
+  });
+  if (!parsed.success || issues.length > 0) throw new ConfigError(file, issues);
+  const config = parsed.data;
+
+  const webhooks = config.webhooks ?? {};
+  return {
+    file: resolve(file),
+    dataDir,
+    listen: config.listen ?? { host: "127.0.0.1", port: 8080 },
+    tokens: (config.tokens ?? []).map((t) => anchored(t, baseDir)),
+    webhooks: Object.fromEntries(
+      Object.entries(webhooks).flatMap(([k, v]) => (v ? [[k, anchored(v as SecretRef, baseDir)]] : [])),
+    ),
+    publicReads: config.publicReads ?? false,
+    maxBodyBytes: config.maxBodyBytes ?? 1024 * 1024,
+    concurrency: config.concurrency ?? 2,
+    installDependencies: config.installDependencies ?? true,
+    shutdownGraceMs:
+      config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
+    targets,
+  };
+}
+
+/**
+ * Reads and validates a configuration file.
+ * @throws ConfigError naming the file, key path and value of every problem.
+ */
+export function loadConfig(file: string): DriftlessConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ConfigError(file, [
+      { path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code})` },
+    ]);
+  }
+  return parseConfig(text, file);
+}

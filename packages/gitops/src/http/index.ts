@@ -1,0 +1,17 @@
+export { type BodyFailure, readBody } from "./body.js";
+export { createHandler, type DriftlessHandler, type HandlerOptions, type WebhookSecrets } from "./handler.js";
+export { BoundedSet } from "./lru.js";
+export { ReconcilerMetrics, type WebhookOutcome } from "./metrics.js";
+export {
+  genericPush,
+  githubPush,
+  gitlabPush,
+  matchTargets,
+  type PushEvent,
+  pathMatches,
+  refMatches,
+} from "./push.js";
+export { normalizeRepoUrl } from "./repoUrl.js";
+export { type DriftlessServer, listen, type ServeOptions, type ShutdownOptions } from "./server.js";
+export { safeEqual, signBody, verifyGenericSignature, verifyGithubSignature } from "./signatures.js";
+export { type PublicTarget, publicTarget, redactJson, redactorFor } from "./views.js";

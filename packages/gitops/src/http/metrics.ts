@@ -1,0 +1,109 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Reconciler } from "../reconciler.js";
+
+/** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
+export type WebhookOutcome = "triggered" | "ignored" | "duplicate" | "unauthorized" | "invalid";
+
+/**
+ * Prometheus metrics of one reconciler, in a registry of their own (never the
+ * global one, so several reconcilers or handlers in a process do not collide).
+ *
+ * Counters and the histogram follow reconciler events (`run.finished`,
+ * `drift.detected`); gauges are read from the reconciler when scraped, so they
+ * are right after a restart too.
+ */
+export class ReconcilerMetrics {
+  /** The registry to expose; `await registry.metrics()` gives the text format. */
+  readonly registry: Registry;
+  readonly #webhooks: Counter<"provider" | "outcome">;
+  readonly #unsubscribe: (() => void)[];
+
+  constructor(reconciler: Reconciler, options: { readonly registry?: Registry } = {}) {
+    const registry = options.registry ?? new Registry();
+    this.registry = registry;
+    const runs = new Counter({
+      name: "driftless_runs_total",
+      help: "Finished reconcile runs by target and result.",
+      labelNames: ["target", "result"] as const,
+      registers: [registry],
+    });
+    const duration = new Histogram({
+      name: "driftless_run_duration_seconds",
+      help: "Duration of reconcile runs, from dequeue to finish.",
+      labelNames: ["target", "result"] as const,
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+      registers: [registry],
+    });
+    const drifts = new Counter({
+      name: "driftless_drifts_detected_total",
+      help: "Times a target's infrastructure differed from its unchanged revision.",
+      labelNames: ["target"] as const,
+      registers: [registry],
+    });
+    this.#webhooks = new Counter({
+      name: "driftless_webhooks_total",
+      help: "Webhook deliveries by provider and outcome.",
+      labelNames: ["provider", "outcome"] as const,
+      registers: [registry],
+    });
+    // Gauges read the store at scrape time; a closed store (during shutdown) yields no samples.
+    const statuses = () => {
+      try {
+        return reconciler.statuses();
+      } catch {
+        return [];
+      }
+    };
+    new Gauge({
+      name: "driftless_last_successful_apply_timestamp_seconds",
+      help: "When each target last applied successfully (unix seconds).",
+      labelNames: ["target"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const status of statuses()) {
+          if (status.lastAppliedAt)
+            this.set({ target: status.name }, Date.parse(status.lastAppliedAt) / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: "driftless_target_ready",
+      help: "1 when the target's Ready condition is true, else 0.",
+      labelNames: ["target"] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const status of statuses()) {
+          const ready = status.conditions.find((c) => c.type === "Ready")?.status === true;
+          this.set({ target: status.name }, ready ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: "driftless_queue_depth",
+      help: "Runs waiting for a free slot.",
+      registers: [registry],
+      collect() {
+        this.set(reconciler.queueDepth);
+      },
+    });
+    this.#unsubscribe = [
+      reconciler.on("run.finished", (e) => {
+        runs.inc({ target: e.target, result: e.result });
+        duration.observe({ target: e.target, result: e.result }, e.durationMs / 1000);
+      }),
+      reconciler.on("drift.detected", (e) => drifts.inc({ target: e.target })),
+    ];
+  }
+
+  /** Counts one webhook delivery. */
+  webhook(provider: string, outcome: WebhookOutcome): void {
+    this.#webhooks.inc({ provider, outcome });
+  }
+
+  /** Stops following the reconciler's events. */
+  close(): void {
+    for (const unsubscribe of this.#unsubscribe.splice(0)) unsubscribe();
+  }
+}

@@ -1,0 +1,155 @@
+import { describe, expect, it } from "vitest";
+import { resolveTarget } from "../spec.js";
+import { BoundedSet } from "./lru.js";
+import {
+  genericPush,
+  githubPush,
+  gitlabPush,
+  matchTargets,
+  type PushEvent,
+  pathMatches,
+  refMatches,
+} from "./push.js";
+import { normalizeRepoUrl } from "./repoUrl.js";
+
+const target = (name: string, path: string, extra: Record<string, unknown> = {}) =>
+  resolveTarget(
+    { name, repo: "https://github.com/acme/infra.git", stack: "dev", path, ...extra },
+    { dataDir: "/tmp/d" },
+  );
+
+const github = (files: { added?: string[]; modified?: string[]; removed?: string[] }[], extra = {}) =>
+  githubPush({
+    ref: "refs/heads/main",
+    repository: { clone_url: "https://github.com/acme/infra.git", ssh_url: "git@github.com:acme/infra.git" },
+    commits: files.map((f) => ({
+      added: f.added ?? [],
+      modified: f.modified ?? [],
+      removed: f.removed ?? [],
+    })),
+    ...extra,
+  });
+
+describe("repository URL normalisation", () => {
+  it("makes https, ssh, scp-style and .git-suffixed URLs of one repository equal", () => {
+    const forms = [
+      "https://github.com/acme/infra.git",
+      "https://GitHub.com/acme/infra",
+      "http://github.com/acme/infra/",
+      "git@github.com:acme/infra.git",
+      "ssh://git@github.com:22/acme/infra.git",
+      "https://x-access-token:secret@github.com/acme/infra.git",
+    ];
+    expect(new Set(forms.map(normalizeRepoUrl))).toEqual(new Set(["github.com/acme/infra"]));
+  });
+
+  it("keeps different repositories and file paths apart", () => {
+    expect(normalizeRepoUrl("https://github.com/acme/other")).not.toBe(
+      normalizeRepoUrl("https://github.com/acme/infra"),
+    );
+    expect(normalizeRepoUrl("file:///srv/git/infra.git")).toBe("/srv/git/infra");
+  });
+});
+
+describe("path matching", () => {
+  it("matches files inside the target's directory only", () => {
+    expect(pathMatches("apps/site", ["apps/site/index.js"])).toBe(true);
+    expect(pathMatches("apps/site", ["apps/site"])).toBe(true);
+    expect(pathMatches("apps/site", ["apps/site2/index.js", "docs/readme.md"])).toBe(false);
+    expect(pathMatches("apps/site/", ["apps/site/a"])).toBe(true);
+  });
+
+  it("matches any change for a target at the repository root", () => {
+    expect(pathMatches(".", ["docs/readme.md"])).toBe(true);
+    expect(pathMatches(".", [])).toBe(false);
+  });
+
+  it("matches everything when the sender could not list the changes", () => {
+    expect(pathMatches("apps/site", undefined)).toBe(true);
+  });
+
+  it("matches branch names and full refs", () => {
+    expect(refMatches("main", "refs/heads/main")).toBe(true);
+    expect(refMatches("refs/heads/main", "refs/heads/main")).toBe(true);
+    expect(refMatches("v1", "refs/tags/v1")).toBe(true);
+    expect(refMatches("main", "refs/heads/main2")).toBe(false);
+  });
+});
+
+describe("push payloads", () => {
+  const targets = [target("site", "apps/site"), target("api", "apps/api"), target("all", ".")];
+
+  it("triggers the targets whose path has changed files", () => {
+    const push = github([{ modified: ["apps/site/site.json"] }, { removed: ["apps/api/old.js"] }]);
+    expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["site", "api", "all"]);
+  });
+
+  it("triggers no path-scoped target for a change elsewhere", () => {
+    const push = github([{ added: ["docs/readme.md"] }]);
+    expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["all"]);
+  });
+
+  it("ignores other branches, other repositories and deleted refs", () => {
+    expect(
+      matchTargets(targets, github([{ added: ["apps/site/a"] }], { ref: "refs/heads/dev" }) as PushEvent),
+    ).toEqual([]);
+    expect(
+      matchTargets(
+        targets,
+        github([{ added: ["apps/site/a"] }], {
+          repository: { clone_url: "https://github.com/x/y" },
+        }) as PushEvent,
+      ),
+    ).toEqual([]);
+    expect(matchTargets(targets, github([], { deleted: true }) as PushEvent)).toEqual([]);
+  });
+
+  it("matches every path when a push carries no commit lists", () => {
+    const push = github([]);
+    expect(push).toMatchObject({ ref: "refs/heads/main" });
+    expect((push as PushEvent).paths).toBeUndefined();
+  });
+
+  it("says what is missing from a malformed payload", () => {
+    expect(githubPush({})).toMatch(/ref/);
+    expect(githubPush({ ref: "refs/heads/main" })).toMatch(/repository/);
+    expect(gitlabPush([])).toMatch(/ref/);
+    expect(genericPush({ ref: "main" })).toMatch(/repository/);
+    expect(genericPush({ repository: "https://x/y", ref: "main", paths: [1] })).toMatch(/paths/);
+  });
+
+  it("reads GitLab pushes and treats a truncated commit list as unknown changes", () => {
+    const push = gitlabPush({
+      ref: "refs/heads/main",
+      // GitLab mirror of the same repository, for the sake of the test.
+      project: { git_http_url: "https://github.com/acme/infra.git" },
+      commits: [{ added: [], modified: ["docs/a"], removed: [] }],
+      total_commits_count: 30,
+    });
+    expect(push).toMatchObject({ ref: "refs/heads/main" });
+    expect((push as PushEvent).paths).toBeUndefined();
+    expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["site", "api", "all"]);
+  });
+
+  it("reads the generic body with a short branch name", () => {
+    const push = genericPush({
+      repository: "git@github.com:acme/infra.git",
+      ref: "main",
+      paths: ["apps/api/x"],
+    });
+    expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["api", "all"]);
+  });
+});
+
+describe("delivery ids", () => {
+  it("remembers a bounded number of recent ids", () => {
+    const seen = new BoundedSet(2);
+    expect(seen.add("a")).toBe(true);
+    expect(seen.add("a")).toBe(false);
+    seen.add("b");
+    seen.add("c");
+    expect(seen.size).toBe(2);
+    expect(seen.has("a")).toBe(false);
+    expect(seen.add("c")).toBe(false);
+  });
+});

@@ -1,0 +1,243 @@
+// The `driftless` command as a child process against a real Git repository and
+// the real engine: reconcile, preview, status, history, serve and its shutdown.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { RunRecord } from "@driftless/gitops";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, git, type TestRepo } from "./support/git.js";
+import { TEST_NODE_PATH } from "./support/sitePrograms.js";
+
+const CLI = fileURLToPath(new URL("../packages/gitops/dist/cli/main.js", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("./fixtures/", import.meta.url));
+const TOKEN = "cli-token-3c8e1f";
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+function start(args: readonly string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, ...args], {
+    env: { ...process.env, DRIFTLESS_TEST_TOKEN: TOKEN, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+function finished(child: ChildProcess): Promise<Result> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr?.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+const driftless = (...args: string[]) => finished(start(args));
+
+/** Resolves once the child's stderr matches, with the match. */
+function waitFor(child: ChildProcess, pattern: RegExp, timeoutMs = 240_000): Promise<RegExpExecArray> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(
+      () => reject(new Error(`timed out waiting for ${pattern}; stderr:\n${seen}`)),
+      timeoutMs,
+    );
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      const match = pattern.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        child.stderr?.off("data", onData);
+        resolve(match);
+      }
+    };
+    child.stderr?.on("data", onData);
+  });
+}
+
+/** Every file under a directory, relative, sorted. */
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((f) => statSync(join(dir, f)).isFile())
+    .sort();
+}
+
+describe("the driftless CLI", () => {
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let outDir: string;
+  let dataDir: string;
+  let configFile: string;
+  let first: string;
+
+  const writeConfig = (target: Record<string, unknown> = {}) => {
+    const spec = {
+      name: "site",
+      repo: repo.fileUrl,
+      ref: "main",
+      stack: "dev",
+      passphrase: "test-passphrase",
+      config: { outDir },
+      env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+      interval: "1h",
+      resync: "1h",
+      ...target,
+    };
+    // JSON is YAML; the config holds no secret values, only where to find them.
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          dataDir: "data",
+          listen: "127.0.0.1:0",
+          installDependencies: false,
+          tokens: [{ env: "DRIFTLESS_TEST_TOKEN" }],
+          targets: [spec],
+        },
+        null,
+        2,
+      ),
+    );
+  };
+  const stateDir = () => join(dataDir, "state", ".pulumi");
+
+  beforeAll(() => {
+    sandbox = engineSandbox();
+    outDir = join(sandbox.dir, "site");
+    dataDir = join(sandbox.dir, "data");
+    configFile = join(sandbox.dir, "driftless.yaml");
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: join(FIXTURES, "serve-program") });
+    writeFileSync(join(repo.work, "localFile.cjs"), readFileSync(join(FIXTURES, "localFile.cjs")));
+    first = repo.commit({}, "site v1");
+    writeConfig();
+  });
+
+  afterAll(() => sandbox?.dispose());
+
+  it("names the file, key and value of a config error", async () => {
+    const bad = join(sandbox.dir, "bad.yaml");
+    writeFileSync(
+      bad,
+      `dataDir: data\ntargets:\n  - name: site\n    repo: ${repo.fileUrl}\n    stack: dev\n    interval: 5s\n`,
+    );
+    const result = await driftless("status", "--config", bad);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("bad.yaml: targets[0].interval must be at least 10s");
+    expect(result.stderr).toContain('got "5s"');
+    expect((await driftless("no-such-command")).code).toBe(64);
+  });
+
+  it("shows targets that never ran", async () => {
+    const result = await driftless("status", "--config", configFile);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^TARGET\s+READY\s+REASON/);
+    expect(result.stdout).toMatch(/^site\s+unknown\s+NeverRun/m);
+  });
+
+  it("reconciles a target now, with progress on stderr", async () => {
+    const result = await driftless("reconcile", "site", "--config", configFile);
+    expect(result.stderr).toMatch(/\[preview\]/);
+    expect(result.stderr).toMatch(/\[engine\] done {2}create index\.html/);
+    expect(result.stdout).toBe(`site: applied at ${first.slice(0, 12)} (2 create)\n`);
+    expect(result.code).toBe(0);
+    expect(readFileSync(join(outDir, "index.html"), "utf8")).toBe("<h1>v1</h1>");
+  });
+
+  it("exits 2 when a detect-mode target finds drift", async () => {
+    writeConfig({ mode: "detect" });
+    writeFileSync(join(outDir, "about.html"), "defaced");
+    const result = await driftless("reconcile", "site", "--config", configFile, "--json");
+    writeConfig();
+    expect(result.code).toBe(2);
+    expect((JSON.parse(result.stdout) as RunRecord).result).toBe("drift-detected");
+    expect(readFileSync(join(outDir, "about.html"), "utf8")).toBe("defaced");
+  });
+
+  it("lists status and history as tables and JSON", async () => {
+    const status = await driftless("status", "site", "--config", configFile);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(
+      new RegExp(`^site\\s+true\\s+Applied\\s+${first.slice(0, 12)}\\s+\\S+ ago\\s+true\\s+false`, "m"),
+    );
+    const table = await driftless("history", "site", "--config", configFile, "--limit", "5");
+    expect(table.stdout.split("\n")[0]).toMatch(
+      /^RUN\s+TRIGGER\s+RESULT\s+REVISION\s+STARTED\s+DURATION\s+CHANGES/,
+    );
+    expect(table.stdout).toMatch(/manual\s+drift-detected/);
+    expect(table.stdout).toMatch(/manual\s+applied\s+/);
+    const json = await driftless("history", "site", "--config", configFile, "--json", "--limit", "1");
+    expect((JSON.parse(json.stdout) as RunRecord[]).map((r) => r.result)).toEqual(["drift-detected"]);
+  });
+
+  it("previews a branch as Markdown without touching the stack", async () => {
+    git(repo.work, "checkout", "--quiet", "-b", "feature");
+    writeFileSync(
+      join(repo.work, "site.json"),
+      '{ "index.html": "<h1>feature</h1>", "about.html": "<p>about</p>" }',
+    );
+    git(repo.work, "commit", "--quiet", "-am", "feature");
+    git(repo.work, "push", "--quiet", "origin", "feature");
+    git(repo.work, "checkout", "--quiet", "main");
+    const stacksBefore = files(join(stateDir(), "stacks"));
+    const checkpoint = join(stateDir(), "stacks", "site", "dev.json");
+    const before = readFileSync(checkpoint);
+
+    const result = await driftless("preview", "site", "--ref", "feature", "--config", configFile);
+    expect(result.stderr).toMatch(/\[resolve\] feature is at [0-9a-f]{40}/);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toContain("<!-- driftless-preview:site -->");
+    expect(result.stdout).toMatch(/\| Create \| Update \| Replace \| Delete \| Unchanged \|/);
+    expect(result.stdout).toMatch(/\*\*To update\*\* \(\d\)\n\n(- .*\n)*- `index\.html`/);
+
+    expect(readFileSync(checkpoint).equals(before)).toBe(true);
+    expect(files(join(stateDir(), "stacks"))).toEqual(stacksBefore);
+    expect(readFileSync(join(outDir, "index.html"), "utf8")).toBe("<h1>v1</h1>");
+  });
+
+  it("cancels a run on SIGTERM without leaving the stack locked, and the next start reconciles", async () => {
+    // A new page means a create, which the fixture delays, so SIGTERM lands mid-update.
+    const next = repo.commit(
+      { "site.json": '{ "index.html": "<h1>v2</h1>", "about.html": "<p>about</p>", "slow.html": "slow" }' },
+      "v2 with a slow page",
+    );
+    writeConfig({ config: { outDir, delayMs: "8000" } });
+    const serve = start(["serve", "--config", configFile, "--grace", "1s"], { DRIFTLESS_LOG_LEVEL: "debug" });
+    const exited = finished(serve);
+    // The preview reports the create too; wait for the one inside `up`.
+    await waitFor(serve, /"step":"apply"[\s\S]*start create urn:\S+::slow\.html/);
+    serve.kill("SIGTERM");
+    const result = await exited;
+    const tail = result.stderr.split("\n").slice(-8).join("\n");
+    expect(result.code, tail).toBe(3);
+    expect(result.stderr).toContain("SIGTERM: shutting down");
+    expect(files(join(stateDir(), "locks")).filter((f) => f.endsWith(".json"))).toEqual([]);
+    const cancelled = (await driftless("history", "site", "--config", configFile, "--json", "--limit", "1"))
+      .stdout;
+    expect((JSON.parse(cancelled) as RunRecord[])[0]?.result).toBe("cancelled");
+
+    writeConfig();
+    const again = start(["serve", "--config", configFile]);
+    const exitedAgain = finished(again);
+    const [, url] = await waitFor(again, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
+    let status: { status?: { lastAppliedRevision?: string } } = {};
+    for (let i = 0; i < 600 && status.status?.lastAppliedRevision !== next; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const res = await fetch(`${url}/targets/site`, { headers: { authorization: `Bearer ${TOKEN}` } });
+      status = (await res.json()) as typeof status;
+    }
+    expect(status.status?.lastAppliedRevision).toBe(next);
+    expect(readFileSync(join(outDir, "slow.html"), "utf8")).toBe("slow");
+    again.kill("SIGTERM");
+    const clean = await exitedAgain;
+    expect(clean.stderr).toContain("stopped cleanly");
+    expect(clean.code).toBe(0);
+  });
+});
