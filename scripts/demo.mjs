@@ -8,6 +8,7 @@
 // --data   demo folder (default: .demo in the repository); it starts fresh each time
 // --quick  no engine event stream, for tests
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +17,7 @@ import { parseArgs } from "node:util";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 // The demo narrates every step itself; the reconciler's own log stays quiet.
 process.env.DRIFTLESS_LOG_LEVEL ??= "silent";
-const { Reconciler } = await import(join(root, "packages/gitops/dist/index.js"));
-const http = await import(join(root, "packages/gitops/dist/http/index.js")).catch(() => undefined);
+const { Reconciler, listen } = await import(join(root, "packages/gitops/dist/index.js"));
 
 const { values: args } = parseArgs({
   options: { data: { type: "string" }, quick: { type: "boolean", default: false } },
@@ -122,11 +122,13 @@ reconciler.on("run.progress", (event) => {
   )
     say(`    ${event.engine.op} ${event.engine.urn.split("::").at(-1)}`);
 });
-let server;
-if (http?.startServer) {
-  server = await http.startServer({ reconciler, host: "127.0.0.1", port: 0 });
-  say(`HTTP API on ${server.url} (try: curl ${server.url}/targets/local-site)`);
-}
+// The HTTP API on loopback: status reads are open for the demo; control routes
+// (reconcile, approve, suspend) need the bearer token printed here.
+const token = randomBytes(12).toString("hex");
+const server = await listen(reconciler, { host: "127.0.0.1", port: 0, tokens: [token], publicReads: true });
+say(`HTTP API on ${server.url}`);
+say(`  curl ${server.url}/targets/local-site`);
+say(`  curl -X POST -H 'Authorization: Bearer ${token}' ${server.url}/targets/local-site/reconcile`);
 
 step(3, "apply the first commit");
 const firstRun = await reconciler.reconcile("local-site", { trigger: "webhook", force: false });
@@ -181,6 +183,8 @@ expectResult(
 );
 
 step(8, "status and history");
+const viaHttp = await (await fetch(`${server.url}/targets/local-site`)).json();
+say(`GET /targets/local-site → ${JSON.stringify(viaHttp).slice(0, 160)}…`);
 const status = reconciler.status("local-site");
 const condition = (type) => status.conditions.find((c) => c.type === type);
 console.log(`\n  TARGET      READY  STALLED  DRIFTED  APPLIED REVISION`);
@@ -198,7 +202,6 @@ writeFileSync(
   join(demoDir, "summary.json"),
   JSON.stringify({ status, results: history.map((r) => r.result) }, null, 2),
 );
-await server?.close();
-await reconciler.stop();
+await server.shutdown({ graceMs: 5000 });
 if (condition("Ready")?.status !== true) fail("the target did not end Ready");
 say(`done: Git drove the site, drift was corrected, a bad commit was stopped. Data: ${demoDir}`);
