@@ -28,7 +28,7 @@ demo: build
 	@$(RUN) node scripts/demo.mjs
 
 bench: build
-	@$(RUN) node bench/run.mjs
+	@$(RUN) node --import tsx bench/run.ts
 
 clean:
 	rm -rf node_modules packages/*/dist packages/*/*.tsbuildinfo .toolchain coverage

@@ -1,0 +1,85 @@
+// `make bench`: every benchmark, baselines interleaved with ours, results in
+// bench/results/latest.json and a Markdown table in bench/results/latest.md.
+// Nothing here asserts a time; missed goals are reported, not failed.
+//
+//   node --import tsx bench/run.ts [--only id,id] [--runs N] [--scale-seconds S] [--targets N]
+import { execFile } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, promisify } from "node:util";
+import { componentBenchmark } from "./components.js";
+import { engineBenchmarks } from "./engine.js";
+import { type Figure, progress } from "./lib.js";
+import { scaleBenchmark } from "./scaleRun.js";
+import { startupBenchmark } from "./startup.js";
+import { webhookBenchmark } from "./webhook.js";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const { values } = parseArgs({
+  options: {
+    only: { type: "string" },
+    runs: { type: "string", default: "5" },
+    "scale-seconds": { type: "string", default: "300" },
+    targets: { type: "string", default: "500" },
+  },
+});
+const runs = Number(values.runs);
+const only = values.only?.split(",");
+const want = (id: string) => !only || only.includes(id);
+
+process.env.DRIFTLESS_LOG_LEVEL ??= "silent";
+const figures: Figure[] = [];
+const started = Date.now();
+if (want("engine")) figures.push(...(await engineBenchmarks(runs)));
+if (want("webhook")) figures.push(...(await webhookBenchmark(runs)));
+if (want("scale"))
+  figures.push(...(await scaleBenchmark(Number(values.targets), Number(values["scale-seconds"]))));
+if (want("components")) figures.push(...(await componentBenchmark()));
+if (want("startup")) figures.push(...(await startupBenchmark(runs)));
+
+const pulumiVersion = (await promisify(execFile)("pulumi", ["version"])).stdout.trim();
+const machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model ?? "unknown",
+  memoryGiB: Math.round(totalmem() / 2 ** 30),
+  node: process.version,
+  pulumi: pulumiVersion,
+  date: new Date().toISOString(),
+  durationS: Math.round((Date.now() - started) / 1000),
+};
+const dir = join(root, "bench", "results");
+mkdirSync(dir, { recursive: true });
+writeFileSync(join(dir, "latest.json"), `${JSON.stringify({ machine, figures }, null, 2)}\n`);
+writeFileSync(join(dir, "latest.md"), markdown(machine, figures));
+progress(`wrote bench/results/latest.json and latest.md in ${machine.durationS}s`);
+process.stdout.write(markdown(machine, figures));
+
+function fmt(n: number | undefined, unit: string): string {
+  if (n === undefined) return "";
+  const digits = unit === "ms" && n < 100 ? 1 : unit === "ms" ? 0 : 2;
+  return `${n.toFixed(digits)} ${unit}`;
+}
+
+function markdown(m: typeof machine, list: readonly Figure[]): string {
+  const lines = [
+    "# Benchmark results",
+    "",
+    `Machine: ${m.cores} cores (${m.cpu}), ${m.memoryGiB} GiB, Node ${m.node}, Pulumi ${m.pulumi}; ${m.date}.`,
+    "Each figure: median (min–max) of the runs; baselines ran interleaved with ours (A B A B …).",
+    "",
+    "| figure | ours | baseline | ratio | goal | met | notes |",
+    "|---|---|---|---|---|---|---|",
+  ];
+  for (const f of list) {
+    const ours = `${fmt(f.value.median, f.unit)} (${fmt(f.value.min, f.unit)}–${fmt(f.value.max, f.unit)}, n=${f.value.samples.length})`;
+    const base = f.baseline
+      ? `${fmt(f.baseline.median, f.unit)} (${fmt(f.baseline.min, f.unit)}–${fmt(f.baseline.max, f.unit)})`
+      : "";
+    const ratio = f.ratio === undefined ? "" : f.ratio.toFixed(2);
+    const met = f.met === undefined ? "" : f.met ? "yes" : "**no**";
+    lines.push(`| ${f.name} | ${ours} | ${base} | ${ratio} | ${f.goal ?? ""} | ${met} | ${f.notes ?? ""} |`);
+  }
+  return `${lines.join("\n")}\n`;
+}
