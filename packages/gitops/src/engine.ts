@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -170,13 +171,16 @@ export class PulumiEngine implements Engine {
   #command: Promise<PulumiCommand> | undefined;
   // Stacks this engine created, so a throwaway preview can remove what it made.
   readonly #created = new WeakSet<Stack>();
+  // Stacks known to exist, with a hash of the config last set and of the file it went to.
+  readonly #known = new Map<string, { config: string; file: string | undefined }>();
 
   async preview(request: StackRequest, options: EngineOperationOptions = {}): Promise<Plan> {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
     try {
-      await guard(
+      await this.#guarded(
+        request,
         options.signal,
         () =>
           stack.preview({
@@ -189,6 +193,7 @@ export class PulumiEngine implements Engine {
     } finally {
       if (options.ephemeral && this.#created.has(stack)) {
         this.#stacks.delete(request);
+        this.#forget(request);
         await stack.workspace.removeStack(stack.name).catch(() => undefined);
       }
     }
@@ -200,7 +205,8 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    const result = await guard(
+    const result = await this.#guarded(
+      request,
       options.signal,
       () =>
         stack.up({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
@@ -213,7 +219,8 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    await guard(
+    await this.#guarded(
+      request,
       options.signal,
       () =>
         stack.destroy({
@@ -224,6 +231,7 @@ export class PulumiEngine implements Engine {
       collector,
     );
     await stack.workspace.removeStack(stack.name);
+    this.#forget(request);
     return { counts: collector.counts, outputs: {} };
   }
 
@@ -287,6 +295,13 @@ export class PulumiEngine implements Engine {
           }
         : workspaceOptions,
     );
+    const key = stackKey(request);
+    const known = this.#known.get(key);
+    if (known) {
+      // Every command names its stack, so a stack known to exist needs no
+      // `pulumi stack select` (one CLI process less per run).
+      (workspace as { selectStack: (name: string) => Promise<void> }).selectStack = async () => undefined;
+    }
     let stack: Stack;
     try {
       stack = await Stack.select(request.stack, workspace);
@@ -296,11 +311,52 @@ export class PulumiEngine implements Engine {
       this.#created.add(stack);
     }
     const config: ConfigMap = {};
-    for (const [key, value] of Object.entries(request.config)) config[key] = { value };
-    for (const [key, value] of Object.entries(request.secretConfig)) config[key] = { value, secret: true };
-    if (Object.keys(config).length > 0) await stack.setAllConfig(config);
+    for (const [name, value] of Object.entries(request.config)) config[name] = { value };
+    for (const [name, value] of Object.entries(request.secretConfig)) config[name] = { value, secret: true };
+    const configHash = sha256(JSON.stringify(config));
+    const settings = join(request.workDir, `Pulumi.${request.stack.split("/").at(-1)}.yaml`);
+    // Config is set again only when it changed or its file is not as we left it
+    // (a checkout resets or removes it).
+    if (
+      Object.keys(config).length > 0 &&
+      (known?.config !== configHash || known.file !== fileHash(settings))
+    ) {
+      await stack.setAllConfig(config);
+    }
+    this.#known.set(key, { config: configHash, file: fileHash(settings) });
     return stack;
   }
+
+  async #guarded<T>(
+    request: StackRequest,
+    signal: AbortSignal | undefined,
+    operation: () => Promise<T>,
+    collector: StepCollector,
+  ): Promise<T> {
+    try {
+      return await guard(signal, operation, collector);
+    } catch (error) {
+      this.#forget(request);
+      throw error;
+    }
+  }
+
+  /** Forgets what it knew of a stack after a failure, so the next run selects and configures it afresh. */
+  #forget(request: StackRequest): void {
+    this.#known.delete(stackKey(request));
+  }
+}
+
+function stackKey(request: StackRequest): string {
+  return `${request.backend}\0${request.workDir}\0${request.stack}`;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+function fileHash(path: string): string | undefined {
+  return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
 }
 
 function plainOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {
