@@ -4,6 +4,11 @@ import { defineConfig } from "vitest/config";
 // package, end-to-end tests (real engine, real git) under test/.
 export default defineConfig({
   test: {
+    // vitest's default is one worker per core minus one, which is one here; the
+    // end-to-end files spend much of their time waiting on engine processes and
+    // git, and each has its own sandbox, so two run side by side.
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
         test: {
@@ -33,9 +38,6 @@ export default defineConfig({
           include: ["**/*.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          // The engine tests each start real Pulumi processes; two machines' worth
-          // of cores is all we have, so they run one file at a time.
-          fileParallelism: false,
         },
       },
     ],

@@ -1,5 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { DriftlessConfig } from "../config.js";
+import type { Reconciler } from "../reconciler.js";
 import { previewMarkdown, previewReport } from "../report.js";
 import type { RunRecord } from "../store.js";
 import { interruptSignal, openReconciler } from "./context.js";
@@ -44,12 +45,15 @@ function summary(run: RunRecord): string {
   return `${run.target}: ${run.result}${revision}${counts ? ` (${counts})` : ""}${error}\n`;
 }
 
-/** `driftless reconcile <target>`: one run now, progress on stderr. */
-export async function reconcileCommand(
+/**
+ * Opens the configured reconciler for one command on one target, with Ctrl-C
+ * wired to cancel, and always stops it afterwards.
+ */
+async function onTarget(
   config: DriftlessConfig,
   name: string,
-  options: ReconcileCommandOptions,
   io: CliIO,
+  work: (reconciler: Reconciler, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
   const reconciler = await openReconciler(config, "warn");
   const interrupt = interruptSignal();
@@ -58,48 +62,53 @@ export async function reconcileCommand(
       io.err.write(`unknown target "${name}" in ${config.file}\n`);
       return EXIT.failed;
     }
-    reconciler.on("run.progress", (event) => io.err.write(`${progressLine(event)}\n`));
-    const run = await reconciler.reconcile(name, { trigger: "manual", signal: interrupt.signal });
-    io.out.write(options.json ? `${JSON.stringify(run, null, 2)}\n` : summary(run));
-    return exitFor(run);
+    return await work(reconciler, interrupt.signal);
   } finally {
     interrupt.dispose();
     await reconciler.stop({ graceMs: 0 });
   }
 }
 
+/** `driftless reconcile <target>`: one run now, progress on stderr. */
+export function reconcileCommand(
+  config: DriftlessConfig,
+  name: string,
+  options: ReconcileCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  return onTarget(config, name, io, async (reconciler, signal) => {
+    reconciler.on("run.progress", (event) => io.err.write(`${progressLine(event)}\n`));
+    const run = await reconciler.reconcile(name, { trigger: "manual", signal });
+    io.out.write(options.json ? `${JSON.stringify(run, null, 2)}\n` : summary(run));
+    return exitFor(run);
+  });
+}
+
 /** `driftless preview <target> --ref <ref>`: plans a ref without applying it. */
-export async function previewCommand(
+export function previewCommand(
   config: DriftlessConfig,
   name: string,
   options: PreviewCommandOptions,
   io: CliIO,
 ): Promise<number> {
-  const reconciler = await openReconciler(config, "warn");
-  const interrupt = interruptSignal();
-  try {
-    if (!reconciler.target(name)) {
-      io.err.write(`unknown target "${name}" in ${config.file}\n`);
-      return EXIT.failed;
+  return onTarget(config, name, io, async (reconciler, signal) => {
+    try {
+      const preview = await reconciler.previewRef(name, options.ref, {
+        signal,
+        onProgress: (step, message) => io.err.write(`[${step}] ${message.trim()}\n`),
+      });
+      const text = options.json
+        ? `${JSON.stringify(previewReport(preview), null, 2)}\n`
+        : previewMarkdown(preview);
+      if (options.out) writeFileSync(options.out, text);
+      else io.out.write(text);
+      return preview.plan.changes ? EXIT.changes : EXIT.ok;
+    } catch (error) {
+      if (signal.aborted) {
+        io.err.write("preview cancelled\n");
+        return EXIT.cancelled;
+      }
+      throw error;
     }
-    const preview = await reconciler.previewRef(name, options.ref, {
-      signal: interrupt.signal,
-      onProgress: (step, message) => io.err.write(`[${step}] ${message.trim()}\n`),
-    });
-    const text = options.json
-      ? `${JSON.stringify(previewReport(preview), null, 2)}\n`
-      : previewMarkdown(preview);
-    if (options.out) writeFileSync(options.out, text);
-    else io.out.write(text);
-    return preview.plan.changes ? EXIT.changes : EXIT.ok;
-  } catch (error) {
-    if (interrupt.signal.aborted) {
-      io.err.write("preview cancelled\n");
-      return EXIT.cancelled;
-    }
-    throw error;
-  } finally {
-    interrupt.dispose();
-    await reconciler.stop({ graceMs: 0 });
-  }
+  });
 }
