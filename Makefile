@@ -3,10 +3,15 @@
 SHELL := /bin/bash
 RUN := ./scripts/run.sh
 
-.PHONY: bootstrap build typecheck lint test unit demo bench clean
+.PHONY: bootstrap bootstrap-k8s build typecheck lint test demo bench clean
 
 bootstrap:
 	@./scripts/bootstrap.sh
+
+# etcd, kube-apiserver and the Kubernetes provider plugin for the end-to-end
+# tests (a long first build; cached by version afterwards).
+bootstrap-k8s: bootstrap
+	@$(RUN) scripts/bootstrap-k8s.sh
 
 build: bootstrap
 	@$(RUN) pnpm run -s build
@@ -19,7 +24,7 @@ lint: bootstrap
 	@echo "== lint (biome)"
 	@$(RUN) pnpm run -s lint
 
-test: typecheck lint
+test: typecheck lint bootstrap-k8s
 	@echo "== tests (vitest: unit, real engine, real git)"
 	@$(RUN) pnpm exec vitest run --coverage
 	@$(RUN) node scripts/coverage-report.mjs
@@ -27,8 +32,8 @@ test: typecheck lint
 demo: build
 	@$(RUN) node scripts/demo.mjs
 
-bench: build
+bench: build bootstrap-k8s
 	@$(RUN) node --import tsx bench/run.ts
 
 clean:
-	rm -rf node_modules packages/*/dist packages/*/*.tsbuildinfo .toolchain coverage
+	rm -rf node_modules packages/*/dist packages/*/*.tsbuildinfo .toolchain coverage .demo

@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { componentBenchmark } from "./components.js";
 import { engineBenchmarks } from "./engine.js";
+import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
 import { scaleBenchmark } from "./scaleRun.js";
 import { startupBenchmark } from "./startup.js";
@@ -38,6 +39,7 @@ if (want("scale"))
   figures.push(...(await scaleBenchmark(Number(values.targets), Number(values["scale-seconds"]))));
 if (want("components")) figures.push(...(await componentBenchmark()));
 if (want("startup")) figures.push(...(await startupBenchmark(runs)));
+if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
 
 const pulumiVersion = (await promisify(execFile)("pulumi", ["version"])).stdout.trim();
 const machine = {

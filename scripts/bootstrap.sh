@@ -19,28 +19,9 @@ STARTED=$SECONDS
 
 mkdir -p "$CACHE" "$ROOT/.toolchain/bin"
 
-log() { printf '[bootstrap %3ss] %s\n' "$((SECONDS - STARTED))" "$*"; }
-die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
-
-# Runs a long command with its output in a log file and a heartbeat line every
-# 20 seconds, so a first run shows it is alive; on failure, shows the log tail.
-run_long() {
-  local what="$1" logfile="$2"; shift 2
-  local begun=$SECONDS
-  "$@" >"$logfile" 2>&1 &
-  local pid=$!
-  while kill -0 "$pid" 2>/dev/null; do
-    sleep 2
-    if (( (SECONDS - begun) % 20 < 2 && SECONDS - begun >= 20 )); then
-      log "  still $what ($((SECONDS - begun))s, log: $logfile)"
-    fi
-  done
-  if ! wait "$pid"; then
-    tail -n 30 "$logfile" >&2
-    die "$what failed; full log: $logfile"
-  fi
-  log "  $what took $((SECONDS - begun))s"
-}
+LOG_PREFIX=bootstrap
+# shellcheck source=scripts/lib.sh
+. "$ROOT/scripts/lib.sh"
 
 version_ge() { # version_ge A B: A >= B (dotted numeric versions, optional v prefix)
   [ "$(printf '%s\n%s\n' "${1#v}" "${2#v}" | sort -V | head -n1)" = "${2#v}" ]

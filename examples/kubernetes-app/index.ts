@@ -1,0 +1,46 @@
+// Subpath imports load only the Kubernetes SDK, not every provider SDK @driftless/core supports.
+import { ConfigBundle, EnvFrom, Namespace, Probe, WebService } from "@driftless/core/k8s";
+import { enableGuardrails } from "@driftless/core/policy";
+import { enableProvenance } from "@driftless/core/provenance";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+// First, so every object below carries the commit it came from (when run by Driftless).
+enableProvenance();
+enableGuardrails();
+
+const config = new pulumi.Config();
+// An explicit provider: the target cluster is part of the stack, not of whoever runs it.
+const provider = new k8s.Provider("cluster", { kubeconfig: config.require("kubeconfig") });
+// A control plane without nodes (the local one, a CI cluster) never makes a Pod ready.
+const skipAwait = config.getBoolean("skipAwait") ?? true;
+
+const shop = new Namespace(
+  "shop",
+  { quota: { requestsCpu: "4", requestsMemory: "8Gi", pods: 50 }, skipAwait },
+  { provider },
+);
+
+const settings = new ConfigBundle(
+  "api-settings",
+  { namespace: shop.namespaceName, data: { LOG_LEVEL: config.get("logLevel") ?? "info" }, skipAwait },
+  { provider },
+);
+
+const api = new WebService(
+  "api",
+  {
+    namespace: shop.namespaceName,
+    image: config.get("image") ?? "ghcr.io/acme/api:1.4.2",
+    replicas: config.getNumber("replicas") ?? 2,
+    port: 8080,
+    readiness: Probe.http("/healthz"),
+    envFrom: [EnvFrom.bundle(settings)],
+    skipAwait,
+  },
+  { provider },
+);
+
+export const namespace = shop.namespaceName;
+export const settingsName = settings.objectName;
+export const dnsName = api.dnsName;
