@@ -29,8 +29,9 @@ test: typecheck lint bootstrap-k8s
 	@$(RUN) pnpm exec vitest run --coverage
 	@$(RUN) node scripts/coverage-report.mjs
 
-demo: build
-	@$(RUN) node scripts/demo.mjs
+# `make demo K8S=1` also reconciles examples/kubernetes-app onto a local API server.
+demo: build $(if $(K8S),bootstrap-k8s)
+	@$(RUN) node scripts/demo.mjs $(if $(K8S),--kubernetes)
 
 bench: build bootstrap-k8s
 	@$(RUN) node --import tsx bench/run.ts

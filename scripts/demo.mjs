@@ -3,10 +3,12 @@
 // stopped — end to end on this machine with the embedded defaults (a file://
 // state backend and SQLite status under the demo folder).
 //
-//   node scripts/demo.mjs [--data <dir>] [--quick]
+//   node scripts/demo.mjs [--data <dir>] [--quick] [--kubernetes]
 //
-// --data   demo folder (default: .demo in the repository); it starts fresh each time
-// --quick  no engine event stream, for tests
+// --data        demo folder (default: .demo in the repository); it starts fresh each time
+// --quick       no engine event stream, for tests
+// --kubernetes  then reconcile examples/kubernetes-app onto a local etcd + kube-apiserver
+//               (`make demo K8S=1`; needs scripts/bootstrap-k8s.sh)
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,7 +22,11 @@ process.env.DRIFTLESS_LOG_LEVEL ??= "silent";
 const { Reconciler, listen } = await import(join(root, "packages/gitops/dist/index.js"));
 
 const { values: args } = parseArgs({
-  options: { data: { type: "string" }, quick: { type: "boolean", default: false } },
+  options: {
+    data: { type: "string" },
+    quick: { type: "boolean", default: false },
+    kubernetes: { type: "boolean", default: false },
+  },
 });
 const demoDir = resolve(args.data ?? join(root, ".demo"));
 const started = Date.now();
@@ -202,6 +208,76 @@ writeFileSync(
   join(demoDir, "summary.json"),
   JSON.stringify({ status, results: history.map((r) => r.result) }, null, 2),
 );
-await server.shutdown({ graceMs: 5000 });
 if (condition("Ready")?.status !== true) fail("the target did not end Ready");
+if (args.kubernetes) await kubernetesDemo();
+await server.shutdown({ graceMs: 5000 });
 say(`done: Git drove the site, drift was corrected, a bad commit was stopped. Data: ${demoDir}`);
+
+// The same loop against a real (node-less) Kubernetes API server: a commit
+// changes the Deployment, a hand edit is put back.
+async function kubernetesDemo() {
+  const { startCluster } = await import(join(root, "test/support/cluster.ts"));
+  step("K1", "start etcd and kube-apiserver on loopback (no nodes: Pods never run)");
+  const cluster = await startCluster();
+  try {
+    say(`API server ${cluster.server}; KUBECONFIG=${cluster.kubeconfigPath}`);
+    step("K2", "create a Git repository from examples/kubernetes-app");
+    const appExample = join(root, "examples/kubernetes-app");
+    const appRemote = join(demoDir, "k8s.git");
+    const appWork = join(demoDir, "k8s-checkout");
+    git(demoDir, "init", "--quiet", "--bare", "--initial-branch=main", appRemote);
+    git(demoDir, "clone", "--quiet", appRemote, appWork);
+    cpSync(appExample, appWork, { recursive: true, filter: (src) => !/node_modules/.test(src) });
+    const stackConfig = (replicas) => `config:\n  kubernetes-app:replicas: "${replicas}"\n`;
+    writeFileSync(join(appWork, "Pulumi.k8s.yaml"), stackConfig(2));
+    commit(appWork, "Add the shop");
+    reconciler.addTarget({
+      name: "kubernetes-app",
+      repo: `file://${appRemote}`,
+      stack: "k8s",
+      passphrase: "driftless-demo",
+      config: { kubeconfig: cluster.kubeconfigPath },
+      interval: "1h",
+      env: {
+        NODE_PATH: join(appExample, "node_modules"),
+        PATH: cluster.path,
+        PULUMI_HOME: process.env.PULUMI_HOME ?? join(demoDir, "pulumi-home"),
+      },
+    });
+    const replicas = async () => {
+      const { body } = await cluster.api("GET", "/apis/apps/v1/deployments");
+      return body.items
+        .map((d) => `${d.metadata.namespace}/${d.metadata.name}: ${d.spec.replicas} replicas`)
+        .join(", ");
+    };
+    step("K3", "apply the first commit onto the API server");
+    expectResult(
+      await reconciler.reconcile("kubernetes-app", { trigger: "webhook", force: false }),
+      "applied",
+    );
+    say(`deployments: ${await replicas()}`);
+    step("K4", "commit replicas: 3");
+    writeFileSync(join(appWork, "Pulumi.k8s.yaml"), stackConfig(3));
+    commit(appWork, "Scale the api to 3");
+    expectResult(
+      await reconciler.reconcile("kubernetes-app", { trigger: "webhook", force: false }),
+      "applied",
+    );
+    say(`deployments: ${await replicas()}`);
+    step("K5", "scale the Deployment by hand, as someone with kubectl would");
+    const { body: list } = await cluster.api("GET", "/apis/apps/v1/deployments");
+    const live = list.items[0];
+    live.spec.replicas = 7;
+    await cluster.api(
+      "PUT",
+      `/apis/apps/v1/namespaces/${live.metadata.namespace}/deployments/${live.metadata.name}`,
+      live,
+    );
+    say(`deployments: ${await replicas()}`);
+    expectResult(await reconciler.reconcile("kubernetes-app", { trigger: "manual" }), "drift-corrected");
+    say(`deployments: ${await replicas()}`);
+  } finally {
+    await cluster.stop();
+    say("stopped the local API server");
+  }
+}
