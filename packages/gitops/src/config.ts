@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { isTemplate, type TargetTemplate, templateIssues } from "./discovery.js";
 import { parseDuration } from "./duration.js";
 import { SpecError, type SpecIssue } from "./errors.js";
 import type { WebhookSecrets } from "./http/handler.js";
@@ -34,6 +35,11 @@ export interface DriftlessConfig {
   readonly shutdownGraceMs: number;
   /** The targets, validated like {@link TargetSpec} (no inline `program`). */
   readonly targets: readonly TargetSpec[];
+  /**
+   * Target entries with `paths` (a directory glob such as `stacks/*`), expanded
+   * into one target per project directory when the reconciler is created.
+   */
+  readonly discover: readonly TargetTemplate[];
 }
 
 /**
@@ -160,6 +166,7 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
 
   // Targets are checked even when top-level settings are wrong, so one pass reports every problem.
   const targets: TargetSpec[] = [];
+  const discover: TargetTemplate[] = [];
   const names = new Map<string, number>();
   (Array.isArray(rawTargets) ? (rawTargets as unknown[]) : []).forEach((raw, index) => {
     const prefix: PropertyKey[] = ["targets", index];
@@ -170,8 +177,22 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
       });
       return;
     }
+    const template = isTemplate(raw) ? (raw as TargetTemplate) : undefined;
+    if (template) {
+      for (const issue of templateIssues(template)) {
+        issues.push({ path: `${formatPath(prefix)}.${issue.path}`, message: issue.message });
+      }
+      if ("path" in template) {
+        issues.push({
+          path: formatPath([...prefix, "path"]),
+          message: "cannot be set with `paths` (each discovered target gets its directory)",
+        });
+      }
+    }
     try {
-      resolveTarget(raw, { dataDir });
+      // A template is checked as the target it expands into, with a sample directory.
+      const { paths: _p, sharedPaths: _s, ...rest } = (template ?? {}) as Partial<TargetTemplate>;
+      resolveTarget(template ? { ...rest, path: "." } : raw, { dataDir });
     } catch (error) {
       if (!(error instanceof SpecError)) throw error;
       for (const issue of error.issues) {
@@ -192,7 +213,8 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
       return;
     }
     names.set(spec.name, index);
-    targets.push(spec);
+    if (template) discover.push(spec as unknown as TargetTemplate);
+    else targets.push(spec);
   });
   if (!parsed.success || issues.length > 0) throw new ConfigError(file, issues);
   const config = parsed.data;
@@ -213,6 +235,7 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     shutdownGraceMs:
       config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
     targets,
+    discover,
   };
 }
 

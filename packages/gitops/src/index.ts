@@ -16,6 +16,13 @@
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
 export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./config.js";
+export {
+  type DiscoverOptions,
+  discoverTargets,
+  expandTemplate,
+  matchProjectDirectories,
+  type TargetTemplate,
+} from "./discovery.js";
 export { type Duration, formatDuration, parseDuration } from "./duration.js";
 export {
   type ApplyResult,
@@ -40,6 +47,7 @@ export {
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 export { checkGates, type GateRefusal } from "./gates.js";
+export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
 export {
   createHandler,
   type DriftlessHandler,
@@ -73,6 +81,7 @@ export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewRep
 export { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
 export {
+  type ChangeWindows,
   DEFAULT_PROTECTED_TYPES,
   type GateOptions,
   type GitAuth,
@@ -85,6 +94,8 @@ export {
 export {
   type Condition,
   type ConditionType,
+  type PendingApproval,
+  type RunOverride,
   type RunRecord,
   type RunResult,
   SqliteStore,
@@ -92,4 +103,5 @@ export {
   type TargetStatus,
   type Trigger,
 } from "./store.js";
+export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./windows.js";
 export { type PrepareResult, prepareDependencies } from "./workspace.js";

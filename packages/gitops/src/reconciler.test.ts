@@ -1,6 +1,7 @@
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Cron } from "croner";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type {
@@ -628,6 +629,296 @@ describe("Reconciler with a fake engine and source", () => {
       const settled = await within(queued.done, 1000);
       expect(settled).not.toBe("pending");
       expect(engine.count("preview")).toBe(1);
+    });
+  });
+
+  describe("dependencies", () => {
+    const chain = () => [
+      spec({ name: "app", dependsOn: ["database"] }),
+      spec({ name: "database", dependsOn: ["network"] }),
+      spec({ name: "network" }),
+    ];
+    const targetOf = (call: { request: StackRequest }) => call.request.workDir.split("/").at(-1) as string;
+
+    /** Every run has something to apply; `up` reports outputs named after the target and revision. */
+    const applyingEngine = (outputs?: (target: string) => Record<string, unknown>) => {
+      engine.plan = planOf(1, ["create", "x:y:Z"]);
+      const up = engine.up.bind(engine);
+      engine.up = async (request, options) => {
+        const applied = await up(request, options);
+        const target = request.workDir.split("/").at(-1) as string;
+        return {
+          ...applied,
+          outputs: outputs?.(target) ?? { id: `${target}-${source.revision.slice(0, 1)}`, meta: { n: 1 } },
+        };
+      };
+    };
+
+    it("accepts a dependency listed after its dependent", async () => {
+      const r = await create({ targets: chain() });
+      expect(r.target("app")?.dependsOn).toEqual(["database"]);
+    });
+
+    it("refuses an unknown dependency, naming it", async () => {
+      await expect(
+        create({ targets: [spec({ name: "app", dependsOn: ["netwrk"] }), spec({ name: "network" })] }),
+      ).rejects.toThrowError(/target "app": `dependsOn\[0\]` names an unknown target .*got "netwrk"/);
+      const r = await create();
+      expect(() => r.addTarget(spec({ name: "app", dependsOn: ["site", "nope"] }))).toThrowError(SpecError);
+      expect(r.target("app")).toBeUndefined();
+    });
+
+    it("refuses a cycle, naming it", async () => {
+      const cyclic = [...chain().slice(0, 2), spec({ name: "network", dependsOn: ["app"] })];
+      const error = await create({ targets: cyclic }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SpecError);
+      expect((error as Error).message).toMatch(/dependsOn cycle: app → network → database → app/);
+      const r = await create({ targets: chain() });
+      expect(() => r.addTarget(spec({ name: "network", dependsOn: ["app"] }))).toThrowError(
+        /dependsOn cycle: /,
+      );
+      expect(r.target("network")?.dependsOn).toEqual([]);
+      expect(() => r.addTarget(spec({ name: "site", dependsOn: ["site"] }))).toThrowError(
+        /dependsOn cycle: site → site/,
+      );
+    });
+
+    it("runs dependents in order after a dependency's outputs change, passing them as config", async () => {
+      const r = await create({ targets: chain() });
+      applyingEngine();
+      expect((await r.reconcile("network")).result).toBe("applied");
+      await r.whenIdle();
+      const ups = engine.calls.filter((c) => c.op === "up");
+      expect(ups.map(targetOf)).toEqual(["network", "database", "app"]);
+      expect(ups[1]?.request.config).toMatchObject({
+        "deps.network.id": "network-a",
+        "deps.network.meta": '{"n":1}',
+      });
+      expect(ups[2]?.request.config).toMatchObject({ "deps.database.id": "database-a" });
+      expect(ups[2]?.request.config).not.toHaveProperty("deps.network.id");
+      expect(r.history("database")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+      expect(r.history("app")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+    });
+
+    it("does not queue dependents when a dependency's outputs are unchanged", async () => {
+      const r = await create({ targets: chain().slice(1) });
+      applyingEngine(() => ({ id: "same" }));
+      await r.reconcile("network");
+      await until(() => r.history("database").length === 1, "database's run");
+      await until(() => r.queueDepth === 0 && engine.count("up") === 2, "the cascade");
+      source.revision = REV_B;
+      expect((await r.reconcile("network")).result).toBe("applied");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(r.history("database")).toHaveLength(1);
+    });
+
+    it("defers a run while a dependency is not ready, and runs it once the dependency is", async () => {
+      const r = await create({ targets: chain().slice(1) });
+      const deferred = await r.reconcile("database");
+      expect(deferred.result).toBe("skipped");
+      expect(deferred.log).toMatch(/deferred: dependency "network" is not ready/);
+      expect(engine.calls).toHaveLength(0);
+      expect(r.history("database")).toHaveLength(0);
+      expect(r.status("database").conditions.find((c) => c.type === "Ready")).toMatchObject({
+        status: false,
+        reason: "DependencyNotReady",
+      });
+
+      // The dependency applies without new outputs (nothing to apply): the
+      // parked run is queued again with its own trigger.
+      await r.reconcile("network");
+      await until(() => r.history("database").length === 1, "database's run");
+      await until(() => !!r.history("database")[0]?.finishedAt, "database's run to finish");
+      expect(r.history("database")[0]).toMatchObject({ trigger: "manual", result: "unchanged" });
+      expect(r.status("database").conditions.find((c) => c.type === "Ready")?.status).toBe(true);
+      expect(eventsNamed("recovered").map((e) => e.target)).not.toContain("database");
+    });
+
+    it("defers a dependent while its dependency has a run in progress", async () => {
+      const r = await create({ targets: chain().slice(1) });
+      applyingEngine(() => ({ id: "same" }));
+      await r.reconcile("network");
+      await until(() => !!r.history("database")[0]?.finishedAt, "the first cascade");
+      engine.hold = true;
+      source.revision = REV_B;
+      const network = r.request("network");
+      await until(() => engine.held.length === 1, "network's preview");
+      expect((await r.reconcile("database", { trigger: "webhook" })).log).toMatch(
+        /dependency "network" has a run in progress/,
+      );
+      engine.hold = false;
+      engine.release();
+      await network.done;
+      await until(() => r.history("database").length === 2, "database's second run");
+      expect(r.history("database")[0]?.trigger).toBe("webhook");
+    });
+
+    it("refuses to remove a target others depend on, and removes them together dependents first", async () => {
+      const r = await create({ targets: chain().map((t) => ({ ...t, destroyOnRemove: true })) });
+      await expect(r.removeTarget("network")).rejects.toThrowError(
+        /cannot remove target "network": "database" depends on it; remove it first or together/,
+      );
+      await expect(r.removeTargets(["network", "database"])).rejects.toThrowError(/"app" depends on it/);
+      expect(engine.count("destroy")).toBe(0);
+      const destroyed = await r.removeTargets(["network", "app", "database"]);
+      expect(destroyed.map((d) => d.target)).toEqual(["app", "database", "network"]);
+      expect(engine.calls.map(targetOf)).toEqual(["app", "database", "network"]);
+      expect(r.targets()).toEqual([]);
+    });
+  });
+
+  describe("monorepo discovery", () => {
+    it("adds one target per project directory of a discover entry, dependencies included", async () => {
+      const checkout = source.checkout.bind(source);
+      source.checkout = async (ref, revision, dir, previous) => {
+        await checkout(ref, revision, dir, previous);
+        for (const stack of ["database", "app"]) {
+          mkdirSync(join(dir, "stacks", stack), { recursive: true });
+          writeFileSync(join(dir, "stacks", stack, "Pulumi.yaml"), "name: x\n");
+        }
+      };
+      const r = await create({
+        targets: [spec({ name: "network" })],
+        discover: [{ ...spec({ name: "stacks", dependsOn: ["network"] }), paths: "stacks/*" }],
+      });
+      expect(r.targets().map((t) => [t.name, t.path, t.dependsOn])).toEqual([
+        ["network", ".", []],
+        ["stacks-app", "stacks/app", ["network"]],
+        ["stacks-database", "stacks/database", ["network"]],
+      ]);
+      expect(engine.calls).toEqual([]);
+    });
+  });
+
+  describe("change windows", () => {
+    // Open for one minute a year: any test run is outside it.
+    const newYear = { allow: ["0 0 1 1 *"], duration: "1m", timezone: "UTC" };
+
+    it("defers an up outside the change window until it opens, after the preview", async () => {
+      const r = await create({ targets: [spec({ windows: newYear })] });
+      engine.plan = planOf(1, ["update", "x:y:Z"]);
+      const run = await r.reconcile("site", { trigger: "webhook", force: false });
+      expect(run.result).toBe("deferred");
+      expect(run.log).toMatch(/outside the allow windows; changes wait until/);
+      expect(engine.ops()).toEqual(["preview"]);
+      const opensAt = new Cron("0 0 1 1 *", { timezone: "UTC", paused: true }).nextRun() as Date;
+      const status = r.status("site");
+      expect(status.deferredUntil).toBe(opensAt.toISOString());
+      expect(status.conditions.find((c) => c.type === "Ready")).toMatchObject({
+        status: false,
+        reason: "OutsideChangeWindow",
+      });
+      expect(r.history("site")[0]).toMatchObject({ result: "deferred", counts: { update: 1 } });
+      // Checks of the same revision wait for the window instead of planning again.
+      expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
+      expect(engine.ops()).toEqual(["preview"]);
+    });
+
+    it("does not defer a plan without changes", async () => {
+      const r = await create({ targets: [spec({ windows: newYear })] });
+      expect((await r.reconcile("site")).result).toBe("unchanged");
+    });
+
+    it("applies outside the window with an override and records who and why", async () => {
+      const r = await create({ targets: [spec({ windows: { deny: ["* * * * *"], duration: "1h" } })] });
+      engine.plan = planOf(1, ["update", "x:y:Z"]);
+      const override = { by: "alice", reason: "hotfix" };
+      const run = await r.reconcile("site", { override });
+      expect(run).toMatchObject({ result: "applied", override });
+      expect(run.log).toMatch(/change window overridden by alice: hotfix/);
+      expect(r.history("site")[0]?.override).toEqual(override);
+      expect(engine.ops()).toEqual(["preview", "up"]);
+      expect(() => r.request("site", { override: { by: "bob", reason: " " } })).toThrowError(
+        /`override` must say who \(`by`\) and why \(`reason`\)/,
+      );
+    });
+
+    it("keeps a deferred change's window timer across a restart", async () => {
+      const store = new SqliteStore(join(dir, "restart.db"));
+      store.putStatus({
+        name: "site",
+        conditions: [],
+        lastAttemptedRevision: REV_A,
+        deferredUntil: new Date(Date.now() + 200).toISOString(),
+        updatedAt: new Date().toISOString(),
+      });
+      const r = await create({ store });
+      engine.plan = planOf(1, ["update", "x:y:Z"]);
+      r.start();
+      await until(() => r.history("site")[0]?.result === "applied", "the run at the window", 4000);
+      expect(r.history("site").map((run) => run.trigger)).toEqual(["schedule"]);
+    });
+
+    it("runs the deferred change when the window opens", async () => {
+      const opens = new Date(Date.now() + 2000);
+      const cron = `${opens.getUTCSeconds()} ${opens.getUTCMinutes()} ${opens.getUTCHours()} * * *`;
+      const r = await create({
+        targets: [spec({ windows: { allow: [cron], duration: "1m", timezone: "UTC" } })],
+      });
+      engine.plan = planOf(1, ["update", "x:y:Z"]);
+      r.start();
+      await until(() => r.history("site")[0]?.result === "deferred", "the deferred startup run");
+      await until(() => r.history("site")[0]?.result === "applied", "the run at the window", 8000);
+      expect(r.history("site")[0]?.trigger).toBe("schedule");
+      expect(r.status("site").deferredUntil).toBeUndefined();
+    });
+  });
+
+  describe("approvals", () => {
+    const changed = () => planOf(1, ["update", "x:y:Z"]);
+
+    it("holds a plan for approval, then applies it when approved", async () => {
+      const r = await create({ targets: [spec({ requireApproval: true })] });
+      engine.plan = changed();
+      const held = await r.reconcile("site");
+      expect(held).toMatchObject({ result: "awaiting-approval", revision: REV_A, counts: { update: 1 } });
+      expect(held.plan).toEqual(engine.plan.steps);
+      expect(r.history("site")[0]?.plan).toEqual(engine.plan.steps);
+      const status = r.status("site");
+      expect(status.awaitingApproval).toMatchObject({
+        revision: REV_A,
+        runId: held.id,
+        counts: { update: 1 },
+      });
+      expect(status.conditions.find((c) => c.type === "Ready")?.reason).toBe("AwaitingApproval");
+      expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
+      expect(engine.ops()).toEqual(["preview"]);
+
+      const applied = await r.approve("site").done;
+      expect(applied.result).toBe("applied");
+      expect(engine.ops()).toEqual(["preview", "preview", "up"]);
+      expect(r.status("site").awaitingApproval).toBeUndefined();
+      expect(eventsNamed("recovered")).toEqual([]);
+    });
+
+    it("plans a new revision again instead of applying it on an old approval", async () => {
+      const r = await create({ targets: [spec({ requireApproval: true })] });
+      engine.plan = changed();
+      await r.reconcile("site");
+      source.revision = REV_B;
+      const run = await r.approve("site").done;
+      expect(run).toMatchObject({ result: "awaiting-approval", revision: REV_B });
+      expect(engine.count("up")).toBe(0);
+      expect(r.status("site").awaitingApproval?.revision).toBe(REV_B);
+      expect((await r.approve("site").done).result).toBe("applied");
+    });
+
+    it("holds again when the same revision now plans different steps", async () => {
+      const r = await create({ targets: [spec({ requireApproval: true })] });
+      engine.plan = changed();
+      await r.reconcile("site");
+      engine.plan = planOf(1, ["update", "x:y:Z"], ["create", "x:y:Other"]);
+      expect((await r.approve("site").done).result).toBe("awaiting-approval");
+      expect(engine.count("up")).toBe(0);
+      expect((await r.approve("site").done).result).toBe("applied");
+    });
+
+    it("holds only destructive plans with requireApproval: destructive", async () => {
+      const r = await create({ targets: [spec({ requireApproval: "destructive" })] });
+      engine.plan = planOf(3, ["create", "x:y:Z"]);
+      expect((await r.reconcile("site")).result).toBe("applied");
+      engine.plan = planOf(3, ["delete", "x:y:Z"]);
+      expect((await r.reconcile("site")).result).toBe("awaiting-approval");
     });
   });
 

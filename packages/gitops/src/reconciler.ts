@@ -1,8 +1,9 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Cron } from "croner";
 import { type Logger, pino } from "pino";
+import { discoverTargets, type TargetTemplate } from "./discovery.js";
 import {
   type ApplyResult,
   type ChangeCounts,
@@ -22,6 +23,7 @@ import {
 } from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { checkGates } from "./gates.js";
+import { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
 import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 import { Semaphore } from "./semaphore.js";
 import { GitSource, type Source } from "./source.js";
@@ -29,6 +31,8 @@ import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import {
   type Condition,
   type ConditionType,
+  type PendingApproval,
+  type RunOverride,
   type RunRecord,
   type RunResult,
   SqliteStore,
@@ -36,6 +40,7 @@ import {
   type TargetStatus,
   type Trigger,
 } from "./store.js";
+import { checkWindows } from "./windows.js";
 import { prepareDependencies } from "./workspace.js";
 
 /** Environment variables the reconciler sets for every program (read by `@driftless/core` provenance). */
@@ -52,6 +57,11 @@ export interface ReconcilerOptions {
   readonly dataDir: string;
   /** Targets to manage from the start. */
   readonly targets?: readonly TargetSpec[];
+  /**
+   * Monorepo entries that expand into one target per project directory of
+   * their repository (`paths: "stacks/*"`), looked up once at creation.
+   */
+  readonly discover?: readonly TargetTemplate[];
   /** Most runs at once across all targets. @default 2 */
   readonly concurrency?: number;
   /** First retry delay of a retryable failure; doubles per attempt, with jitter. @default 5000 */
@@ -81,6 +91,11 @@ export interface ReconcileOptions {
   readonly force?: boolean;
   /** Cancels this run (through the engine when it is running). */
   readonly signal?: AbortSignal;
+  /**
+   * Apply even outside the target's change windows. Who and why are recorded
+   * in the run's history row.
+   */
+  readonly override?: RunOverride;
 }
 
 /** The plan for a ref that is not applied (a branch or pull request head). */
@@ -112,6 +127,7 @@ interface Pending {
   readonly requestedAt: number;
   trigger: Trigger;
   force: boolean;
+  override?: RunOverride;
   readonly signals: AbortSignal[];
   readonly done: Promise<RunRecord>;
   readonly settle: (run: RunRecord) => void;
@@ -123,10 +139,14 @@ interface TargetState {
   pending?: Pending;
   timer?: NodeJS.Timeout;
   retryTimer?: NodeJS.Timeout;
+  /** Runs a deferred change when its change window opens. */
+  windowTimer?: NodeJS.Timeout;
   cron?: Cron;
   attempts: number;
   needsRecovery: boolean;
   removed: boolean;
+  /** A run that waited for a dependency; queued again when the dependency is ready. */
+  deferred?: { readonly trigger: Trigger; readonly force: boolean };
 }
 
 interface RunContext {
@@ -140,6 +160,13 @@ interface RunContext {
   revision?: string;
   counts?: ChangeCounts;
   drift: boolean;
+  /** Why the run waited instead of running (a dependency that is not ready). */
+  deferredBy?: string;
+  /** When the change window opens for a `deferred` run. */
+  windowOpensAt?: Date;
+  /** The plan a `awaiting-approval` run holds. */
+  approval?: PendingApproval;
+  steps?: Plan["steps"];
   /** Waits for one of the reconciler's engine slots (released when the run ends). */
   acquireEngine?: () => Promise<void>;
 }
@@ -183,6 +210,7 @@ export class Reconciler {
   readonly #ready: string[] = [];
   readonly #events = new TypedEmitter<ReconcilerEvents>();
   readonly #shutdown = new AbortController();
+  #idleWaiters: (() => void)[] = [];
   // Decisions are cheap (one ref lookup), so many targets decide at once; only
   // those with work to do queue for an engine slot.
   #deciding = 0;
@@ -225,18 +253,26 @@ export class Reconciler {
       ]);
     }
     const reconciler = new Reconciler(options);
-    const seen = new Set<string>();
     try {
-      for (const spec of options.targets ?? []) {
-        const name = (spec as { name?: string }).name;
-        if (name && seen.has(name)) {
-          throw new SpecError(`target "${name}"`, [
+      // Resolved together, so a target may depend on one listed after it.
+      const resolved = new Map<string, ResolvedTarget>();
+      const discovered = options.discover?.length
+        ? await discoverTargets(options.discover, {
+            source: reconciler.#source,
+            dataDir: reconciler.#dataDir,
+          })
+        : [];
+      for (const spec of [...(options.targets ?? []), ...discovered]) {
+        const target = resolveTarget(spec, { dataDir: reconciler.#dataDir });
+        if (resolved.has(target.name)) {
+          throw new SpecError(`target "${target.name}"`, [
             { path: "name", message: `is used by more than one target` },
           ]);
         }
-        if (name) seen.add(name);
-        reconciler.addTarget(spec);
+        resolved.set(target.name, target);
       }
+      validateGraph(new Map([...resolved].map(([name, t]) => [name, t.dependsOn])));
+      for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
       if (!options.store) reconciler.#store.close();
@@ -259,9 +295,20 @@ export class Reconciler {
     return this.#events.on(event, listener);
   }
 
-  /** Validates and adds a target (or replaces one of the same name). @throws SpecError */
+  /**
+   * Validates and adds a target (or replaces one of the same name). Its
+   * `dependsOn` must name targets already added and must not close a cycle.
+   * @throws SpecError
+   */
   addTarget(spec: TargetSpec): ResolvedTarget {
     const resolved = resolveTarget(spec, { dataDir: this.#dataDir });
+    const graph = new Map(this.#graph());
+    graph.set(resolved.name, resolved.dependsOn);
+    validateGraph(graph);
+    return this.#add(resolved);
+  }
+
+  #add(resolved: ResolvedTarget): ResolvedTarget {
     const existing = this.#targets.get(resolved.name);
     if (existing) {
       existing.spec = resolved;
@@ -290,8 +337,42 @@ export class Reconciler {
   /**
    * Stops managing a target. With `destroyOnRemove`, its stack is destroyed
    * first (after any run in progress); otherwise the infrastructure is left alone.
+   * @throws DriftlessError when other targets depend on it (remove them first,
+   *   or together with {@link removeTargets})
    */
   async removeTarget(name: string): Promise<RunRecord | undefined> {
+    return (await this.removeTargets([name]))[0];
+  }
+
+  /**
+   * Removes several targets, dependents before their dependencies, so stacks
+   * with `destroyOnRemove` are destroyed in reverse dependency order. Stops at
+   * the first destroy that fails (its dependencies are kept). Returns the
+   * destroy runs, in the order they ran.
+   * @throws DriftlessError when a target that stays depends on one removed
+   */
+  async removeTargets(names: readonly string[]): Promise<RunRecord[]> {
+    for (const name of names) this.#require(name);
+    const removing = new Set(names);
+    const graph = this.#graph();
+    for (const name of removing) {
+      const staying = dependentsOf(graph, name).filter((d) => !removing.has(d));
+      if (staying.length > 0) {
+        throw new DriftlessError(
+          `cannot remove target "${name}": ${staying.map((d) => `"${d}"`).join(", ")} depend${staying.length === 1 ? "s" : ""} on it; remove ${staying.length === 1 ? "it" : "them"} first or together`,
+        );
+      }
+    }
+    const records: RunRecord[] = [];
+    for (const name of dependentsFirst(graph, [...removing])) {
+      const destroyed = await this.#remove(name);
+      if (destroyed) records.push(destroyed);
+      if (destroyed && destroyed.result !== "destroyed") break;
+    }
+    return records;
+  }
+
+  async #remove(name: string): Promise<RunRecord | undefined> {
     const state = this.#require(name);
     this.#unschedule(state);
     let destroyed: RunRecord | undefined;
@@ -305,6 +386,7 @@ export class Reconciler {
     state.removed = true;
     this.#targets.delete(name);
     this.#store.deleteTarget(name);
+    this.#notifyIdle();
     return destroyed;
   }
 
@@ -319,21 +401,41 @@ export class Reconciler {
    */
   request(name: string, options: ReconcileOptions = {}): QueuedRun {
     const state = this.#require(name);
+    const { override } = options;
+    if (
+      override !== undefined &&
+      (typeof override?.by !== "string" ||
+        override.by.trim() === "" ||
+        typeof override.reason !== "string" ||
+        override.reason.trim() === "")
+    ) {
+      throw new SpecError(`run of "${name}"`, [
+        {
+          path: "override",
+          message: `must say who (\`by\`) and why (\`reason\`), got ${JSON.stringify(override)}`,
+        },
+      ]);
+    }
     return this.#enqueue(state, {
       trigger: options.trigger ?? "manual",
       force: options.force ?? (options.trigger ?? "manual") === "manual",
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(override ? { override: { by: override.by, reason: override.reason } } : {}),
     });
   }
 
   /**
-   * Releases a revision that a safety gate refused or whose ref was rewritten,
-   * and queues a run that applies it. @default revision - the stalled one
+   * Releases a plan awaiting approval, a revision that a safety gate refused or
+   * whose ref was rewritten, and queues a run that applies it. A plan awaiting
+   * approval is applied only while the ref still points at its revision and
+   * the preview finds the same steps; otherwise the new plan awaits approval.
+   * @default revision - the one awaiting approval, else the stalled one
    */
   approve(name: string, revision?: string): QueuedRun {
     const state = this.#require(name);
     const status = this.#status(name);
-    const approved = revision ?? status.stalledRevision ?? status.lastAttemptedRevision;
+    const approved =
+      revision ?? status.awaitingApproval?.revision ?? status.stalledRevision ?? status.lastAttemptedRevision;
     if (!approved) throw new DriftlessError(`target "${name}" has no revision waiting for approval`);
     this.#store.putStatus({ ...status, approvedRevision: approved, updatedAt: new Date().toISOString() });
     return this.#enqueue(state, { trigger: "manual", force: true });
@@ -442,6 +544,26 @@ export class Reconciler {
     return stats;
   }
 
+  /**
+   * Resolves when no run is queued or in progress, including the runs that
+   * finished runs queued for their dependents (a whole pipeline has settled).
+   */
+  whenIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #isIdle(): boolean {
+    return [...this.#targets.values()].every((t) => !t.active && !t.pending);
+  }
+
+  #notifyIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   /** Runs waiting for a slot across all targets. */
   get queueDepth(): number {
     return [...this.#targets.values()].filter((t) => t.pending).length;
@@ -458,6 +580,9 @@ export class Reconciler {
     this.#scheduling = true;
     for (const state of this.#targets.values()) {
       this.#schedule(state);
+      // A change a previous process deferred still runs when its window opens.
+      const deferredUntil = this.#status(state.spec.name).deferredUntil;
+      if (deferredUntil) this.#scheduleWindow(state, new Date(deferredUntil));
       if (!this.#isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
     }
   }
@@ -489,6 +614,7 @@ export class Reconciler {
     }
     this.#closed = true;
     this.#store.close();
+    this.#notifyIdle();
     return clean;
   }
 
@@ -499,6 +625,59 @@ export class Reconciler {
       throw new DriftlessError(`unknown target "${name}" (known: ${known})`);
     }
     return state;
+  }
+
+  #graph(): DependencyGraph {
+    return new Map([...this.#targets].map(([name, t]) => [name, t.spec.dependsOn]));
+  }
+
+  /**
+   * Why a target cannot run yet: a dependency that is not Ready or still has a
+   * run queued or in progress. `undefined` when every dependency is ready.
+   */
+  #blockingDependency(target: ResolvedTarget): string | undefined {
+    for (const dep of target.dependsOn) {
+      const state = this.#targets.get(dep);
+      if (!state) return `dependency "${dep}" is not managed`;
+      if (state.active || state.pending) return `dependency "${dep}" has a run in progress`;
+      const ready = this.#status(dep).conditions.find((c) => c.type === "Ready");
+      if (!ready?.status) {
+        return `dependency "${dep}" is not ready${ready ? ` (${ready.reason})` : " (never applied)"}`;
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * After a run: dependents are queued when its outputs changed, and dependents
+   * that waited for it are queued again once it is ready.
+   */
+  #afterRun(state: TargetState, outputsChanged: boolean): void {
+    if (this.#stopping || this.#closed || state.removed) return;
+    for (const name of dependentsOf(this.#graph(), state.spec.name)) {
+      const dependent = this.#targets.get(name);
+      if (!dependent || dependent.removed) continue;
+      const waiting = dependent.deferred;
+      if (outputsChanged && !this.#isSuspended(name)) {
+        dependent.deferred = undefined;
+        this.#enqueue(dependent, { trigger: "dependency", force: true });
+      } else if (waiting && !this.#blockingDependency(dependent.spec)) {
+        dependent.deferred = undefined;
+        this.#enqueue(dependent, waiting);
+      }
+    }
+  }
+
+  /** Each dependency's last outputs as plain config `deps.<dependency>.<output>`; secrets are left out. */
+  #dependencyConfig(target: ResolvedTarget): Record<string, string> {
+    const config: Record<string, string> = {};
+    for (const dep of target.dependsOn) {
+      for (const [key, value] of Object.entries(this.#status(dep).outputs ?? {})) {
+        if (value === "[secret]" || value === undefined) continue;
+        config[`deps.${dep}.${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+      }
+    }
+    return config;
   }
 
   #status(name: string): TargetStatus {
@@ -553,6 +732,8 @@ export class Reconciler {
   #unschedule(state: TargetState): void {
     clearTimeout(state.timer);
     clearTimeout(state.retryTimer);
+    clearTimeout(state.windowTimer);
+    state.windowTimer = undefined;
     state.cron?.stop();
     state.timer = undefined;
     state.retryTimer = undefined;
@@ -563,7 +744,13 @@ export class Reconciler {
 
   #enqueue(
     state: TargetState,
-    request: { trigger: Trigger; force: boolean; signal?: AbortSignal; destroy?: boolean },
+    request: {
+      trigger: Trigger;
+      force: boolean;
+      signal?: AbortSignal;
+      destroy?: boolean;
+      override?: RunOverride;
+    },
   ): QueuedRun & { destroy?: boolean } {
     if (this.#closed || this.#stopping) throw new DriftlessError("the reconciler is stopped");
     if (state.pending) {
@@ -572,6 +759,7 @@ export class Reconciler {
       if (TRIGGER_RANK[request.trigger] > TRIGGER_RANK[state.pending.trigger])
         state.pending.trigger = request.trigger;
       if (request.signal) state.pending.signals.push(request.signal);
+      if (request.override) state.pending.override ??= request.override;
       if (request.destroy) (state.pending as Pending & { destroy?: boolean }).destroy = true;
       return { id: state.pending.id, target: state.spec.name, done: state.pending.done };
     }
@@ -585,6 +773,7 @@ export class Reconciler {
       trigger: request.trigger,
       force: request.force,
       signals: request.signal ? [request.signal] : [],
+      ...(request.override ? { override: request.override } : {}),
       done,
       settle,
       ...(request.destroy ? { destroy: true } : {}),
@@ -609,18 +798,26 @@ export class Reconciler {
       state.pending = undefined;
       state.active = run;
       this.#deciding++;
-      void this.#execute(state, run).finally(() => {
-        this.#deciding--;
-        state.active = undefined;
-        if (state.pending) this.#ready.push(name);
-        this.#pump();
-      });
+      let outputsChanged = false;
+      void this.#execute(state, run)
+        .then((changed) => {
+          outputsChanged = changed;
+        })
+        .finally(() => {
+          this.#deciding--;
+          state.active = undefined;
+          if (state.pending) this.#ready.push(name);
+          this.#afterRun(state, outputsChanged);
+          this.#pump();
+          this.#notifyIdle();
+        });
     }
   }
 
   // ---- one run --------------------------------------------------------------
 
-  async #execute(state: TargetState, run: Pending & { destroy?: boolean }): Promise<void> {
+  /** Runs one queued run to its end; resolves whether the stack's outputs changed. */
+  async #execute(state: TargetState, run: Pending & { destroy?: boolean }): Promise<boolean> {
     const target = state.spec;
     const started = Date.now();
     const timeout = AbortSignal.timeout(target.timeoutMs);
@@ -638,6 +835,7 @@ export class Reconciler {
       status: this.#status(target.name),
       drift: false,
     };
+    const previousOutputs = ctx.status.outputs;
     let result: RunResult = "failed";
     let error: unknown;
     let recorded = false;
@@ -656,6 +854,7 @@ export class Reconciler {
           startedAt: new Date(started).toISOString(),
           drift: false,
           log: "",
+          ...(run.override ? { override: run.override } : {}),
         });
         const status = this.#status(target.name);
         this.#store.putStatus({
@@ -706,6 +905,8 @@ export class Reconciler {
       drift: ctx.drift,
       ...(message ? { error: message } : {}),
       log: redactor.redact(lines.slice(-LOG_LINES).join("\n")),
+      ...(run.override ? { override: run.override } : {}),
+      ...(ctx.steps ? { plan: ctx.steps } : {}),
     };
     if (recorded) {
       this.#store.finishRun(finished);
@@ -726,7 +927,35 @@ export class Reconciler {
     if ((result === "failed" || (result === "cancelled" && timeout.aborted)) && this.#scheduling) {
       this.#scheduleRetry(state, error);
     }
-    run.settle(finished);
+    if (ctx.deferredBy) this.#defer(state, run, ctx.deferredBy);
+    if (result === "deferred" && ctx.windowOpensAt && this.#scheduling) {
+      this.#scheduleWindow(state, ctx.windowOpensAt);
+    }
+    run.settle(ctx.deferredBy ? { ...finished, log: `deferred: ${ctx.deferredBy}` } : finished);
+    return (
+      (result === "applied" || result === "drift-corrected") &&
+      ctx.status.outputs !== undefined &&
+      stableJson(ctx.status.outputs) !== stableJson(previousOutputs ?? {})
+    );
+  }
+
+  /** Parks a run until its dependencies are ready; the status says why (not a failure). */
+  #defer(state: TargetState, run: Pending, reason: string): void {
+    const previous = state.deferred;
+    state.deferred = {
+      trigger:
+        previous && TRIGGER_RANK[previous.trigger] > TRIGGER_RANK[run.trigger]
+          ? previous.trigger
+          : run.trigger,
+      force: run.force || (previous?.force ?? false),
+    };
+    const status = this.#status(state.spec.name);
+    this.#store.putStatus({
+      ...status,
+      conditions: setCondition(status.conditions, "Ready", false, "DependencyNotReady", reason),
+      updatedAt: new Date().toISOString(),
+    });
+    this.#log.info({ target: state.spec.name, runId: run.id }, `run deferred: ${reason}`);
   }
 
   #collectSecrets(target: ResolvedTarget, redactor: Redactor): void {
@@ -777,7 +1006,8 @@ export class Reconciler {
         [PROVENANCE_ENV.stack]: target.stack,
         ...(revision ? { [PROVENANCE_ENV.commit]: revision } : {}),
       },
-      config: target.config,
+      // The target's own config wins over a dependency's output of the same key.
+      config: { ...this.#dependencyConfig(target), ...target.config },
       secretConfig,
     };
   }
@@ -822,11 +1052,30 @@ export class Reconciler {
     const resyncDue =
       !status.lastDriftCheckAt || now - Date.parse(status.lastDriftCheckAt) >= target.resyncMs;
     if (!run.force && !approved && status.stalledRevision === revision) return "skipped";
+    // A plan waiting for a person, or for its change window, is not planned
+    // again on every check; a new revision, an approval or the window's timer is.
+    if (!run.force && !approved && status.awaitingApproval?.revision === revision) return "skipped";
+    if (
+      !run.force &&
+      status.deferredUntil &&
+      now < Date.parse(status.deferredUntil) &&
+      status.lastAttemptedRevision === revision
+    ) {
+      return "skipped";
+    }
     const current =
       target.mode === "apply"
         ? status.lastAppliedRevision === revision
         : status.lastAttemptedRevision === revision;
     if (!run.force && !approved && current && !resyncDue && !state.needsRecovery) return "skipped";
+
+    // dependencies: only a run with work to do waits for them, so a quiet
+    // check never flips the status.
+    const blocker = this.#blockingDependency(target);
+    if (blocker) {
+      ctx.deferredBy = blocker;
+      return "skipped";
+    }
 
     await ctx.acquireEngine?.();
     record(true);
@@ -891,6 +1140,42 @@ export class Reconciler {
       }
     }
 
+    // approval: hold the plan for a person unless this exact plan was approved.
+    const digest = planDigest(plan);
+    const held = status.awaitingApproval;
+    const approvedPlan = approved && (held?.revision !== revision || held.digest === digest);
+    if (needsApproval(target.requireApproval, plan) && !approvedPlan) {
+      ctx.approval = {
+        revision,
+        runId: run.id,
+        counts: plan.counts,
+        digest,
+        plannedAt: new Date().toISOString(),
+      };
+      ctx.steps = plan.steps;
+      this.#progress(ctx, "approval", `waiting for approval of ${formatCounts(plan.counts)}`);
+      return "awaiting-approval";
+    }
+
+    // windows: outside its change window an up waits for it, unless overridden.
+    if (target.windows && !run.override) {
+      const verdict = checkWindows(target.windows, new Date());
+      if (!verdict.open) {
+        if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
+        this.#progress(
+          ctx,
+          "window",
+          `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
+            verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
+          }`,
+        );
+        return "deferred";
+      }
+    }
+    if (target.windows && run.override) {
+      this.#progress(ctx, "window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
+    }
+
     // apply
     this.#progress(ctx, "apply", "up");
     const applied: ApplyResult = await this.#engine.up(request, this.#engineOptions(ctx, target.refresh));
@@ -927,7 +1212,8 @@ export class Reconciler {
     const revision = run.revision;
     const wasUnhealthy = conditions.some(
       (c) =>
-        (c.type === "Stalled" && c.status) || (c.type === "Ready" && !c.status && c.reason !== "Pending"),
+        (c.type === "Stalled" && c.status) ||
+        (c.type === "Ready" && !c.status && !WAITING_REASONS.has(c.reason)),
     );
     if (revision) next = { ...next, lastAttemptedRevision: revision };
     switch (run.result) {
@@ -943,7 +1229,13 @@ export class Reconciler {
           "InSync",
           "infrastructure matches the revision",
         );
-        const { stalledRevision: _s, approvedRevision: _a, ...rest } = next;
+        const {
+          stalledRevision: _s,
+          approvedRevision: _a,
+          awaitingApproval: _w,
+          deferredUntil: _d,
+          ...rest
+        } = next;
         next = { ...rest, lastAppliedRevision: revision as string, lastDriftCheckAt: now };
         if (before.lastAppliedRevision !== revision || run.result !== "unchanged") {
           next = { ...next, lastAppliedAt: now };
@@ -982,6 +1274,32 @@ export class Reconciler {
         });
         break;
       }
+      case "deferred": {
+        const opensAt = ctx.windowOpensAt?.toISOString();
+        conditions = setCondition(
+          conditions,
+          "Ready",
+          false,
+          "OutsideChangeWindow",
+          `revision ${revision} waits for its change window${opensAt ? `, which opens at ${opensAt}` : ""}`,
+        );
+        const { deferredUntil: _d, ...rest } = next;
+        next = { ...rest, ...(opensAt ? { deferredUntil: opensAt } : {}) };
+        break;
+      }
+      case "awaiting-approval":
+        conditions = setCondition(
+          conditions,
+          "Ready",
+          false,
+          "AwaitingApproval",
+          `revision ${revision} waits for approval: ${formatCounts(run.counts)}`,
+        );
+        if (ctx.approval) {
+          const { approvedRevision: _a, ...rest } = next;
+          next = { ...rest, awaitingApproval: ctx.approval };
+        }
+        break;
       case "failed":
       case "cancelled":
         conditions = setCondition(
@@ -997,6 +1315,16 @@ export class Reconciler {
     }
     conditions = setCondition(conditions, "Reconciling", false, "Idle", "");
     this.#store.putStatus({ ...next, conditions, updatedAt: now });
+  }
+
+  /** Queues a run for when a change window opens (timers cap at ~24 days; a later run sets the next). */
+  #scheduleWindow(state: TargetState, opensAt: Date): void {
+    clearTimeout(state.windowTimer);
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, opensAt.getTime() - Date.now()) + 1000);
+    state.windowTimer = setTimeout(() => {
+      if (!state.removed && this.#scheduling) this.#enqueue(state, { trigger: "schedule", force: true });
+    }, delay);
+    state.windowTimer.unref();
   }
 
   #scheduleRetry(state: TargetState, error: unknown): void {
@@ -1028,6 +1356,30 @@ export class Reconciler {
       log: reason,
     };
   }
+}
+
+/** Ready=False reasons that mean "waiting", not "broken": leaving them is no recovery. */
+const WAITING_REASONS = new Set(["Pending", "DependencyNotReady", "OutsideChangeWindow", "AwaitingApproval"]);
+
+function needsApproval(policy: ResolvedTarget["requireApproval"], plan: Plan): boolean {
+  if (policy === "always") return plan.changes;
+  if (policy === "destructive") return plan.counts.delete + plan.counts.replace > 0;
+  return false;
+}
+
+/** Identifies a plan by its steps, so an approval applies only the plan a person saw. */
+function planDigest(plan: Plan): string {
+  const steps = plan.steps.map((s) => `${s.op} ${s.urn}`).sort();
+  return createHash("sha256").update(steps.join("\n")).digest("hex").slice(0, 16);
+}
+
+/** JSON with object keys sorted, so equal outputs compare equal whatever their order. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 function formatCounts(counts: ChangeCounts | undefined): string {

@@ -49,6 +49,10 @@ describe("resolveTarget defaults", () => {
       },
       destroyOnRemove: false,
       auth: {},
+      dependsOn: [],
+      windows: undefined,
+      requireApproval: "never",
+      watchPaths: [],
     });
   });
 

@@ -4,6 +4,7 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { type Duration, formatDuration, parseDuration } from "./duration.js";
 import { SpecError, type SpecIssue } from "./errors.js";
+import type { ResolvedWindows } from "./windows.js";
 
 /** What a run does after the preview. */
 export type ReconcileMode = "apply" | "detect" | "preview";
@@ -48,6 +49,21 @@ export const DEFAULT_PROTECTED_TYPES: readonly string[] = [
   "aws:s3/bucketV2:*",
   "aws:dynamodb/table:*",
 ];
+
+/**
+ * When changes may be applied. A window opens at each tick of a cron
+ * expression and stays open for {@link duration}.
+ */
+export interface ChangeWindows {
+  /** Windows in which changes may be applied. @default [] - always, unless denied */
+  readonly allow?: readonly string[];
+  /** Windows in which no change is applied, even inside an allow window. @default [] */
+  readonly deny?: readonly string[];
+  /** How long each window stays open after its cron tick (at least `1s`). */
+  readonly duration: Duration;
+  /** IANA time zone for the cron expressions, e.g. `Europe/Berlin`. @default - the process's time zone */
+  readonly timezone?: string;
+}
 
 /** The desired state of one Pulumi stack, as the user writes it. */
 export interface TargetSpec {
@@ -102,6 +118,36 @@ export interface TargetSpec {
   readonly destroyOnRemove?: boolean;
   /** Credentials for the Git remote. */
   readonly auth?: GitAuth;
+  /**
+   * Targets that must be applied before this one. A run waits (status reason
+   * `DependencyNotReady`) while a dependency is not Ready or still has a run
+   * queued; a dependency whose outputs change queues this target; each
+   * dependency's outputs reach this target's program as plain config
+   * `deps.<dependency>.<output>` (non-string values JSON-encoded).
+   * Unknown names and cycles are refused when targets are added.
+   * @default []
+   */
+  readonly dependsOn?: readonly string[];
+  /**
+   * Change windows: an `up` outside every allow window or inside a deny window
+   * waits (result `deferred`, reason `OutsideChangeWindow`) until the window
+   * opens, unless the run is started with an `override`.
+   * @default - changes may be applied at any time
+   */
+  readonly windows?: ChangeWindows;
+  /**
+   * Hold an `up` for a person: `true` holds every plan with changes,
+   * `"destructive"` only plans that delete or replace. The run stops after the
+   * preview as `awaiting-approval`; `Reconciler.approve` applies that plan.
+   * @default false
+   */
+  readonly requireApproval?: boolean | "destructive";
+  /**
+   * Paths outside {@link path}, relative to the repository root, whose changes
+   * also concern this target when a push webhook lists changed files (shared
+   * code such as `lib/`). @default []
+   */
+  readonly watchPaths?: readonly string[];
 }
 
 /** A {@link TargetSpec} with every default resolved. */
@@ -130,6 +176,10 @@ export interface ResolvedTarget {
   readonly gates: Required<GateOptions>;
   readonly destroyOnRemove: boolean;
   readonly auth: GitAuth;
+  readonly dependsOn: readonly string[];
+  readonly windows: ResolvedWindows | undefined;
+  readonly requireApproval: "never" | "always" | "destructive";
+  readonly watchPaths: readonly string[];
 }
 
 const MIN_INTERVAL_MS = 10_000;
@@ -239,7 +289,48 @@ const targetSchema = z.strictObject({
       knownHostsPath: z.string().min(1).optional(),
     })
     .optional(),
+  dependsOn: z
+    .array(z.string().regex(DNS_LABEL, "must be a target name"), { error: "must be a list of target names" })
+    .refine((names) => new Set(names).size === names.length, { message: "must not name a target twice" })
+    .optional(),
+  windows: z
+    .strictObject({
+      allow: z.array(z.string().refine(isCron, { message: "is not a cron expression" })).optional(),
+      deny: z.array(z.string().refine(isCron, { message: "is not a cron expression" })).optional(),
+      duration: duration(1000, "the shortest change window"),
+      timezone: z
+        .string()
+        .refine(isTimeZone, { message: "is not an IANA time zone such as `Europe/Berlin`" })
+        .optional(),
+    })
+    .refine((w) => (w.allow?.length ?? 0) + (w.deny?.length ?? 0) > 0, {
+      message: "must list at least one `allow` or `deny` window",
+    })
+    .optional(),
+  requireApproval: z
+    .union([z.boolean(), z.literal("destructive")], { error: 'must be true, false or "destructive"' })
+    .optional(),
+  watchPaths: z
+    .array(
+      z
+        .string()
+        .min(1, "must be a path")
+        .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" })
+        .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), {
+          message: "must stay inside the repository",
+        }),
+    )
+    .optional(),
 });
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 function isCron(expr: string): boolean {
   try {
@@ -350,5 +441,17 @@ export function resolveTarget(input: unknown, defaults: { readonly dataDir: stri
     },
     destroyOnRemove: spec.destroyOnRemove ?? false,
     auth: spec.auth ?? {},
+    dependsOn: spec.dependsOn ?? [],
+    windows: spec.windows
+      ? {
+          allow: spec.windows.allow ?? [],
+          deny: spec.windows.deny ?? [],
+          durationMs: parseDuration(spec.windows.duration) as number,
+          timezone: spec.windows.timezone,
+        }
+      : undefined,
+    requireApproval:
+      spec.requireApproval === "destructive" ? "destructive" : spec.requireApproval ? "always" : "never",
+    watchPaths: spec.watchPaths ?? [],
   };
 }

@@ -46,7 +46,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -67,7 +67,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(1);
+    expect(second.schemaVersion).toBe(2);
     expect(second.getStatus("site")?.lastAppliedRevision).toBe("a".repeat(40));
     expect(second.getRun("r1")?.id).toBe("r1");
   });
@@ -178,11 +178,32 @@ describe("SqliteStore", () => {
     expect(restarted.markInterrupted()).toEqual([]);
   });
 
+  it("migrates a version 1 database, keeping its runs, and records overrides and plans", () => {
+    const first = open();
+    first.startRun(run("old", "2025-01-01T00:00:00.000Z"));
+    first.close();
+    // Back to the version 1 schema, as an older release left it.
+    const db = new Database(path);
+    db.exec("ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;");
+    db.pragma("user_version = 1");
+    db.close();
+
+    const store = open();
+    expect(store.schemaVersion).toBe(2);
+    expect(store.getRun("old")).toMatchObject({ id: "old" });
+    expect(store.getRun("old")).not.toHaveProperty("override");
+    const override = { by: "alice", reason: "hotfix" };
+    store.startRun(run("new", "2025-01-02T00:00:00.000Z", { override }));
+    const plan = [{ op: "update" as const, urn: "urn:x", type: "x:y:Z" }];
+    store.finishRun(run("new", "2025-01-02T00:00:00.000Z", { override, result: "awaiting-approval", plan }));
+    expect(store.getRun("new")).toMatchObject({ override, plan, result: "awaiting-approval" });
+  });
+
   it("works in memory", () => {
     const store = new SqliteStore(":memory:");
     opened.push(store);
     store.putStatus(status("site"));
     expect(store.getStatus("site")?.name).toBe("site");
-    expect(store.schemaVersion).toBe(1);
+    expect(store.schemaVersion).toBe(2);
   });
 });

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { ChangeCounts } from "./engine.js";
+import type { ChangeCounts, PlannedStep } from "./engine.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
 export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
@@ -30,9 +30,30 @@ export interface TargetStatus {
   readonly stalledRevision?: string;
   /** A revision a person approved past a gate or a rewritten ref. */
   readonly approvedRevision?: string;
+  /** When a change window next opens for changes a run deferred (ISO 8601). */
+  readonly deferredUntil?: string;
+  /** A plan that waits for `Reconciler.approve`, pinned to its revision. */
+  readonly awaitingApproval?: PendingApproval;
   /** Stack outputs after the last successful apply (secrets masked). */
   readonly outputs?: Readonly<Record<string, unknown>>;
   readonly updatedAt: string;
+}
+
+/** A planned `up` that waits for a person's approval. */
+export interface PendingApproval {
+  readonly revision: string;
+  readonly runId: string;
+  readonly counts: ChangeCounts;
+  /** Digest of the planned steps; an approval applies only this plan. */
+  readonly digest: string;
+  /** When the plan was made (ISO 8601). */
+  readonly plannedAt: string;
+}
+
+/** Who ran a run past a change window, and why; recorded in history. */
+export interface RunOverride {
+  readonly by: string;
+  readonly reason: string;
 }
 
 /** What started a run. */
@@ -58,7 +79,11 @@ export type RunResult =
   | "stalled"
   | "cancelled"
   | "interrupted"
-  | "destroyed";
+  | "destroyed"
+  /** Changes wait for a change window to open. */
+  | "deferred"
+  /** Changes wait for `Reconciler.approve`. */
+  | "awaiting-approval";
 
 /** One row of a target's history. */
 export interface RunRecord {
@@ -74,6 +99,10 @@ export interface RunRecord {
   readonly error?: string;
   /** The last lines of the run log, secrets redacted. */
   readonly log: string;
+  /** Set when the run was started past a change window. */
+  readonly override?: RunOverride;
+  /** The planned steps, for a run that waits for approval. */
+  readonly plan?: readonly PlannedStep[];
 }
 
 /** Where status and history live. {@link SqliteStore} is the embedded default. */
@@ -112,6 +141,9 @@ const MIGRATIONS: readonly string[] = [
      log TEXT NOT NULL DEFAULT ''
    );
    CREATE INDEX runs_by_target ON runs (target, started_at DESC);`,
+  // 2: who overrode a change window and why; the steps of a plan awaiting approval.
+  `ALTER TABLE runs ADD COLUMN override TEXT;
+   ALTER TABLE runs ADD COLUMN plan TEXT;`,
 ];
 
 interface RunRow {
@@ -126,6 +158,8 @@ interface RunRow {
   drift: number;
   error: string | null;
   log: string;
+  override: string | null;
+  plan: string | null;
 }
 
 function fromRow(row: RunRow): RunRecord {
@@ -141,6 +175,8 @@ function fromRow(row: RunRow): RunRecord {
     drift: row.drift === 1,
     ...(row.error ? { error: row.error } : {}),
     log: row.log,
+    ...(row.override ? { override: JSON.parse(row.override) as RunOverride } : {}),
+    ...(row.plan ? { plan: JSON.parse(row.plan) as PlannedStep[] } : {}),
   };
 }
 
@@ -202,16 +238,26 @@ export class SqliteStore implements Store {
   startRun(run: RunRecord): void {
     this.#db
       .prepare(
-        "INSERT INTO runs (id, target, trigger, revision, started_at, drift, log) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(run.id, run.target, run.trigger, run.revision ?? null, run.startedAt, run.drift ? 1 : 0, run.log);
+      .run(
+        run.id,
+        run.target,
+        run.trigger,
+        run.revision ?? null,
+        run.startedAt,
+        run.drift ? 1 : 0,
+        run.log,
+        run.override ? JSON.stringify(run.override) : null,
+      );
   }
 
   finishRun(run: RunRecord): void {
     this.#db
       .prepare(
-        `UPDATE runs SET revision = ?, finished_at = ?, result = ?, counts = ?, drift = ?, error = ?, log = ?
-         WHERE id = ?`,
+        `UPDATE runs SET revision = ?, finished_at = ?, result = ?, counts = ?, drift = ?, error = ?, log = ?,
+           plan = ? WHERE id = ?`,
       )
       .run(
         run.revision ?? null,
@@ -221,6 +267,7 @@ export class SqliteStore implements Store {
         run.drift ? 1 : 0,
         run.error ?? null,
         run.log,
+        run.plan ? JSON.stringify(run.plan) : null,
         run.id,
       );
   }

@@ -14,6 +14,7 @@ export function openReconciler(config: DriftlessConfig, level: string): Promise<
   return Reconciler.create({
     dataDir: config.dataDir,
     targets: config.targets,
+    discover: config.discover,
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
     logger,

@@ -20,7 +20,11 @@ export interface PreviewCommandOptions {
 
 function exitFor(run: RunRecord): number {
   switch (run.result) {
+    // Changes exist that this run did not apply: drift in detect mode, a plan
+    // held for approval, or one waiting for its change window.
     case "drift-detected":
+    case "awaiting-approval":
+    case "deferred":
       return EXIT.changes;
     case "cancelled":
     case "interrupted":

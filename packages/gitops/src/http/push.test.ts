@@ -84,6 +84,12 @@ describe("push payloads", () => {
     expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["site", "api", "all"]);
   });
 
+  it("triggers a target whose watchPaths have changed files", () => {
+    const watching = [...targets, target("web", "apps/web", { watchPaths: ["lib/"] })];
+    const push = github([{ modified: ["lib/util.js"] }]);
+    expect(matchTargets(watching, push as PushEvent).map((t) => t.name)).toEqual(["all", "web"]);
+  });
+
   it("triggers no path-scoped target for a change elsewhere", () => {
     const push = github([{ added: ["docs/readme.md"] }]);
     expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["all"]);

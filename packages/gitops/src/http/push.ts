@@ -122,12 +122,14 @@ export function pathMatches(targetPath: string, changed: readonly string[] | und
   });
 }
 
-/** The targets a push concerns: same repository, same ref, and a changed file under their path. */
+/** The targets a push concerns: same repository, same ref, and a changed file under their path or `watchPaths`. */
 export function matchTargets(targets: readonly ResolvedTarget[], push: PushEvent): ResolvedTarget[] {
   if (push.deleted) return [];
   const urls = new Set(push.repoUrls.map(normalizeRepoUrl));
   return targets.filter(
     (t) =>
-      urls.has(normalizeRepoUrl(t.repo)) && refMatches(t.ref, push.ref) && pathMatches(t.path, push.paths),
+      urls.has(normalizeRepoUrl(t.repo)) &&
+      refMatches(t.ref, push.ref) &&
+      [t.path, ...(t.watchPaths ?? [])].some((path) => pathMatches(path, push.paths)),
   );
 }

@@ -1,0 +1,137 @@
+// Dependent stacks with the real engine and real git: three site programs in
+// one repository, network → database → app, each in its own directory.
+import { appendFileSync, cpSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  matchTargets,
+  PulumiEngine,
+  Reconciler,
+  type ReconcilerEvents,
+  SpecError,
+  type TargetSpec,
+} from "@driftless/gitops";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+
+const STACKS = ["network", "database", "app"] as const;
+
+/** A repository with one site program per stack; database and app re-export what reached them. */
+function pipelineSeed(): string {
+  const seed = mkdtempSync(join(tmpdir(), "driftless-pipeline-"));
+  for (const name of STACKS) {
+    const dir = join(seed, name);
+    cpSync(siteProgramSeed(), dir, { recursive: true });
+    const upstream =
+      name === "database"
+        ? "deps.network.commit"
+        : name === "app"
+          ? "deps.database.networkCommit"
+          : undefined;
+    if (upstream)
+      appendFileSync(join(dir, "index.js"), `\nexports.networkCommit = config.require("${upstream}");\n`);
+  }
+  return seed;
+}
+
+describe("dependent stacks with the real engine", () => {
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+  const finished: ReconcilerEvents["run.finished"][] = [];
+
+  const spec = (name: (typeof STACKS)[number], dependsOn: string[] = []): TargetSpec => ({
+    name,
+    repo: repo.fileUrl,
+    path: name,
+    // One project name ("site") in one backend: the stack names keep them apart.
+    stack: name,
+    passphrase: "test-passphrase",
+    config: { outDir: join(sandbox.dir, "out", name) },
+    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+    interval: "1h",
+    resync: "1h",
+    dependsOn,
+  });
+
+  /** What a push webhook would queue: the targets whose directory changed. */
+  const push = async (paths: string[]) => {
+    const matched = matchTargets(reconciler.targets(), {
+      repoUrls: [repo.fileUrl],
+      ref: "refs/heads/main",
+      paths,
+      deleted: false,
+    });
+    await Promise.all(matched.map((t) => reconciler.request(t.name, { trigger: "webhook" }).done));
+    return matched.map((t) => t.name);
+  };
+
+  const settled = () => reconciler.whenIdle();
+
+  beforeAll(async () => {
+    sandbox = engineSandbox("driftless-pipelines-");
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: pipelineSeed() });
+    repo.commit({}, "three stacks");
+    reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data"),
+      engine: new PulumiEngine(),
+      logger: pino({ level: "silent" }),
+      installDependencies: false,
+      targets: [spec("app", ["database"]), spec("database", ["network"]), spec("network")],
+    });
+    reconciler.on("run.finished", (e) => finished.push(e));
+  });
+
+  afterAll(async () => {
+    await reconciler?.stop({ graceMs: 1000 });
+    sandbox?.dispose();
+  });
+
+  it("rejects a dependsOn cycle", async () => {
+    const error = await Reconciler.create({
+      dataDir: join(sandbox.dir, "cyclic"),
+      targets: [spec("app", ["database"]), spec("database", ["network"]), spec("network", ["app"])],
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SpecError);
+    expect((error as Error).message).toMatch(/dependsOn cycle: app → network → database → app/);
+  });
+
+  it("runs all three in order after a change under network/, passing outputs down", async () => {
+    const revision = repo.commit(
+      { "network/site.json": '{ "index.html": "<h1>network v2</h1>" }' },
+      "network v2",
+    );
+    expect(await push(["network/site.json"])).toEqual(["network"]);
+    await settled();
+    expect(finished.map((e) => [e.target, e.result])).toEqual([
+      ["network", "applied"],
+      ["database", "applied"],
+      ["app", "applied"],
+    ]);
+    expect(reconciler.history("app")[0]?.trigger).toBe("dependency");
+    expect(reconciler.status("network").outputs?.commit).toBe(revision);
+    expect(reconciler.status("database").outputs?.networkCommit).toBe(revision);
+    expect(reconciler.status("app").outputs?.networkCommit).toBe(revision);
+    expect(readFileSync(join(sandbox.dir, "out", "network", "index.html"), "utf8")).toBe(
+      "<h1>network v2</h1>",
+    );
+  });
+
+  it("runs only app after a change under app/", async () => {
+    const networkRevision = reconciler.status("network").outputs?.commit;
+    finished.length = 0;
+    const revision = repo.commit({ "app/site.json": '{ "index.html": "<h1>app v2</h1>" }' }, "app v2");
+    expect(await push(["app/site.json"])).toEqual(["app"]);
+    await settled();
+    expect(finished.map((e) => [e.target, e.result])).toEqual([["app", "applied"]]);
+    expect(reconciler.history("network")).toHaveLength(1);
+    expect(reconciler.history("database")).toHaveLength(1);
+    expect(reconciler.status("app").outputs).toMatchObject({
+      commit: revision,
+      networkCommit: networkRevision,
+    });
+  });
+});
