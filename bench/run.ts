@@ -4,7 +4,7 @@
 //
 //   node --import tsx bench/run.ts [--only id,id] [--runs N] [--scale-seconds S] [--targets N]
 import { execFile } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -53,6 +53,12 @@ const machine = {
 };
 const dir = join(root, "bench", "results");
 mkdirSync(dir, { recursive: true });
+// A partial run (--only) replaces its own figures and keeps the others.
+if (only && existsSync(join(dir, "latest.json"))) {
+  const previous = JSON.parse(readFileSync(join(dir, "latest.json"), "utf8")) as { figures: Figure[] };
+  const fresh = new Set(figures.map((f) => f.id));
+  figures.unshift(...previous.figures.filter((f) => !fresh.has(f.id)));
+}
 writeFileSync(join(dir, "latest.json"), `${JSON.stringify({ machine, figures }, null, 2)}\n`);
 writeFileSync(join(dir, "latest.md"), markdown(machine, figures));
 progress(`wrote bench/results/latest.json and latest.md in ${machine.durationS}s`);
