@@ -143,7 +143,11 @@ export async function engineBenchmarks(runs: number): Promise<Figure[]> {
       for (let i = 0; i < 50; i++) {
         const sent = http.requests.length;
         remote.push(
-          await time(() => reconciler.reconcile("bench-http", { trigger: "interval", force: false })),
+          await time(async () => {
+            const run = await reconciler.reconcile("bench-http", { trigger: "webhook", force: false });
+            if (run.result !== "skipped")
+              throw new Error(`expected a skipped check, got ${run.result}: ${run.error}`);
+          }),
         );
         requests.push(http.requests.length - sent);
       }
