@@ -26,7 +26,7 @@ lint: bootstrap
 
 test: typecheck lint bootstrap-k8s
 	@echo "== tests (vitest: unit, real engine, real git)"
-	@$(RUN) pnpm exec vitest run --coverage
+	@$(RUN) pnpm exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.toolchain/vitest-results.json
 	@$(RUN) node scripts/coverage-report.mjs
 
 # `make demo K8S=1` also reconciles examples/kubernetes-app onto a local API server.
