@@ -2,6 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ChangeCounts, PlannedStep } from "./engine.js";
+import { isLocalOwner, isOwnerDead } from "./process.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
 export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
@@ -36,7 +37,46 @@ export interface TargetStatus {
   readonly awaitingApproval?: PendingApproval;
   /** Stack outputs after the last successful apply (secrets masked). */
   readonly outputs?: Readonly<Record<string, unknown>>;
+  /** Digest of the dependency outputs the last successful run passed as config. */
+  readonly appliedDepsDigest?: string;
+  /** When {@link lastAppliedRevision} was first applied (drift corrections do not move it). */
+  readonly revisionAppliedAt?: string;
+  /** For a target with `promote`: the revision it was last promoted (or rolled back) to. */
+  readonly promotedRevision?: string;
+  /** A revision rolled back from; automatic promotion skips it until the upstream moves on. */
+  readonly heldBackRevision?: string;
+  /** The upstream's revision that is not promoted yet, and until when or for what it waits. */
+  readonly pendingPromotion?: PendingPromotion;
   readonly updatedAt: string;
+}
+
+/** An upstream revision waiting to be promoted. */
+export interface PendingPromotion {
+  readonly revision: string;
+  /** When the soak time ends (ISO 8601). */
+  readonly dueAt?: string;
+  /** Why it cannot be timed yet (the upstream is not healthy). */
+  readonly waitingFor?: string;
+}
+
+/** How a revision reached a target with `promote`. */
+export type PromotionKind = "auto" | "manual" | "rollback";
+
+/** One recorded promotion or rollback. */
+export interface PromotionRecord {
+  readonly id: string;
+  readonly target: string;
+  /** The upstream target the revision came from (the target itself for a rollback). */
+  readonly source: string;
+  readonly revision: string;
+  /** What the target had applied before. */
+  readonly previousRevision?: string;
+  readonly kind: PromotionKind;
+  /** Who asked, for manual promotions and rollbacks. */
+  readonly by?: string;
+  readonly reason?: string;
+  /** When it was decided (ISO 8601); the run that applied it follows. */
+  readonly at: string;
 }
 
 /** A planned `up` that waits for a person's approval. */
@@ -48,6 +88,10 @@ export interface PendingApproval {
   readonly digest: string;
   /** When the plan was made (ISO 8601). */
   readonly plannedAt: string;
+  /** The engine's saved update plan, applied with `pulumi up --plan` once approved. */
+  readonly planFile?: string;
+  /** Digest of the stack's state the plan was made against; a different state means planning again. */
+  readonly stateVersion?: string;
 }
 
 /** Who ran a run past a change window, and why; recorded in history. */
@@ -65,6 +109,8 @@ export type Trigger =
   | "resync"
   | "retry"
   | "dependency"
+  /** A revision the `promote.from` target applied became due. */
+  | "promotion"
   | "startup";
 
 /** How a run ended. */
@@ -105,18 +151,71 @@ export interface RunRecord {
   readonly plan?: readonly PlannedStep[];
 }
 
+/** Who asks for a stack's lease: the stack's key, the process-wide owner id and the run. */
+export interface StackLockRequest {
+  /** Identifies the stack across processes, e.g. backend URL and stack name. */
+  readonly key: string;
+  /** The holder's owner id, `<hostname>:<pid>:<uuid>`. */
+  readonly owner: string;
+  /** The target whose run holds the lease (for messages). */
+  readonly target: string;
+  readonly runId: string;
+}
+
+/** A lease on a stack, as held by one run of one process. */
+export interface StackLease extends StackLockRequest {
+  /** When the holder took the lease (ISO 8601). */
+  readonly acquiredAt: string;
+  /** When the lease lapses unless renewed (epoch milliseconds). */
+  readonly expiresAt: number;
+}
+
 /** Where status and history live. {@link SqliteStore} is the embedded default. */
 export interface Store {
   getStatus(name: string): TargetStatus | undefined;
   listStatuses(): TargetStatus[];
   putStatus(status: TargetStatus): void;
   deleteTarget(name: string): void;
-  startRun(run: RunRecord): void;
+  /** Records a run's start; `owner` is the owner id of the process running it (see {@link markInterrupted}). */
+  startRun(run: RunRecord, owner?: string): void;
   finishRun(run: RunRecord): void;
   getRun(id: string): RunRecord | undefined;
   listRuns(target: string, limit?: number): RunRecord[];
-  /** Marks runs that never finished (the process died) as `interrupted`; returns them. */
-  markInterrupted(): RunRecord[];
+  /** Records a promotion or rollback. */
+  recordPromotion(promotion: PromotionRecord): void;
+  /** A target's promotions and rollbacks, newest first. */
+  listPromotions(target: string, limit?: number): PromotionRecord[];
+  /** Revisions a target applied successfully, most recently applied first, each once. */
+  appliedRevisions(target: string, limit?: number): string[];
+  /**
+   * Marks runs that never finished because their process died as `interrupted`
+   * and returns them: runs without an owner (recorded by older releases), runs
+   * of a process of this host that no longer runs, and runs of another host's
+   * process that holds no unexpired stack lease. Leases such dead processes of
+   * this host held are released. Runs of live processes sharing the store are
+   * left alone.
+   * @param targets - only runs and leases of these targets (the ones the caller
+   *   recovers); all when omitted
+   */
+  markInterrupted(targets?: readonly string[]): RunRecord[];
+  /**
+   * Takes the lease on a stack, atomically across every process sharing the
+   * store. The lease is free when nobody holds it, when it expired, when its
+   * holder is a dead process of this host, or when the same owner and run
+   * already hold it (then it is renewed).
+   * @param ttlMs - how long the lease lasts unless renewed
+   * @returns `undefined` when the lease was taken, otherwise the current holder's lease
+   */
+  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined;
+  /** The lease on a stack as recorded, expired or not; `undefined` when nobody holds it. */
+  getStackLock(key: string): StackLease | undefined;
+  /**
+   * Extends the lease `owner` holds on a stack to `ttlMs` from now.
+   * @returns `false` when `owner` does not hold it (it was released or taken over)
+   */
+  renewStackLock(key: string, owner: string, ttlMs: number): boolean;
+  /** Releases the lease `owner` holds on a stack; a lease held by another owner is left alone. */
+  unlockStack(key: string, owner: string): void;
   readonly isOpen: boolean;
   close(): void;
 }
@@ -144,6 +243,28 @@ const MIGRATIONS: readonly string[] = [
   // 2: who overrode a change window and why; the steps of a plan awaiting approval.
   `ALTER TABLE runs ADD COLUMN override TEXT;
    ALTER TABLE runs ADD COLUMN plan TEXT;`,
+  // 3: promotions between targets; cross-process stack leases; which process owns a run.
+  `CREATE TABLE promotions (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     source TEXT,
+     revision TEXT NOT NULL,
+     previous_revision TEXT,
+     kind TEXT NOT NULL,
+     by TEXT,
+     reason TEXT,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX promotions_by_target ON promotions (target, at DESC);
+   CREATE TABLE stack_locks (
+     key TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     target TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     acquired_at TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   ALTER TABLE runs ADD COLUMN owner TEXT;`,
 ];
 
 interface RunRow {
@@ -160,6 +281,39 @@ interface RunRow {
   log: string;
   override: string | null;
   plan: string | null;
+  owner: string | null;
+}
+
+interface StackLockRow {
+  key: string;
+  owner: string;
+  target: string;
+  run_id: string;
+  acquired_at: string;
+  expires_at: number;
+}
+
+function leaseFromRow(row: StackLockRow): StackLease {
+  return {
+    key: row.key,
+    owner: row.owner,
+    target: row.target,
+    runId: row.run_id,
+    acquiredAt: row.acquired_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+interface PromotionRow {
+  id: string;
+  target: string;
+  source: string;
+  revision: string;
+  previous_revision: string | null;
+  kind: string;
+  by: string | null;
+  reason: string | null;
+  at: string;
 }
 
 function fromRow(row: RunRow): RunRecord {
@@ -202,13 +356,17 @@ export class SqliteStore implements Store {
   }
 
   #migrate(): void {
-    const current = this.schemaVersion;
-    MIGRATIONS.slice(current).forEach((sql, i) => {
-      this.#db.transaction(() => {
-        this.#db.exec(sql);
-        this.#db.pragma(`user_version = ${current + i + 1}`);
-      })();
-    });
+    // Processes sharing the file may open it at once: the version is read under
+    // the write lock (BEGIN IMMEDIATE), so each migration runs exactly once.
+    this.#db
+      .transaction(() => {
+        const current = this.schemaVersion;
+        MIGRATIONS.slice(current).forEach((sql, i) => {
+          this.#db.exec(sql);
+          this.#db.pragma(`user_version = ${current + i + 1}`);
+        });
+      })
+      .immediate();
   }
 
   getStatus(name: string): TargetStatus | undefined {
@@ -235,11 +393,11 @@ export class SqliteStore implements Store {
     this.#db.prepare("DELETE FROM targets WHERE name = ?").run(name);
   }
 
-  startRun(run: RunRecord): void {
+  startRun(run: RunRecord, owner?: string): void {
     this.#db
       .prepare(
-        `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override, owner)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         run.id,
@@ -250,6 +408,7 @@ export class SqliteStore implements Store {
         run.drift ? 1 : 0,
         run.log,
         run.override ? JSON.stringify(run.override) : null,
+        owner ?? null,
       );
   }
 
@@ -284,16 +443,139 @@ export class SqliteStore implements Store {
     return rows.map(fromRow);
   }
 
-  markInterrupted(): RunRecord[] {
-    const rows = this.#db.prepare("SELECT * FROM runs WHERE finished_at IS NULL").all() as RunRow[];
-    const now = new Date().toISOString();
+  recordPromotion(promotion: PromotionRecord): void {
     this.#db
       .prepare(
-        `UPDATE runs SET finished_at = ?, result = 'interrupted',
-           error = 'the process stopped during this run; the next run recovers the stack' WHERE finished_at IS NULL`,
+        `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(now);
-    return rows.map((r) => ({ ...fromRow(r), finishedAt: now, result: "interrupted" as const }));
+      .run(
+        promotion.id,
+        promotion.target,
+        promotion.source,
+        promotion.revision,
+        promotion.previousRevision ?? null,
+        promotion.kind,
+        promotion.by ?? null,
+        promotion.reason ?? null,
+        promotion.at,
+      );
+  }
+
+  listPromotions(target: string, limit = 50): PromotionRecord[] {
+    const rows = this.#db
+      .prepare("SELECT * FROM promotions WHERE target = ? ORDER BY at DESC, rowid DESC LIMIT ?")
+      .all(target, limit) as PromotionRow[];
+    return rows.map((row) => ({
+      id: row.id,
+      target: row.target,
+      source: row.source,
+      revision: row.revision,
+      ...(row.previous_revision ? { previousRevision: row.previous_revision } : {}),
+      kind: row.kind as PromotionKind,
+      ...(row.by ? { by: row.by } : {}),
+      ...(row.reason ? { reason: row.reason } : {}),
+      at: row.at,
+    }));
+  }
+
+  appliedRevisions(target: string, limit = 50): string[] {
+    const rows = this.#db
+      .prepare(
+        `SELECT revision, MAX(finished_at) AS last FROM runs
+         WHERE target = ? AND revision IS NOT NULL AND result IN ('applied', 'drift-corrected', 'unchanged')
+         GROUP BY revision ORDER BY last DESC LIMIT ?`,
+      )
+      .all(target, limit) as { revision: string }[];
+    return rows.map((r) => r.revision);
+  }
+
+  markInterrupted(targets?: readonly string[]): RunRecord[] {
+    const inScope = (target: string) => targets === undefined || targets.includes(target);
+    return this.#db
+      .transaction(() => {
+        const locks = this.#db.prepare("SELECT * FROM stack_locks").all() as StackLockRow[];
+        const release = this.#db.prepare("DELETE FROM stack_locks WHERE key = ? AND owner = ?");
+        const leaseholders = new Set<string>();
+        for (const lock of locks) {
+          if (!isOwnerDead(lock.owner)) {
+            if (lock.expires_at > Date.now()) leaseholders.add(lock.owner);
+          } else if (inScope(lock.target)) release.run(lock.key, lock.owner);
+        }
+        // A live process holds a lease for as long as it has a run in progress;
+        // only a process of this host can be probed directly.
+        const gone = (owner: string | null) =>
+          owner === null || isOwnerDead(owner) || !(isLocalOwner(owner) || leaseholders.has(owner));
+        const rows = (
+          this.#db.prepare("SELECT * FROM runs WHERE finished_at IS NULL").all() as RunRow[]
+        ).filter((r) => inScope(r.target) && gone(r.owner));
+        const now = new Date().toISOString();
+        const mark = this.#db.prepare(
+          `UPDATE runs SET finished_at = ?, result = 'interrupted',
+             error = 'the process stopped during this run; the next run recovers the stack'
+           WHERE id = ? AND finished_at IS NULL`,
+        );
+        for (const row of rows) mark.run(now, row.id);
+        return rows.map((r) => ({ ...fromRow(r), finishedAt: now, result: "interrupted" as const }));
+      })
+      .immediate();
+  }
+
+  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined {
+    // BEGIN IMMEDIATE takes SQLite's write lock before the read, so two
+    // processes cannot both see the lease free and both take it.
+    return this.#db
+      .transaction((): StackLease | undefined => {
+        const now = Date.now();
+        const held = this.#db.prepare("SELECT * FROM stack_locks WHERE key = ?").get(request.key) as
+          | StackLockRow
+          | undefined;
+        if (held) {
+          const mine = held.owner === request.owner && held.run_id === request.runId;
+          if (!mine && held.expires_at > now && !isOwnerDead(held.owner)) return leaseFromRow(held);
+          if (mine) {
+            this.#db
+              .prepare("UPDATE stack_locks SET expires_at = ? WHERE key = ?")
+              .run(now + ttlMs, request.key);
+            return undefined;
+          }
+        }
+        this.#db
+          .prepare(
+            `INSERT INTO stack_locks (key, owner, target, run_id, acquired_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(key) DO UPDATE SET owner = excluded.owner, target = excluded.target,
+               run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+          )
+          .run(
+            request.key,
+            request.owner,
+            request.target,
+            request.runId,
+            new Date(now).toISOString(),
+            now + ttlMs,
+          );
+        return undefined;
+      })
+      .immediate();
+  }
+
+  getStackLock(key: string): StackLease | undefined {
+    const row = this.#db.prepare("SELECT * FROM stack_locks WHERE key = ?").get(key) as
+      | StackLockRow
+      | undefined;
+    return row ? leaseFromRow(row) : undefined;
+  }
+
+  renewStackLock(key: string, owner: string, ttlMs: number): boolean {
+    const result = this.#db
+      .prepare("UPDATE stack_locks SET expires_at = ? WHERE key = ? AND owner = ?")
+      .run(Date.now() + ttlMs, key, owner);
+    return result.changes > 0;
+  }
+
+  unlockStack(key: string, owner: string): void {
+    this.#db.prepare("DELETE FROM stack_locks WHERE key = ? AND owner = ?").run(key, owner);
   }
 
   close(): void {
