@@ -12,10 +12,12 @@ import {
   PulumiCommand,
   type PulumiFn,
   Stack,
+  StackAlreadyExistsError,
   StackNotFoundError,
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
+import { isAlive } from "./process.js";
 
 /** Counts of planned or applied changes, not counting the stack itself and providers. */
 export interface ChangeCounts {
@@ -85,6 +87,13 @@ export interface EngineOperationOptions {
   readonly refresh?: boolean;
   /** For a preview: remove the stack afterwards if the preview had to create it (plan-on-PR). */
   readonly ephemeral?: boolean;
+  /** For a preview: write the Pulumi update plan to this file (`pulumi preview --save-plan`). */
+  readonly savePlan?: string;
+  /**
+   * For an `up`: apply under this saved plan (`pulumi up --plan`); the engine
+   * refuses any operation the plan does not contain.
+   */
+  readonly plan?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EngineProgress) => void;
 }
@@ -101,6 +110,12 @@ export interface Engine {
   recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
   /** Stack outputs as last applied. */
   outputs(request: StackRequest): Promise<Record<string, unknown>>;
+  /**
+   * A digest of the stack's state (resources and pending operations, not
+   * timestamps): equal digests mean an approved plan still starts from the
+   * state it was made against. Engines without it cannot pin plans to state.
+   */
+  stateVersion?(request: StackRequest): Promise<string>;
 }
 
 const IGNORED_TYPES = /^pulumi:(pulumi:Stack|providers:)/;
@@ -119,6 +134,13 @@ class StepCollector {
 
   constructor(onProgress?: (event: EngineProgress) => void) {
     this.#onProgress = onProgress;
+  }
+
+  /** Forgets what an attempt collected, before the operation is tried again. */
+  reset(): void {
+    Object.assign(this.counts, emptyCounts());
+    this.steps.length = 0;
+    this.errors.length = 0;
   }
 
   readonly onEvent = (event: EngineEvent): void => {
@@ -161,7 +183,11 @@ function countedOp(op: OpType): keyof ChangeCounts | undefined {
   }
 }
 
-/** The real engine: the Pulumi CLI on PATH, driven through the Automation API. */
+/**
+ * The real engine: the Pulumi CLI on PATH, driven through the Automation API.
+ * An operation that finds the stack locked by another update waits for it
+ * (until its signal aborts) instead of failing.
+ */
 export class PulumiEngine implements Engine {
   /** Engine operations started; a no-op reconcile must leave this unchanged. */
   invocations = 0;
@@ -181,12 +207,13 @@ export class PulumiEngine implements Engine {
     try {
       await this.#guarded(
         request,
-        options.signal,
+        options,
         () =>
           stack.preview({
             refresh: options.refresh ?? false,
             onEvent: collector.onEvent,
             signal: options.signal,
+            ...(options.savePlan ? { plan: options.savePlan } : {}),
           }),
         collector,
       );
@@ -207,9 +234,14 @@ export class PulumiEngine implements Engine {
     this.invocations++;
     const result = await this.#guarded(
       request,
-      options.signal,
+      options,
       () =>
-        stack.up({ refresh: options.refresh ?? false, onEvent: collector.onEvent, signal: options.signal }),
+        stack.up({
+          refresh: options.refresh ?? false,
+          onEvent: collector.onEvent,
+          signal: options.signal,
+          ...(options.plan ? { plan: options.plan } : {}),
+        }),
       collector,
     );
     return { counts: collector.counts, outputs: plainOutputs(result.outputs) };
@@ -221,7 +253,7 @@ export class PulumiEngine implements Engine {
     this.invocations++;
     await this.#guarded(
       request,
-      options.signal,
+      options,
       () =>
         stack.destroy({
           refresh: options.refresh ?? false,
@@ -247,10 +279,28 @@ export class PulumiEngine implements Engine {
       // seeing the result. Refresh settles updates and deletes against the real
       // resources; creates that never reported back are dropped so the next
       // `up` creates them again.
-      await guard(options.signal, () => stack.refresh({ clearPendingCreates: true, signal: options.signal }));
+      await guard(options.signal, () =>
+        waitWhileLocked(request, options, () =>
+          stack.refresh({ clearPendingCreates: true, signal: options.signal }),
+        ),
+      );
       actions.push(`settled ${pending.length} pending operation(s) from an interrupted run`);
     }
     return actions;
+  }
+
+  async stateVersion(request: StackRequest): Promise<string> {
+    const stack = await this.#stack(request);
+    this.invocations++;
+    const state = await stack.exportStack();
+    const deployment = (state.deployment ?? {}) as {
+      resources?: Record<string, unknown>[];
+      pending_operations?: unknown[];
+    };
+    // What the resources are, not when they were last touched: a state that
+    // was only rewritten hashes the same.
+    const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
+    return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
   }
 
   async outputs(request: StackRequest): Promise<Record<string, unknown>> {
@@ -307,8 +357,14 @@ export class PulumiEngine implements Engine {
       stack = await Stack.select(request.stack, workspace);
     } catch (error) {
       if (!(error instanceof StackNotFoundError)) throw error;
-      stack = await Stack.create(request.stack, workspace);
-      this.#created.add(stack);
+      try {
+        stack = await Stack.create(request.stack, workspace);
+        this.#created.add(stack);
+      } catch (createError) {
+        // Another process created it between our select and create.
+        if (!(createError instanceof StackAlreadyExistsError)) throw createError;
+        stack = await Stack.select(request.stack, workspace);
+      }
     }
     const config: ConfigMap = {};
     for (const [name, value] of Object.entries(request.config)) config[name] = { value };
@@ -329,12 +385,16 @@ export class PulumiEngine implements Engine {
 
   async #guarded<T>(
     request: StackRequest,
-    signal: AbortSignal | undefined,
+    options: EngineOperationOptions,
     operation: () => Promise<T>,
     collector: StepCollector,
   ): Promise<T> {
     try {
-      return await guard(signal, operation, collector);
+      return await guard(
+        options.signal,
+        () => waitWhileLocked(request, options, operation, collector),
+        collector,
+      );
     } catch (error) {
       this.#forget(request);
       throw error;
@@ -349,6 +409,15 @@ export class PulumiEngine implements Engine {
 
 function stackKey(request: StackRequest): string {
   return `${request.backend}\0${request.workDir}\0${request.stack}`;
+}
+
+/** JSON with object keys sorted, so equal values compare and hash equal whatever their key order. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
 }
 
 function sha256(text: string): string {
@@ -367,6 +436,78 @@ function fileBackendDir(backend: string): string | undefined {
   return backend.startsWith("file://")
     ? fileURLToPath(backend.replace(/^file:\/\/(?!\/)/, "file:///"))
     : undefined;
+}
+
+/** First and longest pause between attempts while another update holds the stack's lock. */
+const LOCK_WAIT_FIRST_MS = 1000;
+const LOCK_WAIT_MAX_MS = 10_000;
+/** How often a wait that goes on is reported again. */
+const LOCK_WAIT_REPORT_MS = 60_000;
+
+/** Whether the engine refused to start because another update holds the stack's lock. */
+function isLockedByAnotherUpdate(error: unknown): boolean {
+  if (error instanceof ConcurrentUpdateError) return true;
+  const stderr = String((error as { stderr?: unknown } | undefined)?.stderr ?? "");
+  return /the stack is currently locked by|Another update is currently in progress/.test(stderr);
+}
+
+/**
+ * Runs an engine operation; while another update holds the stack's lock (a
+ * person's `pulumi up`, another reconciler with its own store), waits with
+ * backoff (1 s doubling to 10 s, with jitter) and tries again, until the signal
+ * aborts. The wait is reported as an `info` diagnostic, once and then every
+ * minute it goes on.
+ */
+async function waitWhileLocked<T>(
+  request: StackRequest,
+  options: EngineOperationOptions,
+  operation: () => Promise<T>,
+  collector?: StepCollector,
+): Promise<T> {
+  const { signal, onProgress } = options;
+  let delay = LOCK_WAIT_FIRST_MS;
+  let waitingSince: number | undefined;
+  let reportedAt = 0;
+  for (;;) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (signal?.aborted || !isLockedByAnotherUpdate(error)) throw error;
+      const now = Date.now();
+      waitingSince ??= now;
+      if (reportedAt === 0 || now - reportedAt >= LOCK_WAIT_REPORT_MS) {
+        reportedAt = now;
+        const waited = Math.round((now - waitingSince) / 1000);
+        onProgress?.({
+          kind: "diagnostic",
+          severity: "info",
+          message:
+            waited === 0
+              ? `stack ${request.stack} is locked by another update; waiting`
+              : `stack ${request.stack} is still locked by another update after ${waited}s; waiting`,
+        });
+      }
+      await sleep(delay * (0.5 + Math.random() / 2), signal);
+      delay = Math.min(LOCK_WAIT_MAX_MS, delay * 2);
+      collector?.reset();
+    }
+  }
+}
+
+/** Resolves after `ms`; rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** Maps engine failures to the reconciler's error policy. */
@@ -415,23 +556,6 @@ function projectName(request: StackRequest): string | undefined {
     if (existsSync(path)) return (parseYaml(readFileSync(path, "utf8")) as { name?: string } | null)?.name;
   }
   return undefined;
-}
-
-function isAlive(pid: number): boolean {
-  // A killed process whose parent died lingers as a zombie until init reaps it;
-  // it holds nothing, so it counts as gone.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return false;
-  } catch {
-    // No /proc entry (or no /proc at all): fall back to signal 0.
-  }
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /**

@@ -26,8 +26,16 @@ export interface Source {
    * With `previous`, refuses a revision that does not descend from it (a force-pushed ref).
    */
   checkout(source: SourceRef, revision: string, dir: string, previous?: string): Promise<void>;
-  /** Files changed between two revisions present in the mirror; `undefined` when that cannot be told. */
+  /**
+   * Files changed between two revisions (`to` is fetched when missing);
+   * `undefined` when that cannot be told.
+   */
   changedFiles(source: SourceRef, from: string, to: string): Promise<string[] | undefined>;
+  /**
+   * Whether `ancestor` is `descendant` or in its history (`descendant` is
+   * fetched when missing); `undefined` when that cannot be told.
+   */
+  isAncestor?(source: SourceRef, ancestor: string, descendant: string): Promise<boolean | undefined>;
 }
 
 const SHA = /^[0-9a-f]{40}$/;
@@ -139,8 +147,22 @@ export class GitSource implements Source {
   async changedFiles(source: SourceRef, from: string, to: string): Promise<string[] | undefined> {
     const git = this.#git(source, this.#mirrorDir(source.repo));
     try {
+      await this.#ensureMirror(source, to);
       const out = await git.raw(["diff", "--name-only", "--no-renames", from, to]);
       return out.split("\n").filter(Boolean);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async isAncestor(source: SourceRef, ancestor: string, descendant: string): Promise<boolean | undefined> {
+    try {
+      const git = this.#git(source, await this.#ensureMirror(source, descendant));
+      await git.raw(["cat-file", "-e", `${ancestor}^{commit}`]);
+      return await git
+        .raw(["merge-base", "--is-ancestor", ancestor, descendant])
+        .then(() => true)
+        .catch(() => false);
     } catch {
       return undefined;
     }
