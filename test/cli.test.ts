@@ -240,4 +240,66 @@ describe("the driftless CLI", () => {
     expect(clean.stderr).toContain("stopped cleanly");
     expect(clean.code).toBe(0);
   });
+
+  it("promotes, lists promotions and refuses a rollback with nothing to go back to", async () => {
+    const applied = (
+      JSON.parse((await driftless("status", "site", "--config", configFile, "--json")).stdout) as {
+        lastAppliedRevision: string;
+      }
+    ).lastAppliedRevision;
+    const config = join(sandbox.dir, "promote.yaml");
+    const base = {
+      repo: repo.fileUrl,
+      passphrase: "test-passphrase",
+      env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+      interval: "1h",
+      resync: "1h",
+    };
+    writeFileSync(
+      config,
+      JSON.stringify({
+        dataDir: "data",
+        installDependencies: false,
+        targets: [
+          { ...base, name: "site", stack: "dev", config: { outDir } },
+          {
+            ...base,
+            name: "prod",
+            stack: "prod",
+            config: { outDir: join(sandbox.dir, "prod") },
+            promote: { from: "site", after: "1h" },
+          },
+        ],
+      }),
+    );
+    const promoted = await driftless(
+      "promote",
+      "prod",
+      "--reason",
+      "ship it",
+      "--by",
+      "carol",
+      "--config",
+      config,
+    );
+    expect(promoted.stderr).toContain(`promoted prod to ${applied.slice(0, 12)} (from nothing)`);
+    expect(promoted.stdout).toMatch(new RegExp(`^prod: applied at ${applied.slice(0, 12)}`));
+    expect(promoted.code).toBe(0);
+    expect(readFileSync(join(sandbox.dir, "prod", "slow.html"), "utf8")).toBe("slow");
+
+    const listed = await driftless("promotions", "prod", "--config", config, "--json");
+    expect(JSON.parse(listed.stdout)).toMatchObject([
+      { kind: "manual", source: "site", revision: applied, by: "carol", reason: "ship it" },
+    ]);
+    const table = await driftless("promotions", "prod", "--config", config);
+    expect(table.stdout).toMatch(/^AT\s+KIND\s+FROM\s+REVISION/);
+    expect(table.stdout).toMatch(/manual\s+site\s+[0-9a-f]{12}\s+-\s+carol\s+ship it/);
+
+    const rollback = await driftless("rollback", "prod", "--reason", "oops", "--config", config);
+    expect(rollback.code).toBe(1);
+    expect(rollback.stderr).toContain('cannot roll "prod" back: it has applied no other revision');
+    const missing = await driftless("promote", "prod", "--config", config);
+    expect(missing.code).toBe(64);
+    expect(missing.stderr).toContain("required option '--reason <text>' not specified");
+  });
 });

@@ -134,4 +134,26 @@ describe("dependent stacks with the real engine", () => {
       networkCommit: networkRevision,
     });
   });
+
+  it("holds a dependent back until a dependency behind its revision catches up", async () => {
+    finished.length = 0;
+    const revision = repo.commit(
+      {
+        "network/site.json": '{ "index.html": "<h1>network v3</h1>" }',
+        "app/site.json": '{ "index.html": "<h1>app v3</h1>" }',
+      },
+      "network and app v3",
+    );
+    // Only app is asked (its timer, say); network has not seen the commit yet.
+    const waited = await reconciler.request("app", { trigger: "interval", force: false }).done;
+    expect(waited.log).toMatch(/dependency "network" applied \w+, which is behind \w+ \(its files changed\)/);
+    await settled();
+    expect(finished.map((e) => [e.target, e.result])).toEqual([
+      ["network", "applied"],
+      ["database", "applied"],
+      ["app", "applied"],
+    ]);
+    expect(reconciler.history("network")[0]?.trigger).toBe("dependency");
+    expect(reconciler.status("app").outputs).toMatchObject({ commit: revision, networkCommit: revision });
+  });
 });

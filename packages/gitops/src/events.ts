@@ -1,6 +1,6 @@
 import type { ChangeCounts, EngineProgress } from "./engine.js";
 import type { StallReason } from "./errors.js";
-import type { RunResult, Trigger } from "./store.js";
+import type { PromotionRecord, RunResult, Trigger } from "./store.js";
 
 /** Events a reconciler emits, by name. Transitions only: a steady state emits nothing. */
 export interface ReconcilerEvents {
@@ -43,6 +43,8 @@ export interface ReconcilerEvents {
     readonly reason: StallReason;
     readonly message: string;
   };
+  /** A target with `promote` was moved to a revision (automatically, by hand, or back). */
+  promoted: PromotionRecord;
   /** The target is healthy again after a failure or stall. */
   recovered: { readonly target: string; readonly revision: string };
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Cron } from "croner";
 import { type Logger, pino } from "pino";
 import { discoverTargets, type TargetTemplate } from "./discovery.js";
@@ -12,6 +12,7 @@ import {
   type Plan,
   PulumiEngine,
   type StackRequest,
+  stableJson,
 } from "./engine.js";
 import {
   CancelledError,
@@ -24,18 +25,24 @@ import {
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { checkGates } from "./gates.js";
 import { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
+import { pathMatches } from "./http/push.js";
+import { isOwnerDead, newOwnerId } from "./process.js";
 import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 import { Semaphore } from "./semaphore.js";
 import { GitSource, type Source } from "./source.js";
-import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
+import { type ResolvedPromotion, type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import {
   type Condition,
   type ConditionType,
   type PendingApproval,
+  type PendingPromotion,
+  type PromotionKind,
+  type PromotionRecord,
   type RunOverride,
   type RunRecord,
   type RunResult,
   SqliteStore,
+  type StackLease,
   type Store,
   type TargetStatus,
   type Trigger,
@@ -141,6 +148,8 @@ interface TargetState {
   retryTimer?: NodeJS.Timeout;
   /** Runs a deferred change when its change window opens. */
   windowTimer?: NodeJS.Timeout;
+  /** Checks again when the upstream's revision has soaked long enough to be promoted. */
+  promoteTimer?: NodeJS.Timeout;
   cron?: Cron;
   attempts: number;
   needsRecovery: boolean;
@@ -164,6 +173,10 @@ interface RunContext {
   deferredBy?: string;
   /** When the change window opens for a `deferred` run. */
   windowOpensAt?: Date;
+  /** When the upstream's revision becomes due for promotion. */
+  promotionDueAt?: Date;
+  /** Digest of the dependency outputs passed as config, recorded once applied. */
+  depsDigest?: string;
   /** The plan a `awaiting-approval` run holds. */
   approval?: PendingApproval;
   steps?: Plan["steps"];
@@ -182,6 +195,7 @@ const TRIGGER_RANK: Record<Trigger, number> = {
   schedule: 2,
   retry: 3,
   dependency: 4,
+  promotion: 4,
   webhook: 5,
   manual: 6,
 };
@@ -220,6 +234,8 @@ export class Reconciler {
   #closed = false;
   /** Set by stop(): queued runs are settled as skipped instead of started. */
   #stopping = false;
+  /** Who holds this reconciler's stack leases and owns its runs: `<hostname>:<pid>:<uuid>`. */
+  readonly #owner = newOwnerId();
 
   private constructor(options: ReconcilerOptions) {
     this.#dataDir = resolve(options.dataDir);
@@ -271,14 +287,16 @@ export class Reconciler {
         }
         resolved.set(target.name, target);
       }
-      validateGraph(new Map([...resolved].map(([name, t]) => [name, t.dependsOn])));
+      checkPromotions(resolved);
+      validateGraph(new Map([...resolved].map(([name, t]) => [name, ordering(t)])));
       for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
       if (!options.store) reconciler.#store.close();
       throw error;
     }
-    const interrupted = reconciler.#store.markInterrupted();
+    // Only its own targets' runs: another process sharing the store recovers its own.
+    const interrupted = reconciler.#store.markInterrupted([...reconciler.#targets.keys()]);
     for (const run of interrupted) {
       const state = reconciler.#targets.get(run.target);
       if (state) state.needsRecovery = true;
@@ -302,8 +320,9 @@ export class Reconciler {
    */
   addTarget(spec: TargetSpec): ResolvedTarget {
     const resolved = resolveTarget(spec, { dataDir: this.#dataDir });
+    checkPromotions(new Map([...this.#targets].map(([n, t]) => [n, t.spec])).set(resolved.name, resolved));
     const graph = new Map(this.#graph());
-    graph.set(resolved.name, resolved.dependsOn);
+    graph.set(resolved.name, ordering(resolved));
     validateGraph(graph);
     return this.#add(resolved);
   }
@@ -439,6 +458,91 @@ export class Reconciler {
     if (!approved) throw new DriftlessError(`target "${name}" has no revision waiting for approval`);
     this.#store.putStatus({ ...status, approvedRevision: approved, updatedAt: new Date().toISOString() });
     return this.#enqueue(state, { trigger: "manual", force: true });
+  }
+
+  /**
+   * Promotes a revision to a target with `promote` now, without waiting for
+   * the soak time or the upstream's health, and queues the run that applies it.
+   * The revision must be one the upstream applied successfully.
+   * @default options.revision - the upstream's last applied revision
+   * @throws DriftlessError for a target without `promote`, or a revision the upstream never applied
+   */
+  promote(name: string, options: PromotionRequest): QueuedRun {
+    const state = this.#require(name);
+    const policy = state.spec.promote;
+    if (!policy) {
+      throw new DriftlessError(
+        `target "${name}" has no \`promote\` policy; it applies its own ref "${state.spec.ref}"`,
+      );
+    }
+    const who = checkRequester(`promotion of "${name}"`, options);
+    const upstream = this.#status(policy.from);
+    const revision = options.revision ?? upstream.lastAppliedRevision;
+    if (!revision) throw new DriftlessError(`target "${policy.from}" has not applied a revision yet`);
+    const applied = this.#store.appliedRevisions(policy.from, 1000);
+    const match = applied.filter((r) => r.startsWith(revision));
+    if (match.length !== 1) {
+      throw new DriftlessError(
+        `cannot promote revision ${JSON.stringify(revision)} to "${name}": ${
+          match.length === 0
+            ? `"${policy.from}" never applied it successfully`
+            : `it matches ${match.length} revisions "${policy.from}" applied; give more of the SHA`
+        } (recent: ${
+          applied
+            .slice(0, 5)
+            .map((r) => r.slice(0, 12))
+            .join(", ") || "none"
+        })`,
+      );
+    }
+    this.#recordPromotion(name, policy.from, match[0] as string, "manual", who);
+    return this.#enqueue(state, { trigger: "manual", force: true });
+  }
+
+  /**
+   * Moves a target with `promote` back to a revision it applied before and
+   * queues the run that applies it. Automatic promotion then skips the revision
+   * rolled back from until the upstream applies another one.
+   * @default options.revision - the revision it applied before the current one
+   * @throws DriftlessError for a target without `promote`, or a revision it never applied
+   */
+  rollback(name: string, options: PromotionRequest): QueuedRun {
+    const state = this.#require(name);
+    if (!state.spec.promote) {
+      throw new DriftlessError(
+        `target "${name}" follows its ref "${state.spec.ref}"; roll it back with \`git revert\` (rollback moves targets with \`promote\`)`,
+      );
+    }
+    const who = checkRequester(`rollback of "${name}"`, options);
+    const current = this.#status(name).lastAppliedRevision;
+    const applied = this.#store.appliedRevisions(name, 1000);
+    const candidates = options.revision
+      ? applied.filter((r) => r.startsWith(options.revision as string))
+      : applied.filter((r) => r !== current).slice(0, 1);
+    if (candidates.length !== 1) {
+      throw new DriftlessError(
+        `cannot roll "${name}" back${options.revision ? ` to ${JSON.stringify(options.revision)}` : ""}: ${
+          candidates.length === 0
+            ? options.revision
+              ? "it never applied that revision successfully"
+              : "it has applied no other revision"
+            : `${candidates.length} revisions match; give more of the SHA`
+        } (applied: ${
+          applied
+            .slice(0, 5)
+            .map((r) => r.slice(0, 12))
+            .join(", ") || "none"
+        })`,
+      );
+    }
+    this.#recordPromotion(name, name, candidates[0] as string, "rollback", who);
+    return this.#enqueue(state, { trigger: "manual", force: true });
+  }
+
+  /** A target's promotions and rollbacks, newest first. */
+  promotions(name: string, limit = 50): PromotionRecord[] {
+    this.#require(name);
+    return this.#store.listPromotions(name, limit);
   }
 
   /**
@@ -580,9 +684,6 @@ export class Reconciler {
     this.#scheduling = true;
     for (const state of this.#targets.values()) {
       this.#schedule(state);
-      // A change a previous process deferred still runs when its window opens.
-      const deferredUntil = this.#status(state.spec.name).deferredUntil;
-      if (deferredUntil) this.#scheduleWindow(state, new Date(deferredUntil));
       if (!this.#isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
     }
   }
@@ -628,7 +729,7 @@ export class Reconciler {
   }
 
   #graph(): DependencyGraph {
-    return new Map([...this.#targets].map(([name, t]) => [name, t.spec.dependsOn]));
+    return new Map([...this.#targets].map(([name, t]) => [name, ordering(t.spec)]));
   }
 
   /**
@@ -649,14 +750,56 @@ export class Reconciler {
   }
 
   /**
+   * A dependency (direct or further up) on the same repository and ref that
+   * applied an older revision whose own files (its path and `watchPaths`)
+   * changed since: it has not caught up with `revision` yet, so it is queued
+   * and the dependent waits for it. A dependency at the same or a newer
+   * revision, or whose files did not change, does not hold the dependent back.
+   */
+  async #dependencyBehind(target: ResolvedTarget, revision: string): Promise<string | undefined> {
+    const source = { repo: target.repo, ref: target.ref, auth: target.auth };
+    const upstream = new Set<string>();
+    const visit = (names: readonly string[]) => {
+      for (const name of names) {
+        if (upstream.has(name)) continue;
+        upstream.add(name);
+        visit(this.#targets.get(name)?.spec.dependsOn ?? []);
+      }
+    };
+    visit(target.dependsOn);
+    for (const dep of upstream) {
+      const state = this.#targets.get(dep);
+      const applied = this.#status(dep).lastAppliedRevision;
+      if (!state || !applied || applied === revision) continue;
+      const spec = state.spec;
+      if (publicRepoUrl(spec.repo) !== publicRepoUrl(target.repo) || spec.ref !== target.ref) continue;
+      if (await this.#source.isAncestor?.(source, revision, applied)) continue;
+      const changed = await this.#source.changedFiles(source, applied, revision);
+      if (changed === undefined || ![spec.path, ...spec.watchPaths].some((p) => pathMatches(p, changed)))
+        continue;
+      if (!state.active && !state.pending && !state.removed && !this.#stopping) {
+        this.#enqueue(state, { trigger: "dependency", force: false });
+      }
+      return `dependency "${dep}" applied ${applied.slice(0, 12)}, which is behind ${revision.slice(0, 12)} (its files changed); waiting for it to catch up`;
+    }
+    return undefined;
+  }
+
+  /**
    * After a run: dependents are queued when its outputs changed, and dependents
    * that waited for it are queued again once it is ready.
    */
-  #afterRun(state: TargetState, outputsChanged: boolean): void {
+  #afterRun(state: TargetState, outputsChanged: boolean, recorded: boolean): void {
     if (this.#stopping || this.#closed || state.removed) return;
     for (const name of dependentsOf(this.#graph(), state.spec.name)) {
       const dependent = this.#targets.get(name);
       if (!dependent || dependent.removed) continue;
+      if (!dependent.spec.dependsOn.includes(state.spec.name)) {
+        // A target promoting from this one looks at what it now holds (cheap: no Git, no engine).
+        if (recorded && !this.#isSuspended(name))
+          this.#enqueue(dependent, { trigger: "promotion", force: false });
+        continue;
+      }
       const waiting = dependent.deferred;
       if (outputsChanged && !this.#isSuspended(name)) {
         dependent.deferred = undefined;
@@ -666,6 +809,91 @@ export class Reconciler {
         this.#enqueue(dependent, waiting);
       }
     }
+    // Targets further down that waited for this one to catch up look again.
+    for (const other of this.#targets.values()) {
+      const waiting = other.deferred;
+      if (!waiting || other.removed || other.active || other.pending) continue;
+      if (this.#blockingDependency(other.spec)) continue;
+      other.deferred = undefined;
+      this.#enqueue(other, waiting);
+    }
+  }
+
+  /**
+   * The revision a target with `promote` should be at. Promotes the upstream's
+   * last applied revision first when it has soaked long enough and is not the
+   * one rolled back from; otherwise notes when it will be due. `undefined`
+   * before the first promotion.
+   */
+  #promotedRevision(ctx: RunContext): string | undefined {
+    const { target } = ctx;
+    const policy = target.promote as ResolvedPromotion;
+    const status = this.#status(target.name);
+    const upstream = this.#status(policy.from);
+    const candidate = upstream.lastAppliedRevision;
+    let waiting: PendingPromotion | undefined;
+    if (candidate && candidate !== status.promotedRevision && candidate !== status.heldBackRevision) {
+      const due = soak(policy, upstream);
+      if ("dueAt" in due && due.dueAt <= Date.now()) {
+        this.#recordPromotion(target.name, policy.from, candidate, "auto");
+      } else {
+        waiting = {
+          revision: candidate,
+          ...("dueAt" in due ? { dueAt: new Date(due.dueAt).toISOString() } : { waitingFor: due.waitingFor }),
+        };
+        if ("dueAt" in due) ctx.promotionDueAt = new Date(due.dueAt);
+      }
+    }
+    const latest = this.#status(target.name);
+    if (stableJson(latest.pendingPromotion) !== stableJson(waiting)) {
+      const { pendingPromotion: _p, ...rest } = latest;
+      this.#store.putStatus({
+        ...rest,
+        ...(waiting ? { pendingPromotion: waiting } : {}),
+        updatedAt: new Date().toISOString(),
+      });
+    }
+    ctx.status = this.#status(target.name);
+    return ctx.status.promotedRevision;
+  }
+
+  #recordPromotion(
+    name: string,
+    source: string,
+    revision: string,
+    kind: PromotionKind,
+    who?: { by: string; reason: string },
+  ): void {
+    const status = this.#status(name);
+    const promotion: PromotionRecord = {
+      id: randomUUID(),
+      target: name,
+      source,
+      revision,
+      ...(status.lastAppliedRevision ? { previousRevision: status.lastAppliedRevision } : {}),
+      kind,
+      ...(who ?? {}),
+      at: new Date().toISOString(),
+    };
+    this.#store.recordPromotion(promotion);
+    const { heldBackRevision: _h, pendingPromotion: _p, ...rest } = status;
+    const heldBack =
+      kind === "rollback"
+        ? status.lastAppliedRevision
+        : kind === "auto" && status.heldBackRevision !== revision
+          ? status.heldBackRevision
+          : undefined;
+    this.#store.putStatus({
+      ...rest,
+      promotedRevision: revision,
+      ...(heldBack ? { heldBackRevision: heldBack } : {}),
+      updatedAt: promotion.at,
+    });
+    this.#log.info(
+      { target: name, revision, kind, from: source, ...(who ?? {}) },
+      `${kind === "rollback" ? "rolled back" : "promoted"} to ${revision.slice(0, 12)}`,
+    );
+    this.#events.emit("promoted", promotion);
   }
 
   /** Each dependency's last outputs as plain config `deps.<dependency>.<output>`; secrets are left out. */
@@ -713,6 +941,9 @@ export class Reconciler {
   #schedule(state: TargetState): void {
     this.#unschedule(state);
     const { spec } = state;
+    // A change deferred for its window (by this process or one before it) still runs when it opens.
+    const deferredUntil = this.#status(spec.name).deferredUntil;
+    if (deferredUntil) this.#scheduleWindow(state, new Date(deferredUntil));
     const tick = () => {
       const delay = spec.intervalMs * (1 + Math.random() * spec.jitter);
       state.timer = setTimeout(() => {
@@ -734,6 +965,8 @@ export class Reconciler {
     clearTimeout(state.retryTimer);
     clearTimeout(state.windowTimer);
     state.windowTimer = undefined;
+    clearTimeout(state.promoteTimer);
+    state.promoteTimer = undefined;
     state.cron?.stop();
     state.timer = undefined;
     state.retryTimer = undefined;
@@ -798,16 +1031,16 @@ export class Reconciler {
       state.pending = undefined;
       state.active = run;
       this.#deciding++;
-      let outputsChanged = false;
+      let outcome = { outputsChanged: false, recorded: false };
       void this.#execute(state, run)
-        .then((changed) => {
-          outputsChanged = changed;
+        .then((result) => {
+          outcome = result;
         })
         .finally(() => {
           this.#deciding--;
           state.active = undefined;
           if (state.pending) this.#ready.push(name);
-          this.#afterRun(state, outputsChanged);
+          this.#afterRun(state, outcome.outputsChanged, outcome.recorded);
           this.#pump();
           this.#notifyIdle();
         });
@@ -816,8 +1049,11 @@ export class Reconciler {
 
   // ---- one run --------------------------------------------------------------
 
-  /** Runs one queued run to its end; resolves whether the stack's outputs changed. */
-  async #execute(state: TargetState, run: Pending & { destroy?: boolean }): Promise<boolean> {
+  /** Runs one queued run to its end; resolves whether it was recorded and the stack's outputs changed. */
+  async #execute(
+    state: TargetState,
+    run: Pending & { destroy?: boolean },
+  ): Promise<{ outputsChanged: boolean; recorded: boolean }> {
     const target = state.spec;
     const started = Date.now();
     const timeout = AbortSignal.timeout(target.timeoutMs);
@@ -840,22 +1076,28 @@ export class Reconciler {
     let error: unknown;
     let recorded = false;
     let releaseEngine: (() => void) | undefined;
+    let releaseStack: (() => void) | undefined;
     ctx.acquireEngine = async () => {
+      // The stack first: a run waiting for another process does not hold an engine slot.
+      releaseStack ??= await this.#leaseStack(ctx, state);
       releaseEngine ??= await this.#engineSlots.acquire(signal);
     };
     const record = (startRecord: boolean) => {
       if (startRecord && !recorded) {
         recorded = true;
-        this.#store.startRun({
-          id: run.id,
-          target: target.name,
-          trigger: run.trigger,
-          ...(ctx.revision ? { revision: ctx.revision } : {}),
-          startedAt: new Date(started).toISOString(),
-          drift: false,
-          log: "",
-          ...(run.override ? { override: run.override } : {}),
-        });
+        this.#store.startRun(
+          {
+            id: run.id,
+            target: target.name,
+            trigger: run.trigger,
+            ...(ctx.revision ? { revision: ctx.revision } : {}),
+            startedAt: new Date(started).toISOString(),
+            drift: false,
+            log: "",
+            ...(run.override ? { override: run.override } : {}),
+          },
+          this.#owner,
+        );
         const status = this.#status(target.name);
         this.#store.putStatus({
           ...status,
@@ -889,6 +1131,7 @@ export class Reconciler {
       record(true);
     } finally {
       releaseEngine?.();
+      releaseStack?.();
     }
     const message = error
       ? redactor.redact(error instanceof Error ? error.message : String(error))
@@ -931,12 +1174,18 @@ export class Reconciler {
     if (result === "deferred" && ctx.windowOpensAt && this.#scheduling) {
       this.#scheduleWindow(state, ctx.windowOpensAt);
     }
+    // Applied, one way or another: the window timer of an older deferral has nothing left to do.
+    if (result === "applied" || result === "drift-corrected" || result === "unchanged") {
+      clearTimeout(state.windowTimer);
+      state.windowTimer = undefined;
+    }
+    if (ctx.promotionDueAt && this.#scheduling) this.#schedulePromotion(state, ctx.promotionDueAt);
     run.settle(ctx.deferredBy ? { ...finished, log: `deferred: ${ctx.deferredBy}` } : finished);
-    return (
+    const outputsChanged =
       (result === "applied" || result === "drift-corrected") &&
       ctx.status.outputs !== undefined &&
-      stableJson(ctx.status.outputs) !== stableJson(previousOutputs ?? {})
-    );
+      stableJson(ctx.status.outputs) !== stableJson(previousOutputs ?? {});
+    return { outputsChanged, recorded };
   }
 
   /** Parks a run until its dependencies are ready; the status says why (not a failure). */
@@ -1037,11 +1286,15 @@ export class Reconciler {
 
     // resolve: one round trip to learn the ref's commit. Scheduled checks share
     // a recent answer for the same repository and ref; pushes and people do not.
+    // A promoted target takes its revision from its upstream instead.
     const shared = run.trigger === "interval" || run.trigger === "startup" || run.trigger === "schedule";
-    const revision = await this.#source.resolve(
-      source,
-      shared ? { maxAgeMs: Math.min(5000, target.intervalMs / 10) } : {},
-    );
+    const revision = target.promote
+      ? this.#promotedRevision(ctx)
+      : await this.#source.resolve(
+          source,
+          shared ? { maxAgeMs: Math.min(5000, target.intervalMs / 10) } : {},
+        );
+    if (revision === undefined) return "skipped";
     ctx.revision = revision;
     this.#decisions++;
     this.#maxLatenessMs = Math.max(this.#maxLatenessMs, Date.now() - run.requestedAt);
@@ -1071,7 +1324,7 @@ export class Reconciler {
 
     // dependencies: only a run with work to do waits for them, so a quiet
     // check never flips the status.
-    const blocker = this.#blockingDependency(target);
+    const blocker = this.#blockingDependency(target) ?? (await this.#dependencyBehind(target, revision));
     if (blocker) {
       ctx.deferredBy = blocker;
       return "skipped";
@@ -1083,11 +1336,12 @@ export class Reconciler {
 
     // checkout: the exact commit, refusing a rewritten ref unless approved.
     const checkoutDir = join(this.#dataDir, "work", target.name);
+    // A promoted revision may go backwards (a rollback); it was checked where it came from.
     await this.#source.checkout(
       source,
       revision,
       checkoutDir,
-      approved ? undefined : status.lastAppliedRevision,
+      approved || target.promote ? undefined : status.lastAppliedRevision,
     );
     const projectDir = join(checkoutDir, target.path);
     this.#progress(ctx, "checkout", `checked out ${revision.slice(0, 12)} into ${projectDir}`);
@@ -1104,6 +1358,10 @@ export class Reconciler {
 
     const workDir = target.program ? join(this.#dataDir, "inline", target.name) : projectDir;
     const request = this.#stackRequest(ctx, workDir);
+    // Outputs of dependencies reach the program as config; when they changed,
+    // an `up` is due even if no resource changes (the stack's outputs may).
+    const deps = this.#dependencyConfig(target);
+    ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 
     // recover: what an interrupted run left behind.
     if (state.needsRecovery) {
@@ -1112,24 +1370,77 @@ export class Reconciler {
       state.needsRecovery = false;
     }
 
+    // approved plan: a person approved the plan this target holds; while the
+    // revision and the stack's state are as they were when it was made, exactly
+    // that plan is applied (`up --plan`: the engine refuses anything else).
+    const held = status.awaitingApproval;
+    let replanned = false;
+    if (
+      approved &&
+      held?.revision === revision &&
+      held.planFile &&
+      held.stateVersion &&
+      this.#engine.stateVersion
+    ) {
+      const version = await this.#engine.stateVersion(request);
+      if (version === held.stateVersion && existsSync(held.planFile)) {
+        ctx.counts = held.counts;
+        if (this.#outsideWindow(ctx)) return "deferred";
+        this.#progress(
+          ctx,
+          "apply",
+          `up with the plan approved from run ${held.runId.slice(0, 8)} (state ${version}, ${formatCounts(held.counts)})`,
+        );
+        // No refresh: it would change the state the plan was made against.
+        const applied = await this.#engine.up(request, {
+          ...this.#engineOptions(ctx, false),
+          plan: held.planFile,
+        });
+        return this.#applied(ctx, applied);
+      }
+      replanned = true;
+      this.#progress(
+        ctx,
+        "approval",
+        version === held.stateVersion
+          ? "the approved plan file is gone; planning again"
+          : `the stack's state changed since the plan was made (${held.stateVersion} → ${version}); planning again`,
+      );
+    }
+
     // preview: what would change, after refreshing from the real infrastructure.
+    // A target that may need approval saves the engine's plan to apply later.
+    const planFile =
+      target.requireApproval !== "never" && target.mode === "apply"
+        ? join(this.#dataDir, "plans", target.name, `${run.id}.json`)
+        : undefined;
+    if (planFile) mkdirSync(dirname(planFile), { recursive: true });
     this.#progress(ctx, "preview", target.refresh ? "refresh and preview" : "preview");
-    const plan: Plan = await this.#engine.preview(request, this.#engineOptions(ctx, target.refresh));
+    const plan: Plan = await this.#engine.preview(request, {
+      ...this.#engineOptions(ctx, target.refresh),
+      ...(planFile ? { savePlan: planFile } : {}),
+    });
     ctx.counts = plan.counts;
     ctx.drift = plan.changes && status.lastAppliedRevision === revision;
     this.#progress(ctx, "preview", `plan: ${formatCounts(plan.counts)}${ctx.drift ? " (drift)" : ""}`);
     if (ctx.drift)
       this.#events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
 
+    const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
+    if (planFile && !keepPlan) rmSync(planFile, { force: true });
     if (target.mode === "preview") return "planned";
     if (target.mode === "detect")
       return ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged";
-    if (!plan.changes) return "unchanged";
+    const depsChanged = ctx.depsDigest !== undefined && ctx.depsDigest !== status.appliedDepsDigest;
+    if (!plan.changes && !depsChanged) return "unchanged";
+    if (!plan.changes)
+      this.#progress(ctx, "preview", "dependency outputs changed; up to update the stack outputs");
 
     // gates: refuse destructive or empty plans unless approved.
     if (!approved) {
       const refusal = checkGates(plan, target.gates);
       if (refusal) {
+        if (planFile) rmSync(planFile, { force: true });
         this.#events.emit("gate.refused", {
           target: target.name,
           revision,
@@ -1142,47 +1453,62 @@ export class Reconciler {
 
     // approval: hold the plan for a person unless this exact plan was approved.
     const digest = planDigest(plan);
-    const held = status.awaitingApproval;
-    const approvedPlan = approved && (held?.revision !== revision || held.digest === digest);
-    if (needsApproval(target.requireApproval, plan) && !approvedPlan) {
+    const approvedPlan = approved && !replanned && (held?.revision !== revision || held.digest === digest);
+    if (keepPlan && !approvedPlan) {
+      const stateVersion = planFile ? await this.#engine.stateVersion?.(request) : undefined;
       ctx.approval = {
         revision,
         runId: run.id,
         counts: plan.counts,
         digest,
         plannedAt: new Date().toISOString(),
+        ...(planFile && existsSync(planFile) ? { planFile } : {}),
+        ...(stateVersion ? { stateVersion } : {}),
       };
       ctx.steps = plan.steps;
-      this.#progress(ctx, "approval", `waiting for approval of ${formatCounts(plan.counts)}`);
+      this.#progress(
+        ctx,
+        "approval",
+        `waiting for approval of ${formatCounts(plan.counts)}${stateVersion ? ` (plan pinned to ${revision.slice(0, 12)} and state ${stateVersion})` : ""}`,
+      );
       return "awaiting-approval";
     }
+    if (planFile) rmSync(planFile, { force: true });
 
-    // windows: outside its change window an up waits for it, unless overridden.
-    if (target.windows && !run.override) {
-      const verdict = checkWindows(target.windows, new Date());
-      if (!verdict.open) {
-        if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
-        this.#progress(
-          ctx,
-          "window",
-          `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
-            verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
-          }`,
-        );
-        return "deferred";
-      }
-    }
-    if (target.windows && run.override) {
-      this.#progress(ctx, "window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
-    }
+    if (this.#outsideWindow(ctx)) return "deferred";
 
     // apply
     this.#progress(ctx, "apply", "up");
     const applied: ApplyResult = await this.#engine.up(request, this.#engineOptions(ctx, target.refresh));
+    return this.#applied(ctx, applied);
+  }
+
+  #applied(ctx: RunContext, applied: ApplyResult): RunResult {
     ctx.counts = applied.counts;
     ctx.status = { ...ctx.status, outputs: applied.outputs };
     this.#progress(ctx, "apply", `applied: ${formatCounts(applied.counts)}`);
     return ctx.drift ? "drift-corrected" : "applied";
+  }
+
+  /** Outside its change windows an `up` waits for them (unless overridden); says so and when. */
+  #outsideWindow(ctx: RunContext): boolean {
+    const { target, run } = ctx;
+    if (!target.windows) return false;
+    if (run.override) {
+      this.#progress(ctx, "window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
+      return false;
+    }
+    const verdict = checkWindows(target.windows, new Date());
+    if (verdict.open) return false;
+    if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
+    this.#progress(
+      ctx,
+      "window",
+      `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
+        verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
+      }`,
+    );
+    return true;
   }
 
   async #destroy(ctx: RunContext, record: (start: boolean) => void): Promise<RunResult> {
@@ -1232,11 +1558,20 @@ export class Reconciler {
         const {
           stalledRevision: _s,
           approvedRevision: _a,
-          awaitingApproval: _w,
+          awaitingApproval: held,
           deferredUntil: _d,
           ...rest
         } = next;
-        next = { ...rest, lastAppliedRevision: revision as string, lastDriftCheckAt: now };
+        if (held?.planFile) rmSync(held.planFile, { force: true });
+        next = {
+          ...rest,
+          lastAppliedRevision: revision as string,
+          lastDriftCheckAt: now,
+          ...(ctx.depsDigest ? { appliedDepsDigest: ctx.depsDigest } : {}),
+        };
+        if (before.lastAppliedRevision !== revision || !before.revisionAppliedAt) {
+          next = { ...next, revisionAppliedAt: now };
+        }
         if (before.lastAppliedRevision !== revision || run.result !== "unchanged") {
           next = { ...next, lastAppliedAt: now };
         }
@@ -1297,6 +1632,8 @@ export class Reconciler {
         );
         if (ctx.approval) {
           const { approvedRevision: _a, ...rest } = next;
+          const replaced = before.awaitingApproval?.planFile;
+          if (replaced && replaced !== ctx.approval.planFile) rmSync(replaced, { force: true });
           next = { ...rest, awaitingApproval: ctx.approval };
         }
         break;
@@ -1320,11 +1657,29 @@ export class Reconciler {
   /** Queues a run for when a change window opens (timers cap at ~24 days; a later run sets the next). */
   #scheduleWindow(state: TargetState, opensAt: Date): void {
     clearTimeout(state.windowTimer);
-    const delay = Math.min(2 ** 31 - 1, Math.max(0, opensAt.getTime() - Date.now()) + 1000);
-    state.windowTimer = setTimeout(() => {
-      if (!state.removed && this.#scheduling) this.#enqueue(state, { trigger: "schedule", force: true });
+    state.windowTimer = this.#timerAt(state, opensAt, 1000, { trigger: "schedule", force: true });
+  }
+
+  /** Checks a promotion again when the upstream's revision is due. */
+  #schedulePromotion(state: TargetState, dueAt: Date): void {
+    clearTimeout(state.promoteTimer);
+    state.promoteTimer = this.#timerAt(state, dueAt, 250, { trigger: "promotion", force: false });
+  }
+
+  /** A timer that queues a run shortly after `at`, unless the target is gone, suspended or stopped. */
+  #timerAt(
+    state: TargetState,
+    at: Date,
+    marginMs: number,
+    request: { trigger: Trigger; force: boolean },
+  ): NodeJS.Timeout {
+    const delay = Math.min(2 ** 31 - 1, Math.max(0, at.getTime() - Date.now()) + marginMs);
+    const timer = setTimeout(() => {
+      if (!state.removed && this.#scheduling && !this.#isSuspended(state.spec.name))
+        this.#enqueue(state, request);
     }, delay);
-    state.windowTimer.unref();
+    timer.unref();
+    return timer;
   }
 
   #scheduleRetry(state: TargetState, error: unknown): void {
@@ -1356,6 +1711,199 @@ export class Reconciler {
       log: reason,
     };
   }
+
+  // ---- stack leases -----------------------------------------------------------
+
+  /**
+   * Takes the store's lease on the run's stack, waiting (polling with jitter)
+   * while a run of this or another process sharing the store holds it. Returns
+   * the function that releases it; until then the lease is renewed on a timer.
+   */
+  async #leaseStack(ctx: RunContext, state: TargetState): Promise<() => void> {
+    const request = {
+      key: this.#stackLockKey(ctx.target),
+      owner: this.#owner,
+      target: ctx.target.name,
+      runId: ctx.run.id,
+    };
+    let waited = false;
+    let previous: StackLease | undefined;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      previous = this.#store.getStackLock(request.key);
+      const holder = this.#store.tryLockStack(request, Reconciler.#leaseTtlMs);
+      if (!holder) break;
+      if (!waited) {
+        waited = true;
+        this.#progress(
+          ctx,
+          "lock",
+          `waiting for stack ${ctx.target.stack} held by run ${holder.runId} of target ${holder.target} (owner ${holder.owner})`,
+        );
+      }
+      await this.#delay(250 + Math.random() * 750, ctx.signal);
+    }
+    // A holder that stopped renewing or died may have left the stack locked
+    // with pending operations, and its run unfinished: recover first.
+    const tookOver =
+      previous !== undefined &&
+      !(previous.owner === request.owner && previous.runId === request.runId) &&
+      (previous.expiresAt <= Date.now() || isOwnerDead(previous.owner));
+    if (tookOver && previous) {
+      state.needsRecovery = true;
+      this.#progress(
+        ctx,
+        "lock",
+        `took over the lease on stack ${ctx.target.stack} from run ${previous.runId} of target ${previous.target} (owner ${previous.owner}), which stopped; recovering first`,
+      );
+    } else if (waited) {
+      this.#progress(ctx, "lock", `took the lease on stack ${ctx.target.stack}`);
+    }
+    const scope = tookOver && previous ? [ctx.target.name, previous.target] : [ctx.target.name];
+    for (const interrupted of this.#store.markInterrupted(scope)) {
+      const other = this.#targets.get(interrupted.target);
+      if (other) other.needsRecovery = true;
+      this.#log.warn(
+        { target: interrupted.target, runId: interrupted.id },
+        "a run of a process that stopped was interrupted; recovering before the next run",
+      );
+    }
+    const renew = setInterval(() => {
+      try {
+        if (this.#store.renewStackLock(request.key, request.owner, Reconciler.#leaseTtlMs)) return;
+        const holder = this.#store.tryLockStack(request, Reconciler.#leaseTtlMs);
+        if (holder) {
+          this.#progress(
+            ctx,
+            "lock",
+            `lost the lease on stack ${ctx.target.stack} to run ${holder.runId} of target ${holder.target} (owner ${holder.owner}); the backend's own lock still guards the update`,
+          );
+        }
+      } catch (error) {
+        ctx.log.warn({ err: error }, "could not renew the stack lease");
+      }
+    }, Reconciler.#leaseRenewMs);
+    renew.unref();
+    return () => {
+      clearInterval(renew);
+      try {
+        this.#store.unlockStack(request.key, request.owner);
+      } catch (error) {
+        ctx.log.warn({ err: error }, "could not release the stack lease; it lapses on its own");
+      }
+    };
+  }
+
+  /**
+   * Names a stack across processes: backend URL, project and stack name. The
+   * project's name in Pulumi.yaml is only known after checkout, which happens
+   * under the lease, so a project is named by its repository (credentials
+   * left out) and path; an inline program by its project name.
+   */
+  #stackLockKey(target: ResolvedTarget): string {
+    const project = target.program
+      ? `inline:${target.projectName ?? "inline"}`
+      : `${publicRepoUrl(target.repo).replace(/\/+$/, "")}//${target.path}`;
+    return `${target.backend.replace(/\/+$/, "")}#${project}#${target.stack}`;
+  }
+
+  /** How long a stack lease lasts unless renewed, and how often a running run renews it. */
+  static readonly #leaseTtlMs = 60_000;
+  static readonly #leaseRenewMs = 15_000;
+
+  /** Resolves after `ms`; rejects with the signal's reason when it aborts first. */
+  #delay(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason);
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+}
+
+/** Who asks for a manual promotion or rollback, and why; both are recorded. */
+export interface PromotionRequest {
+  /** Revision (full SHA or a unique prefix). @default - see the method */
+  readonly revision?: string;
+  readonly by: string;
+  readonly reason: string;
+}
+
+function checkRequester(subject: string, options: PromotionRequest): { by: string; reason: string } {
+  const issues = [
+    ...(typeof options?.by === "string" && options.by.trim() !== ""
+      ? []
+      : [{ path: "by", message: `must say who asks, got ${JSON.stringify(options?.by)}` }]),
+    ...(typeof options?.reason === "string" && options.reason.trim() !== ""
+      ? []
+      : [{ path: "reason", message: `must say why, got ${JSON.stringify(options?.reason)}` }]),
+    ...(options?.revision === undefined || /^[0-9a-f]{4,40}$/.test(options.revision)
+      ? []
+      : [
+          {
+            path: "revision",
+            message: `must be a commit SHA or a prefix of one, got ${JSON.stringify(options.revision)}`,
+          },
+        ]),
+  ];
+  if (issues.length > 0) throw new SpecError(subject, issues);
+  return { by: options.by, reason: options.reason };
+}
+
+/** What orders a target after another: its dependencies and the target it promotes from. */
+function ordering(target: ResolvedTarget): readonly string[] {
+  return target.promote && !target.dependsOn.includes(target.promote.from)
+    ? [...target.dependsOn, target.promote.from]
+    : target.dependsOn;
+}
+
+/** `promote.from` must name another known target of the same repository. */
+function checkPromotions(targets: ReadonlyMap<string, ResolvedTarget>): void {
+  for (const target of targets.values()) {
+    if (!target.promote) continue;
+    const { from } = target.promote;
+    const upstream = targets.get(from);
+    const problem =
+      from === target.name
+        ? "names the target itself"
+        : !upstream
+          ? `names an unknown target (known: ${[...targets.keys()].sort().join(", ")})`
+          : publicRepoUrl(upstream.repo) !== publicRepoUrl(target.repo)
+            ? `names a target of another repository (${publicRepoUrl(upstream.repo)})`
+            : undefined;
+    if (problem) {
+      throw new SpecError(`target "${target.name}"`, [
+        { path: "promote.from", message: `${problem}, got ${JSON.stringify(from)}` },
+      ]);
+    }
+  }
+}
+
+/**
+ * When the upstream's last applied revision is due for promotion: the soak
+ * time after it was applied, and with `requireHealthy` after the upstream was
+ * last seen becoming Ready; or what it waits for instead.
+ */
+function soak(policy: ResolvedPromotion, upstream: TargetStatus): { dueAt: number } | { waitingFor: string } {
+  const appliedAt = Date.parse(upstream.revisionAppliedAt ?? upstream.lastAppliedAt ?? "");
+  if (Number.isNaN(appliedAt)) return { waitingFor: `"${policy.from}" has not applied a revision yet` };
+  if (!policy.requireHealthy) return { dueAt: appliedAt + policy.afterMs };
+  const condition = (type: ConditionType) => upstream.conditions.find((c) => c.type === type);
+  const ready = condition("Ready");
+  if (!ready?.status) {
+    return { waitingFor: `"${policy.from}" is not ready (${ready?.reason ?? "never applied"})` };
+  }
+  for (const type of ["Stalled", "Drifted"] as const) {
+    if (condition(type)?.status) return { waitingFor: `"${policy.from}" is ${type.toLowerCase()}` };
+  }
+  return { dueAt: Math.max(appliedAt, Date.parse(ready.since)) + policy.afterMs };
 }
 
 /** Ready=False reasons that mean "waiting", not "broken": leaving them is no recovery. */
@@ -1367,19 +1915,14 @@ function needsApproval(policy: ResolvedTarget["requireApproval"], plan: Plan): b
   return false;
 }
 
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
 /** Identifies a plan by its steps, so an approval applies only the plan a person saw. */
 function planDigest(plan: Plan): string {
   const steps = plan.steps.map((s) => `${s.op} ${s.urn}`).sort();
-  return createHash("sha256").update(steps.join("\n")).digest("hex").slice(0, 16);
-}
-
-/** JSON with object keys sorted, so equal outputs compare equal whatever their order. */
-function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
+  return sha256(steps.join("\n")).slice(0, 16);
 }
 
 function formatCounts(counts: ChangeCounts | undefined): string {

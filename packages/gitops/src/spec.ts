@@ -65,6 +65,30 @@ export interface ChangeWindows {
   readonly timezone?: string;
 }
 
+/**
+ * Environment promotion: the target applies the revisions another target (for
+ * example staging) applied successfully, once they have stayed applied for
+ * the soak time, instead of following its own ref.
+ */
+export interface PromotionPolicy {
+  /** The upstream target whose applied revisions this one follows; same repository. */
+  readonly from: string;
+  /** How long the upstream must have kept a revision applied before it is promoted. @default "0s" */
+  readonly after?: Duration;
+  /**
+   * Promote only while the upstream is healthy: Ready, not stalled and not
+   * drifted, for the whole soak time. @default true
+   */
+  readonly requireHealthy?: boolean;
+}
+
+/** A {@link PromotionPolicy} with defaults resolved. */
+export interface ResolvedPromotion {
+  readonly from: string;
+  readonly afterMs: number;
+  readonly requireHealthy: boolean;
+}
+
 /** The desired state of one Pulumi stack, as the user writes it. */
 export interface TargetSpec {
   /** Unique name, DNS-label-like (`[a-z0-9-]`, at most 63 characters). */
@@ -148,6 +172,13 @@ export interface TargetSpec {
    * code such as `lib/`). @default []
    */
   readonly watchPaths?: readonly string[];
+  /**
+   * Follow another target's applied revisions instead of {@link ref}
+   * (staging → prod). Promotions are recorded; `Reconciler.promote` and
+   * `Reconciler.rollback` move the target by hand.
+   * @default - the target follows its own ref
+   */
+  readonly promote?: PromotionPolicy;
 }
 
 /** A {@link TargetSpec} with every default resolved. */
@@ -180,6 +211,7 @@ export interface ResolvedTarget {
   readonly windows: ResolvedWindows | undefined;
   readonly requireApproval: "never" | "always" | "destructive";
   readonly watchPaths: readonly string[];
+  readonly promote: ResolvedPromotion | undefined;
 }
 
 const MIN_INTERVAL_MS = 10_000;
@@ -321,6 +353,13 @@ const targetSchema = z.strictObject({
         }),
     )
     .optional(),
+  promote: z
+    .strictObject({
+      from: z.string().regex(DNS_LABEL, "must be a target name"),
+      after: duration(0, "the soak time").optional(),
+      requireHealthy: z.boolean({ error: "must be true or false" }).optional(),
+    })
+    .optional(),
 });
 
 function isTimeZone(zone: string): boolean {
@@ -453,5 +492,12 @@ export function resolveTarget(input: unknown, defaults: { readonly dataDir: stri
     requireApproval:
       spec.requireApproval === "destructive" ? "destructive" : spec.requireApproval ? "always" : "never",
     watchPaths: spec.watchPaths ?? [],
+    promote: spec.promote
+      ? {
+          from: spec.promote.from,
+          afterMs: parseDuration(spec.promote.after ?? 0) as number,
+          requireHealthy: spec.promote.requireHealthy ?? true,
+        }
+      : undefined,
   };
 }

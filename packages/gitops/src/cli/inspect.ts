@@ -72,6 +72,25 @@ export function statusCommand(
   return EXIT.ok;
 }
 
+/**
+ * A target's newest entries from the store, as a table or JSON (`history`,
+ * `promotions`).
+ */
+function listCommand<T>(
+  config: DriftlessConfig,
+  name: string,
+  options: HistoryCommandOptions,
+  io: CliIO,
+  read: (store: SqliteStore) => T[],
+  headers: readonly string[],
+  row: (item: T) => string[],
+): number {
+  if (!config.targets.some((t) => t.name === name)) return unknownTarget(config, name, io);
+  const items = withStore(config, read);
+  io.out.write(options.json ? `${JSON.stringify(items, null, 2)}\n` : table(headers, items.map(row)));
+  return EXIT.ok;
+}
+
 /** `driftless history <target>`: the most recent runs, newest first. */
 export function historyCommand(
   config: DriftlessConfig,
@@ -79,24 +98,48 @@ export function historyCommand(
   options: HistoryCommandOptions,
   io: CliIO,
 ): number {
-  if (!config.targets.some((t) => t.name === name)) return unknownTarget(config, name, io);
-  const runs = withStore(config, (store) => store.listRuns(name, options.limit));
-  if (options.json) {
-    io.out.write(`${JSON.stringify(runs, null, 2)}\n`);
-    return EXIT.ok;
-  }
-  const rows = runs.map((r) => [
-    r.id.slice(0, 8),
-    r.trigger,
-    r.result ?? "running",
-    r.revision?.slice(0, 12) ?? "-",
-    ago(r.startedAt),
-    elapsed(r.startedAt, r.finishedAt),
-    r.counts ? `+${r.counts.create} ~${r.counts.update} ±${r.counts.replace} -${r.counts.delete}` : "-",
-    (r.error ?? "").split("\n")[0] ?? "",
-  ]);
-  io.out.write(
-    table(["RUN", "TRIGGER", "RESULT", "REVISION", "STARTED", "DURATION", "CHANGES", "ERROR"], rows),
+  return listCommand(
+    config,
+    name,
+    options,
+    io,
+    (store) => store.listRuns(name, options.limit),
+    ["RUN", "TRIGGER", "RESULT", "REVISION", "STARTED", "DURATION", "CHANGES", "ERROR"],
+    (r) => [
+      r.id.slice(0, 8),
+      r.trigger,
+      r.result ?? "running",
+      r.revision?.slice(0, 12) ?? "-",
+      ago(r.startedAt),
+      elapsed(r.startedAt, r.finishedAt),
+      r.counts ? `+${r.counts.create} ~${r.counts.update} ±${r.counts.replace} -${r.counts.delete}` : "-",
+      (r.error ?? "").split("\n")[0] ?? "",
+    ],
   );
-  return EXIT.ok;
+}
+
+/** `driftless promotions <target>`: recorded promotions and rollbacks, newest first. */
+export function promotionsCommand(
+  config: DriftlessConfig,
+  name: string,
+  options: HistoryCommandOptions,
+  io: CliIO,
+): number {
+  return listCommand(
+    config,
+    name,
+    options,
+    io,
+    (store) => store.listPromotions(name, options.limit),
+    ["AT", "KIND", "FROM", "REVISION", "PREVIOUS", "BY", "REASON"],
+    (p) => [
+      ago(p.at),
+      p.kind,
+      p.source,
+      p.revision.slice(0, 12),
+      p.previousRevision?.slice(0, 12) ?? "-",
+      p.by ?? "-",
+      p.reason ?? "",
+    ],
+  );
 }

@@ -1,9 +1,10 @@
+import { userInfo } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { parseDuration } from "../duration.js";
-import { historyCommand, statusCommand } from "./inspect.js";
+import { historyCommand, promotionsCommand, statusCommand } from "./inspect.js";
 import { type CliIO, EXIT } from "./output.js";
-import { previewCommand, reconcileCommand } from "./run.js";
+import { moveCommand, previewCommand, reconcileCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
 const DEFAULT_CONFIG = "driftless.yaml";
@@ -125,6 +126,80 @@ Exit codes:
     .option("--json", "JSON on stdout")
     .action((target: string, opts: { config: string; limit: number; json?: boolean }) => {
       code = historyCommand(
+        loadConfig(opts.config),
+        target,
+        { limit: opts.limit, json: opts.json ?? false },
+        io,
+      );
+    });
+
+  const requester = (): string => {
+    try {
+      return userInfo().username;
+    } catch {
+      return "unknown";
+    }
+  };
+  for (const [action, description] of [
+    ["promote", "promote a revision the upstream applied (default: its latest) now, skipping the soak time"],
+    ["rollback", "move a promoted target back to a revision it applied before (default: the previous one)"],
+  ] as const) {
+    program
+      .command(action)
+      .description(`${description}; waits for the run`)
+      .argument("<target>", "target name (one with `promote` in the config)")
+      .requiredOption("--reason <text>", "why; recorded with the promotion")
+      .option("--by <name>", "who asks; recorded (default: the OS user)")
+      .option("--revision <sha>", "commit SHA or unique prefix")
+      .addOption(configOption())
+      .option("--json", "print the run record as JSON on stdout")
+      .action(
+        async (
+          target: string,
+          opts: { config: string; reason: string; by?: string; revision?: string; json?: boolean },
+        ) => {
+          code = await moveCommand(
+            loadConfig(opts.config),
+            target,
+            action,
+            {
+              by: opts.by ?? requester(),
+              reason: opts.reason,
+              json: opts.json ?? false,
+              ...(opts.revision ? { revision: opts.revision } : {}),
+            },
+            io,
+          );
+        },
+      );
+  }
+
+  program
+    .command("approve")
+    .description("apply the plan a target holds for approval (or a refused revision); waits for the run")
+    .argument("<target>", "target name")
+    .option("--revision <sha>", "the revision to approve (default: the one waiting)")
+    .addOption(configOption())
+    .option("--json", "print the run record as JSON on stdout")
+    .action(async (target: string, opts: { config: string; revision?: string; json?: boolean }) => {
+      code = await moveCommand(
+        loadConfig(opts.config),
+        target,
+        "approve",
+        { json: opts.json ?? false, ...(opts.revision ? { revision: opts.revision } : {}) },
+        io,
+      );
+    });
+
+  program
+    .command("promotions")
+    .description("show a target's promotions and rollbacks, newest first")
+    .argument("<target>", "target name")
+    .addOption(configOption())
+    .option("-n, --limit <n>", "how many", limitArg, 20)
+    .option("--json", "JSON on stdout")
+    .action((target: string, opts: { config: string; limit: number; json?: boolean }) => {
+      code = promotionsCommand(
         loadConfig(opts.config),
         target,
         { limit: opts.limit, json: opts.json ?? false },

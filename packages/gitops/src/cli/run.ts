@@ -88,6 +88,63 @@ export function reconcileCommand(
   });
 }
 
+/** Options of `driftless promote`, `rollback` and `approve`. */
+export interface MoveCommandOptions {
+  /** Revision (SHA or unique prefix); the method's default when absent. */
+  readonly revision?: string;
+  /** Who asks; recorded. Not used by `approve`. */
+  readonly by?: string;
+  /** Why; recorded. Not used by `approve`. */
+  readonly reason?: string;
+  readonly json?: boolean;
+}
+
+/**
+ * `driftless promote|rollback|approve <target>`: moves the target (or releases
+ * its held plan) and waits for the run that applies it, progress on stderr.
+ */
+export function moveCommand(
+  config: DriftlessConfig,
+  name: string,
+  action: "promote" | "rollback" | "approve",
+  options: MoveCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  return onTarget(config, name, io, async (reconciler, signal) => {
+    reconciler.on("run.progress", (event) =>
+      io.err.write(`${progressLine(event)}
+`),
+    );
+    const queued =
+      action === "approve"
+        ? reconciler.approve(name, options.revision)
+        : reconciler[action](name, {
+            by: options.by ?? "",
+            reason: options.reason ?? "",
+            ...(options.revision ? { revision: options.revision } : {}),
+          });
+    if (action !== "approve") {
+      const promotion = reconciler.promotions(name, 1)[0];
+      if (promotion) {
+        io.err.write(
+          `${action === "promote" ? "promoted" : "rolled back"} ${name} to ${promotion.revision.slice(0, 12)} (from ${promotion.previousRevision?.slice(0, 12) ?? "nothing"})\n`,
+        );
+      }
+    }
+    const interrupted = new Promise<undefined>((resolve) => {
+      if (signal.aborted) resolve(undefined);
+      signal.addEventListener("abort", () => resolve(undefined), { once: true });
+    });
+    const run = await Promise.race([queued.done, interrupted]);
+    if (!run) {
+      io.err.write(`${action} interrupted; the run is cancelled\n`);
+      return EXIT.cancelled;
+    }
+    io.out.write(options.json ? `${JSON.stringify(run, null, 2)}\n` : summary(run));
+    return exitFor(run);
+  });
+}
+
 /** `driftless preview <target> --ref <ref>`: plans a ref without applying it. */
 export function previewCommand(
   config: DriftlessConfig,

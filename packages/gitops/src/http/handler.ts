@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { DriftlessError } from "../errors.js";
-import type { Reconciler } from "../reconciler.js";
+import { DriftlessError, SpecError } from "../errors.js";
+import type { PromotionRequest, Reconciler } from "../reconciler.js";
 import { readSecret } from "../secrets.js";
 import type { SecretSource } from "../spec.js";
 import { readBody } from "./body.js";
@@ -208,6 +208,54 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
 
   const control = (name: string, act: () => Reply): Reply => known(name) ?? act();
 
+  /** `GET /targets/:name/<list>?limit=20`: a known target's newest entries (limit 1–1000). */
+  const listing =
+    (list: (name: string, limit: number) => Json) =>
+    ({ params: [name = ""], query }: RequestContext): Reply => {
+      const missing = known(name);
+      if (missing) return missing;
+      const raw = query.get("limit");
+      const limit = raw === null ? 20 : Number(raw);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+        return fail(400, `limit must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
+      }
+      return json(200, list(name, limit));
+    };
+
+  /** `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`. */
+  const move =
+    (action: "promote" | "rollback") =>
+    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+      const missing = known(name);
+      if (missing) return missing;
+      const body = await readBody(req, maxBody);
+      if (body === "too-large") return fail(413, `the body is larger than ${maxBody} bytes`);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(typeof body === "string" && body.trim() !== "" ? body : "{}");
+      } catch {
+        return fail(400, "the body is not valid JSON");
+      }
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+        return fail(
+          400,
+          `the body must be a JSON object with "by" and "reason", got ${JSON.stringify(parsed)}`,
+        );
+      }
+      try {
+        const run = reconciler[action](name, parsed as PromotionRequest);
+        return json(
+          202,
+          { target: name, runId: run.id, promotion: reconciler.promotions(name, 1)[0] },
+          { location: `${prefix}/runs/${run.id}` },
+        );
+      } catch (error) {
+        if (error instanceof SpecError) return fail(400, error.message);
+        if (error instanceof DriftlessError) return fail(409, error.message);
+        throw error;
+      }
+    };
+
   const routes: Route[] = [
     { method: "GET", pattern: /^\/healthz$/, auth: "none", handle: () => json(200, { status: "ok" }) },
     {
@@ -295,16 +343,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/runs$/,
       auth: "read",
-      handle: ({ params: [name = ""], query }) => {
-        const missing = known(name);
-        if (missing) return missing;
-        const raw = query.get("limit");
-        const limit = raw === null ? 20 : Number(raw);
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
-          return fail(400, `limit must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
-        }
-        return json(200, { runs: reconciler.history(name, limit) });
-      },
+      handle: listing((name, limit) => ({ runs: reconciler.history(name, limit) })),
     },
     {
       method: "GET",
@@ -358,6 +397,14 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
           throw error;
         }
       },
+    },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/promote$/, auth: "control", handle: move("promote") },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/rollback$/, auth: "control", handle: move("rollback") },
+    {
+      method: "GET",
+      pattern: /^\/targets\/([^/]+)\/promotions$/,
+      auth: "read",
+      handle: listing((name, limit) => ({ promotions: reconciler.promotions(name, limit) })),
     },
     {
       method: "POST",

@@ -1,0 +1,148 @@
+// Approvals with the real engine and real git: a destructive change stops after
+// the preview with the engine's update plan saved and pinned to the revision
+// and the stack's state; approving applies exactly that plan (`up --plan`), and
+// a moved revision or state means planning again.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PulumiEngine, Reconciler, type TargetSpec } from "@driftless/gitops";
+import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+
+const PASSPHRASE = "test-passphrase";
+
+describe("approvals with the real engine", () => {
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+  let engine: PulumiEngine;
+  let outDir: string;
+
+  const pages = (names: Record<string, string>) => ({ "site.json": JSON.stringify(names) });
+  const page = (name: string) => join(outDir, name);
+
+  beforeAll(async () => {
+    sandbox = engineSandbox("driftless-approval-");
+    outDir = join(sandbox.dir, "out");
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo.commit(
+      pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
+      "five pages",
+    );
+    engine = new PulumiEngine();
+    const spec: TargetSpec = {
+      name: "site",
+      repo: repo.fileUrl,
+      stack: "prod",
+      passphrase: PASSPHRASE,
+      config: { outDir },
+      env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+      interval: "1h",
+      resync: "1h",
+      refresh: false,
+      requireApproval: "destructive",
+    };
+    reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data"),
+      engine,
+      logger: pino({ level: "silent" }),
+      installDependencies: false,
+      targets: [spec],
+    });
+    expect(await reconciler.reconcile("site")).toMatchObject({ result: "applied" });
+  });
+
+  afterAll(async () => {
+    await reconciler?.stop({ graceMs: 1000 });
+    sandbox?.dispose();
+  });
+
+  it("holds a destructive change and applies exactly the approved plan", async () => {
+    const v2 = repo.commit(
+      pages({ "a.html": "a2", "b.html": "b1", "c.html": "c1", "d.html": "d1" }),
+      "drop e, change a",
+    );
+    const held = await reconciler.reconcile("site", { trigger: "webhook" });
+    expect(held).toMatchObject({ result: "awaiting-approval", revision: v2 });
+    expect(held.plan?.map((s) => [s.op, s.urn.split("::").at(-1)]).sort()).toEqual([
+      ["delete", "e.html"],
+      ["update", "a.html"],
+    ]);
+    const approval = reconciler.status("site").awaitingApproval;
+    expect(approval).toMatchObject({ revision: v2, runId: held.id, stateVersion: expect.any(String) });
+    expect(existsSync(approval?.planFile ?? "")).toBe(true);
+    // Nothing was applied.
+    expect(existsSync(page("e.html"))).toBe(true);
+    expect(readFileSync(page("a.html"), "utf8")).toBe("a1");
+
+    // A scheduled check does not plan it again.
+    const before = engine.invocations;
+    expect((await reconciler.reconcile("site", { trigger: "interval", force: false })).result).toBe(
+      "skipped",
+    );
+    expect(engine.invocations).toBe(before);
+
+    const applied = await reconciler.approve("site").done;
+    expect(applied).toMatchObject({ result: "applied", revision: v2 });
+    expect(applied.log).toMatch(new RegExp(`up with the plan approved from run ${held.id.slice(0, 8)}`));
+    // The approved plan was applied as saved: no second preview.
+    expect(applied.log).not.toMatch(/\[preview\]/);
+    expect(existsSync(page("e.html"))).toBe(false);
+    expect(readFileSync(page("a.html"), "utf8")).toBe("a2");
+    expect(reconciler.status("site").awaitingApproval).toBeUndefined();
+    expect(existsSync(approval?.planFile ?? "")).toBe(false);
+  });
+
+  it("plans again when the stack's state changed after the plan was made", async () => {
+    const v3 = repo.commit(pages({ "a.html": "a2", "b.html": "b1", "c.html": "c1" }), "drop d");
+    const held = await reconciler.reconcile("site", { trigger: "webhook" });
+    expect(held.result).toBe("awaiting-approval");
+    const pinned = reconciler.status("site").awaitingApproval?.stateVersion;
+
+    // Someone edits b.html by hand and refreshes the stack out of band.
+    writeFileSync(page("b.html"), "b edited");
+    const stack = await LocalWorkspace.selectStack(
+      { stackName: "prod", workDir: join(sandbox.dir, "data", "work", "site") },
+      {
+        envVars: {
+          ...sandbox.env,
+          PULUMI_BACKEND_URL: `file://${join(sandbox.dir, "data", "state")}`,
+          PULUMI_CONFIG_PASSPHRASE: PASSPHRASE,
+          NODE_PATH: TEST_NODE_PATH,
+        },
+      },
+    );
+    await stack.refresh();
+
+    const replanned = await reconciler.approve("site").done;
+    expect(replanned).toMatchObject({ result: "awaiting-approval", revision: v3 });
+    expect(replanned.log).toMatch(/the stack's state changed since the plan was made .*; planning again/);
+    const next = reconciler.status("site").awaitingApproval;
+    expect(next?.runId).toBe(replanned.id);
+    expect(next?.stateVersion).not.toBe(pinned);
+    // The new plan also puts b.html back; nothing was applied yet.
+    expect(replanned.plan?.map((s) => [s.op, s.urn.split("::").at(-1)]).sort()).toEqual([
+      ["delete", "d.html"],
+      ["update", "b.html"],
+    ]);
+    expect(existsSync(page("d.html"))).toBe(true);
+
+    const applied = await reconciler.approve("site").done;
+    expect(applied).toMatchObject({ result: "applied", revision: v3 });
+    expect(existsSync(page("d.html"))).toBe(false);
+    expect(readFileSync(page("b.html"), "utf8")).toBe("b1");
+  });
+
+  it("plans again when the ref moved past the approved revision", async () => {
+    const v4 = repo.commit(pages({ "a.html": "a2", "b.html": "b1" }), "drop c");
+    expect((await reconciler.reconcile("site", { trigger: "webhook" })).result).toBe("awaiting-approval");
+    const v5 = repo.commit(pages({ "a.html": "a5", "b.html": "b1" }), "and change a");
+    const run = await reconciler.approve("site", v4).done;
+    expect(run).toMatchObject({ result: "awaiting-approval", revision: v5 });
+    expect(reconciler.status("site").awaitingApproval?.revision).toBe(v5);
+    expect(existsSync(page("c.html"))).toBe(true);
+  });
+});
