@@ -25,14 +25,17 @@ function pipelineSeed(): string {
   for (const name of STACKS) {
     const dir = join(seed, name);
     cpSync(siteProgramSeed(), dir, { recursive: true });
-    const upstream =
-      name === "database"
-        ? "deps.network.commit"
-        : name === "app"
-          ? "deps.database.networkCommit"
-          : undefined;
-    if (upstream)
-      appendFileSync(join(dir, "index.js"), `\nexports.networkCommit = config.require("${upstream}");\n`);
+    // database reads one plain key; app reads its dependency's outputs typed, as one object.
+    if (name === "database")
+      appendFileSync(
+        join(dir, "index.js"),
+        '\nexports.networkCommit = config.require("deps.network.commit");\n',
+      );
+    if (name === "app")
+      appendFileSync(
+        join(dir, "index.js"),
+        '\nexports.networkCommit = require("@driftless/core/dependencies").dependencyOutputs("database", ["networkCommit"]).networkCommit;\n',
+      );
   }
   return seed;
 }
@@ -54,6 +57,8 @@ describe("dependent stacks with the real engine", () => {
     env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
     interval: "1h",
     resync: "1h",
+    // Nothing changes out of band here; a refresh would only slow every run down.
+    refresh: false,
     dependsOn,
   });
 

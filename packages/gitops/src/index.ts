@@ -69,6 +69,7 @@ export {
   type WebhookSecrets,
 } from "./http/index.js";
 export {
+  DEPENDENCY_CONFIG_PREFIX,
   PROVENANCE_ENV,
   type PreviewRefOptions,
   type PromotionRequest,

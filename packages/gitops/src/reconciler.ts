@@ -50,6 +50,9 @@ import {
 import { checkWindows } from "./windows.js";
 import { prepareDependencies } from "./workspace.js";
 
+/** Config key prefix of dependency outputs (read by `dependencyOutputs` of `@driftless/core`). */
+export const DEPENDENCY_CONFIG_PREFIX = "deps";
+
 /** Environment variables the reconciler sets for every program (read by `@driftless/core` provenance). */
 export const PROVENANCE_ENV = {
   repo: "DRIFTLESS_GIT_REPO",
@@ -896,14 +899,23 @@ export class Reconciler {
     this.#events.emit("promoted", promotion);
   }
 
-  /** Each dependency's last outputs as plain config `deps.<dependency>.<output>`; secrets are left out. */
+  /**
+   * Each dependency's last outputs as plain config: `deps.<dependency>` holds
+   * them as one JSON object (read typed with `dependencyOutputs` of
+   * `@driftless/core`), `deps.<dependency>.<output>` each one (strings as they
+   * are, other values JSON-encoded). Secrets are left out.
+   */
   #dependencyConfig(target: ResolvedTarget): Record<string, string> {
     const config: Record<string, string> = {};
     for (const dep of target.dependsOn) {
+      const passed: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(this.#status(dep).outputs ?? {})) {
         if (value === "[secret]" || value === undefined) continue;
-        config[`deps.${dep}.${key}`] = typeof value === "string" ? value : JSON.stringify(value);
+        passed[key] = value;
+        config[`${DEPENDENCY_CONFIG_PREFIX}.${dep}.${key}`] =
+          typeof value === "string" ? value : JSON.stringify(value);
       }
+      if (this.#status(dep).outputs) config[`${DEPENDENCY_CONFIG_PREFIX}.${dep}`] = stableJson(passed);
     }
     return config;
   }
