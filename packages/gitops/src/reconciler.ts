@@ -27,6 +27,7 @@ import { checkGates } from "./gates.js";
 import { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
 import { pathMatches } from "./http/push.js";
 import { isOwnerDead, newOwnerId } from "./process.js";
+import { checkPromotions, checkRequester, ordering, type PromotionRequest, soak } from "./promotion.js";
 import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
 import { Semaphore } from "./semaphore.js";
 import { GitSource, type Source } from "./source.js";
@@ -48,6 +49,9 @@ import {
   type Trigger,
 } from "./store.js";
 import { checkWindows } from "./windows.js";
+
+export type { PromotionRequest } from "./promotion.js";
+
 import { prepareDependencies } from "./workspace.js";
 
 /** Config key prefix of dependency outputs (read by `dependencyOutputs` of `@driftless/core`). */
@@ -1838,84 +1842,6 @@ export class Reconciler {
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
-}
-
-/** Who asks for a manual promotion or rollback, and why; both are recorded. */
-export interface PromotionRequest {
-  /** Revision (full SHA or a unique prefix). @default - see the method */
-  readonly revision?: string;
-  readonly by: string;
-  readonly reason: string;
-}
-
-function checkRequester(subject: string, options: PromotionRequest): { by: string; reason: string } {
-  const issues = [
-    ...(typeof options?.by === "string" && options.by.trim() !== ""
-      ? []
-      : [{ path: "by", message: `must say who asks, got ${JSON.stringify(options?.by)}` }]),
-    ...(typeof options?.reason === "string" && options.reason.trim() !== ""
-      ? []
-      : [{ path: "reason", message: `must say why, got ${JSON.stringify(options?.reason)}` }]),
-    ...(options?.revision === undefined || /^[0-9a-f]{4,40}$/.test(options.revision)
-      ? []
-      : [
-          {
-            path: "revision",
-            message: `must be a commit SHA or a prefix of one, got ${JSON.stringify(options.revision)}`,
-          },
-        ]),
-  ];
-  if (issues.length > 0) throw new SpecError(subject, issues);
-  return { by: options.by, reason: options.reason };
-}
-
-/** What orders a target after another: its dependencies and the target it promotes from. */
-function ordering(target: ResolvedTarget): readonly string[] {
-  return target.promote && !target.dependsOn.includes(target.promote.from)
-    ? [...target.dependsOn, target.promote.from]
-    : target.dependsOn;
-}
-
-/** `promote.from` must name another known target of the same repository. */
-function checkPromotions(targets: ReadonlyMap<string, ResolvedTarget>): void {
-  for (const target of targets.values()) {
-    if (!target.promote) continue;
-    const { from } = target.promote;
-    const upstream = targets.get(from);
-    const problem =
-      from === target.name
-        ? "names the target itself"
-        : !upstream
-          ? `names an unknown target (known: ${[...targets.keys()].sort().join(", ")})`
-          : publicRepoUrl(upstream.repo) !== publicRepoUrl(target.repo)
-            ? `names a target of another repository (${publicRepoUrl(upstream.repo)})`
-            : undefined;
-    if (problem) {
-      throw new SpecError(`target "${target.name}"`, [
-        { path: "promote.from", message: `${problem}, got ${JSON.stringify(from)}` },
-      ]);
-    }
-  }
-}
-
-/**
- * When the upstream's last applied revision is due for promotion: the soak
- * time after it was applied, and with `requireHealthy` after the upstream was
- * last seen becoming Ready; or what it waits for instead.
- */
-function soak(policy: ResolvedPromotion, upstream: TargetStatus): { dueAt: number } | { waitingFor: string } {
-  const appliedAt = Date.parse(upstream.revisionAppliedAt ?? upstream.lastAppliedAt ?? "");
-  if (Number.isNaN(appliedAt)) return { waitingFor: `"${policy.from}" has not applied a revision yet` };
-  if (!policy.requireHealthy) return { dueAt: appliedAt + policy.afterMs };
-  const condition = (type: ConditionType) => upstream.conditions.find((c) => c.type === type);
-  const ready = condition("Ready");
-  if (!ready?.status) {
-    return { waitingFor: `"${policy.from}" is not ready (${ready?.reason ?? "never applied"})` };
-  }
-  for (const type of ["Stalled", "Drifted"] as const) {
-    if (condition(type)?.status) return { waitingFor: `"${policy.from}" is ${type.toLowerCase()}` };
-  }
-  return { dueAt: Math.max(appliedAt, Date.parse(ready.since)) + policy.afterMs };
 }
 
 /** Ready=False reasons that mean "waiting", not "broken": leaving them is no recovery. */
