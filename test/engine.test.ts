@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { PulumiEngine, type StackRequest } from "@driftless/gitops";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation/index.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -111,5 +112,44 @@ describe("the real Pulumi engine", () => {
     const result = await stack.destroy();
     expect(result.summary.result).toBe("succeeded");
     expect(existsSync(target)).toBe(false);
+  });
+
+  it("reports an up's stack outputs from the engine's events, secrets masked", async () => {
+    const engine = new PulumiEngine();
+    const file = join(sandbox.dir, "out", "engine.txt");
+    const request: StackRequest = {
+      workDir: join(sandbox.dir, "inline-engine"),
+      stack: "outputs",
+      projectName: "engine-outputs",
+      program: async () => {
+        const config = new pulumi.Config();
+        const page = new LocalFile("page", { path: file, content: "hi" });
+        return {
+          path: page.path,
+          nested: { list: [1, 2], name: "n" },
+          token: config.requireSecret("apiToken"),
+          wrapped: { inner: config.requireSecret("apiToken") },
+        };
+      },
+      backend: sandbox.backendUrl,
+      secretsProvider: "passphrase",
+      env: sandbox.env,
+      config: {},
+      secretConfig: { apiToken: "s3cr3t-token-value" },
+    };
+    const applied = await engine.up(request);
+    const expected = {
+      path: file,
+      nested: { list: [1, 2], name: "n" },
+      token: "[secret]",
+      wrapped: "[secret]",
+    };
+    expect(applied.outputs).toEqual(expected);
+    expect(applied.counts).toMatchObject({ create: 1 });
+    // The same as the CLI's `stack output` reports them.
+    expect(await engine.outputs(request)).toEqual(expected);
+    const again = await engine.up(request);
+    expect(again.outputs).toEqual(expected);
+    await engine.destroy(request);
   });
 });

@@ -130,6 +130,8 @@ class StepCollector {
   readonly steps: PlannedStep[] = [];
   /** Error diagnostics, which say why a failed operation failed better than its exit status. */
   readonly errors: string[] = [];
+  /** The stack's outputs as the engine reported them (secrets masked), once it did. */
+  stackOutputs: Record<string, unknown> | undefined;
   readonly #onProgress: ((event: EngineProgress) => void) | undefined;
 
   constructor(onProgress?: (event: EngineProgress) => void) {
@@ -141,11 +143,14 @@ class StepCollector {
     Object.assign(this.counts, emptyCounts());
     this.steps.length = 0;
     this.errors.length = 0;
+    this.stackOutputs = undefined;
   }
 
   readonly onEvent = (event: EngineEvent): void => {
     const pre = event.resourcePreEvent?.metadata;
     const out = event.resOutputsEvent?.metadata;
+    if (out && out.type === "pulumi:pulumi:Stack" && out.new)
+      this.stackOutputs = maskedOutputs(out.new.outputs);
     if (pre) this.#onProgress?.({ kind: "resource", op: pre.op, urn: pre.urn, type: pre.type, done: false });
     if (out) this.#onProgress?.({ kind: "resource", op: out.op, urn: out.urn, type: out.type, done: true });
     const diag = event.diagnosticEvent;
@@ -232,19 +237,33 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    const result = await this.#guarded(
-      request,
-      options,
-      () =>
-        stack.up({
-          refresh: options.refresh ?? false,
-          onEvent: collector.onEvent,
-          signal: options.signal,
-          ...(options.plan ? { plan: options.plan } : {}),
-        }),
-      collector,
-    );
-    return { counts: collector.counts, outputs: plainOutputs(result.outputs) };
+    // After an update, Stack.up reads the outputs (`pulumi stack output`, twice)
+    // and the last history entry: three more CLI processes, each decrypting the
+    // state, about a third of a small update. The engine's events carry the
+    // outputs already and the summary is not used, so both are skipped here.
+    const patched = stack as unknown as { outputs: Stack["outputs"]; info: Stack["info"] };
+    const original = { outputs: patched.outputs, info: patched.info };
+    patched.outputs = async () => ({});
+    patched.info = async () => undefined;
+    try {
+      await this.#guarded(
+        request,
+        options,
+        () =>
+          stack.up({
+            refresh: options.refresh ?? false,
+            onEvent: collector.onEvent,
+            signal: options.signal,
+            ...(options.plan ? { plan: options.plan } : {}),
+          }),
+        collector,
+      );
+    } finally {
+      patched.outputs = original.outputs;
+      patched.info = original.info;
+    }
+    const outputs = collector.stackOutputs ?? (await this.#stateOutputs(stack));
+    return { counts: collector.counts, outputs };
   }
 
   async destroy(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
@@ -304,8 +323,20 @@ export class PulumiEngine implements Engine {
   }
 
   async outputs(request: StackRequest): Promise<Record<string, unknown>> {
-    const stack = await this.#stack(request);
-    return plainOutputs(await stack.outputs());
+    return this.#stateOutputs(await this.#stack(request));
+  }
+
+  /**
+   * The root resource's outputs from the exported state, where every secret,
+   * nested ones included, is still marked (`stack output` only flags secrets
+   * at the top level and would reveal nested ones).
+   */
+  async #stateOutputs(stack: Stack): Promise<Record<string, unknown>> {
+    const state = await stack.exportStack();
+    const resources = (
+      state.deployment as { resources?: { type: string; outputs?: Record<string, unknown> }[] }
+    )?.resources;
+    return maskedOutputs(resources?.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs);
   }
 
   #stack(request: StackRequest): Promise<Stack> {
@@ -428,8 +459,21 @@ function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
 }
 
-function plainOutputs(outputs: Record<string, { value: unknown; secret: boolean }>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.secret ? "[secret]" : v.value]));
+/** Pulumi's marker of a secret value in engine events and serialized state. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+/** Stack outputs (from an engine event or the state), each value holding a secret as `[secret]`. */
+function maskedOutputs(outputs: Record<string, unknown> | undefined): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(outputs ?? {}).map(([key, value]) => [key, containsSecret(value) ? "[secret]" : value]),
+  );
+}
+
+function containsSecret(value: unknown): boolean {
+  if (value === "[secret]") return true;
+  if (value === null || typeof value !== "object") return false;
+  if (SECRET_SIG in value) return true;
+  return Object.values(value).some(containsSecret);
 }
 
 function fileBackendDir(backend: string): string | undefined {
