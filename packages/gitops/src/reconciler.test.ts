@@ -753,6 +753,35 @@ describe("Reconciler with a fake engine and source", () => {
       expect(r.history("database")[0]?.trigger).toBe("webhook");
     });
 
+    it("waits for a dependency behind its revision once, without checking again in a loop", async () => {
+      const r = await create({ targets: chain().map((t) => ({ ...t, path: t.name })) });
+      applyingEngine();
+      await r.reconcile("network");
+      await r.whenIdle();
+      source.revision = REV_B;
+      // Only network's files changed between what it applied and REV_B.
+      source.changedFiles = async () => ["network/index.ts"];
+      Object.assign(source, { isAncestor: async () => false });
+      const resolves = source.resolves;
+      engine.hold = true;
+      const waited = await r.request("app", { trigger: "interval", force: false }).done;
+      expect(waited.log).toMatch(
+        /dependency "network" applied a{12}, which is behind b{12} \(its files changed\)/,
+      );
+      // While network's engine work is held, the waiting targets are not checked again.
+      await until(() => engine.held.length > 0, "network's preview");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(source.resolves - resolves).toBeLessThanOrEqual(3);
+      engine.hold = false;
+      while (engine.held.length > 0) engine.release();
+      await r.whenIdle();
+      const ups = engine.calls.filter((c) => c.op === "up").map(targetOf);
+      expect(ups.slice(3)).toEqual(["network", "database", "app"]);
+      expect(r.history("network")[0]).toMatchObject({ trigger: "dependency", revision: REV_B });
+      // app's check, then network, database and app: no busy loop while they ran.
+      expect(source.resolves - resolves).toBeLessThanOrEqual(5);
+    });
+
     it("refuses to remove a target others depend on, and removes them together dependents first", async () => {
       const r = await create({ targets: chain().map((t) => ({ ...t, destroyOnRemove: true })) });
       await expect(r.removeTarget("network")).rejects.toThrowError(

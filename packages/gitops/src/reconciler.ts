@@ -765,16 +765,7 @@ export class Reconciler {
    */
   async #dependencyBehind(target: ResolvedTarget, revision: string): Promise<string | undefined> {
     const source = { repo: target.repo, ref: target.ref, auth: target.auth };
-    const upstream = new Set<string>();
-    const visit = (names: readonly string[]) => {
-      for (const name of names) {
-        if (upstream.has(name)) continue;
-        upstream.add(name);
-        visit(this.#targets.get(name)?.spec.dependsOn ?? []);
-      }
-    };
-    visit(target.dependsOn);
-    for (const dep of upstream) {
+    for (const dep of this.#upstreamOf(target)) {
       const state = this.#targets.get(dep);
       const applied = this.#status(dep).lastAppliedRevision;
       if (!state || !applied || applied === revision) continue;
@@ -790,6 +781,20 @@ export class Reconciler {
       return `dependency "${dep}" applied ${applied.slice(0, 12)}, which is behind ${revision.slice(0, 12)} (its files changed); waiting for it to catch up`;
     }
     return undefined;
+  }
+
+  /** Every target a target depends on, directly or further up. */
+  #upstreamOf(target: ResolvedTarget): Set<string> {
+    const upstream = new Set<string>();
+    const visit = (names: readonly string[]) => {
+      for (const name of names) {
+        if (upstream.has(name)) continue;
+        upstream.add(name);
+        visit(this.#targets.get(name)?.spec.dependsOn ?? []);
+      }
+    };
+    visit(target.dependsOn);
+    return upstream;
   }
 
   /**
@@ -820,6 +825,7 @@ export class Reconciler {
     for (const other of this.#targets.values()) {
       const waiting = other.deferred;
       if (!waiting || other.removed || other.active || other.pending) continue;
+      if (!this.#upstreamOf(other.spec).has(state.spec.name)) continue;
       if (this.#blockingDependency(other.spec)) continue;
       other.deferred = undefined;
       this.#enqueue(other, waiting);
