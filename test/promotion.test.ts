@@ -94,7 +94,10 @@ describe("staging → prod promotion with the real engine", () => {
     const prodApplied = nextRun("prod", "applied");
     reconciler.start();
     const staging = await stagingApplied;
-    const appliedAt = Date.parse(reconciler.status("staging").revisionAppliedAt ?? "");
+    // The soak time counts from when staging applied v1 and was last seen becoming Ready.
+    const upstream = reconciler.status("staging");
+    const readySince = upstream.conditions.find((c) => c.type === "Ready")?.since ?? "";
+    const appliedAt = Math.max(Date.parse(upstream.revisionAppliedAt ?? ""), Date.parse(readySince));
     expect(staging.revision).toBe(v1);
 
     // Inside the soak time prod waits, says for what, and has run no engine.

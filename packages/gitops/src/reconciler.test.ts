@@ -1023,7 +1023,10 @@ describe("Reconciler with a fake engine and source", () => {
       expect((await r.reconcile("staging")).result).toBe("applied");
       const check = await r.reconcile("prod", { trigger: "promotion", force: false });
       expect(check.result).toBe("skipped");
-      const appliedAt = Date.parse(r.status("staging").revisionAppliedAt as string);
+      // The soak time counts from when staging applied and was last seen becoming Ready.
+      const staging = r.status("staging");
+      const readySince = staging.conditions.find((c) => c.type === "Ready")?.since as string;
+      const appliedAt = Math.max(Date.parse(staging.revisionAppliedAt as string), Date.parse(readySince));
       expect(r.status("prod").pendingPromotion).toEqual({
         revision: REV_A,
         dueAt: new Date(appliedAt + 3_600_000).toISOString(),
