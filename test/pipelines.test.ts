@@ -161,4 +161,44 @@ describe("dependent stacks with the real engine", () => {
     expect(reconciler.history("network")[0]?.trigger).toBe("dependency");
     expect(reconciler.status("app").outputs).toMatchObject({ commit: revision, networkCommit: revision });
   });
+
+  it("discovers one target per stack directory from one entry, and a push selects by directory", async () => {
+    const discovered = await Reconciler.create({
+      dataDir: join(sandbox.dir, "discovered"),
+      engine: new PulumiEngine(),
+      logger: pino({ level: "silent" }),
+      installDependencies: false,
+      discover: [
+        {
+          name: "stacks",
+          repo: repo.fileUrl,
+          paths: "*",
+          sharedPaths: ["lib/"],
+          stack: "dev",
+          passphrase: "test-passphrase",
+          interval: "1h",
+        },
+      ],
+    });
+    try {
+      const targets = discovered.targets();
+      expect(targets.map((t) => [t.name, t.path, t.watchPaths])).toEqual([
+        ["stacks-app", "app", ["lib/"]],
+        ["stacks-database", "database", ["lib/"]],
+        ["stacks-network", "network", ["lib/"]],
+      ]);
+      const pushed = (paths: string[]) =>
+        matchTargets(targets, {
+          repoUrls: [repo.fileUrl],
+          ref: "refs/heads/main",
+          paths,
+          deleted: false,
+        }).map((t) => t.name);
+      expect(pushed(["app/site.json"])).toEqual(["stacks-app"]);
+      expect(pushed(["lib/util.js"])).toEqual(["stacks-app", "stacks-database", "stacks-network"]);
+      expect(pushed(["README.md"])).toEqual([]);
+    } finally {
+      await discovered.stop({ graceMs: 0 });
+    }
+  });
 });
