@@ -451,7 +451,8 @@ export function stableJson(value: unknown): string {
   );
 }
 
-function sha256(text: string): string {
+/** Hex SHA-256 of a text. */
+export function sha256(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 

@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Cron } from "croner";
@@ -12,6 +12,7 @@ import {
   type Plan,
   PulumiEngine,
   type StackRequest,
+  sha256,
   stableJson,
 } from "./engine.js";
 import {
@@ -918,14 +919,15 @@ export class Reconciler {
   #dependencyConfig(target: ResolvedTarget): Record<string, string> {
     const config: Record<string, string> = {};
     for (const dep of target.dependsOn) {
+      const outputs = this.#status(dep).outputs;
       const passed: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(this.#status(dep).outputs ?? {})) {
+      for (const [key, value] of Object.entries(outputs ?? {})) {
         if (value === "[secret]" || value === undefined) continue;
         passed[key] = value;
         config[`${DEPENDENCY_CONFIG_PREFIX}.${dep}.${key}`] =
           typeof value === "string" ? value : JSON.stringify(value);
       }
-      if (this.#status(dep).outputs) config[`${DEPENDENCY_CONFIG_PREFIX}.${dep}`] = stableJson(passed);
+      if (outputs) config[`${DEPENDENCY_CONFIG_PREFIX}.${dep}`] = stableJson(passed);
     }
     return config;
   }
@@ -1254,7 +1256,12 @@ export class Reconciler {
     return this.#stackRequestFor(ctx.target, ctx.revision, workDir);
   }
 
-  #stackRequestFor(target: ResolvedTarget, revision: string | undefined, workDir: string): StackRequest {
+  #stackRequestFor(
+    target: ResolvedTarget,
+    revision: string | undefined,
+    workDir: string,
+    deps: Record<string, string> = this.#dependencyConfig(target),
+  ): StackRequest {
     const secretConfig = Object.fromEntries(
       Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
     );
@@ -1278,7 +1285,7 @@ export class Reconciler {
         ...(revision ? { [PROVENANCE_ENV.commit]: revision } : {}),
       },
       // The target's own config wins over a dependency's output of the same key.
-      config: { ...this.#dependencyConfig(target), ...target.config },
+      config: { ...deps, ...target.config },
       secretConfig,
     };
   }
@@ -1379,10 +1386,10 @@ export class Reconciler {
     }
 
     const workDir = target.program ? join(this.#dataDir, "inline", target.name) : projectDir;
-    const request = this.#stackRequest(ctx, workDir);
     // Outputs of dependencies reach the program as config; when they changed,
     // an `up` is due even if no resource changes (the stack's outputs may).
     const deps = this.#dependencyConfig(target);
+    const request = this.#stackRequestFor(target, revision, workDir, deps);
     ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 
     // recover: what an interrupted run left behind.
@@ -1857,10 +1864,6 @@ function needsApproval(policy: ResolvedTarget["requireApproval"], plan: Plan): b
   if (policy === "always") return plan.changes;
   if (policy === "destructive") return plan.counts.delete + plan.counts.replace > 0;
   return false;
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
 }
 
 /** Identifies a plan by its steps, so an approval applies only the plan a person saw. */
