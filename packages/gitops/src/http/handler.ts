@@ -4,7 +4,7 @@ import { DriftlessError, SpecError } from "../errors.js";
 import type { PromotionRequest, Reconciler } from "../reconciler.js";
 import { readSecret } from "../secrets.js";
 import type { SecretSource } from "../spec.js";
-import { readBody } from "./body.js";
+import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import { BoundedSet } from "./lru.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { genericPush, githubPush, gitlabPush, matchTargets, type PushEvent } from "./push.js";
@@ -149,6 +149,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
       return fail(413, `the body is larger than ${maxBody} bytes`);
     }
     if (body === "aborted") return fail(400, "the request was aborted");
+    if (body === "consumed") return fail(400, CONSUMED_BODY_MESSAGE);
     let secret: string;
     try {
       secret = readSecret(source, `webhooks.${provider}`);
@@ -230,6 +231,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
       if (missing) return missing;
       const body = await readBody(req, maxBody);
       if (body === "too-large") return fail(413, `the body is larger than ${maxBody} bytes`);
+      if (body === "consumed") return fail(400, CONSUMED_BODY_MESSAGE);
       let parsed: unknown;
       try {
         parsed = JSON.parse(typeof body === "string" && body.trim() !== "" ? body : "{}");
@@ -373,6 +375,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
         if (missing) return missing;
         const body = await readBody(req, maxBody);
         if (body === "too-large") return fail(413, `the body is larger than ${maxBody} bytes`);
+        if (body === "consumed") return fail(400, CONSUMED_BODY_MESSAGE);
         let revision: string | undefined;
         if (typeof body === "string" && body.trim() !== "") {
           let parsed: unknown;
