@@ -1,10 +1,11 @@
 // The `driftless` command as a child process against a real Git repository and
 // the real engine: reconcile, preview, status, history, serve and its shutdown.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RunRecord } from "@driftless/gitops";
+import { type RunRecord, SqliteStore } from "@driftless/gitops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, git, type TestRepo } from "./support/git.js";
@@ -301,5 +302,105 @@ describe("the driftless CLI", () => {
     const missing = await driftless("promote", "prod", "--config", config);
     expect(missing.code).toBe(64);
     expect(missing.stderr).toContain("required option '--reason <text>' not specified");
+  });
+
+  it("stalls, naming the variable, when the passphrase variable is missing", async () => {
+    const variable = "DRIFTLESS_CLI_TEST_UNSET_PASSPHRASE";
+    writeConfig({ passphrase: { env: variable } });
+    const result = await driftless("reconcile", "site", "--config", configFile);
+    writeConfig();
+    expect(result.code).toBe(1);
+    expect(result.stdout).toMatch(
+      new RegExp(`^site: stalled.*\npassphrase: environment variable ${variable} is not set`),
+    );
+    const status = JSON.parse(
+      (await driftless("status", "site", "--config", configFile, "--json")).stdout,
+    ) as {
+      conditions: { type: string; status: boolean; reason: string; message: string }[];
+    };
+    expect(status.conditions).toContainEqual(
+      expect.objectContaining({ type: "Stalled", status: true, reason: "InvalidConfig" }),
+    );
+  });
+});
+
+describe("the driftless CLI before anything ran", () => {
+  let dir: string;
+  const inDir = (...args: string[]) =>
+    finished(
+      spawn(process.execPath, [CLI, ...args], {
+        cwd: dir,
+        env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "DRIFTLESS_CONFIG")),
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "driftless-cli-fresh-"));
+    writeFileSync(
+      join(dir, "driftless.yaml"),
+      [
+        "dataDir: data",
+        "targets:",
+        "  - name: site",
+        "    repo: https://example.com/site.git",
+        "    stack: dev",
+        "  - name: stacks",
+        "    repo: https://example.com/mono.git",
+        "    paths: stacks/*",
+        "    stack: dev",
+        "",
+      ].join("\n"),
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prints its version, and explains the change counts in --help", async () => {
+    const manifest = JSON.parse(
+      readFileSync(new URL("../packages/gitops/package.json", import.meta.url), "utf8"),
+    ) as { version: string };
+    const version = await inDir("--version");
+    expect(version.code).toBe(0);
+    expect(version.stdout).toBe(`${manifest.version}\n`);
+    const help = await inDir("--help");
+    expect(help.stdout).toContain("+N create  ~N update  ±N replace  -N delete");
+  });
+
+  it("reads status without creating the data directory", async () => {
+    const result = await inDir("status");
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toMatch(/^site\s+unknown\s+NeverRun/m);
+    expect(result.code).toBe(0);
+    expect(existsSync(join(dir, "data"))).toBe(false);
+    expect((await inDir("history", "site")).code).toBe(0);
+    expect(existsSync(join(dir, "data"))).toBe(false);
+  });
+
+  it("resolves a relative --config against the current directory and shows the path it tried", async () => {
+    const result = await inDir("status", "--config", "elsewhere/driftless.yaml");
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`cannot be read at ${join(dir, "elsewhere", "driftless.yaml")} (ENOENT)`);
+  });
+
+  it("knows the targets that `paths:` discovery expanded into", async () => {
+    const store = new SqliteStore(join(dir, "data", "driftless.db"));
+    const at = new Date().toISOString();
+    store.putStatus({
+      name: "stacks-network",
+      conditions: [{ type: "Ready", status: true, reason: "Applied", message: "applied", since: at }],
+      lastAppliedRevision: "a".repeat(40),
+      updatedAt: at,
+    });
+    store.close();
+    const one = await inDir("status", "stacks-network");
+    expect(one.stderr).toBe("");
+    expect(one.stdout).toMatch(/^stacks-network\s+true\s+Applied\s+aaaaaaaaaaaa/m);
+    expect((await inDir("status")).stdout).toMatch(/^stacks-network\s+true/m);
+    expect((await inDir("history", "stacks-network")).code).toBe(0);
+    expect((await inDir("promotions", "stacks-network")).code).toBe(0);
+    const unknown = await inDir("status", "stacks-nope");
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('unknown target "stacks-nope"');
+    expect(unknown.stderr).toContain("known: site, stacks-network");
   });
 });

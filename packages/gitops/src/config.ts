@@ -240,17 +240,21 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
 }
 
 /**
- * Reads and validates a configuration file.
+ * Reads and validates a configuration file; a relative `file` is resolved
+ * against the current directory.
  * @throws ConfigError naming the file, key path and value of every problem.
  */
 export function loadConfig(file: string): DriftlessConfig {
+  // Against the caller's directory, and shown whole: "driftless.yaml cannot be
+  // read" does not say which directory was looked in.
+  const path = resolve(file);
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readFileSync(path, "utf8");
   } catch (error) {
-    throw new ConfigError(file, [
-      { path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code})` },
+    throw new ConfigError(path, [
+      { path: "", message: `cannot be read at ${path} (${(error as NodeJS.ErrnoException).code})` },
     ]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, path);
 }

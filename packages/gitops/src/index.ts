@@ -16,6 +16,7 @@
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
 export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./config.js";
+export { DATA_DIR_LOCK_FILE, type DataDirLock, DataDirLockedError, lockDataDir } from "./dataDirLock.js";
 export {
   type DiscoverOptions,
   discoverTargets,
@@ -80,7 +81,7 @@ export {
   type RefPreview,
 } from "./reconciler.js";
 export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewReport } from "./report.js";
-export { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
+export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
 export {
   type ChangeWindows,

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Cron } from "croner";
 import { type Logger, pino } from "pino";
+import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
 import { discoverTargets, type TargetTemplate } from "./discovery.js";
 import {
   type ApplyResult,
@@ -219,6 +220,7 @@ const TRIGGER_RANK: Record<Trigger, number> = {
  */
 export class Reconciler {
   readonly #dataDir: string;
+  readonly #dataDirLock: DataDirLock;
   readonly #store: Store;
   readonly #engine: Engine;
   readonly #source: Source;
@@ -247,6 +249,7 @@ export class Reconciler {
 
   private constructor(options: ReconcilerOptions) {
     this.#dataDir = resolve(options.dataDir);
+    this.#dataDirLock = lockDataDir(this.#dataDir);
     this.#store = options.store ?? new SqliteStore(join(this.#dataDir, "driftless.db"));
     this.#engine = options.engine ?? new PulumiEngine();
     this.#source = options.source ?? new GitSource({ dataDir: this.#dataDir });
@@ -301,6 +304,7 @@ export class Reconciler {
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
       if (!options.store) reconciler.#store.close();
+      reconciler.#dataDirLock.release();
       throw error;
     }
     // Only its own targets' runs: another process sharing the store recovers its own.
@@ -723,6 +727,7 @@ export class Reconciler {
     }
     this.#closed = true;
     this.#store.close();
+    this.#dataDirLock.release();
     this.#notifyIdle();
     return clean;
   }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DriftlessError } from "./errors.js";
-import { publicRepoUrl, Redactor, readSecret } from "./secrets.js";
+import { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
 
 describe("readSecret", () => {
   let dir: string;
@@ -30,11 +30,30 @@ describe("readSecret", () => {
 
   it("names the field and the variable when the variable is missing or empty", () => {
     expect(() => readSecret({ env: envName }, "secretConfig.apiToken")).toThrowError(
-      new DriftlessError(`secretConfig.apiToken: environment variable ${envName} is not set`),
+      `secretConfig.apiToken: environment variable ${envName} is not set`,
     );
     process.env[envName] = "";
     expect(() => readSecret({ env: envName }, "passphrase")).toThrowError(
-      /passphrase: environment variable .* is not set/,
+      /passphrase: environment variable .* is empty/,
+    );
+  });
+
+  it("stalls instead of failing when a source is missing or empty, since retrying cannot help", () => {
+    const empty = join(dir, "empty");
+    writeFileSync(empty, "\n");
+    for (const source of [{ env: envName }, { file: join(dir, "missing") }, { file: empty }]) {
+      let caught: unknown;
+      try {
+        readSecret(source, "passphrase");
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught).toBeInstanceOf(SecretUnavailableError);
+      expect(caught).toBeInstanceOf(DriftlessError);
+      expect(caught).toMatchObject({ reason: "InvalidConfig", source });
+    }
+    expect(() => readSecret({ file: empty }, "passphrase")).toThrowError(
+      `passphrase: file ${empty} is empty`,
     );
   });
 

@@ -1,24 +1,52 @@
 import { readFileSync } from "node:fs";
-import { DriftlessError } from "./errors.js";
+import { StalledError } from "./errors.js";
 import type { SecretSource } from "./spec.js";
 
-/** Reads a {@link SecretSource} at the moment it is needed, so rotated secrets take effect on the next run. */
+/**
+ * A secret's source is missing or empty: an unset or empty environment
+ * variable, a file that cannot be read or holds nothing. Retrying cannot help
+ * until someone provides it, so a run stalls (reason `InvalidConfig`) instead
+ * of failing and retrying forever; the message names the field and the source,
+ * never a value.
+ */
+export class SecretUnavailableError extends StalledError {
+  /** Where the secret was looked for. */
+  readonly source: Exclude<SecretSource, string>;
+  constructor(what: string, source: Exclude<SecretSource, string>, problem: string) {
+    super("InvalidConfig", `${what}: ${problem}`);
+    this.source = source;
+  }
+}
+
+/**
+ * Reads a {@link SecretSource} at the moment it is needed, so rotated secrets take effect on the next run.
+ * @throws SecretUnavailableError when the variable is unset or empty, or the file cannot be read or is empty
+ */
 export function readSecret(source: SecretSource, what: string): string {
   if (typeof source === "string") return source;
   if ("env" in source) {
     const value = process.env[source.env];
     if (value === undefined || value === "") {
-      throw new DriftlessError(`${what}: environment variable ${source.env} is not set`);
+      throw new SecretUnavailableError(
+        what,
+        source,
+        `environment variable ${source.env} is ${value === undefined ? "not set" : "empty"}`,
+      );
     }
     return value;
   }
+  let value: string;
   try {
-    return readFileSync(source.file, "utf8").trim();
+    value = readFileSync(source.file, "utf8").trim();
   } catch (error) {
-    throw new DriftlessError(
-      `${what}: cannot read ${source.file} (${(error as NodeJS.ErrnoException).code})`,
+    throw new SecretUnavailableError(
+      what,
+      source,
+      `cannot read ${source.file} (${(error as NodeJS.ErrnoException).code})`,
     );
   }
+  if (value === "") throw new SecretUnavailableError(what, source, `file ${source.file} is empty`);
+  return value;
 }
 
 /**

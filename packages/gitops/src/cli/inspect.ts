@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DriftlessConfig } from "../config.js";
 import { SqliteStore, type TargetStatus } from "../store.js";
@@ -16,9 +17,12 @@ export interface HistoryCommandOptions {
 
 // The store is read directly rather than through a Reconciler: opening a
 // reconciler marks unfinished runs as interrupted, which would be wrong while
-// `driftless serve` is running against the same data directory.
-function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore) => T): T {
-  const store = new SqliteStore(join(config.dataDir, "driftless.db"));
+// `driftless serve` is running against the same data directory. Without a
+// database nothing ran yet, and a read must not create the data directory.
+function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefined) => T): T {
+  const file = join(config.dataDir, "driftless.db");
+  if (!existsSync(file)) return use(undefined);
+  const store = new SqliteStore(file);
   try {
     return use(store);
   } finally {
@@ -26,9 +30,26 @@ function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore) => T): 
   }
 }
 
-function unknownTarget(config: DriftlessConfig, name: string, io: CliIO): number {
-  const known = config.targets.map((t) => t.name).join(", ") || "none";
-  io.err.write(`unknown target "${name}" in ${config.file} (known: ${known})\n`);
+/**
+ * The targets a command can name: the config's, and those `paths:` entries
+ * expanded into (`<entry>-<directory>`), as far as the store knows them.
+ * Discovery itself needs the repository, which a read should not fetch.
+ */
+function knownTargets(config: DriftlessConfig, store: SqliteStore | undefined): string[] {
+  const names = new Set(config.targets.map((t) => t.name));
+  for (const status of store?.listStatuses() ?? []) {
+    if (config.discover.some((d) => status.name.startsWith(`${d.name}-`))) names.add(status.name);
+  }
+  return [...names].sort();
+}
+
+function unknownTarget(config: DriftlessConfig, name: string, known: readonly string[], io: CliIO): number {
+  const discovered = config.discover.length
+    ? ` and targets discovered from ${config.discover.map((d) => `"${d.name}"`).join(", ")} once they ran`
+    : "";
+  io.err.write(
+    `unknown target "${name}" in ${config.file} (known: ${known.join(", ") || "none"}${discovered})\n`,
+  );
   return EXIT.failed;
 }
 
@@ -44,11 +65,17 @@ export function statusCommand(
   options: StatusCommandOptions,
   io: CliIO,
 ): number {
-  if (name && !config.targets.some((t) => t.name === name)) return unknownTarget(config, name, io);
-  const names = name ? [name] : config.targets.map((t) => t.name).sort();
-  const statuses = withStore(config, (store) =>
-    names.map((n) => store.getStatus(n) ?? { name: n, conditions: [], updatedAt: "" }),
-  );
+  const found = withStore(config, (store): { known: string[] } | { statuses: TargetStatus[] } => {
+    const known = knownTargets(config, store);
+    if (name && !known.includes(name)) return { known };
+    return {
+      statuses: (name ? [name] : known).map(
+        (n): TargetStatus => store?.getStatus(n) ?? { name: n, conditions: [], updatedAt: "" },
+      ),
+    };
+  });
+  if ("known" in found) return unknownTarget(config, name ?? "", found.known, io);
+  const { statuses } = found;
   if (options.json) {
     io.out.write(`${JSON.stringify(name ? statuses[0] : statuses, null, 2)}\n`);
     return EXIT.ok;
@@ -85,8 +112,12 @@ function listCommand<T>(
   headers: readonly string[],
   row: (item: T) => string[],
 ): number {
-  if (!config.targets.some((t) => t.name === name)) return unknownTarget(config, name, io);
-  const items = withStore(config, read);
+  const found = withStore(config, (store): { known: string[] } | { items: T[] } => {
+    const known = knownTargets(config, store);
+    return known.includes(name) ? { items: store ? read(store) : [] } : { known };
+  });
+  if ("known" in found) return unknownTarget(config, name, found.known, io);
+  const { items } = found;
   io.out.write(options.json ? `${JSON.stringify(items, null, 2)}\n` : table(headers, items.map(row)));
   return EXIT.ok;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
@@ -8,6 +9,14 @@ import { moveCommand, previewCommand, reconcileCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
 const DEFAULT_CONFIG = "driftless.yaml";
+
+/** This package's version, read from its package.json (two levels above `dist/cli/`). */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return manifest.version;
+}
 
 function durationArg(value: string): number {
   const ms = parseDuration(value);
@@ -45,6 +54,7 @@ export async function main(
       .env("DRIFTLESS_CONFIG");
   const program = new Command("driftless")
     .description("Continuous reconciliation of Pulumi stacks from Git.")
+    .version(packageVersion(), "-V, --version", "print the version of @driftless/gitops")
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
     .showHelpAfterError();
@@ -56,7 +66,13 @@ Exit codes:
   1   failure (run failed or stalled, bad config, unknown target)
   2   changes (drift found by a detect-mode reconcile, changes found by preview)
   3   cancelled (interrupted run, or runs cancelled at shutdown)
-  64  usage error`,
+  64  usage error
+
+Change counts, as in \`history\` (CHANGES) and run summaries:
+  +N create  ~N update  ±N replace  -N delete
+  e.g. "+0 ~1 ±0 -2": one resource updated in place, two deleted
+
+A relative --config path is read from the current directory.`,
   );
 
   program

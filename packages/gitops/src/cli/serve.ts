@@ -1,5 +1,6 @@
 import type { DriftlessConfig } from "../config.js";
 import { listen } from "../http/server.js";
+import { readSecret, SecretUnavailableError } from "../secrets.js";
 import { onTermination, openReconciler } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
 
@@ -15,15 +16,56 @@ export interface ServeCommandOptions {
 const CANCEL_TIMEOUT_MS = 60_000;
 
 /**
+ * Every configured API token and webhook secret that cannot be read now, one
+ * line each naming its key and source (never a value). A server started with
+ * them would answer every request 401 and log nothing.
+ */
+export function unusableSecrets(config: DriftlessConfig): string[] {
+  const sources = [
+    ...config.tokens.map((source, i) => [`tokens[${i}]`, source] as const),
+    ...Object.entries(config.webhooks).flatMap(([provider, source]) =>
+      source ? [[`webhooks.${provider}`, source] as const] : [],
+    ),
+  ];
+  return sources.flatMap(([key, source]) => {
+    try {
+      readSecret(source, key);
+      return [];
+    } catch (error) {
+      if (error instanceof SecretUnavailableError) return [error.message];
+      throw error;
+    }
+  });
+}
+
+/**
  * `driftless serve`: the reconciler with its HTTP API until SIGTERM or SIGINT,
  * then a graceful shutdown. Resolves the exit code: 0 when every run finished
- * on its own, 3 when runs had to be cancelled.
+ * on its own, 3 when runs had to be cancelled, 1 without starting when a
+ * configured token or webhook secret cannot be read. Without any token it
+ * starts with a warning: the control API is then closed.
  */
 export async function serveCommand(
   config: DriftlessConfig,
   options: ServeCommandOptions,
   io: CliIO,
 ): Promise<number> {
+  const unusable = unusableSecrets(config);
+  if (unusable.length > 0) {
+    io.err.write(
+      `driftless serve: refusing to start: ${unusable.length === 1 ? "a secret" : "secrets"} configured in ${config.file} cannot be read:\n` +
+        unusable.map((line) => `  ${line}\n`).join("") +
+        "Set the variable (or write the file) in this process's environment, or remove the entry from the config.\n",
+    );
+    return EXIT.failed;
+  }
+  if (config.tokens.length === 0) {
+    io.err.write(
+      `WARNING: no API token is configured (\`tokens\` in ${config.file}): every control request ` +
+        `(reconcile, suspend, approve, promote) is refused with 401${config.publicReads ? "" : ", and so is every read (status, runs)"}; ` +
+        "only webhooks, probes and metrics work. Add `tokens: [{ env: DRIFTLESS_TOKEN }]` to use the API.\n",
+    );
+  }
   // Listening starts before anything can spawn the engine (see onTermination).
   const terminated = new Promise<NodeJS.Signals>((resolve) => onTermination(resolve));
   const reconciler = await openReconciler(config, "info");

@@ -1,0 +1,143 @@
+// `driftless serve` and `driftless reconcile` as real OS processes on one data
+// directory: the second is refused with a message naming the holder, the lock
+// dies with its process (even on SIGKILL), and a server whose configured token
+// cannot be read refuses to start.
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+
+const CLI = fileURLToPath(new URL("../packages/gitops/dist/cli/main.js", import.meta.url));
+const TOKEN_ENV = "DRIFTLESS_SERVE_TEST_TOKEN";
+
+interface Exited {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+class Cli {
+  readonly proc: ChildProcess;
+  stderr = "";
+  stdout = "";
+  readonly exited: Promise<Exited>;
+
+  constructor(args: readonly string[], env: Record<string, string | undefined> = {}) {
+    this.proc = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, [TOKEN_ENV]: "serve-test-token", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc.stdout?.on("data", (d: Buffer) => {
+      this.stdout += d.toString();
+    });
+    this.proc.stderr?.on("data", (d: Buffer) => {
+      this.stderr += d.toString();
+    });
+    this.exited = new Promise((resolve) =>
+      this.proc.on("close", (code) => resolve({ code, stdout: this.stdout, stderr: this.stderr })),
+    );
+  }
+
+  /** Resolves once stderr matches; rejects if the process exits first. */
+  async waitFor(pattern: RegExp): Promise<RegExpExecArray> {
+    for (;;) {
+      const match = pattern.exec(this.stderr);
+      if (match) return match;
+      const exited = await Promise.race([
+        this.exited,
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 50)),
+      ]);
+      if (exited) {
+        const late = pattern.exec(this.stderr);
+        if (late) return late;
+        throw new Error(`exited ${exited.code} before ${pattern}; stderr:\n${exited.stderr}`);
+      }
+    }
+  }
+}
+
+describe("driftless serve", () => {
+  let dir: string;
+  const running: Cli[] = [];
+  const run = (args: readonly string[], env?: Record<string, string | undefined>) => {
+    const cli = new Cli(args, env);
+    running.push(cli);
+    return cli;
+  };
+  const config = (name: string, settings: Record<string, unknown>) => {
+    const file = join(dir, name);
+    writeFileSync(file, JSON.stringify({ dataDir: "data", listen: "127.0.0.1:0", ...settings }));
+    return file;
+  };
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "driftless-serve-"));
+  });
+  afterEach(async () => {
+    for (const cli of running.splice(0)) {
+      if (cli.proc.exitCode === null && cli.proc.signalCode === null) cli.proc.kill("SIGKILL");
+      await cli.exited;
+    }
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("refuses a second process on its data directory, and the lock dies with its holder", async () => {
+    const file = config("lock.yaml", { tokens: [{ env: TOKEN_ENV }] });
+    const first = run(["serve", "--config", file]);
+    await first.waitFor(/listening on http/);
+
+    const second = await run(["serve", "--config", file]).exited;
+    expect(second.code).toBe(1);
+    expect(second.stderr).toContain(
+      `data directory ${join(dir, "data")} is in use by another driftless process`,
+    );
+    expect(second.stderr).toContain(`pid ${first.proc.pid} on`);
+    expect(second.stderr).not.toContain("listening on");
+
+    const reconcile = await run(["reconcile", "site", "--config", file]).exited;
+    expect(reconcile.code).toBe(1);
+    expect(reconcile.stderr).toContain("is in use by another driftless process");
+    expect(reconcile.stderr).toContain("POST /targets/<name>/reconcile");
+
+    // Reads go to the database directly and do not need the lock.
+    const status = await run(["status", "--config", file]).exited;
+    expect(status.code).toBe(0);
+
+    // No clean-up runs on SIGKILL; the OS releases the lock anyway.
+    first.proc.kill("SIGKILL");
+    await first.exited;
+    const third = run(["serve", "--config", file]);
+    await third.waitFor(/listening on http/);
+    third.proc.kill("SIGTERM");
+    expect((await third.exited).code).toBe(0);
+  });
+
+  it("refuses to start when a configured token or webhook secret cannot be read, naming it", async () => {
+    const file = config("tokens.yaml", {
+      dataDir: "tokens-data",
+      tokens: [{ env: TOKEN_ENV }, { file: "missing-token" }],
+      webhooks: { github: { env: "DRIFTLESS_SERVE_TEST_HOOK" } },
+    });
+    const result = await run(["serve", "--config", file], { [TOKEN_ENV]: "" }).exited;
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("refusing to start");
+    expect(result.stderr).toContain(`tokens[0]: environment variable ${TOKEN_ENV} is empty`);
+    expect(result.stderr).toContain(`tokens[1]: cannot read ${join(dir, "missing-token")} (ENOENT)`);
+    expect(result.stderr).toContain(
+      "webhooks.github: environment variable DRIFTLESS_SERVE_TEST_HOOK is not set",
+    );
+    expect(existsSync(join(dir, "tokens-data"))).toBe(false);
+  });
+
+  it("warns loudly without any token, and still serves webhooks and probes", async () => {
+    const server = run(["serve", "--config", config("open.yaml", { dataDir: "open-data" })]);
+    const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/);
+    expect(server.stderr).toContain("WARNING: no API token is configured");
+    expect((await fetch(`${url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${url}/targets`)).status).toBe(401);
+    server.proc.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
+  });
+});
