@@ -68,7 +68,7 @@ Exit codes:
   3   cancelled (interrupted run, or runs cancelled at shutdown)
   64  usage error
 
-Change counts, as in \`history\` (CHANGES) and run summaries:
+Change counts (the CHANGES column of \`history\`):
   +N create  ~N update  ±N replace  -N delete
   e.g. "+0 ~1 ±0 -2": one resource updated in place, two deleted
 
