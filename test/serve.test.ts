@@ -131,12 +131,22 @@ describe("driftless serve", () => {
     expect(existsSync(join(dir, "tokens-data"))).toBe(false);
   });
 
-  it("warns loudly without any token, and still serves webhooks and probes", async () => {
-    const server = run(["serve", "--config", config("open.yaml", { dataDir: "open-data" })]);
+  it("warns loudly without any token, still serves webhooks and probes, and logs refusals", async () => {
+    const hook = "DRIFTLESS_SERVE_TEST_HOOK_SET";
+    const file = config("open.yaml", { dataDir: "open-data", webhooks: { generic: { env: hook } } });
+    const server = run(["serve", "--config", file], { [hook]: "serve-test-hook-secret" });
     const [, url] = await server.waitFor(/listening on (http:\/\/\S+)/);
     expect(server.stderr).toContain("WARNING: no API token is configured");
     expect((await fetch(`${url}/healthz`)).status).toBe(200);
     expect((await fetch(`${url}/targets`)).status).toBe(401);
+    const forged = await fetch(`${url}/hooks/generic`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-signature": "sha256=00" },
+      body: "{}",
+    });
+    expect(forged.status).toBe(401);
+    await server.waitFor(/webhook with a missing or wrong signature refused/);
+    expect(server.stderr).not.toContain("serve-test-hook-secret");
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
   });

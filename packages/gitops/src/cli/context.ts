@@ -1,16 +1,14 @@
-import { pino } from "pino";
+import { type Logger, pino } from "pino";
 import type { DriftlessConfig } from "../config.js";
 import { Reconciler } from "../reconciler.js";
 
-/**
- * A reconciler for the config's targets. Logs go to stderr as JSON lines at
- * `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset.
- */
-export function openReconciler(config: DriftlessConfig, level: string): Promise<Reconciler> {
-  const logger = pino(
-    { level: process.env.DRIFTLESS_LOG_LEVEL ?? level, base: undefined },
-    pino.destination(2),
-  );
+/** The CLI's logger: JSON lines on stderr at `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset. */
+export function cliLogger(level: string): Logger {
+  return pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? level, base: undefined }, pino.destination(2));
+}
+
+/** A reconciler for the config's targets, logging to `logger`. */
+export function openReconciler(config: DriftlessConfig, logger: Logger): Promise<Reconciler> {
   return Reconciler.create({
     dataDir: config.dataDir,
     targets: config.targets,

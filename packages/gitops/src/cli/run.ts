@@ -3,7 +3,7 @@ import type { DriftlessConfig } from "../config.js";
 import type { Reconciler } from "../reconciler.js";
 import { previewMarkdown, previewReport } from "../report.js";
 import type { RunRecord } from "../store.js";
-import { interruptSignal, openReconciler } from "./context.js";
+import { cliLogger, interruptSignal, openReconciler } from "./context.js";
 import { type CliIO, EXIT, progressLine } from "./output.js";
 
 /** Options of `driftless reconcile`. */
@@ -59,7 +59,7 @@ async function onTarget(
   io: CliIO,
   work: (reconciler: Reconciler, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
-  const reconciler = await openReconciler(config, "warn");
+  const reconciler = await openReconciler(config, cliLogger("warn"));
   const interrupt = interruptSignal();
   try {
     if (!reconciler.target(name)) {

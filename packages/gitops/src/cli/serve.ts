@@ -1,7 +1,7 @@
 import type { DriftlessConfig } from "../config.js";
 import { listen } from "../http/server.js";
 import { readSecret, SecretUnavailableError } from "../secrets.js";
-import { onTermination, openReconciler } from "./context.js";
+import { cliLogger, onTermination, openReconciler } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
 
 /** Options of `driftless serve`. */
@@ -68,7 +68,8 @@ export async function serveCommand(
   }
   // Listening starts before anything can spawn the engine (see onTermination).
   const terminated = new Promise<NodeJS.Signals>((resolve) => onTermination(resolve));
-  const reconciler = await openReconciler(config, "info");
+  const logger = cliLogger("info");
+  const reconciler = await openReconciler(config, logger);
   const address = options.listen ?? config.listen;
   const graceMs = options.graceMs ?? config.shutdownGraceMs;
   let server: Awaited<ReturnType<typeof listen>>;
@@ -80,6 +81,8 @@ export async function serveCommand(
       webhooks: config.webhooks,
       publicReads: config.publicReads,
       maxBodyBytes: config.maxBodyBytes,
+      // Webhook refusals and unreadable secrets are logged, not only answered.
+      logger,
     });
   } catch (error) {
     await reconciler.stop({ graceMs: 0 });
