@@ -1,8 +1,7 @@
-// Reconcile overhead, drift-check cost and the no-op check, against bare
-// Pulumi run on the same checkout and backend.
+// Reconcile overhead and drift-check cost, against bare Pulumi run on the
+// same checkout and backend. The no-op check is in noop.ts.
 import { join } from "node:path";
 import { PulumiEngine, Reconciler, type TargetSpec } from "@driftless/gitops";
-import { startGitHttp } from "../test/support/gitHttp.js";
 import {
   type Figure,
   interleaved,
@@ -98,71 +97,6 @@ export async function engineBenchmarks(runs: number): Promise<Figure[]> {
       baseline: drift.a,
       ratio: drift.b.median / drift.a.median,
     });
-
-    // 2. No-op checks: unchanged revision, no resync due. A pushed or manual
-    // request always asks the remote; scheduled checks of targets on the same
-    // repository and ref share one answer for a few seconds.
-    const checks = 100;
-    progress(`no-op check: ${checks} fresh and ${checks} scheduled decisions against a local remote`);
-    const before = engine.invocations;
-    const fresh: number[] = [];
-    const scheduled: number[] = [];
-    for (let i = 0; i < checks; i++) {
-      fresh.push(await time(() => reconciler.reconcile("bench", { trigger: "webhook", force: false })));
-      scheduled.push(await time(() => reconciler.reconcile("bench", { trigger: "interval", force: false })));
-    }
-    const started = engine.invocations - before;
-    figures.push({
-      id: "noop-local",
-      name: "No-op check, local (file://) remote, fresh ls-remote: time to decision",
-      unit: "ms",
-      value: stats(fresh),
-      goal: "≤ 25 ms per target, no engine process",
-      met: stats(fresh).median <= 25 && started === 0,
-      notes: `engine operations started during ${checks * 2} checks: ${started}`,
-    });
-    figures.push({
-      id: "noop-local-shared",
-      name: "No-op check, scheduled (ls-remote answer shared for up to 5 s): time to decision",
-      unit: "ms",
-      value: stats(scheduled),
-    });
-
-    const http = await startGitHttp(join(bench.sandbox.dir, "repo"));
-    try {
-      reconciler.addTarget({
-        ...spec,
-        name: "bench-http",
-        repo: `${http.url}/remote.git`,
-        stack: "driftless-http",
-        config: { outDir: join(bench.outDir, "http") },
-      });
-      await reconciler.reconcile("bench-http");
-      const remote: number[] = [];
-      const requests: number[] = [];
-      for (let i = 0; i < 50; i++) {
-        const sent = http.requests.length;
-        remote.push(
-          await time(async () => {
-            const run = await reconciler.reconcile("bench-http", { trigger: "webhook", force: false });
-            if (run.result !== "skipped")
-              throw new Error(`expected a skipped check, got ${run.result}: ${run.error}`);
-          }),
-        );
-        requests.push(http.requests.length - sent);
-      }
-      figures.push({
-        id: "noop-http",
-        name: "No-op check, smart-HTTP remote on 127.0.0.1, fresh ls-remote: time to decision",
-        unit: "ms",
-        value: stats(remote),
-        goal: "exactly one network round trip",
-        met: requests.every((n) => n === 1),
-        notes: `HTTP requests per check: ${[...new Set(requests)].join(", ")}`,
-      });
-    } finally {
-      await http.close();
-    }
   } finally {
     await reconciler.stop({ graceMs: 1000 });
     bench.dispose();

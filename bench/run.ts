@@ -13,6 +13,7 @@ import { componentBenchmark } from "./components.js";
 import { engineBenchmarks } from "./engine.js";
 import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
+import { noopBenchmarks } from "./noop.js";
 import { scaleBenchmark } from "./scaleRun.js";
 import { startupBenchmark } from "./startup.js";
 import { webhookBenchmark } from "./webhook.js";
@@ -34,6 +35,7 @@ process.env.DRIFTLESS_LOG_LEVEL ??= "silent";
 const figures: Figure[] = [];
 const started = Date.now();
 if (want("engine")) figures.push(...(await engineBenchmarks(runs)));
+if (want("noop")) figures.push(...(await noopBenchmarks()));
 if (want("webhook")) figures.push(...(await webhookBenchmark(runs)));
 if (want("scale"))
   figures.push(...(await scaleBenchmark(Number(values.targets), Number(values["scale-seconds"]))));

@@ -314,7 +314,16 @@ describe("GitSource", () => {
       process.env.PATH = savedPath;
     });
 
+    it("resolves a file:// ref without starting git", async () => {
+      const sha = repo.commit({ "a.txt": "1" });
+      rmSync(argsLog, { force: true });
+      expect(await source.resolve({ repo: repo.url, ref: "main", auth: { token } })).toBe(sha);
+      expect(existsSync(argsLog)).toBe(false);
+    });
+
     it("passes it to git only through the environment and never writes it down", async () => {
+      // Refs read by git, not from the files, so that ls-remote gets the token too.
+      source = new GitSource({ dataDir: join(root, "data"), directRefs: false });
       const sha = repo.commit({ "a.txt": "1" });
       const authed: SourceRef = { repo: repo.url, ref: "main", auth: { token } };
       expect(await source.resolve(authed)).toBe(sha);

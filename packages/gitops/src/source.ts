@@ -3,6 +3,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type SimpleGit, simpleGit } from "simple-git";
 import { RetryableError, StalledError } from "./errors.js";
+import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
 import { publicRepoUrl, readSecret } from "./secrets.js";
 import type { GitAuth } from "./spec.js";
 
@@ -56,8 +57,16 @@ export class GitSource implements Source {
   /** Remote round trips made, for the no-op benchmark and tests. */
   remoteCalls = 0;
 
-  constructor(options: { readonly dataDir: string }) {
+  readonly #directRefs: boolean;
+
+  /**
+   * @param options.dataDir where mirrors live (`<dataDir>/git`).
+   * @param options.directRefs read refs of `file://` and smart-HTTP remotes
+   *   without starting git where that gives git's answer. @default true
+   */
+  constructor(options: { readonly dataDir: string; readonly directRefs?: boolean }) {
     this.#mirrors = join(options.dataDir, "git");
+    this.#directRefs = options.directRefs ?? true;
   }
 
   async resolve(source: SourceRef, options: { readonly maxAgeMs?: number } = {}): Promise<string> {
@@ -75,31 +84,13 @@ export class GitSource implements Source {
   }
 
   async #lsRemote(source: SourceRef): Promise<string> {
-    // Protocol v0 lists refs in a single request; v2 needs two over HTTP.
-    const git = this.#git(source, process.cwd(), { "protocol.version": "0" });
     // The peeled entry (`^{}`) of an annotated tag names its commit; the bare one
     // names the tag object. ls-remote lists a peeled entry only when asked for it.
     const candidates = source.ref.startsWith("refs/")
       ? [`${source.ref}^{}`, source.ref]
       : [`refs/heads/${source.ref}`, `refs/tags/${source.ref}^{}`, `refs/tags/${source.ref}`];
-    let listing: string;
-    try {
-      this.remoteCalls++;
-      listing = await git.raw(["ls-remote", "--", source.repo, ...candidates]);
-    } catch (error) {
-      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, {
-        cause: error,
-      });
-    }
-    const refs = new Map(
-      listing
-        .split("\n")
-        .filter(Boolean)
-        .map((line) => {
-          const [sha, name] = line.split("\t");
-          return [name as string, sha as string] as const;
-        }),
-    );
+    this.remoteCalls++;
+    const refs = (await this.#readRefs(source, candidates)) ?? (await this.#gitLsRemote(source, candidates));
     for (const candidate of candidates) {
       const sha = refs.get(candidate);
       if (sha) return sha;
@@ -107,6 +98,46 @@ export class GitSource implements Source {
     throw new StalledError(
       "SourceRefMissing",
       `ref "${source.ref}" does not exist in ${publicRepoUrl(source.repo)} (deleted, or never pushed); nothing was applied`,
+    );
+  }
+
+  /** Refs read without a git process (local files, one HTTP request); `undefined` asks git. */
+  async #readRefs(source: SourceRef, candidates: readonly string[]): Promise<RefMap | undefined> {
+    if (!this.#directRefs) return undefined;
+    const local = readLocalRefs(source.repo, candidates);
+    if (local) return local;
+    try {
+      return await listHttpRefs(source.repo, {
+        authorization: authHeader(source.auth),
+        env: gitEnv(undefined),
+      });
+    } catch (error) {
+      if (!(error instanceof RefListingError)) throw error;
+      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${error.message}`, 0, {
+        cause: error,
+      });
+    }
+  }
+
+  async #gitLsRemote(source: SourceRef, candidates: readonly string[]): Promise<RefMap> {
+    // Protocol v0 lists refs in a single request; v2 needs two over HTTP.
+    const git = this.#git(source, process.cwd(), { "protocol.version": "0" });
+    let listing: string;
+    try {
+      listing = await git.raw(["ls-remote", "--", source.repo, ...candidates]);
+    } catch (error) {
+      throw new RetryableError(`cannot reach ${publicRepoUrl(source.repo)}: ${gitMessage(error)}`, 0, {
+        cause: error,
+      });
+    }
+    return new Map(
+      listing
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => {
+          const [sha, name] = line.split("\t");
+          return [name as string, sha as string] as const;
+        }),
     );
   }
 
@@ -268,12 +299,11 @@ export function gitEnv(auth: GitAuth | undefined): Record<string, string> {
     if (value !== undefined && !INHERITED_UNSAFE.test(key)) env[key] = value;
   }
   env.GIT_TERMINAL_PROMPT = "0";
-  if (auth?.token) {
-    const token = readSecret(auth.token, "git auth token");
-    const basic = Buffer.from(`${auth.username ?? "x-access-token"}:${token}`).toString("base64");
+  const authorization = authHeader(auth);
+  if (authorization) {
     env.GIT_CONFIG_COUNT = "1";
     env.GIT_CONFIG_KEY_0 = "http.extraHeader";
-    env.GIT_CONFIG_VALUE_0 = `Authorization: Basic ${basic}`;
+    env.GIT_CONFIG_VALUE_0 = `Authorization: ${authorization}`;
   }
   if (auth?.sshKeyPath) {
     const knownHosts = auth.knownHostsPath
@@ -282,6 +312,13 @@ export function gitEnv(auth: GitAuth | undefined): Record<string, string> {
     env.GIT_SSH_COMMAND = `ssh -i ${shellQuote(auth.sshKeyPath)} -o IdentitiesOnly=yes -o BatchMode=yes ${knownHosts}`;
   }
   return env;
+}
+
+/** The `Authorization` header value a token in `auth` becomes (HTTP Basic, as git sends it). */
+export function authHeader(auth: GitAuth | undefined): string | undefined {
+  if (!auth?.token) return undefined;
+  const token = readSecret(auth.token, "git auth token");
+  return `Basic ${Buffer.from(`${auth.username ?? "x-access-token"}:${token}`).toString("base64")}`;
 }
 
 function shellQuote(value: string): string {
