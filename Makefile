@@ -26,7 +26,9 @@ lint: bootstrap
 
 test: typecheck lint bootstrap-k8s
 	@echo "== tests (vitest: unit, real engine, real git)"
+	@date +%s >.toolchain/test-started
 	@$(RUN) pnpm exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.toolchain/vitest-results.json
+	@$(RUN) node --import tsx scripts/check-leftovers.ts "$$(cat .toolchain/test-started)"
 	@$(RUN) node scripts/coverage-report.mjs
 
 # `make demo K8S=1` also reconciles examples/kubernetes-app onto a local API server.

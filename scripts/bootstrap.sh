@@ -122,13 +122,15 @@ fi
 # The engine runs dynamic providers through `pulumi-resource-pulumi-nodejs`,
 # looked up on PATH. @pulumi/pulumi ships one that resolves the SDK from the
 # working directory only; ours does the same and falls back to the workspace's
-# SDK, so inline programs (whose directory is a temp dir) work too.
+# SDK, so inline programs (whose directory is a temp dir) work too. It execs
+# node (no shell left behind) with a preload that exits when the engine is gone:
+# Pulumi's Node provider does not watch its engine, so it outlived killed runs.
 sdk_dir="$(cd "$ROOT/packages/gitops" && node -p "require('path').dirname(require.resolve('@pulumi/pulumi/package.json'))")" \
   || die "@pulumi/pulumi is not installed in packages/gitops; re-run pnpm install"
 cat >"$ROOT/.toolchain/bin/pulumi-resource-pulumi-nodejs" <<EOF
 #!/bin/sh
 script=\$(node -e "try{process.stdout.write(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))}catch{}" 2>/dev/null)
-exec node "\${script:-$sdk_dir/cmd/dynamic-provider/index.js}" "\$@"
+exec node --require "$ROOT/tools/engine/exit-with-engine.cjs" "\${script:-$sdk_dir/cmd/dynamic-provider/index.js}" "\$@"
 EOF
 chmod +x "$ROOT/.toolchain/bin/pulumi-resource-pulumi-nodejs"
 

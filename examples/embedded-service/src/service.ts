@@ -59,10 +59,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     url: `http://${address}:${port}`,
     reconciler,
     async stop(graceMs = 30_000) {
+      // Readiness turns 503 at once, while the server keeps answering until the
+      // runs are done: a load balancer sees "not ready", not a refused connection.
       driftless.drain();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
       const clean = await reconciler.stop({ graceMs });
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await closed;
       driftless.close();
@@ -82,6 +83,8 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     port: Number(process.env.PORT ?? 3000),
   });
   console.error(`inventory service on ${service.url}, driftless API at ${service.url}/driftless`);
+  // A plain listener is enough: the reconciler's engine processes ignore the
+  // signals sent to this process and its group, and exit if it dies.
   const shutdown = async () => process.exit((await service.stop()) ? 0 : 3);
   process.once("SIGTERM", shutdown);
   process.once("SIGINT", shutdown);

@@ -9,7 +9,7 @@ import {
   type EngineEvent,
   LocalWorkspace,
   type OpType,
-  PulumiCommand,
+  type PulumiCommand,
   type PulumiFn,
   Stack,
   StackAlreadyExistsError,
@@ -18,6 +18,7 @@ import {
 import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 import { isAlive } from "./process.js";
+import { guardedPulumiCommand } from "./pulumiCommand.js";
 
 /** Counts of planned or applied changes, not counting the stack itself and providers. */
 export interface ChangeCounts {
@@ -191,7 +192,9 @@ function countedOp(op: OpType): keyof ChangeCounts | undefined {
 /**
  * The real engine: the Pulumi CLI on PATH, driven through the Automation API.
  * An operation that finds the stack locked by another update waits for it
- * (until its signal aborts) instead of failing.
+ * (until its signal aborts) instead of failing. The CLI is started so that no
+ * process of a run outlives it, nor this process, and the host's signal
+ * handling stays its own (see pulumiCommand.ts).
  */
 export class PulumiEngine implements Engine {
   /** Engine operations started; a no-op reconcile must leave this unchanged. */
@@ -351,7 +354,7 @@ export class PulumiEngine implements Engine {
 
   async #selectStack(request: StackRequest): Promise<Stack> {
     // The CLI's version is checked once per engine, not once per workspace.
-    this.#command ??= PulumiCommand.get();
+    this.#command ??= guardedPulumiCommand();
     const pulumiCommand = await this.#command;
     const backendDir = fileBackendDir(request.backend);
     if (backendDir) mkdirSync(backendDir, { recursive: true });

@@ -23,24 +23,19 @@ const TERMINATION_SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
 /**
  * Calls `handler` on the first SIGINT or SIGTERM and returns the function that
- * stops listening. Register it before any engine process starts.
- *
- * Why the foreign listeners are removed: the Automation API spawns the CLI
- * through execa, whose `signal-exit` re-raises a signal and kills the process
- * when it believes no one else listens — which it decides by counting
- * listeners, and can get wrong while several engine processes run. That would
- * kill the engine mid-update and leave the stack locked. Once shutdown has
- * begun, this process owns its signals; execa's exit-time cleanup still runs.
+ * stops listening. The engine's processes do not receive these signals (they
+ * run in their own session), so the handler decides how runs end.
  */
 export function onTermination(handler: (signal: NodeJS.Signals) => void): () => void {
-  const listener = (signal: NodeJS.Signals) => {
-    for (const name of TERMINATION_SIGNALS) process.removeAllListeners(name);
-    handler(signal);
-  };
-  for (const name of TERMINATION_SIGNALS) process.once(name, listener);
-  return () => {
+  const dispose = () => {
     for (const name of TERMINATION_SIGNALS) process.off(name, listener);
   };
+  const listener = (signal: NodeJS.Signals) => {
+    dispose();
+    handler(signal);
+  };
+  for (const name of TERMINATION_SIGNALS) process.on(name, listener);
+  return dispose;
 }
 
 /** An AbortSignal that fires on the first SIGINT or SIGTERM; `dispose` stops listening. */

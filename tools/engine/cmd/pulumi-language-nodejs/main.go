@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,6 +62,9 @@ func main() {
 
 	// Stop when the engine is gone (killed or cancelled without shutting its
 	// plugins down), as Pulumi's own hosts do; otherwise the host would outlive it.
+	// Two watches: the engine started us, so it is gone the moment we are
+	// re-parented (noticed within a second, whatever killed it); the health
+	// check also covers an engine that is alive but no longer answers.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := make(chan bool)
@@ -68,6 +72,7 @@ func main() {
 		<-ctx.Done()
 		close(stop)
 	}()
+	go watchParent(ctx, cancel)
 	if engineAddress != "" {
 		if err := rpcutil.Healthcheck(ctx, engineAddress, 5*time.Second, cancel); err != nil {
 			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: could not watch the engine: %v\n", err)
@@ -91,6 +96,25 @@ func main() {
 	if err := <-handle.Done; err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: server stopped: %v\n", err)
 		os.Exit(1)
+	}
+}
+
+// watchParent cancels once the process that started the host has exited: the
+// kernel then re-parents the host, so its parent pid changes.
+func watchParent(ctx context.Context, cancel context.CancelFunc) {
+	parent := os.Getppid()
+	ticker := time.NewTicker(500 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+			if os.Getppid() != parent {
+				cancel()
+				return
+			}
+		}
 	}
 }
 
@@ -256,6 +280,12 @@ func (h *nodeHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumir
 	cmd.Env = env
 	cmd.Stdout = os.Stdout
 	cmd.Stderr = os.Stderr
+	// The program dies with the host, however the host ends (SIGKILL included).
+	// The kernel sends the parent-death signal when the *thread* that started
+	// the child exits, so this goroutine keeps its thread until the child is gone.
+	dieWithParent(cmd)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Start(); err != nil {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("starting %s: %v", node, err)}, nil
 	}
