@@ -19,6 +19,7 @@ import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 import { isAlive } from "./process.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
+import { compilerHint } from "./typecheck.js";
 
 /** Counts of planned or applied changes, not counting the stack itself and providers. */
 export interface ChangeCounts {
@@ -575,7 +576,8 @@ async function guard<T>(
     }
     const diagnostics = collector?.errors.join("\n").trim();
     const message = diagnostics ? truncate(diagnostics) : engineMessage(error);
-    throw new StalledError("ProgramFailed", message, { cause: error });
+    const hint = compilerHint(message);
+    throw new StalledError("ProgramFailed", hint ? `${message}\n${hint}` : message, { cause: error });
   }
 }
 

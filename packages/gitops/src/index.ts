@@ -113,5 +113,6 @@ export {
   type TargetStatus,
   type Trigger,
 } from "./store.js";
+export type { TypeCheck } from "./typecheck.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./windows.js";
 export { type PrepareResult, prepareDependencies } from "./workspace.js";

@@ -50,6 +50,7 @@ import {
   type TargetStatus,
   type Trigger,
 } from "./store.js";
+import { TYPE_CHECK_ENV, type TypeCheck, typeCheckFor } from "./typecheck.js";
 import { checkWindows } from "./windows.js";
 
 export type { PromotionRequest } from "./promotion.js";
@@ -120,6 +121,8 @@ export interface RefPreview {
   readonly ref: string;
   readonly revision: string;
   readonly plan: Plan;
+  /** Whether the program was type-checked, and how. */
+  readonly typeCheck: TypeCheck;
 }
 
 /** Options for {@link Reconciler.previewRef}. */
@@ -590,11 +593,16 @@ export class Reconciler {
         redactor: new Redactor(),
       };
       this.#collectSecrets(target, ctx.redactor);
-      const request = this.#stackRequestFor(
+      const base = this.#stackRequestFor(
         target,
         revision,
         target.program ? join(checkoutDir, ".driftless", "inline") : projectDir,
       );
+      // A preview is where type errors belong: the program is type-checked as
+      // `pulumi preview` would, whatever the target's runs do.
+      const typeCheck = typeCheckFor(projectDir, target.program !== undefined);
+      const request = typeCheck.checked ? { ...base, env: { ...base.env, ...TYPE_CHECK_ENV } } : base;
+      progress("typecheck", typeCheck.detail);
       progress("preview", target.refresh ? "refresh and preview" : "preview");
       const plan = await this.#engine.preview(request, {
         refresh: target.refresh,
@@ -610,7 +618,7 @@ export class Reconciler {
             ),
           ),
       });
-      return { target: target.name, ref, revision, plan };
+      return { target: target.name, ref, revision, plan, typeCheck };
     } finally {
       rmSync(checkoutDir, { recursive: true, force: true });
     }

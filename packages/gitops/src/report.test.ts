@@ -28,6 +28,7 @@ const preview: RefPreview = {
       },
     ],
   },
+  typeCheck: { checked: true, detail: "index.ts type-checked by ts-node with tsconfig.json" },
 };
 
 describe("preview reports", () => {
@@ -41,6 +42,7 @@ describe("preview reports", () => {
     );
     expect(md.indexOf("To create")).toBeLessThan(md.indexOf("To update"));
     expect(md).toContain("`0123456789ab`");
+    expect(md).toContain("Type check: passed (index.ts type-checked by ts-node with tsconfig.json).");
   });
 
   it("says so when nothing changes", () => {
@@ -61,5 +63,6 @@ describe("preview reports", () => {
       "delete about.html",
     ]);
     expect(resourceName("plain")).toBe("plain");
+    expect(report.typeCheck).toEqual({ checked: true, detail: expect.stringContaining("ts-node") });
   });
 });

@@ -28,6 +28,8 @@ export interface PreviewReport {
   readonly changes: boolean;
   readonly counts: RefPreview["plan"]["counts"];
   readonly steps: readonly PreviewReportStep[];
+  /** Whether the program was type-checked, and how. */
+  readonly typeCheck: RefPreview["typeCheck"];
 }
 
 /** The resource name at the end of a URN (`urn:pulumi:dev::site::type::index.html` → `index.html`). */
@@ -50,6 +52,7 @@ export function previewReport(preview: RefPreview): PreviewReport {
       urn: s.urn,
       ...(s.keys && s.keys.length > 0 ? { keys: s.keys } : {}),
     })),
+    typeCheck: preview.typeCheck,
   };
 }
 
@@ -75,6 +78,8 @@ export function previewMarkdown(preview: RefPreview): string {
     changes
       ? "This revision would change the stack."
       : "No changes: the stack already matches this revision.",
+    "",
+    `Type check: ${preview.typeCheck.checked ? "passed" : "not done"} (${preview.typeCheck.detail}).`,
     "",
     "| Create | Update | Replace | Delete | Unchanged |",
     "| ---: | ---: | ---: | ---: | ---: |",
