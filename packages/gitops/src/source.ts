@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type SimpleGit, simpleGit } from "simple-git";
 import { RetryableError, StalledError } from "./errors.js";
 import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
@@ -277,10 +278,15 @@ export class GitSource implements Source {
       errors: (error, result) =>
         error ?? (result.exitCode === 0 ? undefined : new Error(`git exited with ${result.exitCode}`)),
       allowEnvironment: Object.keys(env),
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true },
+      // git dies with this process (see libexec/git.sh); the path is our own file.
+      binary: GUARDED_GIT,
+      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true, allowUnsafeCustomBinary: true },
     }).env(env);
   }
 }
+
+/** `sh <gitops>/libexec/git.sh`: git with a parent-death signal, from src/ and dist/ alike. */
+const GUARDED_GIT: [string, string] = ["sh", fileURLToPath(new URL("../libexec/git.sh", import.meta.url))];
 
 function fullRefs(ref: string): string[] {
   if (ref.startsWith("refs/")) return [ref];
