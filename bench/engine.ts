@@ -9,7 +9,6 @@ import {
   progress,
   pulumi,
   siteBench,
-  stats,
   time,
   writeSite,
 } from "./lib.js";
