@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -14,12 +13,14 @@ import {
   Stack,
   StackAlreadyExistsError,
   StackNotFoundError,
+  type StepEventMetadata,
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 import { isAlive } from "./process.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
 import { compilerHint } from "./typecheck.js";
+import { sha256, sleep, stableJson } from "./util.js";
 
 /** Counts of planned or applied changes, not counting the stack itself and providers. */
 export interface ChangeCounts {
@@ -39,12 +40,23 @@ export interface PlannedStep {
   readonly keys?: readonly string[];
 }
 
+/** A resource whose live state refresh found different from the recorded state. */
+export interface DriftedResource {
+  readonly urn: string;
+  readonly type: string;
+}
+
 /** What a preview found. */
 export interface Plan {
   readonly counts: ChangeCounts;
   readonly steps: readonly PlannedStep[];
   /** Whether anything would change. */
   readonly changes: boolean;
+  /**
+   * With `refresh`: the resources whose live state differs from the recorded
+   * state (drift), as the refresh saw them. Absent when the engine did not refresh.
+   */
+  readonly drift?: readonly DriftedResource[];
 }
 
 /** What an `up` did. */
@@ -110,8 +122,6 @@ export interface Engine {
   destroy(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
   /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
   recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
-  /** Stack outputs as last applied. */
-  outputs(request: StackRequest): Promise<Record<string, unknown>>;
   /**
    * A digest of the stack's state (resources and pending operations, not
    * timestamps): equal digests mean an approved plan still starts from the
@@ -132,6 +142,8 @@ class StepCollector {
   readonly steps: PlannedStep[] = [];
   /** Error diagnostics, which say why a failed operation failed better than its exit status. */
   readonly errors: string[] = [];
+  /** Resources refresh found changed or gone (drift). */
+  readonly drift: DriftedResource[] = [];
   /** The stack's outputs as the engine reported them (secrets masked), once it did. */
   stackOutputs: Record<string, unknown> | undefined;
   readonly #onProgress: ((event: EngineProgress) => void) | undefined;
@@ -145,6 +157,7 @@ class StepCollector {
     Object.assign(this.counts, emptyCounts());
     this.steps.length = 0;
     this.errors.length = 0;
+    this.drift.length = 0;
     this.stackOutputs = undefined;
   }
 
@@ -165,12 +178,26 @@ class StepCollector {
       });
       if (diag.severity === "error") this.errors.push(diag.message.trim());
     }
+    if (out?.op === "refresh" && !IGNORED_TYPES.test(out.type) && refreshChanged(out)) {
+      this.drift.push({ urn: out.urn, type: out.type });
+    }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
     const op = countedOp(pre.op);
     if (!op) return;
     this.counts[op]++;
     if (op !== "same") this.steps.push({ op, urn: pre.urn, type: pre.type, keys: pre.keys });
   };
+}
+
+/**
+ * Whether a refresh step read live state different from the recorded state
+ * (or found the resource gone): changed outputs, as `pulumi refresh` itself
+ * counts an update. Refresh steps carry no `diffs` today; they are used when present.
+ */
+function refreshChanged(step: StepEventMetadata): boolean {
+  if (!step.new) return true;
+  if (step.diffs && step.diffs.length > 0) return true;
+  return stableJson(step.old?.outputs ?? {}) !== stableJson(step.new.outputs ?? {});
 }
 
 function countedOp(op: OpType): keyof ChangeCounts | undefined {
@@ -234,7 +261,12 @@ export class PulumiEngine implements Engine {
       }
     }
     const { counts, steps } = collector;
-    return { counts, steps, changes: counts.create + counts.update + counts.delete + counts.replace > 0 };
+    return {
+      counts,
+      steps,
+      changes: counts.create + counts.update + counts.delete + counts.replace > 0,
+      ...(options.refresh ? { drift: [...collector.drift] } : {}),
+    };
   }
 
   async up(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
@@ -324,10 +356,6 @@ export class PulumiEngine implements Engine {
     // was only rewritten hashes the same.
     const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
     return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
-  }
-
-  async outputs(request: StackRequest): Promise<Record<string, unknown>> {
-    return this.#stateOutputs(await this.#stack(request));
   }
 
   /**
@@ -446,20 +474,6 @@ function stackKey(request: StackRequest): string {
   return `${request.backend}\0${request.workDir}\0${request.stack}`;
 }
 
-/** JSON with object keys sorted, so equal values compare and hash equal whatever their key order. */
-export function stableJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
-      : v,
-  );
-}
-
-/** Hex SHA-256 of a text. */
-export function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
 }
@@ -543,24 +557,8 @@ async function waitWhileLocked<T>(
   }
 }
 
-/** Resolves after `ms`; rejects with the signal's reason as soon as it aborts. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
-
-/** Maps engine failures to the reconciler's error policy. */
-async function guard<T>(
+/** Maps engine failures to the reconciler's error policy (exported for its unit test). */
+export async function guard<T>(
   signal: AbortSignal | undefined,
   operation: () => Promise<T>,
   collector?: StepCollector,
@@ -571,7 +569,9 @@ async function guard<T>(
     if (signal?.aborted) {
       throw new CancelledError(`cancelled: ${String(signal.reason ?? "aborted")}`, { cause: error });
     }
-    if (error instanceof ConcurrentUpdateError || /currently locked|conflict/i.test(String(error))) {
+    // Only the engine's own "locked by another update" is retried: a program
+    // error whose text merely says "conflict" would fail again the same way.
+    if (isLockedByAnotherUpdate(error)) {
       throw new RetryableError("the stack is locked by another update; will retry", 5000, { cause: error });
     }
     const diagnostics = collector?.errors.join("\n").trim();

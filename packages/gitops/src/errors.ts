@@ -7,6 +7,8 @@
  *   does not compile, bad config, a safety gate refused); the target waits for a
  *   new revision or an explicit trigger.
  * - {@link SpecError}: invalid input to a public entry point.
+ * - {@link UnknownTargetError}, {@link NothingToApproveError},
+ *   {@link ReconcilerStoppedError}: a command that cannot be served as asked.
  */
 export class DriftlessError extends Error {
   constructor(message: string, options?: ErrorOptions) {
@@ -69,3 +71,30 @@ export class GateRefusedError extends StalledError {
 
 /** The run was cancelled (timeout, shutdown or an AbortSignal) and the engine stopped cleanly. */
 export class CancelledError extends DriftlessError {}
+
+/** A command named a target the reconciler does not manage (HTTP 404). */
+export class UnknownTargetError extends DriftlessError {
+  readonly target: string;
+  constructor(target: string, known: readonly string[]) {
+    super(`unknown target "${target}" (known: ${known.join(", ") || "none"})`);
+    this.target = target;
+  }
+}
+
+/** `approve` found no plan awaiting approval and no stalled revision to release (HTTP 409). */
+export class NothingToApproveError extends DriftlessError {
+  readonly target: string;
+  constructor(target: string, revision?: string) {
+    super(
+      `target "${target}" has no revision waiting for approval${revision ? ` matching ${JSON.stringify(revision)}` : ""}`,
+    );
+    this.target = target;
+  }
+}
+
+/** A run was requested after `stop` (HTTP 503). */
+export class ReconcilerStoppedError extends DriftlessError {
+  constructor() {
+    super("the reconciler is stopped");
+  }
+}

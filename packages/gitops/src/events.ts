@@ -1,6 +1,6 @@
 import type { ChangeCounts, EngineProgress } from "./engine.js";
 import type { StallReason } from "./errors.js";
-import type { PromotionRecord, RunResult, Trigger } from "./store.js";
+import type { PromotionRecord, RunResult, Trigger } from "./types.js";
 
 /** Events a reconciler emits, by name. Transitions only: a steady state emits nothing. */
 export interface ReconcilerEvents {

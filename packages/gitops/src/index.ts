@@ -28,6 +28,7 @@ export { type Duration, formatDuration, parseDuration } from "./duration.js";
 export {
   type ApplyResult,
   type ChangeCounts,
+  type DriftedResource,
   type Engine,
   type EngineOperationOptions,
   type EngineProgress,
@@ -40,11 +41,14 @@ export {
   CancelledError,
   DriftlessError,
   GateRefusedError,
+  NothingToApproveError,
+  ReconcilerStoppedError,
   RetryableError,
   SpecError,
   type SpecIssue,
   StalledError,
   type StallReason,
+  UnknownTargetError,
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 export { checkGates, type GateRefusal } from "./gates.js";
@@ -70,6 +74,8 @@ export {
   type WebhookSecrets,
 } from "./http/index.js";
 export {
+  type ApprovalRequest,
+  type Clock,
   DEPENDENCY_CONFIG_PREFIX,
   PROVENANCE_ENV,
   type PreviewRefOptions,
@@ -80,6 +86,7 @@ export {
   type ReconcilerOptions,
   type RefPreview,
 } from "./reconciler.js";
+export { repoIdentity, sameRepo } from "./repo.js";
 export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewReport } from "./report.js";
 export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
@@ -97,22 +104,28 @@ export {
   type TargetSpec,
 } from "./spec.js";
 export {
-  type Condition,
-  type ConditionType,
-  type PendingApproval,
-  type PendingPromotion,
-  type PromotionKind,
-  type PromotionRecord,
-  type RunOverride,
-  type RunRecord,
-  type RunResult,
+  type LeaseStore,
+  type PromotionLog,
+  type RunHistory,
   SqliteStore,
-  type StackLease,
-  type StackLockRequest,
+  type StatusStore,
   type Store,
-  type TargetStatus,
-  type Trigger,
 } from "./store.js";
 export type { TypeCheck } from "./typecheck.js";
+export type {
+  Condition,
+  ConditionType,
+  PendingApproval,
+  PendingPromotion,
+  PromotionKind,
+  PromotionRecord,
+  RunOverride,
+  RunRecord,
+  RunResult,
+  StackLease,
+  StackLockRequest,
+  TargetStatus,
+  Trigger,
+} from "./types.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./windows.js";
 export { type PrepareResult, prepareDependencies } from "./workspace.js";

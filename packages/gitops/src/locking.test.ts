@@ -79,9 +79,6 @@ class FakeEngine implements Engine {
     await this.#enter("recover", options);
     return [];
   }
-  async outputs(): Promise<Record<string, unknown>> {
-    return {};
-  }
 }
 
 describe("stack leases between reconcilers", () => {
@@ -202,7 +199,7 @@ describe("stack leases between reconcilers", () => {
     await until(() => engine.held.length === 1, "the first run's preview");
     const db = new Database(join(dir, "shared.db"));
     const key = db.prepare("SELECT key FROM stack_locks").pluck().get() as string;
-    expect(key).toBe(`file://${join(dir, "state")}#https://example.com/infra.git//.#dev`);
+    expect(key).toBe(`file://${join(dir, "state")}#example.com/infra//.#dev`);
     engine.release();
     await first.done;
 

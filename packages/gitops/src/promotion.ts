@@ -1,9 +1,11 @@
 // Environment promotion: validation of `promote`, the soak-time rule and
 // manual requests. The reconciler records and applies what these decide.
 import { SpecError } from "./errors.js";
+import { sameRepo } from "./repo.js";
 import { publicRepoUrl } from "./secrets.js";
 import type { ResolvedPromotion, ResolvedTarget } from "./spec.js";
-import type { ConditionType, TargetStatus } from "./store.js";
+import type { ConditionType, TargetStatus } from "./types.js";
+import { isShaPrefix } from "./util.js";
 
 /** Who asks for a manual promotion or rollback, and why; both are recorded. */
 export interface PromotionRequest {
@@ -13,6 +15,29 @@ export interface PromotionRequest {
   readonly reason: string;
 }
 
+/**
+ * Checks that a request says who (`by`) and why (`reason`), both non-empty.
+ * @throws SpecError naming `field` and echoing the value
+ */
+export function checkWho(
+  subject: string,
+  field: string,
+  who: { readonly by?: unknown; readonly reason?: unknown },
+): { by: string; reason: string } {
+  if (
+    typeof who?.by !== "string" ||
+    who.by.trim() === "" ||
+    typeof who.reason !== "string" ||
+    who.reason.trim() === ""
+  ) {
+    throw new SpecError(subject, [
+      { path: field, message: `must say who (\`by\`) and why (\`reason\`), got ${JSON.stringify(who)}` },
+    ]);
+  }
+  return { by: who.by, reason: who.reason };
+}
+
+/** Checks a manual promotion or rollback request: who, why and a well-formed revision. */
 export function checkRequester(subject: string, options: PromotionRequest): { by: string; reason: string } {
   const issues = [
     ...(typeof options?.by === "string" && options.by.trim() !== ""
@@ -21,7 +46,7 @@ export function checkRequester(subject: string, options: PromotionRequest): { by
     ...(typeof options?.reason === "string" && options.reason.trim() !== ""
       ? []
       : [{ path: "reason", message: `must say why, got ${JSON.stringify(options?.reason)}` }]),
-    ...(options?.revision === undefined || /^[0-9a-f]{4,40}$/.test(options.revision)
+    ...(options?.revision === undefined || isShaPrefix(options.revision)
       ? []
       : [
           {
@@ -52,7 +77,7 @@ export function checkPromotions(targets: ReadonlyMap<string, ResolvedTarget>): v
         ? "names the target itself"
         : !upstream
           ? `names an unknown target (known: ${[...targets.keys()].sort().join(", ")})`
-          : publicRepoUrl(upstream.repo) !== publicRepoUrl(target.repo)
+          : !sameRepo(upstream.repo, target.repo)
             ? `names a target of another repository (${publicRepoUrl(upstream.repo)})`
             : undefined;
     if (problem) {

@@ -1,4 +1,11 @@
-/** A counting semaphore that serves waiters in arrival order; waiting can be aborted. */
+/**
+ * A counting semaphore that serves waiters in arrival order; waiting can be
+ * aborted. Kept rather than p-limit or p-queue: a run holds its engine slot
+ * across several awaited steps (acquire here, release in the run's
+ * `finally`) and must give up waiting when its signal aborts, with the
+ * signal's reason; p-limit only wraps one function and cannot drop a waiter,
+ * and p-queue's task model would need this same wrapper around it.
+ */
 export class Semaphore {
   #free: number;
   readonly #waiters: { grant: () => void; reject: (reason: unknown) => void }[] = [];
@@ -31,11 +38,6 @@ export class Semaphore {
       this.#waiters.push(waiter);
     });
     return this.#releaser();
-  }
-
-  /** Permits in use plus waiters: how busy the resource is. */
-  get waiting(): number {
-    return this.#waiters.length;
   }
 
   #releaser(): () => void {

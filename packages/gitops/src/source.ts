@@ -1,12 +1,13 @@
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type SimpleGit, simpleGit } from "simple-git";
 import { RetryableError, StalledError } from "./errors.js";
 import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
+import { repoIdentity } from "./repo.js";
 import { publicRepoUrl, readSecret } from "./secrets.js";
 import type { GitAuth } from "./spec.js";
+import { isFullSha, sha256 } from "./util.js";
 
 /** Where a target's source lives: the remote, the ref to follow and how to authenticate. */
 export interface SourceRef {
@@ -40,12 +41,6 @@ export interface Source {
   isAncestor?(source: SourceRef, ancestor: string, descendant: string): Promise<boolean | undefined>;
 }
 
-const SHA = /^[0-9a-f]{40}$/;
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
-
 /**
  * One bare mirror per repository under `<dataDir>/git`, fetched one ref at a
  * time, and a worktree per target. Tokens reach git through its environment
@@ -71,8 +66,8 @@ export class GitSource implements Source {
   }
 
   async resolve(source: SourceRef, options: { readonly maxAgeMs?: number } = {}): Promise<string> {
-    if (SHA.test(source.ref)) return source.ref;
-    const key = `${publicRepoUrl(source.repo)}\0${source.ref}`;
+    if (isFullSha(source.ref)) return source.ref;
+    const key = `${repoIdentity(source.repo)}\0${source.ref}`;
     const cached = this.#resolved.get(key);
     const maxAge = options.maxAgeMs ?? 0;
     if (cached && maxAge > 0 && Date.now() - cached.at <= maxAge) return cached.sha;
@@ -201,7 +196,7 @@ export class GitSource implements Source {
   }
 
   #mirrorDir(repo: string): string {
-    return join(this.#mirrors, `${sha256(publicRepoUrl(repo)).slice(0, 16)}.git`);
+    return join(this.#mirrors, `${sha256(repoIdentity(repo)).slice(0, 16)}.git`);
   }
 
   /** Serialises work on one mirror: git does not allow two fetches into one repository at once. */
@@ -231,7 +226,7 @@ export class GitSource implements Source {
       if (present) return dir;
       // A short name is a branch or, failing that, a tag (the order resolve uses);
       // a branch costs one round trip, a tag two.
-      const refspecs = SHA.test(source.ref)
+      const refspecs = isFullSha(source.ref)
         ? [source.ref]
         : fullRefs(source.ref).map((ref) => `+${ref}:refs/driftless/${ref.replace(/^refs\//, "")}`);
       for (const [i, refspec] of refspecs.entries()) {

@@ -1,10 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { newOwnerId } from "./process.js";
 import { type RunRecord, SqliteStore, type TargetStatus } from "./store.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -26,6 +24,7 @@ const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): Run
   ...extra,
 });
 
+// SQLite specifics: files, migrations, memory. What every store must do is in store.contract.test.ts.
 describe("SqliteStore", () => {
   let dir: string;
   let path: string;
@@ -48,7 +47,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(4);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -59,7 +58,6 @@ describe("SqliteStore", () => {
     db.close();
     expect(tables).toEqual(["promotions", "runs", "stack_locks", "targets"]);
   });
-
   it("keeps its data and schema version when reopened, without migrating again", () => {
     const first = open();
     first.putStatus(status("site", { lastAppliedRevision: "a".repeat(40) }));
@@ -69,117 +67,10 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(3);
+    expect(second.schemaVersion).toBe(4);
     expect(second.getStatus("site")?.lastAppliedRevision).toBe("a".repeat(40));
     expect(second.getRun("r1")?.id).toBe("r1");
   });
-
-  it("puts, replaces, lists and deletes statuses", () => {
-    const store = open();
-    expect(store.getStatus("site")).toBeUndefined();
-    store.putStatus(status("web"));
-    store.putStatus(status("site", { stalledRevision: "b".repeat(40) }));
-    store.putStatus(status("site", { lastAppliedRevision: "c".repeat(40), outputs: { url: "https://x" } }));
-    const site = store.getStatus("site");
-    expect(site).toEqual(
-      status("site", { lastAppliedRevision: "c".repeat(40), outputs: { url: "https://x" } }),
-    );
-    expect(site?.stalledRevision).toBeUndefined();
-    expect(store.listStatuses().map((s) => s.name)).toEqual(["site", "web"]);
-    store.deleteTarget("site");
-    expect(store.getStatus("site")).toBeUndefined();
-    expect(store.listStatuses().map((s) => s.name)).toEqual(["web"]);
-  });
-
-  it("records a run from start to finish", () => {
-    const store = open();
-    store.startRun(run("r1", "2025-01-01T00:00:00.000Z", { trigger: "webhook", revision: "d".repeat(40) }));
-    expect(store.getRun("r1")).toEqual({
-      id: "r1",
-      target: "site",
-      trigger: "webhook",
-      revision: "d".repeat(40),
-      startedAt: "2025-01-01T00:00:00.000Z",
-      drift: false,
-      log: "",
-    });
-    const counts = { create: 1, update: 2, delete: 0, replace: 0, same: 3 };
-    store.finishRun(
-      run("r1", "2025-01-01T00:00:00.000Z", {
-        trigger: "webhook",
-        revision: "e".repeat(40),
-        finishedAt: "2025-01-01T00:01:00.000Z",
-        result: "drift-corrected",
-        counts,
-        drift: true,
-        error: "boom",
-        log: "line 1\nline 2",
-      }),
-    );
-    expect(store.getRun("r1")).toEqual({
-      id: "r1",
-      target: "site",
-      trigger: "webhook",
-      revision: "e".repeat(40),
-      startedAt: "2025-01-01T00:00:00.000Z",
-      finishedAt: "2025-01-01T00:01:00.000Z",
-      result: "drift-corrected",
-      counts,
-      drift: true,
-      error: "boom",
-      log: "line 1\nline 2",
-    });
-    expect(store.getRun("nope")).toBeUndefined();
-  });
-
-  it("stamps the finish time when the run does not carry one", () => {
-    const store = open();
-    store.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
-    const before = Date.now();
-    store.finishRun(run("r1", "2025-01-01T00:00:00.000Z", { result: "unchanged" }));
-    const finishedAt = Date.parse(store.getRun("r1")?.finishedAt as string);
-    expect(finishedAt).toBeGreaterThanOrEqual(before - 1000);
-  });
-
-  it("lists a target's runs newest first, up to the limit", () => {
-    const store = open();
-    store.startRun(run("old", "2025-01-01T00:00:00.000Z"));
-    store.startRun(run("new", "2025-01-03T00:00:00.000Z"));
-    store.startRun(run("mid", "2025-01-02T00:00:00.000Z"));
-    // Same start time: the one recorded later comes first.
-    store.startRun(run("new-2", "2025-01-03T00:00:00.000Z"));
-    store.startRun(run("other", "2025-01-04T00:00:00.000Z", { target: "web" }));
-    expect(store.listRuns("site").map((r) => r.id)).toEqual(["new-2", "new", "mid", "old"]);
-    expect(store.listRuns("site", 2).map((r) => r.id)).toEqual(["new-2", "new"]);
-    expect(store.listRuns("web").map((r) => r.id)).toEqual(["other"]);
-    expect(store.listRuns("none")).toEqual([]);
-  });
-
-  it("marks runs a crashed process left unfinished as interrupted, once", () => {
-    const crashed = open();
-    crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
-    crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
-    crashed.startRun(run("in-flight", "2025-01-02T00:00:00.000Z", { revision: "f".repeat(40) }));
-    crashed.close(); // the process dies: no finishRun
-
-    const restarted = open();
-    const interrupted = restarted.markInterrupted();
-    expect(interrupted).toHaveLength(1);
-    expect(interrupted[0]).toMatchObject({
-      id: "in-flight",
-      target: "site",
-      result: "interrupted",
-      revision: "f".repeat(40),
-    });
-    expect(restarted.getRun("in-flight")).toMatchObject({
-      result: "interrupted",
-      error: expect.stringMatching(/process stopped during this run/),
-      finishedAt: expect.any(String),
-    });
-    expect(restarted.getRun("done")?.result).toBe("applied");
-    expect(restarted.markInterrupted()).toEqual([]);
-  });
-
   it("migrates a version 1 database, keeping its runs, and records overrides and plans", () => {
     const first = open();
     first.startRun(run("old", "2025-01-01T00:00:00.000Z"));
@@ -188,13 +79,14 @@ describe("SqliteStore", () => {
     const db = new Database(path);
     db.exec(
       `DROP TABLE promotions; DROP TABLE stack_locks; ALTER TABLE runs DROP COLUMN owner;
-       ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;`,
+       ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
+       ALTER TABLE runs DROP COLUMN approval;`,
     );
     db.pragma("user_version = 1");
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(3);
+    expect(store.schemaVersion).toBe(4);
     expect(store.getRun("old")).toMatchObject({ id: "old" });
     expect(store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -203,174 +95,11 @@ describe("SqliteStore", () => {
     store.finishRun(run("new", "2025-01-02T00:00:00.000Z", { override, result: "awaiting-approval", plan }));
     expect(store.getRun("new")).toMatchObject({ override, plan, result: "awaiting-approval" });
   });
-
   it("works in memory", () => {
     const store = new SqliteStore(":memory:");
     opened.push(store);
     store.putStatus(status("site"));
     expect(store.getStatus("site")?.name).toBe("site");
-    expect(store.schemaVersion).toBe(3);
-  });
-});
-
-describe("SqliteStore stack leases", () => {
-  const TTL = 60_000;
-  let dir: string;
-  let path: string;
-  const opened: SqliteStore[] = [];
-  /** A separate connection to the same file, as another process would open it. */
-  const open = () => {
-    const store = new SqliteStore(path);
-    opened.push(store);
-    return store;
-  };
-  const request = (owner: string, runId = "run-1", key = "file:///state#repo//.#dev") => ({
-    key,
-    owner,
-    target: "site",
-    runId,
-  });
-  /** The owner id of a process of this host that has exited. */
-  const deadOwner = () => {
-    const child = spawnSync(process.execPath, ["-e", ""]);
-    return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
-  };
-
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "driftless-lease-"));
-    path = join(dir, "driftless.db");
-  });
-  afterEach(() => {
-    for (const store of opened.splice(0)) store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("takes a free lease, and takes it again for the same run", () => {
-    const store = open();
-    const owner = newOwnerId();
-    expect(store.tryLockStack(request(owner), TTL)).toBeUndefined();
-    expect(store.tryLockStack(request(owner), TTL)).toBeUndefined();
-    // Another key is another stack.
-    expect(store.tryLockStack(request(owner, "run-2", "file:///state#repo//.#prod"), TTL)).toBeUndefined();
-  });
-
-  it("lets one of two stores on one file hold a stack, and the other after release", () => {
-    const first = open();
-    const second = open();
-    const a = newOwnerId();
-    const b = newOwnerId();
-    const before = Date.now();
-    expect(first.tryLockStack(request(a, "run-a"), TTL)).toBeUndefined();
-    const holder = second.tryLockStack(request(b, "run-b"), TTL);
-    expect(holder).toMatchObject({ owner: a, runId: "run-a", target: "site", key: request(a).key });
-    expect(holder?.expiresAt).toBeGreaterThanOrEqual(before + TTL);
-    expect(Date.parse(holder?.acquiredAt as string)).toBeGreaterThanOrEqual(before - 1000);
-    // The same owner with another run waits too (two targets on one stack).
-    expect(first.tryLockStack(request(a, "run-c"), TTL)).toMatchObject({ runId: "run-a" });
-
-    first.unlockStack(request(a).key, a);
-    expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
-    expect(first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b, runId: "run-b" });
-  });
-
-  it("takes over a lease that expired", async () => {
-    const first = open();
-    const second = open();
-    const a = newOwnerId();
-    const b = newOwnerId();
-    expect(first.tryLockStack(request(a, "run-a"), 30)).toBeUndefined();
-    expect(second.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
-    await new Promise((r) => setTimeout(r, 60));
-    expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
-    // The old holder's renewal fails: the lease is no longer its own.
-    expect(first.renewStackLock(request(a).key, a, TTL)).toBe(false);
-    expect(first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b });
-  });
-
-  it("takes over a lease whose holder is a dead process of this host", () => {
-    const first = open();
-    const second = open();
-    const dead = deadOwner();
-    expect(first.tryLockStack(request(dead, "run-dead"), TTL)).toBeUndefined();
-    const b = newOwnerId();
-    expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
-    expect(first.tryLockStack(request(newOwnerId(), "run-c"), TTL)).toMatchObject({ owner: b });
-  });
-
-  it("leaves a lease alone when another owner renews or releases it", async () => {
-    const store = open();
-    const a = newOwnerId();
-    const b = newOwnerId();
-    expect(store.tryLockStack(request(a, "run-a"), 50)).toBeUndefined();
-    expect(store.renewStackLock(request(a).key, b, TTL)).toBe(false);
-    store.unlockStack(request(a).key, b);
-    expect(store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
-    // The holder's own renewal moves the expiry on.
-    expect(store.renewStackLock(request(a).key, a, TTL)).toBe(true);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
-    expect(store.renewStackLock("no such stack", a, TTL)).toBe(false);
-  });
-
-  it("marks only the runs of processes that are gone as interrupted", () => {
-    const live = open();
-    const liveOwner = newOwnerId();
-    const dead = deadOwner();
-    const remoteLive = "other-host.example:4242:aaaaaaaa";
-    const remoteGone = "other-host.example:4343:bbbbbbbb";
-    live.tryLockStack(request(liveOwner, "live", "k1"), TTL);
-    live.tryLockStack(request(dead, "dead", "k2"), TTL);
-    live.tryLockStack(request(remoteLive, "remote-live", "k3"), TTL);
-    live.startRun(run("live", "2025-01-01T00:00:00.000Z"), liveOwner);
-    live.startRun(run("dead", "2025-01-01T00:00:01.000Z"), dead);
-    live.startRun(run("remote-live", "2025-01-01T00:00:02.000Z"), remoteLive);
-    live.startRun(run("remote-gone", "2025-01-01T00:00:03.000Z"), remoteGone);
-    live.startRun(run("legacy", "2025-01-01T00:00:04.000Z"));
-
-    // A second process opens the shared store.
-    const other = open();
-    const interrupted = other.markInterrupted();
-    expect(interrupted.map((r) => r.id).sort()).toEqual(["dead", "legacy", "remote-gone"]);
-    expect(other.getRun("live")).not.toHaveProperty("result");
-    expect(other.getRun("remote-live")).not.toHaveProperty("result");
-    expect(other.getRun("dead")).toMatchObject({ result: "interrupted" });
-    // The dead process's lease is released; the live ones stay.
-    const newcomer = newOwnerId();
-    expect(other.tryLockStack(request(newcomer, "n", "k2"), TTL)).toBeUndefined();
-    expect(other.tryLockStack(request(newcomer, "n", "k1"), TTL)).toMatchObject({ owner: liveOwner });
-    expect(other.tryLockStack(request(newcomer, "n", "k3"), TTL)).toMatchObject({ owner: remoteLive });
-    expect(other.markInterrupted()).toEqual([]);
-
-    // The live process finishes its run as usual.
-    live.finishRun(run("live", "2025-01-01T00:00:00.000Z", { result: "applied" }));
-    expect(other.getRun("live")?.result).toBe("applied");
-  });
-
-  it("marks and releases only the given targets' runs and leases when asked to", () => {
-    const store = open();
-    const dead = deadOwner();
-    store.tryLockStack({ ...request(dead, "mine", "k1"), target: "site" }, TTL);
-    store.tryLockStack({ ...request(dead, "theirs", "k2"), target: "web" }, TTL);
-    store.startRun(run("mine", "2025-01-01T00:00:00.000Z"), dead);
-    store.startRun(run("theirs", "2025-01-01T00:00:01.000Z", { target: "web" }), dead);
-
-    expect(store.markInterrupted(["site", "api"]).map((r) => r.id)).toEqual(["mine"]);
-    expect(store.getStackLock("k1")).toBeUndefined();
-    // The other target's run and lease wait for whoever recovers that target.
-    expect(store.getRun("theirs")).not.toHaveProperty("result");
-    expect(store.getStackLock("k2")).toMatchObject({ owner: dead, target: "web", runId: "theirs" });
-    expect(store.markInterrupted().map((r) => r.id)).toEqual(["theirs"]);
-    expect(store.getStackLock("k2")).toBeUndefined();
-  });
-
-  it("reads a lease as recorded, expired or not", async () => {
-    const store = open();
-    const a = newOwnerId();
-    expect(store.getStackLock("k")).toBeUndefined();
-    store.tryLockStack(request(a, "run-a", "k"), 20);
-    await new Promise((r) => setTimeout(r, 40));
-    const lease = store.getStackLock("k");
-    expect(lease).toMatchObject({ key: "k", owner: a, runId: "run-a", target: "site" });
-    expect(lease?.expiresAt).toBeLessThan(Date.now());
+    expect(store.schemaVersion).toBe(4);
   });
 });

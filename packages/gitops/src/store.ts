@@ -1,190 +1,43 @@
+/**
+ * Storage behind small interfaces (status, run history, promotion log, leases)
+ * and the embedded SQLite implementation of all four.
+ */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { ChangeCounts, PlannedStep } from "./engine.js";
 import { isLocalOwner, isOwnerDead } from "./process.js";
+import type {
+  PromotionKind,
+  PromotionRecord,
+  RunOverride,
+  RunRecord,
+  RunResult,
+  StackLease,
+  StackLockRequest,
+  TargetStatus,
+  Trigger,
+} from "./types.js";
 
-/** Condition types of a target, after Flux and Kubernetes status conventions. */
-export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
+export type * from "./types.js";
 
-/** One condition of a target's status. */
-export interface Condition {
-  readonly type: ConditionType;
-  readonly status: boolean;
-  /** CamelCase reason, stable for aggregation (e.g. `Applied`, `GateRefused`). */
-  readonly reason: string;
-  readonly message: string;
-  /** When the status last flipped (ISO 8601). */
-  readonly since: string;
-}
-
-/** The persisted status of one target. */
-export interface TargetStatus {
-  readonly name: string;
-  readonly conditions: readonly Condition[];
-  readonly lastAttemptedRevision?: string;
-  readonly lastAppliedRevision?: string;
-  readonly lastAppliedAt?: string;
-  /** When the last refresh + preview of an unchanged revision ran. */
-  readonly lastDriftCheckAt?: string;
-  /** A revision that stalled; it is not retried until a new revision, an approval or a manual run. */
-  readonly stalledRevision?: string;
-  /** A revision a person approved past a gate or a rewritten ref. */
-  readonly approvedRevision?: string;
-  /** When a change window next opens for changes a run deferred (ISO 8601). */
-  readonly deferredUntil?: string;
-  /** A plan that waits for `Reconciler.approve`, pinned to its revision. */
-  readonly awaitingApproval?: PendingApproval;
-  /** Stack outputs after the last successful apply (secrets masked). */
-  readonly outputs?: Readonly<Record<string, unknown>>;
-  /** Digest of the dependency outputs the last successful run passed as config. */
-  readonly appliedDepsDigest?: string;
-  /** When {@link lastAppliedRevision} was first applied (drift corrections do not move it). */
-  readonly revisionAppliedAt?: string;
-  /** For a target with `promote`: the revision it was last promoted (or rolled back) to. */
-  readonly promotedRevision?: string;
-  /** A revision rolled back from; automatic promotion skips it until the upstream moves on. */
-  readonly heldBackRevision?: string;
-  /** The upstream's revision that is not promoted yet, and until when or for what it waits. */
-  readonly pendingPromotion?: PendingPromotion;
-  readonly updatedAt: string;
-}
-
-/** An upstream revision waiting to be promoted. */
-export interface PendingPromotion {
-  readonly revision: string;
-  /** When the soak time ends (ISO 8601). */
-  readonly dueAt?: string;
-  /** Why it cannot be timed yet (the upstream is not healthy). */
-  readonly waitingFor?: string;
-}
-
-/** How a revision reached a target with `promote`. */
-export type PromotionKind = "auto" | "manual" | "rollback";
-
-/** One recorded promotion or rollback. */
-export interface PromotionRecord {
-  readonly id: string;
-  readonly target: string;
-  /** The upstream target the revision came from (the target itself for a rollback). */
-  readonly source: string;
-  readonly revision: string;
-  /** What the target had applied before. */
-  readonly previousRevision?: string;
-  readonly kind: PromotionKind;
-  /** Who asked, for manual promotions and rollbacks. */
-  readonly by?: string;
-  readonly reason?: string;
-  /** When it was decided (ISO 8601); the run that applied it follows. */
-  readonly at: string;
-}
-
-/** A planned `up` that waits for a person's approval. */
-export interface PendingApproval {
-  readonly revision: string;
-  readonly runId: string;
-  readonly counts: ChangeCounts;
-  /** Digest of the planned steps; an approval applies only this plan. */
-  readonly digest: string;
-  /** When the plan was made (ISO 8601). */
-  readonly plannedAt: string;
-  /** The engine's saved update plan, applied with `pulumi up --plan` once approved. */
-  readonly planFile?: string;
-  /** Digest of the stack's state the plan was made against; a different state means planning again. */
-  readonly stateVersion?: string;
-}
-
-/** Who ran a run past a change window, and why; recorded in history. */
-export interface RunOverride {
-  readonly by: string;
-  readonly reason: string;
-}
-
-/** What started a run. */
-export type Trigger =
-  | "interval"
-  | "schedule"
-  | "webhook"
-  | "manual"
-  | "resync"
-  | "retry"
-  | "dependency"
-  /** A revision the `promote.from` target applied became due. */
-  | "promotion"
-  | "startup";
-
-/** How a run ended. */
-export type RunResult =
-  | "applied"
-  | "unchanged"
-  | "drift-corrected"
-  | "drift-detected"
-  | "planned"
-  | "skipped"
-  | "failed"
-  | "stalled"
-  | "cancelled"
-  | "interrupted"
-  | "destroyed"
-  /** Changes wait for a change window to open. */
-  | "deferred"
-  /** Changes wait for `Reconciler.approve`. */
-  | "awaiting-approval";
-
-/** One row of a target's history. */
-export interface RunRecord {
-  readonly id: string;
-  readonly target: string;
-  readonly trigger: Trigger;
-  readonly revision?: string;
-  readonly startedAt: string;
-  readonly finishedAt?: string;
-  readonly result?: RunResult;
-  readonly counts?: ChangeCounts;
-  readonly drift: boolean;
-  readonly error?: string;
-  /** The last lines of the run log, secrets redacted. */
-  readonly log: string;
-  /** Set when the run was started past a change window. */
-  readonly override?: RunOverride;
-  /** The planned steps, for a run that waits for approval. */
-  readonly plan?: readonly PlannedStep[];
-}
-
-/** Who asks for a stack's lease: the stack's key, the process-wide owner id and the run. */
-export interface StackLockRequest {
-  /** Identifies the stack across processes, e.g. backend URL and stack name. */
-  readonly key: string;
-  /** The holder's owner id, `<hostname>:<pid>:<uuid>`. */
-  readonly owner: string;
-  /** The target whose run holds the lease (for messages). */
-  readonly target: string;
-  readonly runId: string;
-}
-
-/** A lease on a stack, as held by one run of one process. */
-export interface StackLease extends StackLockRequest {
-  /** When the holder took the lease (ISO 8601). */
-  readonly acquiredAt: string;
-  /** When the lease lapses unless renewed (epoch milliseconds). */
-  readonly expiresAt: number;
-}
-
-/** Where status and history live. {@link SqliteStore} is the embedded default. */
-export interface Store {
+/** Targets' current status, one document per target. */
+export interface StatusStore {
   getStatus(name: string): TargetStatus | undefined;
   listStatuses(): TargetStatus[];
   putStatus(status: TargetStatus): void;
+  /** Forgets a target's status (its history is kept). */
   deleteTarget(name: string): void;
+}
+
+/** The history of runs: started, finished, interrupted by a process that died. */
+export interface RunHistory {
   /** Records a run's start; `owner` is the owner id of the process running it (see {@link markInterrupted}). */
   startRun(run: RunRecord, owner?: string): void;
   finishRun(run: RunRecord): void;
   getRun(id: string): RunRecord | undefined;
+  /** A target's runs, newest first. */
   listRuns(target: string, limit?: number): RunRecord[];
-  /** Records a promotion or rollback. */
-  recordPromotion(promotion: PromotionRecord): void;
-  /** A target's promotions and rollbacks, newest first. */
-  listPromotions(target: string, limit?: number): PromotionRecord[];
   /** Revisions a target applied successfully, most recently applied first, each once. */
   appliedRevisions(target: string, limit?: number): string[];
   /**
@@ -198,6 +51,18 @@ export interface Store {
    *   recovers); all when omitted
    */
   markInterrupted(targets?: readonly string[]): RunRecord[];
+}
+
+/** Promotions and rollbacks between targets, append-only. */
+export interface PromotionLog {
+  /** Records a promotion or rollback. */
+  recordPromotion(promotion: PromotionRecord): void;
+  /** A target's promotions and rollbacks, newest first. */
+  listPromotions(target: string, limit?: number): PromotionRecord[];
+}
+
+/** Leases on stacks, shared by every process using the store. */
+export interface LeaseStore {
   /**
    * Takes the lease on a stack, atomically across every process sharing the
    * store. The lease is free when nobody holds it, when it expired, when its
@@ -216,6 +81,14 @@ export interface Store {
   renewStackLock(key: string, owner: string, ttlMs: number): boolean;
   /** Releases the lease `owner` holds on a stack; a lease held by another owner is left alone. */
   unlockStack(key: string, owner: string): void;
+}
+
+/**
+ * Where status, history, promotions and leases live: the four concerns
+ * together, as one database serves them. {@link SqliteStore} is the embedded
+ * default; every implementation passes the contract suite in `store.contract.ts`.
+ */
+export interface Store extends StatusStore, RunHistory, PromotionLog, LeaseStore {
   readonly isOpen: boolean;
   close(): void;
 }
@@ -265,6 +138,8 @@ const MIGRATIONS: readonly string[] = [
      expires_at INTEGER NOT NULL
    );
    ALTER TABLE runs ADD COLUMN owner TEXT;`,
+  // 4: who approved the plan or revision a run applies, and why.
+  `ALTER TABLE runs ADD COLUMN approval TEXT;`,
 ];
 
 interface RunRow {
@@ -282,6 +157,7 @@ interface RunRow {
   override: string | null;
   plan: string | null;
   owner: string | null;
+  approval: string | null;
 }
 
 interface StackLockRow {
@@ -331,6 +207,7 @@ function fromRow(row: RunRow): RunRecord {
     log: row.log,
     ...(row.override ? { override: JSON.parse(row.override) as RunOverride } : {}),
     ...(row.plan ? { plan: JSON.parse(row.plan) as PlannedStep[] } : {}),
+    ...(row.approval ? { approval: JSON.parse(row.approval) as RunOverride } : {}),
   };
 }
 
@@ -396,8 +273,8 @@ export class SqliteStore implements Store {
   startRun(run: RunRecord, owner?: string): void {
     this.#db
       .prepare(
-        `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override, owner)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         run.id,
@@ -409,6 +286,7 @@ export class SqliteStore implements Store {
         run.log,
         run.override ? JSON.stringify(run.override) : null,
         owner ?? null,
+        run.approval ? JSON.stringify(run.approval) : null,
       );
   }
 

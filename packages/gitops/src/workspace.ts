@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { StalledError } from "./errors.js";
+import { sha256 } from "./util.js";
 
 const run = promisify(execFile);
 
@@ -37,9 +37,7 @@ export async function prepareDependencies(
 ): Promise<PrepareResult> {
   const installer = INSTALLERS.find((i) => existsSync(join(projectDir, i.lockfile)));
   if (!installer) return { action: "none" };
-  const hash = createHash("sha256")
-    .update(readFileSync(join(projectDir, installer.lockfile)))
-    .digest("hex");
+  const hash = sha256(readFileSync(join(projectDir, installer.lockfile)));
   const stamp = join(projectDir, "node_modules", ".driftless-lock-hash");
   if (existsSync(stamp) && readFileSync(stamp, "utf8") === hash) {
     return { action: "reused", lockfile: installer.lockfile };

@@ -33,9 +33,6 @@ class FakeEngine implements Engine {
   async recover(): Promise<string[]> {
     return [];
   }
-  async outputs(): Promise<Record<string, unknown>> {
-    return {};
-  }
 }
 
 const source: Source = {
@@ -253,6 +250,61 @@ describe("the HTTP handler", () => {
       body: '{"revision":1}',
     });
     expect(approve.status).toBe(400);
+  });
+
+  it("answers 409 to an approval with nothing waiting, starting no run", async () => {
+    await reconciler.whenIdle();
+    const before = reconciler.history("site").length;
+    const calls = engine.calls.length;
+    for (const body of ["", '{"revision":"abcdef1","by":"alice","reason":"looks fine"}']) {
+      const res = await fetch(`${base}/targets/site/approve`, { method: "POST", headers: auth, body });
+      expect(res.status).toBe(409);
+      expect(await res.json()).toEqual({
+        error: expect.stringMatching(/^target "site" has no revision waiting for approval/),
+      });
+    }
+    await reconciler.whenIdle();
+    expect(reconciler.history("site")).toHaveLength(before);
+    expect(engine.calls).toHaveLength(calls);
+    const half = await fetch(`${base}/targets/site/approve`, {
+      method: "POST",
+      headers: auth,
+      body: '{"by":"alice"}',
+    });
+    expect(half.status).toBe(400);
+    expect(await half.json()).toEqual({ error: expect.stringContaining("`by`") });
+  });
+
+  it("forgets the oldest delivery ids beyond the cache size", async () => {
+    const small = createHandler(reconciler, { webhooks: { github: "gh-secret" }, deliveryCacheSize: 2 });
+    const smallServer = createServer((req, res) => small(req, res));
+    await new Promise<void>((resolve) => smallServer.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(smallServer.address() as AddressInfo).port}/hooks/github`;
+    const deliver = async (delivery: string) => {
+      const body = push(["docs/none.md"]);
+      const res = await fetch(url, {
+        method: "POST",
+        body,
+        headers: {
+          "x-github-event": "push",
+          "x-hub-signature-256": signBody("gh-secret", body),
+          "x-github-delivery": delivery,
+        },
+      });
+      return ((await res.json()) as { duplicate?: boolean }).duplicate === true;
+    };
+    try {
+      expect(await deliver("a")).toBe(false);
+      expect(await deliver("a")).toBe(true);
+      expect(await deliver("b")).toBe(false);
+      expect(await deliver("c")).toBe(false);
+      // "a" was the least recently seen of three: forgotten.
+      expect(await deliver("a")).toBe(false);
+      expect(await deliver("c")).toBe(true);
+    } finally {
+      small.close();
+      await new Promise((resolve) => smallServer.close(resolve));
+    }
   });
 
   it("exposes metrics that follow runs", async () => {

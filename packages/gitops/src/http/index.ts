@@ -1,6 +1,6 @@
+export { repoIdentity as normalizeRepoUrl } from "../repo.js";
 export { type BodyFailure, readBody } from "./body.js";
 export { createHandler, type DriftlessHandler, type HandlerOptions, type WebhookSecrets } from "./handler.js";
-export { BoundedSet } from "./lru.js";
 export { ReconcilerMetrics, type WebhookOutcome } from "./metrics.js";
 export {
   genericPush,
@@ -11,7 +11,6 @@ export {
   pathMatches,
   refMatches,
 } from "./push.js";
-export { normalizeRepoUrl } from "./repoUrl.js";
 export { type DriftlessServer, listen, type ServeOptions, type ShutdownOptions } from "./server.js";
 export { safeEqual, signBody, verifyGenericSignature, verifyGithubSignature } from "./signatures.js";
 export { type PublicTarget, publicTarget, redactJson, redactorFor } from "./views.js";

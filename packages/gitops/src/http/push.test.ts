@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { repoIdentity as normalizeRepoUrl } from "../repo.js";
 import { resolveTarget } from "../spec.js";
-import { BoundedSet } from "./lru.js";
 import {
   genericPush,
   githubPush,
@@ -10,7 +10,6 @@ import {
   pathMatches,
   refMatches,
 } from "./push.js";
-import { normalizeRepoUrl } from "./repoUrl.js";
 
 const target = (name: string, path: string, extra: Record<string, unknown> = {}) =>
   resolveTarget(
@@ -144,18 +143,5 @@ describe("push payloads", () => {
       paths: ["apps/api/x"],
     });
     expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["api", "all"]);
-  });
-});
-
-describe("delivery ids", () => {
-  it("remembers a bounded number of recent ids", () => {
-    const seen = new BoundedSet(2);
-    expect(seen.add("a")).toBe(true);
-    expect(seen.add("a")).toBe(false);
-    seen.add("b");
-    seen.add("c");
-    expect(seen.size).toBe(2);
-    expect(seen.has("a")).toBe(false);
-    expect(seen.add("c")).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
+import { repoIdentity as normalizeRepoUrl } from "../repo.js";
 import type { ResolvedTarget } from "../spec.js";
-import { normalizeRepoUrl } from "./repoUrl.js";
 
 /** A push, whichever provider reported it. */
 export interface PushEvent {

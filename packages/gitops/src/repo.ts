@@ -1,4 +1,9 @@
 /**
+ * Which repository a URL names: the one identity webhooks, promotions,
+ * dependency checks, stack leases and Git mirrors compare repositories by.
+ */
+
+/**
  * A repository URL reduced to `host/path`, so the forms one repository goes by
  * compare equal: `https://GitHub.com/org/app.git`, `git@github.com:org/app`,
  * `ssh://git@github.com:22/org/app.git/` all become `github.com/org/app`.
@@ -6,7 +11,7 @@
  * host is lowercased; the path keeps its case because most Git servers treat
  * it as case-sensitive. `file://` URLs keep their absolute path.
  */
-export function normalizeRepoUrl(url: string): string {
+export function repoIdentity(url: string): string {
   const text = url.trim();
   let host = "";
   let path: string;
@@ -29,4 +34,9 @@ export function normalizeRepoUrl(url: string): string {
     .replace(/\/{2,}/g, "/");
   if (!path.startsWith("/")) path = `/${path}`;
   return `${host.toLowerCase()}${path}`;
+}
+
+/** Whether two URLs name one repository (see {@link repoIdentity}). */
+export function sameRepo(a: string, b: string): boolean {
+  return repoIdentity(a) === repoIdentity(b);
 }

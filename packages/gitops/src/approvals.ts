@@ -1,0 +1,46 @@
+/**
+ * Approvals: releasing a plan held for a person, or a revision a safety gate
+ * refused or whose ref was rewritten, recording who approved and why.
+ */
+import { NothingToApproveError, SpecError } from "./errors.js";
+import type { ApprovalRequest } from "./options.js";
+import { checkWho } from "./promotion.js";
+import type { Runtime } from "./runtime.js";
+import { isShaPrefix } from "./util.js";
+
+/**
+ * Marks the revision waiting for approval (or the one named, which must be
+ * the one waiting) as approved, with who and why when given; the next run
+ * applies it.
+ * @throws NothingToApproveError when no plan awaits approval and no revision stalled
+ * @throws SpecError for a malformed revision, or `by` without `reason` (or the reverse)
+ */
+export function recordApproval(rt: Runtime, name: string, request: ApprovalRequest): string {
+  const { revision, by, reason } = request;
+  if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
+    throw new SpecError(`approval of "${name}"`, [
+      {
+        path: "revision",
+        message: `must be a commit SHA or a prefix of one, got ${JSON.stringify(revision)}`,
+      },
+    ]);
+  }
+  const who =
+    by !== undefined || reason !== undefined
+      ? checkWho(`approval of "${name}"`, "by", { by, reason })
+      : undefined;
+  const status = rt.recorder.status(name);
+  const held = [status.awaitingApproval?.revision, status.stalledRevision].filter((r) => r !== undefined);
+  const waiting = revision === undefined ? held[0] : held.find((r) => r.startsWith(revision));
+  // Approving releases something held back; with nothing held there is
+  // nothing to release (a forced run is `reconcile`, not `approve`).
+  if (!waiting) throw new NothingToApproveError(name, revision);
+  rt.recorder.updateStatus(name, ({ approvedBy: _b, ...before }) => ({
+    ...before,
+    approvedRevision: waiting,
+    ...(who ? { approvedBy: who } : {}),
+    updatedAt: rt.recorder.now().toISOString(),
+  }));
+  rt.options.logger.info({ target: name, revision: waiting, ...(who ?? {}) }, "approved");
+  return waiting;
+}

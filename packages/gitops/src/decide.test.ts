@@ -1,0 +1,120 @@
+import { describe, expect, it } from "vitest";
+import { decide, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";
+import type { Plan } from "./engine.js";
+import { resolveTarget } from "./spec.js";
+import type { TargetStatus } from "./types.js";
+
+const REV_A = "a".repeat(40);
+const REV_B = "b".repeat(40);
+const target = (extra: Record<string, unknown> = {}) =>
+  resolveTarget(
+    {
+      name: "site",
+      repo: "https://example.com/r",
+      stack: "dev",
+      passphrase: "p",
+      resync: "10m",
+      ...extra,
+    } as Parameters<typeof resolveTarget>[0],
+    { dataDir: "/tmp/driftless-decide-test" },
+  );
+const NOW = Date.parse("2026-01-01T12:00:00.000Z");
+const status = (extra: Partial<TargetStatus> = {}): TargetStatus => ({
+  name: "site",
+  conditions: [],
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  ...extra,
+});
+const input = (s: TargetStatus, extra: Partial<Parameters<typeof decide>[0]> = {}) => ({
+  target: target(),
+  status: s,
+  revision: REV_A,
+  trigger: "interval" as const,
+  force: false,
+  needsRecovery: false,
+  now: NOW,
+  ...extra,
+});
+const plan = (urns: string[], drift?: string[]): Plan => ({
+  counts: { create: 0, update: urns.length, delete: 0, replace: 0, same: 0 },
+  steps: urns.map((urn) => ({ op: "update", urn, type: "x:y:Z" })),
+  changes: urns.length > 0,
+  ...(drift ? { drift: drift.map((urn) => ({ urn, type: "x:y:Z" })) } : {}),
+});
+
+describe("decide", () => {
+  const applied = status({
+    lastAppliedRevision: REV_A,
+    lastDriftCheckAt: new Date(NOW - 60_000).toISOString(),
+  });
+
+  it("skips an applied revision with no resync due, and runs a new one", () => {
+    expect(decide(input(applied))).toMatchObject({ run: false });
+    expect(decide(input(applied, { revision: REV_B }))).toEqual({
+      run: true,
+      trigger: "interval",
+      approved: false,
+    });
+    expect(decide(input(applied, { force: true }))).toMatchObject({ run: true });
+    expect(decide(input(applied, { needsRecovery: true }))).toMatchObject({ run: true });
+  });
+
+  it("turns a scheduled check into a resync when only the resync is due", () => {
+    const stale = { ...applied, lastDriftCheckAt: new Date(NOW - 11 * 60_000).toISOString() };
+    expect(decide(input(stale))).toEqual({ run: true, trigger: "resync", approved: false });
+    expect(decide(input(stale, { trigger: "startup" }))).toMatchObject({ trigger: "resync" });
+    expect(decide(input(stale, { trigger: "webhook" }))).toMatchObject({ trigger: "webhook" });
+  });
+
+  it("leaves stalled, held and deferred revisions alone until approved or forced", () => {
+    expect(decide(input(status({ stalledRevision: REV_A })))).toMatchObject({ run: false });
+    expect(decide(input(status({ stalledRevision: REV_A, approvedRevision: REV_A })))).toMatchObject({
+      run: true,
+      approved: true,
+    });
+    const held = status({
+      awaitingApproval: { revision: REV_A, runId: "r", counts: plan([]).counts, digest: "d", plannedAt: "x" },
+    });
+    expect(decide(input(held))).toMatchObject({ run: false });
+    const deferred = status({
+      deferredUntil: new Date(NOW + 60_000).toISOString(),
+      lastAttemptedRevision: REV_A,
+    });
+    expect(decide(input(deferred))).toMatchObject({ run: false });
+    expect(decide(input(deferred, { force: true }))).toMatchObject({ run: true });
+  });
+
+  it("compares a detect target with the revision it last checked, not an applied one", () => {
+    const checked = status({ lastAttemptedRevision: REV_A, lastDriftCheckAt: new Date(NOW).toISOString() });
+    expect(decide(input(checked, { target: target({ mode: "detect" }) }))).toMatchObject({ run: false });
+  });
+});
+
+describe("drift and changes from Git", () => {
+  it("takes drift from what refresh reported, whatever the revisions", () => {
+    expect(isDrift(plan(["u1"], ["u1"]), status(), REV_A)).toBe(true);
+    expect(isDrift(plan(["u1"], []), status({ lastAppliedRevision: REV_A }), REV_A)).toBe(false);
+    // An engine that does not report refresh changes: changes to the applied revision.
+    expect(isDrift(plan(["u1"]), status({ lastAppliedRevision: REV_A }), REV_A)).toBe(true);
+    expect(isDrift(plan(["u1"]), status(), REV_A)).toBe(false);
+  });
+
+  it("counts steps on resources that did not drift as changes from Git", () => {
+    expect(hasGitChanges(plan(["u1", "u2"], ["u1"]), status(), REV_A)).toBe(true);
+    expect(hasGitChanges(plan(["u1"], ["u1"]), status(), REV_A)).toBe(false);
+    expect(hasGitChanges(plan([], []), status(), REV_A)).toBe(false);
+    expect(hasGitChanges(plan(["u1"]), status({ lastAppliedRevision: REV_B }), REV_A)).toBe(true);
+  });
+});
+
+describe("approval policy and plan identity", () => {
+  it("holds what the policy says and identifies a plan by its steps", () => {
+    const destructive: Plan = { ...plan([]), counts: { ...plan([]).counts, delete: 1 }, changes: true };
+    expect(needsApproval("always", plan(["u1"]))).toBe(true);
+    expect(needsApproval("destructive", plan(["u1"]))).toBe(false);
+    expect(needsApproval("destructive", destructive)).toBe(true);
+    expect(needsApproval("never", destructive)).toBe(false);
+    expect(planDigest(plan(["u1", "u2"]))).toBe(planDigest(plan(["u2", "u1"])));
+    expect(planDigest(plan(["u1"]))).not.toBe(planDigest(plan(["u2"])));
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * Pure decisions of a run: whether a revision needs the engine at all, what
+ * counts as drift and as changes from Git, whether a plan needs a person's
+ * approval, and a plan's identity for pinned approvals.
+ */
+import type { Plan } from "./engine.js";
+import type { ResolvedTarget } from "./spec.js";
+import type { TargetStatus, Trigger } from "./types.js";
+import { sha256 } from "./util.js";
+
+/** What a run knows when it decides. */
+export interface DecideInput {
+  readonly target: ResolvedTarget;
+  readonly status: TargetStatus;
+  readonly revision: string;
+  readonly trigger: Trigger;
+  readonly force: boolean;
+  /** An interrupted run left the stack to recover. */
+  readonly needsRecovery: boolean;
+  readonly now: number;
+}
+
+/** A decision: skip (and why), or run, reporting the trigger that really asked for it. */
+export type Decision =
+  | { readonly run: false; readonly why: string }
+  | { readonly run: true; readonly trigger: Trigger; readonly approved: boolean };
+
+/** Whether an unchanged, healthy revision with no resync due can skip the engine. */
+export function decide(input: DecideInput): Decision {
+  const { target, status, revision, force, now } = input;
+  const approved = status.approvedRevision === revision;
+  const resyncDue = !status.lastDriftCheckAt || now - Date.parse(status.lastDriftCheckAt) >= target.resyncMs;
+  if (!force && !approved && status.stalledRevision === revision) {
+    return { run: false, why: "the revision stalled" };
+  }
+  // A plan waiting for a person, or for its change window, is not planned
+  // again on every check; a new revision, an approval or the window's timer is.
+  if (!force && !approved && status.awaitingApproval?.revision === revision) {
+    return { run: false, why: "the revision's plan awaits approval" };
+  }
+  if (
+    !force &&
+    status.deferredUntil &&
+    now < Date.parse(status.deferredUntil) &&
+    status.lastAttemptedRevision === revision
+  ) {
+    return { run: false, why: "the revision waits for its change window" };
+  }
+  const current =
+    target.mode === "apply"
+      ? status.lastAppliedRevision === revision
+      : status.lastAttemptedRevision === revision;
+  if (!force && !approved && current && !input.needsRecovery) {
+    if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };
+    // Only the resync is due: a scheduled check becomes a resync run, and says so.
+    const scheduled = input.trigger === "interval" || input.trigger === "startup";
+    return { run: true, trigger: scheduled ? "resync" : input.trigger, approved };
+  }
+  return { run: true, trigger: input.trigger, approved };
+}
+
+/**
+ * Whether a preview found drift: live state that refresh found different
+ * from the recorded state. An engine that does not report what refresh
+ * changed (`plan.drift` absent) falls back to "changes to a revision already
+ * applied".
+ */
+export function isDrift(plan: Plan, status: TargetStatus, revision: string): boolean {
+  if (plan.drift) return plan.drift.length > 0;
+  return plan.changes && status.lastAppliedRevision === revision;
+}
+
+/**
+ * Whether a plan holds changes that come from Git rather than from drift:
+ * steps on resources that did not drift, or any step while the engine does
+ * not say what drifted and the revision is not the one applied. A step on a
+ * drifted resource counts as drift, even when Git changed it too.
+ */
+export function hasGitChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+  if (!plan.changes) return false;
+  if (!plan.drift) return status.lastAppliedRevision !== revision;
+  const drifted = new Set(plan.drift.map((d) => d.urn));
+  return plan.steps.some((step) => !drifted.has(step.urn));
+}
+
+/** Whether a plan must wait for a person under the target's `requireApproval`. */
+export function needsApproval(policy: ResolvedTarget["requireApproval"], plan: Plan): boolean {
+  if (policy === "always") return plan.changes;
+  if (policy === "destructive") return plan.counts.delete + plan.counts.replace > 0;
+  return false;
+}
+
+/** Identifies a plan by its steps, so an approval applies only the plan a person saw. */
+export function planDigest(plan: Plan): string {
+  const steps = plan.steps.map((s) => `${s.op} ${s.urn}`).sort();
+  return sha256(steps.join("\n")).slice(0, 16);
+}

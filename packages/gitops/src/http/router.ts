@@ -1,0 +1,180 @@
+/**
+ * A small router for the HTTP API: routes as data (method, path pattern,
+ * who may call it), bearer-token checks, typed errors mapped to status codes,
+ * and replies written as JSON.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import {
+  DriftlessError,
+  NothingToApproveError,
+  ReconcilerStoppedError,
+  SpecError,
+  UnknownTargetError,
+} from "../errors.js";
+import type { Reconciler } from "../reconciler.js";
+import { readSecret } from "../secrets.js";
+import type { SecretSource } from "../spec.js";
+import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
+import type { ReconcilerMetrics } from "./metrics.js";
+import { safeEqual } from "./signatures.js";
+
+/** What a route answers. */
+export interface Reply {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly text?: string;
+  readonly contentType?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** One request as a route sees it. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly params: readonly string[];
+  readonly query: URLSearchParams;
+}
+
+/** One route: `auth` says who may call it (`read` routes may be public). */
+export interface Route {
+  readonly method: "GET" | "POST";
+  readonly pattern: RegExp;
+  readonly auth: "none" | "read" | "control";
+  readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
+}
+
+/** What route modules share. */
+export interface Api {
+  readonly reconciler: Reconciler;
+  readonly metrics: ReconcilerMetrics;
+  readonly maxBody: number;
+  readonly prefix: string;
+  readonly log: Logger | undefined;
+  readonly draining: () => boolean;
+}
+
+export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({
+  status,
+  body,
+  ...(headers ? { headers } : {}),
+});
+export const fail = (status: number, message: string): Reply => json(status, { error: message });
+
+/** A request header's first value. */
+export function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** A 404 for a target the reconciler does not manage, else `undefined`. */
+export function unknownTarget(api: Api, name: string): Reply | undefined {
+  return api.reconciler.target(name) ? undefined : fail(404, `unknown target "${name}"`);
+}
+
+/** A JSON object body (an empty body is `{}`), or the Reply refusing it. */
+export async function readJsonObject(
+  api: Api,
+  req: IncomingMessage,
+  expected: string,
+): Promise<{ readonly body: Readonly<Record<string, unknown>> } | Reply> {
+  const body = await readBody(req, api.maxBody);
+  if (body === "too-large") return fail(413, `the body is larger than ${api.maxBody} bytes`);
+  if (body === "consumed") return fail(400, CONSUMED_BODY_MESSAGE);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof body === "string" && body.trim() !== "" ? body : "{}");
+  } catch {
+    return fail(400, "the body is not valid JSON");
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return fail(400, `the body must be a JSON object${expected}, got ${JSON.stringify(parsed)}`);
+  }
+  return { body: parsed as Record<string, unknown> };
+}
+
+/** The status code of a command's error: typed errors, never their text. */
+export function errorReply(error: unknown): Reply | undefined {
+  if (error instanceof UnknownTargetError) return fail(404, error.message);
+  if (error instanceof SpecError) return fail(400, error.message);
+  if (error instanceof NothingToApproveError) return fail(409, error.message);
+  if (error instanceof ReconcilerStoppedError) return fail(503, "the reconciler is shutting down");
+  if (error instanceof DriftlessError) return fail(409, error.message);
+  return undefined;
+}
+
+/** Routes a request: 405 for a known path with another method, 401 without a valid token. */
+export function router(
+  routes: readonly Route[],
+  auth: {
+    readonly tokens: readonly SecretSource[];
+    readonly publicReads: boolean;
+    readonly log?: Logger;
+    /** Masks secrets in what authenticated routes answer (they may echo a target's config). */
+    readonly redact: (body: unknown) => unknown;
+  },
+): (req: IncomingMessage, path: string, query: URLSearchParams) => Promise<Reply | undefined> {
+  const authorized = (req: IncomingMessage): boolean => {
+    const given = /^Bearer\s+(.+)$/i.exec(header(req, "authorization") ?? "")?.[1]?.trim();
+    if (!given) return false;
+    let ok = false;
+    // Every token is compared, so the time taken does not say which one matched.
+    for (const source of auth.tokens) {
+      try {
+        ok = safeEqual(readSecret(source, "token"), given) || ok;
+      } catch (error) {
+        auth.log?.error((error as Error).message);
+      }
+    }
+    return ok;
+  };
+  return async (req, path, query) => {
+    const matching = routes.filter((r) => r.pattern.test(path));
+    if (matching.length === 0) return undefined;
+    const route = matching.find((r) => r.method === req.method);
+    if (!route) {
+      const allow = matching.map((r) => r.method).join(", ");
+      return json(405, { error: `${req.method} is not allowed here` }, { allow });
+    }
+    let params: string[];
+    try {
+      params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
+    } catch {
+      return fail(400, "the path is not valid URL encoding");
+    }
+    if (route.auth === "control" || (route.auth === "read" && !auth.publicReads)) {
+      if (auth.tokens.length === 0) return fail(401, "no API token is configured");
+      if (!authorized(req)) {
+        return json(
+          401,
+          { error: "a valid bearer token is required" },
+          { "www-authenticate": 'Bearer realm="driftless"' },
+        );
+      }
+    }
+    let reply: Reply;
+    try {
+      reply = await route.handle({ req, params, query });
+    } catch (error) {
+      const refused = route.auth === "control" ? errorReply(error) : undefined;
+      if (!refused) throw error;
+      reply = refused;
+    }
+    return route.auth === "none" ? reply : { ...reply, body: auth.redact(reply.body) };
+  };
+}
+
+/** Writes a reply (or ends a response a framework already started). */
+export function send(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  const text = reply.text ?? `${JSON.stringify(reply.body ?? {})}\n`;
+  res.writeHead(reply.status, {
+    "content-type": reply.contentType ?? "application/json; charset=utf-8",
+    "cache-control": "no-store",
+    "content-length": Buffer.byteLength(text),
+    ...reply.headers,
+  });
+  res.end(text);
+}

@@ -1,0 +1,77 @@
+/**
+ * Control routes: reconcile, approve (with who and why), promote, rollback,
+ * suspend and resume. Errors map to status codes by type (see `errorReply`).
+ */
+import type { PromotionRequest } from "../../promotion.js";
+import { isShaPrefix } from "../../util.js";
+import {
+  type Api,
+  fail,
+  json,
+  type Reply,
+  type RequestContext,
+  type Route,
+  readJsonObject,
+  unknownTarget,
+} from "../router.js";
+
+export function controlRoutes(api: Api): Route[] {
+  const { reconciler, prefix } = api;
+  const accepted = (name: string, runId: string, extra: Record<string, unknown> = {}): Reply =>
+    json(202, { target: name, runId, ...extra }, { location: `${prefix}/runs/${runId}` });
+
+  /** `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`. */
+  const move =
+    (action: "promote" | "rollback") =>
+    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
+      if ("status" in read) return read;
+      const run = reconciler[action](name, read.body as unknown as PromotionRequest);
+      return accepted(name, run.id, { promotion: reconciler.promotions(name, 1)[0] });
+    };
+
+  /** `POST /targets/:name/approve` with `{ "revision"?, "by"?, "reason"? }`; 409 when nothing waits. */
+  const approve = async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+    const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ""));
+    if ("status" in read) return read;
+    const { revision, by, reason } = read.body;
+    if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
+      return fail(400, `revision must be a commit SHA, got ${JSON.stringify(revision)}`);
+    }
+    const run = reconciler.approve(name, {
+      ...(revision !== undefined ? { revision } : {}),
+      ...(by !== undefined ? { by: by as string } : {}),
+      ...(reason !== undefined ? { reason: reason as string } : {}),
+    });
+    return accepted(name, run.id);
+  };
+
+  const command =
+    (act: (name: string) => Reply) =>
+    ({ params: [name = ""] }: RequestContext): Reply =>
+      unknownTarget(api, name) ?? act(name);
+
+  return [
+    {
+      method: "POST",
+      pattern: /^\/targets\/([^/]+)\/reconcile$/,
+      auth: "control",
+      handle: command((name) => accepted(name, reconciler.request(name, { trigger: "manual" }).id)),
+    },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/approve$/, auth: "control", handle: approve },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/promote$/, auth: "control", handle: move("promote") },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/rollback$/, auth: "control", handle: move("rollback") },
+    {
+      method: "POST",
+      pattern: /^\/targets\/([^/]+)\/suspend$/,
+      auth: "control",
+      handle: command((name) => json(200, reconciler.suspend(name))),
+    },
+    {
+      method: "POST",
+      pattern: /^\/targets\/([^/]+)\/resume$/,
+      auth: "control",
+      handle: command((name) => json(200, reconciler.resume(name))),
+    },
+  ];
+}

@@ -1,0 +1,54 @@
+/** What a push does: drop repeated deliveries, trigger the targets it concerns (not suspended ones). */
+import { matchTargets, type PushEvent } from "../push.js";
+import { type Api, fail, json, type Reply } from "../router.js";
+import type { Webhooks } from "./webhooks.js";
+
+/** Triggers the targets a push concerns, once per delivery id. */
+export function onPush(
+  api: Api,
+  hooks: Webhooks,
+  provider: string,
+  delivery: string | undefined,
+  push: PushEvent | string,
+): Reply {
+  const { reconciler, metrics, log } = api;
+  if (typeof push === "string") {
+    metrics.webhook(provider, "invalid");
+    return fail(400, push);
+  }
+  if (delivery) {
+    const key = `${provider}:${delivery}`;
+    // `get` marks a repeat as recently used, so a retried delivery stays known.
+    if (hooks.deliveries.get(key)) {
+      metrics.webhook(provider, "duplicate");
+      return json(200, { duplicate: true, delivery, triggered: [] });
+    }
+    hooks.deliveries.set(key, true);
+  }
+  const triggered: { target: string; runId: string }[] = [];
+  const skipped: { target: string; reason: string }[] = [];
+  for (const target of matchTargets(reconciler.targets(), push)) {
+    if (reconciler.isSuspended(target.name)) {
+      skipped.push({ target: target.name, reason: "suspended" });
+      continue;
+    }
+    try {
+      const run = reconciler.request(target.name, { trigger: "webhook", force: false });
+      triggered.push({ target: target.name, runId: run.id });
+    } catch (error) {
+      skipped.push({ target: target.name, reason: (error as Error).message });
+    }
+  }
+  metrics.webhook(provider, triggered.length > 0 ? "triggered" : "ignored");
+  log?.info(
+    { provider, delivery, ref: push.ref, triggered: triggered.map((t) => t.target) },
+    "push received",
+  );
+  return json(202, { event: "push", ...(delivery ? { delivery } : {}), triggered, skipped });
+}
+
+/** A webhook event that is not a push: acknowledged, nothing triggered. */
+export function ignored(api: Api, provider: string, event: string | undefined): Reply {
+  api.metrics.webhook(provider, "ignored");
+  return json(202, { ignored: true, event: event ?? null });
+}

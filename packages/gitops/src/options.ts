@@ -1,0 +1,161 @@
+/**
+ * The reconciler's public option types and `resolveOptions`, which validates
+ * them and fills in the defaults: the real store, engine, source, logger, and
+ * the clock and randomness that tests may replace.
+ */
+import { join, resolve } from "node:path";
+import { type Logger, pino } from "pino";
+import type { TargetTemplate } from "./discovery.js";
+import { type Engine, type Plan, PulumiEngine } from "./engine.js";
+import { SpecError } from "./errors.js";
+import { GitSource, type Source } from "./source.js";
+import type { TargetSpec } from "./spec.js";
+import { SqliteStore, type Store } from "./store.js";
+import type { TypeCheck } from "./typecheck.js";
+import type { RunOverride, RunRecord, Trigger } from "./types.js";
+
+/** Where the reconciler reads the time. */
+export interface Clock {
+  /** Milliseconds since the epoch, as `Date.now()`. */
+  now(): number;
+}
+
+/** Options for {@link Reconciler.create}. Outside dependencies can be replaced (tests, scale-out). */
+export interface ReconcilerOptions {
+  /** Directory for mirrors, worktrees, the default state backend and the status database. */
+  readonly dataDir: string;
+  /** Targets to manage from the start. */
+  readonly targets?: readonly TargetSpec[];
+  /**
+   * Monorepo entries that expand into one target per project directory of
+   * their repository (`paths: "stacks/*"`), looked up once at creation.
+   */
+  readonly discover?: readonly TargetTemplate[];
+  /** Most runs at once across all targets. @default 2 */
+  readonly concurrency?: number;
+  /** First retry delay of a retryable failure; doubles per attempt, with jitter. @default 5000 */
+  readonly retryBaseMs?: number;
+  /** Longest retry delay. @default 300000 */
+  readonly retryMaxMs?: number;
+  /** Status and history. @default SqliteStore at `<dataDir>/driftless.db` */
+  readonly store?: Store;
+  /** @default PulumiEngine, the Pulumi CLI on PATH */
+  readonly engine?: Engine;
+  /** @default GitSource over the system git */
+  readonly source?: Source;
+  /** @default pino at `info` (level from `DRIFTLESS_LOG_LEVEL`) to stderr */
+  readonly logger?: Logger;
+  /** Install the program's dependencies when its lockfile changed. @default true */
+  readonly installDependencies?: boolean;
+  /** The time, for decisions, soak times, windows and records. Timers still use the real clock. @default Date */
+  readonly clock?: Clock;
+  /** Numbers in [0, 1) for jitter. @default Math.random */
+  readonly random?: () => number;
+}
+
+/** Options for one requested run. */
+export interface ReconcileOptions {
+  /** What asked for the run; recorded in history. @default "manual" */
+  readonly trigger?: Trigger;
+  /**
+   * Run the engine (refresh + preview, and `up` in apply mode) even when the
+   * revision is unchanged and no resync is due. @default true for manual runs
+   */
+  readonly force?: boolean;
+  /** Cancels this run (through the engine when it is running). */
+  readonly signal?: AbortSignal;
+  /**
+   * Apply even outside the target's change windows. Who and why are recorded
+   * in the run's history row.
+   */
+  readonly override?: RunOverride;
+}
+
+/** Who approves a held plan or a stalled revision, and why; recorded in history. */
+export interface ApprovalRequest {
+  /** The revision to release. @default - the one awaiting approval, else the stalled one */
+  readonly revision?: string;
+  /** Who approves (a person or a system). */
+  readonly by?: string;
+  /** Why. */
+  readonly reason?: string;
+}
+
+/** The plan for a ref that is not applied (a branch or pull request head). */
+export interface RefPreview {
+  readonly target: string;
+  readonly ref: string;
+  readonly revision: string;
+  readonly plan: Plan;
+  /** Whether the program was type-checked, and how. */
+  readonly typeCheck: TypeCheck;
+}
+
+/** Options for {@link Reconciler.previewRef}. */
+export interface PreviewRefOptions {
+  readonly signal?: AbortSignal;
+  /** Called with each step and engine event, for progress display. */
+  readonly onProgress?: (step: string, message: string) => void;
+}
+
+/** A run waiting in the queue or running. */
+export interface QueuedRun {
+  readonly id: string;
+  readonly target: string;
+  /** Settles when the run finished; never rejects. */
+  readonly done: Promise<RunRecord>;
+}
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  readonly dataDir: string;
+  readonly store: Store;
+  /** Whether the reconciler opened the store (and so closes it). */
+  readonly ownsStore: boolean;
+  readonly engine: Engine;
+  readonly source: Source;
+  readonly logger: Logger;
+  readonly concurrency: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  readonly installDependencies: boolean;
+  readonly clock: Clock;
+  readonly random: () => number;
+}
+
+/** Checks the options that need no I/O. @throws SpecError naming the field and the value */
+export function checkOptions(options: ReconcilerOptions): void {
+  if (!options || typeof options.dataDir !== "string" || options.dataDir === "") {
+    throw new SpecError("Reconciler options", [{ path: "dataDir", message: "must be a directory path" }]);
+  }
+  if (
+    options.concurrency !== undefined &&
+    (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+  ) {
+    throw new SpecError("Reconciler options", [
+      { path: "concurrency", message: `must be a whole number of at least 1, got ${options.concurrency}` },
+    ]);
+  }
+}
+
+/** Validates the options and fills in the defaults (opening the default store). */
+export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
+  checkOptions(options);
+  const dataDir = resolve(options.dataDir);
+  return {
+    dataDir,
+    store: options.store ?? new SqliteStore(join(dataDir, "driftless.db")),
+    ownsStore: !options.store,
+    engine: options.engine ?? new PulumiEngine(),
+    source: options.source ?? new GitSource({ dataDir }),
+    logger:
+      options.logger ??
+      pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? "info", base: undefined }, pino.destination(2)),
+    concurrency: options.concurrency ?? 2,
+    retryBaseMs: options.retryBaseMs ?? 5000,
+    retryMaxMs: options.retryMaxMs ?? 300_000,
+    installDependencies: options.installDependencies ?? true,
+    clock: options.clock ?? { now: () => Date.now() },
+    random: options.random ?? Math.random,
+  };
+}

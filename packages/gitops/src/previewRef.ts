@@ -1,0 +1,62 @@
+/**
+ * Planning another ref (a branch, a pull request head) against a target's
+ * stack without applying it, with the reconcile's own steps
+ * (`PREVIEW_REF_STEPS`) on a scratch checkout: no lease, no record.
+ */
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { join } from "node:path";
+import type { PreviewRefOptions, RefPreview } from "./options.js";
+import type { PendingRun } from "./queue.js";
+import { newRunContext, type RunContext, runSteps } from "./run.js";
+import type { Runtime } from "./runtime.js";
+import { type ResolvedTarget, resolveTarget } from "./spec.js";
+import { collectSecrets } from "./stackRequest.js";
+import { PREVIEW_REF_STEPS } from "./steps.js";
+import type { RunRecord } from "./types.js";
+
+/** Plans `ref` against `spec`'s stack; the scratch checkout (and a stack made for it) is removed. */
+export async function previewRef(
+  rt: Runtime,
+  spec: ResolvedTarget,
+  ref: string,
+  options: PreviewRefOptions,
+): Promise<RefPreview> {
+  const { dataDir } = rt.options;
+  const resolved = resolveTarget({ name: spec.name, repo: spec.repo, stack: spec.stack, ref }, { dataDir });
+  const target: ResolvedTarget = { ...spec, ref: resolved.ref };
+  const run: PendingRun = {
+    id: randomUUID(),
+    requestedAt: rt.options.clock.now(),
+    kind: "reconcile",
+    trigger: "manual",
+    force: true,
+    signals: [],
+    done: new Promise<RunRecord>(() => undefined),
+    settle: () => undefined,
+  };
+  const base = newRunContext(
+    rt,
+    { spec: target, needsRecovery: false, removed: false },
+    run,
+    options.signal ?? new AbortController().signal,
+    () => undefined,
+  );
+  const onProgress = options.onProgress ?? (() => undefined);
+  const checkoutDir = join(dataDir, "previews", `${target.name}-${run.id.slice(0, 8)}`);
+  const ctx: RunContext = {
+    ...base,
+    ephemeral: true,
+    checkoutDir,
+    progress: (step, message) => onProgress(step, base.redactor.redact(message)),
+  };
+  collectSecrets(target, ctx.redactor);
+  try {
+    await runSteps(ctx, PREVIEW_REF_STEPS);
+    if (!ctx.revision || !ctx.plan || !ctx.typeCheck)
+      throw new Error(`preview of ${ref} ended without a plan`);
+    return { target: target.name, ref, revision: ctx.revision, plan: ctx.plan, typeCheck: ctx.typeCheck };
+  } finally {
+    rmSync(checkoutDir, { recursive: true, force: true });
+  }
+}

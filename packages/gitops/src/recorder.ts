@@ -1,0 +1,106 @@
+/**
+ * Records what runs do: the one writer of target status, run history rows at
+ * start and finish, progress lines for the run log, and the events and log
+ * messages that go with them.
+ */
+import { rmSync } from "node:fs";
+import type { Logger } from "pino";
+import type { EngineProgress } from "./engine.js";
+import type { ReconcilerEvents, TypedEmitter } from "./events.js";
+import type { Clock } from "./options.js";
+import { finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
+import type { Store } from "./store.js";
+import type { RunRecord, TargetStatus } from "./types.js";
+
+/** Lines of a run's log kept in its history row. */
+export const LOG_LINES = 200;
+
+/** A run's log as it is written. */
+export interface RunLog {
+  readonly target: string;
+  readonly runId: string;
+  readonly revision?: string;
+  readonly lines: string[];
+  readonly log: Logger;
+  readonly redact: (text: string) => string;
+}
+
+/** Status and history writes, events and progress lines. */
+export class Recorder {
+  readonly #store: Store;
+  readonly #events: TypedEmitter<ReconcilerEvents>;
+  readonly #clock: Clock;
+
+  constructor(store: Store, events: TypedEmitter<ReconcilerEvents>, clock: Clock) {
+    this.#store = store;
+    this.#events = events;
+    this.#clock = clock;
+  }
+
+  /** The time now, from the reconciler's clock. */
+  now(): Date {
+    return new Date(this.#clock.now());
+  }
+
+  /** A target's status (an empty one for a target never stored). */
+  status(name: string): TargetStatus {
+    return this.#store.getStatus(name) ?? initialStatus(name, this.now());
+  }
+
+  /** The one place status is written: applies a transition to the stored status. */
+  updateStatus(name: string, transition: (before: TargetStatus) => TargetStatus): TargetStatus {
+    const next = transition(this.status(name));
+    this.#store.putStatus(next);
+    return next;
+  }
+
+  /** Stores an empty status for a target seen for the first time. */
+  ensureStatus(name: string): void {
+    if (!this.#store.getStatus(name)) this.#store.putStatus(initialStatus(name, this.now()));
+  }
+
+  /** Records a run's start in history and status, and says so. */
+  started(run: RunRecord, owner: string): void {
+    this.#store.startRun(run, owner);
+    this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
+    this.#events.emit("run.started", { target: run.target, runId: run.id, trigger: run.trigger });
+  }
+
+  /** Records a run's end: history, status and the events of its transitions. */
+  finished(outcome: RunOutcome, log: Logger, durationMs: number): void {
+    const { run } = outcome;
+    this.#store.finishRun(run);
+    const before = this.status(run.target);
+    const { status, events, filesToDelete } = finishStatus(before, outcome, this.now());
+    this.#store.putStatus(status);
+    for (const file of filesToDelete) rmSync(file, { force: true });
+    for (const event of events) this.#events.emit(event.name, event.payload as never);
+    if (run.error) log.error({ revision: run.revision, result: run.result }, run.error);
+    else log.info({ revision: run.revision, result: run.result, counts: run.counts }, `run ${run.result}`);
+    this.#events.emit("run.finished", {
+      target: run.target,
+      runId: run.id,
+      result: run.result ?? "failed",
+      ...(run.revision ? { revision: run.revision } : {}),
+      ...(run.counts ? { counts: run.counts } : {}),
+      drift: run.drift,
+      durationMs,
+      ...(run.error ? { error: run.error } : {}),
+    });
+  }
+
+  /** Adds a line to a run's log and reports it as progress. */
+  progress(run: RunLog, step: string, message: string, engine?: EngineProgress): void {
+    const text = run.redact(message);
+    run.lines.push(`${this.now().toISOString()} [${step}] ${text}`);
+    if (run.lines.length > LOG_LINES * 2) run.lines.splice(0, run.lines.length - LOG_LINES);
+    run.log.debug({ revision: run.revision, step }, text);
+    this.#events.emit("run.progress", {
+      target: run.target,
+      runId: run.runId,
+      step,
+      message: text,
+      ...(engine ? { engine } : {}),
+    });
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * One run from the queue to its history row: builds the run's context,
+ * executes its ordered steps (see `steps.ts`) until one stops it, classifies
+ * an error once, and records status, history, events and follow-ups in `finally`.
+ */
+import type { Logger } from "pino";
+import type { ChangeCounts, EngineOperationOptions, EngineProgress, Plan, StackRequest } from "./engine.js";
+import { CancelledError, StalledError, type StallReason } from "./errors.js";
+import { type PendingRun, strongerTrigger } from "./queue.js";
+import { LOG_LINES } from "./recorder.js";
+import type { Runtime, TargetState } from "./runtime.js";
+import type { FollowUps } from "./scheduler.js";
+import { Redactor } from "./secrets.js";
+import type { ResolvedTarget } from "./spec.js";
+import { collectSecrets } from "./stackRequest.js";
+import { deferredStatus } from "./status.js";
+import type { TypeCheck } from "./typecheck.js";
+import type { PendingApproval, RunRecord, RunResult, TargetStatus, Trigger } from "./types.js";
+import { stableJson } from "./util.js";
+
+/** A step ends the run early with this result. */
+export interface Stop {
+  readonly stop: RunResult;
+}
+
+/** One step of a run: does its part, or stops the run with a result. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a step that lets the run go on returns nothing
+export type Step = (ctx: RunContext) => Promise<void | Stop> | void | Stop;
+
+/** What the steps of one run share. */
+export interface RunContext {
+  readonly rt: Runtime;
+  readonly state: TargetState;
+  readonly target: ResolvedTarget;
+  readonly run: PendingRun;
+  readonly signal: AbortSignal;
+  readonly log: Logger;
+  readonly redactor: Redactor;
+  readonly lines: string[];
+  /** The run decided to work: it no longer holds a decision slot. */
+  readonly decided: () => void;
+  /** Steps of a ref preview: scratch checkout, no lease, nothing recorded. */
+  readonly ephemeral: boolean;
+  /** When the run left the queue (epoch milliseconds). */
+  readonly startedAt: number;
+  status: TargetStatus;
+  /** What the run reports as its trigger (a scheduled check that only resyncs says `resync`). */
+  trigger: Trigger;
+  revision?: string;
+  /** A person approved this revision. */
+  approved: boolean;
+  /** Whether the run was recorded as started (only runs that do work are). */
+  recorded: boolean;
+  checkoutDir?: string;
+  projectDir?: string;
+  request?: StackRequest;
+  /** Digest of the dependency outputs passed as config, recorded once applied. */
+  depsDigest?: string;
+  /** The approved plan was not applied (state changed or file gone): approve the new one only if identical. */
+  replanned: boolean;
+  planFile?: string;
+  plan?: Plan;
+  counts?: ChangeCounts;
+  drift: boolean;
+  /** The plan holds changes from Git that are not applied (besides drift). */
+  changesPending?: boolean;
+  /** Why the run waited instead of running (a dependency that is not ready). */
+  deferredBy?: string;
+  /** When the change window opens for a `deferred` run. */
+  windowOpensAt?: Date;
+  /** When the upstream's revision becomes due for promotion. */
+  promotionDueAt?: Date;
+  /** The plan a `awaiting-approval` run holds. */
+  approval?: PendingApproval;
+  steps?: Plan["steps"];
+  outputs?: Readonly<Record<string, unknown>>;
+  /** How a ref preview type-checked the program. */
+  typeCheck?: TypeCheck;
+  /** Released when the run ends (stack lease, engine slot), last first. */
+  readonly releases: (() => void)[];
+  progress(step: string, message: string, engine?: EngineProgress): void;
+}
+
+/** Engine options that report the engine's progress into the run's log. */
+export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperationOptions {
+  return {
+    refresh,
+    signal: ctx.signal,
+    onProgress: (event: EngineProgress) => {
+      const text =
+        event.kind === "resource"
+          ? `${event.done ? "done" : "start"} ${event.op} ${event.urn}`
+          : `${event.severity}: ${event.message.trim()}`;
+      ctx.progress("engine", text, event);
+    },
+  };
+}
+
+/** Runs the steps in order until one stops the run; `undefined` when all ran without a result. */
+export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise<RunResult | undefined> {
+  for (const step of steps) {
+    const outcome = await step(ctx);
+    if (outcome) return outcome.stop;
+  }
+  return undefined;
+}
+
+/** Builds the context of a run taken from the queue. */
+export function newRunContext(
+  rt: Runtime,
+  state: TargetState,
+  run: PendingRun,
+  signal: AbortSignal,
+  decided: () => void,
+): RunContext {
+  const target = state.spec;
+  const redactor = new Redactor();
+  const lines: string[] = [];
+  const log = rt.options.logger.child({ target: target.name, runId: run.id });
+  const ctx: RunContext = {
+    rt,
+    state,
+    target,
+    run,
+    signal,
+    log,
+    redactor,
+    lines,
+    decided,
+    ephemeral: false,
+    startedAt: rt.options.clock.now(),
+    status: rt.recorder.status(target.name),
+    trigger: run.trigger,
+    approved: false,
+    recorded: false,
+    replanned: false,
+    drift: false,
+    releases: [],
+    progress: (step, message, engine) =>
+      rt.recorder.progress(
+        {
+          target: target.name,
+          runId: run.id,
+          ...(ctx.revision ? { revision: ctx.revision } : {}),
+          lines,
+          log,
+          redact: (text) => redactor.redact(text),
+        },
+        step,
+        message,
+        engine,
+      ),
+  };
+  return ctx;
+}
+
+/** Records a run as started (once): its history row, `Reconciling` and the `run.started` event. */
+export function recordStart(ctx: RunContext): void {
+  if (ctx.recorded || ctx.ephemeral) return;
+  ctx.recorded = true;
+  ctx.rt.recorder.started(
+    {
+      id: ctx.run.id,
+      target: ctx.target.name,
+      trigger: ctx.trigger,
+      ...(ctx.revision ? { revision: ctx.revision } : {}),
+      startedAt: new Date(ctx.startedAt).toISOString(),
+      drift: false,
+      log: "",
+      ...(ctx.run.override ? { override: ctx.run.override } : {}),
+      ...(ctx.status.approvedBy && ctx.approved ? { approval: ctx.status.approvedBy } : {}),
+    },
+    ctx.rt.owner,
+  );
+}
+
+/** How a run ended, for what comes after it. */
+export interface RunEnd {
+  /** The stack's outputs changed (dependents run again). */
+  readonly outputsChanged: boolean;
+  /** The run was recorded in history (it did work). */
+  readonly recorded: boolean;
+  /** Neither skipped nor failed: the retry backoff starts afresh. */
+  readonly succeeded: boolean;
+  readonly followUps: FollowUps;
+}
+
+/**
+ * Executes one queued run to its end; resolves whether it was recorded, the
+ * stack's outputs changed, and what the scheduler should do next.
+ */
+export async function executeRun(
+  rt: Runtime,
+  state: TargetState,
+  run: PendingRun,
+  steps: readonly Step[],
+  decided: () => void,
+): Promise<RunEnd> {
+  const target = state.spec;
+  const timeout = AbortSignal.timeout(target.timeoutMs);
+  const signal = AbortSignal.any([timeout, rt.shutdown, ...run.signals]);
+  const ctx = newRunContext(rt, state, run, signal, decided);
+  const started = ctx.startedAt;
+  const previousOutputs = ctx.status.outputs;
+  let result: RunResult = "failed";
+  let error: unknown;
+  try {
+    collectSecrets(target, ctx.redactor);
+    result = (await runSteps(ctx, steps)) ?? "failed";
+  } catch (caught) {
+    error = caught;
+    result =
+      caught instanceof CancelledError || signal.aborted
+        ? "cancelled"
+        : caught instanceof StalledError
+          ? "stalled"
+          : "failed";
+    if (timeout.aborted && result === "cancelled") {
+      error = new CancelledError(`the run exceeded its timeout of ${Math.round(target.timeoutMs / 1000)}s`);
+    }
+    recordStart(ctx);
+  } finally {
+    for (const release of ctx.releases.reverse()) release();
+  }
+  const message = error
+    ? ctx.redactor.redact(error instanceof Error ? error.message : String(error))
+    : undefined;
+  const finished: RunRecord = {
+    id: run.id,
+    target: target.name,
+    trigger: ctx.trigger,
+    ...(ctx.revision ? { revision: ctx.revision } : {}),
+    startedAt: new Date(started).toISOString(),
+    finishedAt: rt.recorder.now().toISOString(),
+    result,
+    ...(ctx.counts ? { counts: ctx.counts } : {}),
+    drift: ctx.drift,
+    ...(message ? { error: message } : {}),
+    log: ctx.redactor.redact(ctx.lines.slice(-LOG_LINES).join("\n")),
+    ...(run.override ? { override: run.override } : {}),
+    ...(ctx.recorded && ctx.status.approvedBy && ctx.approved ? { approval: ctx.status.approvedBy } : {}),
+    ...(ctx.steps ? { plan: ctx.steps } : {}),
+  };
+  if (ctx.recorded) {
+    rt.recorder.finished(
+      {
+        run: finished,
+        ...(error instanceof StalledError ? { stallReason: error.reason as StallReason } : {}),
+        ...(ctx.outputs ? { outputs: ctx.outputs } : {}),
+        ...(ctx.depsDigest ? { depsDigest: ctx.depsDigest } : {}),
+        ...(ctx.approval ? { approval: ctx.approval } : {}),
+        ...(ctx.windowOpensAt ? { windowOpensAt: ctx.windowOpensAt } : {}),
+        ...(ctx.changesPending !== undefined ? { changesPending: ctx.changesPending } : {}),
+        applies: target.mode === "apply",
+      },
+      ctx.log,
+      rt.options.clock.now() - started,
+    );
+  }
+  if (ctx.deferredBy) deferRun(rt, state, run, ctx.deferredBy);
+  run.settle(ctx.deferredBy ? { ...finished, log: `deferred: ${ctx.deferredBy}` } : finished);
+  const applied = result === "applied" || result === "drift-corrected";
+  const outputsChanged =
+    applied && ctx.outputs !== undefined && stableJson(ctx.outputs) !== stableJson(previousOutputs ?? {});
+  return {
+    outputsChanged,
+    recorded: ctx.recorded,
+    succeeded: !["skipped", "failed", "stalled", "cancelled"].includes(result),
+    followUps: {
+      ...(result === "failed" || (result === "cancelled" && timeout.aborted) ? { retry: { error } } : {}),
+      ...(result === "deferred" && ctx.windowOpensAt ? { windowOpensAt: ctx.windowOpensAt } : {}),
+      // Applied, one way or another: the window timer of an older deferral has nothing left to do.
+      ...(applied || result === "unchanged" ? { applied: true } : {}),
+      ...(ctx.promotionDueAt ? { promotionDueAt: ctx.promotionDueAt } : {}),
+    },
+  };
+}
+
+/** Parks a run until its dependencies are ready; the status says why (not a failure). */
+function deferRun(rt: Runtime, state: TargetState, run: PendingRun, reason: string): void {
+  const previous = state.deferred;
+  state.deferred = {
+    trigger: previous ? strongerTrigger(run.trigger, previous.trigger) : run.trigger,
+    force: run.force || (previous?.force ?? false),
+  };
+  rt.recorder.updateStatus(state.spec.name, (before) => deferredStatus(before, reason, rt.recorder.now()));
+  rt.options.logger.info({ target: state.spec.name, runId: run.id }, `run deferred: ${reason}`);
+}

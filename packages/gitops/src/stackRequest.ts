@@ -1,0 +1,62 @@
+/**
+ * What the engine is given for a target's stack: working directory, backend,
+ * environment (provenance, passphrase), config with dependency outputs and
+ * secret config; and the secrets a run's log must never show.
+ */
+import type { StackRequest } from "./engine.js";
+import { publicRepoUrl, type Redactor, readSecret } from "./secrets.js";
+import type { ResolvedTarget } from "./spec.js";
+
+/** Config key prefix of dependency outputs (read by `dependencyOutputs` of `@driftless/core`). */
+export const DEPENDENCY_CONFIG_PREFIX = "deps";
+
+/** Environment variables the reconciler sets for every program (read by `@driftless/core` provenance). */
+export const PROVENANCE_ENV = {
+  repo: "DRIFTLESS_GIT_REPO",
+  commit: "DRIFTLESS_GIT_COMMIT",
+  path: "DRIFTLESS_GIT_PATH",
+  stack: "DRIFTLESS_STACK",
+} as const;
+
+/** The engine request for a target at a revision, with the dependency outputs as config. */
+export function stackRequestFor(
+  target: ResolvedTarget,
+  revision: string | undefined,
+  workDir: string,
+  deps: Readonly<Record<string, string>>,
+): StackRequest {
+  const secretConfig = Object.fromEntries(
+    Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
+  );
+  return {
+    workDir,
+    stack: target.stack,
+    ...(target.program ? { program: target.program } : {}),
+    ...(target.projectName ? { projectName: target.projectName } : {}),
+    backend: target.backend,
+    secretsProvider: target.secretsProvider,
+    env: {
+      // TypeScript programs are transpiled without a type check (several times
+      // faster to start); type errors belong in CI and plan-on-PR, and a
+      // target can turn checking back on with this variable in its `env`.
+      PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+      ...target.env,
+      PULUMI_CONFIG_PASSPHRASE: readSecret(target.passphrase, "passphrase"),
+      [PROVENANCE_ENV.repo]: publicRepoUrl(target.repo),
+      [PROVENANCE_ENV.path]: target.path,
+      [PROVENANCE_ENV.stack]: target.stack,
+      ...(revision ? { [PROVENANCE_ENV.commit]: revision } : {}),
+    },
+    // The target's own config wins over a dependency's output of the same key.
+    config: { ...deps, ...target.config },
+    secretConfig,
+  };
+}
+
+/** Adds every secret of a target (secret config, Git token, passphrase) to a redactor. */
+export function collectSecrets(target: ResolvedTarget, redactor: Redactor): void {
+  for (const [key, source] of Object.entries(target.secretConfig))
+    redactor.add(readSecret(source, `secretConfig.${key}`));
+  if (target.auth.token) redactor.add(readSecret(target.auth.token, "auth.token"));
+  redactor.add(readSecret(target.passphrase, "passphrase"));
+}

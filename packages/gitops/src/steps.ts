@@ -1,0 +1,373 @@
+/**
+ * The steps of a run, in the order they run (see `RECONCILE_STEPS`): each
+ * does one thing and may stop the run with a result. `previewRef` runs a
+ * subset of the same steps against a scratch checkout.
+ */
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { decide as decideRun, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";
+import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
+import { GateRefusedError } from "./errors.js";
+import { checkGates } from "./gates.js";
+import { leaseStack } from "./leases.js";
+import { promotedRevision } from "./promotions.js";
+import { engineOptions, type RunContext, recordStart, type Step, type Stop } from "./run.js";
+import { stackRequestFor } from "./stackRequest.js";
+import { TYPE_CHECK_ENV, typeCheckFor } from "./typecheck.js";
+import { formatCounts, sha256, stableJson } from "./util.js";
+import { checkWindows } from "./windows.js";
+import { prepareDependencies } from "./workspace.js";
+
+const stop = (result: Stop["stop"]): Stop => ({ stop: result });
+
+/**
+ * One round trip to learn the ref's commit. Scheduled checks share a recent
+ * answer for the same repository and ref; pushes and people do not. A
+ * promoted target takes its revision from its upstream instead.
+ */
+export const resolveRevision: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  let revision: string | undefined;
+  if (target.promote && !ctx.ephemeral) {
+    const promoted = promotedRevision(rt, target);
+    if (promoted.dueAt) ctx.promotionDueAt = promoted.dueAt;
+    ctx.status = rt.recorder.status(target.name);
+    revision = promoted.revision;
+  } else {
+    const shared = ["interval", "startup", "schedule"].includes(ctx.run.trigger);
+    revision = await rt.options.source.resolve(
+      { repo: target.repo, ref: target.ref, auth: target.auth },
+      shared ? { maxAgeMs: Math.min(5000, target.intervalMs / 10) } : {},
+    );
+  }
+  if (revision === undefined) return stop("skipped");
+  ctx.revision = revision;
+  if (ctx.ephemeral) ctx.progress("resolve", `${target.ref} is at ${revision}`);
+  else rt.countDecision(ctx.run.requestedAt);
+};
+
+/** An unchanged, healthy revision with no resync due never starts the engine. */
+export const decide: Step = (ctx) => {
+  const decision = decideRun({
+    target: ctx.target,
+    status: ctx.status,
+    revision: ctx.revision as string,
+    trigger: ctx.run.trigger,
+    force: ctx.run.force,
+    needsRecovery: ctx.state.needsRecovery,
+    now: ctx.rt.options.clock.now(),
+  });
+  if (!decision.run) return stop("skipped");
+  ctx.trigger = decision.trigger;
+  ctx.approved = decision.approved;
+};
+
+/** Only a run with work to do waits for its dependencies, so a quiet check never flips the status. */
+export const awaitDependencies: Step = async (ctx) => {
+  const blocker =
+    blockingDependency(ctx.rt, ctx.target) ??
+    (await dependencyBehind(ctx.rt, ctx.target, ctx.revision as string));
+  if (!blocker) return;
+  ctx.deferredBy = blocker;
+  return stop("skipped");
+};
+
+/**
+ * The stack's lease first, then an engine slot: a run waiting for another
+ * process does not hold an engine slot, nor a decision slot.
+ */
+export const acquire: Step = async (ctx) => {
+  const { rt } = ctx;
+  ctx.decided();
+  ctx.releases.push(
+    await leaseStack(rt, {
+      state: ctx.state,
+      runId: ctx.run.id,
+      signal: ctx.signal,
+      progress: (step, message) => ctx.progress(step, message),
+      warn: (error, message) => ctx.log.warn({ err: error }, message),
+    }),
+  );
+  ctx.releases.push(await rt.engineSlots.acquire(ctx.signal));
+  recordStart(ctx);
+  if (ctx.revision) ctx.progress("resolve", `${ctx.target.ref} is at ${ctx.revision}`);
+};
+
+/** The exact commit, refusing a rewritten ref unless approved. */
+export const checkout: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const revision = ctx.revision as string;
+  ctx.checkoutDir ??= join(rt.options.dataDir, "work", target.name);
+  // A promoted revision may go backwards (a rollback); it was checked where it came from.
+  const previous =
+    ctx.ephemeral || ctx.approved || target.promote ? undefined : ctx.status.lastAppliedRevision;
+  await rt.options.source.checkout(
+    { repo: target.repo, ref: target.ref, auth: target.auth },
+    revision,
+    ctx.checkoutDir,
+    previous,
+  );
+  ctx.projectDir = join(ctx.checkoutDir, target.path);
+  ctx.progress("checkout", `checked out ${revision.slice(0, 12)} into ${ctx.projectDir}`);
+};
+
+/** The program's dependencies, only when its lockfile changed. */
+export const prepare: Step = async (ctx) => {
+  if (ctx.target.program || !ctx.rt.options.installDependencies) return;
+  const prepared = await prepareDependencies(ctx.projectDir as string, { signal: ctx.signal });
+  ctx.progress(
+    "prepare",
+    `dependencies ${prepared.action}${prepared.lockfile ? ` (${prepared.lockfile})` : ""}`,
+  );
+};
+
+/**
+ * The engine request. Outputs of dependencies reach the program as config;
+ * when they changed, an `up` is due even if no resource changes.
+ */
+export const buildRequest: Step = (ctx) => {
+  const { target, rt } = ctx;
+  const workDir = target.program
+    ? ctx.ephemeral
+      ? join(ctx.checkoutDir as string, ".driftless", "inline")
+      : join(rt.options.dataDir, "inline", target.name)
+    : (ctx.projectDir as string);
+  const deps = dependencyConfig(rt, target);
+  ctx.request = stackRequestFor(target, ctx.revision, workDir, deps);
+  ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
+};
+
+/**
+ * A ref preview is where type errors belong: the program is type-checked as
+ * `pulumi preview` would, whatever the target's runs do.
+ */
+export const typeCheck: Step = (ctx) => {
+  const check = typeCheckFor(ctx.projectDir as string, ctx.target.program !== undefined);
+  ctx.typeCheck = check;
+  if (check.checked && ctx.request)
+    ctx.request = { ...ctx.request, env: { ...ctx.request.env, ...TYPE_CHECK_ENV } };
+  ctx.progress("typecheck", check.detail);
+};
+
+/** What an interrupted run left behind: stale locks, pending operations. */
+export const recover: Step = async (ctx) => {
+  if (!ctx.state.needsRecovery) return;
+  const actions = await ctx.rt.options.engine.recover(ctx.request!, engineOptions(ctx, false));
+  for (const action of actions) ctx.progress("recover", action);
+  ctx.state.needsRecovery = false;
+};
+
+/**
+ * A person approved the plan this target holds: while the revision and the
+ * stack's state are as they were when it was made, exactly that plan is
+ * applied (`up --plan`: the engine refuses anything else).
+ */
+export const applyApprovedPlan: Step = async (ctx) => {
+  const { engine } = ctx.rt.options;
+  const held = ctx.status.awaitingApproval;
+  if (!held || !ctx.approved || held.revision !== ctx.revision || !held.planFile || !held.stateVersion)
+    return;
+  if (!engine.stateVersion) return;
+  const { planFile } = held;
+  const version = await engine.stateVersion(ctx.request!);
+  if (version === held.stateVersion && existsSync(planFile)) {
+    ctx.counts = held.counts;
+    const outside = changeWindow(ctx);
+    if (outside) return outside;
+    ctx.progress(
+      "apply",
+      `up with the plan approved from run ${held.runId.slice(0, 8)} (state ${version}, ${formatCounts(held.counts)})`,
+    );
+    // No refresh: it would change the state the plan was made against.
+    const applied = await engine.up(ctx.request!, { ...engineOptions(ctx, false), plan: planFile });
+    return appliedResult(ctx, applied.counts, applied.outputs);
+  }
+  ctx.replanned = true;
+  ctx.progress(
+    "approval",
+    version === held.stateVersion
+      ? "the approved plan file is gone; planning again"
+      : `the stack's state changed since the plan was made (${held.stateVersion} → ${version}); planning again`,
+  );
+};
+
+/**
+ * What would change, after refreshing from the real infrastructure; drift is
+ * what the refresh found changed. A target that may need approval saves the
+ * engine's plan to apply later.
+ */
+export const preview: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const revision = ctx.revision as string;
+  ctx.planFile =
+    !ctx.ephemeral && target.requireApproval !== "never" && target.mode === "apply"
+      ? join(rt.options.dataDir, "plans", target.name, `${ctx.run.id}.json`)
+      : undefined;
+  if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
+  ctx.progress("preview", target.refresh ? "refresh and preview" : "preview");
+  const plan = await rt.options.engine.preview(ctx.request!, {
+    ...engineOptions(ctx, target.refresh),
+    ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
+    ...(ctx.ephemeral ? { ephemeral: true } : {}),
+  });
+  ctx.plan = plan;
+  ctx.counts = plan.counts;
+  if (ctx.ephemeral) return;
+  ctx.drift = isDrift(plan, ctx.status, revision);
+  ctx.changesPending = hasGitChanges(plan, ctx.status, revision);
+  const notes = [
+    ...(ctx.drift ? [`drift${plan.drift ? ` in ${plan.drift.length} resource(s)` : ""}`] : []),
+    ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
+  ];
+  ctx.progress(
+    "preview",
+    `plan: ${formatCounts(plan.counts)}${notes.length ? ` (${notes.join("; ")})` : ""}`,
+  );
+  if (ctx.drift) rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+  const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
+  if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
+};
+
+/** Preview and detect modes end here; an apply with nothing to change too. */
+export const modeResult: Step = (ctx) => {
+  const plan = ctx.plan!;
+  if (ctx.target.mode === "preview") return stop("planned");
+  if (ctx.target.mode === "detect")
+    return stop(ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged");
+  const depsChanged = ctx.depsDigest !== undefined && ctx.depsDigest !== ctx.status.appliedDepsDigest;
+  if (!plan.changes && !depsChanged) return stop("unchanged");
+  if (!plan.changes) ctx.progress("preview", "dependency outputs changed; up to update the stack outputs");
+};
+
+/** Safety gates refuse destructive or empty plans unless approved. */
+export const gates: Step = (ctx) => {
+  if (ctx.approved) return;
+  const refusal = checkGates(ctx.plan!, ctx.target.gates);
+  if (!refusal) return;
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
+  ctx.rt.events.emit("gate.refused", {
+    target: ctx.target.name,
+    revision: ctx.revision as string,
+    gate: refusal.gate,
+    message: refusal.message,
+  });
+  throw new GateRefusedError(refusal.gate, refusal.message);
+};
+
+/** Holds the plan for a person unless this exact plan was approved. */
+export const holdForApproval: Step = async (ctx) => {
+  const plan = ctx.plan!;
+  const revision = ctx.revision as string;
+  const held = ctx.status.awaitingApproval;
+  const keepPlan = plan.changes && needsApproval(ctx.target.requireApproval, plan);
+  const digest = planDigest(plan);
+  const approvedPlan =
+    ctx.approved && !ctx.replanned && (held?.revision !== revision || held.digest === digest);
+  if (keepPlan && !approvedPlan) {
+    const { planFile } = ctx;
+    const stateVersion = planFile ? await ctx.rt.options.engine.stateVersion?.(ctx.request!) : undefined;
+    ctx.approval = {
+      revision,
+      runId: ctx.run.id,
+      counts: plan.counts,
+      digest,
+      plannedAt: ctx.rt.recorder.now().toISOString(),
+      ...(planFile && existsSync(planFile) ? { planFile } : {}),
+      ...(stateVersion ? { stateVersion } : {}),
+    };
+    ctx.steps = plan.steps;
+    ctx.progress(
+      "approval",
+      `waiting for approval of ${formatCounts(plan.counts)}${stateVersion ? ` (plan pinned to ${revision.slice(0, 12)} and state ${stateVersion})` : ""}`,
+    );
+    return stop("awaiting-approval");
+  }
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
+};
+
+/** Outside its change windows an `up` waits for them (unless overridden); says so and when. */
+export const changeWindow: Step = (ctx) => {
+  const { target, run } = ctx;
+  if (!target.windows) return;
+  if (run.override) {
+    ctx.progress("window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
+    return;
+  }
+  const verdict = checkWindows(target.windows, ctx.rt.recorder.now());
+  if (verdict.open) return;
+  if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
+  ctx.progress(
+    "window",
+    `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
+      verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
+    }`,
+  );
+  return stop("deferred");
+};
+
+/** `pulumi up`, refreshing first like the preview did. */
+export const apply: Step = async (ctx) => {
+  ctx.progress("apply", "up");
+  const applied = await ctx.rt.options.engine.up(ctx.request!, engineOptions(ctx, ctx.target.refresh));
+  return appliedResult(ctx, applied.counts, applied.outputs);
+};
+
+function appliedResult(
+  ctx: RunContext,
+  counts: NonNullable<RunContext["counts"]>,
+  outputs: Readonly<Record<string, unknown>>,
+): Stop {
+  ctx.counts = counts;
+  ctx.outputs = outputs;
+  ctx.progress("apply", `applied: ${formatCounts(counts)}`);
+  return stop(ctx.drift ? "drift-corrected" : "applied");
+}
+
+/** Destroys a removed target's stack and its checkout. */
+export const destroy: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const checkoutDir = join(rt.options.dataDir, "work", target.name);
+  const workDir = target.program
+    ? join(rt.options.dataDir, "inline", target.name)
+    : join(checkoutDir, target.path);
+  ctx.progress("destroy", `destroying stack ${target.stack}`);
+  const result = await rt.options.engine.destroy(
+    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target)),
+    engineOptions(ctx, target.refresh),
+  );
+  ctx.counts = result.counts;
+  rmSync(checkoutDir, { recursive: true, force: true });
+  return stop("destroyed");
+};
+
+/** A reconcile, in order. */
+export const RECONCILE_STEPS: readonly Step[] = [
+  resolveRevision,
+  decide,
+  awaitDependencies,
+  acquire,
+  checkout,
+  prepare,
+  buildRequest,
+  recover,
+  applyApprovedPlan,
+  preview,
+  modeResult,
+  gates,
+  holdForApproval,
+  changeWindow,
+  apply,
+];
+
+/** Destroying a removed target's stack. */
+export const DESTROY_STEPS: readonly Step[] = [acquire, destroy];
+
+/** Planning another ref against the stack: the same steps, without lease, decision or apply. */
+export const PREVIEW_REF_STEPS: readonly Step[] = [
+  resolveRevision,
+  checkout,
+  prepare,
+  buildRequest,
+  typeCheck,
+  preview,
+];

@@ -1,0 +1,181 @@
+/**
+ * The domain model of the reconciler: a target's status and conditions, runs
+ * and their results, promotions and stack leases. Storage, events, HTTP and
+ * the CLI import these types from here, not from a store implementation.
+ */
+import type { ChangeCounts, PlannedStep } from "./engine.js";
+
+/** Condition types of a target, after Flux and Kubernetes status conventions. */
+export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
+
+/** One condition of a target's status. */
+export interface Condition {
+  readonly type: ConditionType;
+  readonly status: boolean;
+  /** CamelCase reason, stable for aggregation (e.g. `Applied`, `GateRefused`). */
+  readonly reason: string;
+  readonly message: string;
+  /** When the status last flipped (ISO 8601). */
+  readonly since: string;
+}
+
+/** The persisted status of one target. */
+export interface TargetStatus {
+  readonly name: string;
+  readonly conditions: readonly Condition[];
+  readonly lastAttemptedRevision?: string;
+  readonly lastAppliedRevision?: string;
+  readonly lastAppliedAt?: string;
+  /** When the last refresh + preview of an unchanged revision ran. */
+  readonly lastDriftCheckAt?: string;
+  /** A revision that stalled; it is not retried until a new revision, an approval or a manual run. */
+  readonly stalledRevision?: string;
+  /** A revision a person approved past a gate or a rewritten ref. */
+  readonly approvedRevision?: string;
+  /** Who approved {@link approvedRevision}, and why. */
+  readonly approvedBy?: { readonly by: string; readonly reason: string };
+  /**
+   * For a target that does not apply (detect, preview): the revision whose
+   * changes Git holds that are not applied, reported apart from drift.
+   */
+  readonly pendingChanges?: { readonly revision: string };
+  /** When a change window next opens for changes a run deferred (ISO 8601). */
+  readonly deferredUntil?: string;
+  /** A plan that waits for `Reconciler.approve`, pinned to its revision. */
+  readonly awaitingApproval?: PendingApproval;
+  /** Stack outputs after the last successful apply (secrets masked). */
+  readonly outputs?: Readonly<Record<string, unknown>>;
+  /** Digest of the dependency outputs the last successful run passed as config. */
+  readonly appliedDepsDigest?: string;
+  /** When {@link lastAppliedRevision} was first applied (drift corrections do not move it). */
+  readonly revisionAppliedAt?: string;
+  /** For a target with `promote`: the revision it was last promoted (or rolled back) to. */
+  readonly promotedRevision?: string;
+  /** A revision rolled back from; automatic promotion skips it until the upstream moves on. */
+  readonly heldBackRevision?: string;
+  /** The upstream's revision that is not promoted yet, and until when or for what it waits. */
+  readonly pendingPromotion?: PendingPromotion;
+  readonly updatedAt: string;
+}
+
+/** An upstream revision waiting to be promoted. */
+export interface PendingPromotion {
+  readonly revision: string;
+  /** When the soak time ends (ISO 8601). */
+  readonly dueAt?: string;
+  /** Why it cannot be timed yet (the upstream is not healthy). */
+  readonly waitingFor?: string;
+}
+
+/** How a revision reached a target with `promote`. */
+export type PromotionKind = "auto" | "manual" | "rollback";
+
+/** One recorded promotion or rollback. */
+export interface PromotionRecord {
+  readonly id: string;
+  readonly target: string;
+  /** The upstream target the revision came from (the target itself for a rollback). */
+  readonly source: string;
+  readonly revision: string;
+  /** What the target had applied before. */
+  readonly previousRevision?: string;
+  readonly kind: PromotionKind;
+  /** Who asked, for manual promotions and rollbacks. */
+  readonly by?: string;
+  readonly reason?: string;
+  /** When it was decided (ISO 8601); the run that applied it follows. */
+  readonly at: string;
+}
+
+/** A planned `up` that waits for a person's approval. */
+export interface PendingApproval {
+  readonly revision: string;
+  readonly runId: string;
+  readonly counts: ChangeCounts;
+  /** Digest of the planned steps; an approval applies only this plan. */
+  readonly digest: string;
+  /** When the plan was made (ISO 8601). */
+  readonly plannedAt: string;
+  /** The engine's saved update plan, applied with `pulumi up --plan` once approved. */
+  readonly planFile?: string;
+  /** Digest of the stack's state the plan was made against; a different state means planning again. */
+  readonly stateVersion?: string;
+}
+
+/** Who ran a run past a change window, and why; recorded in history. */
+export interface RunOverride {
+  readonly by: string;
+  readonly reason: string;
+}
+
+/** What started a run. */
+export type Trigger =
+  | "interval"
+  | "schedule"
+  | "webhook"
+  | "manual"
+  | "resync"
+  | "retry"
+  | "dependency"
+  /** A revision the `promote.from` target applied became due. */
+  | "promotion"
+  | "startup";
+
+/** How a run ended. */
+export type RunResult =
+  | "applied"
+  | "unchanged"
+  | "drift-corrected"
+  | "drift-detected"
+  | "planned"
+  | "skipped"
+  | "failed"
+  | "stalled"
+  | "cancelled"
+  | "interrupted"
+  | "destroyed"
+  /** Changes wait for a change window to open. */
+  | "deferred"
+  /** Changes wait for `Reconciler.approve`. */
+  | "awaiting-approval";
+
+/** One row of a target's history. */
+export interface RunRecord {
+  readonly id: string;
+  readonly target: string;
+  readonly trigger: Trigger;
+  readonly revision?: string;
+  readonly startedAt: string;
+  readonly finishedAt?: string;
+  readonly result?: RunResult;
+  readonly counts?: ChangeCounts;
+  readonly drift: boolean;
+  readonly error?: string;
+  /** The last lines of the run log, secrets redacted. */
+  readonly log: string;
+  /** Set when the run was started past a change window. */
+  readonly override?: RunOverride;
+  /** Who approved the plan or revision this run applies, and why. */
+  readonly approval?: RunOverride;
+  /** The planned steps, for a run that waits for approval. */
+  readonly plan?: readonly PlannedStep[];
+}
+
+/** Who asks for a stack's lease: the stack's key, the process-wide owner id and the run. */
+export interface StackLockRequest {
+  /** Identifies the stack across processes, e.g. backend URL and stack name. */
+  readonly key: string;
+  /** The holder's owner id, `<hostname>:<pid>:<uuid>`. */
+  readonly owner: string;
+  /** The target whose run holds the lease (for messages). */
+  readonly target: string;
+  readonly runId: string;
+}
+
+/** A lease on a stack, as held by one run of one process. */
+export interface StackLease extends StackLockRequest {
+  /** When the holder took the lease (ISO 8601). */
+  readonly acquiredAt: string;
+  /** When the lease lapses unless renewed (epoch milliseconds). */
+  readonly expiresAt: number;
+}

@@ -1,0 +1,57 @@
+/**
+ * Small helpers used across the package, each written once: hashing, stable
+ * JSON, an abortable sleep, change-count text and commit SHA checks.
+ */
+import { createHash } from "node:crypto";
+import type { ChangeCounts } from "./engine.js";
+
+/** Hex SHA-256 of a text or bytes. */
+export function sha256(text: string | Uint8Array): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/** JSON with object keys sorted, so equal values compare and hash equal whatever their key order. */
+export function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
+  );
+}
+
+/** Resolves after `ms`; rejects with the signal's reason as soon as it aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Change counts in words for logs and status messages: `1 to update, 2 unchanged`. */
+export function formatCounts(counts: ChangeCounts | undefined): string {
+  if (!counts) return "no changes";
+  const parts = (["create", "update", "replace", "delete"] as const)
+    .filter((k) => counts[k] > 0)
+    .map((k) => `${counts[k]} to ${k}`);
+  return parts.length > 0
+    ? `${parts.join(", ")}, ${counts.same} unchanged`
+    : `no changes (${counts.same} unchanged)`;
+}
+
+/** A full commit id: 40 hex digits (SHA-1) or 64 (SHA-256 repositories). */
+export function isFullSha(text: string): boolean {
+  return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(text);
+}
+
+/** A commit id or an abbreviation of one, as people type it: 4 to 64 hex digits. */
+export function isShaPrefix(text: string): boolean {
+  return /^[0-9a-f]{4,64}$/.test(text);
+}
