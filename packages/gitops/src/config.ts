@@ -1,3 +1,4 @@
+// The service configuration file (`driftless.yaml`): parsing, validation with line numbers, and the targets it declares.
 import { readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";

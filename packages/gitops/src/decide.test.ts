@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decide, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";
+import { decide, hasConfigChanges, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";
 import type { Plan } from "./engine.js";
 import { resolveTarget } from "./spec.js";
 import type { TargetStatus } from "./types.js";
@@ -104,6 +104,15 @@ describe("drift and changes from Git", () => {
     expect(hasGitChanges(plan(["u1"], ["u1"]), status(), REV_A)).toBe(false);
     expect(hasGitChanges(plan([], []), status(), REV_A)).toBe(false);
     expect(hasGitChanges(plan(["u1"]), status({ lastAppliedRevision: REV_B }), REV_A)).toBe(true);
+  });
+
+  it("names a change to the applied revision's resources that did not drift a config change", () => {
+    const applied = status({ lastAppliedRevision: REV_A });
+    expect(hasConfigChanges(plan(["u1"], []), applied, REV_A)).toBe(true);
+    expect(hasGitChanges(plan(["u1"], []), applied, REV_A)).toBe(false);
+    expect(isDrift(plan(["u1"], []), applied, REV_A)).toBe(false);
+    expect(hasConfigChanges(plan(["u1"], ["u1"]), applied, REV_A)).toBe(false);
+    expect(hasConfigChanges(plan(["u1"], []), applied, REV_B)).toBe(false);
   });
 });
 

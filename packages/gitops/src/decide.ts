@@ -70,17 +70,31 @@ export function isDrift(plan: Plan, status: TargetStatus, revision: string): boo
   return plan.changes && status.lastAppliedRevision === revision;
 }
 
-/**
- * Whether a plan holds changes that come from Git rather than from drift:
- * steps on resources that did not drift, or any step while the engine does
- * not say what drifted and the revision is not the one applied. A step on a
- * drifted resource counts as drift, even when Git changed it too.
- */
-export function hasGitChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+/** Steps on resources that did not drift (all steps when the engine does not say what drifted). */
+function undriftedChanges(plan: Plan): boolean {
   if (!plan.changes) return false;
-  if (!plan.drift) return status.lastAppliedRevision !== revision;
+  if (!plan.drift) return true;
   const drifted = new Set(plan.drift.map((d) => d.urn));
   return plan.steps.some((step) => !drifted.has(step.urn));
+}
+
+/**
+ * Whether a plan holds changes that come from Git rather than from drift:
+ * steps on resources that did not drift, while the revision is not the one
+ * applied (a target that never applies never has). A step on a drifted
+ * resource counts as drift, even when Git changed it too.
+ */
+export function hasGitChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+  return undriftedChanges(plan) && status.lastAppliedRevision !== revision;
+}
+
+/**
+ * Whether a plan changes resources that did not drift although the revision
+ * is the one applied: the target's config or environment, or its
+ * dependencies' outputs, changed (not drift, not Git).
+ */
+export function hasConfigChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+  return Boolean(plan.drift) && undriftedChanges(plan) && status.lastAppliedRevision === revision;
 }
 
 /** Whether a plan must wait for a person under the target's `requireApproval`. */

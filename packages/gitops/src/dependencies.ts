@@ -72,7 +72,7 @@ export async function dependencyBehind(
     const changed = await rt.options.source.changedFiles(source, applied, revision);
     if (changed === undefined || ![spec.path, ...spec.watchPaths].some((p) => pathMatches(p, changed)))
       continue;
-    if (!rt.queue.busy(dep) && !state.removed && !rt.stopping) {
+    if (!rt.queue.busy(dep) && !state.removed && !rt.stopping()) {
       rt.enqueue(state, { trigger: "dependency", force: false });
     }
     return `dependency "${dep}" applied ${applied.slice(0, 12)}, which is behind ${revision.slice(0, 12)} (its files changed); waiting for it to catch up`;
@@ -108,7 +108,7 @@ export function dependencyConfig(rt: Runtime, target: ResolvedTarget): Record<st
  * again once it is ready.
  */
 export function afterRun(rt: Runtime, state: TargetState, outputsChanged: boolean, recorded: boolean): void {
-  if (rt.stopping || state.removed) return;
+  if (rt.stopping() || state.removed) return;
   for (const name of dependentsOf(graphOf(rt), state.spec.name)) {
     const dependent = rt.targets.get(name);
     if (!dependent || dependent.removed) continue;

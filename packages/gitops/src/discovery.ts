@@ -1,3 +1,4 @@
+// Monorepo discovery: `paths:` entries expanded into one target per project directory of a repository.
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { isAbsolute, join, normalize } from "node:path";
 import { SpecError } from "./errors.js";

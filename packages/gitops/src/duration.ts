@@ -1,3 +1,4 @@
+// Durations as people write them (`"90s"`, `"1h30m"`): parsing and formatting.
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** A duration as milliseconds, or a string such as `"90s"`, `"5m"`, `"1h30m"`, `"250ms"`. */

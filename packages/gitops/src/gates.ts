@@ -1,3 +1,4 @@
+// Safety gates between preview and `up`: protected types, the share of a stack a plan may delete, empty plans.
 import type { Plan } from "./engine.js";
 import type { GateOptions } from "./spec.js";
 

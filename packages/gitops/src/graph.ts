@@ -1,3 +1,4 @@
+// The ordering graph of targets: validation (unknown names, cycles) and dependents-first order.
 import { SpecError } from "./errors.js";
 
 /** Dependencies by target name: `name → names it depends on`. */

@@ -113,7 +113,6 @@ export class Reconciler {
       retryMaxMs: options.retryMaxMs,
       logger: options.logger,
     });
-    const self = this;
     this.#rt = {
       options,
       targets: this.#targets,
@@ -124,12 +123,7 @@ export class Reconciler {
       owner: newOwnerId(),
       shutdown: this.#shutdown.signal,
       enqueue: (state, request) => this.#enqueue(state, request),
-      get stopping() {
-        return self.#stopping || self.#closed;
-      },
-      get scheduling() {
-        return self.#scheduling;
-      },
+      stopping: () => this.#stopping || this.#closed,
       isSuspended: (name) => this.#isSuspended(name),
       countDecision: (requestedAt) => {
         this.#decisions++;

@@ -1,3 +1,4 @@
+// Preview reports for pull requests: a plan as Markdown or JSON.
 import type { PlannedStep } from "./engine.js";
 import type { RefPreview } from "./reconciler.js";
 

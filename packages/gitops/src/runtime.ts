@@ -39,9 +39,7 @@ export interface Runtime {
   /** Queues a run (no-op checks are the caller's). */
   enqueue(state: TargetState, request: RunRequest): QueuedRun;
   /** Stopping or stopped: nothing new is queued. */
-  readonly stopping: boolean;
-  /** Scheduling runs (between start and stop). */
-  readonly scheduling: boolean;
+  stopping(): boolean;
   /** Whether scheduled runs of a target are suspended. */
   isSuspended(name: string): boolean;
   /** Counts a decision and how long the request waited for it. */

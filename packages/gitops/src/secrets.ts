@@ -1,3 +1,4 @@
+// Secret values: reading them from their sources, and redacting them from every text the reconciler writes.
 import { readFileSync } from "node:fs";
 import { StalledError } from "./errors.js";
 import type { SecretSource } from "./spec.js";

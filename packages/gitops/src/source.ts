@@ -1,3 +1,4 @@
+// Where revisions come from: the `Source` interface and `GitSource` (bare mirrors, worktrees, tokens kept out of argv and disk).
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";

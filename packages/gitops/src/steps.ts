@@ -5,7 +5,14 @@
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { decide as decideRun, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";
+import {
+  decide as decideRun,
+  hasConfigChanges,
+  hasGitChanges,
+  isDrift,
+  needsApproval,
+  planDigest,
+} from "./decide.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
 import { GateRefusedError } from "./errors.js";
 import { checkGates } from "./gates.js";
@@ -218,6 +225,7 @@ export const preview: Step = async (ctx) => {
   const notes = [
     ...(ctx.drift ? [`drift${plan.drift ? ` in ${plan.drift.length} resource(s)` : ""}`] : []),
     ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
+    ...(hasConfigChanges(plan, ctx.status, revision) ? ["configuration or dependency outputs changed"] : []),
   ];
   ctx.progress(
     "preview",

@@ -1,3 +1,4 @@
+// Change windows: whether an `up` may run now (allow and deny windows), and when the next window opens.
 import { Cron } from "croner";
 
 /** Change windows with defaults resolved: cron expressions and how long each window stays open. */

@@ -1,3 +1,4 @@
+// Preparing a checked-out program: installing its dependencies when its lockfile changed.
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";

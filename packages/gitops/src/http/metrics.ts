@@ -1,3 +1,4 @@
+// Prometheus metrics fed by reconciler events, with gauges read when scraped.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Reconciler } from "../reconciler.js";
 

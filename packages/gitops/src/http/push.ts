@@ -1,3 +1,4 @@
+// Push events from GitHub, GitLab and the generic webhook, and which targets a push concerns.
 import { repoIdentity as normalizeRepoUrl } from "../repo.js";
 import type { ResolvedTarget } from "../spec.js";
 

@@ -1,3 +1,4 @@
+// The standalone HTTP server around the handler, with graceful shutdown.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Reconciler } from "../reconciler.js";

@@ -1,3 +1,4 @@
+// Webhook signature checks (GitHub HMAC, generic HMAC, GitLab token), in constant time.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 import { verify } from "@octokit/webhooks-methods";
 

@@ -1,3 +1,4 @@
+// What the API shows of a target: its spec without secrets, and JSON redaction.
 import { publicRepoUrl, Redactor, readSecret } from "../secrets.js";
 import type { ResolvedTarget, SecretSource } from "../spec.js";
 
