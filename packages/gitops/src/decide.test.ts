@@ -93,6 +93,9 @@ describe("decide", () => {
 describe("drift and changes from Git", () => {
   it("takes drift from what refresh reported, whatever the revisions", () => {
     expect(isDrift(plan(["u1"], ["u1"]), status(), REV_A)).toBe(true);
+    // Live state that moved but still matches the program plans no step: no drift.
+    expect(isDrift(plan([], ["u1"]), status({ lastAppliedRevision: REV_A }), REV_A)).toBe(false);
+    expect(isDrift(plan(["u2"], ["u1"]), status(), REV_A)).toBe(false);
     expect(isDrift(plan(["u1"], []), status({ lastAppliedRevision: REV_A }), REV_A)).toBe(false);
     // An engine that does not report refresh changes: changes to the applied revision.
     expect(isDrift(plan(["u1"]), status({ lastAppliedRevision: REV_A }), REV_A)).toBe(true);

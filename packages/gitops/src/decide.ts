@@ -60,22 +60,33 @@ export function decide(input: DecideInput): Decision {
 }
 
 /**
- * Whether a preview found drift: live state that refresh found different
- * from the recorded state. An engine that does not report what refresh
- * changed (`plan.drift` absent) falls back to "changes to a revision already
- * applied".
+ * The planned steps that undo drift: steps on resources whose live state
+ * refresh found different from the recorded state. A resource whose live
+ * state moved but still matches the program (a status field, a server-side
+ * default) plans no step and is no drift. `undefined` when the engine does
+ * not report what refresh changed.
+ */
+export function driftSteps(plan: Plan): Plan["steps"] | undefined {
+  if (!plan.drift) return undefined;
+  const drifted = new Set(plan.drift.map((d) => d.urn));
+  return plan.steps.filter((step) => drifted.has(step.urn));
+}
+
+/**
+ * Whether a preview found drift: a planned step undoes a change refresh
+ * found in the live resources, whatever the revisions. An engine that does
+ * not report what refresh changed (`plan.drift` absent) falls back to
+ * "changes to a revision already applied".
  */
 export function isDrift(plan: Plan, status: TargetStatus, revision: string): boolean {
-  if (plan.drift) return plan.drift.length > 0;
+  const steps = driftSteps(plan);
+  if (steps) return steps.length > 0;
   return plan.changes && status.lastAppliedRevision === revision;
 }
 
 /** Steps on resources that did not drift (all steps when the engine does not say what drifted). */
 function undriftedChanges(plan: Plan): boolean {
-  if (!plan.changes) return false;
-  if (!plan.drift) return true;
-  const drifted = new Set(plan.drift.map((d) => d.urn));
-  return plan.steps.some((step) => !drifted.has(step.urn));
+  return plan.changes && (driftSteps(plan)?.length ?? 0) < plan.steps.length;
 }
 
 /**

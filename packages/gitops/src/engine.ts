@@ -53,8 +53,9 @@ export interface Plan {
   /** Whether anything would change. */
   readonly changes: boolean;
   /**
-   * With `refresh`: the resources whose live state differs from the recorded
-   * state (drift), as the refresh saw them. Absent when the engine did not refresh.
+   * With `refresh`: the resources whose live state refresh found different
+   * from the recorded state. Absent when the engine did not refresh. Drift is
+   * what of this the plan would undo (see `isDrift`).
    */
   readonly drift?: readonly DriftedResource[];
 }

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   decide as decideRun,
+  driftSteps,
   hasConfigChanges,
   hasGitChanges,
   isDrift,
@@ -223,7 +224,7 @@ export const preview: Step = async (ctx) => {
   ctx.drift = isDrift(plan, ctx.status, revision);
   ctx.changesPending = hasGitChanges(plan, ctx.status, revision);
   const notes = [
-    ...(ctx.drift ? [`drift${plan.drift ? ` in ${plan.drift.length} resource(s)` : ""}`] : []),
+    ...(ctx.drift ? [`drift${plan.drift ? ` in ${driftSteps(plan)?.length} resource(s)` : ""}`] : []),
     ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
     ...(hasConfigChanges(plan, ctx.status, revision) ? ["configuration or dependency outputs changed"] : []),
   ];
