@@ -3,13 +3,13 @@
  * behind its revision, their outputs passed as config, and which dependents
  * to queue after a run.
  */
-import { DriftlessError } from "./errors.js";
-import { type DependencyGraph, dependentsFirst, dependentsOf } from "./graph.js";
+import { DriftlessError, SpecError } from "./errors.js";
+import { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
 import { pathMatches } from "./http/push.js";
-import { ordering } from "./promotion.js";
+import { checkPromotions, ordering } from "./promotion.js";
 import { sameRepo } from "./repo.js";
 import type { Runtime, TargetState } from "./runtime.js";
-import type { ResolvedTarget } from "./spec.js";
+import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import { DEPENDENCY_CONFIG_PREFIX } from "./stackRequest.js";
 import { condition } from "./status.js";
 import { stableJson } from "./util.js";
@@ -153,4 +153,25 @@ export function removalOrder(rt: Runtime, names: readonly string[]): string[] {
     }
   }
   return dependentsFirst(graph, [...removing]);
+}
+
+/**
+ * Resolves targets together, so a target may depend on (or promote from) one
+ * listed after it, and checks the set: unique names, promotion sources, no cycle.
+ * @throws SpecError
+ */
+export function resolveTargetSet(specs: readonly TargetSpec[], dataDir: string): Map<string, ResolvedTarget> {
+  const resolved = new Map<string, ResolvedTarget>();
+  for (const spec of specs) {
+    const target = resolveTarget(spec, { dataDir });
+    if (resolved.has(target.name)) {
+      throw new SpecError(`target "${target.name}"`, [
+        { path: "name", message: "is used by more than one target" },
+      ]);
+    }
+    resolved.set(target.name, target);
+  }
+  checkPromotions(resolved);
+  validateGraph(new Map([...resolved].map(([name, t]) => [name, ordering(t)])));
+  return resolved;
 }

@@ -9,15 +9,9 @@
 import { resolve } from "node:path";
 import { recordApproval } from "./approvals.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
-import { afterRun, graphOf, removalOrder } from "./dependencies.js";
+import { afterRun, graphOf, removalOrder, resolveTargetSet } from "./dependencies.js";
 import { discoverTargets } from "./discovery.js";
-import {
-  CancelledError,
-  DriftlessError,
-  ReconcilerStoppedError,
-  SpecError,
-  UnknownTargetError,
-} from "./errors.js";
+import { CancelledError, DriftlessError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { validateGraph } from "./graph.js";
 import {
@@ -106,7 +100,7 @@ export class Reconciler {
         if (state && !this.#stopping && !this.#closed) this.#rt.enqueue(state, request);
       },
       mayRun: (name, scheduled) =>
-        this.#targets.has(name) && this.#scheduling && !(scheduled && this.#isSuspended(name)),
+        this.#targets.has(name) && this.#scheduling && !(scheduled && this.isSuspended(name)),
       clock: options.clock,
       random: options.random,
       retryBaseMs: options.retryBaseMs,
@@ -124,7 +118,7 @@ export class Reconciler {
       shutdown: this.#shutdown.signal,
       enqueue: (state, request) => this.#enqueue(state, request),
       stopping: () => this.#stopping || this.#closed,
-      isSuspended: (name) => this.#isSuspended(name),
+      isSuspended: (name) => this.isSuspended(name),
       countDecision: (requestedAt) => {
         this.#decisions++;
         this.#maxLatenessMs = Math.max(this.#maxLatenessMs, options.clock.now() - requestedAt);
@@ -151,22 +145,10 @@ export class Reconciler {
     const reconciler = new Reconciler(resolved, dataDirLock);
     const { store, dataDir, source, ownsStore, logger } = reconciler.#options;
     try {
-      // Resolved together, so a target may depend on one listed after it.
-      const resolved = new Map<string, ResolvedTarget>();
       const discovered = options.discover?.length
         ? await discoverTargets(options.discover, { source, dataDir })
         : [];
-      for (const spec of [...(options.targets ?? []), ...discovered]) {
-        const target = resolveTarget(spec, { dataDir });
-        if (resolved.has(target.name)) {
-          throw new SpecError(`target "${target.name}"`, [
-            { path: "name", message: `is used by more than one target` },
-          ]);
-        }
-        resolved.set(target.name, target);
-      }
-      checkPromotions(resolved);
-      validateGraph(new Map([...resolved].map(([name, t]) => [name, ordering(t)])));
+      const resolved = resolveTargetSet([...(options.targets ?? []), ...discovered], dataDir);
       for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
@@ -437,7 +419,7 @@ export class Reconciler {
     this.#scheduling = true;
     for (const state of this.#targets.values()) {
       this.#schedule(state.spec);
-      if (!this.#isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
+      if (!this.isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
     }
   }
 
@@ -479,10 +461,6 @@ export class Reconciler {
 
   /** Whether scheduled runs of a target are suspended (the Suspended condition, else the spec's `suspend`). */
   isSuspended(name: string): boolean {
-    return this.#isSuspended(name);
-  }
-
-  #isSuspended(name: string): boolean {
     return isSuspended(this.#options.store.getStatus(name), this.#targets.get(name)?.spec.suspend ?? false);
   }
 
