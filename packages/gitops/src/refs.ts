@@ -11,11 +11,10 @@ import { Agent as HttpsAgent, get as httpsGet } from "node:https";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
+import { isFullSha } from "./util.js";
 
 /** Ref name → object id, as `git ls-remote` lists them (peeled tags as `name^{}`). */
 export type RefMap = ReadonlyMap<string, string>;
-
-const SHA = /^[0-9a-f]{40}$/;
 
 /**
  * The given refs of a local repository (`file://` URL or path), read from its
@@ -106,7 +105,7 @@ function readRef(
   const loose = readText(join(gitDir, name));
   if (loose !== undefined) {
     const value = loose.trim();
-    if (SHA.test(value)) return { name, sha: value, packed: false };
+    if (isFullSha(value)) return { name, sha: value, packed: false };
     if (value.startsWith("ref: ")) return readRef(gitDir, value.slice(5).trim(), packed, depth + 1);
     return null;
   }
@@ -126,7 +125,7 @@ function readPackedRefs(gitDir: string): PackedRefs {
       if (last) peeled.set(last, line.slice(1).trim());
     } else {
       const [sha, name] = line.trim().split(" ");
-      if (sha && name && SHA.test(sha)) {
+      if (sha && name && isFullSha(sha)) {
         refs.set(name, sha);
         last = name;
       }
@@ -327,7 +326,7 @@ export function parseAdvertisement(body: Buffer): RefMap {
     if (line.startsWith("#") || line.startsWith("version ")) continue;
     const [ref] = line.split("\0");
     const [sha, name] = (ref ?? "").split(" ");
-    if (sha && name && SHA.test(sha) && name !== "capabilities^{}") refs.set(name, sha);
+    if (sha && name && isFullSha(sha) && name !== "capabilities^{}") refs.set(name, sha);
   }
   return refs;
 }
