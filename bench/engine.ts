@@ -2,16 +2,7 @@
 // same checkout and backend. The no-op check is in noop.ts.
 import { join } from "node:path";
 import { PulumiEngine, Reconciler, type TargetSpec } from "@driftless/gitops";
-import {
-  type Figure,
-  interleaved,
-  pages,
-  progress,
-  pulumi,
-  siteBench,
-  time,
-  writeSite,
-} from "./lib.js";
+import { type Figure, interleaved, pages, progress, pulumi, siteBench, time, writeSite } from "./lib.js";
 
 const RESOURCES = 20;
 
