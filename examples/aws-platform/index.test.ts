@@ -1,58 +1,28 @@
-// The aws-platform program under Pulumi's mocks: what it declares, without an AWS account.
-import * as pulumi from "@pulumi/pulumi";
+// The aws-platform program under Pulumi's mocks, through @driftless/core/testing:
+// what it declares and what the guardrails say, without an AWS account.
+import { type ProgramRun, runProgram } from "@driftless/core/testing";
+import type * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-
-const declared: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
 
 function resolved<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
 
 describe("examples/aws-platform", () => {
-  let program: typeof import("./index.js");
+  let run: ProgramRun<typeof import("./index.js")>;
 
   beforeAll(async () => {
-    await pulumi.runtime.setMocks(
-      {
-        newResource: (args) => {
-          declared.push({ type: args.type, name: args.name, inputs: args.inputs });
-          return {
-            id: `${args.name}-id`,
-            state: {
-              bucket: args.name,
-              ...args.inputs,
-              arn: `arn:aws:mock:::${args.name}`,
-              endpoint: "db.local:5432",
-            },
-          };
-        },
-        call: (args) =>
-          args.token === "aws:index/getRegion:getRegion"
-            ? { name: "eu-west-1", region: "eu-west-1" }
-            : args.inputs,
-      },
-      "aws-platform",
-      "test",
-    );
-    // A real program runs inside the root stack; the transforms need it.
-    await pulumi.runtime.runInPulumiStack(async () => {
-      const resources: pulumi.Resource[] = [];
-      pulumi.runtime.registerStackTransformation(({ resource }) => {
-        resources.push(resource);
-        return undefined;
-      });
-      program = await import("./index.js");
-      // Children register asynchronously; wait until no new ones appear.
-      for (let seen = -1; seen !== resources.length; ) {
-        seen = resources.length;
-        await Promise.all(resources.map((r) => resolved(r.urn)));
-      }
-      return {};
+    run = await runProgram(() => import("./index.js"), {
+      project: "aws-platform",
+      stack: "test",
+      outputs: (r) => ({ bucket: r.name, arn: `arn:aws:mock:::${r.name}`, endpoint: "db.local:5432" }),
+      call: (token, inputs) =>
+        token === "aws:index/getRegion:getRegion" ? { name: "eu-west-1", region: "eu-west-1" } : inputs,
     });
   });
 
   it("declares the network, database, bucket and role", () => {
-    const types = new Set(declared.map((r) => r.type));
+    const types = new Set(run.resources.map((r) => r.type));
     for (const type of [
       "driftless:aws:Network",
       "driftless:aws:Database",
@@ -66,15 +36,24 @@ describe("examples/aws-platform", () => {
     }
   });
 
-  it("keeps the database private and encrypted", () => {
-    const db = declared.find((r) => r.type === "aws:rds/instance:Instance");
-    expect(db?.inputs.storageEncrypted).toBe(true);
-    expect(db?.inputs.publiclyAccessible).toBe(false);
-    expect(db?.inputs.deletionProtection).toBe(true);
+  it("passes every guardrail", () => {
+    expect(run.violations).toEqual([]);
+  });
+
+  it("keeps the database private and encrypted, and survives a zone outage", () => {
+    const db = run.one("aws:rds/instance:Instance").inputs;
+    expect(db.storageEncrypted).toBe(true);
+    expect(db.publiclyAccessible).toBe(false);
+    expect(db.deletionProtection).toBe(true);
+    expect(run.all("aws:ec2/natGateway:NatGateway")).toHaveLength(3);
+  });
+
+  it("stamps provenance from the local checkout", () => {
+    expect(run.one("aws:ec2/vpc:Vpc").inputs.tags["driftless:commit"]).toMatch(/^[0-9a-f]{40}$/);
   });
 
   it("exports what the application needs", async () => {
-    expect(await resolved(program.roleArn)).toMatch(/^arn:aws:mock/);
-    expect(await resolved(program.bucketName)).toBeTruthy();
+    expect(await resolved(run.result.roleArn)).toMatch(/^arn:aws:mock/);
+    expect(await resolved(run.result.bucketName)).toBeTruthy();
   });
 });

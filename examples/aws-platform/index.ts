@@ -1,16 +1,8 @@
 // A small AWS platform: a VPC across three zones, a private PostgreSQL
 // database that only the application's security group may reach, an asset
 // bucket, and a role the application assumes with exactly the access it needs.
-import {
-  Bucket,
-  Database,
-  enableGuardrails,
-  enableProvenance,
-  Network,
-  ServiceRole,
-  Statement,
-  Trust,
-} from "@driftless/core";
+import { enableGuardrails, enableProvenance } from "@driftless/core";
+import { Bucket, Database, Network, ServiceRole, Statement, Trust } from "@driftless/core/aws";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -20,10 +12,10 @@ enableGuardrails();
 const config = new pulumi.Config();
 const zones = config.getObject<string[]>("zones") ?? ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
+// One NAT gateway per zone (the default), so a zone outage leaves the others online.
 const network = new Network("platform", {
   availabilityZones: zones,
   cidrBlock: "10.20.0.0/16",
-  nat: "single",
 });
 
 const app = new aws.ec2.SecurityGroup("app", {
@@ -32,7 +24,7 @@ const app = new aws.ec2.SecurityGroup("app", {
   egress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
 });
 
-const database = new Database("orders", { network, allowFrom: { securityGroupIds: [app.id] } });
+const database = new Database("orders", { network, allowIngressFrom: { securityGroupIds: [app.id] } });
 
 const assets = new Bucket("assets", {
   lifecycleRules: [{ id: "expire-tmp", prefix: "tmp/", expirationDays: 7 }],

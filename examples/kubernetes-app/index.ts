@@ -1,5 +1,5 @@
 // Subpath imports load only the Kubernetes SDK, not every provider SDK @driftless/core supports.
-import { ConfigBundle, EnvFrom, Namespace, Probe, WebService } from "@driftless/core/k8s";
+import { ConfigBundle, EnvFrom, Job, Namespace, Probe, WebService } from "@driftless/core/k8s";
 import { enableGuardrails } from "@driftless/core/policy";
 import { enableProvenance } from "@driftless/core/provenance";
 import * as k8s from "@pulumi/kubernetes";
@@ -27,18 +27,44 @@ const settings = new ConfigBundle(
   { provider },
 );
 
+const image = config.get("image") ?? "ghcr.io/acme/api:1.4.2";
+const host = config.get("host");
+
+// Schema migrations run to completion before the new version rolls out; a new
+// image replaces the Job, so each release migrates once.
+const migrate =
+  config.getBoolean("migrate") === false
+    ? undefined
+    : new Job(
+        "api-migrate",
+        { namespace: shop, image, command: ["./migrate", "up"], skipAwait },
+        { provider },
+      );
+
 const api = new WebService(
   "api",
   {
     namespace: shop.namespaceName,
-    image: config.get("image") ?? "ghcr.io/acme/api:1.4.2",
+    image,
     replicas: config.getNumber("replicas") ?? 2,
     port: 8080,
     readiness: Probe.http("/healthz"),
     envFrom: [EnvFrom.bundle(settings)],
+    // More than one replica: spread across zones (the default, stated for the reader).
+    zoneSpread: "preferred",
+    ...(host === undefined
+      ? {}
+      : {
+          ingress: {
+            host,
+            tlsSecretName: "api-tls",
+            // cert-manager issues the certificate into `api-tls`.
+            annotations: { "cert-manager.io/cluster-issuer": config.get("clusterIssuer") ?? "letsencrypt" },
+          },
+        }),
     skipAwait,
   },
-  { provider },
+  { provider, dependsOn: migrate ? [migrate] : [] },
 );
 
 export const namespace = shop.namespaceName;

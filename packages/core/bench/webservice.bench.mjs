@@ -23,7 +23,7 @@ await pulumi.runtime.setMocks(
 );
 
 // Loaded after the mocks so the SDK state they configure is already in place.
-const { WebService } = await import("../dist/index.js");
+const { WebService } = await import("../dist/k8s/index.js");
 
 const settle = (output) => new Promise((resolve) => output.apply(resolve));
 

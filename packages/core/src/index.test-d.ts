@@ -3,29 +3,30 @@ import { describe, expectTypeOf, it } from "vitest";
 import {
   type Bucket,
   type BucketArgs,
-  type CronTask,
-  type CronTaskArgs,
   type Database,
   type DatabaseArgs,
-  EnvFrom,
-  EnvValue,
-  enableGuardrails,
-  type GuardrailOptions,
-  type Namespace,
-  type NamespaceArgs,
   type NatMode,
   type Network,
   type NetworkArgs,
-  Probe,
   ServiceRole,
   Statement,
   Trust,
+} from "./aws/index.js";
+import { enableGuardrails, type GuardrailOptions, waive } from "./index.js";
+import {
+  type CronTask,
+  type CronTaskArgs,
+  EnvFrom,
+  EnvValue,
+  Mount,
+  type Namespace,
+  type NamespaceArgs,
+  Probe,
   WebService,
   type WebServiceArgs,
   type Worker,
   type WorkerArgs,
-  waive,
-} from "./index.js";
+} from "./k8s/index.js";
 
 describe("public argument types", () => {
   it("accepts well-typed WebService arguments and rejects wrong ones", () => {
@@ -43,10 +44,15 @@ describe("public argument types", () => {
     // @ts-expect-error skipAwait is a boolean
     const bad6: WebServiceArgs = { image: "a:1", skipAwait: "true" };
     void [bad1, bad2, bad3, bad4, bad5, bad6];
+    // @ts-expect-error Mount factories take the path first, then the source
+    Mount.configMap("/etc/app", 42);
+    // @ts-expect-error serviceType is a closed choice
+    const serviceType: WebServiceArgs = { image: "a:1", serviceType: "External" };
+    void serviceType;
     expectTypeOf(Probe.http).parameters.toEqualTypeOf<
-      [string, number?, import("./index.js").ProbeOptions?]
+      [string, number?, import("./k8s/index.js").ProbeOptions?]
     >();
-    expectTypeOf(EnvValue.fromSecret("s", "k")).toEqualTypeOf<EnvValue>();
+    expectTypeOf(EnvValue.secret("s", "k")).toEqualTypeOf<EnvValue>();
     expectTypeOf(EnvFrom.configMap("c")).toEqualTypeOf<EnvFrom>();
     expectTypeOf(WebService).constructorParameters.toExtend<[string, WebServiceArgs, ...unknown[]]>();
   });
@@ -68,7 +74,7 @@ describe("public argument types", () => {
   });
 
   it("rejects wrong AWS argument types", () => {
-    // @ts-expect-error allowFrom is required
+    // @ts-expect-error allowIngressFrom is required
     const bad1: DatabaseArgs = { subnetIds: ["a", "b"] };
     const bad2: BucketArgs = {
       // @ts-expect-error lifecycle transitions need a known storage class
@@ -91,7 +97,9 @@ describe("public argument types", () => {
     // @ts-expect-error severity is "error" | "warning" | "off"
     const bad: GuardrailOptions = { severityOverrides: { "no-latest-tag": "fatal" } };
     void bad;
-    expectTypeOf(enableGuardrails).returns.toEqualTypeOf<{ readonly mode: "engine" | "in-process" }>();
+    expectTypeOf(enableGuardrails).returns.toEqualTypeOf<{
+      readonly mode: "engine" | "in-process" | "inactive";
+    }>();
     const opts: ComponentResourceOptions = { protect: true };
     expectTypeOf(waive("no-latest-tag", "reason", opts)).toEqualTypeOf<ComponentResourceOptions>();
     // @ts-expect-error a waiver needs a reason

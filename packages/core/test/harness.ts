@@ -103,3 +103,13 @@ export const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export function settle<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
+
+/** The error `promise` rejects with; fails the test when it resolves. */
+export async function rejected<E = Error>(promise: Promise<unknown>): Promise<E> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error("expected the program to fail, but it succeeded");
+}

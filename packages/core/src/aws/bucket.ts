@@ -173,10 +173,12 @@ export class Bucket extends pulumi.ComponentResource {
       }
     }
 
+    v.done();
+
     const parent = { parent: this };
     this.bucket = new aws.s3.Bucket(
       name,
-      { forceDestroy: args.forceDestroy ?? false, tags: { ...args.tags } },
+      { forceDestroy: args.forceDestroy ?? false, tags: { Name: name, ...args.tags } },
       parent,
     );
     const bucket = this.bucket.id;

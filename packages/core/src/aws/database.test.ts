@@ -7,7 +7,7 @@ import { Network } from "./network.js";
 const standalone: DatabaseArgs = {
   subnetIds: ["subnet-a", "subnet-b"],
   vpcId: "vpc-1",
-  allowFrom: { securityGroupIds: ["sg-app"] },
+  allowIngressFrom: { securityGroupIds: ["sg-app"] },
   passwordSeed: "seed-for-tests",
 };
 
@@ -33,9 +33,12 @@ describe("Database", () => {
       dbName: "orders",
       username: "app",
       skipFinalSnapshot: false,
-      finalSnapshotIdentifier: "orders-final",
       vpcSecurityGroupIds: ["orders-id"],
     });
+    // Auto-named (name plus a random suffix) so two stacks in one account and region do not collide.
+    expect(db).not.toHaveProperty("identifier");
+    expect(db.finalSnapshotIdentifier).toMatch(/^orders-final-[0-9a-f]{8}$/);
+    expect(db.tags).toEqual({ Name: "orders" });
     expect(result.passwordSource).toBe("derived");
     expect(await pulumi.isSecret(result.password)).toBe(true);
   });
@@ -91,14 +94,14 @@ describe("Database", () => {
       const network = new Network("net", { availabilityZones: ["eu-west-1a", "eu-west-1b"], nat: "none" });
       return new Database("orders", {
         network,
-        allowFrom: { cidrBlocks: ["10.0.0.0/16"] },
+        allowIngressFrom: { cidrBlocks: ["10.0.0.0/16"] },
         passwordSeed: "s",
         port: 6543,
         backupRetentionDays: 14,
         deletionProtection: false,
         multiAz: true,
         maxAllocatedStorage: 100,
-        kmsKeyId: "arn:aws:kms:eu-west-1:1:key/k",
+        kmsKeyArn: "arn:aws:kms:eu-west-1:1:key/k",
       });
     });
     expect(one("aws:rds/subnetGroup:SubnetGroup").inputs.subnetIds).toEqual([
@@ -124,7 +127,7 @@ describe("Database", () => {
     await expect(
       declare(() => {
         const network = new Network("net", { availabilityZones: ["eu-west-1a"] });
-        return new Database("orders", { network, allowFrom: {} });
+        return new Database("orders", { network, allowIngressFrom: {} });
       }),
     ).rejects.toThrow("`network` must span at least two availability zones for an RDS subnet group");
   });
@@ -161,8 +164,8 @@ describe("Database", () => {
       '`instanceClass` must be an instance class like `db.t4g.micro`, got "t3.micro"',
     ],
     [
-      { allowFrom: { cidrBlocks: ["10.0.0.0"] } },
-      '`allowFrom.cidrBlocks[0]` must be an IPv4 CIDR like `10.0.0.0/16`, got "10.0.0.0"',
+      { allowIngressFrom: { cidrBlocks: ["10.0.0.0"] } },
+      '`allowIngressFrom.cidrBlocks[0]` must be an IPv4 CIDR like `10.0.0.0/16`, got "10.0.0.0"',
     ],
     [{ passwordVersion: 0 }, "`passwordVersion` must be at least 1, got 0"],
   ] as [Partial<DatabaseArgs>, string][])("rejects %j", async (patch, message) => {
@@ -179,6 +182,25 @@ describe("Database", () => {
   it("rejects an invalid RDS identifier", async () => {
     await expect(declare(() => new Database("Orders_DB", standalone))).rejects.toThrow(
       "`name` must be an RDS identifier",
+    );
+  });
+
+  it("gives every instance its own final snapshot name, and takes an explicit identifier", async () => {
+    const first = await declare(() => new Database("orders", standalone));
+    const second = await declare(() => new Database("orders", standalone));
+    const snapshot = (d: typeof first) => d.one("aws:rds/instance:Instance").inputs.finalSnapshotIdentifier;
+    expect(snapshot(first)).not.toBe(snapshot(second));
+    const named = await declare(
+      () => new Database("orders", { ...standalone, identifier: "orders-prod", tags: { Name: "Orders" } }),
+    );
+    const db = named.one("aws:rds/instance:Instance").inputs;
+    expect(db.identifier).toBe("orders-prod");
+    expect(db.finalSnapshotIdentifier).toMatch(/^orders-prod-final-[0-9a-f]{8}$/);
+    expect(db.tags.Name).toBe("Orders");
+    await expect(
+      declare(() => new Database("orders", { ...standalone, identifier: "Orders" })),
+    ).rejects.toThrow(
+      '`identifier` must be an RDS identifier (lower-case letters, digits, single `-`, at most 63 characters), got "Orders"',
     );
   });
 });

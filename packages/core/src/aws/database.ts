@@ -1,9 +1,9 @@
-import { createHmac } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { cidrProblem } from "../internal/cidr.js";
 import { isKnown } from "../internal/inputs.js";
 import { Validator } from "../internal/validator.js";
-import { cidrProblem } from "./cidr.js";
 import type { Network } from "./network.js";
 
 /**
@@ -41,8 +41,15 @@ export interface DatabaseArgs {
    * @default - the network's VPC
    */
   readonly vpcId?: pulumi.Input<string>;
-  /** Who may connect. */
-  readonly allowFrom: DatabaseSources;
+  /** Who may connect (named like `Namespace`'s `allowIngressFrom`). */
+  readonly allowIngressFrom: DatabaseSources;
+  /**
+   * RDS instance identifier (the physical name, unique per account and region).
+   * @default - the component name plus a random suffix (Pulumi auto-naming), so
+   * two stacks in one account and region do not collide
+   * @see https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming
+   */
+  readonly identifier?: string;
   /**
    * PostgreSQL major (or major.minor) version.
    * @default "16"
@@ -118,10 +125,10 @@ export interface DatabaseArgs {
    */
   readonly multiAz?: boolean;
   /**
-   * KMS key for storage encryption.
+   * ARN of the KMS key for storage encryption (named like `Bucket`'s `kmsKeyArn`).
    * @default - the AWS-managed `aws/rds` key
    */
-  readonly kmsKeyId?: pulumi.Input<string>;
+  readonly kmsKeyArn?: pulumi.Input<string>;
   /**
    * Tags on every resource.
    * @default {}
@@ -174,16 +181,28 @@ export class Database extends pulumi.ComponentResource {
     const seed = args.passwordSeed ?? new pulumi.Config("driftless").getSecret("passwordSeed");
     const passwordVersion = args.passwordVersion ?? 1;
     const allocatedStorage = args.allocatedStorage ?? 20;
-    const cidrBlocks = args.allowFrom.cidrBlocks ?? [];
-    const securityGroupIds = args.allowFrom.securityGroupIds ?? [];
+    const cidrBlocks = args.allowIngressFrom.cidrBlocks ?? [];
+    const securityGroupIds = args.allowIngressFrom.securityGroupIds ?? [];
 
     const v = new Validator("Database", name);
-    v.check(
-      /^[a-z][a-z0-9-]{0,62}$/.test(name) && !name.endsWith("-") && !name.includes("--"),
-      "name",
-      "must be an RDS identifier (lower-case letters, digits, single `-`)",
-      name,
-    );
+    // Auto-naming appends `-` and 7 characters, so the name may hold at most 55.
+    const identifierOk = (id: string, max: number) =>
+      new RegExp(`^[a-z][a-z0-9-]{0,${max - 1}}$`).test(id) && !id.endsWith("-") && !id.includes("--");
+    if (args.identifier === undefined) {
+      v.check(
+        identifierOk(name, 55),
+        "name",
+        "must be an RDS identifier prefix (lower-case letters, digits, single `-`, at most 55 characters)",
+        name,
+      );
+    } else {
+      v.check(
+        identifierOk(args.identifier, 63),
+        "identifier",
+        "must be an RDS identifier (lower-case letters, digits, single `-`, at most 63 characters)",
+        args.identifier,
+      );
+    }
     v.check(subnetIds !== undefined, "subnetIds", "is required when no `network` is given", undefined);
     v.check(vpcId !== undefined, "vpcId", "is required when no `network` is given", undefined);
     if (args.network) {
@@ -241,11 +260,13 @@ export class Database extends pulumi.ComponentResource {
     );
     cidrBlocks.forEach((block, i) => {
       const problem = cidrProblem(block);
-      if (problem !== undefined) v.fail(`allowFrom.cidrBlocks[${i}]`, problem, block);
+      if (problem !== undefined) v.fail(`allowIngressFrom.cidrBlocks[${i}]`, problem, block);
     });
 
+    v.done();
+
     const parent = { parent: this };
-    const tags = { ...args.tags, Name: name };
+    const tags = { Name: name, ...args.tags };
     this.subnetGroup = new aws.rds.SubnetGroup(
       name,
       { subnetIds: subnetIds as pulumi.Input<pulumi.Input<string>[]>, tags },
@@ -289,7 +310,7 @@ export class Database extends pulumi.ComponentResource {
     this.instance = new aws.rds.Instance(
       name,
       {
-        identifier: name,
+        ...(args.identifier === undefined ? {} : { identifier: args.identifier }),
         engine: "postgres",
         engineVersion: args.engineVersion ?? "16",
         instanceClass: args.instanceClass ?? "db.t4g.micro",
@@ -297,7 +318,7 @@ export class Database extends pulumi.ComponentResource {
         ...(args.maxAllocatedStorage === undefined ? {} : { maxAllocatedStorage: args.maxAllocatedStorage }),
         storageType: "gp3",
         storageEncrypted: true,
-        ...(args.kmsKeyId === undefined ? {} : { kmsKeyId: args.kmsKeyId }),
+        ...(args.kmsKeyArn === undefined ? {} : { kmsKeyId: args.kmsKeyArn }),
         dbName: databaseName,
         username,
         ...(password === undefined ? { manageMasterUserPassword: true } : { password }),
@@ -311,10 +332,13 @@ export class Database extends pulumi.ComponentResource {
         copyTagsToSnapshot: true,
         autoMinorVersionUpgrade: true,
         skipFinalSnapshot: false,
-        finalSnapshotIdentifier: `${name}-final`,
+        // A fresh suffix per instance: a re-created instance (after a destroy, in
+        // another stack) never collides with an earlier final snapshot. Kept
+        // out of diffs, so the value chosen at creation is the one used on delete.
+        finalSnapshotIdentifier: `${(args.identifier ?? name).slice(0, 45)}-final-${randomBytes(4).toString("hex")}`,
         tags,
       },
-      { parent: this, additionalSecretOutputs: ["password"] },
+      { parent: this, additionalSecretOutputs: ["password"], ignoreChanges: ["finalSnapshotIdentifier"] },
     );
 
     this.username = username;

@@ -1,11 +1,4 @@
 export {
-  Bucket,
-  type BucketArgs,
-  type LifecycleRuleArgs,
-  type StorageClass,
-  type WebsiteArgs,
-} from "./bucket.js";
-export {
   AWS_RESERVED_ADDRESSES,
   allocate,
   blockSize,
@@ -21,9 +14,16 @@ export {
   type SubnetPlan,
   type SubnetPlanOptions,
   usableAddresses,
-} from "./cidr.js";
+} from "../internal/cidr.js";
+export {
+  Bucket,
+  type BucketArgs,
+  type LifecycleRuleArgs,
+  type StorageClass,
+  type WebsiteArgs,
+} from "./bucket.js";
 export { Database, type DatabaseArgs, type DatabaseSources, derivePassword } from "./database.js";
 export { type FlowLogArgs, type NatMode, Network, type NetworkArgs } from "./network.js";
-export { ServiceRole, type ServiceRoleArgs } from "./serviceRole.js";
+export { IRSA_ANNOTATION, ServiceRole, type ServiceRoleArgs } from "./serviceRole.js";
 export { type Conditions, Statement } from "./statement.js";
 export { Trust } from "./trust.js";

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { declare, settle } from "../../test/harness.js";
+import { declare, rejected, settle } from "../../test/harness.js";
 import { Network, type NetworkArgs } from "./network.js";
 
 const zones = ["eu-west-1a", "eu-west-1b"];
 
 describe("Network", () => {
-  it("creates a VPC, subnets per zone, an internet gateway, one NAT and route tables", async () => {
+  it("creates a VPC, subnets per zone, an internet gateway, one shared NAT and route tables", async () => {
     const { all, one, result } = await declare(
-      () => new Network("main", { availabilityZones: zones, tags: { team: "infra" } }),
+      () => new Network("main", { availabilityZones: zones, nat: "single", tags: { team: "infra" } }),
     );
     const vpc = one("aws:ec2/vpc:Vpc").inputs;
     expect(vpc).toMatchObject({
@@ -48,12 +48,13 @@ describe("Network", () => {
     expect(await settle(result.publicSubnetIds)).toEqual(["main-public-0-id", "main-public-1-id"]);
   });
 
-  it("creates one NAT per zone with perAz, and none with none", async () => {
-    const perAz = await declare(() => new Network("main", { availabilityZones: zones, nat: "perAz" }));
+  it("creates one NAT per zone by default (no single zone of failure), and none with none", async () => {
+    const perAz = await declare(() => new Network("main", { availabilityZones: zones }));
     expect(perAz.all("aws:ec2/natGateway:NatGateway")).toHaveLength(2);
     expect(perAz.one("aws:ec2/routeTable:RouteTable", "main-private-1").inputs.routes[0].natGatewayId).toBe(
       "main-nat-1-id",
     );
+    expect(perAz.all("aws:ec2/eip:Eip")).toHaveLength(2);
     const none = await declare(() => new Network("main", { availabilityZones: zones, nat: "none" }));
     expect(none.all("aws:ec2/natGateway:NatGateway")).toHaveLength(0);
     expect(none.one("aws:ec2/routeTable:RouteTable", "main-private-0").inputs.routes).toEqual([]);
@@ -126,5 +127,35 @@ describe("Network", () => {
     ],
   ] as [NetworkArgs, string][])("rejects %j", async (args, message) => {
     await expect(declare(() => new Network("main", args))).rejects.toThrow(message);
+  });
+
+  it("names resources after the caller's `Name` tag instead of overriding it", async () => {
+    const { one } = await declare(
+      () => new Network("main", { availabilityZones: zones, nat: "none", tags: { Name: "shop-vpc" } }),
+    );
+    expect(one("aws:ec2/vpc:Vpc").inputs.tags.Name).toBe("shop-vpc");
+    expect(one("aws:ec2/subnet:Subnet", "main-private-0").inputs.tags.Name).toBe(
+      "shop-vpc-private-eu-west-1a",
+    );
+  });
+
+  it("reports every problem at once", async () => {
+    const error = await rejected<Error & { problems: { field: string }[] }>(
+      declare(
+        () =>
+          new Network("main", {
+            availabilityZones: ["x", "x"],
+            nat: "double" as "single",
+            cidrBlock: "10.0.0.0/33",
+          }),
+      ),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      "availabilityZones",
+      "availabilityZones[0]",
+      "availabilityZones[1]",
+      "nat",
+      "cidrBlock",
+    ]);
   });
 });

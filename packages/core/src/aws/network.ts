@@ -1,7 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { CidrError, planSubnets, type SubnetPlan } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
-import { CidrError, planSubnets, type SubnetPlan } from "./cidr.js";
 
 /** How private subnets reach the internet. */
 export type NatMode = "none" | "single" | "perAz";
@@ -52,8 +52,11 @@ export interface NetworkArgs {
    */
   readonly subnets?: { readonly public: readonly string[]; readonly private: readonly string[] };
   /**
-   * NAT gateways: none (private subnets stay offline), one shared, or one per zone (survives a zone outage).
-   * @default "single"
+   * NAT gateways: none (private subnets stay offline), one shared (cheaper, but
+   * one zone's outage cuts every private subnet off), or one per zone (survives
+   * a zone outage; the safe default, as in awsx). Choose `single` knowingly for
+   * development networks.
+   * @default "perAz"
    * @see https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html
    */
   readonly nat?: NatMode;
@@ -94,7 +97,7 @@ export class Network extends pulumi.ComponentResource {
   constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:aws:Network", name, {}, opts);
     const zones = [...args.availabilityZones];
-    const nat = args.nat ?? "single";
+    const nat = args.nat ?? "perAz";
     const flowLogs = args.flowLogs === true ? {} : args.flowLogs || undefined;
     const retentionInDays = flowLogs?.retentionInDays ?? 30;
 
@@ -119,24 +122,32 @@ export class Network extends pulumi.ComponentResource {
       );
       v.oneOf("flowLogs.trafficType", flowLogs.trafficType, ["ALL", "ACCEPT", "REJECT"]);
     }
-    try {
-      this.plan = planSubnets({
-        vpcCidr: args.cidrBlock ?? "10.0.0.0/16",
-        zones: zones.length,
-        ...(args.privateSubnetPrefix === undefined ? {} : { privatePrefix: args.privateSubnetPrefix }),
-        ...(args.publicSubnetPrefix === undefined ? {} : { publicPrefix: args.publicSubnetPrefix }),
-        ...(args.subnets === undefined ? {} : { subnets: args.subnets }),
-      });
-    } catch (err) {
-      if (err instanceof CidrError) v.fail(err.field, err.reason, err.value);
-      throw err;
+    let plan: SubnetPlan | undefined;
+    // Without zones there is nothing to plan (already reported above).
+    if (zones.length > 0) {
+      try {
+        plan = planSubnets({
+          vpcCidr: args.cidrBlock ?? "10.0.0.0/16",
+          zones: zones.length,
+          ...(args.privateSubnetPrefix === undefined ? {} : { privatePrefix: args.privateSubnetPrefix }),
+          ...(args.publicSubnetPrefix === undefined ? {} : { publicPrefix: args.publicSubnetPrefix }),
+          ...(args.subnets === undefined ? {} : { subnets: args.subnets }),
+        });
+      } catch (err) {
+        if (!(err instanceof CidrError)) throw err;
+        v.fail(err.field, err.reason, err.value);
+      }
     }
+    v.done();
+    this.plan = plan as SubnetPlan;
     this.availabilityZones = zones;
 
     const parent = { parent: this };
+    // Every resource is named `<Name tag or component name><suffix>`; the caller's tags win otherwise.
+    const baseName = args.tags?.Name ?? name;
     const tags = (suffix: string, extra: Record<string, string> = {}) => ({
       ...args.tags,
-      Name: `${name}${suffix}`,
+      Name: `${baseName}${suffix}`,
       ...extra,
     });
 

@@ -144,4 +144,22 @@ describe("ServiceRole", () => {
       "`name` must be an IAM role name",
     );
   });
+
+  it("leaves the role auto-named unless `roleName` is given, and validates what is used", async () => {
+    const auto = await declare(() => new ServiceRole("a".repeat(56), { trust }));
+    expect(auto.one("aws:iam/role:Role").inputs).not.toHaveProperty("name");
+    await expect(declare(() => new ServiceRole("a".repeat(57), { trust }))).rejects.toThrow(
+      "`name` must be an IAM role name prefix",
+    );
+    const named = await declare(
+      () => new ServiceRole("app", { trust, roleName: "acme-app", tags: { team: "x" } }),
+    );
+    expect(named.one("aws:iam/role:Role").inputs).toMatchObject({
+      name: "acme-app",
+      tags: { Name: "acme-app", team: "x" },
+    });
+    await expect(declare(() => new ServiceRole("app", { trust, roleName: "bad name" }))).rejects.toThrow(
+      '`roleName` must be an IAM role name (1-64 of letters, digits, `+=,.@_-`), got "bad name"',
+    );
+  });
 });

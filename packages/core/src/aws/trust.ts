@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { Validator } from "../internal/validator.js";
 
 type Principal =
-  | { readonly kind: "service"; readonly services: readonly string[] }
+  | { readonly kind: "service"; readonly services: readonly string[]; readonly actions: readonly string[] }
   | {
       readonly kind: "oidc";
       readonly providerArn: pulumi.Input<string>;
@@ -25,7 +25,22 @@ export class Trust {
 
   /** AWS services, e.g. `lambda.amazonaws.com`. */
   static service(...services: string[]): Trust {
-    return new Trust({ kind: "service", services });
+    return new Trust({ kind: "service", services, actions: ["sts:AssumeRole"] });
+  }
+
+  /**
+   * Pods of an EKS cluster through EKS Pod Identity: the `pods.eks.amazonaws.com`
+   * service may assume the role and tag the session (`sts:TagSession`, which
+   * Pod Identity needs). Associate the role with a service account through an
+   * `aws.eks.PodIdentityAssociation`.
+   * @see https://docs.aws.amazon.com/eks/latest/userguide/pod-id-role.html
+   */
+  static eksPodIdentity(): Trust {
+    return new Trust({
+      kind: "service",
+      services: ["pods.eks.amazonaws.com"],
+      actions: ["sts:AssumeRole", "sts:TagSession"],
+    });
   }
 
   /**
@@ -89,7 +104,13 @@ export class Trust {
       return pulumi.output(
         JSON.stringify({
           Version: "2012-10-17",
-          Statement: [{ Effect: "Allow", Principal: { Service: [...p.services] }, Action: "sts:AssumeRole" }],
+          Statement: [
+            {
+              Effect: "Allow",
+              Principal: { Service: [...p.services] },
+              Action: p.actions.length === 1 ? p.actions[0] : [...p.actions],
+            },
+          ],
         }),
       );
     }

@@ -15,9 +15,12 @@ export type PropsTransform = (resource: TransformInput) => pulumi.Inputs | undef
  * How a transform was installed: `engine` through `registerResourceTransform`
  * (the engine calls back for every resource, including those inside
  * multi-language components), `in-process` through the older
- * `registerStackTransformation` (runs in each resource's constructor).
+ * `registerStackTransformation` (runs in each resource's constructor), or
+ * `inactive` under Pulumi mocks outside a stack (the plain `setMocks`, then
+ * import the program pattern), where no transform can run: a warning says so
+ * once, and `runProgram` from `@driftless/core/testing` runs them.
  */
-export type TransformMode = "engine" | "in-process";
+export type TransformMode = "engine" | "in-process" | "inactive";
 
 /**
  * Installs `transform` for every resource the program declares from now on.
@@ -29,6 +32,16 @@ export type TransformMode = "engine" | "in-process";
  * program inside `pulumi.runtime.runInPulumiStack`).
  */
 export function registerPropsTransform(transform: PropsTransform): TransformMode {
+  if (runningUnderMocks() && pulumi.runtime.getStackResource() === undefined) {
+    if (!warnedInactive) {
+      warnedInactive = true;
+      pulumi.log.warn(
+        "Driftless: provenance and guardrails are inactive: the program runs under Pulumi mocks without a root stack " +
+          "resource. Run it with `runProgram` from `@driftless/core/testing` (or inside `pulumi.runtime.runInPulumiStack`) to apply them.",
+      );
+    }
+    return "inactive";
+  }
   if (supportsEngineTransforms()) {
     pulumi.runtime.registerResourceTransform((args) => {
       const props = transform({ type: args.type, name: args.name, custom: args.custom, props: args.props });
@@ -51,6 +64,7 @@ export function registerPropsTransform(transform: PropsTransform): TransformMode
 }
 
 let engineSupport: boolean | undefined;
+let warnedInactive = false;
 
 function supportsEngineTransforms(): boolean {
   // Pulumi's mock monitor advertises the transforms feature but never calls a

@@ -38,7 +38,7 @@ export interface ConfigBundleArgs {
 /**
  * A ConfigMap or Secret whose name carries a hash of its content
  * (`<name>-<8 hex of sha256>`). A workload that consumes it (through
- * `EnvFrom.bundle`, `EnvValue.fromBundle` or `Mount.bundle`) references that
+ * `EnvFrom.bundle`, `EnvValue.bundle` or `Mount.bundle`) references that
  * name in its pod template, so changing the content rolls the workload.
  */
 export class ConfigBundle extends pulumi.ComponentResource {
@@ -71,6 +71,8 @@ export class ConfigBundle extends pulumi.ComponentResource {
       const value = args.data[key];
       if (isKnown(value)) v.check(typeof value === "string", `data.${key}`, "must be a string", value);
     }
+
+    v.done();
 
     // Hash keys and values together so renaming a key also changes the name;
     // JSON of sorted entries keeps the hash independent of declaration order.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { declare } from "../../test/harness.js";
+import { declare, settle } from "../../test/harness.js";
 import { CronTask, type CronTaskArgs } from "./cronTask.js";
 
 const base: CronTaskArgs = { image: "acme/report:1.0.0", schedule: "0 3 * * *" };
@@ -87,5 +87,20 @@ describe("CronTask", () => {
     await expect(declare(() => new CronTask("x".repeat(53), base))).rejects.toThrow(
       "must be at most 52 characters",
     );
+  });
+
+  it("registers the CronJob's name as an output and annotates pods", async () => {
+    const { one, result } = await declare(
+      () =>
+        new CronTask("report", {
+          image: "acme/report:1.0.0",
+          schedule: "@daily",
+          podAnnotations: { "acme.io/kind": "report" },
+        }),
+    );
+    expect(await settle(result.cronJobName)).toBe("report");
+    expect(
+      one("kubernetes:batch/v1:CronJob").inputs.spec.jobTemplate.spec.template.metadata.annotations,
+    ).toEqual({ "acme.io/kind": "report" });
   });
 });

@@ -3,7 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
 import { cronProblem } from "./cron.js";
 import { objectMetadata } from "./metadata.js";
-import { podSpec, validateWorkload, type WorkloadArgs, workloadLabels } from "./workload.js";
+import {
+  ownServiceAccount,
+  placement,
+  podMetadata,
+  podSpec,
+  validateWorkload,
+  type WorkloadArgs,
+  workloadLabels,
+} from "./workload.js";
 
 /** Inputs of {@link CronTask}. */
 export interface CronTaskArgs extends WorkloadArgs {
@@ -59,6 +67,10 @@ export interface CronTaskArgs extends WorkloadArgs {
 /** A scheduled job: one CronJob whose pods have the secure workload defaults. */
 export class CronTask extends pulumi.ComponentResource {
   readonly cronJob: k8s.batch.v1.CronJob;
+  /** The workload's own ServiceAccount, when `serviceAccount` asked for one. */
+  readonly serviceAccount?: k8s.core.v1.ServiceAccount;
+  /** The CronJob's name. */
+  readonly cronJobName: pulumi.Output<string>;
 
   constructor(name: string, args: CronTaskArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:k8s:CronTask", name, {}, opts);
@@ -85,11 +97,34 @@ export class CronTask extends pulumi.ComponentResource {
       );
     }
 
+    v.done();
+
     const labels = workloadLabels(name, "cron", args);
+    const { namespace, dependsOn } = placement(args);
+    const identity = ownServiceAccount(
+      this,
+      name,
+      args,
+      objectMetadata({
+        name,
+        namespace,
+        labels: labels.all,
+        skipAwait,
+        ...(args.annotations ? { annotations: args.annotations } : {}),
+      }),
+      dependsOn,
+    );
+    this.serviceAccount = identity.serviceAccount;
     this.cronJob = new k8s.batch.v1.CronJob(
       name,
       {
-        metadata: objectMetadata({ name, namespace: args.namespace, labels: labels.all, skipAwait }),
+        metadata: objectMetadata({
+          name,
+          namespace,
+          labels: labels.all,
+          skipAwait,
+          ...(args.annotations ? { annotations: args.annotations } : {}),
+        }),
         spec: {
           schedule: args.schedule.trim(),
           ...(args.timeZone === undefined ? {} : { timeZone: args.timeZone }),
@@ -105,15 +140,16 @@ export class CronTask extends pulumi.ComponentResource {
                 ? {}
                 : { activeDeadlineSeconds: args.activeDeadlineSeconds }),
               template: {
-                metadata: { labels: { ...labels.all } },
-                spec: podSpec(name, args, {}, args.restartPolicy ?? "Never"),
+                metadata: podMetadata(labels, args),
+                spec: podSpec(name, identity.args, {}, args.restartPolicy ?? "Never"),
               },
             },
           },
         },
       },
-      { parent: this },
+      { parent: this, dependsOn },
     );
-    this.registerOutputs({});
+    this.cronJobName = this.cronJob.metadata.apply((m) => m.name ?? name);
+    this.registerOutputs({ cronJobName: this.cronJobName });
   }
 }

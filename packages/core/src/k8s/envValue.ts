@@ -10,6 +10,7 @@ type Source =
 /**
  * An environment variable's value taken from somewhere other than a literal:
  * one key of a ConfigMap, Secret or {@link ConfigBundle}, or a pod field.
+ * The factories are named like {@link EnvFrom}'s (`EnvValue.secret`, `EnvFrom.secret`).
  * @see https://kubernetes.io/docs/tasks/inject-data-application/distribute-credentials-secure/#define-container-environment-variables-using-secret-data
  */
 export class EnvValue {
@@ -20,22 +21,22 @@ export class EnvValue {
   }
 
   /** Key `key` of the ConfigMap named `name`. */
-  static fromConfigMap(name: pulumi.Input<string>, key: string): EnvValue {
+  static configMap(name: pulumi.Input<string>, key: string): EnvValue {
     return new EnvValue({ from: "configMap", name, key });
   }
 
   /** Key `key` of the Secret named `name`. */
-  static fromSecret(name: pulumi.Input<string>, key: string): EnvValue {
+  static secret(name: pulumi.Input<string>, key: string): EnvValue {
     return new EnvValue({ from: "secret", name, key });
   }
 
   /** Key `key` of a {@link ConfigBundle}; the pod template follows the bundle's hashed name. */
-  static fromBundle(bundle: ConfigBundle, key: string): EnvValue {
+  static bundle(bundle: ConfigBundle, key: string): EnvValue {
     return new EnvValue({ from: "bundle", bundle, key });
   }
 
   /** A pod field through the downward API, e.g. `metadata.name` or `status.podIP`. */
-  static fromField(fieldPath: string): EnvValue {
+  static field(fieldPath: string): EnvValue {
     return new EnvValue({ from: "field", fieldPath });
   }
 

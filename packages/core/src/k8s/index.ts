@@ -1,20 +1,37 @@
+export { AccessRole, type AccessRoleArgs, type AccessRuleArgs } from "./accessRole.js";
 export { ConfigBundle, type ConfigBundleArgs } from "./configBundle.js";
 export { CRON_MACROS, cronProblem } from "./cron.js";
 export { CronTask, type CronTaskArgs } from "./cronTask.js";
 export { EnvFrom } from "./envFrom.js";
 export { EnvValue } from "./envValue.js";
+export { Job, type JobArgs } from "./job.js";
 export { SKIP_AWAIT_ANNOTATION } from "./metadata.js";
 export { Mount } from "./mount.js";
 export { type ContainerLimitArgs, Namespace, type NamespaceArgs, type QuotaArgs } from "./namespace.js";
 export { NetworkPeer } from "./networkPeer.js";
 export { Probe, type ProbeOptions } from "./probe.js";
 export { parseQuantity } from "./quantity.js";
-export { type AutoscalingArgs, type IngressArgs, WebService, type WebServiceArgs } from "./webService.js";
+export { StatefulService, type StatefulServiceArgs, type VolumeClaimArgs } from "./statefulService.js";
+export { type DockerConfigArgs, type TlsArgs, TypedSecret, type TypedSecretArgs } from "./typedSecret.js";
+export {
+  type AutoscalingArgs,
+  type DisruptionBudgetArgs,
+  type IngressArgs,
+  type IngressPathArgs,
+  type IngressTlsArgs,
+  type PathType,
+  type ServicePortArgs,
+  WebService,
+  type WebServiceArgs,
+} from "./webService.js";
 export { Worker, type WorkerArgs } from "./worker.js";
 export {
+  type ContainerArgs,
   DEFAULT_RESOURCES,
   type ResourceAmounts,
   type ResourceRequirements,
+  type RolloutArgs,
+  type RolloutStrategy,
   type SecurityContextArgs,
   type WorkloadArgs,
 } from "./workload.js";

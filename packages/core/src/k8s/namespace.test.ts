@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { declare, settle } from "../../test/harness.js";
+import { DEFAULT_RESOURCES } from "./defaults.js";
 import { Namespace, type NamespaceArgs } from "./namespace.js";
 import { NetworkPeer } from "./networkPeer.js";
 
@@ -30,7 +31,7 @@ describe("Namespace", () => {
     expect(one("kubernetes:core/v1:LimitRange").inputs.spec.limits[0]).toEqual({
       type: "Container",
       defaultRequest: { cpu: "100m", memory: "128Mi" },
-      default: { cpu: "500m", memory: "512Mi" },
+      default: { cpu: "500m", memory: "256Mi" },
     });
     const deny = one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "team-a-deny-all").inputs;
     expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
@@ -121,5 +122,18 @@ describe("Namespace", () => {
     [{ labels: { team: "a/b" } }, '`labels.team` is not a valid label value, got "a/b"'],
   ] as [NamespaceArgs, string][])("rejects %j", async (args, message) => {
     await expect(declare(() => new Namespace("team-a", args))).rejects.toThrow(message);
+  });
+
+  it("agrees with the workloads' default limits and can leave the quota out", async () => {
+    const { all, one, result } = await declare(
+      () => new Namespace("shop", { quota: false, labels: { "acme.io/flag": "" } }),
+    );
+    expect(all("kubernetes:core/v1:ResourceQuota")).toHaveLength(0);
+    expect(result.quota).toBeUndefined();
+    expect(one("kubernetes:core/v1:LimitRange").inputs.spec.limits[0].default).toEqual(
+      DEFAULT_RESOURCES.limits,
+    );
+    // An empty label value is valid in Kubernetes, as it is for workloads.
+    expect(one("kubernetes:core/v1:Namespace").inputs.metadata.labels["acme.io/flag"]).toBe("");
   });
 });

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { cidrProblem } from "../aws/cidr.js";
+import { cidrProblem } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
-import { toLabelValue } from "../provenance/sanitize.js";
+import { DEFAULT_RESOURCES } from "./defaults.js";
 import { objectMetadata } from "./metadata.js";
 import type { NetworkPeer } from "./networkPeer.js";
 import { parseQuantity } from "./quantity.js";
@@ -47,12 +47,12 @@ export interface QuotaArgs {
 export interface ContainerLimitArgs {
   /**
    * Request applied when a container sets none.
-   * @default { cpu: "100m", memory: "128Mi" }
+   * @default { cpu: "100m", memory: "128Mi" } (the workloads' `DEFAULT_RESOURCES.requests`)
    */
   readonly defaultRequest?: ResourceAmounts;
   /**
    * Limit applied when a container sets none.
-   * @default { cpu: "500m", memory: "512Mi" }
+   * @default { cpu: "500m", memory: "256Mi" } (the workloads' `DEFAULT_RESOURCES.limits`)
    */
   readonly defaultLimit?: ResourceAmounts;
   /**
@@ -65,10 +65,11 @@ export interface ContainerLimitArgs {
 /** Inputs of {@link Namespace}. */
 export interface NamespaceArgs {
   /**
-   * ResourceQuota of the namespace.
+   * ResourceQuota of the namespace; `false` for none (e.g. when the cluster
+   * manages quotas elsewhere).
    * @default - the {@link QuotaArgs} defaults
    */
-  readonly quota?: QuotaArgs;
+  readonly quota?: QuotaArgs | false;
   /**
    * LimitRange of the namespace.
    * @default - the {@link ContainerLimitArgs} defaults
@@ -126,7 +127,8 @@ export interface NamespaceArgs {
  */
 export class Namespace extends pulumi.ComponentResource {
   readonly namespace: k8s.core.v1.Namespace;
-  readonly quota: k8s.core.v1.ResourceQuota;
+  /** The ResourceQuota, `undefined` with `quota: false`. */
+  readonly quota?: k8s.core.v1.ResourceQuota;
   readonly limitRange: k8s.core.v1.LimitRange;
   readonly denyAll: k8s.networking.v1.NetworkPolicy;
   readonly allow: k8s.networking.v1.NetworkPolicy;
@@ -136,15 +138,16 @@ export class Namespace extends pulumi.ComponentResource {
 
   constructor(name: string, args: NamespaceArgs = {}, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:k8s:Namespace", name, {}, opts);
-    const quota = {
-      "requests.cpu": args.quota?.requestsCpu ?? "4",
-      "requests.memory": args.quota?.requestsMemory ?? "8Gi",
-      "limits.cpu": args.quota?.limitsCpu ?? "8",
-      "limits.memory": args.quota?.limitsMemory ?? "16Gi",
-      pods: String(args.quota?.pods ?? 50),
+    const quotaArgs = args.quota === false ? undefined : (args.quota ?? {});
+    const quota = quotaArgs && {
+      "requests.cpu": quotaArgs.requestsCpu ?? "4",
+      "requests.memory": quotaArgs.requestsMemory ?? "8Gi",
+      "limits.cpu": quotaArgs.limitsCpu ?? "8",
+      "limits.memory": quotaArgs.limitsMemory ?? "16Gi",
+      pods: String(quotaArgs.pods ?? 50),
     };
-    const defaultRequest = { cpu: "100m", memory: "128Mi", ...args.containerLimits?.defaultRequest };
-    const defaultLimit = { cpu: "500m", memory: "512Mi", ...args.containerLimits?.defaultLimit };
+    const defaultRequest = { ...DEFAULT_RESOURCES.requests, ...args.containerLimits?.defaultRequest };
+    const defaultLimit = { ...DEFAULT_RESOURCES.limits, ...args.containerLimits?.defaultLimit };
     const ingressFrom = args.allowIngressFrom ?? [];
     const egressTo = args.allowEgressTo ?? [];
     const allowDns = args.allowDns ?? true;
@@ -153,9 +156,9 @@ export class Namespace extends pulumi.ComponentResource {
 
     const v = new Validator("Namespace", name);
     v.dnsLabel("name", name);
-    for (const [key, value] of Object.entries(quota)) {
+    for (const [key, value] of Object.entries(quota ?? {})) {
       const field = key === "pods" ? "quota.pods" : `quota.${camel(key)}`;
-      if (key === "pods") v.integer(field, args.quota?.pods, 0);
+      if (key === "pods") v.integer(field, quotaArgs?.pods, 0);
       else v.check((parseQuantity(value) ?? -1) >= 0, field, "must be a Kubernetes quantity", value);
     }
     for (const [group, amounts] of [
@@ -199,9 +202,9 @@ export class Namespace extends pulumi.ComponentResource {
     v.oneOf("podSecurity", args.podSecurity, ["restricted", "baseline", "privileged"]);
     if (args.serviceAccount?.name !== undefined)
       v.dnsLabel("serviceAccount.name", args.serviceAccount.name, 253);
-    for (const [key, value] of Object.entries(args.labels ?? {})) {
-      v.check(toLabelValue(value) === value, `labels.${key}`, "is not a valid label value", value);
-    }
+    v.labels("labels", args.labels);
+
+    v.done();
 
     const labels = { "app.kubernetes.io/managed-by": "driftless", "driftless.dev/tenant": name };
     const parent = { parent: this };
@@ -241,11 +244,13 @@ export class Namespace extends pulumi.ComponentResource {
       namespace: this.namespaceName,
     });
 
-    this.quota = new k8s.core.v1.ResourceQuota(
-      name,
-      { metadata: inNamespace("quota"), spec: { hard: quota } },
-      parent,
-    );
+    if (quota) {
+      this.quota = new k8s.core.v1.ResourceQuota(
+        name,
+        { metadata: inNamespace("quota"), spec: { hard: quota } },
+        parent,
+      );
+    }
     this.limitRange = new k8s.core.v1.LimitRange(
       name,
       {

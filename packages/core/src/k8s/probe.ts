@@ -26,26 +26,30 @@ export interface ProbeOptions {
 }
 
 /**
- * A readiness or liveness check: an HTTP GET of a path, or a TCP connect.
- * Without a port the probe targets the workload's container port.
+ * A startup, readiness or liveness check: an HTTP GET of a path, a TCP
+ * connect, or a command run in the container. Without a port an HTTP or TCP
+ * probe targets the workload's container port.
  * @see https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
  */
 export class Probe {
-  readonly kind: "http" | "tcp";
+  readonly kind: "http" | "tcp" | "exec";
   readonly path: string | undefined;
   readonly port: number | undefined;
+  readonly command: readonly string[] | undefined;
   readonly options: ProbeOptions;
 
   private constructor(
-    kind: "http" | "tcp",
+    kind: "http" | "tcp" | "exec",
     path: string | undefined,
     port: number | undefined,
     options: ProbeOptions,
+    command?: readonly string[],
   ) {
     this.kind = kind;
     this.path = path;
     this.port = port;
     this.options = options;
+    this.command = command;
   }
 
   /** An HTTP GET of `path`; healthy on a 2xx or 3xx answer. */
@@ -58,10 +62,22 @@ export class Probe {
     return new Probe("tcp", undefined, port, options);
   }
 
-  /** Throws through `v` when the probe's path, port or timing is out of range. */
+  /** Runs `command` in the container; healthy when it exits 0. Needs no port. */
+  static exec(command: readonly string[], options: ProbeOptions = {}): Probe {
+    return new Probe("exec", undefined, undefined, options, [...command]);
+  }
+
+  /** Whether the probe needs a port (HTTP and TCP probes do). */
+  get needsPort(): boolean {
+    return this.kind !== "exec";
+  }
+
+  /** Records through `v` when the probe's path, port or timing is out of range. */
   validate(v: Validator, field: string): void {
     if (this.path !== undefined)
       v.check(this.path.startsWith("/"), `${field}.path`, "must start with `/`", this.path);
+    if (this.command !== undefined)
+      v.check(this.command.length > 0, `${field}.command`, "must hold a command", this.command);
     v.port(`${field}.port`, this.port);
     v.integer(`${field}.initialDelaySeconds`, this.options.initialDelaySeconds, 0);
     v.integer(`${field}.periodSeconds`, this.options.periodSeconds, 1);
@@ -73,7 +89,11 @@ export class Probe {
   toK8s(defaultPort: number): k8s.types.input.core.v1.Probe {
     const port = this.port ?? defaultPort;
     return {
-      ...(this.kind === "http" ? { httpGet: { path: this.path, port } } : { tcpSocket: { port } }),
+      ...(this.kind === "http"
+        ? { httpGet: { path: this.path, port } }
+        : this.kind === "exec"
+          ? { exec: { command: [...(this.command ?? [])] } }
+          : { tcpSocket: { port } }),
       initialDelaySeconds: this.options.initialDelaySeconds ?? 0,
       periodSeconds: this.options.periodSeconds ?? 10,
       timeoutSeconds: this.options.timeoutSeconds ?? 1,

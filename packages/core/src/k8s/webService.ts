@@ -3,35 +3,105 @@ import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
 import { objectMetadata } from "./metadata.js";
 import { Probe } from "./probe.js";
-import { podSpec, validateWorkload, type WorkloadArgs, workloadLabels } from "./workload.js";
+import {
+  ownServiceAccount,
+  placement,
+  podMetadata,
+  podSpec,
+  type RolloutArgs,
+  rolloutSpec,
+  validateRollout,
+  validateWorkload,
+  type WorkloadArgs,
+  workloadLabels,
+  zoneSpread,
+} from "./workload.js";
+
+/** How an Ingress matches a path. @see https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types */
+export type PathType = "Prefix" | "Exact" | "ImplementationSpecific";
+
+/** One path an Ingress routes to the Service. */
+export interface IngressPathArgs {
+  /** The path, starting with `/`. */
+  readonly path: string;
+  /**
+   * How the path matches.
+   * @default "Prefix"
+   */
+  readonly pathType?: PathType;
+  /**
+   * Name of the Service port the path goes to (`http` or one of `extraPorts`).
+   * @default "http"
+   */
+  readonly port?: string;
+}
+
+/** One TLS entry of an Ingress. @see https://kubernetes.io/docs/concepts/services-networking/ingress/#tls */
+export interface IngressTlsArgs {
+  /** Secret holding the certificate (cert-manager fills it when its annotation is set). */
+  readonly secretName: string;
+  /**
+   * Hosts the certificate covers.
+   * @default - every host of the Ingress
+   */
+  readonly hosts?: readonly string[];
+}
 
 /**
- * An Ingress in front of the Service.
+ * An Ingress in front of the Service: one or more hosts, each routing the
+ * same paths. Controller-specific settings (cert-manager, AWS Load Balancer
+ * Controller) go in `annotations`.
  * @see https://kubernetes.io/docs/concepts/services-networking/ingress/
  */
 export interface IngressArgs {
-  /** Host name the Ingress answers, e.g. `api.example.com`. */
-  readonly host: string;
   /**
-   * Path prefix routed to the service.
+   * Host name the Ingress answers, e.g. `api.example.com`; shorthand for `hosts: [host]`.
+   * @default - none; give `host` or `hosts`
+   */
+  readonly host?: string;
+  /**
+   * Host names the Ingress answers.
+   * @default - `[host]`
+   */
+  readonly hosts?: readonly string[];
+  /**
+   * Path prefix routed to the service; shorthand for `paths: [{ path }]`.
    * @default "/"
    */
   readonly path?: string;
   /**
-   * Secret holding the TLS certificate for `host`; the URL is `https://` when set.
+   * Paths routed to the service, on every host.
+   * @default - `[{ path, pathType: "Prefix", port: "http" }]`
+   */
+  readonly paths?: readonly IngressPathArgs[];
+  /**
+   * Secret holding the TLS certificate for every host; shorthand for `tls: [{ secretName }]`.
+   * The URL is `https://` when TLS is set.
    * @default - no TLS
    */
   readonly tlsSecretName?: string;
+  /**
+   * TLS entries.
+   * @default - from `tlsSecretName`, else none
+   */
+  readonly tls?: readonly IngressTlsArgs[];
   /**
    * IngressClass to use.
    * @default - the cluster's default class
    * @see https://kubernetes.io/docs/concepts/services-networking/ingress/#ingress-class
    */
   readonly className?: string;
+  /**
+   * Annotations on the Ingress, e.g. `cert-manager.io/cluster-issuer` or
+   * `alb.ingress.kubernetes.io/scheme`.
+   * @default {}
+   */
+  readonly annotations?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /**
- * A HorizontalPodAutoscaler on CPU utilisation.
+ * A HorizontalPodAutoscaler (autoscaling/v2). The Deployment then carries no
+ * `replicas` (the HPA owns it), so `up` after a scale-out does not fight it.
  * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/
  */
 export interface AutoscalingArgs {
@@ -40,14 +110,72 @@ export interface AutoscalingArgs {
   /** Most replicas. */
   readonly maxReplicas: number;
   /**
-   * Target average CPU utilisation, in percent of the request.
+   * Target average CPU utilisation, in percent of the request; above 100 is valid
+   * (pods may use more than they request, up to the limit). `false` for no CPU metric.
    * @default 70
    */
-  readonly cpuUtilization?: number;
+  readonly cpuUtilization?: number | false;
+  /**
+   * Target average memory utilisation, in percent of the request.
+   * @default - no memory metric
+   */
+  readonly memoryUtilization?: number;
+  /**
+   * More metrics (pods, object, external), as Kubernetes writes them.
+   * @default []
+   * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/#autoscaling-on-multiple-metrics-and-custom-metrics
+   */
+  readonly metrics?: readonly k8s.types.input.autoscaling.v2.MetricSpec[];
+  /**
+   * Scale-up and scale-down behaviour (stabilisation windows, policies).
+   * @default - Kubernetes' behaviour (300 s scale-down stabilisation)
+   * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#configurable-scaling-behavior
+   */
+  readonly behavior?: k8s.types.input.autoscaling.v2.HorizontalPodAutoscalerBehavior;
+}
+
+/**
+ * The PodDisruptionBudget: give one of the two fields.
+ * @see https://kubernetes.io/docs/tasks/run-application/configure-pdb/
+ */
+export interface DisruptionBudgetArgs {
+  /**
+   * Pods that may be down during a voluntary disruption (count or percentage).
+   * @default 1
+   */
+  readonly maxUnavailable?: number | string;
+  /**
+   * Pods that must stay up (count or percentage).
+   * @default - unset (`maxUnavailable` applies)
+   */
+  readonly minAvailable?: number | string;
+}
+
+/** A Service port besides the main `http` one. */
+export interface ServicePortArgs {
+  /** Port name (a DNS label, at most 15 characters). */
+  readonly name: string;
+  /** Port the Service exposes. */
+  readonly port: number;
+  /**
+   * Port the container listens on.
+   * @default - `port`
+   */
+  readonly containerPort?: number;
+  /**
+   * Protocol.
+   * @default "TCP"
+   */
+  readonly protocol?: "TCP" | "UDP" | "SCTP";
+  /**
+   * Node port, for `serviceType` `NodePort` or `LoadBalancer`.
+   * @default - assigned by Kubernetes
+   */
+  readonly nodePort?: number;
 }
 
 /** Inputs of {@link WebService}. */
-export interface WebServiceArgs extends WorkloadArgs {
+export interface WebServiceArgs extends WorkloadArgs, RolloutArgs {
   /**
    * Port the container listens on.
    * @default 8080
@@ -59,7 +187,24 @@ export interface WebServiceArgs extends WorkloadArgs {
    */
   readonly servicePort?: number;
   /**
-   * Replicas (the HPA's minimum when `autoscaling` is set).
+   * More ports on the container and the Service.
+   * @default []
+   */
+  readonly extraPorts?: readonly ServicePortArgs[];
+  /**
+   * How the Service is exposed.
+   * @default "ClusterIP"
+   * @see https://kubernetes.io/docs/concepts/services-networking/service/#publishing-services-service-types
+   */
+  readonly serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /**
+   * Annotations on the Service, e.g. `service.beta.kubernetes.io/aws-load-balancer-scheme`.
+   * @default {}
+   */
+  readonly serviceAnnotations?: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Fixed replica count. Not allowed together with `autoscaling`, whose
+   * `minReplicas`/`maxReplicas` decide then.
    * @default 2
    * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/
    */
@@ -75,61 +220,151 @@ export interface WebServiceArgs extends WorkloadArgs {
    */
   readonly liveness?: Probe | false;
   /**
+   * Holds off readiness and liveness until the app has started (slow starters).
+   * @default - no startup probe
+   * @see https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#define-startup-probes
+   */
+  readonly startup?: Probe;
+  /**
    * Expose the service through an Ingress.
    * @default - no Ingress
    */
   readonly ingress?: IngressArgs;
   /**
-   * Scale on CPU with a HorizontalPodAutoscaler.
+   * Scale with a HorizontalPodAutoscaler.
    * @default - fixed `replicas`
    */
   readonly autoscaling?: AutoscalingArgs;
+  /**
+   * The PodDisruptionBudget; `false` for none.
+   * @default `{ maxUnavailable: 1 }` when at least two replicas run (`replicas`,
+   * or `autoscaling.minReplicas`), else none
+   */
+  readonly disruptionBudget?: DisruptionBudgetArgs | false;
 }
 
 const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
 
 /**
  * An HTTP service: Deployment + Service, and on request an Ingress and a
- * HorizontalPodAutoscaler; a PodDisruptionBudget whenever more than one
- * replica runs. Pods run with the secure defaults of {@link WorkloadArgs}.
+ * HorizontalPodAutoscaler; a PodDisruptionBudget whenever at least two
+ * replicas run, and pods spread across zones whenever more than one may run.
+ * Pods run with the secure defaults of {@link WorkloadArgs}.
  */
 export class WebService extends pulumi.ComponentResource {
   readonly deployment: k8s.apps.v1.Deployment;
+  /** The workload's own ServiceAccount, when `serviceAccount` asked for one. */
+  readonly serviceAccount?: k8s.core.v1.ServiceAccount;
   readonly service: k8s.core.v1.Service;
   readonly ingress?: k8s.networking.v1.Ingress;
   readonly autoscaler?: k8s.autoscaling.v2.HorizontalPodAutoscaler;
   readonly disruptionBudget?: k8s.policy.v1.PodDisruptionBudget;
   /** In-cluster DNS name, `<name>.<namespace>.svc.cluster.local`. */
   readonly dnsName: pulumi.Output<string>;
-  /** Public URL through the Ingress, `undefined` without one. */
+  /** Public URL through the Ingress (its first host and path), `undefined` without one. */
   readonly url: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: WebServiceArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:k8s:WebService", name, {}, opts);
     const port = args.port ?? 8080;
     const servicePort = args.servicePort ?? 80;
-    const replicas = args.autoscaling?.minReplicas ?? args.replicas ?? 2;
+    const extraPorts = args.extraPorts ?? [];
+    const serviceType = args.serviceType ?? "ClusterIP";
+    const autoscaling = args.autoscaling;
+    const replicas = autoscaling ? undefined : (args.replicas ?? 2);
+    const fewestReplicas = autoscaling?.minReplicas ?? replicas ?? 2;
+    const mostReplicas = autoscaling?.maxReplicas ?? replicas ?? 2;
     const readiness = args.readiness ?? Probe.tcp();
     const liveness = args.liveness ?? Probe.tcp(undefined, { initialDelaySeconds: 10 });
     const skipAwait = args.skipAwait ?? false;
-    const ingress = args.ingress && { ...args.ingress, path: args.ingress.path ?? "/" };
-    const cpuUtilization = args.autoscaling?.cpuUtilization ?? 70;
+    const cpuUtilization = autoscaling?.cpuUtilization ?? 70;
+    const disruptionBudget =
+      args.disruptionBudget ?? (fewestReplicas > 1 ? { maxUnavailable: 1 } : (false as const));
+    const ingress = args.ingress && resolveIngress(args.ingress);
 
     const v = new Validator("WebService", name);
     validateWorkload(v, name, args);
+    validateRollout(v, args);
     v.port("port", args.port);
     v.port("servicePort", args.servicePort);
+    v.oneOf("serviceType", args.serviceType, ["ClusterIP", "NodePort", "LoadBalancer"]);
+    v.annotations("serviceAnnotations", args.serviceAnnotations);
+    const portNames = new Set(["http"]);
+    for (const [i, p] of extraPorts.entries()) {
+      v.dnsLabel(`extraPorts[${i}].name`, p.name, 15);
+      v.check(!portNames.has(p.name), `extraPorts[${i}].name`, "is used by another port", p.name);
+      portNames.add(p.name);
+      v.port(`extraPorts[${i}].port`, p.port);
+      v.port(`extraPorts[${i}].containerPort`, p.containerPort);
+      v.oneOf(`extraPorts[${i}].protocol`, p.protocol, ["TCP", "UDP", "SCTP"]);
+      if (p.nodePort !== undefined) {
+        v.integer(`extraPorts[${i}].nodePort`, p.nodePort, 30000, 32767);
+        v.check(
+          serviceType !== "ClusterIP",
+          `extraPorts[${i}].nodePort`,
+          "needs `serviceType` NodePort or LoadBalancer",
+          p.nodePort,
+        );
+      }
+    }
     v.integer("replicas", args.replicas, 1);
     readiness.validate(v, "readiness");
     if (liveness) liveness.validate(v, "liveness");
-    if (ingress) {
-      v.check(HOST.test(ingress.host), "ingress.host", "must be a DNS host name", ingress.host);
-      v.check(ingress.path.startsWith("/"), "ingress.path", "must start with `/`", ingress.path);
-      if (ingress.tlsSecretName !== undefined)
-        v.dnsLabel("ingress.tlsSecretName", ingress.tlsSecretName, 253);
+    args.startup?.validate(v, "startup");
+    if (args.ingress) {
+      for (const [short, long] of [
+        ["host", "hosts"],
+        ["path", "paths"],
+        ["tlsSecretName", "tls"],
+      ] as const) {
+        v.check(
+          args.ingress[short] === undefined || args.ingress[long] === undefined,
+          `ingress.${short}`,
+          `must not be set together with \`ingress.${long}\``,
+          args.ingress[short],
+        );
+      }
     }
-    if (args.autoscaling) {
-      const { minReplicas, maxReplicas } = args.autoscaling;
+    if (ingress) {
+      v.check(
+        ingress.hosts.length > 0,
+        "ingress.hosts",
+        "must name at least one host (`host` or `hosts`)",
+        ingress.hosts,
+      );
+      for (const [i, host] of ingress.hosts.entries())
+        v.check(HOST.test(host), `ingress.hosts[${i}]`, "must be a DNS host name", host);
+      for (const [i, p] of ingress.paths.entries()) {
+        v.check(p.path.startsWith("/"), `ingress.paths[${i}].path`, "must start with `/`", p.path);
+        v.oneOf(`ingress.paths[${i}].pathType`, p.pathType, ["Prefix", "Exact", "ImplementationSpecific"]);
+        v.check(
+          portNames.has(p.port ?? "http"),
+          `ingress.paths[${i}].port`,
+          `must name a Service port (${[...portNames].join(", ")})`,
+          p.port,
+        );
+      }
+      for (const [i, t] of ingress.tls.entries()) {
+        v.dnsLabel(`ingress.tls[${i}].secretName`, t.secretName, 253);
+        for (const host of t.hosts ?? [])
+          v.check(
+            ingress.hosts.includes(host),
+            `ingress.tls[${i}].hosts`,
+            "must name hosts of the Ingress",
+            host,
+          );
+      }
+      v.annotations("ingress.annotations", ingress.annotations);
+    }
+    if (autoscaling) {
+      const { minReplicas, maxReplicas } = autoscaling;
+      v.check(
+        args.replicas === undefined,
+        "replicas",
+        "must not be set together with `autoscaling` (its `minReplicas` and `maxReplicas` decide)",
+        args.replicas,
+      );
       v.integer("autoscaling.minReplicas", minReplicas, 1);
       v.integer("autoscaling.maxReplicas", maxReplicas, 1);
       v.check(
@@ -138,76 +373,141 @@ export class WebService extends pulumi.ComponentResource {
         `must be at least \`minReplicas\` (${minReplicas})`,
         maxReplicas,
       );
-      v.integer("autoscaling.cpuUtilization", args.autoscaling.cpuUtilization, 1, 100);
+      if (cpuUtilization !== false) v.integer("autoscaling.cpuUtilization", cpuUtilization, 1);
+      v.integer("autoscaling.memoryUtilization", autoscaling.memoryUtilization, 1);
+      v.check(
+        cpuUtilization !== false ||
+          autoscaling.memoryUtilization !== undefined ||
+          (autoscaling.metrics?.length ?? 0) > 0,
+        "autoscaling",
+        "needs at least one metric (`cpuUtilization`, `memoryUtilization` or `metrics`)",
+        autoscaling,
+      );
     }
+    if (disruptionBudget) {
+      const { maxUnavailable, minAvailable } = disruptionBudget;
+      v.check(
+        (maxUnavailable === undefined) !== (minAvailable === undefined) ||
+          (maxUnavailable === undefined && minAvailable === undefined),
+        "disruptionBudget",
+        "must set `maxUnavailable` or `minAvailable`, not both",
+        disruptionBudget,
+      );
+      for (const field of ["maxUnavailable", "minAvailable"] as const) {
+        const value = disruptionBudget[field];
+        if (typeof value === "number") v.integer(`disruptionBudget.${field}`, value, 0);
+        else if (value !== undefined)
+          v.check(
+            INT_OR_PERCENT.test(value),
+            `disruptionBudget.${field}`,
+            "must be a count or a percentage like `50%`",
+            value,
+          );
+      }
+    }
+    v.done();
 
     const labels = workloadLabels(name, "web", args);
-    const meta = (annotations?: Record<string, string>) =>
+    const { namespace, dependsOn } = placement(args);
+    const meta = (annotations?: Readonly<Record<string, pulumi.Input<string>>>) =>
       objectMetadata({
         name,
-        namespace: args.namespace,
+        namespace,
         labels: labels.all,
         skipAwait,
-        ...(annotations ? { annotations } : {}),
+        annotations: { ...args.annotations, ...annotations },
       });
-    const parent = { parent: this };
+    const parent = { parent: this, dependsOn };
+    const identity = ownServiceAccount(this, name, args, meta(), dependsOn);
+    this.serviceAccount = identity.serviceAccount;
+    const selector = { matchLabels: { ...labels.selector } };
 
     this.deployment = new k8s.apps.v1.Deployment(
-      `${name}`,
+      name,
       {
         metadata: meta(),
         spec: {
-          replicas,
-          selector: { matchLabels: { ...labels.selector } },
+          // Under an HPA the Deployment must not own `replicas`: writing it would
+          // conflict with the autoscaler's field manager on the next update.
+          ...(replicas === undefined ? {} : { replicas }),
+          ...rolloutSpec(args),
+          selector,
           template: {
-            metadata: { labels: { ...labels.all } },
-            spec: podSpec(name, args, {
-              ports: [{ name: "http", containerPort: port }],
-              readinessProbe: readiness.toK8s(port),
-              ...(liveness ? { livenessProbe: liveness.toK8s(port) } : {}),
-            }),
+            metadata: podMetadata(labels, args),
+            spec: {
+              ...podSpec(name, identity.args, {
+                ports: [
+                  { name: "http", containerPort: port },
+                  ...extraPorts.map((p) => ({
+                    name: p.name,
+                    containerPort: p.containerPort ?? p.port,
+                    protocol: p.protocol ?? "TCP",
+                  })),
+                ],
+                readinessProbe: readiness.toK8s(port),
+                ...(liveness ? { livenessProbe: liveness.toK8s(port) } : {}),
+                ...(args.startup ? { startupProbe: args.startup.toK8s(port) } : {}),
+              }),
+              ...zoneSpread(args.zoneSpread, mostReplicas, labels.selector),
+            },
           },
         },
       },
       parent,
     );
     this.service = new k8s.core.v1.Service(
-      `${name}`,
+      name,
       {
-        metadata: meta(),
+        metadata: meta(args.serviceAnnotations),
         spec: {
-          type: "ClusterIP",
+          type: serviceType,
           selector: { ...labels.selector },
-          ports: [{ name: "http", port: servicePort, targetPort: "http" }],
+          ports: [
+            { name: "http", port: servicePort, targetPort: "http" },
+            ...extraPorts.map((p) => ({
+              name: p.name,
+              port: p.port,
+              targetPort: p.name,
+              protocol: p.protocol ?? "TCP",
+              ...(p.nodePort === undefined ? {} : { nodePort: p.nodePort }),
+            })),
+          ],
         },
       },
       parent,
     );
-    if (replicas > 1) {
+    if (disruptionBudget) {
+      const budget =
+        disruptionBudget.minAvailable !== undefined
+          ? { minAvailable: disruptionBudget.minAvailable }
+          : { maxUnavailable: disruptionBudget.maxUnavailable ?? 1 };
       this.disruptionBudget = new k8s.policy.v1.PodDisruptionBudget(
-        `${name}`,
-        { metadata: meta(), spec: { maxUnavailable: 1, selector: { matchLabels: { ...labels.selector } } } },
+        name,
+        { metadata: meta(), spec: { ...budget, selector } },
         parent,
       );
     }
-    if (args.autoscaling) {
+    if (autoscaling) {
+      const utilization = (resource: string, averageUtilization: number) => ({
+        type: "Resource",
+        resource: { name: resource, target: { type: "Utilization", averageUtilization } },
+      });
       this.autoscaler = new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-        `${name}`,
+        name,
         {
           metadata: meta(),
           spec: {
             scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name },
-            minReplicas: args.autoscaling.minReplicas,
-            maxReplicas: args.autoscaling.maxReplicas,
+            minReplicas: autoscaling.minReplicas,
+            maxReplicas: autoscaling.maxReplicas,
             metrics: [
-              {
-                type: "Resource",
-                resource: {
-                  name: "cpu",
-                  target: { type: "Utilization", averageUtilization: cpuUtilization },
-                },
-              },
+              ...(cpuUtilization === false ? [] : [utilization("cpu", cpuUtilization)]),
+              ...(autoscaling.memoryUtilization === undefined
+                ? []
+                : [utilization("memory", autoscaling.memoryUtilization)]),
+              ...(autoscaling.metrics ?? []),
             ],
+            ...(autoscaling.behavior === undefined ? {} : { behavior: autoscaling.behavior }),
           },
         },
         parent,
@@ -215,28 +515,29 @@ export class WebService extends pulumi.ComponentResource {
     }
     if (ingress) {
       this.ingress = new k8s.networking.v1.Ingress(
-        `${name}`,
+        name,
         {
-          metadata: meta(),
+          metadata: meta(ingress.annotations),
           spec: {
             ...(ingress.className === undefined ? {} : { ingressClassName: ingress.className }),
-            rules: [
-              {
-                host: ingress.host,
-                http: {
-                  paths: [
-                    {
-                      path: ingress.path,
-                      pathType: "Prefix",
-                      backend: { service: { name, port: { name: "http" } } },
-                    },
-                  ],
-                },
+            rules: ingress.hosts.map((host) => ({
+              host,
+              http: {
+                paths: ingress.paths.map((p) => ({
+                  path: p.path,
+                  pathType: p.pathType ?? "Prefix",
+                  backend: { service: { name, port: { name: p.port ?? "http" } } },
+                })),
               },
-            ],
-            ...(ingress.tlsSecretName === undefined
+            })),
+            ...(ingress.tls.length === 0
               ? {}
-              : { tls: [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }] }),
+              : {
+                  tls: ingress.tls.map((t) => ({
+                    hosts: [...(t.hosts ?? ingress.hosts)],
+                    secretName: t.secretName,
+                  })),
+                }),
           },
         },
         parent,
@@ -248,9 +549,19 @@ export class WebService extends pulumi.ComponentResource {
     );
     this.url = ingress
       ? pulumi.output(
-          `${ingress.tlsSecretName === undefined ? "http" : "https"}://${ingress.host}${ingress.path}`,
+          `${ingress.tls.length === 0 ? "http" : "https"}://${ingress.hosts[0]}${ingress.paths[0]?.path ?? "/"}`,
         )
       : pulumi.output(undefined);
     this.registerOutputs({ dnsName: this.dnsName, url: this.url });
   }
+}
+
+function resolveIngress(i: IngressArgs) {
+  return {
+    hosts: [...(i.hosts ?? (i.host === undefined ? [] : [i.host]))],
+    paths: [...(i.paths ?? [{ path: i.path ?? "/" }])],
+    tls: [...(i.tls ?? (i.tlsSecretName === undefined ? [] : [{ secretName: i.tlsSecretName }]))],
+    className: i.className,
+    annotations: i.annotations,
+  };
 }

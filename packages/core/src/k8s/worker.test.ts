@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { declare } from "../../test/harness.js";
+import { declare, settle } from "../../test/harness.js";
 import { Probe } from "./probe.js";
 import { Worker } from "./worker.js";
 
@@ -48,7 +48,7 @@ describe("Worker", () => {
     await expect(
       declare(() => new Worker("consumer", { image: "a:1", liveness: Probe.tcp() })),
     ).rejects.toThrow(
-      "Worker `consumer`: `liveness.port` is required: a Worker has no container port, got undefined",
+      "Worker `consumer`: `liveness.port` is required: a Worker has no container port (or use `Probe.exec`), got undefined",
     );
   });
 
@@ -56,5 +56,31 @@ describe("Worker", () => {
     await expect(declare(() => new Worker("consumer", { image: "a:1", replicas: -1 }))).rejects.toThrow(
       "Worker `consumer`: `replicas` must be at least 0, got -1",
     );
+  });
+
+  it("takes readiness and startup probes, `liveness: false`, rollout controls, and registers its outputs", async () => {
+    const { one, result } = await declare(
+      () =>
+        new Worker("consumer", {
+          image: "acme/consumer:2.0.0",
+          replicas: 3,
+          liveness: false,
+          readiness: Probe.exec(["/bin/ready"]),
+          startup: Probe.tcp(9000),
+          strategy: { type: "Recreate" },
+          annotations: { "acme.io/owner": "jobs" },
+        }),
+    );
+    const deployment = one("kubernetes:apps/v1:Deployment").inputs;
+    const container = deployment.spec.template.spec.containers[0];
+    expect(container.livenessProbe).toBeUndefined();
+    expect(container.readinessProbe.exec).toEqual({ command: ["/bin/ready"] });
+    expect(container.startupProbe.tcpSocket).toEqual({ port: 9000 });
+    expect(deployment.spec.strategy).toEqual({ type: "Recreate" });
+    expect(deployment.metadata.annotations).toEqual({ "acme.io/owner": "jobs" });
+    expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe(
+      "topology.kubernetes.io/zone",
+    );
+    expect(await settle(result.deploymentName)).toBe("consumer");
   });
 });

@@ -1,11 +1,13 @@
-import type * as k8s from "@pulumi/kubernetes";
+import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
+import { toLabelValue } from "../internal/sanitize.js";
 import type { Validator } from "../internal/validator.js";
-import { toLabelValue } from "../provenance/sanitize.js";
+import { DEFAULT_RESOURCES } from "./defaults.js";
 import type { EnvFrom } from "./envFrom.js";
 import { EnvValue } from "./envValue.js";
 import type { Mount } from "./mount.js";
+import { Namespace } from "./namespace.js";
 import { parseQuantity } from "./quantity.js";
 
 /** CPU and memory amounts as Kubernetes quantities (`250m`, `512Mi`). */
@@ -40,11 +42,7 @@ export interface ResourceRequirements {
   readonly limits?: ResourceAmounts;
 }
 
-/** Default requests and limits. */
-export const DEFAULT_RESOURCES = {
-  requests: { cpu: "100m", memory: "128Mi" },
-  limits: { cpu: "500m", memory: "256Mi" },
-} as const;
+export { DEFAULT_RESOURCES };
 
 /**
  * The secure pod defaults, each of which can be relaxed on its own.
@@ -94,7 +92,45 @@ export interface SecurityContextArgs {
   readonly fsGroup?: number;
 }
 
-/** Inputs every workload (WebService, Worker, CronTask) shares. */
+/**
+ * A container besides the workload's own: an init container or a native
+ * sidecar. It gets the same secure defaults, the workload's mounts, and
+ * default resources.
+ * @see https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+ */
+export interface ContainerArgs {
+  /** Container name, a DNS label unique in the pod. */
+  readonly name: string;
+  /** Container image; pin a tag or digest. */
+  readonly image: pulumi.Input<string>;
+  /**
+   * Entrypoint override.
+   * @default - the image's ENTRYPOINT
+   */
+  readonly command?: readonly pulumi.Input<string>[];
+  /**
+   * Arguments override.
+   * @default - the image's CMD
+   */
+  readonly args?: readonly pulumi.Input<string>[];
+  /**
+   * Environment variables.
+   * @default {}
+   */
+  readonly env?: Readonly<Record<string, pulumi.Input<string> | EnvValue>>;
+  /**
+   * Whole ConfigMaps, Secrets or ConfigBundles as environment variables.
+   * @default []
+   */
+  readonly envFrom?: readonly EnvFrom[];
+  /**
+   * CPU and memory requests and limits.
+   * @default DEFAULT_RESOURCES
+   */
+  readonly resources?: ResourceRequirements;
+}
+
+/** Inputs every workload (WebService, Worker, CronTask, Job, StatefulService) shares. */
 export interface WorkloadArgs {
   /**
    * Container image; pin a tag or digest (the `no-latest-tag` guardrail).
@@ -138,21 +174,62 @@ export interface WorkloadArgs {
    */
   readonly securityContext?: SecurityContextArgs;
   /**
-   * Namespace of every object the component creates.
+   * Namespace of every object the component creates: a name, or a
+   * {@link Namespace} component, whose quota, limits and network policies are
+   * then created before the workload.
    * @default - the provider's namespace
    */
-  readonly namespace?: pulumi.Input<string>;
+  readonly namespace?: pulumi.Input<string> | Namespace;
   /**
-   * ServiceAccount the pods run as; its token is mounted only when this is set.
+   * ServiceAccount the pods run as, by name or as the object (then it is
+   * created first); its token is mounted only when this is set.
    * @default - the namespace's `default` account, token not mounted
    * @see https://kubernetes.io/docs/concepts/security/service-accounts/
    */
-  readonly serviceAccountName?: pulumi.Input<string>;
+  readonly serviceAccountName?: pulumi.Input<string> | k8s.core.v1.ServiceAccount;
   /**
-   * Extra labels on every object and pod.
+   * Create a ServiceAccount for this workload (named after it, token mounted)
+   * and run the pods as it. `annotations` link it to a cloud identity, e.g.
+   * `serviceAccountAnnotations` of an AWS `ServiceRole` (IRSA). Not together
+   * with `serviceAccountName`.
+   * @default - no own ServiceAccount
+   * @see https://kubernetes.io/docs/concepts/security/service-accounts/
+   */
+  readonly serviceAccount?: true | { readonly annotations?: Readonly<Record<string, pulumi.Input<string>>> };
+  /**
+   * Extra labels on every object and pod. Empty values are allowed, as in Kubernetes.
    * @default {}
    */
   readonly labels?: Readonly<Record<string, string>>;
+  /**
+   * Annotations on every object the component creates (not on pods: see `podAnnotations`).
+   * @default {}
+   * @see https://kubernetes.io/docs/concepts/overview/working-with-objects/annotations/
+   */
+  readonly annotations?: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Annotations on the pod template (changing them rolls the pods).
+   * @default {}
+   */
+  readonly podAnnotations?: Readonly<Record<string, pulumi.Input<string>>>;
+  /**
+   * Run only on nodes carrying all these labels.
+   * @default {}
+   * @see https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#nodeselector
+   */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /**
+   * Taints the pods tolerate.
+   * @default []
+   * @see https://kubernetes.io/docs/concepts/scheduling-eviction/taint-and-toleration/
+   */
+  readonly tolerations?: readonly k8s.types.input.core.v1.Toleration[];
+  /**
+   * Node and pod (anti-)affinity, passed through as Kubernetes writes it.
+   * @default - none
+   * @see https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#affinity-and-anti-affinity
+   */
+  readonly affinity?: k8s.types.input.core.v1.Affinity;
   /**
    * Value of the `app.kubernetes.io/version` label.
    * @default - no version label
@@ -171,6 +248,94 @@ export interface WorkloadArgs {
    * @see https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/#await-behavior
    */
   readonly skipAwait?: boolean;
+  /**
+   * Containers run to completion, in order, before the workload's container starts.
+   * @default []
+   * @see https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
+   */
+  readonly initContainers?: readonly ContainerArgs[];
+  /**
+   * Native sidecars: containers that start before the workload's container and
+   * run beside it (init containers with `restartPolicy: Always`, Kubernetes 1.29+).
+   * @default []
+   * @see https://kubernetes.io/docs/concepts/workloads/pods/sidecar-containers/
+   */
+  readonly sidecars?: readonly ContainerArgs[];
+  /**
+   * Secrets (type `kubernetes.io/dockerconfigjson`) used to pull private images;
+   * see `TypedSecret.dockerConfig`.
+   * @default []
+   * @see https://kubernetes.io/docs/concepts/containers/images/#specifying-imagepullsecrets-on-a-pod
+   */
+  readonly imagePullSecrets?: readonly pulumi.Input<string>[];
+  /**
+   * Seconds a pod gets between SIGTERM and SIGKILL.
+   * @default 30
+   * @see https://kubernetes.io/docs/concepts/workloads/pods/pod-lifecycle/#pod-termination
+   */
+  readonly terminationGracePeriodSeconds?: number;
+  /**
+   * Command run in the container before it receives SIGTERM, e.g. `["sleep", "5"]`
+   * so load balancers stop sending traffic first.
+   * @default - no preStop hook
+   * @see https://kubernetes.io/docs/concepts/containers/container-lifecycle-hooks/
+   */
+  readonly preStop?: readonly string[];
+}
+
+/**
+ * How a Deployment replaces its pods.
+ * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
+ */
+export type RolloutStrategy =
+  | {
+      readonly type: "RollingUpdate";
+      /**
+       * Pods above the desired count during a rollout (a number or a percentage).
+       * @default "25%"
+       */
+      readonly maxSurge?: number | string;
+      /**
+       * Pods below the desired count during a rollout (a number or a percentage).
+       * @default "25%"
+       */
+      readonly maxUnavailable?: number | string;
+    }
+  | { readonly type: "Recreate" };
+
+/** Rollout controls of the Deployment-based workloads (WebService, Worker). */
+export interface RolloutArgs {
+  /**
+   * How pods are replaced.
+   * @default { type: "RollingUpdate" } with Kubernetes' 25 % surge and unavailability
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
+   */
+  readonly strategy?: RolloutStrategy;
+  /**
+   * Seconds a new pod must be ready before it counts as available.
+   * @default 0
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#min-ready-seconds
+   */
+  readonly minReadySeconds?: number;
+  /**
+   * Seconds a rollout may make no progress before it is reported failed.
+   * @default 600
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#progress-deadline-seconds
+   */
+  readonly progressDeadlineSeconds?: number;
+  /**
+   * Old ReplicaSets kept for rollback.
+   * @default 10
+   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#revision-history-limit
+   */
+  readonly revisionHistoryLimit?: number;
+  /**
+   * Spread pods across zones (`topology.kubernetes.io/zone`): `preferred`
+   * schedules anyway when a zone is full, `required` leaves pods pending.
+   * @default "preferred" when more than one replica may run, else false
+   * @see https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
+   */
+  readonly zoneSpread?: "preferred" | "required" | false;
 }
 
 /** The `app.kubernetes.io/*` labels: the stable selector subset and the full set. */
@@ -184,36 +349,37 @@ export interface ContainerExtras {
   readonly ports?: k8s.types.input.core.v1.ContainerPort[];
   readonly readinessProbe?: k8s.types.input.core.v1.Probe;
   readonly livenessProbe?: k8s.types.input.core.v1.Probe;
+  readonly startupProbe?: k8s.types.input.core.v1.Probe;
+  /** Mounts of volumes the pod spec does not hold (StatefulSet claim templates). */
+  readonly claimMounts?: readonly k8s.types.input.core.v1.VolumeMount[];
 }
 
 /** Validates the shared fields; call before any child is created. */
 export function validateWorkload(v: Validator, name: string, args: WorkloadArgs): void {
   v.dnsLabel("name", name);
-  if (isKnown(args.image)) {
-    v.check(
-      typeof args.image === "string" && args.image.trim() !== "",
-      "image",
-      "must be a non-empty image reference",
-      args.image,
-    );
-    v.check(!/\s/.test(args.image), "image", "must not contain whitespace", args.image);
-  }
-  for (const [key, value] of Object.entries(args.env ?? {})) {
-    v.check(
-      /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(key),
-      `env.${key}`,
-      "is not a valid environment variable name",
-      key,
-    );
-    if (value instanceof EnvValue && value.source.from === "bundle") {
-      const { bundle, key: bundleKey } = value.source;
-      v.check(
-        bundle.keys.includes(bundleKey),
-        `env.${key}`,
-        `names a key the bundle does not hold (${bundle.keys.join(", ")})`,
-        bundleKey,
-      );
+  validateContainer(v, "", args);
+  const names = new Set([name]);
+  for (const [list, containers] of [
+    ["initContainers", args.initContainers ?? []],
+    ["sidecars", args.sidecars ?? []],
+  ] as const) {
+    for (const [i, c] of containers.entries()) {
+      const field = `${list}[${i}]`;
+      v.dnsLabel(`${field}.name`, c.name);
+      v.check(!names.has(c.name), `${field}.name`, "is used by another container of the pod", c.name);
+      names.add(c.name);
+      validateContainer(v, `${field}.`, c);
     }
+  }
+  if (args.serviceAccount !== undefined) {
+    v.check(
+      args.serviceAccountName === undefined,
+      "serviceAccount",
+      "must not be set together with `serviceAccountName`",
+      args.serviceAccount,
+    );
+    if (args.serviceAccount !== true)
+      v.annotations("serviceAccount.annotations", args.serviceAccount.annotations);
   }
   const paths = new Set<string>();
   for (const [i, m] of (args.mounts ?? []).entries()) {
@@ -221,7 +387,6 @@ export function validateWorkload(v: Validator, name: string, args: WorkloadArgs)
     v.check(!paths.has(m.path), `mounts[${i}].path`, "is mounted twice", m.path);
     paths.add(m.path);
   }
-  validateResources(v, args.resources ?? {});
   const sc = args.securityContext ?? {};
   for (const field of ["runAsUser", "runAsGroup", "fsGroup"] as const)
     v.integer(`securityContext.${field}`, sc[field], 0);
@@ -241,13 +406,22 @@ export function validateWorkload(v: Validator, name: string, args: WorkloadArgs)
       cap,
     );
   }
-  for (const [key, value] of Object.entries(args.labels ?? {})) {
-    v.check(
-      toLabelValue(value) === value || value === "",
-      `labels.${key}`,
-      "is not a valid label value",
-      value,
-    );
+  v.integer("terminationGracePeriodSeconds", args.terminationGracePeriodSeconds, 0);
+  if (args.preStop !== undefined)
+    v.check(args.preStop.length > 0, "preStop", "must hold a command", args.preStop);
+  v.labels("labels", args.labels);
+  v.annotations("annotations", args.annotations);
+  v.annotations("podAnnotations", args.podAnnotations);
+  v.labels("nodeSelector", args.nodeSelector);
+  for (const [i, t] of (args.tolerations ?? []).entries()) {
+    if (t.operator !== undefined && isKnown(t.operator))
+      v.oneOf(`tolerations[${i}].operator`, t.operator as string, ["Exists", "Equal"]);
+    if (t.effect !== undefined && isKnown(t.effect))
+      v.oneOf(`tolerations[${i}].effect`, t.effect as string, [
+        "NoSchedule",
+        "PreferNoSchedule",
+        "NoExecute",
+      ]);
   }
   for (const field of ["version", "partOf"] as const) {
     const value = args[field];
@@ -256,13 +430,13 @@ export function validateWorkload(v: Validator, name: string, args: WorkloadArgs)
   }
 }
 
-function validateResources(v: Validator, r: ResourceRequirements): void {
+function validateResources(v: Validator, r: ResourceRequirements, prefix = ""): void {
   for (const kind of ["requests", "limits"] as const) {
     for (const res of ["cpu", "memory"] as const) {
       const value = r[kind]?.[res];
       if (value !== undefined && (parseQuantity(value) ?? 0) <= 0) {
         v.fail(
-          `resources.${kind}.${res}`,
+          `${prefix}resources.${kind}.${res}`,
           "must be a positive Kubernetes quantity like `250m` or `256Mi`",
           value,
         );
@@ -277,7 +451,7 @@ function validateResources(v: Validator, r: ResourceRequirements): void {
       limit !== undefined &&
       (parseQuantity(request) ?? 0) > (parseQuantity(limit) ?? 0)
     ) {
-      v.fail(`resources.requests.${res}`, `must not exceed the limit ${limit}`, request);
+      v.fail(`${prefix}resources.requests.${res}`, `must not exceed the limit ${limit}`, request);
     }
   }
 }
@@ -333,36 +507,68 @@ export function podSpec(
 ): k8s.types.input.core.v1.PodSpec {
   const sc = args.securityContext ?? {};
   const mounts = (args.mounts ?? []).map((m, i) => m.toK8s(`mount-${i}`));
-  const env = Object.entries(args.env ?? {}).map(([key, value]) =>
-    value instanceof EnvValue ? { name: key, valueFrom: value.toValueFrom() } : { name: key, value },
-  );
-  const container: k8s.types.input.core.v1.Container = {
-    name,
-    image: args.image,
-    ...(args.command === undefined ? {} : { command: [...args.command] }),
-    ...(args.args === undefined ? {} : { args: [...args.args] }),
-    ...(env.length > 0 ? { env } : {}),
-    ...(args.envFrom?.length ? { envFrom: args.envFrom.map((e) => e.toK8s()) } : {}),
-    ...(mounts.length > 0 ? { volumeMounts: mounts.map((m) => m.mount) } : {}),
-    ...extras,
-    resources: resolveResources(args.resources),
-    securityContext: {
-      runAsNonRoot: sc.runAsNonRoot ?? true,
-      readOnlyRootFilesystem: sc.readOnlyRootFilesystem ?? true,
-      allowPrivilegeEscalation: sc.allowPrivilegeEscalation ?? false,
-      capabilities: {
-        drop: ["ALL"],
-        ...(sc.addCapabilities?.length ? { add: [...sc.addCapabilities] } : {}),
+  const shared = (c: ContainerArgs): k8s.types.input.core.v1.Container => {
+    const env = Object.entries(c.env ?? {}).map(([key, value]) =>
+      value instanceof EnvValue ? { name: key, valueFrom: value.toValueFrom() } : { name: key, value },
+    );
+    return {
+      name: c.name,
+      image: c.image,
+      ...(c.command === undefined ? {} : { command: [...c.command] }),
+      ...(c.args === undefined ? {} : { args: [...c.args] }),
+      ...(env.length > 0 ? { env } : {}),
+      ...(c.envFrom?.length ? { envFrom: c.envFrom.map((e) => e.toK8s()) } : {}),
+      ...(mounts.length > 0 ? { volumeMounts: mounts.map((m) => m.mount) } : {}),
+      resources: resolveResources(c.resources),
+      securityContext: {
+        runAsNonRoot: sc.runAsNonRoot ?? true,
+        readOnlyRootFilesystem: sc.readOnlyRootFilesystem ?? true,
+        allowPrivilegeEscalation: sc.allowPrivilegeEscalation ?? false,
+        capabilities: {
+          drop: ["ALL"],
+          ...(sc.addCapabilities?.length ? { add: [...sc.addCapabilities] } : {}),
+        },
+        ...(sc.runAsUser === undefined ? {} : { runAsUser: sc.runAsUser }),
+        ...(sc.runAsGroup === undefined ? {} : { runAsGroup: sc.runAsGroup }),
       },
-      ...(sc.runAsUser === undefined ? {} : { runAsUser: sc.runAsUser }),
-      ...(sc.runAsGroup === undefined ? {} : { runAsGroup: sc.runAsGroup }),
-    },
+    };
   };
+  const { resources, securityContext, ...main } = shared({ ...args, name });
+  const { claimMounts = [], ...containerExtras } = extras;
+  const volumeMounts = [...mounts.map((m) => m.mount), ...claimMounts];
+  const container: k8s.types.input.core.v1.Container = {
+    ...main,
+    ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
+    ...containerExtras,
+    ...(args.preStop === undefined
+      ? {}
+      : { lifecycle: { preStop: { exec: { command: [...args.preStop] } } } }),
+    resources,
+    securityContext,
+  };
+  // Native sidecars are init containers that keep running (Kubernetes 1.29+):
+  // they start before the init containers that follow and the main container.
+  const initContainers = [
+    ...(args.sidecars ?? []).map((c) => ({ ...shared(c), restartPolicy: "Always" })),
+    ...(args.initContainers ?? []).map(shared),
+  ];
   return {
+    ...(initContainers.length > 0 ? { initContainers } : {}),
     containers: [container],
     ...(mounts.length > 0 ? { volumes: mounts.map((m) => m.volume) } : {}),
     ...(restartPolicy === undefined ? {} : { restartPolicy }),
-    ...(args.serviceAccountName === undefined ? {} : { serviceAccountName: args.serviceAccountName }),
+    ...(args.terminationGracePeriodSeconds === undefined
+      ? {}
+      : { terminationGracePeriodSeconds: args.terminationGracePeriodSeconds }),
+    ...(args.serviceAccountName === undefined
+      ? {}
+      : { serviceAccountName: serviceAccountNameOf(args.serviceAccountName) }),
+    ...(args.imagePullSecrets?.length
+      ? { imagePullSecrets: args.imagePullSecrets.map((secret) => ({ name: secret })) }
+      : {}),
+    ...(args.nodeSelector === undefined ? {} : { nodeSelector: { ...args.nodeSelector } }),
+    ...(args.tolerations?.length ? { tolerations: [...args.tolerations] } : {}),
+    ...(args.affinity === undefined ? {} : { affinity: args.affinity }),
     automountServiceAccountToken: args.serviceAccountName !== undefined,
     securityContext: {
       runAsNonRoot: sc.runAsNonRoot ?? true,
@@ -370,4 +576,198 @@ export function podSpec(
       ...(sc.fsGroup === undefined ? {} : { fsGroup: sc.fsGroup }),
     },
   };
+}
+
+function serviceAccountNameOf(sa: pulumi.Input<string> | k8s.core.v1.ServiceAccount): pulumi.Input<string> {
+  return sa instanceof k8s.core.v1.ServiceAccount ? sa.metadata.apply((m) => m.name as string) : sa;
+}
+
+/**
+ * Where a workload's objects go: the namespace name (an Output of the
+ * {@link Namespace} component when one is given, so its objects wait for it)
+ * and what the children must depend on to keep creation order.
+ */
+export function placement(args: WorkloadArgs): {
+  readonly namespace: pulumi.Input<string> | undefined;
+  readonly dependsOn: pulumi.Resource[];
+} {
+  const dependsOn: pulumi.Resource[] = [];
+  let namespace: pulumi.Input<string> | undefined;
+  if (args.namespace instanceof Namespace) {
+    namespace = args.namespace.namespaceName;
+    dependsOn.push(args.namespace);
+  } else namespace = args.namespace;
+  if (args.serviceAccountName instanceof k8s.core.v1.ServiceAccount) dependsOn.push(args.serviceAccountName);
+  return { namespace, dependsOn };
+}
+
+const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
+
+/** Validates {@link RolloutArgs}. */
+export function validateRollout(v: Validator, args: RolloutArgs): void {
+  const strategy = args.strategy;
+  if (strategy !== undefined) {
+    v.oneOf("strategy.type", strategy.type, ["RollingUpdate", "Recreate"]);
+    if (strategy.type === "RollingUpdate") {
+      for (const field of ["maxSurge", "maxUnavailable"] as const) {
+        const value = strategy[field];
+        if (typeof value === "number") v.integer(`strategy.${field}`, value, 0);
+        else if (value !== undefined)
+          v.check(
+            INT_OR_PERCENT.test(value),
+            `strategy.${field}`,
+            "must be a count or a percentage like `25%`",
+            value,
+          );
+      }
+      v.check(
+        !(isZero(strategy.maxSurge) && isZero(strategy.maxUnavailable)),
+        "strategy",
+        "must allow a surge or an unavailable pod (both are 0)",
+        strategy,
+      );
+    }
+  }
+  v.integer("minReadySeconds", args.minReadySeconds, 0);
+  v.integer("progressDeadlineSeconds", args.progressDeadlineSeconds, 1);
+  v.integer("revisionHistoryLimit", args.revisionHistoryLimit, 0);
+  if (args.zoneSpread !== undefined && args.zoneSpread !== false)
+    v.oneOf("zoneSpread", args.zoneSpread, ["preferred", "required"]);
+  if (args.progressDeadlineSeconds !== undefined && args.minReadySeconds !== undefined) {
+    v.check(
+      args.progressDeadlineSeconds > args.minReadySeconds,
+      "progressDeadlineSeconds",
+      `must exceed \`minReadySeconds\` (${args.minReadySeconds})`,
+      args.progressDeadlineSeconds,
+    );
+  }
+}
+
+function isZero(value: number | string | undefined): boolean {
+  return value === 0 || value === "0%";
+}
+
+/** The Deployment spec fields of {@link RolloutArgs}. */
+export function rolloutSpec(args: RolloutArgs): Partial<k8s.types.input.apps.v1.DeploymentSpec> {
+  const s = args.strategy;
+  return {
+    ...(s === undefined
+      ? {}
+      : s.type === "Recreate"
+        ? { strategy: { type: "Recreate" } }
+        : {
+            strategy: {
+              type: "RollingUpdate",
+              rollingUpdate: {
+                ...(s.maxSurge === undefined ? {} : { maxSurge: s.maxSurge }),
+                ...(s.maxUnavailable === undefined ? {} : { maxUnavailable: s.maxUnavailable }),
+              },
+            },
+          }),
+    ...(args.minReadySeconds === undefined ? {} : { minReadySeconds: args.minReadySeconds }),
+    ...(args.progressDeadlineSeconds === undefined
+      ? {}
+      : { progressDeadlineSeconds: args.progressDeadlineSeconds }),
+    ...(args.revisionHistoryLimit === undefined ? {} : { revisionHistoryLimit: args.revisionHistoryLimit }),
+  };
+}
+
+/**
+ * The zone topology-spread constraint for `selector`, or none: by default
+ * pods spread (preferred) whenever more than one may run.
+ */
+export function zoneSpread(
+  mode: RolloutArgs["zoneSpread"],
+  mostReplicas: number,
+  selector: Readonly<Record<string, string>>,
+): Pick<k8s.types.input.core.v1.PodSpec, "topologySpreadConstraints"> {
+  const resolved = mode ?? (mostReplicas > 1 ? "preferred" : false);
+  if (resolved === false) return {};
+  return {
+    topologySpreadConstraints: [
+      {
+        maxSkew: 1,
+        topologyKey: "topology.kubernetes.io/zone",
+        whenUnsatisfiable: resolved === "required" ? "DoNotSchedule" : "ScheduleAnyway",
+        labelSelector: { matchLabels: { ...selector } },
+      },
+    ],
+  };
+}
+
+/** Labels and annotations of the pod template. */
+export function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.types.input.meta.v1.ObjectMeta {
+  return {
+    labels: { ...labels.all },
+    ...(args.podAnnotations && Object.keys(args.podAnnotations).length > 0
+      ? { annotations: { ...args.podAnnotations } }
+      : {}),
+  };
+}
+
+/** The image, env and resources of one container; `prefix` is `""` or `initContainers[0].`. */
+function validateContainer(
+  v: Validator,
+  prefix: string,
+  c: Pick<ContainerArgs, "image" | "env" | "resources">,
+): void {
+  if (isKnown(c.image)) {
+    v.check(
+      typeof c.image === "string" && c.image.trim() !== "",
+      `${prefix}image`,
+      "must be a non-empty image reference",
+      c.image,
+    );
+    if (typeof c.image === "string")
+      v.check(!/\s/.test(c.image), `${prefix}image`, "must not contain whitespace", c.image);
+  }
+  for (const [key, value] of Object.entries(c.env ?? {})) {
+    v.check(
+      /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(key),
+      `${prefix}env.${key}`,
+      "is not a valid environment variable name",
+      key,
+    );
+    if (value instanceof EnvValue && value.source.from === "bundle") {
+      const { bundle, key: bundleKey } = value.source;
+      v.check(
+        bundle.keys.includes(bundleKey),
+        `${prefix}env.${key}`,
+        `names a key the bundle does not hold (${bundle.keys.join(", ")})`,
+        bundleKey,
+      );
+    }
+  }
+  validateResources(v, c.resources ?? {}, prefix);
+}
+
+/**
+ * Creates the workload's own ServiceAccount when `args.serviceAccount` asks for
+ * one, and returns the args the pod spec is built from (naming that account).
+ */
+export function ownServiceAccount(
+  parent: pulumi.Resource,
+  name: string,
+  args: WorkloadArgs,
+  metadata: k8s.types.input.meta.v1.ObjectMeta,
+  dependsOn: pulumi.Resource[],
+): { readonly args: WorkloadArgs; readonly serviceAccount?: k8s.core.v1.ServiceAccount } {
+  if (args.serviceAccount === undefined) return { args };
+  const annotations = args.serviceAccount === true ? undefined : args.serviceAccount.annotations;
+  const serviceAccount = new k8s.core.v1.ServiceAccount(
+    name,
+    {
+      metadata: {
+        ...metadata,
+        annotations: {
+          ...(metadata.annotations as Record<string, pulumi.Input<string>> | undefined),
+          ...annotations,
+        },
+      },
+      // Mounted by the pod spec (serviceAccountName is set), not for every pod that might use it.
+      automountServiceAccountToken: false,
+    },
+    { parent, dependsOn },
+  );
+  return { args: { ...args, serviceAccountName: serviceAccount }, serviceAccount };
 }

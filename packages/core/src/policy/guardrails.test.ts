@@ -2,7 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { declare } from "../../test/harness.js";
+import { declare, rejected } from "../../test/harness.js";
 import { Database } from "../aws/database.js";
 import { GuardrailViolationError } from "../errors.js";
 import { WebService } from "../k8s/webService.js";
@@ -20,7 +20,7 @@ function recorder(): GuardrailLog & { warnings: string[]; infos: string[] } {
 const openDb = {
   subnetIds: ["a", "b"],
   vpcId: "v",
-  allowFrom: { cidrBlocks: ["0.0.0.0/0"] },
+  allowIngressFrom: { cidrBlocks: ["0.0.0.0/0"] },
   passwordSeed: "s",
 };
 
@@ -42,7 +42,7 @@ describe("guardrails", () => {
     const { resources } = await declare(() => {
       enableGuardrails();
       new WebService("api", { image: "acme/api:1.0.0" });
-      new Database("orders", { ...openDb, allowFrom: { cidrBlocks: ["10.0.0.0/16"] } });
+      new Database("orders", { ...openDb, allowIngressFrom: { cidrBlocks: ["10.0.0.0/16"] } });
     });
     expect(resources.some((r) => r.type === "aws:rds/instance:Instance")).toBe(true);
     expect(resources.every((r) => !(WAIVER_PROPERTY in r.inputs))).toBe(true);
@@ -203,5 +203,22 @@ describe("guardrails", () => {
       waivedBecause: "static assets",
     });
     expect(evaluateGuardrails(resource, BUILT_IN_RULES, {}, { "no-public-bucket": "off" })).toEqual([]);
+  });
+
+  it("lists every broken rule of a resource in one error", async () => {
+    const error = await rejected<GuardrailViolationError>(
+      declare(() => {
+        enableGuardrails({ log: recorder() });
+        new k8s.apps.v1.Deployment("raw", {
+          spec: {
+            selector: { matchLabels: { app: "raw" } },
+            template: { spec: { containers: [{ name: "raw", image: "nginx:latest" }] } },
+          },
+        });
+      }),
+    );
+    expect(error).toBeInstanceOf(GuardrailViolationError);
+    expect(error.violations.map((v) => v.ruleId)).toEqual(["container-resource-limits", "no-latest-tag"]);
+    expect(error.message).toMatch(/^2 guardrail violations:\n {2}- guardrail `container-resource-limits`/);
   });
 });

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DriftlessError, GuardrailViolationError } from "../errors.js";
+import { collector } from "../internal/findings.js";
 import { registerPropsTransform, type TransformMode } from "../internal/stackTransform.js";
 import type { GuardrailRule, ResourceUnderReview, Severity } from "./rule.js";
 import { BUILT_IN_RULES } from "./rules.js";
@@ -73,9 +74,12 @@ export function evaluateGuardrails(
 }
 
 /**
- * Enforces guardrails on every resource declared after this call: a violation
- * of an `error` rule throws {@link GuardrailViolationError} (stopping the
- * program before anything is created or changed), a `warning` is logged.
+ * Enforces guardrails on every resource declared after this call: violations
+ * of `error` rules throw one {@link GuardrailViolationError} listing all of
+ * the resource's violations (stopping the program before anything is created
+ * or changed), a `warning` is logged. Under `runProgram` from
+ * `@driftless/core/testing`, every finding of every resource is collected
+ * instead, so a test sees them all at once.
  * Call it once, first thing in the program.
  *
  * @see https://www.pulumi.com/docs/iac/concepts/options/transforms/
@@ -101,12 +105,17 @@ export function enableGuardrails(options: GuardrailOptions = {}): { readonly mod
     const { props, waivers } = takeWaivers(resource.props);
     const stripped = props !== resource.props;
     if (!resource.custom) return stripped ? props : undefined;
-    for (const v of evaluateGuardrails({ ...resource, props }, rules, waivers, severityOverrides)) {
+    const errors: Violation[] = [];
+    const found = evaluateGuardrails({ ...resource, props }, rules, waivers, severityOverrides);
+    for (const v of found) {
       if (v.waivedBecause !== undefined)
         log.info(`guardrail \`${v.ruleId}\` waived for ${v.resource}: ${v.waivedBecause}`);
       else if (v.severity === "warning") log.warn(v.message);
-      else throw new GuardrailViolationError(v.ruleId, v.resource, v.message);
+      else errors.push(v);
     }
+    const collecting = collector();
+    if (collecting) collecting.push(...found);
+    else if (errors.length > 0) throw new GuardrailViolationError(errors);
     return stripped ? props : undefined;
   });
   return { mode };

@@ -1,3 +1,4 @@
+export { stripCredentials, toLabelValue, toTagValue } from "../internal/sanitize.js";
 export { AWS_TAGGABLE_TYPES } from "./awsTaggableTypes.js";
 export { PROVENANCE_ANNOTATIONS, PROVENANCE_ENV, PROVENANCE_LABELS, PROVENANCE_TAGS } from "./constants.js";
 export {
@@ -10,4 +11,3 @@ export {
   resolveProvenance,
   stampProvenance,
 } from "./provenance.js";
-export { stripCredentials, toLabelValue, toTagValue } from "./sanitize.js";

@@ -4,10 +4,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { declare } from "../../test/harness.js";
 import { DriftlessError } from "../errors.js";
+import { stripCredentials, toLabelValue, toTagValue } from "../internal/sanitize.js";
 import { WebService } from "../k8s/webService.js";
 import { PROVENANCE_ENV } from "./constants.js";
 import { enableProvenance, provenanceTags, resolveProvenance, stampProvenance } from "./provenance.js";
-import { stripCredentials, toLabelValue, toTagValue } from "./sanitize.js";
 
 const SHA = "0123456789abcdef0123456789abcdef01234567";
 const env = {

@@ -1,6 +1,8 @@
+import { execFileSync } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import { DriftlessError } from "../errors.js";
 import { isRecord } from "../internal/inputs.js";
+import { stripCredentials, toLabelValue, toTagValue } from "../internal/sanitize.js";
 import {
   registerPropsTransform,
   type TransformInput,
@@ -8,7 +10,6 @@ import {
 } from "../internal/stackTransform.js";
 import { AWS_TAGGABLE_TYPES } from "./awsTaggableTypes.js";
 import { PROVENANCE_ANNOTATIONS, PROVENANCE_ENV, PROVENANCE_LABELS, PROVENANCE_TAGS } from "./constants.js";
-import { stripCredentials, toLabelValue, toTagValue } from "./sanitize.js";
 
 /** Where the desired state came from. Missing fields are simply not stamped. */
 export interface Provenance {
@@ -49,6 +50,19 @@ export interface ProvenanceOptions {
    * @default process.env
    */
   readonly env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * Without the reconciler (no commit given or in the environment), read the
+   * commit, the `origin` URL and the program's path from the Git checkout
+   * around `cwd`; `false` to never ask Git. When there is no checkout, a
+   * warning is logged once and the commit is left out.
+   * @default { cwd: process.cwd() }
+   */
+  readonly git?: false | { readonly cwd?: string };
+  /**
+   * Where the one warning about a missing checkout goes.
+   * @default pulumi.log.warn
+   */
+  readonly warn?: (message: string) => void;
 }
 
 /**
@@ -62,9 +76,23 @@ export function resolveProvenance(options: ProvenanceOptions = {}): Provenance {
     const value = (explicit ?? env[variable])?.trim();
     return value === "" ? undefined : value;
   };
-  const repo = pick(options.repo, PROVENANCE_ENV.repo);
-  const commit = pick(options.commit, PROVENANCE_ENV.commit)?.toLowerCase();
-  const path = pick(options.path, PROVENANCE_ENV.path);
+  let repo = pick(options.repo, PROVENANCE_ENV.repo);
+  let commit = pick(options.commit, PROVENANCE_ENV.commit)?.toLowerCase();
+  let path = pick(options.path, PROVENANCE_ENV.path);
+  if (commit === undefined && options.git !== false) {
+    const local = readCheckout(options.git?.cwd ?? process.cwd());
+    if (local === undefined) {
+      warnOnce(
+        options.warn ?? ((m) => pulumi.log.warn(m)),
+        `enableProvenance: no commit to stamp: ${PROVENANCE_ENV.commit} is not set (the reconciler sets it) ` +
+          `and ${options.git?.cwd ?? process.cwd()} is not inside a Git checkout; resources carry no commit`,
+      );
+    } else {
+      commit = local.commit;
+      repo ??= local.repo;
+      path ??= local.path;
+    }
+  }
   const stack = pick(options.stack, PROVENANCE_ENV.stack) ?? pulumi.getStack();
   if (commit !== undefined && !/^[0-9a-f]{40}$/.test(commit)) {
     throw new DriftlessError(
@@ -76,6 +104,34 @@ export function resolveProvenance(options: ProvenanceOptions = {}): Provenance {
     ...(commit === undefined ? {} : { commit }),
     ...(path === undefined ? {} : { path }),
     stack,
+  };
+}
+
+let warned = false;
+
+function warnOnce(warn: (message: string) => void, message: string): void {
+  if (warned) return;
+  warned = true;
+  warn(message);
+}
+
+/** Commit, `origin` URL and path of `cwd` inside its Git checkout; `undefined` outside one (or without git). */
+function readCheckout(cwd: string): { commit: string; repo?: string; path?: string } | undefined {
+  const git = (...args: string[]): string | undefined => {
+    try {
+      return execFileSync("git", args, { cwd, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = git("rev-parse", "--verify", "HEAD")?.toLowerCase();
+  if (commit === undefined || !/^[0-9a-f]{40}$/.test(commit)) return undefined;
+  const repo = git("config", "--get", "remote.origin.url") || undefined;
+  const prefix = git("rev-parse", "--show-prefix")?.replace(/\/$/, "");
+  return {
+    commit,
+    ...(repo === undefined ? {} : { repo }),
+    ...(prefix ? { path: prefix } : {}),
   };
 }
 
