@@ -46,6 +46,12 @@ describe("examples/aws-platform", () => {
     expect(db.publiclyAccessible).toBe(false);
     expect(db.deletionProtection).toBe(true);
     expect(run.all("aws:ec2/natGateway:NatGateway")).toHaveLength(3);
+    expect(run.one("aws:rds/subnetGroup:SubnetGroup").inputs.subnetIds).toEqual([
+      "platform-isolated-0-id",
+      "platform-isolated-1-id",
+      "platform-isolated-2-id",
+    ]);
+    expect(run.one("aws:ec2/vpcEndpoint:VpcEndpoint").inputs.serviceName).toBe("com.amazonaws.eu-west-1.s3");
   });
 
   it("stamps provenance from the local checkout", () => {

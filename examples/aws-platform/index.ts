@@ -2,7 +2,7 @@
 // database that only the application's security group may reach, an asset
 // bucket, and a role the application assumes with exactly the access it needs.
 import { enableGuardrails, enableProvenance } from "@driftless/core";
-import { Bucket, Database, Network, ServiceRole, Statement, Trust } from "@driftless/core/aws";
+import { Bucket, Database, Network, ServiceRole, Trust } from "@driftless/core/aws";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -12,10 +12,13 @@ enableGuardrails();
 const config = new pulumi.Config();
 const zones = config.getObject<string[]>("zones") ?? ["eu-west-1a", "eu-west-1b", "eu-west-1c"];
 
-// One NAT gateway per zone (the default), so a zone outage leaves the others online.
+// One NAT gateway per zone (the default), so a zone outage leaves the others online;
+// the database gets subnets with no route out at all, and S3 traffic stays in the VPC.
 const network = new Network("platform", {
   availabilityZones: zones,
   cidrBlock: "10.20.0.0/16",
+  isolatedSubnets: true,
+  endpoints: { s3: true },
 });
 
 const app = new aws.ec2.SecurityGroup("app", {
@@ -32,7 +35,7 @@ const assets = new Bucket("assets", {
 
 const role = new ServiceRole("app", {
   trust: Trust.service("ecs-tasks.amazonaws.com"),
-  statements: [Statement.allow(["s3:GetObject", "s3:PutObject"], [pulumi.interpolate`${assets.arn}/*`])],
+  statements: assets.grantReadWrite(),
 });
 
 export const vpcId = network.vpcId;

@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { declare, settle } from "../../test/harness.js";
 import { Bucket, type BucketArgs } from "./bucket.js";
@@ -8,12 +9,27 @@ describe("Bucket", () => {
     expect(resources.map((r) => r.type).sort()).toEqual([
       "aws:s3/bucket:Bucket",
       "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
+      "aws:s3/bucketPolicy:BucketPolicy",
       "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
       "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
       "aws:s3/bucketVersioning:BucketVersioning",
       "driftless:aws:Bucket",
     ]);
-    expect(one("aws:s3/bucket:Bucket").inputs).toMatchObject({ forceDestroy: false, tags: { team: "web" } });
+    expect(one("aws:s3/bucket:Bucket").inputs).toMatchObject({
+      forceDestroy: false,
+      tags: { Name: "assets", team: "web" },
+    });
+    const policy = JSON.parse(one("aws:s3/bucketPolicy:BucketPolicy").inputs.policy);
+    expect(policy.Statement).toEqual([
+      {
+        Sid: "DenyInsecureTransport",
+        Effect: "Deny",
+        Principal: "*",
+        Action: "s3:*",
+        Resource: ["arn:aws:s3:::assets", "arn:aws:s3:::assets/*"],
+        Condition: { Bool: { "aws:SecureTransport": "false" } },
+      },
+    ]);
     expect(one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs).toEqual({
       bucket: "assets-id",
       blockPublicAcls: true,
@@ -133,5 +149,58 @@ describe("Bucket", () => {
     ],
   ] as [BucketArgs, string][])("rejects %j", async (args, message) => {
     await expect(declare(() => new Bucket("b", args))).rejects.toThrow(message);
+  });
+
+  it("writes access logs, locks objects, and drops the TLS policy only when asked", async () => {
+    const { all, one } = await declare(
+      () =>
+        new Bucket("audit", {
+          requireTls: false,
+          accessLogs: { bucket: "logs-bucket" },
+          objectLock: { mode: "COMPLIANCE", days: 365 },
+        }),
+    );
+    expect(all("aws:s3/bucketPolicy:BucketPolicy")).toHaveLength(0);
+    expect(one("aws:s3/bucket:Bucket").inputs.objectLockEnabled).toBe(true);
+    expect(one("aws:s3/bucketLogging:BucketLogging").inputs).toMatchObject({
+      bucket: "audit-id",
+      targetBucket: "logs-bucket",
+      targetPrefix: "audit/",
+    });
+    expect(one("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration").inputs.rule).toEqual({
+      defaultRetention: { mode: "COMPLIANCE", days: 365 },
+    });
+    await expect(
+      declare(() => new Bucket("audit", { versioning: false, objectLock: { mode: "GOVERNANCE", days: 0 } })),
+    ).rejects.toThrow("Bucket `audit`: 2 problems:");
+  });
+
+  it("grants read or read-write access as ServiceRole statements", async () => {
+    const { result } = await declare(() => new Bucket("assets"));
+    const json = async (statements: ReturnType<Bucket["grantRead"]>) =>
+      Promise.all(
+        statements.map(async (st) => {
+          const s = st.toJSON();
+          return {
+            ...s,
+            Resource: await Promise.all(
+              (s.Resource as pulumi.Input<string>[]).map((r) => settle(pulumi.output(r))),
+            ),
+          };
+        }),
+      );
+    expect(await json(result.grantRead())).toEqual([
+      { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::assets/*"] },
+      { Effect: "Allow", Action: ["s3:ListBucket"], Resource: ["arn:aws:s3:::assets"] },
+    ]);
+    const rw = await json(result.grantReadWrite("uploads/"));
+    expect(rw[0]).toEqual({
+      Effect: "Allow",
+      Action: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+      Resource: ["arn:aws:s3:::assets/uploads/*"],
+    });
+    expect((rw[1] as Record<string, unknown> | undefined)?.Condition).toEqual({
+      StringLike: { "s3:prefix": ["uploads/*"] },
+    });
   });
 });

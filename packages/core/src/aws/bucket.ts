@@ -1,6 +1,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
+import { Statement } from "./statement.js";
 
 /** S3 storage classes a lifecycle rule can move objects to. */
 export type StorageClass =
@@ -92,6 +93,27 @@ export interface BucketArgs {
    */
   readonly forceDestroy?: boolean;
   /**
+   * A bucket policy that denies every request not made over TLS
+   * (`aws:SecureTransport` false).
+   * @default true
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/security-best-practices.html#transit
+   */
+  readonly requireTls?: boolean;
+  /**
+   * Server access logs, written to another bucket (which must allow the S3
+   * logging service to write).
+   * @default - no access logs
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/ServerLogs.html
+   */
+  readonly accessLogs?: { readonly bucket: pulumi.Input<string>; readonly prefix?: string };
+  /**
+   * Object Lock (WORM) with a default retention; needs `versioning`, and can
+   * only be switched on when the bucket is created.
+   * @default - no Object Lock
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock.html
+   */
+  readonly objectLock?: { readonly mode: "GOVERNANCE" | "COMPLIANCE"; readonly days: number };
+  /**
    * Tags on the bucket.
    * @default {}
    */
@@ -116,6 +138,8 @@ export class Bucket extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
   readonly bucketName: pulumi.Output<string>;
   readonly arn: pulumi.Output<string>;
+  /** The TLS-only bucket policy, `undefined` with `requireTls: false`. */
+  readonly policy?: aws.s3.BucketPolicy;
   /** The website endpoint, `undefined` without website hosting. */
   readonly websiteEndpoint: pulumi.Output<string | undefined>;
 
@@ -125,6 +149,18 @@ export class Bucket extends pulumi.ComponentResource {
     const rules = args.lifecycleRules ?? [];
 
     const v = new Validator("Bucket", name);
+    if (args.objectLock) {
+      v.oneOf("objectLock.mode", args.objectLock.mode, ["GOVERNANCE", "COMPLIANCE"]);
+      v.integer("objectLock.days", args.objectLock.days, 1, 36500);
+      v.check(versioning, "objectLock", "needs `versioning` on", args.objectLock);
+    }
+    if (args.accessLogs?.prefix !== undefined)
+      v.check(
+        !args.accessLogs.prefix.startsWith("/"),
+        "accessLogs.prefix",
+        "must not start with `/`",
+        args.accessLogs.prefix,
+      );
     const ids = new Set<string>();
     rules.forEach((r, i) => {
       const field = `lifecycleRules[${i}]`;
@@ -178,7 +214,11 @@ export class Bucket extends pulumi.ComponentResource {
     const parent = { parent: this };
     this.bucket = new aws.s3.Bucket(
       name,
-      { forceDestroy: args.forceDestroy ?? false, tags: { Name: name, ...args.tags } },
+      {
+        forceDestroy: args.forceDestroy ?? false,
+        ...(args.objectLock ? { objectLockEnabled: true } : {}),
+        tags: { Name: name, ...args.tags },
+      },
       parent,
     );
     const bucket = this.bucket.id;
@@ -258,6 +298,47 @@ export class Bucket extends pulumi.ComponentResource {
       );
     }
 
+    if (args.requireTls ?? true) {
+      this.policy = new aws.s3.BucketPolicy(
+        name,
+        {
+          bucket,
+          policy: pulumi.jsonStringify({
+            Version: "2012-10-17",
+            Statement: [
+              {
+                Sid: "DenyInsecureTransport",
+                Effect: "Deny",
+                Principal: "*",
+                Action: "s3:*",
+                Resource: [this.bucket.arn, pulumi.interpolate`${this.bucket.arn}/*`],
+                Condition: { Bool: { "aws:SecureTransport": "false" } },
+              },
+            ],
+          }),
+        },
+        parent,
+      );
+    }
+    if (args.accessLogs) {
+      new aws.s3.BucketLogging(
+        name,
+        { bucket, targetBucket: args.accessLogs.bucket, targetPrefix: args.accessLogs.prefix ?? `${name}/` },
+        parent,
+      );
+    }
+    if (args.objectLock) {
+      new aws.s3.BucketObjectLockConfiguration(
+        name,
+        {
+          bucket,
+          objectLockEnabled: "Enabled",
+          rule: { defaultRetention: { mode: args.objectLock.mode, days: args.objectLock.days } },
+        },
+        parent,
+      );
+    }
+
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
     this.websiteEndpoint = website ? website.websiteEndpoint : pulumi.output(undefined);
@@ -266,5 +347,35 @@ export class Bucket extends pulumi.ComponentResource {
       arn: this.arn,
       websiteEndpoint: this.websiteEndpoint,
     });
+  }
+
+  /**
+   * A statement that lets a role read objects (under `prefix`, e.g. `uploads/`)
+   * and list the bucket, for a {@link ServiceRole}'s `statements`.
+   */
+  grantRead(prefix = ""): Statement[] {
+    return [
+      Statement.allow(["s3:GetObject"], [pulumi.interpolate`${this.arn}/${prefix}*`]),
+      this.#list(prefix),
+    ];
+  }
+
+  /** Statements that let a role read, write and delete objects (under `prefix`) and list the bucket. */
+  grantReadWrite(prefix = ""): Statement[] {
+    return [
+      Statement.allow(
+        ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+        [pulumi.interpolate`${this.arn}/${prefix}*`],
+      ),
+      this.#list(prefix),
+    ];
+  }
+
+  #list(prefix: string): Statement {
+    return Statement.allow(
+      ["s3:ListBucket"],
+      [this.arn],
+      prefix === "" ? undefined : { StringLike: { "s3:prefix": [`${prefix}*`] } },
+    );
   }
 }

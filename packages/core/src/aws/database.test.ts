@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { declare, SECRET_SIG, SECRET_SIG_KEY, settle } from "../../test/harness.js";
+import { declare, rejected, SECRET_SIG, SECRET_SIG_KEY, settle } from "../../test/harness.js";
+import type { ValidationError } from "../errors.js";
 import { Database, type DatabaseArgs, derivePassword } from "./database.js";
 import { Network } from "./network.js";
 
@@ -202,5 +203,95 @@ describe("Database", () => {
     ).rejects.toThrow(
       '`identifier` must be an RDS identifier (lower-case letters, digits, single `-`, at most 63 characters), got "Orders"',
     );
+  });
+
+  it("forces TLS in a parameter group and alarms on CPU, storage and memory by default", async () => {
+    const { all, one, result } = await declare(() => new Database("orders", standalone));
+    const group = one("aws:rds/parameterGroup:ParameterGroup").inputs;
+    expect(group.family).toBe("postgres16");
+    expect(group.parameters).toEqual([{ name: "rds.force_ssl", value: "1" }]);
+    const db = one("aws:rds/instance:Instance").inputs;
+    expect(db.parameterGroupName).toBe("orders");
+    expect(db.iamDatabaseAuthenticationEnabled).toBe(false);
+    expect(db).not.toHaveProperty("performanceInsightsEnabled");
+    const alarms = all("aws:cloudwatch/metricAlarm:MetricAlarm");
+    expect(alarms.map((a) => [a.name, a.inputs.metricName, a.inputs.threshold])).toEqual([
+      ["orders-cpu", "CPUUtilization", 80],
+      ["orders-free-storage", "FreeStorageSpace", 20 * 1024 ** 3 * 0.1],
+      ["orders-free-memory", "FreeableMemory", 64 * 1024 ** 2],
+    ]);
+    expect(alarms[0]?.inputs.alarmActions).toEqual(["arn:aws:mock:::orders-alarms"]);
+    expect(await settle(result.alarmTopicArn)).toBe("arn:aws:mock:::orders-alarms");
+  });
+
+  it("takes Performance Insights, log exports, IAM auth, parameters, replicas and an existing topic", async () => {
+    const { all, one, result } = await declare(
+      () =>
+        new Database("orders", {
+          ...standalone,
+          engineVersion: "15.5",
+          forceSsl: false,
+          parameters: { log_min_duration_statement: "500" },
+          performanceInsights: { retentionDays: 31 },
+          logExports: ["postgresql", "upgrade"],
+          iamAuthentication: true,
+          readReplicas: 2,
+          kmsKeyArn: "arn:aws:kms:eu-west-1:1:key/k",
+          alarms: { topicArn: "arn:aws:sns:eu-west-1:1:pager" },
+        }),
+    );
+    expect(one("aws:rds/parameterGroup:ParameterGroup").inputs).toMatchObject({
+      family: "postgres15",
+      parameters: [
+        { name: "rds.force_ssl", value: "0" },
+        { name: "log_min_duration_statement", value: "500" },
+      ],
+    });
+    expect(one("aws:rds/instance:Instance", "orders").inputs).toMatchObject({
+      performanceInsightsEnabled: true,
+      performanceInsightsRetentionPeriod: 31,
+      enabledCloudwatchLogsExports: ["postgresql", "upgrade"],
+      iamDatabaseAuthenticationEnabled: true,
+    });
+    const replica = one("aws:rds/instance:Instance", "orders-replica-1").inputs;
+    expect(replica).toMatchObject({
+      storageEncrypted: true,
+      kmsKeyId: "arn:aws:kms:eu-west-1:1:key/k",
+      skipFinalSnapshot: true,
+      publiclyAccessible: false,
+      vpcSecurityGroupIds: ["orders-id"],
+      tags: { Name: "orders-replica-1" },
+    });
+    expect(replica).not.toHaveProperty("password");
+    expect(all("aws:sns/topic:Topic")).toHaveLength(0);
+    expect(all("aws:cloudwatch/metricAlarm:MetricAlarm")[0]?.inputs.alarmActions).toEqual([
+      "arn:aws:sns:eu-west-1:1:pager",
+    ]);
+    expect(await settle(result.replicaAddresses)).toHaveLength(2);
+  });
+
+  it("turns the alarms off with one switch and rejects bad monitoring settings", async () => {
+    const { all, result } = await declare(() => new Database("orders", { ...standalone, alarms: false }));
+    expect(all("aws:cloudwatch/metricAlarm:MetricAlarm")).toHaveLength(0);
+    expect(all("aws:sns/topic:Topic")).toHaveLength(0);
+    expect(await settle(result.alarmTopicArn)).toBeUndefined();
+    const error = await rejected<ValidationError>(
+      declare(
+        () =>
+          new Database("orders", {
+            ...standalone,
+            performanceInsights: { retentionDays: 30 },
+            logExports: ["audit" as "postgresql"],
+            readReplicas: 6,
+            parameters: { "Bad Name": "1" },
+          }),
+      ),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      "performanceInsights.retentionDays",
+      "logExports[0]",
+      "readReplicas",
+      "parameters.Bad Name",
+    ]);
   });
 });

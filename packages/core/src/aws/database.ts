@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cidrProblem } from "../internal/cidr.js";
 import { isKnown } from "../internal/inputs.js";
 import { Validator } from "../internal/validator.js";
+import { type AlarmArgs, createAlarms } from "./alarms.js";
 import type { Network } from "./network.js";
 
 /**
@@ -32,7 +33,7 @@ export interface DatabaseArgs {
   readonly network?: Network;
   /**
    * Subnets (in at least two zones) for the subnet group.
-   * @default - the network's private subnets
+   * @default - the network's isolated subnets when it has them, else its private ones
    * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_VPC.WorkingWithRDSInstanceinaVPC.html
    */
   readonly subnetIds?: pulumi.Input<readonly pulumi.Input<string>[]>;
@@ -130,6 +131,49 @@ export interface DatabaseArgs {
    */
   readonly kmsKeyArn?: pulumi.Input<string>;
   /**
+   * Refuse unencrypted connections (`rds.force_ssl`) in the parameter group.
+   * @default true
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/PostgreSQL.Concepts.General.SSL.html
+   */
+  readonly forceSsl?: boolean;
+  /**
+   * More parameters of the parameter group (family `postgres<major>`), e.g.
+   * `{ log_min_duration_statement: "500" }`.
+   * @default {}
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/Appendix.PostgreSQL.CommonDBATasks.Parameters.html
+   */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /**
+   * Performance Insights, with the days its data is kept (7 is free; or a multiple of 31 up to 731).
+   * @default false
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PerfInsights.html
+   */
+  readonly performanceInsights?: boolean | { readonly retentionDays?: number };
+  /**
+   * Logs exported to CloudWatch Logs.
+   * @default []
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_LogAccess.Concepts.PostgreSQL.html
+   */
+  readonly logExports?: readonly ("postgresql" | "upgrade" | "iam-db-auth-error")[];
+  /**
+   * Let IAM identities connect with an auth token instead of a password.
+   * @default false
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
+   */
+  readonly iamAuthentication?: boolean;
+  /**
+   * Read replicas of the instance (same class, encryption and security group).
+   * @default 0
+   * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ReadRepl.html
+   */
+  readonly readReplicas?: number;
+  /**
+   * CloudWatch alarms on CPU (> 80 %), free storage (< 10 % of `allocatedStorage`)
+   * and freeable memory (< 64 MiB), notifying an SNS topic; `false` for none.
+   * @default {} (alarms on, a new topic)
+   */
+  readonly alarms?: AlarmArgs | false;
+  /**
    * Tags on every resource.
    * @default {}
    */
@@ -170,17 +214,35 @@ export class Database extends pulumi.ComponentResource {
   readonly password: pulumi.Output<string | undefined>;
   /** How the password was obtained. */
   readonly passwordSource: "given" | "derived" | "rdsManaged";
+  /** The parameter group (`rds.force_ssl` and `parameters`). */
+  readonly parameterGroup: aws.rds.ParameterGroup;
+  /** The read replicas, in order. */
+  readonly replicas: readonly aws.rds.Instance[];
+  /** Addresses of the read replicas. */
+  readonly replicaAddresses: pulumi.Output<string[]>;
+  /** ARN of the SNS topic the alarms notify, `undefined` with `alarms: false`. */
+  readonly alarmTopicArn: pulumi.Output<string | undefined>;
 
   constructor(name: string, args: DatabaseArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:aws:Database", name, {}, opts);
     const port = args.port ?? 5432;
     const username = args.username ?? "app";
     const databaseName = args.databaseName ?? name.replace(/-/g, "_");
-    const subnetIds = args.subnetIds ?? args.network?.privateSubnetIds;
+    const subnetIds =
+      args.subnetIds ??
+      (args.network && args.network.isolatedSubnets.length > 0
+        ? args.network.isolatedSubnetIds
+        : args.network?.privateSubnetIds);
     const vpcId = args.vpcId ?? args.network?.vpcId;
     const seed = args.passwordSeed ?? new pulumi.Config("driftless").getSecret("passwordSeed");
     const passwordVersion = args.passwordVersion ?? 1;
     const allocatedStorage = args.allocatedStorage ?? 20;
+    const engineVersion = args.engineVersion ?? "16";
+    const instanceClass = args.instanceClass ?? "db.t4g.micro";
+    const performanceInsights =
+      args.performanceInsights === true ? {} : args.performanceInsights || undefined;
+    const readReplicas = args.readReplicas ?? 0;
+    const alarms = args.alarms === false ? undefined : (args.alarms ?? {});
     const cidrBlocks = args.allowIngressFrom.cidrBlocks ?? [];
     const securityGroupIds = args.allowIngressFrom.securityGroupIds ?? [];
 
@@ -258,6 +320,21 @@ export class Database extends pulumi.ComponentResource {
       "must be an instance class like `db.t4g.micro`",
       args.instanceClass,
     );
+    if (performanceInsights?.retentionDays !== undefined) {
+      const days = performanceInsights.retentionDays;
+      v.check(
+        days === 7 || (Number.isInteger(days) && days % 31 === 0 && days >= 31 && days <= 731),
+        "performanceInsights.retentionDays",
+        "must be 7, or a multiple of 31 up to 731",
+        days,
+      );
+    }
+    for (const [i, log] of (args.logExports ?? []).entries())
+      v.oneOf(`logExports[${i}]`, log, ["postgresql", "upgrade", "iam-db-auth-error"]);
+    v.integer("readReplicas", args.readReplicas, 0, 5);
+    for (const key of Object.keys(args.parameters ?? {})) {
+      v.check(/^[a-z][a-z0-9_.]*$/.test(key), `parameters.${key}`, "is not a parameter name", key);
+    }
     cidrBlocks.forEach((block, i) => {
       const problem = cidrProblem(block);
       if (problem !== undefined) v.fail(`allowIngressFrom.cidrBlocks[${i}]`, problem, block);
@@ -307,18 +384,44 @@ export class Database extends pulumi.ComponentResource {
       this.passwordSource = "rdsManaged";
     }
 
+    this.parameterGroup = new aws.rds.ParameterGroup(
+      name,
+      {
+        family: `postgres${engineVersion.split(".")[0]}`,
+        description: `PostgreSQL ${name}`,
+        parameters: Object.entries({
+          "rds.force_ssl": (args.forceSsl ?? true) ? "1" : "0",
+          ...args.parameters,
+        }).map(([paramName, value]) => ({ name: paramName, value })),
+        tags,
+      },
+      parent,
+    );
+    const monitoring = {
+      ...(performanceInsights
+        ? {
+            performanceInsightsEnabled: true,
+            performanceInsightsRetentionPeriod: performanceInsights.retentionDays ?? 7,
+          }
+        : {}),
+      ...(args.kmsKeyArn === undefined ? {} : { kmsKeyId: args.kmsKeyArn }),
+    };
+
     this.instance = new aws.rds.Instance(
       name,
       {
         ...(args.identifier === undefined ? {} : { identifier: args.identifier }),
         engine: "postgres",
-        engineVersion: args.engineVersion ?? "16",
-        instanceClass: args.instanceClass ?? "db.t4g.micro",
+        engineVersion,
+        instanceClass,
         allocatedStorage,
         ...(args.maxAllocatedStorage === undefined ? {} : { maxAllocatedStorage: args.maxAllocatedStorage }),
         storageType: "gp3",
         storageEncrypted: true,
-        ...(args.kmsKeyArn === undefined ? {} : { kmsKeyId: args.kmsKeyArn }),
+        ...monitoring,
+        parameterGroupName: this.parameterGroup.name,
+        ...(args.logExports?.length ? { enabledCloudwatchLogsExports: [...args.logExports] } : {}),
+        iamDatabaseAuthenticationEnabled: args.iamAuthentication ?? false,
         dbName: databaseName,
         username,
         ...(password === undefined ? { manageMasterUserPassword: true } : { password }),
@@ -340,6 +443,72 @@ export class Database extends pulumi.ComponentResource {
       },
       { parent: this, additionalSecretOutputs: ["password"], ignoreChanges: ["finalSnapshotIdentifier"] },
     );
+
+    this.replicas = Array.from(
+      { length: readReplicas },
+      (_, i) =>
+        new aws.rds.Instance(
+          `${name}-replica-${i}`,
+          {
+            replicateSourceDb: this.instance.identifier,
+            instanceClass,
+            storageEncrypted: true,
+            ...monitoring,
+            parameterGroupName: this.parameterGroup.name,
+            vpcSecurityGroupIds: [this.securityGroup.id],
+            publiclyAccessible: false,
+            deletionProtection: args.deletionProtection ?? true,
+            autoMinorVersionUpgrade: true,
+            // A replica holds no data of its own worth a snapshot.
+            skipFinalSnapshot: true,
+            tags: { ...tags, Name: `${tags.Name}-replica-${i}` },
+          },
+          parent,
+        ),
+    );
+    this.replicaAddresses = pulumi.all(this.replicas.map((r) => r.address));
+    if (alarms) {
+      const id = { DBInstanceIdentifier: this.instance.identifier };
+      const created = createAlarms(
+        this,
+        name,
+        alarms,
+        [
+          {
+            id: "cpu",
+            description: `PostgreSQL ${name}: CPU above 80 % for 15 minutes`,
+            namespace: "AWS/RDS",
+            metricName: "CPUUtilization",
+            dimensions: id,
+            statistic: "Average",
+            comparisonOperator: "GreaterThanThreshold",
+            threshold: 80,
+          },
+          {
+            id: "free-storage",
+            description: `PostgreSQL ${name}: less than 10 % of the storage free`,
+            namespace: "AWS/RDS",
+            metricName: "FreeStorageSpace",
+            dimensions: id,
+            statistic: "Minimum",
+            comparisonOperator: "LessThanThreshold",
+            threshold: allocatedStorage * 1024 ** 3 * 0.1,
+          },
+          {
+            id: "free-memory",
+            description: `PostgreSQL ${name}: less than 64 MiB of memory free`,
+            namespace: "AWS/RDS",
+            metricName: "FreeableMemory",
+            dimensions: id,
+            statistic: "Minimum",
+            comparisonOperator: "LessThanThreshold",
+            threshold: 64 * 1024 ** 2,
+          },
+        ],
+        tags,
+      );
+      this.alarmTopicArn = created.topicArn;
+    } else this.alarmTopicArn = pulumi.output(undefined);
 
     this.username = username;
     this.address = this.instance.address;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { declare, rejected, settle } from "../../test/harness.js";
+import type { ValidationError } from "../errors.js";
+import { Database } from "./database.js";
 import { Network, type NetworkArgs } from "./network.js";
 
 const zones = ["eu-west-1a", "eu-west-1b"];
@@ -157,5 +159,94 @@ describe("Network", () => {
       "nat",
       "cidrBlock",
     ]);
+  });
+
+  it("adds isolated subnets, tier tags, VPC endpoints, existing Elastic IPs and NAT alarms", async () => {
+    const { all, one, result } = await declare(
+      () =>
+        new Network("main", {
+          availabilityZones: zones,
+          isolatedSubnets: true,
+          subnetTags: { public: { "kubernetes.io/role/elb": "1" }, isolated: { tier: "data" } },
+          endpoints: { s3: true, interfaces: ["ecr.api", "sts"] },
+          natEipAllocationIds: ["eipalloc-1", "eipalloc-2"],
+        }),
+    );
+    expect(result.plan.isolated).toEqual(["10.0.160.0/20", "10.0.176.0/20"]);
+    const isolated = one("aws:ec2/subnet:Subnet", "main-isolated-1").inputs;
+    expect(isolated).toMatchObject({
+      cidrBlock: "10.0.176.0/20",
+      availabilityZone: "eu-west-1b",
+      tags: { tier: "data", "driftless:subnet-tier": "isolated", Name: "main-isolated-eu-west-1b" },
+    });
+    expect(one("aws:ec2/routeTable:RouteTable", "main-isolated").inputs.routes).toEqual([]);
+    expect(one("aws:ec2/subnet:Subnet", "main-public-0").inputs.tags["kubernetes.io/role/elb"]).toBe("1");
+    expect(all("aws:ec2/eip:Eip")).toHaveLength(0);
+    expect(all("aws:ec2/natGateway:NatGateway").map((n) => n.inputs.allocationId)).toEqual([
+      "eipalloc-1",
+      "eipalloc-2",
+    ]);
+    const s3 = one("aws:ec2/vpcEndpoint:VpcEndpoint", "main-s3").inputs;
+    expect(s3).toMatchObject({ serviceName: "com.amazonaws.eu-west-1.s3", vpcEndpointType: "Gateway" });
+    expect(s3.routeTableIds).toEqual(["main-private-0-id", "main-private-1-id", "main-isolated-id"]);
+    const sts = one("aws:ec2/vpcEndpoint:VpcEndpoint", "main-sts").inputs;
+    expect(sts).toMatchObject({
+      serviceName: "com.amazonaws.eu-west-1.sts",
+      vpcEndpointType: "Interface",
+      privateDnsEnabled: true,
+      subnetIds: ["main-private-0-id", "main-private-1-id"],
+    });
+    expect(one("aws:ec2/securityGroup:SecurityGroup", "main-endpoints").inputs.ingress).toEqual([
+      { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.0.0.0/16"] },
+    ]);
+    expect(result.endpoints).toHaveLength(3);
+    const alarms = all("aws:cloudwatch/metricAlarm:MetricAlarm");
+    expect(alarms.map((a) => [a.name, a.inputs.metricName, a.inputs.dimensions])).toEqual([
+      ["main-nat-0-port-allocation", "ErrorPortAllocation", { NatGatewayId: "main-nat-0-id" }],
+      ["main-nat-1-port-allocation", "ErrorPortAllocation", { NatGatewayId: "main-nat-1-id" }],
+    ]);
+    expect(await settle(result.isolatedSubnetIds)).toEqual(["main-isolated-0-id", "main-isolated-1-id"]);
+  });
+
+  it("puts a Database into the isolated subnets, and skips alarms without NAT or when off", async () => {
+    const { one, all } = await declare(() => {
+      const network = new Network("main", { availabilityZones: zones, isolatedSubnets: true, nat: "none" });
+      new Network("other", {
+        availabilityZones: zones,
+        nat: "single",
+        alarms: false,
+        cidrBlock: "10.1.0.0/16",
+      });
+      return new Database("orders", { network, allowIngressFrom: {}, passwordSeed: "s", alarms: false });
+    });
+    expect(one("aws:rds/subnetGroup:SubnetGroup").inputs.subnetIds).toEqual([
+      "main-isolated-0-id",
+      "main-isolated-1-id",
+    ]);
+    expect(all("aws:cloudwatch/metricAlarm:MetricAlarm")).toHaveLength(0);
+  });
+
+  it("rejects a wrong number of Elastic IPs, bad endpoint services and misplaced tier tags", async () => {
+    const error = await rejected<ValidationError>(
+      declare(
+        () =>
+          new Network("main", {
+            availabilityZones: zones,
+            natEipAllocationIds: ["eipalloc-1"],
+            endpoints: { interfaces: ["s3", "Bad Name"] },
+            subnetTags: { private: { Name: "x" }, isolated: {} },
+          }),
+      ),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      "natEipAllocationIds",
+      "endpoints.interfaces[0]",
+      "endpoints.interfaces[1]",
+      "subnetTags.private.Name",
+      "subnetTags.isolated",
+    ]);
+    expect(error.message).toContain(
+      'must list one allocation per NAT gateway (2 with `nat: "perAz"`), got 1',
+    );
   });
 });

@@ -2,6 +2,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { CidrError, planSubnets, type SubnetPlan } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
+import { type AlarmArgs, createAlarms } from "./alarms.js";
 
 /** How private subnets reach the internet. */
 export type NatMode = "none" | "single" | "perAz";
@@ -50,7 +51,55 @@ export interface NetworkArgs {
    * Explicit subnet blocks, one per zone; validated instead of computed.
    * @default - computed from the prefixes
    */
-  readonly subnets?: { readonly public: readonly string[]; readonly private: readonly string[] };
+  readonly subnets?: {
+    readonly public: readonly string[];
+    readonly private: readonly string[];
+    readonly isolated?: readonly string[];
+  };
+  /**
+   * Also create an isolated subnet per zone: no route to the internet, not
+   * even through NAT (for databases; a `Database` on this network uses them).
+   * @default false
+   */
+  readonly isolatedSubnets?: boolean;
+  /**
+   * Prefix length of each isolated subnet.
+   * @default - the public subnet size
+   */
+  readonly isolatedSubnetPrefix?: number;
+  /**
+   * Extra tags per subnet tier, e.g. `{ public: { "kubernetes.io/role/elb": "1" },
+   * private: { "kubernetes.io/role/internal-elb": "1" } }` for EKS load balancers.
+   * @default {}
+   * @see https://docs.aws.amazon.com/eks/latest/userguide/network-load-balancing.html
+   */
+  readonly subnetTags?: {
+    readonly public?: Readonly<Record<string, string>>;
+    readonly private?: Readonly<Record<string, string>>;
+    readonly isolated?: Readonly<Record<string, string>>;
+  };
+  /**
+   * VPC endpoints, so private traffic to AWS services stays inside the VPC:
+   * the S3 gateway endpoint (free) on the private and isolated route tables,
+   * and interface endpoints (e.g. `ecr.api`, `ecr.dkr`, `sts`, `logs`) in the
+   * private subnets, reachable on 443 from the VPC.
+   * @default - none
+   * @see https://docs.aws.amazon.com/vpc/latest/privatelink/aws-services-privatelink-support.html
+   */
+  readonly endpoints?: { readonly s3?: boolean; readonly interfaces?: readonly string[] };
+  /**
+   * Allocation ids of existing Elastic IPs for the NAT gateways, one per
+   * gateway (e.g. addresses partners allow-list); Driftless then allocates none.
+   * @default - new Elastic IPs
+   */
+  readonly natEipAllocationIds?: readonly pulumi.Input<string>[];
+  /**
+   * A CloudWatch alarm per NAT gateway on port allocation errors (connections
+   * dropped for lack of source ports), notifying an SNS topic; `false` for none.
+   * Only with NAT gateways.
+   * @default {} (alarms on, a new topic)
+   */
+  readonly alarms?: AlarmArgs | false;
   /**
    * NAT gateways: none (private subnets stay offline), one shared (cheaper, but
    * one zone's outage cuts every private subnet off), or one per zone (survives
@@ -88,6 +137,11 @@ export class Network extends pulumi.ComponentResource {
   readonly privateSubnets: readonly aws.ec2.Subnet[];
   readonly publicSubnetIds: pulumi.Output<string[]>;
   readonly privateSubnetIds: pulumi.Output<string[]>;
+  /** Isolated subnets (empty without `isolatedSubnets`). */
+  readonly isolatedSubnets: readonly aws.ec2.Subnet[];
+  readonly isolatedSubnetIds: pulumi.Output<string[]>;
+  /** The VPC endpoints, S3 first. */
+  readonly endpoints: readonly aws.ec2.VpcEndpoint[];
   readonly natGateways: readonly aws.ec2.NatGateway[];
   readonly flowLog?: aws.ec2.FlowLog;
   /** The subnet plan, known at declaration time. */
@@ -100,6 +154,10 @@ export class Network extends pulumi.ComponentResource {
     const nat = args.nat ?? "perAz";
     const flowLogs = args.flowLogs === true ? {} : args.flowLogs || undefined;
     const retentionInDays = flowLogs?.retentionInDays ?? 30;
+    const isolated = args.isolatedSubnets ?? false;
+    const natCount = nat === "none" ? 0 : nat === "single" ? 1 : zones.length;
+    const interfaceEndpoints = args.endpoints?.interfaces ?? [];
+    const alarms = args.alarms === false || natCount === 0 ? undefined : (args.alarms ?? {});
 
     const v = new Validator("Network", name);
     v.check(zones.length > 0, "availabilityZones", "must name at least one zone", zones);
@@ -113,6 +171,28 @@ export class Network extends pulumi.ComponentResource {
       );
     }
     v.oneOf("nat", args.nat, ["none", "single", "perAz"]);
+    if (args.natEipAllocationIds !== undefined) {
+      v.check(
+        args.natEipAllocationIds.length === natCount,
+        "natEipAllocationIds",
+        `must list one allocation per NAT gateway (${natCount} with \`nat: "${nat}"\`)`,
+        args.natEipAllocationIds.length,
+      );
+    }
+    for (const [i, service] of interfaceEndpoints.entries()) {
+      v.check(
+        /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(service) && service !== "s3",
+        `endpoints.interfaces[${i}]`,
+        "must be a service name like `ecr.api` or `sts` (S3 is `endpoints.s3`)",
+        service,
+      );
+    }
+    for (const tier of ["public", "private", "isolated"] as const) {
+      for (const key of Object.keys(args.subnetTags?.[tier] ?? {}))
+        v.check(key !== "Name", `subnetTags.${tier}.Name`, "is set by the Network", key);
+    }
+    if (args.subnetTags?.isolated !== undefined)
+      v.check(isolated, "subnetTags.isolated", "needs `isolatedSubnets`", args.subnetTags.isolated);
     if (flowLogs) {
       v.check(
         RETENTION_DAYS.includes(retentionInDays),
@@ -132,6 +212,8 @@ export class Network extends pulumi.ComponentResource {
           ...(args.privateSubnetPrefix === undefined ? {} : { privatePrefix: args.privateSubnetPrefix }),
           ...(args.publicSubnetPrefix === undefined ? {} : { publicPrefix: args.publicSubnetPrefix }),
           ...(args.subnets === undefined ? {} : { subnets: args.subnets }),
+          ...(isolated ? { isolated: true } : {}),
+          ...(args.isolatedSubnetPrefix === undefined ? {} : { isolatedPrefix: args.isolatedSubnetPrefix }),
         });
       } catch (err) {
         if (!(err instanceof CidrError)) throw err;
@@ -169,7 +251,7 @@ export class Network extends pulumi.ComponentResource {
             availabilityZone: zone,
             // Instances get a public address only when asked for one.
             mapPublicIpOnLaunch: false,
-            tags: tags(`-public-${zone}`, { "driftless:subnet-tier": "public" }),
+            tags: tags(`-public-${zone}`, { ...args.subnetTags?.public, "driftless:subnet-tier": "public" }),
           },
           parent,
         ),
@@ -183,7 +265,10 @@ export class Network extends pulumi.ComponentResource {
             cidrBlock: this.plan.private[i] as string,
             availabilityZone: zone,
             mapPublicIpOnLaunch: false,
-            tags: tags(`-private-${zone}`, { "driftless:subnet-tier": "private" }),
+            tags: tags(`-private-${zone}`, {
+              ...args.subnetTags?.private,
+              "driftless:subnet-tier": "private",
+            }),
           },
           parent,
         ),
@@ -202,20 +287,21 @@ export class Network extends pulumi.ComponentResource {
       );
     }
 
-    const natCount = nat === "none" ? 0 : nat === "single" ? 1 : zones.length;
     this.natGateways = Array.from({ length: natCount }, (_, i) => {
-      const eip = new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: tags(`-nat-${i}`) }, parent);
+      const allocationId =
+        args.natEipAllocationIds?.[i] ??
+        new aws.ec2.Eip(`${name}-nat-${i}`, { domain: "vpc", tags: tags(`-nat-${i}`) }, parent).id;
       return new aws.ec2.NatGateway(
         `${name}-nat-${i}`,
         {
-          allocationId: eip.id,
+          allocationId,
           subnetId: (this.publicSubnets[i] as aws.ec2.Subnet).id,
           tags: tags(`-nat-${i}`),
         },
         { parent: this, dependsOn: [igw] },
       );
     });
-    this.privateSubnets.forEach((subnet, i) => {
+    const privateTables = this.privateSubnets.map((subnet, i) => {
       const natGateway = this.natGateways[nat === "perAz" ? i : 0];
       const table = new aws.ec2.RouteTable(
         `${name}-private-${i}`,
@@ -231,7 +317,114 @@ export class Network extends pulumi.ComponentResource {
         { subnetId: subnet.id, routeTableId: table.id },
         parent,
       );
+      return table;
     });
+
+    const isolatedCidrs = this.plan.isolated ?? [];
+    this.isolatedSubnets = isolatedCidrs.map(
+      (cidrBlock, i) =>
+        new aws.ec2.Subnet(
+          `${name}-isolated-${i}`,
+          {
+            vpcId: this.vpc.id,
+            cidrBlock,
+            availabilityZone: zones[i] as string,
+            mapPublicIpOnLaunch: false,
+            tags: tags(`-isolated-${zones[i]}`, {
+              ...args.subnetTags?.isolated,
+              "driftless:subnet-tier": "isolated",
+            }),
+          },
+          parent,
+        ),
+    );
+    // One table without any default route: the VPC's local route only.
+    const isolatedTable =
+      this.isolatedSubnets.length === 0
+        ? undefined
+        : new aws.ec2.RouteTable(
+            `${name}-isolated`,
+            { vpcId: this.vpc.id, routes: [], tags: tags("-isolated") },
+            parent,
+          );
+    for (const [i, subnet] of this.isolatedSubnets.entries()) {
+      new aws.ec2.RouteTableAssociation(
+        `${name}-isolated-${i}`,
+        { subnetId: subnet.id, routeTableId: (isolatedTable as aws.ec2.RouteTable).id },
+        parent,
+      );
+    }
+
+    const region =
+      args.endpoints?.s3 || interfaceEndpoints.length > 0
+        ? aws.getRegionOutput({}, { parent: this }).region
+        : undefined;
+    const endpoints: aws.ec2.VpcEndpoint[] = [];
+    if (args.endpoints?.s3) {
+      endpoints.push(
+        new aws.ec2.VpcEndpoint(
+          `${name}-s3`,
+          {
+            vpcId: this.vpc.id,
+            serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
+            vpcEndpointType: "Gateway",
+            routeTableIds: [...privateTables, ...(isolatedTable ? [isolatedTable] : [])].map((t) => t.id),
+            tags: tags("-s3"),
+          },
+          parent,
+        ),
+      );
+    }
+    if (interfaceEndpoints.length > 0) {
+      const endpointSg = new aws.ec2.SecurityGroup(
+        `${name}-endpoints`,
+        {
+          vpcId: this.vpc.id,
+          description: `VPC endpoints of ${name}: HTTPS from the VPC`,
+          ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [this.plan.vpc] }],
+          egress: [],
+          tags: tags("-endpoints"),
+        },
+        parent,
+      );
+      for (const service of interfaceEndpoints) {
+        endpoints.push(
+          new aws.ec2.VpcEndpoint(
+            `${name}-${service.replace(/\./g, "-")}`,
+            {
+              vpcId: this.vpc.id,
+              serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
+              vpcEndpointType: "Interface",
+              privateDnsEnabled: true,
+              subnetIds: this.privateSubnets.map((sub) => sub.id),
+              securityGroupIds: [endpointSg.id],
+              tags: tags(`-${service}`),
+            },
+            parent,
+          ),
+        );
+      }
+    }
+    this.endpoints = endpoints;
+
+    if (alarms) {
+      createAlarms(
+        this,
+        name,
+        alarms,
+        this.natGateways.map((gateway, i) => ({
+          id: `nat-${i}-port-allocation`,
+          description: `NAT gateway ${i} of ${name}: connections dropped for lack of source ports`,
+          namespace: "AWS/NATGateway",
+          metricName: "ErrorPortAllocation",
+          dimensions: { NatGatewayId: gateway.id },
+          statistic: "Sum",
+          comparisonOperator: "GreaterThanThreshold",
+          threshold: 0,
+        })),
+        tags("-alarms"),
+      );
+    }
 
     if (flowLogs) {
       const logGroup = new aws.cloudwatch.LogGroup(
@@ -289,10 +482,12 @@ export class Network extends pulumi.ComponentResource {
 
     this.publicSubnetIds = pulumi.all(this.publicSubnets.map((s) => s.id));
     this.privateSubnetIds = pulumi.all(this.privateSubnets.map((s) => s.id));
+    this.isolatedSubnetIds = pulumi.all(this.isolatedSubnets.map((s) => s.id));
     this.registerOutputs({
       vpcId: this.vpcId,
       publicSubnetIds: this.publicSubnetIds,
       privateSubnetIds: this.privateSubnetIds,
+      isolatedSubnetIds: this.isolatedSubnetIds,
     });
   }
 }

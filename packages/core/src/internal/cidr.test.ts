@@ -150,3 +150,47 @@ describe("planSubnets", () => {
     );
   });
 });
+
+describe("planSubnets with an isolated tier", () => {
+  it("adds isolated subnets after the others, leaving public and private where they were", () => {
+    const without = planSubnets({ vpcCidr: "10.0.0.0/16", zones: 3 });
+    const withIsolated = planSubnets({
+      vpcCidr: "10.0.0.0/16",
+      zones: 3,
+      isolated: true,
+      isolatedPrefix: 24,
+    });
+    expect(withIsolated.private).toEqual(without.private);
+    expect(withIsolated.public).toEqual(without.public);
+    expect(withIsolated.isolated).toEqual(["10.0.120.0/24", "10.0.121.0/24", "10.0.122.0/24"]);
+    expect(without.isolated).toBeUndefined();
+  });
+
+  it("checks explicit isolated subnets, and asks for them when the tier is on", () => {
+    const plan = planSubnets({
+      vpcCidr: "10.0.0.0/16",
+      zones: 1,
+      isolated: true,
+      subnets: { public: ["10.0.0.0/24"], private: ["10.0.1.0/24"], isolated: ["10.0.2.0/24"] },
+    });
+    expect(plan.isolated).toEqual(["10.0.2.0/24"]);
+    expect(() =>
+      planSubnets({
+        vpcCidr: "10.0.0.0/16",
+        zones: 1,
+        isolated: true,
+        subnets: { public: ["10.0.0.0/24"], private: ["10.0.1.0/24"] },
+      }),
+    ).toThrow("`subnets.isolated` must list the isolated subnets when `subnets` is given");
+    expect(() =>
+      planSubnets({
+        vpcCidr: "10.0.0.0/16",
+        zones: 1,
+        subnets: { public: ["10.0.0.0/24"], private: ["10.0.1.0/24"], isolated: ["10.0.1.0/25"] },
+      }),
+    ).toThrow("`subnets.isolated[0]` overlaps `subnets.private[0]`");
+    expect(() =>
+      planSubnets({ vpcCidr: "10.0.0.0/16", zones: 1, isolated: true, isolatedPrefix: 29 }),
+    ).toThrow("`isolatedSubnetPrefix` must be at most /28");
+  });
+});

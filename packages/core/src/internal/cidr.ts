@@ -147,15 +147,31 @@ export interface SubnetPlanOptions {
    * @default - a quarter of the private subnet size
    */
   readonly publicPrefix?: number;
+  /**
+   * Also plan an isolated subnet per zone (no route to the internet), e.g. for databases.
+   * @default false
+   */
+  readonly isolated?: boolean;
+  /**
+   * Prefix length of each isolated subnet.
+   * @default - the public subnet size
+   */
+  readonly isolatedPrefix?: number;
   /** Explicit subnets instead of computed ones; they are only validated. */
-  readonly subnets?: { readonly public: readonly string[]; readonly private: readonly string[] };
+  readonly subnets?: {
+    readonly public: readonly string[];
+    readonly private: readonly string[];
+    readonly isolated?: readonly string[];
+  };
 }
 
-/** One public and one private subnet per zone, in zone order. */
+/** One public and one private (and, when asked for, one isolated) subnet per zone, in zone order. */
 export interface SubnetPlan {
   readonly vpc: string;
   readonly public: readonly string[];
   readonly private: readonly string[];
+  /** Present only when isolated subnets were asked for. */
+  readonly isolated?: readonly string[];
 }
 
 /**
@@ -171,13 +187,23 @@ export function planSubnets(o: SubnetPlanOptions): SubnetPlan {
   if (!Number.isInteger(o.zones) || o.zones < 1)
     throw new CidrError("availabilityZones", "must name at least one zone", o.zones);
 
-  if (o.subnets !== undefined) return checkExplicit(vpc, o.zones, o.subnets);
+  if (o.subnets !== undefined) {
+    if (o.isolated && o.subnets.isolated === undefined)
+      throw new CidrError(
+        "subnets.isolated",
+        "must list the isolated subnets when `subnets` is given",
+        undefined,
+      );
+    return checkExplicit(vpc, o.zones, o.subnets);
+  }
 
   const privatePrefix = o.privatePrefix ?? vpc.prefix + Math.ceil(Math.log2(o.zones)) + 1;
   const publicPrefix = o.publicPrefix ?? privatePrefix + 2;
+  const isolatedPrefix = o.isolatedPrefix ?? publicPrefix;
   for (const [field, prefix] of [
     ["privateSubnetPrefix", privatePrefix],
     ["publicSubnetPrefix", publicPrefix],
+    ...(o.isolated ? ([["isolatedSubnetPrefix", isolatedPrefix]] as const) : []),
   ] as const) {
     if (!Number.isInteger(prefix) || prefix > MIN_PREFIX) {
       throw new CidrError(
@@ -189,14 +215,17 @@ export function planSubnets(o: SubnetPlanOptions): SubnetPlan {
     if (prefix <= vpc.prefix)
       throw new CidrError(field, `must be longer than the VPC prefix /${vpc.prefix}`, prefix);
   }
+  // Isolated subnets come last, so asking for them never moves the others.
   const blocks = allocate(vpc, [
     ...Array.from({ length: o.zones }, () => privatePrefix),
     ...Array.from({ length: o.zones }, () => publicPrefix),
+    ...(o.isolated ? Array.from({ length: o.zones }, () => isolatedPrefix) : []),
   ]);
   return {
     vpc: formatCidr(vpc),
     private: blocks.slice(0, o.zones).map(formatCidr),
-    public: blocks.slice(o.zones).map(formatCidr),
+    public: blocks.slice(o.zones, 2 * o.zones).map(formatCidr),
+    ...(o.isolated ? { isolated: blocks.slice(2 * o.zones).map(formatCidr) } : {}),
   };
 }
 
@@ -206,8 +235,12 @@ function checkExplicit(
   subnets: NonNullable<SubnetPlanOptions["subnets"]>,
 ): SubnetPlan {
   const all: { field: string; text: string; block: Cidr }[] = [];
-  for (const kind of ["public", "private"] as const) {
-    const list = subnets[kind];
+  const kinds =
+    subnets.isolated === undefined
+      ? (["public", "private"] as const)
+      : (["public", "private", "isolated"] as const);
+  for (const kind of kinds) {
+    const list = subnets[kind] ?? [];
     if (list.length !== zones) {
       throw new CidrError(`subnets.${kind}`, `must list one subnet per zone (${zones})`, list);
     }
@@ -224,5 +257,10 @@ function checkExplicit(
     const [a, b] = clash.map((i) => all[i]) as [(typeof all)[number], (typeof all)[number]];
     throw new CidrError(b.field, `overlaps \`${a.field}\` (${a.text})`, b.text);
   }
-  return { vpc: formatCidr(vpc), public: [...subnets.public], private: [...subnets.private] };
+  return {
+    vpc: formatCidr(vpc),
+    public: [...subnets.public],
+    private: [...subnets.private],
+    ...(subnets.isolated === undefined ? {} : { isolated: [...subnets.isolated] }),
+  };
 }
