@@ -24,6 +24,11 @@ export function useMocks(): Promise<void> {
       },
       call(args) {
         if (args.token === "aws:index/getRegion:getRegion") return { name: "eu-west-1", region: "eu-west-1" };
+        if (args.token === "aws:index/getAvailabilityZones:getAvailabilityZones")
+          return {
+            names: ["eu-west-1a", "eu-west-1b", "eu-west-1c"],
+            zoneIds: ["euw1-az1", "euw1-az2", "euw1-az3"],
+          };
         return args.inputs;
       },
     },

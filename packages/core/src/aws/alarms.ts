@@ -36,7 +36,7 @@ export function createAlarms(
   name: string,
   args: AlarmArgs,
   specs: readonly AlarmSpec[],
-  tags: Readonly<Record<string, string>>,
+  tags: Readonly<Record<string, pulumi.Input<string>>>,
 ): { readonly topicArn: pulumi.Output<string>; readonly alarms: aws.cloudwatch.MetricAlarm[] } {
   const topicArn = pulumi.output(
     args.topicArn ?? new aws.sns.Topic(`${name}-alarms`, { tags: { ...tags } }, { parent }).arn,

@@ -269,10 +269,10 @@ export class Database extends pulumi.ComponentResource {
     v.check(vpcId !== undefined, "vpcId", "is required when no `network` is given", undefined);
     if (args.network) {
       v.check(
-        args.network.availabilityZones.length >= 2,
+        args.network.zoneCount >= 2,
         "network",
         "must span at least two availability zones for an RDS subnet group",
-        args.network.availabilityZones,
+        args.network.zoneCount,
       );
     }
     if (args.subnetIds !== undefined && isKnown(args.subnetIds)) {

@@ -249,4 +249,20 @@ describe("Network", () => {
       'must list one allocation per NAT gateway (2 with `nat: "perAz"`), got 1',
     );
   });
+
+  it("discovers the region's zones when none are named", async () => {
+    const { all, one, result } = await declare(() => new Network("main", { nat: "single" }));
+    expect(result.zoneCount).toBe(3);
+    expect(await settle(result.zoneNames)).toEqual(["eu-west-1a", "eu-west-1b", "eu-west-1c"]);
+    expect(all("aws:ec2/subnet:Subnet")).toHaveLength(6);
+    expect(one("aws:ec2/subnet:Subnet", "main-private-2").inputs).toMatchObject({
+      availabilityZone: "eu-west-1c",
+      tags: { Name: "main-private-eu-west-1c" },
+    });
+    const two = await declare(() => new Network("main", { zoneCount: 2, nat: "none" }));
+    expect(two.all("aws:ec2/subnet:Subnet")).toHaveLength(4);
+    await expect(
+      declare(() => new Network("main", { availabilityZones: zones, zoneCount: 2 })),
+    ).rejects.toThrow("`zoneCount` must not be set together with `availabilityZones`");
+  });
 });

@@ -1,5 +1,6 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DriftlessError } from "../errors.js";
 import { CidrError, planSubnets, type SubnetPlan } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
 import { type AlarmArgs, createAlarms } from "./alarms.js";
@@ -28,9 +29,15 @@ export interface FlowLogArgs {
 export interface NetworkArgs {
   /**
    * Zones to spread over, e.g. `["eu-west-1a", "eu-west-1b"]`; one public and one private subnet each.
+   * @default - the first `zoneCount` zones of the region that need no opt-in, discovered at deploy time
    * @see https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html
    */
-  readonly availabilityZones: readonly string[];
+  readonly availabilityZones?: readonly string[];
+  /**
+   * How many zones to discover when `availabilityZones` is not given.
+   * @default 3
+   */
+  readonly zoneCount?: number;
   /**
    * The VPC's IPv4 block, `/16` to `/28`.
    * @default "10.0.0.0/16"
@@ -144,23 +151,42 @@ export class Network extends pulumi.ComponentResource {
   readonly endpoints: readonly aws.ec2.VpcEndpoint[];
   readonly natGateways: readonly aws.ec2.NatGateway[];
   readonly flowLog?: aws.ec2.FlowLog;
+  /** Number of zones (given or to be discovered). */
+  readonly zoneCount: number;
+  /** Names of the zones, in subnet order (known at deploy time when discovered). */
+  readonly zoneNames: pulumi.Output<string[]>;
   /** The subnet plan, known at declaration time. */
   readonly plan: SubnetPlan;
+  /** The zones given in `availabilityZones`; empty when they are discovered (see `zoneNames`). */
   readonly availabilityZones: readonly string[];
 
   constructor(name: string, args: NetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:aws:Network", name, {}, opts);
-    const zones = [...args.availabilityZones];
+    const given = args.availabilityZones === undefined ? undefined : [...args.availabilityZones];
+    const zoneCount = given?.length ?? args.zoneCount ?? 3;
     const nat = args.nat ?? "perAz";
     const flowLogs = args.flowLogs === true ? {} : args.flowLogs || undefined;
     const retentionInDays = flowLogs?.retentionInDays ?? 30;
     const isolated = args.isolatedSubnets ?? false;
-    const natCount = nat === "none" ? 0 : nat === "single" ? 1 : zones.length;
+    const natCount = nat === "none" ? 0 : nat === "single" ? 1 : zoneCount;
     const interfaceEndpoints = args.endpoints?.interfaces ?? [];
     const alarms = args.alarms === false || natCount === 0 ? undefined : (args.alarms ?? {});
 
     const v = new Validator("Network", name);
-    v.check(zones.length > 0, "availabilityZones", "must name at least one zone", zones);
+    v.check(
+      given === undefined || args.zoneCount === undefined,
+      "zoneCount",
+      "must not be set together with `availabilityZones`",
+      args.zoneCount,
+    );
+    v.integer("zoneCount", args.zoneCount, 1, 6);
+    const zones = given ?? [];
+    v.check(
+      given === undefined || zones.length > 0,
+      "availabilityZones",
+      "must name at least one zone",
+      zones,
+    );
     v.check(new Set(zones).size === zones.length, "availabilityZones", "must not repeat a zone", zones);
     for (const [i, z] of zones.entries()) {
       v.check(
@@ -204,11 +230,11 @@ export class Network extends pulumi.ComponentResource {
     }
     let plan: SubnetPlan | undefined;
     // Without zones there is nothing to plan (already reported above).
-    if (zones.length > 0) {
+    if (zoneCount > 0 && Number.isInteger(zoneCount)) {
       try {
         plan = planSubnets({
           vpcCidr: args.cidrBlock ?? "10.0.0.0/16",
-          zones: zones.length,
+          zones: zoneCount,
           ...(args.privateSubnetPrefix === undefined ? {} : { privatePrefix: args.privateSubnetPrefix }),
           ...(args.publicSubnetPrefix === undefined ? {} : { publicPrefix: args.publicSubnetPrefix }),
           ...(args.subnets === undefined ? {} : { subnets: args.subnets }),
@@ -223,15 +249,40 @@ export class Network extends pulumi.ComponentResource {
     v.done();
     this.plan = plan as SubnetPlan;
     this.availabilityZones = zones;
+    this.zoneCount = zoneCount;
 
     const parent = { parent: this };
     // Every resource is named `<Name tag or component name><suffix>`; the caller's tags win otherwise.
     const baseName = args.tags?.Name ?? name;
-    const tags = (suffix: string, extra: Record<string, string> = {}) => ({
+    const tags = (suffix: pulumi.Input<string>, extra: Record<string, string> = {}) => ({
       ...args.tags,
-      Name: `${baseName}${suffix}`,
+      Name: typeof suffix === "string" ? `${baseName}${suffix}` : pulumi.interpolate`${baseName}${suffix}`,
       ...extra,
     });
+    // Discovered zones are known at deploy time only; a region with too few fails the deployment, naming them.
+    const available =
+      given === undefined
+        ? aws.getAvailabilityZonesOutput(
+            { state: "available", filters: [{ name: "opt-in-status", values: ["opt-in-not-required"] }] },
+            { parent: this },
+          ).names
+        : undefined;
+    const zoneNames: pulumi.Input<string>[] =
+      given ??
+      Array.from({ length: zoneCount }, (_, i) =>
+        (available as pulumi.Output<string[]>).apply((names) => {
+          const zone = names[i];
+          if (zone === undefined) {
+            throw new DriftlessError(
+              `Network \`${name}\`: \`zoneCount\` asks for ${zoneCount} zones, the region has ${names.length} (${names.join(", ")})`,
+            );
+          }
+          return zone;
+        }),
+      );
+    this.zoneNames = pulumi.output(zoneNames);
+    const zoneSuffix = (tier: string, zone: pulumi.Input<string>): pulumi.Input<string> =>
+      typeof zone === "string" ? `-${tier}-${zone}` : pulumi.interpolate`-${tier}-${zone}`;
 
     this.vpc = new aws.ec2.Vpc(
       name,
@@ -241,7 +292,7 @@ export class Network extends pulumi.ComponentResource {
     this.vpcId = this.vpc.id;
     const igw = new aws.ec2.InternetGateway(name, { vpcId: this.vpc.id, tags: tags("") }, parent);
 
-    this.publicSubnets = zones.map(
+    this.publicSubnets = zoneNames.map(
       (zone, i) =>
         new aws.ec2.Subnet(
           `${name}-public-${i}`,
@@ -251,12 +302,15 @@ export class Network extends pulumi.ComponentResource {
             availabilityZone: zone,
             // Instances get a public address only when asked for one.
             mapPublicIpOnLaunch: false,
-            tags: tags(`-public-${zone}`, { ...args.subnetTags?.public, "driftless:subnet-tier": "public" }),
+            tags: tags(zoneSuffix("public", zone), {
+              ...args.subnetTags?.public,
+              "driftless:subnet-tier": "public",
+            }),
           },
           parent,
         ),
     );
-    this.privateSubnets = zones.map(
+    this.privateSubnets = zoneNames.map(
       (zone, i) =>
         new aws.ec2.Subnet(
           `${name}-private-${i}`,
@@ -265,7 +319,7 @@ export class Network extends pulumi.ComponentResource {
             cidrBlock: this.plan.private[i] as string,
             availabilityZone: zone,
             mapPublicIpOnLaunch: false,
-            tags: tags(`-private-${zone}`, {
+            tags: tags(zoneSuffix("private", zone), {
               ...args.subnetTags?.private,
               "driftless:subnet-tier": "private",
             }),
@@ -308,7 +362,7 @@ export class Network extends pulumi.ComponentResource {
         {
           vpcId: this.vpc.id,
           routes: natGateway ? [{ cidrBlock: "0.0.0.0/0", natGatewayId: natGateway.id }] : [],
-          tags: tags(`-private-${zones[i]}`),
+          tags: tags(zoneSuffix("private", zoneNames[i] as pulumi.Input<string>)),
         },
         parent,
       );
@@ -328,9 +382,9 @@ export class Network extends pulumi.ComponentResource {
           {
             vpcId: this.vpc.id,
             cidrBlock,
-            availabilityZone: zones[i] as string,
+            availabilityZone: zoneNames[i] as pulumi.Input<string>,
             mapPublicIpOnLaunch: false,
-            tags: tags(`-isolated-${zones[i]}`, {
+            tags: tags(zoneSuffix("isolated", zoneNames[i] as pulumi.Input<string>), {
               ...args.subnetTags?.isolated,
               "driftless:subnet-tier": "isolated",
             }),
