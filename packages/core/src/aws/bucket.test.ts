@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { declare, settle } from "../../test/harness.js";
+import { declare, rejected, settle } from "../../test/harness.js";
+import type { ValidationError } from "../errors.js";
 import { Bucket, type BucketArgs } from "./bucket.js";
 
 describe("Bucket", () => {
@@ -202,5 +203,58 @@ describe("Bucket", () => {
     expect((rw[1] as Record<string, unknown> | undefined)?.Condition).toEqual({
       StringLike: { "s3:prefix": ["uploads/*"] },
     });
+  });
+
+  it("replicates to another bucket through a role S3 assumes", async () => {
+    const { one } = await declare(
+      () =>
+        new Bucket("assets", {
+          kmsKeyArn: "arn:aws:kms:eu-west-1:1:key/src",
+          replication: {
+            destinationBucketArn: "arn:aws:s3:::assets-dr",
+            storageClass: "STANDARD_IA",
+            destinationKmsKeyArn: "arn:aws:kms:eu-central-1:1:key/dst",
+          },
+        }),
+    );
+    const rule = one("aws:s3/bucketReplicationConfig:BucketReplicationConfig").inputs.rules[0];
+    expect(rule).toMatchObject({
+      status: "Enabled",
+      deleteMarkerReplication: { status: "Enabled" },
+      sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } },
+      destination: {
+        bucket: "arn:aws:s3:::assets-dr",
+        storageClass: "STANDARD_IA",
+        encryptionConfiguration: { replicaKmsKeyId: "arn:aws:kms:eu-central-1:1:key/dst" },
+      },
+    });
+    expect(
+      JSON.parse(one("aws:iam/role:Role", "assets-replication").inputs.assumeRolePolicy).Statement[0]
+        .Principal,
+    ).toEqual({
+      Service: "s3.amazonaws.com",
+    });
+    const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+    expect(policy.Statement[2]).toEqual({
+      Effect: "Allow",
+      Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+      Resource: "arn:aws:s3:::assets-dr/*",
+    });
+    expect(policy.Statement).toHaveLength(5);
+    const error = await rejected<ValidationError>(
+      declare(
+        () =>
+          new Bucket("assets", {
+            versioning: false,
+            kmsKeyArn: "k",
+            replication: { destinationBucketArn: "arn:aws:s3:::x", storageClass: "COLD" as "GLACIER" },
+          }),
+      ),
+    );
+    expect(error.problems.map((p) => p.field)).toEqual([
+      "replication",
+      "replication.storageClass",
+      "replication.destinationKmsKeyArn",
+    ]);
   });
 });

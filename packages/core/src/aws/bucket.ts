@@ -114,6 +114,27 @@ export interface BucketArgs {
    */
   readonly objectLock?: { readonly mode: "GOVERNANCE" | "COMPLIANCE"; readonly days: number };
   /**
+   * Replicate new objects (and deletions) to another bucket, e.g. in a second
+   * region; needs `versioning` here and on the destination. A role S3 assumes
+   * for it is created. With `kmsKeyArn`, give the destination's key too.
+   * @default - no replication
+   * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
+   */
+  readonly replication?: {
+    /** ARN of the destination bucket. */
+    readonly destinationBucketArn: pulumi.Input<string>;
+    /**
+     * Storage class of the replicas.
+     * @default "STANDARD"
+     */
+    readonly storageClass?: "STANDARD" | StorageClass;
+    /**
+     * KMS key ARN in the destination for the replicas; required when this bucket uses `kmsKeyArn`.
+     * @default - SSE-S3 at the destination
+     */
+    readonly destinationKmsKeyArn?: pulumi.Input<string>;
+  };
+  /**
    * Tags on the bucket.
    * @default {}
    */
@@ -153,6 +174,16 @@ export class Bucket extends pulumi.ComponentResource {
       v.oneOf("objectLock.mode", args.objectLock.mode, ["GOVERNANCE", "COMPLIANCE"]);
       v.integer("objectLock.days", args.objectLock.days, 1, 36500);
       v.check(versioning, "objectLock", "needs `versioning` on", args.objectLock);
+    }
+    if (args.replication) {
+      v.check(versioning, "replication", "needs `versioning` on", args.replication);
+      v.oneOf("replication.storageClass", args.replication.storageClass, ["STANDARD", ...STORAGE_CLASSES]);
+      v.check(
+        args.kmsKeyArn === undefined || args.replication.destinationKmsKeyArn !== undefined,
+        "replication.destinationKmsKeyArn",
+        "is required when the bucket is encrypted with `kmsKeyArn`",
+        undefined,
+      );
     }
     if (args.accessLogs?.prefix !== undefined)
       v.check(
@@ -254,7 +285,7 @@ export class Bucket extends pulumi.ComponentResource {
       },
       parent,
     );
-    new aws.s3.BucketVersioning(
+    const versioningConfig = new aws.s3.BucketVersioning(
       name,
       { bucket, versioningConfiguration: { status: versioning ? "Enabled" : "Suspended" } },
       parent,
@@ -339,6 +370,8 @@ export class Bucket extends pulumi.ComponentResource {
       );
     }
 
+    if (args.replication) this.#replicate(name, args.replication, args.kmsKeyArn, versioningConfig);
+
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
     this.websiteEndpoint = website ? website.websiteEndpoint : pulumi.output(undefined);
@@ -369,6 +402,92 @@ export class Bucket extends pulumi.ComponentResource {
       ),
       this.#list(prefix),
     ];
+  }
+
+  #replicate(
+    name: string,
+    r: NonNullable<BucketArgs["replication"]>,
+    kmsKeyArn: pulumi.Input<string> | undefined,
+    versioning: aws.s3.BucketVersioning,
+  ): void {
+    const parent = { parent: this };
+    const role = new aws.iam.Role(
+      `${name}-replication`,
+      {
+        assumeRolePolicy: JSON.stringify({
+          Version: "2012-10-17",
+          Statement: [
+            { Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sts:AssumeRole" },
+          ],
+        }),
+        tags: { Name: `${name}-replication` },
+      },
+      parent,
+    );
+    new aws.iam.RolePolicy(
+      `${name}-replication`,
+      {
+        role: role.id,
+        policy: pulumi.jsonStringify({
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Effect: "Allow",
+              Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+              Resource: this.arn,
+            },
+            {
+              Effect: "Allow",
+              Action: [
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+              ],
+              Resource: pulumi.interpolate`${this.arn}/*`,
+            },
+            {
+              Effect: "Allow",
+              Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+              Resource: pulumi.interpolate`${r.destinationBucketArn}/*`,
+            },
+            ...(kmsKeyArn === undefined
+              ? []
+              : [
+                  { Effect: "Allow", Action: ["kms:Decrypt"], Resource: kmsKeyArn },
+                  { Effect: "Allow", Action: ["kms:Encrypt"], Resource: r.destinationKmsKeyArn },
+                ]),
+          ],
+        }),
+      },
+      parent,
+    );
+    new aws.s3.BucketReplicationConfig(
+      name,
+      {
+        bucket: this.bucket.id,
+        role: role.arn,
+        rules: [
+          {
+            id: "all",
+            status: "Enabled",
+            filter: {},
+            deleteMarkerReplication: { status: "Enabled" },
+            ...(kmsKeyArn === undefined
+              ? {}
+              : { sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } } }),
+            destination: {
+              bucket: r.destinationBucketArn,
+              storageClass: r.storageClass ?? "STANDARD",
+              ...(r.destinationKmsKeyArn === undefined
+                ? {}
+                : { encryptionConfiguration: { replicaKmsKeyId: r.destinationKmsKeyArn } }),
+            },
+          },
+        ],
+      },
+      // S3 refuses a replication configuration before versioning is on.
+      { parent: this, dependsOn: [versioning] },
+    );
   }
 
   #list(prefix: string): Statement {
