@@ -79,7 +79,7 @@ export class CronTask extends pulumi.ComponentResource {
     const v = new Validator("CronTask", name);
     validateWorkload(v, name, args);
     // CronJob names are limited to 52 characters: the controller appends an 11-character suffix.
-    v.dnsLabel("name", name, 52);
+    if (name.length > 52) v.fail("name", "must be at most 52 characters", name);
     const problem = cronProblem(args.schedule);
     if (problem !== undefined) v.fail("schedule", problem, args.schedule);
     v.oneOf("concurrencyPolicy", args.concurrencyPolicy, ["Allow", "Forbid", "Replace"]);
