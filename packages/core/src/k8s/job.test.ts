@@ -1,3 +1,4 @@
+import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { declare, settle } from "../../test/harness.js";
 import { Job } from "./job.js";
@@ -42,5 +43,17 @@ describe("Job", () => {
     await expect(
       declare(() => new Job("seed", { image: "a:1", backoffLimit: -1, activeDeadlineSeconds: 0 })),
     ).rejects.toThrow("Job `seed`: 2 problems:");
+  });
+
+  it("replaces the Job on any change, old one first (its template is immutable)", async () => {
+    let options: pulumi.CustomResourceOptions | undefined;
+    await declare(() => {
+      pulumi.runtime.registerStackTransformation(({ type, opts }) => {
+        if (type === "kubernetes:batch/v1:Job") options = opts;
+        return undefined;
+      });
+      new Job("migrate", { image: "a:1" });
+    });
+    expect(options).toMatchObject({ replaceOnChanges: ["spec"], deleteBeforeReplace: true });
   });
 });

@@ -94,8 +94,10 @@ export class Job extends pulumi.ComponentResource {
           },
         },
       },
-      // The name is fixed and the template immutable: a changed Job must go before its successor is created.
-      { parent: this, dependsOn, deleteBeforeReplace: true },
+      // A Job's template is immutable, and the provider would patch it (rejected
+      // by the API server): any change replaces the Job, and as the name is
+      // fixed the old one goes first.
+      { parent: this, dependsOn, replaceOnChanges: ["spec"], deleteBeforeReplace: true },
     );
     this.jobName = this.job.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ jobName: this.jobName });
