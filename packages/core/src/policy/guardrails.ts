@@ -76,8 +76,8 @@ export function evaluateGuardrails(
 /**
  * Enforces guardrails on every resource declared after this call: violations
  * of `error` rules throw one {@link GuardrailViolationError} listing all of
- * the resource's violations (stopping the program before anything is created
- * or changed), a `warning` is logged. Under `runProgram` from
+ * the resource's violations (the resource is refused and the run fails; one
+ * preview reports every violating resource), a `warning` is logged. Under `runProgram` from
  * `@driftless/core/testing`, every finding of every resource is collected
  * instead, so a test sees them all at once.
  * Call it once, first thing in the program.
