@@ -4,7 +4,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
 
-describe("a program imported under plain Pulumi mocks", () => {
+describe("a program imported under plain Pulumi mocks", { timeout: 30_000 }, () => {
   it("runs, with provenance and guardrails inactive and one warning saying how to apply them", async () => {
     const names: string[] = [];
     await pulumi.runtime.setMocks(

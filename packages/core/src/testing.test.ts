@@ -5,7 +5,7 @@ import { runProgram } from "./testing.js";
 
 const quiet = { warn() {}, info() {} };
 
-describe("runProgram", () => {
+describe("runProgram", { timeout: 30_000 }, () => {
   it("collects every guardrail finding of every resource instead of stopping at the first", async () => {
     const run = await runProgram(async () => {
       const { WebService } = await import("./k8s/webService.js");

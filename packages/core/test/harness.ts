@@ -2,6 +2,11 @@
 // Programs run inside runInPulumiStack so that stack transforms (provenance,
 // guardrails) install exactly as they do in `pulumi up`.
 import * as pulumi from "@pulumi/pulumi";
+import { vi } from "vitest";
+
+// A program with a few dozen resources takes a second alone and several on a
+// machine busy with engine tests; the default 5 s would fail it for load alone.
+vi.setConfig({ testTimeout: 30_000 });
 
 /** One registered resource as the mock monitor saw it (after all transforms). */
 export interface Registered {

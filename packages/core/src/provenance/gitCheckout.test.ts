@@ -20,7 +20,7 @@ function git(cwd: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd, encoding: "utf8" }).trim();
 }
 
-describe("provenance without the reconciler", () => {
+describe("provenance without the reconciler", { timeout: 30_000 }, () => {
   it("takes the commit, origin (without credentials) and path from the local Git checkout", () => {
     const repo = tempDir();
     git(repo, "init", "-q", "-b", "main");
