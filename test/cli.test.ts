@@ -162,6 +162,24 @@ describe("the driftless CLI", () => {
     expect(readFileSync(join(outDir, "about.html"), "utf8")).toBe("defaced");
   });
 
+  it("refuses an approval with nothing waiting, and starts no run", async () => {
+    const before = await driftless("history", "site", "--config", configFile, "--json");
+    const result = await driftless(
+      "approve",
+      "site",
+      "--by",
+      "alice",
+      "--reason",
+      "ok",
+      "--config",
+      configFile,
+    );
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('target "site" has no revision waiting for approval');
+    const after = await driftless("history", "site", "--config", configFile, "--json");
+    expect(JSON.parse(after.stdout)).toEqual(JSON.parse(before.stdout));
+  });
+
   it("lists status and history as tables and JSON", async () => {
     const status = await driftless("status", "site", "--config", configFile);
     expect(status.code).toBe(0);

@@ -92,9 +92,9 @@ export function reconcileCommand(
 export interface MoveCommandOptions {
   /** Revision (SHA or unique prefix); the method's default when absent. */
   readonly revision?: string;
-  /** Who asks; recorded. Not used by `approve`. */
+  /** Who asks; recorded with the promotion, rollback or approval. */
   readonly by?: string;
-  /** Why; recorded. Not used by `approve`. */
+  /** Why; recorded (required by promote and rollback, optional for approve). */
   readonly reason?: string;
   readonly json?: boolean;
 }
@@ -117,7 +117,11 @@ export function moveCommand(
     );
     const queued =
       action === "approve"
-        ? reconciler.approve(name, options.revision)
+        ? reconciler.approve(name, {
+            ...(options.by ? { by: options.by } : {}),
+            ...(options.reason ? { reason: options.reason } : {}),
+            ...(options.revision ? { revision: options.revision } : {}),
+          })
         : reconciler[action](name, {
             by: options.by ?? "",
             reason: options.reason ?? "",
