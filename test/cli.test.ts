@@ -196,6 +196,22 @@ describe("the driftless CLI", () => {
     expect((JSON.parse(json.stdout) as RunRecord[]).map((r) => r.result)).toEqual(["drift-detected"]);
   });
 
+  it("prints a run's log by id, by the prefix history shows, or by target", async () => {
+    const [newest] = JSON.parse(
+      (await driftless("history", "site", "--config", configFile, "--json", "--limit", "1")).stdout,
+    ) as RunRecord[];
+    const id = (newest as RunRecord).id;
+    const byId = await driftless("logs", id, "--config", configFile);
+    expect(byId.code).toBe(0);
+    expect(byId.stdout).toMatch(/\[preview\] refresh and preview\n/);
+    expect(byId.stdout).not.toMatch(/__provider|\] debug: /);
+    expect((await driftless("logs", id.slice(0, 8), "--config", configFile)).stdout).toBe(byId.stdout);
+    expect((await driftless("logs", "site", "--follow", "--config", configFile)).stdout).toBe(byId.stdout);
+    const unknown = await driftless("logs", "nope", "--config", configFile);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no run "nope"');
+  });
+
   it("previews a branch as Markdown without touching the stack", async () => {
     git(repo.work, "checkout", "--quiet", "-b", "feature");
     writeFileSync(
@@ -232,8 +248,14 @@ describe("the driftless CLI", () => {
     const exited = finished(serve);
     // The preview reports the create too; wait for the one inside `up`.
     await waitFor(serve, /"step":"apply"[\s\S]*start create urn:\S+::slow\.html/);
+    // Another process follows the run's log from the store while the server runs it.
+    const following = driftless("logs", "site", "--follow", "--config", configFile);
     serve.kill("SIGTERM");
     const result = await exited;
+    const followed = await following;
+    expect(followed.code).toBe(0);
+    expect(followed.stdout).toMatch(/\[apply\] up\n[\s\S]*start create urn:\S+::slow\.html/);
+    expect(followed.stderr).toMatch(/^run \S+ cancelled$/m);
     const tail = result.stderr.split("\n").slice(-8).join("\n");
     expect(result.code, tail).toBe(3);
     expect(result.stderr).toContain("SIGTERM: shutting down");

@@ -74,6 +74,8 @@ export type EngineProgress =
       readonly urn: string;
       readonly type: string;
       readonly done: boolean;
+      /** The step is only planned (a preview): nothing was done to the resource. */
+      readonly preview?: boolean;
     }
   | {
       readonly kind: "diagnostic";
@@ -148,9 +150,11 @@ class StepCollector {
   /** The stack's outputs as the engine reported them (secrets masked), once it did. */
   stackOutputs: Record<string, unknown> | undefined;
   readonly #onProgress: ((event: EngineProgress) => void) | undefined;
+  readonly #preview: boolean;
 
-  constructor(onProgress?: (event: EngineProgress) => void) {
+  constructor(onProgress?: (event: EngineProgress) => void, preview = false) {
     this.#onProgress = onProgress;
+    this.#preview = preview;
   }
 
   /** Forgets what an attempt collected, before the operation is tried again. */
@@ -167,10 +171,30 @@ class StepCollector {
     const out = event.resOutputsEvent?.metadata;
     if (out && out.type === "pulumi:pulumi:Stack" && out.new)
       this.stackOutputs = maskedOutputs(out.new.outputs);
-    if (pre) this.#onProgress?.({ kind: "resource", op: pre.op, urn: pre.urn, type: pre.type, done: false });
-    if (out) this.#onProgress?.({ kind: "resource", op: out.op, urn: out.urn, type: out.type, done: true });
+    const planned = this.#preview ? { preview: true } : {};
+    if (pre)
+      this.#onProgress?.({
+        kind: "resource",
+        op: pre.op,
+        urn: pre.urn,
+        type: pre.type,
+        done: false,
+        ...planned,
+      });
+    if (out)
+      this.#onProgress?.({
+        kind: "resource",
+        op: out.op,
+        urn: out.urn,
+        type: out.type,
+        done: true,
+        ...planned,
+      });
     const diag = event.diagnosticEvent;
-    if (diag && !diag.ephemeral) {
+    // Debug diagnostics are the language host's RPC trace: they carry every
+    // resource's inputs, a dynamic provider's serialized source among them (the
+    // SDK's type leaves `debug` out; the engine sends it).
+    if (diag && !diag.ephemeral && (diag.severity as string) !== "debug") {
       this.#onProgress?.({
         kind: "diagnostic",
         severity: diag.severity,
@@ -199,6 +223,34 @@ function refreshChanged(step: StepEventMetadata): boolean {
   if (!step.new) return true;
   if (step.diffs && step.diffs.length > 0) return true;
   return stableJson(step.old?.outputs ?? {}) !== stableJson(step.new.outputs ?? {});
+}
+
+/**
+ * Renders engine progress as run log lines. One renderer serves all of a
+ * run's operations: a warning the engine repeats for each (`using
+ * pulumi-language-nodejs from $PATH`, once per plugin per operation) is said
+ * once. A preview's steps read as plans (`plan delete …`), never as done work;
+ * unchanged resources are not listed.
+ */
+export class EngineProgressRenderer {
+  readonly #warned = new Set<string>();
+
+  /** The line for an event, or `undefined` when it adds nothing to the log. */
+  render(event: EngineProgress): string | undefined {
+    if (event.kind === "diagnostic") {
+      const message = event.message.trim();
+      if (event.severity === "debug" || message === "") return undefined;
+      if (event.severity === "warning") {
+        if (this.#warned.has(message)) return undefined;
+        this.#warned.add(message);
+      }
+      return `${event.severity}: ${message}`;
+    }
+    if (event.op === "same") return undefined;
+    if (event.op === "refresh") return event.done ? `refreshed ${event.urn}` : undefined;
+    if (event.preview) return event.done ? undefined : `plan ${event.op} ${event.urn}`;
+    return `${event.done ? "done" : "start"} ${event.op} ${event.urn}`;
+  }
 }
 
 function countedOp(op: OpType): keyof ChangeCounts | undefined {
@@ -239,7 +291,7 @@ export class PulumiEngine implements Engine {
 
   async preview(request: StackRequest, options: EngineOperationOptions = {}): Promise<Plan> {
     const stack = await this.#stack(request);
-    const collector = new StepCollector(options.onProgress);
+    const collector = new StepCollector(options.onProgress, true);
     this.invocations++;
     try {
       await this.#guarded(

@@ -32,6 +32,7 @@ export {
   type Engine,
   type EngineOperationOptions,
   type EngineProgress,
+  EngineProgressRenderer,
   type Plan,
   type PlannedStep,
   PulumiEngine,
@@ -88,6 +89,7 @@ export {
 } from "./reconciler.js";
 export { repoIdentity, sameRepo } from "./repo.js";
 export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewReport } from "./report.js";
+export { type FollowLogOptions, followRunLog } from "./runLog.js";
 export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
 export {
@@ -107,6 +109,7 @@ export {
   type LeaseStore,
   type PromotionLog,
   type RunHistory,
+  type RunLogStore,
   SqliteStore,
   type StatusStore,
   type Store,
@@ -119,6 +122,7 @@ export type {
   PendingPromotion,
   PromotionKind,
   PromotionRecord,
+  RunLogChunk,
   RunOverride,
   RunRecord,
   RunResult,

@@ -30,15 +30,16 @@ import { newOwnerId } from "./process.js";
 import { checkPromotions, checkRequester, checkWho, ordering, type PromotionRequest } from "./promotion.js";
 import { promotableRevision, recordPromotion, rollbackRevision } from "./promotions.js";
 import { type PendingRun, RunQueue, type RunRequest } from "./queue.js";
-import { Recorder } from "./recorder.js";
+import { LOG_LINES, Recorder } from "./recorder.js";
 import { executeRun, type RunEnd } from "./run.js";
+import { type FollowLogOptions, followRunLog } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import { Scheduler } from "./scheduler.js";
 import { Semaphore } from "./semaphore.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import { isSuspended, suspendedStatus } from "./status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
-import type { PromotionRecord, RunRecord, TargetStatus } from "./types.js";
+import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
 
 export type {
   ApprovalRequest,
@@ -375,12 +376,41 @@ export class Reconciler {
   /** The most recent runs of a target, newest first. */
   history(name: string, limit = 50): RunRecord[] {
     this.#require(name);
-    return this.#options.store.listRuns(name, limit);
+    return this.#options.store.listRuns(name, limit).map((run) => this.#withLog(run));
   }
 
-  /** One run by id. */
+  /**
+   * One run by id. A run in progress, or one interrupted, carries the last
+   * lines its log has so far (a finished run's are recorded with it).
+   */
   run(id: string): RunRecord | undefined {
-    return this.#options.store.getRun(id);
+    const run = this.#options.store.getRun(id);
+    return run ? this.#withLog(run) : undefined;
+  }
+
+  /**
+   * A run's whole log as stored so far, from an offset; `undefined` for an
+   * unknown run. `complete` says the run finished, so the log will not grow.
+   * @param from - where to start, an offset a previous read returned @default 0
+   */
+  runLog(id: string, from = 0): (RunLogChunk & { readonly complete: boolean }) | undefined {
+    const run = this.#options.store.getRun(id);
+    if (!run) return undefined;
+    return { ...this.#options.store.readLog(id, from), complete: run.finishedAt !== undefined };
+  }
+
+  /**
+   * Follows a run's log as it is written (see {@link followRunLog}): yields
+   * each new stretch and returns once the run finished and all was yielded.
+   */
+  followRunLog(id: string, options: FollowLogOptions = {}): AsyncGenerator<RunLogChunk> {
+    return followRunLog(this.#options.store, id, options);
+  }
+
+  #withLog(run: RunRecord): RunRecord {
+    if (run.log !== "" && run.finishedAt !== undefined) return run;
+    const text = this.#options.store.readLog(run.id).text;
+    return text === "" ? run : { ...run, log: text.trimEnd().split("\n").slice(-LOG_LINES).join("\n") };
   }
 
   /**

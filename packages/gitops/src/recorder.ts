@@ -1,13 +1,14 @@
 /**
  * Records what runs do: the one writer of target status, run history rows at
- * start and finish, progress lines for the run log, and the events and log
- * messages that go with them.
+ * start and finish, progress lines for the run log (stored as the run goes,
+ * see `runLog.ts`), and the events and log messages that go with them.
  */
 import { rmSync } from "node:fs";
 import type { Logger } from "pino";
 import type { EngineProgress } from "./engine.js";
 import type { ReconcilerEvents, TypedEmitter } from "./events.js";
 import type { Clock } from "./options.js";
+import { RunLogWriter } from "./runLog.js";
 import { finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
 import type { Store } from "./store.js";
 import type { RunRecord, TargetStatus } from "./types.js";
@@ -21,6 +22,8 @@ export interface RunLog {
   readonly runId: string;
   readonly revision?: string;
   readonly lines: string[];
+  /** Stores the lines while the run goes, once the run is recorded. */
+  readonly writer: RunLogWriter;
   readonly log: Logger;
   readonly redact: (text: string) => string;
 }
@@ -59,16 +62,26 @@ export class Recorder {
     if (!this.#store.getStatus(name)) this.#store.putStatus(initialStatus(name, this.now()));
   }
 
-  /** Records a run's start in history and status, and says so. */
-  started(run: RunRecord, owner: string): void {
+  /** A writer for a run's log, storing nothing until the run is {@link started}. */
+  logWriter(runId: string, log: Logger): RunLogWriter {
+    return new RunLogWriter(this.#store, runId, log);
+  }
+
+  /** Records a run's start in history and status, and says so; its log is stored from now on. */
+  started(run: RunRecord, owner: string, writer?: RunLogWriter): void {
     this.#store.startRun(run, owner);
+    writer?.open();
     this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
     this.#events.emit("run.started", { target: run.target, runId: run.id, trigger: run.trigger });
   }
 
-  /** Records a run's end: history, status and the events of its transitions. */
-  finished(outcome: RunOutcome, log: Logger, durationMs: number): void {
+  /**
+   * Records a run's end: the rest of its log, then history (a finished run's
+   * log is complete), status and the events of its transitions.
+   */
+  finished(outcome: RunOutcome, log: Logger, durationMs: number, writer?: RunLogWriter): void {
     const { run } = outcome;
+    writer?.close();
     this.#store.finishRun(run);
     const before = this.status(run.target);
     const { status, events, filesToDelete } = finishStatus(before, outcome, this.now());
@@ -92,7 +105,9 @@ export class Recorder {
   /** Adds a line to a run's log and reports it as progress. */
   progress(run: RunLog, step: string, message: string, engine?: EngineProgress): void {
     const text = run.redact(message);
-    run.lines.push(`${this.now().toISOString()} [${step}] ${text}`);
+    const line = `${this.now().toISOString()} [${step}] ${text}`;
+    run.lines.push(line);
+    run.writer.write(line);
     if (run.lines.length > LOG_LINES * 2) run.lines.splice(0, run.lines.length - LOG_LINES);
     run.log.debug({ revision: run.revision, step }, text);
     this.#events.emit("run.progress", {

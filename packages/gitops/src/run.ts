@@ -4,10 +4,18 @@
  * an error once, and records status, history, events and follow-ups in `finally`.
  */
 import type { Logger } from "pino";
-import type { ChangeCounts, EngineOperationOptions, EngineProgress, Plan, StackRequest } from "./engine.js";
+import {
+  type ChangeCounts,
+  type EngineOperationOptions,
+  type EngineProgress,
+  EngineProgressRenderer,
+  type Plan,
+  type StackRequest,
+} from "./engine.js";
 import { CancelledError, StalledError, type StallReason } from "./errors.js";
 import { type PendingRun, strongerTrigger } from "./queue.js";
 import { LOG_LINES } from "./recorder.js";
+import type { RunLogWriter } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import type { FollowUps } from "./scheduler.js";
 import { Redactor } from "./secrets.js";
@@ -37,6 +45,10 @@ export interface RunContext {
   readonly log: Logger;
   readonly redactor: Redactor;
   readonly lines: string[];
+  /** Stores the run's log as it goes. */
+  readonly logWriter: RunLogWriter;
+  /** Renders the engine's progress as log lines, once per notice across the run's operations. */
+  readonly engineLines: EngineProgressRenderer;
   /** The run decided to work: it no longer holds a decision slot. */
   readonly decided: () => void;
   /** Steps of a ref preview: scratch checkout, no lease, nothing recorded. */
@@ -87,11 +99,8 @@ export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperatio
     refresh,
     signal: ctx.signal,
     onProgress: (event: EngineProgress) => {
-      const text =
-        event.kind === "resource"
-          ? `${event.done ? "done" : "start"} ${event.op} ${event.urn}`
-          : `${event.severity}: ${event.message.trim()}`;
-      ctx.progress("engine", text, event);
+      const text = ctx.engineLines.render(event);
+      if (text !== undefined) ctx.progress("engine", text, event);
     },
   };
 }
@@ -117,6 +126,7 @@ export function newRunContext(
   const redactor = new Redactor();
   const lines: string[] = [];
   const log = rt.options.logger.child({ target: target.name, runId: run.id });
+  const logWriter = rt.recorder.logWriter(run.id, log);
   const ctx: RunContext = {
     rt,
     state,
@@ -126,6 +136,8 @@ export function newRunContext(
     log,
     redactor,
     lines,
+    logWriter,
+    engineLines: new EngineProgressRenderer(),
     decided,
     ephemeral: false,
     startedAt: rt.options.clock.now(),
@@ -143,6 +155,7 @@ export function newRunContext(
           runId: run.id,
           ...(ctx.revision ? { revision: ctx.revision } : {}),
           lines,
+          writer: logWriter,
           log,
           redact: (text) => redactor.redact(text),
         },
@@ -171,6 +184,7 @@ export function recordStart(ctx: RunContext): void {
       ...(ctx.status.approvedBy && ctx.approved ? { approval: ctx.status.approvedBy } : {}),
     },
     ctx.rt.owner,
+    ctx.logWriter,
   );
 }
 
@@ -255,6 +269,7 @@ export async function executeRun(
       },
       ctx.log,
       rt.options.clock.now() - started,
+      ctx.logWriter,
     );
   }
   if (ctx.deferredBy) deferRun(rt, state, run, ctx.deferredBy);

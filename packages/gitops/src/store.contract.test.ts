@@ -1,5 +1,5 @@
-// ONE contract every store implementation passes: status, run history,
-// promotions and leases, through the `Store` interfaces only. To add an
+// ONE contract every store implementation passes: status, run history, run
+// logs, promotions and leases, through the `Store` interfaces only. To add an
 // implementation (a PostgreSQL store, say), call `storeContract` for it at the
 // bottom of this file with a factory that opens connections to one shared,
 // empty database.
@@ -359,6 +359,35 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(store.getStackLock("k2")).toMatchObject({ owner: dead, target: "web", runId: "theirs" });
       expect(store.markInterrupted().map((r) => r.id)).toEqual(["theirs"]);
       expect(store.getStackLock("k2")).toBeUndefined();
+    });
+
+    it("appends a run's log in order and reads it from any offset", () => {
+      const store = open();
+      expect(store.readLog("r1")).toEqual({ text: "", offset: 0 });
+      store.appendLog("r1", "one\ntwo\n");
+      store.appendLog("r2", "other run\n");
+      store.appendLog("r1", "");
+      store.appendLog("r1", "three ✓ 🚀\n");
+      const all = store.readLog("r1");
+      expect(all).toEqual({ text: "one\ntwo\nthree ✓ 🚀\n", offset: all.text.length });
+      expect(store.readLog("r1", 4)).toEqual({ text: "two\nthree ✓ 🚀\n", offset: all.offset });
+      expect(store.readLog("r1", 8)).toEqual({ text: "three ✓ 🚀\n", offset: all.offset });
+      expect(store.readLog("r1", all.offset)).toEqual({ text: "", offset: all.offset });
+      expect(store.readLog("r1", all.offset + 50)).toEqual({ text: "", offset: all.offset });
+      expect(store.readLog("r2")).toEqual({ text: "other run\n", offset: 10 });
+    });
+
+    it("lets another process read a log while it is written, and after its writer is gone", () => {
+      const writer = open();
+      const reader = open();
+      writer.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
+      writer.appendLog("r1", "[preview] preview\n");
+      const first = reader.readLog("r1");
+      expect(first.text).toBe("[preview] preview\n");
+      writer.appendLog("r1", "[apply] up\n");
+      writer.close();
+      expect(reader.readLog("r1", first.offset)).toEqual({ text: "[apply] up\n", offset: 29 });
+      expect(open().readLog("r1").text).toBe("[preview] preview\n[apply] up\n");
     });
 
     it("reads a lease as recorded, expired or not", async () => {

@@ -1,6 +1,6 @@
 /**
- * Storage behind small interfaces (status, run history, promotion log, leases)
- * and the embedded SQLite implementation of all four.
+ * Storage behind small interfaces (status, run history, run logs, promotion
+ * log, leases) and the embedded SQLite implementation of all five.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -10,6 +10,7 @@ import { isLocalOwner, isOwnerDead } from "./process.js";
 import type {
   PromotionKind,
   PromotionRecord,
+  RunLogChunk,
   RunOverride,
   RunRecord,
   RunResult,
@@ -53,6 +54,26 @@ export interface RunHistory {
   markInterrupted(targets?: readonly string[]): RunRecord[];
 }
 
+/**
+ * Run logs, written while runs go: one writer per run (the process running
+ * it) appends whole lines; readers follow by offset. A log is complete once
+ * its run is finished in {@link RunHistory} (interrupted runs included), so
+ * what a process wrote before it died stays readable.
+ */
+export interface RunLogStore {
+  /**
+   * Appends text to a run's log, in order after what was appended before.
+   * @param chunk - whole lines, each ending in a newline
+   */
+  appendLog(runId: string, chunk: string): void;
+  /**
+   * A run's log from `fromOffset` to its current end; empty text at the end or
+   * for a run without a log. An offset inside a stored chunk starts mid-chunk.
+   * @param fromOffset - UTF-16 code units from the start, as returned in {@link RunLogChunk.offset}
+   */
+  readLog(runId: string, fromOffset?: number): RunLogChunk;
+}
+
 /** Promotions and rollbacks between targets, append-only. */
 export interface PromotionLog {
   /** Records a promotion or rollback. */
@@ -84,11 +105,11 @@ export interface LeaseStore {
 }
 
 /**
- * Where status, history, promotions and leases live: the four concerns
- * together, as one database serves them. {@link SqliteStore} is the embedded
+ * Where status, history, run logs, promotions and leases live: the five
+ * concerns together, as one database serves them. {@link SqliteStore} is the embedded
  * default; every implementation passes the contract suite in `store.contract.ts`.
  */
-export interface Store extends StatusStore, RunHistory, PromotionLog, LeaseStore {
+export interface Store extends StatusStore, RunHistory, RunLogStore, PromotionLog, LeaseStore {
   readonly isOpen: boolean;
   close(): void;
 }
@@ -140,6 +161,14 @@ const MIGRATIONS: readonly string[] = [
    ALTER TABLE runs ADD COLUMN owner TEXT;`,
   // 4: who approved the plan or revision a run applies, and why.
   `ALTER TABLE runs ADD COLUMN approval TEXT;`,
+  // 5: run logs, appended while a run goes; offsets in UTF-16 code units.
+  `CREATE TABLE run_logs (
+     run_id TEXT NOT NULL,
+     start_offset INTEGER NOT NULL,
+     end_offset INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (run_id, start_offset)
+   );`,
 ];
 
 interface RunRow {
@@ -319,6 +348,39 @@ export class SqliteStore implements Store {
       .prepare("SELECT * FROM runs WHERE target = ? ORDER BY started_at DESC, rowid DESC LIMIT ?")
       .all(target, limit) as RunRow[];
     return rows.map(fromRow);
+  }
+
+  appendLog(runId: string, chunk: string): void {
+    if (chunk === "") return;
+    this.#db
+      .transaction(() => {
+        const { last } = this.#db
+          .prepare("SELECT COALESCE(MAX(end_offset), 0) AS last FROM run_logs WHERE run_id = ?")
+          .get(runId) as { last: number };
+        this.#db
+          .prepare("INSERT INTO run_logs (run_id, start_offset, end_offset, text) VALUES (?, ?, ?, ?)")
+          .run(runId, last, last + chunk.length, chunk);
+      })
+      .immediate();
+  }
+
+  readLog(runId: string, fromOffset = 0): RunLogChunk {
+    const rows = this.#db
+      .prepare(
+        `SELECT start_offset AS start, end_offset AS end, text FROM run_logs
+         WHERE run_id = ? AND end_offset > ? ORDER BY start_offset`,
+      )
+      .all(runId, fromOffset) as { start: number; end: number; text: string }[];
+    const first = rows[0];
+    if (!first) {
+      const { last } = this.#db
+        .prepare("SELECT COALESCE(MAX(end_offset), 0) AS last FROM run_logs WHERE run_id = ?")
+        .get(runId) as { last: number };
+      return { text: "", offset: Math.min(Math.max(0, fromOffset), last) };
+    }
+    const text = rows.map((r) => r.text).join("");
+    const skip = Math.max(0, fromOffset - first.start);
+    return { text: text.slice(skip), offset: (rows.at(-1) as { end: number }).end };
   }
 
   recordPromotion(promotion: PromotionRecord): void {

@@ -151,7 +151,10 @@ export interface RunRecord {
   readonly counts?: ChangeCounts;
   readonly drift: boolean;
   readonly error?: string;
-  /** The last lines of the run log, secrets redacted. */
+  /**
+   * The last lines of the run log, secrets redacted; the whole log, written as
+   * the run goes, is in the store's {@link RunLogChunk}s.
+   */
   readonly log: string;
   /** Set when the run was started past a change window. */
   readonly override?: RunOverride;
@@ -159,6 +162,17 @@ export interface RunRecord {
   readonly approval?: RunOverride;
   /** The planned steps, for a run that waits for approval. */
   readonly plan?: readonly PlannedStep[];
+}
+
+/** A stretch of a run's log as stored, from an offset to {@link offset}. */
+export interface RunLogChunk {
+  /** Whole lines, each ending in a newline; empty when nothing was written past the offset asked for. */
+  readonly text: string;
+  /**
+   * Where the returned text ends, in UTF-16 code units from the start of the
+   * log (JavaScript string length): the offset to read from next.
+   */
+  readonly offset: number;
 }
 
 /** Who asks for a stack's lease: the stack's key, the process-wide owner id and the run. */

@@ -19,10 +19,15 @@ export interface HistoryCommandOptions {
 // reconciler marks unfinished runs as interrupted, which would be wrong while
 // `driftless serve` is running against the same data directory. Without a
 // database nothing ran yet, and a read must not create the data directory.
-function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefined) => T): T {
+/** The config's store opened directly (see above), `undefined` when none exists yet; the caller closes it. */
+export function openStore(config: DriftlessConfig): SqliteStore | undefined {
   const file = join(config.dataDir, "driftless.db");
-  if (!existsSync(file)) return use(undefined);
-  const store = new SqliteStore(file);
+  return existsSync(file) ? new SqliteStore(file) : undefined;
+}
+
+function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefined) => T): T {
+  const store = openStore(config);
+  if (!store) return use(undefined);
   try {
     return use(store);
   } finally {
@@ -35,7 +40,7 @@ function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefi
  * expanded into (`<entry>-<directory>`), as far as the store knows them.
  * Discovery itself needs the repository, which a read should not fetch.
  */
-function knownTargets(config: DriftlessConfig, store: SqliteStore | undefined): string[] {
+export function knownTargets(config: DriftlessConfig, store: SqliteStore | undefined): string[] {
   const names = new Set(config.targets.map((t) => t.name));
   for (const status of store?.listStatuses() ?? []) {
     if (config.discover.some((d) => status.name.startsWith(`${d.name}-`))) names.add(status.name);

@@ -49,7 +49,8 @@ export function elapsed(from: string, to: string | undefined): string {
 export function progressLine(event: ReconcilerEvents["run.progress"]): string {
   const engine = event.engine;
   if (engine?.kind === "resource") {
-    return `[engine] ${engine.done ? "done " : "start"} ${engine.op} ${resourceName(engine.urn)} (${engine.type})`;
+    const verb = engine.preview ? "plan " : engine.done ? "done " : "start";
+    return `[engine] ${verb} ${engine.op} ${resourceName(engine.urn)} (${engine.type})`;
   }
   return `[${event.step}] ${event.message.trim()}`;
 }

@@ -4,6 +4,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { ConfigError, loadConfig } from "../config.js";
 import { parseDuration } from "../duration.js";
 import { historyCommand, promotionsCommand, statusCommand } from "./inspect.js";
+import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";
 import { moveCommand, previewCommand, reconcileCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
@@ -147,6 +148,16 @@ A relative --config path is read from the current directory.`,
         { limit: opts.limit, json: opts.json ?? false },
         io,
       );
+    });
+
+  program
+    .command("logs")
+    .description("print a run's log as stored so far; --follow prints new lines until the run ends")
+    .argument("<run>", "run id (or its prefix, as `history` prints it), or a target name for its newest run")
+    .addOption(configOption())
+    .option("-f, --follow", "keep printing lines as the run writes them, until it ends")
+    .action(async (run: string, opts: { config: string; follow?: boolean }) => {
+      code = await logsCommand(loadConfig(opts.config), run, { follow: opts.follow ?? false }, io);
     });
 
   const requester = (): string => {

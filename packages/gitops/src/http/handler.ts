@@ -1,6 +1,6 @@
 /**
  * `createHandler`: the HTTP API as one Node request handler, composed from
- * the route modules under `routes/` (probes, webhooks, reads, control) and
+ * the route modules under `routes/` (probes, webhooks, reads, logs, control) and
  * the router that checks tokens and maps typed errors to status codes.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -12,6 +12,7 @@ import { ReconcilerMetrics } from "./metrics.js";
 import { type Api, errorReply, fail, type Route, router, send } from "./router.js";
 import { controlRoutes } from "./routes/control.js";
 import { hookRoutes } from "./routes/hooks.js";
+import { logRoutes } from "./routes/logs.js";
 import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
 import { redactJson, redactorFor } from "./views.js";
@@ -36,7 +37,7 @@ export interface HandlerOptions {
   readonly tokens?: readonly SecretSource[];
   /** Webhook secrets. @default {} - no webhook routes */
   readonly webhooks?: WebhookSecrets;
-  /** Serve the read routes (`GET /targets…`, `GET /runs/:id`) without a token. @default false */
+  /** Serve the read routes (`GET /targets…`, `GET /runs/:id`, `GET /runs/:id/log`) without a token. @default false */
   readonly publicReads?: boolean;
   /** Largest request body accepted; larger ones get 413. @default 1048576 (1 MiB) */
   readonly maxBodyBytes?: number;
@@ -100,6 +101,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...probeRoutes(api),
     ...hookRoutes(api, { secrets: webhooks, deliveries }),
     ...readRoutes(api),
+    ...logRoutes(api),
     ...controlRoutes(api),
   ];
   const respond = router(routes, {

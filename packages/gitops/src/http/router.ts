@@ -26,6 +26,8 @@ export interface Reply {
   readonly text?: string;
   readonly contentType?: string;
   readonly headers?: Readonly<Record<string, string>>;
+  /** Writes the response itself, as it goes (a stream of Server-Sent Events); the other fields are unused. */
+  readonly stream?: (res: ServerResponse) => void;
 }
 
 /** One request as a route sees it. */
@@ -167,6 +169,10 @@ export function router(
 export function send(res: ServerResponse, reply: Reply): void {
   if (res.headersSent) {
     res.end();
+    return;
+  }
+  if (reply.stream) {
+    reply.stream(res);
     return;
   }
   const text = reply.text ?? `${JSON.stringify(reply.body ?? {})}\n`;
