@@ -31,7 +31,8 @@ function wantsEvents({ req, query }: RequestContext): boolean {
 function event(text: string, offset: number): string {
   const data = text
     .replace(/\n$/, "")
-    .split("\n")
+    // A lone carriage return ends a line in SSE too; each becomes a line of its own.
+    .split(/\r\n|\r|\n/)
     .map((line) => `data: ${line}\n`)
     .join("");
   return `id: ${offset}\n${data}\n`;
@@ -41,6 +42,10 @@ export function logRoutes(api: Api): Route[] {
   const { reconciler } = api;
   const follow = (id: string, from: number, res: ServerResponse): void => {
     const stop = new AbortController();
+    // Nothing is written once the client is gone: a write to a closed socket is an error.
+    const write = (text: string) => {
+      if (!stop.signal.aborted) res.write(text);
+    };
     res.on("close", () => stop.abort(new Error("the client went away")));
     res.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -49,17 +54,17 @@ export function logRoutes(api: Api): Route[] {
       // nginx buffers responses unless told not to; a buffered stream is no stream.
       "x-accel-buffering": "no",
     });
-    res.write(": following the run's log\n\n");
-    const heartbeat = setInterval(() => res.write(": heartbeat\n\n"), HEARTBEAT_MS);
+    write(": following the run's log\n\n");
+    const heartbeat = setInterval(() => write(": heartbeat\n\n"), HEARTBEAT_MS);
     heartbeat.unref();
     void (async () => {
       try {
         for await (const chunk of reconciler.followRunLog(id, { from, signal: stop.signal })) {
-          res.write(event(chunk.text, chunk.offset));
+          write(event(chunk.text, chunk.offset));
         }
         if (!stop.signal.aborted) {
           const run = reconciler.run(id);
-          res.write(`event: end\ndata: ${JSON.stringify({ result: run?.result ?? null })}\n\n`);
+          write(`event: end\ndata: ${JSON.stringify({ result: run?.result ?? null })}\n\n`);
         }
       } catch (error) {
         // The store closed under a follower (shutdown): end the stream, the client reconnects.
