@@ -30,9 +30,9 @@ import { newOwnerId } from "./process.js";
 import { checkPromotions, checkRequester, checkWho, ordering, type PromotionRequest } from "./promotion.js";
 import { promotableRevision, recordPromotion, rollbackRevision } from "./promotions.js";
 import { type PendingRun, RunQueue, type RunRequest } from "./queue.js";
-import { LOG_LINES, Recorder } from "./recorder.js";
+import { Recorder } from "./recorder.js";
 import { executeRun, type RunEnd } from "./run.js";
-import { type FollowLogOptions, followRunLog } from "./runLog.js";
+import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withLogTail } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import { Scheduler } from "./scheduler.js";
 import { Semaphore } from "./semaphore.js";
@@ -376,41 +376,23 @@ export class Reconciler {
   /** The most recent runs of a target, newest first. */
   history(name: string, limit = 50): RunRecord[] {
     this.#require(name);
-    return this.#options.store.listRuns(name, limit).map((run) => this.#withLog(run));
+    return this.#options.store.listRuns(name, limit).map((run) => withLogTail(this.#options.store, run));
   }
 
-  /**
-   * One run by id. A run in progress, or one interrupted, carries the last
-   * lines its log has so far (a finished run's are recorded with it).
-   */
+  /** One run by id; in progress or interrupted, with the last lines its log has so far. */
   run(id: string): RunRecord | undefined {
     const run = this.#options.store.getRun(id);
-    return run ? this.#withLog(run) : undefined;
+    return run && withLogTail(this.#options.store, run);
   }
 
-  /**
-   * A run's whole log as stored so far, from an offset; `undefined` for an
-   * unknown run. `complete` says the run finished, so the log will not grow.
-   * @param from - where to start, an offset a previous read returned @default 0
-   */
-  runLog(id: string, from = 0): (RunLogChunk & { readonly complete: boolean }) | undefined {
-    const run = this.#options.store.getRun(id);
-    if (!run) return undefined;
-    return { ...this.#options.store.readLog(id, from), complete: run.finishedAt !== undefined };
+  /** A run's log from an offset (see {@link readRunLog}); `undefined` for an unknown run. */
+  runLog(id: string, from = 0): RunLogRead | undefined {
+    return readRunLog(this.#options.store, id, from);
   }
 
-  /**
-   * Follows a run's log as it is written (see {@link followRunLog}): yields
-   * each new stretch and returns once the run finished and all was yielded.
-   */
+  /** Follows a run's log as it is written, until the run ends (see {@link followRunLog}). */
   followRunLog(id: string, options: FollowLogOptions = {}): AsyncGenerator<RunLogChunk> {
     return followRunLog(this.#options.store, id, options);
-  }
-
-  #withLog(run: RunRecord): RunRecord {
-    if (run.log !== "" && run.finishedAt !== undefined) return run;
-    const text = this.#options.store.readLog(run.id).text;
-    return text === "" ? run : { ...run, log: text.trimEnd().split("\n").slice(-LOG_LINES).join("\n") };
   }
 
   /**

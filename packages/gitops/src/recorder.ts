@@ -8,13 +8,10 @@ import type { Logger } from "pino";
 import type { EngineProgress } from "./engine.js";
 import type { ReconcilerEvents, TypedEmitter } from "./events.js";
 import type { Clock } from "./options.js";
-import { RunLogWriter } from "./runLog.js";
+import { LOG_LINES, RunLogWriter } from "./runLog.js";
 import { finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
 import type { Store } from "./store.js";
 import type { RunRecord, TargetStatus } from "./types.js";
-
-/** Lines of a run's log kept in its history row. */
-export const LOG_LINES = 200;
 
 /** A run's log as it is written. */
 export interface RunLog {

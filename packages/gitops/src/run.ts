@@ -14,8 +14,7 @@ import {
 } from "./engine.js";
 import { CancelledError, StalledError, type StallReason } from "./errors.js";
 import { type PendingRun, strongerTrigger } from "./queue.js";
-import { LOG_LINES } from "./recorder.js";
-import type { RunLogWriter } from "./runLog.js";
+import { LOG_LINES, type RunLogWriter } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import type { FollowUps } from "./scheduler.js";
 import { Redactor } from "./secrets.js";

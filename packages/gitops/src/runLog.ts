@@ -5,7 +5,11 @@
  */
 import type { Logger } from "pino";
 import type { RunHistory, RunLogStore } from "./store.js";
+import type { RunLogChunk, RunRecord } from "./types.js";
 import { sleep } from "./util.js";
+
+/** Lines of a run's log kept in its history row. */
+export const LOG_LINES = 200;
 
 /** How often lines written since the last append are appended, in milliseconds. */
 export const LOG_FLUSH_MS = 250;
@@ -119,4 +123,33 @@ export async function* followRunLog(
       return;
     }
   }
+}
+
+/** A stretch of a run's log, and whether the run finished (so the log will not grow). */
+export interface RunLogRead extends RunLogChunk {
+  readonly complete: boolean;
+}
+
+/**
+ * A run's log from an offset to its current end; `undefined` for an unknown run.
+ * @param from - where to start, an offset a previous read returned
+ */
+export function readRunLog(
+  store: RunLogStore & Pick<RunHistory, "getRun">,
+  runId: string,
+  from = 0,
+): RunLogRead | undefined {
+  const run = store.getRun(runId);
+  if (!run) return undefined;
+  return { ...store.readLog(runId, from), complete: run.finishedAt !== undefined };
+}
+
+/**
+ * A run with the last `lines` lines of its stored log in `log` when its row
+ * has none: a run in progress, or one whose process died.
+ */
+export function withLogTail(store: RunLogStore, run: RunRecord, lines = LOG_LINES): RunRecord {
+  if (run.log !== "" && run.finishedAt !== undefined) return run;
+  const text = store.readLog(run.id).text;
+  return text === "" ? run : { ...run, log: text.trimEnd().split("\n").slice(-lines).join("\n") };
 }
