@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 RUN := ./scripts/run.sh
 
-.PHONY: bootstrap bootstrap-k8s build typecheck lint test demo bench clean
+.PHONY: bootstrap bootstrap-k8s bootstrap-postgres build typecheck lint test demo bench clean
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -24,7 +24,11 @@ lint: bootstrap
 	@echo "== lint (biome)"
 	@$(RUN) pnpm run -s lint
 
-test: typecheck lint bootstrap-k8s
+# PostgreSQL server binaries for the tests' throwaway clusters (apt-get when missing).
+bootstrap-postgres:
+	@./scripts/bootstrap-postgres.sh
+
+test: typecheck lint bootstrap-k8s bootstrap-postgres
 	@echo "== tests (vitest: unit, real engine, real git)"
 	@date +%s >.toolchain/test-started
 	@$(RUN) pnpm exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.toolchain/vitest-results.json

@@ -42,6 +42,16 @@ export class RetryableError extends DriftlessError {
   }
 }
 
+/**
+ * The store's database cannot be reached (a PostgreSQL outage or restart).
+ * Runs pause and are retried; nothing is applied without a store to record it.
+ */
+export class StoreUnavailableError extends RetryableError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, 5000, options);
+  }
+}
+
 /** Why a target stalled; stable strings so status and metrics can aggregate on them. */
 export type StallReason =
   | "ProgramFailed"

@@ -49,6 +49,7 @@ export {
   type SpecIssue,
   StalledError,
   type StallReason,
+  StoreUnavailableError,
   UnknownTargetError,
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
@@ -74,6 +75,7 @@ export {
   type WebhookOutcome,
   type WebhookSecrets,
 } from "./http/index.js";
+export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
 export {
   type ApprovalRequest,
   type Clock,

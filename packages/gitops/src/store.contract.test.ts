@@ -1,20 +1,30 @@
 // ONE contract every store implementation passes: status, run history, run
-// logs, promotions and leases, through the `Store` interfaces only. To add an
-// implementation (a PostgreSQL store, say), call `storeContract` for it at the
-// bottom of this file with a factory that opens connections to one shared,
-// empty database.
+// logs, promotions and leases, through the `Store` interfaces only. Each
+// implementation calls `storeContract` at the bottom of this file with a
+// factory that opens connections to one shared, empty database: SQLite on a
+// temp file, PostgreSQL on a real throwaway server.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { type PostgresCluster, startPostgres } from "../../../test/support/postgres.js";
+import { PostgresStore } from "./postgresStore.js";
 import { newOwnerId } from "./process.js";
 import { SqliteStore, type Store } from "./store.js";
 import type { RunRecord, TargetStatus } from "./types.js";
 
 /** Creates an empty shared database per test; `open` connects to it as one more process would. */
 export interface StoreFactory {
-  setup(): { open: () => Store; dispose: () => void };
+  /** Once per suite (a database server, say). */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  setup(): Promise<StoreEnv> | StoreEnv;
+}
+
+interface StoreEnv {
+  open: () => Store;
+  dispose: () => void | Promise<void>;
 }
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -39,7 +49,7 @@ const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): Run
 function storeContract(name: string, factory: StoreFactory): void {
   describe(`${name} (store contract)`, () => {
     const TTL = 60_000;
-    let env: ReturnType<StoreFactory["setup"]>;
+    let env: StoreEnv;
     const opened: Store[] = [];
     /** A separate connection to the same database, as another process would open it. */
     const open = () => {
@@ -59,12 +69,14 @@ function storeContract(name: string, factory: StoreFactory): void {
       return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
     };
 
-    beforeEach(() => {
-      env = factory.setup();
+    if (factory.start) beforeAll(() => factory.start?.());
+    if (factory.stop) afterAll(() => factory.stop?.());
+    beforeEach(async () => {
+      env = await factory.setup();
     });
-    afterEach(() => {
+    afterEach(async () => {
       for (const store of opened.splice(0)) store.close();
-      env.dispose();
+      await env.dispose();
     });
 
     it("puts, replaces, lists and deletes statuses", () => {
@@ -410,5 +422,20 @@ storeContract("SqliteStore", {
       open: () => new SqliteStore(join(dir, "driftless.db")),
       dispose: () => rmSync(dir, { recursive: true, force: true }),
     };
+  },
+});
+
+let cluster: PostgresCluster | undefined;
+storeContract("PostgresStore", {
+  async start() {
+    cluster = await startPostgres();
+  },
+  async stop() {
+    await cluster?.dispose();
+  },
+  async setup() {
+    if (!cluster) throw new Error("the PostgreSQL server did not start");
+    const url = await cluster.createDatabase();
+    return { open: () => new PostgresStore(url), dispose: () => undefined };
   },
 });

@@ -1,0 +1,153 @@
+import { execFile, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const run = promisify(execFile);
+
+/**
+ * A throwaway PostgreSQL server: a cluster made by `initdb` in a temp
+ * directory, listening on a free loopback port, trusting local connections.
+ * Start to ready takes about two seconds; `dispose` stops it and removes it.
+ */
+export interface PostgresCluster {
+  readonly port: number;
+  readonly dir: string;
+  /** A connection URL for a database of this cluster, as user `postgres`. */
+  url(database?: string): string;
+  /** Creates an empty database and returns its URL. */
+  createDatabase(name?: string): Promise<string>;
+  /** Runs SQL with psql against a database (for checks the code under test does not offer). */
+  psql(sql: string, database?: string): Promise<string>;
+  /** Stops the server (fast shutdown: connections are closed) until {@link start}. */
+  stop(): Promise<void>;
+  /** Starts a stopped server again on the same port. */
+  start(): Promise<void>;
+  /** Stops the server and removes its directory. */
+  dispose(): Promise<void>;
+}
+
+/** The server binaries: `DRIFTLESS_PG_BIN`, else the newest Debian install (scripts/bootstrap-postgres.sh). */
+export function postgresBin(): string {
+  const configured = process.env.DRIFTLESS_PG_BIN;
+  if (configured) return configured;
+  const root = "/usr/lib/postgresql";
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => existsSync(join(root, v, "bin", "initdb")))
+        .sort((a, b) => Number(b) - Number(a))
+    : [];
+  if (!versions[0]) {
+    throw new Error(
+      "no PostgreSQL server binaries under /usr/lib/postgresql/*/bin: run scripts/bootstrap-postgres.sh (or set DRIFTLESS_PG_BIN)",
+    );
+  }
+  return join(root, versions[0], "bin");
+}
+
+/** PostgreSQL refuses to run as root: then the cluster belongs to the `postgres` system user. */
+function serverUser(): { uid: number; gid: number } | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const line = readFileSync("/etc/passwd", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("postgres:"));
+  if (!line) throw new Error("running as root, and there is no `postgres` system user to run the server as");
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === "string") throw new Error("no free port");
+  return address.port;
+}
+
+const live = new Set<{ bin: string; data: string; dir: string; as: ReturnType<typeof serverUser> }>();
+// A test process that exits without disposing (a failed hook) leaves no server running.
+process.once("exit", () => {
+  for (const c of live) {
+    spawnSync(join(c.bin, "pg_ctl"), ["-D", c.data, "-m", "immediate", "stop"], {
+      stdio: "ignore",
+      ...(c.as ?? {}),
+    });
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+});
+
+let databases = 0;
+
+/** Starts a throwaway cluster (see {@link PostgresCluster}). */
+export async function startPostgres(): Promise<PostgresCluster> {
+  const bin = postgresBin();
+  const as = serverUser();
+  const dir = mkdtempSync(join(tmpdir(), "driftless-pg-"));
+  if (as) chownSync(dir, as.uid, as.gid);
+  const data = join(dir, "data");
+  const port = await freePort();
+  const asServer = { ...(as ?? {}), cwd: dir, env: { ...process.env, LC_ALL: "C" } };
+  const entry = { bin, data, dir, as };
+  await run(
+    join(bin, "initdb"),
+    ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"],
+    asServer,
+  );
+  // Durability is not what these tests are about: no fsync keeps start and writes fast.
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  const start = async () => {
+    await run(
+      join(bin, "pg_ctl"),
+      ["-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "-o", serverOptions, "start"],
+      asServer,
+    );
+  };
+  const stop = async () => {
+    await run(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"], asServer);
+  };
+  live.add(entry);
+  try {
+    await start();
+  } catch (error) {
+    live.delete(entry);
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}?sslmode=disable`;
+  const psql = async (sql: string, database = "postgres") =>
+    (
+      await run(join(bin, "psql"), [
+        "-X",
+        "-q",
+        "-A",
+        "-t",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-c",
+        sql,
+        url(database),
+      ])
+    ).stdout.trim();
+  return {
+    port,
+    dir,
+    url,
+    psql,
+    async createDatabase(name = `t${process.pid}_${++databases}`) {
+      await psql(`CREATE DATABASE "${name}"`);
+      return url(name);
+    },
+    stop,
+    start,
+    async dispose() {
+      if (!live.delete(entry)) return;
+      await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asServer).catch(
+        () => undefined,
+      );
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
