@@ -1,5 +1,14 @@
 import { execFile, spawnSync } from "node:child_process";
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import {
+  chownSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,14 +18,18 @@ const run = promisify(execFile);
 
 /**
  * A throwaway PostgreSQL server: a cluster made by `initdb` in a temp
- * directory, listening on a free loopback port, trusting local connections.
+ * directory, listening on a free loopback port. TCP connections need the
+ * password of user `postgres` ({@link password}), so tests prove it reaches
+ * every client.
  * Start to ready takes about two seconds; `dispose` stops it and removes it.
  */
 export interface PostgresCluster {
   readonly port: number;
   readonly dir: string;
-  /** A connection URL for a database of this cluster, as user `postgres`. */
-  url(database?: string): string;
+  /** The password of user `postgres`. */
+  readonly password: string;
+  /** A connection URL for a database of this cluster, as user `postgres`, with the password unless told otherwise. */
+  url(database?: string, withPassword?: boolean): string;
   /** Creates an empty database and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   /** Runs SQL with psql against a database (for checks the code under test does not offer). */
@@ -91,11 +104,28 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const port = await freePort();
   const asServer = { ...(as ?? {}), cwd: dir, env: { ...process.env, LC_ALL: "C" } };
   const entry = { bin, data, dir, as };
+  const password = randomBytes(12).toString("hex");
+  const pwfile = join(dir, "pwfile");
+  writeFileSync(pwfile, `${password}\n`);
+  if (as) chownSync(pwfile, as.uid, as.gid);
   await run(
     join(bin, "initdb"),
-    ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--no-instructions"],
+    [
+      "-D",
+      data,
+      "--auth-local=trust",
+      "--auth-host=scram-sha-256",
+      `--pwfile=${pwfile}`,
+      "-U",
+      "postgres",
+      "-E",
+      "UTF8",
+      "--no-sync",
+      "--no-instructions",
+    ],
     asServer,
   );
+  rmSync(pwfile);
   // Durability is not what these tests are about: no fsync keeps start and writes fast.
   const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
   const start = async () => {
@@ -116,7 +146,8 @@ export async function startPostgres(): Promise<PostgresCluster> {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const url = (database = "postgres") => `postgres://postgres@127.0.0.1:${port}/${database}?sslmode=disable`;
+  const url = (database = "postgres", withPassword = true) =>
+    `postgres://postgres${withPassword ? `:${password}` : ""}@127.0.0.1:${port}/${database}?sslmode=disable`;
   const psql = async (sql: string, database = "postgres") =>
     (
       await run(join(bin, "psql"), [
@@ -134,6 +165,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   return {
     port,
     dir,
+    password,
     url,
     psql,
     async createDatabase(name = `t${process.pid}_${++databases}`) {

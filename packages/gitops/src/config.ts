@@ -7,6 +7,7 @@ import { isTemplate, type TargetTemplate, templateIssues } from "./discovery.js"
 import { parseDuration } from "./duration.js";
 import { SpecError, type SpecIssue } from "./errors.js";
 import type { WebhookSecrets } from "./http/handler.js";
+import { isPostgresUrl, type PostgresConnection } from "./postgresStore.js";
 import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "./spec.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
@@ -34,6 +35,11 @@ export interface DriftlessConfig {
   readonly installDependencies: boolean;
   /** Grace period for runs in progress at shutdown, in milliseconds. */
   readonly shutdownGraceMs: number;
+  /**
+   * The PostgreSQL store (`postgres://…`, or its parts with `password: { env }`
+   * / `{ file }`); SQLite in `dataDir` when unset.
+   */
+  readonly store?: string | PostgresConnection;
   /** The targets, validated like {@link TargetSpec} (no inline `program`). */
   readonly targets: readonly TargetSpec[];
   /**
@@ -80,6 +86,18 @@ const listenSchema = z.union([z.string(), z.number()]).transform((value, ctx) =>
   return { host: (match[1] ?? "127.0.0.1").replace(/^\[(.*)\]$/, "$1"), port };
 });
 
+const storeSchema = z.union([
+  z.string().refine(isPostgresUrl),
+  z.strictObject({
+    url: z.string().refine(isPostgresUrl).optional(),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    database: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: secretRef.optional(),
+  }),
+]);
+
 const configSchema = z.strictObject({
   dataDir: z.string({ error: "must be a directory path" }).min(1, "must be a directory path"),
   listen: listenSchema.optional(),
@@ -100,6 +118,8 @@ const configSchema = z.strictObject({
     .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "30s"' })
     .optional(),
   targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
+  // Checked apart (storeSchema): its value may hold a password, which errors must not echo.
+  store: z.unknown().optional(),
 });
 
 /** Resolves a relative `{ file }` reference against the config's directory. */
@@ -217,8 +237,19 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     if (template) discover.push(spec as unknown as TargetTemplate);
     else targets.push(spec);
   });
+  const store = storeSchema.safeParse((input as { store?: unknown }).store ?? "postgres://");
+  if (!store.success) {
+    issues.push({
+      path: "store",
+      message:
+        "must be a postgres:// URL or { url, host, port, database, user, password: { env: NAME } or { file: path } }",
+    });
+  }
   if (!parsed.success || issues.length > 0) throw new ConfigError(file, issues);
-  const config = parsed.data;
+  const config = {
+    ...parsed.data,
+    store: (input as { store?: unknown }).store === undefined ? undefined : store.data,
+  };
 
   const webhooks = config.webhooks ?? {};
   return {
@@ -237,6 +268,17 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
       config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
     targets,
     discover,
+    ...(config.store !== undefined
+      ? {
+          store:
+            typeof config.store === "string"
+              ? config.store
+              : {
+                  ...config.store,
+                  ...(config.store.password ? { password: anchored(config.store.password, baseDir) } : {}),
+                },
+        }
+      : {}),
   };
 }
 

@@ -160,10 +160,14 @@ export function removalOrder(rt: Runtime, names: readonly string[]): string[] {
  * listed after it, and checks the set: unique names, promotion sources, no cycle.
  * @throws SpecError
  */
-export function resolveTargetSet(specs: readonly TargetSpec[], dataDir: string): Map<string, ResolvedTarget> {
+export function resolveTargetSet(
+  specs: readonly TargetSpec[],
+  dataDir: string,
+  backend?: string,
+): Map<string, ResolvedTarget> {
   const resolved = new Map<string, ResolvedTarget>();
   for (const spec of specs) {
-    const target = resolveTarget(spec, { dataDir });
+    const target = resolveTarget(spec, { dataDir, backend });
     if (resolved.has(target.name)) {
       throw new SpecError(`target "${target.name}"`, [
         { path: "name", message: "is used by more than one target" },

@@ -8,6 +8,8 @@ import { type Logger, pino } from "pino";
 import type { TargetTemplate } from "./discovery.js";
 import { type Engine, type Plan, PulumiEngine } from "./engine.js";
 import { SpecError } from "./errors.js";
+import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./postgresStore.js";
+import { Redactor } from "./secrets.js";
 import { GitSource, type Source } from "./source.js";
 import type { TargetSpec } from "./spec.js";
 import { SqliteStore, type Store } from "./store.js";
@@ -37,8 +39,14 @@ export interface ReconcilerOptions {
   readonly retryBaseMs?: number;
   /** Longest retry delay. @default 300000 */
   readonly retryMaxMs?: number;
-  /** Status and history. @default SqliteStore at `<dataDir>/driftless.db` */
-  readonly store?: Store;
+  /**
+   * Status, history, promotions and leases: a store, or where the PostgreSQL
+   * store connects (a `postgres://` URL, or {@link PostgresConnection} with the
+   * password from `{ env }` or `{ file }`). With PostgreSQL, targets without a
+   * `backend` keep their Pulumi state in the same database.
+   * @default SqliteStore at `<dataDir>/driftless.db`
+   */
+  readonly store?: Store | string | PostgresConnection;
   /** @default PulumiEngine, the Pulumi CLI on PATH */
   readonly engine?: Engine;
   /** @default GitSource over the system git */
@@ -112,6 +120,8 @@ export interface ResolvedOptions {
   readonly store: Store;
   /** Whether the reconciler opened the store (and so closes it). */
   readonly ownsStore: boolean;
+  /** The default state backend in the store's database, and the environment the engine needs for it. */
+  readonly stateBackend: { readonly url: string; readonly env: Readonly<Record<string, string>> } | undefined;
   readonly engine: Engine;
   readonly source: Source;
   readonly logger: Logger;
@@ -142,10 +152,13 @@ export function checkOptions(options: ReconcilerOptions): void {
 export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
   checkOptions(options);
   const dataDir = resolve(options.dataDir);
+  const given = options.store;
+  const store = isStore(given) ? given : openStoreOption(given, dataDir);
   return {
     dataDir,
-    store: options.store ?? new SqliteStore(join(dataDir, "driftless.db")),
-    ownsStore: !options.store,
+    store,
+    ownsStore: !isStore(given),
+    stateBackend: store instanceof PostgresStore ? store.stateBackend() : undefined,
     engine: options.engine ?? new PulumiEngine(),
     source: options.source ?? new GitSource({ dataDir }),
     logger:
@@ -158,4 +171,25 @@ export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
     clock: options.clock ?? { now: () => Date.now() },
     random: options.random ?? Math.random,
   };
+}
+
+function isStore(store: ReconcilerOptions["store"]): store is Store {
+  return typeof store === "object" && typeof (store as Partial<Store>).getStatus === "function";
+}
+
+/**
+ * Opens the store the options name: SQLite in the data directory, or PostgreSQL.
+ * @throws SpecError for a string that is not a `postgres://` URL (credentials not echoed)
+ */
+export function openStoreOption(store: string | PostgresConnection | undefined, dataDir: string): Store {
+  if (store === undefined) return new SqliteStore(join(dataDir, "driftless.db"));
+  if (typeof store === "string" && !isPostgresUrl(store)) {
+    throw new SpecError("Reconciler options", [
+      {
+        path: "store",
+        message: `must be a store, a postgres:// URL or { url, password }, got "${new Redactor().redact(store)}"`,
+      },
+    ]);
+  }
+  return new PostgresStore(store);
 }

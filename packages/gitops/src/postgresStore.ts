@@ -85,11 +85,11 @@ export function resolveConnection(connection: string | PostgresConnection): Reso
         : undefined;
   url.password = "";
   const publicUrl = url.href.replace(/^postgresql:/i, "postgres:");
-  return {
-    pool: { connectionString: publicUrl, ...(password !== undefined ? { password } : {}) },
-    publicUrl,
-    password,
-  };
+  // node-postgres lets a connection string override a separate password, so
+  // the pool gets it inside the URL; that URL stays in the pool's worker.
+  const withPassword = new URL(publicUrl);
+  if (password !== undefined) withPassword.password = encodeURIComponent(password);
+  return { pool: { connectionString: withPassword.href }, publicUrl, password };
 }
 
 /** The database's clock in epoch milliseconds: one clock for every replica's leases. */

@@ -144,12 +144,16 @@ export class Reconciler {
       throw error;
     }
     const reconciler = new Reconciler(resolved, dataDirLock);
-    const { store, dataDir, source, ownsStore, logger } = reconciler.#options;
+    const { store, dataDir, source, ownsStore, logger, stateBackend } = reconciler.#options;
     try {
       const discovered = options.discover?.length
         ? await discoverTargets(options.discover, { source, dataDir })
         : [];
-      const resolved = resolveTargetSet([...(options.targets ?? []), ...discovered], dataDir);
+      const resolved = resolveTargetSet(
+        [...(options.targets ?? []), ...discovered],
+        dataDir,
+        stateBackend?.url,
+      );
       for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
@@ -180,7 +184,10 @@ export class Reconciler {
    * @throws SpecError
    */
   addTarget(spec: TargetSpec): ResolvedTarget {
-    const resolved = resolveTarget(spec, { dataDir: this.#options.dataDir });
+    const resolved = resolveTarget(spec, {
+      dataDir: this.#options.dataDir,
+      backend: this.#options.stateBackend?.url,
+    });
     checkPromotions(new Map([...this.#targets].map(([n, t]) => [n, t.spec])).set(resolved.name, resolved));
     const graph = new Map(graphOf(this.#rt));
     graph.set(resolved.name, ordering(resolved));
@@ -420,9 +427,10 @@ export class Reconciler {
     return this.#queue.depth;
   }
 
-  /** Whether the scheduler is running and the store open (for readiness probes). */
+  /** Whether the scheduler is running and the store open and answering (for readiness probes). */
   get ready(): boolean {
-    return this.#scheduling && this.#options.store.isOpen && !this.#closed;
+    const { store } = this.#options;
+    return this.#scheduling && store.isOpen && !this.#closed && (store.ping?.() ?? true);
   }
 
   /** Starts interval, resync and cron scheduling for every target, with an initial run each. */

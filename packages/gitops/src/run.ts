@@ -122,7 +122,8 @@ export function newRunContext(
   decided: () => void,
 ): RunContext {
   const target = state.spec;
-  const redactor = new Redactor();
+  // The store's password may echo back from the engine (a backend error); it never leaves a run.
+  const redactor = new Redactor().add(...Object.values(rt.options.stateBackend?.env ?? {}));
   const lines: string[] = [];
   const log = rt.options.logger.child({ target: target.name, runId: run.id });
   const logWriter = rt.recorder.logWriter(run.id, log);

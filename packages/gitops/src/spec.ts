@@ -115,7 +115,10 @@ export interface TargetSpec {
   readonly program?: PulumiFn;
   /** Project name for an inline {@link program}. @default - the target name */
   readonly projectName?: string;
-  /** State backend URL. @default `file://<dataDir>/state` */
+  /**
+   * State backend URL.
+   * @default `file://<dataDir>/state`; with a PostgreSQL store, the store's database (table `pulumi_state`)
+   */
   readonly backend?: string;
   /** Secrets provider for new stacks. @default "passphrase" */
   readonly secretsProvider?: string;
@@ -280,8 +283,8 @@ const targetSchema = z.strictObject({
   backend: z
     .string()
     .regex(
-      /^(file|s3|gs|azblob|https?):\/\//,
-      "must be a backend URL (file://, s3://, gs://, azblob://, https://)",
+      /^(file|s3|gs|azblob|https?|postgres(ql)?):\/\//,
+      "must be a backend URL (file://, s3://, gs://, azblob://, https://, postgres://)",
     )
     .optional(),
   secretsProvider: z.string().min(1).optional(),
@@ -391,7 +394,10 @@ function isCron(expr: string): boolean {
  * Validates a target spec and resolves its defaults.
  * @throws SpecError naming each bad field and its value.
  */
-export function resolveTarget(input: unknown, defaults: { readonly dataDir: string }): ResolvedTarget {
+export function resolveTarget(
+  input: unknown,
+  defaults: { readonly dataDir: string; readonly backend?: string | undefined },
+): ResolvedTarget {
   const name =
     input !== null && typeof input === "object" && typeof (input as { name?: unknown }).name === "string"
       ? (input as { name: string }).name
@@ -412,7 +418,7 @@ export function resolveTarget(input: unknown, defaults: { readonly dataDir: stri
     stack: spec.stack,
     program: spec.program,
     projectName: spec.projectName ?? (spec.program ? spec.name : undefined),
-    backend: spec.backend ?? `file://${defaults.dataDir}/state`,
+    backend: spec.backend ?? defaults.backend ?? `file://${defaults.dataDir}/state`,
     secretsProvider: spec.secretsProvider ?? "passphrase",
     passphrase: spec.passphrase ?? { env: "PULUMI_CONFIG_PASSPHRASE" },
     config: Object.fromEntries(Object.entries(spec.config ?? {}).map(([k, v]) => [k, String(v)])),

@@ -24,6 +24,7 @@ export function stackRequestFor(
   revision: string | undefined,
   workDir: string,
   deps: Readonly<Record<string, string>>,
+  stateBackend?: { readonly url: string; readonly env: Readonly<Record<string, string>> },
 ): StackRequest {
   const secretConfig = Object.fromEntries(
     Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
@@ -41,6 +42,8 @@ export function stackRequestFor(
       // target can turn checking back on with this variable in its `env`.
       PULUMI_NODEJS_TRANSPILE_ONLY: "true",
       ...target.env,
+      // The store's password reaches a backend in the store's database through the environment, never its URL.
+      ...(stateBackend && target.backend === stateBackend.url ? stateBackend.env : {}),
       PULUMI_CONFIG_PASSPHRASE: readSecret(target.passphrase, "passphrase"),
       [PROVENANCE_ENV.repo]: publicRepoUrl(target.repo),
       [PROVENANCE_ENV.path]: target.path,

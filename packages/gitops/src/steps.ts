@@ -141,7 +141,7 @@ export const buildRequest: Step = (ctx) => {
       : join(rt.options.dataDir, "inline", target.name)
     : (ctx.projectDir as string);
   const deps = dependencyConfig(rt, target);
-  ctx.request = stackRequestFor(target, ctx.revision, workDir, deps);
+  ctx.request = stackRequestFor(target, ctx.revision, workDir, deps, rt.options.stateBackend);
   ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 };
 
@@ -341,7 +341,7 @@ export const destroy: Step = async (ctx) => {
     : join(checkoutDir, target.path);
   ctx.progress("destroy", `destroying stack ${target.stack}`);
   const result = await rt.options.engine.destroy(
-    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target)),
+    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options.stateBackend),
     engineOptions(ctx, target.refresh),
   );
   ctx.counts = result.counts;

@@ -69,11 +69,12 @@ function storeContract(name: string, factory: StoreFactory): void {
       return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
     };
 
-    if (factory.start) beforeAll(() => factory.start?.());
-    if (factory.stop) afterAll(() => factory.stop?.());
+    // A database server may start slowly on a loaded machine.
+    if (factory.start) beforeAll(() => factory.start?.(), 120_000);
+    if (factory.stop) afterAll(() => factory.stop?.(), 60_000);
     beforeEach(async () => {
       env = await factory.setup();
-    });
+    }, 60_000);
     afterEach(async () => {
       for (const store of opened.splice(0)) store.close();
       await env.dispose();

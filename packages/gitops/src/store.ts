@@ -111,6 +111,8 @@ export interface LeaseStore {
  */
 export interface Store extends StatusStore, RunHistory, RunLogStore, PromotionLog, LeaseStore {
   readonly isOpen: boolean;
+  /** Whether the database answers now, for readiness; a store without a server leaves it out. */
+  ping?(): boolean;
   close(): void;
 }
 

@@ -128,7 +128,7 @@ function toError(reply: PgReply & { ok: false }): Error {
   // Connection failures (refused, reset, terminated by a restart) make the store unavailable, not the request wrong.
   const unavailable =
     (reply.code !== undefined && /^(08|57P)/.test(reply.code)) ||
-    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|Connection terminated|timeout exceeded when trying to connect/i.test(
+    /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|Connection terminated|not queryable|timeout exceeded when trying to connect/i.test(
       reply.message,
     );
   return unavailable

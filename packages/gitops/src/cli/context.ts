@@ -15,6 +15,7 @@ export function openReconciler(config: DriftlessConfig, logger: Logger): Promise
     discover: config.discover,
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
+    ...(config.store !== undefined ? { store: config.store } : {}),
     logger,
   });
 }

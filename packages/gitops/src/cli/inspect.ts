@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { DriftlessConfig } from "../config.js";
-import { SqliteStore, type TargetStatus } from "../store.js";
+import { openStoreOption } from "../options.js";
+import { SqliteStore, type Store, type TargetStatus } from "../store.js";
 import { ago, type CliIO, EXIT, elapsed, table } from "./output.js";
 
 /** Options of `driftless status`. */
@@ -20,12 +21,13 @@ export interface HistoryCommandOptions {
 // `driftless serve` is running against the same data directory. Without a
 // database nothing ran yet, and a read must not create the data directory.
 /** The config's store opened directly (see above), `undefined` when none exists yet; the caller closes it. */
-export function openStore(config: DriftlessConfig): SqliteStore | undefined {
+export function openStore(config: DriftlessConfig): Store | undefined {
+  if (config.store !== undefined) return openStoreOption(config.store, config.dataDir);
   const file = join(config.dataDir, "driftless.db");
   return existsSync(file) ? new SqliteStore(file) : undefined;
 }
 
-function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefined) => T): T {
+function withStore<T>(config: DriftlessConfig, use: (store: Store | undefined) => T): T {
   const store = openStore(config);
   if (!store) return use(undefined);
   try {
@@ -40,7 +42,7 @@ function withStore<T>(config: DriftlessConfig, use: (store: SqliteStore | undefi
  * expanded into (`<entry>-<directory>`), as far as the store knows them.
  * Discovery itself needs the repository, which a read should not fetch.
  */
-export function knownTargets(config: DriftlessConfig, store: SqliteStore | undefined): string[] {
+export function knownTargets(config: DriftlessConfig, store: Store | undefined): string[] {
   const names = new Set(config.targets.map((t) => t.name));
   for (const status of store?.listStatuses() ?? []) {
     if (config.discover.some((d) => status.name.startsWith(`${d.name}-`))) names.add(status.name);
@@ -113,7 +115,7 @@ function listCommand<T>(
   name: string,
   options: HistoryCommandOptions,
   io: CliIO,
-  read: (store: SqliteStore) => T[],
+  read: (store: Store) => T[],
   headers: readonly string[],
   row: (item: T) => string[],
 ): number {

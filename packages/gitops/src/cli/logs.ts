@@ -1,6 +1,6 @@
 import type { DriftlessConfig } from "../config.js";
 import { followRunLog } from "../runLog.js";
-import type { SqliteStore } from "../store.js";
+import type { Store } from "../store.js";
 import type { RunRecord } from "../types.js";
 import { interruptSignal } from "./context.js";
 import { knownTargets, openStore } from "./inspect.js";
@@ -17,7 +17,7 @@ export interface LogsCommandOptions {
  * prints it, or a target's name for its newest run. An error message when
  * none or several match.
  */
-function findRun(config: DriftlessConfig, store: SqliteStore, arg: string): RunRecord | string {
+function findRun(config: DriftlessConfig, store: Store, arg: string): RunRecord | string {
   const exact = store.getRun(arg);
   if (exact) return exact;
   const names = knownTargets(config, store);

@@ -1,0 +1,167 @@
+// The PostgreSQL store on a real server: migrations raced by three processes,
+// a target's Pulumi state in the same database through the real engine, the
+// password kept out of everything written, and an outage survived in place.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { PostgresStore, Reconciler, StoreUnavailableError, type TargetSpec } from "@driftless/gitops";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type * as LocalFileModule from "./fixtures/localFile.cjs";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { type PostgresCluster, startPostgres } from "./support/postgres.js";
+
+const { LocalFile } = createRequire(import.meta.url)("./fixtures/localFile.cjs") as typeof LocalFileModule;
+
+/** Opens a PostgresStore in a new process at `startAt` (epoch ms); resolves with the schema version it saw. */
+function openInChild(url: string, startAt: number): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, "support", "postgresChild.mjs"), String(startAt)],
+    {
+      cwd: import.meta.dirname,
+      env: { ...process.env, STORE_URL: url },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    child.stderr.on("data", (d) => {
+      err += d;
+    });
+    child.on("exit", (code) =>
+      code === 0 ? resolve(out.trim()) : reject(new Error(`child exited ${code}: ${err}`)),
+    );
+  });
+}
+
+describe("PostgresStore on a real server", () => {
+  let cluster: PostgresCluster;
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    sandbox = engineSandbox();
+    repo = createRepo(join(sandbox.dir, "repo"));
+    repo.commit({ "README.md": "infrastructure kept in PostgreSQL\n" }, "init");
+  });
+  afterAll(async () => {
+    await cluster?.dispose();
+    sandbox?.dispose();
+  });
+
+  it("migrates an empty database once when three processes open it at once", async () => {
+    const url = await cluster.createDatabase("race");
+    const startAt = Date.now() + 1500;
+    const versions = await Promise.all([1, 2, 3].map(() => openInChild(url, startAt)));
+    expect(versions).toEqual(["1", "1", "1"]);
+    expect(await cluster.psql("SELECT count(*) FROM driftless_schema", "race")).toBe("1");
+    expect(
+      await cluster.psql(
+        "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'driftless_%'",
+        "race",
+      ),
+    ).toBe(
+      "driftless_promotions,driftless_run_logs,driftless_runs,driftless_schema,driftless_stack_locks,driftless_targets",
+    );
+  });
+
+  it("keeps a target's Pulumi state in the store's database and never writes the password", async () => {
+    await cluster.createDatabase("shared");
+    process.env.DRIFTLESS_TEST_PG_PASSWORD = cluster.password;
+    const lines: string[] = [];
+    const logger = pino({ level: "debug", base: undefined }, { write: (line: string) => lines.push(line) });
+    const target: TargetSpec = {
+      name: "site",
+      repo: repo.fileUrl,
+      stack: "dev",
+      passphrase: "test-passphrase",
+      env: sandbox.env,
+      program: async () => {
+        const file = new LocalFile("site", {
+          path: join(sandbox.dir, "out", "site.txt"),
+          content: "in postgres",
+        });
+        return { path: file.path };
+      },
+    };
+    const reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data"),
+      targets: [target],
+      logger,
+      store: { url: cluster.url("shared", false), password: { env: "DRIFTLESS_TEST_PG_PASSWORD" } },
+    });
+    try {
+      const backend = reconciler.target("site")?.backend;
+      expect(backend).toBe(cluster.url("shared", false));
+      const run = await reconciler.reconcile("site");
+      expect(run.error).toBeUndefined();
+      expect(run.result).toBe("applied");
+      expect(readFileSync(join(sandbox.dir, "out", "site.txt"), "utf8")).toBe("in postgres");
+      // The engine wrote the stack into the same database, table pulumi_state.
+      const keys = await cluster.psql(
+        "SELECT string_agg(key, ' ') FROM pulumi_state WHERE key LIKE '%/stacks/%dev.json'",
+        "shared",
+      );
+      expect(keys).toMatch(/\.pulumi\/stacks\/site\/dev\.json/);
+      expect(
+        await cluster.psql("SELECT status->>'lastAppliedRevision' FROM driftless_targets", "shared"),
+      ).toBe(repo.head());
+      // A second replica's view: a new store on the same database reads the same status and run.
+      const other = new PostgresStore(cluster.url("shared"));
+      expect(other.getStatus("site")?.lastAppliedRevision).toBe(repo.head());
+      expect(other.getRun(run.id)?.result).toBe("applied");
+      other.close();
+
+      const written = [
+        lines.join("\n"),
+        JSON.stringify(reconciler.statuses()),
+        JSON.stringify(reconciler.history("site")),
+        JSON.stringify(reconciler.targets()),
+      ].join("\n");
+      expect(lines.length).toBeGreaterThan(0);
+      expect(written).not.toContain(cluster.password);
+    } finally {
+      await reconciler.stop({ graceMs: 1000 });
+      delete process.env.DRIFTLESS_TEST_PG_PASSWORD;
+    }
+  });
+
+  it("refuses a wrong password without echoing either password", () => {
+    const wrong = "not-the-password-1234";
+    let caught: unknown;
+    try {
+      new PostgresStore({ url: cluster.url("postgres", false), password: wrong }).close();
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect(String((caught as Error).message)).toMatch(/password authentication failed/);
+    expect(String((caught as Error).message)).not.toContain(wrong);
+    expect(String((caught as Error).message)).not.toContain(cluster.password);
+  });
+
+  it("fails calls while the server is down, and answers again on the same store when it is back", async () => {
+    const url = await cluster.createDatabase("outage");
+    const store = new PostgresStore(url);
+    try {
+      store.putStatus({ name: "site", conditions: [], updatedAt: "2025-01-01T00:00:00.000Z" });
+      expect(store.ping()).toBe(true);
+      await cluster.stop();
+      expect(store.ping()).toBe(false);
+      expect(() => store.getStatus("site")).toThrow(StoreUnavailableError);
+      await cluster.start();
+      expect(store.ping()).toBe(true);
+      expect(store.getStatus("site")?.name).toBe("site");
+    } finally {
+      store.close();
+    }
+  });
+});

@@ -1,0 +1,10 @@
+// A process that opens a PostgresStore (migrating the database) at a given
+// moment, prints the schema version and exits: postgres.test.ts starts
+// several at once against an empty database.
+import { PostgresStore } from "@driftless/gitops";
+
+const [url, startAt] = [process.env.STORE_URL, Number(process.argv[2])];
+while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 5));
+const store = new PostgresStore(url);
+console.log(store.schemaVersion);
+store.close();
