@@ -12,6 +12,7 @@ import type * as LocalFileModule from "./fixtures/localFile.cjs";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { type PostgresCluster, startPostgres } from "./support/postgres.js";
+import { until } from "./support/wait.js";
 
 const { LocalFile } = createRequire(import.meta.url)("./fixtures/localFile.cjs") as typeof LocalFileModule;
 
@@ -162,6 +163,52 @@ describe("PostgresStore on a real server", () => {
       expect(store.getStatus("site")?.name).toBe("site");
     } finally {
       store.close();
+    }
+  });
+
+  it("pauses runs while the database is down and runs again by itself when it is back", async () => {
+    await cluster.createDatabase("paused");
+    const reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data-paused"),
+      targets: [
+        {
+          name: "web",
+          repo: repo.fileUrl,
+          stack: "dev",
+          passphrase: "test-passphrase",
+          env: sandbox.env,
+          program: async () => {
+            const file = new LocalFile("web", { path: join(sandbox.dir, "out", "web.txt"), content: "v1" });
+            return { path: file.path };
+          },
+        },
+      ],
+      logger: pino({ level: "silent" }),
+      store: cluster.url("paused"),
+      retryBaseMs: 200,
+      retryMaxMs: 1000,
+    });
+    try {
+      expect((await reconciler.reconcile("web")).result).toBe("applied");
+      reconciler.start();
+      await until(() => reconciler.ready, "the reconciler to be ready");
+      await cluster.stop();
+      expect(reconciler.ready).toBe(false);
+      const during = await reconciler.reconcile("web");
+      expect(during.result).toBe("failed");
+      expect(during.error).toMatch(/PostgreSQL is unavailable/);
+      await cluster.start();
+      await until(() => reconciler.ready, "the reconciler to be ready again");
+      // The failed run was not recorded; its retry runs on its own once the database is back.
+      const retried = await until(
+        () => reconciler.history("web").find((r) => r.trigger === "retry" && r.finishedAt),
+        "the retry of the run the outage failed",
+      );
+      expect(retried.error).toBeUndefined();
+      expect(retried.result).toBe("unchanged");
+      expect(reconciler.history("web").map((r) => r.id)).not.toContain(during.id);
+    } finally {
+      await reconciler.stop({ graceMs: 1000 });
     }
   });
 });

@@ -37,7 +37,7 @@ import type { Runtime, TargetState } from "./runtime.js";
 import { Scheduler } from "./scheduler.js";
 import { Semaphore } from "./semaphore.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
-import { isSuspended, suspendedStatus } from "./status.js";
+import { isStoredSuspended, suspendedStatus } from "./status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
 
@@ -149,11 +149,8 @@ export class Reconciler {
       const discovered = options.discover?.length
         ? await discoverTargets(options.discover, { source, dataDir })
         : [];
-      const resolved = resolveTargetSet(
-        [...(options.targets ?? []), ...discovered],
-        dataDir,
-        stateBackend?.url,
-      );
+      const specs = [...(options.targets ?? []), ...discovered];
+      const resolved = resolveTargetSet(specs, dataDir, stateBackend?.url);
       for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked.
@@ -184,10 +181,8 @@ export class Reconciler {
    * @throws SpecError
    */
   addTarget(spec: TargetSpec): ResolvedTarget {
-    const resolved = resolveTarget(spec, {
-      dataDir: this.#options.dataDir,
-      backend: this.#options.stateBackend?.url,
-    });
+    const { dataDir, stateBackend } = this.#options;
+    const resolved = resolveTarget(spec, { dataDir, backend: stateBackend?.url });
     checkPromotions(new Map([...this.#targets].map(([n, t]) => [n, t.spec])).set(resolved.name, resolved));
     const graph = new Map(graphOf(this.#rt));
     graph.set(resolved.name, ordering(resolved));
@@ -481,7 +476,7 @@ export class Reconciler {
 
   /** Whether scheduled runs of a target are suspended (the Suspended condition, else the spec's `suspend`). */
   isSuspended(name: string): boolean {
-    return isSuspended(this.#options.store.getStatus(name), this.#targets.get(name)?.spec.suspend ?? false);
+    return isStoredSuspended(this.#options.store, name, this.#targets.get(name)?.spec.suspend ?? false);
   }
 
   #setSuspended(name: string, suspended: boolean): TargetStatus {

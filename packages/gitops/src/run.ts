@@ -12,7 +12,7 @@ import {
   type Plan,
   type StackRequest,
 } from "./engine.js";
-import { CancelledError, StalledError, type StallReason } from "./errors.js";
+import { CancelledError, StalledError, type StallReason, StoreUnavailableError } from "./errors.js";
 import { type PendingRun, strongerTrigger } from "./queue.js";
 import { LOG_LINES, type RunLogWriter } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
@@ -204,6 +204,39 @@ export interface RunEnd {
  * stack's outputs changed, and what the scheduler should do next.
  */
 export async function executeRun(
+  rt: Runtime,
+  state: TargetState,
+  run: PendingRun,
+  steps: readonly Step[],
+  decided: () => void,
+): Promise<RunEnd> {
+  try {
+    return await executeRecorded(rt, state, run, steps, decided);
+  } catch (error) {
+    // A store that cannot be reached (a database outage) cannot record the run:
+    // it ends failed, unrecorded, and is retried once the store answers again.
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    const now = rt.options.clock.now();
+    rt.options.logger.error(
+      { target: state.spec.name, runId: run.id, err: error.message },
+      "the store is unavailable; the run is retried",
+    );
+    run.settle({
+      id: run.id,
+      target: state.spec.name,
+      trigger: run.trigger,
+      startedAt: new Date(now).toISOString(),
+      finishedAt: new Date(now).toISOString(),
+      result: "failed",
+      drift: false,
+      error: error.message,
+      log: "",
+    });
+    return { outputsChanged: false, recorded: false, succeeded: false, followUps: { retry: { error } } };
+  }
+}
+
+async function executeRecorded(
   rt: Runtime,
   state: TargetState,
   run: PendingRun,
