@@ -17,6 +17,7 @@ import {
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml } from "yaml";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
+import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackendLocks.js";
 import { isAlive } from "./process.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
 import { compilerHint } from "./typecheck.js";
@@ -377,6 +378,11 @@ export class PulumiEngine implements Engine {
 
   async recover(request: StackRequest, options: EngineOperationOptions = {}): Promise<string[]> {
     const actions = clearStaleLocks(request);
+    const project = projectName(request);
+    if (project && isPostgresBackend(request.backend)) {
+      const stackName = request.stack.split("/").at(-1) as string;
+      actions.push(...(await clearStalePostgresLocks(request.backend, request.env, project, stackName)));
+    }
     const stack = await this.#stack(request);
     const state = await stack.exportStack();
     const pending =
