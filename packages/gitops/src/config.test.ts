@@ -34,6 +34,50 @@ describe("the service config", () => {
     expect(config.installDependencies).toBe(true);
   });
 
+  it("reads notify providers and the fork policy, secrets as references resolved against the file", () => {
+    const config = parseConfig(
+      `${base}notify:
+  - provider: gitea
+    url: https://gitea.example.com
+    token: { file: gitea-token }
+  - provider: github
+    baseUrl: https://ghe.example.com/api/v3
+    token: { env: GITHUB_TOKEN }
+    events: [applied, failed]
+  - provider: slack
+    url: { env: SLACK_URL }
+  - provider: webhook
+    url: https://hooks.example.com/driftless
+    secret: { env: HOOK_SECRET }
+pullRequests:
+  forks: true
+`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(config.notify).toEqual([
+      { provider: "gitea", url: "https://gitea.example.com", token: { file: "/etc/driftless/gitea-token" } },
+      {
+        provider: "github",
+        baseUrl: "https://ghe.example.com/api/v3",
+        token: { env: "GITHUB_TOKEN" },
+        events: ["applied", "failed"],
+      },
+      { provider: "slack", url: { env: "SLACK_URL" } },
+      { provider: "webhook", url: "https://hooks.example.com/driftless", secret: { env: "HOOK_SECRET" } },
+    ]);
+    expect(config.pullRequests).toEqual({ forks: true });
+    expect(parseConfig(base, "/etc/driftless/driftless.yaml").pullRequests).toEqual({ forks: false });
+  });
+
+  it("refuses a secret written into a notify provider and an unknown event", () => {
+    const message = error(
+      `${base}notify:\n  - provider: slack\n    url: https://hooks.slack.com/services/T/B/secret\n    events: [exploded]\n`,
+    ).message;
+    expect(message).toContain("notify[0].url must be { env: NAME } or { file: path }");
+    expect(message).toContain("notify[0].events[0] must be one of applied, drift.detected");
+    expect(message).not.toContain("hooks.slack.com/services/T/B/secret");
+  });
+
   it("names the file, the key path and the value of a bad target field", () => {
     const text = `${base}  - name: api\n    repo: https://github.com/acme/infra.git\n    stack: dev\n    interval: 5s\n`;
     expect(error(text).message).toBe(

@@ -8,6 +8,7 @@ import { parseDuration } from "./duration.js";
 import { SpecError, type SpecIssue } from "./errors.js";
 import type { WebhookSecrets } from "./http/handler.js";
 import { isPostgresUrl, type PostgresConnection } from "./postgresStore.js";
+import { NOTIFY_EVENTS, type NotifyProvider } from "./notify/notifier.js";
 import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "./spec.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
@@ -40,6 +41,10 @@ export interface DriftlessConfig {
    * / `{ file }`); SQLite in `dataDir` when unset.
    */
   readonly store?: string | PostgresConnection;
+  /** Where statuses and notifications go (`notify:`), in order. */
+  readonly notify: readonly NotifyProvider[];
+  /** Pull request previews: `forks` previews pull requests from forks too (they get the target's secrets). */
+  readonly pullRequests: { readonly forks: boolean };
   /** The targets, validated like {@link TargetSpec} (no inline `program`). */
   readonly targets: readonly TargetSpec[];
   /**
@@ -97,6 +102,36 @@ const storeSchema = z.union([
     password: secretRef.optional(),
   }),
 ]);
+const httpUrl = z
+  .string({ error: "must be an http(s) URL" })
+  .regex(/^https?:\/\/[^\s/]+/, "must be an http(s) URL such as https://gitea.example.com");
+const notifyEvents = z
+  .array(z.enum(NOTIFY_EVENTS, { error: `must be one of ${NOTIFY_EVENTS.join(", ")}` }))
+  .optional();
+const notifySchema = z.array(
+  z.discriminatedUnion(
+    "provider",
+    [
+      z.strictObject({
+        provider: z.literal("github"),
+        token: secretRef,
+        baseUrl: httpUrl.optional(),
+        webUrl: httpUrl.optional(),
+        events: notifyEvents,
+      }),
+      z.strictObject({ provider: z.literal("gitea"), url: httpUrl, token: secretRef, events: notifyEvents }),
+      z.strictObject({ provider: z.literal("slack"), url: secretRef, events: notifyEvents }),
+      z.strictObject({
+        provider: z.literal("webhook"),
+        url: httpUrl,
+        secret: secretRef,
+        events: notifyEvents,
+      }),
+    ],
+    { error: "needs `provider`: github, gitea, slack or webhook" },
+  ),
+  { error: "must be a list of providers" },
+);
 
 const configSchema = z.strictObject({
   dataDir: z.string({ error: "must be a directory path" }).min(1, "must be a directory path"),
@@ -120,7 +155,24 @@ const configSchema = z.strictObject({
   targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
   // Checked apart (storeSchema): its value may hold a password, which errors must not echo.
   store: z.unknown().optional(),
+  notify: notifySchema.optional(),
+  pullRequests: z
+    .strictObject({ forks: z.boolean({ error: "must be true or false" }).optional() })
+    .optional(),
 });
+
+/** A provider with its `{ file }` secrets resolved against the config's directory. */
+function anchorProvider(provider: NotifyProvider, base: string): NotifyProvider {
+  switch (provider.provider) {
+    case "github":
+    case "gitea":
+      return { ...provider, token: anchored(provider.token, base) };
+    case "slack":
+      return { ...provider, url: anchored(provider.url, base) };
+    case "webhook":
+      return { ...provider, secret: anchored(provider.secret, base) };
+  }
+}
 
 /** Resolves a relative `{ file }` reference against the config's directory. */
 function anchored<T extends SecretSource | undefined>(source: T, base: string): T {
@@ -266,6 +318,8 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     installDependencies: config.installDependencies ?? true,
     shutdownGraceMs:
       config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
+    notify: (config.notify ?? []).map((p) => anchorProvider(p as NotifyProvider, baseDir)),
+    pullRequests: { forks: config.pullRequests?.forks ?? false },
     targets,
     discover,
     ...(config.store !== undefined

@@ -39,6 +39,24 @@ export interface PlannedStep {
   readonly type: string;
   /** Changed input keys, when the engine reports them. */
   readonly keys?: readonly string[];
+  /**
+   * The property-level changes of an update or replace, as the engine reports
+   * them (its detailed diff, else the changed keys), values with secrets masked.
+   */
+  readonly diffs?: readonly PropertyChange[];
+}
+
+/** One changed property of a resource a plan updates or replaces. */
+export interface PropertyChange {
+  /** The property path as the engine names it (`content`, `tags.team`, `ports[0]`). */
+  readonly path: string;
+  readonly kind: "add" | "delete" | "update";
+  /** The change forces the resource to be replaced. */
+  readonly replace: boolean;
+  /** The value before (absent for an add); `[secret]` for secrets, `[unknown]` until applied. */
+  readonly old?: unknown;
+  /** The value after (absent for a delete). */
+  readonly new?: unknown;
 }
 
 /** A resource whose live state refresh found different from the recorded state. */
@@ -211,8 +229,83 @@ class StepCollector {
     const op = countedOp(pre.op);
     if (!op) return;
     this.counts[op]++;
-    if (op !== "same") this.steps.push({ op, urn: pre.urn, type: pre.type, keys: pre.keys });
+    if (op === "same") return;
+    const diffs = op === "update" || op === "replace" ? propertyChanges(pre) : [];
+    this.steps.push({
+      op,
+      urn: pre.urn,
+      type: pre.type,
+      keys: pre.keys,
+      ...(diffs.length > 0 ? { diffs } : {}),
+    });
   };
+}
+
+/** Pulumi's marker of a value not known until the resource is applied. */
+const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Longest JSON text of a value shown in a diff; longer ones are cut. */
+const MAX_VALUE_CHARS = 300;
+
+/** A value fit for a report: secrets and unknowns named, long values cut. */
+function shownValue(value: unknown): unknown {
+  if (containsSecret(value)) return "[secret]";
+  if (value === UNKNOWN) return "[unknown]";
+  const text = JSON.stringify(value);
+  if (text !== undefined && text.length > MAX_VALUE_CHARS) return `${text.slice(0, MAX_VALUE_CHARS)}…`;
+  return value;
+}
+
+/** The value at an engine property path (`a.b[0]`, `["a.b"].c`) in a resource's inputs. */
+function valueAt(inputs: Record<string, unknown> | undefined, path: string): unknown {
+  let value: unknown = inputs;
+  for (const match of path.matchAll(/\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.[\]]+)/g)) {
+    if (value === null || typeof value !== "object") return undefined;
+    const key = match[1] ?? match[2] ?? match[3] ?? "";
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** Top-level keys whose values differ, for a provider that reports neither a detailed diff nor keys. */
+function changedKeys(before: Record<string, unknown> = {}, after: Record<string, unknown> = {}): string[] {
+  return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(
+    (key) => stableJson(before[key]) !== stableJson(after[key]),
+  );
+}
+
+/**
+ * The changed properties of an update or replace: the engine's detailed diff
+ * when the provider gave one, else its list of changed keys (or, without one,
+ * the top-level inputs that differ) compared between the old and new inputs. Internal keys (`__provider` of dynamic resources) are left out.
+ */
+function propertyChanges(step: StepEventMetadata): PropertyChange[] {
+  const before = step.old?.inputs;
+  const after = step.new?.inputs;
+  const replaced = new Set(step.keys ?? []);
+  const entries: [string, PropertyChange["kind"], boolean][] = step.detailedDiff
+    ? Object.entries(step.detailedDiff).map(([path, diff]) => {
+        // The event log names it `diffKind`; older engines said `kind`.
+        const kind = String(diff.diffKind ?? (diff as { kind?: string }).kind ?? "update");
+        return [path, kind.replace("-replace", "") as PropertyChange["kind"], kind.endsWith("-replace")];
+      })
+    : (step.diffs?.length ? step.diffs : changedKeys(before, after)).map((key) => [
+        key,
+        before && !(key in before) ? "add" : after && !(key in after) ? "delete" : "update",
+        replaced.has(key),
+      ]);
+  return entries
+    .filter(([path]) => !path.startsWith("__"))
+    .map(([path, kind, replace]) => {
+      const old = valueAt(before, path);
+      const next = valueAt(after, path);
+      return {
+        path,
+        kind,
+        replace,
+        ...(kind !== "add" && old !== undefined ? { old: shownValue(old) } : {}),
+        ...(kind !== "delete" && next !== undefined ? { new: shownValue(next) } : {}),
+      };
+    });
 }
 
 /**

@@ -35,6 +35,7 @@ export {
   EngineProgressRenderer,
   type Plan,
   type PlannedStep,
+  type PropertyChange,
   PulumiEngine,
   type StackRequest,
 } from "./engine.js";
@@ -76,6 +77,14 @@ export {
   type WebhookSecrets,
 } from "./http/index.js";
 export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
+export { githubPullRequest, type PullRequestEvent } from "./http/pullRequest.js";
+export * from "./notify/index.js";
+export type { PlanVerdict } from "./options.js";
+export {
+  type PullRequestOptions,
+  type PullRequestOutcome,
+  PullRequestPreviews,
+} from "./pulls.js";
 export {
   type ApprovalRequest,
   type Clock,
@@ -90,7 +99,15 @@ export {
   type RefPreview,
 } from "./reconciler.js";
 export { repoIdentity, sameRepo } from "./repo.js";
-export { type PreviewReport, type PreviewReportStep, previewMarkdown, previewReport } from "./report.js";
+export {
+  type PreviewReport,
+  type PreviewReportStep,
+  previewFailureMarkdown,
+  previewMarkdown,
+  previewMarker,
+  previewReport,
+  verdictText,
+} from "./report.js";
 export { type FollowLogOptions, followRunLog } from "./runLog.js";
 export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
 export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";

@@ -10,6 +10,7 @@ import { type Engine, type Plan, PulumiEngine } from "./engine.js";
 import { SpecError } from "./errors.js";
 import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./postgresStore.js";
 import { Redactor } from "./secrets.js";
+import type { GateRefusal } from "./gates.js";
 import { GitSource, type Source } from "./source.js";
 import type { TargetSpec } from "./spec.js";
 import { SqliteStore, type Store } from "./store.js";
@@ -97,6 +98,16 @@ export interface RefPreview {
   readonly plan: Plan;
   /** Whether the program was type-checked, and how. */
   readonly typeCheck: TypeCheck;
+  /** What the target's safety gates and approval policy would do with this plan if it were applied. */
+  readonly verdict: PlanVerdict;
+}
+
+/** The safety gates' verdict on a previewed plan. */
+export interface PlanVerdict {
+  /** The gate that would refuse the plan (the apply would stall until approved); absent when the gates pass. */
+  readonly refusal?: GateRefusal;
+  /** The target's `requireApproval` would hold this plan for a person. */
+  readonly needsApproval: boolean;
 }
 
 /** Options for {@link Reconciler.previewRef}. */

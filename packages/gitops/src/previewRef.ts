@@ -6,6 +6,8 @@
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { needsApproval } from "./decide.js";
+import { checkGates } from "./gates.js";
 import type { PreviewRefOptions, RefPreview } from "./options.js";
 import type { PendingRun } from "./queue.js";
 import { newRunContext, type RunContext, runSteps } from "./run.js";
@@ -55,8 +57,24 @@ export async function previewRef(
     await runSteps(ctx, PREVIEW_REF_STEPS);
     if (!ctx.revision || !ctx.plan || !ctx.typeCheck)
       throw new Error(`preview of ${ref} ended without a plan`);
-    return { target: target.name, ref, revision: ctx.revision, plan: ctx.plan, typeCheck: ctx.typeCheck };
+    const refusal = checkGates(ctx.plan, target.gates);
+    return {
+      target: target.name,
+      ref,
+      revision: ctx.revision,
+      plan: ctx.plan,
+      typeCheck: ctx.typeCheck,
+      verdict: {
+        ...(refusal ? { refusal } : {}),
+        needsApproval: target.mode === "apply" && needsApproval(target.requireApproval, ctx.plan),
+      },
+    };
+  } catch (error) {
+    // What reaches a pull request or an API caller must not carry the target's secrets.
+    if (error instanceof Error) error.message = ctx.redactor.redact(error.message);
+    throw error;
   } finally {
+    for (const release of ctx.releases.reverse()) release();
     rmSync(checkoutDir, { recursive: true, force: true });
   }
 }

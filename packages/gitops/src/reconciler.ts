@@ -354,6 +354,16 @@ export class Reconciler {
     return previewRef(this.#rt, this.#require(name).spec, ref, options);
   }
 
+  /**
+   * Files changed from `from` to the commit `ref` names in the target's
+   * repository (`ref` is fetched, e.g. `refs/pull/7/head`); `undefined` when
+   * that cannot be told (then every path should count as changed).
+   */
+  async changedFiles(name: string, ref: string, from: string, to: string): Promise<string[] | undefined> {
+    const { repo, auth } = this.#require(name).spec;
+    return this.#options.source.changedFiles({ repo, ref, ...(auth ? { auth } : {}) }, from, to);
+  }
+
   /** Stops scheduled runs for a target (manual runs still work). */
   suspend(name: string): TargetStatus {
     return this.#setSuspended(name, true);

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import type { RefPreview } from "./reconciler.js";
-import { previewMarkdown, previewReport, resourceName } from "./report.js";
+import {
+  previewFailureMarkdown,
+  previewMarkdown,
+  previewMarker,
+  previewReport,
+  resourceName,
+} from "./report.js";
 
 const preview: RefPreview = {
   target: "site",
@@ -15,6 +21,11 @@ const preview: RefPreview = {
         urn: "urn:pulumi:dev::site::pulumi-nodejs:dynamic:Resource::index.html",
         type: "pulumi-nodejs:dynamic:Resource",
         keys: ["content"],
+        diffs: [
+          { path: "content", kind: "update", replace: false, old: "<h1>v1</h1>", new: "<h1>v2</h1>" },
+          { path: "apiKey", kind: "update", replace: false, old: "[secret]", new: "[secret]" },
+          { path: "path", kind: "update", replace: true, old: "/a", new: "/b" },
+        ],
       },
       {
         op: "create",
@@ -29,6 +40,7 @@ const preview: RefPreview = {
     ],
   },
   typeCheck: { checked: true, detail: "index.ts type-checked by ts-node with tsconfig.json" },
+  verdict: { needsApproval: false },
 };
 
 describe("preview reports", () => {
@@ -43,6 +55,39 @@ describe("preview reports", () => {
     expect(md.indexOf("To create")).toBeLessThan(md.indexOf("To update"));
     expect(md).toContain("`0123456789ab`");
     expect(md).toContain("Type check: passed (index.ts type-checked by ts-node with tsconfig.json).");
+  });
+
+  it("shows each changed property with its old and new value, secrets masked", () => {
+    const md = previewMarkdown(preview);
+    expect(md).toContain('  - `content`: `"<h1>v1</h1>"` → `"<h1>v2</h1>"`');
+    expect(md).toContain('  - `apiKey`: `"[secret]"` → `"[secret]"`');
+    expect(md).toContain('  - `path`: `"/a"` → `"/b"` (forces replacement)');
+    expect(previewReport(preview).steps[0]?.diffs).toHaveLength(3);
+  });
+
+  it("states the safety gates' verdict: pass, approval, or refusal with the reason", () => {
+    expect(previewMarkdown(preview)).toContain("Safety gates: pass.");
+    expect(previewMarkdown({ ...preview, verdict: { needsApproval: true } })).toContain(
+      "would wait for approval",
+    );
+    const refused = {
+      ...preview,
+      verdict: {
+        needsApproval: false,
+        refusal: { gate: "destructive-share" as const, message: "the plan deletes 3 of 4 resources" },
+      },
+    };
+    expect(previewMarkdown(refused)).toContain(
+      "Safety gates: **would refuse** this plan (`destructive-share`): the plan deletes 3 of 4 resources",
+    );
+    expect(previewReport(refused).verdict.refusal?.gate).toBe("destructive-share");
+  });
+
+  it("renders a failed preview with its error in a fence that cannot be closed early", () => {
+    const md = previewFailureMarkdown("site", "refs/pull/3/head", preview.revision, "boom\n```\nnot code");
+    expect(md.startsWith(previewMarker("site"))).toBe(true);
+    expect(md).toContain("The preview **failed**");
+    expect(md.match(/```/g)).toHaveLength(2);
   });
 
   it("says so when nothing changes", () => {

@@ -1,6 +1,6 @@
-// Preview reports for pull requests: a plan as Markdown or JSON.
-import type { PlannedStep } from "./engine.js";
-import type { RefPreview } from "./reconciler.js";
+// Preview reports for pull requests: a plan as Markdown or JSON, with property diffs and the gates' verdict.
+import type { PlannedStep, PropertyChange } from "./engine.js";
+import type { PlanVerdict, RefPreview } from "./options.js";
 
 const OPS = ["create", "update", "replace", "delete"] as const;
 const HEADINGS: Record<(typeof OPS)[number], string> = {
@@ -18,6 +18,8 @@ export interface PreviewReportStep {
   readonly type: string;
   readonly urn: string;
   readonly keys?: readonly string[];
+  /** Property-level changes of an update or replace (secrets masked). */
+  readonly diffs?: readonly PropertyChange[];
 }
 
 /** The machine-readable form of a {@link RefPreview} (`driftless preview --json`). */
@@ -31,6 +33,8 @@ export interface PreviewReport {
   readonly steps: readonly PreviewReportStep[];
   /** Whether the program was type-checked, and how. */
   readonly typeCheck: RefPreview["typeCheck"];
+  /** What the target's gates would do with the plan: refuse it (and why), or hold it for approval. */
+  readonly verdict: PlanVerdict;
 }
 
 /** The resource name at the end of a URN (`urn:pulumi:dev::site::type::index.html` → `index.html`). */
@@ -52,8 +56,10 @@ export function previewReport(preview: RefPreview): PreviewReport {
       type: s.type,
       urn: s.urn,
       ...(s.keys && s.keys.length > 0 ? { keys: s.keys } : {}),
+      ...(s.diffs && s.diffs.length > 0 ? { diffs: s.diffs } : {}),
     })),
     typeCheck: preview.typeCheck,
+    verdict: preview.verdict,
   };
 }
 
@@ -64,16 +70,65 @@ function code(text: string): string {
   return `${fence}${fence.length > 1 ? " " : ""}${clean}${fence.length > 1 ? " " : ""}${fence}`;
 }
 
+/** A value as a diff shows it: JSON, inline. */
+function shown(value: unknown): string {
+  return code(JSON.stringify(value) ?? "undefined");
+}
+
+/** One line per changed property: `path`: old → new, and whether it forces a replacement. */
+function diffLines(diffs: readonly PropertyChange[]): string[] {
+  return diffs.map((d) => {
+    const change =
+      d.kind === "add"
+        ? `added${"new" in d ? ` ${shown(d.new)}` : ""}`
+        : d.kind === "delete"
+          ? `removed${"old" in d ? ` (was ${shown(d.old)})` : ""}`
+          : `${"old" in d ? shown(d.old) : "?"} → ${"new" in d ? shown(d.new) : "?"}`;
+    return `  - ${code(d.path)}: ${change}${d.replace ? " (forces replacement)" : ""}`;
+  });
+}
+
+/** The gates' verdict in words. */
+export function verdictText(verdict: PlanVerdict): string {
+  if (verdict.refusal)
+    return `Safety gates: **would refuse** this plan (${code(verdict.refusal.gate)}): ${verdict.refusal.message}`;
+  return verdict.needsApproval
+    ? "Safety gates: pass; the plan would wait for approval (`requireApproval`)."
+    : "Safety gates: pass.";
+}
+
+/** The HTML comment a bot finds its earlier comment on a pull request by. */
+export function previewMarker(target: string): string {
+  return `<!-- driftless-preview:${target} -->`;
+}
+
+/** A pull-request comment for a preview that failed: the error (secrets already redacted). */
+export function previewFailureMarkdown(target: string, ref: string, revision: string, error: string): string {
+  const fence = "`".repeat(3);
+  return [
+    previewMarker(target),
+    `### Driftless preview of ${code(target)} at ${code(ref)} (${code(revision.slice(0, 12))})`,
+    "",
+    "The preview **failed**; this revision cannot be applied as it is:",
+    "",
+    fence,
+    error.split(fence).join("` ` `"),
+    fence,
+    "",
+  ].join("\n");
+}
+
 /**
  * A Markdown summary of a preview, sized for a pull-request comment: a table
- * of counts and the resources each change touches. It starts with an HTML
+ * of counts, the resources each change touches with their changed properties,
+ * and the safety gates' verdict. It starts with an HTML
  * comment marker (`<!-- driftless-preview:<target> -->`) so a bot can find and
  * update its earlier comment instead of adding another.
  */
 export function previewMarkdown(preview: RefPreview): string {
   const { counts, steps, changes } = preview.plan;
   const lines = [
-    `<!-- driftless-preview:${preview.target} -->`,
+    previewMarker(preview.target),
     `### Driftless preview of ${code(preview.target)} at ${code(preview.ref)} (${code(preview.revision.slice(0, 12))})`,
     "",
     changes
@@ -85,6 +140,8 @@ export function previewMarkdown(preview: RefPreview): string {
     "| Create | Update | Replace | Delete | Unchanged |",
     "| ---: | ---: | ---: | ---: | ---: |",
     `| ${counts.create} | ${counts.update} | ${counts.replace} | ${counts.delete} | ${counts.same} |`,
+    "",
+    verdictText(preview.verdict),
   ];
   for (const op of OPS) {
     const touched = steps.filter((s) => s.op === op);
@@ -93,6 +150,7 @@ export function previewMarkdown(preview: RefPreview): string {
     for (const step of touched) {
       const keys = step.keys && step.keys.length > 0 ? ` — changed: ${step.keys.map(code).join(", ")}` : "";
       lines.push(`- ${code(resourceName(step.urn))} ${code(step.type)}${keys}`);
+      if (step.diffs) lines.push(...diffLines(step.diffs));
     }
   }
   return `${lines.join("\n")}\n`;

@@ -54,7 +54,14 @@ export function specIssues(
     }
     const value = valueAt(input, issue.path);
     const message = issue.message.startsWith("Invalid input") ? "is invalid" : issue.message;
-    const got = value === undefined ? "it is missing" : `got ${describe(value)}`;
+    // A secret written into the file where a reference belongs is not echoed back.
+    const secret = typeof value === "string" && message.includes("secrets are never written");
+    const got =
+      value === undefined
+        ? "it is missing"
+        : secret
+          ? "got a value written into the file (not shown)"
+          : `got ${describe(value)}`;
     return { path: formatPath([...prefix, ...issue.path]), message: `${message}, ${got}` };
   });
 }

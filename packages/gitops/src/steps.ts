@@ -101,6 +101,15 @@ export const acquire: Step = async (ctx) => {
   if (ctx.revision) ctx.progress("resolve", `${ctx.target.ref} is at ${ctx.revision}`);
 };
 
+/**
+ * A ref preview takes an engine slot like a run, so previews of pull requests
+ * never run more engines than `concurrency` allows; it takes no stack lease
+ * (it does not change the stack's state).
+ */
+export const engineSlot: Step = async (ctx) => {
+  ctx.releases.push(await ctx.rt.engineSlots.acquire(ctx.signal));
+};
+
 /** The exact commit, refusing a rewritten ref unless approved. */
 export const checkout: Step = async (ctx) => {
   const { target, rt } = ctx;
@@ -371,9 +380,10 @@ export const RECONCILE_STEPS: readonly Step[] = [
 /** Destroying a removed target's stack. */
 export const DESTROY_STEPS: readonly Step[] = [acquire, destroy];
 
-/** Planning another ref against the stack: the same steps, without lease, decision or apply. */
+/** Planning another ref against the stack: the same steps, in an engine slot, without lease, decision or apply. */
 export const PREVIEW_REF_STEPS: readonly Step[] = [
   resolveRevision,
+  engineSlot,
   checkout,
   prepare,
   buildRequest,

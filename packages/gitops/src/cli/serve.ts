@@ -1,5 +1,8 @@
 import type { DriftlessConfig } from "../config.js";
+import { ReconcilerMetrics } from "../http/metrics.js";
 import { listen } from "../http/server.js";
+import { Notifier } from "../notify/notifier.js";
+import { PullRequestPreviews } from "../pulls.js";
 import { readSecret, SecretUnavailableError } from "../secrets.js";
 import { cliLogger, onTermination, openReconciler } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
@@ -11,6 +14,9 @@ export interface ServeCommandOptions {
   /** Overrides the config's `shutdownGrace`. */
   readonly graceMs?: number;
 }
+
+/** How long queued statuses and notifications may still go out after the reconciler stopped. */
+const FLUSH_MS = 5000;
 
 /** Extra time after the grace period for cancelled runs to release their stacks before giving up. */
 const CANCEL_TIMEOUT_MS = 60_000;
@@ -25,6 +31,13 @@ export function unusableSecrets(config: DriftlessConfig): string[] {
     ...config.tokens.map((source, i) => [`tokens[${i}]`, source] as const),
     ...Object.entries(config.webhooks).flatMap(([provider, source]) =>
       source ? [[`webhooks.${provider}`, source] as const] : [],
+    ),
+    ...config.notify.map(
+      (p, i) =>
+        [
+          `notify[${i}]`,
+          p.provider === "webhook" ? p.secret : p.provider === "slack" ? p.url : p.token,
+        ] as const,
     ),
   ];
   return sources.flatMap(([key, source]) => {
@@ -72,9 +85,20 @@ export async function serveCommand(
   const reconciler = await openReconciler(config, logger);
   const address = options.listen ?? config.listen;
   const graceMs = options.graceMs ?? config.shutdownGraceMs;
+  const metrics = new ReconcilerMetrics(reconciler);
+  const notifier = Notifier.create({
+    providers: config.notify,
+    count: (provider, outcome) => metrics.notification(provider, outcome),
+  }).follow(reconciler);
+  const pullRequests =
+    notifier.hosts.length > 0
+      ? new PullRequestPreviews(reconciler, notifier, { forks: config.pullRequests.forks })
+      : undefined;
   let server: Awaited<ReturnType<typeof listen>>;
   try {
     server = await listen(reconciler, {
+      metrics,
+      ...(pullRequests ? { pullRequests } : {}),
       host: address.host,
       port: address.port,
       tokens: config.tokens,
@@ -85,6 +109,7 @@ export async function serveCommand(
       logger,
     });
   } catch (error) {
+    notifier.close();
     await reconciler.stop({ graceMs: 0 });
     throw error;
   }
@@ -108,8 +133,13 @@ export async function serveCommand(
     process.exit(EXIT.cancelled);
   }, graceMs + CANCEL_TIMEOUT_MS);
   deadline.unref();
+  pullRequests?.close();
   const clean = await server.shutdown({ graceMs });
   clearTimeout(deadline);
+  const flushed = new Promise<void>((resolve) => setTimeout(resolve, FLUSH_MS).unref());
+  await Promise.race([notifier.whenIdle(), flushed]);
+  notifier.close();
+  metrics.close();
   io.err.write(clean ? "stopped cleanly\n" : "stopped; runs in progress were cancelled\n");
   return clean ? EXIT.ok : EXIT.cancelled;
 }

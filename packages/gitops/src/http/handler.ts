@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
+import type { PullRequestPreviews } from "../pulls.js";
 import type { Reconciler } from "../reconciler.js";
 import type { SecretSource } from "../spec.js";
 import { ReconcilerMetrics } from "./metrics.js";
@@ -54,6 +55,11 @@ export interface HandlerOptions {
   readonly metrics?: ReconcilerMetrics;
   /** Where webhook decisions and server errors are logged. @default - nowhere */
   readonly logger?: Logger;
+  /**
+   * Previews the pull requests that GitHub or Gitea report to `/hooks/github`
+   * (`pull_request` events). @default - pull request events are acknowledged and ignored
+   */
+  readonly pullRequests?: PullRequestPreviews;
 }
 
 /**
@@ -94,7 +100,15 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   const metrics = options.metrics ?? new ReconcilerMetrics(reconciler);
   const deliveries = new LRUCache<string, true>({ max: Math.max(1, options.deliveryCacheSize ?? 1000) });
   let draining = false;
-  const api: Api = { reconciler, metrics, maxBody, prefix, log, draining: () => draining };
+  const api: Api = {
+    reconciler,
+    metrics,
+    maxBody,
+    prefix,
+    log,
+    draining: () => draining,
+    ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+  };
   const redacted = (body: unknown): unknown =>
     redactJson(body, redactorFor(reconciler.targets(), [...tokens, ...Object.values(webhooks)]));
   const routes: Route[] = [

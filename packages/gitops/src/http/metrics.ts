@@ -1,5 +1,6 @@
 // Prometheus metrics fed by reconciler events, with gauges read when scraped.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { DeliveryOutcome } from "../notify/deliveries.js";
 import type { Reconciler } from "../reconciler.js";
 
 /** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
@@ -17,6 +18,7 @@ export class ReconcilerMetrics {
   /** The registry to expose; `await registry.metrics()` gives the text format. */
   readonly registry: Registry;
   readonly #webhooks: Counter<"provider" | "outcome">;
+  readonly #notifications: Counter<"provider" | "outcome">;
   readonly #unsubscribe: (() => void)[];
 
   constructor(reconciler: Reconciler, options: { readonly registry?: Registry } = {}) {
@@ -44,6 +46,12 @@ export class ReconcilerMetrics {
     this.#webhooks = new Counter({
       name: "driftless_webhooks_total",
       help: "Webhook deliveries by provider and outcome.",
+      labelNames: ["provider", "outcome"] as const,
+      registers: [registry],
+    });
+    this.#notifications = new Counter({
+      name: "driftless_notifications_total",
+      help: "Outbound deliveries (commit statuses, comments, notifications) by provider and outcome.",
       labelNames: ["provider", "outcome"] as const,
       registers: [registry],
     });
@@ -101,6 +109,11 @@ export class ReconcilerMetrics {
   /** Counts one webhook delivery. */
   webhook(provider: string, outcome: WebhookOutcome): void {
     this.#webhooks.inc({ provider, outcome });
+  }
+
+  /** Counts one outbound delivery attempt's outcome (see `Notifier`). */
+  notification(provider: string, outcome: DeliveryOutcome): void {
+    this.#notifications.inc({ provider, outcome });
   }
 
   /** Stops following the reconciler's events. */

@@ -12,6 +12,7 @@ import {
   SpecError,
   UnknownTargetError,
 } from "../errors.js";
+import type { PullRequestPreviews } from "../pulls.js";
 import type { Reconciler } from "../reconciler.js";
 import { readSecret } from "../secrets.js";
 import type { SecretSource } from "../spec.js";
@@ -53,6 +54,8 @@ export interface Api {
   readonly prefix: string;
   readonly log: Logger | undefined;
   readonly draining: () => boolean;
+  /** Previews pull requests from `pull_request` webhooks; without it they are ignored. */
+  readonly pullRequests?: PullRequestPreviews;
 }
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({

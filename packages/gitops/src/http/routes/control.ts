@@ -2,7 +2,9 @@
  * Control routes: reconcile, approve (with who and why), promote, rollback,
  * suspend and resume. Errors map to status codes by type (see `errorReply`).
  */
+import { StalledError } from "../../errors.js";
 import type { PromotionRequest } from "../../promotion.js";
+import { previewMarkdown, previewReport } from "../../report.js";
 import { isShaPrefix } from "../../util.js";
 import {
   type Api,
@@ -46,6 +48,27 @@ export function controlRoutes(api: Api): Route[] {
     return accepted(name, run.id);
   };
 
+  /**
+   * `POST /targets/:name/preview` with `{ "ref" }`: plans the ref against the
+   * stack now (in an engine slot, nothing applied) and answers with the JSON
+   * report plus its Markdown; 422 with the error when the program fails.
+   */
+  const preview = async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+    const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "ref"`));
+    if ("status" in read) return read;
+    const { ref } = read.body;
+    if (typeof ref !== "string" || ref.trim() === "") {
+      return fail(400, `ref must be a branch, tag, ref or commit SHA, got ${JSON.stringify(ref)}`);
+    }
+    try {
+      const planned = await reconciler.previewRef(name, ref.trim());
+      return json(200, { ...previewReport(planned), markdown: previewMarkdown(planned) });
+    } catch (error) {
+      if (error instanceof StalledError) return fail(422, error.message);
+      throw error;
+    }
+  };
+
   const command =
     (act: (name: string) => Reply) =>
     ({ params: [name = ""] }: RequestContext): Reply =>
@@ -59,6 +82,7 @@ export function controlRoutes(api: Api): Route[] {
       handle: command((name) => accepted(name, reconciler.request(name, { trigger: "manual" }).id)),
     },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/approve$/, auth: "control", handle: approve },
+    { method: "POST", pattern: /^\/targets\/([^/]+)\/preview$/, auth: "control", handle: preview },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/promote$/, auth: "control", handle: move("promote") },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/rollback$/, auth: "control", handle: move("rollback") },
     {

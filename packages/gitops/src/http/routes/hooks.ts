@@ -1,8 +1,10 @@
 /** Webhook routes by provider: GitHub, GitLab and the generic signed push. */
+
+import { githubPullRequest } from "../pullRequest.js";
 import { genericPush, githubPush, gitlabPush } from "../push.js";
 import { type Api, header, json, type Route } from "../router.js";
 import { safeEqual, verifyGenericSignature, verifyGithubSignature } from "../signatures.js";
-import { ignored, onPush } from "./push.js";
+import { ignored, onPullRequest, onPush } from "./push.js";
 import { type Webhooks, webhookBody } from "./webhooks.js";
 
 export function hookRoutes(api: Api, hooks: Webhooks): Route[] {
@@ -21,6 +23,14 @@ export function hookRoutes(api: Api, hooks: Webhooks): Route[] {
         if (event === "ping") {
           api.metrics.webhook("github", "ignored");
           return json(200, { pong: true });
+        }
+        if (event === "pull_request") {
+          return onPullRequest(
+            api,
+            hooks,
+            header(ctx.req, "x-github-delivery"),
+            githubPullRequest(read.payload),
+          );
         }
         if (event !== "push") return ignored(api, "github", event);
         return onPush(api, hooks, "github", header(ctx.req, "x-github-delivery"), githubPush(read.payload));
