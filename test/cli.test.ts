@@ -231,6 +231,9 @@ describe("the driftless CLI", () => {
     expect(result.stdout).toContain("<!-- driftless-preview:site -->");
     expect(result.stdout).toMatch(/\| Create \| Update \| Replace \| Delete \| Unchanged \|/);
     expect(result.stdout).toMatch(/\*\*To update\*\* \(\d\)\n\n(- .*\n)*- `index\.html`/);
+    // The property the engine reports changed, old and new, and the gates' verdict.
+    expect(result.stdout).toContain('  - `content`: `"<h1>v1</h1>"` → `"<h1>feature</h1>"`');
+    expect(result.stdout).toContain("Safety gates: pass.");
 
     expect(readFileSync(checkpoint).equals(before)).toBe(true);
     expect(files(join(stateDir(), "stacks"))).toEqual(stacksBefore);

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { PullRequestEvent } from "./http/pullRequest.js";
 import { pathMatches, refMatches } from "./http/push.js";
 import type { GitHost } from "./notify/hosts.js";
-import { changeList, type Notifier } from "./notify/notifier.js";
+import { changeList, headline, type Notifier } from "./notify/notifier.js";
 import type { Reconciler } from "./reconciler.js";
 import { repoIdentity } from "./repo.js";
 import { previewFailureMarkdown, previewMarkdown, previewMarker } from "./report.js";
@@ -152,7 +152,7 @@ export class PullRequestPreviews {
       if (signal.aborted) return;
       const message = error instanceof Error ? error.message : String(error);
       comment(previewFailureMarkdown(target.name, ref, event.headSha, message));
-      status("failure", `preview failed: ${message.split("\n")[0]}`);
+      status("failure", `preview failed: ${headline(message)}`);
     }
   }
 

@@ -18,6 +18,7 @@ export {
 } from "./hosts.js";
 export {
   changeList,
+  headline,
   NOTIFY_EVENTS,
   type Notification,
   Notifier,

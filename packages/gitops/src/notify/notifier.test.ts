@@ -206,5 +206,8 @@ describe("Notifier", () => {
       "applied: no changes",
     );
     expect(statusText("failed", undefined, "line one\nline two")).toBe("failed: line one");
+    expect(statusText("stalled", undefined, "Running program failed:\n  Error: it broke\n  at x")).toBe(
+      "stalled: Error: it broke",
+    );
   });
 });

@@ -300,8 +300,20 @@ export class Notifier {
 
 /** A commit status description for a run result. */
 export function statusText(result: RunResult, counts?: ChangeCounts, error?: string): string {
-  if (error) return `${result}: ${error.split("\n")[0]}`;
+  if (error) return `${result}: ${headline(error)}`;
   return `${result}: ${changeList(counts)}`;
+}
+
+/**
+ * The line of an error that says what went wrong, for a one-line description:
+ * the first naming an error (`Error: …`), else the first that is not empty.
+ */
+export function headline(error: string): string {
+  const lines = error
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return lines.find((l) => /\b\w*Error\b:/.test(l)) ?? lines[0] ?? "";
 }
 
 /** Counts in a few words: `1 create, 2 update`, or `no changes`. */
