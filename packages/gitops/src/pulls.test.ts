@@ -149,9 +149,13 @@ describe("pull request previews", () => {
     await settled();
     expect(h.engine.ops()).toEqual([]);
     expect(gitea.statuses).toEqual([]);
+  });
 
+  it("previews forks when told to", async () => {
     const forks = await setup({ forks: true });
     expect(forks.previews.handle(forks.event("opened", { fork: true })).previewing).toEqual(["site"]);
+    await forks.settled();
+    expect(h.engine.ops()).toEqual(["preview"]);
   });
 
   it("stops a preview in flight when the pull request is closed, and posts nothing after", async () => {
