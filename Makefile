@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 RUN := ./scripts/run.sh
 
-.PHONY: bootstrap bootstrap-k8s bootstrap-postgres build typecheck lint test demo bench clean
+.PHONY: bootstrap bootstrap-k8s bootstrap-postgres bootstrap-gitea build typecheck lint test demo bench clean
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -12,6 +12,11 @@ bootstrap:
 # tests (a long first build; cached by version afterwards).
 bootstrap-k8s: bootstrap
 	@$(RUN) scripts/bootstrap-k8s.sh
+
+# Gitea, the Git host of the pull-request and notification end-to-end tests
+# (built from Go modules; cached by version afterwards).
+bootstrap-gitea: bootstrap
+	@$(RUN) scripts/bootstrap-gitea.sh
 
 build: bootstrap
 	@$(RUN) pnpm run -s build
@@ -28,7 +33,7 @@ lint: bootstrap
 bootstrap-postgres:
 	@./scripts/bootstrap-postgres.sh
 
-test: typecheck lint bootstrap-k8s bootstrap-postgres
+test: typecheck lint bootstrap-k8s bootstrap-postgres bootstrap-gitea
 	@echo "== tests (vitest: unit, real engine, real git)"
 	@date +%s >.toolchain/test-started
 	@$(RUN) pnpm exec vitest run --coverage --reporter=default --reporter=json --outputFile.json=.toolchain/vitest-results.json
