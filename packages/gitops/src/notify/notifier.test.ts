@@ -179,7 +179,11 @@ describe("Notifier", () => {
     servers.push(gitea.server);
     const events = new TypedEmitter<ReconcilerEvents>();
     const notifier = Notifier.create({
-      providers: [{ provider: "gitea", url: gitea.url, token: "gitea-token-5678" }],
+      providers: [
+        { provider: "gitea", url: gitea.url, token: "gitea-token-5678" },
+        // Serves the same repository but takes only failures: the stalled run is not its business.
+        { provider: "gitea", url: gitea.url, token: "other-token-9012", events: ["failed"] },
+      ],
       delivery: { minIntervalMs: 0 },
     }).follow({
       on: (e, l) => events.on(e, l),

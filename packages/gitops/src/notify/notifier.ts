@@ -123,7 +123,7 @@ const RESULT_STATES: Partial<Record<RunResult, CommitState>> = {
 export class Notifier {
   readonly #queue: DeliveryQueue;
   readonly #providers: readonly NotifyProvider[];
-  readonly #hosts: readonly GitHost[];
+  readonly #hosts: readonly { readonly host: GitHost; readonly events?: readonly NotifyEvent[] }[];
   readonly #unsubscribe: (() => void)[] = [];
   readonly #log: Logger | undefined;
   /** The last notification per provider, target and event, so retries of one failure are told once. */
@@ -146,19 +146,20 @@ export class Notifier {
       ...(options.logger ? { logger: options.logger } : {}),
       redactor,
     });
-    this.#hosts = options.providers.flatMap((p): GitHost[] =>
-      p.provider === "github"
-        ? [
-            new GitHubHost({
-              token: p.token,
-              ...(p.baseUrl ? { baseUrl: p.baseUrl } : {}),
-              ...(p.webUrl ? { webUrl: p.webUrl } : {}),
-            }),
-          ]
-        : p.provider === "gitea"
-          ? [new GiteaHost({ url: p.url, token: p.token })]
-          : [],
-    );
+    this.#hosts = options.providers.flatMap((p): { host: GitHost; events?: readonly NotifyEvent[] }[] => {
+      const events = p.events ? { events: p.events } : {};
+      if (p.provider === "github") {
+        const host = new GitHubHost({
+          token: p.token,
+          ...(p.baseUrl ? { baseUrl: p.baseUrl } : {}),
+          ...(p.webUrl ? { webUrl: p.webUrl } : {}),
+        });
+        return [{ host, ...events }];
+      }
+      return p.provider === "gitea"
+        ? [{ host: new GiteaHost({ url: p.url, token: p.token }), ...events }]
+        : [];
+    });
   }
 
   /** A notifier for the given providers; call {@link follow} to attach it to a reconciler. */
@@ -168,7 +169,7 @@ export class Notifier {
 
   /** The Git hosts among the providers (pull-request previews post through them). */
   get hosts(): readonly GitHost[] {
-    return this.#hosts;
+    return this.#hosts.map((h) => h.host);
   }
 
   /** The queue deliveries go through, shared with pull-request previews. */
@@ -201,7 +202,7 @@ export class Notifier {
         });
         const state = RESULT_STATES[e.result];
         if (state && e.revision && repo) {
-          this.setStatus(repo, e.revision, e.target, state, statusText(e.result, e.counts, e.error));
+          this.setStatus(repo, e.revision, e.target, state, statusText(e.result, e.counts, e.error), event);
         }
       }),
       reconciler.on("promoted", (p) => {
@@ -219,9 +220,20 @@ export class Notifier {
     return this;
   }
 
-  /** Queues a commit status `driftless/<target>` on every Git host that serves the repository. */
-  setStatus(repoUrl: string, sha: string, target: string, state: CommitState, text: string): void {
-    for (const host of this.#hosts) {
+  /**
+   * Queues a commit status `driftless/<target>` on every Git host that serves
+   * the repository (and, for a run's result `event`, lets it through its `events`).
+   */
+  setStatus(
+    repoUrl: string,
+    sha: string,
+    target: string,
+    state: CommitState,
+    text: string,
+    event?: NotifyEvent,
+  ): void {
+    for (const { host, events } of this.#hosts) {
+      if (event && events && !events.includes(event)) continue;
       const repo = host.repoOf(repoUrl);
       if (!repo) continue;
       this.#queue.push(host.kind, `status ${state} on ${sha.slice(0, 12)}`, (signal) =>
