@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type DriftlessServer,
+  GitHubHost,
   listen,
   Notifier,
   PullRequestPreviews,
@@ -361,6 +362,29 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
       { path: "content", kind: "update", replace: false, old: "<h1>v2</h1>", new: "<h1>v4</h1>" },
     ]);
     expect(report.markdown).toContain("<!-- driftless-preview:site -->");
+  });
+
+  it("drives the same API through the GitHub provider (@octokit/rest with baseUrl)", async () => {
+    // Gitea's API v1 keeps GitHub's paths and shapes for statuses and comments.
+    const host = new GitHubHost({ token: gitea.token, baseUrl: `${gitea.url}/api/v1`, webUrl: gitea.url });
+    const repo = host.repoOf(gitea.cloneUrl);
+    expect(repo).toEqual({ owner: gitea.owner, name: gitea.repo });
+    const sha = git(work, "rev-parse", "feature");
+    const signal = AbortSignal.timeout(30_000);
+    await host.setStatus(
+      repo!,
+      sha,
+      { state: "success", context: "driftless/octokit", description: "set through octokit" },
+      signal,
+    );
+    await host.upsertComment(repo!, firstPull, "<!-- octokit -->", "<!-- octokit -->\nfirst", signal);
+    await host.upsertComment(repo!, firstPull, "<!-- octokit -->", "<!-- octokit -->\nsecond", signal);
+    const mine = (await comments(firstPull)).filter((c) => c.body.includes("<!-- octokit -->"));
+    expect(mine.map((c) => c.body)).toEqual(["<!-- octokit -->\nsecond"]);
+    expect((await statuses(sha)).find((s) => s.context === "driftless/octokit")).toMatchObject({
+      status: "success",
+      description: "set through octokit",
+    });
   });
 
   it("applies the merge and sets the applied status on the merge commit", async () => {
