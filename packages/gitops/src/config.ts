@@ -7,8 +7,8 @@ import { isTemplate, type TargetTemplate, templateIssues } from "./discovery.js"
 import { parseDuration } from "./duration.js";
 import { SpecError, type SpecIssue } from "./errors.js";
 import type { WebhookSecrets } from "./http/handler.js";
-import { isPostgresUrl, type PostgresConnection } from "./postgresStore.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "./notify/notifier.js";
+import { isPostgresUrl, type PostgresConnection } from "./postgresStore.js";
 import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "./spec.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */

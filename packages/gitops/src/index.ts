@@ -76,10 +76,10 @@ export {
   type WebhookOutcome,
   type WebhookSecrets,
 } from "./http/index.js";
-export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
 export { githubPullRequest, type PullRequestEvent } from "./http/pullRequest.js";
 export * from "./notify/index.js";
 export type { PlanVerdict } from "./options.js";
+export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
 export {
   type PullRequestOptions,
   type PullRequestOutcome,
