@@ -43,7 +43,10 @@ describe("ConfigBundle", () => {
     );
     const secret = one("kubernetes:core/v1:Secret").inputs;
     expect(secret.metadata.name).toMatch(/^creds-[0-9a-f]{8}$/);
-    expect(secret.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    expect(secret.metadata.annotations).toEqual({
+      "pulumi.com/patchForce": "true",
+      "pulumi.com/skipAwait": "true",
+    });
     // The monitor receives the data wrapped in Pulumi's secret marker.
     expect(secret.stringData).toEqual({ [SECRET_SIG_KEY]: SECRET_SIG, value: { TOKEN: "abc" } });
     expect(result.kind).toBe("Secret");

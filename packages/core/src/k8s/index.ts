@@ -5,7 +5,7 @@ export { CronTask, type CronTaskArgs } from "./cronTask.js";
 export { EnvFrom } from "./envFrom.js";
 export { EnvValue } from "./envValue.js";
 export { Job, type JobArgs } from "./job.js";
-export { SKIP_AWAIT_ANNOTATION } from "./metadata.js";
+export { PATCH_FORCE_ANNOTATION, SKIP_AWAIT_ANNOTATION } from "./metadata.js";
 export { Mount } from "./mount.js";
 export { type ContainerLimitArgs, Namespace, type NamespaceArgs, type QuotaArgs } from "./namespace.js";
 export { NetworkPeer } from "./networkPeer.js";

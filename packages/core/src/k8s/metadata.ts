@@ -4,6 +4,17 @@ import type * as pulumi from "@pulumi/pulumi";
 /** Annotation that tells the Pulumi Kubernetes provider not to wait for readiness. */
 export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
 
+/**
+ * Annotation that makes the Pulumi Kubernetes provider force server-side apply
+ * conflicts: a field the program declares is taken back from whichever field
+ * manager changed it (`kubectl edit`, `kubectl scale`, another tool), so the
+ * commit wins, as in any GitOps controller. Without it the provider refuses to
+ * correct such an edit ("conflict detected"). Fields the program does not
+ * declare stay with their manager.
+ * @see https://www.pulumi.com/registry/packages/kubernetes/how-to-guides/managing-resources-with-server-side-apply/
+ */
+export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
+
 /** Inputs of {@link objectMetadata}. */
 export interface MetadataOptions {
   readonly name: pulumi.Input<string>;
@@ -15,16 +26,20 @@ export interface MetadataOptions {
 
 /**
  * Metadata for one object a component creates: a fixed name (so DNS names and
- * references are predictable), the namespace when given, labels, and the
- * skip-await annotation when asked for.
+ * references are predictable), the namespace when given, labels, the
+ * patch-force annotation, and the skip-await annotation when asked for.
  * @see https://www.pulumi.com/registry/packages/kubernetes/installation-configuration/#await-behavior
  */
 export function objectMetadata(o: MetadataOptions): k8s.types.input.meta.v1.ObjectMeta {
-  const annotations = { ...o.annotations, ...(o.skipAwait ? { [SKIP_AWAIT_ANNOTATION]: "true" } : {}) };
+  const annotations = {
+    ...o.annotations,
+    [PATCH_FORCE_ANNOTATION]: "true",
+    ...(o.skipAwait ? { [SKIP_AWAIT_ANNOTATION]: "true" } : {}),
+  };
   return {
     name: o.name,
     ...(o.namespace === undefined ? {} : { namespace: o.namespace }),
     labels: { ...o.labels },
-    ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+    annotations,
   };
 }

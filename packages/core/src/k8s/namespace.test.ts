@@ -65,7 +65,10 @@ describe("Namespace", () => {
     );
     const ns = one("kubernetes:core/v1:Namespace").inputs;
     expect(ns.metadata.labels).toMatchObject({ team: "a", "pod-security.kubernetes.io/enforce": "baseline" });
-    expect(ns.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    expect(ns.metadata.annotations).toEqual({
+      "pulumi.com/patchForce": "true",
+      "pulumi.com/skipAwait": "true",
+    });
     expect(one("kubernetes:core/v1:ResourceQuota").inputs.spec.hard).toMatchObject({
       pods: "10",
       "requests.cpu": "2",
@@ -90,6 +93,7 @@ describe("Namespace", () => {
     expect(sa.metadata.name).toBe("workload");
     expect(sa.metadata.annotations).toEqual({
       "eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/x",
+      "pulumi.com/patchForce": "true",
       "pulumi.com/skipAwait": "true",
     });
     expect(sa.automountServiceAccountToken).toBe(false);

@@ -47,7 +47,7 @@ describe("WebService", () => {
       "app.kubernetes.io/component": "web",
       "app.kubernetes.io/managed-by": "driftless",
     });
-    expect(deployment.metadata.annotations).toBeUndefined();
+    expect(deployment.metadata.annotations).toEqual({ "pulumi.com/patchForce": "true" });
     const service = one("kubernetes:core/v1:Service").inputs;
     expect(service.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http" }]);
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
@@ -227,7 +227,10 @@ describe("WebService", () => {
     const objects = resources.filter((r) => r.type.startsWith("kubernetes:"));
     expect(objects).toHaveLength(5);
     for (const o of objects)
-      expect(o.inputs.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+      expect(o.inputs.metadata.annotations).toEqual({
+        "pulumi.com/patchForce": "true",
+        "pulumi.com/skipAwait": "true",
+      });
   });
 
   it("adds version, part-of and custom labels", async () => {

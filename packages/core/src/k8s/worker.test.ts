@@ -41,7 +41,10 @@ describe("Worker", () => {
     expect(container.command).toEqual(["node"]);
     expect(container.args).toEqual(["consume.js"]);
     expect(deployment.spec.replicas).toBe(0);
-    expect(deployment.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+    expect(deployment.metadata.annotations).toEqual({
+      "pulumi.com/patchForce": "true",
+      "pulumi.com/skipAwait": "true",
+    });
   });
 
   it("rejects a liveness probe without a port", async () => {
