@@ -8,8 +8,9 @@ RUN := ./scripts/run.sh
 bootstrap:
 	@./scripts/bootstrap.sh
 
-# etcd, kube-apiserver and the Kubernetes provider plugin for the end-to-end
-# tests (a long first build; cached by version afterwards).
+# The local Kubernetes cluster (etcd, kube-apiserver, controller-manager,
+# scheduler, kwok) and upstream's Kubernetes provider plugin for the end-to-end
+# tests, the demo and the benchmarks (a long first build; cached by version afterwards).
 bootstrap-k8s: bootstrap
 	@$(RUN) scripts/bootstrap-k8s.sh
 
@@ -40,7 +41,7 @@ test: typecheck lint bootstrap-k8s bootstrap-postgres bootstrap-gitea
 	@$(RUN) node --import tsx scripts/check-leftovers.ts "$$(cat .toolchain/test-started)"
 	@$(RUN) node scripts/coverage-report.mjs
 
-# `make demo K8S=1` also reconciles examples/kubernetes-app onto a local API server.
+# `make demo K8S=1` also reconciles examples/kubernetes-app onto the local cluster.
 demo: build $(if $(K8S),bootstrap-k8s)
 	@$(RUN) node scripts/demo.mjs $(if $(K8S),--kubernetes)
 
