@@ -213,14 +213,23 @@ if (args.kubernetes) await kubernetesDemo();
 await server.shutdown({ graceMs: 5000 });
 say(`done: Git drove the site, drift was corrected, a bad commit was stopped. Data: ${demoDir}`);
 
-// The same loop against a real (node-less) Kubernetes API server: a commit
-// changes the Deployment, a hand edit is put back.
+// The same loop against a lifelike Kubernetes cluster (controllers, scheduler
+// and a Node simulated by kwok, no container runs) through upstream's Pulumi
+// Kubernetes provider: a commit rolls the Deployment out and the run returns
+// once its Pods are Ready; a hand edit is put back.
 async function kubernetesDemo() {
   const { startCluster } = await import(join(root, "test/support/cluster.ts"));
-  step("K1", "start etcd and kube-apiserver on loopback (no nodes: Pods never run)");
+  step(
+    "K1",
+    "start etcd, kube-apiserver, controller-manager, scheduler and kwok on loopback (one simulated Node: Pods become Ready, no container runs)",
+  );
   const cluster = await startCluster();
   try {
     say(`API server ${cluster.server}; KUBECONFIG=${cluster.kubeconfigPath}`);
+    const { body: nodes } = await cluster.api("GET", "/api/v1/nodes");
+    say(
+      `nodes: ${nodes.items.map((n) => `${n.metadata.name} Ready=${n.status.conditions.find((c) => c.type === "Ready")?.status}`).join(", ")}`,
+    );
     step("K2", "create a Git repository from examples/kubernetes-app");
     const appExample = join(root, "examples/kubernetes-app");
     const appRemote = join(demoDir, "k8s.git");
@@ -247,23 +256,52 @@ async function kubernetesDemo() {
     const replicas = async () => {
       const { body } = await cluster.api("GET", "/apis/apps/v1/deployments");
       return body.items
-        .map((d) => `${d.metadata.namespace}/${d.metadata.name}: ${d.spec.replicas} replicas`)
+        .map(
+          (d) =>
+            `${d.metadata.namespace}/${d.metadata.name}: ${d.spec.replicas} replicas, ${d.status.readyReplicas ?? 0} ready`,
+        )
         .join(", ");
     };
-    step("K3", "apply the first commit onto the API server");
+    // The Pods as kubectl get pods shows them: the run returned only once they were Ready.
+    const pods = async () => {
+      const { body } = await cluster.api("GET", "/api/v1/pods");
+      const live = body.items.filter((p) => !p.metadata.deletionTimestamp);
+      console.log(`\n  POD${" ".repeat(30)}NODE          PHASE     READY  IMAGE`);
+      for (const p of live) {
+        const ready = p.status.conditions?.find((c) => c.type === "Ready")?.status === "True";
+        console.log(
+          `  ${`${p.metadata.namespace}/${p.metadata.name}`.padEnd(32)} ${(p.spec.nodeName ?? "-").padEnd(13)} ${(p.status.phase ?? "").padEnd(9)} ${String(ready).padEnd(6)} ${p.spec.containers[0].image}`,
+        );
+      }
+      console.log("");
+      return live;
+    };
+    const readyPods = (list, count) => {
+      if (
+        list.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
+          .length !== count
+      )
+        fail(`expected ${count} Ready Pods when the run returned`);
+    };
+    step("K3", "apply the first commit: the run returns once the rollout is Ready");
     expectResult(
       await reconciler.reconcile("kubernetes-app", { trigger: "webhook", force: false }),
       "applied",
     );
     say(`deployments: ${await replicas()}`);
-    step("K4", "commit replicas: 3");
-    writeFileSync(join(appWork, "Pulumi.k8s.yaml"), stackConfig(3));
-    commit(appWork, "Scale the api to 3");
+    readyPods(await pods(), 2);
+    step("K4", "commit replicas: 3 and a new image");
+    writeFileSync(
+      join(appWork, "Pulumi.k8s.yaml"),
+      `${stackConfig(3)}  kubernetes-app:image: ghcr.io/acme/api:1.5.0\n`,
+    );
+    commit(appWork, "Scale the api to 3, image 1.5.0");
     expectResult(
       await reconciler.reconcile("kubernetes-app", { trigger: "webhook", force: false }),
       "applied",
     );
     say(`deployments: ${await replicas()}`);
+    readyPods(await pods(), 3);
     step("K5", "scale the Deployment by hand, as someone with kubectl would");
     const { body: list } = await cluster.api("GET", "/apis/apps/v1/deployments");
     const live = list.items[0];
@@ -278,6 +316,6 @@ async function kubernetesDemo() {
     say(`deployments: ${await replicas()}`);
   } finally {
     await cluster.stop();
-    say("stopped the local API server");
+    say("stopped the local cluster");
   }
 }

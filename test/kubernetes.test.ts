@@ -1,36 +1,79 @@
 // GitOps for Kubernetes end to end: a Pulumi program built from
-// @driftless/core in a Git repository, reconciled by the real Reconciler onto
-// a real kube-apiserver (with etcd, no nodes), edited out of band the way a
-// person with kubectl would.
+// @driftless/core in a Git repository, reconciled by the real Reconciler
+// through upstream's Pulumi Kubernetes provider onto a lifelike cluster (etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler and a kwok-simulated
+// Node: Deployments roll out and Pods become Ready, no container runs), edited
+// out of band the way a person with kubectl, or another controller, would.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Reconciler, type TargetSpec } from "@driftless/gitops";
-import { AppsV1Api, CoreV1Api, KubeConfig, type V1Deployment } from "@kubernetes/client-node";
+import {
+  AppsV1Api,
+  CoreV1Api,
+  DiscoveryV1Api,
+  KubeConfig,
+  type V1Deployment,
+  type V1ReplicaSet,
+} from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startCluster, type TestCluster } from "./support/cluster.js";
+import { NEVER_READY_MARKER, NODE_NAME, startCluster, type TestCluster } from "./support/cluster.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-program/", import.meta.url));
 const NS = "shop";
+const COMMIT_LABEL = "driftless.dev/commit";
 
 interface AppSpec {
   namespace: string;
   manageNamespace: boolean;
-  services: Record<string, { image: string; replicas: number; settings?: Record<string, string> }>;
+  rolloutTimeoutSeconds: number;
+  services: Record<
+    string,
+    { image: string; replicas: number; settings?: Record<string, string>; labels?: Record<string, string> }
+  >;
 }
 
-// scripts/bootstrap-k8s.sh (run by `make test`) builds the control plane; a
-// missing part fails the suite with startCluster's message instead of skipping.
-describe("GitOps for Kubernetes on a real API server", () => {
+/** A Kubernetes object as the API returns it, as far as these tests look. */
+interface KubeObject {
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    ownerReferences?: unknown[];
+  };
+}
+
+/** Polls (async) until `check` returns something other than `undefined` or `false`. */
+async function waitFor<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+// scripts/bootstrap-k8s.sh (run by `make test`) builds the cluster and the
+// provider; a missing part fails the suite with startCluster's message
+// (naming the command that builds it) instead of skipping.
+describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
   let cluster: TestCluster;
   let sandbox: EngineSandbox;
   let repo: TestRepo;
   let reconciler: Reconciler;
   let apps: AppsV1Api;
   let core: CoreV1Api;
+  let discovery: DiscoveryV1Api;
   let app: AppSpec;
   let first: string;
 
@@ -45,6 +88,7 @@ describe("GitOps for Kubernetes on a real API server", () => {
     env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
     interval: "1h",
     resync: "1h",
+    timeout: "5m",
     ...overrides,
   });
 
@@ -54,6 +98,7 @@ describe("GitOps for Kubernetes on a real API server", () => {
     return repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, message);
   };
   const push = () => reconciler.reconcile("shop", { trigger: "webhook", force: false });
+  const manual = () => reconciler.reconcile("shop", { trigger: "manual" });
   const deployment = (name: string) => apps.readNamespacedDeployment({ name, namespace: NS });
   const status = async (read: () => Promise<unknown>) => {
     try {
@@ -67,7 +112,51 @@ describe("GitOps for Kubernetes on a real API server", () => {
   const editByHand = async (name: string, edit: (d: V1Deployment) => void) => {
     const live = await deployment(name);
     edit(live);
-    await apps.replaceNamespacedDeployment({ name, namespace: NS, body: live });
+    await apps.replaceNamespacedDeployment({ name, namespace: NS, body: live, fieldManager: "kubectl-edit" });
+  };
+  /** The ReplicaSets of a Deployment, with the image of their pod template. */
+  const replicaSets = async (name: string) => {
+    const list = await apps.listNamespacedReplicaSet({
+      namespace: NS,
+      labelSelector: `app.kubernetes.io/name=${name}`,
+    });
+    return list.items.map((rs: V1ReplicaSet) => ({
+      name: rs.metadata?.name ?? "",
+      image: rs.spec?.template?.spec?.containers[0]?.image,
+      replicas: rs.spec?.replicas ?? 0,
+      ready: rs.status?.readyReplicas ?? 0,
+    }));
+  };
+  /** Pods of a workload: image, node, phase and readiness. */
+  const pods = async (name: string) => {
+    const list = await core.listNamespacedPod({
+      namespace: NS,
+      labelSelector: `app.kubernetes.io/name=${name}`,
+    });
+    return list.items
+      .filter((p) => p.metadata?.deletionTimestamp === undefined)
+      .map((p) => ({
+        image: p.spec?.containers[0]?.image,
+        node: p.spec?.nodeName,
+        phase: p.status?.phase,
+        ready: p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True",
+      }));
+  };
+  /** Rolled out: every replica updated, available and Ready, for the current generation. */
+  const rolledOut = (d: V1Deployment, replicas: number) => {
+    expect(d.status?.observedGeneration).toBe(d.metadata?.generation);
+    expect(d.status?.updatedReplicas).toBe(replicas);
+    expect(d.status?.readyReplicas).toBe(replicas);
+    expect(d.status?.availableReplicas).toBe(replicas);
+    expect(d.status?.conditions?.find((c) => c.type === "Available")?.status).toBe("True");
+  };
+  /** Ready addresses behind a Service, from its EndpointSlices. */
+  const readyEndpoints = async (service: string) => {
+    const slices = await discovery.listNamespacedEndpointSlice({
+      namespace: NS,
+      labelSelector: `kubernetes.io/service-name=${service}`,
+    });
+    return slices.items.flatMap((s) => (s.endpoints ?? []).filter((e) => e.conditions?.ready === true));
   };
 
   beforeAll(async () => {
@@ -80,6 +169,7 @@ describe("GitOps for Kubernetes on a real API server", () => {
     kc.loadFromString(cluster.kubeconfig);
     apps = kc.makeApiClient(AppsV1Api);
     core = kc.makeApiClient(CoreV1Api);
+    discovery = kc.makeApiClient(DiscoveryV1Api);
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
       installDependencies: false,
@@ -93,42 +183,50 @@ describe("GitOps for Kubernetes on a real API server", () => {
     sandbox?.dispose();
   });
 
-  it("creates the objects of the first commit, labelled with that commit", async () => {
+  it("rolls out the first commit: the up returns once the Deployment is Ready", async () => {
     const run = await reconciler.reconcile("shop");
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("applied");
     expect(run.revision).toBe(first);
 
     const ns = await core.readNamespace({ name: NS });
-    expect(ns.metadata?.labels?.["driftless.dev/commit"]).toBe(first);
+    expect(ns.metadata?.labels?.[COMMIT_LABEL]).toBe(first);
     expect(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     const quota = await core.readNamespacedResourceQuota({ name: "quota", namespace: NS });
     expect(quota.spec?.hard?.["requests.cpu"]).toBe("4");
 
+    // Read right after the run, without waiting: the provider's await held the
+    // up until the controllers had rolled the Deployment out.
     const api = await deployment("api");
-    expect(api.metadata?.labels?.["driftless.dev/commit"]).toBe(first);
-    expect(api.metadata?.annotations?.["pulumi.com/skipAwait"]).toBe("true");
+    expect(api.metadata?.labels?.[COMMIT_LABEL]).toBe(first);
+    expect(api.metadata?.annotations?.["pulumi.com/skipAwait"]).toBeUndefined();
     expect(api.spec?.replicas).toBe(2);
     expect(api.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/acme/api:1.0.0");
     expect(api.spec?.template.spec?.containers[0]?.securityContext?.readOnlyRootFilesystem).toBe(true);
+    rolledOut(api, 2);
+    expect(await pods("api")).toEqual([
+      { image: "ghcr.io/acme/api:1.0.0", node: NODE_NAME, phase: "Running", ready: true },
+      { image: "ghcr.io/acme/api:1.0.0", node: NODE_NAME, phase: "Running", ready: true },
+    ]);
     expect((await core.readNamespacedService({ name: "api", namespace: NS })).spec?.ports?.[0]?.port).toBe(
       80,
     );
+    expect(await readyEndpoints("api")).toHaveLength(2);
     const bundles = await core.listNamespacedConfigMap({
       namespace: NS,
       labelSelector: "app.kubernetes.io/name=api-settings",
     });
     expect(bundles.items.map((c) => c.immutable)).toEqual([true]);
-    expect((await deployment("worker")).spec?.replicas).toBe(1);
+    rolledOut(await deployment("worker"), 1);
   });
 
   it("finds nothing to do when the cluster matches the commit", async () => {
-    const run = await reconciler.reconcile("shop", { trigger: "manual" });
+    const run = await manual();
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("unchanged");
   });
 
-  it("updates the Deployment when a commit changes replicas and image", async () => {
+  it("rolls out a new image and replica count from a commit", async () => {
     const second = change((a) => {
       a.services.api = { ...a.services.api!, image: "ghcr.io/acme/api:1.1.0", replicas: 3 };
     }, "api 1.1.0, three replicas");
@@ -136,41 +234,97 @@ describe("GitOps for Kubernetes on a real API server", () => {
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("applied");
     const api = await deployment("api");
-    expect(api.spec?.replicas).toBe(3);
+    expect(api.metadata?.labels?.[COMMIT_LABEL]).toBe(second);
     expect(api.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/acme/api:1.1.0");
-    expect(api.metadata?.labels?.["driftless.dev/commit"]).toBe(second);
+    rolledOut(api, 3);
+    const sets = await replicaSets("api");
+    expect(sets.find((s) => s.image === "ghcr.io/acme/api:1.1.0")).toMatchObject({ replicas: 3, ready: 3 });
+    expect(sets.find((s) => s.image === "ghcr.io/acme/api:1.0.0")).toMatchObject({ replicas: 0 });
+    expect((await pods("api")).map((p) => [p.image, p.ready])).toEqual(
+      Array(3).fill(["ghcr.io/acme/api:1.1.0", true]),
+    );
   });
 
-  it("corrects an out-of-band edit in apply mode", async () => {
+  it("corrects hand edits of replicas, image and a label in apply mode", async () => {
     await editByHand("api", (d) => {
       d.spec!.replicas = 5;
       d.spec!.template.spec!.containers[0]!.image = "ghcr.io/acme/api:hotfix";
+      d.metadata!.labels!["app.kubernetes.io/component"] = "edited";
     });
-    const run = await reconciler.reconcile("shop", { trigger: "manual" });
+    // The controllers act on the edit: the hotfix rolls out.
+    await waitFor(async () => {
+      const d = await deployment("api");
+      return d.status?.updatedReplicas === 5 && d.status.readyReplicas === 5;
+    }, "the hand-edited Deployment to roll out");
+    const run = await manual();
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("drift-corrected");
     expect(run.drift).toBe(true);
     const api = await deployment("api");
     expect(api.spec?.replicas).toBe(3);
     expect(api.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/acme/api:1.1.0");
+    expect(api.metadata?.labels?.["app.kubernetes.io/component"]).toBe("web");
+    // … and rolled back out before the up returned.
+    rolledOut(api, 3);
   });
 
-  it("only reports an out-of-band edit in detect mode", async () => {
+  it("only reports hand edits in detect mode", async () => {
     reconciler.addTarget(spec({ mode: "detect" }));
     await editByHand("api", (d) => {
       d.spec!.replicas = 7;
+      d.metadata!.labels!["app.kubernetes.io/component"] = "edited";
     });
-    const run = await reconciler.reconcile("shop", { trigger: "manual" });
+    const run = await manual();
+    expect(run.error).toBeUndefined();
     expect(run.result).toBe("drift-detected");
-    expect((await deployment("api")).spec?.replicas).toBe(7);
+    const api = await deployment("api");
+    expect(api.spec?.replicas).toBe(7);
+    expect(api.metadata?.labels?.["app.kubernetes.io/component"]).toBe("edited");
     expect(reconciler.status("shop").conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
 
     reconciler.addTarget(spec());
-    expect((await reconciler.reconcile("shop", { trigger: "manual" })).result).toBe("drift-corrected");
-    expect((await deployment("api")).spec?.replicas).toBe(3);
+    expect((await manual()).result).toBe("drift-corrected");
+    const corrected = await deployment("api");
+    expect(corrected.spec?.replicas).toBe(3);
+    expect(corrected.metadata?.labels?.["app.kubernetes.io/component"]).toBe("web");
   });
 
-  it("rolls the Deployment when the ConfigBundle content changes", async () => {
+  it("takes back the fields it declares from a second field manager and leaves it the rest", async () => {
+    // Another tool applies with server-side apply under its own field manager,
+    // forcing ownership of spec.replicas, and adds a label of its own.
+    const { status: applied, body } = await cluster.api(
+      "PATCH",
+      `/apis/apps/v1/namespaces/${NS}/deployments/api?fieldManager=other-tool&force=true`,
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "api", namespace: NS, labels: { "example.com/owner": "other-tool" } },
+        spec: { replicas: 4 },
+      },
+      "application/apply-patch+yaml",
+    );
+    expect(applied, JSON.stringify(body)).toBe(200);
+    const managers = (d: V1Deployment) => (d.metadata?.managedFields ?? []).map((m) => m.manager);
+    expect(managers(await deployment("api"))).toContain("other-tool");
+
+    const run = await manual();
+    expect(run.error).toBeUndefined();
+    expect(run.result).toBe("drift-corrected");
+    const api = await deployment("api");
+    expect(api.spec?.replicas).toBe(3);
+    // What the program does not declare stays with its manager.
+    expect(api.metadata?.labels?.["example.com/owner"]).toBe("other-tool");
+    // spec.replicas is the provider's again (its manager is `pulumi-kubernetes-<id>`).
+    const replicasOwners = (api.metadata?.managedFields ?? [])
+      .filter((m) => (m.fieldsV1 as { "f:spec"?: { "f:replicas"?: unknown } })?.["f:spec"]?.["f:replicas"])
+      .map((m) => m.manager);
+    expect(replicasOwners).toHaveLength(1);
+    expect(replicasOwners[0]).toMatch(/^pulumi-kubernetes/);
+    // Nothing left to correct.
+    expect((await manual()).result).toBe("unchanged");
+  });
+
+  it("rolls the Pods when the ConfigBundle content changes", async () => {
     const refOf = (d: V1Deployment) => d.spec?.template.spec?.containers[0]?.envFrom?.[0]?.configMapRef?.name;
     const before = refOf(await deployment("api"));
     expect(before).toMatch(/^api-settings-[0-9a-f]{8}$/);
@@ -180,13 +334,108 @@ describe("GitOps for Kubernetes on a real API server", () => {
     const run = await push();
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("applied");
-    const after = refOf(await deployment("api"));
+    const api = await deployment("api");
+    const after = refOf(api);
     expect(after).toMatch(/^api-settings-[0-9a-f]{8}$/);
     expect(after).not.toBe(before);
+    rolledOut(api, 3);
+    // New Pods, from a new ReplicaSet reading the new bundle; the old set is scaled down.
+    const list = await apps.listNamespacedReplicaSet({
+      namespace: NS,
+      labelSelector: "app.kubernetes.io/name=api",
+    });
+    const byRef = (name: string | undefined) =>
+      list.items.filter(
+        (rs) => rs.spec?.template?.spec?.containers[0]?.envFrom?.[0]?.configMapRef?.name === name,
+      );
+    expect(byRef(after).map((rs) => rs.status?.readyReplicas)).toEqual([3]);
+    expect(byRef(before).length).toBeGreaterThan(0);
+    expect(byRef(before).every((rs) => rs.spec?.replicas === 0)).toBe(true);
     const bundle = await core.readNamespacedConfigMap({ name: after!, namespace: NS });
     expect(bundle.data).toEqual({ LOG_LEVEL: "debug" });
     // The old bundle was replaced, not left behind.
     expect(await status(() => core.readNamespacedConfigMap({ name: before!, namespace: NS }))).toBe(404);
+  });
+
+  it("stops at a rollout that never becomes Ready with the provider's verdict, and keeps the old Pods serving", async () => {
+    const applied = reconciler.status("shop").lastAppliedRevision;
+    const good = (await deployment("api")).spec?.template.spec?.containers[0]?.image;
+    const broken = `ghcr.io/acme/api:1.2.0-${NEVER_READY_MARKER}`;
+    const bad = change((a) => {
+      a.rolloutTimeoutSeconds = 15;
+      a.services.api!.image = broken;
+    }, "api 1.2.0 (never becomes ready)");
+
+    // The provider waits for the rollout and gives up after its timeout (15 s
+    // here), well within the target's (5 min): the run ends with its verdict,
+    // not cancelled. The reconciler counts any failed `up` as stalled today:
+    // the target waits for a new revision or an explicit trigger.
+    const providerVerdict = /failed to fully initialize or become live: 'api' timed out waiting to be Ready/;
+    const run = await push();
+    expect(run.result).toBe("stalled");
+    expect(run.error).toMatch(providerVerdict);
+    expect(reconciler.status("shop").stalledRevision).toBe(bad);
+    expect(reconciler.status("shop").lastAppliedRevision).toBe(applied);
+
+    // The Deployment was updated; its new Pods run unready, and the old
+    // ReplicaSet still serves every replica behind the Service.
+    const api = await deployment("api");
+    expect(api.spec?.template.spec?.containers[0]?.image).toBe(broken);
+    expect(api.status?.availableReplicas).toBe(3);
+    const sets = await replicaSets("api");
+    expect(sets.find((s) => s.image === good)).toMatchObject({ replicas: 3, ready: 3 });
+    expect(sets.find((s) => s.image === broken)?.ready).toBe(0);
+    const current = await pods("api");
+    expect(current.filter((p) => p.image === broken).map((p) => [p.phase, p.ready])).toContainEqual([
+      "Running",
+      false,
+    ]);
+    expect(current.filter((p) => p.image === good && p.ready)).toHaveLength(3);
+    expect(await readyEndpoints("api")).toHaveLength(3);
+
+    // A retry waits for the rollout again (the engine recorded the failed
+    // update), rather than taking the updated object for done.
+    const retry = await manual();
+    expect(retry.result).toBe("stalled");
+    expect(retry.error).toMatch(providerVerdict);
+
+    // A fixing commit rolls out and is applied.
+    change((a) => {
+      a.rolloutTimeoutSeconds = 30;
+      a.services.api!.image = good!;
+    }, "back to the good image");
+    const fixed = await push();
+    expect(fixed.error).toBeUndefined();
+    expect(fixed.result).toBe("applied");
+    rolledOut(await deployment("api"), 3);
+    expect((await replicaSets("api")).find((s) => s.image === broken)?.replicas).toBe(0);
+  });
+
+  it("labels every object it manages with the commit it came from", async () => {
+    const head = reconciler.status("shop").lastAppliedRevision;
+    expect(head).toMatch(/^[0-9a-f]{40}$/);
+    const kinds = [
+      "/api/v1/namespaces/shop/configmaps",
+      "/api/v1/namespaces/shop/services",
+      "/api/v1/namespaces/shop/resourcequotas",
+      "/api/v1/namespaces/shop/limitranges",
+      "/apis/apps/v1/namespaces/shop/deployments",
+      "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
+      "/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies",
+    ];
+    const managed: KubeObject[] = [(await cluster.api<KubeObject>("GET", `/api/v1/namespaces/${NS}`)).body];
+    for (const path of kinds) {
+      const { body } = await cluster.api<{ items: KubeObject[] }>("GET", path);
+      // Objects of the cluster's own (the root CA bundle) are not the program's.
+      managed.push(...body.items.filter((o) => o.metadata.name !== "kube-root-ca.crt"));
+    }
+    expect(managed.length).toBeGreaterThanOrEqual(10);
+    for (const o of managed) {
+      expect({ name: o.metadata.name, commit: o.metadata.labels?.[COMMIT_LABEL] }).toEqual({
+        name: o.metadata.name,
+        commit: head,
+      });
+    }
   });
 
   it("prunes the objects of a component removed from Git", async () => {
@@ -198,6 +447,11 @@ describe("GitOps for Kubernetes on a real API server", () => {
     expect(run.result).toBe("applied");
     expect(await status(() => deployment("worker"))).toBe(404);
     expect(await status(() => core.readNamespacedService({ name: "worker", namespace: NS }))).toBe(404);
+    // The garbage collector takes its ReplicaSet and Pods along.
+    await waitFor(
+      async () => (await pods("worker")).length === 0 && (await replicaSets("worker")).length === 0,
+      "the worker's ReplicaSet and Pods to be collected",
+    );
     expect(await status(() => deployment("api"))).toBe(200);
   });
 
@@ -216,6 +470,6 @@ describe("GitOps for Kubernetes on a real API server", () => {
     expect(ns.metadata?.deletionTimestamp).toBeUndefined();
     expect(await status(() => core.readNamespacedResourceQuota({ name: "quota", namespace: NS }))).toBe(200);
     expect(await status(() => core.readNamespacedLimitRange({ name: "limits", namespace: NS }))).toBe(200);
-    expect(await status(() => deployment("api"))).toBe(200);
+    rolledOut(await deployment("api"), 3);
   });
 });

@@ -12,18 +12,16 @@ enableGuardrails();
 const config = new pulumi.Config();
 // An explicit provider: the target cluster is part of the stack, not of whoever runs it.
 const provider = new k8s.Provider("cluster", { kubeconfig: config.require("kubeconfig") });
-// A control plane without nodes (the local one, a CI cluster) never makes a Pod ready.
-const skipAwait = config.getBoolean("skipAwait") ?? true;
 
 const shop = new Namespace(
   "shop",
-  { quota: { requestsCpu: "4", requestsMemory: "8Gi", pods: 50 }, skipAwait },
+  { quota: { requestsCpu: "4", requestsMemory: "8Gi", pods: 50 } },
   { provider },
 );
 
 const settings = new ConfigBundle(
   "api-settings",
-  { namespace: shop.namespaceName, data: { LOG_LEVEL: config.get("logLevel") ?? "info" }, skipAwait },
+  { namespace: shop.namespaceName, data: { LOG_LEVEL: config.get("logLevel") ?? "info" } },
   { provider },
 );
 
@@ -37,7 +35,7 @@ const migrate =
     ? undefined
     : new Job(
         "api-migrate",
-        { namespace: shop, image, command: ["./migrate", "up"], skipAwait },
+        { namespace: shop, image, command: ["./migrate", "up"] },
         { provider },
       );
 
@@ -62,7 +60,6 @@ const api = new WebService(
             annotations: { "cert-manager.io/cluster-issuer": config.get("clusterIssuer") ?? "letsencrypt" },
           },
         }),
-    skipAwait,
   },
   { provider, dependsOn: migrate ? [migrate] : [] },
 );

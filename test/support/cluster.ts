@@ -7,18 +7,57 @@ import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * Where scripts/bootstrap-k8s.sh links etcd, kube-apiserver and the
- * Kubernetes provider plugin (`DRIFTLESS_K8S_BIN` overrides it).
+ * Where scripts/bootstrap-k8s.sh links etcd, the Kubernetes control plane,
+ * kwok with its stages and the Kubernetes provider plugin
+ * (`DRIFTLESS_K8S_BIN` overrides it).
  */
 export const K8S_BIN_DIR =
   process.env.DRIFTLESS_K8S_BIN ?? fileURLToPath(new URL("../../.toolchain/k8s/bin/", import.meta.url));
 
-const BINARIES = ["etcd", "kube-apiserver", "pulumi-resource-kubernetes"] as const;
+const BINARIES = [
+  "etcd",
+  "kube-apiserver",
+  "kube-controller-manager",
+  "kube-scheduler",
+  "kwok",
+  "kwok-stages.yaml",
+  "pulumi-resource-kubernetes",
+] as const;
+
+/** The simulated Node that kwok plays the kubelet of. */
+export const NODE_NAME = "kwok-node-0";
+
+/**
+ * An image reference containing this marker makes kwok keep the Pod Running
+ * but never Ready (the `pod-never-ready` stage of tools/k8s/kwok), the way an
+ * app failing its readiness probe looks.
+ */
+export const NEVER_READY_MARKER = "never-ready";
+
+/** The controllers a lifelike cluster needs (no cloud, no volumes, no certificates, no HPA metrics). */
+const CONTROLLERS = [
+  "deployment-controller",
+  "replicaset-controller",
+  "job-controller",
+  "cronjob-controller",
+  "ttl-after-finished-controller",
+  "disruption-controller",
+  "endpoints-controller",
+  "endpointslice-controller",
+  "serviceaccount-controller",
+  "resourcequota-controller",
+  "namespace-controller",
+  "garbage-collector-controller",
+  "pod-garbage-collector-controller",
+  // Without it the Node's not-ready taint is never lifted and no Pod is scheduled.
+  "node-lifecycle-controller",
+];
 
 /** Why the local control plane cannot start here, or `undefined` when it can. */
 export function clusterUnavailable(binDir = K8S_BIN_DIR): string | undefined {
   const missing = BINARIES.filter((b) => !existsSync(join(binDir, b)));
-  if (missing.length > 0) return `${missing.join(", ")} not in ${binDir}: run scripts/bootstrap-k8s.sh`;
+  if (missing.length > 0)
+    return `${missing.join(", ")} not in ${binDir}: build them with ./scripts/run.sh scripts/bootstrap-k8s.sh`;
   try {
     execFileSync("openssl", ["version"], { stdio: "ignore" });
   } catch {
@@ -28,9 +67,14 @@ export function clusterUnavailable(binDir = K8S_BIN_DIR): string | undefined {
 }
 
 /**
- * A control plane without nodes — etcd and kube-apiserver on loopback ports,
- * certificates made for this run — so tests can assert on API objects.
- * Nothing schedules or runs Pods.
+ * A lifelike cluster without containers, on loopback ports with certificates
+ * made for this run: etcd, kube-apiserver, kube-controller-manager (the
+ * controllers in `CONTROLLERS`), kube-scheduler, and kwok playing the kubelet
+ * of one simulated Node. Deployments roll out, Pods are scheduled and become
+ * Running and Ready (instantly: no image is pulled, no container runs, no
+ * probe is called), Services get EndpointSlices, CronJobs create Jobs whose
+ * Pods succeed. No Pod network, DNS, kube-proxy, Ingress controller or HPA
+ * metrics.
  */
 export interface TestCluster {
   readonly dir: string;
@@ -41,9 +85,18 @@ export interface TestCluster {
   readonly kubeconfigPath: string;
   /** PATH with the provider plugin first, for engine processes. */
   readonly path: string;
-  /** GET/PUT/… against the API server as the admin, returning parsed JSON. */
-  api<T = unknown>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
-  /** Stops both processes (SIGTERM, then SIGKILL) and removes the directory. Idempotent. */
+  /**
+   * GET/PUT/… against the API server as the admin, returning parsed JSON. A
+   * body is sent as JSON with `contentType` (default: merge patch for PATCH,
+   * `application/json` otherwise; `application/apply-patch+yaml` for server-side apply).
+   */
+  api<T = unknown>(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType?: string,
+  ): Promise<{ status: number; body: T }>;
+  /** Stops every process (SIGTERM, then SIGKILL) and removes the directory. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -59,7 +112,7 @@ export async function startCluster(
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    // The API server first, so it does not log a storm of etcd errors.
+    // In reverse start order: kwok and the controllers first, etcd last.
     for (const child of processes.reverse()) await terminate(child);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -113,8 +166,49 @@ export async function startCluster(
       cert: readFileSync(pki.adminCert),
       key: readFileSync(pki.adminKey),
     };
-    const api: TestCluster["api"] = (method, path, body) => call(server, tls, method, path, body);
-    await waitReady(api, processes, dir, options.readyTimeoutMs ?? 120_000);
+    const api: TestCluster["api"] = (method, path, body, contentType) =>
+      call(server, tls, method, path, body, contentType);
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 120_000);
+    await waitReady(api, processes, dir, deadline);
+    const logFlags = ["--v=0", "--logging-format=text"];
+    processes.push(
+      launch(join(binDir, "kube-controller-manager"), join(dir, "kube-controller-manager.log"), [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        "--leader-elect=false",
+        "--secure-port=0",
+        `--root-ca-file=${pki.caCert}`,
+        `--service-account-private-key-file=${pki.saKey}`,
+        "--use-service-account-credentials=false",
+        `--controllers=${CONTROLLERS.join(",")}`,
+        ...logFlags,
+      ]),
+    );
+    processes.push(
+      launch(join(binDir, "kube-scheduler"), join(dir, "kube-scheduler.log"), [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--authentication-kubeconfig=${kubeconfigPath}`,
+        `--authorization-kubeconfig=${kubeconfigPath}`,
+        "--leader-elect=false",
+        "--secure-port=0",
+        ...logFlags,
+      ]),
+    );
+    processes.push(
+      launch(join(binDir, "kwok"), join(dir, "kwok.log"), [
+        `--kubeconfig=${kubeconfigPath}`,
+        `--config=${join(binDir, "kwok-stages.yaml")}`,
+        "--manage-all-nodes=false",
+        `--manage-nodes-with-annotation-selector=${KWOK_NODE_ANNOTATION}=fake`,
+        // Addresses written into Node and Pod status only: nothing listens or connects there.
+        "--node-ip=10.0.0.1",
+        "--cidr=10.244.0.0/24",
+        "--node-lease-duration-seconds=40",
+      ]),
+    );
+    await addNode(api);
+    await waitNodeReady(api, processes, dir, deadline);
     return {
       dir,
       server,
@@ -149,17 +243,68 @@ async function terminate(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+const KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node";
+
+/** A simulated Node: kwok keeps it Ready and plays the kubelet for the Pods scheduled on it. */
+async function addNode(api: TestCluster["api"]): Promise<void> {
+  const capacity = { cpu: "32", memory: "256Gi", pods: "110" };
+  const { status, body } = await api("POST", "/api/v1/nodes", {
+    apiVersion: "v1",
+    kind: "Node",
+    metadata: {
+      name: NODE_NAME,
+      annotations: { [KWOK_NODE_ANNOTATION]: "fake", "node.alpha.kubernetes.io/ttl": "0" },
+      labels: {
+        "kubernetes.io/hostname": NODE_NAME,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        type: "kwok",
+      },
+    },
+    status: { allocatable: capacity, capacity },
+  });
+  if (status !== 201) throw new Error(`creating Node ${NODE_NAME}: ${status} ${JSON.stringify(body)}`);
+}
+
+interface NodeView {
+  spec?: { taints?: { key: string }[] };
+  status?: { conditions?: { type: string; status: string }[] };
+}
+
+/** Until the Node is Ready and no taint keeps Pods off it (the node-lifecycle controller lifts them). */
+async function waitNodeReady(
+  api: TestCluster["api"],
+  processes: readonly ChildProcess[],
+  dir: string,
+  deadline: number,
+): Promise<void> {
+  let last = "";
+  while (Date.now() < deadline) {
+    assertAlive(processes, dir);
+    const { status, body } = await api<NodeView>("GET", `/api/v1/nodes/${NODE_NAME}`);
+    const ready = body.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+    const taints = body.spec?.taints ?? [];
+    if (status === 200 && ready && taints.length === 0) return;
+    last = `${status} ready=${ready} taints=${taints.map((t) => t.key).join(",")}`;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Node ${NODE_NAME} was not Ready and untainted in time (last: ${last})\n${tails(dir)}`);
+}
+
+function assertAlive(processes: readonly ChildProcess[], dir: string): void {
+  const dead = processes.find((p) => p.exitCode !== null || p.signalCode !== null);
+  if (dead) throw new Error(`${dead.spawnfile} exited during startup:\n${tails(dir)}`);
+}
+
 async function waitReady(
   api: TestCluster["api"],
   processes: readonly ChildProcess[],
   dir: string,
-  timeoutMs: number,
+  deadline: number,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
   let last = "";
   while (Date.now() < deadline) {
-    const dead = processes.find((p) => p.exitCode !== null || p.signalCode !== null);
-    if (dead) throw new Error(`${dead.spawnfile} exited during startup:\n${tails(dir)}`);
+    assertAlive(processes, dir);
     try {
       const { status, body } = await api<string>("GET", "/readyz");
       if (status === 200) return;
@@ -169,11 +314,11 @@ async function waitReady(
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`kube-apiserver was not ready within ${timeoutMs} ms (last: ${last})\n${tails(dir)}`);
+  throw new Error(`kube-apiserver was not ready in time (last: ${last})\n${tails(dir)}`);
 }
 
 function tails(dir: string): string {
-  return ["etcd.log", "kube-apiserver.log"]
+  return ["etcd.log", "kube-apiserver.log", "kube-controller-manager.log", "kube-scheduler.log", "kwok.log"]
     .map((f) => {
       const path = join(dir, f);
       const text = existsSync(path) ? readFileSync(path, "utf8") : "";
@@ -188,6 +333,7 @@ function call<T>(
   method: string,
   path: string,
   body?: unknown,
+  contentType?: string,
 ): Promise<{ status: number; body: T }> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
@@ -201,7 +347,8 @@ function call<T>(
           ...(payload === undefined
             ? {}
             : {
-                "content-type": method === "PATCH" ? "application/merge-patch+json" : "application/json",
+                "content-type":
+                  contentType ?? (method === "PATCH" ? "application/merge-patch+json" : "application/json"),
               }),
         },
         timeout: 10_000,
@@ -348,7 +495,9 @@ function renderKubeconfig(server: string, pki: Pki): string {
 // kubernetes-app example by hand (Node >= 23.6 runs this file as it is).
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
   const cluster = await startCluster();
-  console.log(`kube-apiserver ${cluster.server} is ready; Ctrl-C stops it and removes ${cluster.dir}`);
+  console.log(
+    `cluster ${cluster.server} is ready (Node ${NODE_NAME}); Ctrl-C stops it and removes ${cluster.dir}`,
+  );
   console.log(`KUBECONFIG=${cluster.kubeconfigPath}`);
   console.log(`PATH=${K8S_BIN_DIR}:$PATH  # the Kubernetes provider plugin for the engine`);
   const shutdown = () => void cluster.stop().then(() => process.exit(0));
