@@ -108,10 +108,14 @@ describe("WebService exposure", () => {
     ]);
     expect(service.metadata.annotations).toEqual({
       "acme.io/owner": "shop",
+      "pulumi.com/patchForce": "true",
       "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal",
     });
     const deployment = one("kubernetes:apps/v1:Deployment").inputs;
-    expect(deployment.metadata.annotations).toEqual({ "acme.io/owner": "shop" });
+    expect(deployment.metadata.annotations).toEqual({
+      "acme.io/owner": "shop",
+      "pulumi.com/patchForce": "true",
+    });
     expect(deployment.spec.template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true" });
     expect(
       deployment.spec.template.spec.containers[0].ports.map(

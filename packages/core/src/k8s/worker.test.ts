@@ -80,7 +80,10 @@ describe("Worker", () => {
     expect(container.readinessProbe.exec).toEqual({ command: ["/bin/ready"] });
     expect(container.startupProbe.tcpSocket).toEqual({ port: 9000 });
     expect(deployment.spec.strategy).toEqual({ type: "Recreate" });
-    expect(deployment.metadata.annotations).toEqual({ "acme.io/owner": "jobs" });
+    expect(deployment.metadata.annotations).toEqual({
+      "acme.io/owner": "jobs",
+      "pulumi.com/patchForce": "true",
+    });
     expect(deployment.spec.template.spec.topologySpreadConstraints[0].topologyKey).toBe(
       "topology.kubernetes.io/zone",
     );

@@ -147,6 +147,7 @@ describe("enableProvenance", () => {
       "driftless.dev/path": "stacks_prod_web_app",
     });
     expect(deployment.metadata.annotations).toEqual({
+      "pulumi.com/patchForce": "true",
       "driftless.dev/repo": "https://github.com/acme/infra.git",
       "driftless.dev/commit": SHA,
       "driftless.dev/path": "stacks/prod/web app",
