@@ -33,11 +33,7 @@ const host = config.get("host");
 const migrate =
   config.getBoolean("migrate") === false
     ? undefined
-    : new Job(
-        "api-migrate",
-        { namespace: shop, image, command: ["./migrate", "up"] },
-        { provider },
-      );
+    : new Job("api-migrate", { namespace: shop, image, command: ["./migrate", "up"] }, { provider });
 
 const api = new WebService(
   "api",
