@@ -278,10 +278,13 @@ async function kubernetesDemo() {
     };
     const readyPods = (list, count) => {
       if (
-        list.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"))
-          .length !== count
+        list.filter(
+          (p) =>
+            p.status.phase === "Running" &&
+            p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"),
+        ).length !== count
       )
-        fail(`expected ${count} Ready Pods when the run returned`);
+        fail(`expected ${count} Running and Ready Pods when the run returned`);
     };
     step("K3", "apply the first commit: the run returns once the rollout is Ready");
     expectResult(
@@ -296,9 +299,11 @@ async function kubernetesDemo() {
       `${stackConfig(3)}  kubernetes-app:image: ghcr.io/acme/api:1.5.0\n`,
     );
     commit(appWork, "Scale the api to 3, image 1.5.0");
+    // drift-corrected when refresh saw the controllers move the Deployment's status.
     expectResult(
       await reconciler.reconcile("kubernetes-app", { trigger: "webhook", force: false }),
       "applied",
+      "drift-corrected",
     );
     say(`deployments: ${await replicas()}`);
     readyPods(await pods(), 3);
