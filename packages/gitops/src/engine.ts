@@ -279,8 +279,21 @@ function changedKeys(before: Record<string, unknown> = {}, after: Record<string,
  * the top-level inputs that differ) compared between the old and new inputs. Internal keys (`__provider` of dynamic resources) are left out.
  */
 function propertyChanges(step: StepEventMetadata): PropertyChange[] {
-  const before = step.old?.inputs;
+  let before = step.old?.inputs;
   const after = step.new?.inputs;
+  if (!step.detailedDiff && !step.diffs?.length && changedKeys(before, after).length === 0) {
+    // Drift: refresh read other live values into the outputs while the inputs
+    // stayed; the plan puts back the inputs, so compare with what is live.
+    const live = step.old?.outputs ?? {};
+    before = {
+      ...before,
+      ...Object.fromEntries(
+        Object.keys(after ?? {})
+          .filter((k) => k in live)
+          .map((k) => [k, live[k]]),
+      ),
+    };
+  }
   const replaced = new Set(step.keys ?? []);
   const entries: [string, PropertyChange["kind"], boolean][] = step.detailedDiff
     ? Object.entries(step.detailedDiff).map(([path, diff]) => {

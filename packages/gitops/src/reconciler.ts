@@ -391,6 +391,18 @@ export class Reconciler {
     return this.#options.store.listRuns(name, limit).map((run) => withLogTail(this.#options.store, run));
   }
 
+  /** When the next scheduled check of a target is due; `undefined` when suspended or not scheduling. */
+  nextCheck(name: string): Date | undefined {
+    this.#require(name);
+    return this.#scheduling && !this.isSuspended(name) ? this.#scheduler.nextRunAt(name) : undefined;
+  }
+
+  /** A revision's commit subject from the local mirror (never the remote); `undefined` when unknown. */
+  async commitSubject(name: string, revision: string): Promise<string | undefined> {
+    const { repo, ref, auth } = this.#require(name).spec;
+    return this.#options.source.commitSubject?.({ repo, ref, auth }, revision);
+  }
+
   /** One run by id; in progress or interrupted, with the last lines its log has so far. */
   run(id: string): RunRecord | undefined {
     const run = this.#options.store.getRun(id);

@@ -48,6 +48,8 @@ export interface RunContext {
   readonly logWriter: RunLogWriter;
   /** Renders the engine's progress as log lines, once per notice across the run's operations. */
   readonly engineLines: EngineProgressRenderer;
+  /** How long each step that ran took, in order (the failing one included). */
+  readonly timings: { readonly step: string; readonly ms: number }[];
   /** The run decided to work: it no longer holds a decision slot. */
   readonly decided: () => void;
   /** Steps of a ref preview: scratch checkout, no lease, nothing recorded. */
@@ -106,11 +108,22 @@ export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperatio
 
 /** Runs the steps in order until one stops the run; `undefined` when all ran without a result. */
 export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise<RunResult | undefined> {
+  const { clock } = ctx.rt.options;
   for (const step of steps) {
-    const outcome = await step(ctx);
-    if (outcome) return outcome.stop;
+    const began = clock.now();
+    try {
+      const outcome = await step(ctx);
+      if (outcome) return outcome.stop;
+    } finally {
+      ctx.timings.push({ step: step.name || "step", ms: clock.now() - began });
+    }
   }
   return undefined;
+}
+
+/** The log line that sums up a run's steps: `[steps] resolveRevision 262 ms; decide 0 ms; …` (parsed by the dashboard). */
+export function stepsLine(timings: RunContext["timings"]): string {
+  return timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join("; ");
 }
 
 /** Builds the context of a run taken from the queue. */
@@ -138,6 +151,7 @@ export function newRunContext(
     lines,
     logWriter,
     engineLines: new EngineProgressRenderer(),
+    timings: [],
     decided,
     ephemeral: false,
     startedAt: rt.options.clock.now(),
@@ -269,6 +283,7 @@ async function executeRecorded(
   } finally {
     for (const release of ctx.releases.reverse()) release();
   }
+  if (ctx.recorded && ctx.timings.length > 0) ctx.progress("steps", stepsLine(ctx.timings));
   const message = error
     ? ctx.redactor.redact(error instanceof Error ? error.message : String(error))
     : undefined;

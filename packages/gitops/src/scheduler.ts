@@ -30,6 +30,8 @@ interface Timers {
   cron?: Cron;
   /** Retries since the last run that did not fail. */
   attempts: number;
+  /** When the interval, retry, window and promotion timers fire (epoch milliseconds). */
+  due?: { interval?: number; retry?: number; window?: number; promotion?: number };
 }
 
 /** Per-target timers; each fires a run request unless the target is suspended or gone. */
@@ -70,6 +72,7 @@ export class Scheduler {
     if (deferredUntil) this.#window(spec.name, new Date(deferredUntil));
     const tick = () => {
       const delay = spec.intervalMs * (1 + this.#random() * spec.jitter);
+      timers.due = { ...timers.due, interval: this.#clock.now() + delay };
       timers.interval = setTimeout(() => {
         if (this.#mayRun(spec.name, true)) this.#request(spec.name, { trigger: "interval", force: false });
         tick();
@@ -94,6 +97,23 @@ export class Scheduler {
     clearTimeout(timers.promotion);
     timers.cron?.stop();
     this.#timers.set(target, { attempts: timers.attempts });
+  }
+
+  /**
+   * When the next timer of a target fires (interval, cron, retry, change
+   * window or promotion), or `undefined` when none is set.
+   */
+  nextRunAt(target: string): Date | undefined {
+    const timers = this.#timers.get(target);
+    if (!timers) return undefined;
+    const set = [
+      timers.interval ? timers.due?.interval : undefined,
+      timers.retry ? timers.due?.retry : undefined,
+      timers.window ? timers.due?.window : undefined,
+      timers.promotion ? timers.due?.promotion : undefined,
+      timers.cron?.nextRun()?.getTime(),
+    ].filter((t): t is number => t !== undefined);
+    return set.length > 0 ? new Date(Math.min(...set)) : undefined;
   }
 
   /** Forgets a target. */
@@ -123,6 +143,7 @@ export class Scheduler {
         trigger: "promotion",
         force: false,
       });
+      timers.due = { ...timers.due, promotion: followUps.promotionDueAt.getTime() };
     }
   }
 
@@ -131,6 +152,7 @@ export class Scheduler {
     const timers = this.#of(target);
     clearTimeout(timers.window);
     timers.window = this.#at(target, opensAt, 1000, { trigger: "schedule", force: true });
+    timers.due = { ...timers.due, window: opensAt.getTime() };
   }
 
   #retry(target: string, error: unknown): void {
@@ -140,6 +162,7 @@ export class Scheduler {
     const backoff = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (timers.attempts - 1));
     const delay = Math.max(hinted, backoff * (0.5 + this.#random()));
     clearTimeout(timers.retry);
+    timers.due = { ...timers.due, retry: this.#clock.now() + delay };
     timers.retry = setTimeout(() => {
       if (this.#mayRun(target, false)) this.#request(target, { trigger: "retry", force: true });
     }, delay);

@@ -40,6 +40,11 @@ export interface Source {
    * fetched when missing); `undefined` when that cannot be told.
    */
   isAncestor?(source: SourceRef, ancestor: string, descendant: string): Promise<boolean | undefined>;
+  /**
+   * The subject line of a commit already fetched (no round trip to the
+   * remote); `undefined` when it is not known locally.
+   */
+  commitSubject?(source: SourceRef, revision: string): Promise<string | undefined>;
 }
 
 /**
@@ -191,6 +196,17 @@ export class GitSource implements Source {
         .raw(["merge-base", "--is-ancestor", ancestor, descendant])
         .then(() => true)
         .catch(() => false);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async commitSubject(source: SourceRef, revision: string): Promise<string | undefined> {
+    const mirror = this.#mirrorDir(source.repo);
+    if (!isFullSha(revision) || !existsSync(mirror)) return undefined;
+    try {
+      const out = await this.#git(source, mirror).raw(["log", "-1", "--format=%s", revision, "--"]);
+      return out.trim() || undefined;
     } catch {
       return undefined;
     }

@@ -189,6 +189,9 @@ export const applyApprovedPlan: Step = async (ctx) => {
   const version = await engine.stateVersion(ctx.request!);
   if (version === held.stateVersion && existsSync(planFile)) {
     ctx.counts = held.counts;
+    // The run applies the held run's plan; its record says which.
+    const plan = ctx.rt.options.store.getRun(held.runId)?.plan;
+    if (plan) ctx.steps = plan;
     const outside = changeWindow(ctx);
     if (outside) return outside;
     ctx.progress(
@@ -230,6 +233,8 @@ export const preview: Step = async (ctx) => {
   ctx.plan = plan;
   ctx.counts = plan.counts;
   if (ctx.ephemeral) return;
+  // Kept in history, so a drifted or held run shows what it would change.
+  if (plan.changes) ctx.steps = plan.steps;
   ctx.drift = isDrift(plan, ctx.status, revision);
   ctx.changesPending = hasGitChanges(plan, ctx.status, revision);
   const notes = [

@@ -160,7 +160,7 @@ export interface RunRecord {
   readonly override?: RunOverride;
   /** Who approved the plan or revision this run applies, and why. */
   readonly approval?: RunOverride;
-  /** The planned steps, for a run that waits for approval. */
+  /** The planned steps of a run whose preview found changes (what it applied, held or reported). */
   readonly plan?: readonly PlannedStep[];
 }
 
