@@ -103,6 +103,22 @@ if [ -z "$PULUMI_BIN" ]; then
 fi
 export PATH="$PULUMI_BIN:$PATH"
 
+# --- Chromium for the dashboard's browser tests ------------------------------------
+# playwright-core drives the system's Chromium (the npm browser downloads do
+# not work offline). Debian's package, installed once when missing.
+if [ -x /usr/bin/chromium ]; then
+  log "chromium: $(/usr/bin/chromium --version 2>/dev/null | head -n1)"
+elif command -v apt-get >/dev/null; then
+  as_root=""
+  [ "$(id -u)" -eq 0 ] || as_root="sudo"
+  log "chromium: installing Debian's chromium with apt-get (first run only)"
+  run_long "apt-get update" "$CACHE/apt-update.log" $as_root apt-get update
+  run_long "installing chromium" "$CACHE/apt-chromium.log" \
+    env DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y --no-install-recommends chromium
+else
+  die "the dashboard's browser tests need /usr/bin/chromium; install Chromium (no apt-get here)"
+fi
+
 # --- workspace dependencies ---------------------------------------------------
 # Native addons (better-sqlite3) compile against the headers of the node we run.
 export npm_config_nodedir="$NODE_PREFIX"

@@ -16,7 +16,9 @@ import { hookRoutes } from "./routes/hooks.js";
 import { logRoutes } from "./routes/logs.js";
 import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
-import { redactJson, redactorFor } from "./views.js";
+import { htmlRedactor } from "./ui/html.js";
+import { uiRoutes } from "./ui/routes.js";
+import { redactJson, redactorFor, secretValues } from "./views.js";
 
 /** Webhook secrets by provider; a provider without a secret has no webhook route (404). */
 export interface WebhookSecrets {
@@ -72,7 +74,7 @@ export interface DriftlessHandler {
   readonly metrics: ReconcilerMetrics;
   /** Makes `/readyz` answer 503 so load balancers stop sending traffic (shutdown has begun). */
   drain(): void;
-  /** Stops following reconciler events. */
+  /** Stops following reconciler events and ends the dashboard's event streams. */
   close(): void;
 }
 
@@ -111,7 +113,14 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   };
   const redacted = (body: unknown): unknown =>
     redactJson(body, redactorFor(reconciler.targets(), [...tokens, ...Object.values(webhooks)]));
+  const secrets = [...tokens, ...Object.values(webhooks)];
+  const ui = uiRoutes(api, {
+    tokens,
+    publicReads: options.publicReads ?? false,
+    redact: () => htmlRedactor(secretValues(reconciler.targets(), secrets)),
+  });
   const routes: Route[] = [
+    ...ui.routes,
     ...probeRoutes(api),
     ...hookRoutes(api, { secrets: webhooks, deliveries }),
     ...readRoutes(api),
@@ -155,6 +164,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
       draining = true;
     },
     close: () => {
+      ui.close();
       if (ownMetrics) metrics.close();
     },
   });

@@ -107,6 +107,29 @@ export function errorReply(error: unknown): Reply | undefined {
   return undefined;
 }
 
+/** A request's bearer token, if it carries one. */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  return /^Bearer\s+(.+)$/i.exec(header(req, "authorization") ?? "")?.[1]?.trim() || undefined;
+}
+
+/** Whether `given` is one of the tokens; every one is compared, so the time taken does not say which matched. */
+export function tokenMatches(
+  tokens: readonly SecretSource[],
+  given: string | undefined,
+  log?: Logger,
+): boolean {
+  if (!given) return false;
+  let ok = false;
+  for (const source of tokens) {
+    try {
+      ok = safeEqual(readSecret(source, "token"), given) || ok;
+    } catch (error) {
+      log?.error((error as Error).message);
+    }
+  }
+  return ok;
+}
+
 /** Routes a request: 405 for a known path with another method, 401 without a valid token. */
 export function router(
   routes: readonly Route[],
@@ -118,20 +141,7 @@ export function router(
     readonly redact: (body: unknown) => unknown;
   },
 ): (req: IncomingMessage, path: string, query: URLSearchParams) => Promise<Reply | undefined> {
-  const authorized = (req: IncomingMessage): boolean => {
-    const given = /^Bearer\s+(.+)$/i.exec(header(req, "authorization") ?? "")?.[1]?.trim();
-    if (!given) return false;
-    let ok = false;
-    // Every token is compared, so the time taken does not say which one matched.
-    for (const source of auth.tokens) {
-      try {
-        ok = safeEqual(readSecret(source, "token"), given) || ok;
-      } catch (error) {
-        auth.log?.error((error as Error).message);
-      }
-    }
-    return ok;
-  };
+  const authorized = (req: IncomingMessage): boolean => tokenMatches(auth.tokens, bearerToken(req), auth.log);
   return async (req, path, query) => {
     const matching = routes.filter((r) => r.pattern.test(path));
     if (matching.length === 0) return undefined;

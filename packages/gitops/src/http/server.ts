@@ -67,8 +67,9 @@ export async function listen(reconciler: Reconciler, options: ServeOptions = {})
     server,
     handler,
     close: async () => {
-      await close();
+      // Ends the dashboard's event streams first: the server waits for open connections.
       handler.close();
+      await close();
     },
     shutdown(shutdownOptions = {}) {
       stopping ??= (async () => {

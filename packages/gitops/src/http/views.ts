@@ -85,6 +85,23 @@ function tryRead(source: SecretSource): string | undefined {
   }
 }
 
+/** Every secret value of the given targets and sources that can be read now. */
+export function secretValues(
+  targets: readonly ResolvedTarget[],
+  extra: readonly SecretSource[] = [],
+): (string | undefined)[] {
+  const values: (string | undefined)[] = [];
+  for (const target of targets) {
+    // Environment values are not added: most are paths and flags, and
+    // redacting `true` everywhere would make the output useless.
+    values.push(tryRead(target.passphrase));
+    for (const source of Object.values(target.secretConfig)) values.push(tryRead(source));
+    if (target.auth.token) values.push(tryRead(target.auth.token));
+  }
+  for (const source of extra) values.push(tryRead(source));
+  return values;
+}
+
 /**
  * A redactor that knows every secret value of the given targets, as a second
  * line of defence over text the reconciler already redacted (run logs, errors).
@@ -93,16 +110,7 @@ export function redactorFor(
   targets: readonly ResolvedTarget[],
   extra: readonly SecretSource[] = [],
 ): Redactor {
-  const redactor = new Redactor();
-  for (const target of targets) {
-    // Environment values are not added: most are paths and flags, and
-    // redacting `true` everywhere would make the output useless.
-    redactor.add(tryRead(target.passphrase));
-    for (const source of Object.values(target.secretConfig)) redactor.add(tryRead(source));
-    if (target.auth.token) redactor.add(tryRead(target.auth.token));
-  }
-  for (const source of extra) redactor.add(tryRead(source));
-  return redactor;
+  return new Redactor().add(...secretValues(targets, extra));
 }
 
 /** A deep copy of a JSON value with every string passed through the redactor. */

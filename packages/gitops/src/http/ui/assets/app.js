@@ -1,0 +1,154 @@
+// Driftless dashboard: live updates over Server-Sent Events. Pages work without
+// this script; it only keeps them current. No polling: a page fetches fresh
+// HTML from the server only when an event says something changed.
+const body = document.body;
+const base = body.dataset.base ?? "";
+const liveTarget = body.dataset.liveTarget ?? "";
+const liveRun = body.dataset.liveRun ?? "";
+const status = document.getElementById("live-status");
+/** The last event this page reflects (see the server's `hello`). */
+let seq = Number(body.dataset.seq ?? "0");
+
+/** Shows ISO times in the reader's time zone; the ISO value stays in `datetime`. */
+function localTimes(root) {
+  for (const el of root.querySelectorAll("time[datetime]")) {
+    const at = new Date(el.getAttribute("datetime") ?? "");
+    if (!Number.isNaN(at.getTime())) el.textContent = at.toLocaleString();
+  }
+}
+
+function setStatus(text) {
+  if (status) status.textContent = text;
+  body.dataset.live = text;
+}
+
+/** Fetches a URL and parses it as HTML (never executed: parsed documents run no script). */
+async function fetchHtml(url) {
+  const res = await fetch(url, { headers: { accept: "text/html" }, credentials: "same-origin" });
+  if (!res.ok) throw new Error(`${url}: ${res.status}`);
+  return new DOMParser().parseFromString(await res.text(), "text/html");
+}
+
+let refreshing = false;
+let again = false;
+/** Replaces the page's main content with a fresh copy; refreshes coalesce. */
+async function refreshMain() {
+  if (refreshing) {
+    again = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    const doc = await fetchHtml(location.href);
+    const fresh = doc.getElementById("main");
+    const main = document.getElementById("main");
+    if (fresh && main) {
+      main.replaceChildren(...fresh.childNodes);
+      localTimes(main);
+    }
+  } catch {
+    // The next event or reconnect refreshes again.
+  } finally {
+    refreshing = false;
+    if (again) {
+      again = false;
+      void refreshMain();
+    }
+  }
+}
+
+function adjustCount(state, delta) {
+  const link = document.querySelector(`[data-count="${state}"] .count`);
+  if (link) link.textContent = String(Number(link.textContent) + delta);
+}
+
+const pendingRows = new Set();
+/** Re-renders one overview row from the server and moves its count. */
+async function refreshRow(name) {
+  if (pendingRows.has(name)) return;
+  pendingRows.add(name);
+  try {
+    const row = document.getElementById(`row-${name}`);
+    if (!row) return;
+    const doc = await fetchHtml(`${base}/targets/${encodeURIComponent(name)}/row`);
+    const fresh = doc.querySelector("tr");
+    if (!fresh) return;
+    const before = row.dataset.state;
+    const after = fresh.getAttribute("data-state");
+    const imported = document.importNode(fresh, true);
+    localTimes(imported);
+    document.getElementById(`row-${name}`)?.replaceWith(imported);
+    if (before && after && before !== after) {
+      adjustCount(before, -1);
+      adjustCount(after, 1);
+    }
+  } catch {
+    // The next event or reconnect refreshes again.
+  } finally {
+    pendingRows.delete(name);
+  }
+}
+
+function appendLog(message, step) {
+  const log = document.getElementById("run-log");
+  if (!log) return;
+  const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  log.append(`\n${new Date().toISOString()} [${step}] ${message}`);
+  if (atEnd) log.scrollTop = log.scrollHeight;
+}
+
+function onEvent(name, data) {
+  if (typeof data.seq === "number") seq = data.seq;
+  if (liveTarget === "*") {
+    if (name !== "run.progress" && data.target) void refreshRow(data.target);
+    return;
+  }
+  if (liveRun && data.runId === liveRun && name === "run.progress") {
+    appendLog(data.message, data.step);
+    return;
+  }
+  if (name !== "run.progress" && data.target === liveTarget) void refreshMain();
+}
+
+const EVENTS = [
+  "run.started",
+  "run.progress",
+  "run.finished",
+  "drift.detected",
+  "revision.applied",
+  "gate.refused",
+  "stalled",
+  "promoted",
+  "recovered",
+];
+
+function connect() {
+  if (!liveTarget || typeof EventSource === "undefined") return;
+  const source = new EventSource(`${base}/events`);
+  source.addEventListener("hello", (event) => {
+    // Events happened between rendering and connecting, or while disconnected: catch up once.
+    const now = JSON.parse(event.data).seq;
+    if (now !== seq) {
+      seq = now;
+      void refreshMain();
+    }
+    setStatus("live");
+  });
+  source.addEventListener("error", () => {
+    // EventSource reconnects by itself after the server's `retry`; a closed one is reopened.
+    setStatus("reconnecting");
+    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+  });
+  for (const name of EVENTS) {
+    source.addEventListener(name, (event) => {
+      try {
+        onEvent(name, JSON.parse(event.data));
+      } catch {
+        // A malformed event is ignored.
+      }
+    });
+  }
+}
+
+localTimes(document);
+connect();

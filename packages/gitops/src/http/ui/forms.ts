@@ -1,0 +1,97 @@
+// The login form and the confirmation page of each action (the approval shows exactly the held plan).
+import type { Reconciler } from "../../reconciler.js";
+import type { ResolvedTarget } from "../../spec.js";
+import { type Html, html } from "./html.js";
+import { csrfField, href, layout, type ViewContext } from "./layout.js";
+import { planTable } from "./run.js";
+import { short } from "./state.js";
+
+/** Actions the dashboard can take on a target. */
+export const ACTIONS = ["reconcile", "approve", "promote", "rollback", "suspend", "resume"] as const;
+export type Action = (typeof ACTIONS)[number];
+
+/** A page that only says something (a missing target or run). */
+export function messagePage(view: ViewContext, title: string, message: string): Html {
+  return layout(
+    view,
+    title,
+    html`<h1>${title}</h1><p>${message}</p><p><a href="${view.base}/">Back to the targets</a></p>`,
+  );
+}
+
+/** The login page: a token is exchanged for a session cookie. */
+export function loginPage(view: ViewContext, error?: string): Html {
+  const body = html`<h1>Log in</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ""}
+<form method="post" action="${view.base}/login" class="stack">
+${csrfField(view)}
+<label for="token">API token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required>
+<button type="submit">Log in</button>
+</form>
+<p class="muted">The token is one of the server's API bearer tokens; it is kept in no cookie, only a session id is.</p>`;
+  return layout(view, "Log in", body);
+}
+
+const whoFields = (required: boolean) => html`<label for="by">Your name</label>
+<input id="by" name="by" autocomplete="name" ${required ? "required" : ""}>
+<label for="reason">Reason</label>
+<input id="reason" name="reason" ${required ? "required" : ""}>`;
+
+/** The confirmation page of an action on a target. */
+export function confirmPage(
+  view: ViewContext,
+  reconciler: Reconciler,
+  target: ResolvedTarget,
+  action: Action,
+  error?: string,
+): Html {
+  const name = target.name;
+  const status = reconciler.status(name);
+  let what: Html;
+  let fields: Html = html``;
+  switch (action) {
+    case "reconcile":
+      what = html`<p>Queue a run of <strong>${name}</strong> now, even if its revision did not change.</p>`;
+      break;
+    case "approve": {
+      const held = status.awaitingApproval;
+      if (held) {
+        const run = reconciler.run(held.runId);
+        what = html`<p>Apply exactly this plan of <strong>${name}</strong>, made at revision <code>${short(held.revision)}</code> on <time datetime="${held.plannedAt}">${held.plannedAt}</time>. If the revision or the stack's state changed since, the new plan waits for approval again.</p>
+${planTable(run?.plan)}`;
+        fields = html`<input type="hidden" name="revision" value="${held.revision}">${whoFields(true)}`;
+      } else if (status.stalledRevision) {
+        what = html`<p>Apply revision <code>${short(status.stalledRevision)}</code> of <strong>${name}</strong> past the gate that stopped it.</p>`;
+        fields = html`<input type="hidden" name="revision" value="${status.stalledRevision}">${whoFields(true)}`;
+      } else {
+        what = html`<p>Nothing of <strong>${name}</strong> waits for approval.</p>`;
+      }
+      break;
+    }
+    case "promote":
+    case "rollback":
+      what =
+        action === "promote"
+          ? html`<p>Promote <strong>${name}</strong> now to a revision its upstream <strong>${target.promote?.from ?? "—"}</strong> applied (the latest unless you name one), without waiting for the soak time.</p>`
+          : html`<p>Roll <strong>${name}</strong> back to a revision it applied before (the one before the current unless you name one).</p>`;
+      fields = html`<label for="revision">Revision (optional)</label><input id="revision" name="revision" pattern="[0-9a-f]{7,40}">${whoFields(true)}`;
+      break;
+    case "suspend":
+      what = html`<p>Suspend scheduled runs of <strong>${name}</strong>; manual runs still work.</p>`;
+      break;
+    case "resume":
+      what = html`<p>Resume scheduled runs of <strong>${name}</strong>.</p>`;
+      break;
+  }
+  const body = html`<p><a href="${view.base}/">Targets</a> / <a href="${href(view, "targets", name)}">${name}</a> /</p>
+<h1>Confirm: ${action} ${name}</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ""}
+${what}
+<form method="post" action="${href(view, "targets", name, action)}" class="stack">
+${csrfField(view)}
+${fields}
+<div class="row"><button type="submit">Confirm ${action}</button> <a href="${href(view, "targets", name)}">Cancel</a></div>
+</form>`;
+  return layout(view, `Confirm ${action}`, body);
+}

@@ -1,0 +1,62 @@
+// The page frame every dashboard page shares: head, navigation, login state and the live-update hook.
+import { Html, html } from "./html.js";
+import type { Session } from "./session.js";
+import type { DisplayState } from "./state.js";
+
+/** Who looks at a page, and where the dashboard is mounted. */
+export interface ViewContext {
+  /** Path of the dashboard, e.g. `/driftless/ui`. */
+  readonly base: string;
+  readonly session: Session | undefined;
+  /** Whether the viewer may act (logged in). */
+  readonly canAct: boolean;
+  /** The event stream's sequence number when the page was rendered: a page that missed events refreshes. */
+  readonly seq?: number;
+}
+
+/** A URL under the dashboard, each path segment encoded. */
+export function href(view: ViewContext, ...segments: readonly string[]): string {
+  return [view.base, ...segments.map(encodeURIComponent)].join("/");
+}
+
+/** A state badge: in words and color together. */
+export function badge(state: DisplayState): Html {
+  return html`<span class="badge state-${state}">${state}</span>`;
+}
+
+/** A hidden CSRF field for a form. */
+export function csrfField(view: ViewContext): Html {
+  return view.session ? html`<input type="hidden" name="csrf" value="${view.session.csrf}">` : new Html("");
+}
+
+/** A whole page. `live` names what the page follows on the event stream (a target, a run, or all). */
+export function layout(
+  view: ViewContext,
+  title: string,
+  body: Html,
+  live: { readonly target?: string; readonly run?: string } = {},
+): Html {
+  const account = view.canAct
+    ? html`<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
+    : html`<a href="${view.base}/login">Log in</a>`;
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Driftless</title>
+<link rel="stylesheet" href="${view.base}/assets/app.css">
+<script type="module" src="${view.base}/assets/app.js"></script>
+</head>
+<body data-base="${view.base}" data-seq="${view.seq ?? 0}" data-live-target="${live.target ?? ""}" data-live-run="${live.run ?? ""}">
+<a class="skip" href="#main">Skip to content</a>
+<header class="top"><nav aria-label="Main"><a class="brand" href="${view.base}/">Driftless</a>
+<span class="live" id="live-status" role="status" aria-live="polite">offline</span>
+${account}</nav></header>
+<main id="main">
+${body}
+</main>
+</body>
+</html>
+`;
+}

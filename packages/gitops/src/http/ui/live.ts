@@ -1,0 +1,87 @@
+/**
+ * Live updates: the reconciler's events as Server-Sent Events. One
+ * subscription per handler fans out to every open page; a comment every
+ * `heartbeatMs` keeps proxies from closing idle streams, and the `retry`
+ * field tells browsers how soon to reconnect after a drop.
+ */
+import type { ServerResponse } from "node:http";
+import type { ReconcilerEventName, ReconcilerEvents } from "../../events.js";
+import type { Reconciler } from "../../reconciler.js";
+
+/** Events forwarded to pages: enough to know what to refresh, never a secret (messages are redacted). */
+const FORWARDED: readonly ReconcilerEventName[] = [
+  "run.started",
+  "run.progress",
+  "run.finished",
+  "drift.detected",
+  "revision.applied",
+  "gate.refused",
+  "stalled",
+  "promoted",
+  "recovered",
+];
+
+/** What a page receives of an event. */
+function payloadOf(name: ReconcilerEventName, event: ReconcilerEvents[ReconcilerEventName]): object {
+  const e = event as Partial<Record<string, unknown>>;
+  const base = { target: e.target, ...(typeof e.runId === "string" ? { runId: e.runId } : {}) };
+  if (name === "run.progress") return { ...base, step: e.step, message: e.message };
+  if (name === "run.finished") return { ...base, result: e.result };
+  return base;
+}
+
+/** The open event streams of one handler. */
+export class LiveHub {
+  readonly #clients = new Set<ServerResponse>();
+  readonly #unsubscribe: (() => void)[] = [];
+  readonly #heartbeat: NodeJS.Timeout;
+  /** Counts the events that change what a page shows (progress lines do not). */
+  #seq = 0;
+
+  constructor(reconciler: Reconciler, redact: (text: string) => string, heartbeatMs = 25_000) {
+    for (const name of FORWARDED) {
+      this.#unsubscribe.push(
+        reconciler.on(name, (event) => {
+          if (name !== "run.progress") this.#seq++;
+          this.#broadcast(name, redact(JSON.stringify({ ...payloadOf(name, event), seq: this.#seq })));
+        }),
+      );
+    }
+    this.#heartbeat = setInterval(() => this.#write(": keep-alive\n\n"), heartbeatMs);
+    this.#heartbeat.unref();
+  }
+
+  /** The number of the last event that changed what pages show. */
+  get seq(): number {
+    return this.#seq;
+  }
+
+  /** How many pages are connected. */
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** Adopts a response whose headers were written: it receives every event until it closes. */
+  attach(res: ServerResponse): void {
+    // The page compares `seq` with the one it was rendered at, and catches up if it missed events.
+    res.write(`retry: 2000\nevent: hello\ndata: {"seq":${this.#seq}}\n\n`);
+    this.#clients.add(res);
+    res.on("close", () => this.#clients.delete(res));
+  }
+
+  /** Ends every stream and stops following events. */
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const off of this.#unsubscribe) off();
+    for (const res of this.#clients) res.end();
+    this.#clients.clear();
+  }
+
+  #broadcast(name: string, data: string): void {
+    this.#write(`event: ${name}\ndata: ${data}\n\n`);
+  }
+
+  #write(chunk: string): void {
+    for (const res of this.#clients) res.write(chunk);
+  }
+}

@@ -1,0 +1,106 @@
+// The overview: every target in one row with its state, revision, last run, next check and what it waits for.
+import type { Reconciler } from "../../reconciler.js";
+import { type Html, html } from "./html.js";
+import { badge, href, layout, type ViewContext } from "./layout.js";
+import { type DisplayState, displayState, STATES, short, waitingFor } from "./state.js";
+
+/** One overview row's data. */
+export interface TargetRow {
+  readonly name: string;
+  readonly state: DisplayState;
+  readonly reason: string;
+  readonly message: string;
+  readonly revision?: string;
+  readonly subject?: string;
+  readonly lastRun?: { readonly id: string; readonly result: string; readonly at: string };
+  readonly nextCheck?: string;
+  readonly waiting?: string;
+}
+
+/** The rows of the given targets (commit subjects looked up once per revision). */
+export async function targetRows(reconciler: Reconciler, names: readonly string[]): Promise<TargetRow[]> {
+  const subjects = new Map<string, Promise<string | undefined>>();
+  const rows = names.map((name) => {
+    const status = reconciler.status(name);
+    const { state, reason, message } = displayState(status, reconciler.isSuspended(name));
+    const revision = status.lastAppliedRevision ?? status.lastAttemptedRevision;
+    if (revision && !subjects.has(revision)) subjects.set(revision, reconciler.commitSubject(name, revision));
+    const last = reconciler.history(name, 1)[0];
+    const next = reconciler.nextCheck(name);
+    const waiting = waitingFor(status);
+    return {
+      name,
+      state,
+      reason,
+      message,
+      ...(revision ? { revision } : {}),
+      ...(last
+        ? {
+            lastRun: { id: last.id, result: last.result ?? "running", at: last.finishedAt ?? last.startedAt },
+          }
+        : {}),
+      ...(next ? { nextCheck: next.toISOString() } : {}),
+      ...(waiting ? { waiting } : {}),
+    };
+  });
+  const resolved = new Map<string, string | undefined>();
+  for (const [revision, subject] of subjects) resolved.set(revision, await subject.catch(() => undefined));
+  return rows.map((row) => {
+    const subject = row.revision ? resolved.get(row.revision) : undefined;
+    return subject ? { ...row, subject } : row;
+  });
+}
+
+/** One row of the overview table (also served alone for live updates). */
+export function rowHtml(view: ViewContext, row: TargetRow): Html {
+  const time = (iso: string | undefined) => (iso ? html`<time datetime="${iso}">${iso}</time>` : "—");
+  return html`<tr id="row-${row.name}" data-target="${row.name}" data-state="${row.state}">
+<th scope="row" data-label="Target"><a href="${href(view, "targets", row.name)}">${row.name}</a></th>
+<td data-label="State">${badge(row.state)} <span class="reason">${row.reason}</span><div class="muted">${row.message}</div></td>
+<td data-label="Revision"><code>${short(row.revision)}</code>${row.subject ? html` <span class="subject">${row.subject}</span>` : ""}</td>
+<td data-label="Last run">${
+    row.lastRun
+      ? html`<a href="${href(view, "runs", row.lastRun.id)}">${row.lastRun.result}</a> ${time(row.lastRun.at)}`
+      : "—"
+  }</td>
+<td data-label="Next check">${time(row.nextCheck)}</td>
+<td data-label="Waits for">${row.waiting ?? "—"}</td>
+</tr>`;
+}
+
+/** The overview page, filtered by state and by a search over names, reasons and subjects. */
+export function overviewPage(
+  view: ViewContext,
+  rows: readonly TargetRow[],
+  filter: { readonly state?: string; readonly q?: string },
+): Html {
+  const counts = new Map<DisplayState, number>(STATES.map((s) => [s, 0]));
+  for (const row of rows) counts.set(row.state, (counts.get(row.state) ?? 0) + 1);
+  const q = filter.q?.trim().toLowerCase() ?? "";
+  const shown = rows.filter(
+    (row) =>
+      (!filter.state || row.state === filter.state) &&
+      (!q || [row.name, row.reason, row.message, row.subject ?? ""].some((s) => s.toLowerCase().includes(q))),
+  );
+  const countLinks = STATES.map(
+    (state) =>
+      html`<li><a href="${view.base}/?state=${state}" data-count="${state}"${filter.state === state ? html` aria-current="true"` : ""}>${badge(state)} <span class="count">${counts.get(state) ?? 0}</span></a></li>`,
+  );
+  const options = STATES.map(
+    (s) => html`<option value="${s}"${filter.state === s ? html` selected` : ""}>${s}</option>`,
+  );
+  const body = html`<h1>Targets <span class="muted" id="total">${rows.length}</span></h1>
+<ul class="counts" aria-label="Targets by state">${countLinks}</ul>
+<form class="filter" method="get" action="${view.base}/" role="search">
+<label for="q">Search</label> <input id="q" name="q" type="search" value="${filter.q ?? ""}" placeholder="name, reason, commit">
+<label for="state">State</label> <select id="state" name="state"><option value="">any</option>${options}</select>
+<button type="submit">Filter</button>${filter.state || q ? html` <a href="${view.base}/">Clear</a>` : ""}
+</form>
+<table class="targets" id="targets">
+<caption class="sr-only">Targets, their state and last run</caption>
+<thead><tr><th scope="col">Target</th><th scope="col">State</th><th scope="col">Revision</th><th scope="col">Last run</th><th scope="col">Next check</th><th scope="col">Waits for</th></tr></thead>
+<tbody>${shown.map((row) => rowHtml(view, row))}</tbody>
+</table>
+${shown.length === 0 ? html`<p>No target matches.</p>` : ""}`;
+  return layout(view, "Targets", body, { target: "*" });
+}

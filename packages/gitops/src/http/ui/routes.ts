@@ -1,0 +1,308 @@
+/**
+ * The dashboard's routes under `/ui`: pages, their live event stream, the
+ * login and logout forms, and the actions. Pages are read with a session,
+ * a bearer token, or by anyone with `publicReads`; actions need a logged-in
+ * session and its CSRF token.
+ */
+import { readFileSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
+import { isShaPrefix } from "../../util.js";
+import { readBody } from "../body.js";
+import { type Api, bearerToken, errorReply, type Reply, type Route, tokenMatches } from "../router.js";
+import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
+import { type Html, html } from "./html.js";
+import type { ViewContext } from "./layout.js";
+import { LiveHub } from "./live.js";
+import { overviewPage, rowHtml, targetRows } from "./overview.js";
+import { runPage } from "./run.js";
+import { csrfValid, type Session, Sessions, sessionCookie } from "./session.js";
+import { targetPage } from "./target.js";
+
+/** What the dashboard needs from the handler. */
+export interface UiOptions {
+  readonly tokens: Parameters<typeof tokenMatches>[0];
+  readonly publicReads: boolean;
+  /** Hides every secret value (raw and HTML-escaped) in a page. */
+  readonly redact: () => (text: string) => string;
+}
+
+/** The strict policy of every dashboard response: scripts and styles from files of this origin only. */
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const SECURITY_HEADERS = {
+  "content-security-policy": CONTENT_SECURITY_POLICY,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+};
+
+// The same relative path from src/http/ui and dist/http/ui; the package ships src/.
+const ASSETS = new URL("../../../src/http/ui/assets/", import.meta.url);
+const assetCache = new Map<string, string>();
+const asset = (file: string) => {
+  let text = assetCache.get(file);
+  if (text === undefined) {
+    text = readFileSync(new URL(file, ASSETS), "utf8");
+    assetCache.set(file, text);
+  }
+  return text;
+};
+
+/** The dashboard's routes, and `close` to end its event streams. */
+export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close: () => void } {
+  const { reconciler, prefix } = api;
+  const base = `${prefix}/ui`;
+  const sessions = new Sessions();
+  const live = new LiveHub(reconciler, (text) => options.redact()(text));
+  const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({
+    "set-cookie": sessionCookie(req, base, session),
+  });
+
+  const viewOf = (req: IncomingMessage): ViewContext => {
+    const session = sessions.get(req);
+    return { base, session, canAct: session?.authenticated === true, seq: live.seq };
+  };
+  const mayRead = (req: IncomingMessage) =>
+    options.publicReads ||
+    sessions.get(req)?.authenticated === true ||
+    tokenMatches(options.tokens, bearerToken(req), api.log);
+  const page = (content: Html, status = 200, headers: Record<string, string> = {}): Reply => ({
+    status,
+    text: options.redact()(content.toString()),
+    contentType: "text/html; charset=utf-8",
+    headers: { ...SECURITY_HEADERS, ...headers },
+  });
+  const redirect = (location: string, headers: Record<string, string> = {}): Reply => ({
+    status: 303,
+    text: "",
+    contentType: "text/plain; charset=utf-8",
+    headers: { ...SECURITY_HEADERS, location, ...headers },
+  });
+  /** The login form again with why; a visitor without a session gets one, so the form can be sent. */
+  const refused = (req: IncomingMessage, message: string, status: number): Reply => {
+    const existing = sessions.get(req);
+    const session = existing ?? sessions.create(false);
+    const view = { base, session, canAct: session.authenticated };
+    return page(loginPage(view, message), status, existing ? {} : cookieHeader(req, session));
+  };
+  /** A read page, or the way to the login form. */
+  const read =
+    (
+      render: (
+        req: IncomingMessage,
+        params: readonly string[],
+        query: URLSearchParams,
+      ) => Promise<Reply> | Reply,
+    ) =>
+    async ({
+      req,
+      params,
+      query,
+    }: {
+      req: IncomingMessage;
+      params: readonly string[];
+      query: URLSearchParams;
+    }) =>
+      mayRead(req) ? render(req, params, query) : redirect(`${base}/login`);
+  const form = async (req: IncomingMessage): Promise<URLSearchParams | Reply> => {
+    const body = await readBody(req, api.maxBody);
+    if (body === "too-large")
+      return page(messagePage(viewOf(req), "Too large", "The form is too large."), 413);
+    return new URLSearchParams(body === "aborted" ? "" : body);
+  };
+  const notFound = (req: IncomingMessage, what: string) =>
+    page(messagePage(viewOf(req), "Not found", `${what} does not exist.`), 404);
+
+  const act = async (req: IncomingMessage, name: string, action: Action): Promise<Reply> => {
+    const view = viewOf(req);
+    const target = reconciler.target(name);
+    if (!target) return notFound(req, `Target "${name}"`);
+    const fields = await form(req);
+    if (!(fields instanceof URLSearchParams)) return fields;
+    if (!view.canAct) return refused(req, "Log in to act on targets.", 401);
+    if (!csrfValid(view.session, fields.get("csrf") ?? undefined)) {
+      return refused(req, "The form expired or did not come from this dashboard (CSRF token mismatch).", 403);
+    }
+    const by = fields.get("by")?.trim() || undefined;
+    const reason = fields.get("reason")?.trim() || undefined;
+    const revision = fields.get("revision")?.trim() || undefined;
+    if (revision !== undefined && !isShaPrefix(revision)) {
+      return page(
+        confirmPage(view, reconciler, target, action, `revision must be a commit SHA, got "${revision}"`),
+        400,
+      );
+    }
+    const who = { ...(by ? { by } : {}), ...(reason ? { reason } : {}), ...(revision ? { revision } : {}) };
+    try {
+      let runId: string | undefined;
+      if (action === "reconcile") runId = reconciler.request(name, { trigger: "manual" }).id;
+      else if (action === "approve") runId = reconciler.approve(name, who).id;
+      else if (action === "promote" || action === "rollback") {
+        runId = reconciler[action](name, who as { by: string; reason: string }).id;
+      } else reconciler[action](name);
+      api.log?.info({ target: name, action, ...who }, "dashboard action");
+      const to = `${base}/targets/${encodeURIComponent(name)}`;
+      return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
+    } catch (error) {
+      const reply = errorReply(error);
+      if (!reply) throw error;
+      const message = (reply.body as { error: string }).error;
+      return page(confirmPage(view, reconciler, target, action, message), reply.status);
+    }
+  };
+
+  const routes: Route[] = [
+    {
+      method: "GET",
+      pattern: /^\/ui\/assets\/(app\.js|app\.css)$/,
+      auth: "none",
+      handle: ({ params: [file = ""] }) => ({
+        status: 200,
+        text: asset(file),
+        contentType: file.endsWith(".js") ? "text/javascript; charset=utf-8" : "text/css; charset=utf-8",
+        headers: SECURITY_HEADERS,
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui$/,
+      auth: "none",
+      handle: read(async (req, _p, query) => {
+        const names = reconciler
+          .targets()
+          .map((t) => t.name)
+          .sort();
+        const rows = await targetRows(reconciler, names);
+        const filter = { state: query.get("state") ?? "", q: query.get("q") ?? "" };
+        return page(overviewPage(viewOf(req), rows, filter));
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/login$/,
+      auth: "none",
+      handle: ({ req }) => {
+        const existing = sessions.get(req);
+        const session = existing ?? sessions.create(false);
+        const view = { base, session, canAct: session.authenticated };
+        return page(loginPage(view), 200, existing ? {} : cookieHeader(req, session));
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/ui\/login$/,
+      auth: "none",
+      handle: async ({ req }) => {
+        const fields = await form(req);
+        if (!(fields instanceof URLSearchParams)) return fields;
+        const session = sessions.get(req);
+        if (!csrfValid(session, fields.get("csrf") ?? undefined)) {
+          return refused(
+            req,
+            "The form expired or did not come from this dashboard (CSRF token mismatch).",
+            403,
+          );
+        }
+        if (!tokenMatches(options.tokens, fields.get("token") ?? undefined, api.log)) {
+          return refused(req, "That token is not valid.", 401);
+        }
+        // A new id on login, so a session id planted before it is worthless.
+        if (session) sessions.delete(session);
+        return redirect(`${base}/`, cookieHeader(req, sessions.create(true)));
+      },
+    },
+    {
+      method: "POST",
+      pattern: /^\/ui\/logout$/,
+      auth: "none",
+      handle: async ({ req }) => {
+        const fields = await form(req);
+        if (!(fields instanceof URLSearchParams)) return fields;
+        const session = sessions.get(req);
+        if (!csrfValid(session, fields.get("csrf") ?? undefined)) {
+          return refused(
+            req,
+            "The form expired or did not come from this dashboard (CSRF token mismatch).",
+            403,
+          );
+        }
+        if (session) sessions.delete(session);
+        return redirect(`${base}/`, cookieHeader(req, undefined));
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/events$/,
+      auth: "none",
+      handle: read(() => ({
+        status: 200,
+        stream: (res) => {
+          res.writeHead(200, {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-store",
+            // The connection ends with the stream, so a server closing is not held open by it.
+            connection: "close",
+            "x-accel-buffering": "no",
+            ...SECURITY_HEADERS,
+          });
+          live.attach(res);
+        },
+      })),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/targets\/([^/]+)$/,
+      auth: "none",
+      handle: read(async (req, [name = ""], query) => {
+        const target = reconciler.target(name);
+        if (!target) return notFound(req, `Target "${name}"`);
+        const applied = reconciler.status(name).lastAppliedRevision;
+        const subject = applied ? await reconciler.commitSubject(name, applied) : undefined;
+        return page(targetPage(viewOf(req), reconciler, target, subject, query.get("queued") ?? undefined));
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/targets\/([^/]+)\/row$/,
+      auth: "none",
+      handle: read(async (req, [name = ""]) => {
+        if (!reconciler.target(name)) return notFound(req, `Target "${name}"`);
+        const [row] = await targetRows(reconciler, [name]);
+        // In a table, or an HTML parser drops the row.
+        return page(
+          html`<table><tbody>${rowHtml(viewOf(req), row as NonNullable<typeof row>)}</tbody></table>`,
+        );
+      }),
+    },
+    {
+      method: "GET",
+      pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
+      auth: "none",
+      handle: ({ req, params: [name = "", action = ""] }) => {
+        const view = viewOf(req);
+        if (!view.canAct) return redirect(`${base}/login`);
+        const target = reconciler.target(name);
+        if (!target) return notFound(req, `Target "${name}"`);
+        return page(confirmPage(view, reconciler, target, action as Action));
+      },
+    },
+    {
+      method: "POST",
+      pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
+      auth: "none",
+      handle: ({ req, params: [name = "", action = ""] }) => act(req, name, action as Action),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/runs\/([^/]+)$/,
+      auth: "none",
+      handle: read((req, [id = ""]) => {
+        const run = reconciler.run(id);
+        return run ? page(runPage(viewOf(req), run)) : notFound(req, `Run "${id}"`);
+      }),
+    },
+  ];
+  return { routes, close: () => live.close() };
+}

@@ -1,0 +1,101 @@
+// A run's page: its steps with timings, the plan with changed properties, drift, log, and the error with its retry policy.
+import type { RunRecord } from "../../types.js";
+import { formatCounts } from "../../util.js";
+import { type Html, html } from "./html.js";
+import { href, layout, type ViewContext } from "./layout.js";
+import { duration, short } from "./state.js";
+
+/** One step of a run and how long it took. */
+export interface StepTiming {
+  readonly step: string;
+  readonly ms: number;
+}
+
+/**
+ * A run's steps with their durations, from the summary line the run writes
+ * last in its log (`<time> [steps] resolveRevision 262 ms; decide 0 ms; …`);
+ * empty for a run still in progress or one that never started work.
+ */
+export function stepTimings(run: RunRecord): StepTiming[] {
+  const line = run.log
+    .split("\n")
+    .reverse()
+    .find((l) => / \[steps\] /.test(l));
+  if (!line) return [];
+  const summary = line.slice(line.indexOf("[steps] ") + 8);
+  return [...summary.matchAll(/([A-Za-z]+) (\d+) ms/g)].map((m) => ({
+    step: m[1] as string,
+    ms: Number(m[2]),
+  }));
+}
+
+/** What happens after a run that ended this way. */
+export function retryPolicy(run: RunRecord): string | undefined {
+  switch (run.result) {
+    case "failed":
+      return "Retried automatically with capped exponential backoff and jitter; a new revision or a manual run also retries.";
+    case "stalled":
+      return "Not retried for this revision: a new revision, an approval or a manual run resumes.";
+    case "cancelled":
+      return "Cancelled; a run that exceeded its timeout is retried with backoff, others wait for the next trigger.";
+    case "interrupted":
+      return "The process stopped during the run; the next run recovers the stack first.";
+    default:
+      return undefined;
+  }
+}
+
+/** A plan as a table: operation, resource, type and the properties the engine reported changed. */
+export function planTable(plan: RunRecord["plan"]): Html {
+  if (!plan || plan.length === 0) return html`<p>No planned changes recorded.</p>`;
+  return html`<table class="plan"><thead><tr><th scope="col">Operation</th><th scope="col">Resource</th><th scope="col">Type</th><th scope="col">Changed properties</th></tr></thead><tbody>${plan.map(
+    (s) =>
+      html`<tr class="op-${s.op}"><td><span class="op">${s.op}</span></td><th scope="row">${s.urn.split("::").at(-1)}</th><td><code>${s.type}</code></td><td>${
+        s.keys && s.keys.length > 0
+          ? html`<ul class="keys">${s.keys.map((k) => html`<li><code>${k}</code></li>`)}</ul>`
+          : html`<span class="muted">not reported</span>`
+      }</td></tr>`,
+  )}</tbody></table>`;
+}
+
+/** The run page. */
+export function runPage(view: ViewContext, run: RunRecord): Html {
+  const steps = stepTimings(run);
+  const total = run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : undefined;
+  const policy = retryPolicy(run);
+  const who = (label: string, o: RunRecord["override"]) =>
+    o ? html`<dt>${label}</dt><dd>${o.by}: ${o.reason}</dd>` : "";
+  const body = html`<p><a href="${view.base}/">Targets</a> / <a href="${href(view, "targets", run.target)}">${run.target}</a> /</p>
+<h1>Run <code>${run.id.slice(0, 8)}</code> <span class="badge result-${run.result ?? "running"}">${run.result ?? "running"}</span></h1>
+<dl class="facts">
+<dt>Target</dt><dd><a href="${href(view, "targets", run.target)}">${run.target}</a></dd>
+<dt>Trigger</dt><dd>${run.trigger}</dd>
+<dt>Revision</dt><dd><code>${short(run.revision)}</code></dd>
+<dt>Started</dt><dd><time datetime="${run.startedAt}">${run.startedAt}</time></dd>
+<dt>Duration</dt><dd>${total !== undefined ? duration(total) : "running"}</dd>
+<dt>Changes</dt><dd>${run.counts ? formatCounts(run.counts) : "—"}</dd>
+<dt>Drift</dt><dd>${run.drift ? html`<strong class="drift">drift found</strong>: the plan below undoes changes made outside Git` : "none found"}</dd>
+${who("Approved by", run.approval)}${who("Change window overridden by", run.override)}
+</dl>
+${
+  run.error
+    ? html`<section aria-labelledby="h-error" class="error"><h2 id="h-error">Error</h2><pre tabindex="0">${run.error}</pre>${
+        policy ? html`<p><strong>Retry policy:</strong> ${policy}</p>` : ""
+      }</section>`
+    : ""
+}
+<section aria-labelledby="h-steps"><h2 id="h-steps">Steps</h2>
+${
+  steps.length === 0
+    ? html`<p>${run.finishedAt ? "No step timings recorded." : "In progress; the timings follow when the run ends."}</p>`
+    : html`<ol class="steps">${steps.map(
+        (s) =>
+          html`<li><span class="step">${s.step}</span> <span class="muted">${duration(s.ms)}</span></li>`,
+      )}</ol>`
+}</section>
+<section aria-labelledby="h-plan"><h2 id="h-plan">Plan</h2>
+${planTable(run.plan)}</section>
+<section aria-labelledby="h-log"><h2 id="h-log">Log</h2>
+<pre class="log" id="run-log" tabindex="0" aria-label="Run log">${run.log}</pre></section>`;
+  return layout(view, `Run ${run.id.slice(0, 8)}`, body, { target: run.target, run: run.id });
+}

@@ -1,0 +1,78 @@
+/**
+ * What the dashboard says about a target: one state named after its
+ * conditions (the same names as the API and CLI), the reason, and what it
+ * waits for. Pure: the pages render what these return.
+ */
+import { condition } from "../../status.js";
+import type { TargetStatus } from "../../types.js";
+import { formatCounts } from "../../util.js";
+
+/** A target's state in one word; `NotReady` is Ready=False, `Unknown` a target never run. */
+export type DisplayState =
+  | "Reconciling"
+  | "Stalled"
+  | "Drifted"
+  | "Suspended"
+  | "Ready"
+  | "NotReady"
+  | "Unknown";
+
+/** Every state, in the order the overview counts them. */
+export const STATES: readonly DisplayState[] = [
+  "Ready",
+  "Reconciling",
+  "Drifted",
+  "Stalled",
+  "NotReady",
+  "Suspended",
+  "Unknown",
+];
+
+/** The state to show and its reason: a run in progress first, then trouble, then suspension, then health. */
+export function displayState(
+  status: TargetStatus,
+  suspended: boolean,
+): { readonly state: DisplayState; readonly reason: string; readonly message: string } {
+  const on = (type: Parameters<typeof condition>[1]) => {
+    const c = condition(status, type);
+    return c?.status ? c : undefined;
+  };
+  const reconciling = on("Reconciling");
+  if (reconciling) return { state: "Reconciling", reason: reconciling.reason, message: reconciling.message };
+  const stalled = on("Stalled");
+  if (stalled) return { state: "Stalled", reason: stalled.reason, message: stalled.message };
+  const drifted = on("Drifted");
+  if (drifted) return { state: "Drifted", reason: drifted.reason, message: drifted.message };
+  if (suspended) return { state: "Suspended", reason: "Suspended", message: "scheduled runs are suspended" };
+  const ready = condition(status, "Ready");
+  if (!ready) return { state: "Unknown", reason: "NeverRun", message: "no run has finished yet" };
+  return { state: ready.status ? "Ready" : "NotReady", reason: ready.reason, message: ready.message };
+}
+
+/** What the target waits for (approval, change window, promotion soak, dependency), if anything. */
+export function waitingFor(status: TargetStatus): string | undefined {
+  if (status.awaitingApproval) {
+    const held = status.awaitingApproval;
+    return `approval of ${formatCounts(held.counts)} at ${held.revision.slice(0, 12)}`;
+  }
+  if (status.deferredUntil) return `change window opening ${status.deferredUntil}`;
+  if (status.pendingPromotion) {
+    const p = status.pendingPromotion;
+    return `promotion of ${p.revision.slice(0, 12)}${p.dueAt ? ` after its soak, at ${p.dueAt}` : ""}${
+      p.waitingFor ? ` (${p.waitingFor})` : ""
+    }`;
+  }
+  const ready = condition(status, "Ready");
+  if (ready && !ready.status && ready.reason === "DependencyNotReady") return `dependency: ${ready.message}`;
+  return undefined;
+}
+
+/** A short revision for display. */
+export const short = (revision: string | undefined): string => (revision ? revision.slice(0, 12) : "—");
+
+/** A duration in words: `850 ms`, `12.3 s`, `4 min 5 s`. */
+export function duration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

@@ -1,0 +1,87 @@
+// A target's page: state and conditions, actions, graph, spec without secrets, outputs, runs and promotions.
+import type { Reconciler } from "../../reconciler.js";
+import type { ResolvedTarget } from "../../spec.js";
+import { publicTarget } from "../views.js";
+import { graphHtml } from "./graph.js";
+import { type Html, html } from "./html.js";
+import { badge, href, layout, type ViewContext } from "./layout.js";
+import { displayState, short, waitingFor } from "./state.js";
+
+/** Actions a target offers now, as [action, label]. */
+export function targetActions(reconciler: Reconciler, target: ResolvedTarget): [string, string][] {
+  const status = reconciler.status(target.name);
+  const actions: [string, string][] = [["reconcile", "Reconcile now"]];
+  if (status.awaitingApproval || status.stalledRevision) actions.push(["approve", "Approve…"]);
+  if (target.promote) actions.push(["promote", "Promote…"], ["rollback", "Roll back…"]);
+  actions.push(reconciler.isSuspended(target.name) ? ["resume", "Resume"] : ["suspend", "Suspend"]);
+  return actions;
+}
+
+const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/** The target page. */
+export function targetPage(
+  view: ViewContext,
+  reconciler: Reconciler,
+  target: ResolvedTarget,
+  subject: string | undefined,
+  queued: string | undefined,
+): Html {
+  const name = target.name;
+  const status = reconciler.status(name);
+  const state = displayState(status, reconciler.isSuspended(name));
+  const stateOf = (n: string) =>
+    reconciler.target(n) ? displayState(reconciler.status(n), reconciler.isSuspended(n)).state : "Unknown";
+  const waiting = waitingFor(status);
+  const next = reconciler.nextCheck(name)?.toISOString();
+  const runs = reconciler.history(name, 20);
+  const promotions = reconciler.promotions(name, 20);
+  const conditions = [...status.conditions].sort((a, b) => a.type.localeCompare(b.type));
+  const actions = view.canAct
+    ? html`<ul class="actions">${targetActions(reconciler, target).map(
+        ([action, label]) =>
+          html`<li><a class="button" href="${href(view, "targets", name, action)}">${label}</a></li>`,
+      )}</ul>`
+    : html`<p class="muted"><a href="${view.base}/login">Log in</a> to act on this target.</p>`;
+  const body = html`<p><a href="${view.base}/">Targets</a> /</p>
+<h1>${name} ${badge(state.state)}</h1>
+${queued ? html`<p class="notice" role="status">Run <a href="${href(view, "runs", queued)}">${queued}</a> queued.</p>` : ""}
+<dl class="facts">
+<dt>Reason</dt><dd><span class="reason">${state.reason}</span> ${state.message}</dd>
+<dt>Applied revision</dt><dd><code>${short(status.lastAppliedRevision)}</code> ${subject ?? ""}</dd>
+<dt>Waits for</dt><dd>${waiting ?? "—"}</dd>
+<dt>Next check</dt><dd>${next ? html`<time datetime="${next}">${next}</time>` : "—"}</dd>
+</dl>
+${actions}
+<section aria-labelledby="h-conditions"><h2 id="h-conditions">Conditions</h2>
+<table><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
+<tbody>${conditions.map(
+    (c) =>
+      html`<tr><th scope="row">${c.type}</th><td>${c.status ? "True" : "False"}</td><td>${c.reason}</td><td>${c.message}</td><td><time datetime="${c.since}">${c.since}</time></td></tr>`,
+  )}</tbody></table></section>
+<section aria-labelledby="h-graph"><h2 id="h-graph">Dependencies and promotions</h2>
+${graphHtml(view, target, reconciler.targets(), stateOf)}</section>
+<section aria-labelledby="h-runs"><h2 id="h-runs">Runs</h2>
+${
+  runs.length === 0
+    ? html`<p>No runs yet.</p>`
+    : html`<table><thead><tr><th scope="col">Run</th><th scope="col">Trigger</th><th scope="col">Revision</th><th scope="col">Result</th><th scope="col">Started</th></tr></thead><tbody>${runs.map(
+        (r) =>
+          html`<tr><th scope="row"><a href="${href(view, "runs", r.id)}">${r.id.slice(0, 8)}</a></th><td>${r.trigger}</td><td><code>${short(r.revision)}</code></td><td>${r.result ?? "running"}${r.drift ? " (drift)" : ""}</td><td><time datetime="${r.startedAt}">${r.startedAt}</time></td></tr>`,
+      )}</tbody></table>`
+}</section>
+<section aria-labelledby="h-promotions"><h2 id="h-promotions">Promotions</h2>
+${
+  promotions.length === 0
+    ? html`<p>No promotions.</p>`
+    : html`<table><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">From</th><th scope="col">Revision</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead><tbody>${promotions.map(
+        (p) =>
+          html`<tr><td><time datetime="${p.at}">${p.at}</time></td><td>${p.kind}</td><td>${p.source}</td><td><code>${short(p.revision)}</code></td><td>${p.by ?? "—"}</td><td>${p.reason ?? "—"}</td></tr>`,
+      )}</tbody></table>`
+}</section>
+<section aria-labelledby="h-outputs"><h2 id="h-outputs">Outputs</h2>
+<p class="muted">Secret outputs are masked.</p><pre tabindex="0">${json(status.outputs ?? {})}</pre></section>
+<section aria-labelledby="h-spec"><h2 id="h-spec">Spec</h2>
+<p class="muted">Secret config and environment appear as key names only.</p><pre tabindex="0">${json(publicTarget(target))}</pre></section>`;
+  return layout(view, name, body, { target: name });
+}

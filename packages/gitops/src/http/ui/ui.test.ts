@@ -1,0 +1,117 @@
+import type { IncomingMessage } from "node:http";
+import { describe, expect, it } from "vitest";
+import type { Condition, RunRecord, TargetStatus } from "../../types.js";
+import { escapeHtml, html, htmlRedactor } from "./html.js";
+import { stepTimings } from "./run.js";
+import { csrfValid, Sessions, sessionCookie } from "./session.js";
+import { displayState, waitingFor } from "./state.js";
+
+const cond = (type: Condition["type"], status: boolean, reason: string): Condition => ({
+  type,
+  status,
+  reason,
+  message: `${type} ${reason}`,
+  since: "2026-01-01T00:00:00.000Z",
+});
+const status = (conditions: Condition[], extra: Partial<TargetStatus> = {}): TargetStatus => ({
+  name: "site",
+  conditions,
+  updatedAt: "2026-01-01T00:00:00.000Z",
+  ...extra,
+});
+const request = (headers: Record<string, string>, encrypted = false) =>
+  ({ headers, socket: { encrypted } }) as unknown as IncomingMessage;
+
+describe("html", () => {
+  it("escapes every interpolated value and keeps fragments it made", () => {
+    const name = `<script>alert("x")</script>&'`;
+    const out = html`<p title="${name}">${name}${html`<b>${name}</b>`}</p>`.toString();
+    expect(out).not.toContain("<script>");
+    expect(out).toBe(
+      `<p title="${escapeHtml(name)}">${escapeHtml(name)}<b>${escapeHtml(name)}</b></p>`.toString(),
+    );
+    expect(escapeHtml(name)).toBe("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;");
+  });
+
+  it("redacts a secret in a page both as it is and HTML-escaped", () => {
+    const redact = htmlRedactor(["p<ss&word", undefined]);
+    expect(redact(`a p<ss&word b ${escapeHtml("p<ss&word")}`)).toBe("a [redacted] b [redacted]");
+  });
+});
+
+describe("displayState", () => {
+  it("puts a run in progress first, then stalls, drift, suspension and health", () => {
+    const ready = cond("Ready", true, "Applied");
+    expect(displayState(status([ready, cond("Reconciling", true, "Progressing")]), true).state).toBe(
+      "Reconciling",
+    );
+    expect(displayState(status([ready, cond("Stalled", true, "ProgramFailed")]), false).state).toBe(
+      "Stalled",
+    );
+    expect(displayState(status([ready, cond("Drifted", true, "DriftDetected")]), false)).toMatchObject({
+      state: "Drifted",
+      reason: "DriftDetected",
+    });
+    expect(displayState(status([ready]), true).state).toBe("Suspended");
+    expect(displayState(status([ready]), false).state).toBe("Ready");
+    expect(displayState(status([cond("Ready", false, "AwaitingApproval")]), false)).toMatchObject({
+      state: "NotReady",
+      reason: "AwaitingApproval",
+    });
+    expect(displayState(status([]), false).state).toBe("Unknown");
+  });
+
+  it("says what a target waits for", () => {
+    const counts = { create: 0, update: 1, delete: 1, replace: 0, same: 2 };
+    const held = { revision: "a".repeat(40), runId: "r", counts, digest: "d", plannedAt: "t" };
+    expect(waitingFor(status([], { awaitingApproval: held }))).toMatch(/^approval of .* at aaaaaaaaaaaa$/);
+    expect(waitingFor(status([], { deferredUntil: "2026-01-02T00:00:00.000Z" }))).toBe(
+      "change window opening 2026-01-02T00:00:00.000Z",
+    );
+    expect(
+      waitingFor(status([], { pendingPromotion: { revision: "b".repeat(40), dueAt: "2026-01-03" } })),
+    ).toBe("promotion of bbbbbbbbbbbb after its soak, at 2026-01-03");
+    expect(waitingFor(status([cond("Ready", false, "DependencyNotReady")]))).toMatch(/^dependency: /);
+    expect(waitingFor(status([cond("Ready", true, "Applied")]))).toBeUndefined();
+  });
+});
+
+describe("stepTimings", () => {
+  it("reads the steps summary a run writes last in its log", () => {
+    const run = {
+      log: [
+        "2026-01-01T00:00:00.000Z [resolve] main is at abc",
+        "2026-01-01T00:00:02.000Z [steps] resolveRevision 12 ms; decide 0 ms; preview 1530 ms",
+      ].join("\n"),
+    } as RunRecord;
+    expect(stepTimings(run)).toEqual([
+      { step: "resolveRevision", ms: 12 },
+      { step: "decide", ms: 0 },
+      { step: "preview", ms: 1530 },
+    ]);
+    expect(stepTimings({ log: "2026-01-01T00:00:00.000Z [resolve] x" } as RunRecord)).toEqual([]);
+  });
+});
+
+describe("sessions", () => {
+  it("finds a session by its cookie and checks its CSRF token", () => {
+    const sessions = new Sessions();
+    const session = sessions.create(true);
+    const req = request({ cookie: `other=1; driftless_session=${session.id}` });
+    expect(sessions.get(req)).toBe(session);
+    expect(csrfValid(session, session.csrf)).toBe(true);
+    expect(csrfValid(session, "forged")).toBe(false);
+    expect(csrfValid(undefined, session.csrf)).toBe(false);
+    sessions.delete(session);
+    expect(sessions.get(req)).toBeUndefined();
+  });
+
+  it("sets an HttpOnly, SameSite=Strict cookie, Secure only under TLS, and clears it", () => {
+    const session = new Sessions().create(false);
+    expect(sessionCookie(request({}), "/ui", session)).toBe(
+      `driftless_session=${session.id}; Path=/ui; HttpOnly; SameSite=Strict`,
+    );
+    expect(sessionCookie(request({}, true), "/ui", session)).toMatch(/; Secure$/);
+    expect(sessionCookie(request({}), "/ui", undefined)).toMatch(/^driftless_session=; .*Max-Age=0$/);
+  });
+});

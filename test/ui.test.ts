@@ -1,0 +1,309 @@
+// The dashboard in a real headless Chromium against a real reconciler, the real
+// engine and a real Git repository: states, live updates from a push, drift
+// with its diff, approving exactly the held plan, login/CSRF/logout, inert
+// script injection, no secret on any page, and an accessibility check.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type DriftlessServer, listen, Reconciler, signBody, type TargetSpec } from "@driftless/gitops";
+import { pino } from "pino";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+
+const TOKEN = "ui-token-5c2e8d1a";
+const HOOK_SECRET = "ui-hook-secret-91b7";
+const SECRET_VALUE = "s3cr3t-api-value-ef42";
+const PASSPHRASE = "ui-passphrase-7d3a";
+const INJECTED_PAGE = "<img src=x onerror=window.__pwned=1>.html";
+const INJECTED_SUBJECT = "<script>window.__pwned=2</script> first release";
+const DOCS = fileURLToPath(new URL("../docs/", import.meta.url));
+const CHROMIUM_FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+describe("the dashboard in a real browser", () => {
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+  let server: DriftlessServer;
+  let context: BrowserContext;
+  let page: Page;
+  let outDir: string;
+  let profile: string;
+  const html: string[] = [];
+
+  const pages = (files: Record<string, string>) => JSON.stringify(files);
+  const target = (name: string, overrides: Partial<TargetSpec> = {}): TargetSpec => ({
+    name,
+    repo: repo.fileUrl,
+    ref: "main",
+    path: `apps/${name}`,
+    stack: name,
+    passphrase: PASSPHRASE,
+    config: { outDir: join(outDir, name) },
+    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+    interval: "1h",
+    resync: "1h",
+    refresh: false,
+    ...overrides,
+  });
+  const ui = (path = "") => `${server.url}/ui${path}`;
+  /** Opens a page and keeps its HTML for the secrets check. */
+  const visit = async (path: string) => {
+    const response = await page.goto(ui(path));
+    expect(response?.status()).toBe(200);
+    html.push(await page.content());
+    return response;
+  };
+  const row = (name: string) => page.locator(`#row-${name}`);
+
+  beforeAll(async () => {
+    sandbox = engineSandbox("driftless-ui-");
+    outDir = join(sandbox.dir, "out");
+    const seed = mkdtempSync(join(tmpdir(), "driftless-ui-seed-"));
+    for (const app of ["site", "gated", "drifty"])
+      cpSync(siteProgramSeed(), join(seed, "apps", app), { recursive: true });
+    writeFileSync(
+      join(seed, "apps", "drifty", "site.json"),
+      pages({ "about.html": "<p>about</p>", [INJECTED_PAGE]: "x" }),
+    );
+    writeFileSync(
+      join(seed, "apps", "gated", "site.json"),
+      pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
+    );
+    repo = createRepo(join(sandbox.dir, "repo"), { seed });
+    repo.commit({}, INJECTED_SUBJECT);
+    reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data"),
+      installDependencies: false,
+      logger: pino({ level: "silent" }),
+      targets: [
+        target("site", { secretConfig: { apiToken: SECRET_VALUE } }),
+        target("gated", { requireApproval: "destructive" }),
+        target("drifty"),
+        // Suspended, so they never run: they draw the graph's dependency and promotion edges.
+        target("paused", { dependsOn: ["site"], suspend: true }),
+        target("prod", { promote: { from: "site" }, suspend: true }),
+      ],
+    });
+    for (const name of ["site", "gated", "drifty"]) {
+      expect(await reconciler.reconcile(name)).toMatchObject({ result: "applied" });
+    }
+    // Scheduling on: the overview shows each target's next check (quiet checks skip without the engine).
+    reconciler.start();
+    server = await listen(reconciler, { port: 0, tokens: [TOKEN], webhooks: { generic: HOOK_SECRET } });
+    // A fresh profile per run, removed afterwards.
+    profile = mkdtempSync(join(tmpdir(), "driftless-ui-chromium-"));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: CHROMIUM_FLAGS,
+      viewport: { width: 1280, height: 900 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    mkdirSync(DOCS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+    await server?.shutdown({ graceMs: 1000 });
+    sandbox?.dispose();
+  });
+
+  it("asks for a login, refuses a wrong token and sets a strict session cookie", async () => {
+    await page.goto(ui("/"));
+    expect(new URL(page.url()).pathname).toBe("/ui/login");
+    await page.fill("#token", "not-the-token");
+    await page.click("button[type=submit]");
+    await expect(page.locator("[role=alert]").textContent()).resolves.toMatch(/not valid/);
+    await page.fill("#token", TOKEN);
+    await page.click("main button[type=submit]");
+    await page.waitForURL(ui("/"));
+    const [cookie] = await context.cookies(ui("/"));
+    expect(cookie).toMatchObject({
+      name: "driftless_session",
+      httpOnly: true,
+      sameSite: "Strict",
+      path: "/ui",
+    });
+    expect(cookie?.value).not.toContain(TOKEN);
+  });
+
+  it("shows every target's state with its reason, revision and commit subject", async () => {
+    const response = await visit("/");
+    expect(response?.headers()["content-security-policy"]).toMatch(/script-src 'self';/);
+    const state = (name: string) => row(name).getAttribute("data-state");
+    expect(await state("site")).toBe("Ready");
+    expect(await state("gated")).toBe("Ready");
+    expect(await state("paused")).toBe("Suspended");
+    expect(await state("prod")).toBe("Suspended");
+    await expect(row("site").textContent()).resolves.toContain(repo.head().slice(0, 12));
+    // The commit subject renders as text; the script in it never ran.
+    await expect(row("site").locator(".subject").textContent()).resolves.toBe(INJECTED_SUBJECT);
+    expect(await page.locator("[data-count=Suspended] .count").textContent()).toBe("2");
+    expect(await page.locator("[data-count=Ready] .count").textContent()).toBe("3");
+    const next = await row("site").locator("[data-label='Next check'] time").getAttribute("datetime");
+    expect(Date.parse(next ?? "")).toBeGreaterThan(Date.now());
+    await expect(row("paused").locator("[data-label='Next check']").textContent()).resolves.toBe("—");
+    await page.goto(ui("/?state=Suspended"));
+    expect(await page.locator("tbody tr").count()).toBe(2);
+    await page.goto(ui("/?q=gat"));
+    expect(await page.locator("tbody tr").count()).toBe(1);
+  });
+
+  it("turns a row Reconciling, then Ready, when a push arrives, without a reload", async () => {
+    await visit("/");
+    await page.waitForSelector("body[data-live=live]");
+    await page.evaluate(() => {
+      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
+    });
+    const pushed = repo.commit({ "apps/site/site.json": pages({ "index.html": "<h1>v2</h1>" }) }, "site v2");
+    const body = JSON.stringify({ repository: repo.fileUrl, ref: "main", paths: ["apps/site/site.json"] });
+    const hook = await fetch(`${server.url}/hooks/generic`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-signature": signBody(HOOK_SECRET, body) },
+      body,
+    });
+    expect(hook.status).toBe(202);
+    await page.waitForSelector("#row-site[data-state=Reconciling]", { timeout: 60_000 });
+    await page.waitForSelector(`#row-site[data-state=Ready]:has-text("${pushed.slice(0, 12)}")`, {
+      timeout: 120_000,
+    });
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument),
+    ).toBe(true);
+    await expect(row("site").locator(".subject").textContent()).resolves.toBe("site v2");
+  });
+
+  it("shows a drifted target's drift and the diff of its run", async () => {
+    // The same stack, now only watched: a hand edit is drift, reported and not undone.
+    reconciler.addTarget(target("drifty", { mode: "detect", refresh: true }));
+    writeFileSync(join(outDir, "drifty", "about.html"), "edited by hand");
+    await visit("/targets/drifty");
+    await page.waitForSelector("body[data-live=live]");
+    await page.click("a.button:has-text('Reconcile now')");
+    await page.click("button:has-text('Confirm reconcile')");
+    await page.waitForSelector("h1 .state-Drifted", { timeout: 120_000 });
+    const run = reconciler.history("drifty", 1)[0];
+    expect(run).toMatchObject({ result: "drift-detected", drift: true });
+    await visit(`/runs/${run?.id}`);
+    await expect(page.locator(".drift").textContent()).resolves.toBe("drift found");
+    const diff = page.locator("table.plan tr.op-update");
+    await expect(diff.locator("th").textContent()).resolves.toBe("about.html");
+    await expect(diff.locator(".keys").textContent()).resolves.toBe("content");
+    const steps = await page.locator("ol.steps .step").allTextContents();
+    expect(steps).toEqual(expect.arrayContaining(["resolveRevision", "checkout", "preview", "modeResult"]));
+    await page.screenshot({ path: join(DOCS, "ui-run.png"), fullPage: true });
+    expect(readFileSync(join(outDir, "drifty", "about.html"), "utf8")).toBe("edited by hand");
+  });
+
+  it("approves in the UI exactly the held plan", async () => {
+    const v2 = repo.commit(
+      { "apps/gated/site.json": pages({ "a.html": "a2", "b.html": "b1", "c.html": "c1", "d.html": "d1" }) },
+      "drop e, change a",
+    );
+    const held = await reconciler.reconcile("gated", { trigger: "webhook" });
+    expect(held).toMatchObject({ result: "awaiting-approval", revision: v2 });
+    await visit("/");
+    await expect(row("gated").getAttribute("data-state")).resolves.toBe("NotReady");
+    await expect(row("gated").textContent()).resolves.toMatch(/AwaitingApproval[\s\S]*approval of/);
+    await visit("/targets/gated");
+    await page.click("a.button:has-text('Approve')");
+    const shown = await page
+      .locator("table.plan tbody tr")
+      .evaluateAll((rows) =>
+        rows.map((r) => [r.querySelector(".op")?.textContent, r.querySelector("th")?.textContent]),
+      );
+    expect(shown.sort()).toEqual([
+      ["delete", "e.html"],
+      ["update", "a.html"],
+    ]);
+    html.push(await page.content());
+    await page.fill("#by", "Ada");
+    await page.fill("#reason", "reviewed in the dashboard");
+    await page.click("button:has-text('Confirm approve')");
+    await page.waitForSelector("h1 .state-Ready", { timeout: 120_000 });
+    const applied = reconciler.history("gated", 1)[0];
+    expect(applied).toMatchObject({
+      result: "applied",
+      revision: v2,
+      approval: { by: "Ada", reason: "reviewed in the dashboard" },
+    });
+    // The run applied the held plan file (`up --plan`), and its record names that plan.
+    expect(applied?.log).toContain(`up with the plan approved from run ${held.id.slice(0, 8)}`);
+    expect(applied?.plan).toEqual(held.plan);
+    expect(existsSync(join(outDir, "gated", "e.html"))).toBe(false);
+    expect(readFileSync(join(outDir, "gated", "a.html"), "utf8")).toBe("a2");
+  });
+
+  it("keeps injected markup inert and shows no secret on any page", async () => {
+    await visit("/targets/drifty");
+    await expect(page.locator("#h-outputs + p + pre").textContent()).resolves.toContain(INJECTED_PAGE);
+    await visit("/targets/site");
+    // The graph: paused depends on site, prod is promoted from it.
+    await expect(page.locator("figure.graph svg a").count()).resolves.toBe(3);
+    await page.screenshot({ path: join(DOCS, "ui-target.png"), fullPage: true });
+    await visit(`/runs/${reconciler.history("site", 1)[0]?.id}`);
+    await visit("/");
+    expect(
+      await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
+    ).toBeUndefined();
+    expect(await page.locator("script").count()).toBe(1);
+    await page.screenshot({ path: join(DOCS, "ui-overview.png"), fullPage: true });
+    for (const text of html) {
+      for (const secret of [SECRET_VALUE, TOKEN, PASSPHRASE, HOOK_SECRET]) expect(text).not.toContain(secret);
+    }
+  });
+
+  it("finds no serious accessibility violation (axe-core)", async () => {
+    const axe = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+    for (const path of [
+      "/",
+      "/targets/site",
+      "/targets/gated",
+      `/runs/${reconciler.history("drifty", 1)[0]?.id}`,
+    ]) {
+      await visit(path);
+      // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+      await page.evaluate(axe);
+      const violations = await page.evaluate(async () => {
+        const result = await (
+          globalThis as unknown as {
+            axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> };
+          }
+        ).axe.run();
+        return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      });
+      expect(violations, path).toEqual([]);
+    }
+  });
+
+  it("refuses a POST without the session's CSRF token, and logs out", async () => {
+    const refused = await page.request.post(ui("/targets/site/suspend"), { form: { csrf: "forged" } });
+    expect(refused.status()).toBe(403);
+    const missing = await page.request.post(ui("/targets/site/suspend"), { form: {} });
+    expect(missing.status()).toBe(403);
+    expect(reconciler.isSuspended("site")).toBe(false);
+    await visit("/");
+    await page.click("button:has-text('Log out')");
+    await page.waitForURL(/\/ui\/login$/);
+    // The session is gone: pages ask for a login again.
+    await page.goto(ui("/targets/site"));
+    expect(new URL(page.url()).pathname).toBe("/ui/login");
+    const anonymous = await page.request.post(ui("/targets/site/reconcile"), { form: {} });
+    expect(anonymous.status()).toBe(401);
+  });
+});
