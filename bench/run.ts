@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] [--runs N] [--scale-seconds S] [--targets N]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, webhook, scale, components, startup, kubernetes, ui) [--runs N] [--scale-seconds S] [--targets N]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -16,6 +16,7 @@ import { type Figure, progress } from "./lib.js";
 import { noopBenchmarks } from "./noop.js";
 import { scaleBenchmark } from "./scaleRun.js";
 import { startupBenchmark } from "./startup.js";
+import { uiBenchmark } from "./ui.js";
 import { webhookBenchmark } from "./webhook.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -42,6 +43,7 @@ if (want("scale"))
 if (want("components")) figures.push(...(await componentBenchmark()));
 if (want("startup")) figures.push(...(await startupBenchmark(runs)));
 if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
+if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));
 
 const pulumiVersion = (await promisify(execFile)("pulumi", ["version"])).stdout.trim();
 const machine = {
