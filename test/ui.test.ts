@@ -291,6 +291,26 @@ describe("the dashboard in a real browser", () => {
     }
   });
 
+  it("fits a phone's width without sideways scrolling", async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    try {
+      for (const path of ["/", "/targets/site", `/runs/${reconciler.history("drifty", 1)[0]?.id}`]) {
+        await visit(path);
+        const overflow = await page.evaluate(() => {
+          const root = (
+            globalThis as unknown as {
+              document: { documentElement: { scrollWidth: number; clientWidth: number } };
+            }
+          ).document.documentElement;
+          return root.scrollWidth - root.clientWidth;
+        });
+        expect(overflow, path).toBeLessThanOrEqual(0);
+      }
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
+  });
+
   it("refuses a POST without the session's CSRF token, and logs out", async () => {
     const refused = await page.request.post(ui("/targets/site/suspend"), { form: { csrf: "forged" } });
     expect(refused.status()).toBe(403);
