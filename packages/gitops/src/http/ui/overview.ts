@@ -1,5 +1,6 @@
 // The overview: every target in one row with its state, revision, last run, next check and what it waits for.
 import type { Reconciler } from "../../reconciler.js";
+import { isSuspended } from "../../status.js";
 import { type Html, html } from "./html.js";
 import { badge, href, layout, type ViewContext } from "./layout.js";
 import { type DisplayState, displayState, STATES, short, waitingFor } from "./state.js";
@@ -22,11 +23,13 @@ export async function targetRows(reconciler: Reconciler, names: readonly string[
   const subjects = new Map<string, Promise<string | undefined>>();
   const rows = names.map((name) => {
     const status = reconciler.status(name);
-    const { state, reason, message } = displayState(status, reconciler.isSuspended(name));
+    // From the status already read: one store read per row, not one per question.
+    const suspended = isSuspended(status, reconciler.target(name)?.suspend ?? false);
+    const { state, reason, message } = displayState(status, suspended);
     const revision = status.lastAppliedRevision ?? status.lastAttemptedRevision;
     if (revision && !subjects.has(revision)) subjects.set(revision, reconciler.commitSubject(name, revision));
     const last = reconciler.history(name, 1)[0];
-    const next = reconciler.nextCheck(name);
+    const next = suspended ? undefined : reconciler.nextCheck(name);
     const waiting = waitingFor(status);
     return {
       name,

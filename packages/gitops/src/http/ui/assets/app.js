@@ -122,10 +122,12 @@ const EVENTS = [
   "recovered",
 ];
 
+let source;
 function connect() {
-  if (!liveTarget || typeof EventSource === "undefined") return;
-  const source = new EventSource(`${base}/events`);
-  source.addEventListener("hello", (event) => {
+  if (!liveTarget || typeof EventSource === "undefined" || source || document.hidden) return;
+  const es = new EventSource(`${base}/events`);
+  source = es;
+  es.addEventListener("hello", (event) => {
     // Events happened between rendering and connecting, or while disconnected: catch up once.
     const now = JSON.parse(event.data).seq;
     if (now !== seq) {
@@ -134,13 +136,17 @@ function connect() {
     }
     setStatus("live");
   });
-  source.addEventListener("error", () => {
+  es.addEventListener("error", () => {
+    if (source !== es) return;
     // EventSource reconnects by itself after the server's `retry`; a closed one is reopened.
     setStatus("reconnecting");
-    if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
+    if (es.readyState === EventSource.CLOSED) {
+      source = undefined;
+      setTimeout(connect, 2000);
+    }
   });
   for (const name of EVENTS) {
-    source.addEventListener(name, (event) => {
+    es.addEventListener(name, (event) => {
       try {
         onEvent(name, JSON.parse(event.data));
       } catch {
@@ -149,6 +155,16 @@ function connect() {
     });
   }
 }
+
+// A browser opens few connections per server (6 over HTTP/1.1) and each stream
+// holds one: hidden tabs let theirs go and catch up when shown again.
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && source) {
+    source.close();
+    source = undefined;
+    setStatus("paused");
+  } else connect();
+});
 
 localTimes(document);
 connect();
