@@ -207,6 +207,10 @@ describe("the dashboard in a real browser", () => {
     const steps = await page.locator("ol.steps .step").allTextContents();
     expect(steps).toEqual(expect.arrayContaining(["resolveRevision", "checkout", "preview", "modeResult"]));
     await page.screenshot({ path: join(DOCS, "ui-run.png"), fullPage: true });
+    // The whole stored log, a link away, ends with the steps the page shows.
+    const log = await page.request.get(ui(`/runs/${run?.id}/log`));
+    expect(log.status()).toBe(200);
+    expect(await log.text()).toMatch(/\[preview\] plan: [\s\S]*\[steps\] resolveRevision \d+ ms/);
     expect(readFileSync(join(outDir, "drifty", "about.html"), "utf8")).toBe("edited by hand");
   });
 

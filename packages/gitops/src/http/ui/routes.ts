@@ -4,11 +4,11 @@
  * a bearer token, or by anyone with `publicReads`; actions need a logged-in
  * session and its CSRF token.
  */
-import { readFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { isShaPrefix } from "../../util.js";
 import { readBody } from "../body.js";
 import { type Api, bearerToken, errorReply, type Reply, type Route, tokenMatches } from "../router.js";
+import { asset, SECURITY_HEADERS } from "./assets.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
@@ -25,30 +25,6 @@ export interface UiOptions {
   /** Hides every secret value (raw and HTML-escaped) in a page. */
   readonly redact: () => (text: string) => string;
 }
-
-/** The strict policy of every dashboard response: scripts and styles from files of this origin only. */
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
-
-const SECURITY_HEADERS = {
-  "content-security-policy": CONTENT_SECURITY_POLICY,
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
-
-// The same relative path from src/http/ui and dist/http/ui; the package ships src/.
-const ASSETS = new URL("../../../src/http/ui/assets/", import.meta.url);
-const assetCache = new Map<string, string>();
-const asset = (file: string) => {
-  let text = assetCache.get(file);
-  if (text === undefined) {
-    text = readFileSync(new URL(file, ASSETS), "utf8");
-    assetCache.set(file, text);
-  }
-  return text;
-};
 
 /** The dashboard's routes, and `close` to end its event streams. */
 export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close: () => void } {
@@ -300,7 +276,23 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       handle: read((req, [id = ""]) => {
         const run = reconciler.run(id);
-        return run ? page(runPage(viewOf(req), run)) : notFound(req, `Run "${id}"`);
+        if (!run) return notFound(req, `Run "${id}"`);
+        return page(runPage(viewOf(req), run, reconciler.runLog(id)?.text));
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/runs\/([^/]+)\/log$/,
+      auth: "none",
+      handle: read((req, [id = ""]) => {
+        const log = reconciler.runLog(id);
+        if (!log) return notFound(req, `Run "${id}"`);
+        return {
+          status: 200,
+          text: options.redact()(log.text),
+          contentType: "text/plain; charset=utf-8",
+          headers: SECURITY_HEADERS,
+        };
       }),
     },
   ];

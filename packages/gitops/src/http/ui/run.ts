@@ -58,8 +58,13 @@ export function planTable(plan: RunRecord["plan"]): Html {
   )}</tbody></table>`;
 }
 
-/** The run page. */
-export function runPage(view: ViewContext, run: RunRecord): Html {
+/** Lines of the stored log the run page shows; the whole log is a link away. */
+const PAGE_LOG_LINES = 2000;
+
+/** The run page; `fullLog` is the run's stored log (all of it, as far as it was written). */
+export function runPage(view: ViewContext, run: RunRecord, fullLog?: string): Html {
+  const lines = (fullLog ?? run.log).trimEnd().split("\n");
+  const shown = lines.slice(-PAGE_LOG_LINES).join("\n");
   const steps = stepTimings(run);
   const total = run.finishedAt ? Date.parse(run.finishedAt) - Date.parse(run.startedAt) : undefined;
   const policy = retryPolicy(run);
@@ -96,6 +101,7 @@ ${
 <section aria-labelledby="h-plan"><h2 id="h-plan">Plan</h2>
 ${planTable(run.plan)}</section>
 <section aria-labelledby="h-log"><h2 id="h-log">Log</h2>
-<pre class="log" id="run-log" tabindex="0" aria-label="Run log">${run.log}</pre></section>`;
+<p class="muted">${lines.length > PAGE_LOG_LINES ? `The last ${PAGE_LOG_LINES} of ${lines.length} lines. ` : ""}<a href="${href(view, "runs", run.id, "log")}">Whole log as text</a></p>
+<pre class="log" id="run-log" tabindex="0" aria-label="Run log">${shown}</pre></section>`;
   return layout(view, `Run ${run.id.slice(0, 8)}`, body, { target: run.target, run: run.id });
 }
