@@ -203,7 +203,10 @@ describe("the dashboard in a real browser", () => {
     await expect(page.locator(".drift").textContent()).resolves.toBe("drift found");
     const diff = page.locator("table.plan tr.op-update");
     await expect(diff.locator("th").textContent()).resolves.toBe("about.html");
-    await expect(diff.locator(".keys").textContent()).resolves.toBe("content");
+    // The drift as a property diff: what is live now, and what the revision puts back.
+    await expect(diff.locator(".keys code").textContent()).resolves.toBe("content");
+    await expect(diff.locator(".keys del").textContent()).resolves.toBe('"edited by hand"');
+    await expect(diff.locator(".keys ins").textContent()).resolves.toBe('"<p>about</p>"');
     const steps = await page.locator("ol.steps .step").allTextContents();
     expect(steps).toEqual(expect.arrayContaining(["resolveRevision", "checkout", "preview", "modeResult"]));
     await page.screenshot({ path: join(DOCS, "ui-run.png"), fullPage: true });

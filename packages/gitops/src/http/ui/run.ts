@@ -45,16 +45,29 @@ export function retryPolicy(run: RunRecord): string | undefined {
   }
 }
 
-/** A plan as a table: operation, resource, type and the properties the engine reported changed. */
+/** A value of a property change as JSON text (secrets are already `[secret]`). */
+const shown = (value: unknown) => (value === undefined ? "—" : JSON.stringify(value));
+
+/** What changes in one planned step: each property with its old and new value, else the changed names. */
+function changes(step: NonNullable<RunRecord["plan"]>[number]): Html {
+  if (step.diffs && step.diffs.length > 0) {
+    return html`<ul class="keys">${step.diffs.map(
+      (d) =>
+        html`<li><code>${d.path}</code> <span class="muted">${d.kind}${d.replace ? ", forces replacement" : ""}</span><br><del>${shown(d.old)}</del> → <ins>${shown(d.new)}</ins></li>`,
+    )}</ul>`;
+  }
+  if (step.keys && step.keys.length > 0) {
+    return html`<ul class="keys">${step.keys.map((k) => html`<li><code>${k}</code></li>`)}</ul>`;
+  }
+  return html`<span class="muted">not reported</span>`;
+}
+
+/** A plan as a table: operation, resource, type and the property changes the engine reported. */
 export function planTable(plan: RunRecord["plan"]): Html {
   if (!plan || plan.length === 0) return html`<p>No planned changes recorded.</p>`;
   return html`<table class="plan"><thead><tr><th scope="col">Operation</th><th scope="col">Resource</th><th scope="col">Type</th><th scope="col">Changed properties</th></tr></thead><tbody>${plan.map(
     (s) =>
-      html`<tr class="op-${s.op}"><td><span class="op">${s.op}</span></td><th scope="row">${s.urn.split("::").at(-1)}</th><td><code>${s.type}</code></td><td>${
-        s.keys && s.keys.length > 0
-          ? html`<ul class="keys">${s.keys.map((k) => html`<li><code>${k}</code></li>`)}</ul>`
-          : html`<span class="muted">not reported</span>`
-      }</td></tr>`,
+      html`<tr class="op-${s.op}"><td><span class="op">${s.op}</span></td><th scope="row">${s.urn.split("::").at(-1)}</th><td><code>${s.type}</code></td><td>${changes(s)}</td></tr>`,
   )}</tbody></table>`;
 }
 
