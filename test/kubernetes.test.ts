@@ -100,15 +100,14 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
   const push = () => reconciler.reconcile("shop", { trigger: "webhook", force: false });
   const manual = () => reconciler.reconcile("shop", { trigger: "manual" });
   /**
-   * A commit's run applied `revision`. Its result reads `drift-corrected`
-   * rather than `applied` when refresh found a resource's live state moved
-   * (the controllers update a Deployment's status after every rollout) and
-   * the commit updates that resource (every commit relabels every object with
-   * its SHA): the drift rule counts such steps as drift.
+   * A commit's run applied `revision`, and reads `applied`: refresh finds the
+   * controllers moved each Deployment's status after its rollout, and the
+   * commit relabels every object with its SHA, but a step counts as drift
+   * only when it changes a property refresh found changed.
    */
   const expectApplied = (run: RunRecord, revision: string) => {
     expect(run.error).toBeUndefined();
-    expect(["applied", "drift-corrected"]).toContain(run.result);
+    expect(run.result).toBe("applied");
     expect(run.revision).toBe(revision);
     expect(reconciler.status("shop").lastAppliedRevision).toBe(revision);
   };

@@ -21,7 +21,10 @@ const SECRET_VALUE = "s3cr3t-api-value-ef42";
 const PASSPHRASE = "ui-passphrase-7d3a";
 const INJECTED_PAGE = "<img src=x onerror=window.__pwned=1>.html";
 const INJECTED_SUBJECT = "<script>window.__pwned=2</script> first release";
-const DOCS = fileURLToPath(new URL("../docs/", import.meta.url));
+// The README's screenshots are refreshed on request (`DRIFTLESS_SCREENSHOTS=1`);
+// an ordinary run writes them into its sandbox, leaving the checkout untouched.
+const DOCS_DIR = fileURLToPath(new URL("../docs/", import.meta.url));
+const screenshotDir = (sandboxDir: string) => (process.env.DRIFTLESS_SCREENSHOTS ? DOCS_DIR : sandboxDir);
 const CHROMIUM_FLAGS = [
   "--headless",
   "--no-sandbox",
@@ -113,7 +116,7 @@ describe("the dashboard in a real browser", () => {
       viewport: { width: 1280, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
-    mkdirSync(DOCS, { recursive: true });
+    mkdirSync(screenshotDir(sandbox.dir), { recursive: true });
   });
 
   afterAll(async () => {
@@ -209,7 +212,7 @@ describe("the dashboard in a real browser", () => {
     await expect(diff.locator(".keys ins").textContent()).resolves.toBe('"<p>about</p>"');
     const steps = await page.locator("ol.steps .step").allTextContents();
     expect(steps).toEqual(expect.arrayContaining(["resolveRevision", "checkout", "preview", "modeResult"]));
-    await page.screenshot({ path: join(DOCS, "ui-run.png"), fullPage: true });
+    await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-run.png"), fullPage: true });
     // The whole stored log, a link away, ends with the steps the page shows.
     const log = await page.request.get(ui(`/runs/${run?.id}/log`));
     expect(log.status()).toBe(200);
@@ -262,14 +265,14 @@ describe("the dashboard in a real browser", () => {
     await visit("/targets/site");
     // The graph: paused depends on site, prod is promoted from it.
     await expect(page.locator("figure.graph svg a").count()).resolves.toBe(3);
-    await page.screenshot({ path: join(DOCS, "ui-target.png"), fullPage: true });
+    await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-target.png"), fullPage: true });
     await visit(`/runs/${reconciler.history("site", 1)[0]?.id}`);
     await visit("/");
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
     ).toBeUndefined();
     expect(await page.locator("script").count()).toBe(1);
-    await page.screenshot({ path: join(DOCS, "ui-overview.png"), fullPage: true });
+    await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-overview.png"), fullPage: true });
     for (const text of html) {
       for (const secret of [SECRET_VALUE, TOKEN, PASSPHRASE, HOOK_SECRET]) expect(text).not.toContain(secret);
     }

@@ -102,6 +102,51 @@ describe("drift and changes from Git", () => {
     expect(isDrift(plan(["u1"]), status(), REV_A)).toBe(false);
   });
 
+  it("counts as drift only a step that changes a property refresh found changed", () => {
+    const deployment = (
+      stepPaths: string[],
+      driftPaths?: string[],
+      op: "update" | "replace" = "update",
+    ): Plan => ({
+      counts: { create: 0, update: 1, delete: 0, replace: 0, same: 0 },
+      steps: [
+        {
+          op,
+          urn: "d",
+          type: "kubernetes:apps/v1:Deployment",
+          diffs: stepPaths.map((path) => ({ path, kind: "update", replace: false })),
+        },
+      ],
+      changes: true,
+      drift: [
+        { urn: "d", type: "kubernetes:apps/v1:Deployment", ...(driftPaths ? { paths: driftPaths } : {}) },
+      ],
+    });
+    // A rollout moved the status; the commit relabels the object: Git, not drift.
+    const relabel = deployment(
+      ['metadata.labels["driftless.io/commit"]'],
+      ["status.readyReplicas", "metadata.generation"],
+    );
+    expect(isDrift(relabel, status({ lastAppliedRevision: REV_B }), REV_A)).toBe(false);
+    expect(hasGitChanges(relabel, status({ lastAppliedRevision: REV_B }), REV_A)).toBe(true);
+    // A hand edit of replicas, put back: drift — also when the edit is under the step's path or above it.
+    expect(
+      isDrift(deployment(["spec.replicas"], ["spec.replicas", "status.replicas"]), status(), REV_A),
+    ).toBe(true);
+    expect(
+      isDrift(deployment(["spec.template"], ["spec.template.spec.containers[0].image"]), status(), REV_A),
+    ).toBe(true);
+    expect(isDrift(deployment(['metadata.labels["a.b/c"]'], ["metadata.labels"]), status(), REV_A)).toBe(
+      true,
+    );
+    expect(isDrift(deployment(["spec.replicas"], ["status.replicas"], "replace"), status(), REV_A)).toBe(
+      false,
+    );
+    // Without paths on either side, a step on a drifted resource is drift (as before).
+    expect(isDrift(deployment(["spec.replicas"]), status(), REV_A)).toBe(true);
+    expect(isDrift(deployment([], ["status.replicas"]), status(), REV_A)).toBe(true);
+  });
+
   it("counts steps on resources that did not drift as changes from Git", () => {
     expect(hasGitChanges(plan(["u1", "u2"], ["u1"]), status(), REV_A)).toBe(true);
     expect(hasGitChanges(plan(["u1"], ["u1"]), status(), REV_A)).toBe(false);

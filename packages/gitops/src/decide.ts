@@ -3,6 +3,7 @@
  * counts as drift and as changes from Git, whether a plan needs a person's
  * approval, and a plan's identity for pinned approvals.
  */
+import { touchesPaths } from "./driftPaths.js";
 import type { Plan } from "./engine.js";
 import type { ResolvedTarget } from "./spec.js";
 import type { TargetStatus, Trigger } from "./types.js";
@@ -61,15 +62,28 @@ export function decide(input: DecideInput): Decision {
 
 /**
  * The planned steps that undo drift: steps on resources whose live state
- * refresh found different from the recorded state. A resource whose live
- * state moved but still matches the program (a status field, a server-side
- * default) plans no step and is no drift. `undefined` when the engine does
- * not report what refresh changed.
+ * refresh found different from the recorded state, and — where both the
+ * refresh and the step name their properties — that change a property
+ * refresh found changed. A resource whose live state moved but still matches
+ * the program (a status field, a server-side default) plans no step; one
+ * whose status moved while Git changed another property (a label) plans a
+ * Git step: neither is drift. `undefined` when the engine does not report
+ * what refresh changed.
  */
 export function driftSteps(plan: Plan): Plan["steps"] | undefined {
   if (!plan.drift) return undefined;
-  const drifted = new Set(plan.drift.map((d) => d.urn));
-  return plan.steps.filter((step) => drifted.has(step.urn));
+  const drifted = new Map(plan.drift.map((d) => [d.urn, d.paths]));
+  return plan.steps.filter((step) => {
+    if (!drifted.has(step.urn)) return false;
+    const paths = drifted.get(step.urn);
+    const stepPaths = step.diffs?.map((d) => d.path) ?? step.keys;
+    return (
+      !paths ||
+      !stepPaths?.length ||
+      (step.op !== "update" && step.op !== "replace") ||
+      touchesPaths(stepPaths, paths)
+    );
+  });
 }
 
 /**

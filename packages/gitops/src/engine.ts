@@ -16,6 +16,7 @@ import {
   type StepEventMetadata,
 } from "@pulumi/pulumi/automation/index.js";
 import { parse as parseYaml } from "yaml";
+import { changedPaths } from "./driftPaths.js";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackendLocks.js";
 import { isAlive } from "./process.js";
@@ -63,6 +64,11 @@ export interface PropertyChange {
 export interface DriftedResource {
   readonly urn: string;
   readonly type: string;
+  /**
+   * The output paths refresh found changed (`spec.replicas`); absent when the
+   * resource is gone or changed in too many places to list.
+   */
+  readonly paths?: readonly string[];
 }
 
 /** What a preview found. */
@@ -223,7 +229,8 @@ class StepCollector {
       if (diag.severity === "error") this.errors.push(diag.message.trim());
     }
     if (out?.op === "refresh" && !IGNORED_TYPES.test(out.type) && refreshChanged(out)) {
-      this.drift.push({ urn: out.urn, type: out.type });
+      const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
+      this.drift.push({ urn: out.urn, type: out.type, ...(paths?.length ? { paths } : {}) });
     }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
     const op = countedOp(pre.op);
