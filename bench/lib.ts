@@ -53,13 +53,20 @@ export async function interleaved(
   a: (i: number) => Promise<number>,
   b: (i: number) => Promise<number>,
 ): Promise<{ a: Stats; b: Stats }> {
-  const as: number[] = [];
-  const bs: number[] = [];
+  const [as, bs] = await rounds(runs, [a, b]);
+  return { a: as as Stats, b: bs as Stats };
+}
+
+/** Runs each contender once per round (A B C A B C …), for as many rounds as asked. */
+export async function rounds(
+  runs: number,
+  contenders: readonly ((i: number) => Promise<number>)[],
+): Promise<Stats[]> {
+  const samples = contenders.map(() => [] as number[]);
   for (let i = 0; i < runs; i++) {
-    as.push(await a(i));
-    bs.push(await b(i));
+    for (const [k, contender] of contenders.entries()) samples[k]?.push(await contender(i));
   }
-  return { a: stats(as), b: stats(bs) };
+  return samples.map((s) => stats(s));
 }
 
 export function progress(text: string): void {
