@@ -8,7 +8,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
 const COMPONENTS = Number(process.env.BENCH_COMPONENTS ?? 1000);
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+// Nine rounds: on a loaded machine single rounds swing by 2x; the ratio is
+// taken per round (each pair ran back to back) and the median of those reported.
+const RUNS = Number(process.env.BENCH_RUNS ?? 9);
 
 let registered = 0;
 /** What the component's children were registered with, to declare the same resources raw. */
@@ -112,6 +114,7 @@ console.log(
     runs: RUNS,
     ...summary(ours),
     raw: summary(raw),
+    pairedRatios: ours.map((ms, i) => round2(ms / raw[i])),
     resourcesRegistered: registered,
     node: process.version,
   }),
