@@ -1,5 +1,6 @@
 export { AccessRole, type AccessRoleArgs, type AccessRuleArgs } from "./accessRole.js";
 export { ConfigBundle, type ConfigBundleArgs } from "./configBundle.js";
+export type { ContainerArgs, SecurityContextArgs } from "./container.js";
 export { CRON_MACROS, cronProblem } from "./cron.js";
 export { CronTask, type CronTaskArgs } from "./cronTask.js";
 export { EnvFrom } from "./envFrom.js";
@@ -11,6 +12,8 @@ export { type ContainerLimitArgs, Namespace, type NamespaceArgs, type QuotaArgs 
 export { NetworkPeer } from "./networkPeer.js";
 export { Probe, type ProbeOptions } from "./probe.js";
 export { parseQuantity } from "./quantity.js";
+export { DEFAULT_RESOURCES, type ResourceAmounts, type ResourceRequirements } from "./resources.js";
+export type { RolloutArgs, RolloutStrategy } from "./rollout.js";
 export { StatefulService, type StatefulServiceArgs, type VolumeClaimArgs } from "./statefulService.js";
 export { type DockerConfigArgs, type TlsArgs, TypedSecret, type TypedSecretArgs } from "./typedSecret.js";
 export {
@@ -25,13 +28,4 @@ export {
   type WebServiceArgs,
 } from "./webService.js";
 export { Worker, type WorkerArgs } from "./worker.js";
-export {
-  type ContainerArgs,
-  DEFAULT_RESOURCES,
-  type ResourceAmounts,
-  type ResourceRequirements,
-  type RolloutArgs,
-  type RolloutStrategy,
-  type SecurityContextArgs,
-  type WorkloadArgs,
-} from "./workload.js";
+export type { WorkloadArgs } from "./workload.js";

@@ -6,7 +6,7 @@ import { DEFAULT_RESOURCES } from "./defaults.js";
 import { objectMetadata } from "./metadata.js";
 import type { NetworkPeer } from "./networkPeer.js";
 import { parseQuantity } from "./quantity.js";
-import type { ResourceAmounts } from "./workload.js";
+import type { ResourceAmounts } from "./resources.js";
 
 /**
  * Totals the namespace may use.

@@ -4,6 +4,7 @@ import { Validator } from "../internal/validator.js";
 import { objectMetadata } from "./metadata.js";
 import type { Probe } from "./probe.js";
 import { parseQuantity } from "./quantity.js";
+import { zoneSpread } from "./rollout.js";
 import {
   ownServiceAccount,
   placement,
@@ -12,7 +13,6 @@ import {
   validateWorkload,
   type WorkloadArgs,
   workloadLabels,
-  zoneSpread,
 } from "./workload.js";
 
 /**

@@ -3,18 +3,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
 import { objectMetadata } from "./metadata.js";
 import type { Probe } from "./probe.js";
+import { type RolloutArgs, rolloutSpec, validateRollout, zoneSpread } from "./rollout.js";
 import {
   ownServiceAccount,
   placement,
   podMetadata,
   podSpec,
-  type RolloutArgs,
-  rolloutSpec,
-  validateRollout,
   validateWorkload,
   type WorkloadArgs,
   workloadLabels,
-  zoneSpread,
 } from "./workload.js";
 
 /** Inputs of {@link Worker}. */

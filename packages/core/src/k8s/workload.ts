@@ -1,134 +1,21 @@
+// The core every workload component builds on: WorkloadArgs, their validation,
+// labels, placement, the own ServiceAccount and the shared pod spec.
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
 import { toLabelValue } from "../internal/sanitize.js";
 import type { Validator } from "../internal/validator.js";
-import { DEFAULT_RESOURCES } from "./defaults.js";
+import {
+  type ContainerArgs,
+  type ContainerExtras,
+  type SecurityContextArgs,
+  validateContainer,
+} from "./container.js";
 import type { EnvFrom } from "./envFrom.js";
 import { EnvValue } from "./envValue.js";
 import type { Mount } from "./mount.js";
 import { Namespace } from "./namespace.js";
-import { parseQuantity } from "./quantity.js";
-
-/** CPU and memory amounts as Kubernetes quantities (`250m`, `512Mi`). */
-export interface ResourceAmounts {
-  /**
-   * CPU, e.g. `250m` or `1`.
-   * @see https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-cpu
-   */
-  readonly cpu?: string;
-  /**
-   * Memory, e.g. `256Mi`.
-   * @see https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#meaning-of-memory
-   */
-  readonly memory?: string;
-}
-
-/**
- * Requests and limits of the container. Omitted amounts are defaulted, so
- * every container always has both (the `container-resource-limits` guardrail).
- * @see https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/
- */
-export interface ResourceRequirements {
-  /**
-   * What the scheduler reserves.
-   * @default { cpu: "100m", memory: "128Mi" }
-   */
-  readonly requests?: ResourceAmounts;
-  /**
-   * The ceiling; a limit left out is the default or the request, whichever is larger.
-   * @default { cpu: "500m", memory: "256Mi" }
-   */
-  readonly limits?: ResourceAmounts;
-}
-
-export { DEFAULT_RESOURCES };
-
-/**
- * The secure pod defaults, each of which can be relaxed on its own.
- * @see https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
- * @see https://kubernetes.io/docs/tasks/configure-pod-container/security-context/
- */
-export interface SecurityContextArgs {
-  /**
-   * Refuse to start a container whose user is root.
-   * @default true
-   */
-  readonly runAsNonRoot?: boolean;
-  /**
-   * Mount the container's root filesystem read-only (use `Mount.emptyDir` for scratch space).
-   * @default true
-   */
-  readonly readOnlyRootFilesystem?: boolean;
-  /**
-   * Allow a process to gain more privileges than its parent (setuid binaries).
-   * @default false
-   */
-  readonly allowPrivilegeEscalation?: boolean;
-  /**
-   * Capabilities to add back after dropping `ALL`, e.g. `["NET_BIND_SERVICE"]`.
-   * @default []
-   */
-  readonly addCapabilities?: readonly string[];
-  /**
-   * Seccomp profile of the pod.
-   * @default "RuntimeDefault"
-   */
-  readonly seccompProfile?: "RuntimeDefault" | "Unconfined";
-  /**
-   * UID to run as.
-   * @default - the image's user
-   */
-  readonly runAsUser?: number;
-  /**
-   * GID to run as.
-   * @default - the image's group
-   */
-  readonly runAsGroup?: number;
-  /**
-   * Group that owns mounted volumes.
-   * @default - none
-   */
-  readonly fsGroup?: number;
-}
-
-/**
- * A container besides the workload's own: an init container or a native
- * sidecar. It gets the same secure defaults, the workload's mounts, and
- * default resources.
- * @see https://kubernetes.io/docs/concepts/workloads/pods/init-containers/
- */
-export interface ContainerArgs {
-  /** Container name, a DNS label unique in the pod. */
-  readonly name: string;
-  /** Container image; pin a tag or digest. */
-  readonly image: pulumi.Input<string>;
-  /**
-   * Entrypoint override.
-   * @default - the image's ENTRYPOINT
-   */
-  readonly command?: readonly pulumi.Input<string>[];
-  /**
-   * Arguments override.
-   * @default - the image's CMD
-   */
-  readonly args?: readonly pulumi.Input<string>[];
-  /**
-   * Environment variables.
-   * @default {}
-   */
-  readonly env?: Readonly<Record<string, pulumi.Input<string> | EnvValue>>;
-  /**
-   * Whole ConfigMaps, Secrets or ConfigBundles as environment variables.
-   * @default []
-   */
-  readonly envFrom?: readonly EnvFrom[];
-  /**
-   * CPU and memory requests and limits.
-   * @default DEFAULT_RESOURCES
-   */
-  readonly resources?: ResourceRequirements;
-}
+import { type ResourceRequirements, resolveResources } from "./resources.js";
 
 /** Inputs every workload (WebService, Worker, CronTask, Job, StatefulService) shares. */
 export interface WorkloadArgs {
@@ -283,75 +170,10 @@ export interface WorkloadArgs {
   readonly preStop?: readonly string[];
 }
 
-/**
- * How a Deployment replaces its pods.
- * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
- */
-export type RolloutStrategy =
-  | {
-      readonly type: "RollingUpdate";
-      /**
-       * Pods above the desired count during a rollout (a number or a percentage).
-       * @default "25%"
-       */
-      readonly maxSurge?: number | string;
-      /**
-       * Pods below the desired count during a rollout (a number or a percentage).
-       * @default "25%"
-       */
-      readonly maxUnavailable?: number | string;
-    }
-  | { readonly type: "Recreate" };
-
-/** Rollout controls of the Deployment-based workloads (WebService, Worker). */
-export interface RolloutArgs {
-  /**
-   * How pods are replaced.
-   * @default { type: "RollingUpdate" } with Kubernetes' 25 % surge and unavailability
-   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#strategy
-   */
-  readonly strategy?: RolloutStrategy;
-  /**
-   * Seconds a new pod must be ready before it counts as available.
-   * @default 0
-   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#min-ready-seconds
-   */
-  readonly minReadySeconds?: number;
-  /**
-   * Seconds a rollout may make no progress before it is reported failed.
-   * @default 600
-   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#progress-deadline-seconds
-   */
-  readonly progressDeadlineSeconds?: number;
-  /**
-   * Old ReplicaSets kept for rollback.
-   * @default 10
-   * @see https://kubernetes.io/docs/concepts/workloads/controllers/deployment/#revision-history-limit
-   */
-  readonly revisionHistoryLimit?: number;
-  /**
-   * Spread pods across zones (`topology.kubernetes.io/zone`): `preferred`
-   * schedules anyway when a zone is full, `required` leaves pods pending.
-   * @default "preferred" when more than one replica may run, else false
-   * @see https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
-   */
-  readonly zoneSpread?: "preferred" | "required" | false;
-}
-
 /** The `app.kubernetes.io/*` labels: the stable selector subset and the full set. */
 export interface WorkloadLabels {
   readonly selector: Readonly<Record<string, string>>;
   readonly all: Readonly<Record<string, string>>;
-}
-
-/** What a component adds to the shared container: ports and probes. */
-export interface ContainerExtras {
-  readonly ports?: k8s.types.input.core.v1.ContainerPort[];
-  readonly readinessProbe?: k8s.types.input.core.v1.Probe;
-  readonly livenessProbe?: k8s.types.input.core.v1.Probe;
-  readonly startupProbe?: k8s.types.input.core.v1.Probe;
-  /** Mounts of volumes the pod spec does not hold (StatefulSet claim templates). */
-  readonly claimMounts?: readonly k8s.types.input.core.v1.VolumeMount[];
 }
 
 /** Validates the shared fields; call before any child is created. */
@@ -428,53 +250,6 @@ export function validateWorkload(v: Validator, name: string, args: WorkloadArgs)
     if (value !== undefined)
       v.check(toLabelValue(value) === value, field, "is not a valid label value", value);
   }
-}
-
-function validateResources(v: Validator, r: ResourceRequirements, prefix = ""): void {
-  for (const kind of ["requests", "limits"] as const) {
-    for (const res of ["cpu", "memory"] as const) {
-      const value = r[kind]?.[res];
-      if (value !== undefined && (parseQuantity(value) ?? 0) <= 0) {
-        v.fail(
-          `${prefix}resources.${kind}.${res}`,
-          "must be a positive Kubernetes quantity like `250m` or `256Mi`",
-          value,
-        );
-      }
-    }
-  }
-  for (const res of ["cpu", "memory"] as const) {
-    const request = r.requests?.[res];
-    const limit = r.limits?.[res];
-    if (
-      request !== undefined &&
-      limit !== undefined &&
-      (parseQuantity(request) ?? 0) > (parseQuantity(limit) ?? 0)
-    ) {
-      v.fail(`${prefix}resources.requests.${res}`, `must not exceed the limit ${limit}`, request);
-    }
-  }
-}
-
-/** Requests and limits with defaults filled in; a defaulted limit never falls below the request. */
-export function resolveResources(r: ResourceRequirements = {}): {
-  requests: Record<string, string>;
-  limits: Record<string, string>;
-} {
-  const pick = (res: "cpu" | "memory") => {
-    const request = r.requests?.[res] ?? DEFAULT_RESOURCES.requests[res];
-    const fallback = DEFAULT_RESOURCES.limits[res];
-    const limit =
-      r.limits?.[res] ??
-      ((parseQuantity(request) ?? 0) > (parseQuantity(fallback) ?? 0) ? request : fallback);
-    return { request, limit };
-  };
-  const cpu = pick("cpu");
-  const memory = pick("memory");
-  return {
-    requests: { cpu: cpu.request, memory: memory.request },
-    limits: { cpu: cpu.limit, memory: memory.limit },
-  };
 }
 
 /** `app.kubernetes.io/*` labels for a workload called `name`. */
@@ -601,100 +376,6 @@ export function placement(args: WorkloadArgs): {
   return { namespace, dependsOn };
 }
 
-const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
-
-/** Validates {@link RolloutArgs}. */
-export function validateRollout(v: Validator, args: RolloutArgs): void {
-  const strategy = args.strategy;
-  if (strategy !== undefined) {
-    v.oneOf("strategy.type", strategy.type, ["RollingUpdate", "Recreate"]);
-    if (strategy.type === "RollingUpdate") {
-      for (const field of ["maxSurge", "maxUnavailable"] as const) {
-        const value = strategy[field];
-        if (typeof value === "number") v.integer(`strategy.${field}`, value, 0);
-        else if (value !== undefined)
-          v.check(
-            INT_OR_PERCENT.test(value),
-            `strategy.${field}`,
-            "must be a count or a percentage like `25%`",
-            value,
-          );
-      }
-      v.check(
-        !(isZero(strategy.maxSurge) && isZero(strategy.maxUnavailable)),
-        "strategy",
-        "must allow a surge or an unavailable pod (both are 0)",
-        strategy,
-      );
-    }
-  }
-  v.integer("minReadySeconds", args.minReadySeconds, 0);
-  v.integer("progressDeadlineSeconds", args.progressDeadlineSeconds, 1);
-  v.integer("revisionHistoryLimit", args.revisionHistoryLimit, 0);
-  if (args.zoneSpread !== undefined && args.zoneSpread !== false)
-    v.oneOf("zoneSpread", args.zoneSpread, ["preferred", "required"]);
-  if (args.progressDeadlineSeconds !== undefined && args.minReadySeconds !== undefined) {
-    v.check(
-      args.progressDeadlineSeconds > args.minReadySeconds,
-      "progressDeadlineSeconds",
-      `must exceed \`minReadySeconds\` (${args.minReadySeconds})`,
-      args.progressDeadlineSeconds,
-    );
-  }
-}
-
-function isZero(value: number | string | undefined): boolean {
-  return value === 0 || value === "0%";
-}
-
-/** The Deployment spec fields of {@link RolloutArgs}. */
-export function rolloutSpec(args: RolloutArgs): Partial<k8s.types.input.apps.v1.DeploymentSpec> {
-  const s = args.strategy;
-  return {
-    ...(s === undefined
-      ? {}
-      : s.type === "Recreate"
-        ? { strategy: { type: "Recreate" } }
-        : {
-            strategy: {
-              type: "RollingUpdate",
-              rollingUpdate: {
-                ...(s.maxSurge === undefined ? {} : { maxSurge: s.maxSurge }),
-                ...(s.maxUnavailable === undefined ? {} : { maxUnavailable: s.maxUnavailable }),
-              },
-            },
-          }),
-    ...(args.minReadySeconds === undefined ? {} : { minReadySeconds: args.minReadySeconds }),
-    ...(args.progressDeadlineSeconds === undefined
-      ? {}
-      : { progressDeadlineSeconds: args.progressDeadlineSeconds }),
-    ...(args.revisionHistoryLimit === undefined ? {} : { revisionHistoryLimit: args.revisionHistoryLimit }),
-  };
-}
-
-/**
- * The zone topology-spread constraint for `selector`, or none: by default
- * pods spread (preferred) whenever more than one may run.
- */
-export function zoneSpread(
-  mode: RolloutArgs["zoneSpread"],
-  mostReplicas: number,
-  selector: Readonly<Record<string, string>>,
-): Pick<k8s.types.input.core.v1.PodSpec, "topologySpreadConstraints"> {
-  const resolved = mode ?? (mostReplicas > 1 ? "preferred" : false);
-  if (resolved === false) return {};
-  return {
-    topologySpreadConstraints: [
-      {
-        maxSkew: 1,
-        topologyKey: "topology.kubernetes.io/zone",
-        whenUnsatisfiable: resolved === "required" ? "DoNotSchedule" : "ScheduleAnyway",
-        labelSelector: { matchLabels: { ...selector } },
-      },
-    ],
-  };
-}
-
 /** Labels and annotations of the pod template. */
 export function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.types.input.meta.v1.ObjectMeta {
   return {
@@ -703,42 +384,6 @@ export function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.typ
       ? { annotations: { ...args.podAnnotations } }
       : {}),
   };
-}
-
-/** The image, env and resources of one container; `prefix` is `""` or `initContainers[0].`. */
-function validateContainer(
-  v: Validator,
-  prefix: string,
-  c: Pick<ContainerArgs, "image" | "env" | "resources">,
-): void {
-  if (isKnown(c.image)) {
-    v.check(
-      typeof c.image === "string" && c.image.trim() !== "",
-      `${prefix}image`,
-      "must be a non-empty image reference",
-      c.image,
-    );
-    if (typeof c.image === "string")
-      v.check(!/\s/.test(c.image), `${prefix}image`, "must not contain whitespace", c.image);
-  }
-  for (const [key, value] of Object.entries(c.env ?? {})) {
-    v.check(
-      /^[-._a-zA-Z][-._a-zA-Z0-9]*$/.test(key),
-      `${prefix}env.${key}`,
-      "is not a valid environment variable name",
-      key,
-    );
-    if (value instanceof EnvValue && value.source.from === "bundle") {
-      const { bundle, key: bundleKey } = value.source;
-      v.check(
-        bundle.keys.includes(bundleKey),
-        `${prefix}env.${key}`,
-        `names a key the bundle does not hold (${bundle.keys.join(", ")})`,
-        bundleKey,
-      );
-    }
-  }
-  validateResources(v, c.resources ?? {}, prefix);
 }
 
 /**
