@@ -1,9 +1,16 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
+import { type IngressArgs, resolveIngress, validateIngress } from "./ingress.js";
 import { objectMetadata } from "./metadata.js";
 import { Probe } from "./probe.js";
 import { type RolloutArgs, rolloutSpec, validateRollout, zoneSpread } from "./rollout.js";
+import {
+  type AutoscalingArgs,
+  type DisruptionBudgetArgs,
+  validateAutoscaling,
+  validateDisruptionBudget,
+} from "./scaling.js";
 import {
   ownServiceAccount,
   placement,
@@ -13,140 +20,6 @@ import {
   type WorkloadArgs,
   workloadLabels,
 } from "./workload.js";
-
-/** How an Ingress matches a path. @see https://kubernetes.io/docs/concepts/services-networking/ingress/#path-types */
-export type PathType = "Prefix" | "Exact" | "ImplementationSpecific";
-
-/** One path an Ingress routes to the Service. */
-export interface IngressPathArgs {
-  /** The path, starting with `/`. */
-  readonly path: string;
-  /**
-   * How the path matches.
-   * @default "Prefix"
-   */
-  readonly pathType?: PathType;
-  /**
-   * Name of the Service port the path goes to (`http` or one of `extraPorts`).
-   * @default "http"
-   */
-  readonly port?: string;
-}
-
-/** One TLS entry of an Ingress. @see https://kubernetes.io/docs/concepts/services-networking/ingress/#tls */
-export interface IngressTlsArgs {
-  /** Secret holding the certificate (cert-manager fills it when its annotation is set). */
-  readonly secretName: string;
-  /**
-   * Hosts the certificate covers.
-   * @default - every host of the Ingress
-   */
-  readonly hosts?: readonly string[];
-}
-
-/**
- * An Ingress in front of the Service: one or more hosts, each routing the
- * same paths. Controller-specific settings (cert-manager, AWS Load Balancer
- * Controller) go in `annotations`.
- * @see https://kubernetes.io/docs/concepts/services-networking/ingress/
- */
-export interface IngressArgs {
-  /**
-   * Host name the Ingress answers, e.g. `api.example.com`; shorthand for `hosts: [host]`.
-   * @default - none; give `host` or `hosts`
-   */
-  readonly host?: string;
-  /**
-   * Host names the Ingress answers.
-   * @default - `[host]`
-   */
-  readonly hosts?: readonly string[];
-  /**
-   * Path prefix routed to the service; shorthand for `paths: [{ path }]`.
-   * @default "/"
-   */
-  readonly path?: string;
-  /**
-   * Paths routed to the service, on every host.
-   * @default - `[{ path, pathType: "Prefix", port: "http" }]`
-   */
-  readonly paths?: readonly IngressPathArgs[];
-  /**
-   * Secret holding the TLS certificate for every host; shorthand for `tls: [{ secretName }]`.
-   * The URL is `https://` when TLS is set.
-   * @default - no TLS
-   */
-  readonly tlsSecretName?: string;
-  /**
-   * TLS entries.
-   * @default - from `tlsSecretName`, else none
-   */
-  readonly tls?: readonly IngressTlsArgs[];
-  /**
-   * IngressClass to use.
-   * @default - the cluster's default class
-   * @see https://kubernetes.io/docs/concepts/services-networking/ingress/#ingress-class
-   */
-  readonly className?: string;
-  /**
-   * Annotations on the Ingress, e.g. `cert-manager.io/cluster-issuer` or
-   * `alb.ingress.kubernetes.io/scheme`.
-   * @default {}
-   */
-  readonly annotations?: Readonly<Record<string, pulumi.Input<string>>>;
-}
-
-/**
- * A HorizontalPodAutoscaler (autoscaling/v2). The Deployment then carries no
- * `replicas` (the HPA owns it), so `up` after a scale-out does not fight it.
- * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/
- */
-export interface AutoscalingArgs {
-  /** Fewest replicas. */
-  readonly minReplicas: number;
-  /** Most replicas. */
-  readonly maxReplicas: number;
-  /**
-   * Target average CPU utilisation, in percent of the request; above 100 is valid
-   * (pods may use more than they request, up to the limit). `false` for no CPU metric.
-   * @default 70
-   */
-  readonly cpuUtilization?: number | false;
-  /**
-   * Target average memory utilisation, in percent of the request.
-   * @default - no memory metric
-   */
-  readonly memoryUtilization?: number;
-  /**
-   * More metrics (pods, object, external), as Kubernetes writes them.
-   * @default []
-   * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale-walkthrough/#autoscaling-on-multiple-metrics-and-custom-metrics
-   */
-  readonly metrics?: readonly k8s.types.input.autoscaling.v2.MetricSpec[];
-  /**
-   * Scale-up and scale-down behaviour (stabilisation windows, policies).
-   * @default - Kubernetes' behaviour (300 s scale-down stabilisation)
-   * @see https://kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#configurable-scaling-behavior
-   */
-  readonly behavior?: k8s.types.input.autoscaling.v2.HorizontalPodAutoscalerBehavior;
-}
-
-/**
- * The PodDisruptionBudget: give one of the two fields.
- * @see https://kubernetes.io/docs/tasks/run-application/configure-pdb/
- */
-export interface DisruptionBudgetArgs {
-  /**
-   * Pods that may be down during a voluntary disruption (count or percentage).
-   * @default 1
-   */
-  readonly maxUnavailable?: number | string;
-  /**
-   * Pods that must stay up (count or percentage).
-   * @default - unset (`maxUnavailable` applies)
-   */
-  readonly minAvailable?: number | string;
-}
 
 /** A Service port besides the main `http` one. */
 export interface ServicePortArgs {
@@ -240,9 +113,6 @@ export interface WebServiceArgs extends WorkloadArgs, RolloutArgs {
   readonly disruptionBudget?: DisruptionBudgetArgs | false;
 }
 
-const HOST = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
-
 /**
  * An HTTP service: Deployment + Service, and on request an Ingress and a
  * HorizontalPodAutoscaler; a PodDisruptionBudget whenever at least two
@@ -309,99 +179,9 @@ export class WebService extends pulumi.ComponentResource {
     readiness.validate(v, "readiness");
     if (liveness) liveness.validate(v, "liveness");
     args.startup?.validate(v, "startup");
-    if (args.ingress) {
-      for (const [short, long] of [
-        ["host", "hosts"],
-        ["path", "paths"],
-        ["tlsSecretName", "tls"],
-      ] as const) {
-        v.check(
-          args.ingress[short] === undefined || args.ingress[long] === undefined,
-          `ingress.${short}`,
-          `must not be set together with \`ingress.${long}\``,
-          args.ingress[short],
-        );
-      }
-    }
-    if (ingress) {
-      v.check(
-        ingress.hosts.length > 0,
-        "ingress.hosts",
-        "must name at least one host (`host` or `hosts`)",
-        ingress.hosts,
-      );
-      for (const [i, host] of ingress.hosts.entries())
-        v.check(HOST.test(host), `ingress.hosts[${i}]`, "must be a DNS host name", host);
-      for (const [i, p] of ingress.paths.entries()) {
-        v.check(p.path.startsWith("/"), `ingress.paths[${i}].path`, "must start with `/`", p.path);
-        v.oneOf(`ingress.paths[${i}].pathType`, p.pathType, ["Prefix", "Exact", "ImplementationSpecific"]);
-        v.check(
-          portNames.has(p.port ?? "http"),
-          `ingress.paths[${i}].port`,
-          `must name a Service port (${[...portNames].join(", ")})`,
-          p.port,
-        );
-      }
-      for (const [i, t] of ingress.tls.entries()) {
-        v.dnsLabel(`ingress.tls[${i}].secretName`, t.secretName, 253);
-        for (const host of t.hosts ?? [])
-          v.check(
-            ingress.hosts.includes(host),
-            `ingress.tls[${i}].hosts`,
-            "must name hosts of the Ingress",
-            host,
-          );
-      }
-      v.annotations("ingress.annotations", ingress.annotations);
-    }
-    if (autoscaling) {
-      const { minReplicas, maxReplicas } = autoscaling;
-      v.check(
-        args.replicas === undefined,
-        "replicas",
-        "must not be set together with `autoscaling` (its `minReplicas` and `maxReplicas` decide)",
-        args.replicas,
-      );
-      v.integer("autoscaling.minReplicas", minReplicas, 1);
-      v.integer("autoscaling.maxReplicas", maxReplicas, 1);
-      v.check(
-        maxReplicas >= minReplicas,
-        "autoscaling.maxReplicas",
-        `must be at least \`minReplicas\` (${minReplicas})`,
-        maxReplicas,
-      );
-      if (cpuUtilization !== false) v.integer("autoscaling.cpuUtilization", cpuUtilization, 1);
-      v.integer("autoscaling.memoryUtilization", autoscaling.memoryUtilization, 1);
-      v.check(
-        cpuUtilization !== false ||
-          autoscaling.memoryUtilization !== undefined ||
-          (autoscaling.metrics?.length ?? 0) > 0,
-        "autoscaling",
-        "needs at least one metric (`cpuUtilization`, `memoryUtilization` or `metrics`)",
-        autoscaling,
-      );
-    }
-    if (disruptionBudget) {
-      const { maxUnavailable, minAvailable } = disruptionBudget;
-      v.check(
-        (maxUnavailable === undefined) !== (minAvailable === undefined) ||
-          (maxUnavailable === undefined && minAvailable === undefined),
-        "disruptionBudget",
-        "must set `maxUnavailable` or `minAvailable`, not both",
-        disruptionBudget,
-      );
-      for (const field of ["maxUnavailable", "minAvailable"] as const) {
-        const value = disruptionBudget[field];
-        if (typeof value === "number") v.integer(`disruptionBudget.${field}`, value, 0);
-        else if (value !== undefined)
-          v.check(
-            INT_OR_PERCENT.test(value),
-            `disruptionBudget.${field}`,
-            "must be a count or a percentage like `50%`",
-            value,
-          );
-      }
-    }
+    validateIngress(v, args.ingress, ingress, portNames);
+    if (autoscaling) validateAutoscaling(v, autoscaling, cpuUtilization, args.replicas);
+    if (disruptionBudget) validateDisruptionBudget(v, disruptionBudget);
     v.done();
 
     const labels = workloadLabels(name, "web", args);
@@ -551,14 +331,4 @@ export class WebService extends pulumi.ComponentResource {
       : pulumi.output(undefined);
     this.registerOutputs({ dnsName: this.dnsName, url: this.url });
   }
-}
-
-function resolveIngress(i: IngressArgs) {
-  return {
-    hosts: [...(i.hosts ?? (i.host === undefined ? [] : [i.host]))],
-    paths: [...(i.paths ?? [{ path: i.path ?? "/" }])],
-    tls: [...(i.tls ?? (i.tlsSecretName === undefined ? [] : [{ secretName: i.tlsSecretName }]))],
-    className: i.className,
-    annotations: i.annotations,
-  };
 }
