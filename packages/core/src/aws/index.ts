@@ -23,7 +23,8 @@ export {
   type WebsiteArgs,
 } from "./bucket.js";
 export { Database, type DatabaseArgs, type DatabaseSources, derivePassword } from "./database.js";
-export { type FlowLogArgs, type NatMode, Network, type NetworkArgs } from "./network.js";
+export type { FlowLogArgs } from "./flowLogs.js";
+export { type NatMode, Network, type NetworkArgs } from "./network.js";
 export { IRSA_ANNOTATION, ServiceRole, type ServiceRoleArgs } from "./serviceRole.js";
 export { type Conditions, Statement } from "./statement.js";
 export { Trust } from "./trust.js";

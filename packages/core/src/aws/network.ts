@@ -4,26 +4,11 @@ import { DriftlessError } from "../errors.js";
 import { CidrError, planSubnets, type SubnetPlan } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
 import { type AlarmArgs, createAlarms } from "./alarms.js";
+import { createFlowLog, type FlowLogArgs, validateFlowLogs } from "./flowLogs.js";
+import { createEndpoints, validateEndpoints } from "./vpcEndpoints.js";
 
 /** How private subnets reach the internet. */
 export type NatMode = "none" | "single" | "perAz";
-
-/**
- * VPC flow logs to CloudWatch Logs.
- * @see https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs.html
- */
-export interface FlowLogArgs {
-  /**
-   * Days the log group keeps records.
-   * @default 30
-   */
-  readonly retentionInDays?: number;
-  /**
-   * Which traffic to record.
-   * @default "ALL"
-   */
-  readonly trafficType?: "ALL" | "ACCEPT" | "REJECT";
-}
 
 /** Inputs of {@link Network}. */
 export interface NetworkArgs {
@@ -128,10 +113,6 @@ export interface NetworkArgs {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-const RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-];
-
 /**
  * A VPC with a public and a private subnet in each zone, an internet gateway,
  * NAT per {@link NatMode}, route tables, and optional flow logs. The CIDR plan
@@ -205,29 +186,14 @@ export class Network extends pulumi.ComponentResource {
         args.natEipAllocationIds.length,
       );
     }
-    for (const [i, service] of interfaceEndpoints.entries()) {
-      v.check(
-        /^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(service) && service !== "s3",
-        `endpoints.interfaces[${i}]`,
-        "must be a service name like `ecr.api` or `sts` (S3 is `endpoints.s3`)",
-        service,
-      );
-    }
+    validateEndpoints(v, interfaceEndpoints);
     for (const tier of ["public", "private", "isolated"] as const) {
       for (const key of Object.keys(args.subnetTags?.[tier] ?? {}))
         v.check(key !== "Name", `subnetTags.${tier}.Name`, "is set by the Network", key);
     }
     if (args.subnetTags?.isolated !== undefined)
       v.check(isolated, "subnetTags.isolated", "needs `isolatedSubnets`", args.subnetTags.isolated);
-    if (flowLogs) {
-      v.check(
-        RETENTION_DAYS.includes(retentionInDays),
-        "flowLogs.retentionInDays",
-        "must be a CloudWatch retention period (1, 3, 5, 7, 14, 30, ...)",
-        retentionInDays,
-      );
-      v.oneOf("flowLogs.trafficType", flowLogs.trafficType, ["ALL", "ACCEPT", "REJECT"]);
-    }
+    if (flowLogs) validateFlowLogs(v, flowLogs, retentionInDays);
     let plan: SubnetPlan | undefined;
     // Without zones there is nothing to plan (already reported above).
     if (zoneCount > 0 && Number.isInteger(zoneCount)) {
@@ -409,57 +375,19 @@ export class Network extends pulumi.ComponentResource {
       );
     }
 
-    const region =
-      args.endpoints?.s3 || interfaceEndpoints.length > 0
-        ? aws.getRegionOutput({}, { parent: this }).region
-        : undefined;
-    const endpoints: aws.ec2.VpcEndpoint[] = [];
-    if (args.endpoints?.s3) {
-      endpoints.push(
-        new aws.ec2.VpcEndpoint(
-          `${name}-s3`,
-          {
-            vpcId: this.vpc.id,
-            serviceName: pulumi.interpolate`com.amazonaws.${region}.s3`,
-            vpcEndpointType: "Gateway",
-            routeTableIds: [...privateTables, ...(isolatedTable ? [isolatedTable] : [])].map((t) => t.id),
-            tags: tags("-s3"),
-          },
-          parent,
-        ),
-      );
-    }
-    if (interfaceEndpoints.length > 0) {
-      const endpointSg = new aws.ec2.SecurityGroup(
-        `${name}-endpoints`,
-        {
-          vpcId: this.vpc.id,
-          description: `VPC endpoints of ${name}: HTTPS from the VPC`,
-          ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [this.plan.vpc] }],
-          egress: [],
-          tags: tags("-endpoints"),
-        },
-        parent,
-      );
-      for (const service of interfaceEndpoints) {
-        endpoints.push(
-          new aws.ec2.VpcEndpoint(
-            `${name}-${service.replace(/\./g, "-")}`,
-            {
-              vpcId: this.vpc.id,
-              serviceName: pulumi.interpolate`com.amazonaws.${region}.${service}`,
-              vpcEndpointType: "Interface",
-              privateDnsEnabled: true,
-              subnetIds: this.privateSubnets.map((sub) => sub.id),
-              securityGroupIds: [endpointSg.id],
-              tags: tags(`-${service}`),
-            },
-            parent,
-          ),
-        );
-      }
-    }
-    this.endpoints = endpoints;
+    this.endpoints = createEndpoints(
+      this,
+      name,
+      args.endpoints?.s3 ?? false,
+      interfaceEndpoints,
+      {
+        vpcId: this.vpc.id,
+        vpcCidr: this.plan.vpc,
+        routeTables: [...privateTables, ...(isolatedTable ? [isolatedTable] : [])],
+        privateSubnets: this.privateSubnets,
+      },
+      tags,
+    );
 
     if (alarms) {
       createAlarms(
@@ -481,57 +409,7 @@ export class Network extends pulumi.ComponentResource {
     }
 
     if (flowLogs) {
-      const logGroup = new aws.cloudwatch.LogGroup(
-        `${name}-flow-logs`,
-        { retentionInDays, tags: tags("-flow-logs") },
-        parent,
-      );
-      const role = new aws.iam.Role(
-        `${name}-flow-logs`,
-        {
-          assumeRolePolicy: JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Principal: { Service: "vpc-flow-logs.amazonaws.com" },
-                Action: "sts:AssumeRole",
-              },
-            ],
-          }),
-          tags: tags("-flow-logs"),
-        },
-        parent,
-      );
-      new aws.iam.RolePolicy(
-        `${name}-flow-logs`,
-        {
-          role: role.id,
-          policy: pulumi.jsonStringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Effect: "Allow",
-                Action: ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                Resource: pulumi.interpolate`${logGroup.arn}:*`,
-              },
-            ],
-          }),
-        },
-        parent,
-      );
-      this.flowLog = new aws.ec2.FlowLog(
-        name,
-        {
-          vpcId: this.vpc.id,
-          trafficType: flowLogs.trafficType ?? "ALL",
-          logDestinationType: "cloud-watch-logs",
-          logDestination: logGroup.arn,
-          iamRoleArn: role.arn,
-          tags: tags("-flow-logs"),
-        },
-        parent,
-      );
+      this.flowLog = createFlowLog(this, name, this.vpc.id, flowLogs, retentionInDays, tags);
     }
 
     this.publicSubnetIds = pulumi.all(this.publicSubnets.map((s) => s.id));
