@@ -2,7 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { declare, rejected, SECRET_SIG, SECRET_SIG_KEY, settle } from "../../test/harness.js";
 import type { ValidationError } from "../errors.js";
-import { Database, type DatabaseArgs, derivePassword } from "./database.js";
+import { Database, type DatabaseArgs } from "./database.js";
+import { derivePassword } from "./databasePassword.js";
 import { Network } from "./network.js";
 
 const standalone: DatabaseArgs = {

@@ -1,11 +1,14 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { cidrProblem } from "../internal/cidr.js";
 import { isKnown } from "../internal/inputs.js";
 import { Validator } from "../internal/validator.js";
 import { type AlarmArgs, createAlarms } from "./alarms.js";
+import { databaseAlarms } from "./databaseAlarms.js";
+import { resolvePassword, validatePassword } from "./databasePassword.js";
 import type { Network } from "./network.js";
+import { createParameterGroup, validateParameters } from "./parameterGroup.js";
 
 /**
  * Who may connect to the database: security groups and/or IPv4 blocks.
@@ -181,23 +184,6 @@ export interface DatabaseArgs {
 }
 
 /**
- * Derives a database password: 32 URL-safe characters of
- * HMAC-SHA256(seed, "driftless/database-password/<project>/<stack>/<name>/v<version>").
- */
-export function derivePassword(
-  seed: string,
-  project: string,
-  stack: string,
-  name: string,
-  version: number,
-): string {
-  return createHmac("sha256", seed)
-    .update(`driftless/database-password/${project}/${stack}/${name}/v${version}`)
-    .digest("base64url")
-    .slice(0, 32);
-}
-
-/**
  * PostgreSQL on RDS in private subnets: a subnet group, a security group that
  * admits only the given sources, encrypted storage, deletion protection and
  * backups on, and a password that exists only as a Pulumi secret.
@@ -295,14 +281,7 @@ export class Database extends pulumi.ComponentResource {
       "must be 1-16 letters, digits or `_`, start with a letter, and not be reserved",
       username,
     );
-    if (isKnown(args.password) && args.password !== undefined) {
-      v.check(
-        args.password.length >= 8 && args.password.length <= 128 && !/[/@" ]/.test(args.password),
-        "password",
-        'must be 8-128 characters without `/`, `@`, `"` or spaces',
-        "<secret>",
-      );
-    }
+    validatePassword(v, args.password);
     v.integer("passwordVersion", args.passwordVersion, 1);
     v.port("port", args.port);
     v.integer("allocatedStorage", args.allocatedStorage, 20, 65536);
@@ -332,9 +311,7 @@ export class Database extends pulumi.ComponentResource {
     for (const [i, log] of (args.logExports ?? []).entries())
       v.oneOf(`logExports[${i}]`, log, ["postgresql", "upgrade", "iam-db-auth-error"]);
     v.integer("readReplicas", args.readReplicas, 0, 5);
-    for (const key of Object.keys(args.parameters ?? {})) {
-      v.check(/^[a-z][a-z0-9_.]*$/.test(key), `parameters.${key}`, "is not a parameter name", key);
-    }
+    validateParameters(v, args.parameters);
     cidrBlocks.forEach((block, i) => {
       const problem = cidrProblem(block);
       if (problem !== undefined) v.fail(`allowIngressFrom.cidrBlocks[${i}]`, problem, block);
@@ -369,33 +346,16 @@ export class Database extends pulumi.ComponentResource {
       parent,
     );
 
-    let password: pulumi.Output<string> | undefined;
-    if (args.password !== undefined) {
-      this.passwordSource = "given";
-      password = pulumi.secret(args.password);
-    } else if (seed !== undefined) {
-      this.passwordSource = "derived";
-      const project = pulumi.getProject();
-      const stack = pulumi.getStack();
-      password = pulumi.secret(
-        pulumi.output(seed).apply((s) => derivePassword(s, project, stack, name, passwordVersion)),
-      );
-    } else {
-      this.passwordSource = "rdsManaged";
-    }
+    const { source: passwordSource, password } = resolvePassword(name, args.password, seed, passwordVersion);
+    this.passwordSource = passwordSource;
 
-    this.parameterGroup = new aws.rds.ParameterGroup(
+    this.parameterGroup = createParameterGroup(
+      this,
       name,
-      {
-        family: `postgres${engineVersion.split(".")[0]}`,
-        description: `PostgreSQL ${name}`,
-        parameters: Object.entries({
-          "rds.force_ssl": (args.forceSsl ?? true) ? "1" : "0",
-          ...args.parameters,
-        }).map(([paramName, value]) => ({ name: paramName, value })),
-        tags,
-      },
-      parent,
+      engineVersion,
+      args.forceSsl ?? true,
+      args.parameters,
+      tags,
     );
     const monitoring = {
       ...(performanceInsights
@@ -468,43 +428,11 @@ export class Database extends pulumi.ComponentResource {
     );
     this.replicaAddresses = pulumi.all(this.replicas.map((r) => r.address));
     if (alarms) {
-      const id = { DBInstanceIdentifier: this.instance.identifier };
       const created = createAlarms(
         this,
         name,
         alarms,
-        [
-          {
-            id: "cpu",
-            description: `PostgreSQL ${name}: CPU above 80 % for 15 minutes`,
-            namespace: "AWS/RDS",
-            metricName: "CPUUtilization",
-            dimensions: id,
-            statistic: "Average",
-            comparisonOperator: "GreaterThanThreshold",
-            threshold: 80,
-          },
-          {
-            id: "free-storage",
-            description: `PostgreSQL ${name}: less than 10 % of the storage free`,
-            namespace: "AWS/RDS",
-            metricName: "FreeStorageSpace",
-            dimensions: id,
-            statistic: "Minimum",
-            comparisonOperator: "LessThanThreshold",
-            threshold: allocatedStorage * 1024 ** 3 * 0.1,
-          },
-          {
-            id: "free-memory",
-            description: `PostgreSQL ${name}: less than 64 MiB of memory free`,
-            namespace: "AWS/RDS",
-            metricName: "FreeableMemory",
-            dimensions: id,
-            statistic: "Minimum",
-            comparisonOperator: "LessThanThreshold",
-            threshold: 64 * 1024 ** 2,
-          },
-        ],
+        databaseAlarms(name, this.instance.identifier, allocatedStorage),
         tags,
       );
       this.alarmTopicArn = created.topicArn;

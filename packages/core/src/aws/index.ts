@@ -22,7 +22,8 @@ export {
   type StorageClass,
   type WebsiteArgs,
 } from "./bucket.js";
-export { Database, type DatabaseArgs, type DatabaseSources, derivePassword } from "./database.js";
+export { Database, type DatabaseArgs, type DatabaseSources } from "./database.js";
+export { derivePassword } from "./databasePassword.js";
 export type { FlowLogArgs } from "./flowLogs.js";
 export { type NatMode, Network, type NetworkArgs } from "./network.js";
 export { IRSA_ANNOTATION, ServiceRole, type ServiceRoleArgs } from "./serviceRole.js";
