@@ -78,26 +78,24 @@ export {
 } from "./http/index.js";
 export { githubPullRequest, type PullRequestEvent } from "./http/pullRequest.js";
 export * from "./notify/index.js";
-export type { PlanVerdict } from "./options.js";
+export type {
+  ApprovalRequest,
+  Clock,
+  PlanVerdict,
+  PreviewRefOptions,
+  QueuedRun,
+  ReconcileOptions,
+  ReconcilerOptions,
+  RefPreview,
+} from "./options.js";
 export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
+export type { PromotionRequest } from "./promotion.js";
 export {
   type PullRequestOptions,
   type PullRequestOutcome,
   PullRequestPreviews,
 } from "./pulls.js";
-export {
-  type ApprovalRequest,
-  type Clock,
-  DEPENDENCY_CONFIG_PREFIX,
-  PROVENANCE_ENV,
-  type PreviewRefOptions,
-  type PromotionRequest,
-  type QueuedRun,
-  type ReconcileOptions,
-  Reconciler,
-  type ReconcilerOptions,
-  type RefPreview,
-} from "./reconciler.js";
+export { Reconciler } from "./reconciler.js";
 export { repoIdentity, sameRepo } from "./repo.js";
 export {
   type PreviewReport,
@@ -124,6 +122,7 @@ export {
   type SecretSource,
   type TargetSpec,
 } from "./spec.js";
+export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./stackRequest.js";
 export {
   type LeaseStore,
   type PromotionLog,

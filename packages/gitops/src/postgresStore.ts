@@ -4,12 +4,9 @@
  * once, in a transaction, under an advisory lock; lease expiry is reckoned on
  * the database's clock, so replicas' clocks need not agree.
  */
-import type { PoolConfig } from "pg";
 import type { ChangeCounts, PlannedStep } from "./engine.js";
-import { SpecError } from "./errors.js";
+import { type PostgresConnection, resolveConnection } from "./postgresConnection.js";
 import { isLocalOwner, isOwnerDead } from "./process.js";
-import { readSecret } from "./secrets.js";
-import type { SecretSource } from "./spec.js";
 import type { Store } from "./store.js";
 import { type Row, SyncPostgres } from "./syncPostgres.js";
 import type {
@@ -25,72 +22,12 @@ import type {
   Trigger,
 } from "./types.js";
 
-/**
- * Where the PostgreSQL store connects: a `postgres://` URL, or its parts with
- * the password read from a secret source. A password inside `url` works too,
- * but then it sits wherever the URL is written; `password: { env }` keeps it out.
- */
-export interface PostgresConnection {
-  /** `postgres://user@host:port/database?sslmode=disable`; parts given below override it. */
-  readonly url?: string;
-  readonly host?: string;
-  /** @default 5432 */
-  readonly port?: number;
-  readonly database?: string;
-  readonly user?: string;
-  /** The password: a literal, `{ env: NAME }` or `{ file: path }`. */
-  readonly password?: SecretSource;
-}
-
-/** The resolved connection: what node-postgres is given, and a URL safe to log. */
-export interface ResolvedConnection {
-  readonly pool: PoolConfig;
-  /** The URL without its password, for logs, status and the Pulumi backend. */
-  readonly publicUrl: string;
-  /** The password, for the engine's `PGPASSWORD`; `undefined` when none is set. */
-  readonly password: string | undefined;
-}
-
-/** Whether a store option names PostgreSQL. */
-export function isPostgresUrl(value: string): boolean {
-  return /^postgres(ql)?:\/\//i.test(value);
-}
-
-/**
- * Resolves a connection: parses the URL, reads the password from its source.
- * @throws SpecError naming the field (never the password)
- */
-export function resolveConnection(connection: string | PostgresConnection): ResolvedConnection {
-  const spec = typeof connection === "string" ? { url: connection } : connection;
-  let url: URL;
-  try {
-    url = new URL(spec.url ?? "postgres://localhost");
-  } catch {
-    throw new SpecError("store", [{ path: "url", message: "must be a postgres:// URL" }]);
-  }
-  if (!isPostgresUrl(url.href)) {
-    throw new SpecError("store", [
-      { path: "url", message: `must start with postgres:// or postgresql://, got "${url.protocol}//…"` },
-    ]);
-  }
-  if (spec.host) url.hostname = spec.host;
-  if (spec.port !== undefined) url.port = String(spec.port);
-  if (spec.database) url.pathname = `/${spec.database}`;
-  if (spec.user) url.username = encodeURIComponent(spec.user);
-  const password =
-    spec.password !== undefined
-      ? readSecret(spec.password, "store.password")
-      : url.password
-        ? decodeURIComponent(url.password)
-        : undefined;
-  url.password = "";
-  const publicUrl = url.href.replace(/^postgresql:/i, "postgres:");
-  // node-postgres lets a connection string override a separate password, so
-  // the pool gets it inside the URL; that URL stays in the pool's worker.
-  const withPassword = new URL(publicUrl);
-  if (password !== undefined) withPassword.password = encodeURIComponent(password);
-  return { pool: { connectionString: withPassword.href }, publicUrl, password };
-}
+export {
+  isPostgresUrl,
+  type PostgresConnection,
+  type ResolvedConnection,
+  resolveConnection,
+} from "./postgresConnection.js";
 
 /** The database's clock in epoch milliseconds: one clock for every replica's leases. */
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { DriftlessError } from "./errors.js";
-import { soak } from "./promotion.js";
+import { checkRequester, type PromotionRequest, soak } from "./promotion.js";
 import type { Runtime } from "./runtime.js";
 import type { ResolvedPromotion, ResolvedTarget } from "./spec.js";
 import type { PendingPromotion, PromotionKind, PromotionRecord } from "./types.js";
@@ -141,4 +141,37 @@ export function rollbackRevision(rt: Runtime, name: string, revision?: string): 
     );
   }
   return candidates[0] as string;
+}
+
+/**
+ * Records a manual promotion of `target` (one with `promote`) to a revision
+ * its upstream applied; the caller queues the run that applies it.
+ * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision the upstream never applied
+ */
+export function promoteNow(rt: Runtime, target: ResolvedTarget, request: PromotionRequest): void {
+  const policy = target.promote;
+  if (!policy) {
+    throw new DriftlessError(
+      `target "${target.name}" has no \`promote\` policy; it applies its own ref "${target.ref}"`,
+    );
+  }
+  const who = checkRequester(`promotion of "${target.name}"`, request);
+  const revision = promotableRevision(rt, target.name, policy.from, request.revision);
+  recordPromotion(rt, target.name, policy.from, revision, "manual", who);
+}
+
+/**
+ * Records a rollback of `target` (one with `promote`) to a revision it applied
+ * before; the caller queues the run that applies it.
+ * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision it never applied
+ */
+export function rollBackNow(rt: Runtime, target: ResolvedTarget, request: PromotionRequest): void {
+  if (!target.promote) {
+    throw new DriftlessError(
+      `target "${target.name}" follows its ref "${target.ref}"; roll it back with \`git revert\` (rollback moves targets with \`promote\`)`,
+    );
+  }
+  const who = checkRequester(`rollback of "${target.name}"`, request);
+  const revision = rollbackRevision(rt, target.name, request.revision);
+  recordPromotion(rt, target.name, target.name, revision, "rollback", who);
 }

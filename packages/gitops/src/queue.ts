@@ -169,9 +169,19 @@ export class RunQueue<R = void> {
     return [...this.#slots.values()].filter((s) => s.pending).length;
   }
 
-  /** Runs in progress, to wait for at shutdown. */
-  activeRuns(): Promise<RunRecord>[] {
-    return [...this.#slots.values()].flatMap((s) => (s.active ? [s.active.done] : []));
+  /**
+   * Waits for the runs in progress to finish, at most `graceMs`; past it
+   * calls `cancel` (which aborts them) and waits for them to end.
+   * Resolves `true` when every run finished on its own.
+   */
+  async drain(graceMs: number, cancel: () => void): Promise<boolean> {
+    const active = [...this.#slots.values()].flatMap((s) => (s.active ? [s.active.done] : []));
+    if (active.length === 0) return true;
+    const grace = new Promise<"timeout">((r) => setTimeout(() => r("timeout"), graceMs).unref());
+    if ((await Promise.race([Promise.all(active), grace])) !== "timeout") return true;
+    cancel();
+    await Promise.all(active);
+    return false;
   }
 
   /** From now on queued runs are settled as skipped instead of started. */

@@ -15,7 +15,8 @@ import type {
 } from "./engine.js";
 import { CancelledError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
-import { Reconciler, type ReconcilerOptions } from "./reconciler.js";
+import type { ReconcilerOptions } from "./options.js";
+import { Reconciler } from "./reconciler.js";
 import type { Source, SourceRef } from "./source.js";
 import type { TargetSpec } from "./spec.js";
 

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { StackRequest } from "./engine.js";
 import { RetryableError, SpecError, StalledError } from "./errors.js";
-import { PROVENANCE_ENV, Reconciler } from "./reconciler.js";
+import { Reconciler } from "./reconciler.js";
 import {
   counts,
   type FakeEngine,
@@ -15,6 +15,7 @@ import {
   withDrift,
   within,
 } from "./reconciler.test-support.js";
+import { PROVENANCE_ENV } from "./stackRequest.js";
 import { SqliteStore } from "./store.js";
 
 describe("Reconciler", () => {

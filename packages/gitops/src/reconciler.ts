@@ -11,7 +11,7 @@ import { recordApproval } from "./approvals.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
 import { afterRun, graphOf, removalOrder, resolveTargetSet } from "./dependencies.js";
 import { discoverTargets } from "./discovery.js";
-import { CancelledError, DriftlessError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
+import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { validateGraph } from "./graph.js";
 import {
@@ -27,8 +27,8 @@ import {
 } from "./options.js";
 import { previewRef } from "./previewRef.js";
 import { newOwnerId } from "./process.js";
-import { checkPromotions, checkRequester, checkWho, ordering, type PromotionRequest } from "./promotion.js";
-import { promotableRevision, recordPromotion, rollbackRevision } from "./promotions.js";
+import { checkPromotions, checkWho, ordering, type PromotionRequest } from "./promotion.js";
+import { promoteNow, rollBackNow } from "./promotions.js";
 import { type PendingRun, RunQueue, type RunRequest } from "./queue.js";
 import { Recorder } from "./recorder.js";
 import { executeRun, type RunEnd } from "./run.js";
@@ -40,18 +40,6 @@ import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
 import { isStoredSuspended, suspendedStatus } from "./status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
-
-export type {
-  ApprovalRequest,
-  Clock,
-  PreviewRefOptions,
-  QueuedRun,
-  ReconcileOptions,
-  ReconcilerOptions,
-  RefPreview,
-} from "./options.js";
-export type { PromotionRequest } from "./promotion.js";
-export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./stackRequest.js";
 
 /** Runs deciding at once: decisions are cheap (one ref lookup); only runs with work queue for an engine slot. */
 const DECIDE_CONCURRENCY = 32;
@@ -305,15 +293,7 @@ export class Reconciler {
    */
   promote(name: string, options: PromotionRequest): QueuedRun {
     const state = this.#require(name);
-    const policy = state.spec.promote;
-    if (!policy) {
-      throw new DriftlessError(
-        `target "${name}" has no \`promote\` policy; it applies its own ref "${state.spec.ref}"`,
-      );
-    }
-    const who = checkRequester(`promotion of "${name}"`, options);
-    const revision = promotableRevision(this.#rt, name, policy.from, options.revision);
-    recordPromotion(this.#rt, name, policy.from, revision, "manual", who);
+    promoteNow(this.#rt, state.spec, options);
     return this.#enqueue(state, { trigger: "manual", force: true });
   }
 
@@ -326,14 +306,7 @@ export class Reconciler {
    */
   rollback(name: string, options: PromotionRequest): QueuedRun {
     const state = this.#require(name);
-    if (!state.spec.promote) {
-      throw new DriftlessError(
-        `target "${name}" follows its ref "${state.spec.ref}"; roll it back with \`git revert\` (rollback moves targets with \`promote\`)`,
-      );
-    }
-    const who = checkRequester(`rollback of "${name}"`, options);
-    const revision = rollbackRevision(this.#rt, name, options.revision);
-    recordPromotion(this.#rt, name, name, revision, "rollback", who);
+    rollBackNow(this.#rt, state.spec, options);
     return this.#enqueue(state, { trigger: "manual", force: true });
   }
 
@@ -470,18 +443,9 @@ export class Reconciler {
     this.#stopping = true;
     this.#queue.stop();
     for (const name of this.#targets.keys()) this.#scheduler.unschedule(name);
-    const active = this.#queue.activeRuns();
-    let clean = true;
-    if (active.length > 0) {
-      const grace = new Promise<"timeout">((r) =>
-        setTimeout(() => r("timeout"), options.graceMs ?? 30_000).unref(),
-      );
-      if ((await Promise.race([Promise.all(active), grace])) === "timeout") {
-        clean = false;
-        this.#shutdown.abort(new CancelledError("the reconciler is shutting down"));
-        await Promise.all(active);
-      }
-    }
+    const clean = await this.#queue.drain(options.graceMs ?? 30_000, () =>
+      this.#shutdown.abort(new CancelledError("the reconciler is shutting down")),
+    );
     for (const name of this.#targets.keys()) this.#queue.dropPending(name, "the reconciler stopped");
     this.#closed = true;
     this.#options.store.close();

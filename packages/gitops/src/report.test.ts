@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RefPreview } from "./reconciler.js";
+import type { RefPreview } from "./options.js";
 import {
   previewFailureMarkdown,
   previewMarkdown,
