@@ -369,7 +369,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     expect(await status(() => core.readNamespacedConfigMap({ name: before!, namespace: NS }))).toBe(404);
   });
 
-  it("stops at a rollout that never becomes Ready with the provider's verdict, and keeps the old Pods serving", async () => {
+  it("fails a rollout that never becomes Ready with the provider's verdict, to be retried, and keeps the old Pods serving", async () => {
     const applied = reconciler.status("shop").lastAppliedRevision;
     const good = (await deployment("api")).spec?.template.spec?.containers[0]?.image;
     const broken = `ghcr.io/acme/api:1.2.0-${NEVER_READY_MARKER}`;
@@ -380,14 +380,18 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
 
     // The provider waits for the rollout and gives up after its timeout (15 s
     // here), well within the target's (5 min): the run ends with its verdict,
-    // not cancelled. The reconciler counts any failed `up` as stalled today:
-    // the target waits for a new revision or an explicit trigger.
+    // not cancelled. A failed provider call is retryable: the run is `failed`,
+    // not stalled, and a retry is scheduled with backoff.
     const providerVerdict = /failed to fully initialize or become live: 'api' timed out waiting to be Ready/;
     const run = await push();
-    expect(run.result).toBe("stalled");
+    expect(run.result).toBe("failed");
+    expect(run.revision).toBe(bad);
     expect(run.error).toMatch(providerVerdict);
-    expect(reconciler.status("shop").stalledRevision).toBe(bad);
+    expect(reconciler.status("shop").stalledRevision).toBeUndefined();
     expect(reconciler.status("shop").lastAppliedRevision).toBe(applied);
+    expect(reconciler.status("shop").conditions.find((c) => c.type === "Stalled")?.status ?? false).toBe(
+      false,
+    );
 
     // The Deployment was updated; its new Pods run unready, and the old
     // ReplicaSet still serves every replica behind the Service.
@@ -408,7 +412,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     // A retry waits for the rollout again (the engine recorded the failed
     // update), rather than taking the updated object for done.
     const retry = await manual();
-    expect(retry.result).toBe("stalled");
+    expect(retry.result).toBe("failed");
     expect(retry.error).toMatch(providerVerdict);
 
     // A fixing commit rolls out and is applied.

@@ -21,6 +21,13 @@ export class StepCollector {
   readonly steps: PlannedStep[] = [];
   /** Error diagnostics, which say why a failed operation failed better than its exit status. */
   readonly errors: string[] = [];
+  /**
+   * Whether an operation that changes or reads real resources (not a
+   * preview) reported an error on a resource rather than on the program: a
+   * provider call failed (a rollout that did not become ready, an API error),
+   * which may well succeed on a later try.
+   */
+  resourceFailed = false;
   /** Resources refresh found changed or gone (drift). */
   readonly drift: DriftedResource[] = [];
   /** The stack's outputs as the engine reported them (secrets masked), once it did. */
@@ -38,6 +45,7 @@ export class StepCollector {
     Object.assign(this.counts, emptyCounts());
     this.steps.length = 0;
     this.errors.length = 0;
+    this.resourceFailed = false;
     this.drift.length = 0;
     this.stackOutputs = undefined;
   }
@@ -77,7 +85,10 @@ export class StepCollector {
         message: diag.message,
         urn: diag.urn,
       });
-      if (diag.severity === "error") this.errors.push(diag.message.trim());
+      if (diag.severity === "error") {
+        this.errors.push(diag.message.trim());
+        if (!this.#preview && diag.urn && !IGNORED_TYPES.test(urnType(diag.urn))) this.resourceFailed = true;
+      }
     }
     if (out?.op === "refresh" && !IGNORED_TYPES.test(out.type) && refreshChanged(out)) {
       const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
@@ -250,4 +261,9 @@ function containsSecret(value: unknown): boolean {
   if (value === null || typeof value !== "object") return false;
   if (SECRET_SIG in value) return true;
   return Object.values(value).some(containsSecret);
+}
+
+/** The type of a resource URN (`urn:pulumi:stack::project::type::name`; a child's type is `parent$type`). */
+function urnType(urn: string): string {
+  return urn.split("::")[2]?.split("$").at(-1) ?? "";
 }

@@ -1,5 +1,6 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import { describe, expect, it } from "vitest";
+import { StepCollector } from "./engineEvents.js";
 import { guard } from "./engineFailures.js";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 
@@ -18,6 +19,29 @@ describe("engine error policy", () => {
       Object.assign(new Error("conflict"), { stdout: "", stderr: "", code: 255 }) as never,
     );
     await expect(guard(undefined, () => Promise.reject(concurrent))).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it("retries a provider call that failed on a resource, and stalls on an error of the program", async () => {
+    const failed = Object.assign(new Error("command failed"), { stderr: "error: update failed" });
+    const diagnostic = (urn: string) => ({
+      diagnosticEvent: { severity: "error", message: "timed out waiting to be Ready", urn, color: "never" },
+    });
+    const apply = new StepCollector();
+    apply.onEvent(diagnostic("urn:pulumi:dev::shop::kubernetes:apps/v1:Deployment::api") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), apply)).rejects.toBeInstanceOf(
+      RetryableError,
+    );
+    const program = new StepCollector();
+    program.onEvent(diagnostic("urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), program)).rejects.toBeInstanceOf(
+      StalledError,
+    );
+    // A preview's resource errors are the program's inputs the provider refused: stalled.
+    const preview = new StepCollector(undefined, true);
+    preview.onEvent(diagnostic("urn:pulumi:dev::shop::kubernetes:apps/v1:Deployment::api") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), preview)).rejects.toBeInstanceOf(
+      StalledError,
+    );
   });
 
   it("reports an aborted operation as cancelled", async () => {

@@ -85,6 +85,10 @@ export async function guard<T>(
     }
     const diagnostics = collector?.errors.join("\n").trim();
     const message = diagnostics ? truncate(diagnostics) : engineMessage(error);
+    // The program ran; a provider call on a resource failed. Retried with
+    // backoff, as a timeout or an API error may pass; the program's own
+    // errors stall until a new revision.
+    if (collector?.resourceFailed) throw new RetryableError(message, 0, { cause: error });
     const hint = compilerHint(message);
     throw new StalledError("ProgramFailed", hint ? `${message}\n${hint}` : message, { cause: error });
   }
