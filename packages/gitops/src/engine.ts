@@ -289,12 +289,7 @@ export class PulumiEngine implements Engine {
   }
 
   async recover(request: StackRequest, options: EngineOperationOptions = {}): Promise<string[]> {
-    const actions = clearStaleLocks(request);
-    const project = projectName(request);
-    if (project && isPostgresBackend(request.backend)) {
-      const stackName = request.stack.split("/").at(-1) as string;
-      actions.push(...(await clearStalePostgresLocks(request.backend, request.env, project, stackName)));
-    }
+    const actions = await clearDeadLocks(request);
     const stack = await this.#stack(request);
     const state = await stack.exportStack();
     const pending =
@@ -426,7 +421,7 @@ export class PulumiEngine implements Engine {
     try {
       return await guard(
         options.signal,
-        () => waitWhileLocked(request, options, operation, collector),
+        () => waitWhileLocked(request, options, operation, collector, () => clearDeadLocks(request)),
         collector,
       );
     } catch (error) {
@@ -447,4 +442,19 @@ function stackKey(request: StackRequest): string {
 
 function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
+}
+
+/**
+ * Removes the stack's backend locks whose owner process on this host is gone
+ * (a CLI killed after a cancel or a timeout, a crashed host): nobody can hold
+ * them, and waiting would last until the run times out.
+ */
+async function clearDeadLocks(request: StackRequest): Promise<string[]> {
+  const actions = clearStaleLocks(request);
+  const project = projectName(request);
+  if (project && isPostgresBackend(request.backend)) {
+    const stackName = request.stack.split("/").at(-1) as string;
+    actions.push(...(await clearStalePostgresLocks(request.backend, request.env, project, stackName)));
+  }
+  return actions;
 }

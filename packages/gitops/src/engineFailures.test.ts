@@ -1,7 +1,7 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import { describe, expect, it } from "vitest";
 import { StepCollector } from "./engineEvents.js";
-import { guard } from "./engineFailures.js";
+import { guard, waitWhileLocked } from "./engineFailures.js";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
 
 describe("engine error policy", () => {
@@ -42,6 +42,28 @@ describe("engine error policy", () => {
     await expect(guard(undefined, () => Promise.reject(failed), preview)).rejects.toBeInstanceOf(
       StalledError,
     );
+  });
+
+  it("clears a lock whose owner died and tries again at once, saying so", async () => {
+    const locked = Object.assign(new Error("command failed"), {
+      stderr: "error: the stack is currently locked by 1 lock(s).",
+    });
+    let attempts = 0;
+    const messages: string[] = [];
+    const result = await waitWhileLocked(
+      { stack: "dev" } as never,
+      { onProgress: (event) => event.kind === "diagnostic" && messages.push(event.message) },
+      async () => {
+        attempts++;
+        if (attempts === 1) throw locked;
+        return "done";
+      },
+      undefined,
+      async () => ["removed a stale lock on site/dev left by process 4242"],
+    );
+    expect(result).toBe("done");
+    expect(attempts).toBe(2);
+    expect(messages).toEqual(["removed a stale lock on site/dev left by process 4242"]);
   });
 
   it("reports an aborted operation as cancelled", async () => {

@@ -27,7 +27,9 @@ function isLockedByAnotherUpdate(error: unknown): boolean {
  * Runs an engine operation; while another update holds the stack's lock (a
  * person's `pulumi up`, another reconciler with its own store), waits with
  * backoff (1 s doubling to 10 s, with jitter) and tries again, until the signal
- * aborts. The wait is reported as an `info` diagnostic, once and then every
+ * aborts. A lock left by a process of this host that is gone is removed
+ * (`clearDeadLocks`) and the operation tried again at once. The wait is
+ * reported as an `info` diagnostic, once and then every
  * minute it goes on.
  */
 export async function waitWhileLocked<T>(
@@ -35,6 +37,7 @@ export async function waitWhileLocked<T>(
   options: EngineOperationOptions,
   operation: () => Promise<T>,
   collector?: StepCollector,
+  clearDeadLocks?: () => Promise<string[]>,
 ): Promise<T> {
   const { signal, onProgress } = options;
   let delay = LOCK_WAIT_FIRST_MS;
@@ -45,6 +48,13 @@ export async function waitWhileLocked<T>(
       return await operation();
     } catch (error) {
       if (signal?.aborted || !isLockedByAnotherUpdate(error)) throw error;
+      // A lock whose owner died is nobody's: clear it and try again at once.
+      const cleared = (await clearDeadLocks?.()) ?? [];
+      if (cleared.length > 0) {
+        for (const message of cleared) onProgress?.({ kind: "diagnostic", severity: "info", message });
+        collector?.reset();
+        continue;
+      }
       const now = Date.now();
       waitingSince ??= now;
       if (reportedAt === 0 || now - reportedAt >= LOCK_WAIT_REPORT_MS) {
