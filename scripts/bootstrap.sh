@@ -82,7 +82,8 @@ if [ -z "$PULUMI_BIN" ]; then
   host_hash="$(cat "$ROOT"/tools/engine/go.mod "$ROOT"/tools/engine/go.sum "$ROOT"/tools/engine/cmd/*/*.go | sha256sum | cut -c1-12)"
   PULUMI_BIN="$CACHE/pulumi/$PULUMI_VERSION-$host_hash/bin"
   ldflags="-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$PULUMI_VERSION"
-  if [ ! -x "$PULUMI_BIN/pulumi" ] || [ ! -x "$PULUMI_BIN/pulumi-language-nodejs" ]; then
+  if [ ! -x "$PULUMI_BIN/pulumi" ] || [ ! -x "$PULUMI_BIN/pulumi-language-nodejs" ] \
+    || { [ "$(uname -s)" = Linux ] && [ ! -x "$PULUMI_BIN/driftless-reaper" ]; }; then
     mkdir -p "$PULUMI_BIN"
     cli_cache="$CACHE/pulumi/cli-$PULUMI_VERSION"
     if [ ! -x "$cli_cache/pulumi" ]; then
@@ -97,6 +98,13 @@ if [ -z "$PULUMI_BIN" ]; then
     run_long "building pulumi-language-nodejs" "$CACHE/pulumi/build-langhost.log" \
       env -C "$ROOT/tools/engine" go build -trimpath -ldflags "$ldflags" \
         -o "$PULUMI_BIN/pulumi-language-nodejs" ./cmd/pulumi-language-nodejs
+    # The reaper the reconciler starts the CLI under (Linux: prctl), so the
+    # CLI's whole process group dies with the reconciler.
+    if [ "$(uname -s)" = Linux ]; then
+      run_long "building driftless-reaper" "$CACHE/pulumi/build-reaper.log" \
+        env -C "$ROOT/tools/engine" go build -trimpath -ldflags "-s -w" \
+          -o "$PULUMI_BIN/driftless-reaper" ./cmd/driftless-reaper
+    fi
     ln -sfn "$cli_cache/pulumi" "$PULUMI_BIN/pulumi"
   fi
   log "pulumi: $("$PULUMI_BIN/pulumi" version) from $PULUMI_BIN (cached)"

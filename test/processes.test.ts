@@ -3,16 +3,19 @@
 // or times out, when `driftless serve` is stopped or killed with its whole
 // process group, and when a service embedding the reconciler is stopped or
 // killed. Real engine, real processes; after each scenario every process that
-// belongs to the test's sandbox must be gone within 10 s.
+// belongs to the test's sandbox must be gone within 10 s. A Kubernetes program
+// keeps upstream's Go provider (which checks its engine only every few
+// minutes) busy for the SIGKILL of a server mid-update.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PulumiEngine, type RunRecord } from "@driftless/gitops";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { NEVER_READY_MARKER, startCluster, type TestCluster } from "./support/cluster.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
-import { describeProcesses, leftoverProcesses } from "./support/processes.js";
+import { describeProcesses, findProcesses, leftoverProcesses } from "./support/processes.js";
 import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 import { until } from "./support/wait.js";
 
@@ -275,5 +278,107 @@ describe("engine processes", () => {
     expect(seen.size).toBeGreaterThan(0);
     expect([...seen]).toEqual([before]);
     await expectNoneLeft();
+  });
+});
+
+describe("engine processes with a Go provider", () => {
+  let cluster: TestCluster;
+  let sandbox: EngineSandbox;
+  const started: ChildProcess[] = [];
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    sandbox = engineSandbox("driftless-processes-k8s-");
+  });
+
+  afterEach(() => {
+    for (const child of started.splice(0)) {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    }
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    sandbox?.dispose();
+  });
+
+  it("leaves no provider running when the process group of `driftless serve` gets SIGKILL mid-update", async () => {
+    // A rollout that never becomes Ready: the Kubernetes provider awaits it
+    // for the whole update, so it is busy when the server dies.
+    const app = {
+      namespace: "reaped",
+      manageNamespace: true,
+      rolloutTimeoutSeconds: 600,
+      services: { api: { image: `ghcr.io/acme/api:1.0.0-${NEVER_READY_MARKER}`, replicas: 1 } },
+    };
+    const repo = createRepo(join(sandbox.dir, "repo"), { seed: join(FIXTURES, "k8s-program") });
+    repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, "a rollout that never completes");
+    const configFile = join(sandbox.dir, "driftless.yaml");
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        dataDir: join(sandbox.dir, "data"),
+        listen: "127.0.0.1:0",
+        installDependencies: false,
+        tokens: [{ env: "DRIFTLESS_TEST_TOKEN" }],
+        targets: [
+          {
+            name: "shop",
+            repo: repo.fileUrl,
+            ref: "main",
+            stack: "dev",
+            passphrase: "test-passphrase",
+            config: { kubeconfig: cluster.kubeconfigPath },
+            // PATH: the engine finds the provider plugin there, offline.
+            env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
+            interval: "1h",
+            resync: "1h",
+          },
+        ],
+      }),
+    );
+    const serve = spawn(process.execPath, [CLI, "serve", "--config", configFile], {
+      env: { ...process.env, DRIFTLESS_TEST_TOKEN: TOKEN },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    started.push(serve);
+    const run = watch(serve);
+
+    // Mid-update: the provider has created the Deployment and awaits its rollout.
+    let deployed = false;
+    let asking = false;
+    await until(
+      () => {
+        if (serve.exitCode !== null) throw new Error(`serve exited early:\n${run.stderr().slice(-2000)}`);
+        if (!deployed) {
+          if (!asking) {
+            asking = true;
+            void cluster.api("GET", `/apis/apps/v1/namespaces/${app.namespace}/deployments/api`).then(
+              (res) => {
+                deployed = res.status === 200;
+                asking = false;
+              },
+              () => {
+                asking = false;
+              },
+            );
+          }
+          return false;
+        }
+        return findProcesses({ paths: [sandbox.dir] }).some((p) =>
+          p.command.includes("pulumi-resource-kubernetes"),
+        );
+      },
+      "the Kubernetes provider to await the rollout",
+      240_000,
+    );
+
+    process.kill(-(serve.pid as number), "SIGKILL");
+    expect((await run.exited).signal).toBe("SIGKILL");
+    const left = await leftoverProcesses({ paths: [sandbox.dir] }, LINGER_MS);
+    expect(left, `processes still running ${LINGER_MS / 1000}s later:\n${describeProcesses(left)}`).toEqual(
+      [],
+    );
   });
 });

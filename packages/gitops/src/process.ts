@@ -131,6 +131,7 @@ export function killEngineProcesses(tag?: string): number[] {
 }
 
 let pdeathsigWrapper: string | null | undefined;
+let reaper: string | null | undefined;
 
 /**
  * The command line that starts `command` so the kernel kills it when this
@@ -139,21 +140,36 @@ let pdeathsigWrapper: string | null | undefined;
  * process stays around. Unchanged where setpriv is not installed.
  */
 export function dieWithThisProcess(command: string, args: readonly string[]): [string, string[]] {
-  if (pdeathsigWrapper === undefined) {
-    pdeathsigWrapper = null;
-    if (process.platform === "linux") {
-      for (const dir of (process.env.PATH ?? "").split(delimiter).concat(["/usr/bin", "/bin"])) {
-        const candidate = join(dir || ".", "setpriv");
-        if (isExecutable(candidate)) {
-          pdeathsigWrapper = candidate;
-          break;
-        }
-      }
-    }
-  }
+  if (pdeathsigWrapper === undefined) pdeathsigWrapper = findLinuxTool("setpriv");
   return pdeathsigWrapper
     ? [pdeathsigWrapper, ["--pdeathsig", "KILL", "--", command, ...args]]
     : [command, [...args]];
+}
+
+/**
+ * The command line that starts `command` so that it and every process it
+ * starts die with this process, SIGKILL included: `driftless-reaper` (built by
+ * scripts/bootstrap.sh) runs it as a child, keeps its descendants below itself
+ * as a child subreaper, and SIGKILLs them and its process group when this
+ * process dies, so plugins that do not watch their parent die too. Start it as
+ * a process group leader (`detached: true`); SIGINT and SIGTERM sent to it
+ * reach the command, and it exits with the command's code (128+signal when the
+ * command was killed by one). Falls back to {@link dieWithThisProcess} (which kills the
+ * command alone) where the reaper is not on PATH.
+ */
+export function dieWithThisProcessTree(command: string, args: readonly string[]): [string, string[]] {
+  if (reaper === undefined) reaper = findLinuxTool("driftless-reaper");
+  return reaper ? [reaper, ["--", command, ...args]] : dieWithThisProcess(command, args);
+}
+
+/** An executable `name` on PATH (or /usr/bin, /bin) on Linux; `null` elsewhere or when missing. */
+function findLinuxTool(name: string): string | null {
+  if (process.platform !== "linux") return null;
+  for (const dir of (process.env.PATH ?? "").split(delimiter).concat(["/usr/bin", "/bin"])) {
+    const candidate = join(dir || ".", name);
+    if (isExecutable(candidate)) return candidate;
+  }
+  return null;
 }
 
 function isExecutable(path: string): boolean {

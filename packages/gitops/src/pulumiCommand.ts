@@ -11,9 +11,12 @@
 // - The CLI runs in its own session: a signal to the host's process group (a
 //   terminal's Ctrl-C, a supervisor) reaches the host, which cancels runs
 //   through the engine after its grace period, instead of the engine directly.
-// - The CLI gets a parent-death signal (see dieWithThisProcess): if the host
-//   dies, even by SIGKILL, the kernel kills the CLI; its plugins notice their
-//   engine is gone (language hosts and providers watch it).
+// - The CLI runs under driftless-reaper (see dieWithThisProcessTree): if the
+//   host dies, even by SIGKILL, the reaper SIGKILLs the CLI and every process
+//   below it, plugins included. Without the reaper the CLI gets a
+//   parent-death signal alone and its plugins must notice their engine is
+//   gone (language hosts watch it; providers built with Pulumi's Go SDK only
+//   every few minutes).
 // - Every process of an invocation carries an engine tag in its environment;
 //   when the CLI has exited, anything still carrying the tag is killed, and a
 //   new engine kills what a dead owner left behind.
@@ -21,7 +24,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import * as automation from "@pulumi/pulumi/automation/index.js";
 import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
-import { dieWithThisProcess, ENGINE_TAG_ENV, killEngineProcesses, newEngineTag } from "./process.js";
+import { dieWithThisProcessTree, ENGINE_TAG_ENV, killEngineProcesses, newEngineTag } from "./process.js";
 
 /** After a cancellation, how long the CLI gets to stop cleanly before it is killed. */
 export const CANCEL_KILL_AFTER_MS = 30_000;
@@ -116,7 +119,7 @@ export function runPulumi(
   options: RunPulumiOptions = {},
 ): Promise<CommandResult> {
   const tag = newEngineTag();
-  const [file, argv] = dieWithThisProcess(command, args);
+  const [file, argv] = dieWithThisProcessTree(command, args);
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       cwd,
