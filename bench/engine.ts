@@ -64,9 +64,6 @@ class TimedEngine extends PulumiEngine {
     }
   }
 
-  override refresh(request: StackRequest, options?: EngineOperationOptions) {
-    return this.#timed("refresh", options, (o) => super.refresh(request, o));
-  }
   override preview(request: StackRequest, options?: EngineOperationOptions): Promise<Plan> {
     return this.#timed("preview", options, (o) => super.preview(request, o));
   }

@@ -142,13 +142,6 @@ export interface Engine {
   preview(request: StackRequest, options?: EngineOperationOptions): Promise<Plan>;
   up(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
   destroy(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
-  /**
-   * Refreshes the stack's recorded state from the live resources and keeps
-   * it (`pulumi refresh`), returning the resources whose live state differed.
-   * A preview and an `up` after it then both work from that state, instead
-   * of each refreshing again. Engines without it refresh inside each operation.
-   */
-  refresh?(request: StackRequest, options?: EngineOperationOptions): Promise<readonly DriftedResource[]>;
   /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
   recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
   /**
@@ -215,8 +208,16 @@ export class PulumiEngine implements Engine {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
-    await this.#withoutSummary(stack, () =>
-      this.#guarded(
+    // After an update, Stack.up reads the outputs (`pulumi stack output`, twice)
+    // and the last history entry: three more CLI processes, each decrypting the
+    // state, about a third of a small update. The engine's events carry the
+    // outputs already and the summary is not used, so both are skipped here.
+    const patched = stack as unknown as { outputs: Stack["outputs"]; info: Stack["info"] };
+    const original = { outputs: patched.outputs, info: patched.info };
+    patched.outputs = async () => ({});
+    patched.info = async () => undefined;
+    try {
+      await this.#guarded(
         request,
         options,
         () =>
@@ -227,45 +228,13 @@ export class PulumiEngine implements Engine {
             ...(options.plan ? { plan: options.plan } : {}),
           }),
         collector,
-      ),
-    );
-    const outputs = collector.stackOutputs ?? (await this.#stateOutputs(stack));
-    return { counts: collector.counts, outputs };
-  }
-
-  async refresh(request: StackRequest, options: EngineOperationOptions = {}): Promise<DriftedResource[]> {
-    const stack = await this.#stack(request);
-    const collector = new StepCollector(options.onProgress);
-    this.invocations++;
-    await this.#withoutSummary(stack, () =>
-      this.#guarded(
-        request,
-        options,
-        () => stack.refresh({ onEvent: collector.onEvent, signal: options.signal }),
-        collector,
-      ),
-    );
-    return [...collector.drift];
-  }
-
-  /**
-   * Runs an update or refresh without the reads Stack adds after it: the
-   * outputs (`pulumi stack output`, twice) and the last history entry, three
-   * more CLI processes, each decrypting the state, about a third of a small
-   * update. The engine's events carry the outputs already and the summary is
-   * not used.
-   */
-  async #withoutSummary<T>(stack: Stack, operation: () => Promise<T>): Promise<T> {
-    const patched = stack as unknown as { outputs: Stack["outputs"]; info: Stack["info"] };
-    const original = { outputs: patched.outputs, info: patched.info };
-    patched.outputs = async () => ({});
-    patched.info = async () => undefined;
-    try {
-      return await operation();
+      );
     } finally {
       patched.outputs = original.outputs;
       patched.info = original.info;
     }
+    const outputs = collector.stackOutputs ?? (await this.#stateOutputs(stack));
+    return { counts: collector.counts, outputs };
   }
 
   async destroy(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {

@@ -72,12 +72,6 @@ export interface RunContext {
   /** The approved plan was not applied (state changed or file gone): approve the new one only if identical. */
   replanned: boolean;
   planFile?: string;
-  /**
-   * How the `up` of this run meets the preview's state: `plan` applies the
-   * saved plan without refreshing (the state was refreshed once, or not at
-   * all), `refresh` refreshes again like the preview did.
-   */
-  upMode?: "plan" | "refresh";
   plan?: Plan;
   counts?: ChangeCounts;
   drift: boolean;

@@ -15,7 +15,6 @@ import {
   planDigest,
 } from "./decide.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
-import type { Plan } from "./engine.js";
 import { GateRefusedError } from "./errors.js";
 import { checkGates } from "./gates.js";
 import { leaseStack } from "./leases.js";
@@ -214,49 +213,23 @@ export const applyApprovedPlan: Step = async (ctx) => {
 
 /**
  * What would change, after refreshing from the real infrastructure; drift is
- * what the refresh found changed. An apply saves the engine's plan, for a
- * person to approve or for its own `up` to follow.
- *
- * A new revision in apply mode will almost surely be applied: it refreshes
- * once and keeps the refreshed state (`pulumi refresh`), then previews and
- * applies against that state, the `up` held to the saved plan so it does
- * only what the gates saw. A drift check of the applied revision usually
- * finds nothing: it refreshes inside its one preview, keeps nothing, and only
- * when it finds changes does its `up` refresh again.
+ * what the refresh found changed. A target that may need approval saves the
+ * engine's plan to apply later.
  */
 export const preview: Step = async (ctx) => {
   const { target, rt } = ctx;
-  const { engine } = rt.options;
   const revision = ctx.revision as string;
-  const applying = !ctx.ephemeral && target.mode === "apply";
-  const refreshFirst =
-    applying && target.refresh && engine.refresh !== undefined && ctx.status.lastAppliedRevision !== revision;
-  const previewRefresh = target.refresh && !refreshFirst;
-  ctx.upMode = applying ? (previewRefresh ? "refresh" : "plan") : undefined;
   ctx.planFile =
-    applying && (ctx.upMode === "plan" || target.requireApproval !== "never")
+    !ctx.ephemeral && target.requireApproval !== "never" && target.mode === "apply"
       ? join(rt.options.dataDir, "plans", target.name, `${ctx.run.id}.json`)
       : undefined;
-  if (ctx.planFile) {
-    mkdirSync(dirname(ctx.planFile), { recursive: true });
-    const planFile = ctx.planFile;
-    // Whatever ends the run, a plan not held for approval goes with it.
-    ctx.releases.push(() => {
-      if (ctx.approval?.planFile !== planFile) rmSync(planFile, { force: true });
-    });
-  }
-  let drift: Plan["drift"];
-  if (refreshFirst && engine.refresh) {
-    ctx.progress("refresh", "refresh");
-    drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
-  }
-  ctx.progress("preview", previewRefresh ? "refresh and preview" : "preview");
-  const previewed = await engine.preview(ctx.request!, {
-    ...engineOptions(ctx, previewRefresh),
+  if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
+  ctx.progress("preview", target.refresh ? "refresh and preview" : "preview");
+  const plan = await rt.options.engine.preview(ctx.request!, {
+    ...engineOptions(ctx, target.refresh),
     ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
   });
-  const plan: Plan = drift ? { ...previewed, drift } : previewed;
   ctx.plan = plan;
   ctx.counts = plan.counts;
   if (ctx.ephemeral) return;
@@ -274,6 +247,8 @@ export const preview: Step = async (ctx) => {
     `plan: ${formatCounts(plan.counts)}${notes.length ? ` (${notes.join("; ")})` : ""}`,
   );
   if (ctx.drift) rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+  const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
+  if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
 };
 
 /** Preview and detect modes end here; an apply with nothing to change too. */
@@ -292,6 +267,7 @@ export const gates: Step = (ctx) => {
   if (ctx.approved) return;
   const refusal = checkGates(ctx.plan!, ctx.target.gates);
   if (!refusal) return;
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
   ctx.rt.events.emit("gate.refused", {
     target: ctx.target.name,
     revision: ctx.revision as string,
@@ -329,6 +305,7 @@ export const holdForApproval: Step = async (ctx) => {
     );
     return stop("awaiting-approval");
   }
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
 };
 
 /** Outside its change windows an `up` waits for them (unless overridden); says so and when. */
@@ -351,14 +328,10 @@ export const changeWindow: Step = (ctx) => {
   return stop("deferred");
 };
 
-/** `pulumi up`: held to the preview's saved plan, or refreshing again like the preview did. */
+/** `pulumi up`, refreshing first like the preview did. */
 export const apply: Step = async (ctx) => {
-  const plan = ctx.upMode === "plan" ? ctx.planFile : undefined;
-  ctx.progress("apply", plan ? "up with the previewed plan" : "up");
-  const applied = await ctx.rt.options.engine.up(ctx.request!, {
-    ...engineOptions(ctx, ctx.upMode === "refresh" || (ctx.upMode === undefined && ctx.target.refresh)),
-    ...(plan ? { plan } : {}),
-  });
+  ctx.progress("apply", "up");
+  const applied = await ctx.rt.options.engine.up(ctx.request!, engineOptions(ctx, ctx.target.refresh));
   return appliedResult(ctx, applied.counts, applied.outputs);
 };
 
