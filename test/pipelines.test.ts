@@ -149,8 +149,10 @@ describe("dependent stacks with the real engine", () => {
       },
       "network and app v3",
     );
-    // Only app is asked (its timer, say); network has not seen the commit yet.
-    const waited = await reconciler.request("app", { trigger: "interval", force: false }).done;
+    // Only app is asked (by hand, say); network has not seen the commit yet. A
+    // scheduled check could reuse the ref answer of the push a moment ago (one
+    // answer is shared for a few seconds), so this asks the remote afresh.
+    const waited = await reconciler.request("app", { trigger: "manual", force: false }).done;
     expect(waited.log).toMatch(/dependency "network" applied \w+, which is behind \w+ \(its files changed\)/);
     await settled();
     expect(finished.map((e) => [e.target, e.result])).toEqual([
