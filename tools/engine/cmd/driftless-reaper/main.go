@@ -136,18 +136,53 @@ func killAll() {
 }
 
 // killDescendants SIGKILLs the processes below this one, read from /proc,
-// until none is left (one may fork while the others are killed).
+// and those that carry this run's engine tag (DRIFTLESS_ENGINE, inherited by
+// every process the command starts, wherever it was re-parented), until
+// several scans in a row find none (one may fork while the others are killed).
 func killDescendants() {
-	for range 20 {
+	tag := os.Getenv("DRIFTLESS_ENGINE")
+	for quiet, round := 0, 0; quiet < 3 && round < 100; round++ {
 		pids := descendants(os.Getpid())
+		if tag != "" {
+			pids = append(pids, tagged("DRIFTLESS_ENGINE="+tag)...)
+		}
 		if len(pids) == 0 {
-			return
+			quiet++
+		} else {
+			quiet = 0
 		}
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// tagged lists the live processes other than this one whose environment holds entry.
+func tagged(entry string) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var found []int
+	self := os.Getpid()
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		environ, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, v := range strings.Split(string(environ), "\x00") {
+			if v == entry {
+				found = append(found, pid)
+				break
+			}
+		}
+	}
+	return found
 }
 
 // descendants lists the live (not zombie) processes below root.
