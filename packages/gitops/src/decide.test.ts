@@ -142,6 +142,12 @@ describe("drift and changes from Git", () => {
     expect(isDrift(deployment(["spec.replicas"], ["status.replicas"], "replace"), status(), REV_A)).toBe(
       false,
     );
+    // Deleting a resource whose status moved is Git removing it, not drift.
+    const removed: Plan = {
+      ...relabel,
+      steps: [{ op: "delete", urn: "d", type: "kubernetes:apps/v1:Deployment" }],
+    };
+    expect(isDrift(removed, status(), REV_A)).toBe(false);
     // Without paths on either side, a step on a drifted resource is drift (as before).
     expect(isDrift(deployment(["spec.replicas"]), status(), REV_A)).toBe(true);
     expect(isDrift(deployment([], ["status.replicas"]), status(), REV_A)).toBe(true);

@@ -77,12 +77,10 @@ export function driftSteps(plan: Plan): Plan["steps"] | undefined {
     if (!drifted.has(step.urn)) return false;
     const paths = drifted.get(step.urn);
     const stepPaths = step.diffs?.map((d) => d.path) ?? step.keys;
-    return (
-      !paths ||
-      !stepPaths?.length ||
-      (step.op !== "update" && step.op !== "replace") ||
-      touchesPaths(stepPaths, paths)
-    );
+    // A delete is the program no longer declaring the resource: Git, never drift.
+    if (step.op === "delete") return false;
+    if (step.op === "create") return true;
+    return !paths || !stepPaths?.length || touchesPaths(stepPaths, paths);
   });
 }
 
