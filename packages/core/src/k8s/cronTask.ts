@@ -2,16 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
 import { cronProblem } from "./cron.js";
-import { objectMetadata } from "./metadata.js";
-import {
-  ownServiceAccount,
-  placement,
-  podMetadata,
-  podSpec,
-  validateWorkload,
-  type WorkloadArgs,
-  workloadLabels,
-} from "./workload.js";
+import { startWorkload, validateWorkload, type WorkloadArgs } from "./workload.js";
 
 /** Inputs of {@link CronTask}. */
 export interface CronTaskArgs extends WorkloadArgs {
@@ -74,7 +65,6 @@ export class CronTask extends pulumi.ComponentResource {
 
   constructor(name: string, args: CronTaskArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:k8s:CronTask", name, {}, opts);
-    const skipAwait = args.skipAwait ?? false;
 
     const v = new Validator("CronTask", name);
     validateWorkload(v, name, args);
@@ -99,32 +89,12 @@ export class CronTask extends pulumi.ComponentResource {
 
     v.done();
 
-    const labels = workloadLabels(name, "cron", args);
-    const { namespace, dependsOn } = placement(args);
-    const identity = ownServiceAccount(
-      this,
-      name,
-      args,
-      objectMetadata({
-        name,
-        namespace,
-        labels: labels.all,
-        skipAwait,
-        ...(args.annotations ? { annotations: args.annotations } : {}),
-      }),
-      dependsOn,
-    );
-    this.serviceAccount = identity.serviceAccount;
+    const workload = startWorkload(this, name, "cron", args);
+    this.serviceAccount = workload.serviceAccount;
     this.cronJob = new k8s.batch.v1.CronJob(
       name,
       {
-        metadata: objectMetadata({
-          name,
-          namespace,
-          labels: labels.all,
-          skipAwait,
-          ...(args.annotations ? { annotations: args.annotations } : {}),
-        }),
+        metadata: workload.metadata(),
         spec: {
           schedule: args.schedule.trim(),
           ...(args.timeZone === undefined ? {} : { timeZone: args.timeZone }),
@@ -133,21 +103,18 @@ export class CronTask extends pulumi.ComponentResource {
           failedJobsHistoryLimit: args.failedJobsHistoryLimit ?? 1,
           suspend: args.suspend ?? false,
           jobTemplate: {
-            metadata: { labels: { ...labels.all } },
+            metadata: { labels: { ...workload.labels.all } },
             spec: {
               backoffLimit: args.backoffLimit ?? 2,
               ...(args.activeDeadlineSeconds === undefined
                 ? {}
                 : { activeDeadlineSeconds: args.activeDeadlineSeconds }),
-              template: {
-                metadata: podMetadata(labels, args),
-                spec: podSpec(name, identity.args, {}, args.restartPolicy ?? "Never"),
-              },
+              template: workload.podTemplate({ restartPolicy: args.restartPolicy ?? "Never" }),
             },
           },
         },
       },
-      { parent: this, dependsOn },
+      workload.childOptions,
     );
     this.cronJobName = this.cronJob.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ cronJobName: this.cronJobName });

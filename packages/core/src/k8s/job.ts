@@ -1,16 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
-import { objectMetadata } from "./metadata.js";
-import {
-  ownServiceAccount,
-  placement,
-  podMetadata,
-  podSpec,
-  validateWorkload,
-  type WorkloadArgs,
-  workloadLabels,
-} from "./workload.js";
+import { startWorkload, validateWorkload, type WorkloadArgs } from "./workload.js";
 
 /** Inputs of {@link Job}. */
 export interface JobArgs extends WorkloadArgs {
@@ -50,8 +41,6 @@ export class Job extends pulumi.ComponentResource {
 
   constructor(name: string, args: JobArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("driftless:k8s:Job", name, {}, opts);
-    const skipAwait = args.skipAwait ?? false;
-
     const v = new Validator("Job", name);
     validateWorkload(v, name, args);
     v.integer("backoffLimit", args.backoffLimit, 0);
@@ -59,45 +48,22 @@ export class Job extends pulumi.ComponentResource {
     v.oneOf("restartPolicy", args.restartPolicy, ["OnFailure", "Never"]);
     v.done();
 
-    const labels = workloadLabels(name, "job", args);
-    const { namespace, dependsOn } = placement(args);
-    const identity = ownServiceAccount(
-      this,
-      name,
-      args,
-      objectMetadata({
-        name,
-        namespace,
-        labels: labels.all,
-        skipAwait,
-        ...(args.annotations ? { annotations: args.annotations } : {}),
-      }),
-      dependsOn,
-    );
-    this.serviceAccount = identity.serviceAccount;
+    const workload = startWorkload(this, name, "job", args);
+    this.serviceAccount = workload.serviceAccount;
     this.job = new k8s.batch.v1.Job(
       name,
       {
-        metadata: objectMetadata({
-          name,
-          namespace,
-          labels: labels.all,
-          skipAwait,
-          ...(args.annotations ? { annotations: args.annotations } : {}),
-        }),
+        metadata: workload.metadata(),
         spec: {
           backoffLimit: args.backoffLimit ?? 0,
           activeDeadlineSeconds: args.activeDeadlineSeconds ?? 600,
-          template: {
-            metadata: podMetadata(labels, args),
-            spec: podSpec(name, identity.args, {}, args.restartPolicy ?? "Never"),
-          },
+          template: workload.podTemplate({ restartPolicy: args.restartPolicy ?? "Never" }),
         },
       },
       // A Job's template is immutable, and the provider would patch it (rejected
       // by the API server): any change replaces the Job, and as the name is
       // fixed the old one goes first.
-      { parent: this, dependsOn, replaceOnChanges: ["spec"], deleteBeforeReplace: true },
+      { ...workload.childOptions, replaceOnChanges: ["spec"], deleteBeforeReplace: true },
     );
     this.jobName = this.job.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ jobName: this.jobName });

@@ -101,3 +101,21 @@ export class Probe {
     };
   }
 }
+
+/**
+ * Validates each of `probes` under its field name. With `missingPort` (the
+ * container has no port to aim at) an HTTP or TCP probe must name its own
+ * port, and `missingPort` says why it is required.
+ */
+export function validateProbes(
+  v: Validator,
+  probes: Readonly<Record<string, Probe | undefined>>,
+  missingPort?: string,
+): void {
+  for (const [field, probe] of Object.entries(probes)) {
+    if (!probe) continue;
+    probe.validate(v, field);
+    if (missingPort !== undefined)
+      v.check(!probe.needsPort || probe.port !== undefined, `${field}.port`, missingPort, undefined);
+  }
+}

@@ -1,19 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
-import { objectMetadata } from "./metadata.js";
-import type { Probe } from "./probe.js";
+import { type Probe, validateProbes } from "./probe.js";
 import { parseQuantity } from "./quantity.js";
-import { zoneSpread } from "./rollout.js";
-import {
-  ownServiceAccount,
-  placement,
-  podMetadata,
-  podSpec,
-  validateWorkload,
-  type WorkloadArgs,
-  workloadLabels,
-} from "./workload.js";
+import { startWorkload, validateWorkload, type WorkloadArgs } from "./workload.js";
 
 /**
  * A PersistentVolumeClaim template: every pod gets its own volume, kept when
@@ -101,7 +91,6 @@ export class StatefulService extends pulumi.ComponentResource {
     const replicas = args.replicas ?? 1;
     const claims = args.volumeClaims ?? [];
     const probes = { readiness: args.readiness || undefined, liveness: args.liveness || undefined };
-    const skipAwait = args.skipAwait ?? false;
 
     const v = new Validator("StatefulService", name);
     validateWorkload(v, name, args);
@@ -131,40 +120,24 @@ export class StatefulService extends pulumi.ComponentResource {
         "ReadWriteMany",
       ]);
     }
-    for (const [field, probe] of Object.entries(probes)) {
-      if (!probe) continue;
-      probe.validate(v, field);
-      v.check(
-        !probe.needsPort || probe.port !== undefined || args.port !== undefined,
-        `${field}.port`,
-        "is required without `port` (or use `Probe.exec`)",
-        undefined,
-      );
-    }
+    validateProbes(
+      v,
+      probes,
+      args.port === undefined ? "is required without `port` (or use `Probe.exec`)" : undefined,
+    );
     v.done();
 
-    const labels = workloadLabels(name, "stateful", args);
-    const { namespace, dependsOn } = placement(args);
-    const meta = () =>
-      objectMetadata({
-        name,
-        namespace,
-        labels: labels.all,
-        skipAwait,
-        ...(args.annotations ? { annotations: args.annotations } : {}),
-      });
-    const parent = { parent: this, dependsOn };
-    const identity = ownServiceAccount(this, name, args, meta(), dependsOn);
-    this.serviceAccount = identity.serviceAccount;
-    const port = args.port ?? 0;
+    const workload = startWorkload(this, name, "stateful", args);
+    const selector = workload.labels.selector;
+    this.serviceAccount = workload.serviceAccount;
 
     this.service = new k8s.core.v1.Service(
       name,
       {
-        metadata: meta(),
+        metadata: workload.metadata(),
         spec: {
           clusterIP: "None",
-          selector: { ...labels.selector },
+          selector: { ...selector },
           // A headless Service needs no port; one is published when the container has one.
           ...(args.port === undefined
             ? {}
@@ -172,32 +145,27 @@ export class StatefulService extends pulumi.ComponentResource {
           publishNotReadyAddresses: false,
         },
       },
-      parent,
+      workload.childOptions,
     );
-    const pod = podSpec(name, identity.args, {
-      ...(args.port === undefined ? {} : { ports: [{ name: "main", containerPort: args.port }] }),
-      ...(probes.readiness ? { readinessProbe: probes.readiness.toK8s(port) } : {}),
-      ...(probes.liveness ? { livenessProbe: probes.liveness.toK8s(port) } : {}),
-      claimMounts: claims.map((c) => ({ name: c.name, mountPath: c.path })),
-    });
     this.statefulSet = new k8s.apps.v1.StatefulSet(
       name,
       {
-        metadata: meta(),
+        metadata: workload.metadata(),
         spec: {
           serviceName: name,
           replicas,
           podManagementPolicy: args.podManagementPolicy ?? "OrderedReady",
-          selector: { matchLabels: { ...labels.selector } },
-          template: {
-            metadata: podMetadata(labels, args),
-            spec: {
-              ...pod,
-              ...zoneSpread(args.zoneSpread, replicas, labels.selector),
-            },
-          },
+          selector: { matchLabels: { ...selector } },
+          template: workload.podTemplate({
+            ...(args.port === undefined
+              ? {}
+              : { ports: [{ name: "main", containerPort: args.port }], probePort: args.port }),
+            probes,
+            claimMounts: claims.map((c) => ({ name: c.name, mountPath: c.path })),
+            zoneSpread: { mode: args.zoneSpread, mostReplicas: replicas },
+          }),
           volumeClaimTemplates: claims.map((c) => ({
-            metadata: { name: c.name, labels: { ...labels.selector } },
+            metadata: { name: c.name, labels: { ...selector } },
             spec: {
               accessModes: [c.accessMode ?? "ReadWriteOnce"],
               resources: { requests: { storage: c.size } },
@@ -206,7 +174,7 @@ export class StatefulService extends pulumi.ComponentResource {
           })),
         },
       },
-      parent,
+      workload.childOptions,
     );
     this.statefulSetName = this.statefulSet.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ statefulSetName: this.statefulSetName });

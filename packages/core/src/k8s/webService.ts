@@ -2,24 +2,15 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
 import { type IngressArgs, resolveIngress, validateIngress } from "./ingress.js";
-import { objectMetadata } from "./metadata.js";
-import { Probe } from "./probe.js";
-import { type RolloutArgs, rolloutSpec, validateRollout, zoneSpread } from "./rollout.js";
+import { Probe, validateProbes } from "./probe.js";
+import { type RolloutArgs, rolloutSpec, validateRollout } from "./rollout.js";
 import {
   type AutoscalingArgs,
   type DisruptionBudgetArgs,
   validateAutoscaling,
   validateDisruptionBudget,
 } from "./scaling.js";
-import {
-  ownServiceAccount,
-  placement,
-  podMetadata,
-  podSpec,
-  validateWorkload,
-  type WorkloadArgs,
-  workloadLabels,
-} from "./workload.js";
+import { startWorkload, validateWorkload, type WorkloadArgs } from "./workload.js";
 
 /** A Service port besides the main `http` one. */
 export interface ServicePortArgs {
@@ -142,9 +133,11 @@ export class WebService extends pulumi.ComponentResource {
     const replicas = autoscaling ? undefined : (args.replicas ?? 2);
     const fewestReplicas = autoscaling?.minReplicas ?? replicas ?? 2;
     const mostReplicas = autoscaling?.maxReplicas ?? replicas ?? 2;
-    const readiness = args.readiness ?? Probe.tcp();
-    const liveness = args.liveness ?? Probe.tcp(undefined, { initialDelaySeconds: 10 });
-    const skipAwait = args.skipAwait ?? false;
+    const probes = {
+      readiness: args.readiness ?? Probe.tcp(),
+      liveness: (args.liveness ?? Probe.tcp(undefined, { initialDelaySeconds: 10 })) || undefined,
+      startup: args.startup,
+    };
     const cpuUtilization = autoscaling?.cpuUtilization ?? 70;
     const disruptionBudget =
       args.disruptionBudget ?? (fewestReplicas > 1 ? { maxUnavailable: 1 } : (false as const));
@@ -176,28 +169,17 @@ export class WebService extends pulumi.ComponentResource {
       }
     }
     v.integer("replicas", args.replicas, 1);
-    readiness.validate(v, "readiness");
-    if (liveness) liveness.validate(v, "liveness");
-    args.startup?.validate(v, "startup");
+    validateProbes(v, probes);
     validateIngress(v, args.ingress, ingress, portNames);
     if (autoscaling) validateAutoscaling(v, autoscaling, cpuUtilization, args.replicas);
     if (disruptionBudget) validateDisruptionBudget(v, disruptionBudget);
     v.done();
 
-    const labels = workloadLabels(name, "web", args);
-    const { namespace, dependsOn } = placement(args);
-    const meta = (annotations?: Readonly<Record<string, pulumi.Input<string>>>) =>
-      objectMetadata({
-        name,
-        namespace,
-        labels: labels.all,
-        skipAwait,
-        annotations: { ...args.annotations, ...annotations },
-      });
-    const parent = { parent: this, dependsOn };
-    const identity = ownServiceAccount(this, name, args, meta(), dependsOn);
-    this.serviceAccount = identity.serviceAccount;
-    const selector = { matchLabels: { ...labels.selector } };
+    const workload = startWorkload(this, name, "web", args);
+    const meta = workload.metadata;
+    const parent = workload.childOptions;
+    this.serviceAccount = workload.serviceAccount;
+    const selector = { matchLabels: { ...workload.labels.selector } };
 
     this.deployment = new k8s.apps.v1.Deployment(
       name,
@@ -209,25 +191,19 @@ export class WebService extends pulumi.ComponentResource {
           ...(replicas === undefined ? {} : { replicas }),
           ...rolloutSpec(args),
           selector,
-          template: {
-            metadata: podMetadata(labels, args),
-            spec: {
-              ...podSpec(name, identity.args, {
-                ports: [
-                  { name: "http", containerPort: port },
-                  ...extraPorts.map((p) => ({
-                    name: p.name,
-                    containerPort: p.containerPort ?? p.port,
-                    protocol: p.protocol ?? "TCP",
-                  })),
-                ],
-                readinessProbe: readiness.toK8s(port),
-                ...(liveness ? { livenessProbe: liveness.toK8s(port) } : {}),
-                ...(args.startup ? { startupProbe: args.startup.toK8s(port) } : {}),
-              }),
-              ...zoneSpread(args.zoneSpread, mostReplicas, labels.selector),
-            },
-          },
+          template: workload.podTemplate({
+            ports: [
+              { name: "http", containerPort: port },
+              ...extraPorts.map((p) => ({
+                name: p.name,
+                containerPort: p.containerPort ?? p.port,
+                protocol: p.protocol ?? "TCP",
+              })),
+            ],
+            probes,
+            probePort: port,
+            zoneSpread: { mode: args.zoneSpread, mostReplicas },
+          }),
         },
       },
       parent,
@@ -238,7 +214,7 @@ export class WebService extends pulumi.ComponentResource {
         metadata: meta(args.serviceAnnotations),
         spec: {
           type: serviceType,
-          selector: { ...labels.selector },
+          selector: { ...workload.labels.selector },
           ports: [
             { name: "http", port: servicePort, targetPort: "http" },
             ...extraPorts.map((p) => ({

@@ -1,18 +1,9 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
-import { objectMetadata } from "./metadata.js";
-import type { Probe } from "./probe.js";
-import { type RolloutArgs, rolloutSpec, validateRollout, zoneSpread } from "./rollout.js";
-import {
-  ownServiceAccount,
-  placement,
-  podMetadata,
-  podSpec,
-  validateWorkload,
-  type WorkloadArgs,
-  workloadLabels,
-} from "./workload.js";
+import { type Probe, validateProbes } from "./probe.js";
+import { type RolloutArgs, rolloutSpec, validateRollout } from "./rollout.js";
+import { startWorkload, validateWorkload, type WorkloadArgs } from "./workload.js";
 
 /** Inputs of {@link Worker}. */
 export interface WorkerArgs extends WorkloadArgs, RolloutArgs {
@@ -65,62 +56,26 @@ export class Worker extends pulumi.ComponentResource {
     validateWorkload(v, name, args);
     validateRollout(v, args);
     v.integer("replicas", args.replicas, 0);
-    for (const [field, probe] of Object.entries(probes)) {
-      if (!probe) continue;
-      probe.validate(v, field);
-      v.check(
-        !probe.needsPort || probe.port !== undefined,
-        `${field}.port`,
-        "is required: a Worker has no container port (or use `Probe.exec`)",
-        undefined,
-      );
-    }
+    validateProbes(v, probes, "is required: a Worker has no container port (or use `Probe.exec`)");
     v.done();
 
-    const labels = workloadLabels(name, "worker", args);
-    const { namespace, dependsOn } = placement(args);
-    const identity = ownServiceAccount(
-      this,
-      name,
-      args,
-      objectMetadata({
-        name,
-        namespace,
-        labels: labels.all,
-        skipAwait: args.skipAwait ?? false,
-        ...(args.annotations ? { annotations: args.annotations } : {}),
-      }),
-      dependsOn,
-    );
-    this.serviceAccount = identity.serviceAccount;
+    const workload = startWorkload(this, name, "worker", args);
+    this.serviceAccount = workload.serviceAccount;
     this.deployment = new k8s.apps.v1.Deployment(
       name,
       {
-        metadata: objectMetadata({
-          name,
-          namespace,
-          labels: labels.all,
-          skipAwait: args.skipAwait ?? false,
-          ...(args.annotations ? { annotations: args.annotations } : {}),
-        }),
+        metadata: workload.metadata(),
         spec: {
           replicas,
           ...rolloutSpec(args),
-          selector: { matchLabels: { ...labels.selector } },
-          template: {
-            metadata: podMetadata(labels, args),
-            spec: {
-              ...podSpec(name, identity.args, {
-                ...(probes.liveness ? { livenessProbe: probes.liveness.toK8s(0) } : {}),
-                ...(probes.readiness ? { readinessProbe: probes.readiness.toK8s(0) } : {}),
-                ...(probes.startup ? { startupProbe: probes.startup.toK8s(0) } : {}),
-              }),
-              ...zoneSpread(args.zoneSpread, replicas, labels.selector),
-            },
-          },
+          selector: { matchLabels: { ...workload.labels.selector } },
+          template: workload.podTemplate({
+            probes,
+            zoneSpread: { mode: args.zoneSpread, mostReplicas: replicas },
+          }),
         },
       },
-      { parent: this, dependsOn },
+      workload.childOptions,
     );
     this.deploymentName = this.deployment.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ deploymentName: this.deploymentName });

@@ -1,5 +1,6 @@
 // The core every workload component builds on: WorkloadArgs, their validation,
-// labels, placement, the own ServiceAccount and the shared pod spec.
+// and startWorkload, which gives a component its labels, object metadata, own
+// ServiceAccount and the pod template all kinds share.
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
@@ -13,9 +14,12 @@ import {
 } from "./container.js";
 import type { EnvFrom } from "./envFrom.js";
 import { EnvValue } from "./envValue.js";
+import { objectMetadata } from "./metadata.js";
 import type { Mount } from "./mount.js";
 import { Namespace } from "./namespace.js";
+import type { Probe } from "./probe.js";
 import { type ResourceRequirements, resolveResources } from "./resources.js";
+import { type RolloutArgs, zoneSpread } from "./rollout.js";
 
 /** Inputs every workload (WebService, Worker, CronTask, Job, StatefulService) shares. */
 export interface WorkloadArgs {
@@ -253,7 +257,7 @@ export function validateWorkload(v: Validator, name: string, args: WorkloadArgs)
 }
 
 /** `app.kubernetes.io/*` labels for a workload called `name`. */
-export function workloadLabels(name: string, component: string, args: WorkloadArgs): WorkloadLabels {
+function workloadLabels(name: string, component: string, args: WorkloadArgs): WorkloadLabels {
   // The selector must never change (it is immutable on Deployments), so it holds only the name.
   const selector = { "app.kubernetes.io/name": name, "app.kubernetes.io/instance": name };
   return {
@@ -274,7 +278,7 @@ export function workloadLabels(name: string, component: string, args: WorkloadAr
  * workload, the secure defaults with the caller's relaxations, env, mounts and
  * resources.
  */
-export function podSpec(
+function podSpec(
   name: string,
   args: WorkloadArgs,
   extras: ContainerExtras,
@@ -362,7 +366,7 @@ function serviceAccountNameOf(sa: pulumi.Input<string> | k8s.core.v1.ServiceAcco
  * {@link Namespace} component when one is given, so its objects wait for it)
  * and what the children must depend on to keep creation order.
  */
-export function placement(args: WorkloadArgs): {
+function placement(args: WorkloadArgs): {
   readonly namespace: pulumi.Input<string> | undefined;
   readonly dependsOn: pulumi.Resource[];
 } {
@@ -377,7 +381,7 @@ export function placement(args: WorkloadArgs): {
 }
 
 /** Labels and annotations of the pod template. */
-export function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.types.input.meta.v1.ObjectMeta {
+function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.types.input.meta.v1.ObjectMeta {
   return {
     labels: { ...labels.all },
     ...(args.podAnnotations && Object.keys(args.podAnnotations).length > 0
@@ -390,7 +394,7 @@ export function podMetadata(labels: WorkloadLabels, args: WorkloadArgs): k8s.typ
  * Creates the workload's own ServiceAccount when `args.serviceAccount` asks for
  * one, and returns the args the pod spec is built from (naming that account).
  */
-export function ownServiceAccount(
+function ownServiceAccount(
   parent: pulumi.Resource,
   name: string,
   args: WorkloadArgs,
@@ -415,4 +419,91 @@ export function ownServiceAccount(
     { parent, dependsOn },
   );
   return { args: { ...args, serviceAccountName: serviceAccount }, serviceAccount };
+}
+
+/** The probes of a workload's container. */
+export interface WorkloadProbes {
+  readonly readiness?: Probe;
+  readonly liveness?: Probe;
+  readonly startup?: Probe;
+}
+
+/** What a component adds to the pod template every workload shares. */
+export interface PodTemplateOptions {
+  /** Ports of the container. */
+  readonly ports?: k8s.types.input.core.v1.ContainerPort[];
+  /** Probes of the container, aimed at `probePort` unless they name their own port. */
+  readonly probes?: WorkloadProbes;
+  /** @default 0 */
+  readonly probePort?: number;
+  /** Mounts of volumes the pod spec does not hold (StatefulSet claim templates). */
+  readonly claimMounts?: readonly k8s.types.input.core.v1.VolumeMount[];
+  /** @default - Kubernetes' (`Always`) */
+  readonly restartPolicy?: "OnFailure" | "Never";
+  /** Spread pods across zones, given the most replicas that may run. */
+  readonly zoneSpread?: { readonly mode: RolloutArgs["zoneSpread"]; readonly mostReplicas: number };
+}
+
+/** What a workload component builds its objects from; see {@link startWorkload}. */
+export interface Workload {
+  readonly labels: WorkloadLabels;
+  /** The options of every child: the component as parent, after the namespace and ServiceAccount. */
+  readonly childOptions: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Resource[] };
+  /** The workload's own ServiceAccount, when `serviceAccount` asked for one. */
+  readonly serviceAccount?: k8s.core.v1.ServiceAccount;
+  /** Metadata of an object the component creates, with `annotations` on top of the workload's. */
+  metadata(annotations?: Readonly<Record<string, pulumi.Input<string>>>): k8s.types.input.meta.v1.ObjectMeta;
+  /** The pod template: the shared pod spec and metadata, with what the component adds. */
+  podTemplate(options?: PodTemplateOptions): k8s.types.input.core.v1.PodTemplateSpec;
+}
+
+/**
+ * Starts the workload `name` of a component (`parent`), after its args are
+ * validated: its labels and placement, its own ServiceAccount when asked for,
+ * and the builders of its objects' metadata and pod template.
+ */
+export function startWorkload(
+  parent: pulumi.Resource,
+  name: string,
+  component: string,
+  args: WorkloadArgs,
+): Workload {
+  const labels = workloadLabels(name, component, args);
+  const { namespace, dependsOn } = placement(args);
+  const metadata = (annotations?: Readonly<Record<string, pulumi.Input<string>>>) =>
+    objectMetadata({
+      name,
+      namespace,
+      labels: labels.all,
+      skipAwait: args.skipAwait ?? false,
+      annotations: { ...args.annotations, ...annotations },
+    });
+  const identity = ownServiceAccount(parent, name, args, metadata(), dependsOn);
+  return {
+    labels,
+    childOptions: { parent, dependsOn },
+    ...(identity.serviceAccount === undefined ? {} : { serviceAccount: identity.serviceAccount }),
+    metadata,
+    podTemplate(options = {}) {
+      const { readiness, liveness, startup } = options.probes ?? {};
+      const port = options.probePort ?? 0;
+      const spec = podSpec(
+        name,
+        identity.args,
+        {
+          ...(options.ports === undefined ? {} : { ports: options.ports }),
+          ...(readiness ? { readinessProbe: readiness.toK8s(port) } : {}),
+          ...(liveness ? { livenessProbe: liveness.toK8s(port) } : {}),
+          ...(startup ? { startupProbe: startup.toK8s(port) } : {}),
+          ...(options.claimMounts === undefined ? {} : { claimMounts: options.claimMounts }),
+        },
+        options.restartPolicy,
+      );
+      const spread = options.zoneSpread;
+      return {
+        metadata: podMetadata(labels, args),
+        spec: spread ? { ...spec, ...zoneSpread(spread.mode, spread.mostReplicas, labels.selector) } : spec,
+      };
+    },
+  };
 }
