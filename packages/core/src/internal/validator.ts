@@ -45,6 +45,21 @@ export class Validator {
     else if (value > max) this.fail(field, `must be at most ${max}`, value);
   }
 
+  /**
+   * A Kubernetes int-or-percent: a count from 0, or a whole percentage from
+   * `0%` to `100%` (Kubernetes' IntOrString fields); `example` shows one in the message.
+   */
+  countOrPercent(field: string, value: number | string | undefined, example: string): void {
+    if (typeof value === "number") this.integer(field, value, 0);
+    else if (value !== undefined)
+      this.check(
+        /^(100|[1-9]?[0-9])%$/.test(value),
+        field,
+        `must be a count or a percentage like \`${example}\``,
+        value,
+      );
+  }
+
   /** A TCP/UDP port number. */
   port(field: string, value: number | undefined): void {
     this.integer(field, value, 1, 65535);

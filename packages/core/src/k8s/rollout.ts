@@ -58,25 +58,14 @@ export interface RolloutArgs {
   readonly zoneSpread?: "preferred" | "required" | false;
 }
 
-const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
-
 /** Validates {@link RolloutArgs}. */
 export function validateRollout(v: Validator, args: RolloutArgs): void {
   const strategy = args.strategy;
   if (strategy !== undefined) {
     v.oneOf("strategy.type", strategy.type, ["RollingUpdate", "Recreate"]);
     if (strategy.type === "RollingUpdate") {
-      for (const field of ["maxSurge", "maxUnavailable"] as const) {
-        const value = strategy[field];
-        if (typeof value === "number") v.integer(`strategy.${field}`, value, 0);
-        else if (value !== undefined)
-          v.check(
-            INT_OR_PERCENT.test(value),
-            `strategy.${field}`,
-            "must be a count or a percentage like `25%`",
-            value,
-          );
-      }
+      for (const field of ["maxSurge", "maxUnavailable"] as const)
+        v.countOrPercent(`strategy.${field}`, strategy[field], "25%");
       v.check(
         !(isZero(strategy.maxSurge) && isZero(strategy.maxUnavailable)),
         "strategy",

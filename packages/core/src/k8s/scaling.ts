@@ -55,8 +55,6 @@ export interface DisruptionBudgetArgs {
   readonly minAvailable?: number | string;
 }
 
-const INT_OR_PERCENT = /^(100|[1-9]?[0-9])%$/;
-
 /**
  * Validates `autoscaling`; `cpuUtilization` is its resolved value and
  * `replicas` the fixed count, which must not be set beside an autoscaler.
@@ -104,15 +102,6 @@ export function validateDisruptionBudget(v: Validator, disruptionBudget: Disrupt
     "must set `maxUnavailable` or `minAvailable`, not both",
     disruptionBudget,
   );
-  for (const field of ["maxUnavailable", "minAvailable"] as const) {
-    const value = disruptionBudget[field];
-    if (typeof value === "number") v.integer(`disruptionBudget.${field}`, value, 0);
-    else if (value !== undefined)
-      v.check(
-        INT_OR_PERCENT.test(value),
-        `disruptionBudget.${field}`,
-        "must be a count or a percentage like `50%`",
-        value,
-      );
-  }
+  for (const field of ["maxUnavailable", "minAvailable"] as const)
+    v.countOrPercent(`disruptionBudget.${field}`, disruptionBudget[field], "50%");
 }

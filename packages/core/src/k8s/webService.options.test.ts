@@ -179,6 +179,16 @@ describe("WebService exposure", () => {
       '`strategy.maxSurge` must be a count or a percentage like `25%`, got "lots"',
     ],
     [
+      "maxUnavailable",
+      { strategy: { type: "RollingUpdate", maxUnavailable: -1 } },
+      "`strategy.maxUnavailable` must be at least 0, got -1",
+    ],
+    [
+      "disruption budget",
+      { disruptionBudget: { maxUnavailable: "150%" } },
+      '`disruptionBudget.maxUnavailable` must be a count or a percentage like `50%`, got "150%"',
+    ],
+    [
       "progressDeadlineSeconds",
       { minReadySeconds: 60, progressDeadlineSeconds: 30 },
       "`progressDeadlineSeconds` must exceed `minReadySeconds` (60), got 30",
