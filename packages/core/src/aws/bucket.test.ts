@@ -235,6 +235,10 @@ describe("Bucket", () => {
       Service: "s3.amazonaws.com",
     });
     const policy = JSON.parse(one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+    expect(policy.Statement.slice(0, 2).map((s: { Resource: string }) => s.Resource)).toEqual([
+      "arn:aws:s3:::assets",
+      "arn:aws:s3:::assets/*",
+    ]);
     expect(policy.Statement[2]).toEqual({
       Effect: "Allow",
       Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],

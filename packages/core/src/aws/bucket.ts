@@ -411,6 +411,8 @@ export class Bucket extends pulumi.ComponentResource {
     versioning: aws.s3.BucketVersioning,
   ): void {
     const parent = { parent: this };
+    // Called from the constructor before `this.arn` is set: name the bucket's own output.
+    const arn = this.bucket.arn;
     const role = new aws.iam.Role(
       `${name}-replication`,
       {
@@ -434,7 +436,7 @@ export class Bucket extends pulumi.ComponentResource {
             {
               Effect: "Allow",
               Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-              Resource: this.arn,
+              Resource: arn,
             },
             {
               Effect: "Allow",
@@ -443,7 +445,7 @@ export class Bucket extends pulumi.ComponentResource {
                 "s3:GetObjectVersionAcl",
                 "s3:GetObjectVersionTagging",
               ],
-              Resource: pulumi.interpolate`${this.arn}/*`,
+              Resource: pulumi.interpolate`${arn}/*`,
             },
             {
               Effect: "Allow",
