@@ -1,50 +1,14 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
+import {
+  type LifecycleRuleArgs,
+  lifecycleRules,
+  type StorageClass,
+  validateLifecycleRules,
+} from "./bucketLifecycle.js";
+import { createReplication, validateReplication } from "./bucketReplication.js";
 import { Statement } from "./statement.js";
-
-/** S3 storage classes a lifecycle rule can move objects to. */
-export type StorageClass =
-  | "STANDARD_IA"
-  | "ONEZONE_IA"
-  | "INTELLIGENT_TIERING"
-  | "GLACIER_IR"
-  | "GLACIER"
-  | "DEEP_ARCHIVE";
-
-/**
- * One lifecycle rule.
- * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lifecycle-mgmt.html
- */
-export interface LifecycleRuleArgs {
-  /** Rule id, unique within the bucket. */
-  readonly id: string;
-  /**
-   * Key prefix the rule applies to.
-   * @default "" (every object)
-   */
-  readonly prefix?: string;
-  /**
-   * Days after creation that current versions expire.
-   * @default - never
-   */
-  readonly expirationDays?: number;
-  /**
-   * Days after becoming noncurrent that old versions are deleted.
-   * @default - never
-   */
-  readonly noncurrentVersionExpirationDays?: number;
-  /**
-   * Moves to cheaper storage classes.
-   * @default []
-   */
-  readonly transitions?: readonly { readonly days: number; readonly storageClass: StorageClass }[];
-  /**
-   * Days after which incomplete multipart uploads are aborted.
-   * @default 7
-   */
-  readonly abortIncompleteMultipartUploadDays?: number;
-}
 
 /**
  * Static website hosting (the bucket stays private; serve it through CloudFront).
@@ -141,15 +105,6 @@ export interface BucketArgs {
   readonly tags?: Readonly<Record<string, string>>;
 }
 
-const STORAGE_CLASSES: readonly StorageClass[] = [
-  "STANDARD_IA",
-  "ONEZONE_IA",
-  "INTELLIGENT_TIERING",
-  "GLACIER_IR",
-  "GLACIER",
-  "DEEP_ARCHIVE",
-];
-
 /**
  * A private S3 bucket: public access blocked, server-side encryption,
  * versioning, bucket-owner-enforced ownership (ACLs disabled), optional
@@ -175,16 +130,7 @@ export class Bucket extends pulumi.ComponentResource {
       v.integer("objectLock.days", args.objectLock.days, 1, 36500);
       v.check(versioning, "objectLock", "needs `versioning` on", args.objectLock);
     }
-    if (args.replication) {
-      v.check(versioning, "replication", "needs `versioning` on", args.replication);
-      v.oneOf("replication.storageClass", args.replication.storageClass, ["STANDARD", ...STORAGE_CLASSES]);
-      v.check(
-        args.kmsKeyArn === undefined || args.replication.destinationKmsKeyArn !== undefined,
-        "replication.destinationKmsKeyArn",
-        "is required when the bucket is encrypted with `kmsKeyArn`",
-        undefined,
-      );
-    }
+    if (args.replication) validateReplication(v, args.replication, versioning, args.kmsKeyArn);
     if (args.accessLogs?.prefix !== undefined)
       v.check(
         !args.accessLogs.prefix.startsWith("/"),
@@ -192,41 +138,7 @@ export class Bucket extends pulumi.ComponentResource {
         "must not start with `/`",
         args.accessLogs.prefix,
       );
-    const ids = new Set<string>();
-    rules.forEach((r, i) => {
-      const field = `lifecycleRules[${i}]`;
-      v.check(
-        /^[\w.-]{1,255}$/.test(r.id),
-        `${field}.id`,
-        "must be 1-255 letters, digits, `_`, `.` or `-`",
-        r.id,
-      );
-      v.check(!ids.has(r.id), `${field}.id`, "is used by another rule", r.id);
-      ids.add(r.id);
-      v.integer(`${field}.expirationDays`, r.expirationDays, 1);
-      v.integer(`${field}.noncurrentVersionExpirationDays`, r.noncurrentVersionExpirationDays, 1);
-      v.integer(`${field}.abortIncompleteMultipartUploadDays`, r.abortIncompleteMultipartUploadDays, 1);
-      if (r.noncurrentVersionExpirationDays !== undefined) {
-        v.check(
-          versioning,
-          `${field}.noncurrentVersionExpirationDays`,
-          "needs `versioning` on",
-          r.noncurrentVersionExpirationDays,
-        );
-      }
-      (r.transitions ?? []).forEach((t, j) => {
-        v.integer(`${field}.transitions[${j}].days`, t.days, 0);
-        v.oneOf(`${field}.transitions[${j}].storageClass`, t.storageClass, STORAGE_CLASSES);
-        if (r.expirationDays !== undefined) {
-          v.check(
-            t.days < r.expirationDays,
-            `${field}.transitions[${j}].days`,
-            `must come before the expiration (day ${r.expirationDays})`,
-            t.days,
-          );
-        }
-      });
-    });
+    validateLifecycleRules(v, rules, versioning);
     if (args.website) {
       for (const field of ["indexDocument", "errorDocument"] as const) {
         const doc = args.website[field];
@@ -295,21 +207,7 @@ export class Bucket extends pulumi.ComponentResource {
         name,
         {
           bucket,
-          rules: rules.map((r) => ({
-            id: r.id,
-            status: "Enabled",
-            filter: { prefix: r.prefix ?? "" },
-            abortIncompleteMultipartUpload: {
-              daysAfterInitiation: r.abortIncompleteMultipartUploadDays ?? 7,
-            },
-            ...(r.expirationDays === undefined ? {} : { expiration: { days: r.expirationDays } }),
-            ...(r.noncurrentVersionExpirationDays === undefined
-              ? {}
-              : { noncurrentVersionExpiration: { noncurrentDays: r.noncurrentVersionExpirationDays } }),
-            ...(r.transitions?.length
-              ? { transitions: r.transitions.map((t) => ({ days: t.days, storageClass: t.storageClass })) }
-              : {}),
-          })),
+          rules: lifecycleRules(rules),
         },
         parent,
       );
@@ -370,7 +268,8 @@ export class Bucket extends pulumi.ComponentResource {
       );
     }
 
-    if (args.replication) this.#replicate(name, args.replication, args.kmsKeyArn, versioningConfig);
+    if (args.replication)
+      createReplication(this, name, this.bucket, args.replication, args.kmsKeyArn, versioningConfig);
 
     this.bucketName = this.bucket.bucket;
     this.arn = this.bucket.arn;
@@ -402,94 +301,6 @@ export class Bucket extends pulumi.ComponentResource {
       ),
       this.#list(prefix),
     ];
-  }
-
-  #replicate(
-    name: string,
-    r: NonNullable<BucketArgs["replication"]>,
-    kmsKeyArn: pulumi.Input<string> | undefined,
-    versioning: aws.s3.BucketVersioning,
-  ): void {
-    const parent = { parent: this };
-    // Called from the constructor before `this.arn` is set: name the bucket's own output.
-    const arn = this.bucket.arn;
-    const role = new aws.iam.Role(
-      `${name}-replication`,
-      {
-        assumeRolePolicy: JSON.stringify({
-          Version: "2012-10-17",
-          Statement: [
-            { Effect: "Allow", Principal: { Service: "s3.amazonaws.com" }, Action: "sts:AssumeRole" },
-          ],
-        }),
-        tags: { Name: `${name}-replication` },
-      },
-      parent,
-    );
-    new aws.iam.RolePolicy(
-      `${name}-replication`,
-      {
-        role: role.id,
-        policy: pulumi.jsonStringify({
-          Version: "2012-10-17",
-          Statement: [
-            {
-              Effect: "Allow",
-              Action: ["s3:GetReplicationConfiguration", "s3:ListBucket"],
-              Resource: arn,
-            },
-            {
-              Effect: "Allow",
-              Action: [
-                "s3:GetObjectVersionForReplication",
-                "s3:GetObjectVersionAcl",
-                "s3:GetObjectVersionTagging",
-              ],
-              Resource: pulumi.interpolate`${arn}/*`,
-            },
-            {
-              Effect: "Allow",
-              Action: ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
-              Resource: pulumi.interpolate`${r.destinationBucketArn}/*`,
-            },
-            ...(kmsKeyArn === undefined
-              ? []
-              : [
-                  { Effect: "Allow", Action: ["kms:Decrypt"], Resource: kmsKeyArn },
-                  { Effect: "Allow", Action: ["kms:Encrypt"], Resource: r.destinationKmsKeyArn },
-                ]),
-          ],
-        }),
-      },
-      parent,
-    );
-    new aws.s3.BucketReplicationConfig(
-      name,
-      {
-        bucket: this.bucket.id,
-        role: role.arn,
-        rules: [
-          {
-            id: "all",
-            status: "Enabled",
-            filter: {},
-            deleteMarkerReplication: { status: "Enabled" },
-            ...(kmsKeyArn === undefined
-              ? {}
-              : { sourceSelectionCriteria: { sseKmsEncryptedObjects: { status: "Enabled" } } }),
-            destination: {
-              bucket: r.destinationBucketArn,
-              storageClass: r.storageClass ?? "STANDARD",
-              ...(r.destinationKmsKeyArn === undefined
-                ? {}
-                : { encryptionConfiguration: { replicaKmsKeyId: r.destinationKmsKeyArn } }),
-            },
-          },
-        ],
-      },
-      // S3 refuses a replication configuration before versioning is on.
-      { parent: this, dependsOn: [versioning] },
-    );
   }
 
   #list(prefix: string): Statement {

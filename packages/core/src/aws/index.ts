@@ -15,13 +15,8 @@ export {
   type SubnetPlanOptions,
   usableAddresses,
 } from "../internal/cidr.js";
-export {
-  Bucket,
-  type BucketArgs,
-  type LifecycleRuleArgs,
-  type StorageClass,
-  type WebsiteArgs,
-} from "./bucket.js";
+export { Bucket, type BucketArgs, type WebsiteArgs } from "./bucket.js";
+export type { LifecycleRuleArgs, StorageClass } from "./bucketLifecycle.js";
 export { Database, type DatabaseArgs, type DatabaseSources } from "./database.js";
 export { derivePassword } from "./databasePassword.js";
 export type { FlowLogArgs } from "./flowLogs.js";
