@@ -13,10 +13,6 @@ describe("ref discovery without git", () => {
   let root: string;
   let http: GitHttpServer;
   let repo: TestRepo;
-  const tag = (name: string, annotated: boolean) => {
-    git(repo.work, "tag", ...(annotated ? ["-a", "-m", `release ${name}`] : []), name);
-    git(repo.work, "push", "--quiet", "origin", `refs/tags/${name}`);
-  };
 
   beforeAll(async () => {
     root = mkdtempSync(join(tmpdir(), "driftless-refs-e2e-"));
@@ -30,8 +26,8 @@ describe("ref discovery without git", () => {
 
   it("resolves branches and tags over smart HTTP in one request, as git does", async () => {
     const first = repo.commit({ "a.txt": "1" }, "one");
-    tag("v1", true);
-    tag("light", false);
+    repo.tag("v1", true);
+    repo.tag("light", false);
     const tip = repo.commit({ "a.txt": "2" }, "two");
     const direct = new GitSource({ dataDir: join(root, "direct") });
     const viaGit = new GitSource({ dataDir: join(root, "git"), directRefs: false });

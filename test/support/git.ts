@@ -26,11 +26,13 @@ export interface TestRepo {
   readonly fileUrl: string;
   readonly work: string;
   /** Writes files (path → content; `null` deletes), commits and pushes; returns the new SHA. */
-  commit(files: Record<string, string | null>, message: string): string;
+  commit(files: Record<string, string | null>, message?: string): string;
   /** `git revert` of a commit, pushed; returns the new SHA. */
   revert(sha: string): string;
   /** Points the branch at a commit and force-pushes (a rewritten history). */
   forcePush(sha: string): void;
+  /** Tags the working clone's HEAD (annotated or lightweight) and pushes the tag. */
+  tag(name: string, annotated: boolean): void;
   head(): string;
 }
 
@@ -53,7 +55,7 @@ export function createRepo(
     bare,
     fileUrl: `file://${bare}`,
     work,
-    commit(files, message) {
+    commit(files, message = "change") {
       for (const [path, content] of Object.entries(files)) {
         const full = join(work, path);
         if (content === null) rmSync(full, { force: true });
@@ -75,6 +77,10 @@ export function createRepo(
     forcePush(sha) {
       git(work, "reset", "--quiet", "--hard", sha);
       push();
+    },
+    tag(name, annotated) {
+      git(work, "tag", ...(annotated ? ["-a", "-m", `release ${name}`] : []), name);
+      git(work, "push", "--quiet", "origin", `refs/tags/${name}`);
     },
     head: () => git(work, "rev-parse", "HEAD"),
   };

@@ -1,25 +1,9 @@
-import { execFileSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createRepo, git, type TestRepo } from "../../../test/support/git.js";
 import { parseAdvertisement, readLocalRefs } from "./refs.js";
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_AUTHOR_NAME: "Test",
-      GIT_AUTHOR_EMAIL: "test@example.com",
-      GIT_COMMITTER_NAME: "Test",
-      GIT_COMMITTER_EMAIL: "test@example.com",
-    },
-  }).trim();
-}
 
 /** What `git ls-remote` answers for the names, as a map (the reference). */
 function lsRemote(repo: string, names: readonly string[]): Map<string, string> {
@@ -48,49 +32,43 @@ const NAMES = [
 
 describe("readLocalRefs", () => {
   let root: string;
-  let bare: string;
-  let work: string;
+  let repo: TestRepo;
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "driftless-refs-"));
-    bare = join(root, "remote.git");
-    work = join(root, "work");
-    git(root, "init", "--bare", "--quiet", "--initial-branch=main", bare);
-    git(root, "init", "--quiet", "--initial-branch=main", work);
-    git(work, "commit", "--quiet", "--allow-empty", "-m", "one");
-    git(work, "tag", "light");
-    git(work, "tag", "-a", "-m", "release", "v1");
-    git(work, "tag", "-a", "-m", "tag of a tag", "nested", "v1");
-    git(work, "commit", "--quiet", "--allow-empty", "-m", "two");
-    git(work, "push", "--quiet", bare, "main", "light", "v1", "nested");
+    repo = createRepo(root);
+    repo.commit({}, "one");
+    repo.tag("light", false);
+    repo.tag("v1", true);
+    git(repo.work, "tag", "-a", "-m", "tag of a tag", "nested", "v1");
+    git(repo.work, "push", "--quiet", "origin", "refs/tags/nested");
+    repo.commit({}, "two");
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it("answers as git ls-remote does for loose branches and tags", () => {
-    expect(readLocalRefs(`file://${bare}`, NAMES)).toEqual(lsRemote(`file://${bare}`, NAMES));
+    expect(readLocalRefs(repo.fileUrl, NAMES)).toEqual(lsRemote(repo.fileUrl, NAMES));
   });
 
   it("answers as git ls-remote does once refs are packed", () => {
-    git(bare, "pack-refs", "--all");
-    git(bare, "gc", "--quiet");
-    expect(readLocalRefs(`file://${bare}`, NAMES)).toEqual(lsRemote(`file://${bare}`, NAMES));
+    git(repo.bare, "pack-refs", "--all");
+    git(repo.bare, "gc", "--quiet");
+    expect(readLocalRefs(repo.fileUrl, NAMES)).toEqual(lsRemote(repo.fileUrl, NAMES));
   });
 
   it("prefers a loose ref over a stale packed one", () => {
-    git(bare, "pack-refs", "--all");
-    git(work, "commit", "--quiet", "--allow-empty", "-m", "three");
-    git(work, "push", "--quiet", bare, "main");
-    const refs = readLocalRefs(bare, ["refs/heads/main"]);
-    expect(refs?.get("refs/heads/main")).toBe(git(work, "rev-parse", "HEAD"));
+    git(repo.bare, "pack-refs", "--all");
+    const three = repo.commit({}, "three");
+    expect(readLocalRefs(repo.bare, ["refs/heads/main"])?.get("refs/heads/main")).toBe(three);
   });
 
   it("reads a non-bare repository by its path", () => {
-    expect(readLocalRefs(work, ["refs/heads/main"])).toEqual(lsRemote(work, ["refs/heads/main"]));
+    expect(readLocalRefs(repo.work, ["refs/heads/main"])).toEqual(lsRemote(repo.work, ["refs/heads/main"]));
   });
 
   it("leaves to git what it cannot read: other ref storage, missing paths, remote URLs", () => {
-    appendFileSync(join(bare, "config"), "[extensions]\n\trefStorage = reftable\n");
-    expect(readLocalRefs(`file://${bare}`, ["refs/heads/main"])).toBeUndefined();
+    appendFileSync(join(repo.bare, "config"), "[extensions]\n\trefStorage = reftable\n");
+    expect(readLocalRefs(repo.fileUrl, ["refs/heads/main"])).toBeUndefined();
     expect(readLocalRefs(join(root, "nowhere"), ["refs/heads/main"])).toBeUndefined();
     expect(readLocalRefs("https://example.com/r.git", ["refs/heads/main"])).toBeUndefined();
   });

@@ -13,65 +13,11 @@ import {
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createRepo, git, type TestRepo } from "../../../test/support/git.js";
 import { RetryableError, StalledError } from "./errors.js";
 import { GitSource, gitEnv, type SourceRef } from "./source.js";
-
-/** git with a fixed identity and no user or system config. */
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", args, {
-    cwd,
-    encoding: "utf8",
-    env: {
-      ...process.env,
-      GIT_CONFIG_NOSYSTEM: "1",
-      GIT_CONFIG_GLOBAL: "/dev/null",
-      GIT_AUTHOR_NAME: "Test",
-      GIT_AUTHOR_EMAIL: "test@example.com",
-      GIT_COMMITTER_NAME: "Test",
-      GIT_COMMITTER_EMAIL: "test@example.com",
-    },
-  }).trim();
-}
-
-/** A bare "remote" plus a clone to commit and push from. */
-function createRepo(root: string) {
-  const bare = join(root, "remote.git");
-  const work = join(root, "work");
-  git(root, "init", "--bare", "--quiet", "--initial-branch=main", bare);
-  git(root, "init", "--quiet", "--initial-branch=main", work);
-  git(work, "remote", "add", "origin", bare);
-  return {
-    url: `file://${bare}`,
-    work,
-    /** Writes files (`null` deletes), commits and pushes `main` (forced); returns the SHA. */
-    commit(files: Record<string, string | null>, message = "change"): string {
-      for (const [path, content] of Object.entries(files)) {
-        const full = join(work, path);
-        if (content === null) rmSync(full, { force: true });
-        else {
-          mkdirSync(dirname(full), { recursive: true });
-          writeFileSync(full, content);
-        }
-      }
-      git(work, "add", "-A");
-      git(work, "commit", "--quiet", "--allow-empty", "-m", message);
-      git(work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/main");
-      return git(work, "rev-parse", "HEAD");
-    },
-    /** Resets `main` to a commit and force-pushes it. */
-    reset(sha: string): void {
-      git(work, "reset", "--quiet", "--hard", sha);
-      git(work, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/main");
-    },
-    tag(name: string, annotated: boolean): void {
-      if (annotated) git(work, "tag", "-a", "-m", `release ${name}`, name);
-      else git(work, "tag", name);
-      git(work, "push", "--quiet", "origin", `refs/tags/${name}`);
-    },
-  };
-}
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
@@ -81,16 +27,15 @@ function filesUnder(dir: string): string[] {
 
 describe("GitSource", () => {
   let root: string;
-  let repo: ReturnType<typeof createRepo>;
+  let repo: TestRepo;
   let source: GitSource;
   let ref: SourceRef;
 
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), "driftless-source-"));
-    mkdirSync(join(root, "repo"));
     repo = createRepo(join(root, "repo"));
     source = new GitSource({ dataDir: join(root, "data") });
-    ref = { repo: repo.url, ref: "main" };
+    ref = { repo: repo.fileUrl, ref: "main" };
   });
   afterEach(() => {
     rmSync(root, { recursive: true, force: true });
@@ -153,7 +98,7 @@ describe("GitSource", () => {
       await expect(attempt).rejects.toBeInstanceOf(StalledError);
       await expect(attempt).rejects.toMatchObject({
         reason: "SourceRefMissing",
-        message: expect.stringContaining(`ref "release" does not exist in ${repo.url}`),
+        message: expect.stringContaining(`ref "release" does not exist in ${repo.fileUrl}`),
       });
     });
 
@@ -210,7 +155,7 @@ describe("GitSource", () => {
       const first = repo.commit({ "a.txt": "1" });
       repo.commit({ "a.txt": "2" });
       const dir = join(root, "work", "pinned");
-      const pinned = { repo: repo.url, ref: first };
+      const pinned = { repo: repo.fileUrl, ref: first };
       await source.checkout(pinned, await source.resolve(pinned), dir);
       expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("1");
     });
@@ -222,7 +167,7 @@ describe("GitSource", () => {
       repo.commit({ "a.txt": "later" });
       for (const name of ["v1", "v2", "refs/tags/v1", "refs/tags/v2"]) {
         const dir = join(root, "work", name.replaceAll("/", "-"));
-        const tagRef = { repo: repo.url, ref: name };
+        const tagRef = { repo: repo.fileUrl, ref: name };
         await source.checkout(tagRef, await source.resolve(tagRef), dir);
         expect(readFileSync(join(dir, "a.txt"), "utf8"), name).toBe("tagged");
         expect(git(dir, "rev-parse", "HEAD"), name).toBe(tagged);
@@ -234,7 +179,7 @@ describe("GitSource", () => {
       const applied = repo.commit({ "a.txt": "2" });
       const dir = join(root, "work", "site");
       await source.checkout(ref, applied, dir);
-      repo.reset(base);
+      repo.forcePush(base);
       const rewritten = repo.commit({ "a.txt": "rewritten" });
       expect(await source.resolve(ref)).toBe(rewritten);
       const attempt = source.checkout(ref, rewritten, dir, applied);
@@ -255,7 +200,7 @@ describe("GitSource", () => {
       const second = repo.commit({ "a.txt": "2" });
       const dir = join(root, "work", "site");
       await source.checkout(ref, second, dir);
-      repo.reset(first);
+      repo.forcePush(first);
       await expect(source.checkout(ref, first, dir, second)).rejects.toMatchObject({
         reason: "SourceRefRewritten",
       });
@@ -317,7 +262,7 @@ describe("GitSource", () => {
     it("resolves a file:// ref without starting git", async () => {
       const sha = repo.commit({ "a.txt": "1" });
       rmSync(argsLog, { force: true });
-      expect(await source.resolve({ repo: repo.url, ref: "main", auth: { token } })).toBe(sha);
+      expect(await source.resolve({ repo: repo.fileUrl, ref: "main", auth: { token } })).toBe(sha);
       expect(existsSync(argsLog)).toBe(false);
     });
 
@@ -325,7 +270,7 @@ describe("GitSource", () => {
       // Refs read by git, not from the files, so that ls-remote gets the token too.
       source = new GitSource({ dataDir: join(root, "data"), directRefs: false });
       const sha = repo.commit({ "a.txt": "1" });
-      const authed: SourceRef = { repo: repo.url, ref: "main", auth: { token } };
+      const authed: SourceRef = { repo: repo.fileUrl, ref: "main", auth: { token } };
       expect(await source.resolve(authed)).toBe(sha);
       await source.checkout(authed, sha, join(root, "work", "site"));
       await source.changedFiles(authed, sha, sha);
