@@ -2,9 +2,7 @@
 // watched over Server-Sent Events and a run whose process was SIGKILLed keeps
 // what it wrote; and readable (no RPC trace with serialized provider source,
 // a notice once per run, a preview that plans rather than "does" its steps).
-import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type DriftlessServer,
   listen,
@@ -15,13 +13,13 @@ import {
 } from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCrashChild } from "./support/crash.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
 import { until } from "./support/wait.js";
 
 const TOKEN = "logs-token-5c1d";
-const child = fileURLToPath(new URL("./support/crashChild.mjs", import.meta.url));
 
 /** One Server-Sent Event as a client reads it. */
 interface SseEvent {
@@ -246,21 +244,8 @@ describe("run logs on the real engine", () => {
       "v4 with a slow page",
     );
     const killedTarget = { ...target, config: { outDir: join(sandbox.dir, "killed-site") } };
-    const proc = spawn(process.execPath, [child, JSON.stringify({ dataDir, target: killedTarget })], {
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...sandbox.env },
-    });
-    let output = "";
-    let exited = false;
-    proc.stdout.on("data", (chunk: Buffer) => {
-      output += chunk.toString();
-    });
-    proc.on("exit", () => {
-      exited = true;
-    });
-    await until(() => exited || output.includes("STEP up"), "the child's up", 120_000);
-    expect(exited, output).toBe(false);
+    const child = startCrashChild({ dataDir, target: killedTarget }, sandbox);
+    await child.waitFor((output) => output.includes("STEP up"), "the child's up");
     // Killed once the store holds the line saying the slow create started: the
     // create is then in flight, and the log has lines from inside `up`.
     const store = new SqliteStore(join(dataDir, "driftless.db"));
@@ -278,8 +263,7 @@ describe("run logs on the real engine", () => {
     } finally {
       store.close();
     }
-    process.kill(-(proc.pid as number), "SIGKILL");
-    await until(() => exited, "the killed child's exit");
+    await child.kill();
 
     const reconciler = await Reconciler.create({
       dataDir,
