@@ -43,14 +43,15 @@ function descendantsCpuSeconds(): number {
   return total;
 }
 
-export async function uiBenchmark(targetCount: number, runs: number, idleSeconds = 30): Promise<Figure[]> {
+/** A fleet of `targetCount` targets that have been running (statuses and one run each), served with `publicReads`. */
+export async function uiFleet(targetCount: number) {
   const bench = siteBench(1);
   const head = bench.repo.head();
   const store = new SqliteStore(join(bench.dataDir, "driftless.db"));
   const name = (i: number) => `t-${String(i).padStart(4, "0")}`;
   const now = new Date().toISOString();
   // Statuses and one run per target, as a fleet that has been running would have them.
-  for (let i = 0; i < targetCount; i++) {
+  const seed = (i: number) => {
     const drifted = i % 10 === 3;
     const stalled = i % 25 === 7;
     const condition = (type: "Ready" | "Drifted" | "Stalled", status: boolean, reason: string) => ({
@@ -81,11 +82,13 @@ export async function uiBenchmark(targetCount: number, runs: number, idleSeconds
       trigger: "interval" as const,
       startedAt: now,
       drift: drifted,
-      log: "",
+      // A finished run keeps its log's last lines in its record.
+      log: Array.from({ length: 30 }, (_, l) => `${now} [step] line ${l} of run ${i}`).join("\n"),
     };
     store.startRun(run);
     store.finishRun({ ...run, finishedAt: now, result: drifted ? "drift-detected" : "unchanged" });
-  }
+  };
+  for (let i = 1; i < targetCount; i++) seed(i);
   const reconciler = await Reconciler.create({
     dataDir: bench.dataDir,
     store,
@@ -102,11 +105,29 @@ export async function uiBenchmark(targetCount: number, runs: number, idleSeconds
       suspend: i % 50 === 11,
     })),
   });
+  // One real run fills the local mirror, as a fleet's first runs do: rows show the commit subject.
+  const first = await reconciler.reconcile(name(0));
+  if (first.result !== "applied") throw new Error(`the first run ended ${first.result}: ${first.error}`);
+  seed(0);
   // Scheduled, so rows show their next check; startup checks skip (revision unchanged).
   reconciler.start();
   await reconciler.whenIdle();
   const server = await listen(reconciler, { port: 0, publicReads: true });
-  const url = `${server.url}/ui`;
+  return {
+    reconciler,
+    server,
+    url: `${server.url}/ui`,
+    name,
+    dispose: async () => {
+      await server.shutdown({ graceMs: 1000 });
+      bench.dispose();
+    },
+  };
+}
+
+export async function uiBenchmark(targetCount: number, runs: number, idleSeconds = 30): Promise<Figure[]> {
+  const fleet = await uiFleet(targetCount);
+  const { url, name } = fleet;
   // playwright gives the browser a fresh temporary --user-data-dir and removes it on close.
   const browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
@@ -203,7 +224,6 @@ export async function uiBenchmark(targetCount: number, runs: number, idleSeconds
     ];
   } finally {
     await browser.close();
-    await server.shutdown({ graceMs: 1000 });
-    bench.dispose();
+    await fleet.dispose();
   }
 }

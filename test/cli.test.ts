@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type RunRecord, SqliteStore } from "@driftless/gitops";
+import { type RunRecord, SqliteStore, type TargetStatus } from "@driftless/gitops";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, git, type TestRepo } from "./support/git.js";
@@ -178,6 +178,37 @@ describe("the driftless CLI", () => {
     expect(result.stderr).toContain('target "site" has no revision waiting for approval');
     const after = await driftless("history", "site", "--config", configFile, "--json");
     expect(JSON.parse(after.stdout)).toEqual(JSON.parse(before.stdout));
+  });
+
+  it("suspends and resumes a target, recording who and why in its status", async () => {
+    const suspended = await driftless(
+      "suspend",
+      "site",
+      "--by",
+      "alice",
+      "--reason",
+      "database migration",
+      "--config",
+      configFile,
+    );
+    expect(suspended.stdout).toBe("site: scheduled runs suspended by alice: database migration\n");
+    expect(suspended.code).toBe(0);
+    const status = await driftless("status", "site", "--config", configFile, "--json");
+    const site = JSON.parse(status.stdout) as TargetStatus;
+    expect(site?.suspension).toMatchObject({ suspended: true, by: "alice", reason: "database migration" });
+    expect(site?.conditions).toContainEqual(
+      expect.objectContaining({
+        type: "Suspended",
+        status: true,
+        message: "scheduled runs are suspended by alice: database migration",
+      }),
+    );
+    expect((await driftless("resume", "site", "--config", configFile)).code).toBe(64);
+    const resumed = await driftless("resume", "site", "--reason", "done", "--config", configFile, "--json");
+    expect((JSON.parse(resumed.stdout) as TargetStatus).suspension).toMatchObject({
+      suspended: false,
+      reason: "done",
+    });
   });
 
   it("lists status and history as tables and JSON", async () => {

@@ -1,11 +1,14 @@
 /**
- * Approvals: releasing a plan held for a person, or a revision a safety gate
- * refused or whose ref was rewritten, recording who approved and why.
+ * A person's decisions on a target: releasing a plan held for approval, or a
+ * revision a safety gate refused or whose ref was rewritten, and suspending or
+ * resuming its scheduled runs, each recording who and why.
  */
 import { NothingToApproveError, SpecError } from "./errors.js";
-import type { ApprovalRequest } from "./options.js";
+import type { ApprovalRequest, SuspendRequest } from "./options.js";
 import { checkWho } from "./promotion.js";
 import type { Runtime } from "./runtime.js";
+import { suspendedStatus } from "./status.js";
+import type { TargetStatus } from "./types.js";
 import { isShaPrefix } from "./util.js";
 
 /**
@@ -43,4 +46,24 @@ export function recordApproval(rt: Runtime, name: string, request: ApprovalReque
   }));
   rt.options.logger.info({ target: name, revision: waiting, ...(who ?? {}) }, "approved");
   return waiting;
+}
+
+/**
+ * Suspends or resumes a target's scheduled runs, with who and why when given
+ * (in its `Suspended` condition and `suspension`).
+ * @throws SpecError for `by` without `reason` (or the reverse)
+ */
+export function recordSuspension(
+  rt: Runtime,
+  name: string,
+  suspended: boolean,
+  { by, reason }: SuspendRequest,
+): TargetStatus {
+  const subject = `${suspended ? "suspension" : "resumption"} of "${name}"`;
+  const who = by !== undefined || reason !== undefined ? checkWho(subject, "by", { by, reason }) : undefined;
+  const status = rt.recorder.updateStatus(name, (before) =>
+    suspendedStatus(before, suspended, rt.recorder.now(), who),
+  );
+  rt.options.logger.info({ target: name, ...(who ?? {}) }, suspended ? "suspended" : "resumed");
+  return status;
 }

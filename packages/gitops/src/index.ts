@@ -87,6 +87,7 @@ export type {
   ReconcileOptions,
   ReconcilerOptions,
   RefPreview,
+  SuspendRequest,
 } from "./options.js";
 export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
 export type { PromotionRequest } from "./promotion.js";
@@ -146,6 +147,7 @@ export type {
   RunResult,
   StackLease,
   StackLockRequest,
+  Suspension,
   TargetStatus,
   Trigger,
 } from "./types.js";

@@ -90,6 +90,14 @@ export interface ApprovalRequest {
   readonly reason?: string;
 }
 
+/** Who suspends or resumes a target's scheduled runs, and why; recorded in its status (both or neither). */
+export interface SuspendRequest {
+  /** Who (a person or a system). */
+  readonly by?: string;
+  /** Why. */
+  readonly reason?: string;
+}
+
 /** The plan for a ref that is not applied (a branch or pull request head). */
 export interface RefPreview {
   readonly target: string;

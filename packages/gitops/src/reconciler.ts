@@ -7,7 +7,7 @@
  */
 
 import { resolve } from "node:path";
-import { recordApproval } from "./approvals.js";
+import { recordApproval, recordSuspension } from "./approvals.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
 import { afterRun, graphOf, removalOrder, resolveTargetSet } from "./dependencies.js";
 import { discoverTargets } from "./discovery.js";
@@ -24,6 +24,7 @@ import {
   type RefPreview,
   type ResolvedOptions,
   resolveOptions,
+  type SuspendRequest,
 } from "./options.js";
 import { previewRef } from "./previewRef.js";
 import { newOwnerId } from "./process.js";
@@ -37,7 +38,7 @@ import type { Runtime, TargetState } from "./runtime.js";
 import { Scheduler } from "./scheduler.js";
 import { Semaphore } from "./semaphore.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
-import { isStoredSuspended, suspendedStatus } from "./status.js";
+import { isStoredSuspended, isSuspended } from "./status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
 
@@ -337,14 +338,19 @@ export class Reconciler {
     return this.#options.source.changedFiles({ repo, ref, ...(auth ? { auth } : {}) }, from, to);
   }
 
-  /** Stops scheduled runs for a target (manual runs still work). */
-  suspend(name: string): TargetStatus {
-    return this.#setSuspended(name, true);
+  /**
+   * Stops scheduled runs for a target (manual runs still work); who and why are recorded in its status.
+   * @throws SpecError for `by` without `reason` (or the reverse)
+   */
+  suspend(name: string, request: SuspendRequest = {}): TargetStatus {
+    this.#require(name);
+    return recordSuspension(this.#rt, name, true, request);
   }
 
-  /** Resumes scheduled runs for a target. */
-  resume(name: string): TargetStatus {
-    return this.#setSuspended(name, false);
+  /** Resumes scheduled runs for a target; who and why are recorded in its status. */
+  resume(name: string, request: SuspendRequest = {}): TargetStatus {
+    this.#require(name);
+    return recordSuspension(this.#rt, name, false, request);
   }
 
   /** A target's status. @throws UnknownTargetError for an unknown target */
@@ -353,9 +359,10 @@ export class Reconciler {
     return this.#recorder.status(name);
   }
 
-  /** Status of every managed target, by name. */
+  /** Status of every managed target, by name (one store read). */
   statuses(): TargetStatus[] {
-    return [...this.#targets.keys()].sort().map((name) => this.#recorder.status(name));
+    const stored = new Map(this.#options.store.listStatuses().map((s) => [s.name, s]));
+    return [...this.#targets.keys()].sort().map((name) => stored.get(name) ?? this.#recorder.status(name));
   }
 
   /** The most recent runs of a target, newest first. */
@@ -364,10 +371,14 @@ export class Reconciler {
     return this.#options.store.listRuns(name, limit).map((run) => withLogTail(this.#options.store, run));
   }
 
-  /** When the next scheduled check of a target is due; `undefined` when suspended or not scheduling. */
-  nextCheck(name: string): Date | undefined {
-    this.#require(name);
-    return this.#scheduling && !this.isSuspended(name) ? this.#scheduler.nextRunAt(name) : undefined;
+  /**
+   * When the next scheduled check of a target is due; `undefined` when suspended or not scheduling.
+   * @param status the target's status when the caller has just read it (saves reading it again)
+   */
+  nextCheck(name: string, status?: TargetStatus): Date | undefined {
+    const spec = this.#require(name).spec;
+    const suspended = status ? isSuspended(status, spec.suspend) : this.isSuspended(name);
+    return this.#scheduling && !suspended ? this.#scheduler.nextRunAt(name) : undefined;
   }
 
   /** A revision's commit subject from the local mirror (never the remote); `undefined` when unknown. */
@@ -463,13 +474,6 @@ export class Reconciler {
   /** Whether scheduled runs of a target are suspended (the Suspended condition, else the spec's `suspend`). */
   isSuspended(name: string): boolean {
     return isStoredSuspended(this.#options.store, name, this.#targets.get(name)?.spec.suspend ?? false);
-  }
-
-  #setSuspended(name: string, suspended: boolean): TargetStatus {
-    this.#require(name);
-    return this.#recorder.updateStatus(name, (before) =>
-      suspendedStatus(before, suspended, this.#recorder.now()),
-    );
   }
 
   #schedule(spec: ResolvedTarget): void {

@@ -62,8 +62,14 @@ export function initialStatus(name: string, now: Date): TargetStatus {
   return { name, conditions: [], updatedAt: now.toISOString() };
 }
 
-/** Suspends or resumes scheduled runs. */
-export function suspendedStatus(before: TargetStatus, suspended: boolean, now: Date): TargetStatus {
+/** Suspends or resumes scheduled runs; who and why, when given, go into the condition and `suspension`. */
+export function suspendedStatus(
+  before: TargetStatus,
+  suspended: boolean,
+  now: Date,
+  who: { readonly by: string; readonly reason: string } | undefined = undefined,
+): TargetStatus {
+  const what = suspended ? "scheduled runs are suspended" : "scheduled runs resumed";
   return {
     ...before,
     conditions: setCondition(
@@ -71,9 +77,10 @@ export function suspendedStatus(before: TargetStatus, suspended: boolean, now: D
       "Suspended",
       suspended,
       suspended ? "Suspended" : "Resumed",
-      suspended ? "scheduled runs are suspended" : "scheduled runs resumed",
+      who ? `${what} by ${who.by}: ${who.reason}` : what,
       now,
     ),
+    suspension: { suspended, at: now.toISOString(), ...(who ?? {}) },
     updatedAt: now.toISOString(),
   };
 }

@@ -55,7 +55,18 @@ export interface TargetStatus {
   readonly heldBackRevision?: string;
   /** The upstream's revision that is not promoted yet, and until when or for what it waits. */
   readonly pendingPromotion?: PendingPromotion;
+  /** The last suspend or resume through the API: which, when, and who and why when given. */
+  readonly suspension?: Suspension;
   readonly updatedAt: string;
+}
+
+/** A suspend or resume of a target's scheduled runs, as recorded in its status. */
+export interface Suspension {
+  readonly suspended: boolean;
+  /** When (ISO 8601). */
+  readonly at: string;
+  readonly by?: string;
+  readonly reason?: string;
 }
 
 /** An upstream revision waiting to be promoted. */

@@ -6,7 +6,7 @@ import { parseDuration } from "../duration.js";
 import { historyCommand, promotionsCommand, statusCommand } from "./inspect.js";
 import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";
-import { moveCommand, previewCommand, reconcileCommand } from "./run.js";
+import { moveCommand, previewCommand, reconcileCommand, suspendCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
 const DEFAULT_CONFIG = "driftless.yaml";
@@ -229,6 +229,31 @@ A relative --config path is read from the current directory.`,
         );
       },
     );
+
+  for (const [action, description] of [
+    ["suspend", "stop a target's scheduled runs (webhooks skip it; manual runs still work)"],
+    ["resume", "restart a suspended target's scheduled runs"],
+  ] as const) {
+    program
+      .command(action)
+      .description(`${description}; who and why are recorded in its status`)
+      .argument("<target>", "target name")
+      .requiredOption("--reason <text>", "why; recorded in the target's status")
+      .option("--by <name>", "who; recorded (default: the OS user)")
+      .addOption(configOption())
+      .option("--json", "print the target's status as JSON on stdout")
+      .action(
+        async (target: string, opts: { config: string; reason: string; by?: string; json?: boolean }) => {
+          code = await suspendCommand(
+            loadConfig(opts.config),
+            target,
+            action,
+            { by: opts.by ?? requester(), reason: opts.reason, json: opts.json ?? false },
+            io,
+          );
+        },
+      );
+  }
 
   program
     .command("promotions")

@@ -177,3 +177,23 @@ export function previewCommand(
     }
   });
 }
+
+/** `driftless suspend|resume <target>`: stops or restarts its scheduled runs, recording who and why. */
+export function suspendCommand(
+  config: DriftlessConfig,
+  name: string,
+  action: "suspend" | "resume",
+  options: { readonly by: string; readonly reason: string; readonly json?: boolean },
+  io: CliIO,
+): Promise<number> {
+  return onTarget(config, name, io, async (reconciler) => {
+    const status = reconciler[action](name, { by: options.by, reason: options.reason });
+    const verb = action === "suspend" ? "suspended" : "resumed";
+    io.out.write(
+      options.json
+        ? `${JSON.stringify(status, null, 2)}\n`
+        : `${name}: scheduled runs ${verb} by ${options.by}: ${options.reason}\n`,
+    );
+    return EXIT.ok;
+  });
+}

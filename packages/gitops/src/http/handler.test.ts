@@ -223,10 +223,30 @@ describe("the HTTP handler", () => {
       triggered: [],
       skipped: [{ target: "site", reason: "suspended" }],
     });
-    const resumed = await fetch(`${base}/targets/site/resume`, { method: "POST", headers: auth });
-    expect(
-      ((await resumed.json()) as { conditions: { type: string; status: boolean }[] }).conditions,
-    ).toContainEqual(expect.objectContaining({ type: "Suspended", status: false }));
+    const resumed = await fetch(`${base}/targets/site/resume`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ by: "Ada", reason: "incident over" }),
+    });
+    const status = (await resumed.json()) as {
+      conditions: { type: string; status: boolean; message: string }[];
+      suspension: unknown;
+    };
+    expect(status.conditions).toContainEqual(
+      expect.objectContaining({
+        type: "Suspended",
+        status: false,
+        message: "scheduled runs resumed by Ada: incident over",
+      }),
+    );
+    expect(status.suspension).toMatchObject({ suspended: false, by: "Ada", reason: "incident over" });
+    const half = await fetch(`${base}/targets/site/suspend`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ by: "Ada" }),
+    });
+    expect(half.status).toBe(400);
+    expect(await half.text()).toMatch(/`reason`/);
   });
 
   it("runs a manual reconcile and serves the run and history", async () => {

@@ -1,6 +1,6 @@
 /**
- * Control routes: reconcile, approve (with who and why), promote, rollback,
- * suspend and resume. Errors map to status codes by type (see `errorReply`).
+ * Control routes: reconcile, approve, promote, rollback, suspend and resume
+ * (each with who and why). Errors map to status codes by type (see `errorReply`).
  */
 import { StalledError } from "../../errors.js";
 import type { PromotionRequest } from "../../promotion.js";
@@ -69,6 +69,22 @@ export function controlRoutes(api: Api): Route[] {
     }
   };
 
+  /** `POST /targets/:name/suspend|resume` with an optional `{ "by", "reason" }` (both or neither). */
+  const suspension =
+    (action: "suspend" | "resume") =>
+    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
+      if ("status" in read) return read;
+      const { by, reason } = read.body;
+      return json(
+        200,
+        reconciler[action](name, {
+          ...(by !== undefined ? { by: by as string } : {}),
+          ...(reason !== undefined ? { reason: reason as string } : {}),
+        }),
+      );
+    };
+
   const command =
     (act: (name: string) => Reply) =>
     ({ params: [name = ""] }: RequestContext): Reply =>
@@ -89,13 +105,13 @@ export function controlRoutes(api: Api): Route[] {
       method: "POST",
       pattern: /^\/targets\/([^/]+)\/suspend$/,
       auth: "control",
-      handle: command((name) => json(200, reconciler.suspend(name))),
+      handle: suspension("suspend"),
     },
     {
       method: "POST",
       pattern: /^\/targets\/([^/]+)\/resume$/,
       auth: "control",
-      handle: command((name) => json(200, reconciler.resume(name))),
+      handle: suspension("resume"),
     },
   ];
 }

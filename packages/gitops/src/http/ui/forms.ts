@@ -78,10 +78,12 @@ ${planTable(run?.plan)}`;
       fields = html`<label for="revision">Revision (optional)</label><input id="revision" name="revision" pattern="[0-9a-f]{7,40}">${whoFields(true)}`;
       break;
     case "suspend":
-      what = html`<p>Suspend scheduled runs of <strong>${name}</strong>; manual runs still work.</p>`;
+      what = html`<p>Suspend scheduled runs of <strong>${name}</strong>; webhooks skip it, manual runs still work.</p>`;
+      fields = whoFields(true);
       break;
     case "resume":
       what = html`<p>Resume scheduled runs of <strong>${name}</strong>.</p>`;
+      fields = whoFields(true);
       break;
   }
   const body = html`<p><a href="${view.base}/">Targets</a> / <a href="${href(view, "targets", name)}">${name}</a> /</p>

@@ -1,58 +1,8 @@
 // The overview: every target in one row with its state, revision, last run, next check and what it waits for.
-import type { Reconciler } from "../../reconciler.js";
-import { isSuspended } from "../../status.js";
 import { type Html, html } from "./html.js";
 import { badge, href, layout, type ViewContext } from "./layout.js";
-import { type DisplayState, displayState, STATES, short, waitingFor } from "./state.js";
-
-/** One overview row's data. */
-export interface TargetRow {
-  readonly name: string;
-  readonly state: DisplayState;
-  readonly reason: string;
-  readonly message: string;
-  readonly revision?: string;
-  readonly subject?: string;
-  readonly lastRun?: { readonly id: string; readonly result: string; readonly at: string };
-  readonly nextCheck?: string;
-  readonly waiting?: string;
-}
-
-/** The rows of the given targets (commit subjects looked up once per revision). */
-export async function targetRows(reconciler: Reconciler, names: readonly string[]): Promise<TargetRow[]> {
-  const subjects = new Map<string, Promise<string | undefined>>();
-  const rows = names.map((name) => {
-    const status = reconciler.status(name);
-    // From the status already read: one store read per row, not one per question.
-    const suspended = isSuspended(status, reconciler.target(name)?.suspend ?? false);
-    const { state, reason, message } = displayState(status, suspended);
-    const revision = status.lastAppliedRevision ?? status.lastAttemptedRevision;
-    if (revision && !subjects.has(revision)) subjects.set(revision, reconciler.commitSubject(name, revision));
-    const last = reconciler.history(name, 1)[0];
-    const next = suspended ? undefined : reconciler.nextCheck(name);
-    const waiting = waitingFor(status);
-    return {
-      name,
-      state,
-      reason,
-      message,
-      ...(revision ? { revision } : {}),
-      ...(last
-        ? {
-            lastRun: { id: last.id, result: last.result ?? "running", at: last.finishedAt ?? last.startedAt },
-          }
-        : {}),
-      ...(next ? { nextCheck: next.toISOString() } : {}),
-      ...(waiting ? { waiting } : {}),
-    };
-  });
-  const resolved = new Map<string, string | undefined>();
-  for (const [revision, subject] of subjects) resolved.set(revision, await subject.catch(() => undefined));
-  return rows.map((row) => {
-    const subject = row.revision ? resolved.get(row.revision) : undefined;
-    return subject ? { ...row, subject } : row;
-  });
-}
+import type { TargetRow } from "./rows.js";
+import { type DisplayState, STATES, short } from "./state.js";
 
 /** One row of the overview table (also served alone for live updates). */
 export function rowHtml(view: ViewContext, row: TargetRow): Html {

@@ -13,7 +13,8 @@ import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./for
 import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
 import { LiveHub } from "./live.js";
-import { overviewPage, rowHtml, targetRows } from "./overview.js";
+import { overviewPage, rowHtml } from "./overview.js";
+import { RowSource } from "./rows.js";
 import { runPage } from "./run.js";
 import { csrfValid, type Session, Sessions, sessionCookie } from "./session.js";
 import { targetPage } from "./target.js";
@@ -32,6 +33,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const base = `${prefix}/ui`;
   const sessions = new Sessions();
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
+  const rowSource = new RowSource(reconciler);
   const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({
     "set-cookie": sessionCookie(req, base, session),
   });
@@ -117,7 +119,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       else if (action === "approve") runId = reconciler.approve(name, who).id;
       else if (action === "promote" || action === "rollback") {
         runId = reconciler[action](name, who as { by: string; reason: string }).id;
-      } else reconciler[action](name);
+      } else reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
       api.log?.info({ target: name, action, ...who }, "dashboard action");
       const to = `${base}/targets/${encodeURIComponent(name)}`;
       return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
@@ -146,11 +148,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       pattern: /^\/ui$/,
       auth: "none",
       handle: read(async (req, _p, query) => {
-        const names = reconciler
-          .targets()
-          .map((t) => t.name)
-          .sort();
-        const rows = await targetRows(reconciler, names);
+        const rows = await rowSource.rows();
         const filter = { state: query.get("state") ?? "", q: query.get("q") ?? "" };
         return page(overviewPage(viewOf(req), rows, filter));
       }),
@@ -235,7 +233,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
         const applied = reconciler.status(name).lastAppliedRevision;
-        const subject = applied ? await reconciler.commitSubject(name, applied) : undefined;
+        const subject = applied ? await rowSource.subject(name, applied) : undefined;
         return page(targetPage(viewOf(req), reconciler, target, subject, query.get("queued") ?? undefined));
       }),
     },
@@ -245,7 +243,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       handle: read(async (req, [name = ""]) => {
         if (!reconciler.target(name)) return notFound(req, `Target "${name}"`);
-        const [row] = await targetRows(reconciler, [name]);
+        const [row] = await rowSource.rows([name]);
         // In a table, or an HTML parser drops the row.
         return page(
           html`<table><tbody>${rowHtml(viewOf(req), row as NonNullable<typeof row>)}</tbody></table>`,

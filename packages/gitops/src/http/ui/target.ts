@@ -1,6 +1,7 @@
 // A target's page: state and conditions, actions, graph, spec without secrets, outputs, runs and promotions.
 import type { Reconciler } from "../../reconciler.js";
 import type { ResolvedTarget } from "../../spec.js";
+import type { TargetStatus } from "../../types.js";
 import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
@@ -13,11 +14,19 @@ export function targetActions(reconciler: Reconciler, target: ResolvedTarget): [
   const actions: [string, string][] = [["reconcile", "Reconcile now"]];
   if (status.awaitingApproval || status.stalledRevision) actions.push(["approve", "Approve…"]);
   if (target.promote) actions.push(["promote", "Promote…"], ["rollback", "Roll back…"]);
-  actions.push(reconciler.isSuspended(target.name) ? ["resume", "Resume"] : ["suspend", "Suspend"]);
+  actions.push(reconciler.isSuspended(target.name) ? ["resume", "Resume…"] : ["suspend", "Suspend…"]);
   return actions;
 }
 
 const json = (value: unknown) => JSON.stringify(value, null, 2);
+
+/** The last suspend or resume, with who and why. */
+function suspension(s: TargetStatus["suspension"]): Html | "" {
+  if (!s) return "";
+  return html`<dt>${s.suspended ? "Suspended" : "Resumed"}</dt><dd id="suspension"><time datetime="${s.at}">${s.at}</time>${
+    s.by ? html` by <strong>${s.by}</strong>: ${s.reason ?? ""}` : ""
+  }</dd>`;
+}
 
 /** The target page. */
 export function targetPage(
@@ -50,6 +59,7 @@ ${queued ? html`<p class="notice" role="status">Run <a href="${href(view, "runs"
 <dt>Reason</dt><dd><span class="reason">${state.reason}</span> ${state.message}</dd>
 <dt>Applied revision</dt><dd><code>${short(status.lastAppliedRevision)}</code> ${subject ?? ""}</dd>
 <dt>Waits for</dt><dd>${waiting ?? "—"}</dd>
+${suspension(status.suspension)}
 <dt>Next check</dt><dd>${next ? html`<time datetime="${next}">${next}</time>` : "—"}</dd>
 </dl>
 ${actions}

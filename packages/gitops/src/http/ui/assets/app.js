@@ -9,11 +9,13 @@ const status = document.getElementById("live-status");
 /** The last event this page reflects (see the server's `hello`). */
 let seq = Number(body.dataset.seq ?? "0");
 
+// One formatter for every time on the page: making one per element is the slow part.
+const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
 /** Shows ISO times in the reader's time zone; the ISO value stays in `datetime`. */
 function localTimes(root) {
   for (const el of root.querySelectorAll("time[datetime]")) {
     const at = new Date(el.getAttribute("datetime") ?? "");
-    if (!Number.isNaN(at.getTime())) el.textContent = at.toLocaleString();
+    if (!Number.isNaN(at.getTime())) el.textContent = timeFormat.format(at);
   }
 }
 

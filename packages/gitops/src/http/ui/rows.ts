@@ -1,0 +1,124 @@
+/**
+ * What the overview shows of each target, read in bulk: every status in one
+ * store read, each target's last run only when its status changed since it
+ * was last read, and commit subjects (which never change for a revision) from
+ * a cache, at most a few `git log` processes at a time for those not seen yet.
+ */
+import { LRUCache } from "lru-cache";
+import type { Reconciler } from "../../reconciler.js";
+import { Semaphore } from "../../semaphore.js";
+import { isSuspended } from "../../status.js";
+import type { TargetStatus } from "../../types.js";
+import { type DisplayState, displayState, waitingFor } from "./state.js";
+
+/** One overview row's data. */
+export interface TargetRow {
+  readonly name: string;
+  readonly state: DisplayState;
+  readonly reason: string;
+  readonly message: string;
+  readonly revision?: string;
+  readonly subject?: string;
+  readonly lastRun?: LastRun;
+  readonly nextCheck?: string;
+  readonly waiting?: string;
+}
+
+/** A run as a row shows it. */
+export interface LastRun {
+  readonly id: string;
+  readonly result: string;
+  readonly at: string;
+}
+
+/** How long a revision the local mirror does not know is not asked about again. */
+const UNKNOWN_SUBJECT_TTL_MS = 60_000;
+/** `git log` processes at once when many revisions are new. */
+const SUBJECT_LOOKUPS = 4;
+
+/** The overview's rows of one reconciler, with the caches that make them cheap to read again. */
+export class RowSource {
+  readonly #reconciler: Reconciler;
+  /** Subjects by repository and revision; `null` for a revision the mirror does not have (yet). */
+  readonly #subjects = new LRUCache<string, { readonly subject: string | null }>({ max: 20_000 });
+  readonly #lookups = new Semaphore(SUBJECT_LOOKUPS);
+  /**
+   * Each target's last run, with the status `updatedAt` it was read under.
+   * A run's start and end are recorded before the status they change, so a
+   * status that did not change means the last run did not either.
+   */
+  readonly #lastRuns = new LRUCache<string, { readonly updatedAt: string; readonly run: LastRun | null }>({
+    max: 20_000,
+  });
+
+  constructor(reconciler: Reconciler) {
+    this.#reconciler = reconciler;
+  }
+
+  /** The rows of every target, by name, or of the named ones. */
+  async rows(only?: readonly string[]): Promise<TargetRow[]> {
+    const reconciler = this.#reconciler;
+    const statuses: TargetStatus[] = only
+      ? only.map((name) => reconciler.status(name))
+      : reconciler.statuses();
+    const subjects = new Map<string, Promise<string | undefined>>();
+    const rows = statuses.map((status) => {
+      const { name } = status;
+      const spec = reconciler.target(name);
+      const suspended = isSuspended(status, spec?.suspend ?? false);
+      const { state, reason, message } = displayState(status, suspended);
+      const revision = status.lastAppliedRevision ?? status.lastAttemptedRevision;
+      if (revision && !subjects.has(revision)) subjects.set(revision, this.subject(name, revision));
+      const lastRun = this.#lastRun(status);
+      const next = suspended ? undefined : reconciler.nextCheck(name, status);
+      const waiting = waitingFor(status);
+      return {
+        name,
+        state,
+        reason,
+        message,
+        ...(revision ? { revision } : {}),
+        ...(lastRun ? { lastRun } : {}),
+        ...(next ? { nextCheck: next.toISOString() } : {}),
+        ...(waiting ? { waiting } : {}),
+      };
+    });
+    const resolved = new Map<string, string | undefined>();
+    for (const [revision, subject] of subjects) resolved.set(revision, await subject);
+    return rows.map((row) => {
+      const subject = row.revision ? resolved.get(row.revision) : undefined;
+      return subject ? { ...row, subject } : row;
+    });
+  }
+
+  /** A revision's commit subject from the target's local mirror, cached; `undefined` when unknown. */
+  async subject(name: string, revision: string): Promise<string | undefined> {
+    const repo = this.#reconciler.target(name)?.repo ?? name;
+    const key = `${repo}\n${revision}`;
+    const cached = this.#subjects.get(key);
+    if (cached) return cached.subject ?? undefined;
+    const release = await this.#lookups.acquire();
+    try {
+      const subject = await this.#reconciler.commitSubject(name, revision).catch(() => undefined);
+      this.#subjects.set(
+        key,
+        { subject: subject ?? null },
+        subject === undefined ? { ttl: UNKNOWN_SUBJECT_TTL_MS } : {},
+      );
+      return subject;
+    } finally {
+      release();
+    }
+  }
+
+  #lastRun(status: TargetStatus): LastRun | undefined {
+    const cached = this.#lastRuns.get(status.name);
+    if (cached && cached.updatedAt === status.updatedAt) return cached.run ?? undefined;
+    const last = this.#reconciler.history(status.name, 1)[0];
+    const run = last
+      ? { id: last.id, result: last.result ?? "running", at: last.finishedAt ?? last.startedAt }
+      : undefined;
+    this.#lastRuns.set(status.name, { updatedAt: status.updatedAt, run: run ?? null });
+    return run;
+  }
+}
