@@ -45,6 +45,7 @@ describe("the dashboard in a real browser", () => {
   let page: Page;
   let outDir: string;
   let profile: string;
+  let siteV1: string;
   const html: string[] = [];
 
   const pages = (files: Record<string, string>) => JSON.stringify(files);
@@ -76,7 +77,7 @@ describe("the dashboard in a real browser", () => {
     sandbox = engineSandbox("driftless-ui-");
     outDir = join(sandbox.dir, "out");
     const seed = mkdtempSync(join(tmpdir(), "driftless-ui-seed-"));
-    for (const app of ["site", "gated", "drifty"])
+    for (const app of ["site", "gated", "drifty", "prod"])
       cpSync(siteProgramSeed(), join(seed, "apps", app), { recursive: true });
     writeFileSync(
       join(seed, "apps", "drifty", "site.json"),
@@ -87,7 +88,7 @@ describe("the dashboard in a real browser", () => {
       pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
     );
     repo = createRepo(join(sandbox.dir, "repo"), { seed });
-    repo.commit({}, INJECTED_SUBJECT);
+    siteV1 = repo.commit({}, INJECTED_SUBJECT);
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
       installDependencies: false,
@@ -96,9 +97,10 @@ describe("the dashboard in a real browser", () => {
         target("site", { secretConfig: { apiToken: SECRET_VALUE } }),
         target("gated", { requireApproval: "destructive" }),
         target("drifty"),
-        // Suspended, so they never run: they draw the graph's dependency and promotion edges.
+        // Suspended, so they never run on their own: they draw the graph's dependency and
+        // promotion edges, and prod is promoted and rolled back by hand.
         target("paused", { dependsOn: ["site"], suspend: true }),
-        target("prod", { promote: { from: "site" }, suspend: true }),
+        target("prod", { promote: { from: "site", after: "24h" }, suspend: true }),
       ],
     });
     for (const name of ["site", "gated", "drifty"]) {
@@ -321,6 +323,100 @@ describe("the dashboard in a real browser", () => {
     }
   });
 
+  /** Fills in who and why on an action's confirmation page and confirms it. */
+  const confirm = async (action: string, by: string, reason: string) => {
+    await page.fill("#by", by);
+    await page.fill("#reason", reason);
+    await page.click(`button:has-text('Confirm ${action}')`);
+    await page.waitForURL(/\/ui\/targets\/[^/?]+(\?queued=.*)?$/);
+  };
+
+  it("suspends and resumes a target with who and why, shown on its page", async () => {
+    await visit("/targets/site");
+    await page.click("a.button:has-text('Suspend')");
+    await confirm("suspend", "Ada", "freeze for the audit");
+    await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Suspended");
+    await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: freeze for the audit$/);
+    expect(reconciler.status("site").suspension).toMatchObject({
+      suspended: true,
+      by: "Ada",
+      reason: "freeze for the audit",
+    });
+    await page.click("a.button:has-text('Resume')");
+    await confirm("resume", "Grace", "audit done");
+    await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Ready");
+    await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Grace: audit done$/);
+    await expect(page.locator("dt:has-text('Resumed')").count()).resolves.toBe(1);
+    expect(reconciler.isSuspended("site")).toBe(false);
+  });
+
+  it("promotes and rolls back with who and why, listed in the promotions", async () => {
+    // prod has applied site's first revision; the dashboard promotes site's latest, then rolls back.
+    const first = await reconciler.promote("prod", { by: "setup", reason: "start", revision: siteV1 }).done;
+    expect(first).toMatchObject({ result: "applied", revision: siteV1 });
+    const latest = reconciler.status("site").lastAppliedRevision ?? "";
+    expect(latest).not.toBe(siteV1);
+    await visit("/targets/prod");
+    await page.click("a.button:has-text('Promote')");
+    await expect(page.locator("main").textContent()).resolves.toMatch(/its upstream site applied/);
+    await confirm("promote", "Grace", "ship v2 to prod");
+    await expect(page.locator(".notice").textContent()).resolves.toMatch(/^Run \S+ queued\.$/);
+    const promotion = page.locator("#h-promotions + table tbody tr").first();
+    await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
+      expect.any(String),
+      "manual",
+      "site",
+      latest.slice(0, 12),
+      "Grace",
+      "ship v2 to prod",
+    ]);
+    await reconciler.whenIdle();
+    expect(reconciler.status("prod").lastAppliedRevision).toBe(latest);
+    await visit("/targets/prod");
+    await page.click("a.button:has-text('Roll back')");
+    await confirm("rollback", "Grace", "v2 breaks the login");
+    await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
+      expect.any(String),
+      "rollback",
+      "prod",
+      siteV1.slice(0, 12),
+      "Grace",
+      "v2 breaks the login",
+    ]);
+    await reconciler.whenIdle();
+    expect(reconciler.status("prod").lastAppliedRevision).toBe(siteV1);
+    expect(reconciler.promotions("prod", 1)[0]).toMatchObject({ kind: "rollback", by: "Grace" });
+  });
+
+  it("keeps the session across a server restart, shows it reconnecting, and catches up without a reload", async () => {
+    // Another handler over the same reconciler stands for a restarted process:
+    // the session cookie from the first one is accepted (signed, held by no server).
+    let second = await listen(reconciler, { port: 0, tokens: [TOKEN] });
+    const port = second.port;
+    try {
+      await page.goto(`${second.url}/ui/targets/drifty`);
+      expect(new URL(page.url()).pathname).toBe("/ui/targets/drifty");
+      await page.waitForSelector("body[data-live=live]");
+      await page.evaluate(() => {
+        (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
+      });
+      await second.close();
+      await page.waitForSelector("body[data-live=reconnecting]");
+      await expect(page.locator("#live-status").textContent()).resolves.toBe("reconnecting");
+      // Changed while the page was cut off, with no event it could have seen.
+      reconciler.suspend("drifty", { by: "Ops", reason: "while the server was down" });
+      second = await listen(reconciler, { port, tokens: [TOKEN] });
+      await page.waitForSelector("#suspension:has-text('while the server was down')", { timeout: 30_000 });
+      await page.waitForSelector("body[data-live=live]");
+      expect(
+        await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument),
+      ).toBe(true);
+    } finally {
+      reconciler.resume("drifty");
+      await second.close();
+    }
+  });
+
   it("refuses a POST without the session's CSRF token, and logs out", async () => {
     const refused = await page.request.post(ui("/targets/site/suspend"), { form: { csrf: "forged" } });
     expect(refused.status()).toBe(403);
@@ -328,6 +424,10 @@ describe("the dashboard in a real browser", () => {
     expect(missing.status()).toBe(403);
     expect(reconciler.isSuspended("site")).toBe(false);
     await visit("/");
+    const [before] = await context.cookies(ui("/"));
+    const replay = () =>
+      fetch(ui("/"), { headers: { cookie: `driftless_session=${before?.value}` }, redirect: "manual" });
+    expect((await replay()).status).toBe(200);
     await page.click("button:has-text('Log out')");
     await page.waitForURL(/\/ui\/login$/);
     // The session is gone: pages ask for a login again.
@@ -335,5 +435,9 @@ describe("the dashboard in a real browser", () => {
     expect(new URL(page.url()).pathname).toBe("/ui/login");
     const anonymous = await page.request.post(ui("/targets/site/reconcile"), { form: {} });
     expect(anonymous.status()).toBe(401);
+    // A copy of the logged-out cookie is refused too.
+    const replayed = await replay();
+    expect(replayed.status).toBe(303);
+    expect(replayed.headers.get("location")).toBe("/ui/login");
   });
 });

@@ -58,6 +58,7 @@ export { checkGates, type GateRefusal } from "./gates.js";
 export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
 export {
   createHandler,
+  type DashboardSessionOptions,
   type DriftlessHandler,
   type DriftlessServer,
   type HandlerOptions,

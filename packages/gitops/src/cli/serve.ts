@@ -1,3 +1,4 @@
+import { join } from "node:path";
 import type { DriftlessConfig } from "../config.js";
 import { ReconcilerMetrics } from "../http/metrics.js";
 import { listen } from "../http/server.js";
@@ -105,6 +106,8 @@ export async function serveCommand(
       webhooks: config.webhooks,
       publicReads: config.publicReads,
       maxBodyBytes: config.maxBodyBytes,
+      // Dashboard logouts outlive a restart; sessions themselves are signed cookies.
+      sessions: { revocationsFile: join(config.dataDir, "dashboard-logouts.json") },
       // Webhook refusals and unreadable secrets are logged, not only answered.
       logger,
     });

@@ -18,6 +18,7 @@ import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
 import { htmlRedactor } from "./ui/html.js";
 import { uiRoutes } from "./ui/routes.js";
+import type { DashboardSessionOptions } from "./ui/session.js";
 import { redactJson, redactorFor, secretValues } from "./views.js";
 
 /** Webhook secrets by provider; a provider without a secret has no webhook route (404). */
@@ -62,6 +63,11 @@ export interface HandlerOptions {
    * (`pull_request` events). @default - pull request events are acknowledged and ignored
    */
   readonly pullRequests?: PullRequestPreviews;
+  /**
+   * How the dashboard signs and ends its sessions (signed cookies, held by no server).
+   * @default - signed with keys derived from `tokens`, 8 hours, logouts remembered in memory
+   */
+  readonly sessions?: DashboardSessionOptions;
 }
 
 /**
@@ -117,6 +123,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   const ui = uiRoutes(api, {
     tokens,
     publicReads: options.publicReads ?? false,
+    ...(options.sessions ? { sessions: options.sessions } : {}),
     redact: () => htmlRedactor(secretValues(reconciler.targets(), secrets)),
   });
   const routes: Route[] = [

@@ -1,5 +1,6 @@
 // The page frame every dashboard page shares: head, navigation, login state and the live-update hook.
 import { Html, html } from "./html.js";
+import type { LiveHub } from "./live.js";
 import type { Session } from "./session.js";
 import type { DisplayState } from "./state.js";
 
@@ -12,6 +13,8 @@ export interface ViewContext {
   readonly canAct: boolean;
   /** The event stream's sequence number when the page was rendered: a page that missed events refreshes. */
   readonly seq?: number;
+  /** The event stream's {@link LiveHub.epoch}: a page rendered by another process refreshes. */
+  readonly epoch?: string;
 }
 
 /** A URL under the dashboard, each path segment encoded. */
@@ -48,7 +51,7 @@ export function layout(
 <link rel="stylesheet" href="${view.base}/assets/app.css">
 <script type="module" src="${view.base}/assets/app.js"></script>
 </head>
-<body data-base="${view.base}" data-seq="${view.seq ?? 0}" data-live-target="${live.target ?? ""}" data-live-run="${live.run ?? ""}">
+<body data-base="${view.base}" data-seq="${view.seq ?? 0}" data-epoch="${view.epoch ?? ""}" data-live-target="${live.target ?? ""}" data-live-run="${live.run ?? ""}">
 <a class="skip" href="#main">Skip to content</a>
 <header class="top"><nav aria-label="Main"><a class="brand" href="${view.base}/">Driftless</a>
 <span class="live" id="live-status" role="status" aria-live="polite">offline</span>

@@ -4,6 +4,7 @@
  * `heartbeatMs` keeps proxies from closing idle streams, and the `retry`
  * field tells browsers how soon to reconnect after a drop.
  */
+import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { ReconcilerEventName, ReconcilerEvents } from "../../events.js";
 import type { Reconciler } from "../../reconciler.js";
@@ -37,6 +38,8 @@ export class LiveHub {
   readonly #heartbeat: NodeJS.Timeout;
   /** Counts the events that change what a page shows (progress lines do not). */
   #seq = 0;
+  /** Names this hub: after a restart the count starts again, so a page compares both. */
+  readonly epoch = randomBytes(6).toString("base64url");
 
   constructor(reconciler: Reconciler, redact: (text: string) => string, heartbeatMs = 25_000) {
     for (const name of FORWARDED) {
@@ -64,7 +67,7 @@ export class LiveHub {
   /** Adopts a response whose headers were written: it receives every event until it closes. */
   attach(res: ServerResponse): void {
     // The page compares `seq` with the one it was rendered at, and catches up if it missed events.
-    res.write(`retry: 2000\nevent: hello\ndata: {"seq":${this.#seq}}\n\n`);
+    res.write(`retry: 2000\nevent: hello\ndata: {"seq":${this.#seq},"epoch":"${this.epoch}"}\n\n`);
     this.#clients.add(res);
     res.on("close", () => this.#clients.delete(res));
   }

@@ -16,13 +16,22 @@ import { LiveHub } from "./live.js";
 import { overviewPage, rowHtml } from "./overview.js";
 import { RowSource } from "./rows.js";
 import { runPage } from "./run.js";
-import { csrfValid, type Session, Sessions, sessionCookie } from "./session.js";
+import {
+  csrfValid,
+  type DashboardSessionOptions,
+  type Session,
+  Sessions,
+  sessionCookie,
+  sessionKeys,
+} from "./session.js";
 import { targetPage } from "./target.js";
 
 /** What the dashboard needs from the handler. */
 export interface UiOptions {
   readonly tokens: Parameters<typeof tokenMatches>[0];
   readonly publicReads: boolean;
+  /** How sessions are signed and ended (the handler's `sessions` option). */
+  readonly sessions?: DashboardSessionOptions;
   /** Hides every secret value (raw and HTML-escaped) in a page. */
   readonly redact: () => (text: string) => string;
 }
@@ -31,7 +40,11 @@ export interface UiOptions {
 export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close: () => void } {
   const { reconciler, prefix } = api;
   const base = `${prefix}/ui`;
-  const sessions = new Sessions();
+  const sessions = new Sessions({
+    keys: sessionKeys(options.tokens, options.sessions?.secret, api.log),
+    ...(options.sessions?.ttlMs !== undefined ? { ttlMs: options.sessions.ttlMs } : {}),
+    ...(options.sessions?.revocationsFile ? { revocationsFile: options.sessions.revocationsFile } : {}),
+  });
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
   const rowSource = new RowSource(reconciler);
   const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({
@@ -40,7 +53,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
 
   const viewOf = (req: IncomingMessage): ViewContext => {
     const session = sessions.get(req);
-    return { base, session, canAct: session?.authenticated === true, seq: live.seq };
+    return { base, session, canAct: session?.authenticated === true, seq: live.seq, epoch: live.epoch };
   };
   const mayRead = (req: IncomingMessage) =>
     options.publicReads ||
@@ -182,8 +195,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         if (!tokenMatches(options.tokens, fields.get("token") ?? undefined, api.log)) {
           return refused(req, "That token is not valid.", 401);
         }
-        // A new id on login, so a session id planted before it is worthless.
-        if (session) sessions.delete(session);
+        // A new id on login, so a session id planted before it gains nothing.
         return redirect(`${base}/`, cookieHeader(req, sessions.create(true)));
       },
     },
@@ -202,7 +214,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
             403,
           );
         }
-        if (session) sessions.delete(session);
+        if (session) sessions.revoke(session);
         return redirect(`${base}/`, cookieHeader(req, undefined));
       },
     },

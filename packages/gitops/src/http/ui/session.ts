@@ -1,13 +1,23 @@
 /**
- * Dashboard sessions: a bearer token exchanged at the login form for an
- * HttpOnly, SameSite=Strict cookie (Secure under TLS), and a CSRF token per
- * session that every POST must carry. Sessions live in memory: a restart
- * logs everyone out, and no token is stored anywhere.
+ * Dashboard sessions, held by no server: a bearer token is exchanged at the
+ * login form for a signed cookie (HttpOnly, SameSite=Strict, Secure under
+ * TLS) that names a random session id, whether it logged in, and when it
+ * expires, with an HMAC over all three. Every process with the same key
+ * accepts it, so sessions survive a restart and work across replicas. The
+ * CSRF token every POST must carry is an HMAC of the session id: bound to the
+ * session, stored nowhere. Logout clears the cookie and revokes the id until
+ * it would have expired (in this process, and in a file when one is given),
+ * so a copy of the cookie is refused too. The API token itself is never
+ * stored, and no key is derivable from a cookie.
  */
-import { randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { dirname } from "node:path";
 import type { TLSSocket } from "node:tls";
-import { LRUCache } from "lru-cache";
+import type { Logger } from "pino";
+import { readSecret } from "../../secrets.js";
+import type { SecretSource } from "../../spec.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 
@@ -16,42 +26,156 @@ export interface Session {
   readonly id: string;
   readonly csrf: string;
   readonly authenticated: boolean;
+  /** Milliseconds since the epoch after which the cookie is refused. */
+  readonly expiresAt: number;
+  /** The cookie's value. */
+  readonly cookie: string;
 }
 
 /** Cookie name of the dashboard's session. */
 export const SESSION_COOKIE = "driftless_session";
 
-const newId = () => randomBytes(32).toString("base64url");
+/** Options of {@link Sessions}. */
+export interface SessionsOptions {
+  /**
+   * The signing keys: the first signs, any verifies (several allow rotation).
+   * Read per request, so a rotated key takes effect at once.
+   */
+  readonly keys: () => readonly Buffer[];
+  /** How long a session lasts from its login. @default 28800000 (8 hours) */
+  readonly ttlMs?: number;
+  /** A file that keeps revoked session ids across restarts. @default - in memory only */
+  readonly revocationsFile?: string;
+  /** The clock. @default Date.now */
+  readonly now?: () => number;
+}
 
-/** Sessions by id, idle ones forgotten after `ttlMs`, at most `max` kept. */
+const b64 = (buf: Buffer) => buf.toString("base64url");
+const mac = (key: Buffer, text: string) => b64(createHmac("sha256", key).update(text).digest());
+
+/** Signed, stateless sessions; only logouts are remembered, until the sessions they end expire. */
 export class Sessions {
-  readonly #sessions: LRUCache<string, Session>;
+  readonly #keys: () => readonly Buffer[];
+  readonly #ttlMs: number;
+  readonly #now: () => number;
+  readonly #file: string | undefined;
+  /** Revoked session ids and when they would have expired. */
+  readonly #revoked = new Map<string, number>();
 
-  constructor(options: { readonly ttlMs?: number; readonly max?: number } = {}) {
-    this.#sessions = new LRUCache({
-      max: options.max ?? 10_000,
-      ttl: options.ttlMs ?? 8 * 3600_000,
-      updateAgeOnGet: true,
-    });
+  constructor(options: SessionsOptions) {
+    this.#keys = options.keys;
+    this.#ttlMs = options.ttlMs ?? 8 * 3600_000;
+    this.#now = options.now ?? Date.now;
+    this.#file = options.revocationsFile;
+    if (this.#file) this.#load(this.#file);
   }
 
-  /** The request's session from its cookie, if it is known. */
+  /** The request's session from its cookie: signed by a current key, not expired, not revoked. */
   get(req: IncomingMessage): Session | undefined {
-    const id = cookies(req)[SESSION_COOKIE];
-    return id ? this.#sessions.get(id) : undefined;
+    const value = cookies(req)[SESSION_COOKIE];
+    const parts = value?.split(".") ?? [];
+    if (parts.length !== 4) return undefined;
+    const [id = "", exp = "", flag = "", signature = ""] = parts;
+    const expiresAt = Number(exp) * 1000;
+    if (!/^[\w-]{22}$/.test(id) || !(expiresAt > this.#now()) || (flag !== "0" && flag !== "1"))
+      return undefined;
+    if (this.#revoked.has(id)) return undefined;
+    for (const key of this.#keys()) {
+      if (safeEqual(mac(key, `v1.${id}.${exp}.${flag}`), signature)) {
+        return this.#session(key, id, Number(exp), flag === "1");
+      }
+    }
+    return undefined;
   }
 
   /** A new session (anonymous ones carry the CSRF token of the login form). */
   create(authenticated: boolean): Session {
-    const session = { id: newId(), csrf: newId(), authenticated };
-    this.#sessions.set(session.id, session);
-    return session;
+    const [key] = this.#keys();
+    if (!key) throw new Error("no key to sign dashboard sessions with");
+    const exp = Math.floor((this.#now() + this.#ttlMs) / 1000);
+    return this.#session(key, b64(randomBytes(16)), exp, authenticated);
   }
 
-  /** Forgets a session (logout, or a login that replaces it). */
-  delete(session: Session): void {
-    this.#sessions.delete(session.id);
+  /** Ends a session (logout, or a login that replaces it): its cookie is refused from now on. */
+  revoke(session: Session): void {
+    const now = this.#now();
+    for (const [id, expiresAt] of this.#revoked) if (expiresAt <= now) this.#revoked.delete(id);
+    this.#revoked.set(session.id, session.expiresAt);
+    if (this.#file) this.#save(this.#file);
   }
+
+  #session(key: Buffer, id: string, exp: number, authenticated: boolean): Session {
+    const flag = authenticated ? "1" : "0";
+    return {
+      id,
+      csrf: mac(key, `csrf.${id}`),
+      authenticated,
+      expiresAt: exp * 1000,
+      cookie: `${id}.${exp}.${flag}.${mac(key, `v1.${id}.${exp}.${flag}`)}`,
+    };
+  }
+
+  #load(file: string): void {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      return; // None revoked yet.
+    }
+    const now = this.#now();
+    const saved = JSON.parse(text) as Record<string, number>;
+    for (const [id, expiresAt] of Object.entries(saved))
+      if (expiresAt > now) this.#revoked.set(id, expiresAt);
+  }
+
+  #save(file: string): void {
+    mkdirSync(dirname(file), { recursive: true });
+    // Written aside and renamed, so a crash leaves the old list or the new one.
+    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.#revoked)), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+}
+
+/** How the handler signs and ends dashboard sessions. */
+export interface DashboardSessionOptions {
+  /**
+   * The key that signs session cookies; replicas behind one address share it.
+   * @default - a key derived from each of the handler's `tokens` (the first signs): replicas with the same tokens accept each other's sessions, and removing a token ends the sessions made under it
+   */
+  readonly secret?: SecretSource;
+  /** How long a session lasts from its login, in milliseconds. @default 28800000 (8 hours) */
+  readonly ttlMs?: number;
+  /** A file that keeps logged-out session ids across restarts (e.g. in the data directory). @default - in memory only */
+  readonly revocationsFile?: string;
+}
+
+/** A signing key derived from a secret for this one purpose (the secret itself never signs). */
+export function sessionKey(secret: string): Buffer {
+  return createHmac("sha256", secret).update("driftless dashboard sessions v1").digest();
+}
+
+/**
+ * The keys sessions are signed with: from `secret`, else derived from each
+ * token; with neither readable, one random key for this process (nobody can
+ * log in then, but the login form still works).
+ */
+export function sessionKeys(
+  tokens: readonly SecretSource[],
+  secret: SecretSource | undefined,
+  log?: Logger,
+): () => Buffer[] {
+  const fallback = randomBytes(32);
+  return () => {
+    const keys: Buffer[] = [];
+    for (const source of secret ? [secret] : tokens) {
+      try {
+        keys.push(sessionKey(readSecret(source, secret ? "sessions.secret" : "token")));
+      } catch (error) {
+        log?.error((error as Error).message);
+      }
+    }
+    return keys.length > 0 ? keys : [fallback];
+  };
 }
 
 /** Whether the form's CSRF token is the session's. */
@@ -76,15 +200,20 @@ export function overTls(req: IncomingMessage): boolean {
   return (req.socket as Partial<TLSSocket>).encrypted === true;
 }
 
-/** The `Set-Cookie` value for a session (or clearing it when `undefined`). */
-export function sessionCookie(req: IncomingMessage, path: string, session: Session | undefined): string {
+/** The `Set-Cookie` value for a session (or clearing it when `undefined`); it expires with the session. */
+export function sessionCookie(
+  req: IncomingMessage,
+  path: string,
+  session: Session | undefined,
+  now = Date.now(),
+): string {
   const attributes = [
-    `${SESSION_COOKIE}=${session?.id ?? ""}`,
+    `${SESSION_COOKIE}=${session?.cookie ?? ""}`,
     `Path=${path}`,
     "HttpOnly",
     "SameSite=Strict",
     ...(overTls(req) ? ["Secure"] : []),
-    ...(session ? [] : ["Max-Age=0"]),
+    `Max-Age=${session ? Math.max(0, Math.floor((session.expiresAt - now) / 1000)) : 0}`,
   ];
   return attributes.join("; ");
 }

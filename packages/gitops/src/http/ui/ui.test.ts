@@ -1,9 +1,12 @@
+import { mkdtempSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { Condition, RunRecord, TargetStatus } from "../../types.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
-import { csrfValid, Sessions, sessionCookie } from "./session.js";
+import { csrfValid, Sessions, sessionCookie, sessionKey } from "./session.js";
 import { displayState, waitingFor } from "./state.js";
 
 const cond = (type: Condition["type"], status: boolean, reason: string): Condition => ({
@@ -94,24 +97,62 @@ describe("stepTimings", () => {
 });
 
 describe("sessions", () => {
-  it("finds a session by its cookie and checks its CSRF token", () => {
-    const sessions = new Sessions();
-    const session = sessions.create(true);
-    const req = request({ cookie: `other=1; driftless_session=${session.id}` });
-    expect(sessions.get(req)).toBe(session);
-    expect(csrfValid(session, session.csrf)).toBe(true);
-    expect(csrfValid(session, "forged")).toBe(false);
+  const key = sessionKey("token-a");
+  const cookieOf = (session: { cookie: string }) => `other=1; driftless_session=${session.cookie}`;
+
+  it("accepts its own signed cookie in another process with the same key, and checks the CSRF token", () => {
+    const session = new Sessions({ keys: () => [key] }).create(true);
+    // A restart, or another replica: nothing held, the signature decides.
+    const again = new Sessions({ keys: () => [sessionKey("token-b"), key] }).get(
+      request({ cookie: cookieOf(session) }),
+    );
+    expect(again).toEqual(session);
+    expect(csrfValid(again, session.csrf)).toBe(true);
+    expect(csrfValid(again, "forged")).toBe(false);
     expect(csrfValid(undefined, session.csrf)).toBe(false);
-    sessions.delete(session);
-    expect(sessions.get(req)).toBeUndefined();
+    expect(session.cookie).not.toContain("token-a");
   });
 
-  it("sets an HttpOnly, SameSite=Strict cookie, Secure only under TLS, and clears it", () => {
-    const session = new Sessions().create(false);
-    expect(sessionCookie(request({}), "/ui", session)).toBe(
-      `driftless_session=${session.id}; Path=/ui; HttpOnly; SameSite=Strict`,
+  it("refuses a cookie signed with another key, altered, expired or logged out", () => {
+    let now = 1_000_000_000_000;
+    const sessions = new Sessions({ keys: () => [key], ttlMs: 60_000, now: () => now });
+    const anonymous = sessions.create(false);
+    const [id, exp, , mac] = anonymous.cookie.split(".");
+    const promoted = { cookie: `${id}.${exp}.1.${mac}` };
+    expect(sessions.get(request({ cookie: cookieOf(promoted) }))).toBeUndefined();
+    expect(
+      new Sessions({ keys: () => [sessionKey("other")] }).get(request({ cookie: cookieOf(anonymous) })),
+    ).toBeUndefined();
+    const session = sessions.create(true);
+    expect(sessions.get(request({ cookie: cookieOf(session) }))?.authenticated).toBe(true);
+    now += 61_000;
+    expect(sessions.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
+    const fresh = sessions.create(true);
+    sessions.revoke(fresh);
+    expect(sessions.get(request({ cookie: cookieOf(fresh) }))).toBeUndefined();
+  });
+
+  it("keeps logouts across a restart in its revocations file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "driftless-sessions-"));
+    try {
+      const file = join(dir, "revoked.json");
+      const first = new Sessions({ keys: () => [key], revocationsFile: file });
+      const session = first.create(true);
+      first.revoke(session);
+      const restarted = new Sessions({ keys: () => [key], revocationsFile: file });
+      expect(restarted.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
+      expect(restarted.get(request({ cookie: cookieOf(restarted.create(true)) }))).toBeDefined();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("sets an HttpOnly, SameSite=Strict cookie that expires with the session, Secure only under TLS", () => {
+    const session = new Sessions({ keys: () => [key] }).create(false);
+    expect(sessionCookie(request({}), "/ui", session, session.expiresAt - 3600_000)).toBe(
+      `driftless_session=${session.cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=3600`,
     );
-    expect(sessionCookie(request({}, true), "/ui", session)).toMatch(/; Secure$/);
+    expect(sessionCookie(request({}, true), "/ui", session)).toMatch(/; Secure; Max-Age=\d+$/);
     expect(sessionCookie(request({}), "/ui", undefined)).toMatch(/^driftless_session=; .*Max-Age=0$/);
   });
 });

@@ -6,8 +6,9 @@ const base = body.dataset.base ?? "";
 const liveTarget = body.dataset.liveTarget ?? "";
 const liveRun = body.dataset.liveRun ?? "";
 const status = document.getElementById("live-status");
-/** The last event this page reflects (see the server's `hello`). */
+/** The last event this page reflects, and which server process counted it (see the server's `hello`). */
 let seq = Number(body.dataset.seq ?? "0");
+let epoch = body.dataset.epoch ?? "";
 
 // One formatter for every time on the page: making one per element is the slow part.
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
@@ -130,10 +131,12 @@ function connect() {
   const es = new EventSource(`${base}/events`);
   source = es;
   es.addEventListener("hello", (event) => {
-    // Events happened between rendering and connecting, or while disconnected: catch up once.
-    const now = JSON.parse(event.data).seq;
-    if (now !== seq) {
-      seq = now;
+    // Events happened between rendering and connecting, or while disconnected,
+    // or the server restarted meanwhile: catch up once, without a reload.
+    const hello = JSON.parse(event.data);
+    if (hello.seq !== seq || hello.epoch !== epoch) {
+      seq = hello.seq;
+      epoch = hello.epoch;
       void refreshMain();
     }
     setStatus("live");
