@@ -96,6 +96,17 @@ describe("Redactor", () => {
     );
   });
 
+  it("masks overlapping secrets whole, and any of thousands, added later too", () => {
+    const redactor = new Redactor().add("zabc", "abcdefg");
+    // "zabc" starts first, but "abcdefg" overlaps it: neither may leave a part behind.
+    expect(redactor.redact("[zabcdefg]")).toBe("[z[redacted]]");
+    const many = Array.from({ length: 3000 }, (_, i) => `secret-${i}-${"x".repeat(i % 7)}`);
+    redactor.add(...many);
+    expect(redactor.redact(`a ${many[2999]} b ${many[5]} c zabc`)).toBe(
+      "a [redacted] b [redacted] c [redacted]",
+    );
+  });
+
   it("leaves no part of a secret behind when one secret contains another", () => {
     // Registered short-first: masking the short one first would leave the long one's tail.
     const redactor = new Redactor().add("abcd", "abcdSECRETTAIL");

@@ -56,18 +56,35 @@ export function readSecret(source: SecretSource, what: string): string {
  */
 export class Redactor {
   #secrets = new Set<string>();
+  /** Finds where any secret starts (longest first at each position); built on first use after `add`. */
+  #finder: RegExp | undefined;
 
   /** Registers values to hide; values shorter than 4 characters are ignored to keep text readable. */
   add(...values: readonly (string | undefined)[]): this {
     for (const value of values) if (value && value.length >= 4) this.#secrets.add(value);
+    this.#finder = undefined;
     return this;
   }
 
   redact(text: string): string {
     let out = text.replace(/(\b[a-z][\w+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@");
+    if (this.#secrets.size === 0) return out;
+    // One pass finds the secrets the text holds (a lookahead matches at every
+    // position, so overlapping ones are found too); only those are replaced.
+    // With thousands of secrets that is one scan instead of thousands.
+    this.#finder ??= new RegExp(
+      `(?=(${[...this.#secrets]
+        .sort((a, b) => b.length - a.length)
+        .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
+        .join("|")}))`,
+      "g",
+    );
+    const found = new Set<string>();
+    for (const match of out.matchAll(this.#finder)) found.add(match[1] as string);
     // Longest first: a secret that contains another must not leave its tail behind.
-    const secrets = [...this.#secrets].sort((a, b) => b.length - a.length);
-    for (const secret of secrets) out = out.split(secret).join("[redacted]");
+    for (const secret of [...found].sort((a, b) => b.length - a.length)) {
+      out = out.split(secret).join("[redacted]");
+    }
     return out;
   }
 }

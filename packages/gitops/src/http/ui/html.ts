@@ -48,11 +48,18 @@ export function html(strings: TemplateStringsArray, ...values: readonly HtmlValu
   return new Html(out);
 }
 
+/** The last redactor made, by the secrets it knows: pages reuse it until a secret changes. */
+let lastRedactor: { readonly key: string; readonly redact: (text: string) => string } | undefined;
+
 /** Replaces secret values, as they are and as HTML-escaped, with `[redacted]` in a rendered page. */
 export function htmlRedactor(values: readonly (string | undefined)[]): (text: string) => string {
   const known = values.filter((v): v is string => v !== undefined);
+  const key = known.join("\0");
+  if (lastRedactor?.key === key) return lastRedactor.redact;
   const redactor = new Redactor().add(...known, ...known.map(escapeHtml));
-  return (text) => redactor.redact(text);
+  const redact = (text: string) => redactor.redact(text);
+  lastRedactor = { key, redact };
+  return redact;
 }
 
 /** Joins fragments. */
