@@ -376,6 +376,10 @@ describe("the driftless CLI", () => {
     const missing = await driftless("promote", "prod", "--config", config);
     expect(missing.code).toBe(64);
     expect(missing.stderr).toContain("required option '--reason <text>' not specified");
+    // approve records who (the OS user by default) and so needs why as well.
+    const unexplained = await driftless("approve", "prod", "--config", config);
+    expect(unexplained.code).toBe(64);
+    expect(unexplained.stderr).toContain("required option '--reason <text>' not specified");
   });
 
   it("stalls, naming the variable, when the passphrase variable is missing", async () => {

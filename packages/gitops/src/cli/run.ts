@@ -94,7 +94,7 @@ export interface MoveCommandOptions {
   readonly revision?: string;
   /** Who asks; recorded with the promotion, rollback or approval. */
   readonly by?: string;
-  /** Why; recorded (required by promote and rollback, optional for approve). */
+  /** Why; recorded (required by promote, rollback and approve on the command line). */
   readonly reason?: string;
   readonly json?: boolean;
 }
