@@ -9,9 +9,17 @@ import {
   StackAlreadyExistsError,
   StackNotFoundError,
 } from "@pulumi/pulumi/automation/index.js";
-import { maskedOutputs, StepCollector } from "./engineEvents.js";
+import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
 import { guard, waitWhileLocked } from "./engineFailures.js";
-import { clearStaleLocks, fileBackendDir, projectName } from "./fileBackend.js";
+import { StateMovedError } from "./errors.js";
+import {
+  clearStaleLocks,
+  type Deployment,
+  fileBackendDir,
+  projectName,
+  readCheckpoint,
+} from "./fileBackend.js";
+import { PlanWatch } from "./planWatch.js";
 import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackendLocks.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
 import { sha256, stableJson } from "./util.js";
@@ -130,6 +138,19 @@ export interface EngineOperationOptions {
    * refuses any operation the plan does not contain.
    */
   readonly plan?: string;
+  /**
+   * For an `up`: the steps its preview showed. The update is stopped (and
+   * fails with a {@link PlanDivergedError}) at the first create, update,
+   * delete or replace the preview did not show on that resource.
+   */
+  readonly expect?: readonly PlannedStep[];
+  /**
+   * For an `up`: the state digest ({@link Engine.stateVersion}) its preview
+   * planned against. An `up` that had to wait for another update's lock
+   * checks it again before it starts, and throws a {@link StateMovedError}
+   * when the state moved.
+   */
+  readonly fromState?: string;
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EngineProgress) => void;
 }
@@ -142,6 +163,13 @@ export interface Engine {
   preview(request: StackRequest, options?: EngineOperationOptions): Promise<Plan>;
   up(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
   destroy(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
+  /**
+   * Refreshes the stack's recorded state from the live resources and keeps
+   * it (`pulumi refresh`), returning the resources whose live state differed.
+   * A preview and an `up` after it then both work from that state instead of
+   * each refreshing again. Engines without it refresh inside each operation.
+   */
+  refresh?(request: StackRequest, options?: EngineOperationOptions): Promise<readonly DriftedResource[]>;
   /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
   recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
   /**
@@ -207,34 +235,79 @@ export class PulumiEngine implements Engine {
   async up(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);
+    const watch = new PlanWatch(options.expect);
+    const signal = options.signal ? AbortSignal.any([options.signal, watch.signal]) : watch.signal;
+    const { fromState } = options;
+    const recheck = fromState
+      ? async () => {
+          const current = await this.stateVersion(request);
+          if (current !== fromState) throw new StateMovedError(fromState, current);
+        }
+      : undefined;
     this.invocations++;
-    // After an update, Stack.up reads the outputs (`pulumi stack output`, twice)
-    // and the last history entry: three more CLI processes, each decrypting the
-    // state, about a third of a small update. The engine's events carry the
-    // outputs already and the summary is not used, so both are skipped here.
+    try {
+      await this.#withoutSummary(stack, () =>
+        this.#guarded(
+          request,
+          { ...options, signal },
+          () =>
+            stack.up({
+              refresh: options.refresh ?? false,
+              onEvent: (event) => {
+                watch.onEvent(event);
+                collector.onEvent(event);
+              },
+              signal,
+              ...(options.plan ? { plan: options.plan } : {}),
+            }),
+          collector,
+          recheck,
+        ),
+      );
+    } catch (error) {
+      throw watch.diverged(error) ?? error;
+    }
+    const outputs = collector.stackOutputs ?? (await this.#stateOutputs(stack));
+    return { counts: collector.counts, outputs };
+  }
+
+  async refresh(request: StackRequest, options: EngineOperationOptions = {}): Promise<DriftedResource[]> {
+    const stack = await this.#stack(request);
+    const collector = new StepCollector(options.onProgress);
+    this.invocations++;
+    await this.#withoutSummary(stack, () =>
+      this.#guarded(
+        request,
+        options,
+        () =>
+          stack.refresh({
+            onEvent: (event) => collector.onEvent(asRefreshEvent(event)),
+            signal: options.signal,
+          }),
+        collector,
+      ),
+    );
+    return [...collector.drift];
+  }
+
+  /**
+   * Runs an update or refresh without the reads Stack adds after it: the
+   * outputs (`pulumi stack output`, twice) and the last history entry, three
+   * more CLI processes, each decrypting the state, about a third of a small
+   * update. The engine's events carry the outputs already and the summary is
+   * not used.
+   */
+  async #withoutSummary<T>(stack: Stack, operation: () => Promise<T>): Promise<T> {
     const patched = stack as unknown as { outputs: Stack["outputs"]; info: Stack["info"] };
     const original = { outputs: patched.outputs, info: patched.info };
     patched.outputs = async () => ({});
     patched.info = async () => undefined;
     try {
-      await this.#guarded(
-        request,
-        options,
-        () =>
-          stack.up({
-            refresh: options.refresh ?? false,
-            onEvent: collector.onEvent,
-            signal: options.signal,
-            ...(options.plan ? { plan: options.plan } : {}),
-          }),
-        collector,
-      );
+      return await operation();
     } finally {
       patched.outputs = original.outputs;
       patched.info = original.info;
     }
-    const outputs = collector.stackOutputs ?? (await this.#stateOutputs(stack));
-    return { counts: collector.counts, outputs };
   }
 
   async destroy(request: StackRequest, options: EngineOperationOptions = {}): Promise<ApplyResult> {
@@ -280,17 +353,18 @@ export class PulumiEngine implements Engine {
   }
 
   async stateVersion(request: StackRequest): Promise<string> {
-    const stack = await this.#stack(request);
-    this.invocations++;
-    const state = await stack.exportStack();
-    const deployment = (state.deployment ?? {}) as {
-      resources?: Record<string, unknown>[];
-      pending_operations?: unknown[];
-    };
+    // A `file://` backend's state is read from its file: no CLI process.
+    const deployment = readCheckpoint(request) ?? (await this.#exportedDeployment(request));
     // What the resources are, not when they were last touched: a state that
     // was only rewritten hashes the same.
     const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
     return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
+  }
+
+  async #exportedDeployment(request: StackRequest): Promise<Deployment> {
+    const stack = await this.#stack(request);
+    this.invocations++;
+    return ((await stack.exportStack()).deployment ?? {}) as Deployment;
   }
 
   /**
@@ -386,11 +460,13 @@ export class PulumiEngine implements Engine {
     options: EngineOperationOptions,
     operation: () => Promise<T>,
     collector: StepCollector,
+    beforeRetry?: () => Promise<void>,
   ): Promise<T> {
     try {
       return await guard(
         options.signal,
-        () => waitWhileLocked(request, options, operation, collector, () => clearDeadLocks(request)),
+        () =>
+          waitWhileLocked(request, options, operation, collector, () => clearDeadLocks(request), beforeRetry),
         collector,
       );
     } catch (error) {

@@ -110,6 +110,20 @@ export class StepCollector {
   };
 }
 
+/**
+ * An event of `pulumi refresh` as a refreshing preview reports it: the
+ * refresh command names its steps by what they do to the state (`update`,
+ * `delete`, `same`), a refreshing preview or update calls them all
+ * `refresh`; drift and the run's log read them one way.
+ */
+export function asRefreshEvent(event: EngineEvent): EngineEvent {
+  const pre = event.resourcePreEvent;
+  const out = event.resOutputsEvent;
+  if (pre) return { ...event, resourcePreEvent: { ...pre, metadata: { ...pre.metadata, op: "refresh" } } };
+  if (out) return { ...event, resOutputsEvent: { ...out, metadata: { ...out.metadata, op: "refresh" } } };
+  return event;
+}
+
 /** Pulumi's marker of a value not known until the resource is applied. */
 const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** Longest JSON text of a value shown in a diff; longer ones are cut. */

@@ -6,7 +6,7 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./engineEvents.js";
-import { CancelledError, RetryableError, StalledError } from "./errors.js";
+import { CancelledError, PlanDivergedError, RetryableError, StalledError } from "./errors.js";
 import { compilerHint } from "./typecheck.js";
 import { sleep } from "./util.js";
 
@@ -30,7 +30,8 @@ function isLockedByAnotherUpdate(error: unknown): boolean {
  * aborts. A lock left by a process of this host that is gone is removed
  * (`clearDeadLocks`) and the operation tried again at once. The wait is
  * reported as an `info` diagnostic, once and then every
- * minute it goes on.
+ * minute it goes on. `beforeRetry` runs before each new attempt (it may throw
+ * to give up: the state the operation was meant for moved meanwhile).
  */
 export async function waitWhileLocked<T>(
   request: StackRequest,
@@ -38,6 +39,7 @@ export async function waitWhileLocked<T>(
   operation: () => Promise<T>,
   collector?: StepCollector,
   clearDeadLocks?: () => Promise<string[]>,
+  beforeRetry?: () => Promise<void>,
 ): Promise<T> {
   const { signal, onProgress } = options;
   let delay = LOCK_WAIT_FIRST_MS;
@@ -53,6 +55,7 @@ export async function waitWhileLocked<T>(
       if (cleared.length > 0) {
         for (const message of cleared) onProgress?.({ kind: "diagnostic", severity: "info", message });
         collector?.reset();
+        await beforeRetry?.();
         continue;
       }
       const now = Date.now();
@@ -72,6 +75,7 @@ export async function waitWhileLocked<T>(
       await sleep(delay * (0.5 + Math.random() / 2), signal);
       delay = Math.min(LOCK_WAIT_MAX_MS, delay * 2);
       collector?.reset();
+      await beforeRetry?.();
     }
   }
 }
@@ -85,6 +89,8 @@ export async function guard<T>(
   try {
     return await operation();
   } catch (error) {
+    // Not the engine's failure: the run plans again.
+    if (error instanceof PlanDivergedError) throw error;
     if (signal?.aborted) {
       throw new CancelledError(`cancelled: ${String(signal.reason ?? "aborted")}`, { cause: error });
     }

@@ -43,6 +43,24 @@ export class RetryableError extends DriftlessError {
 }
 
 /**
+ * An `up` was about to do something its preview did not show (the stack's
+ * live state or another update moved between them): it was stopped, and the
+ * run is planned again so the gates see what would really change.
+ */
+export class PlanDivergedError extends RetryableError {}
+
+/** The stack's state is not the one the preview planned against (another update changed it). */
+export class StateMovedError extends PlanDivergedError {
+  readonly planned: string;
+  readonly current: string;
+  constructor(planned: string, current: string) {
+    super(`the stack's state changed since the preview (${planned} → ${current})`);
+    this.planned = planned;
+    this.current = current;
+  }
+}
+
+/**
  * The store's database cannot be reached (a PostgreSQL outage or restart).
  * Runs pause and are retried; nothing is applied without a store to record it.
  */

@@ -1,11 +1,12 @@
 /**
- * The `file://` backend on disk: where it lives, and the lock files a killed
- * engine left behind.
+ * The `file://` backend on disk: where it lives, the lock files a killed
+ * engine left behind, and the stack's checkpoint read without the CLI.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { gunzipSync } from "node:zlib";
 import { parse as parseYaml } from "yaml";
 import type { StackRequest } from "./engine.js";
 import { isAlive } from "./process.js";
@@ -55,4 +56,42 @@ export function clearStaleLocks(request: StackRequest): string[] {
   };
   visit(root);
   return actions;
+}
+
+/** The part of a stack's state a state digest reads (`pulumi stack export`'s `deployment`). */
+export interface Deployment {
+  resources?: Record<string, unknown>[];
+  pending_operations?: unknown[];
+}
+
+/**
+ * The stack's current deployment, read from a `file://` backend's checkpoint
+ * (`.pulumi/stacks/<project>/<stack>.json`, gzipped or not, or the older
+ * layout without the project) as `pulumi stack export` would return it,
+ * without starting the CLI. `undefined` for other backends or when the file
+ * cannot be read, so the caller asks the CLI.
+ */
+export function readCheckpoint(request: StackRequest): Deployment | undefined {
+  const backendDir = fileBackendDir(request.backend);
+  const project = projectName(request);
+  if (!backendDir || !project) return undefined;
+  const stackName = request.stack.split("/").at(-1) as string;
+  const stacks = join(backendDir, ".pulumi", "stacks");
+  for (const base of [join(stacks, project, stackName), join(stacks, stackName)]) {
+    for (const [file, gzipped] of [
+      [`${base}.json`, false],
+      [`${base}.json.gz`, true],
+    ] as const) {
+      if (!existsSync(file)) continue;
+      try {
+        const bytes = readFileSync(file);
+        const text = (gzipped ? gunzipSync(bytes) : bytes).toString("utf8");
+        const checkpoint = (JSON.parse(text) as { checkpoint?: { latest?: Deployment } }).checkpoint;
+        return checkpoint ? (checkpoint.latest ?? {}) : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }

@@ -44,6 +44,7 @@ export {
   DriftlessError,
   GateRefusedError,
   NothingToApproveError,
+  PlanDivergedError,
   ReconcilerStoppedError,
   RetryableError,
   SpecError,

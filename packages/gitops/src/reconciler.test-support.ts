@@ -85,7 +85,7 @@ export class FakeSource implements Source {
   }
 }
 
-type Op = "preview" | "up" | "destroy" | "recover";
+type Op = "refresh" | "preview" | "up" | "destroy" | "recover";
 
 interface EngineCall {
   readonly op: Op;
@@ -106,6 +106,24 @@ export class FakeEngine implements Engine {
   plan: Plan = planOf(2);
   /** Thrown by the next previews, one per call, before the plan is returned. */
   readonly previewErrors: Error[] = [];
+  /** Set by {@link refreshing}: an engine that can refresh once and keep the state. */
+  refresh?: Engine["refresh"];
+  /** Set by {@link versioned}: an engine that tells its state's digest. */
+  stateVersion?: Engine["stateVersion"];
+
+  /** Makes this engine refresh apart from its preview, reporting `drift` as what refresh changed. */
+  refreshing(drift: NonNullable<Plan["drift"]> = []): void {
+    this.refresh = async (request, options) => {
+      await this.#enter("refresh", request, options);
+      return drift;
+    };
+  }
+
+  /** Makes this engine tell its state's digest: each call takes the next of `versions`, the last one stays. */
+  versioned(...versions: string[]): void {
+    this.stateVersion = async () =>
+      versions.length > 1 ? (versions.shift() as string) : (versions[0] ?? "s");
+  }
 
   ops(): Op[] {
     return this.calls.map((c) => c.op);

@@ -72,6 +72,15 @@ export interface RunContext {
   /** The approved plan was not applied (state changed or file gone): approve the new one only if identical. */
   replanned: boolean;
   planFile?: string;
+  /**
+   * The stack's state digest the preview planned against (an apply whose
+   * `up` does not refresh): the `up` starts only from that same state.
+   */
+  planState?: string;
+  /** The `up` refreshes again (a drift check's preview refreshed without keeping the state). */
+  upRefresh?: boolean;
+  /** How often this run planned again because the state moved before its `up`. */
+  replans: number;
   plan?: Plan;
   counts?: ChangeCounts;
   drift: boolean;
@@ -160,6 +169,7 @@ export function newRunContext(
     approved: false,
     recorded: false,
     replanned: false,
+    replans: 0,
     drift: false,
     releases: [],
     progress: (step, message, engine) =>

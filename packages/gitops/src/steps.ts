@@ -15,11 +15,12 @@ import {
   planDigest,
 } from "./decide.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
-import { GateRefusedError } from "./errors.js";
+import type { Plan } from "./engine.js";
+import { GateRefusedError, PlanDivergedError, StateMovedError } from "./errors.js";
 import { checkGates } from "./gates.js";
 import { leaseStack } from "./leases.js";
 import { promotedRevision } from "./promotions.js";
-import { engineOptions, type RunContext, recordStart, type Step, type Stop } from "./run.js";
+import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
 import { stackRequestFor } from "./stackRequest.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "./typecheck.js";
 import { formatCounts, sha256, stableJson } from "./util.js";
@@ -215,21 +216,49 @@ export const applyApprovedPlan: Step = async (ctx) => {
  * What would change, after refreshing from the real infrastructure; drift is
  * what the refresh found changed. A target that may need approval saves the
  * engine's plan to apply later.
+ *
+ * A new revision in apply mode will almost surely be applied: it refreshes
+ * once and keeps the refreshed state (`pulumi refresh`, which also reports
+ * the drift), then previews and applies against that state, noting the
+ * state's digest so the `up` starts only from the state the gates saw. A
+ * drift check of the applied revision usually finds nothing: it refreshes
+ * inside its one preview and keeps nothing; only when that finds changes
+ * does its `up` refresh again.
  */
 export const preview: Step = async (ctx) => {
   const { target, rt } = ctx;
+  const { engine } = rt.options;
   const revision = ctx.revision as string;
+  const applying = !ctx.ephemeral && target.mode === "apply";
+  // Planning again after the state moved: the refresh this run kept stands.
+  const refreshFirst =
+    applying &&
+    target.refresh &&
+    ctx.replans === 0 &&
+    engine.refresh !== undefined &&
+    ctx.status.lastAppliedRevision !== revision;
+  const previewRefresh = target.refresh && !refreshFirst && ctx.replans === 0;
+  ctx.upRefresh = applying && previewRefresh;
   ctx.planFile =
-    !ctx.ephemeral && target.requireApproval !== "never" && target.mode === "apply"
+    applying && target.requireApproval !== "never"
       ? join(rt.options.dataDir, "plans", target.name, `${ctx.run.id}.json`)
       : undefined;
   if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
-  ctx.progress("preview", target.refresh ? "refresh and preview" : "preview");
-  const plan = await rt.options.engine.preview(ctx.request!, {
-    ...engineOptions(ctx, target.refresh),
+  let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
+  if (refreshFirst && engine.refresh) {
+    ctx.progress("refresh", "refresh");
+    drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
+  }
+  // Taken before the preview: an update by anyone else during it changes the digest.
+  ctx.planState =
+    applying && !ctx.upRefresh && engine.stateVersion ? await engine.stateVersion(ctx.request!) : undefined;
+  ctx.progress("preview", previewRefresh ? "refresh and preview" : "preview");
+  const previewed = await engine.preview(ctx.request!, {
+    ...engineOptions(ctx, previewRefresh),
     ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
   });
+  const plan: Plan = drift ? { ...previewed, drift } : previewed;
   ctx.plan = plan;
   ctx.counts = plan.counts;
   if (ctx.ephemeral) return;
@@ -328,11 +357,44 @@ export const changeWindow: Step = (ctx) => {
   return stop("deferred");
 };
 
-/** `pulumi up`, refreshing first like the preview did. */
+/** Planning again, when the stack's state moved between the preview and the `up`. */
+const REPLAN_STEPS: readonly Step[] = [preview, modeResult, gates, holdForApproval, changeWindow];
+/** How often a run plans again before it gives up and is retried later. */
+const MAX_REPLANS = 3;
+
+/**
+ * `pulumi up`, doing only what the preview showed: it starts from the state
+ * the preview planned against, and is stopped at any step the preview did not
+ * show; either way the run plans again (the gates see the new plan). A drift
+ * check's `up` refreshes again, as its preview did.
+ */
 export const apply: Step = async (ctx) => {
-  ctx.progress("apply", "up");
-  const applied = await ctx.rt.options.engine.up(ctx.request!, engineOptions(ctx, ctx.target.refresh));
-  return appliedResult(ctx, applied.counts, applied.outputs);
+  const { engine } = ctx.rt.options;
+  for (;;) {
+    try {
+      if (ctx.planState !== undefined && engine.stateVersion) {
+        const current = await engine.stateVersion(ctx.request!);
+        if (current !== ctx.planState) throw new StateMovedError(ctx.planState, current);
+      }
+      ctx.progress("apply", ctx.upRefresh ? "refresh and up" : "up");
+      const applied = await engine.up(ctx.request!, {
+        ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
+        expect: ctx.plan?.steps ?? [],
+        ...(ctx.planState !== undefined ? { fromState: ctx.planState } : {}),
+      });
+      return appliedResult(ctx, applied.counts, applied.outputs);
+    } catch (error) {
+      if (!(error instanceof PlanDivergedError) || ctx.signal.aborted) throw error;
+      if (ctx.replans >= MAX_REPLANS)
+        throw new PlanDivergedError(`${error.message}; planned ${ctx.replans} times, will retry`, 5000, {
+          cause: error,
+        });
+      ctx.replans++;
+      ctx.progress("apply", `${error.message}; planning again`);
+      const stopped = await runSteps(ctx, REPLAN_STEPS);
+      if (stopped) return stop(stopped);
+    }
+  }
 };
 
 function appliedResult(
