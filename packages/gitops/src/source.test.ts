@@ -217,6 +217,41 @@ describe("GitSource", () => {
       expect(readdirSync(join(root, "data", "git"))).toHaveLength(1);
     });
 
+    it("checks out a pushed commit with one fetch, or the ref's tip when the push named another", async () => {
+      const first = repo.commit({ "a.txt": "1" });
+      const dir = join(root, "work", "site");
+      await source.checkout(ref, first, dir);
+      const second = repo.commit({ "a.txt": "2" });
+      const calls = source.remoteCalls;
+      expect(await source.checkoutPushed(ref, second, dir, first)).toBe(second);
+      expect(source.remoteCalls - calls).toBe(1);
+      expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("2");
+      // A commit the mirror holds (another branch) that is not the ref's tip.
+      git(repo.work, "checkout", "--quiet", "-b", "other");
+      writeFileSync(join(repo.work, "a.txt"), "other");
+      git(repo.work, "commit", "--quiet", "-am", "other");
+      git(repo.work, "push", "--quiet", "origin", "other");
+      const other = git(repo.work, "rev-parse", "HEAD");
+      git(repo.work, "checkout", "--quiet", "main");
+      const third = repo.commit({ "a.txt": "3" });
+      await source.checkout({ repo: repo.url, ref: "other" }, other, join(root, "work", "other"));
+      expect(await source.checkoutPushed(ref, other, dir, second)).toBe(third);
+      expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("3");
+    });
+
+    it("refuses a pushed commit on a force-pushed ref", async () => {
+      const base = repo.commit({ "a.txt": "1" });
+      const applied = repo.commit({ "a.txt": "2" });
+      const dir = join(root, "work", "site");
+      await source.checkout(ref, applied, dir);
+      repo.reset(base);
+      const rewritten = repo.commit({ "a.txt": "rewritten" });
+      await expect(source.checkoutPushed(ref, rewritten, dir, applied)).rejects.toMatchObject({
+        reason: "SourceRefRewritten",
+      });
+      expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("2");
+    });
+
     it("retries when the revision is no longer on the ref", async () => {
       repo.commit({ "a.txt": "1" });
       const dir = join(root, "work", "site");

@@ -1,9 +1,8 @@
 // Where revisions come from: the `Source` interface and `GitSource` (bare mirrors, worktrees, tokens kept out of argv and disk).
 import { existsSync, mkdirSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type SimpleGit, simpleGit } from "simple-git";
+import { join, resolve } from "node:path";
 import { RetryableError, StalledError } from "./errors.js";
+import { GitExitError, runGit } from "./gitProcess.js";
 import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
 import { repoIdentity } from "./repo.js";
 import { publicRepoUrl, readSecret } from "./secrets.js";
@@ -30,6 +29,14 @@ export interface Source {
    * With `previous`, refuses a revision that does not descend from it (a force-pushed ref).
    */
   checkout(source: SourceRef, revision: string, dir: string, previous?: string): Promise<void>;
+  /**
+   * Like {@link checkout} for the commit a push payload names, which nobody
+   * vouches for: the ref is fetched from the remote, and its tip is checked
+   * out — the pushed commit when the ref points at it (the usual case), the
+   * ref's real tip when it does not (a later push, or a payload naming a
+   * commit that is not on the ref). Resolves the revision checked out.
+   */
+  checkoutPushed?(source: SourceRef, pushed: string, dir: string, previous?: string): Promise<string>;
   /**
    * Files changed between two revisions (`to` is fetched when missing);
    * `undefined` when that cannot be told.
@@ -67,7 +74,7 @@ export class GitSource implements Source {
    *   without starting git where that gives git's answer. @default true
    */
   constructor(options: { readonly dataDir: string; readonly directRefs?: boolean }) {
-    this.#mirrors = join(options.dataDir, "git");
+    this.#mirrors = resolve(options.dataDir, "git");
     this.#directRefs = options.directRefs ?? true;
   }
 
@@ -145,19 +152,47 @@ export class GitSource implements Source {
 
   async checkout(source: SourceRef, revision: string, dir: string, previous?: string): Promise<void> {
     const mirror = await this.#ensureMirror(source, revision);
+    await this.#moveWorktree(source, mirror, revision, dir, previous);
+  }
+
+  async checkoutPushed(source: SourceRef, pushed: string, dir: string, previous?: string): Promise<string> {
+    if (isFullSha(source.ref)) {
+      await this.checkout(source, source.ref, dir, previous);
+      return source.ref;
+    }
+    const dirOf = this.#mirrorDir(source.repo);
+    const { mirror, fetched } = await this.#exclusive(dirOf, async () => {
+      const mirror = await this.#initMirror(source);
+      return { mirror, fetched: await this.#fetchRef(source, mirror, previous) };
+    });
+    const { tip } = fetched;
+    // The fetched ref decides, never the payload: only the ref's own tip is applied.
+    const revision = tip === pushed || tip === undefined ? pushed : tip;
+    if (tip === undefined && !(await this.#present(source, mirror, pushed))) {
+      throw new RetryableError(`revision ${pushed.slice(0, 12)} is not on ${source.ref}`);
+    }
+    // A fetch that had to fast-forward from `previous` proved the descent already.
+    const checkFrom = fetched.fastForwardFrom === previous && tip === revision ? undefined : previous;
+    await this.#moveWorktree(source, mirror, revision, dir, checkFrom);
+    return revision;
+  }
+
+  /** Moves a target's worktree to `revision`, refusing one that does not descend from `previous`. */
+  async #moveWorktree(
+    source: SourceRef,
+    mirror: string,
+    revision: string,
+    dir: string,
+    previous: string | undefined,
+  ): Promise<void> {
     const git = this.#git(source, mirror);
     if (previous && previous !== revision) {
-      const known = await git
-        .raw(["cat-file", "-e", `${previous}^{commit}`])
-        .then(() => true)
-        .catch(() => false);
-      const descends =
-        known &&
-        (await git
-          .raw(["merge-base", "--is-ancestor", previous, revision])
-          .then(() => true)
-          .catch(() => false));
-      if (known && !descends) {
+      // 0: descends; 1: does not; anything else: `previous` is not known here (left unchecked).
+      const descends = await git.raw(["merge-base", "--is-ancestor", previous, revision]).then(
+        () => true,
+        (error: unknown) => (error instanceof GitExitError && error.exitCode === 1 ? false : undefined),
+      );
+      if (descends === false) {
         throw new StalledError(
           "SourceRefRewritten",
           `ref "${source.ref}" moved from ${previous.slice(0, 12)} to ${revision.slice(0, 12)}, which does not descend from it ` +
@@ -231,40 +266,12 @@ export class GitSource implements Source {
   async #ensureMirror(source: SourceRef, revision: string): Promise<string> {
     const dir = this.#mirrorDir(source.repo);
     return this.#exclusive(dir, async () => {
-      if (!existsSync(join(dir, "HEAD"))) {
-        mkdirSync(dir, { recursive: true });
-        await this.#git(source, dir).raw(["init", "--bare", "--quiet"]);
-      }
-      const git = this.#git(source, dir);
-      const present = await git
-        .raw(["cat-file", "-e", `${revision}^{commit}`])
-        .then(() => true)
-        .catch(() => false);
-      if (present) return dir;
-      // A short name is a branch or, failing that, a tag (the order resolve uses);
-      // a branch costs one round trip, a tag two.
-      const refspecs = isFullSha(source.ref)
-        ? [source.ref]
-        : fullRefs(source.ref).map((ref) => `+${ref}:refs/driftless/${ref.replace(/^refs\//, "")}`);
-      for (const [i, refspec] of refspecs.entries()) {
-        try {
-          this.remoteCalls++;
-          await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
-          break;
-        } catch (error) {
-          if (i < refspecs.length - 1) continue;
-          throw new RetryableError(
-            `fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`,
-            0,
-            { cause: error },
-          );
-        }
-      }
-      const fetched = await git
-        .raw(["cat-file", "-e", `${revision}^{commit}`])
-        .then(() => true)
-        .catch(() => false);
-      if (!fetched) {
+      await this.#initMirror(source);
+      if (await this.#present(source, dir, revision)) return dir;
+      let tip: string | undefined;
+      if (isFullSha(source.ref)) await this.#fetch(source, dir, [source.ref]);
+      else ({ tip } = await this.#fetchRef(source, dir));
+      if (tip !== revision && !(await this.#present(source, dir, revision))) {
         // The ref moved on between resolve and fetch; the next run picks up the new tip.
         throw new RetryableError(
           `revision ${revision.slice(0, 12)} is no longer reachable from ${source.ref}`,
@@ -274,7 +281,84 @@ export class GitSource implements Source {
     });
   }
 
-  #git(source: SourceRef, baseDir: string, config: Record<string, string> = {}): SimpleGit {
+  /** The repository's bare mirror, created on first use. */
+  async #initMirror(source: SourceRef): Promise<string> {
+    const dir = this.#mirrorDir(source.repo);
+    if (!existsSync(join(dir, "HEAD"))) {
+      mkdirSync(dir, { recursive: true });
+      await this.#git(source, dir).raw(["init", "--bare", "--quiet"]);
+    }
+    return dir;
+  }
+
+  #present(source: SourceRef, mirror: string, revision: string): Promise<boolean> {
+    return this.#git(source, mirror)
+      .raw(["cat-file", "-e", `${revision}^{commit}`])
+      .then(
+        () => true,
+        () => false,
+      );
+  }
+
+  /**
+   * Fetches the target's ref into the mirror; resolves the commit it points
+   * at there (`tip`, read from the mirror's files; `undefined` when they need
+   * git). A short name is a branch or, failing that, a tag (the order resolve
+   * uses); a branch costs one round trip, a tag two. When the mirror's copy
+   * of a branch is at `previous`, the branch is first fetched without `+`:
+   * git then only fast-forwards it, so success proves the new tip descends
+   * from `previous` (`fastForwardFrom`) and no ancestry check is needed.
+   */
+  async #fetchRef(
+    source: SourceRef,
+    mirror: string,
+    previous?: string,
+  ): Promise<{ readonly tip: string | undefined; readonly fastForwardFrom?: string }> {
+    const remote = fullRefs(source.ref);
+    const local = remote.map((ref) => `refs/driftless/${ref.replace(/^refs\//, "")}`);
+    const specs = remote.map((ref, i) => ({ refspec: `+${ref}:${local[i]}`, local: local[i] as string }));
+    const branch = local[0] as string;
+    const fastForward =
+      previous !== undefined &&
+      remote[0]?.startsWith("refs/heads/") === true &&
+      readLocalRefs(mirror, [branch])?.get(branch) === previous;
+    if (fastForward) specs.unshift({ refspec: `${remote[0]}:${branch}`, local: branch });
+    const index = await this.#fetch(
+      source,
+      mirror,
+      specs.map((s) => s.refspec),
+    );
+    const fetched = specs[index]?.local as string;
+    const refs = readLocalRefs(mirror, [`${fetched}^{}`, fetched]);
+    const tip = refs?.get(`${fetched}^{}`) ?? refs?.get(fetched);
+    return { tip, ...(fastForward && index === 0 ? { fastForwardFrom: previous } : {}) };
+  }
+
+  /** Tries each refspec in turn until one fetches; resolves the index of the one that did. */
+  async #fetch(source: SourceRef, mirror: string, refspecs: readonly string[]): Promise<number> {
+    const git = this.#git(source, mirror);
+    for (const [i, refspec] of refspecs.entries()) {
+      try {
+        this.remoteCalls++;
+        await git.raw(["fetch", "--quiet", "--no-tags", "--", source.repo, refspec]);
+        return i;
+      } catch (error) {
+        if (i < refspecs.length - 1) continue;
+        throw new RetryableError(
+          `fetching ${source.ref} from ${publicRepoUrl(source.repo)} failed: ${gitMessage(error)}`,
+          0,
+          { cause: error },
+        );
+      }
+    }
+    throw new RetryableError(`nothing to fetch for ${source.ref}`);
+  }
+
+  #git(
+    source: SourceRef,
+    baseDir: string,
+    config: Record<string, string> = {},
+  ): { raw(args: readonly string[]): Promise<string> } {
     const env = gitEnv(source.auth);
     for (const [key, value] of Object.entries(config)) {
       const index = Number(env.GIT_CONFIG_COUNT ?? 0);
@@ -283,22 +367,9 @@ export class GitSource implements Source {
       env.GIT_CONFIG_COUNT = String(index + 1);
     }
     // gitEnv already dropped what a daemon must not inherit; what remains is meant.
-    return simpleGit({
-      baseDir,
-      // Every non-zero exit is a failure: `merge-base --is-ancestor` and
-      // `cat-file -e` answer "no" with an exit code and nothing on stderr.
-      errors: (error, result) =>
-        error ?? (result.exitCode === 0 ? undefined : new Error(`git exited with ${result.exitCode}`)),
-      allowEnvironment: Object.keys(env),
-      // git dies with this process (see libexec/git.sh); the path is our own file.
-      binary: GUARDED_GIT,
-      unsafe: { allowUnsafeConfigEnvCount: true, allowUnsafeSshCommand: true, allowUnsafeCustomBinary: true },
-    }).env(env);
+    return { raw: (args) => runGit(args, { cwd: baseDir, env }) };
   }
 }
-
-/** `sh <gitops>/libexec/git.sh`: git with a parent-death signal, from src/ and dist/ alike. */
-const GUARDED_GIT: [string, string] = ["sh", fileURLToPath(new URL("../libexec/git.sh", import.meta.url))];
 
 function fullRefs(ref: string): string[] {
   if (ref.startsWith("refs/")) return [ref];
