@@ -78,6 +78,14 @@ export interface ReconcileOptions {
    * in the run's history row.
    */
   readonly override?: RunOverride;
+  /**
+   * The commit a push says the ref now points at. The run skips the ref
+   * lookup and fetches the ref: it applies this commit when the fetched ref
+   * points at it, else the ref's real tip (a later push, or a payload naming
+   * a commit that is not on the ref). Requests that coalesce with another
+   * naming a different commit look the ref up.
+   */
+  readonly pushedRevision?: string;
 }
 
 /** Who approves a held plan or a stalled revision, and why; recorded in history. */

@@ -45,6 +45,38 @@ describe("RunQueue", () => {
     ]);
   });
 
+  it("keeps the commit pushes name only while the coalesced requests agree on it", async () => {
+    const started: PendingRun[] = [];
+    const holds: (() => void)[] = [];
+    const queue = new RunQueue({
+      maxDeciding: 4,
+      clock,
+      afterRun: () => undefined,
+      execute: async (target, run) => {
+        started.push(run);
+        await new Promise<void>((r) => holds.push(r));
+        run.settle(record(target, run));
+      },
+    });
+    // Releases the run in progress once it started, and waits for the next to start.
+    const next = async (count: number) => {
+      while (holds.length === 0) await new Promise((r) => setImmediate(r));
+      holds.shift()?.();
+      while (started.length < count) await new Promise((r) => setImmediate(r));
+    };
+    queue.enqueue("a", { trigger: "webhook", force: false, pushed: "a1" });
+    queue.enqueue("a", { trigger: "webhook", force: false, pushed: "a2" });
+    queue.enqueue("a", { trigger: "webhook", force: false, pushed: "a2" });
+    await next(2);
+    queue.enqueue("a", { trigger: "webhook", force: false, pushed: "a3" });
+    queue.enqueue("a", { trigger: "webhook", force: false, pushed: "a4" });
+    await next(3);
+    await next(3);
+    await queue.whenIdle();
+    // The run in progress keeps its commit; the queued one keeps a commit all its requests named.
+    expect(started.map((r) => r.pushed)).toEqual(["a1", "a2", undefined]);
+  });
+
   it("lets more runs decide while decided runs wait for a lease or an engine slot", async () => {
     const waiting: (() => void)[] = [];
     const queue = new RunQueue({

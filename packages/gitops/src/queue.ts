@@ -17,6 +17,8 @@ export interface RunRequest {
   readonly force: boolean;
   readonly signal?: AbortSignal;
   readonly override?: RunOverride;
+  /** The commit a push named (see `ReconcileOptions.pushedRevision`). */
+  readonly pushed?: string;
 }
 
 /** A run waiting in the queue or in progress. */
@@ -28,6 +30,8 @@ export interface PendingRun {
   trigger: Trigger;
   force: boolean;
   override?: RunOverride;
+  /** The commit a push named; dropped when coalesced requests disagree (the ref is looked up). */
+  pushed?: string;
   readonly signals: AbortSignal[];
   readonly done: Promise<RunRecord>;
   readonly settle: (run: RunRecord) => void;
@@ -115,6 +119,7 @@ export class RunQueue<R = void> {
       if (request.signal) queued.signals.push(request.signal);
       if (request.override) queued.override ??= request.override;
       if (request.kind === "destroy") queued.kind = "destroy";
+      if (queued.pushed !== request.pushed) delete queued.pushed;
       return { id: queued.id, target, done: queued.done };
     }
     let settle!: (run: RunRecord) => void;
@@ -129,6 +134,7 @@ export class RunQueue<R = void> {
       force: request.force,
       signals: request.signal ? [request.signal] : [],
       ...(request.override ? { override: request.override } : {}),
+      ...(request.pushed ? { pushed: request.pushed } : {}),
       done,
       settle,
     };

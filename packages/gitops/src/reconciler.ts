@@ -267,6 +267,7 @@ export class Reconciler {
       force: options.force ?? trigger === "manual",
       ...(options.signal ? { signal: options.signal } : {}),
       ...(override ? { override: { by: override.by, reason: override.reason } } : {}),
+      ...(options.pushedRevision ? { pushed: options.pushedRevision } : {}),
     });
   }
 

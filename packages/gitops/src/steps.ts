@@ -32,7 +32,9 @@ const stop = (result: Stop["stop"]): Stop => ({ stop: result });
 /**
  * One round trip to learn the ref's commit. Scheduled checks share a recent
  * answer for the same repository and ref; pushes and people do not. A
- * promoted target takes its revision from its upstream instead.
+ * promoted target takes its revision from its upstream instead. A push that
+ * names its commit needs no round trip: `checkout` fetches the ref and keeps
+ * that commit only if the ref points at it.
  */
 export const resolveRevision: Step = async (ctx) => {
   const { target, rt } = ctx;
@@ -42,6 +44,8 @@ export const resolveRevision: Step = async (ctx) => {
     if (promoted.dueAt) ctx.promotionDueAt = promoted.dueAt;
     ctx.status = rt.recorder.status(target.name);
     revision = promoted.revision;
+  } else if (pushedRevision(ctx)) {
+    revision = ctx.run.pushed;
   } else {
     const shared = ["interval", "startup", "schedule"].includes(ctx.run.trigger);
     revision = await rt.options.source.resolve(
@@ -54,6 +58,14 @@ export const resolveRevision: Step = async (ctx) => {
   if (ctx.ephemeral) ctx.progress("resolve", `${target.ref} is at ${revision}`);
   else rt.countDecision(ctx.run.requestedAt);
 };
+
+/** The commit a push named, when this run may start from it (its checkout verifies it). */
+function pushedRevision(ctx: RunContext): string | undefined {
+  const { pushed } = ctx.run;
+  const usable =
+    pushed && !ctx.ephemeral && !ctx.target.promote && ctx.rt.options.source.checkoutPushed !== undefined;
+  return usable ? pushed : undefined;
+}
 
 /** An unchanged, healthy revision with no resync due never starts the engine. */
 export const decide: Step = (ctx) => {
@@ -111,20 +123,31 @@ export const engineSlot: Step = async (ctx) => {
   ctx.releases.push(await ctx.rt.engineSlots.acquire(ctx.signal));
 };
 
-/** The exact commit, refusing a rewritten ref unless approved. */
+/**
+ * The exact commit, refusing a rewritten ref unless approved. A commit a push
+ * named is checked out only if the ref fetched from the remote points at it;
+ * otherwise the run follows the ref's real tip.
+ */
 export const checkout: Step = async (ctx) => {
   const { target, rt } = ctx;
-  const revision = ctx.revision as string;
+  const { source } = rt.options;
+  let revision = ctx.revision as string;
   ctx.checkoutDir ??= join(rt.options.dataDir, "work", target.name);
   // A promoted revision may go backwards (a rollback); it was checked where it came from.
   const previous =
     ctx.ephemeral || ctx.approved || target.promote ? undefined : ctx.status.lastAppliedRevision;
-  await rt.options.source.checkout(
-    { repo: target.repo, ref: target.ref, auth: target.auth },
-    revision,
-    ctx.checkoutDir,
-    previous,
-  );
+  const ref = { repo: target.repo, ref: target.ref, auth: target.auth };
+  if (pushedRevision(ctx) === revision && source.checkoutPushed) {
+    revision = await source.checkoutPushed(ref, revision, ctx.checkoutDir, previous);
+    if (revision !== ctx.revision)
+      ctx.progress(
+        "checkout",
+        `the pushed commit ${(ctx.revision as string).slice(0, 12)} is not ${target.ref}'s tip; following ${revision.slice(0, 12)}`,
+      );
+    ctx.revision = revision;
+  } else {
+    await source.checkout(ref, revision, ctx.checkoutDir, previous);
+  }
   ctx.projectDir = join(ctx.checkoutDir, target.path);
   ctx.progress("checkout", `checked out ${revision.slice(0, 12)} into ${ctx.projectDir}`);
 };

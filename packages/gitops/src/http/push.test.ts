@@ -144,4 +144,19 @@ describe("push payloads", () => {
     });
     expect(matchTargets(targets, push as PushEvent).map((t) => t.name)).toEqual(["api", "all"]);
   });
+
+  it("takes the commit a push names only when it is a full, non-zero SHA", () => {
+    const sha = "0123456789abcdef0123456789abcdef01234567";
+    expect((github([], { after: sha }) as PushEvent).after).toBe(sha);
+    expect((github([], { after: "0".repeat(40), deleted: true }) as PushEvent).after).toBeUndefined();
+    expect((github([], { after: "abc123" }) as PushEvent).after).toBeUndefined();
+    const gitlab = gitlabPush({
+      ref: "refs/heads/main",
+      project: { git_http_url: "https://x/y" },
+      after: sha,
+    });
+    expect((gitlab as PushEvent).after).toBe(sha);
+    const generic = genericPush({ repository: "https://x/y", ref: "main", after: sha.toUpperCase() });
+    expect((generic as PushEvent).after).toBeUndefined();
+  });
 });

@@ -15,6 +15,11 @@ export interface PushEvent {
   readonly paths?: readonly string[];
   /** The push deleted the ref; nothing to reconcile. */
   readonly deleted: boolean;
+  /**
+   * The commit the payload says the ref now points at (a full SHA), when it
+   * names one. Unverified: a run fetches the ref and applies only its tip.
+   */
+  readonly after?: string;
 }
 
 type Json = Record<string, unknown>;
@@ -22,6 +27,9 @@ type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" && !Array.isArray(v);
 const strings = (...values: unknown[]): string[] =>
   values.filter((v): v is string => typeof v === "string" && v !== "");
+/** `{ after }` for a full, non-zero commit SHA, else nothing. */
+const afterOf = (value: unknown): { after?: string } =>
+  typeof value === "string" && /^[0-9a-f]{40}$/.test(value) && !/^0+$/.test(value) ? { after: value } : {};
 
 /** The changed files of a list of commits, or `undefined` if any commit lacks the lists. */
 function changedPaths(commits: unknown): string[] | undefined {
@@ -47,7 +55,13 @@ export function githubPush(payload: unknown): PushEvent | string {
   const repoUrls = strings(repo.clone_url, repo.ssh_url, repo.git_url, repo.html_url, repo.url, repo.svn_url);
   if (repoUrls.length === 0) return "a push payload needs `repository.clone_url`";
   const paths = changedPaths(payload.commits);
-  return { repoUrls, ref: payload.ref, ...(paths ? { paths } : {}), deleted: payload.deleted === true };
+  return {
+    repoUrls,
+    ref: payload.ref,
+    ...(paths ? { paths } : {}),
+    deleted: payload.deleted === true,
+    ...afterOf(payload.after),
+  };
 }
 
 /**
@@ -73,12 +87,12 @@ export function gitlabPush(payload: unknown): PushEvent | string {
     typeof payload.total_commits_count !== "number" || payload.total_commits_count <= commits.length;
   const paths = complete ? changedPaths(commits) : undefined;
   const deleted = typeof payload.after === "string" && /^0+$/.test(payload.after);
-  return { repoUrls, ref: payload.ref, ...(paths ? { paths } : {}), deleted };
+  return { repoUrls, ref: payload.ref, ...(paths ? { paths } : {}), deleted, ...afterOf(payload.after) };
 }
 
 /**
  * Reads the generic webhook body: `{ "repository": url, "ref": "main" | "refs/heads/main",
- * "paths"?: [changed files] }`. Without `paths`, every path matches.
+ * "paths"?: [changed files], "after"?: commit SHA }`. Without `paths`, every path matches.
  */
 export function genericPush(payload: unknown): PushEvent | string {
   if (!isObject(payload)) return "the body must be a JSON object";
@@ -97,6 +111,7 @@ export function genericPush(payload: unknown): PushEvent | string {
     ref,
     ...(payload.paths ? { paths: payload.paths as string[] } : {}),
     deleted: false,
+    ...afterOf(payload.after),
   };
 }
 

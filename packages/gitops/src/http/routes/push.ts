@@ -74,7 +74,11 @@ export function onPush(
       continue;
     }
     try {
-      const run = reconciler.request(target.name, { trigger: "webhook", force: false });
+      const run = reconciler.request(target.name, {
+        trigger: "webhook",
+        force: false,
+        ...(push.after ? { pushedRevision: push.after } : {}),
+      });
       triggered.push({ target: target.name, runId: run.id });
     } catch (error) {
       skipped.push({ target: target.name, reason: (error as Error).message });
