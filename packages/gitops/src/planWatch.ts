@@ -50,7 +50,8 @@ export class PlanWatch {
     const op = plannedOp(pre.op);
     if (!op || this.#expected.get(pre.urn) === op) return;
     const shown = this.#expected.get(pre.urn);
-    this.#unexpected = `${op} ${pre.urn}, where the preview showed ${shown ? `a ${shown}` : "no change"}`;
+    const article = shown === "update" ? "an" : "a";
+    this.#unexpected = `${op} ${pre.urn}, where the preview showed ${shown ? `${article} ${shown}` : "no change"}`;
     this.#abort.abort(new PlanDivergedError(`the update was about to ${this.#unexpected}`));
   };
 
