@@ -113,7 +113,7 @@ describe("GitSource", () => {
   });
 
   describe("checkout", () => {
-    it("checks out a revision, then a newer one, keeping only node_modules and .driftless", async () => {
+    it("checks out a revision, then a newer one, keeping only node_modules, .driftless and stack config", async () => {
       const dir = join(root, "work", "site");
       const first = repo.commit({ "index.js": "v1", "old.txt": "old", "sub/keep.txt": "k" });
       await source.checkout(ref, first, dir);
@@ -127,6 +127,7 @@ describe("GitSource", () => {
       writeFileSync(join(dir, "node_modules", "dep", "index.js"), "installed");
       mkdirSync(join(dir, ".driftless"));
       writeFileSync(join(dir, ".driftless", "state"), "s");
+      writeFileSync(join(dir, "Pulumi.dev.yaml"), "config:\n  site:outDir: /tmp/x\n");
 
       const second = repo.commit({ "index.js": "v2", "old.txt": null, "new.txt": "new" });
       await source.checkout(ref, second, dir, first);
@@ -138,6 +139,7 @@ describe("GitSource", () => {
       expect(readFileSync(join(dir, "sub", "keep.txt"), "utf8")).toBe("k");
       expect(readFileSync(join(dir, "node_modules", "dep", "index.js"), "utf8")).toBe("installed");
       expect(existsSync(join(dir, ".driftless", "state"))).toBe(true);
+      expect(existsSync(join(dir, "Pulumi.dev.yaml"))).toBe(true);
     });
 
     it("checks out an older revision already in the mirror without fetching", async () => {

@@ -208,8 +208,11 @@ export class GitSource implements Source {
     }
     const work = this.#git(source, dir);
     await work.raw(["checkout", "--force", "--detach", revision]);
-    // Keep installed dependencies between runs; everything else is exactly the commit.
-    await work.raw(["clean", "-ffdx", "-e", "node_modules", "-e", ".driftless"]);
+    // Keep installed dependencies between runs, and the stack config files the
+    // engine wrote (untracked ones are only ever its own: unchanged, it sets
+    // no config again, one CLI process less per run); everything else is
+    // exactly the commit.
+    await work.raw(["clean", "-ffdx", "-e", "node_modules", "-e", ".driftless", "-e", "Pulumi.*.yaml"]);
   }
 
   async changedFiles(source: SourceRef, from: string, to: string): Promise<string[] | undefined> {
