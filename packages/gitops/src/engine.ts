@@ -10,17 +10,10 @@ import {
   StackNotFoundError,
 } from "@pulumi/pulumi/automation/index.js";
 import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
-import { guard, waitWhileLocked } from "./engineFailures.js";
+import { clearDeadLocks, guard, waitWhileLocked } from "./engineFailures.js";
 import { StateMovedError } from "./errors.js";
-import {
-  clearStaleLocks,
-  type Deployment,
-  fileBackendDir,
-  projectName,
-  readCheckpoint,
-} from "./fileBackend.js";
+import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
 import { PlanWatch } from "./planWatch.js";
-import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackendLocks.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
 import { sha256, stableJson } from "./util.js";
 
@@ -487,19 +480,4 @@ function stackKey(request: StackRequest): string {
 
 function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
-}
-
-/**
- * Removes the stack's backend locks whose owner process on this host is gone
- * (a CLI killed after a cancel or a timeout, a crashed host): nobody can hold
- * them, and waiting would last until the run times out.
- */
-async function clearDeadLocks(request: StackRequest): Promise<string[]> {
-  const actions = clearStaleLocks(request);
-  const project = projectName(request);
-  if (project && isPostgresBackend(request.backend)) {
-    const stackName = request.stack.split("/").at(-1) as string;
-    actions.push(...(await clearStalePostgresLocks(request.backend, request.env, project, stackName)));
-  }
-  return actions;
 }

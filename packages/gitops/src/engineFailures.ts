@@ -7,6 +7,8 @@ import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./engineEvents.js";
 import { CancelledError, PlanDivergedError, RetryableError, StalledError } from "./errors.js";
+import { clearStaleLocks, projectName } from "./fileBackend.js";
+import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackendLocks.js";
 import { compilerHint } from "./typecheck.js";
 import { sleep } from "./util.js";
 
@@ -126,4 +128,19 @@ export function engineMessage(error: unknown): string {
 
 function truncate(text: string): string {
   return text.length > 1500 ? `${text.slice(0, 1500)}…` : text;
+}
+
+/**
+ * Removes the stack's backend locks whose owner process on this host is gone
+ * (a CLI killed after a cancel or a timeout, a crashed host): nobody can hold
+ * them, and waiting would last until the run times out.
+ */
+export async function clearDeadLocks(request: StackRequest): Promise<string[]> {
+  const actions = clearStaleLocks(request);
+  const project = projectName(request);
+  if (project && isPostgresBackend(request.backend)) {
+    const stackName = request.stack.split("/").at(-1) as string;
+    actions.push(...(await clearStalePostgresLocks(request.backend, request.env, project, stackName)));
+  }
+  return actions;
 }

@@ -236,7 +236,7 @@ describe("GitSource", () => {
       const other = git(repo.work, "rev-parse", "HEAD");
       git(repo.work, "checkout", "--quiet", "main");
       const third = repo.commit({ "a.txt": "3" });
-      await source.checkout({ repo: repo.url, ref: "other" }, other, join(root, "work", "other"));
+      await source.checkout({ repo: repo.fileUrl, ref: "other" }, other, join(root, "work", "other"));
       expect(await source.checkoutPushed(ref, other, dir, second)).toBe(third);
       expect(readFileSync(join(dir, "a.txt"), "utf8")).toBe("3");
     });
@@ -246,7 +246,7 @@ describe("GitSource", () => {
       const applied = repo.commit({ "a.txt": "2" });
       const dir = join(root, "work", "site");
       await source.checkout(ref, applied, dir);
-      repo.reset(base);
+      repo.forcePush(base);
       const rewritten = repo.commit({ "a.txt": "rewritten" });
       await expect(source.checkoutPushed(ref, rewritten, dir, applied)).rejects.toMatchObject({
         reason: "SourceRefRewritten",
