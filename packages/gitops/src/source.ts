@@ -202,8 +202,11 @@ export class GitSource implements Source {
     }
     if (!existsSync(join(dir, ".git"))) {
       mkdirSync(dir, { recursive: true });
-      await git.raw(["worktree", "prune"]);
-      await git.raw(["worktree", "add", "--force", "--detach", dir, revision]);
+      // One at a time per mirror: a prune must not meet another worktree being added.
+      await this.#exclusive(mirror, async () => {
+        await git.raw(["worktree", "prune"]);
+        await git.raw(["worktree", "add", "--force", "--detach", dir, revision]);
+      });
       return;
     }
     const work = this.#git(source, dir);
