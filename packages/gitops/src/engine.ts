@@ -1,14 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  type ConfigMap,
-  LocalWorkspace,
-  type PulumiCommand,
-  type PulumiFn,
-  Stack,
-  StackAlreadyExistsError,
-  StackNotFoundError,
-} from "@pulumi/pulumi/automation/index.js";
+import type { ConfigMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation/index.js";
+import { loadAutomation } from "./automation.js";
 import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
 import { clearDeadLocks, guard, waitWhileLocked } from "./engineFailures.js";
 import { StateMovedError } from "./errors.js";
@@ -387,6 +380,7 @@ export class PulumiEngine implements Engine {
     // The CLI's version is checked once per engine, not once per workspace.
     this.#command ??= guardedPulumiCommand();
     const pulumiCommand = await this.#command;
+    const { LocalWorkspace, Stack, StackAlreadyExistsError, StackNotFoundError } = await loadAutomation();
     const backendDir = fileBackendDir(request.backend);
     if (backendDir) mkdirSync(backendDir, { recursive: true });
     mkdirSync(request.workDir, { recursive: true });

@@ -1,5 +1,6 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import { describe, expect, it } from "vitest";
+import { loadAutomation } from "./automation.js";
 import { StepCollector } from "./engineEvents.js";
 import { guard, waitWhileLocked } from "./engineFailures.js";
 import { CancelledError, RetryableError, StalledError } from "./errors.js";
@@ -15,6 +16,8 @@ describe("engine error policy", () => {
         "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end",
     });
     await expect(guard(undefined, () => Promise.reject(locked))).rejects.toBeInstanceOf(RetryableError);
+    // The CLI runner loads the Automation API before any of its errors can exist.
+    await loadAutomation();
     const concurrent = new ConcurrentUpdateError(
       Object.assign(new Error("conflict"), { stdout: "", stderr: "", code: 255 }) as never,
     );

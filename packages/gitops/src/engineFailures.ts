@@ -3,7 +3,7 @@
  * update holds the stack's lock, and mapping the rest to cancelled, retryable
  * or stalled with the lines of the failure a person needs.
  */
-import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
+import { loadedAutomation } from "./automation.js";
 import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./engineEvents.js";
 import { CancelledError, PlanDivergedError, RetryableError, StalledError } from "./errors.js";
@@ -20,7 +20,8 @@ const LOCK_WAIT_REPORT_MS = 60_000;
 
 /** Whether the engine refused to start because another update holds the stack's lock. */
 function isLockedByAnotherUpdate(error: unknown): boolean {
-  if (error instanceof ConcurrentUpdateError) return true;
+  const automation = loadedAutomation();
+  if (automation && error instanceof automation.ConcurrentUpdateError) return true;
   const stderr = String((error as { stderr?: unknown } | undefined)?.stderr ?? "");
   return /the stack is currently locked by|Another update is currently in progress/.test(stderr);
 }

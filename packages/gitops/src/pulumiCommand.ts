@@ -22,8 +22,8 @@
 //   new engine kills what a dead owner left behind.
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
-import * as automation from "@pulumi/pulumi/automation/index.js";
-import { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import type { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { loadAutomation } from "./automation.js";
 import { dieWithThisProcessTree, ENGINE_TAG_ENV, killEngineProcesses, newEngineTag } from "./process.js";
 
 /** After a cancellation, how long the CLI gets to stop cleanly before it is killed. */
@@ -45,10 +45,10 @@ export interface CommandResult {
  * command's output to its error classes (ConcurrentUpdateError, …), as its own
  * runner uses them: exported at runtime, left out of its type declarations.
  */
-const { CommandResult, createCommandError } = automation as unknown as {
-  CommandResult: new (stdout: string, stderr: string, code: number, err?: Error) => CommandResult;
+interface CommandInternals {
+  readonly CommandResult: new (stdout: string, stderr: string, code: number, err?: Error) => CommandResult;
   createCommandError(result: CommandResult): Error;
-};
+}
 
 /** The `run` contract of the Automation API's PulumiCommand (marked internal there). */
 type RunCommand = (
@@ -66,6 +66,7 @@ type RunCommand = (
  */
 export async function guardedPulumiCommand(command = "pulumi"): Promise<PulumiCommand> {
   killEngineProcesses();
+  const { PulumiCommand } = await loadAutomation();
   const { stdout } = await runPulumi(command, ["version"], process.cwd(), {});
   const cli = Object.create(PulumiCommand.prototype) as PulumiCommand & { run: RunCommand };
   const run: RunCommand = (args, cwd, additionalEnv, onOutput, onError, signal) => {
@@ -111,13 +112,14 @@ export interface RunPulumiOptions {
  * `PulumiCommand.run` does. Whatever way the CLI ends, the processes it
  * started that are still running when it has exited are killed right after.
  */
-export function runPulumi(
+export async function runPulumi(
   command: string,
   args: readonly string[],
   cwd: string,
   env: Readonly<Record<string, string>>,
   options: RunPulumiOptions = {},
 ): Promise<CommandResult> {
+  const { CommandResult, createCommandError } = (await loadAutomation()) as unknown as CommandInternals;
   const tag = newEngineTag();
   const [file, argv] = dieWithThisProcessTree(command, args);
   return new Promise((resolve, reject) => {
