@@ -62,15 +62,15 @@ describe("PostgresStore on a real server", () => {
     const url = await cluster.createDatabase("race");
     const startAt = Date.now() + 1500;
     const versions = await Promise.all([1, 2, 3].map(() => openInChild(url, startAt)));
-    expect(versions).toEqual(["1", "1", "1"]);
-    expect(await cluster.psql("SELECT count(*) FROM driftless_schema", "race")).toBe("1");
+    expect(versions).toEqual(["2", "2", "2"]);
+    expect(await cluster.psql("SELECT count(*) FROM driftless_schema", "race")).toBe("2");
     expect(
       await cluster.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'driftless_%'",
         "race",
       ),
     ).toBe(
-      "driftless_promotions,driftless_run_logs,driftless_runs,driftless_schema,driftless_stack_locks,driftless_targets",
+      "driftless_members,driftless_promotions,driftless_run_logs,driftless_runs,driftless_schema,driftless_stack_locks,driftless_target_leases,driftless_targets,driftless_triggers",
     );
   });
 

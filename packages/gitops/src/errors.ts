@@ -126,3 +126,17 @@ export class ReconcilerStoppedError extends DriftlessError {
     super("the reconciler is stopped");
   }
 }
+
+/**
+ * A write for a target was refused because the writer no longer owns it:
+ * another replica took its lease (a higher epoch). The writer drops the target.
+ */
+export class FencedError extends DriftlessError {
+  readonly target: string;
+  constructor(target: string, owner: string, epoch: number) {
+    super(
+      `the write for target "${target}" by ${owner} at epoch ${epoch} was refused: another replica owns the target now`,
+    );
+    this.target = target;
+  }
+}

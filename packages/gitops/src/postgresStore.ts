@@ -1,25 +1,23 @@
-/**
- * The PostgreSQL implementation of every store interface, for several
- * replicas on several hosts sharing one database. Versioned migrations run
- * once, in a transaction, under an advisory lock; lease expiry is reckoned on
- * the database's clock, so replicas' clocks need not agree.
- */
-import type { ChangeCounts, PlannedStep } from "./engine.js";
+import { FencedError } from "./errors.js";
 import { type PostgresConnection, resolveConnection } from "./postgresConnection.js";
+import { fenceSql, PostgresReplicas } from "./postgresReplicas.js";
+import { MIGRATIONS, NOW_MS, type RunRow, runFromRow } from "./postgresSchema.js";
 import { isLocalOwner, isOwnerDead } from "./process.js";
-import type { Store } from "./store.js";
+import type { Acquired, Store, TriggerInbox } from "./store.js";
 import { type Row, SyncPostgres } from "./syncPostgres.js";
 import type {
+  Fence,
+  Member,
+  MemberInfo,
   PromotionKind,
   PromotionRecord,
   RunLogChunk,
-  RunOverride,
   RunRecord,
-  RunResult,
   StackLease,
   StackLockRequest,
+  StoredTrigger,
+  TargetLease,
   TargetStatus,
-  Trigger,
 } from "./types.js";
 
 export {
@@ -29,84 +27,8 @@ export {
   resolveConnection,
 } from "./postgresConnection.js";
 
-/** The database's clock in epoch milliseconds: one clock for every replica's leases. */
-const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 /** Serialises migrations of every process on this database (any fixed 64-bit number). */
 const MIGRATION_LOCK = 7_310_214_633_001;
-
-/** Schema versions, applied in order; each runs once, inside a transaction. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE driftless_targets (
-     name TEXT PRIMARY KEY,
-     status JSONB NOT NULL
-   );
-   CREATE TABLE driftless_runs (
-     seq BIGSERIAL UNIQUE,
-     id TEXT PRIMARY KEY,
-     target TEXT NOT NULL,
-     trigger TEXT NOT NULL,
-     revision TEXT,
-     started_at TEXT NOT NULL,
-     finished_at TEXT,
-     result TEXT,
-     counts JSONB,
-     drift BOOLEAN NOT NULL DEFAULT false,
-     error TEXT,
-     log TEXT NOT NULL DEFAULT '',
-     override JSONB,
-     plan JSONB,
-     owner TEXT,
-     approval JSONB
-   );
-   CREATE INDEX driftless_runs_by_target ON driftless_runs (target, started_at DESC, seq DESC);
-   CREATE INDEX driftless_runs_unfinished ON driftless_runs (target) WHERE finished_at IS NULL;
-   CREATE TABLE driftless_promotions (
-     seq BIGSERIAL UNIQUE,
-     id TEXT PRIMARY KEY,
-     target TEXT NOT NULL,
-     source TEXT,
-     revision TEXT NOT NULL,
-     previous_revision TEXT,
-     kind TEXT NOT NULL,
-     by TEXT,
-     reason TEXT,
-     at TEXT NOT NULL
-   );
-   CREATE INDEX driftless_promotions_by_target ON driftless_promotions (target, at DESC, seq DESC);
-   CREATE TABLE driftless_run_logs (
-     run_id TEXT NOT NULL,
-     start_offset INTEGER NOT NULL,
-     end_offset INTEGER NOT NULL,
-     text TEXT NOT NULL,
-     PRIMARY KEY (run_id, start_offset)
-   );
-   CREATE TABLE driftless_stack_locks (
-     key TEXT PRIMARY KEY,
-     owner TEXT NOT NULL,
-     target TEXT NOT NULL,
-     run_id TEXT NOT NULL,
-     acquired_at TEXT NOT NULL,
-     expires_at BIGINT NOT NULL
-   );`,
-];
-
-interface RunRow extends Row {
-  id: string;
-  target: string;
-  trigger: string;
-  revision: string | null;
-  started_at: string;
-  finished_at: string | null;
-  result: string | null;
-  counts: ChangeCounts | null;
-  drift: boolean;
-  error: string | null;
-  log: string;
-  override: RunOverride | null;
-  plan: PlannedStep[] | null;
-  owner: string | null;
-  approval: RunOverride | null;
-}
 
 interface StackLockRow extends Row {
   key: string;
@@ -128,25 +50,6 @@ function leaseFromRow(row: StackLockRow): StackLease {
   };
 }
 
-function runFromRow(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    target: row.target,
-    trigger: row.trigger as Trigger,
-    ...(row.revision ? { revision: row.revision } : {}),
-    startedAt: row.started_at,
-    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
-    ...(row.result ? { result: row.result as RunResult } : {}),
-    ...(row.counts ? { counts: row.counts } : {}),
-    drift: row.drift,
-    ...(row.error ? { error: row.error } : {}),
-    log: row.log,
-    ...(row.override ? { override: row.override } : {}),
-    ...(row.plan ? { plan: row.plan } : {}),
-    ...(row.approval ? { approval: row.approval } : {}),
-  };
-}
-
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 /**
@@ -156,6 +59,7 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
  */
 export class PostgresStore implements Store {
   readonly #db: SyncPostgres;
+  readonly #replicas: PostgresReplicas;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -166,6 +70,7 @@ export class PostgresStore implements Store {
     this.url = resolved.publicUrl;
     this.#password = resolved.password;
     this.#db = new SyncPostgres(resolved.pool);
+    this.#replicas = new PostgresReplicas(this.#db);
     try {
       this.#migrate();
     } catch (error) {
@@ -238,11 +143,24 @@ export class PostgresStore implements Store {
       .rows.map((r) => r.status);
   }
 
-  putStatus(status: TargetStatus): void {
-    this.#db.query(
-      `INSERT INTO driftless_targets (name, status) VALUES ($1, $2)
+  putStatus(status: TargetStatus, fence?: Fence): void {
+    const params: unknown[] = [status.name, JSON.stringify(status)];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
+      `INSERT INTO driftless_targets (name, status) SELECT $1::text, $2::jsonb
+       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
        ON CONFLICT (name) DO UPDATE SET status = excluded.status`,
-      [status.name, JSON.stringify(status)],
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
+  }
+
+  insertStatus(status: TargetStatus): boolean {
+    return (
+      this.#db.query(
+        "INSERT INTO driftless_targets (name, status) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        [status.name, JSON.stringify(status)],
+      ).rowCount > 0
     );
   }
 
@@ -250,41 +168,49 @@ export class PostgresStore implements Store {
     this.#db.query("DELETE FROM driftless_targets WHERE name = $1", [name]);
   }
 
-  startRun(run: RunRecord, owner?: string): void {
-    this.#db.query(
+  startRun(run: RunRecord, owner?: string, fence?: Fence): void {
+    const params: unknown[] = [
+      run.id,
+      run.target,
+      run.trigger,
+      run.revision ?? null,
+      run.startedAt,
+      run.drift,
+      run.log,
+      json(run.override),
+      owner ?? null,
+      json(run.approval),
+    ];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
       `INSERT INTO driftless_runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [
-        run.id,
-        run.target,
-        run.trigger,
-        run.revision ?? null,
-        run.startedAt,
-        run.drift,
-        run.log,
-        json(run.override),
-        owner ?? null,
-        json(run.approval),
-      ],
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::jsonb, $9::text, $10::jsonb
+       ${fence ? `WHERE ${fenceSql("$2", "$11", "$12")}` : ""}`,
+      params,
     );
+    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  finishRun(run: RunRecord): void {
-    this.#db.query(
+  finishRun(run: RunRecord, fence?: Fence): void {
+    const params: unknown[] = [
+      run.revision ?? null,
+      run.finishedAt ?? new Date().toISOString(),
+      run.result ?? null,
+      json(run.counts),
+      run.drift,
+      run.error ?? null,
+      run.log,
+      json(run.plan),
+      run.id,
+    ];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
       `UPDATE driftless_runs SET revision = $1, finished_at = $2, result = $3, counts = $4, drift = $5,
-         error = $6, log = $7, plan = $8 WHERE id = $9`,
-      [
-        run.revision ?? null,
-        run.finishedAt ?? new Date().toISOString(),
-        run.result ?? null,
-        json(run.counts),
-        run.drift,
-        run.error ?? null,
-        run.log,
-        json(run.plan),
-        run.id,
-      ],
+         error = $6, log = $7, plan = $8 WHERE id = $9
+         ${fence ? `AND finished_at IS NULL AND ${fenceSql("driftless_runs.target", "$10", "$11")}` : ""}`,
+      params,
     );
+    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
   getRun(id: string): RunRecord | undefined {
@@ -465,6 +391,50 @@ export class PostgresStore implements Store {
 
   unlockStack(key: string, owner: string): void {
     this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [key, owner]);
+  }
+
+  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
+    return this.#replicas.heartbeat(member, ttlMs);
+  }
+
+  leave(id: string): void {
+    this.#replicas.leave(id);
+  }
+
+  listMembers(): Member[] {
+    return this.#replicas.listMembers();
+  }
+
+  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
+    return this.#replicas.acquireTarget(target, owner, ttlMs);
+  }
+
+  releaseTarget(target: string, fence: Fence): void {
+    this.#replicas.releaseTarget(target, fence);
+  }
+
+  listTargetLeases(): TargetLease[] {
+    return this.#replicas.listTargetLeases();
+  }
+
+  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
+    return this.#replicas.addTrigger(trigger);
+  }
+
+  openTriggers(owner: string): StoredTrigger[] {
+    return this.#replicas.openTriggers(owner);
+  }
+
+  getTrigger(id: string): StoredTrigger | undefined {
+    return this.#replicas.getTrigger(id);
+  }
+
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
+    this.#replicas.completeTrigger(id, outcome, fence);
+  }
+
+  pruneTriggers(olderThanMs: number): void {
+    this.#replicas.pruneTriggers(olderThanMs);
   }
 
   close(): void {

@@ -2,96 +2,25 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
-import type { ChangeCounts, PlannedStep } from "./engine.js";
+import { FencedError } from "./errors.js";
 import { isLocalOwner, isOwnerDead } from "./process.js";
-import type { Store } from "./store.js";
+import { fenceSql, SqliteReplicas } from "./sqliteReplicas.js";
+import { fromRow, MIGRATIONS, type RunRow } from "./sqliteSchema.js";
+import type { Acquired, Store, TriggerInbox } from "./store.js";
 import type {
+  Fence,
+  Member,
+  MemberInfo,
   PromotionKind,
   PromotionRecord,
   RunLogChunk,
-  RunOverride,
   RunRecord,
-  RunResult,
   StackLease,
   StackLockRequest,
+  StoredTrigger,
+  TargetLease,
   TargetStatus,
-  Trigger,
 } from "./types.js";
-
-/** Schema versions, applied in order; each runs once, inside a transaction. */
-const MIGRATIONS: readonly string[] = [
-  `CREATE TABLE targets (
-     name TEXT PRIMARY KEY,
-     status TEXT NOT NULL
-   );
-   CREATE TABLE runs (
-     id TEXT PRIMARY KEY,
-     target TEXT NOT NULL,
-     trigger TEXT NOT NULL,
-     revision TEXT,
-     started_at TEXT NOT NULL,
-     finished_at TEXT,
-     result TEXT,
-     counts TEXT,
-     drift INTEGER NOT NULL DEFAULT 0,
-     error TEXT,
-     log TEXT NOT NULL DEFAULT ''
-   );
-   CREATE INDEX runs_by_target ON runs (target, started_at DESC);`,
-  // 2: who overrode a change window and why; the steps of a plan awaiting approval.
-  `ALTER TABLE runs ADD COLUMN override TEXT;
-   ALTER TABLE runs ADD COLUMN plan TEXT;`,
-  // 3: promotions between targets; cross-process stack leases; which process owns a run.
-  `CREATE TABLE promotions (
-     id TEXT PRIMARY KEY,
-     target TEXT NOT NULL,
-     source TEXT,
-     revision TEXT NOT NULL,
-     previous_revision TEXT,
-     kind TEXT NOT NULL,
-     by TEXT,
-     reason TEXT,
-     at TEXT NOT NULL
-   );
-   CREATE INDEX promotions_by_target ON promotions (target, at DESC);
-   CREATE TABLE stack_locks (
-     key TEXT PRIMARY KEY,
-     owner TEXT NOT NULL,
-     target TEXT NOT NULL,
-     run_id TEXT NOT NULL,
-     acquired_at TEXT NOT NULL,
-     expires_at INTEGER NOT NULL
-   );
-   ALTER TABLE runs ADD COLUMN owner TEXT;`,
-  // 4: who approved the plan or revision a run applies, and why.
-  `ALTER TABLE runs ADD COLUMN approval TEXT;`,
-  // 5: run logs, appended while a run goes; offsets in UTF-16 code units.
-  `CREATE TABLE run_logs (
-     run_id TEXT NOT NULL,
-     start_offset INTEGER NOT NULL,
-     end_offset INTEGER NOT NULL,
-     text TEXT NOT NULL,
-     PRIMARY KEY (run_id, start_offset)
-   );`,
-];
-
-interface RunRow {
-  id: string;
-  target: string;
-  trigger: string;
-  revision: string | null;
-  started_at: string;
-  finished_at: string | null;
-  result: string | null;
-  counts: string | null;
-  drift: number;
-  error: string | null;
-  log: string;
-  override: string | null;
-  plan: string | null;
-  owner: string | null;
-  approval: string | null;
-}
 
 interface StackLockRow {
   key: string;
@@ -125,28 +54,10 @@ interface PromotionRow {
   at: string;
 }
 
-function fromRow(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    target: row.target,
-    trigger: row.trigger as Trigger,
-    ...(row.revision ? { revision: row.revision } : {}),
-    startedAt: row.started_at,
-    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
-    ...(row.result ? { result: row.result as RunResult } : {}),
-    ...(row.counts ? { counts: JSON.parse(row.counts) as ChangeCounts } : {}),
-    drift: row.drift === 1,
-    ...(row.error ? { error: row.error } : {}),
-    log: row.log,
-    ...(row.override ? { override: JSON.parse(row.override) as RunOverride } : {}),
-    ...(row.plan ? { plan: JSON.parse(row.plan) as PlannedStep[] } : {}),
-    ...(row.approval ? { approval: JSON.parse(row.approval) as RunOverride } : {}),
-  };
-}
-
 /** Status and history in one SQLite file (`<dataDir>/driftless.db` by default), WAL mode. */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
+  readonly #replicas: SqliteReplicas;
 
   constructor(path: string) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -154,6 +65,7 @@ export class SqliteStore implements Store {
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#migrate();
+    this.#replicas = new SqliteReplicas(this.#db);
   }
 
   /** The schema version after migrations. */
@@ -191,23 +103,33 @@ export class SqliteStore implements Store {
     return rows.map((r) => JSON.parse(r.status) as TargetStatus);
   }
 
-  putStatus(status: TargetStatus): void {
-    this.#db
+  putStatus(status: TargetStatus, fence?: Fence): void {
+    const { changes } = this.#db
       .prepare(
-        "INSERT INTO targets (name, status) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET status = excluded.status",
+        `INSERT INTO targets (name, status) SELECT ?, ? ${fence ? `WHERE ${fenceSql("?")}` : "WHERE true"}
+         ON CONFLICT(name) DO UPDATE SET status = excluded.status`,
       )
-      .run(status.name, JSON.stringify(status));
+      .run(status.name, JSON.stringify(status), ...(fence ? [status.name, fence.owner, fence.epoch] : []));
+    if (fence && changes === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
+  }
+
+  insertStatus(status: TargetStatus): boolean {
+    return (
+      this.#db
+        .prepare("INSERT INTO targets (name, status) VALUES (?, ?) ON CONFLICT(name) DO NOTHING")
+        .run(status.name, JSON.stringify(status)).changes > 0
+    );
   }
 
   deleteTarget(name: string): void {
     this.#db.prepare("DELETE FROM targets WHERE name = ?").run(name);
   }
 
-  startRun(run: RunRecord, owner?: string): void {
-    this.#db
+  startRun(run: RunRecord, owner?: string, fence?: Fence): void {
+    const { changes } = this.#db
       .prepare(
         `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? ${fence ? `WHERE ${fenceSql("?")}` : ""}`,
       )
       .run(
         run.id,
@@ -220,14 +142,16 @@ export class SqliteStore implements Store {
         run.override ? JSON.stringify(run.override) : null,
         owner ?? null,
         run.approval ? JSON.stringify(run.approval) : null,
+        ...(fence ? [run.target, fence.owner, fence.epoch] : []),
       );
+    if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  finishRun(run: RunRecord): void {
-    this.#db
+  finishRun(run: RunRecord, fence?: Fence): void {
+    const { changes } = this.#db
       .prepare(
         `UPDATE runs SET revision = ?, finished_at = ?, result = ?, counts = ?, drift = ?, error = ?, log = ?,
-           plan = ? WHERE id = ?`,
+           plan = ? WHERE id = ? ${fence ? `AND finished_at IS NULL AND ${fenceSql("runs.target")}` : ""}`,
       )
       .run(
         run.revision ?? null,
@@ -239,7 +163,9 @@ export class SqliteStore implements Store {
         run.log,
         run.plan ? JSON.stringify(run.plan) : null,
         run.id,
+        ...(fence ? [fence.owner, fence.epoch] : []),
       );
+    if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
   getRun(id: string): RunRecord | undefined {
@@ -420,6 +346,50 @@ export class SqliteStore implements Store {
 
   unlockStack(key: string, owner: string): void {
     this.#db.prepare("DELETE FROM stack_locks WHERE key = ? AND owner = ?").run(key, owner);
+  }
+
+  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
+    return this.#replicas.heartbeat(member, ttlMs);
+  }
+
+  leave(id: string): void {
+    this.#replicas.leave(id);
+  }
+
+  listMembers(): Member[] {
+    return this.#replicas.listMembers();
+  }
+
+  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
+    return this.#replicas.acquireTarget(target, owner, ttlMs);
+  }
+
+  releaseTarget(target: string, fence: Fence): void {
+    this.#replicas.releaseTarget(target, fence);
+  }
+
+  listTargetLeases(): TargetLease[] {
+    return this.#replicas.listTargetLeases();
+  }
+
+  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
+    return this.#replicas.addTrigger(trigger);
+  }
+
+  openTriggers(owner: string): StoredTrigger[] {
+    return this.#replicas.openTriggers(owner);
+  }
+
+  getTrigger(id: string): StoredTrigger | undefined {
+    return this.#replicas.getTrigger(id);
+  }
+
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
+    this.#replicas.completeTrigger(id, outcome, fence);
+  }
+
+  pruneTriggers(olderThanMs: number): void {
+    this.#replicas.pruneTriggers(olderThanMs);
   }
 
   close(): void {

@@ -4,28 +4,12 @@
 // factory that opens connections to one shared, empty database: SQLite on a
 // temp file, PostgreSQL on a real throwaway server.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
-import { join } from "node:path";
+import { hostname } from "node:os";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type PostgresCluster, startPostgres } from "../../../test/support/postgres.js";
-import { PostgresStore } from "./postgresStore.js";
 import { newOwnerId } from "./process.js";
-import { SqliteStore, type Store } from "./store.js";
+import type { Store } from "./store.js";
+import { postgresFactory, type StoreEnv, type StoreFactory, sqliteFactory } from "./store.test-support.js";
 import type { RunRecord, TargetStatus } from "./types.js";
-
-/** Creates an empty shared database per test; `open` connects to it as one more process would. */
-export interface StoreFactory {
-  /** Once per suite (a database server, say). */
-  start?(): Promise<void>;
-  stop?(): Promise<void>;
-  setup(): Promise<StoreEnv> | StoreEnv;
-}
-
-interface StoreEnv {
-  open: () => Store;
-  dispose: () => void | Promise<void>;
-}
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
   name,
@@ -417,27 +401,5 @@ function storeContract(name: string, factory: StoreFactory): void {
   });
 }
 
-storeContract("SqliteStore", {
-  setup() {
-    const dir = mkdtempSync(join(tmpdir(), "driftless-store-"));
-    return {
-      open: () => new SqliteStore(join(dir, "driftless.db")),
-      dispose: () => rmSync(dir, { recursive: true, force: true }),
-    };
-  },
-});
-
-let cluster: PostgresCluster | undefined;
-storeContract("PostgresStore", {
-  async start() {
-    cluster = await startPostgres();
-  },
-  async stop() {
-    await cluster?.dispose();
-  },
-  async setup() {
-    if (!cluster) throw new Error("the PostgreSQL server did not start");
-    const url = await cluster.createDatabase();
-    return { open: () => new PostgresStore(url), dispose: () => undefined };
-  },
-});
+storeContract("SqliteStore", sqliteFactory);
+storeContract("PostgresStore", postgresFactory());

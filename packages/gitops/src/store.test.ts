@@ -47,7 +47,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(5);
+    expect(store.schemaVersion).toBe(6);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -56,7 +56,16 @@ describe("SqliteStore", () => {
       .all();
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
-    expect(tables).toEqual(["promotions", "run_logs", "runs", "stack_locks", "targets"]);
+    expect(tables).toEqual([
+      "members",
+      "promotions",
+      "run_logs",
+      "runs",
+      "stack_locks",
+      "target_leases",
+      "targets",
+      "triggers",
+    ]);
   });
   it("keeps its data and schema version when reopened, without migrating again", () => {
     const first = open();
@@ -67,7 +76,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(5);
+    expect(second.schemaVersion).toBe(6);
     expect(second.getStatus("site")?.lastAppliedRevision).toBe("a".repeat(40));
     expect(second.getRun("r1")?.id).toBe("r1");
   });
@@ -80,13 +89,14 @@ describe("SqliteStore", () => {
     db.exec(
       `DROP TABLE promotions; DROP TABLE stack_locks; ALTER TABLE runs DROP COLUMN owner;
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
-       ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;`,
+       ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
+       DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;`,
     );
     db.pragma("user_version = 1");
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(5);
+    expect(store.schemaVersion).toBe(6);
     expect(store.getRun("old")).toMatchObject({ id: "old" });
     expect(store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -100,6 +110,6 @@ describe("SqliteStore", () => {
     opened.push(store);
     store.putStatus(status("site"));
     expect(store.getStatus("site")?.name).toBe("site");
-    expect(store.schemaVersion).toBe(5);
+    expect(store.schemaVersion).toBe(6);
   });
 });

@@ -4,12 +4,18 @@
  * `postgresStore.ts` the one for several hosts.
  */
 import type {
+  Fence,
+  Member,
+  MemberInfo,
   PromotionRecord,
   RunLogChunk,
   RunRecord,
   StackLease,
   StackLockRequest,
+  StoredTrigger,
+  TargetLease,
   TargetStatus,
+  TriggerCommand,
 } from "./types.js";
 
 export { SqliteStore } from "./sqliteStore.js";
@@ -19,7 +25,15 @@ export type * from "./types.js";
 export interface StatusStore {
   getStatus(name: string): TargetStatus | undefined;
   listStatuses(): TargetStatus[];
-  putStatus(status: TargetStatus): void;
+  /**
+   * Stores a target's status.
+   * @param fence - the writer's lease on the target: the write is refused
+   *   (atomically) unless the writer still holds it at that epoch
+   * @throws FencedError when `fence` is stale
+   */
+  putStatus(status: TargetStatus, fence?: Fence): void;
+  /** Stores a status only when the target has none yet; `false` when it had one. */
+  insertStatus(status: TargetStatus): boolean;
   /** Forgets a target's status (its history is kept). */
   deleteTarget(name: string): void;
 }
@@ -27,8 +41,13 @@ export interface StatusStore {
 /** The history of runs: started, finished, interrupted by a process that died. */
 export interface RunHistory {
   /** Records a run's start; `owner` is the owner id of the process running it (see {@link markInterrupted}). */
-  startRun(run: RunRecord, owner?: string): void;
-  finishRun(run: RunRecord): void;
+  startRun(run: RunRecord, owner?: string, fence?: Fence): void;
+  /**
+   * Records a run's end. With `fence`, refused (atomically) unless the writer
+   * still holds the target's lease at that epoch and the run is unfinished.
+   * @throws FencedError when `fence` is stale
+   */
+  finishRun(run: RunRecord, fence?: Fence): void;
   getRun(id: string): RunRecord | undefined;
   /** A target's runs, newest first. */
   listRuns(target: string, limit?: number): RunRecord[];
@@ -97,12 +116,86 @@ export interface LeaseStore {
   unlockStack(key: string, owner: string): void;
 }
 
+/** Replicas sharing the store: who is alive, on the store's clock. */
+export interface MembershipStore {
+  /**
+   * Registers or refreshes a member until `ttlMs` from now, renews every
+   * target lease it holds for as long, and forgets members whose membership
+   * lapsed. Returns the live members (by id) and the leases this member holds.
+   */
+  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] };
+  /** Removes a member and releases its target leases (a clean shutdown). */
+  leave(id: string): void;
+  /** The live members, by id. */
+  listMembers(): Member[];
+}
+
+/** What {@link OwnershipStore.acquireTarget} did. */
+export type Acquired =
+  | {
+      readonly taken: true;
+      readonly lease: TargetLease;
+      /** The owner whose lease lapsed and was taken over (not set for a free or released lease, or a renewal). */
+      readonly tookOverFrom?: string;
+      /** Runs of the target the previous owner left unfinished, now marked `interrupted`. */
+      readonly interrupted: readonly RunRecord[];
+    }
+  | { readonly taken: false; readonly holder: TargetLease };
+
+/** Which replica owns which target: one lease per target with a fencing epoch. */
+export interface OwnershipStore {
+  /**
+   * Takes a target's lease for `owner` when it is free, released or lapsed
+   * (bumping the epoch), or renews it when `owner` holds it. Taking over a
+   * lapsed lease marks the target's unfinished runs of other owners as
+   * interrupted, in the same transaction.
+   */
+  acquireTarget(target: string, owner: string, ttlMs: number): Acquired;
+  /** Releases a lease `fence` holds; a lease that changed hands is left alone. */
+  releaseTarget(target: string, fence: Fence): void;
+  /** Every held lease (expired ones included: `expiresAt` says), by target. */
+  listTargetLeases(): TargetLease[];
+}
+
 /**
- * Where status, history, run logs, promotions and leases live: the five
- * concerns together, as one database serves them. {@link SqliteStore} is the embedded
+ * Commands for targets received by any replica, kept until the owner carried
+ * them out: a command answered 202 survives the receiver and the owner dying.
+ */
+export interface TriggerInbox {
+  /** Stores a command for a target. */
+  addTrigger(trigger: {
+    readonly id: string;
+    readonly target: string;
+    readonly command: TriggerCommand;
+    readonly receivedBy: string;
+  }): StoredTrigger;
+  /** The open commands of the targets `owner` holds the lease of, oldest first. */
+  openTriggers(owner: string): StoredTrigger[];
+  /** One command, open or done. */
+  getTrigger(id: string): StoredTrigger | undefined;
+  /**
+   * Marks a command done with the run that covered it or why it failed.
+   * @throws FencedError when `fence` no longer holds the target
+   */
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void;
+  /** Forgets commands done more than `olderThanMs` ago. */
+  pruneTriggers(olderThanMs: number): void;
+}
+
+/**
+ * Where status, history, run logs, promotions, leases and replica
+ * coordination live, as one database serves them. {@link SqliteStore} is the embedded
  * default; every implementation passes the contract suite in `store.contract.ts`.
  */
-export interface Store extends StatusStore, RunHistory, RunLogStore, PromotionLog, LeaseStore {
+export interface Store
+  extends StatusStore,
+    RunHistory,
+    RunLogStore,
+    PromotionLog,
+    LeaseStore,
+    MembershipStore,
+    OwnershipStore,
+    TriggerInbox {
   readonly isOpen: boolean;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
   ping?(): boolean;

@@ -204,3 +204,78 @@ export interface StackLease extends StackLockRequest {
   /** When the lease lapses unless renewed (epoch milliseconds). */
   readonly expiresAt: number;
 }
+
+/** A process sharing the store as a replica, as it registers itself. */
+export interface MemberInfo {
+  /** The replica's owner id, `<hostname>:<pid>:<uuid>` (the same id owns its runs and leases). */
+  readonly id: string;
+  readonly host: string;
+  readonly pid: number;
+  /** When the process started (ISO 8601). */
+  readonly startedAt: string;
+}
+
+/** A live replica, as the store knows it. */
+export interface Member extends MemberInfo {
+  /** Its last heartbeat and when its membership lapses without another (epoch milliseconds, store's clock). */
+  readonly heartbeatAt: number;
+  readonly expiresAt: number;
+}
+
+/**
+ * The right to write one target's status and runs: held by one replica until
+ * it releases it or stops renewing it. Each new holder gets a higher
+ * {@link epoch}, so writes of an earlier holder can be told and refused.
+ */
+export interface TargetLease {
+  readonly target: string;
+  readonly owner: string;
+  /** The fencing token: bumped each time the lease changes hands. */
+  readonly epoch: number;
+  /** When the lease lapses unless renewed (epoch milliseconds, store's clock). */
+  readonly expiresAt: number;
+}
+
+/** What a fenced write carries: the writer and its epoch for the target written. */
+export interface Fence {
+  readonly owner: string;
+  readonly epoch: number;
+}
+
+/** A command for a target received by any replica, carried out by its owner. */
+export type TriggerCommand =
+  | {
+      readonly kind: "reconcile";
+      readonly trigger: Trigger;
+      readonly force: boolean;
+      readonly override?: RunOverride;
+    }
+  | {
+      readonly kind: "approve";
+      readonly revision?: string;
+      readonly by?: string;
+      readonly reason?: string;
+    }
+  | {
+      readonly kind: "promote" | "rollback";
+      readonly revision?: string;
+      readonly by: string;
+      readonly reason: string;
+    }
+  | { readonly kind: "suspend" | "resume" };
+
+/** A command as stored in the trigger inbox until its owner carried it out. */
+export interface StoredTrigger {
+  readonly id: string;
+  readonly target: string;
+  readonly command: TriggerCommand;
+  /** The replica that received it. */
+  readonly receivedBy: string;
+  readonly createdAt: string;
+  /** The run that covered it, once done. */
+  readonly runId?: string;
+  /** Why it could not be carried out (nothing to approve, say), once done. */
+  readonly error?: string;
+  /** When it was done (ISO 8601); absent while open. */
+  readonly doneAt?: string;
+}

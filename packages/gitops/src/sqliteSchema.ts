@@ -1,0 +1,127 @@
+/** The SQLite store's schema: numbered migrations, applied in order, and how a run row reads back. */
+import type { ChangeCounts, PlannedStep } from "./engine.js";
+import type { RunOverride, RunRecord, RunResult, Trigger } from "./types.js";
+
+/** Schema versions, applied in order; each runs once, inside a transaction. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE targets (
+     name TEXT PRIMARY KEY,
+     status TEXT NOT NULL
+   );
+   CREATE TABLE runs (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     revision TEXT,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     result TEXT,
+     counts TEXT,
+     drift INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     log TEXT NOT NULL DEFAULT ''
+   );
+   CREATE INDEX runs_by_target ON runs (target, started_at DESC);`,
+  // 2: who overrode a change window and why; the steps of a plan awaiting approval.
+  `ALTER TABLE runs ADD COLUMN override TEXT;
+   ALTER TABLE runs ADD COLUMN plan TEXT;`,
+  // 3: promotions between targets; cross-process stack leases; which process owns a run.
+  `CREATE TABLE promotions (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     source TEXT,
+     revision TEXT NOT NULL,
+     previous_revision TEXT,
+     kind TEXT NOT NULL,
+     by TEXT,
+     reason TEXT,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX promotions_by_target ON promotions (target, at DESC);
+   CREATE TABLE stack_locks (
+     key TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     target TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     acquired_at TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   ALTER TABLE runs ADD COLUMN owner TEXT;`,
+  // 4: who approved the plan or revision a run applies, and why.
+  `ALTER TABLE runs ADD COLUMN approval TEXT;`,
+  // 5: run logs, appended while a run goes; offsets in UTF-16 code units.
+  `CREATE TABLE run_logs (
+     run_id TEXT NOT NULL,
+     start_offset INTEGER NOT NULL,
+     end_offset INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (run_id, start_offset)
+   );`,
+  // 6: replicas sharing the file: members, target leases with a fencing epoch, the trigger inbox.
+  `CREATE TABLE members (
+     id TEXT PRIMARY KEY,
+     host TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     started_at TEXT NOT NULL,
+     heartbeat_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE target_leases (
+     target TEXT PRIMARY KEY,
+     owner TEXT,
+     epoch INTEGER NOT NULL,
+     acquired_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX target_leases_by_owner ON target_leases (owner);
+   CREATE TABLE triggers (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     command TEXT NOT NULL,
+     received_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     run_id TEXT,
+     error TEXT,
+     done_at TEXT
+   );
+   CREATE INDEX triggers_open ON triggers (target) WHERE done_at IS NULL;`,
+];
+
+/** A row of `runs`. */
+export interface RunRow {
+  id: string;
+  target: string;
+  trigger: string;
+  revision: string | null;
+  started_at: string;
+  finished_at: string | null;
+  result: string | null;
+  counts: string | null;
+  drift: number;
+  error: string | null;
+  log: string;
+  override: string | null;
+  plan: string | null;
+  owner: string | null;
+  approval: string | null;
+}
+
+/** A run as recorded. */
+export function fromRow(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    target: row.target,
+    trigger: row.trigger as Trigger,
+    ...(row.revision ? { revision: row.revision } : {}),
+    startedAt: row.started_at,
+    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
+    ...(row.result ? { result: row.result as RunResult } : {}),
+    ...(row.counts ? { counts: JSON.parse(row.counts) as ChangeCounts } : {}),
+    drift: row.drift === 1,
+    ...(row.error ? { error: row.error } : {}),
+    log: row.log,
+    ...(row.override ? { override: JSON.parse(row.override) as RunOverride } : {}),
+    ...(row.plan ? { plan: JSON.parse(row.plan) as PlannedStep[] } : {}),
+    ...(row.approval ? { approval: JSON.parse(row.approval) as RunOverride } : {}),
+  };
+}
