@@ -14,11 +14,17 @@ import { isShaPrefix } from "./util.js";
 /**
  * Marks the revision waiting for approval (or the one named, which must be
  * the one waiting) as approved, with who and why when given; the next run
- * applies it.
+ * applies it. With `checkOnly`, only checks that something waits (a replica
+ * forwarding the approval to the owner).
  * @throws NothingToApproveError when no plan awaits approval and no revision stalled
  * @throws SpecError for a malformed revision, or `by` without `reason` (or the reverse)
  */
-export function recordApproval(rt: Runtime, name: string, request: ApprovalRequest): string {
+export function recordApproval(
+  rt: Runtime,
+  name: string,
+  request: ApprovalRequest,
+  checkOnly = false,
+): string {
   const { revision, by, reason } = request;
   if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
     throw new SpecError(`approval of "${name}"`, [
@@ -38,6 +44,7 @@ export function recordApproval(rt: Runtime, name: string, request: ApprovalReque
   // Approving releases something held back; with nothing held there is
   // nothing to release (a forced run is `reconcile`, not `approve`).
   if (!waiting) throw new NothingToApproveError(name, revision);
+  if (checkOnly) return waiting;
   rt.recorder.updateStatus(name, ({ approvedBy: _b, ...before }) => ({
     ...before,
     approvedRevision: waiting,

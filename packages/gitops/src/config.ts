@@ -9,6 +9,7 @@ import { SpecError, type SpecIssue } from "./errors.js";
 import type { WebhookSecrets } from "./http/handler.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "./notify/notifier.js";
 import { isPostgresUrl, type PostgresConnection } from "./postgresStore.js";
+import type { ReplicaOptions } from "./replicas.js";
 import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "./spec.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
@@ -41,6 +42,12 @@ export interface DriftlessConfig {
    * / `{ file }`); SQLite in `dataDir` when unset.
    */
   readonly store?: string | PostgresConnection;
+  /**
+   * `driftless serve` shares the targets with the other processes serving the
+   * same store (`replicas: true`, or `{ leaseTtl, heartbeat, triggerPoll }` as
+   * durations); unset: this process serves every target.
+   */
+  readonly replicas?: ReplicaOptions | true;
   /** Where statuses and notifications go (`notify:`), in order. */
   readonly notify: readonly NotifyProvider[];
   /** Pull request previews: `forks` previews pull requests from forks too (they get the target's secrets). */
@@ -133,6 +140,10 @@ const notifySchema = z.array(
   { error: "must be a list of providers" },
 );
 
+const duration = z
+  .union([z.string(), z.number()])
+  .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "30s"' });
+
 const configSchema = z.strictObject({
   dataDir: z.string({ error: "must be a directory path" }).min(1, "must be a directory path"),
   listen: listenSchema.optional(),
@@ -148,18 +159,43 @@ const configSchema = z.strictObject({
   maxBodyBytes: z.number().int("must be a whole number").min(1024, "must be at least 1024").optional(),
   concurrency: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
   installDependencies: z.boolean({ error: "must be true or false" }).optional(),
-  shutdownGrace: z
-    .union([z.string(), z.number()])
-    .refine((v) => parseDuration(v) !== undefined, { message: 'must be a duration such as "30s"' })
-    .optional(),
+  shutdownGrace: duration.optional(),
   targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
   // Checked apart (storeSchema): its value may hold a password, which errors must not echo.
   store: z.unknown().optional(),
+  replicas: z
+    .union([
+      z.literal(true),
+      z.strictObject({
+        leaseTtl: duration.optional(),
+        heartbeat: duration.optional(),
+        triggerPoll: duration.optional(),
+      }),
+    ])
+    .optional(),
   notify: notifySchema.optional(),
   pullRequests: z
     .strictObject({ forks: z.boolean({ error: "must be true or false" }).optional() })
     .optional(),
 });
+
+/** `replicas:` of the file as {@link ReplicaOptions} (durations in milliseconds). */
+function replicaOptions(
+  replicas: true | { leaseTtl?: string | number; heartbeat?: string | number; triggerPoll?: string | number },
+): ReplicaOptions | true {
+  if (replicas === true) return true;
+  const ms = (value: string | number | undefined) => (value === undefined ? undefined : parseDuration(value));
+  const [leaseTtlMs, heartbeatMs, triggerPollMs] = [
+    replicas.leaseTtl,
+    replicas.heartbeat,
+    replicas.triggerPoll,
+  ].map(ms);
+  return {
+    ...(leaseTtlMs !== undefined ? { leaseTtlMs } : {}),
+    ...(heartbeatMs !== undefined ? { heartbeatMs } : {}),
+    ...(triggerPollMs !== undefined ? { triggerPollMs } : {}),
+  };
+}
 
 /** A provider with its `{ file }` secrets resolved against the config's directory. */
 function anchorProvider(provider: NotifyProvider, base: string): NotifyProvider {
@@ -322,6 +358,7 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     pullRequests: { forks: config.pullRequests?.forks ?? false },
     targets,
     discover,
+    ...(config.replicas !== undefined ? { replicas: replicaOptions(config.replicas) } : {}),
     ...(config.store !== undefined
       ? {
           store:

@@ -42,6 +42,7 @@ export {
 export {
   CancelledError,
   DriftlessError,
+  FencedError,
   GateRefusedError,
   NothingToApproveError,
   PlanDivergedError,
@@ -99,6 +100,7 @@ export {
   PullRequestPreviews,
 } from "./pulls.js";
 export { Reconciler } from "./reconciler.js";
+export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas.js";
 export { repoIdentity, sameRepo } from "./repo.js";
 export {
   type PreviewReport,
@@ -127,18 +129,25 @@ export {
 } from "./spec.js";
 export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./stackRequest.js";
 export {
+  type Acquired,
   type LeaseStore,
+  type MembershipStore,
+  type OwnershipStore,
   type PromotionLog,
   type RunHistory,
   type RunLogStore,
   SqliteStore,
   type StatusStore,
   type Store,
+  type TriggerInbox,
 } from "./store.js";
 export type { TypeCheck } from "./typecheck.js";
 export type {
   Condition,
   ConditionType,
+  Fence,
+  Member,
+  MemberInfo,
   PendingApproval,
   PendingPromotion,
   PromotionKind,
@@ -149,9 +158,12 @@ export type {
   RunResult,
   StackLease,
   StackLockRequest,
+  StoredTrigger,
   Suspension,
+  TargetLease,
   TargetStatus,
   Trigger,
+  TriggerCommand,
 } from "./types.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./windows.js";
 export { type PrepareResult, prepareDependencies } from "./workspace.js";

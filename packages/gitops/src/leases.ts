@@ -10,9 +10,8 @@ import type { ResolvedTarget } from "./spec.js";
 import type { StackLease } from "./types.js";
 import { sleep } from "./util.js";
 
-/** How long a stack lease lasts unless renewed, and how often a running run renews it. */
+/** How long a stack lease lasts unless renewed (replicas use their lease TTL); a running run renews it at a quarter of that. */
 export const LEASE_TTL_MS = 60_000;
-export const LEASE_RENEW_MS = 15_000;
 
 /** What taking a lease needs from the run. */
 export interface LeaseHolder {
@@ -29,7 +28,7 @@ export interface LeaseHolder {
  * the function that releases it; until then the lease is renewed on a timer.
  */
 export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => void> {
-  const { store } = rt.options;
+  const { store, stackLeaseTtlMs: ttl } = rt.options;
   const target = run.state.spec;
   const request = { key: stackLockKey(target), owner: rt.owner, target: target.name, runId: run.runId };
   let waited = false;
@@ -37,7 +36,7 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
   for (;;) {
     run.signal.throwIfAborted();
     previous = store.getStackLock(request.key);
-    const holder = store.tryLockStack(request, LEASE_TTL_MS);
+    const holder = store.tryLockStack(request, ttl);
     if (!holder) break;
     if (!waited) {
       waited = true;
@@ -64,18 +63,15 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
     run.progress("lock", `took the lease on stack ${target.stack}`);
   }
   const scope = tookOver && previous ? [target.name, previous.target] : [target.name];
-  for (const interrupted of store.markInterrupted(scope)) {
-    const other = rt.targets.get(interrupted.target);
-    if (other) other.needsRecovery = true;
-    rt.options.logger.warn(
-      { target: interrupted.target, runId: interrupted.id },
-      "a run of a process that stopped was interrupted; recovering before the next run",
-    );
-  }
+  markInterruptedRuns(
+    rt,
+    scope,
+    "a run of a process that stopped was interrupted; recovering before the next run",
+  );
   const renew = setInterval(() => {
     try {
-      if (store.renewStackLock(request.key, request.owner, LEASE_TTL_MS)) return;
-      const holder = store.tryLockStack(request, LEASE_TTL_MS);
+      if (store.renewStackLock(request.key, request.owner, ttl)) return;
+      const holder = store.tryLockStack(request, ttl);
       if (holder) {
         run.progress(
           "lock",
@@ -85,7 +81,7 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
     } catch (error) {
       run.warn(error, "could not renew the stack lease");
     }
-  }, LEASE_RENEW_MS);
+  }, ttl / 4);
   renew.unref();
   return () => {
     clearInterval(renew);
@@ -95,6 +91,19 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
       run.warn(error, "could not release the stack lease; it lapses on its own");
     }
   };
+}
+
+/**
+ * Marks the runs of these targets that a process which stopped left
+ * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
+ * are recovered before the next engine run.
+ */
+export function markInterruptedRuns(rt: Runtime, targets: readonly string[], message: string): void {
+  for (const interrupted of rt.options.store.markInterrupted(targets)) {
+    const state = rt.targets.get(interrupted.target);
+    if (state) state.needsRecovery = true;
+    rt.options.logger.warn({ target: interrupted.target, runId: interrupted.id }, message);
+  }
 }
 
 /**

@@ -9,7 +9,9 @@ import type { TargetTemplate } from "./discovery.js";
 import { type Engine, type Plan, PulumiEngine } from "./engine.js";
 import { SpecError } from "./errors.js";
 import type { GateRefusal } from "./gates.js";
+import { LEASE_TTL_MS } from "./leases.js";
 import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./postgresStore.js";
+import { type ReplicaOptions, type ResolvedReplicaOptions, resolveReplicaOptions } from "./replicas.js";
 import { Redactor } from "./secrets.js";
 import { GitSource, type Source } from "./source.js";
 import type { TargetSpec } from "./spec.js";
@@ -60,6 +62,14 @@ export interface ReconcilerOptions {
   readonly clock?: Clock;
   /** Numbers in [0, 1) for jitter. @default Math.random */
   readonly random?: () => number;
+  /**
+   * Share the targets with the other processes using the same store (several
+   * hosts on one PostgreSQL database, or processes of one host on one SQLite
+   * file): each target is owned by one replica at a time through a lease, and
+   * a replica that stops is replaced after `leaseTtlMs`. `true` uses the defaults.
+   * @default false - this process runs every target
+   */
+  readonly replicas?: ReplicaOptions | boolean;
 }
 
 /** Options for one requested run. */
@@ -158,6 +168,10 @@ export interface ResolvedOptions {
   readonly installDependencies: boolean;
   readonly clock: Clock;
   readonly random: () => number;
+  /** Replica coordination; `undefined` when this process runs every target. */
+  readonly replicas: ResolvedReplicaOptions | undefined;
+  /** How long a stack lease lasts unless renewed: the replicas' lease TTL, else {@link LEASE_TTL_MS}. */
+  readonly stackLeaseTtlMs: number;
 }
 
 /** Checks the options that need no I/O. @throws SpecError naming the field and the value */
@@ -180,6 +194,7 @@ export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
   checkOptions(options);
   const dataDir = resolve(options.dataDir);
   const given = options.store;
+  const replicas = options.replicas ? resolveReplicaOptions(options.replicas) : undefined;
   const store = isStore(given) ? given : openStoreOption(given, dataDir);
   return {
     dataDir,
@@ -197,6 +212,8 @@ export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
     installDependencies: options.installDependencies ?? true,
     clock: options.clock ?? { now: () => Date.now() },
     random: options.random ?? Math.random,
+    replicas,
+    stackLeaseTtlMs: replicas?.leaseTtlMs ?? LEASE_TTL_MS,
   };
 }
 

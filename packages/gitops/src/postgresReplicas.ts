@@ -168,9 +168,13 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
     );
   }
 
-  listTargetLeases(): TargetLease[] {
+  listTargetLeases(targets?: readonly string[]): TargetLease[] {
     return this.#db
-      .query<LeaseRow>("SELECT * FROM driftless_target_leases WHERE owner IS NOT NULL ORDER BY target")
+      .query<LeaseRow>(
+        `SELECT * FROM driftless_target_leases
+         WHERE owner IS NOT NULL AND ($1::text[] IS NULL OR target = ANY($1::text[])) ORDER BY target`,
+        [targets ?? null],
+      )
       .rows.map(lease);
   }
 

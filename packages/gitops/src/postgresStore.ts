@@ -413,8 +413,8 @@ export class PostgresStore implements Store {
     this.#replicas.releaseTarget(target, fence);
   }
 
-  listTargetLeases(): TargetLease[] {
-    return this.#replicas.listTargetLeases();
+  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+    return this.#replicas.listTargetLeases(targets);
   }
 
   addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {

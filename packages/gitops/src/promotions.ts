@@ -145,10 +145,16 @@ export function rollbackRevision(rt: Runtime, name: string, revision?: string): 
 
 /**
  * Records a manual promotion of `target` (one with `promote`) to a revision
- * its upstream applied; the caller queues the run that applies it.
+ * its upstream applied; the caller queues the run that applies it. With
+ * `checkOnly`, only checks the request (a replica forwarding it to the owner).
  * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision the upstream never applied
  */
-export function promoteNow(rt: Runtime, target: ResolvedTarget, request: PromotionRequest): void {
+export function promoteNow(
+  rt: Runtime,
+  target: ResolvedTarget,
+  request: PromotionRequest,
+  checkOnly = false,
+): void {
   const policy = target.promote;
   if (!policy) {
     throw new DriftlessError(
@@ -157,15 +163,21 @@ export function promoteNow(rt: Runtime, target: ResolvedTarget, request: Promoti
   }
   const who = checkRequester(`promotion of "${target.name}"`, request);
   const revision = promotableRevision(rt, target.name, policy.from, request.revision);
-  recordPromotion(rt, target.name, policy.from, revision, "manual", who);
+  if (!checkOnly) recordPromotion(rt, target.name, policy.from, revision, "manual", who);
 }
 
 /**
  * Records a rollback of `target` (one with `promote`) to a revision it applied
- * before; the caller queues the run that applies it.
+ * before; the caller queues the run that applies it. With `checkOnly`, only
+ * checks the request.
  * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision it never applied
  */
-export function rollBackNow(rt: Runtime, target: ResolvedTarget, request: PromotionRequest): void {
+export function rollBackNow(
+  rt: Runtime,
+  target: ResolvedTarget,
+  request: PromotionRequest,
+  checkOnly = false,
+): void {
   if (!target.promote) {
     throw new DriftlessError(
       `target "${target.name}" follows its ref "${target.ref}"; roll it back with \`git revert\` (rollback moves targets with \`promote\`)`,
@@ -173,5 +185,5 @@ export function rollBackNow(rt: Runtime, target: ResolvedTarget, request: Promot
   }
   const who = checkRequester(`rollback of "${target.name}"`, request);
   const revision = rollbackRevision(rt, target.name, request.revision);
-  recordPromotion(rt, target.name, target.name, revision, "rollback", who);
+  if (!checkOnly) recordPromotion(rt, target.name, target.name, revision, "rollback", who);
 }

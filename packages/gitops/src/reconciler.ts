@@ -7,13 +7,14 @@
  */
 
 import { resolve } from "node:path";
-import { recordApproval, recordSuspension } from "./approvals.js";
+import { approveCommand, type CommandHost, reconcileCommand, runCommand, statusCommand } from "./commands.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
-import { afterRun, graphOf, removalOrder, resolveTargetSet } from "./dependencies.js";
+import { afterRun, graphOf, resolveTargetSet } from "./dependencies.js";
 import { discoverTargets } from "./discovery.js";
 import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { validateGraph } from "./graph.js";
+import { markInterruptedRuns } from "./leases.js";
 import {
   type ApprovalRequest,
   checkOptions,
@@ -28,10 +29,12 @@ import {
 } from "./options.js";
 import { previewRef } from "./previewRef.js";
 import { newOwnerId } from "./process.js";
-import { checkPromotions, checkWho, ordering, type PromotionRequest } from "./promotion.js";
-import { promoteNow, rollBackNow } from "./promotions.js";
-import { type PendingRun, RunQueue, type RunRequest } from "./queue.js";
+import { checkPromotions, ordering, type PromotionRequest } from "./promotion.js";
+import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./queue.js";
 import { Recorder } from "./recorder.js";
+import { removeTargets } from "./removal.js";
+import { createReplicas, ownedRequest, type ReplicaParts, withOwners } from "./replicaHost.js";
+import type { ReplicaSet, ReplicaStats } from "./replicas.js";
 import { executeRun, type RunEnd } from "./run.js";
 import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withLogTail } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
@@ -64,6 +67,9 @@ export class Reconciler {
   readonly #queue: RunQueue<RunEnd | undefined>;
   readonly #scheduler: Scheduler;
   readonly #rt: Runtime;
+  readonly #replicas: ReplicaSet | undefined;
+  readonly #commands: CommandHost;
+  readonly #parts: ReplicaParts;
   #maxLatenessMs = 0;
   #decisions = 0;
   #scheduling = false;
@@ -74,7 +80,9 @@ export class Reconciler {
   private constructor(options: ResolvedOptions, dataDirLock: DataDirLock) {
     this.#options = options;
     this.#dataDirLock = dataDirLock;
-    this.#recorder = new Recorder(options.store, this.#events, options.clock);
+    this.#recorder = new Recorder(options.store, this.#events, options.clock, (t) =>
+      this.#replicas?.fence(t),
+    );
     this.#queue = new RunQueue({
       maxDeciding: DECIDE_CONCURRENCY,
       clock: options.clock,
@@ -90,7 +98,10 @@ export class Reconciler {
         if (state && !this.#stopping && !this.#closed) this.#rt.enqueue(state, request);
       },
       mayRun: (name, scheduled) =>
-        this.#targets.has(name) && this.#scheduling && !(scheduled && this.isSuspended(name)),
+        this.#targets.has(name) &&
+        this.#scheduling &&
+        (this.#replicas?.owns(name) ?? true) &&
+        !(scheduled && this.isSuspended(name)),
       clock: options.clock,
       random: options.random,
       retryBaseMs: options.retryBaseMs,
@@ -109,11 +120,30 @@ export class Reconciler {
       enqueue: (state, request) => this.#enqueue(state, request),
       stopping: () => this.#stopping || this.#closed,
       isSuspended: (name) => this.isSuspended(name),
+      fenced: (name) => this.#replicas?.lost(name),
       countDecision: (requestedAt) => {
         this.#decisions++;
         this.#maxLatenessMs = Math.max(this.#maxLatenessMs, options.clock.now() - requestedAt);
       },
     };
+    const replicas = () => this.#replicas;
+    this.#commands = {
+      rt: this.#rt,
+      get replicas() {
+        return replicas();
+      },
+      require: (name) => this.#require(name),
+    };
+    this.#parts = {
+      rt: this.#rt,
+      targets: this.#targets,
+      queue: this.#queue,
+      scheduler: this.#scheduler,
+      commands: this.#commands,
+      scheduling: () => this.#scheduling,
+      schedule: (spec) => this.#schedule(spec),
+    };
+    this.#replicas = createReplicas(this.#parts);
   }
 
   /**
@@ -133,7 +163,7 @@ export class Reconciler {
       throw error;
     }
     const reconciler = new Reconciler(resolved, dataDirLock);
-    const { store, dataDir, source, ownsStore, logger, stateBackend } = reconciler.#options;
+    const { store, dataDir, source, ownsStore, stateBackend } = reconciler.#options;
     try {
       const discovered = options.discover?.length
         ? await discoverTargets(options.discover, { source, dataDir })
@@ -148,13 +178,10 @@ export class Reconciler {
       throw error;
     }
     // Only its own targets' runs: another process sharing the store recovers its own.
-    for (const run of store.markInterrupted([...reconciler.#targets.keys()])) {
-      const state = reconciler.#targets.get(run.target);
-      if (state) state.needsRecovery = true;
-      logger.warn(
-        { target: run.target, runId: run.id },
-        "a previous run was interrupted; recovering before the next run",
-      );
+    // Replicas mark them when they take a target over (see OwnershipStore.acquireTarget).
+    if (!resolved.replicas) {
+      const message = "a previous run was interrupted; recovering before the next run";
+      markInterruptedRuns(reconciler.#rt, [...reconciler.#targets.keys()], message);
     }
     return reconciler;
   }
@@ -219,32 +246,8 @@ export class Reconciler {
    * @throws DriftlessError when a target that stays depends on one removed
    */
   async removeTargets(names: readonly string[]): Promise<RunRecord[]> {
-    for (const name of names) this.#require(name);
-    const order = removalOrder(this.#rt, names);
-    const records: RunRecord[] = [];
-    for (const name of order) {
-      const destroyed = await this.#remove(name);
-      if (destroyed) records.push(destroyed);
-      if (destroyed && destroyed.result !== "destroyed") break;
-    }
-    return records;
-  }
-
-  async #remove(name: string): Promise<RunRecord | undefined> {
-    const state = this.#require(name);
-    this.#scheduler.unschedule(name);
-    let destroyed: RunRecord | undefined;
-    if (state.spec.destroyOnRemove) {
-      destroyed = await this.#enqueue(state, { kind: "destroy", trigger: "manual", force: true }).done;
-      if (destroyed.result !== "destroyed") return destroyed;
-    }
-    await this.#queue.active(name)?.done;
-    state.removed = true;
-    this.#targets.delete(name);
-    this.#scheduler.remove(name);
-    this.#queue.remove(name);
-    this.#options.store.deleteTarget(name);
-    return destroyed;
+    const { rt, targets, queue, scheduler } = this.#parts;
+    return removeTargets({ rt, targets, queue, scheduler, require: (n) => this.#require(n) }, names);
   }
 
   /** Queues a run and waits for it to finish. */
@@ -258,17 +261,7 @@ export class Reconciler {
    * @throws ReconcilerStoppedError after {@link stop}
    */
   request(name: string, options: ReconcileOptions = {}): QueuedRun {
-    const state = this.#require(name);
-    const { override } = options;
-    if (override !== undefined) checkWho(`run of "${name}"`, "override", override);
-    const trigger = options.trigger ?? "manual";
-    return this.#enqueue(state, {
-      trigger,
-      force: options.force ?? trigger === "manual",
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(override ? { override: { by: override.by, reason: override.reason } } : {}),
-      ...(options.pushedRevision ? { pushed: options.pushedRevision } : {}),
-    });
+    return runCommand(this.#commands, name, reconcileCommand(name, options), options.signal);
   }
 
   /**
@@ -281,9 +274,7 @@ export class Reconciler {
    * @throws NothingToApproveError when no plan awaits approval and no revision stalled
    */
   approve(name: string, request: ApprovalRequest | string = {}): QueuedRun {
-    const state = this.#require(name);
-    recordApproval(this.#rt, name, typeof request === "string" ? { revision: request } : request);
-    return this.#enqueue(state, { trigger: "manual", force: true });
+    return runCommand(this.#commands, name, approveCommand(request));
   }
 
   /**
@@ -294,9 +285,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision the upstream never applied
    */
   promote(name: string, options: PromotionRequest): QueuedRun {
-    const state = this.#require(name);
-    promoteNow(this.#rt, state.spec, options);
-    return this.#enqueue(state, { trigger: "manual", force: true });
+    return runCommand(this.#commands, name, { ...options, kind: "promote" });
   }
 
   /**
@@ -307,9 +296,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision it never applied
    */
   rollback(name: string, options: PromotionRequest): QueuedRun {
-    const state = this.#require(name);
-    rollBackNow(this.#rt, state.spec, options);
-    return this.#enqueue(state, { trigger: "manual", force: true });
+    return runCommand(this.#commands, name, { ...options, kind: "rollback" });
   }
 
   /** A target's promotions and rollbacks, newest first. */
@@ -340,30 +327,35 @@ export class Reconciler {
   }
 
   /**
-   * Stops scheduled runs for a target (manual runs still work); who and why are recorded in its status.
+   * Stops scheduled runs for a target (manual runs still work); who and why are
+   * recorded in its status. With replicas, the owner records it.
    * @throws SpecError for `by` without `reason` (or the reverse)
    */
   suspend(name: string, request: SuspendRequest = {}): TargetStatus {
-    this.#require(name);
-    return recordSuspension(this.#rt, name, true, request);
+    return statusCommand(this.#commands, name, { kind: "suspend", ...request });
   }
 
   /** Resumes scheduled runs for a target; who and why are recorded in its status. */
   resume(name: string, request: SuspendRequest = {}): TargetStatus {
-    this.#require(name);
-    return recordSuspension(this.#rt, name, false, request);
+    return statusCommand(this.#commands, name, { kind: "resume", ...request });
   }
 
   /** A target's status. @throws UnknownTargetError for an unknown target */
   status(name: string): TargetStatus {
     this.#require(name);
-    return this.#recorder.status(name);
+    return withOwners(this.#options.store, this.#replicas, [this.#recorder.status(name)])[0] as TargetStatus;
   }
 
   /** Status of every managed target, by name (one store read). */
   statuses(): TargetStatus[] {
     const stored = new Map(this.#options.store.listStatuses().map((s) => [s.name, s]));
-    return [...this.#targets.keys()].sort().map((name) => stored.get(name) ?? this.#recorder.status(name));
+    const statuses = [...this.#targets.keys()].sort().map((n) => stored.get(n) ?? this.#recorder.status(n));
+    return withOwners(this.#options.store, this.#replicas, statuses);
+  }
+
+  /** This replica's membership and ownership figures; `undefined` without replicas. */
+  replicaStats(): ReplicaStats | undefined {
+    return this.#replicas?.stats();
   }
 
   /** The most recent runs of a target, newest first. */
@@ -439,6 +431,9 @@ export class Reconciler {
   start(): void {
     if (this.#scheduling) return;
     this.#scheduling = true;
+    // Replicas schedule the targets they take (see `replicaHost.ts`).
+    this.#replicas?.start();
+    if (this.#replicas) return;
     for (const state of this.#targets.values()) {
       this.#schedule(state.spec);
       if (!this.isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
@@ -459,6 +454,7 @@ export class Reconciler {
       this.#shutdown.abort(new CancelledError("the reconciler is shutting down")),
     );
     for (const name of this.#targets.keys()) this.#queue.dropPending(name, "the reconciler stopped");
+    this.#replicas?.stop(true);
     this.#closed = true;
     this.#options.store.close();
     this.#dataDirLock.release();
@@ -483,13 +479,17 @@ export class Reconciler {
 
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {
     if (this.#closed || this.#stopping) throw new ReconcilerStoppedError();
-    return this.#queue.enqueue(state.spec.name, request);
+    return this.#queue.enqueue(state.spec.name, ownedRequest(this.#replicas, state.spec.name, request));
   }
 
   /** Runs one queued run, then hands its follow-ups to the scheduler (dependents follow in the queue's `afterRun`). */
   async #execute(name: string, run: PendingRun, decided: () => void): Promise<RunEnd | undefined> {
     const state = this.#targets.get(name);
     if (!state) return undefined;
+    if (this.#replicas?.owns(name) === false) {
+      run.settle(skippedRun(name, run, "another replica owns the target", this.#options.clock.now()));
+      return undefined;
+    }
     const steps = run.kind === "destroy" ? DESTROY_STEPS : RECONCILE_STEPS;
     const end = await executeRun(this.#rt, state, run, steps, decided);
     if (end.succeeded) this.#scheduler.resetAttempts(name);

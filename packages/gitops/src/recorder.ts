@@ -11,7 +11,7 @@ import type { Clock } from "./options.js";
 import { LOG_LINES, RunLogWriter } from "./runLog.js";
 import { finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
 import type { Store } from "./store.js";
-import type { RunRecord, TargetStatus } from "./types.js";
+import type { Fence, RunRecord, TargetStatus } from "./types.js";
 
 /** A run's log as it is written. */
 export interface RunLog {
@@ -30,11 +30,22 @@ export class Recorder {
   readonly #store: Store;
   readonly #events: TypedEmitter<ReconcilerEvents>;
   readonly #clock: Clock;
+  readonly #fence: (target: string) => Fence | undefined;
 
-  constructor(store: Store, events: TypedEmitter<ReconcilerEvents>, clock: Clock) {
+  /**
+   * @param fence - the lease epoch this process writes a target with (replicas);
+   *   a write with a stale one is refused with `FencedError`
+   */
+  constructor(
+    store: Store,
+    events: TypedEmitter<ReconcilerEvents>,
+    clock: Clock,
+    fence: (target: string) => Fence | undefined = () => undefined,
+  ) {
     this.#store = store;
     this.#events = events;
     this.#clock = clock;
+    this.#fence = fence;
   }
 
   /** The time now, from the reconciler's clock. */
@@ -50,13 +61,13 @@ export class Recorder {
   /** The one place status is written: applies a transition to the stored status. */
   updateStatus(name: string, transition: (before: TargetStatus) => TargetStatus): TargetStatus {
     const next = transition(this.status(name));
-    this.#store.putStatus(next);
+    this.#store.putStatus(next, this.#fence(name));
     return next;
   }
 
   /** Stores an empty status for a target seen for the first time. */
   ensureStatus(name: string): void {
-    if (!this.#store.getStatus(name)) this.#store.putStatus(initialStatus(name, this.now()));
+    this.#store.insertStatus(initialStatus(name, this.now()));
   }
 
   /** A writer for a run's log, storing nothing until the run is {@link started}. */
@@ -66,7 +77,7 @@ export class Recorder {
 
   /** Records a run's start in history and status, and says so; its log is stored from now on. */
   started(run: RunRecord, owner: string, writer?: RunLogWriter): void {
-    this.#store.startRun(run, owner);
+    this.#store.startRun(run, owner, this.#fence(run.target));
     writer?.open();
     this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
     this.#events.emit("run.started", { target: run.target, runId: run.id, trigger: run.trigger });
@@ -79,10 +90,11 @@ export class Recorder {
   finished(outcome: RunOutcome, log: Logger, durationMs: number, writer?: RunLogWriter): void {
     const { run } = outcome;
     writer?.close();
-    this.#store.finishRun(run);
+    const fence = this.#fence(run.target);
+    this.#store.finishRun(run, fence);
     const before = this.status(run.target);
     const { status, events, filesToDelete } = finishStatus(before, outcome, this.now());
-    this.#store.putStatus(status);
+    this.#store.putStatus(status, fence);
     for (const file of filesToDelete) rmSync(file, { force: true });
     for (const event of events) this.#events.emit(event.name, event.payload as never);
     if (run.error) log.error({ revision: run.revision, result: run.result }, run.error);

@@ -12,8 +12,14 @@ import {
   type Plan,
   type StackRequest,
 } from "./engine.js";
-import { CancelledError, StalledError, type StallReason, StoreUnavailableError } from "./errors.js";
-import { type PendingRun, strongerTrigger } from "./queue.js";
+import {
+  CancelledError,
+  FencedError,
+  StalledError,
+  type StallReason,
+  StoreUnavailableError,
+} from "./errors.js";
+import { type PendingRun, skippedRun, strongerTrigger } from "./queue.js";
 import { LOG_LINES, type RunLogWriter } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import type { FollowUps } from "./scheduler.js";
@@ -237,6 +243,12 @@ export async function executeRun(
   try {
     return await executeRecorded(rt, state, run, steps, decided);
   } catch (error) {
+    // Another replica owns the target now: this one writes nothing more for it.
+    if (error instanceof FencedError) {
+      rt.fenced(state.spec.name);
+      run.settle(skippedRun(state.spec.name, run, error.message, rt.options.clock.now()));
+      return { outputsChanged: false, recorded: false, succeeded: false, followUps: {} };
+    }
     // A store that cannot be reached (a database outage) cannot record the run:
     // it ends failed, unrecorded, and is retried once the store answers again.
     if (!(error instanceof StoreUnavailableError)) throw error;

@@ -42,6 +42,8 @@ export interface Runtime {
   stopping(): boolean;
   /** Whether scheduled runs of a target are suspended. */
   isSuspended(name: string): boolean;
+  /** A write for the target was refused: another replica owns it now (see `FencedError`). */
+  fenced(target: string): void;
   /** Counts a decision and how long the request waited for it. */
   countDecision(requestedAt: number): void;
 }

@@ -172,11 +172,12 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
       .run(target, fence.owner, fence.epoch);
   }
 
-  listTargetLeases(): TargetLease[] {
+  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+    const only = targets ? "AND target IN (SELECT value FROM json_each(?))" : "";
     return (
       this.#db
-        .prepare("SELECT * FROM target_leases WHERE owner IS NOT NULL ORDER BY target")
-        .all() as LeaseRow[]
+        .prepare(`SELECT * FROM target_leases WHERE owner IS NOT NULL ${only} ORDER BY target`)
+        .all(...(targets ? [JSON.stringify(targets)] : [])) as LeaseRow[]
     ).map(lease);
   }
 

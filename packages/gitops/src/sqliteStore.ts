@@ -368,8 +368,8 @@ export class SqliteStore implements Store {
     this.#replicas.releaseTarget(target, fence);
   }
 
-  listTargetLeases(): TargetLease[] {
-    return this.#replicas.listTargetLeases();
+  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+    return this.#replicas.listTargetLeases(targets);
   }
 
   addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {

@@ -153,8 +153,8 @@ export interface OwnershipStore {
   acquireTarget(target: string, owner: string, ttlMs: number): Acquired;
   /** Releases a lease `fence` holds; a lease that changed hands is left alone. */
   releaseTarget(target: string, fence: Fence): void;
-  /** Every held lease (expired ones included: `expiresAt` says), by target. */
-  listTargetLeases(): TargetLease[];
+  /** Held leases (expired ones included: `expiresAt` says), by target; only the given targets' when asked. */
+  listTargetLeases(targets?: readonly string[]): TargetLease[];
 }
 
 /**

@@ -57,6 +57,11 @@ export interface TargetStatus {
   readonly pendingPromotion?: PendingPromotion;
   /** The last suspend or resume through the API: which, when, and who and why when given. */
   readonly suspension?: Suspension;
+  /**
+   * With replicas: the replica (owner id) holding the target's lease, read
+   * from the lease when the status is read, never stored with it.
+   */
+  readonly owner?: string;
   readonly updatedAt: string;
 }
 
@@ -249,6 +254,8 @@ export type TriggerCommand =
       readonly trigger: Trigger;
       readonly force: boolean;
       readonly override?: RunOverride;
+      /** The commit a push named (see `ReconcileOptions.pushedRevision`). */
+      readonly pushed?: string;
     }
   | {
       readonly kind: "approve";
@@ -262,7 +269,7 @@ export type TriggerCommand =
       readonly by: string;
       readonly reason: string;
     }
-  | { readonly kind: "suspend" | "resume" };
+  | { readonly kind: "suspend" | "resume"; readonly by?: string; readonly reason?: string };
 
 /** A command as stored in the trigger inbox until its owner carried it out. */
 export interface StoredTrigger {

@@ -7,8 +7,11 @@ export function cliLogger(level: string): Logger {
   return pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? level, base: undefined }, pino.destination(2));
 }
 
-/** A reconciler for the config's targets, logging to `logger`. */
-export function openReconciler(config: DriftlessConfig, logger: Logger): Promise<Reconciler> {
+/**
+ * A reconciler for the config's targets, logging to `logger`; with `serve`,
+ * sharing them with other replicas when the config has `replicas:`.
+ */
+export function openReconciler(config: DriftlessConfig, logger: Logger, serve = false): Promise<Reconciler> {
   return Reconciler.create({
     dataDir: config.dataDir,
     targets: config.targets,
@@ -16,6 +19,7 @@ export function openReconciler(config: DriftlessConfig, logger: Logger): Promise
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
     ...(config.store !== undefined ? { store: config.store } : {}),
+    ...(serve && config.replicas !== undefined ? { replicas: config.replicas } : {}),
     logger,
   });
 }

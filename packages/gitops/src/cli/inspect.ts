@@ -75,10 +75,14 @@ export function statusCommand(
   const found = withStore(config, (store): { known: string[] } | { statuses: TargetStatus[] } => {
     const known = knownTargets(config, store);
     if (name && !known.includes(name)) return { known };
+    // With replicas, who owns each target comes from its lease.
+    const owners = new Map((store?.listTargetLeases() ?? []).map((l) => [l.target, l.owner]));
     return {
-      statuses: (name ? [name] : known).map(
-        (n): TargetStatus => store?.getStatus(n) ?? { name: n, conditions: [], updatedAt: "" },
-      ),
+      statuses: (name ? [name] : known).map((n): TargetStatus => {
+        const status = store?.getStatus(n) ?? { name: n, conditions: [], updatedAt: "" };
+        const owner = owners.get(n);
+        return owner ? { ...status, owner } : status;
+      }),
     };
   });
   if ("known" in found) return unknownTarget(config, name ?? "", found.known, io);
@@ -87,10 +91,13 @@ export function statusCommand(
     io.out.write(`${JSON.stringify(name ? statuses[0] : statuses, null, 2)}\n`);
     return EXIT.ok;
   }
+  const replicas = statuses.some((s) => s.owner);
   const rows = statuses.map((s) => {
     const ready = s.conditions.find((c) => c.type === "Ready");
+    const owner = s.owner ? [s.owner.replace(/:[^:]+$/, "")] : replicas ? ["-"] : [];
     return [
       s.name,
+      ...owner,
       ready ? String(ready.status) : "unknown",
       ready?.reason ?? "NeverRun",
       s.lastAppliedRevision?.slice(0, 12) ?? "-",
@@ -101,7 +108,20 @@ export function statusCommand(
     ];
   });
   io.out.write(
-    table(["TARGET", "READY", "REASON", "APPLIED", "APPLIED AT", "DRIFTED", "SUSPENDED", "MESSAGE"], rows),
+    table(
+      [
+        "TARGET",
+        ...(replicas ? ["OWNER"] : []),
+        "READY",
+        "REASON",
+        "APPLIED",
+        "APPLIED AT",
+        "DRIFTED",
+        "SUSPENDED",
+        "MESSAGE",
+      ],
+      rows,
+    ),
   );
   return EXIT.ok;
 }

@@ -83,7 +83,7 @@ export async function serveCommand(
   // Listening starts before anything can spawn the engine (see onTermination).
   const terminated = new Promise<NodeJS.Signals>((resolve) => onTermination(resolve));
   const logger = cliLogger("info");
-  const reconciler = await openReconciler(config, logger);
+  const reconciler = await openReconciler(config, logger, true);
   const address = options.listen ?? config.listen;
   const graceMs = options.graceMs ?? config.shutdownGraceMs;
   const metrics = new ReconcilerMetrics(reconciler);

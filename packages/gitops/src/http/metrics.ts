@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { DeliveryOutcome } from "../notify/deliveries.js";
 import type { Reconciler } from "../reconciler.js";
+import type { ReplicaStats } from "../replicas.js";
 
 /** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
 export type WebhookOutcome = "triggered" | "ignored" | "duplicate" | "unauthorized" | "invalid";
@@ -96,6 +97,47 @@ export class ReconcilerMetrics {
       collect() {
         this.set(reconciler.queueDepth);
       },
+    });
+    // Replicas: figures of this replica, read when scraped (none without replicas).
+    const replica = (read: (stats: ReplicaStats) => number) =>
+      function (this: Gauge) {
+        this.reset();
+        const stats = reconciler.replicaStats();
+        if (stats) this.set({ member: stats.member }, read(stats));
+      };
+    const replicaCount = (read: (stats: ReplicaStats) => number) =>
+      function (this: Counter) {
+        this.reset();
+        const stats = reconciler.replicaStats();
+        if (stats) this.inc({ member: stats.member }, read(stats));
+      };
+    new Gauge({
+      name: "driftless_replica_targets_owned",
+      help: "Targets this replica holds the lease of.",
+      labelNames: ["member"] as const,
+      registers: [registry],
+      collect: replica((s) => s.owned),
+    });
+    new Gauge({
+      name: "driftless_replica_members",
+      help: "Live replicas sharing the store, as this replica last saw them.",
+      labelNames: ["member"] as const,
+      registers: [registry],
+      collect: replica((s) => s.members),
+    });
+    new Counter({
+      name: "driftless_replica_lease_renewal_failures_total",
+      help: "Heartbeats of this replica that could not renew its membership and leases.",
+      labelNames: ["member"] as const,
+      registers: [registry],
+      collect: replicaCount((s) => s.renewalFailures),
+    });
+    new Counter({
+      name: "driftless_replica_takeovers_total",
+      help: "Targets this replica took over from a replica whose lease lapsed.",
+      labelNames: ["member"] as const,
+      registers: [registry],
+      collect: replicaCount((s) => s.takeovers),
     });
     this.#unsubscribe = [
       reconciler.on("run.finished", (e) => {
