@@ -15,3 +15,11 @@ export function siteProgramSeed(): string {
   copyFileSync(join(fixtures, "localFile.cjs"), join(dir, "localFile.cjs"));
   return dir;
 }
+
+/** A directory holding the replica program fixture plus the slow journalling provider, ready to seed a repo. */
+export function replicaProgramSeed(): string {
+  const dir = mkdtempSync(join(tmpdir(), "driftless-seed-"));
+  cpSync(join(fixtures, "replica-program"), dir, { recursive: true });
+  copyFileSync(join(fixtures, "slow-program", "slowFile.cjs"), join(dir, "slowFile.cjs"));
+  return dir;
+}

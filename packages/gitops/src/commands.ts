@@ -15,6 +15,7 @@ import type { RunRequest } from "./queue.js";
 import type { ReplicaSet } from "./replicas.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import { suspendedStatus } from "./status.js";
+import type { Store } from "./store.js";
 import type { RunRecord, StoredTrigger, TargetStatus, TriggerCommand } from "./types.js";
 import { sleep } from "./util.js";
 
@@ -246,4 +247,12 @@ function whoOf(command: { readonly by?: string; readonly reason?: string }): {
     ...(command.by !== undefined ? { by: command.by } : {}),
     ...(command.reason !== undefined ? { reason: command.reason } : {}),
   };
+}
+
+/** A run by its id, or by the id of the command (in the inbox) it covered once its owner recorded it. */
+export function findRun(store: Store, id: string): RunRecord | undefined {
+  const run = store.getRun(id);
+  if (run) return run;
+  const runId = store.getTrigger(id)?.runId;
+  return runId ? store.getRun(runId) : undefined;
 }

@@ -7,7 +7,7 @@
  */
 
 import { resolve } from "node:path";
-import { approveCommand, type CommandHost, reconcileCommand, runCommand, statusCommand } from "./commands.js";
+import * as commands from "./commands.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
 import { afterRun, graphOf, resolveTargetSet } from "./dependencies.js";
 import { discoverTargets } from "./discovery.js";
@@ -33,7 +33,7 @@ import { checkPromotions, ordering, type PromotionRequest } from "./promotion.js
 import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./queue.js";
 import { Recorder } from "./recorder.js";
 import { removeTargets } from "./removal.js";
-import { createReplicas, ownedRequest, type ReplicaParts, withOwners } from "./replicaHost.js";
+import { createReplicas, ownedRequest, type ReplicaParts, readStatuses, withOwners } from "./replicaHost.js";
 import type { ReplicaSet, ReplicaStats } from "./replicas.js";
 import { executeRun, type RunEnd } from "./run.js";
 import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withLogTail } from "./runLog.js";
@@ -68,7 +68,7 @@ export class Reconciler {
   readonly #scheduler: Scheduler;
   readonly #rt: Runtime;
   readonly #replicas: ReplicaSet | undefined;
-  readonly #commands: CommandHost;
+  readonly #commands: commands.CommandHost;
   readonly #parts: ReplicaParts;
   #maxLatenessMs = 0;
   #decisions = 0;
@@ -120,7 +120,7 @@ export class Reconciler {
       enqueue: (state, request) => this.#enqueue(state, request),
       stopping: () => this.#stopping || this.#closed,
       isSuspended: (name) => this.isSuspended(name),
-      fenced: (name) => this.#replicas?.lost(name),
+      fenced: (name) => this.#replicas?.lost(name, true),
       countDecision: (requestedAt) => {
         this.#decisions++;
         this.#maxLatenessMs = Math.max(this.#maxLatenessMs, options.clock.now() - requestedAt);
@@ -261,7 +261,8 @@ export class Reconciler {
    * @throws ReconcilerStoppedError after {@link stop}
    */
   request(name: string, options: ReconcileOptions = {}): QueuedRun {
-    return runCommand(this.#commands, name, reconcileCommand(name, options), options.signal);
+    const what = commands.reconcileCommand(name, options);
+    return commands.runCommand(this.#commands, name, what, options.signal);
   }
 
   /**
@@ -274,7 +275,7 @@ export class Reconciler {
    * @throws NothingToApproveError when no plan awaits approval and no revision stalled
    */
   approve(name: string, request: ApprovalRequest | string = {}): QueuedRun {
-    return runCommand(this.#commands, name, approveCommand(request));
+    return commands.runCommand(this.#commands, name, commands.approveCommand(request));
   }
 
   /**
@@ -285,7 +286,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision the upstream never applied
    */
   promote(name: string, options: PromotionRequest): QueuedRun {
-    return runCommand(this.#commands, name, { ...options, kind: "promote" });
+    return commands.runCommand(this.#commands, name, { ...options, kind: "promote" });
   }
 
   /**
@@ -296,7 +297,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision it never applied
    */
   rollback(name: string, options: PromotionRequest): QueuedRun {
-    return runCommand(this.#commands, name, { ...options, kind: "rollback" });
+    return commands.runCommand(this.#commands, name, { ...options, kind: "rollback" });
   }
 
   /** A target's promotions and rollbacks, newest first. */
@@ -327,17 +328,16 @@ export class Reconciler {
   }
 
   /**
-   * Stops scheduled runs for a target (manual runs still work); who and why are
-   * recorded in its status. With replicas, the owner records it.
+   * Stops scheduled runs for a target (manual runs still work); who and why are recorded (by the owner, with replicas).
    * @throws SpecError for `by` without `reason` (or the reverse)
    */
   suspend(name: string, request: SuspendRequest = {}): TargetStatus {
-    return statusCommand(this.#commands, name, { kind: "suspend", ...request });
+    return commands.statusCommand(this.#commands, name, { kind: "suspend", ...request });
   }
 
   /** Resumes scheduled runs for a target; who and why are recorded in its status. */
   resume(name: string, request: SuspendRequest = {}): TargetStatus {
-    return statusCommand(this.#commands, name, { kind: "resume", ...request });
+    return commands.statusCommand(this.#commands, name, { kind: "resume", ...request });
   }
 
   /** A target's status. @throws UnknownTargetError for an unknown target */
@@ -348,9 +348,7 @@ export class Reconciler {
 
   /** Status of every managed target, by name (one store read). */
   statuses(): TargetStatus[] {
-    const stored = new Map(this.#options.store.listStatuses().map((s) => [s.name, s]));
-    const statuses = [...this.#targets.keys()].sort().map((n) => stored.get(n) ?? this.#recorder.status(n));
-    return withOwners(this.#options.store, this.#replicas, statuses);
+    return readStatuses(this.#rt, this.#replicas, [...this.#targets.keys()].sort());
   }
 
   /** This replica's membership and ownership figures; `undefined` without replicas. */
@@ -380,9 +378,9 @@ export class Reconciler {
     return this.#options.source.commitSubject?.({ repo, ref, auth }, revision);
   }
 
-  /** One run by id; in progress or interrupted, with the last lines its log has so far. */
+  /** One run (or, with replicas, a command's run once known) by id, with the last lines its log has so far. */
   run(id: string): RunRecord | undefined {
-    const run = this.#options.store.getRun(id);
+    const run = commands.findRun(this.#options.store, id);
     return run && withLogTail(this.#options.store, run);
   }
 

@@ -95,3 +95,17 @@ export function ownedRequest(
   const signal = lost && request.signal ? AbortSignal.any([request.signal, lost]) : (lost ?? request.signal);
   return { ...request, ...(signal ? { signal } : {}) };
 }
+
+/** Statuses of the given targets in one store read (an empty one for a target never stored), with their owners. */
+export function readStatuses(
+  rt: Runtime,
+  replicas: ReplicaSet | undefined,
+  names: readonly string[],
+): TargetStatus[] {
+  const stored = new Map(rt.options.store.listStatuses().map((s) => [s.name, s]));
+  return withOwners(
+    rt.options.store,
+    replicas,
+    names.map((n) => stored.get(n) ?? rt.recorder.status(n)),
+  );
+}

@@ -119,6 +119,8 @@ export class ReplicaSet {
   readonly #host: ReplicaHost;
   readonly #log: Logger;
   readonly #owned = new Map<string, Owned>();
+  /** The last epoch this replica held of each target, owned or not any more. */
+  readonly #epochs = new Map<string, number>();
   /** Commands being carried out here, so a poll does not deliver them twice. */
   readonly #delivering = new Set<string>();
   readonly #startedAt = new Date().toISOString();
@@ -191,10 +193,13 @@ export class ReplicaSet {
     return this.#owned.has(target);
   }
 
-  /** The fence of this replica's writes for a target it owns. */
-  fence(target: string): Fence | undefined {
-    const owned = this.#owned.get(target);
-    return owned ? { owner: this.#id, epoch: owned.epoch } : undefined;
+  /**
+   * The fence of this replica's writes for a target: the epoch it holds, or
+   * the last one it held (a run that outlived its lease is refused), or 0
+   * for a target it never held (refused too).
+   */
+  fence(target: string): Fence {
+    return { owner: this.#id, epoch: this.#owned.get(target)?.epoch ?? this.#epochs.get(target) ?? 0 };
   }
 
   /** Aborted when this replica loses the target: its run stops. */
@@ -202,8 +207,13 @@ export class ReplicaSet {
     return this.#owned.get(target)?.abort.signal;
   }
 
-  /** A write for the target was refused: another replica owns it now. */
-  lost(target: string): void {
+  /**
+   * This replica lost the target: its lease changed hands (`refused`: a write
+   * was refused for it). Stops its timers and its run.
+   */
+  lost(target: string, refused = false): void {
+    if (refused)
+      this.#log.warn({ target }, "a stale write for the target was refused; another replica owns it now");
     const owned = this.#owned.get(target);
     if (!owned) return;
     this.#owned.delete(target);
@@ -245,13 +255,13 @@ export class ReplicaSet {
    * `undefined` leaves it open too (this replica stopped before carrying it out).
    */
   track(trigger: StoredTrigger, outcome: Promise<{ runId?: string; error?: string } | undefined>): void {
+    if (!this.owns(trigger.target)) return;
     const fence = this.fence(trigger.target);
-    if (!fence) return;
     this.#delivering.add(trigger.id);
     outcome.then(
       (result) => {
         this.#delivering.delete(trigger.id);
-        if (!result || this.fence(trigger.target)?.epoch !== fence.epoch) return;
+        if (!result || !this.owns(trigger.target) || this.fence(trigger.target).epoch !== fence.epoch) return;
         try {
           this.#store.completeTrigger(trigger.id, result, fence);
         } catch (error) {
@@ -305,6 +315,7 @@ export class ReplicaSet {
     }
     if (!acquired.taken) return;
     this.#owned.set(target, { epoch: acquired.lease.epoch, abort: new AbortController() });
+    this.#epochs.set(target, acquired.lease.epoch);
     if (acquired.tookOverFrom) {
       this.#takeovers++;
       this.#log.warn(
@@ -318,8 +329,8 @@ export class ReplicaSet {
   }
 
   #release(target: string): void {
+    if (!this.owns(target)) return;
     const fence = this.fence(target);
-    if (!fence) return;
     this.#owned.delete(target);
     this.#host.drop(target, false);
     try {

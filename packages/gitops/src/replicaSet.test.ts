@@ -1,0 +1,101 @@
+// Two reconcilers of one process sharing one SQLite file as replicas, over a
+// fake engine and source: they divide the targets, a command sent to the one
+// that does not own a target is carried out by the owner, and the one left
+// takes every target when the other stops. (Real processes on PostgreSQL and
+// the real engine: test/replicas.test.ts.)
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { Reconciler } from "./reconciler.js";
+import { FakeEngine, FakeSource, until } from "./reconciler.test-support.js";
+import { rendezvousOwner } from "./replicas.js";
+import { SqliteStore } from "./store.js";
+import type { RunRecord } from "./types.js";
+
+const REPLICAS = { leaseTtlMs: 600, heartbeatMs: 100, triggerPollMs: 50 };
+const NAMES = ["t0", "t1", "t2", "t3", "t4", "t5"];
+
+describe("replicas sharing one SQLite file", () => {
+  let dir: string;
+  const stores: SqliteStore[] = [];
+  const reconcilers: Reconciler[] = [];
+  const finished = new Map<string, RunRecord["id"][]>();
+
+  const replica = async (name: string) => {
+    const store = new SqliteStore(join(dir, "driftless.db"));
+    stores.push(store);
+    const reconciler = await Reconciler.create({
+      dataDir: join(dir, name),
+      store,
+      engine: new FakeEngine(),
+      source: new FakeSource(),
+      installDependencies: false,
+      logger: pino({ level: "silent" }),
+      replicas: REPLICAS,
+      targets: NAMES.map((t) => ({
+        name: t,
+        repo: "https://example.com/infra.git",
+        stack: t,
+        passphrase: "test-passphrase",
+        interval: "1h",
+        resync: "1h",
+      })),
+    });
+    reconciler.on("run.finished", (e) => finished.set(name, [...(finished.get(name) ?? []), e.runId]));
+    reconcilers.push(reconciler);
+    return reconciler;
+  };
+  const member = (r: Reconciler) => r.replicaStats()?.member as string;
+  const owners = (r: Reconciler) => r.statuses().map((s) => s.owner);
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "driftless-replicas-"));
+    finished.clear();
+  });
+  afterEach(async () => {
+    for (const r of reconcilers.splice(0)) await r.stop({ graceMs: 100 }).catch(() => undefined);
+    for (const s of stores.splice(0)) s.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("divides the targets by rendezvous hashing and runs each once on its owner", async () => {
+    const [a, b] = [await replica("a"), await replica("b")];
+    a.start();
+    b.start();
+    const members = [member(a), member(b)];
+    await until(
+      () => NAMES.every((t, i) => owners(a)[i] === rendezvousOwner(members, t)),
+      "every target to be owned by the member it hashes to",
+    );
+    await until(
+      () => (finished.get("a")?.length ?? 0) + (finished.get("b")?.length ?? 0) >= NAMES.length,
+      "runs",
+    );
+    expect(owners(b)).toEqual(owners(a));
+    const ranOn = (r: Reconciler) => r.statuses().filter((s) => s.owner === member(r)).length;
+    expect(ranOn(a) + ranOn(b)).toBe(NAMES.length);
+    expect(a.replicaStats()).toMatchObject({ members: 2, takeovers: 0, renewalFailures: 0 });
+  });
+
+  it("has the owner carry out a command another replica received, and takes over when a replica leaves", async () => {
+    const [a, b] = [await replica("a"), await replica("b")];
+    a.start();
+    b.start();
+    await until(() => owners(a).every((o) => o !== undefined), "every target to be owned");
+    const ofA = NAMES.filter((_, i) => owners(a)[i] === member(a));
+    const target = ofA[0] ?? NAMES[0];
+    const viaB = b.request(target as string, { trigger: "manual" });
+    const run = await viaB.done;
+    expect(run.target).toBe(target);
+    expect(run.result).not.toBe("skipped");
+    const byOwner = owners(a)[NAMES.indexOf(target as string)] === member(a) ? "a" : "b";
+    expect(finished.get(byOwner)).toContain(run.id);
+    // The command's id finds the owner's run from any replica.
+    expect(b.run(viaB.id)?.id).toBe(run.id);
+
+    await a.stop({ graceMs: 100 });
+    await until(() => owners(b).every((o) => o === member(b)), "the replica left to own every target", 5000);
+  });
+});

@@ -1,0 +1,333 @@
+// Replicas sharing targets on a real PostgreSQL server, as real processes on
+// the real Pulumi engine: three start at once against an empty database, each
+// revision is applied once per target whichever replica a command reaches,
+// a replica SIGKILLed in the middle of `up` is replaced and its stack
+// recovered, a replica paused past its lease cannot write stale status, and a
+// database restart in the middle of a run is survived. A journalling dynamic
+// provider records every create and update with the content it wrote, so
+// double applies and overlapping updates of one stack show.
+//
+// REPLICA_TARGETS sets the number of targets (6 by default: three replicas
+// applying 60 programs each revision takes too long on a small machine for
+// `make test`; the benchmark runs the large numbers).
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PostgresStore, rendezvousOwner, type TargetSpec } from "@driftless/gitops";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { type PostgresCluster, startPostgres } from "./support/postgres.js";
+import { describeProcesses, leftoverProcesses } from "./support/processes.js";
+import { replicaProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+import { until, untilAsync } from "./support/wait.js";
+
+const CHILD = fileURLToPath(new URL("./support/replicaChild.mjs", import.meta.url));
+const TARGETS = Number(process.env.REPLICA_TARGETS ?? "6");
+/** Short leases, so takeovers happen within the test; the same on every replica. */
+const REPLICAS = { leaseTtlMs: 3000, heartbeatMs: 500, triggerPollMs: 200 };
+const SETTLE_MS = 240_000;
+
+interface Replica {
+  readonly name: string;
+  readonly proc: ChildProcess;
+  readonly pid: number;
+  member: string;
+  readonly events: Record<string, unknown>[];
+  stderr: string;
+  send(command: Record<string, unknown>): void;
+  readonly exited: Promise<void>;
+}
+
+interface JournalEntry {
+  readonly writer: string;
+  readonly content: string;
+  readonly phase: "start" | "end";
+  readonly start: number;
+  readonly end?: number;
+}
+
+describe("replicas sharing targets on PostgreSQL", () => {
+  let cluster: PostgresCluster;
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let url: string;
+  let db: PostgresStore;
+  let journal: string;
+  let targets: TargetSpec[];
+  const replicas: Replica[] = [];
+  /** When a replica was SIGKILLed: a write it left unfinished ends there. */
+  let killedAt = Number.POSITIVE_INFINITY;
+  const names = Array.from({ length: TARGETS }, (_, i) => `t${i}`);
+
+  const startReplica = (name: string): Replica => {
+    const proc = spawn(
+      process.execPath,
+      [
+        CHILD,
+        JSON.stringify({
+          dataDir: join(sandbox.dir, `data-${name}`),
+          store: url,
+          targets,
+          replicas: REPLICAS,
+        }),
+      ],
+      {
+        cwd: import.meta.dirname,
+        detached: true,
+        stdio: ["pipe", "pipe", "pipe"],
+        env: { ...process.env, ...sandbox.env },
+      },
+    );
+    const replica: Replica = {
+      name,
+      proc,
+      pid: proc.pid as number,
+      member: "",
+      events: [],
+      stderr: "",
+      send: (command) => proc.stdin?.write(`${JSON.stringify(command)}\n`),
+      exited: new Promise((resolve) => proc.on("close", () => resolve())),
+    };
+    let buffered = "";
+    proc.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      for (const line of lines) {
+        const event = JSON.parse(line) as Record<string, unknown>;
+        if (event.event === "ready") replica.member = event.member as string;
+        replica.events.push(event);
+      }
+    });
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      replica.stderr += chunk.toString();
+      // REPLICA_LOG_DIR keeps each replica's log for a look after the test.
+      if (process.env.REPLICA_LOG_DIR)
+        appendFileSync(join(process.env.REPLICA_LOG_DIR, `${name}.log`), chunk);
+    });
+    replicas.push(replica);
+    return replica;
+  };
+
+  const live = () => replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null);
+  const readJournal = (): JournalEntry[] =>
+    existsSync(journal)
+      ? readFileSync(journal, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as JournalEntry)
+      : [];
+  /** Completed writes of each target's content for a revision tag. */
+  const writes = (tag: string) =>
+    names.map(
+      (t) =>
+        readJournal().filter((e) => e.writer === t && e.phase === "end" && e.content === `${t}:${tag}`)
+          .length,
+    );
+  const commit = (tag: string, delayMs = 0) => {
+    repo.commit({ "content.json": JSON.stringify({ content: tag, delayMs }) }, `content ${tag}`);
+    return repo.head();
+  };
+  const allApplied = (revision: string) =>
+    until(
+      () => names.every((t) => db.getStatus(t)?.lastAppliedRevision === revision),
+      `every target to apply ${revision.slice(0, 8)}`,
+      SETTLE_MS,
+    );
+  const openTriggers = async () =>
+    Number(await cluster.psql("SELECT count(*) FROM driftless_triggers WHERE done_at IS NULL", "replicas"));
+  const ownerOf = (target: string) => db.listTargetLeases([target])[0]?.owner;
+  /** No two updates of one target's stack overlapped; a write cut short by a kill ends at `cutAt`. */
+  const expectNoOverlap = (cutAt = killedAt) => {
+    const entries = readJournal();
+    for (const t of names) {
+      const ends = entries.filter((e) => e.writer === t && e.phase === "end");
+      const cut = entries
+        .filter((e) => e.writer === t && e.phase === "start" && !ends.some((x) => x.start === e.start))
+        .map((e) => ({ start: e.start, end: Math.min(cutAt, Date.now()) }));
+      const spans = [...ends.map((e) => ({ start: e.start, end: e.end as number })), ...cut].sort(
+        (a, b) => a.start - b.start,
+      );
+      for (let i = 1; i < spans.length; i++) {
+        expect(spans[i]?.start, `updates of ${t} overlap: ${JSON.stringify(spans)}`).toBeGreaterThanOrEqual(
+          spans[i - 1]?.end as number,
+        );
+      }
+    }
+  };
+  /** Sends a reconcile of every target, round robin over the given replicas; resolves the queued ids. */
+  const reconcileAll = (via: readonly Replica[]) => {
+    const before = via.map((r) => r.events.length);
+    for (const [i, t] of names.entries()) via[i % via.length]?.send({ reconcile: t });
+    return until(() => {
+      const queued = via.flatMap((r, i) => r.events.slice(before[i]).filter((e) => e.event === "queued"));
+      return queued.length >= names.length && queued;
+    }, "every reconcile to be accepted");
+  };
+  const ownedBy = (replica: Replica) => names.filter((t) => ownerOf(t) === replica.member);
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+    url = await cluster.createDatabase("replicas");
+    sandbox = engineSandbox("driftless-replicas-");
+    journal = join(sandbox.dir, "journal.jsonl");
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: replicaProgramSeed() });
+    targets = names.map((name) => ({
+      name,
+      repo: repo.fileUrl,
+      ref: "main",
+      stack: name,
+      passphrase: "test-passphrase",
+      config: { target: name, outDir: join(sandbox.dir, "site"), journal },
+      env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
+      interval: "1h",
+      resync: "1h",
+    }));
+    db = new PostgresStore(url);
+  });
+
+  afterAll(async () => {
+    for (const replica of live()) replica.proc.kill("SIGKILL");
+    db?.close();
+    await cluster?.dispose();
+    sandbox?.dispose();
+  });
+
+  it("shares the targets of three replicas starting at once against an empty database", async () => {
+    const v1 = commit("v1");
+    for (const name of ["a", "b", "c"]) startReplica(name);
+    await until(() => replicas.every((r) => r.member), "every replica to start");
+    await allApplied(v1);
+    expect(writes("v1")).toEqual(names.map(() => 1));
+    expect(await cluster.psql("SELECT max(version) FROM driftless_schema", "replicas")).toBe("2");
+    // Every target ends with the member it hashes to among the live ones, each owned once.
+    const members = replicas.map((r) => r.member).sort();
+    expect(db.listMembers().map((m) => m.id)).toEqual(members);
+    await until(
+      () => names.every((t) => ownerOf(t) === rendezvousOwner(members, t)),
+      "every target to be owned by the member it hashes to",
+    );
+    expectNoOverlap();
+  });
+
+  it("applies each new revision once per target, whichever replica a command reaches", async () => {
+    const v2 = commit("v2");
+    const queued = await reconcileAll(replicas);
+    await allApplied(v2);
+    expect(writes("v2")).toEqual(names.map(() => 1));
+    await untilAsync(async () => (await openTriggers()) === 0, "every command to be done");
+    // A command received by a replica that does not own the target names the owner's run once done.
+    for (const { target, id } of queued as { target: string; id: string }[]) {
+      const trigger = db.getTrigger(id);
+      if (trigger) expect(db.getRun(trigger.runId as string)?.target).toBe(target);
+    }
+    expectNoOverlap();
+  });
+
+  it("replaces a replica killed in the middle of up: its targets applied by the others, the stack recovered", async () => {
+    const v3 = commit("v3", 4000);
+    const [victim] = [...replicas].sort((a, b) => ownedBy(b).length - ownedBy(a).length);
+    if (!victim) throw new Error("no replica");
+    const survivors = replicas.filter((r) => r !== victim);
+    const victimTargets = ownedBy(victim);
+    expect(victimTargets.length).toBeGreaterThan(0);
+    await reconcileAll(survivors);
+    const hit = await until(
+      () =>
+        readJournal().find(
+          (e) => victimTargets.includes(e.writer) && e.phase === "start" && e.content.endsWith(":v3"),
+        ),
+      "the victim's update to start",
+      SETTLE_MS,
+    );
+    process.kill(-victim.pid, "SIGKILL");
+    killedAt = Date.now();
+    await victim.exited;
+    await allApplied(v3);
+    for (const t of victimTargets) expect(survivors.map((r) => r.member)).toContain(ownerOf(t));
+    const runs = db.listRuns(hit.writer, 10);
+    expect(runs.some((r) => r.result === "interrupted")).toBe(true);
+    expect(runs.some((r) => r.result === "applied" && r.revision === v3)).toBe(true);
+    expect(writes("v3")).toEqual(names.map(() => 1));
+    expectNoOverlap();
+    await untilAsync(
+      async () => (await openTriggers()) === 0,
+      "every accepted command to be done",
+      SETTLE_MS,
+    );
+    expect(
+      await cluster.psql("SELECT count(*) FROM pulumi_state WHERE key LIKE '%.pulumi/locks/%'", "replicas"),
+    ).toBe("0");
+  });
+
+  it("keeps a replica paused past its lease from writing stale status once it resumes", async () => {
+    const v4 = commit("v4", 4000);
+    const [paused, other] = live().sort((a, b) => ownedBy(b).length - ownedBy(a).length);
+    if (!paused || !other) throw new Error("two replicas should be left");
+    const pausedTargets = ownedBy(paused);
+    expect(pausedTargets.length).toBeGreaterThan(0);
+    // Through the other replica: the paused one's targets reach it through the inbox.
+    for (const t of names) other.send({ reconcile: t });
+    const hit = await until(
+      () =>
+        readJournal().find(
+          (e) => pausedTargets.includes(e.writer) && e.phase === "start" && e.content.endsWith(":v4"),
+        ),
+      "the paused replica's update to start",
+      SETTLE_MS,
+    );
+    const stalled = db.listRuns(hit.writer, 1)[0];
+    process.kill(paused.pid, "SIGSTOP");
+    try {
+      await until(
+        () => pausedTargets.every((t) => ownerOf(t) === other.member),
+        "the other replica to take the targets",
+      );
+      await allApplied(v4);
+    } finally {
+      process.kill(paused.pid, "SIGCONT");
+    }
+    await until(
+      () => paused.stderr.includes("another replica owns the target now"),
+      "the resumed replica to drop its targets",
+    );
+    // Its run went on after it resumed, and the run's end was refused.
+    await until(
+      () => paused.stderr.includes("a stale write for the target was refused"),
+      "the resumed replica's stale write to be refused",
+    );
+    await untilAsync(async () => (await openTriggers()) === 0, "every command to be done", SETTLE_MS);
+    // The run it was in the middle of stays as the new owner recorded it: its end was refused.
+    expect(stalled?.result).toBeUndefined();
+    expect(db.getRun(stalled?.id as string)?.result).toBe("interrupted");
+    expect(names.map((t) => db.getStatus(t)?.lastAppliedRevision)).toEqual(names.map(() => v4));
+    expectNoOverlap();
+  });
+
+  it("goes on after the database restarts in the middle of a run", async () => {
+    const v5 = commit("v5", 3000);
+    await reconcileAll(live());
+    await until(
+      () => readJournal().find((e) => e.phase === "start" && e.content.endsWith(":v5")),
+      "an update to start",
+      SETTLE_MS,
+    );
+    await cluster.stop();
+    await cluster.start();
+    await allApplied(v5);
+    await untilAsync(async () => (await openTriggers()) === 0, "every command to be done", SETTLE_MS);
+    expect(live()).toHaveLength(2);
+    expectNoOverlap();
+  });
+
+  it("leaves no process running once the replicas stop", async () => {
+    const running = live();
+    for (const replica of running) replica.proc.kill("SIGTERM");
+    await Promise.all(running.map((r) => r.exited));
+    expect(db.listMembers()).toEqual([]);
+    const left = await leftoverProcesses({ paths: [sandbox.dir] }, 10_000);
+    expect(left, describeProcesses(left)).toEqual([]);
+  });
+});
