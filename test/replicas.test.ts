@@ -10,8 +10,8 @@
 // REPLICA_TARGETS sets the number of targets (6 by default: three replicas
 // applying 60 programs each revision takes too long on a small machine for
 // `make test`; the benchmark runs the large numbers).
-import { type ChildProcess, spawn } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PostgresStore, rendezvousOwner, type TargetSpec } from "@driftless/gitops";
@@ -24,9 +24,14 @@ import { replicaProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
 import { until, untilAsync } from "./support/wait.js";
 
 const CHILD = fileURLToPath(new URL("./support/replicaChild.mjs", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/gitops/dist/cli/main.js", import.meta.url));
 const TARGETS = Number(process.env.REPLICA_TARGETS ?? "6");
-/** Short leases, so takeovers happen within the test; the same on every replica. */
-const REPLICAS = { leaseTtlMs: 3000, heartbeatMs: 500, triggerPollMs: 200 };
+/**
+ * Short leases, so takeovers happen within the test; the same on every
+ * replica. A slow poll: commands reach their owner through LISTEN/NOTIFY, and
+ * a new owner reads those its predecessor left when it takes a target.
+ */
+const REPLICAS = { leaseTtlMs: 3000, heartbeatMs: 500, triggerPollMs: 30_000 };
 const SETTLE_MS = 240_000;
 
 interface Replica {
@@ -223,6 +228,18 @@ describe("replicas sharing targets on PostgreSQL", () => {
       const trigger = db.getTrigger(id);
       if (trigger) expect(db.getRun(trigger.runId as string)?.target).toBe(target);
     }
+    // `driftless status` reads the same database and names each target's owner.
+    const configFile = join(sandbox.dir, "driftless.yaml");
+    writeFileSync(
+      configFile,
+      JSON.stringify({ dataDir: join(sandbox.dir, "data-cli"), store: url, targets }),
+    );
+    const status = spawnSync(process.execPath, [CLI, "status", "--config", configFile, "--json"], {
+      encoding: "utf8",
+    });
+    expect(status.status, status.stderr).toBe(0);
+    const shown = JSON.parse(status.stdout) as { name: string; owner?: string }[];
+    expect(shown.map((s) => [s.name, s.owner])).toEqual(names.map((t) => [t, ownerOf(t)]));
     expectNoOverlap();
   });
 

@@ -75,6 +75,9 @@ const trigger = (r: TriggerRow): StoredTrigger => ({
   ...(r.done_at ? { doneAt: r.done_at } : {}),
 });
 
+/** The channel a stored command is announced on, its payload the target. */
+const TRIGGER_CHANNEL = "driftless_triggers";
+
 const INTERRUPTED_ERROR = "the replica running it stopped; the next owner recovers the stack";
 
 /** Membership, ownership and the trigger inbox on one PostgreSQL connection pool. */
@@ -184,9 +187,13 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
     readonly command: TriggerCommand;
     readonly receivedBy: string;
   }): StoredTrigger {
+    // The owner's replica listens on the channel: it hears of the command at commit.
     const row = this.#db.query<TriggerRow>(
-      `INSERT INTO driftless_triggers (id, target, command, received_by, created_at)
-       VALUES ($1, $2, $3, $4, $5) RETURNING *`,
+      `WITH stored AS (
+         INSERT INTO driftless_triggers (id, target, command, received_by, created_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING *
+       )
+       SELECT stored.*, pg_notify('${TRIGGER_CHANNEL}', stored.target) FROM stored`,
       [
         request.id,
         request.target,
@@ -222,6 +229,10 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
     if (rowCount > 0) return;
     const found = this.getTrigger(id);
     if (found && !found.doneAt) throw new FencedError(found.target, fence.owner, fence.epoch);
+  }
+
+  onTrigger(listener: (target: string) => void): () => void {
+    return this.#db.listen(TRIGGER_CHANNEL, listener);
   }
 
   pruneTriggers(olderThanMs: number): void {

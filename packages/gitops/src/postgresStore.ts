@@ -437,6 +437,10 @@ export class PostgresStore implements Store {
     this.#replicas.pruneTriggers(olderThanMs);
   }
 
+  onTrigger(listener: (target: string) => void): () => void {
+    return this.#replicas.onTrigger(listener);
+  }
+
   close(): void {
     this.#db.close();
   }

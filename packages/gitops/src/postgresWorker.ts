@@ -10,7 +10,14 @@ import pg from "pg";
 /** What the main thread asks. */
 export type PgCommand =
   | { readonly op: "query"; readonly sql: string; readonly params: readonly unknown[] }
+  | { readonly op: "listen"; readonly channel: string }
   | { readonly op: "begin" | "commit" | "rollback" | "end" };
+
+/** A notification on a channel the worker listens on, posted to the main thread's notification port. */
+export interface PgNotification {
+  readonly channel: string;
+  readonly payload: string;
+}
 
 /** A command with the id its reply carries. */
 export type PgRequest = PgCommand & { readonly id: number };
@@ -26,11 +33,13 @@ export type PgReply = PgResult & { readonly id: number };
 /** What the worker is started with. */
 export interface PgWorkerData {
   readonly port: MessagePort;
+  /** Where notifications go, as they come (the main thread listens on it asynchronously). */
+  readonly notifications: MessagePort;
   readonly signal: Int32Array;
   readonly connection: pg.PoolConfig;
 }
 
-const { port, signal, connection } = workerData as PgWorkerData;
+const { port, notifications, signal, connection } = workerData as PgWorkerData;
 // BIGINT columns hold epoch milliseconds, well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value));
 const pool = new pg.Pool({ max: 4, connectionTimeoutMillis: 5000, idleTimeoutMillis: 30_000, ...connection });
@@ -38,6 +47,38 @@ const pool = new pg.Pool({ max: 4, connectionTimeoutMillis: 5000, idleTimeoutMil
 // not a crash: the next request connects again.
 pool.on("error", () => undefined);
 let held: pg.PoolClient | undefined;
+/** Channels listened on, on one connection of its own (a pooled one would be given back). */
+const channels = new Set<string>();
+let listener: pg.Client | undefined;
+let ended = false;
+
+/** Connects the listening client and listens on every channel; after a lost connection, again a second later. */
+async function listen(): Promise<void> {
+  if (ended || listener) return;
+  const client = new pg.Client(connection);
+  listener = client;
+  const retry = () => {
+    if (listener !== client) return;
+    listener = undefined;
+    client.end().catch(() => undefined);
+    if (!ended) setTimeout(() => void listen().catch(() => undefined), 1000);
+  };
+  client.on("error", retry);
+  client.on("end", retry);
+  client.on("notification", (message) =>
+    notifications.postMessage({
+      channel: message.channel,
+      payload: message.payload ?? "",
+    } satisfies PgNotification),
+  );
+  try {
+    await client.connect();
+    for (const channel of channels) await client.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+  } catch (error) {
+    retry();
+    throw error;
+  }
+}
 
 function reply(message: PgReply): void {
   port.postMessage(message);
@@ -71,9 +112,17 @@ async function answer(request: PgRequest): Promise<PgResult> {
       }
       return { ok: true, rows: [], rowCount: 0 };
     }
+    case "listen":
+      channels.add(request.channel);
+      if (listener) await listener.query(`LISTEN "${request.channel.replace(/"/g, '""')}"`);
+      else await listen();
+      return { ok: true, rows: [], rowCount: 0 };
     case "end":
       held?.release(true);
       held = undefined;
+      ended = true;
+      await listener?.end().catch(() => undefined);
+      listener = undefined;
       await pool.end();
       return { ok: true, rows: [], rowCount: 0 };
     case "query": {

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ReconcilerMetrics } from "./http/metrics.js";
 import { Reconciler } from "./reconciler.js";
 import { FakeEngine, FakeSource, until } from "./reconciler.test-support.js";
 import { rendezvousOwner } from "./replicas.js";
@@ -77,6 +78,11 @@ describe("replicas sharing one SQLite file", () => {
     const ranOn = (r: Reconciler) => r.statuses().filter((s) => s.owner === member(r)).length;
     expect(ranOn(a) + ranOn(b)).toBe(NAMES.length);
     expect(a.replicaStats()).toMatchObject({ members: 2, takeovers: 0, renewalFailures: 0 });
+    const metrics = await new ReconcilerMetrics(a).registry.metrics();
+    expect(metrics).toContain(`driftless_replica_targets_owned{member="${member(a)}"} ${ranOn(a)}`);
+    expect(metrics).toContain(`driftless_replica_members{member="${member(a)}"} 2`);
+    expect(metrics).toContain(`driftless_replica_takeovers_total{member="${member(a)}"} 0`);
+    expect(metrics).toContain("# TYPE driftless_replica_lease_renewal_failures_total counter");
   });
 
   it("has the owner carry out a command another replica received, and takes over when a replica leaves", async () => {

@@ -171,6 +171,27 @@ function replicaContract(name: string, factory: StoreFactory): void {
       expect(c.getTrigger("t1")).toBeUndefined();
       expect(c.getTrigger("t2")?.doneAt).toBeUndefined();
     });
+
+    it("announces each stored command to listeners of other connections where it can, else leaves it to polling", async () => {
+      const [a, b] = [open(), open()];
+      if (!b.onTrigger) {
+        expect(name).toBe("SqliteStore");
+        return;
+      }
+      const heard: string[] = [];
+      const stop = b.onTrigger((target) => heard.push(target));
+      const command = { kind: "reconcile", trigger: "webhook", force: false } as const;
+      a.addTrigger({ id: "t1", target: "site", command, receivedBy: "a" });
+      a.addTrigger({ id: "t2", target: "web", command, receivedBy: "a" });
+      const deadline = Date.now() + 10_000;
+      while (heard.length < 2 && Date.now() < deadline) await pause(20);
+      expect(heard).toEqual(["site", "web"]);
+      stop();
+      a.addTrigger({ id: "t3", target: "api", command, receivedBy: "a" });
+      expect(a.getTrigger("t3")?.target).toBe("api");
+      await pause(200);
+      expect(heard).toEqual(["site", "web"]);
+    });
   });
 }
 

@@ -26,7 +26,12 @@ export interface ReplicaOptions {
   readonly leaseTtlMs?: number;
   /** How often a replica heartbeats, renews its leases and rebalances. @default leaseTtlMs / 4 */
   readonly heartbeatMs?: number;
-  /** How often an owner looks for commands other replicas received for its targets. @default 1000 */
+  /**
+   * How often an owner looks for commands other replicas received for its
+   * targets: the fallback where the store announces them (PostgreSQL
+   * `LISTEN/NOTIFY`), the way where it does not (SQLite).
+   * @default 1000
+   */
   readonly triggerPollMs?: number;
 }
 
@@ -126,6 +131,7 @@ export class ReplicaSet {
   readonly #startedAt = new Date().toISOString();
   #members: string[] = [];
   #beat?: NodeJS.Timeout;
+  #unlisten?: () => void;
   #poll?: NodeJS.Timeout;
   #running = false;
   #renewalFailures = 0;
@@ -152,6 +158,10 @@ export class ReplicaSet {
   start(): void {
     if (this.#running) return;
     this.#running = true;
+    // Commands stored for a target this replica owns arrive at once where the store announces them.
+    this.#unlisten = this.#store.onTrigger?.((target) => {
+      if (this.#running && this.owns(target)) this.pollTriggers();
+    });
     this.#heartbeat(false);
     const beat = () => {
       this.#beat = setTimeout(() => {
@@ -174,6 +184,7 @@ export class ReplicaSet {
   /** Stops heartbeating; with `leave`, removes the membership and releases every lease (after the runs ended). */
   stop(leave: boolean): void {
     this.#running = false;
+    this.#unlisten?.();
     clearTimeout(this.#beat);
     clearTimeout(this.#poll);
     if (!leave) return;
@@ -297,23 +308,27 @@ export class ReplicaSet {
       if (held.get(target) !== owned.epoch) this.lost(target);
     }
     if (!rebalance || !this.#running) return;
+    let took = false;
     for (const target of this.#host.targets()) {
       const owner = rendezvousOwner(this.#members, target);
-      if (owner === this.#id && !this.#owned.has(target)) this.#acquire(target);
+      if (owner === this.#id && !this.#owned.has(target)) took = this.#acquire(target) || took;
       else if (owner !== this.#id && this.#owned.has(target) && !this.#host.busy(target))
         this.#release(target);
     }
+    // Commands a previous owner left open are carried out now, not at the next poll.
+    if (took) this.pollTriggers();
   }
 
-  #acquire(target: string): void {
+  /** Takes a target's lease if it is free; `true` when taken. */
+  #acquire(target: string): boolean {
     let acquired: Acquired;
     try {
       acquired = this.#store.acquireTarget(target, this.#id, this.#options.leaseTtlMs);
     } catch (error) {
       this.#log.warn({ target, err: (error as Error).message }, "could not take a target's lease");
-      return;
+      return false;
     }
-    if (!acquired.taken) return;
+    if (!acquired.taken) return false;
     this.#owned.set(target, { epoch: acquired.lease.epoch, abort: new AbortController() });
     this.#epochs.set(target, acquired.lease.epoch);
     if (acquired.tookOverFrom) {
@@ -326,6 +341,7 @@ export class ReplicaSet {
       this.#log.info({ target, epoch: acquired.lease.epoch }, "took a target");
     }
     this.#host.take(target, acquired);
+    return true;
   }
 
   #release(target: string): void {

@@ -180,6 +180,14 @@ export interface TriggerInbox {
   completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void;
   /** Forgets commands done more than `olderThanMs` ago. */
   pruneTriggers(olderThanMs: number): void;
+  /**
+   * Calls `listener` with the target of each command stored from now on, by
+   * any process, as it is stored (PostgreSQL `LISTEN/NOTIFY`); stores without
+   * notifications leave it out and owners poll {@link openTriggers}. A
+   * notification may be lost (a dropped connection): polling stays the fallback.
+   * Returns the function that stops calling it.
+   */
+  onTrigger?(listener: (target: string) => void): () => void;
 }
 
 /**

@@ -8,7 +8,7 @@
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from "node:worker_threads";
 import type { PoolConfig } from "pg";
 import { StoreUnavailableError } from "./errors.js";
-import type { PgCommand, PgReply } from "./postgresWorker.js";
+import type { PgCommand, PgNotification, PgReply } from "./postgresWorker.js";
 
 /** One row as node-postgres returns it. */
 export type Row = Record<string, unknown>;
@@ -36,6 +36,8 @@ export class PostgresQueryError extends Error {
 export class SyncPostgres {
   readonly #worker: Worker;
   readonly #port: MessagePort;
+  readonly #notifications: MessagePort;
+  readonly #listeners = new Map<string, Set<(payload: string) => void>>();
   readonly #signal = new Int32Array(new SharedArrayBuffer(4));
   #next = 0;
   #inTransaction = false;
@@ -43,11 +45,17 @@ export class SyncPostgres {
 
   constructor(connection: PoolConfig) {
     const { port1, port2 } = new MessageChannel();
+    const notifications = new MessageChannel();
     this.#port = port1;
+    this.#notifications = notifications.port1;
     this.#worker = new Worker(workerUrl(), {
-      workerData: { port: port2, signal: this.#signal, connection },
-      transferList: [port2],
+      workerData: { port: port2, notifications: notifications.port2, signal: this.#signal, connection },
+      transferList: [port2, notifications.port2],
     });
+    this.#notifications.on("message", ({ channel, payload }: PgNotification) => {
+      for (const listener of this.#listeners.get(channel) ?? []) listener(payload);
+    });
+    this.#notifications.unref();
     // The pool must not keep a finished process alive; close() ends it anyway.
     this.#worker.unref();
     port1.unref();
@@ -110,6 +118,27 @@ export class SyncPostgres {
     }
   }
 
+  /**
+   * Calls `listener` with the payload of each `NOTIFY` on `channel`, as they
+   * come (asynchronously), on a connection of its own that reconnects after
+   * a database restart; notifications sent while it was down are lost.
+   * Returns the function that stops calling it.
+   */
+  listen(channel: string, listener: (payload: string) => void): () => void {
+    let set = this.#listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.#listeners.set(channel, set);
+      try {
+        this.#call({ op: "listen", channel });
+      } catch {
+        // The database is away: the worker keeps connecting and listens once it is back.
+      }
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
   /** Ends the pool and the worker. Closing twice is harmless. */
   close(): void {
     if (!this.#open) return;
@@ -119,6 +148,7 @@ export class SyncPostgres {
       // Ending a pool whose database is gone still frees this side.
     } finally {
       this.#open = false;
+      this.#notifications.close();
       void this.#worker.terminate();
     }
   }
