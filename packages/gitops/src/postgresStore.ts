@@ -1,3 +1,11 @@
+/**
+ * The PostgreSQL implementation of every store interface, for several
+ * replicas on several hosts sharing one database. Versioned migrations run
+ * once, in a transaction, under an advisory lock; lease expiry is reckoned on
+ * the database's clock, so replicas' clocks need not agree. Replica
+ * coordination (members, target leases, the trigger inbox) is in
+ * `postgresReplicas.ts`, the schema in `postgresSchema.ts`.
+ */
 import { FencedError } from "./errors.js";
 import { type PostgresConnection, resolveConnection } from "./postgresConnection.js";
 import { fenceSql, PostgresReplicas } from "./postgresReplicas.js";

@@ -3,9 +3,9 @@
  * (reconcile, approve, promote, rollback, previewRef, suspend) and start/stop.
  * The work happens in the modules it wires together: `queue.ts`,
  * `scheduler.ts`, `run.ts` + `steps.ts`, `recorder.ts`, `dependencies.ts`,
- * `promotions.ts` and `leases.ts`.
+ * `promotions.ts`, `leases.ts`, `commands.ts`, `removal.ts`, and with
+ * replicas `replicas.ts` + `replicaHost.ts`.
  */
-
 import { resolve } from "node:path";
 import * as commands from "./commands.js";
 import { type DataDirLock, lockDataDir } from "./dataDirLock.js";

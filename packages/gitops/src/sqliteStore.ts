@@ -1,4 +1,8 @@
-/** The embedded store: one SQLite file holds status, history, run logs, promotions and leases. */
+/**
+ * The embedded store: one SQLite file holds status, history, run logs,
+ * promotions, leases and the coordination of replicas sharing the file
+ * (`sqliteReplicas.ts`; the schema is in `sqliteSchema.ts`).
+ */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";

@@ -1,7 +1,8 @@
 /**
  * Storage behind small interfaces (status, run history, run logs, promotion
- * log, leases); `sqliteStore.ts` is the embedded implementation of all five,
- * `postgresStore.ts` the one for several hosts.
+ * log, stack leases, and for replicas membership, target ownership and the
+ * trigger inbox); `sqliteStore.ts` is the embedded implementation of all of
+ * them, `postgresStore.ts` the one for several hosts.
  */
 import type {
   Fence,
