@@ -55,7 +55,7 @@ let ended = false;
 /** Connects the listening client and listens on every channel; after a lost connection, again a second later. */
 async function listen(): Promise<void> {
   if (ended || listener) return;
-  const client = new pg.Client(connection);
+  const client = new pg.Client({ connectionTimeoutMillis: 5000, ...connection });
   listener = client;
   const retry = () => {
     if (listener !== client) return;
@@ -89,7 +89,11 @@ function reply(message: PgReply): void {
 async function answer(request: PgRequest): Promise<PgResult> {
   switch (request.op) {
     case "begin":
+      // A transaction the caller gave up on (it timed out) is not continued by the next one.
+      if (held) held.release(true);
       held = await pool.connect();
+      // A connection dropped while checked out (a restart) fails its next query; it must not crash the thread.
+      held.on("error", () => undefined);
       try {
         await held.query("BEGIN");
       } catch (error) {
@@ -113,6 +117,8 @@ async function answer(request: PgRequest): Promise<PgResult> {
       return { ok: true, rows: [], rowCount: 0 };
     }
     case "listen":
+      // Awaited, so notifications after this answer are heard; connecting is bounded (5 s), and
+      // a failure is retried in the background (the caller polls meanwhile).
       channels.add(request.channel);
       if (listener) await listener.query(`LISTEN "${request.channel.replace(/"/g, '""')}"`);
       else await listen();
@@ -132,15 +138,21 @@ async function answer(request: PgRequest): Promise<PgResult> {
   }
 }
 
+// One request at a time, in order: a request the caller stopped waiting for
+// (a timeout) finishes before the next starts, so a late `begin` cannot
+// capture the queries that follow it.
+let queue: Promise<void> = Promise.resolve();
 port.on("message", (request: PgRequest) => {
-  answer(request).then(
-    (result) => reply({ ...result, id: request.id }),
-    (error: Error & { code?: string }) =>
-      reply({
-        id: request.id,
-        ok: false,
-        message: error.message || String(error),
-        ...(error.code ? { code: error.code } : {}),
-      }),
+  queue = queue.then(() =>
+    answer(request).then(
+      (result) => reply({ ...result, id: request.id }),
+      (error: Error & { code?: string }) =>
+        reply({
+          id: request.id,
+          ok: false,
+          message: error.message || String(error),
+          ...(error.code ? { code: error.code } : {}),
+        }),
+    ),
   );
 });

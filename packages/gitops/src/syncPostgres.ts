@@ -41,6 +41,7 @@ export class SyncPostgres {
   readonly #signal = new Int32Array(new SharedArrayBuffer(4));
   #next = 0;
   #inTransaction = false;
+  #failed = false;
   #open = true;
 
   constructor(connection: PoolConfig) {
@@ -58,6 +59,10 @@ export class SyncPostgres {
     this.#notifications.unref();
     // The pool must not keep a finished process alive; close() ends it anyway.
     this.#worker.unref();
+    // A worker that died makes every call fail at once, rather than the process crash.
+    this.#worker.on("error", () => {
+      this.#failed = true;
+    });
     port1.unref();
   }
 
@@ -67,6 +72,7 @@ export class SyncPostgres {
 
   #call(request: PgCommand): PgReply & { ok: true } {
     if (!this.#open) throw new StoreUnavailableError("the PostgreSQL store is closed");
+    if (this.#failed) throw new StoreUnavailableError("the PostgreSQL store's worker thread stopped");
     const id = ++this.#next;
     Atomics.store(this.#signal, 0, 0);
     this.#port.postMessage({ ...request, id });
@@ -98,7 +104,13 @@ export class SyncPostgres {
   /** Runs `work` in one transaction on one connection: committed when it returns, rolled back when it throws. */
   transaction<T>(work: () => T): T {
     if (this.#inTransaction) return work();
-    this.#call({ op: "begin" });
+    try {
+      this.#call({ op: "begin" });
+    } catch (error) {
+      // The worker may still open the transaction after this gave up: end it, without waiting.
+      this.#port.postMessage({ op: "rollback", id: ++this.#next });
+      throw error;
+    }
     this.#inTransaction = true;
     try {
       const result = work();
