@@ -239,7 +239,7 @@ describe("replicas sharing targets on PostgreSQL", () => {
     });
     expect(status.status, status.stderr).toBe(0);
     const shown = JSON.parse(status.stdout) as { name: string; owner?: string }[];
-    expect(shown.map((s) => [s.name, s.owner])).toEqual(names.map((t) => [t, ownerOf(t)]));
+    expect(new Map(shown.map((s) => [s.name, s.owner]))).toEqual(new Map(names.map((t) => [t, ownerOf(t)])));
     expectNoOverlap();
   });
 

@@ -111,6 +111,10 @@ export interface ReplicaStats {
   readonly takeovers: number;
 }
 
+/** Done commands are kept this long (for `GET /runs/:id` of a command's id), pruned every so many heartbeats. */
+const KEEP_DONE_TRIGGERS_MS = 24 * 3600_000;
+const PRUNE_EVERY_BEATS = 120;
+
 interface Owned {
   readonly epoch: number;
   readonly abort: AbortController;
@@ -134,6 +138,8 @@ export class ReplicaSet {
   #unlisten?: () => void;
   #poll?: NodeJS.Timeout;
   #running = false;
+  #pollQueued = false;
+  #beats = 0;
   #renewalFailures = 0;
   #takeovers = 0;
 
@@ -160,7 +166,7 @@ export class ReplicaSet {
     this.#running = true;
     // Commands stored for a target this replica owns arrive at once where the store announces them.
     this.#unlisten = this.#store.onTrigger?.((target) => {
-      if (this.#running && this.owns(target)) this.pollTriggers();
+      if (this.#running && this.owns(target)) this.#pollSoon();
     });
     this.#heartbeat(false);
     const beat = () => {
@@ -255,6 +261,16 @@ export class ReplicaSet {
     for (const trigger of open) if (this.owns(trigger.target)) this.#deliver(trigger);
   }
 
+  /** One inbox read for a burst of notifications. */
+  #pollSoon(): void {
+    if (this.#pollQueued) return;
+    this.#pollQueued = true;
+    setImmediate(() => {
+      this.#pollQueued = false;
+      this.pollTriggers();
+    });
+  }
+
   #deliver(trigger: StoredTrigger): void {
     if (this.#delivering.has(trigger.id) || !this.owns(trigger.target)) return;
     this.track(trigger, this.#host.deliver(trigger));
@@ -303,6 +319,8 @@ export class ReplicaSet {
       return;
     }
     this.#members = beat.members.map((m) => m.id);
+    // Now and then, forget commands done long ago (any replica may).
+    if (++this.#beats % PRUNE_EVERY_BEATS === 0) this.#prune();
     const held = new Map(beat.leases.map((l) => [l.target, l.epoch]));
     for (const [target, owned] of this.#owned) {
       if (held.get(target) !== owned.epoch) this.lost(target);
@@ -317,6 +335,14 @@ export class ReplicaSet {
     }
     // Commands a previous owner left open are carried out now, not at the next poll.
     if (took) this.pollTriggers();
+  }
+
+  #prune(): void {
+    try {
+      this.#store.pruneTriggers(KEEP_DONE_TRIGGERS_MS);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not prune done triggers");
+    }
   }
 
   /** Takes a target's lease if it is free; `true` when taken. */
