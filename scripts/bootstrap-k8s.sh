@@ -74,7 +74,11 @@ build() {
 
 # The provider embeds its schema and Terraform mapping, generated (never committed)
 # from the schema.json and terraform-mapping.json its module ships, stamped with the version.
+# embedgen reads them from the module's folder in the module cache; compiling embedgen
+# fetches only the packages it imports, so a fresh cache needs the module downloaded first.
 provider_embeds() {
+  run_long "downloading the provider module's source" "$CACHE/k8s/download-kubernetes-provider.log" \
+    go mod download github.com/pulumi/pulumi-kubernetes/provider/v4
   run_long "generating the provider's schema-embed.json" "$CACHE/k8s/generate-kubernetes-provider.log" \
     env VERSION="$PROVIDER_VERSION" nice -n 10 go run -trimpath ./internal/embedgen
 }
