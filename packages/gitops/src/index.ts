@@ -136,6 +136,7 @@ export {
   type PromotionLog,
   type RunHistory,
   type RunLogStore,
+  type SessionRevocations,
   SqliteStore,
   type StatusStore,
   type Store,

@@ -93,6 +93,12 @@ export const MIGRATIONS: readonly string[] = [
      done_at TEXT
    );
    CREATE INDEX driftless_triggers_open ON driftless_triggers (target, seq) WHERE done_at IS NULL;`,
+  // 3: dashboard sessions logged out, until they would have expired (epoch ms
+  // on the clock that signed the cookie).
+  `CREATE TABLE driftless_session_revocations (
+     id TEXT PRIMARY KEY,
+     expires_at BIGINT NOT NULL
+   );`,
 ];
 
 /** A row of `driftless_runs`. */

@@ -449,6 +449,22 @@ export class PostgresStore implements Store {
     return this.#replicas.onTrigger(listener);
   }
 
+  revokeSession(id: string, expiresAt: number): void {
+    // Expiry is the signer's clock (the cookie's), not the database's.
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM driftless_session_revocations WHERE expires_at <= $1", [Date.now()]);
+      this.#db.query(
+        `INSERT INTO driftless_session_revocations (id, expires_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+        [id, expiresAt],
+      );
+    });
+  }
+
+  isSessionRevoked(id: string): boolean {
+    return this.#db.query("SELECT 1 FROM driftless_session_revocations WHERE id = $1", [id]).rowCount > 0;
+  }
+
   close(): void {
     this.#db.close();
   }

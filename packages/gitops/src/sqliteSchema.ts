@@ -85,6 +85,11 @@ export const MIGRATIONS: readonly string[] = [
      done_at TEXT
    );
    CREATE INDEX triggers_open ON triggers (target) WHERE done_at IS NULL;`,
+  // 7: dashboard sessions logged out, until they would have expired (epoch ms).
+  `CREATE TABLE session_revocations (
+     id TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   );`,
 ];
 
 /** A row of `runs`. */

@@ -396,6 +396,22 @@ export class SqliteStore implements Store {
     this.#replicas.pruneTriggers(olderThanMs);
   }
 
+  revokeSession(id: string, expiresAt: number): void {
+    this.#db.transaction(() => {
+      this.#db.prepare("DELETE FROM session_revocations WHERE expires_at <= ?").run(Date.now());
+      this.#db
+        .prepare(
+          `INSERT INTO session_revocations (id, expires_at) VALUES (?, ?)
+           ON CONFLICT(id) DO UPDATE SET expires_at = excluded.expires_at`,
+        )
+        .run(id, expiresAt);
+    })();
+  }
+
+  isSessionRevoked(id: string): boolean {
+    return this.#db.prepare("SELECT 1 FROM session_revocations WHERE id = ?").get(id) !== undefined;
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }

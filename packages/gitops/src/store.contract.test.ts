@@ -398,6 +398,25 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(lease).toMatchObject({ key: "k", owner: a, runId: "run-a", target: "site" });
       expect(lease?.expiresAt).toBeLessThan(Date.now());
     });
+
+    it("refuses a logged-out session in every process sharing the store", () => {
+      const store = open();
+      const other = open();
+      expect(other.isSessionRevoked("s1")).toBe(false);
+      store.revokeSession("s1", Date.now() + TTL);
+      store.revokeSession("s1", Date.now() + TTL); // twice is harmless
+      expect(other.isSessionRevoked("s1")).toBe(true);
+      expect(other.isSessionRevoked("s2")).toBe(false);
+    });
+
+    it("forgets revocations of sessions that expired when it revokes another", () => {
+      const store = open();
+      store.revokeSession("old", Date.now() - 1);
+      expect(store.isSessionRevoked("old")).toBe(true);
+      open().revokeSession("new", Date.now() + TTL);
+      expect(store.isSessionRevoked("old")).toBe(false);
+      expect(store.isSessionRevoked("new")).toBe(true);
+    });
   });
 }
 

@@ -47,7 +47,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(6);
+    expect(store.schemaVersion).toBe(7);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -61,6 +61,7 @@ describe("SqliteStore", () => {
       "promotions",
       "run_logs",
       "runs",
+      "session_revocations",
       "stack_locks",
       "target_leases",
       "targets",
@@ -76,7 +77,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(6);
+    expect(second.schemaVersion).toBe(7);
     expect(second.getStatus("site")?.lastAppliedRevision).toBe("a".repeat(40));
     expect(second.getRun("r1")?.id).toBe("r1");
   });
@@ -90,13 +91,14 @@ describe("SqliteStore", () => {
       `DROP TABLE promotions; DROP TABLE stack_locks; ALTER TABLE runs DROP COLUMN owner;
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
-       DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;`,
+       DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
+       DROP TABLE session_revocations;`,
     );
     db.pragma("user_version = 1");
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(6);
+    expect(store.schemaVersion).toBe(7);
     expect(store.getRun("old")).toMatchObject({ id: "old" });
     expect(store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -110,6 +112,6 @@ describe("SqliteStore", () => {
     opened.push(store);
     store.putStatus(status("site"));
     expect(store.getStatus("site")?.name).toBe("site");
-    expect(store.schemaVersion).toBe(6);
+    expect(store.schemaVersion).toBe(7);
   });
 });

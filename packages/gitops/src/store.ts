@@ -1,7 +1,7 @@
 /**
  * Storage behind small interfaces (status, run history, run logs, promotion
- * log, stack leases, and for replicas membership, target ownership and the
- * trigger inbox); `sqliteStore.ts` is the embedded implementation of all of
+ * log, stack leases, dashboard logouts, and for replicas membership, target
+ * ownership and the trigger inbox); `sqliteStore.ts` is the embedded implementation of all of
  * them, `postgresStore.ts` the one for several hosts.
  */
 import type {
@@ -192,7 +192,23 @@ export interface TriggerInbox {
 }
 
 /**
- * Where status, history, run logs, promotions, leases and replica
+ * Dashboard sessions that were logged out, until they would have expired.
+ * Sessions are signed cookies held by no server; only their end is stored, so
+ * every process sharing the store refuses a logged-out cookie.
+ */
+export interface SessionRevocations {
+  /**
+   * Refuses a session from now on, and forgets revocations of sessions that
+   * expired (a cookie past its expiry is refused anyway).
+   * @param expiresAt - when the session expires, in epoch milliseconds
+   */
+  revokeSession(id: string, expiresAt: number): void;
+  /** Whether the session was revoked (and is not yet forgotten). */
+  isSessionRevoked(id: string): boolean;
+}
+
+/**
+ * Where status, history, run logs, promotions, leases, dashboard logouts and replica
  * coordination live, as one database serves them. {@link SqliteStore} is the embedded
  * default; every implementation passes the contract suite in `store.contract.ts`.
  */
@@ -204,7 +220,8 @@ export interface Store
     LeaseStore,
     MembershipStore,
     OwnershipStore,
-    TriggerInbox {
+    TriggerInbox,
+    SessionRevocations {
   readonly isOpen: boolean;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
   ping?(): boolean;

@@ -1,6 +1,8 @@
 import { type Logger, pino } from "pino";
 import type { DriftlessConfig } from "../config.js";
+import { openStoreOption } from "../options.js";
 import { Reconciler } from "../reconciler.js";
+import type { Store } from "../store.js";
 
 /** The CLI's logger: JSON lines on stderr at `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset. */
 export function cliLogger(level: string): Logger {
@@ -10,18 +12,41 @@ export function cliLogger(level: string): Logger {
 /**
  * A reconciler for the config's targets, logging to `logger`; with `serve`,
  * sharing them with other replicas when the config has `replicas:`.
+ * @param store - an open store to use instead of the config's (closed when the reconciler stops)
  */
-export function openReconciler(config: DriftlessConfig, logger: Logger, serve = false): Promise<Reconciler> {
+export function openReconciler(
+  config: DriftlessConfig,
+  logger: Logger,
+  serve = false,
+  store?: Store,
+): Promise<Reconciler> {
+  const given = store ?? config.store;
   return Reconciler.create({
     dataDir: config.dataDir,
     targets: config.targets,
     discover: config.discover,
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
-    ...(config.store !== undefined ? { store: config.store } : {}),
+    ...(given !== undefined ? { store: given } : {}),
     ...(serve && config.replicas !== undefined ? { replicas: config.replicas } : {}),
     logger,
   });
+}
+
+/**
+ * The config's store, opened here so the server can use it beside the
+ * reconciler (the dashboard keeps logouts in it), and a reconciler serving
+ * with it; the reconciler closes the store when it stops. Nothing stays open
+ * when the reconciler cannot be created.
+ */
+export async function openServing(config: DriftlessConfig, logger: Logger): Promise<[Reconciler, Store]> {
+  const store = openStoreOption(config.store, config.dataDir);
+  try {
+    return [await openReconciler(config, logger, true, store), store];
+  } catch (error) {
+    store.close();
+    throw error;
+  }
 }
 
 const TERMINATION_SIGNALS = ["SIGINT", "SIGTERM"] as const;

@@ -1,11 +1,10 @@
-import { join } from "node:path";
 import type { DriftlessConfig } from "../config.js";
 import { ReconcilerMetrics } from "../http/metrics.js";
 import { listen } from "../http/server.js";
 import { Notifier } from "../notify/notifier.js";
 import { PullRequestPreviews } from "../pulls.js";
 import { readSecret, SecretUnavailableError } from "../secrets.js";
-import { cliLogger, onTermination, openReconciler } from "./context.js";
+import { cliLogger, onTermination, openServing } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
 
 /** Options of `driftless serve`. */
@@ -83,7 +82,7 @@ export async function serveCommand(
   // Listening starts before anything can spawn the engine (see onTermination).
   const terminated = new Promise<NodeJS.Signals>((resolve) => onTermination(resolve));
   const logger = cliLogger("info");
-  const reconciler = await openReconciler(config, logger, true);
+  const [reconciler, store] = await openServing(config, logger);
   const address = options.listen ?? config.listen;
   const graceMs = options.graceMs ?? config.shutdownGraceMs;
   const metrics = new ReconcilerMetrics(reconciler);
@@ -106,8 +105,9 @@ export async function serveCommand(
       webhooks: config.webhooks,
       publicReads: config.publicReads,
       maxBodyBytes: config.maxBodyBytes,
-      // Dashboard logouts outlive a restart; sessions themselves are signed cookies.
-      sessions: { revocationsFile: join(config.dataDir, "dashboard-logouts.json") },
+      // Sessions are signed cookies; logouts live in the store, so every replica
+      // sharing it refuses a logged-out cookie, across restarts too.
+      sessions: { revocations: store },
       // Webhook refusals and unreadable secrets are logged, not only answered.
       logger,
     });

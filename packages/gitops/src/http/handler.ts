@@ -65,7 +65,7 @@ export interface HandlerOptions {
   readonly pullRequests?: PullRequestPreviews;
   /**
    * How the dashboard signs and ends its sessions (signed cookies, held by no server).
-   * @default - signed with keys derived from `tokens`, 8 hours, logouts remembered in memory
+   * @default - signed with keys derived from `tokens`, 8 hours, logouts remembered in this process's memory
    */
   readonly sessions?: DashboardSessionOptions;
 }

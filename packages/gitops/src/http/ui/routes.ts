@@ -43,7 +43,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const sessions = new Sessions({
     keys: sessionKeys(options.tokens, options.sessions?.secret, api.log),
     ...(options.sessions?.ttlMs !== undefined ? { ttlMs: options.sessions.ttlMs } : {}),
-    ...(options.sessions?.revocationsFile ? { revocationsFile: options.sessions.revocationsFile } : {}),
+    ...(options.sessions?.revocations ? { revocations: options.sessions.revocations } : {}),
   });
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
   const rowSource = new RowSource(reconciler);

@@ -6,18 +6,18 @@
  * accepts it, so sessions survive a restart and work across replicas. The
  * CSRF token every POST must carry is an HMAC of the session id: bound to the
  * session, stored nowhere. Logout clears the cookie and revokes the id until
- * it would have expired (in this process, and in a file when one is given),
- * so a copy of the cookie is refused too. The API token itself is never
+ * it would have expired (in the store when one is given, so every replica
+ * sharing it agrees; else in this process), so a copy of the cookie is
+ * refused too. The API token itself is never
  * stored, and no key is derivable from a cookie.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
-import { dirname } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
 import { readSecret } from "../../secrets.js";
 import type { SecretSource } from "../../spec.js";
+import type { SessionRevocations } from "../../store.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 
@@ -44,10 +44,26 @@ export interface SessionsOptions {
   readonly keys: () => readonly Buffer[];
   /** How long a session lasts from its login. @default 28800000 (8 hours) */
   readonly ttlMs?: number;
-  /** A file that keeps revoked session ids across restarts. @default - in memory only */
-  readonly revocationsFile?: string;
+  /** Where revoked session ids are kept. @default - a new {@link MemoryRevocations} */
+  readonly revocations?: SessionRevocations;
   /** The clock. @default Date.now */
   readonly now?: () => number;
+}
+
+/** Revocations held by this process alone: gone on restart, unseen by other replicas. */
+export class MemoryRevocations implements SessionRevocations {
+  /** Revoked session ids and when they would have expired. */
+  readonly #revoked = new Map<string, number>();
+
+  revokeSession(id: string, expiresAt: number): void {
+    const now = Date.now();
+    for (const [revoked, expires] of this.#revoked) if (expires <= now) this.#revoked.delete(revoked);
+    this.#revoked.set(id, expiresAt);
+  }
+
+  isSessionRevoked(id: string): boolean {
+    return this.#revoked.has(id);
+  }
 }
 
 const b64 = (buf: Buffer) => buf.toString("base64url");
@@ -58,16 +74,13 @@ export class Sessions {
   readonly #keys: () => readonly Buffer[];
   readonly #ttlMs: number;
   readonly #now: () => number;
-  readonly #file: string | undefined;
-  /** Revoked session ids and when they would have expired. */
-  readonly #revoked = new Map<string, number>();
+  readonly #revocations: SessionRevocations;
 
   constructor(options: SessionsOptions) {
     this.#keys = options.keys;
     this.#ttlMs = options.ttlMs ?? 8 * 3600_000;
     this.#now = options.now ?? Date.now;
-    this.#file = options.revocationsFile;
-    if (this.#file) this.#load(this.#file);
+    this.#revocations = options.revocations ?? new MemoryRevocations();
   }
 
   /** The request's session from its cookie: signed by a current key, not expired, not revoked. */
@@ -79,13 +92,10 @@ export class Sessions {
     const expiresAt = Number(exp) * 1000;
     if (!/^[\w-]{22}$/.test(id) || !(expiresAt > this.#now()) || (flag !== "0" && flag !== "1"))
       return undefined;
-    if (this.#revoked.has(id)) return undefined;
-    for (const key of this.#keys()) {
-      if (safeEqual(mac(key, `v1.${id}.${exp}.${flag}`), signature)) {
-        return this.#session(key, id, Number(exp), flag === "1");
-      }
-    }
-    return undefined;
+    const key = this.#keys().find((k) => safeEqual(mac(k, `v1.${id}.${exp}.${flag}`), signature));
+    // Only a genuine cookie costs a look-up in the store.
+    if (!key || this.#revocations.isSessionRevoked(id)) return undefined;
+    return this.#session(key, id, Number(exp), flag === "1");
   }
 
   /** A new session (anonymous ones carry the CSRF token of the login form). */
@@ -98,10 +108,7 @@ export class Sessions {
 
   /** Ends a session (logout, or a login that replaces it): its cookie is refused from now on. */
   revoke(session: Session): void {
-    const now = this.#now();
-    for (const [id, expiresAt] of this.#revoked) if (expiresAt <= now) this.#revoked.delete(id);
-    this.#revoked.set(session.id, session.expiresAt);
-    if (this.#file) this.#save(this.#file);
+    this.#revocations.revokeSession(session.id, session.expiresAt);
   }
 
   #session(key: Buffer, id: string, exp: number, authenticated: boolean): Session {
@@ -114,26 +121,6 @@ export class Sessions {
       cookie: `${id}.${exp}.${flag}.${mac(key, `v1.${id}.${exp}.${flag}`)}`,
     };
   }
-
-  #load(file: string): void {
-    let text: string;
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      return; // None revoked yet.
-    }
-    const now = this.#now();
-    const saved = JSON.parse(text) as Record<string, number>;
-    for (const [id, expiresAt] of Object.entries(saved))
-      if (expiresAt > now) this.#revoked.set(id, expiresAt);
-  }
-
-  #save(file: string): void {
-    mkdirSync(dirname(file), { recursive: true });
-    // Written aside and renamed, so a crash leaves the old list or the new one.
-    writeFileSync(`${file}.tmp`, JSON.stringify(Object.fromEntries(this.#revoked)), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
-  }
 }
 
 /** How the handler signs and ends dashboard sessions. */
@@ -145,8 +132,13 @@ export interface DashboardSessionOptions {
   readonly secret?: SecretSource;
   /** How long a session lasts from its login, in milliseconds. @default 28800000 (8 hours) */
   readonly ttlMs?: number;
-  /** A file that keeps logged-out session ids across restarts (e.g. in the data directory). @default - in memory only */
-  readonly revocationsFile?: string;
+  /**
+   * Where logouts are kept until the sessions they end expire: a store
+   * shared by the replicas makes a logout on one refused by all, and outlive a
+   * restart (`driftless serve` passes its store).
+   * @default - in this process's memory
+   */
+  readonly revocations?: SessionRevocations;
 }
 
 /** A signing key derived from a secret for this one purpose (the secret itself never signs). */

@@ -3,6 +3,7 @@ import type { IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SqliteStore } from "../../store.js";
 import type { Condition, RunRecord, TargetStatus } from "../../types.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
@@ -132,17 +133,22 @@ describe("sessions", () => {
     expect(sessions.get(request({ cookie: cookieOf(fresh) }))).toBeUndefined();
   });
 
-  it("keeps logouts across a restart in its revocations file", () => {
+  it("keeps logouts in the store, refused by another process and after a restart", () => {
     const dir = mkdtempSync(join(tmpdir(), "driftless-sessions-"));
+    const file = join(dir, "driftless.db");
+    const first = new SqliteStore(file);
+    const other = new SqliteStore(file);
     try {
-      const file = join(dir, "revoked.json");
-      const first = new Sessions({ keys: () => [key], revocationsFile: file });
-      const session = first.create(true);
-      first.revoke(session);
-      const restarted = new Sessions({ keys: () => [key], revocationsFile: file });
+      const sessions = new Sessions({ keys: () => [key], revocations: first });
+      const session = sessions.create(true);
+      sessions.revoke(session);
+      first.close();
+      const restarted = new Sessions({ keys: () => [key], revocations: other });
       expect(restarted.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
       expect(restarted.get(request({ cookie: cookieOf(restarted.create(true)) }))).toBeDefined();
     } finally {
+      first.close();
+      other.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
