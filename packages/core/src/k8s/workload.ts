@@ -1,24 +1,21 @@
 // The core every workload component builds on: WorkloadArgs, their validation,
 // and startWorkload, which gives a component its labels, object metadata, own
-// ServiceAccount and the pod template all kinds share.
+// ServiceAccount and the pod template all kinds share (the pod spec is in
+// `podSpec.ts`).
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
 import { toLabelValue } from "../internal/sanitize.js";
 import type { Validator } from "../internal/validator.js";
-import {
-  type ContainerArgs,
-  type ContainerExtras,
-  type SecurityContextArgs,
-  validateContainer,
-} from "./container.js";
+import { type ContainerArgs, type SecurityContextArgs, validateContainer } from "./container.js";
 import type { EnvFrom } from "./envFrom.js";
-import { EnvValue } from "./envValue.js";
+import type { EnvValue } from "./envValue.js";
 import { objectMetadata } from "./metadata.js";
 import type { Mount } from "./mount.js";
 import { Namespace } from "./namespace.js";
+import { podSpec } from "./podSpec.js";
 import type { Probe } from "./probe.js";
-import { type ResourceRequirements, resolveResources } from "./resources.js";
+import type { ResourceRequirements } from "./resources.js";
 import { type RolloutArgs, zoneSpread } from "./rollout.js";
 
 /** Inputs every workload (WebService, Worker, CronTask, Job, StatefulService) shares. */
@@ -271,94 +268,6 @@ function workloadLabels(name: string, component: string, args: WorkloadArgs): Wo
       ...(args.partOf === undefined ? {} : { "app.kubernetes.io/part-of": args.partOf }),
     },
   };
-}
-
-/**
- * The pod spec shared by every workload: one container named after the
- * workload, the secure defaults with the caller's relaxations, env, mounts and
- * resources.
- */
-function podSpec(
-  name: string,
-  args: WorkloadArgs,
-  extras: ContainerExtras,
-  restartPolicy?: "Always" | "OnFailure" | "Never",
-): k8s.types.input.core.v1.PodSpec {
-  const sc = args.securityContext ?? {};
-  const mounts = (args.mounts ?? []).map((m, i) => m.toK8s(`mount-${i}`));
-  const shared = (c: ContainerArgs): k8s.types.input.core.v1.Container => {
-    const env = Object.entries(c.env ?? {}).map(([key, value]) =>
-      value instanceof EnvValue ? { name: key, valueFrom: value.toValueFrom() } : { name: key, value },
-    );
-    return {
-      name: c.name,
-      image: c.image,
-      ...(c.command === undefined ? {} : { command: [...c.command] }),
-      ...(c.args === undefined ? {} : { args: [...c.args] }),
-      ...(env.length > 0 ? { env } : {}),
-      ...(c.envFrom?.length ? { envFrom: c.envFrom.map((e) => e.toK8s()) } : {}),
-      ...(mounts.length > 0 ? { volumeMounts: mounts.map((m) => m.mount) } : {}),
-      resources: resolveResources(c.resources),
-      securityContext: {
-        runAsNonRoot: sc.runAsNonRoot ?? true,
-        readOnlyRootFilesystem: sc.readOnlyRootFilesystem ?? true,
-        allowPrivilegeEscalation: sc.allowPrivilegeEscalation ?? false,
-        capabilities: {
-          drop: ["ALL"],
-          ...(sc.addCapabilities?.length ? { add: [...sc.addCapabilities] } : {}),
-        },
-        ...(sc.runAsUser === undefined ? {} : { runAsUser: sc.runAsUser }),
-        ...(sc.runAsGroup === undefined ? {} : { runAsGroup: sc.runAsGroup }),
-      },
-    };
-  };
-  const { resources, securityContext, ...main } = shared({ ...args, name });
-  const { claimMounts = [], ...containerExtras } = extras;
-  const volumeMounts = [...mounts.map((m) => m.mount), ...claimMounts];
-  const container: k8s.types.input.core.v1.Container = {
-    ...main,
-    ...(volumeMounts.length > 0 ? { volumeMounts } : {}),
-    ...containerExtras,
-    ...(args.preStop === undefined
-      ? {}
-      : { lifecycle: { preStop: { exec: { command: [...args.preStop] } } } }),
-    resources,
-    securityContext,
-  };
-  // Native sidecars are init containers that keep running (Kubernetes 1.29+):
-  // they start before the init containers that follow and the main container.
-  const initContainers = [
-    ...(args.sidecars ?? []).map((c) => ({ ...shared(c), restartPolicy: "Always" })),
-    ...(args.initContainers ?? []).map(shared),
-  ];
-  return {
-    ...(initContainers.length > 0 ? { initContainers } : {}),
-    containers: [container],
-    ...(mounts.length > 0 ? { volumes: mounts.map((m) => m.volume) } : {}),
-    ...(restartPolicy === undefined ? {} : { restartPolicy }),
-    ...(args.terminationGracePeriodSeconds === undefined
-      ? {}
-      : { terminationGracePeriodSeconds: args.terminationGracePeriodSeconds }),
-    ...(args.serviceAccountName === undefined
-      ? {}
-      : { serviceAccountName: serviceAccountNameOf(args.serviceAccountName) }),
-    ...(args.imagePullSecrets?.length
-      ? { imagePullSecrets: args.imagePullSecrets.map((secret) => ({ name: secret })) }
-      : {}),
-    ...(args.nodeSelector === undefined ? {} : { nodeSelector: { ...args.nodeSelector } }),
-    ...(args.tolerations?.length ? { tolerations: [...args.tolerations] } : {}),
-    ...(args.affinity === undefined ? {} : { affinity: args.affinity }),
-    automountServiceAccountToken: args.serviceAccountName !== undefined,
-    securityContext: {
-      runAsNonRoot: sc.runAsNonRoot ?? true,
-      seccompProfile: { type: sc.seccompProfile ?? "RuntimeDefault" },
-      ...(sc.fsGroup === undefined ? {} : { fsGroup: sc.fsGroup }),
-    },
-  };
-}
-
-function serviceAccountNameOf(sa: pulumi.Input<string> | k8s.core.v1.ServiceAccount): pulumi.Input<string> {
-  return sa instanceof k8s.core.v1.ServiceAccount ? sa.metadata.apply((m) => m.name as string) : sa;
 }
 
 /**
