@@ -490,18 +490,3 @@ function renderKubeconfig(server: string, pki: Pki): string {
     "",
   ].join("\n");
 }
-
-// `node test/support/cluster.ts` keeps a control plane up for trying the
-// kubernetes-app example by hand (Node >= 23.6 runs this file as it is).
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const cluster = await startCluster();
-  console.log(
-    `cluster ${cluster.server} is ready (Node ${NODE_NAME}); Ctrl-C stops it and removes ${cluster.dir}`,
-  );
-  console.log(`KUBECONFIG=${cluster.kubeconfigPath}`);
-  console.log(`PATH=${K8S_BIN_DIR}:$PATH  # the Kubernetes provider plugin for the engine`);
-  const shutdown = () => void cluster.stop().then(() => process.exit(0));
-  process.once("SIGINT", shutdown);
-  process.once("SIGTERM", shutdown);
-  setInterval(() => {}, 1 << 30);
-}
