@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, webhook, scale, components, startup, kubernetes, ui) [--runs N] [--scale-seconds S] [--targets N]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -14,6 +14,7 @@ import { engineBenchmarks } from "./engine.js";
 import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
 import { noopBenchmarks } from "./noop.js";
+import { replicasBenchmark } from "./replicas.js";
 import { scaleBenchmark } from "./scaleRun.js";
 import { startupBenchmark } from "./startup.js";
 import { uiBenchmark } from "./ui.js";
@@ -26,6 +27,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "5" },
     "scale-seconds": { type: "string", default: "300" },
     targets: { type: "string", default: "500" },
+    "replica-targets": { type: "string", default: "1000" },
+    "replica-seconds": { type: "string", default: "120" },
   },
 });
 const runs = Number(values.runs);
@@ -44,6 +47,10 @@ if (want("components")) figures.push(...(await componentBenchmark()));
 if (want("startup")) figures.push(...(await startupBenchmark(runs)));
 if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
 if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));
+if (want("replicas"))
+  figures.push(
+    ...(await replicasBenchmark(Number(values["replica-targets"]), Number(values["replica-seconds"]), runs)),
+  );
 
 const pulumiVersion = (await promisify(execFile)("pulumi", ["version"])).stdout.trim();
 const machine = {
