@@ -112,7 +112,7 @@ describe("run logs on the real engine", () => {
       }
       expect(upLog.match(/using pulumi-resource-pulumi-nodejs from \$PATH/g)).toHaveLength(1);
       // What a person needs is still there.
-      expect(upLog).toMatch(/\[preview\] refresh and preview/);
+      expect(upLog).toMatch(/\[refresh\] refresh[\s\S]*\[preview\] preview/);
       expect(upLog).toMatch(/\[engine\] plan create urn:\S+::index\.html/);
       expect(upLog).toMatch(/\[apply\] up/);
       expect(upLog).toMatch(/\[engine\] done create urn:\S+::index\.html/);
@@ -278,7 +278,7 @@ describe("run logs on the real engine", () => {
       expect(log?.complete).toBe(true);
       expect(log?.text.startsWith(written)).toBe(true);
       expect(log?.text).toMatch(
-        /\[preview\] refresh and preview[\s\S]*\[apply\] up[\s\S]*start create urn:\S+::slow\.html/,
+        /\[refresh\] refresh[\s\S]*\[preview\] preview[\s\S]*\[apply\] up[\s\S]*start create urn:\S+::slow\.html/,
       );
       expect(log?.text).not.toMatch(/\[apply\] applied/);
       expect(reconciler.run(interrupted.id)?.log).toMatch(/start create urn:\S+::slow\.html$/m);

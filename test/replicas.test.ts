@@ -206,7 +206,11 @@ describe("replicas sharing targets on PostgreSQL", () => {
     await until(() => replicas.every((r) => r.member), "every replica to start");
     await allApplied(v1);
     expect(writes("v1")).toEqual(names.map(() => 1));
-    expect(await cluster.psql("SELECT max(version) FROM driftless_schema", "replicas")).toBe("2");
+    // Migrated once, although three replicas started on an empty database together.
+    const [migrations, latest] = (
+      await cluster.psql("SELECT count(*), max(version) FROM driftless_schema", "replicas")
+    ).split("|");
+    expect(migrations).toBe(latest);
     // Every target ends with the member it hashes to among the live ones, each owned once.
     const members = replicas.map((r) => r.member).sort();
     expect(db.listMembers().map((m) => m.id)).toEqual(members);
