@@ -4,7 +4,8 @@
  * the database's clock, so replicas' clocks need not agree.
  */
 import { FencedError } from "./errors.js";
-import { NOW_MS, type RunRow, runFromRow } from "./postgresSchema.js";
+import { NOW_MS, type RunRow } from "./postgresSchema.js";
+import { runFromRow } from "./runRow.js";
 import type { Acquired, MembershipStore, OwnershipStore, TriggerInbox } from "./store.js";
 import type { Row, SyncPostgres } from "./syncPostgres.js";
 import type { Fence, Member, MemberInfo, StoredTrigger, TargetLease, TriggerCommand } from "./types.js";

@@ -2,9 +2,8 @@
  * The PostgreSQL store's schema: numbered migrations, the database clock
  * every replica's leases use, and how a run row reads back.
  */
-import type { ChangeCounts, PlannedStep } from "./engine.js";
+import type { DecodedRunRow } from "./runRow.js";
 import type { Row } from "./syncPostgres.js";
-import type { RunOverride, RunRecord, RunResult, Trigger } from "./types.js";
 
 /** The database's clock in epoch milliseconds: one clock for every replica's leases. */
 export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -101,41 +100,5 @@ export const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-/** A row of `driftless_runs`. */
-export interface RunRow extends Row {
-  id: string;
-  target: string;
-  trigger: string;
-  revision: string | null;
-  started_at: string;
-  finished_at: string | null;
-  result: string | null;
-  counts: ChangeCounts | null;
-  drift: boolean;
-  error: string | null;
-  log: string;
-  override: RunOverride | null;
-  plan: PlannedStep[] | null;
-  owner: string | null;
-  approval: RunOverride | null;
-}
-
-/** A run as recorded. */
-export function runFromRow(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    target: row.target,
-    trigger: row.trigger as Trigger,
-    ...(row.revision ? { revision: row.revision } : {}),
-    startedAt: row.started_at,
-    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
-    ...(row.result ? { result: row.result as RunResult } : {}),
-    ...(row.counts ? { counts: row.counts } : {}),
-    drift: row.drift,
-    ...(row.error ? { error: row.error } : {}),
-    log: row.log,
-    ...(row.override ? { override: row.override } : {}),
-    ...(row.plan ? { plan: row.plan } : {}),
-    ...(row.approval ? { approval: row.approval } : {}),
-  };
-}
+/** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */
+export interface RunRow extends Row, DecodedRunRow {}

@@ -9,8 +9,9 @@
 import { FencedError } from "./errors.js";
 import { type PostgresConnection, resolveConnection } from "./postgresConnection.js";
 import { fenceSql, PostgresReplicas } from "./postgresReplicas.js";
-import { MIGRATIONS, NOW_MS, type RunRow, runFromRow } from "./postgresSchema.js";
+import { MIGRATIONS, NOW_MS, type RunRow } from "./postgresSchema.js";
 import { isLocalOwner, isOwnerDead } from "./process.js";
+import { runFromRow } from "./runRow.js";
 import type { Acquired, Store, TriggerInbox } from "./store.js";
 import { type Row, SyncPostgres } from "./syncPostgres.js";
 import type {

@@ -1,6 +1,6 @@
 /** The SQLite store's schema: numbered migrations, applied in order, and how a run row reads back. */
-import type { ChangeCounts, PlannedStep } from "./engine.js";
-import type { RunOverride, RunRecord, RunResult, Trigger } from "./types.js";
+import { type DecodedRunRow, runFromRow } from "./runRow.js";
+import type { RunRecord } from "./types.js";
 
 /** Schema versions, applied in order; each runs once, inside a transaction. */
 export const MIGRATIONS: readonly string[] = [
@@ -92,41 +92,27 @@ export const MIGRATIONS: readonly string[] = [
    );`,
 ];
 
-/** A row of `runs`. */
-export interface RunRow {
-  id: string;
-  target: string;
-  trigger: string;
-  revision: string | null;
-  started_at: string;
-  finished_at: string | null;
-  result: string | null;
+/** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */
+export interface RunRow extends Omit<DecodedRunRow, "counts" | "drift" | "override" | "plan" | "approval"> {
   counts: string | null;
   drift: number;
-  error: string | null;
-  log: string;
   override: string | null;
   plan: string | null;
-  owner: string | null;
   approval: string | null;
 }
 
 /** A run as recorded. */
 export function fromRow(row: RunRow): RunRecord {
-  return {
-    id: row.id,
-    target: row.target,
-    trigger: row.trigger as Trigger,
-    ...(row.revision ? { revision: row.revision } : {}),
-    startedAt: row.started_at,
-    ...(row.finished_at ? { finishedAt: row.finished_at } : {}),
-    ...(row.result ? { result: row.result as RunResult } : {}),
-    ...(row.counts ? { counts: JSON.parse(row.counts) as ChangeCounts } : {}),
+  return runFromRow({
+    ...row,
+    counts: fromJson(row.counts),
     drift: row.drift === 1,
-    ...(row.error ? { error: row.error } : {}),
-    log: row.log,
-    ...(row.override ? { override: JSON.parse(row.override) as RunOverride } : {}),
-    ...(row.plan ? { plan: JSON.parse(row.plan) as PlannedStep[] } : {}),
-    ...(row.approval ? { approval: JSON.parse(row.approval) as RunOverride } : {}),
-  };
+    override: fromJson(row.override),
+    plan: fromJson(row.plan),
+    approval: fromJson(row.approval),
+  });
+}
+
+function fromJson<T>(text: string | null): T | null {
+  return text ? (JSON.parse(text) as T) : null;
 }
