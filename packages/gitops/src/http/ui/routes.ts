@@ -103,6 +103,11 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       return page(messagePage(viewOf(req), "Too large", "The form is too large."), 413);
     return new URLSearchParams(body === "aborted" ? "" : body);
   };
+  /** The 403 for a form whose CSRF token is not the session's; `undefined` when it is. */
+  const csrfRefusal = (req: IncomingMessage, session: Session | undefined, fields: URLSearchParams) =>
+    csrfValid(session, fields.get("csrf") ?? undefined)
+      ? undefined
+      : refused(req, "The form expired or did not come from this dashboard (CSRF token mismatch).", 403);
   const notFound = (req: IncomingMessage, what: string) =>
     page(messagePage(viewOf(req), "Not found", `${what} does not exist.`), 404);
 
@@ -113,9 +118,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     const fields = await form(req);
     if (!(fields instanceof URLSearchParams)) return fields;
     if (!view.canAct) return refused(req, "Log in to act on targets.", 401);
-    if (!csrfValid(view.session, fields.get("csrf") ?? undefined)) {
-      return refused(req, "The form expired or did not come from this dashboard (CSRF token mismatch).", 403);
-    }
+    const forged = csrfRefusal(req, view.session, fields);
+    if (forged) return forged;
     const by = fields.get("by")?.trim() || undefined;
     const reason = fields.get("reason")?.trim() || undefined;
     const revision = fields.get("revision")?.trim() || undefined;
@@ -185,13 +189,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
         const session = sessions.get(req);
-        if (!csrfValid(session, fields.get("csrf") ?? undefined)) {
-          return refused(
-            req,
-            "The form expired or did not come from this dashboard (CSRF token mismatch).",
-            403,
-          );
-        }
+        const forged = csrfRefusal(req, session, fields);
+        if (forged) return forged;
         if (!tokenMatches(options.tokens, fields.get("token") ?? undefined, api.log)) {
           return refused(req, "That token is not valid.", 401);
         }
@@ -207,13 +206,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
         const session = sessions.get(req);
-        if (!csrfValid(session, fields.get("csrf") ?? undefined)) {
-          return refused(
-            req,
-            "The form expired or did not come from this dashboard (CSRF token mismatch).",
-            403,
-          );
-        }
+        const forged = csrfRefusal(req, session, fields);
+        if (forged) return forged;
         if (session) sessions.revoke(session);
         return redirect(`${base}/`, cookieHeader(req, undefined));
       },
