@@ -87,6 +87,19 @@ describe("Reconciler dependencies", () => {
       expect(r.history("app")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
     });
 
+    it("queues a dependent added after its dependency already ran", async () => {
+      const r = await create({ targets: [spec({ name: "network" })] });
+      applyingEngine();
+      await r.reconcile("network");
+      await r.whenIdle();
+      // The dependents of each target are indexed once; a target added later must be in the index.
+      r.addTarget(spec({ name: "database", dependsOn: ["network"] }));
+      source.revision = REV_B;
+      expect((await r.reconcile("network")).result).toBe("applied");
+      await until(() => r.history("database").length === 1, "database's run");
+      expect(r.history("database")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+    });
+
     it("does not queue dependents when a dependency's outputs are unchanged", async () => {
       const r = await create({ targets: chain().slice(1) });
       applyingEngine(() => ({ id: "same" }));

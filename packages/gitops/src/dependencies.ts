@@ -19,6 +19,46 @@ export function graphOf(rt: Runtime): DependencyGraph {
   return new Map([...rt.targets].map(([name, t]) => [name, ordering(t.spec)]));
 }
 
+interface DependentsIndex {
+  /** The specs the index was built from, in the targets' order. */
+  readonly specs: ResolvedTarget[];
+  readonly dependents: ReadonlyMap<string, readonly string[]>;
+}
+
+const dependentsIndexes = new WeakMap<ReadonlyMap<string, TargetState>, DependentsIndex>();
+
+/**
+ * Targets that depend on (or promote from) `name`, sorted. Looked up in an
+ * index rebuilt only when a target is added, removed or given a new spec:
+ * this runs after every run, and with many targets a graph built each time
+ * is most of what a reconciler allocates.
+ */
+export function dependentsIn(rt: Runtime, name: string): readonly string[] {
+  let index = dependentsIndexes.get(rt.targets);
+  if (!index || !sameSpecs(index.specs, rt.targets)) {
+    const graph = graphOf(rt);
+    const dependents = new Map<string, string[]>();
+    for (const [dependent, deps] of graph) {
+      for (const dep of new Set(deps)) {
+        const list = dependents.get(dep);
+        if (list) list.push(dependent);
+        else dependents.set(dep, [dependent]);
+      }
+    }
+    for (const list of dependents.values()) list.sort();
+    index = { specs: [...rt.targets.values()].map((t) => t.spec), dependents };
+    dependentsIndexes.set(rt.targets, index);
+  }
+  return index.dependents.get(name) ?? [];
+}
+
+function sameSpecs(specs: readonly ResolvedTarget[], targets: ReadonlyMap<string, TargetState>): boolean {
+  if (specs.length !== targets.size) return false;
+  let i = 0;
+  for (const state of targets.values()) if (state.spec !== specs[i++]) return false;
+  return true;
+}
+
 /**
  * Why a target cannot run yet: a dependency that is not Ready or still has a
  * run queued or in progress. `undefined` when every dependency is ready.
@@ -109,7 +149,7 @@ export function dependencyConfig(rt: Runtime, target: ResolvedTarget): Record<st
  */
 export function afterRun(rt: Runtime, state: TargetState, outputsChanged: boolean, recorded: boolean): void {
   if (rt.stopping() || state.removed) return;
-  for (const name of dependentsOf(graphOf(rt), state.spec.name)) {
+  for (const name of dependentsIn(rt, state.spec.name)) {
     const dependent = rt.targets.get(name);
     if (!dependent || dependent.removed) continue;
     if (!dependent.spec.dependsOn.includes(state.spec.name)) {

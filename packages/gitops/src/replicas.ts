@@ -134,6 +134,8 @@ export class ReplicaSet {
   readonly #delivering = new Set<string>();
   readonly #startedAt = new Date().toISOString();
   #members: string[] = [];
+  /** Each target's rendezvous owner among {@link #members} (`key`: the members, sorted). */
+  #owners: { key: string; owners: Map<string, string | undefined> } = { key: "", owners: new Map() };
   #beat?: NodeJS.Timeout;
   #unlisten?: () => void;
   #poll?: NodeJS.Timeout;
@@ -319,6 +321,8 @@ export class ReplicaSet {
       return;
     }
     this.#members = beat.members.map((m) => m.id);
+    const key = [...this.#members].sort().join("\n");
+    if (key !== this.#owners.key) this.#owners = { key, owners: new Map() };
     // Now and then, forget commands done long ago (any replica may).
     if (++this.#beats % PRUNE_EVERY_BEATS === 0) this.#prune();
     const held = new Map(beat.leases.map((l) => [l.target, l.epoch]));
@@ -328,13 +332,23 @@ export class ReplicaSet {
     if (!rebalance || !this.#running) return;
     let took = false;
     for (const target of this.#host.targets()) {
-      const owner = rendezvousOwner(this.#members, target);
+      const owner = this.#ownerOf(target);
       if (owner === this.#id && !this.#owned.has(target)) took = this.#acquire(target) || took;
       else if (owner !== this.#id && this.#owned.has(target) && !this.#host.busy(target))
         this.#release(target);
     }
     // Commands a previous owner left open are carried out now, not at the next poll.
     if (took) this.pollTriggers();
+  }
+
+  /**
+   * The rendezvous owner of a target among the current members, remembered
+   * until the members change: each rebalance asks it of every target.
+   */
+  #ownerOf(target: string): string | undefined {
+    const owners = this.#owners.owners;
+    if (!owners.has(target)) owners.set(target, rendezvousOwner(this.#members, target));
+    return owners.get(target);
   }
 
   #prune(): void {
