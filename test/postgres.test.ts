@@ -16,11 +16,19 @@ import { until } from "./support/wait.js";
 
 const { LocalFile } = createRequire(import.meta.url)("./fixtures/localFile.cjs") as typeof LocalFileModule;
 
-/** Opens a PostgresStore in a new process at `startAt` (epoch ms); resolves with the schema version it saw. */
-function openInChild(url: string, startAt: number): Promise<string> {
+/**
+ * Opens a PostgresStore in a new process at `startAt` (epoch ms) and runs
+ * `transactions` transactions in it; resolves with the schema version it saw
+ * and what it wrote to stderr (its worker thread's warnings included).
+ */
+function openInChild(
+  url: string,
+  startAt: number,
+  transactions = 0,
+): Promise<{ version: string; stderr: string }> {
   const child = spawn(
     process.execPath,
-    [join(import.meta.dirname, "support", "postgresChild.mjs"), String(startAt)],
+    [join(import.meta.dirname, "support", "postgresChild.mjs"), String(startAt), String(transactions)],
     {
       cwd: import.meta.dirname,
       env: { ...process.env, STORE_URL: url },
@@ -37,7 +45,9 @@ function openInChild(url: string, startAt: number): Promise<string> {
       err += d;
     });
     child.on("exit", (code) =>
-      code === 0 ? resolve(out.trim()) : reject(new Error(`child exited ${code}: ${err}`)),
+      code === 0
+        ? resolve({ version: out.trim(), stderr: err })
+        : reject(new Error(`child exited ${code}: ${err}`)),
     );
   });
 }
@@ -61,7 +71,9 @@ describe("PostgresStore on a real server", () => {
   it("migrates an empty database once when three processes open it at once", async () => {
     const url = await cluster.createDatabase("race");
     const startAt = Date.now() + 1500;
-    const versions = await Promise.all([1, 2, 3].map(() => openInChild(url, startAt)));
+    const versions = (await Promise.all([1, 2, 3].map(() => openInChild(url, startAt)))).map(
+      (c) => c.version,
+    );
     // All three saw the same, latest schema, each migration recorded once.
     const latest = await cluster.psql("SELECT max(version) FROM driftless_schema", "race");
     expect(versions).toEqual([latest, latest, latest]);
@@ -149,6 +161,13 @@ describe("PostgresStore on a real server", () => {
     expect(String((caught as Error).message)).toMatch(/password authentication failed/);
     expect(String((caught as Error).message)).not.toContain(wrong);
     expect(String((caught as Error).message)).not.toContain(cluster.password);
+  });
+
+  it("adds no listener to a pooled connection per transaction, however many run", async () => {
+    const url = await cluster.createDatabase("listeners");
+    // One connection serves them all in turn; a listener added at each checkout went past Node's limit of 10.
+    const { stderr } = await openInChild(url, Date.now(), 40);
+    expect(stderr).not.toMatch(/MaxListenersExceeded|memory leak/);
   });
 
   it("fails calls while the server is down, and answers again on the same store when it is back", async () => {

@@ -1,5 +1,6 @@
 // A process that opens a PostgresStore (migrating the database) at a given
-// moment, prints the schema version and exits: postgres.test.ts starts
+// moment, prints the schema version, runs as many transactions as its second
+// argument says (one heartbeat each) and exits: postgres.test.ts starts
 // several at once against an empty database.
 import { PostgresStore } from "@driftless/gitops";
 
@@ -7,4 +8,6 @@ const [url, startAt] = [process.env.STORE_URL, Number(process.argv[2])];
 while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 5));
 const store = new PostgresStore(url);
 console.log(store.schemaVersion);
+const member = { id: "child", host: "localhost", pid: process.pid, startedAt: new Date().toISOString() };
+for (let i = 0; i < Number(process.argv[3] ?? 0); i++) store.heartbeat(member, 10_000);
 store.close();

@@ -46,6 +46,9 @@ const pool = new pg.Pool({ max: 4, connectionTimeoutMillis: 5000, idleTimeoutMil
 // A connection dropped while idle (a database restart) is an error on the pool,
 // not a crash: the next request connects again.
 pool.on("error", () => undefined);
+// A connection dropped while checked out (a restart) fails its next query; it must not crash
+// the thread. Once per connection: a listener added at each checkout would pile up.
+pool.on("connect", (client) => client.on("error", () => undefined));
 let held: pg.PoolClient | undefined;
 /** Channels listened on, on one connection of its own (a pooled one would be given back). */
 const channels = new Set<string>();
@@ -92,8 +95,6 @@ async function answer(request: PgRequest): Promise<PgResult> {
       // A transaction the caller gave up on (it timed out) is not continued by the next one.
       if (held) held.release(true);
       held = await pool.connect();
-      // A connection dropped while checked out (a restart) fails its next query; it must not crash the thread.
-      held.on("error", () => undefined);
       try {
         await held.query("BEGIN");
       } catch (error) {
