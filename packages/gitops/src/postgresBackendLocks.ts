@@ -5,7 +5,6 @@
  * step to clear.
  */
 import { hostname } from "node:os";
-import pg from "pg";
 import { isAlive } from "./process.js";
 
 /** Whether a backend URL is Pulumi's PostgreSQL DIY backend. */
@@ -31,6 +30,9 @@ export async function clearStalePostgresLocks(
   url.searchParams.delete("table");
   if (!/^\w+$/.test(table)) return [];
   if (env.PGPASSWORD && !url.password) url.password = encodeURIComponent(env.PGPASSWORD);
+  // Loaded here, not with the module: a process that never recovers such a stack never loads node-postgres
+  // on its main thread (the PostgreSQL store runs its pool on a worker thread).
+  const { default: pg } = await import("pg");
   const client = new pg.Client({ connectionString: url.href, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {

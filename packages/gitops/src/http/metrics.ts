@@ -1,11 +1,25 @@
 // Prometheus metrics fed by reconciler events, with gauges read when scraped.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createRequire } from "node:module";
+import type * as PromClient from "prom-client";
+import type { Counter, Gauge, Registry } from "prom-client";
 import type { DeliveryOutcome } from "../notify/deliveries.js";
 import type { Reconciler } from "../reconciler.js";
 import type { ReplicaStats } from "../replicas.js";
 
 /** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
 export type WebhookOutcome = "triggered" | "ignored" | "duplicate" | "unauthorized" | "invalid";
+
+let promClient: typeof PromClient | undefined;
+
+/**
+ * prom-client, loaded when the first metrics are made rather than with the
+ * package: a process that serves no metrics (a replica embedded without an
+ * HTTP handler) never holds its ~8 MB.
+ */
+function loadPromClient(): typeof PromClient {
+  promClient ??= createRequire(import.meta.url)("prom-client") as typeof PromClient;
+  return promClient;
+}
 
 /**
  * Prometheus metrics of one reconciler, in a registry of their own (never the
@@ -23,6 +37,7 @@ export class ReconcilerMetrics {
   readonly #unsubscribe: (() => void)[];
 
   constructor(reconciler: Reconciler, options: { readonly registry?: Registry } = {}) {
+    const { Counter, Gauge, Histogram, Registry } = loadPromClient();
     const registry = options.registry ?? new Registry();
     this.registry = registry;
     const runs = new Counter({
