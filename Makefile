@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 RUN := ./scripts/run.sh
 
-.PHONY: bootstrap bootstrap-k8s bootstrap-postgres bootstrap-gitea build typecheck lint test demo bench clean
+.PHONY: bootstrap bootstrap-k8s bootstrap-postgres bootstrap-gitea build typecheck lint test test-replicas demo bench clean
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -41,11 +41,17 @@ test: typecheck lint bootstrap-k8s bootstrap-postgres bootstrap-gitea
 	@$(RUN) node --import tsx scripts/check-leftovers.ts "$$(cat .toolchain/test-started)"
 	@$(RUN) node scripts/coverage-report.mjs
 
+# The replicas end-to-end test at its full size: three replica processes
+# sharing 60 targets on one PostgreSQL database (`make test` runs it with 6 to
+# stay within its time on a 2-core machine).
+test-replicas: build bootstrap-postgres
+	@REPLICA_TARGETS=60 $(RUN) pnpm exec vitest run test/replicas.test.ts
+
 # `make demo K8S=1` also reconciles examples/kubernetes-app onto the local cluster.
 demo: build $(if $(K8S),bootstrap-k8s)
 	@$(RUN) node scripts/demo.mjs $(if $(K8S),--kubernetes)
 
-bench: build bootstrap-k8s
+bench: build bootstrap-k8s bootstrap-postgres bootstrap-gitea
 	@$(RUN) node --import tsx bench/run.ts
 
 clean:

@@ -1,5 +1,5 @@
 // Replicas sharing targets on one PostgreSQL database: three replica processes
-// (bench/replica.ts) with N unchanged targets on a 1-minute interval. Measures
+// (bench/replica.mjs) with N unchanged targets on a 1-minute interval. Measures
 // each replica's CPU and memory, the database's transactions per second and
 // the worst lateness in a steady window, then the takeover time after a
 // SIGKILL of one replica (several trials, a fresh replica joining between
@@ -14,7 +14,7 @@ import { createRepo } from "../test/support/git.js";
 import { startPostgres } from "../test/support/postgres.js";
 import { type Figure, progress, stats } from "./lib.js";
 
-const child = fileURLToPath(new URL("./replica.ts", import.meta.url));
+const child = fileURLToPath(new URL("./replica.mjs", import.meta.url));
 const REPLICAS = 3;
 const REPOS = 10;
 /** The replicas' default lease TTL (`replicas: true`), which the takeover goal is reckoned from. */
@@ -60,14 +60,10 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
       });
     let started = 0;
     const startReplica = async (): Promise<Replica> => {
-      const proc = spawn(
-        process.execPath,
-        ["--experimental-strip-types", "--no-warnings", child, args(started++)],
-        {
-          env,
-          stdio: ["pipe", "pipe", "inherit"],
-        },
-      );
+      const proc = spawn(process.execPath, [child, args(started++)], {
+        env,
+        stdio: ["pipe", "pipe", "inherit"],
+      });
       const lines = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
       const iterator = lines[Symbol.asyncIterator]();
       const next = async () => {
@@ -137,7 +133,7 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
         value: stats(windows.map((w) => w.peakRssMb)),
         goal: "≤ 150 MB per replica",
         met: windows.every((w) => w.peakRssMb <= 150),
-        notes: `at the window's end, JavaScript heap ${windows.map((w) => mb(w.memory?.heapUsed)).join(", ")} MB and external ${windows.map((w) => mb(w.memory?.external)).join(", ")} MB: the rest is Node itself, the store's worker thread and compiled code`,
+        notes: `at the window's end, JavaScript heap ${windows.map((w) => mb(w.memory?.heapUsed)).join(", ")} MB and external ${windows.map((w) => mb(w.memory?.external)).join(", ")} MB: the rest is Node itself (about 45 MB for an empty process), the PostgreSQL store's worker thread (about 18 MB) and compiled code`,
       },
       {
         id: "replicas-db-tps",
