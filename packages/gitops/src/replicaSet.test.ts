@@ -4,14 +4,18 @@
 // takes every target when the other stops. (Real processes on PostgreSQL and
 // the real engine: test/replicas.test.ts.)
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createHandler } from "./http/handler.js";
 import { ReconcilerMetrics } from "./http/metrics.js";
 import { Reconciler } from "./reconciler.js";
 import { FakeEngine, FakeSource, until } from "./reconciler.test-support.js";
 import { rendezvousOwner } from "./replicas.js";
+import type { TargetSpec } from "./spec.js";
 import { SqliteStore } from "./store.js";
 import type { RunRecord } from "./types.js";
 
@@ -24,7 +28,7 @@ describe("replicas sharing one SQLite file", () => {
   const reconcilers: Reconciler[] = [];
   const finished = new Map<string, RunRecord["id"][]>();
 
-  const replica = async (name: string) => {
+  const replica = async (name: string, extra: readonly Partial<TargetSpec>[] = []) => {
     const store = new SqliteStore(join(dir, "driftless.db"));
     stores.push(store);
     const reconciler = await Reconciler.create({
@@ -35,13 +39,14 @@ describe("replicas sharing one SQLite file", () => {
       installDependencies: false,
       logger: pino({ level: "silent" }),
       replicas: REPLICAS,
-      targets: NAMES.map((t) => ({
-        name: t,
+      targets: [...NAMES.map((t) => ({ name: t })), ...extra].map((t) => ({
+        name: t.name as string,
         repo: "https://example.com/infra.git",
-        stack: t,
+        stack: t.name as string,
         passphrase: "test-passphrase",
         interval: "1h",
         resync: "1h",
+        ...t,
       })),
     });
     reconciler.on("run.finished", (e) => finished.set(name, [...(finished.get(name) ?? []), e.runId]));
@@ -103,5 +108,39 @@ describe("replicas sharing one SQLite file", () => {
 
     await a.stop({ graceMs: 100 });
     await until(() => owners(b).every((o) => o === member(b)), "the replica left to own every target", 5000);
+  });
+
+  it("answers a promotion handed to the owner without an earlier promotion's record", async () => {
+    const prod = { name: "prod", promote: { from: "t0" } };
+    const [a, b] = [await replica("a", [prod]), await replica("b", [prod])];
+    a.start();
+    b.start();
+    await until(() => a.statuses().every((s) => s.owner !== undefined), "every target to be owned");
+    // t0's first apply is promoted to prod automatically: the record an old reply showed.
+    await until(() => a.promotions("prod").length === 1, "the automatic promotion");
+    const ownerOfProd = a.status("prod").owner;
+    const viaOther = ownerOfProd === member(a) ? b : a;
+    const handler = createHandler(viaOther, { tokens: ["t"] });
+    const server = createServer((req, res) => handler(req, res));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const response = await fetch(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}/targets/prod/promote`,
+        {
+          method: "POST",
+          headers: { authorization: "Bearer t", "content-type": "application/json" },
+          body: JSON.stringify({ by: "bob", reason: "hotfix" }),
+        },
+      );
+      expect(response.status).toBe(202);
+      const reply = (await response.json()) as { runId: string; promotion?: unknown };
+      expect(reply.promotion).toBeUndefined();
+      // The owner records it and runs it.
+      await until(() => a.promotions("prod")[0]?.by === "bob", "the owner to record the promotion");
+      expect(a.promotions("prod")[0]).toMatchObject({ kind: "manual", reason: "hotfix" });
+    } finally {
+      handler.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -22,14 +22,23 @@ export function controlRoutes(api: Api): Route[] {
   const accepted = (name: string, runId: string, extra: Record<string, unknown> = {}): Reply =>
     json(202, { target: name, runId, ...extra }, { location: `${prefix}/runs/${runId}` });
 
-  /** `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`. */
+  /**
+   * `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`.
+   * The reply has the `promotion` recorded when this process carried the
+   * command out; a replica that hands it to the target's owner answers
+   * without one (the owner records it), never with an earlier promotion.
+   */
   const move =
     (action: "promote" | "rollback") =>
     async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
       const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
       if ("status" in read) return read;
+      const before = reconciler.promotions(name, 1)[0]?.id;
       const run = reconciler[action](name, read.body as unknown as PromotionRequest);
-      return accepted(name, run.id, { promotion: reconciler.promotions(name, 1)[0] });
+      const latest = reconciler.promotions(name, 1)[0];
+      const recorded =
+        latest && latest.id !== before && latest.kind === (action === "promote" ? "manual" : "rollback");
+      return accepted(name, run.id, recorded ? { promotion: latest } : {});
     };
 
   /** `POST /targets/:name/approve` with `{ "revision"?, "by"?, "reason"? }`; 409 when nothing waits. */
