@@ -261,7 +261,8 @@ describe("the driftless CLI", () => {
     expect(result.code).toBe(2);
     expect(result.stdout).toContain("<!-- driftless-preview:site -->");
     expect(result.stdout).toMatch(/\| Create \| Update \| Replace \| Delete \| Unchanged \|/);
-    expect(result.stdout).toMatch(/\*\*To update\*\* \(\d\)\n\n(- .*\n)*- `index\.html`/);
+    // A resource's line, each followed by its changed properties' lines (about.html too, defaced above).
+    expect(result.stdout).toMatch(/\*\*To update\*\* \(\d\)\n\n(( {2})?- .*\n)*- `index\.html`/);
     // The property the engine reports changed, old and new, and the gates' verdict.
     expect(result.stdout).toContain('  - `content`: `"<h1>v1</h1>"` → `"<h1>feature</h1>"`');
     expect(result.stdout).toContain("Safety gates: pass.");

@@ -57,6 +57,22 @@ describe("preview reports", () => {
     expect(md).toContain("Type check: passed (index.ts type-checked by ts-node with tsconfig.json).");
   });
 
+  it("lists the resources of each change in URN order, whatever order the engine reported them in", () => {
+    const step = (name: string) => ({
+      op: "update" as const,
+      urn: `urn:pulumi:dev::site::pulumi-nodejs:dynamic:Resource::${name}`,
+      type: "pulumi-nodejs:dynamic:Resource",
+    });
+    const lines = (names: string[]) =>
+      previewMarkdown({ ...preview, plan: { ...preview.plan, steps: names.map(step) } })
+        .split("\n")
+        .filter((l) => l.startsWith("- "));
+    expect(lines(["index.html", "about.html", "b.html"])).toEqual(
+      lines(["b.html", "index.html", "about.html"]),
+    );
+    expect(lines(["index.html", "about.html"])[0]).toContain("`about.html`");
+  });
+
   it("shows each changed property with its old and new value, secrets masked", () => {
     const md = previewMarkdown(preview);
     expect(md).toContain('  - `content`: `"<h1>v1</h1>"` → `"<h1>v2</h1>"`');

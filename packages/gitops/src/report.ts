@@ -144,7 +144,11 @@ export function previewMarkdown(preview: RefPreview): string {
     verdictText(preview.verdict),
   ];
   for (const op of OPS) {
-    const touched = steps.filter((s) => s.op === op);
+    // In URN order, not the engine's (which varies with its parallelism): a comment edited on each push
+    // keeps its lines in place.
+    const touched = steps
+      .filter((s) => s.op === op)
+      .sort((a, b) => (a.urn < b.urn ? -1 : a.urn > b.urn ? 1 : 0));
     if (touched.length === 0) continue;
     lines.push("", `**${HEADINGS[op]}** (${touched.length})`, "");
     for (const step of touched) {
