@@ -33,7 +33,7 @@ import { checkPromotions, ordering, type PromotionRequest } from "./promotion.js
 import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./queue.js";
 import { Recorder } from "./recorder.js";
 import { removeTargets } from "./removal.js";
-import { createReplicas, ownedRequest, type ReplicaParts, readStatuses, withOwners } from "./replicaHost.js";
+import { createReplicas, enqueueOwned, type ReplicaParts, readStatuses, withOwners } from "./replicaHost.js";
 import type { ReplicaSet, ReplicaStats } from "./replicas.js";
 import { executeRun, type RunEnd } from "./run.js";
 import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withLogTail } from "./runLog.js";
@@ -477,7 +477,7 @@ export class Reconciler {
 
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {
     if (this.#closed || this.#stopping) throw new ReconcilerStoppedError();
-    return this.#queue.enqueue(state.spec.name, ownedRequest(this.#replicas, state.spec.name, request));
+    return enqueueOwned(this.#commands, this.#queue, state.spec.name, request);
   }
 
   /** Runs one queued run, then hands its follow-ups to the scheduler (dependents follow in the queue's `afterRun`). */

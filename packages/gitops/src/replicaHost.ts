@@ -3,10 +3,12 @@
  * reconciler when it takes, releases or loses a target, or delivers a
  * command from the inbox; and who owns each target, for status reads.
  */
-import { type CommandHost, carryOut, outcomeOf } from "./commands.js";
+import { type CommandHost, carryOut, outcomeOf, runCommand } from "./commands.js";
 import { ReconcilerStoppedError } from "./errors.js";
+import type { QueuedRun } from "./options.js";
 import type { RunQueue, RunRequest } from "./queue.js";
 import { type ReplicaHost, ReplicaSet } from "./replicas.js";
+import type { RunEnd } from "./run.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import type { Scheduler } from "./scheduler.js";
 import type { ResolvedTarget } from "./spec.js";
@@ -83,6 +85,32 @@ export function withOwners(
   const names = statuses.length === 1 ? statuses.map((s) => s.name) : undefined;
   const owners = new Map(store.listTargetLeases(names).map((l) => [l.target, l.owner]));
   return statuses.map((s) => (owners.has(s.name) ? { ...s, owner: owners.get(s.name) as string } : s));
+}
+
+/**
+ * Queues a run of a target here. A reconcile of a target another replica
+ * owns — a follow-up of a run here: a dependent, a promotion, a dependency
+ * catching up — goes to the owner through the inbox instead: queued here it
+ * would only be skipped, and the owner would not look until its next interval.
+ */
+export function enqueueOwned(
+  host: CommandHost,
+  queue: RunQueue<RunEnd | undefined>,
+  name: string,
+  request: RunRequest,
+): QueuedRun {
+  const { replicas } = host;
+  if (replicas && !replicas.owns(name) && (request.kind ?? "reconcile") === "reconcile") {
+    const { trigger, force, override, pushed } = request;
+    return runCommand(host, name, {
+      kind: "reconcile",
+      trigger,
+      force,
+      ...(override ? { override } : {}),
+      ...(pushed ? { pushed } : {}),
+    });
+  }
+  return queue.enqueue(name, ownedRequest(replicas, name, request));
 }
 
 /** A run request that also stops when this replica loses the target to another. */

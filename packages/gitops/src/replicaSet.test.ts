@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createHandler } from "./http/handler.js";
 import { ReconcilerMetrics } from "./http/metrics.js";
 import { Reconciler } from "./reconciler.js";
-import { FakeEngine, FakeSource, until } from "./reconciler.test-support.js";
+import { FakeEngine, FakeSource, REV_B, until } from "./reconciler.test-support.js";
 import { rendezvousOwner } from "./replicas.js";
 import type { TargetSpec } from "./spec.js";
 import { SqliteStore } from "./store.js";
@@ -27,7 +27,16 @@ describe("replicas sharing one SQLite file", () => {
   const stores: SqliteStore[] = [];
   const reconcilers: Reconciler[] = [];
   const finished = new Map<string, RunRecord["id"][]>();
+  const sources: FakeSource[] = [];
 
+  const target = (name: string): TargetSpec => ({
+    name,
+    repo: "https://example.com/infra.git",
+    stack: name,
+    passphrase: "test-passphrase",
+    interval: "1h",
+    resync: "1h",
+  });
   const replica = async (name: string, extra: readonly Partial<TargetSpec>[] = []) => {
     const store = new SqliteStore(join(dir, "driftless.db"));
     stores.push(store);
@@ -35,17 +44,12 @@ describe("replicas sharing one SQLite file", () => {
       dataDir: join(dir, name),
       store,
       engine: new FakeEngine(),
-      source: new FakeSource(),
+      source: sources[sources.push(new FakeSource()) - 1],
       installDependencies: false,
       logger: pino({ level: "silent" }),
       replicas: REPLICAS,
       targets: [...NAMES.map((t) => ({ name: t })), ...extra].map((t) => ({
-        name: t.name as string,
-        repo: "https://example.com/infra.git",
-        stack: t.name as string,
-        passphrase: "test-passphrase",
-        interval: "1h",
-        resync: "1h",
+        ...target(t.name as string),
         ...t,
       })),
     });
@@ -63,6 +67,7 @@ describe("replicas sharing one SQLite file", () => {
   afterEach(async () => {
     for (const r of reconcilers.splice(0)) await r.stop({ graceMs: 100 }).catch(() => undefined);
     for (const s of stores.splice(0)) s.close();
+    sources.length = 0;
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -117,7 +122,7 @@ describe("replicas sharing one SQLite file", () => {
     b.start();
     await until(() => a.statuses().every((s) => s.owner !== undefined), "every target to be owned");
     // t0's first apply is promoted to prod automatically: the record an old reply showed.
-    await until(() => a.promotions("prod").length === 1, "the automatic promotion");
+    await until(() => a.promotions("prod").length === 1, "the automatic promotion", 15_000);
     const ownerOfProd = a.status("prod").owner;
     const viaOther = ownerOfProd === member(a) ? b : a;
     const handler = createHandler(viaOther, { tokens: ["t"] });
@@ -142,5 +147,29 @@ describe("replicas sharing one SQLite file", () => {
       handler.close();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+
+  it("hands a promotion that a run here sets off to the replica that owns the promoting target", async () => {
+    const [a, b] = [await replica("a"), await replica("b")];
+    a.start();
+    b.start();
+    await until(() => a.statuses().every((s) => s.owner !== undefined), "every target to be owned");
+    const members = [member(a), member(b)];
+    const upstream = "t0";
+    const upstreamOwner = a.status(upstream).owner === member(a) ? a : b;
+    // A promoting target that hashes to the other replica, added to both (every replica has every target).
+    const name = Array.from({ length: 50 }, (_, i) => `prod-${i}`).find(
+      (n) => rendezvousOwner(members, n) !== member(upstreamOwner),
+    ) as string;
+    for (const r of [a, b]) r.addTarget({ ...target(name), promote: { from: upstream } });
+    await until(() => a.promotions(name).length === 1, "the new target's first promotion");
+    // A new revision applied upstream sets off the promotion on the upstream's owner; the promoting
+    // target's owner learns of it through the inbox, not at its next interval (an hour away).
+    for (const source of sources) source.revision = REV_B;
+    expect((await upstreamOwner.reconcile(upstream)).revision).toBe(REV_B);
+    expect(a.status(upstream).lastAppliedRevision).toBe(REV_B);
+    await until(() => a.promotions(name)[0]?.revision === REV_B, "the promotion of the new revision", 10_000);
+    expect(a.promotions(name)[0]).toMatchObject({ kind: "auto", source: upstream });
+    expect(a.status(name).owner).not.toBe(member(upstreamOwner));
   });
 });
