@@ -42,7 +42,7 @@ test: typecheck lint bootstrap-k8s bootstrap-postgres bootstrap-gitea
 	@$(RUN) node scripts/coverage-report.mjs
 
 # The replicas end-to-end test at its full size: three replica processes
-# sharing 60 targets on one PostgreSQL database (`make test` runs it with 6 to
+# sharing 60 targets on one PostgreSQL database (`make test` runs it with 3 to
 # stay within its time on a 2-core machine).
 test-replicas: build bootstrap-postgres
 	@REPLICA_TARGETS=60 $(RUN) pnpm exec vitest run test/replicas.test.ts

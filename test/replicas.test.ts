@@ -7,7 +7,7 @@
 // provider records every create and update with the content it wrote, so
 // double applies and overlapping updates of one stack show.
 //
-// REPLICA_TARGETS sets the number of targets: 6 by default, so `make test`
+// REPLICA_TARGETS sets the number of targets: 3 by default (one per replica), so `make test`
 // stays within its time on a 2-core machine; `make test-replicas` runs the
 // issue's full size, 60 targets, where every wait scales with the targets.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
@@ -25,7 +25,7 @@ import { until, untilAsync } from "./support/wait.js";
 
 const CHILD = fileURLToPath(new URL("./support/replicaChild.mjs", import.meta.url));
 const CLI = fileURLToPath(new URL("../packages/gitops/dist/cli/main.js", import.meta.url));
-const TARGETS = Number(process.env.REPLICA_TARGETS ?? "6");
+const TARGETS = Number(process.env.REPLICA_TARGETS ?? "3");
 /**
  * Short leases, so takeovers happen within the test; the same on every
  * replica. A slow poll: commands reach their owner through LISTEN/NOTIFY, and
