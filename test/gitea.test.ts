@@ -3,7 +3,7 @@
 // commit statuses and the PR comment are read back through Gitea's API, and
 // notification receivers on local HTTP servers check signatures and payloads.
 import { createHash, createHmac } from "node:crypto";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -207,6 +207,8 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     }
     await gitea?.stop();
     sandbox?.dispose();
+    // The working clone lives outside the sandbox; each run left one behind.
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it("applies a push to main and sets a success status on that commit; receivers hear of it", async () => {
