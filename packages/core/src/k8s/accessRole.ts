@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
 import { Validator } from "../internal/validator.js";
-import { objectMetadata } from "./metadata.js";
+import { FIXED_NAME_OPTIONS, objectMetadata } from "./metadata.js";
 import { Namespace } from "./namespace.js";
 
 /** One permission of an {@link AccessRole}. @see https://kubernetes.io/docs/reference/access-authn-authz/rbac/#role-examples */
@@ -87,7 +87,7 @@ export class AccessRole extends pulumi.ComponentResource {
       ? (args.namespace as Namespace).namespaceName
       : (args.namespace as pulumi.Input<string> | undefined);
     const dependsOn = namespaced ? [args.namespace as Namespace] : [];
-    const parent = { parent: this, dependsOn };
+    const parent = { parent: this, dependsOn, ...FIXED_NAME_OPTIONS };
     const meta = objectMetadata({
       name,
       namespace,

@@ -12,7 +12,7 @@ export type {
   PathType,
 } from "./ingress.js";
 export { Job, type JobArgs } from "./job.js";
-export { PATCH_FORCE_ANNOTATION, SKIP_AWAIT_ANNOTATION } from "./metadata.js";
+export { FIXED_NAME_OPTIONS, PATCH_FORCE_ANNOTATION, SKIP_AWAIT_ANNOTATION } from "./metadata.js";
 export { Mount } from "./mount.js";
 export { type ContainerLimitArgs, Namespace, type NamespaceArgs, type QuotaArgs } from "./namespace.js";
 export { NetworkPeer } from "./networkPeer.js";

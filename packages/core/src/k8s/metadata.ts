@@ -15,6 +15,15 @@ export const SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait";
  */
 export const PATCH_FORCE_ANNOTATION = "pulumi.com/patchForce";
 
+/**
+ * The resource option every child with a fixed `metadata.name` carries: its
+ * replacement is the same object (same kind, namespace and name), so the old
+ * one must go first. Created first, the replacement would only update the
+ * existing object, and deleting the replaced one would then delete it
+ * (pulumi-kubernetes#4522); the engine is left no room to choose.
+ */
+export const FIXED_NAME_OPTIONS = { deleteBeforeReplace: true } as const;
+
 /** Inputs of {@link objectMetadata}. */
 export interface MetadataOptions {
   readonly name: pulumi.Input<string>;

@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { cidrProblem } from "../internal/cidr.js";
 import { Validator } from "../internal/validator.js";
 import { DEFAULT_RESOURCES } from "./defaults.js";
-import { objectMetadata } from "./metadata.js";
+import { FIXED_NAME_OPTIONS, objectMetadata } from "./metadata.js";
 import type { NetworkPeer } from "./networkPeer.js";
 import { parseQuantity } from "./quantity.js";
 import type { ResourceAmounts } from "./resources.js";
@@ -207,7 +207,7 @@ export class Namespace extends pulumi.ComponentResource {
     v.done();
 
     const labels = { "app.kubernetes.io/managed-by": "driftless", "driftless.dev/tenant": name };
-    const parent = { parent: this };
+    const parent = { parent: this, ...FIXED_NAME_OPTIONS };
     const meta = (objectName: string, annotations?: Readonly<Record<string, pulumi.Input<string>>>) =>
       objectMetadata({
         name: objectName,

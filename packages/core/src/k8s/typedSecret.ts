@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { isKnown } from "../internal/inputs.js";
 import { Validator } from "../internal/validator.js";
-import { objectMetadata } from "./metadata.js";
+import { FIXED_NAME_OPTIONS, objectMetadata } from "./metadata.js";
 import { Namespace } from "./namespace.js";
 
 /** Registry credentials for a `kubernetes.io/dockerconfigjson` Secret. */
@@ -132,7 +132,7 @@ export class TypedSecret extends pulumi.ComponentResource {
         type,
         stringData: pulumi.secret(stringData),
       },
-      { parent: this, dependsOn: namespaced ? [args.namespace as Namespace] : [] },
+      { parent: this, dependsOn: namespaced ? [args.namespace as Namespace] : [], ...FIXED_NAME_OPTIONS },
     );
     this.secretName = this.secret.metadata.apply((m) => m.name ?? name);
     this.registerOutputs({ secretName: this.secretName });

@@ -10,7 +10,7 @@ import type { Validator } from "../internal/validator.js";
 import { type ContainerArgs, type SecurityContextArgs, validateContainer } from "./container.js";
 import type { EnvFrom } from "./envFrom.js";
 import type { EnvValue } from "./envValue.js";
-import { objectMetadata } from "./metadata.js";
+import { FIXED_NAME_OPTIONS, objectMetadata } from "./metadata.js";
 import type { Mount } from "./mount.js";
 import { Namespace } from "./namespace.js";
 import { podSpec } from "./podSpec.js";
@@ -325,7 +325,7 @@ function ownServiceAccount(
       // Mounted by the pod spec (serviceAccountName is set), not for every pod that might use it.
       automountServiceAccountToken: false,
     },
-    { parent, dependsOn },
+    { parent, dependsOn, ...FIXED_NAME_OPTIONS },
   );
   return { args: { ...args, serviceAccountName: serviceAccount }, serviceAccount };
 }
@@ -356,8 +356,15 @@ export interface PodTemplateOptions {
 /** What a workload component builds its objects from; see {@link startWorkload}. */
 export interface Workload {
   readonly labels: WorkloadLabels;
-  /** The options of every child: the component as parent, after the namespace and ServiceAccount. */
-  readonly childOptions: { readonly parent: pulumi.Resource; readonly dependsOn: pulumi.Resource[] };
+  /**
+   * The options of every child: the component as parent, after the namespace
+   * and ServiceAccount, replaced old one first (every child has the fixed name `name`).
+   */
+  readonly childOptions: {
+    readonly parent: pulumi.Resource;
+    readonly dependsOn: pulumi.Resource[];
+    readonly deleteBeforeReplace: true;
+  };
   /** The workload's own ServiceAccount, when `serviceAccount` asked for one. */
   readonly serviceAccount?: k8s.core.v1.ServiceAccount;
   /** Metadata of an object the component creates, with `annotations` on top of the workload's. */
@@ -390,7 +397,7 @@ export function startWorkload(
   const identity = ownServiceAccount(parent, name, args, metadata(), dependsOn);
   return {
     labels,
-    childOptions: { parent, dependsOn },
+    childOptions: { parent, dependsOn, ...FIXED_NAME_OPTIONS },
     ...(identity.serviceAccount === undefined ? {} : { serviceAccount: identity.serviceAccount }),
     metadata,
     podTemplate(options = {}) {
