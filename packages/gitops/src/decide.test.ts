@@ -153,6 +153,38 @@ describe("drift and changes from Git", () => {
     expect(isDrift(deployment([], ["status.replicas"]), status(), REV_A)).toBe(true);
   });
 
+  it("counts a step on a masked secret of a resource refresh found changed as drift, not as config", () => {
+    // A hand edit of a Secret's data: refresh sees its resourceVersion move, the data masked on both sides.
+    const secretPlan = (drifted: boolean): Plan => ({
+      counts: { create: 0, update: 1, delete: 0, replace: 0, same: 3 },
+      steps: [
+        {
+          op: "update",
+          urn: "s",
+          type: "kubernetes:core/v1:Secret",
+          diffs: [{ path: "data.password", kind: "update", replace: false, old: "[secret]", new: "[secret]" }],
+        },
+      ],
+      changes: true,
+      drift: drifted
+        ? [
+            {
+              urn: "s",
+              type: "kubernetes:core/v1:Secret",
+              paths: ["metadata.resourceVersion", "metadata.managedFields[1]"],
+              secretPaths: ["data"],
+            },
+          ]
+        : [],
+    });
+    const applied = status({ lastAppliedRevision: REV_A });
+    expect(isDrift(secretPlan(true), applied, REV_A)).toBe(true);
+    expect(hasConfigChanges(secretPlan(true), applied, REV_A)).toBe(false);
+    // The same step with the Secret untouched (a changed secret config value) is a config change.
+    expect(isDrift(secretPlan(false), applied, REV_A)).toBe(false);
+    expect(hasConfigChanges(secretPlan(false), applied, REV_A)).toBe(true);
+  });
+
   it("counts steps on resources that did not drift as changes from Git", () => {
     expect(hasGitChanges(plan(["u1", "u2"], ["u1"]), status(), REV_A)).toBe(true);
     expect(hasGitChanges(plan(["u1"], ["u1"]), status(), REV_A)).toBe(false);

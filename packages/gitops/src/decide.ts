@@ -64,7 +64,8 @@ export function decide(input: DecideInput): Decision {
  * The planned steps that undo drift: steps on resources whose live state
  * refresh found different from the recorded state, and — where both the
  * refresh and the step name their properties — that change a property
- * refresh found changed. A resource whose live state moved but still matches
+ * refresh found changed, or a secret of a resource refresh found changed
+ * (secrets are masked, so that is all that can be known). A resource whose live state moved but still matches
  * the program (a status field, a server-side default) plans no step; one
  * whose status moved while Git changed another property (a label) plans a
  * Git step: neither is drift. `undefined` when the engine does not report
@@ -72,15 +73,18 @@ export function decide(input: DecideInput): Decision {
  */
 export function driftSteps(plan: Plan): Plan["steps"] | undefined {
   if (!plan.drift) return undefined;
-  const drifted = new Map(plan.drift.map((d) => [d.urn, d.paths]));
+  const drifted = new Map(plan.drift.map((d) => [d.urn, d]));
   return plan.steps.filter((step) => {
-    if (!drifted.has(step.urn)) return false;
-    const paths = drifted.get(step.urn);
+    const resource = drifted.get(step.urn);
+    if (!resource) return false;
+    const { paths, secretPaths } = resource;
     const stepPaths = step.diffs?.map((d) => d.path) ?? step.keys;
     // A delete is the program no longer declaring the resource: Git, never drift.
     if (step.op === "delete") return false;
     if (step.op === "create") return true;
-    return !paths || !stepPaths?.length || touchesPaths(stepPaths, paths);
+    // A masked secret of a resource that changed may be what changed (its value is never known).
+    const secretTouched = secretPaths !== undefined && touchesPaths(stepPaths ?? [], secretPaths);
+    return !paths || !stepPaths?.length || touchesPaths(stepPaths, paths) || secretTouched;
   });
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { changedPaths, segments, touchesPaths } from "./driftPaths.js";
+import { changedPaths, maskedSecretPaths, segments, touchesPaths } from "./driftPaths.js";
 
 describe("changedPaths", () => {
   it("names the leaves that differ, in the engine's path style", () => {
@@ -40,5 +40,16 @@ describe("touchesPaths", () => {
 
   it("reads quoted and indexed segments", () => {
     expect(segments('a.b[0]["c.d"].e')).toEqual(["a", "b", "0", "c.d", "e"]);
+  });
+});
+
+describe("maskedSecretPaths", () => {
+  const masked = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" };
+  it("names the paths that hold a masked secret on both sides, whose change cannot be seen", () => {
+    const before = { data: masked, metadata: { resourceVersion: "1" }, spec: { token: "[secret]", plain: 1 } };
+    const after = { data: masked, metadata: { resourceVersion: "2" }, spec: { token: "[secret]", plain: 1 } };
+    expect(changedPaths(before, after)).toEqual(["metadata.resourceVersion"]);
+    expect(maskedSecretPaths(before, after)?.sort()).toEqual(["data", "spec.token"]);
+    expect(maskedSecretPaths({ data: { a: "x" } }, { data: { a: "y" } })).toEqual([]);
   });
 });

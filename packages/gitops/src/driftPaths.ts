@@ -35,6 +35,33 @@ export function changedPaths(
   return walk(before ?? {}, after ?? {}, "") ? paths : undefined;
 }
 
+/**
+ * The property paths that hold a masked secret in both states: the engine
+ * reports secrets as `[secret]` (never their values), so whether one changed
+ * cannot be told from the states. `undefined` past {@link MAX_PATHS}.
+ */
+export function maskedSecretPaths(
+  before: Record<string, unknown> | undefined,
+  after: Record<string, unknown> | undefined,
+): string[] | undefined {
+  const paths: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string): boolean => {
+    const objects = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === "object";
+    if (isMasked(a) && isMasked(b)) {
+      paths.push(path);
+      return paths.length <= MAX_PATHS;
+    }
+    if (!objects(a) || !objects(b) || isSecret(a) || isSecret(b) || Array.isArray(a) !== Array.isArray(b))
+      return true;
+    for (const key of Object.keys(a)) {
+      if (!(key in b)) continue;
+      if (!walk(a[key], b[key], Array.isArray(a) ? `${path}[${key}]` : join(path, key))) return false;
+    }
+    return true;
+  };
+  return walk(before ?? {}, after ?? {}, "") ? paths : undefined;
+}
+
 /** Whether any of a step's changed paths lies on, above or below a drifted path. */
 export function touchesPaths(stepPaths: readonly string[], drifted: readonly string[]): boolean {
   const drift = drifted.map(segments);
@@ -65,4 +92,12 @@ function join(path: string, key: string): string {
 
 function isSecret(value: object): boolean {
   return "4dabf18193072939515e22adb298388d" in value;
+}
+
+/** A secret as the engine's events show it: `[secret]`, or its secret marker around the blinded `[secret]`. */
+function isMasked(value: unknown): boolean {
+  if (value === "[secret]") return true;
+  if (value === null || typeof value !== "object" || !isSecret(value)) return false;
+  const inner = value as Record<string, unknown>;
+  return inner.ciphertext === "[secret]" || inner.value === "[secret]";
 }

@@ -57,6 +57,13 @@ export interface DriftedResource {
    * resource is gone or changed in too many places to list.
    */
   readonly paths?: readonly string[];
+  /**
+   * Paths that held a secret before and after the refresh: the engine masks
+   * secret values, so refresh cannot tell whether they changed. A resource
+   * refresh found changed may have changed there too, so a step that changes
+   * one of them counts as drift (the value itself is never known).
+   */
+  readonly secretPaths?: readonly string[];
 }
 
 /** What a preview found. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { EngineProgressRenderer } from "./engineEvents.js";
+import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
+import { EngineProgressRenderer, StepCollector } from "./engineEvents.js";
 
 describe("engine progress in the run log", () => {
   const urn = "urn:pulumi:dev::site::pulumi-nodejs:dynamic:Resource::old.html";
@@ -40,5 +41,66 @@ describe("engine progress in the run log", () => {
         message: "RegisterResource RPC finished: __provider",
       }),
     ).toBeUndefined();
+  });
+});
+
+const SECRET_URN = "urn:pulumi:dev::app::kubernetes:core/v1:Secret::ledger-db";
+const SECRET_TYPE = "kubernetes:core/v1:Secret";
+/** A secret as the engine's events show it: its marker around the blinded `[secret]`. */
+const MASKED = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" };
+/** A Secret's state as a step shows it: declared with `stringData`, read back as `data`. */
+const secretState = (name: unknown, namespace = "ledger") => ({
+  type: SECRET_TYPE,
+  urn: SECRET_URN,
+  inputs: { apiVersion: "v1", kind: "Secret", metadata: { name, namespace }, stringData: MASKED },
+  outputs: { apiVersion: "v1", kind: "Secret", metadata: { name, namespace, uid: "u1" }, data: MASKED },
+});
+/** The engine's announcement of a step on the Secret, changing `data.password`. */
+const secretStep = (op: string, name: unknown = "ledger-db", replace = true) =>
+  ({
+    sequence: 1,
+    timestamp: 1,
+    resourcePreEvent: {
+      metadata: {
+        op,
+        urn: SECRET_URN,
+        type: SECRET_TYPE,
+        provider: "",
+        old: secretState("ledger-db"),
+        new: secretState(name),
+        ...(replace ? { keys: ["data.password"] } : {}),
+        detailedDiff: { "data.password": { diffKind: replace ? "update-replace" : "update", inputDiff: false } },
+      },
+    },
+  }) as unknown as EngineEvent;
+
+describe("secrets in drift and in diffs", () => {
+  it("keeps the paths of masked secrets of a resource refresh found changed, never their values", () => {
+    const collector = new StepCollector();
+    const live = (version: string) => ({
+      type: SECRET_TYPE,
+      urn: SECRET_URN,
+      inputs: {},
+      outputs: { metadata: { name: "ledger-db", resourceVersion: version }, data: MASKED },
+    });
+    collector.onEvent({
+      sequence: 1,
+      timestamp: 1,
+      resOutputsEvent: {
+        metadata: { op: "refresh", urn: SECRET_URN, type: SECRET_TYPE, provider: "", old: live("1"), new: live("2") },
+      },
+    } as unknown as EngineEvent);
+    expect(collector.drift).toEqual([
+      { urn: SECRET_URN, type: SECRET_TYPE, paths: ["metadata.resourceVersion"], secretPaths: ["data"] },
+    ]);
+  });
+
+  it("shows a secret path the inputs do not hold as `[secret]` on both sides", () => {
+    const collector = new StepCollector(undefined, true);
+    collector.onEvent(secretStep("update", "ledger-db", false));
+    // The Secret declares `stringData`; the path is read from the live `data`, masked.
+    expect(collector.steps[0]?.diffs).toEqual([
+      { path: "data.password", kind: "update", replace: false, old: "[secret]", new: "[secret]" },
+    ]);
   });
 });

@@ -5,7 +5,7 @@
  */
 
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation/index.js";
-import { changedPaths } from "./driftPaths.js";
+import { changedPaths, maskedSecretPaths } from "./driftPaths.js";
 import type { ChangeCounts, DriftedResource, EngineProgress, PlannedStep, PropertyChange } from "./engine.js";
 import { stableJson } from "./util.js";
 
@@ -92,7 +92,13 @@ export class StepCollector {
     }
     if (out?.op === "refresh" && !IGNORED_TYPES.test(out.type) && refreshChanged(out)) {
       const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
-      this.drift.push({ urn: out.urn, type: out.type, ...(paths?.length ? { paths } : {}) });
+      const secretPaths = paths ? maskedSecretPaths(out.old?.outputs, out.new?.outputs) : undefined;
+      this.drift.push({
+        urn: out.urn,
+        type: out.type,
+        ...(paths?.length ? { paths } : {}),
+        ...(secretPaths?.length ? { secretPaths } : {}),
+      });
     }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
     const op = countedOp(pre.op);
@@ -143,6 +149,8 @@ function valueAt(inputs: Record<string, unknown> | undefined, path: string): unk
   let value: unknown = inputs;
   for (const match of path.matchAll(/\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.[\]]+)/g)) {
     if (value === null || typeof value !== "object") return undefined;
+    // Inside a secret everything is secret: the secret stands for the value.
+    if (SECRET_SIG in value) return value;
     const key = match[1] ?? match[2] ?? match[3] ?? "";
     value = (value as Record<string, unknown>)[key];
   }
@@ -192,8 +200,12 @@ function propertyChanges(step: StepEventMetadata): PropertyChange[] {
   return entries
     .filter(([path]) => !path.startsWith("__"))
     .map(([path, kind, replace]) => {
-      const old = valueAt(before, path);
-      const next = valueAt(after, path);
+      // A path the inputs do not hold (`data.password` of a Secret declared by
+      // `stringData`) is read from the live state; a secret on one side is a secret on both.
+      let old = valueAt(before, path) ?? valueAt(step.old?.outputs, path);
+      let next = valueAt(after, path);
+      if (kind === "update" && next === undefined && containsSecret(old)) next = old;
+      if (kind === "update" && old === undefined && containsSecret(next)) old = next;
       return {
         path,
         kind,
