@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { ConfigMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation/index.js";
 import { loadAutomation } from "./automation.js";
 import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
+import { stackSettingsFile, withDeleteFirst } from "./deleteFirst.js";
 import { clearDeadLocks, guard, waitWhileLocked } from "./engineFailures.js";
 import { StateMovedError } from "./errors.js";
 import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
@@ -33,6 +34,27 @@ export interface PlannedStep {
    * them (its detailed diff, else the changed keys), values with secrets masked.
    */
   readonly diffs?: readonly PropertyChange[];
+  /**
+   * For a replace: the order the engine chose. `create-before-delete` (its
+   * default) creates the replacement, then deletes the old object;
+   * `delete-before-replace` deletes first (the resource's
+   * `deleteBeforeReplace`, or the provider's choice).
+   */
+  readonly replaceOrder?: "create-before-delete" | "delete-before-replace";
+  /**
+   * For a replace of an object named by apiVersion, kind, namespace and
+   * `metadata.name` (Kubernetes): the old object and its replacement, as far
+   * as their inputs and outputs say (values that are secret or unknown are left out).
+   */
+  readonly objects?: { readonly old: ObjectIdentity; readonly new: ObjectIdentity };
+}
+
+/** What names a Kubernetes-style object: a replacement with the same identity is the same object. */
+export interface ObjectIdentity {
+  readonly apiVersion?: string;
+  readonly kind?: string;
+  readonly namespace?: string;
+  readonly name?: string;
 }
 
 /** One changed property of a resource a plan updates or replaces. */
@@ -144,6 +166,12 @@ export interface EngineOperationOptions {
    * when the state moved.
    */
   readonly fromState?: string;
+  /**
+   * For a preview or an `up`: resource types (`kubernetes:core/v1:Secret`)
+   * whose replacements the engine makes delete-before-replace, whatever the
+   * program or provider chose. A person approved deleting those objects first.
+   */
+  readonly deleteFirst?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EngineProgress) => void;
 }
@@ -201,12 +229,15 @@ export class PulumiEngine implements Engine {
         request,
         options,
         () =>
-          stack.preview({
-            refresh: options.refresh ?? false,
-            onEvent: collector.onEvent,
-            signal: options.signal,
-            ...(options.savePlan ? { plan: options.savePlan } : {}),
-          }),
+          withDeleteFirst(stackSettingsFile(request.workDir, request.stack), options.deleteFirst, (configFile) =>
+            stack.preview({
+              refresh: options.refresh ?? false,
+              onEvent: collector.onEvent,
+              signal: options.signal,
+              ...(options.savePlan ? { plan: options.savePlan } : {}),
+              ...(configFile ? { configFile } : {}),
+            }),
+          ),
         collector,
       );
     } finally {
@@ -244,15 +275,18 @@ export class PulumiEngine implements Engine {
           request,
           { ...options, signal },
           () =>
-            stack.up({
-              refresh: options.refresh ?? false,
-              onEvent: (event) => {
-                watch.onEvent(event);
-                collector.onEvent(event);
-              },
-              signal,
-              ...(options.plan ? { plan: options.plan } : {}),
-            }),
+            withDeleteFirst(stackSettingsFile(request.workDir, request.stack), options.deleteFirst, (configFile) =>
+              stack.up({
+                refresh: options.refresh ?? false,
+                onEvent: (event) => {
+                  watch.onEvent(event);
+                  collector.onEvent(event);
+                },
+                signal,
+                ...(options.plan ? { plan: options.plan } : {}),
+                ...(configFile ? { configFile } : {}),
+              }),
+            ),
           collector,
           recheck,
         ),
@@ -436,7 +470,7 @@ export class PulumiEngine implements Engine {
     for (const [name, value] of Object.entries(request.config)) config[name] = { value };
     for (const [name, value] of Object.entries(request.secretConfig)) config[name] = { value, secret: true };
     const configHash = sha256(JSON.stringify(config));
-    const settings = join(request.workDir, `Pulumi.${request.stack.split("/").at(-1)}.yaml`);
+    const settings = stackSettingsFile(request.workDir, request.stack);
     // Config is set again only when it changed or its file is not as we left it
     // (a checkout resets or removes it).
     if (

@@ -104,3 +104,32 @@ describe("secrets in drift and in diffs", () => {
     ]);
   });
 });
+
+describe("replacements in the engine's steps", () => {
+  it("says which half the engine does first, and the identities of the old and new objects", () => {
+    const createFirst = new StepCollector(undefined, true);
+    for (const op of ["create-replacement", "replace", "delete-replaced"]) createFirst.onEvent(secretStep(op));
+    expect(createFirst.counts.replace).toBe(1);
+    expect(createFirst.steps).toEqual([
+      expect.objectContaining({
+        op: "replace",
+        replaceOrder: "create-before-delete",
+        objects: {
+          old: { apiVersion: "v1", kind: "Secret", namespace: "ledger", name: "ledger-db" },
+          new: { apiVersion: "v1", kind: "Secret", namespace: "ledger", name: "ledger-db" },
+        },
+        diffs: [{ path: "data.password", kind: "update", replace: true, old: "[secret]", new: "[secret]" }],
+      }),
+    ]);
+    const deleteFirst = new StepCollector(undefined, true);
+    for (const op of ["delete-replaced", "replace", "create-replacement"]) deleteFirst.onEvent(secretStep(op));
+    expect(deleteFirst.steps[0]?.replaceOrder).toBe("delete-before-replace");
+  });
+
+  it("leaves out a name that is unknown or secret", () => {
+    const collector = new StepCollector(undefined, true);
+    collector.onEvent(secretStep("create-replacement", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"));
+    collector.onEvent(secretStep("replace", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"));
+    expect(collector.steps[0]?.objects?.new).toEqual({ apiVersion: "v1", kind: "Secret", namespace: "ledger" });
+  });
+});

@@ -6,7 +6,14 @@
 
 import type { EngineEvent, OpType, StepEventMetadata } from "@pulumi/pulumi/automation/index.js";
 import { changedPaths, maskedSecretPaths } from "./driftPaths.js";
-import type { ChangeCounts, DriftedResource, EngineProgress, PlannedStep, PropertyChange } from "./engine.js";
+import type {
+  ChangeCounts,
+  DriftedResource,
+  EngineProgress,
+  ObjectIdentity,
+  PlannedStep,
+  PropertyChange,
+} from "./engine.js";
 import { stableJson } from "./util.js";
 
 const IGNORED_TYPES = /^pulumi:(pulumi:Stack|providers:)/;
@@ -34,6 +41,12 @@ export class StepCollector {
   stackOutputs: Record<string, unknown> | undefined;
   readonly #onProgress: ((event: EngineProgress) => void) | undefined;
   readonly #preview: boolean;
+  /**
+   * Which half of a replacement the engine announced first, per URN: it
+   * announces `create-replacement` before the `replace` when it creates
+   * first, `delete-replaced` before it when it deletes first.
+   */
+  readonly #firstHalf = new Map<string, "create-replacement" | "delete-replaced">();
 
   constructor(onProgress?: (event: EngineProgress) => void, preview = false) {
     this.#onProgress = onProgress;
@@ -48,6 +61,7 @@ export class StepCollector {
     this.resourceFailed = false;
     this.drift.length = 0;
     this.stackOutputs = undefined;
+    this.#firstHalf.clear();
   }
 
   readonly onEvent = (event: EngineEvent): void => {
@@ -101,6 +115,8 @@ export class StepCollector {
       });
     }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
+    if ((pre.op === "create-replacement" || pre.op === "delete-replaced") && !this.#firstHalf.has(pre.urn))
+      this.#firstHalf.set(pre.urn, pre.op);
     const op = countedOp(pre.op);
     if (!op) return;
     this.counts[op]++;
@@ -112,6 +128,7 @@ export class StepCollector {
       type: pre.type,
       keys: pre.keys,
       ...(diffs.length > 0 ? { diffs } : {}),
+      ...(op === "replace" ? replacement(pre, this.#firstHalf.get(pre.urn)) : {}),
     });
   };
 }
@@ -128,6 +145,46 @@ export function asRefreshEvent(event: EngineEvent): EngineEvent {
   if (pre) return { ...event, resourcePreEvent: { ...pre, metadata: { ...pre.metadata, op: "refresh" } } };
   if (out) return { ...event, resOutputsEvent: { ...out, metadata: { ...out.metadata, op: "refresh" } } };
   return event;
+}
+
+/** The order and the identities of a replacement, as far as its step says. */
+function replacement(
+  step: StepEventMetadata,
+  firstHalf: "create-replacement" | "delete-replaced" | undefined,
+): Pick<PlannedStep, "replaceOrder" | "objects"> {
+  const old = identity(step.old?.outputs, step.old?.inputs);
+  const next = identity(step.new?.inputs, step.new?.outputs);
+  return {
+    ...(firstHalf
+      ? { replaceOrder: firstHalf === "delete-replaced" ? "delete-before-replace" : "create-before-delete" }
+      : {}),
+    ...(old.name !== undefined || next.name !== undefined ? { objects: { old, new: next } } : {}),
+  };
+}
+
+/**
+ * apiVersion, kind, namespace and name of an object, from its properties
+ * (the live outputs first for the old object, the inputs first for the new
+ * one); only plain strings count, never a secret or an unknown value.
+ */
+function identity(
+  first: Record<string, unknown> | undefined,
+  second: Record<string, unknown> | undefined,
+): ObjectIdentity {
+  const text = (path: string): string | undefined => {
+    for (const props of [first, second]) {
+      const value = valueAt(props, path);
+      if (typeof value === "string" && value !== "" && value !== UNKNOWN && value !== "[secret]") return value;
+    }
+    return undefined;
+  };
+  const found = {
+    apiVersion: text("apiVersion"),
+    kind: text("kind"),
+    namespace: text("metadata.namespace"),
+    name: text("metadata.name"),
+  };
+  return Object.fromEntries(Object.entries(found).filter(([, v]) => v !== undefined)) as ObjectIdentity;
 }
 
 /** Pulumi's marker of a value not known until the resource is applied. */

@@ -145,3 +145,60 @@ describe("checkGates", () => {
     expect(checkGates(destructive, gates({ allowDestructive: true }))).toBeUndefined();
   });
 });
+
+describe("the same-name replacement gate", () => {
+  const identity = (name: string, namespace = "shop", apiVersion = "apps/v1", kind = "Deployment") => ({
+    apiVersion,
+    kind,
+    namespace,
+    name,
+  });
+  const replacing = (
+    old: ReturnType<typeof identity>,
+    next: ReturnType<typeof identity>,
+    replaceOrder?: PlannedStep["replaceOrder"],
+  ): Plan => ({
+    counts: { create: 0, update: 0, delete: 0, replace: 1, same: 9 },
+    changes: true,
+    steps: [
+      {
+        op: "replace",
+        type: `kubernetes:${old.apiVersion}:${old.kind}`,
+        urn: `urn:pulumi:dev::app::kubernetes:${old.apiVersion}:${old.kind}::${old.name}`,
+        objects: { old, new: next },
+        ...(replaceOrder ? { replaceOrder } : {}),
+      },
+    ],
+  });
+
+  it("refuses a create-before-delete replacement of an object by itself, naming it and the fix", () => {
+    const refusal = checkGates(replacing(identity("api"), identity("api"), "create-before-delete"), gates());
+    expect(refusal?.gate).toBe("same-name-replacement");
+    expect(refusal?.message).toContain("urn:pulumi:dev::app::kubernetes:apps/v1:Deployment::api (Deployment shop/api)");
+    expect(refusal?.message).toContain("`deleteBeforeReplace: true`");
+    expect(refusal?.message).toContain("approve this revision");
+  });
+
+  it("is not lifted by allowDestructive: only a person's approval accepts the delete", () => {
+    const plan = replacing(identity("api"), identity("api", "shop", "apps/v1beta2"), "create-before-delete");
+    expect(checkGates(plan, gates({ allowDestructive: true }))?.gate).toBe("same-name-replacement");
+  });
+
+  it("takes an unset namespace for the provider's default, which may be the old one", () => {
+    const unset = { ...identity("db-creds", "", "v1", "Secret"), namespace: undefined } as unknown as ReturnType<
+      typeof identity
+    >;
+    const plan = replacing(identity("db-creds", "shop", "v1", "Secret"), unset);
+    expect(checkGates(plan, gates())?.gate).toBe("same-name-replacement");
+  });
+
+  it("lets through a delete-before-replace, a new name, another namespace or another kind", () => {
+    const allowed = [
+      replacing(identity("api"), identity("api"), "delete-before-replace"),
+      replacing(identity("settings-0a1b2c3d"), identity("settings-4e5f6a7b"), "create-before-delete"),
+      replacing(identity("api", "shop"), identity("api", "shop-v2"), "create-before-delete"),
+      replacing(identity("api"), identity("api", "shop", "apps/v1", "StatefulSet"), "create-before-delete"),
+    ];
+    for (const plan of allowed) expect(checkGates(plan, gates({ maxDestructiveShare: 1 }))).toBeUndefined();
+  });
+});

@@ -88,6 +88,11 @@ export interface RunContext {
   /** How often this run planned again because the state moved before its `up`. */
   replans: number;
   plan?: Plan;
+  /**
+   * Resource types whose replacements this run's preview and `up` make
+   * delete-before-replace: a person approved replacing objects by themselves.
+   */
+  deleteFirst?: readonly string[];
   counts?: ChangeCounts;
   drift: boolean;
   /** The plan holds changes from Git that are not applied (besides drift). */

@@ -17,7 +17,7 @@ import {
 import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
 import type { Plan } from "./engine.js";
 import { GateRefusedError, PlanDivergedError, StateMovedError } from "./errors.js";
-import { checkGates } from "./gates.js";
+import { checkGates, sameNameReplacements } from "./gates.js";
 import { leaseStack } from "./leases.js";
 import { promotedRevision } from "./promotions.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
@@ -280,6 +280,7 @@ export const preview: Step = async (ctx) => {
     ...engineOptions(ctx, previewRefresh),
     ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
+    ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
   });
   const plan: Plan = drift ? { ...previewed, drift } : previewed;
   ctx.plan = plan;
@@ -314,9 +315,13 @@ export const modeResult: Step = (ctx) => {
   if (!plan.changes) ctx.progress("preview", "dependency outputs changed; up to update the stack outputs");
 };
 
-/** Safety gates refuse destructive or empty plans unless approved. */
-export const gates: Step = (ctx) => {
-  if (ctx.approved) return;
+/**
+ * Safety gates refuse destructive or empty plans unless approved. An approved
+ * plan that replaces objects by themselves create-before-delete is planned
+ * again delete-before-replace: what the person accepted is the delete.
+ */
+export const gates: Step = async (ctx) => {
+  if (ctx.approved) return deleteFirstIfApproved(ctx);
   const refusal = checkGates(ctx.plan!, ctx.target.gates);
   if (!refusal) return;
   if (ctx.planFile) rmSync(ctx.planFile, { force: true });
@@ -328,6 +333,35 @@ export const gates: Step = (ctx) => {
   });
   throw new GateRefusedError(refusal.gate, refusal.message);
 };
+
+/**
+ * An approved revision whose plan replaces objects by themselves: the
+ * replacements of those types are planned again, and applied, old object
+ * first (see `deleteFirst.ts`). Refused if the engine still would not.
+ */
+async function deleteFirstIfApproved(ctx: RunContext): Promise<void> {
+  const sameName = sameNameReplacements(ctx.plan!);
+  if (sameName.length === 0) return;
+  ctx.deleteFirst = [...new Set([...(ctx.deleteFirst ?? []), ...sameName.map((s) => s.type)])];
+  ctx.progress(
+    "gates",
+    `approved: ${sameName.map((s) => s.urn).join(", ")} replaced delete-before-replace (deleted, then created again)`,
+  );
+  const replanned = await ctx.rt.options.engine.preview(ctx.request!, {
+    ...engineOptions(ctx, ctx.upRefresh ?? false),
+    deleteFirst: ctx.deleteFirst,
+  });
+  const still = sameNameReplacements(replanned);
+  if (still.length > 0)
+    throw new GateRefusedError(
+      "same-name-replacement",
+      `the engine would still replace ${still.map((s) => s.urn).join(", ")} create-before-delete with an object of the same name; ` +
+        "set `deleteBeforeReplace: true` on the resource",
+    );
+  ctx.plan = ctx.plan?.drift ? { ...replanned, drift: ctx.plan.drift } : replanned;
+  ctx.counts = replanned.counts;
+  ctx.steps = replanned.steps;
+}
 
 /** Holds the plan for a person unless this exact plan was approved. */
 export const holdForApproval: Step = async (ctx) => {
@@ -403,6 +437,7 @@ export const apply: Step = async (ctx) => {
       const applied = await engine.up(ctx.request!, {
         ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
         expect: ctx.plan?.steps ?? [],
+        ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
         ...(ctx.planState !== undefined ? { fromState: ctx.planState } : {}),
       });
       return appliedResult(ctx, applied.counts, applied.outputs);
