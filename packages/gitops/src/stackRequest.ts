@@ -18,6 +18,18 @@ export const PROVENANCE_ENV = {
   stack: "DRIFTLESS_STACK",
 } as const;
 
+/**
+ * Upstream's Kubernetes provider treats any change of a Secret's `data`,
+ * `stringData` or `type` as a replacement unless Secrets are mutable
+ * (`enableSecretMutable`, default off; pulumi-kubernetes#1772). A hand edit of
+ * a Secret the program declares would then plan a replace, which for a fixed
+ * name is a delete and create at best. Reconciled programs get mutable
+ * Secrets, updated in place (not `immutable: true` ones, nor a change of
+ * `type`), unless the target's `env` says otherwise or the program's provider
+ * sets `enableSecretMutable` itself.
+ */
+export const KUBERNETES_SECRETS_MUTABLE = { PULUMI_K8S_ENABLE_SECRET_MUTABLE: "true" } as const;
+
 /** The engine request for a target at a revision, with the dependency outputs as config. */
 export function stackRequestFor(
   target: ResolvedTarget,
@@ -41,6 +53,10 @@ export function stackRequestFor(
       // faster to start); type errors belong in CI and plan-on-PR, and a
       // target can turn checking back on with this variable in its `env`.
       PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+      // The Kubernetes provider replaces a Secret whose data changed unless
+      // Secrets are mutable; a replacement of a fixed-name Secret deletes it
+      // for a moment at best (see KUBERNETES_SECRETS_MUTABLE).
+      ...KUBERNETES_SECRETS_MUTABLE,
       ...target.env,
       // The store's password reaches a backend in the store's database through the environment, never its URL.
       ...(stateBackend && target.backend === stateBackend.url ? stateBackend.env : {}),
