@@ -162,7 +162,9 @@ describe("drift and changes from Git", () => {
           op: "update",
           urn: "s",
           type: "kubernetes:core/v1:Secret",
-          diffs: [{ path: "data.password", kind: "update", replace: false, old: "[secret]", new: "[secret]" }],
+          diffs: [
+            { path: "data.password", kind: "update", replace: false, old: "[secret]", new: "[secret]" },
+          ],
         },
       ],
       changes: true,

@@ -15,13 +15,17 @@ describe("delete-before-replace through the stack's autonaming", () => {
       "  pulumi:autonaming:",
       "    providers:",
       "      aws:",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Pulumi's autonaming pattern syntax
       "        pattern: ${name}-${hex(4)}",
       "",
     ].join("\n");
-    const out = parse(deleteFirstSettings(settings, ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Secret"]));
+    const out = parse(
+      deleteFirstSettings(settings, ["kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Secret"]),
+    );
     expect(out.encryptionsalt).toBe("v1:abc");
     expect(out.config["app:kubeconfig"]).toBe("/tmp/kc");
     expect(out.config["pulumi:autonaming"].providers).toEqual({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: Pulumi's autonaming pattern syntax
       aws: { pattern: "${name}-${hex(4)}" },
       kubernetes: {
         resources: {

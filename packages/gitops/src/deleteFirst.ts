@@ -28,7 +28,9 @@ export function deleteFirstSettings(settings: string | undefined, types: readonl
   if (doc.errors.length > 0) throw doc.errors[0];
   for (const type of types) {
     const provider = type.split(":")[0] ?? type;
-    doc.setIn(["config", "pulumi:autonaming", "providers", provider, "resources", type], { mode: "verbatim" });
+    doc.setIn(["config", "pulumi:autonaming", "providers", provider, "resources", type], {
+      mode: "verbatim",
+    });
   }
   return doc.toString();
 }

@@ -44,9 +44,16 @@ describe("touchesPaths", () => {
 });
 
 describe("maskedSecretPaths", () => {
-  const masked = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" };
+  const masked = {
+    "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+    ciphertext: "[secret]",
+  };
   it("names the paths that hold a masked secret on both sides, whose change cannot be seen", () => {
-    const before = { data: masked, metadata: { resourceVersion: "1" }, spec: { token: "[secret]", plain: 1 } };
+    const before = {
+      data: masked,
+      metadata: { resourceVersion: "1" },
+      spec: { token: "[secret]", plain: 1 },
+    };
     const after = { data: masked, metadata: { resourceVersion: "2" }, spec: { token: "[secret]", plain: 1 } };
     expect(changedPaths(before, after)).toEqual(["metadata.resourceVersion"]);
     expect(maskedSecretPaths(before, after)?.sort()).toEqual(["data", "spec.token"]);

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ConfigMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation/index.js";
 import { loadAutomation } from "./automation.js";
-import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
 import { stackSettingsFile, withDeleteFirst } from "./deleteFirst.js";
+import { asRefreshEvent, maskedOutputs, StepCollector } from "./engineEvents.js";
 import { clearDeadLocks, guard, waitWhileLocked } from "./engineFailures.js";
 import { StateMovedError } from "./errors.js";
 import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
@@ -229,14 +228,17 @@ export class PulumiEngine implements Engine {
         request,
         options,
         () =>
-          withDeleteFirst(stackSettingsFile(request.workDir, request.stack), options.deleteFirst, (configFile) =>
-            stack.preview({
-              refresh: options.refresh ?? false,
-              onEvent: collector.onEvent,
-              signal: options.signal,
-              ...(options.savePlan ? { plan: options.savePlan } : {}),
-              ...(configFile ? { configFile } : {}),
-            }),
+          withDeleteFirst(
+            stackSettingsFile(request.workDir, request.stack),
+            options.deleteFirst,
+            (configFile) =>
+              stack.preview({
+                refresh: options.refresh ?? false,
+                onEvent: collector.onEvent,
+                signal: options.signal,
+                ...(options.savePlan ? { plan: options.savePlan } : {}),
+                ...(configFile ? { configFile } : {}),
+              }),
           ),
         collector,
       );
@@ -275,17 +277,20 @@ export class PulumiEngine implements Engine {
           request,
           { ...options, signal },
           () =>
-            withDeleteFirst(stackSettingsFile(request.workDir, request.stack), options.deleteFirst, (configFile) =>
-              stack.up({
-                refresh: options.refresh ?? false,
-                onEvent: (event) => {
-                  watch.onEvent(event);
-                  collector.onEvent(event);
-                },
-                signal,
-                ...(options.plan ? { plan: options.plan } : {}),
-                ...(configFile ? { configFile } : {}),
-              }),
+            withDeleteFirst(
+              stackSettingsFile(request.workDir, request.stack),
+              options.deleteFirst,
+              (configFile) =>
+                stack.up({
+                  refresh: options.refresh ?? false,
+                  onEvent: (event) => {
+                    watch.onEvent(event);
+                    collector.onEvent(event);
+                  },
+                  signal,
+                  ...(options.plan ? { plan: options.plan } : {}),
+                  ...(configFile ? { configFile } : {}),
+                }),
             ),
           collector,
           recheck,

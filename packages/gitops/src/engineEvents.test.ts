@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
+import { describe, expect, it } from "vitest";
 import { EngineProgressRenderer, StepCollector } from "./engineEvents.js";
 
 describe("engine progress in the run log", () => {
@@ -47,7 +47,10 @@ describe("engine progress in the run log", () => {
 const SECRET_URN = "urn:pulumi:dev::app::kubernetes:core/v1:Secret::ledger-db";
 const SECRET_TYPE = "kubernetes:core/v1:Secret";
 /** A secret as the engine's events show it: its marker around the blinded `[secret]`. */
-const MASKED = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "[secret]" };
+const MASKED = {
+  "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+  ciphertext: "[secret]",
+};
 /** A Secret's state as a step shows it: declared with `stringData`, read back as `data`. */
 const secretState = (name: unknown, namespace = "ledger") => ({
   type: SECRET_TYPE,
@@ -69,7 +72,9 @@ const secretStep = (op: string, name: unknown = "ledger-db", replace = true) =>
         old: secretState("ledger-db"),
         new: secretState(name),
         ...(replace ? { keys: ["data.password"] } : {}),
-        detailedDiff: { "data.password": { diffKind: replace ? "update-replace" : "update", inputDiff: false } },
+        detailedDiff: {
+          "data.password": { diffKind: replace ? "update-replace" : "update", inputDiff: false },
+        },
       },
     },
   }) as unknown as EngineEvent;
@@ -87,7 +92,14 @@ describe("secrets in drift and in diffs", () => {
       sequence: 1,
       timestamp: 1,
       resOutputsEvent: {
-        metadata: { op: "refresh", urn: SECRET_URN, type: SECRET_TYPE, provider: "", old: live("1"), new: live("2") },
+        metadata: {
+          op: "refresh",
+          urn: SECRET_URN,
+          type: SECRET_TYPE,
+          provider: "",
+          old: live("1"),
+          new: live("2"),
+        },
       },
     } as unknown as EngineEvent);
     expect(collector.drift).toEqual([
@@ -108,7 +120,8 @@ describe("secrets in drift and in diffs", () => {
 describe("replacements in the engine's steps", () => {
   it("says which half the engine does first, and the identities of the old and new objects", () => {
     const createFirst = new StepCollector(undefined, true);
-    for (const op of ["create-replacement", "replace", "delete-replaced"]) createFirst.onEvent(secretStep(op));
+    for (const op of ["create-replacement", "replace", "delete-replaced"])
+      createFirst.onEvent(secretStep(op));
     expect(createFirst.counts.replace).toBe(1);
     expect(createFirst.steps).toEqual([
       expect.objectContaining({
@@ -122,7 +135,8 @@ describe("replacements in the engine's steps", () => {
       }),
     ]);
     const deleteFirst = new StepCollector(undefined, true);
-    for (const op of ["delete-replaced", "replace", "create-replacement"]) deleteFirst.onEvent(secretStep(op));
+    for (const op of ["delete-replaced", "replace", "create-replacement"])
+      deleteFirst.onEvent(secretStep(op));
     expect(deleteFirst.steps[0]?.replaceOrder).toBe("delete-before-replace");
   });
 
@@ -130,6 +144,10 @@ describe("replacements in the engine's steps", () => {
     const collector = new StepCollector(undefined, true);
     collector.onEvent(secretStep("create-replacement", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"));
     collector.onEvent(secretStep("replace", "04da6b54-80e4-46f7-96ec-b56ff0331ba9"));
-    expect(collector.steps[0]?.objects?.new).toEqual({ apiVersion: "v1", kind: "Secret", namespace: "ledger" });
+    expect(collector.steps[0]?.objects?.new).toEqual({
+      apiVersion: "v1",
+      kind: "Secret",
+      namespace: "ledger",
+    });
   });
 });

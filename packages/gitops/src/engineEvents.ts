@@ -174,7 +174,8 @@ function identity(
   const text = (path: string): string | undefined => {
     for (const props of [first, second]) {
       const value = valueAt(props, path);
-      if (typeof value === "string" && value !== "" && value !== UNKNOWN && value !== "[secret]") return value;
+      if (typeof value === "string" && value !== "" && value !== UNKNOWN && value !== "[secret]")
+        return value;
     }
     return undefined;
   };

@@ -174,7 +174,9 @@ describe("the same-name replacement gate", () => {
   it("refuses a create-before-delete replacement of an object by itself, naming it and the fix", () => {
     const refusal = checkGates(replacing(identity("api"), identity("api"), "create-before-delete"), gates());
     expect(refusal?.gate).toBe("same-name-replacement");
-    expect(refusal?.message).toContain("urn:pulumi:dev::app::kubernetes:apps/v1:Deployment::api (Deployment shop/api)");
+    expect(refusal?.message).toContain(
+      "urn:pulumi:dev::app::kubernetes:apps/v1:Deployment::api (Deployment shop/api)",
+    );
     expect(refusal?.message).toContain("`deleteBeforeReplace: true`");
     expect(refusal?.message).toContain("approve this revision");
   });
@@ -185,9 +187,10 @@ describe("the same-name replacement gate", () => {
   });
 
   it("takes an unset namespace for the provider's default, which may be the old one", () => {
-    const unset = { ...identity("db-creds", "", "v1", "Secret"), namespace: undefined } as unknown as ReturnType<
-      typeof identity
-    >;
+    const unset = {
+      ...identity("db-creds", "", "v1", "Secret"),
+      namespace: undefined,
+    } as unknown as ReturnType<typeof identity>;
     const plan = replacing(identity("db-creds", "shop", "v1", "Secret"), unset);
     expect(checkGates(plan, gates())?.gate).toBe("same-name-replacement");
   });

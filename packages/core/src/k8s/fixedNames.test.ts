@@ -30,7 +30,11 @@ async function children(program: () => unknown): Promise<Child[]> {
   const { resources } = await declare(() => {
     pulumi.runtime.registerStackTransformation(({ type, name, opts }) => {
       if (type.startsWith("kubernetes:"))
-        seen.push({ type, name, deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace });
+        seen.push({
+          type,
+          name,
+          deleteBeforeReplace: (opts as pulumi.CustomResourceOptions).deleteBeforeReplace,
+        });
       return undefined;
     });
     return program();
@@ -157,7 +161,10 @@ describe("fixed-name children are replaced old one first", () => {
       new ConfigBundle("settings", { namespace: "shop", data: { LOG_LEVEL: "info" } });
       new ConfigBundle("keys", { namespace: "shop", data: { TOKEN: pulumi.secret("t0ken!") }, secret: true });
     });
-    expect(found.map((c) => c.type).sort()).toEqual(["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"]);
+    expect(found.map((c) => c.type).sort()).toEqual([
+      "kubernetes:core/v1:ConfigMap",
+      "kubernetes:core/v1:Secret",
+    ]);
     expectSafeReplacements(found, ["kubernetes:core/v1:ConfigMap", "kubernetes:core/v1:Secret"]);
   });
 
