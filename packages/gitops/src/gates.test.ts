@@ -202,6 +202,9 @@ describe("the same-name replacement gate", () => {
       replacing(identity("api", "shop"), identity("api", "shop-v2"), "create-before-delete"),
       replacing(identity("api"), identity("api", "shop", "apps/v1", "StatefulSet"), "create-before-delete"),
     ];
+    // Another provider's resource with a `metadata.name` but no apiVersion and kind is not identified so.
+    const named = { namespace: "shop", name: "api" } as unknown as ReturnType<typeof identity>;
+    allowed.push(replacing(named, named, "create-before-delete"));
     for (const plan of allowed) expect(checkGates(plan, gates({ maxDestructiveShare: 1 }))).toBeUndefined();
   });
 });

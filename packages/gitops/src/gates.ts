@@ -28,6 +28,8 @@ function apiGroup(apiVersion: string | undefined): string | undefined {
  * group and kind is the same object to the API server.
  */
 function sameObject(old: ObjectIdentity, next: ObjectIdentity): boolean {
+  // Only objects that name their apiVersion and kind (Kubernetes) are identified by name this way.
+  if (old.apiVersion === undefined || old.kind === undefined) return false;
   if (old.name === undefined || old.name !== next.name) return false;
   if (old.kind !== next.kind || apiGroup(old.apiVersion) !== apiGroup(next.apiVersion)) return false;
   return old.namespace === undefined || next.namespace === undefined || old.namespace === next.namespace;
