@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, masking) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -13,6 +13,7 @@ import { componentBenchmark } from "./components.js";
 import { engineBenchmarks } from "./engine.js";
 import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
+import { maskingBenchmark } from "./masking.js";
 import { noopBenchmarks } from "./noop.js";
 import { replicasBenchmark } from "./replicas.js";
 import { scaleBenchmark } from "./scaleRun.js";
@@ -47,6 +48,7 @@ if (want("components")) figures.push(...(await componentBenchmark()));
 if (want("startup")) figures.push(...(await startupBenchmark(runs)));
 if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
 if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));
+if (want("masking")) figures.push(...(await maskingBenchmark(runs)));
 if (want("replicas"))
   figures.push(
     ...(await replicasBenchmark(Number(values["replica-targets"]), Number(values["replica-seconds"]), runs)),

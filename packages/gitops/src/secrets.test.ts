@@ -134,4 +134,22 @@ describe("publicRepoUrl", () => {
       expect(publicRepoUrl(url)).toBe(url);
     }
   });
+
+  it("strips a password with an unencoded @ whole, as the backend reads it (up to the last @)", () => {
+    expect(publicRepoUrl("postgres://driftless:Pa@ssw0rd@db:5432/state")).toBe("postgres://db:5432/state");
+    // Text that does not parse as a URL (a space in the host) loses everything up to the last @ too.
+    expect(publicRepoUrl("postgres://driftless:Pa@ss@db host/state")).toBe("postgres://db host/state");
+    expect(new Redactor().redact("dial postgres://driftless:Pa@ssw0rd@db:5432/state failed")).toBe(
+      "dial postgres://[redacted]@db:5432/state failed",
+    );
+  });
+});
+
+describe("Redactor on hostile text", () => {
+  it("masks URL credentials in a long word without a quadratic scan", () => {
+    // A word of 64 KB that looks like the start of a scheme at every character.
+    const hostile = "a.".repeat(32 * 1024);
+    const redactor = new Redactor().add("some-secret");
+    expect(redactor.redact(`${hostile}://user:pw@host/`)).toBe(`${hostile}://[redacted]@host/`);
+  });
 });

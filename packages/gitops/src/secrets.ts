@@ -67,7 +67,7 @@ export class Redactor {
   }
 
   redact(text: string): string {
-    let out = text.replace(/(\b[a-z][\w+.-]*:\/\/)[^\s/@]+@/gi, "$1[redacted]@");
+    let out = maskUrlCredentials(text);
     if (this.#secrets.size === 0) return out;
     // One pass finds the secrets the text holds (a lookahead matches at every
     // position, so overlapping ones are found too); only those are replaced.
@@ -89,7 +89,41 @@ export class Redactor {
   }
 }
 
-/** A repository URL safe to show: credentials stripped. */
+/**
+ * Credentials in URLs: a scheme of at most 32 characters, then everything up
+ * to the last `@` before the next `/` or space, as Go's URL parser (the
+ * backend's) reads an unencoded `@` in a password. The bounded scheme keeps
+ * the scan linear: an unbounded `[\w+.-]*` before `://` rescans the rest of a
+ * long word from each of its characters (quadratic on `a.a.a.…`).
+ */
+const URL_CREDENTIALS = /(\b[a-z][\w+.-]{0,31}:\/\/)[^\s/]*@/gi;
+
+/** Replaces the credentials of every URL in `text` with `[redacted]`. */
+function maskUrlCredentials(text: string): string {
+  // Most texts hold no URL at all; they are returned without a regex scan.
+  return text.includes("://") ? text.replace(URL_CREDENTIALS, "$1[redacted]@") : text;
+}
+
+/**
+ * A repository URL safe to show: user and password removed. The URL is
+ * parsed (which takes the last `@` of the authority, as the backend does);
+ * text that does not parse loses everything up to the last `@` before its
+ * first `/` after the scheme.
+ */
 export function publicRepoUrl(url: string): string {
-  return url.replace(/^([a-z][\w+.-]*:\/\/)[^\s/@]+@/i, "$1");
+  const scheme = /^[a-z][\w+.-]{0,31}:\/\//i.exec(url)?.[0];
+  if (!scheme) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.href;
+  } catch {
+    const rest = url.slice(scheme.length);
+    const end = rest.search(/[/\s]/);
+    const authority = end < 0 ? rest : rest.slice(0, end);
+    const at = authority.lastIndexOf("@");
+    return at < 0 ? url : scheme + rest.slice(at + 1);
+  }
 }

@@ -65,6 +65,9 @@ export const json = (status: number, body: unknown, headers?: Record<string, str
 });
 export const fail = (status: number, message: string): Reply => json(status, { error: message });
 
+/** The longest name, id or search a reply echoes; target names have at most 63 characters, run ids 36. */
+export const MAX_ECHOED = 256;
+
 /** A request header's first value. */
 export function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
@@ -155,6 +158,10 @@ export function router(
       params = (route.pattern.exec(path) ?? []).slice(1).map((p) => decodeURIComponent(p));
     } catch {
       return fail(400, "the path is not valid URL encoding");
+    }
+    // Names and ids are far shorter; a longer one is not echoed (nor masked, nor rendered).
+    if (params.some((p) => p.length > MAX_ECHOED)) {
+      return fail(404, `not found: a name or id in the path is longer than ${MAX_ECHOED} characters`);
     }
     if (route.auth === "control" || (route.auth === "read" && !auth.publicReads)) {
       if (auth.tokens.length === 0) return fail(401, "no API token is configured");

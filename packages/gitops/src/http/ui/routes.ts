@@ -7,7 +7,15 @@
 import type { IncomingMessage } from "node:http";
 import { isShaPrefix } from "../../util.js";
 import { readBody } from "../body.js";
-import { type Api, bearerToken, errorReply, type Reply, type Route, tokenMatches } from "../router.js";
+import {
+  type Api,
+  bearerToken,
+  errorReply,
+  MAX_ECHOED,
+  type Reply,
+  type Route,
+  tokenMatches,
+} from "../router.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
@@ -166,7 +174,10 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       handle: read(async (req, _p, query) => {
         const rows = await rowSource.rows();
-        const filter = { state: query.get("state") ?? "", q: query.get("q") ?? "" };
+        const filter = {
+          state: (query.get("state") ?? "").slice(0, MAX_ECHOED),
+          q: (query.get("q") ?? "").slice(0, MAX_ECHOED),
+        };
         return page(overviewPage(viewOf(req), rows, filter));
       }),
     },
