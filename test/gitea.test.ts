@@ -30,6 +30,16 @@ import { until } from "./support/wait.js";
 const HOOK_SECRET = "gitea-hook-secret-51c2";
 const NOTIFY_SECRET = "notify-hmac-secret-9e0d";
 const TOKEN = "api-token-3b7a51";
+/**
+ * The service's own secrets in its environment, as `driftless serve` holds
+ * them (`tokens: [{ env }]`, a webhook secret, the Git host's token): a pull
+ * request's program must not read them, and nothing it prints may post them.
+ */
+const SERVICE_ENV = {
+  DRIFTLESS_E2E_TOKEN: TOKEN,
+  DRIFTLESS_E2E_HOOK_SECRET: HOOK_SECRET,
+  DRIFTLESS_E2E_NOTIFY_SECRET: NOTIFY_SECRET,
+} as const;
 
 interface Received {
   readonly headers: IncomingMessage["headers"];
@@ -149,7 +159,10 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
       res.end("down");
     });
 
+    Object.assign(process.env, SERVICE_ENV, { DRIFTLESS_E2E_GITEA_TOKEN: gitea.token });
     reconciler = await Reconciler.create({
+      // Masked in every run and preview besides the target's own secrets.
+      secrets: [...Object.keys(SERVICE_ENV), "DRIFTLESS_E2E_GITEA_TOKEN"].map((env) => ({ env })),
       dataDir: join(sandbox.dir, "data"),
       installDependencies: false,
       logger: pino({ level: "silent" }),
@@ -209,6 +222,7 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     sandbox?.dispose();
     // The working clone lives outside the sandbox; each run left one behind.
     if (work) rmSync(work, { recursive: true, force: true });
+    for (const name of [...Object.keys(SERVICE_ENV), "DRIFTLESS_E2E_GITEA_TOKEN"]) delete process.env[name];
   });
 
   it("applies a push to main and sets a success status on that commit; receivers hear of it", async () => {
@@ -312,13 +326,17 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     );
   });
 
-  it("marks a pull request with a broken program failed, with the error, and leaves the stack alone", async () => {
+  it("marks a pull request with a broken program failed, with the error, and leaves the stack alone; the program reads and posts no secret", async () => {
     git(work, "checkout", "--quiet", "main");
     const digest = stateDigest();
     const runs = reconciler.history("site").length;
+    // The pull request's code prints and throws every variable it can read.
     const head = commit(
       "broken",
-      { "site/index.js": 'throw new Error("this program is broken");\n' },
+      {
+        "site/index.js":
+          'const env = JSON.stringify(process.env);\nconsole.log(env);\nthrow new Error("this program is broken: " + env);\n',
+      },
       "break it",
     );
     const pull = await gitea.api<{ number: number }>("POST", `/repos/${gitea.owner}/${gitea.repo}/pulls`, {
@@ -337,6 +355,16 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     const [comment] = await comments(pull.number);
     expect(comment?.body).toContain("The preview **failed**");
     expect(comment?.body).toContain("this program is broken");
+    // The environment did reach the comment (PATH is there), without the
+    // service's variables and with the target's passphrase masked.
+    expect(comment?.body).toContain('"PATH":');
+    expect(comment?.body).toContain('"PULUMI_CONFIG_PASSPHRASE":"[redacted]"');
+    for (const posted of [comment?.body ?? "", status?.description ?? ""]) {
+      for (const secret of [TOKEN, HOOK_SECRET, NOTIFY_SECRET, gitea.token, "test-passphrase"]) {
+        expect(posted).not.toContain(secret);
+      }
+      for (const name of Object.keys(SERVICE_ENV)) expect(posted).not.toContain(name);
+    }
     expect(stateDigest()).toBe(digest);
     expect(reconciler.history("site")).toHaveLength(runs);
   });

@@ -35,6 +35,11 @@ export interface DriftlessConfig {
   readonly concurrency: number;
   /** Install program dependencies when the lockfile changed. */
   readonly installDependencies: boolean;
+  /**
+   * Variables of the server's environment every target's engine, program and
+   * installer receive besides the minimal set (a name or `PREFIX_*`); targets add their own.
+   */
+  readonly inheritEnv: readonly string[];
   /** Grace period for runs in progress at shutdown, in milliseconds. */
   readonly shutdownGraceMs: number;
   /**
@@ -159,6 +164,14 @@ const configSchema = z.strictObject({
   maxBodyBytes: z.number().int("must be a whole number").min(1024, "must be at least 1024").optional(),
   concurrency: z.number().int("must be a whole number").min(1, "must be at least 1").optional(),
   installDependencies: z.boolean({ error: "must be true or false" }).optional(),
+  inheritEnv: z
+    .array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/, "must be a variable name or a prefix ending in *"),
+      {
+        error: "must be a list of variable names",
+      },
+    )
+    .optional(),
   shutdownGrace: duration.optional(),
   targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
   // Checked apart (storeSchema): its value may hold a password, which errors must not echo.
@@ -352,6 +365,7 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     maxBodyBytes: config.maxBodyBytes ?? 1024 * 1024,
     concurrency: config.concurrency ?? 2,
     installDependencies: config.installDependencies ?? true,
+    inheritEnv: config.inheritEnv ?? [],
     shutdownGraceMs:
       config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
     notify: (config.notify ?? []).map((p) => anchorProvider(p as NotifyProvider, baseDir)),

@@ -14,7 +14,7 @@ import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./postgre
 import { type ReplicaOptions, type ResolvedReplicaOptions, resolveReplicaOptions } from "./replicas.js";
 import { Redactor } from "./secrets.js";
 import { GitSource, type Source } from "./source.js";
-import type { TargetSpec } from "./spec.js";
+import type { SecretSource, TargetSpec } from "./spec.js";
 import { SqliteStore, type Store } from "./store.js";
 import type { TypeCheck } from "./typecheck.js";
 import type { RunOverride, RunRecord, Trigger } from "./types.js";
@@ -70,6 +70,23 @@ export interface ReconcilerOptions {
    * @default false - this process runs every target
    */
   readonly replicas?: ReplicaOptions | boolean;
+  /**
+   * Secrets of the service that embeds the reconciler (API tokens, webhook
+   * secrets, notification credentials, session secrets): masked in every run
+   * log, error, event and pull-request preview, besides the targets' own
+   * secrets. The store's password is added by itself. Read at each run, so
+   * rotated values are masked too.
+   * @default []
+   */
+  readonly secrets?: readonly SecretSource[];
+  /**
+   * Variables of this process's environment the engine and the dependency
+   * installer receive besides the minimal set (see `ENGINE_ENV_ALLOWLIST`), for
+   * every target; a name, or a prefix ending in `*` (`"AWS_*"`). Targets add
+   * their own with `inheritEnv`.
+   * @default []
+   */
+  readonly inheritEnv?: readonly string[];
 }
 
 /** Options for one requested run. */
@@ -172,6 +189,10 @@ export interface ResolvedOptions {
   readonly replicas: ResolvedReplicaOptions | undefined;
   /** How long a stack lease lasts unless renewed: the replicas' lease TTL, else {@link LEASE_TTL_MS}. */
   readonly stackLeaseTtlMs: number;
+  /** The service's secrets, the store's password included. */
+  readonly secrets: readonly SecretSource[];
+  /** Variables passed to the engine of every target beyond the minimal set. */
+  readonly inheritEnv: readonly string[];
 }
 
 /** Checks the options that need no I/O. @throws SpecError naming the field and the value */
@@ -214,7 +235,42 @@ export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
     random: options.random ?? Math.random,
     replicas,
     stackLeaseTtlMs: replicas?.leaseTtlMs ?? LEASE_TTL_MS,
+    secrets: [...(options.secrets ?? []), ...storePassword(given)],
+    inheritEnv: checkInheritEnv(options.inheritEnv ?? [], "inheritEnv"),
   };
+}
+
+/** The password of a PostgreSQL store option (a URL's, or `password`), where one is given. */
+export function storePassword(store: ReconcilerOptions["store"]): SecretSource[] {
+  if (typeof store === "object" && !isStore(store)) return store.password ? [store.password] : [];
+  if (typeof store !== "string") return [];
+  try {
+    const password = decodeURIComponent(new URL(store).password);
+    return password ? [password] : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Checks a list of variable names and `PREFIX_*` patterns.
+ * @throws SpecError naming the field and the entry
+ */
+export function checkInheritEnv(patterns: readonly string[], field: string): readonly string[] {
+  if (!Array.isArray(patterns)) {
+    throw new SpecError("Reconciler options", [{ path: field, message: "must be a list of variable names" }]);
+  }
+  for (const [i, pattern] of patterns.entries()) {
+    if (typeof pattern !== "string" || !/^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/.test(pattern)) {
+      throw new SpecError("Reconciler options", [
+        {
+          path: `${field}[${i}]`,
+          message: `must be a variable name or a prefix ending in *, got ${JSON.stringify(pattern)}`,
+        },
+      ]);
+    }
+  }
+  return patterns;
 }
 
 function isStore(store: ReconcilerOptions["store"]): store is Store {

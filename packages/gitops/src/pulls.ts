@@ -135,7 +135,8 @@ export class PullRequestPreviews {
       this.#notifier.setStatus(target.repo, sha, target.name, state, text);
     const comment = (body: string) =>
       this.#notifier.queue.push(host.kind, `comment on #${event.number}`, (s) =>
-        host.upsertComment(repo, event.number, previewMarker(target.name), body, s),
+        // A preview runs the pull request's code: whatever it prints or throws is masked again here.
+        host.upsertComment(repo, event.number, previewMarker(target.name), this.#notifier.redact(body), s),
       );
     status("pending", "previewing the plan");
     try {

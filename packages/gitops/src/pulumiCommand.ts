@@ -24,6 +24,7 @@ import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import type { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
 import { loadAutomation } from "./automation.js";
+import { ENGINE_ENV_ALLOWLIST, inheritedEnv } from "./engineEnv.js";
 import { dieWithThisProcessTree, ENGINE_TAG_ENV, killEngineProcesses, newEngineTag } from "./process.js";
 
 /** After a cancellation, how long the CLI gets to stop cleanly before it is killed. */
@@ -111,6 +112,7 @@ export interface RunPulumiOptions {
  * API's error classes (ConcurrentUpdateError, StackNotFoundError, …) as
  * `PulumiCommand.run` does. Whatever way the CLI ends, the processes it
  * started that are still running when it has exited are killed right after.
+ * The CLI receives {@link ENGINE_ENV_ALLOWLIST} of this process's environment, and `env`.
  */
 export async function runPulumi(
   command: string,
@@ -125,7 +127,9 @@ export async function runPulumi(
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       cwd,
-      env: { ...process.env, ...env, [ENGINE_TAG_ENV]: tag },
+      // Never the whole environment: the program is the repository's code and
+      // must not read this process's credentials. `env` carries the rest.
+      env: { ...inheritedEnv(ENGINE_ENV_ALLOWLIST), ...env, [ENGINE_TAG_ENV]: tag },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

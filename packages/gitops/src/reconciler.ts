@@ -40,7 +40,7 @@ import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withL
 import type { Runtime, TargetState } from "./runtime.js";
 import { Scheduler } from "./scheduler.js";
 import { Semaphore } from "./semaphore.js";
-import { type ResolvedTarget, resolveTarget, type TargetSpec } from "./spec.js";
+import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec.js";
 import { isStoredSuspended, isSuspended } from "./status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
@@ -412,6 +412,14 @@ export class Reconciler {
    */
   whenIdle(): Promise<void> {
     return this.#queue.whenIdle();
+  }
+
+  /**
+   * The service's secrets (the `secrets` option and the store's password): the
+   * HTTP handler and the notifier mask them too, as runs do.
+   */
+  get secrets(): readonly SecretSource[] {
+    return this.#options.secrets;
   }
 
   /** Runs waiting for a slot across all targets. */

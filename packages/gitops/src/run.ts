@@ -23,7 +23,7 @@ import { type PendingRun, skippedRun, strongerTrigger } from "./queue.js";
 import { LOG_LINES, type RunLogWriter } from "./runLog.js";
 import type { Runtime, TargetState } from "./runtime.js";
 import type { FollowUps } from "./scheduler.js";
-import { Redactor } from "./secrets.js";
+import { Redactor, readableSecrets } from "./secrets.js";
 import type { ResolvedTarget } from "./spec.js";
 import { collectSecrets } from "./stackRequest.js";
 import { deferredStatus } from "./status.js";
@@ -155,8 +155,12 @@ export function newRunContext(
   decided: () => void,
 ): RunContext {
   const target = state.spec;
-  // The store's password may echo back from the engine (a backend error); it never leaves a run.
-  const redactor = new Redactor().add(...Object.values(rt.options.stateBackend?.env ?? {}));
+  // The store's password may echo back from the engine (a backend error), and a
+  // program may print what it can find of the service's secrets: none leaves a run.
+  const redactor = new Redactor().add(
+    ...Object.values(rt.options.stateBackend?.env ?? {}),
+    ...readableSecrets(rt.options.secrets),
+  );
   const lines: string[] = [];
   const log = rt.options.logger.child({ target: target.name, runId: run.id });
   const logWriter = rt.recorder.logWriter(run.id, log);

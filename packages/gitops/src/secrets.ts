@@ -51,6 +51,20 @@ export function readSecret(source: SecretSource, what: string): string {
 }
 
 /**
+ * The values of the sources that can be read now; one that cannot is left
+ * out (it is reported where it is used, not where it is only masked).
+ */
+export function readableSecrets(sources: readonly SecretSource[]): string[] {
+  return sources.flatMap((source) => {
+    try {
+      return [readSecret(source, "secret")];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/**
  * Replaces every known secret value, and credentials in URLs, with `[redacted]`.
  * Used on everything that leaves a run: logs, events, errors, history rows.
  */

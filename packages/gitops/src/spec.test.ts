@@ -33,6 +33,7 @@ describe("resolveTarget defaults", () => {
       config: {},
       secretConfig: {},
       env: {},
+      inheritEnv: [],
       mode: "apply",
       refresh: true,
       intervalMs: 5 * 60_000,

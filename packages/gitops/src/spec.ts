@@ -130,6 +130,15 @@ export interface TargetSpec {
   readonly secretConfig?: Readonly<Record<string, SecretSource>>;
   /** Environment for the engine and the program. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Variables of the reconciler's own environment this target's engine,
+   * program and dependency installer receive besides the minimal set
+   * (`PATH`, `HOME`, locale, proxies, `PULUMI_*`, what the backend needs): a
+   * name or a prefix ending in `*` (`["AWS_*", "KUBECONFIG"]`); `["*"]`
+   * passes everything (the behaviour before this option existed).
+   * @default [] - plus the reconciler's `inheritEnv`
+   */
+  readonly inheritEnv?: readonly string[];
   /** `apply` corrects drift; `detect` only reports it; `preview` only plans. @default "apply" */
   readonly mode?: ReconcileMode;
   /** Refresh from the real infrastructure before the preview (drift detection). @default true */
@@ -206,6 +215,7 @@ export interface ResolvedTarget {
   readonly config: Readonly<Record<string, string>>;
   readonly secretConfig: Readonly<Record<string, SecretSource>>;
   readonly env: Readonly<Record<string, string>>;
+  readonly inheritEnv: readonly string[];
   readonly mode: ReconcileMode;
   readonly refresh: boolean;
   readonly intervalMs: number;
@@ -298,6 +308,14 @@ const targetSchema = z.strictObject({
   secretConfig: z.record(z.string().regex(CONFIG_KEY, "is not a config key"), secretSource).optional(),
   env: z
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string())
+    .optional(),
+  inheritEnv: z
+    .array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/, "must be a variable name or a prefix ending in *"),
+      {
+        error: "must be a list of variable names",
+      },
+    )
     .optional(),
   mode: z.enum(["apply", "detect", "preview"], { error: "must be one of apply, detect, preview" }).optional(),
   refresh: z.boolean({ error: "must be true or false" }).optional(),
@@ -424,6 +442,7 @@ export function resolveTarget(
     config: Object.fromEntries(Object.entries(spec.config ?? {}).map(([k, v]) => [k, String(v)])),
     secretConfig: spec.secretConfig ?? {},
     env: spec.env ?? {},
+    inheritEnv: spec.inheritEnv ?? [],
     mode: spec.mode ?? "apply",
     refresh: spec.refresh ?? true,
     intervalMs,

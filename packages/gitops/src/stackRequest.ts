@@ -4,6 +4,7 @@
  * secret config; and the secrets a run's log must never show.
  */
 import type { StackRequest } from "./engine.js";
+import { backendEnvPatterns, inheritedEnv } from "./engineEnv.js";
 import { publicRepoUrl, type Redactor, readSecret } from "./secrets.js";
 import type { ResolvedTarget } from "./spec.js";
 
@@ -37,6 +38,7 @@ export function stackRequestFor(
   workDir: string,
   deps: Readonly<Record<string, string>>,
   stateBackend?: { readonly url: string; readonly env: Readonly<Record<string, string>> },
+  inheritEnv: readonly string[] = [],
 ): StackRequest {
   const secretConfig = Object.fromEntries(
     Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
@@ -49,6 +51,8 @@ export function stackRequestFor(
     backend: target.backend,
     secretsProvider: target.secretsProvider,
     env: {
+      // The engine starts with a minimal environment (runPulumi); these are the target's additions.
+      ...inheritedFor(target, inheritEnv),
       // TypeScript programs are transpiled without a type check (several times
       // faster to start); type errors belong in CI and plan-on-PR, and a
       // target can turn checking back on with this variable in its `env`.
@@ -70,6 +74,24 @@ export function stackRequestFor(
     config: { ...deps, ...target.config },
     secretConfig,
   };
+}
+
+/**
+ * The variables of this process a target's engine and installer receive on top
+ * of their allowlist: what its backend and secrets provider need (`s3://` →
+ * `AWS_*`), and what the reconciler's and the target's `inheritEnv` name.
+ */
+export function inheritedFor(
+  target: ResolvedTarget,
+  inheritEnv: readonly string[],
+  allowlist: readonly string[] = [],
+): Record<string, string> {
+  return inheritedEnv([
+    ...allowlist,
+    ...backendEnvPatterns(target.backend, target.secretsProvider),
+    ...inheritEnv,
+    ...target.inheritEnv,
+  ]);
 }
 
 /** Adds every secret of a target (secret config, Git token, passphrase) to a redactor. */

@@ -16,12 +16,13 @@ import {
 } from "./decide.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "./dependencies.js";
 import type { Plan } from "./engine.js";
+import { INSTALLER_ENV_ALLOWLIST } from "./engineEnv.js";
 import { GateRefusedError, PlanDivergedError, StateMovedError } from "./errors.js";
 import { checkGates, sameNameReplacements } from "./gates.js";
 import { leaseStack } from "./leases.js";
 import { promotedRevision } from "./promotions.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
-import { stackRequestFor } from "./stackRequest.js";
+import { inheritedFor, stackRequestFor } from "./stackRequest.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "./typecheck.js";
 import { formatCounts, sha256, stableJson } from "./util.js";
 import { checkWindows } from "./windows.js";
@@ -155,7 +156,9 @@ export const checkout: Step = async (ctx) => {
 /** The program's dependencies, only when its lockfile changed. */
 export const prepare: Step = async (ctx) => {
   if (ctx.target.program || !ctx.rt.options.installDependencies) return;
-  const prepared = await prepareDependencies(ctx.projectDir as string, { signal: ctx.signal });
+  const { target, rt } = ctx;
+  const env = { ...inheritedFor(target, rt.options.inheritEnv, INSTALLER_ENV_ALLOWLIST), ...target.env };
+  const prepared = await prepareDependencies(ctx.projectDir as string, { env, signal: ctx.signal });
   ctx.progress(
     "prepare",
     `dependencies ${prepared.action}${prepared.lockfile ? ` (${prepared.lockfile})` : ""}`,
@@ -174,7 +177,14 @@ export const buildRequest: Step = (ctx) => {
       : join(rt.options.dataDir, "inline", target.name)
     : (ctx.projectDir as string);
   const deps = dependencyConfig(rt, target);
-  ctx.request = stackRequestFor(target, ctx.revision, workDir, deps, rt.options.stateBackend);
+  ctx.request = stackRequestFor(
+    target,
+    ctx.revision,
+    workDir,
+    deps,
+    rt.options.stateBackend,
+    rt.options.inheritEnv,
+  );
   ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 };
 
@@ -475,7 +485,14 @@ export const destroy: Step = async (ctx) => {
     : join(checkoutDir, target.path);
   ctx.progress("destroy", `destroying stack ${target.stack}`);
   const result = await rt.options.engine.destroy(
-    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options.stateBackend),
+    stackRequestFor(
+      target,
+      ctx.revision,
+      workDir,
+      dependencyConfig(rt, target),
+      rt.options.stateBackend,
+      rt.options.inheritEnv,
+    ),
     engineOptions(ctx, target.refresh),
   );
   ctx.counts = result.counts;

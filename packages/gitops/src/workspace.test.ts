@@ -91,4 +91,29 @@ describe("prepareDependencies", () => {
     });
     expect(existsSync(join(dir, "node_modules", ".driftless-lock-hash"))).toBe(false);
   });
+
+  it("gives install scripts the allowlisted environment only, never this process's secrets", async () => {
+    // The install script is the repository's code: it records what it can read.
+    writePackage({
+      scripts: {
+        preinstall: `node -e "require('fs').writeFileSync('seen.json', JSON.stringify(process.env))"`,
+      },
+    });
+    const added = {
+      DRIFTLESS_WORKSPACE_TEST_TOKEN: "service-token-value",
+      npm_config_update_notifier: "false",
+      npm_config_audit: "false",
+      npm_config_fund: "false",
+    };
+    Object.assign(process.env, added);
+    try {
+      expect(await prepareDependencies(dir)).toEqual({ action: "installed", lockfile: "package.json" });
+    } finally {
+      for (const name of Object.keys(added)) delete process.env[name];
+    }
+    const seen = JSON.parse(readFileSync(join(dir, "seen.json"), "utf8")) as Record<string, string>;
+    expect(seen.DRIFTLESS_WORKSPACE_TEST_TOKEN).toBeUndefined();
+    expect(seen.PATH).toContain(process.env.PATH);
+    expect(seen.HOME).toBe(process.env.HOME);
+  });
 });

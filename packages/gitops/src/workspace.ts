@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { INSTALLER_ENV_ALLOWLIST, inheritedEnv } from "./engineEnv.js";
 import { StalledError } from "./errors.js";
 import { sha256 } from "./util.js";
 
@@ -31,6 +32,8 @@ export interface PrepareResult {
 /**
  * Installs a program's dependencies with its lockfile's package manager, only
  * when the lockfile's content changed since the last install in this directory.
+ * Install scripts are the repository's code: the installer gets `env` only.
+ * @param options.env - @default the variables of {@link INSTALLER_ENV_ALLOWLIST}, never the whole environment
  */
 export async function prepareDependencies(
   projectDir: string,
@@ -46,7 +49,7 @@ export async function prepareDependencies(
   try {
     await run(installer.command, [...installer.args], {
       cwd: projectDir,
-      env: options.env ?? process.env,
+      env: options.env ?? inheritedEnv(INSTALLER_ENV_ALLOWLIST),
       signal: options.signal,
       maxBuffer: 64 * 1024 * 1024,
     });

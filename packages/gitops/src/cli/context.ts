@@ -1,12 +1,29 @@
 import { type Logger, pino } from "pino";
 import type { DriftlessConfig } from "../config.js";
-import { openStoreOption } from "../options.js";
+import { openStoreOption, storePassword } from "../options.js";
 import { Reconciler } from "../reconciler.js";
+import type { SecretSource } from "../spec.js";
 import type { Store } from "../store.js";
 
 /** The CLI's logger: JSON lines on stderr at `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset. */
 export function cliLogger(level: string): Logger {
   return pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? level, base: undefined }, pino.destination(2));
+}
+
+/**
+ * Every secret the server itself holds: API tokens, webhook secrets,
+ * notification credentials and the store's password. Runs, previews, replies
+ * and notifications mask them all, since a program can print what it finds.
+ */
+export function serviceSecrets(config: DriftlessConfig): SecretSource[] {
+  return [
+    ...config.tokens,
+    ...Object.values(config.webhooks).filter((s): s is SecretSource => s !== undefined),
+    ...config.notify.map((p) =>
+      p.provider === "webhook" ? p.secret : p.provider === "slack" ? p.url : p.token,
+    ),
+    ...storePassword(config.store),
+  ];
 }
 
 /**
@@ -27,6 +44,8 @@ export function openReconciler(
     discover: config.discover,
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
+    inheritEnv: config.inheritEnv,
+    secrets: serviceSecrets(config),
     ...(given !== undefined ? { store: given } : {}),
     ...(serve && config.replicas !== undefined ? { replicas: config.replicas } : {}),
     logger,

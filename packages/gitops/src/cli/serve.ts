@@ -88,6 +88,7 @@ export async function serveCommand(
   const metrics = new ReconcilerMetrics(reconciler);
   const notifier = Notifier.create({
     providers: config.notify,
+    // The reconciler's secrets (tokens, webhook secrets, the store's password) are added by `follow`.
     count: (provider, outcome) => metrics.notification(provider, outcome),
   }).follow(reconciler);
   const pullRequests =

@@ -205,6 +205,36 @@ describe("Notifier", () => {
     });
   });
 
+  it("masks the service's secrets and its own in statuses, notifications and comments", async () => {
+    const gitea = await receiver((_r, res) => {
+      res.statusCode = 201;
+      res.end("{}");
+    });
+    const hook = await receiver();
+    servers.push(gitea.server, hook.server);
+    const events = new TypedEmitter<ReconcilerEvents>();
+    const notifier = Notifier.create({
+      providers: [
+        { provider: "gitea", url: gitea.url, token: "gitea-token-5678" },
+        { provider: "webhook", url: `${hook.url}/in`, secret: "hmac-key-1234" },
+      ],
+      secrets: ["api-token-given-1"],
+      delivery: { minIntervalMs: 0 },
+    }).follow({
+      on: (e, l) => events.on(e, l),
+      target: () => ({ name: "site", repo: `${gitea.url}/acme/infra.git` }) as ResolvedTarget,
+      secrets: ["db-password-of-reconciler"],
+    });
+    const error = "leak api-token-given-1 db-password-of-reconciler gitea-token-5678 hmac-key-1234";
+    events.emit("run.finished", finished({ result: "failed", error }));
+    await notifier.whenIdle();
+    notifier.close();
+    const masked = "leak [redacted] [redacted] [redacted] [redacted]";
+    expect(JSON.parse(gitea.received[0]?.body ?? "{}").description).toBe(`failed: ${masked}`);
+    expect(JSON.parse(hook.received[0]?.body ?? "{}").message).toBe(masked);
+    expect(notifier.redact(`comment: ${error}`)).toBe(`comment: ${masked}`);
+  });
+
   it("describes results for statuses", () => {
     expect(statusText("applied", { create: 0, update: 0, delete: 0, replace: 0, same: 3 })).toBe(
       "applied: no changes",

@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import type { ChangeCounts } from "../engine.js";
 import { signBody } from "../http/signatures.js";
 import type { Reconciler } from "../reconciler.js";
-import { publicRepoUrl, Redactor, readSecret } from "../secrets.js";
+import { publicRepoUrl, Redactor, readableSecrets, readSecret } from "../secrets.js";
 import type { SecretSource } from "../spec.js";
 import type { RunResult } from "../types.js";
 import { formatCounts } from "../util.js";
@@ -94,6 +94,13 @@ export interface NotifierOptions {
   readonly logger?: Logger;
   /** Retry, timeout and rate-limit settings. */
   readonly delivery?: DeliveryOptions;
+  /**
+   * Other secrets of the service (API tokens, webhook secrets, the store's
+   * password), masked with the providers' own in every status, comment,
+   * notification and logged error.
+   * @default []
+   */
+  readonly secrets?: readonly SecretSource[];
 }
 
 const RESULT_EVENTS: Partial<Record<RunResult, NotifyEvent>> = {
@@ -129,18 +136,20 @@ export class Notifier {
   /** The last notification per provider, target and event, so retries of one failure are told once. */
   readonly #last = new Map<string, string>();
 
+  /** Every secret this notifier masks: the providers' own and the service's. */
+  #secrets: readonly SecretSource[];
+
   private constructor(options: NotifierOptions) {
     this.#providers = options.providers;
     this.#log = options.logger;
-    const redactor = new Redactor();
-    for (const p of options.providers) {
-      const secret = p.provider === "webhook" ? p.secret : p.provider === "slack" ? p.url : p.token;
-      try {
-        redactor.add(readSecret(secret, `notify.${p.provider}`));
-      } catch {
-        // Read again at delivery, where a missing secret fails that delivery.
-      }
-    }
+    this.#secrets = [
+      ...options.providers.map((p) =>
+        p.provider === "webhook" ? p.secret : p.provider === "slack" ? p.url : p.token,
+      ),
+      ...(options.secrets ?? []),
+    ];
+    // One that cannot be read now is read again at delivery, where a missing secret fails that delivery.
+    const redactor = new Redactor().add(...readableSecrets(this.#secrets));
     this.#queue = new DeliveryQueue(options.delivery ?? {}, {
       ...(options.count ? { count: options.count } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -167,6 +176,14 @@ export class Notifier {
     return new Notifier(options);
   }
 
+  /**
+   * `text` with every secret this notifier knows masked (read now, so rotated
+   * ones too): what reaches a Git host or a receiver, a pull-request comment included.
+   */
+  redact(text: string): string {
+    return new Redactor().add(...readableSecrets(this.#secrets)).redact(text);
+  }
+
   /** The Git hosts among the providers (pull-request previews post through them). */
   get hosts(): readonly GitHost[] {
     return this.#hosts.map((h) => h.host);
@@ -177,8 +194,9 @@ export class Notifier {
     return this.#queue;
   }
 
-  /** Follows a reconciler's events until {@link close}. */
-  follow(reconciler: Pick<Reconciler, "on" | "target">): this {
+  /** Follows a reconciler's events until {@link close}; masks its `secrets` too. */
+  follow(reconciler: Pick<Reconciler, "on" | "target"> & Partial<Pick<Reconciler, "secrets">>): this {
+    this.#secrets = [...this.#secrets, ...(reconciler.secrets ?? [])];
     this.#unsubscribe.push(
       reconciler.on("run.finished", (e) => {
         const event = RESULT_EVENTS[e.result];
@@ -237,12 +255,18 @@ export class Notifier {
       const repo = host.repoOf(repoUrl);
       if (!repo) continue;
       this.#queue.push(host.kind, `status ${state} on ${sha.slice(0, 12)}`, (signal) =>
-        host.setStatus(repo, sha, { state, context: `driftless/${target}`, description: text }, signal),
+        host.setStatus(
+          repo,
+          sha,
+          { state, context: `driftless/${target}`, description: this.redact(text) },
+          signal,
+        ),
       );
     }
   }
 
-  #notify(notification: Notification): void {
+  #notify(unmasked: Notification): void {
+    const notification = { ...unmasked, message: this.redact(unmasked.message) };
     for (const [index, provider] of this.#providers.entries()) {
       if (provider.provider === "github" || provider.provider === "gitea") continue;
       if (provider.events && !provider.events.includes(notification.event)) continue;
