@@ -18,6 +18,9 @@ const CHROMIUM_FLAGS = [
   "--disable-sync",
 ];
 
+/** The API token the live pages' browsers send, so they may follow the event stream. */
+const BENCH_TOKEN = "bench-ui-token";
+
 /** CPU seconds (user + system) used so far by this process's descendants, from /proc. */
 function descendantsCpuSeconds(): number {
   const tick = 100; // USER_HZ on Linux
@@ -115,7 +118,13 @@ export async function uiFleet(targetCount: number) {
   // Scheduled, so rows show their next check; startup checks skip (revision unchanged).
   reconciler.start();
   await reconciler.whenIdle();
-  const server = await listen(reconciler, { port: 0, publicReads: true });
+  // Pages are public; their event streams need a session or a token (sent by each browser context).
+  const server = await listen(reconciler, {
+    port: 0,
+    publicReads: true,
+    tokens: [BENCH_TOKEN],
+    streams: { perClient: 100 },
+  });
   return {
     reconciler,
     server,
@@ -173,7 +182,9 @@ export async function uiBenchmark(targetCount: number, runs: number, idleSeconds
       // 50 people's browsers would.
       const contexts = [];
       for (let i = 0; i < 50; i++) {
-        const context = await browser.newContext();
+        const context = await browser.newContext({
+          extraHTTPHeaders: { authorization: `Bearer ${BENCH_TOKEN}` },
+        });
         const p = await context.newPage();
         if (path) {
           await p.goto(`${url}${path(i)}`);

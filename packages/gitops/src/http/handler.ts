@@ -16,10 +16,11 @@ import { hookRoutes } from "./routes/hooks.js";
 import { logRoutes } from "./routes/logs.js";
 import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
+import { StreamGate, type StreamLimits } from "./streams.js";
 import { htmlRedactor } from "./ui/html.js";
 import { uiRoutes } from "./ui/routes.js";
 import type { DashboardSessionOptions } from "./ui/session.js";
-import { redactJson, redactorFor, secretValues } from "./views.js";
+import { redactorFor, secretValues } from "./views.js";
 
 /** Webhook secrets by provider; a provider without a secret has no webhook route (404). */
 export interface WebhookSecrets {
@@ -68,6 +69,12 @@ export interface HandlerOptions {
    * @default - signed with keys derived from `tokens`, 8 hours, logouts remembered in this process's memory
    */
   readonly sessions?: DashboardSessionOptions;
+  /**
+   * Bounds on event streams (`GET /ui/events`, `GET /runs/:id/log?follow=1`):
+   * in total, per client address, and a lifetime after which the client reconnects.
+   * @default { max: 500, perClient: 20, maxLifetimeMs: 600000 }
+   */
+  readonly streams?: StreamLimits;
 }
 
 /**
@@ -117,9 +124,14 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     draining: () => draining,
     ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
   };
-  const redacted = (body: unknown): unknown =>
-    redactJson(body, redactorFor(reconciler.targets(), [...tokens, ...Object.values(webhooks)]));
-  const secrets = [...tokens, ...Object.values(webhooks)];
+  // Every secret the service knows, not only the targets': a program may print any it can reach.
+  const secrets = [
+    ...tokens,
+    ...Object.values(webhooks),
+    ...reconciler.secrets,
+    ...(options.sessions?.secret ? [options.sessions.secret] : []),
+  ];
+  const streams = new StreamGate(options.streams);
   const ui = uiRoutes(api, {
     tokens,
     publicReads: options.publicReads ?? false,
@@ -137,7 +149,8 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   const respond = router(routes, {
     tokens,
     publicReads: options.publicReads ?? false,
-    redact: redacted,
+    redactor: () => redactorFor(reconciler.targets(), secrets),
+    streams,
     ...(log ? { log } : {}),
   });
 

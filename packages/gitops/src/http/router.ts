@@ -14,11 +14,13 @@ import {
 } from "../errors.js";
 import type { PullRequestPreviews } from "../pulls.js";
 import type { Reconciler } from "../reconciler.js";
-import { readSecret } from "../secrets.js";
+import { type Redactor, readSecret } from "../secrets.js";
 import type { SecretSource } from "../spec.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import { safeEqual } from "./signatures.js";
+import { guardWrites, type StreamGate } from "./streams.js";
+import { redactJson } from "./views.js";
 
 /** What a route answers. */
 export interface Reply {
@@ -133,15 +135,22 @@ export function tokenMatches(
   return ok;
 }
 
-/** Routes a request: 405 for a known path with another method, 401 without a valid token. */
+/**
+ * Routes a request: 405 for a known path with another method, 401 without a
+ * valid token. Every reply of a route that is not `none` is masked here, the
+ * one place they pass: JSON bodies, text, and each chunk of a stream. Streams
+ * are bounded by `streams` (503 beyond its limits).
+ */
 export function router(
   routes: readonly Route[],
   auth: {
     readonly tokens: readonly SecretSource[];
     readonly publicReads: boolean;
     readonly log?: Logger;
-    /** Masks secrets in what authenticated routes answer (they may echo a target's config). */
-    readonly redact: (body: unknown) => unknown;
+    /** A masker of the secrets known now, for what authenticated routes answer (they may echo a target's config or a program's output). */
+    readonly redactor: () => Redactor;
+    /** Counts and ends event streams. */
+    readonly streams: StreamGate;
   },
 ): (req: IncomingMessage, path: string, query: URLSearchParams) => Promise<Reply | undefined> {
   const authorized = (req: IncomingMessage): boolean => tokenMatches(auth.tokens, bearerToken(req), auth.log);
@@ -181,7 +190,25 @@ export function router(
       if (!refused) throw error;
       reply = refused;
     }
-    return route.auth === "none" ? reply : { ...reply, body: auth.redact(reply.body) };
+    const redactor = route.auth === "none" ? undefined : auth.redactor();
+    const { stream } = reply;
+    if (stream) {
+      return {
+        ...reply,
+        stream: (res) => {
+          const refused = auth.streams.admit(req, res);
+          if (refused) return send(res, json(503, { error: refused }, { "retry-after": "10" }));
+          guardWrites(res, redactor && ((text) => redactor.redact(text)));
+          stream(res);
+        },
+      };
+    }
+    if (!redactor) return reply;
+    return {
+      ...reply,
+      ...(reply.body !== undefined ? { body: redactJson(reply.body, redactor) } : {}),
+      ...(reply.text !== undefined ? { text: redactor.redact(reply.text) } : {}),
+    };
   };
 }
 

@@ -10,6 +10,13 @@ export interface ServeOptions extends HandlerOptions {
   readonly host?: string;
   /** Port; `0` picks a free one. @default 8080 */
   readonly port?: number;
+  /**
+   * Most connections open at once; more are closed as they arrive. Keeps
+   * file handles for the probes, the store and the engine when clients hold
+   * many connections open. Keep it above `streams.max`.
+   * @default 1000
+   */
+  readonly maxConnections?: number;
 }
 
 /** Options for {@link DriftlessServer.shutdown}. */
@@ -46,6 +53,8 @@ export async function listen(reconciler: Reconciler, options: ServeOptions = {})
   // Slow or hostile clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  // Streams are ended by their own lifetime (see `streams`); this bounds everything else.
+  server.maxConnections = options.maxConnections ?? 1000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {

@@ -11,6 +11,8 @@ export interface ViewContext {
   readonly session: Session | undefined;
   /** Whether the viewer may act (logged in). */
   readonly canAct: boolean;
+  /** Whether the viewer may follow the event stream (a session or a token; not `publicReads` alone). @default false */
+  readonly canFollow?: boolean;
   /** The event stream's sequence number when the page was rendered: a page that missed events refreshes. */
   readonly seq?: number;
   /** The event stream's {@link LiveHub.epoch}: a page rendered by another process refreshes. */
@@ -37,8 +39,10 @@ export function layout(
   view: ViewContext,
   title: string,
   body: Html,
-  live: { readonly target?: string; readonly run?: string } = {},
+  following: { readonly target?: string; readonly run?: string } = {},
 ): Html {
+  // A page whose viewer may not open the stream does not try (and retry) in vain; it works without.
+  const live = view.canFollow ? following : {};
   const account = view.canAct
     ? html`<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
     : html`<a href="${view.base}/login">Log in</a>`;

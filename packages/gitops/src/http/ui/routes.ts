@@ -59,14 +59,37 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     "set-cookie": sessionCookie(req, base, session),
   });
 
+  const mayFollow = (req: IncomingMessage) =>
+    sessions.get(req)?.authenticated === true || tokenMatches(options.tokens, bearerToken(req), api.log);
   const viewOf = (req: IncomingMessage): ViewContext => {
     const session = sessions.get(req);
-    return { base, session, canAct: session?.authenticated === true, seq: live.seq, epoch: live.epoch };
+    return {
+      base,
+      session,
+      canAct: session?.authenticated === true,
+      canFollow: mayFollow(req),
+      seq: live.seq,
+      epoch: live.epoch,
+    };
   };
   const mayRead = (req: IncomingMessage) =>
     options.publicReads ||
     sessions.get(req)?.authenticated === true ||
     tokenMatches(options.tokens, bearerToken(req), api.log);
+  const liveStream: Reply = {
+    status: 200,
+    stream: (res) => {
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        // The connection ends with the stream, so a server closing is not held open by it.
+        connection: "close",
+        "x-accel-buffering": "no",
+        ...SECURITY_HEADERS,
+      });
+      live.attach(res);
+    },
+  };
   const page = (content: Html, status = 200, headers: Record<string, string> = {}): Reply => ({
     status,
     text: options.redact()(content.toString()),
@@ -227,20 +250,17 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       method: "GET",
       pattern: /^\/ui\/events$/,
       auth: "none",
-      handle: read(() => ({
-        status: 200,
-        stream: (res) => {
-          res.writeHead(200, {
-            "content-type": "text/event-stream; charset=utf-8",
-            "cache-control": "no-store",
-            // The connection ends with the stream, so a server closing is not held open by it.
-            connection: "close",
-            "x-accel-buffering": "no",
-            ...SECURITY_HEADERS,
-          });
-          live.attach(res);
-        },
-      })),
+      // A stream holds a connection for long: only people who logged in (or
+      // carry a token) get one, even with publicReads; pages work without it.
+      handle: ({ req }) =>
+        mayFollow(req)
+          ? liveStream
+          : {
+              status: 401,
+              text: "log in (or send a bearer token) to follow live updates\n",
+              contentType: "text/plain; charset=utf-8",
+              headers: SECURITY_HEADERS,
+            },
     },
     {
       method: "GET",
