@@ -138,6 +138,13 @@ describe("the HTTP surface's security bounds", () => {
     expect(page).not.toContain("a.".repeat(200));
   });
 
+  it("answers a dashboard action without a login 401, the same for a known and an unknown target", async () => {
+    for (const name of ["site", "no-such-target"]) {
+      const res = await fetch(`${server.url}/ui/targets/${name}/reconcile`, { method: "POST", body: "" });
+      expect(res.status).toBe(401);
+    }
+  });
+
   it("needs a session or a token for the dashboard's event stream, even with publicReads", async () => {
     const { res, req } = await open(`${server.url}/ui/events`);
     expect(res.statusCode).toBe(401);

@@ -144,13 +144,15 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
 
   const act = async (req: IncomingMessage, name: string, action: Action): Promise<Reply> => {
     const view = viewOf(req);
-    const target = reconciler.target(name);
-    if (!target) return notFound(req, `Target "${name}"`);
     const fields = await form(req);
     if (!(fields instanceof URLSearchParams)) return fields;
+    // The session first, as the JSON API checks its token first: a 404 before
+    // the login check would tell anyone which target names exist.
     if (!view.canAct) return refused(req, "Log in to act on targets.", 401);
     const forged = csrfRefusal(req, view.session, fields);
     if (forged) return forged;
+    const target = reconciler.target(name);
+    if (!target) return notFound(req, `Target "${name}"`);
     const by = fields.get("by")?.trim() || undefined;
     const reason = fields.get("reason")?.trim() || undefined;
     const revision = fields.get("revision")?.trim() || undefined;
