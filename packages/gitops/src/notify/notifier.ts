@@ -138,6 +138,8 @@ export class Notifier {
 
   /** Every secret this notifier masks: the providers' own and the service's. */
   #secrets: readonly SecretSource[];
+  /** Masks the errors of failed deliveries in the log. */
+  readonly #deliveryRedactor: Redactor;
 
   private constructor(options: NotifierOptions) {
     this.#providers = options.providers;
@@ -149,11 +151,11 @@ export class Notifier {
       ...(options.secrets ?? []),
     ];
     // One that cannot be read now is read again at delivery, where a missing secret fails that delivery.
-    const redactor = new Redactor().add(...readableSecrets(this.#secrets));
+    this.#deliveryRedactor = new Redactor().add(...readableSecrets(this.#secrets));
     this.#queue = new DeliveryQueue(options.delivery ?? {}, {
       ...(options.count ? { count: options.count } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
-      redactor,
+      redactor: this.#deliveryRedactor,
     });
     this.#hosts = options.providers.flatMap((p): { host: GitHost; events?: readonly NotifyEvent[] }[] => {
       const events = p.events ? { events: p.events } : {};
@@ -197,6 +199,7 @@ export class Notifier {
   /** Follows a reconciler's events until {@link close}; masks its `secrets` too. */
   follow(reconciler: Pick<Reconciler, "on" | "target"> & Partial<Pick<Reconciler, "secrets">>): this {
     this.#secrets = [...this.#secrets, ...(reconciler.secrets ?? [])];
+    this.#deliveryRedactor.add(...readableSecrets(reconciler.secrets ?? []));
     this.#unsubscribe.push(
       reconciler.on("run.finished", (e) => {
         const event = RESULT_EVENTS[e.result];
