@@ -42,11 +42,18 @@ function ownRoutes(req: IncomingMessage, res: ServerResponse): void {
 
 /** Starts the service: its own routes, plus the reconciler's API under `/driftless`. */
 export async function startService(options: ServiceOptions): Promise<Service> {
-  const reconciler = await Reconciler.create({ dataDir: options.dataDir, targets: options.targets ?? [] });
+  const token = { env: options.tokenEnv };
+  const webhookSecret = process.env.GITHUB_WEBHOOK_SECRET ? { env: "GITHUB_WEBHOOK_SECRET" } : undefined;
+  const reconciler = await Reconciler.create({
+    dataDir: options.dataDir,
+    targets: options.targets ?? [],
+    // The service's own secrets: masked in every run log, error and preview, as the targets' are.
+    secrets: webhookSecret ? [token, webhookSecret] : [token],
+  });
   const driftless = createHandler(reconciler, {
     prefix: "/driftless",
-    tokens: [{ env: options.tokenEnv }],
-    webhooks: process.env.GITHUB_WEBHOOK_SECRET ? { github: { env: "GITHUB_WEBHOOK_SECRET" } } : {},
+    tokens: [token],
+    webhooks: webhookSecret ? { github: webhookSecret } : {},
   });
   // Requests outside /driftless fall through to the service's own routes.
   const server = createServer((req, res) => driftless(req, res, () => ownRoutes(req, res)));
