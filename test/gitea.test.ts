@@ -330,12 +330,19 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     git(work, "checkout", "--quiet", "main");
     const digest = stateDigest();
     const runs = reconciler.history("site").length;
-    // The pull request's code prints and throws every variable it can read.
+    // The pull request's code prints and throws every variable it can read,
+    // the service's first (an engine error is cut at 1,500 characters).
+    const wanted = [...Object.keys(SERVICE_ENV), "DRIFTLESS_E2E_GITEA_TOKEN", "PULUMI_CONFIG_PASSPHRASE"];
     const head = commit(
       "broken",
       {
-        "site/index.js":
-          'const env = JSON.stringify(process.env);\nconsole.log(env);\nthrow new Error("this program is broken: " + env);\n',
+        "site/index.js": [
+          `const wanted = Object.fromEntries(${JSON.stringify(wanted)}.map((k) => [k, process.env[k]]));`,
+          "const env = JSON.stringify(process.env);",
+          "console.log(env);",
+          'throw new Error("this program is broken: " + JSON.stringify(wanted) + " " + env);',
+          "",
+        ].join("\n"),
       },
       "break it",
     );
@@ -355,16 +362,16 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     const [comment] = await comments(pull.number);
     expect(comment?.body).toContain("The preview **failed**");
     expect(comment?.body).toContain("this program is broken");
-    // The environment did reach the comment (PATH is there), without the
-    // service's variables and with the target's passphrase masked.
-    expect(comment?.body).toContain('"PATH":');
-    expect(comment?.body).toContain('"PULUMI_CONFIG_PASSPHRASE":"[redacted]"');
     for (const posted of [comment?.body ?? "", status?.description ?? ""]) {
       for (const secret of [TOKEN, HOOK_SECRET, NOTIFY_SECRET, gitea.token, "test-passphrase"]) {
         expect(posted).not.toContain(secret);
       }
       for (const name of Object.keys(SERVICE_ENV)) expect(posted).not.toContain(name);
     }
+    // What the program threw did reach the comment: the service's variables
+    // were not set for it, the target's passphrase was, and is masked.
+    expect(comment?.body).toContain('this program is broken: {"PULUMI_CONFIG_PASSPHRASE":"[redacted]"}');
+    expect(comment?.body).toContain('"PATH":');
     expect(stateDigest()).toBe(digest);
     expect(reconciler.history("site")).toHaveLength(runs);
   });
