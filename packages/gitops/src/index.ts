@@ -15,16 +15,7 @@
  */
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
-export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./config.js";
-export { DATA_DIR_LOCK_FILE, type DataDirLock, DataDirLockedError, lockDataDir } from "./dataDirLock.js";
-export {
-  type DiscoverOptions,
-  discoverTargets,
-  expandTemplate,
-  matchProjectDirectories,
-  type TargetTemplate,
-} from "./discovery.js";
-export { type Duration, formatDuration, parseDuration } from "./duration.js";
+export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./cli/config.js";
 export {
   type ApplyResult,
   type ChangeCounts,
@@ -38,7 +29,9 @@ export {
   type PropertyChange,
   PulumiEngine,
   type StackRequest,
-} from "./engine.js";
+} from "./engine/engine.js";
+export type { TypeCheck } from "./engine/typecheck.js";
+export { type PrepareResult, prepareDependencies } from "./engine/workspace.js";
 export {
   CancelledError,
   DriftlessError,
@@ -56,8 +49,15 @@ export {
   UnknownTargetError,
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
-export { checkGates, type GateRefusal } from "./gates.js";
-export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
+export {
+  type DiscoverOptions,
+  discoverTargets,
+  expandTemplate,
+  matchProjectDirectories,
+  type TargetTemplate,
+} from "./git/discovery.js";
+export { repoIdentity, sameRepo } from "./git/repo.js";
+export { GitSource, gitEnv, type Source, type SourceRef } from "./git/source.js";
 export {
   createHandler,
   type DashboardSessionOptions,
@@ -80,6 +80,11 @@ export {
   type WebhookSecrets,
 } from "./http/index.js";
 export { githubPullRequest, type PullRequestEvent } from "./http/pullRequest.js";
+export {
+  type PullRequestOptions,
+  type PullRequestOutcome,
+  PullRequestPreviews,
+} from "./http/pulls.js";
 export * from "./notify/index.js";
 export type {
   ApprovalRequest,
@@ -92,16 +97,11 @@ export type {
   RefPreview,
   SuspendRequest,
 } from "./options.js";
-export { type PostgresConnection, PostgresStore } from "./postgresStore.js";
-export type { PromotionRequest } from "./promotion.js";
-export {
-  type PullRequestOptions,
-  type PullRequestOutcome,
-  PullRequestPreviews,
-} from "./pulls.js";
+export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./pipelines/graph.js";
+export type { PromotionRequest } from "./pipelines/promotion.js";
 export { Reconciler } from "./reconciler.js";
-export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas.js";
-export { repoIdentity, sameRepo } from "./repo.js";
+export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas/replicas.js";
+export { checkGates, type GateRefusal } from "./run/gates.js";
 export {
   type PreviewReport,
   type PreviewReportStep,
@@ -110,10 +110,10 @@ export {
   previewMarker,
   previewReport,
   verdictText,
-} from "./report.js";
-export { type FollowLogOptions, followRunLog } from "./runLog.js";
-export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./secrets.js";
-export { GitSource, gitEnv, type Source, type SourceRef } from "./source.js";
+} from "./run/report.js";
+export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./run/stackRequest.js";
+export { type Duration, formatDuration, parseDuration } from "./spec/duration.js";
+export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./spec/secrets.js";
 export {
   type ChangeWindows,
   DEFAULT_PROTECTED_TYPES,
@@ -126,8 +126,16 @@ export {
   resolveTarget,
   type SecretSource,
   type TargetSpec,
-} from "./spec.js";
-export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./stackRequest.js";
+} from "./spec/spec.js";
+export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./spec/windows.js";
+export {
+  DATA_DIR_LOCK_FILE,
+  type DataDirLock,
+  DataDirLockedError,
+  lockDataDir,
+} from "./store/dataDirLock.js";
+export { type PostgresConnection, PostgresStore } from "./store/postgres/store.js";
+export { type FollowLogOptions, followRunLog } from "./store/runLog.js";
 export {
   type Acquired,
   type LeaseStore,
@@ -141,8 +149,7 @@ export {
   type StatusStore,
   type Store,
   type TriggerInbox,
-} from "./store.js";
-export type { TypeCheck } from "./typecheck.js";
+} from "./store/store.js";
 export type {
   Condition,
   ConditionType,
@@ -166,5 +173,3 @@ export type {
   Trigger,
   TriggerCommand,
 } from "./types.js";
-export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./windows.js";
-export { type PrepareResult, prepareDependencies } from "./workspace.js";

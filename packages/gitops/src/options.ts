@@ -5,18 +5,22 @@
  */
 import { join, resolve } from "node:path";
 import { type Logger, pino } from "pino";
-import type { TargetTemplate } from "./discovery.js";
-import { type Engine, type Plan, PulumiEngine } from "./engine.js";
+import { type Engine, type Plan, PulumiEngine } from "./engine/engine.js";
+import type { TypeCheck } from "./engine/typecheck.js";
 import { SpecError } from "./errors.js";
-import type { GateRefusal } from "./gates.js";
-import { LEASE_TTL_MS } from "./leases.js";
-import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./postgresStore.js";
-import { type ReplicaOptions, type ResolvedReplicaOptions, resolveReplicaOptions } from "./replicas.js";
-import { Redactor } from "./secrets.js";
-import { GitSource, type Source } from "./source.js";
-import type { SecretSource, TargetSpec } from "./spec.js";
-import { SqliteStore, type Store } from "./store.js";
-import type { TypeCheck } from "./typecheck.js";
+import type { TargetTemplate } from "./git/discovery.js";
+import { GitSource, type Source } from "./git/source.js";
+import { LEASE_TTL_MS } from "./replicas/leases.js";
+import {
+  type ReplicaOptions,
+  type ResolvedReplicaOptions,
+  resolveReplicaOptions,
+} from "./replicas/replicas.js";
+import type { GateRefusal } from "./run/gates.js";
+import { Redactor } from "./spec/secrets.js";
+import type { SecretSource, TargetSpec } from "./spec/spec.js";
+import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./store/postgres/store.js";
+import { SqliteStore, type Store } from "./store/store.js";
 import type { RunOverride, RunRecord, Trigger } from "./types.js";
 
 /** Where the reconciler reads the time. */

@@ -12,13 +12,13 @@ import type {
   Plan,
   PlannedStep,
   StackRequest,
-} from "./engine.js";
+} from "./engine/engine.js";
 import { CancelledError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
+import type { Source, SourceRef } from "./git/source.js";
 import type { ReconcilerOptions } from "./options.js";
 import { Reconciler } from "./reconciler.js";
-import type { Source, SourceRef } from "./source.js";
-import type { TargetSpec } from "./spec.js";
+import type { TargetSpec } from "./spec/spec.js";
 
 export const REV_A = "a".repeat(40);
 export const REV_B = "b".repeat(40);

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { StackRequest } from "./engine.js";
+import type { StackRequest } from "./engine/engine.js";
 import { RetryableError, SpecError, StalledError } from "./errors.js";
 import { Reconciler } from "./reconciler.js";
 import {
@@ -15,8 +15,8 @@ import {
   withDrift,
   within,
 } from "./reconciler.test-support.js";
-import { PROVENANCE_ENV } from "./stackRequest.js";
-import { SqliteStore } from "./store.js";
+import { PROVENANCE_ENV } from "./run/stackRequest.js";
+import { SqliteStore } from "./store/store.js";
 
 describe("Reconciler", () => {
   let dir: string;

@@ -7,14 +7,10 @@
  * replicas `replicas.ts` + `replicaHost.ts`.
  */
 import { resolve } from "node:path";
-import * as commands from "./commands.js";
-import { type DataDirLock, lockDataDir } from "./dataDirLock.js";
-import { afterRun, graphOf, resolveTargetSet } from "./dependencies.js";
-import { discoverTargets } from "./discovery.js";
+import { newOwnerId } from "./engine/process.js";
 import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
 import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
-import { validateGraph } from "./graph.js";
-import { markInterruptedRuns } from "./leases.js";
+import { discoverTargets } from "./git/discovery.js";
 import {
   type ApprovalRequest,
   checkOptions,
@@ -27,22 +23,38 @@ import {
   resolveOptions,
   type SuspendRequest,
 } from "./options.js";
-import { previewRef } from "./previewRef.js";
-import { newOwnerId } from "./process.js";
-import { checkPromotions, ordering, type PromotionRequest } from "./promotion.js";
-import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./queue.js";
-import { Recorder } from "./recorder.js";
-import { removeTargets } from "./removal.js";
-import { createReplicas, enqueueOwned, type ReplicaParts, readStatuses, withOwners } from "./replicaHost.js";
-import type { ReplicaSet, ReplicaStats } from "./replicas.js";
-import { executeRun, type RunEnd } from "./run.js";
-import { type FollowLogOptions, followRunLog, type RunLogRead, readRunLog, withLogTail } from "./runLog.js";
-import type { Runtime, TargetState } from "./runtime.js";
-import { Scheduler } from "./scheduler.js";
-import { Semaphore } from "./semaphore.js";
-import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec.js";
-import { isStoredSuspended, isSuspended } from "./status.js";
-import { DESTROY_STEPS, RECONCILE_STEPS } from "./steps.js";
+import { afterRun, graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
+import { validateGraph } from "./pipelines/graph.js";
+import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
+import { removeTargets } from "./pipelines/removal.js";
+import { markInterruptedRuns } from "./replicas/leases.js";
+import {
+  createReplicas,
+  enqueueOwned,
+  type ReplicaParts,
+  readStatuses,
+  withOwners,
+} from "./replicas/replicaHost.js";
+import type { ReplicaSet, ReplicaStats } from "./replicas/replicas.js";
+import { previewRef } from "./run/previewRef.js";
+import { Recorder } from "./run/recorder.js";
+import { executeRun, type RunEnd } from "./run/run.js";
+import { isStoredSuspended, isSuspended } from "./run/status.js";
+import { DESTROY_STEPS, RECONCILE_STEPS } from "./run/steps.js";
+import * as commands from "./schedule/commands.js";
+import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./schedule/queue.js";
+import type { Runtime, TargetState } from "./schedule/runtime.js";
+import { Scheduler } from "./schedule/scheduler.js";
+import { Semaphore } from "./schedule/semaphore.js";
+import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec/spec.js";
+import { type DataDirLock, lockDataDir } from "./store/dataDirLock.js";
+import {
+  type FollowLogOptions,
+  followRunLog,
+  type RunLogRead,
+  readRunLog,
+  withLogTail,
+} from "./store/runLog.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
 
 /** Runs deciding at once: decisions are cheap (one ref lookup); only runs with work queue for an engine slot. */

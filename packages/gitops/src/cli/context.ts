@@ -1,9 +1,9 @@
 import { type Logger, pino } from "pino";
-import type { DriftlessConfig } from "../config.js";
 import { openStoreOption, storePassword } from "../options.js";
 import { Reconciler } from "../reconciler.js";
-import type { SecretSource } from "../spec.js";
-import type { Store } from "../store.js";
+import type { SecretSource } from "../spec/spec.js";
+import type { Store } from "../store/store.js";
+import type { DriftlessConfig } from "./config.js";
 
 /** The CLI's logger: JSON lines on stderr at `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset. */
 export function cliLogger(level: string): Logger {

@@ -1,8 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { DriftlessConfig } from "../config.js";
 import { openStoreOption } from "../options.js";
-import { SqliteStore, type Store, type TargetStatus } from "../store.js";
+import { SqliteStore, type Store, type TargetStatus } from "../store/store.js";
+import type { DriftlessConfig } from "./config.js";
 import { ago, type CliIO, EXIT, elapsed, table } from "./output.js";
 
 /** Options of `driftless status`. */

@@ -1,7 +1,7 @@
-import type { DriftlessConfig } from "../config.js";
-import { followRunLog } from "../runLog.js";
-import type { Store } from "../store.js";
+import { followRunLog } from "../store/runLog.js";
+import type { Store } from "../store/store.js";
 import type { RunRecord } from "../types.js";
+import type { DriftlessConfig } from "./config.js";
 import { interruptSignal } from "./context.js";
 import { knownTargets, openStore } from "./inspect.js";
 import { type CliIO, EXIT } from "./output.js";

@@ -1,6 +1,6 @@
 import type { Writable } from "node:stream";
 import type { ReconcilerEvents } from "../events.js";
-import { resourceName } from "../report.js";
+import { resourceName } from "../run/report.js";
 
 /**
  * Exit codes of the `driftless` command.

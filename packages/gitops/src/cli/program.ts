@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { ConfigError, loadConfig } from "../config.js";
-import { parseDuration } from "../duration.js";
+import { parseDuration } from "../spec/duration.js";
+import { ConfigError, loadConfig } from "./config.js";
 import { historyCommand, promotionsCommand, statusCommand } from "./inspect.js";
 import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";

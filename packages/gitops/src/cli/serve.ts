@@ -1,9 +1,9 @@
-import type { DriftlessConfig } from "../config.js";
 import { ReconcilerMetrics } from "../http/metrics.js";
+import { PullRequestPreviews } from "../http/pulls.js";
 import { listen } from "../http/server.js";
 import { Notifier } from "../notify/notifier.js";
-import { PullRequestPreviews } from "../pulls.js";
-import { readSecret, SecretUnavailableError } from "../secrets.js";
+import { readSecret, SecretUnavailableError } from "../spec/secrets.js";
+import type { DriftlessConfig } from "./config.js";
 import { cliLogger, onTermination, openServing } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
 

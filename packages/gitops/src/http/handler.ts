@@ -6,10 +6,10 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
-import type { PullRequestPreviews } from "../pulls.js";
 import type { Reconciler } from "../reconciler.js";
-import type { SecretSource } from "../spec.js";
+import type { SecretSource } from "../spec/spec.js";
 import { ReconcilerMetrics } from "./metrics.js";
+import type { PullRequestPreviews } from "./pulls.js";
 import { type Api, errorReply, fail, type Route, router, send } from "./router.js";
 import { controlRoutes } from "./routes/control.js";
 import { hookRoutes } from "./routes/hooks.js";

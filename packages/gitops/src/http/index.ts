@@ -1,5 +1,5 @@
 // The HTTP surface: the handler, the standalone server, webhooks parsing, metrics and views.
-export { repoIdentity as normalizeRepoUrl } from "../repo.js";
+export { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
 export { type BodyFailure, readBody } from "./body.js";
 export { createHandler, type DriftlessHandler, type HandlerOptions, type WebhookSecrets } from "./handler.js";
 export { ReconcilerMetrics, type WebhookOutcome } from "./metrics.js";

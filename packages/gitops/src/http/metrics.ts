@@ -4,7 +4,7 @@ import type * as PromClient from "prom-client";
 import type { Counter, Gauge, Registry } from "prom-client";
 import type { DeliveryOutcome } from "../notify/deliveries.js";
 import type { Reconciler } from "../reconciler.js";
-import type { ReplicaStats } from "../replicas.js";
+import type { ReplicaStats } from "../replicas/replicas.js";
 
 /** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
 export type WebhookOutcome = "triggered" | "ignored" | "duplicate" | "unauthorized" | "invalid";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { repoIdentity as normalizeRepoUrl } from "../repo.js";
-import { resolveTarget } from "../spec.js";
+import { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
+import { resolveTarget } from "../spec/spec.js";
 import {
   genericPush,
   githubPush,

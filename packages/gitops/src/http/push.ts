@@ -1,6 +1,6 @@
 // Push events from GitHub, GitLab and the generic webhook, and which targets a push concerns.
-import { repoIdentity as normalizeRepoUrl } from "../repo.js";
-import type { ResolvedTarget } from "../spec.js";
+import { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
+import type { ResolvedTarget } from "../spec/spec.js";
 
 /** A push, whichever provider reported it. */
 export interface PushEvent {

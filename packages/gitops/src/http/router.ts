@@ -12,12 +12,12 @@ import {
   SpecError,
   UnknownTargetError,
 } from "../errors.js";
-import type { PullRequestPreviews } from "../pulls.js";
 import type { Reconciler } from "../reconciler.js";
-import { type Redactor, readSecret } from "../secrets.js";
-import type { SecretSource } from "../spec.js";
+import { type Redactor, readSecret } from "../spec/secrets.js";
+import type { SecretSource } from "../spec/spec.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import type { ReconcilerMetrics } from "./metrics.js";
+import type { PullRequestPreviews } from "./pulls.js";
 import { safeEqual } from "./signatures.js";
 import { guardWrites, type StreamGate } from "./streams.js";
 import { redactJson } from "./views.js";

@@ -1,6 +1,6 @@
 // What the API shows of a target: its spec without secrets, and JSON redaction.
-import { publicRepoUrl, Redactor, readSecret } from "../secrets.js";
-import type { ResolvedTarget, SecretSource } from "../spec.js";
+import { publicRepoUrl, Redactor, readSecret } from "../spec/secrets.js";
+import type { ResolvedTarget, SecretSource } from "../spec/spec.js";
 
 /**
  * A target's resolved spec as the API shows it: secret values are never

@@ -6,7 +6,7 @@
  * only delays its own channel.
  */
 import type { Logger } from "pino";
-import { Redactor } from "../secrets.js";
+import { Redactor } from "../spec/secrets.js";
 import { sleep } from "../util.js";
 
 /** Outcome of one delivery, as counted in `driftless_notifications_total`. */

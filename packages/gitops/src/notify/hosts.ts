@@ -5,9 +5,9 @@
  * (`baseUrl` for GitHub Enterprise), Gitea through its API v1.
  */
 import { Octokit } from "@octokit/rest";
-import { repoIdentity } from "../repo.js";
-import { readSecret } from "../secrets.js";
-import type { SecretSource } from "../spec.js";
+import { repoIdentity } from "../git/repo.js";
+import { readSecret } from "../spec/secrets.js";
+import type { SecretSource } from "../spec/spec.js";
 import { DeliveryError, expectOk } from "./deliveries.js";
 
 /** A repository on a Git host. */

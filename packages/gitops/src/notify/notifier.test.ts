@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type ReconcilerEvents, TypedEmitter } from "../events.js";
-import type { ResolvedTarget } from "../spec.js";
+import type { ResolvedTarget } from "../spec/spec.js";
 import { type DeliveryOutcome, DeliveryQueue } from "./deliveries.js";
 import { Notifier, statusText } from "./notifier.js";
 

@@ -7,11 +7,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { ChangeCounts } from "../engine.js";
+import type { ChangeCounts } from "../engine/engine.js";
 import { signBody } from "../http/signatures.js";
 import type { Reconciler } from "../reconciler.js";
-import { publicRepoUrl, Redactor, readableSecrets, readSecret } from "../secrets.js";
-import type { SecretSource } from "../spec.js";
+import { publicRepoUrl, Redactor, readableSecrets, readSecret } from "../spec/secrets.js";
+import type { SecretSource } from "../spec/spec.js";
 import type { RunResult } from "../types.js";
 import { formatCounts } from "../util.js";
 import { type DeliveryOptions, type DeliveryOutcome, DeliveryQueue, expectOk } from "./deliveries.js";

@@ -3,8 +3,8 @@
  * (each with who and why). Errors map to status codes by type (see `errorReply`).
  */
 import { StalledError } from "../../errors.js";
-import type { PromotionRequest } from "../../promotion.js";
-import { previewMarkdown, previewReport } from "../../report.js";
+import type { PromotionRequest } from "../../pipelines/promotion.js";
+import { previewMarkdown, previewReport } from "../../run/report.js";
 import { isShaPrefix } from "../../util.js";
 import {
   type Api,

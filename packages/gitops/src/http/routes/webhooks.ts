@@ -1,6 +1,6 @@
 /** Webhook intake shared by the providers: read the body, check the signature, parse JSON. */
 import type { LRUCache } from "lru-cache";
-import { readSecret } from "../../secrets.js";
+import { readSecret } from "../../spec/secrets.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "../body.js";
 import type { WebhookSecrets } from "../handler.js";
 import { type Api, fail, type Reply, type RequestContext } from "../router.js";

@@ -1,6 +1,6 @@
 // The login form and the confirmation page of each action (the approval shows exactly the held plan).
 import type { Reconciler } from "../../reconciler.js";
-import type { ResolvedTarget } from "../../spec.js";
+import type { ResolvedTarget } from "../../spec/spec.js";
 import { type Html, html } from "./html.js";
 import { csrfField, href, layout, type ViewContext } from "./layout.js";
 import { planTable } from "./run.js";

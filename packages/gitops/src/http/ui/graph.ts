@@ -3,7 +3,7 @@
  * the left, the target in the middle, what depends on it or is promoted from
  * it on the right. Promotion edges are dashed. A list says the same in words.
  */
-import type { ResolvedTarget } from "../../spec.js";
+import type { ResolvedTarget } from "../../spec/spec.js";
 import { type Html, html } from "./html.js";
 import { href, type ViewContext } from "./layout.js";
 import type { DisplayState } from "./state.js";

@@ -3,7 +3,7 @@
  * unless it is already {@link Html} made by this module, so a target name,
  * commit subject or output holding `<script>` renders as text.
  */
-import { Redactor } from "../../secrets.js";
+import { Redactor } from "../../spec/secrets.js";
 
 /** A fragment of HTML that is safe to embed as is. */
 export class Html {

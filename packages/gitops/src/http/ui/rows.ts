@@ -6,8 +6,8 @@
  */
 import { LRUCache } from "lru-cache";
 import type { Reconciler } from "../../reconciler.js";
-import { Semaphore } from "../../semaphore.js";
-import { isSuspended } from "../../status.js";
+import { isSuspended } from "../../run/status.js";
+import { Semaphore } from "../../schedule/semaphore.js";
 import type { TargetStatus } from "../../types.js";
 import { type DisplayState, displayState, waitingFor } from "./state.js";
 

@@ -15,9 +15,9 @@ import { createHmac, randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import { readSecret } from "../../secrets.js";
-import type { SecretSource } from "../../spec.js";
-import type { SessionRevocations } from "../../store.js";
+import { readSecret } from "../../spec/secrets.js";
+import type { SecretSource } from "../../spec/spec.js";
+import type { SessionRevocations } from "../../store/store.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 

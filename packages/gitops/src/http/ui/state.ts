@@ -3,7 +3,7 @@
  * conditions (the same names as the API and CLI), the reason, and what it
  * waits for. Pure: the pages render what these return.
  */
-import { condition } from "../../status.js";
+import { condition } from "../../run/status.js";
 import type { TargetStatus } from "../../types.js";
 import { formatCounts } from "../../util.js";
 

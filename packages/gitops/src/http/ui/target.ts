@@ -1,6 +1,6 @@
 // A target's page: state and conditions, actions, graph, spec without secrets, outputs, runs and promotions.
 import type { Reconciler } from "../../reconciler.js";
-import type { ResolvedTarget } from "../../spec.js";
+import type { ResolvedTarget } from "../../spec/spec.js";
 import type { TargetStatus } from "../../types.js";
 import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";

@@ -1,0 +1,79 @@
+import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
+import { describe, expect, it } from "vitest";
+import { CancelledError, RetryableError, StalledError } from "../errors.js";
+import { loadAutomation } from "./automation.js";
+import { StepCollector } from "./events.js";
+import { guard, waitWhileLocked } from "./failures.js";
+
+describe("engine error policy", () => {
+  it("retries only the engine's own 'locked by another update', not a program error that says conflict", async () => {
+    const program = Object.assign(new Error("command failed"), {
+      stderr: "error: Running program failed: merge conflict in config: two values for `replicas`",
+    });
+    await expect(guard(undefined, () => Promise.reject(program))).rejects.toBeInstanceOf(StalledError);
+    const locked = Object.assign(new Error("command failed"), {
+      stderr:
+        "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end",
+    });
+    await expect(guard(undefined, () => Promise.reject(locked))).rejects.toBeInstanceOf(RetryableError);
+    // The CLI runner loads the Automation API before any of its errors can exist.
+    await loadAutomation();
+    const concurrent = new ConcurrentUpdateError(
+      Object.assign(new Error("conflict"), { stdout: "", stderr: "", code: 255 }) as never,
+    );
+    await expect(guard(undefined, () => Promise.reject(concurrent))).rejects.toBeInstanceOf(RetryableError);
+  });
+
+  it("retries a provider call that failed on a resource, and stalls on an error of the program", async () => {
+    const failed = Object.assign(new Error("command failed"), { stderr: "error: update failed" });
+    const diagnostic = (urn: string) => ({
+      diagnosticEvent: { severity: "error", message: "timed out waiting to be Ready", urn, color: "never" },
+    });
+    const apply = new StepCollector();
+    apply.onEvent(diagnostic("urn:pulumi:dev::shop::kubernetes:apps/v1:Deployment::api") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), apply)).rejects.toBeInstanceOf(
+      RetryableError,
+    );
+    const program = new StepCollector();
+    program.onEvent(diagnostic("urn:pulumi:dev::shop::pulumi:pulumi:Stack::shop-dev") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), program)).rejects.toBeInstanceOf(
+      StalledError,
+    );
+    // A preview's resource errors are the program's inputs the provider refused: stalled.
+    const preview = new StepCollector(undefined, true);
+    preview.onEvent(diagnostic("urn:pulumi:dev::shop::kubernetes:apps/v1:Deployment::api") as never);
+    await expect(guard(undefined, () => Promise.reject(failed), preview)).rejects.toBeInstanceOf(
+      StalledError,
+    );
+  });
+
+  it("clears a lock whose owner died and tries again at once, saying so", async () => {
+    const locked = Object.assign(new Error("command failed"), {
+      stderr: "error: the stack is currently locked by 1 lock(s).",
+    });
+    let attempts = 0;
+    const messages: string[] = [];
+    const result = await waitWhileLocked(
+      { stack: "dev" } as never,
+      { onProgress: (event) => event.kind === "diagnostic" && messages.push(event.message) },
+      async () => {
+        attempts++;
+        if (attempts === 1) throw locked;
+        return "done";
+      },
+      undefined,
+      async () => ["removed a stale lock on site/dev left by process 4242"],
+    );
+    expect(result).toBe("done");
+    expect(attempts).toBe(2);
+    expect(messages).toEqual(["removed a stale lock on site/dev left by process 4242"]);
+  });
+
+  it("reports an aborted operation as cancelled", async () => {
+    const controller = new AbortController();
+    controller.abort(new Error("stop"));
+    await expect(guard(controller.signal, () => Promise.reject(new Error("killed")))).rejects.toBeInstanceOf(
+      CancelledError,
+    );
+  });
+});

@@ -1,0 +1,171 @@
+import { join } from "node:path";
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { StalledError } from "../errors.js";
+import { Reconciler } from "../reconciler.js";
+import {
+  type FakeEngine,
+  type FakeSource,
+  planOf,
+  REV_A,
+  REV_B,
+  useReconciler,
+} from "../reconciler.test-support.js";
+import type { TargetSpec } from "../spec/spec.js";
+
+describe("Reconciler promotion", () => {
+  let dir: string;
+  let engine: FakeEngine;
+  let source: FakeSource;
+  const { spec, create } = useReconciler((h) => {
+    ({ dir, engine, source } = h);
+  });
+
+  describe("promotion", () => {
+    const pair = (promote: TargetSpec["promote"] = { from: "staging" }) => [
+      spec({ name: "staging", stack: "staging" }),
+      spec({ name: "prod", stack: "prod", promote }),
+    ];
+    const ranFor = (target: string) => engine.calls.filter((c) => c.request.stack === target).length;
+
+    it("refuses a promote.from that is unknown, itself, another repository or closes a cycle", async () => {
+      await expect(create({ targets: pair({ from: "stagin" }) })).rejects.toThrowError(
+        /target "prod": `promote.from` names an unknown target \(known: prod, staging\), got "stagin"/,
+      );
+      await expect(create({ targets: [spec({ promote: { from: "site" } })] })).rejects.toThrowError(
+        /`promote.from` names the target itself/,
+      );
+      await expect(
+        create({
+          targets: [
+            spec({ name: "staging", repo: "https://example.com/other.git" }),
+            spec({ name: "prod", promote: { from: "staging" } }),
+          ],
+        }),
+      ).rejects.toThrowError(/`promote.from` names a target of another repository/);
+      await expect(
+        create({
+          targets: [
+            spec({ name: "staging", dependsOn: ["prod"] }),
+            spec({ name: "prod", promote: { from: "staging" } }),
+          ],
+        }),
+      ).rejects.toThrowError(/cycle: /);
+      await expect(create({ targets: pair({ from: "staging", after: "soon" }) })).rejects.toThrowError(
+        /`promote.after` must be a duration/,
+      );
+    });
+
+    it("promotes what the upstream applied after the soak time, without the engine before that", async () => {
+      const r = await create({ targets: pair({ from: "staging", after: "1h" }) });
+      engine.plan = planOf(1, ["create", "x:y:Z"]);
+      expect((await r.reconcile("prod", { force: false })).result).toBe("skipped");
+      expect(r.status("prod").pendingPromotion).toBeUndefined();
+      expect((await r.reconcile("staging")).result).toBe("applied");
+      const check = await r.reconcile("prod", { trigger: "promotion", force: false });
+      expect(check.result).toBe("skipped");
+      // The soak time counts from when staging applied and was last seen becoming Ready.
+      const staging = r.status("staging");
+      const readySince = staging.conditions.find((c) => c.type === "Ready")?.since as string;
+      const appliedAt = Math.max(Date.parse(staging.revisionAppliedAt as string), Date.parse(readySince));
+      expect(r.status("prod").pendingPromotion).toEqual({
+        revision: REV_A,
+        dueAt: new Date(appliedAt + 3_600_000).toISOString(),
+      });
+      expect(ranFor("prod")).toBe(0);
+      expect(r.promotions("prod")).toEqual([]);
+    });
+
+    it("promotes at once with no soak time, and a new upstream revision follows", async () => {
+      const r = await create({ targets: pair() });
+      engine.plan = planOf(1, ["create", "x:y:Z"]);
+      await r.reconcile("staging");
+      await r.whenIdle();
+      expect(r.history("prod")[0]).toMatchObject({
+        trigger: "promotion",
+        result: "applied",
+        revision: REV_A,
+      });
+      expect(source.checkouts.at(-1)).toMatchObject({ revision: REV_A, previous: undefined });
+      source.revision = REV_B;
+      // prod never asks the remote: its revision is staging's.
+      const resolves = source.resolves;
+      await r.reconcile("prod", { force: false });
+      expect(source.resolves).toBe(resolves);
+      expect(r.status("prod").lastAppliedRevision).toBe(REV_A);
+      await r.reconcile("staging");
+      await r.whenIdle();
+      expect(r.status("prod").lastAppliedRevision).toBe(REV_B);
+      expect(r.promotions("prod").map((p) => [p.kind, p.revision, p.previousRevision])).toEqual([
+        ["auto", REV_B, REV_A],
+        ["auto", REV_A, undefined],
+      ]);
+    });
+
+    it("does not time a promotion while the upstream is unhealthy", async () => {
+      const r2 = await Reconciler.create({
+        dataDir: join(dir, "second"),
+        engine,
+        source,
+        installDependencies: false,
+        logger: pino({ level: "silent" }),
+        targets: pair({ from: "staging", requireHealthy: true }),
+      });
+      try {
+        source.revision = REV_A;
+        await r2.reconcile("staging");
+        await r2.whenIdle();
+        r2.suspend("prod");
+        source.revision = REV_B;
+        await r2.reconcile("staging");
+        engine.previewErrors.push(new StalledError("ProgramFailed", "boom"));
+        await r2.reconcile("staging", { trigger: "manual" });
+        r2.resume("prod");
+        await r2.reconcile("prod", { trigger: "promotion", force: false });
+        expect(r2.status("prod").pendingPromotion).toEqual({
+          revision: REV_B,
+          waitingFor: '"staging" is not ready (ProgramFailed)',
+        });
+        expect(r2.status("prod").lastAppliedRevision).toBe(REV_A);
+      } finally {
+        await r2.stop({ graceMs: 100 });
+      }
+    });
+
+    it("promotes and rolls back by hand, recording who and why, and holds the bad revision back", async () => {
+      const r = await create({ targets: pair({ from: "staging", after: "1h" }) });
+      const promoted: string[] = [];
+      r.on("promoted", (p) => promoted.push(p.kind));
+      engine.plan = planOf(1, ["create", "x:y:Z"]);
+      await r.reconcile("staging");
+      expect(() => r.promote("prod", { by: "", reason: "x" })).toThrowError(/`by` must say who asks/);
+      expect(() => r.promote("prod", { by: "amy", reason: "x", revision: "zz" })).toThrowError(
+        /`revision` must be a commit SHA/,
+      );
+      expect(() => r.promote("prod", { by: "amy", reason: "x", revision: "bbbb" })).toThrowError(
+        /"staging" never applied it successfully \(recent: aaaaaaaaaaaa\)/,
+      );
+      expect(() => r.promote("staging", { by: "amy", reason: "x" })).toThrowError(/has no `promote` policy/);
+      expect(() => r.rollback("staging", { by: "amy", reason: "x" })).toThrowError(
+        /roll it back with `git revert`/,
+      );
+      expect(() => r.rollback("prod", { by: "amy", reason: "x" })).toThrowError(
+        /it has applied no other revision/,
+      );
+
+      expect((await r.promote("prod", { by: "amy", reason: "hotfix", revision: "aaaa" }).done).result).toBe(
+        "applied",
+      );
+      source.revision = REV_B;
+      await r.reconcile("staging");
+      expect((await r.promote("prod", { by: "amy", reason: "next" }).done).revision).toBe(REV_B);
+      const back = await r.rollback("prod", { by: "bo", reason: "errors up" }).done;
+      expect(back).toMatchObject({ result: "applied", revision: REV_A });
+      expect(r.status("prod")).toMatchObject({ promotedRevision: REV_A, heldBackRevision: REV_B });
+      expect(r.promotions("prod")[0]).toMatchObject({ kind: "rollback", by: "bo", reason: "errors up" });
+      expect(promoted).toEqual(["manual", "manual", "rollback"]);
+      await r.reconcile("prod", { trigger: "promotion", force: false });
+      expect(r.status("prod").lastAppliedRevision).toBe(REV_A);
+    });
+  });
+});

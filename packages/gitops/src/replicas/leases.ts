@@ -1,0 +1,120 @@
+/**
+ * Stack leases across processes sharing a store: take one (waiting while
+ * another run holds it, taking over from a holder that died), renew it while
+ * the run goes on, release it at the end.
+ */
+import { isOwnerDead } from "../engine/process.js";
+import { repoIdentity } from "../git/repo.js";
+import type { Runtime, TargetState } from "../schedule/runtime.js";
+import type { ResolvedTarget } from "../spec/spec.js";
+import type { StackLease } from "../types.js";
+import { sleep } from "../util.js";
+
+/** How long a stack lease lasts unless renewed (replicas use their lease TTL); a running run renews it at a quarter of that. */
+export const LEASE_TTL_MS = 60_000;
+
+/** What taking a lease needs from the run. */
+export interface LeaseHolder {
+  readonly state: TargetState;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+  readonly progress: (step: string, message: string) => void;
+  readonly warn: (error: unknown, message: string) => void;
+}
+
+/**
+ * Takes the store's lease on the run's stack, waiting (polling with jitter)
+ * while a run of this or another process sharing the store holds it. Returns
+ * the function that releases it; until then the lease is renewed on a timer.
+ */
+export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => void> {
+  const { store, stackLeaseTtlMs: ttl } = rt.options;
+  const target = run.state.spec;
+  const request = { key: stackLockKey(target), owner: rt.owner, target: target.name, runId: run.runId };
+  let waited = false;
+  let previous: StackLease | undefined;
+  for (;;) {
+    run.signal.throwIfAborted();
+    previous = store.getStackLock(request.key);
+    const holder = store.tryLockStack(request, ttl);
+    if (!holder) break;
+    if (!waited) {
+      waited = true;
+      run.progress(
+        "lock",
+        `waiting for stack ${target.stack} held by run ${holder.runId} of target ${holder.target} (owner ${holder.owner})`,
+      );
+    }
+    await sleep(250 + rt.options.random() * 750, run.signal);
+  }
+  // A holder that stopped renewing or died may have left the stack locked
+  // with pending operations, and its run unfinished: recover first.
+  const tookOver =
+    previous !== undefined &&
+    !(previous.owner === request.owner && previous.runId === request.runId) &&
+    (previous.expiresAt <= rt.options.clock.now() || isOwnerDead(previous.owner));
+  if (tookOver && previous) {
+    run.state.needsRecovery = true;
+    run.progress(
+      "lock",
+      `took over the lease on stack ${target.stack} from run ${previous.runId} of target ${previous.target} (owner ${previous.owner}), which stopped; recovering first`,
+    );
+  } else if (waited) {
+    run.progress("lock", `took the lease on stack ${target.stack}`);
+  }
+  const scope = tookOver && previous ? [target.name, previous.target] : [target.name];
+  markInterruptedRuns(
+    rt,
+    scope,
+    "a run of a process that stopped was interrupted; recovering before the next run",
+  );
+  const renew = setInterval(() => {
+    try {
+      if (store.renewStackLock(request.key, request.owner, ttl)) return;
+      const holder = store.tryLockStack(request, ttl);
+      if (holder) {
+        run.progress(
+          "lock",
+          `lost the lease on stack ${target.stack} to run ${holder.runId} of target ${holder.target} (owner ${holder.owner}); the backend's own lock still guards the update`,
+        );
+      }
+    } catch (error) {
+      run.warn(error, "could not renew the stack lease");
+    }
+  }, ttl / 4);
+  renew.unref();
+  return () => {
+    clearInterval(renew);
+    try {
+      store.unlockStack(request.key, request.owner);
+    } catch (error) {
+      run.warn(error, "could not release the stack lease; it lapses on its own");
+    }
+  };
+}
+
+/**
+ * Marks the runs of these targets that a process which stopped left
+ * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
+ * are recovered before the next engine run.
+ */
+export function markInterruptedRuns(rt: Runtime, targets: readonly string[], message: string): void {
+  for (const interrupted of rt.options.store.markInterrupted(targets)) {
+    const state = rt.targets.get(interrupted.target);
+    if (state) state.needsRecovery = true;
+    rt.options.logger.warn({ target: interrupted.target, runId: interrupted.id }, message);
+  }
+}
+
+/**
+ * Names a stack across processes: backend URL, project and stack name. The
+ * project's name in Pulumi.yaml is only known after checkout, which happens
+ * under the lease, so a project is named by its repository identity and
+ * path; an inline program by its project name.
+ */
+export function stackLockKey(target: ResolvedTarget): string {
+  const project = target.program
+    ? `inline:${target.projectName ?? "inline"}`
+    : `${repoIdentity(target.repo)}//${target.path}`;
+  return `${target.backend.replace(/\/+$/, "")}#${project}#${target.stack}`;
+}

@@ -1,0 +1,402 @@
+/**
+ * Replicas sharing targets through the store: each process registers as a
+ * member and heartbeats; targets are spread over the live members by
+ * rendezvous hashing; a member owns a target through a lease with a fencing
+ * epoch (see `OwnershipStore`). A member that joins gets its share between
+ * runs: the current owner releases a target only while none of its runs is
+ * queued or in progress. A member that stops heartbeating loses its leases
+ * when they lapse and the others take its targets. Commands received by any
+ * replica go through the store's trigger inbox to the owner.
+ */
+import { createHash } from "node:crypto";
+import { hostname } from "node:os";
+import type { Logger } from "pino";
+import { SpecError } from "../errors.js";
+import type { Acquired, Store } from "../store/store.js";
+import type { Fence, StoredTrigger } from "../types.js";
+
+/** How replicas sharing a store coordinate; the same on every replica. */
+export interface ReplicaOptions {
+  /**
+   * How long a replica's membership and target leases last without a
+   * heartbeat (on the database's clock): a replica that stops is replaced
+   * after this long. Stack leases use it too.
+   * @default 20000
+   */
+  readonly leaseTtlMs?: number;
+  /** How often a replica heartbeats, renews its leases and rebalances. @default leaseTtlMs / 4 */
+  readonly heartbeatMs?: number;
+  /**
+   * How often an owner looks for commands other replicas received for its
+   * targets: the fallback where the store announces them (PostgreSQL
+   * `LISTEN/NOTIFY`), the way where it does not (SQLite).
+   * @default 1000
+   */
+  readonly triggerPollMs?: number;
+}
+
+/** {@link ReplicaOptions} with defaults filled in. */
+export interface ResolvedReplicaOptions {
+  readonly leaseTtlMs: number;
+  readonly heartbeatMs: number;
+  readonly triggerPollMs: number;
+}
+
+/** Fills in defaults. @throws SpecError naming the field and the value */
+export function resolveReplicaOptions(options: ReplicaOptions | true): ResolvedReplicaOptions {
+  const given = options === true ? {} : options;
+  const leaseTtlMs = given.leaseTtlMs ?? 20_000;
+  const heartbeatMs = given.heartbeatMs ?? Math.max(100, Math.floor(leaseTtlMs / 4));
+  const triggerPollMs = given.triggerPollMs ?? 1000;
+  const issues = [
+    ["leaseTtlMs", leaseTtlMs, 200],
+    ["heartbeatMs", heartbeatMs, 50],
+    ["triggerPollMs", triggerPollMs, 50],
+  ]
+    .filter(([, value, min]) => !Number.isInteger(value) || (value as number) < (min as number))
+    .map(([path, value, min]) => ({
+      path: `replicas.${path}`,
+      message: `must be a whole number of milliseconds of at least ${min}, got ${value}`,
+    }));
+  if (heartbeatMs * 2 > leaseTtlMs) {
+    issues.push({
+      path: "replicas.heartbeatMs",
+      message: `must be at most half of leaseTtlMs (${leaseTtlMs}), got ${heartbeatMs}`,
+    });
+  }
+  if (issues.length > 0) throw new SpecError("Reconciler options", issues);
+  return { leaseTtlMs, heartbeatMs, triggerPollMs };
+}
+
+/**
+ * The member that owns a target: the highest hash of (member, target) among
+ * the live members. When a member joins or leaves, only the targets whose
+ * highest hash it has (or had) move.
+ */
+export function rendezvousOwner(members: readonly string[], target: string): string | undefined {
+  let best: string | undefined;
+  let bestScore = -1n;
+  for (const member of members) {
+    const score = createHash("sha1").update(member).update("\0").update(target).digest().readBigUInt64BE(0);
+    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
+      best = member;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** What the replica set asks of the reconciler. */
+export interface ReplicaHost {
+  /** The targets this process manages (the same on every replica). */
+  targets(): Iterable<string>;
+  /** Whether a target has a run queued or in progress here. */
+  busy(target: string): boolean;
+  /** This replica now owns the target: schedule it (recover first when it was taken over). */
+  take(target: string, acquired: Acquired & { taken: true }): void;
+  /** This replica no longer owns the target (released, or taken by another): stop its timers and writes. */
+  drop(target: string, lost: boolean): void;
+  /** Carries out a command for a target this replica owns; resolves the id of the run that covered it, if any. */
+  deliver(trigger: StoredTrigger): Promise<{ runId?: string; error?: string } | undefined>;
+}
+
+/** Figures of one replica for metrics. */
+export interface ReplicaStats {
+  readonly member: string;
+  readonly members: number;
+  readonly owned: number;
+  /** Heartbeats that failed (the database did not answer). */
+  readonly renewalFailures: number;
+  /** Targets taken over from a replica whose lease lapsed. */
+  readonly takeovers: number;
+}
+
+/** Done commands are kept this long (for `GET /runs/:id` of a command's id), pruned every so many heartbeats. */
+const KEEP_DONE_TRIGGERS_MS = 24 * 3600_000;
+const PRUNE_EVERY_BEATS = 120;
+
+interface Owned {
+  readonly epoch: number;
+  readonly abort: AbortController;
+}
+
+/** This process's membership, its target leases and the delivery of the inbox's commands. */
+export class ReplicaSet {
+  readonly #store: Store;
+  readonly #id: string;
+  readonly #options: ResolvedReplicaOptions;
+  readonly #host: ReplicaHost;
+  readonly #log: Logger;
+  readonly #owned = new Map<string, Owned>();
+  /** The last epoch this replica held of each target, owned or not any more. */
+  readonly #epochs = new Map<string, number>();
+  /** Commands being carried out here, so a poll does not deliver them twice. */
+  readonly #delivering = new Set<string>();
+  readonly #startedAt = new Date().toISOString();
+  #members: string[] = [];
+  /** Each target's rendezvous owner among {@link #members} (`key`: the members, sorted). */
+  #owners: { key: string; owners: Map<string, string | undefined> } = { key: "", owners: new Map() };
+  #beat?: NodeJS.Timeout;
+  #unlisten?: () => void;
+  #poll?: NodeJS.Timeout;
+  #running = false;
+  #pollQueued = false;
+  #beats = 0;
+  #renewalFailures = 0;
+  #takeovers = 0;
+
+  constructor(store: Store, id: string, options: ResolvedReplicaOptions, host: ReplicaHost, logger: Logger) {
+    this.#store = store;
+    this.#id = id;
+    this.#options = options;
+    this.#host = host;
+    this.#log = logger.child({ member: id });
+  }
+
+  /** This replica's member id (its owner id). */
+  get id(): string {
+    return this.#id;
+  }
+
+  /**
+   * Registers and starts heartbeating. Targets are taken from the second
+   * heartbeat on, so replicas starting together see each other first and do
+   * not all take everything.
+   */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    // Commands stored for a target this replica owns arrive at once where the store announces them.
+    this.#unlisten = this.#store.onTrigger?.((target) => {
+      if (this.#running && this.owns(target)) this.#pollSoon();
+    });
+    this.#heartbeat(false);
+    const beat = () => {
+      this.#beat = setTimeout(() => {
+        this.#heartbeat(true);
+        if (this.#running) beat();
+      }, this.#options.heartbeatMs);
+      this.#beat.unref();
+    };
+    beat();
+    const poll = () => {
+      this.#poll = setTimeout(() => {
+        this.pollTriggers();
+        if (this.#running) poll();
+      }, this.#options.triggerPollMs);
+      this.#poll.unref();
+    };
+    poll();
+  }
+
+  /** Stops heartbeating; with `leave`, removes the membership and releases every lease (after the runs ended). */
+  stop(leave: boolean): void {
+    this.#running = false;
+    this.#unlisten?.();
+    clearTimeout(this.#beat);
+    clearTimeout(this.#poll);
+    if (!leave) return;
+    try {
+      this.#store.leave(this.#id);
+    } catch (error) {
+      this.#log.warn(
+        { err: (error as Error).message },
+        "could not leave the replica set; the leases lapse on their own",
+      );
+    }
+    this.#owned.clear();
+  }
+
+  /** Whether this replica owns a target now. */
+  owns(target: string): boolean {
+    return this.#owned.has(target);
+  }
+
+  /**
+   * The fence of this replica's writes for a target: the epoch it holds, or
+   * the last one it held (a run that outlived its lease is refused), or 0
+   * for a target it never held (refused too).
+   */
+  fence(target: string): Fence {
+    return { owner: this.#id, epoch: this.#owned.get(target)?.epoch ?? this.#epochs.get(target) ?? 0 };
+  }
+
+  /** Aborted when this replica loses the target: its run stops. */
+  signal(target: string): AbortSignal | undefined {
+    return this.#owned.get(target)?.abort.signal;
+  }
+
+  /**
+   * This replica lost the target: its lease changed hands (`refused`: a write
+   * was refused for it). Stops its timers and its run.
+   */
+  lost(target: string, refused = false): void {
+    if (refused)
+      this.#log.warn({ target }, "a stale write for the target was refused; another replica owns it now");
+    const owned = this.#owned.get(target);
+    if (!owned) return;
+    this.#owned.delete(target);
+    this.#log.warn({ target, epoch: owned.epoch }, "another replica owns the target now; dropping it");
+    owned.abort.abort(new Error(`another replica owns target "${target}" now`));
+    this.#host.drop(target, true);
+  }
+
+  stats(): ReplicaStats {
+    return {
+      member: this.#id,
+      members: this.#members.length,
+      owned: this.#owned.size,
+      renewalFailures: this.#renewalFailures,
+      takeovers: this.#takeovers,
+    };
+  }
+
+  /** Looks for open commands of the targets this replica owns and carries them out. */
+  pollTriggers(): void {
+    let open: StoredTrigger[];
+    try {
+      open = this.#store.openTriggers(this.#id);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not read the trigger inbox");
+      return;
+    }
+    for (const trigger of open) if (this.owns(trigger.target)) this.#deliver(trigger);
+  }
+
+  /** One inbox read for a burst of notifications. */
+  #pollSoon(): void {
+    if (this.#pollQueued) return;
+    this.#pollQueued = true;
+    setImmediate(() => {
+      this.#pollQueued = false;
+      this.pollTriggers();
+    });
+  }
+
+  #deliver(trigger: StoredTrigger): void {
+    if (this.#delivering.has(trigger.id) || !this.owns(trigger.target)) return;
+    this.track(trigger, this.#host.deliver(trigger));
+  }
+
+  /**
+   * Marks a command done once `outcome` resolves, if this replica still owns
+   * its target at the same epoch; otherwise it stays open for the next owner.
+   * `undefined` leaves it open too (this replica stopped before carrying it out).
+   */
+  track(trigger: StoredTrigger, outcome: Promise<{ runId?: string; error?: string } | undefined>): void {
+    if (!this.owns(trigger.target)) return;
+    const fence = this.fence(trigger.target);
+    this.#delivering.add(trigger.id);
+    outcome.then(
+      (result) => {
+        this.#delivering.delete(trigger.id);
+        if (!result || !this.owns(trigger.target) || this.fence(trigger.target).epoch !== fence.epoch) return;
+        try {
+          this.#store.completeTrigger(trigger.id, result, fence);
+        } catch (error) {
+          this.#log.warn(
+            { trigger: trigger.id, err: (error as Error).message },
+            "could not complete a trigger",
+          );
+        }
+      },
+      (error: unknown) => {
+        this.#delivering.delete(trigger.id);
+        this.#log.warn(
+          { trigger: trigger.id, err: (error as Error).message },
+          "could not carry out a trigger",
+        );
+      },
+    );
+  }
+
+  #heartbeat(rebalance: boolean): void {
+    let beat: ReturnType<Store["heartbeat"]>;
+    const info = { id: this.#id, host: hostname(), pid: process.pid, startedAt: this.#startedAt };
+    try {
+      beat = this.#store.heartbeat(info, this.#options.leaseTtlMs);
+    } catch (error) {
+      this.#renewalFailures++;
+      this.#log.warn({ err: (error as Error).message }, "could not renew membership and target leases");
+      return;
+    }
+    this.#members = beat.members.map((m) => m.id);
+    const key = [...this.#members].sort().join("\n");
+    if (key !== this.#owners.key) this.#owners = { key, owners: new Map() };
+    // Now and then, forget commands done long ago (any replica may).
+    if (++this.#beats % PRUNE_EVERY_BEATS === 0) this.#prune();
+    const held = new Map(beat.leases.map((l) => [l.target, l.epoch]));
+    for (const [target, owned] of this.#owned) {
+      if (held.get(target) !== owned.epoch) this.lost(target);
+    }
+    if (!rebalance || !this.#running) return;
+    let took = false;
+    for (const target of this.#host.targets()) {
+      const owner = this.#ownerOf(target);
+      if (owner === this.#id && !this.#owned.has(target)) took = this.#acquire(target) || took;
+      else if (owner !== this.#id && this.#owned.has(target) && !this.#host.busy(target))
+        this.#release(target);
+    }
+    // Commands a previous owner left open are carried out now, not at the next poll.
+    if (took) this.pollTriggers();
+  }
+
+  /**
+   * The rendezvous owner of a target among the current members, remembered
+   * until the members change: each rebalance asks it of every target.
+   */
+  #ownerOf(target: string): string | undefined {
+    const owners = this.#owners.owners;
+    if (!owners.has(target)) owners.set(target, rendezvousOwner(this.#members, target));
+    return owners.get(target);
+  }
+
+  #prune(): void {
+    try {
+      this.#store.pruneTriggers(KEEP_DONE_TRIGGERS_MS);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not prune done triggers");
+    }
+  }
+
+  /** Takes a target's lease if it is free; `true` when taken. */
+  #acquire(target: string): boolean {
+    let acquired: Acquired;
+    try {
+      acquired = this.#store.acquireTarget(target, this.#id, this.#options.leaseTtlMs);
+    } catch (error) {
+      this.#log.warn({ target, err: (error as Error).message }, "could not take a target's lease");
+      return false;
+    }
+    if (!acquired.taken) return false;
+    this.#owned.set(target, { epoch: acquired.lease.epoch, abort: new AbortController() });
+    this.#epochs.set(target, acquired.lease.epoch);
+    if (acquired.tookOverFrom) {
+      this.#takeovers++;
+      this.#log.warn(
+        { target, from: acquired.tookOverFrom, epoch: acquired.lease.epoch },
+        "took over a target from a replica that stopped",
+      );
+    } else {
+      this.#log.info({ target, epoch: acquired.lease.epoch }, "took a target");
+    }
+    this.#host.take(target, acquired);
+    return true;
+  }
+
+  #release(target: string): void {
+    if (!this.owns(target)) return;
+    const fence = this.fence(target);
+    this.#owned.delete(target);
+    this.#host.drop(target, false);
+    try {
+      this.#store.releaseTarget(target, fence);
+      this.#log.info({ target }, "released a target to the replica it hashes to");
+    } catch (error) {
+      this.#log.warn(
+        { target, err: (error as Error).message },
+        "could not release a target; its lease lapses",
+      );
+    }
+  }
+}

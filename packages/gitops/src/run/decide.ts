@@ -1,0 +1,138 @@
+/**
+ * Pure decisions of a run: whether a revision needs the engine at all, what
+ * counts as drift and as changes from Git, whether a plan needs a person's
+ * approval, and a plan's identity for pinned approvals.
+ */
+import { touchesPaths } from "../engine/driftPaths.js";
+import type { Plan } from "../engine/engine.js";
+import type { ResolvedTarget } from "../spec/spec.js";
+import type { TargetStatus, Trigger } from "../types.js";
+import { sha256 } from "../util.js";
+
+/** What a run knows when it decides. */
+export interface DecideInput {
+  readonly target: ResolvedTarget;
+  readonly status: TargetStatus;
+  readonly revision: string;
+  readonly trigger: Trigger;
+  readonly force: boolean;
+  /** An interrupted run left the stack to recover. */
+  readonly needsRecovery: boolean;
+  readonly now: number;
+}
+
+/** A decision: skip (and why), or run, reporting the trigger that really asked for it. */
+export type Decision =
+  | { readonly run: false; readonly why: string }
+  | { readonly run: true; readonly trigger: Trigger; readonly approved: boolean };
+
+/** Whether an unchanged, healthy revision with no resync due can skip the engine. */
+export function decide(input: DecideInput): Decision {
+  const { target, status, revision, force, now } = input;
+  const approved = status.approvedRevision === revision;
+  const resyncDue = !status.lastDriftCheckAt || now - Date.parse(status.lastDriftCheckAt) >= target.resyncMs;
+  if (!force && !approved && status.stalledRevision === revision) {
+    return { run: false, why: "the revision stalled" };
+  }
+  // A plan waiting for a person, or for its change window, is not planned
+  // again on every check; a new revision, an approval or the window's timer is.
+  if (!force && !approved && status.awaitingApproval?.revision === revision) {
+    return { run: false, why: "the revision's plan awaits approval" };
+  }
+  if (
+    !force &&
+    status.deferredUntil &&
+    now < Date.parse(status.deferredUntil) &&
+    status.lastAttemptedRevision === revision
+  ) {
+    return { run: false, why: "the revision waits for its change window" };
+  }
+  const current =
+    target.mode === "apply"
+      ? status.lastAppliedRevision === revision
+      : status.lastAttemptedRevision === revision;
+  if (!force && !approved && current && !input.needsRecovery) {
+    if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };
+    // Only the resync is due: a scheduled check becomes a resync run, and says so.
+    const scheduled = input.trigger === "interval" || input.trigger === "startup";
+    return { run: true, trigger: scheduled ? "resync" : input.trigger, approved };
+  }
+  return { run: true, trigger: input.trigger, approved };
+}
+
+/**
+ * The planned steps that undo drift: steps on resources whose live state
+ * refresh found different from the recorded state, and — where both the
+ * refresh and the step name their properties — that change a property
+ * refresh found changed, or a secret of a resource refresh found changed
+ * (secrets are masked, so that is all that can be known). A resource whose live state moved but still matches
+ * the program (a status field, a server-side default) plans no step; one
+ * whose status moved while Git changed another property (a label) plans a
+ * Git step: neither is drift. `undefined` when the engine does not report
+ * what refresh changed.
+ */
+export function driftSteps(plan: Plan): Plan["steps"] | undefined {
+  if (!plan.drift) return undefined;
+  const drifted = new Map(plan.drift.map((d) => [d.urn, d]));
+  return plan.steps.filter((step) => {
+    const resource = drifted.get(step.urn);
+    if (!resource) return false;
+    const { paths, secretPaths } = resource;
+    const stepPaths = step.diffs?.map((d) => d.path) ?? step.keys;
+    // A delete is the program no longer declaring the resource: Git, never drift.
+    if (step.op === "delete") return false;
+    if (step.op === "create") return true;
+    // A masked secret of a resource that changed may be what changed (its value is never known).
+    const secretTouched = secretPaths !== undefined && touchesPaths(stepPaths ?? [], secretPaths);
+    return !paths || !stepPaths?.length || touchesPaths(stepPaths, paths) || secretTouched;
+  });
+}
+
+/**
+ * Whether a preview found drift: a planned step undoes a change refresh
+ * found in the live resources, whatever the revisions. An engine that does
+ * not report what refresh changed (`plan.drift` absent) falls back to
+ * "changes to a revision already applied".
+ */
+export function isDrift(plan: Plan, status: TargetStatus, revision: string): boolean {
+  const steps = driftSteps(plan);
+  if (steps) return steps.length > 0;
+  return plan.changes && status.lastAppliedRevision === revision;
+}
+
+/** Steps on resources that did not drift (all steps when the engine does not say what drifted). */
+function undriftedChanges(plan: Plan): boolean {
+  return plan.changes && (driftSteps(plan)?.length ?? 0) < plan.steps.length;
+}
+
+/**
+ * Whether a plan holds changes that come from Git rather than from drift:
+ * steps on resources that did not drift, while the revision is not the one
+ * applied (a target that never applies never has). A step on a drifted
+ * resource counts as drift, even when Git changed it too.
+ */
+export function hasGitChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+  return undriftedChanges(plan) && status.lastAppliedRevision !== revision;
+}
+
+/**
+ * Whether a plan changes resources that did not drift although the revision
+ * is the one applied: the target's config or environment, or its
+ * dependencies' outputs, changed (not drift, not Git).
+ */
+export function hasConfigChanges(plan: Plan, status: TargetStatus, revision: string): boolean {
+  return Boolean(plan.drift) && undriftedChanges(plan) && status.lastAppliedRevision === revision;
+}
+
+/** Whether a plan must wait for a person under the target's `requireApproval`. */
+export function needsApproval(policy: ResolvedTarget["requireApproval"], plan: Plan): boolean {
+  if (policy === "always") return plan.changes;
+  if (policy === "destructive") return plan.counts.delete + plan.counts.replace > 0;
+  return false;
+}
+
+/** Identifies a plan by its steps, so an approval applies only the plan a person saw. */
+export function planDigest(plan: Plan): string {
+  const steps = plan.steps.map((s) => `${s.op} ${s.urn}`).sort();
+  return sha256(steps.join("\n")).slice(0, 16);
+}

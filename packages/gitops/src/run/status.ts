@@ -1,0 +1,296 @@
+/**
+ * Pure status transitions: conditions, the "waiting" reasons, suspension and
+ * what a finished run does to a target's status. Nothing here writes; the
+ * caller stores the result through its one status writer (`recorder.ts`).
+ */
+
+import { type StallReason, StoreUnavailableError } from "../errors.js";
+import type { ReconcilerEvents } from "../events.js";
+import type { StatusStore } from "../store/store.js";
+import type { Condition, ConditionType, PendingApproval, RunRecord, TargetStatus } from "../types.js";
+import { formatCounts } from "../util.js";
+
+/** Ready=False reasons that mean "waiting", not "broken": leaving them is no recovery. */
+export const WAITING_REASONS: ReadonlySet<string> = new Set([
+  "Pending",
+  "DependencyNotReady",
+  "OutsideChangeWindow",
+  "AwaitingApproval",
+]);
+
+/** Sets one condition; `since` moves only when its status flips. */
+export function setCondition(
+  conditions: readonly Condition[],
+  type: ConditionType,
+  status: boolean,
+  reason: string,
+  message: string,
+  now: Date = new Date(),
+): Condition[] {
+  const previous = conditions.find((c) => c.type === type);
+  const since = previous && previous.status === status ? previous.since : now.toISOString();
+  return [...conditions.filter((c) => c.type !== type), { type, status, reason, message, since }];
+}
+
+/** A target's condition of one type. */
+export function condition(status: TargetStatus, type: ConditionType): Condition | undefined {
+  return status.conditions.find((c) => c.type === type);
+}
+
+/** Whether scheduled runs are suspended: the Suspended condition, else the spec's `suspend`. */
+export function isSuspended(status: TargetStatus | undefined, specSuspend: boolean): boolean {
+  const suspended = status ? condition(status, "Suspended") : undefined;
+  return suspended ? suspended.status : specSuspend;
+}
+
+/**
+ * {@link isSuspended} for a stored target. The scheduler asks from a timer, so
+ * a store outage must not throw there: the spec decides, and the run it lets
+ * through fails unrecorded and is retried.
+ */
+export function isStoredSuspended(store: StatusStore, name: string, specSuspend: boolean): boolean {
+  try {
+    return isSuspended(store.getStatus(name), specSuspend);
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) return specSuspend;
+    throw error;
+  }
+}
+
+/** The status of a target never seen before. */
+export function initialStatus(name: string, now: Date): TargetStatus {
+  return { name, conditions: [], updatedAt: now.toISOString() };
+}
+
+/** Suspends or resumes scheduled runs; who and why, when given, go into the condition and `suspension`. */
+export function suspendedStatus(
+  before: TargetStatus,
+  suspended: boolean,
+  now: Date,
+  who: { readonly by: string; readonly reason: string } | undefined = undefined,
+): TargetStatus {
+  const what = suspended ? "scheduled runs are suspended" : "scheduled runs resumed";
+  return {
+    ...before,
+    conditions: setCondition(
+      before.conditions,
+      "Suspended",
+      suspended,
+      suspended ? "Suspended" : "Resumed",
+      who ? `${what} by ${who.by}: ${who.reason}` : what,
+      now,
+    ),
+    suspension: { suspended, at: now.toISOString(), ...(who ?? {}) },
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** A run started. */
+export function startedStatus(before: TargetStatus, runId: string, now: Date): TargetStatus {
+  return {
+    ...before,
+    conditions: setCondition(
+      before.conditions,
+      "Reconciling",
+      true,
+      "Progressing",
+      `run ${runId} in progress`,
+      now,
+    ),
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** A run waits for a dependency; not a failure. */
+export function deferredStatus(before: TargetStatus, reason: string, now: Date): TargetStatus {
+  return {
+    ...before,
+    conditions: setCondition(before.conditions, "Ready", false, "DependencyNotReady", reason, now),
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** What a finished run leaves behind, besides its record. */
+export interface RunOutcome {
+  readonly run: RunRecord;
+  /** Why a `stalled` run stalled. */
+  readonly stallReason?: StallReason;
+  /** Outputs of an `up`. */
+  readonly outputs?: Readonly<Record<string, unknown>>;
+  /** Digest of the dependency outputs passed as config. */
+  readonly depsDigest?: string;
+  /** The plan held for approval by an `awaiting-approval` run. */
+  readonly approval?: PendingApproval;
+  /** When the change window opens for a `deferred` run. */
+  readonly windowOpensAt?: Date;
+  /** Whether the plan holds changes from Git not applied yet (besides any drift). */
+  readonly changesPending?: boolean;
+  /** Whether the target's mode applies (`apply`); detect and preview runs never record an applied revision. */
+  readonly applies?: boolean;
+}
+
+/** An event to emit once the status is stored. */
+export type StatusEvent = {
+  [K in keyof ReconcilerEvents]: { readonly name: K; readonly payload: ReconcilerEvents[K] };
+}[keyof ReconcilerEvents];
+
+/**
+ * The status after a run, the events its transitions emit and the plan files
+ * no longer needed. Pure: the caller stores, emits and deletes.
+ */
+export function finishStatus(
+  before: TargetStatus,
+  outcome: RunOutcome,
+  nowDate: Date,
+): { status: TargetStatus; events: StatusEvent[]; filesToDelete: string[] } {
+  const { run } = outcome;
+  const name = before.name;
+  const now = nowDate.toISOString();
+  const events: StatusEvent[] = [];
+  const filesToDelete: string[] = [];
+  const set = (
+    cs: readonly Condition[],
+    type: ConditionType,
+    status: boolean,
+    reason: string,
+    message: string,
+  ) => setCondition(cs, type, status, reason, message, nowDate);
+  let conditions = before.conditions;
+  let next: TargetStatus = { ...before, ...(outcome.outputs ? { outputs: outcome.outputs } : {}) };
+  const revision = run.revision;
+  const wasUnhealthy = conditions.some(
+    (c) =>
+      (c.type === "Stalled" && c.status) ||
+      (c.type === "Ready" && !c.status && !WAITING_REASONS.has(c.reason)),
+  );
+  if (revision) next = { ...next, lastAttemptedRevision: revision };
+  // A detect or preview target found nothing to change: in sync, yet it applied nothing.
+  const applies = outcome.applies !== false;
+  const result = run.result;
+  switch (result) {
+    case "applied":
+    case "drift-corrected":
+    case "unchanged": {
+      conditions = applies
+        ? set(conditions, "Ready", true, "Applied", `applied revision ${revision}`)
+        : set(conditions, "Ready", true, "UpToDate", `revision ${revision} has nothing to apply`);
+      conditions = set(conditions, "Stalled", false, applies ? "Applied" : "UpToDate", "");
+      conditions = set(conditions, "Drifted", false, "InSync", "infrastructure matches the revision");
+      const {
+        stalledRevision: _s,
+        approvedRevision: _a,
+        approvedBy: _b,
+        awaitingApproval: held,
+        deferredUntil: _d,
+        pendingChanges: _p,
+        ...rest
+      } = next;
+      if (held?.planFile) filesToDelete.push(held.planFile);
+      if (!applies) {
+        next = { ...rest, lastDriftCheckAt: now };
+        if (wasUnhealthy)
+          events.push({ name: "recovered", payload: { target: name, revision: revision as string } });
+        break;
+      }
+      next = {
+        ...rest,
+        lastAppliedRevision: revision as string,
+        lastDriftCheckAt: now,
+        ...(outcome.depsDigest ? { appliedDepsDigest: outcome.depsDigest } : {}),
+      };
+      if (before.lastAppliedRevision !== revision || !before.revisionAppliedAt) {
+        next = { ...next, revisionAppliedAt: now };
+      }
+      if (before.lastAppliedRevision !== revision || run.result !== "unchanged") {
+        next = { ...next, lastAppliedAt: now };
+      }
+      if (before.lastAppliedRevision !== revision) {
+        events.push({ name: "revision.applied", payload: { target: name, revision: revision as string } });
+      }
+      if (wasUnhealthy)
+        events.push({ name: "recovered", payload: { target: name, revision: revision as string } });
+      break;
+    }
+    case "drift-detected":
+    case "planned": {
+      // Detect and preview modes never apply: drift (live state differs from
+      // the recorded state) and changes Git holds that are not applied are
+      // reported apart.
+      conditions = run.drift
+        ? set(conditions, "Drifted", true, "DriftDetected", `drift found: ${formatCounts(run.counts)}`)
+        : set(conditions, "Drifted", false, "InSync", "live state matches the recorded state");
+      if (result === "planned" || outcome.changesPending) {
+        conditions = set(
+          conditions,
+          "Ready",
+          true,
+          outcome.changesPending ? "ChangesPending" : "Planned",
+          outcome.changesPending
+            ? `Git has changes not yet applied at revision ${revision}`
+            : `planned revision ${revision}`,
+        );
+      }
+      const { pendingChanges: _p, ...rest } = next;
+      next = {
+        ...rest,
+        lastDriftCheckAt: now,
+        ...(outcome.changesPending && revision ? { pendingChanges: { revision } } : {}),
+      };
+      break;
+    }
+    case "stalled": {
+      const reason = outcome.stallReason ?? "ProgramFailed";
+      conditions = set(conditions, "Stalled", true, reason, run.error ?? "");
+      conditions = set(conditions, "Ready", false, reason, run.error ?? "");
+      const { approvedRevision: _a, approvedBy: _b, ...rest } = next;
+      next = { ...rest, ...(revision ? { stalledRevision: revision } : {}) };
+      events.push({
+        name: "stalled",
+        payload: { target: name, ...(revision ? { revision } : {}), reason, message: run.error ?? "" },
+      });
+      break;
+    }
+    case "deferred": {
+      const opensAt = outcome.windowOpensAt?.toISOString();
+      conditions = set(
+        conditions,
+        "Ready",
+        false,
+        "OutsideChangeWindow",
+        `revision ${revision} waits for its change window${opensAt ? `, which opens at ${opensAt}` : ""}`,
+      );
+      const { deferredUntil: _d, ...rest } = next;
+      next = { ...rest, ...(opensAt ? { deferredUntil: opensAt } : {}) };
+      break;
+    }
+    case "awaiting-approval":
+      conditions = set(
+        conditions,
+        "Ready",
+        false,
+        "AwaitingApproval",
+        `revision ${revision} waits for approval: ${formatCounts(run.counts)}`,
+      );
+      if (outcome.approval) {
+        const { approvedRevision: _a, approvedBy: _b, ...rest } = next;
+        const replaced = before.awaitingApproval?.planFile;
+        if (replaced && replaced !== outcome.approval.planFile) filesToDelete.push(replaced);
+        next = { ...rest, awaitingApproval: outcome.approval };
+      }
+      break;
+    case "failed":
+    case "cancelled":
+      conditions = set(
+        conditions,
+        "Ready",
+        false,
+        result === "failed" ? "Failed" : "Cancelled",
+        run.error ?? "",
+      );
+      break;
+    default:
+      break;
+  }
+  conditions = set(conditions, "Reconciling", false, "Idle", "");
+  return { status: { ...next, conditions, updatedAt: now }, events, filesToDelete };
+}

@@ -1,0 +1,534 @@
+/**
+ * The steps of a run, in the order they run (see `RECONCILE_STEPS`): each
+ * does one thing and may stop the run with a result. `previewRef` runs a
+ * subset of the same steps against a scratch checkout.
+ */
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import type { Plan } from "../engine/engine.js";
+import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
+import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
+import { prepareDependencies } from "../engine/workspace.js";
+import { GateRefusedError, PlanDivergedError, StateMovedError } from "../errors.js";
+import { blockingDependency, dependencyBehind, dependencyConfig } from "../pipelines/dependencies.js";
+import { promotedRevision } from "../pipelines/promotions.js";
+import { leaseStack } from "../replicas/leases.js";
+import { checkWindows } from "../spec/windows.js";
+import { formatCounts, sha256, stableJson } from "../util.js";
+import {
+  decide as decideRun,
+  driftSteps,
+  hasConfigChanges,
+  hasGitChanges,
+  isDrift,
+  needsApproval,
+  planDigest,
+} from "./decide.js";
+import { checkGates, sameNameReplacements } from "./gates.js";
+import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
+import { inheritedFor, stackRequestFor } from "./stackRequest.js";
+
+const stop = (result: Stop["stop"]): Stop => ({ stop: result });
+
+/**
+ * One round trip to learn the ref's commit. Scheduled checks share a recent
+ * answer for the same repository and ref; pushes and people do not. A
+ * promoted target takes its revision from its upstream instead. A push that
+ * names its commit needs no round trip: `checkout` fetches the ref and keeps
+ * that commit only if the ref points at it.
+ */
+export const resolveRevision: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  let revision: string | undefined;
+  if (target.promote && !ctx.ephemeral) {
+    const promoted = promotedRevision(rt, target);
+    if (promoted.dueAt) ctx.promotionDueAt = promoted.dueAt;
+    ctx.status = rt.recorder.status(target.name);
+    revision = promoted.revision;
+  } else if (pushedRevision(ctx)) {
+    revision = ctx.run.pushed;
+  } else {
+    const shared = ["interval", "startup", "schedule"].includes(ctx.run.trigger);
+    revision = await rt.options.source.resolve(
+      { repo: target.repo, ref: target.ref, auth: target.auth },
+      shared ? { maxAgeMs: Math.min(5000, target.intervalMs / 10) } : {},
+    );
+  }
+  if (revision === undefined) return stop("skipped");
+  ctx.revision = revision;
+  if (ctx.ephemeral) ctx.progress("resolve", `${target.ref} is at ${revision}`);
+  else rt.countDecision(ctx.run.requestedAt);
+};
+
+/** The commit a push named, when this run may start from it (its checkout verifies it). */
+function pushedRevision(ctx: RunContext): string | undefined {
+  const { pushed } = ctx.run;
+  const usable =
+    pushed && !ctx.ephemeral && !ctx.target.promote && ctx.rt.options.source.checkoutPushed !== undefined;
+  return usable ? pushed : undefined;
+}
+
+/** An unchanged, healthy revision with no resync due never starts the engine. */
+export const decide: Step = (ctx) => {
+  const decision = decideRun({
+    target: ctx.target,
+    status: ctx.status,
+    revision: ctx.revision as string,
+    trigger: ctx.run.trigger,
+    force: ctx.run.force,
+    needsRecovery: ctx.state.needsRecovery,
+    now: ctx.rt.options.clock.now(),
+  });
+  if (!decision.run) return stop("skipped");
+  ctx.trigger = decision.trigger;
+  ctx.approved = decision.approved;
+};
+
+/** Only a run with work to do waits for its dependencies, so a quiet check never flips the status. */
+export const awaitDependencies: Step = async (ctx) => {
+  const blocker =
+    blockingDependency(ctx.rt, ctx.target) ??
+    (await dependencyBehind(ctx.rt, ctx.target, ctx.revision as string));
+  if (!blocker) return;
+  ctx.deferredBy = blocker;
+  return stop("skipped");
+};
+
+/**
+ * The stack's lease first, then an engine slot: a run waiting for another
+ * process does not hold an engine slot, nor a decision slot.
+ */
+export const acquire: Step = async (ctx) => {
+  const { rt } = ctx;
+  ctx.decided();
+  ctx.releases.push(
+    await leaseStack(rt, {
+      state: ctx.state,
+      runId: ctx.run.id,
+      signal: ctx.signal,
+      progress: (step, message) => ctx.progress(step, message),
+      warn: (error, message) => ctx.log.warn({ err: error }, message),
+    }),
+  );
+  ctx.releases.push(await rt.engineSlots.acquire(ctx.signal));
+  recordStart(ctx);
+  if (ctx.revision) ctx.progress("resolve", `${ctx.target.ref} is at ${ctx.revision}`);
+};
+
+/**
+ * A ref preview takes an engine slot like a run, so previews of pull requests
+ * never run more engines than `concurrency` allows; it takes no stack lease
+ * (it does not change the stack's state).
+ */
+export const engineSlot: Step = async (ctx) => {
+  ctx.releases.push(await ctx.rt.engineSlots.acquire(ctx.signal));
+};
+
+/**
+ * The exact commit, refusing a rewritten ref unless approved. A commit a push
+ * named is checked out only if the ref fetched from the remote points at it;
+ * otherwise the run follows the ref's real tip.
+ */
+export const checkout: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const { source } = rt.options;
+  let revision = ctx.revision as string;
+  ctx.checkoutDir ??= join(rt.options.dataDir, "work", target.name);
+  // A promoted revision may go backwards (a rollback); it was checked where it came from.
+  const previous =
+    ctx.ephemeral || ctx.approved || target.promote ? undefined : ctx.status.lastAppliedRevision;
+  const ref = { repo: target.repo, ref: target.ref, auth: target.auth };
+  if (pushedRevision(ctx) === revision && source.checkoutPushed) {
+    revision = await source.checkoutPushed(ref, revision, ctx.checkoutDir, previous);
+    if (revision !== ctx.revision)
+      ctx.progress(
+        "checkout",
+        `the pushed commit ${(ctx.revision as string).slice(0, 12)} is not ${target.ref}'s tip; following ${revision.slice(0, 12)}`,
+      );
+    ctx.revision = revision;
+  } else {
+    await source.checkout(ref, revision, ctx.checkoutDir, previous);
+  }
+  ctx.projectDir = join(ctx.checkoutDir, target.path);
+  ctx.progress("checkout", `checked out ${revision.slice(0, 12)} into ${ctx.projectDir}`);
+};
+
+/** The program's dependencies, only when its lockfile changed. */
+export const prepare: Step = async (ctx) => {
+  if (ctx.target.program || !ctx.rt.options.installDependencies) return;
+  const { target, rt } = ctx;
+  const env = { ...inheritedFor(target, rt.options.inheritEnv, INSTALLER_ENV_ALLOWLIST), ...target.env };
+  const prepared = await prepareDependencies(ctx.projectDir as string, { env, signal: ctx.signal });
+  ctx.progress(
+    "prepare",
+    `dependencies ${prepared.action}${prepared.lockfile ? ` (${prepared.lockfile})` : ""}`,
+  );
+};
+
+/**
+ * The engine request. Outputs of dependencies reach the program as config;
+ * when they changed, an `up` is due even if no resource changes.
+ */
+export const buildRequest: Step = (ctx) => {
+  const { target, rt } = ctx;
+  const workDir = target.program
+    ? ctx.ephemeral
+      ? join(ctx.checkoutDir as string, ".driftless", "inline")
+      : join(rt.options.dataDir, "inline", target.name)
+    : (ctx.projectDir as string);
+  const deps = dependencyConfig(rt, target);
+  ctx.request = stackRequestFor(
+    target,
+    ctx.revision,
+    workDir,
+    deps,
+    rt.options.stateBackend,
+    rt.options.inheritEnv,
+  );
+  ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
+};
+
+/**
+ * A ref preview is where type errors belong: the program is type-checked as
+ * `pulumi preview` would, whatever the target's runs do.
+ */
+export const typeCheck: Step = (ctx) => {
+  const check = typeCheckFor(ctx.projectDir as string, ctx.target.program !== undefined);
+  ctx.typeCheck = check;
+  if (check.checked && ctx.request)
+    ctx.request = { ...ctx.request, env: { ...ctx.request.env, ...TYPE_CHECK_ENV } };
+  ctx.progress("typecheck", check.detail);
+};
+
+/** What an interrupted run left behind: stale locks, pending operations. */
+export const recover: Step = async (ctx) => {
+  if (!ctx.state.needsRecovery) return;
+  const actions = await ctx.rt.options.engine.recover(ctx.request!, engineOptions(ctx, false));
+  for (const action of actions) ctx.progress("recover", action);
+  ctx.state.needsRecovery = false;
+};
+
+/**
+ * A person approved the plan this target holds: while the revision and the
+ * stack's state are as they were when it was made, exactly that plan is
+ * applied (`up --plan`: the engine refuses anything else).
+ */
+export const applyApprovedPlan: Step = async (ctx) => {
+  const { engine } = ctx.rt.options;
+  const held = ctx.status.awaitingApproval;
+  if (!held || !ctx.approved || held.revision !== ctx.revision || !held.planFile || !held.stateVersion)
+    return;
+  if (!engine.stateVersion) return;
+  const { planFile } = held;
+  const version = await engine.stateVersion(ctx.request!);
+  if (version === held.stateVersion && existsSync(planFile)) {
+    ctx.counts = held.counts;
+    // The run applies the held run's plan; its record says which.
+    const plan = ctx.rt.options.store.getRun(held.runId)?.plan;
+    if (plan) ctx.steps = plan;
+    const outside = changeWindow(ctx);
+    if (outside) return outside;
+    ctx.progress(
+      "apply",
+      `up with the plan approved from run ${held.runId.slice(0, 8)} (state ${version}, ${formatCounts(held.counts)})`,
+    );
+    // No refresh: it would change the state the plan was made against.
+    const applied = await engine.up(ctx.request!, { ...engineOptions(ctx, false), plan: planFile });
+    return appliedResult(ctx, applied.counts, applied.outputs);
+  }
+  ctx.replanned = true;
+  ctx.progress(
+    "approval",
+    version === held.stateVersion
+      ? "the approved plan file is gone; planning again"
+      : `the stack's state changed since the plan was made (${held.stateVersion} → ${version}); planning again`,
+  );
+};
+
+/**
+ * What would change, after refreshing from the real infrastructure; drift is
+ * what the refresh found changed. A target that may need approval saves the
+ * engine's plan to apply later.
+ *
+ * A new revision in apply mode will almost surely be applied: it refreshes
+ * once and keeps the refreshed state (`pulumi refresh`, which also reports
+ * the drift), then previews and applies against that state, noting the
+ * state's digest so the `up` starts only from the state the gates saw. A
+ * drift check of the applied revision usually finds nothing: it refreshes
+ * inside its one preview and keeps nothing; only when that finds changes
+ * does its `up` refresh again.
+ */
+export const preview: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const { engine } = rt.options;
+  const revision = ctx.revision as string;
+  const applying = !ctx.ephemeral && target.mode === "apply";
+  // Planning again after the state moved: the refresh this run kept stands.
+  const refreshFirst =
+    applying &&
+    target.refresh &&
+    ctx.replans === 0 &&
+    engine.refresh !== undefined &&
+    ctx.status.lastAppliedRevision !== revision;
+  const previewRefresh = target.refresh && !refreshFirst && ctx.replans === 0;
+  ctx.upRefresh = applying && previewRefresh;
+  ctx.planFile =
+    applying && target.requireApproval !== "never"
+      ? join(rt.options.dataDir, "plans", target.name, `${ctx.run.id}.json`)
+      : undefined;
+  if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
+  let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
+  if (refreshFirst && engine.refresh) {
+    ctx.progress("refresh", "refresh");
+    drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
+  }
+  // Taken before the preview: an update by anyone else during it changes the digest.
+  ctx.planState =
+    applying && !ctx.upRefresh && engine.stateVersion ? await engine.stateVersion(ctx.request!) : undefined;
+  ctx.progress("preview", previewRefresh ? "refresh and preview" : "preview");
+  const previewed = await engine.preview(ctx.request!, {
+    ...engineOptions(ctx, previewRefresh),
+    ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
+    ...(ctx.ephemeral ? { ephemeral: true } : {}),
+    ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
+  });
+  const plan: Plan = drift ? { ...previewed, drift } : previewed;
+  ctx.plan = plan;
+  ctx.counts = plan.counts;
+  if (ctx.ephemeral) return;
+  // Kept in history, so a drifted or held run shows what it would change.
+  if (plan.changes) ctx.steps = plan.steps;
+  ctx.drift = isDrift(plan, ctx.status, revision);
+  ctx.changesPending = hasGitChanges(plan, ctx.status, revision);
+  const notes = [
+    ...(ctx.drift ? [`drift${plan.drift ? ` in ${driftSteps(plan)?.length} resource(s)` : ""}`] : []),
+    ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
+    ...(hasConfigChanges(plan, ctx.status, revision) ? ["configuration or dependency outputs changed"] : []),
+  ];
+  ctx.progress(
+    "preview",
+    `plan: ${formatCounts(plan.counts)}${notes.length ? ` (${notes.join("; ")})` : ""}`,
+  );
+  if (ctx.drift) rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+  const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
+  if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
+};
+
+/** Preview and detect modes end here; an apply with nothing to change too. */
+export const modeResult: Step = (ctx) => {
+  const plan = ctx.plan!;
+  if (ctx.target.mode === "preview") return stop("planned");
+  if (ctx.target.mode === "detect")
+    return stop(ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged");
+  const depsChanged = ctx.depsDigest !== undefined && ctx.depsDigest !== ctx.status.appliedDepsDigest;
+  if (!plan.changes && !depsChanged) return stop("unchanged");
+  if (!plan.changes) ctx.progress("preview", "dependency outputs changed; up to update the stack outputs");
+};
+
+/**
+ * Safety gates refuse destructive or empty plans unless approved. An approved
+ * plan that replaces objects by themselves create-before-delete is planned
+ * again delete-before-replace: what the person accepted is the delete.
+ */
+export const gates: Step = async (ctx) => {
+  if (ctx.approved) return deleteFirstIfApproved(ctx);
+  const refusal = checkGates(ctx.plan!, ctx.target.gates);
+  if (!refusal) return;
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
+  ctx.rt.events.emit("gate.refused", {
+    target: ctx.target.name,
+    revision: ctx.revision as string,
+    gate: refusal.gate,
+    message: refusal.message,
+  });
+  throw new GateRefusedError(refusal.gate, refusal.message);
+};
+
+/**
+ * An approved revision whose plan replaces objects by themselves: the
+ * replacements of those types are planned again, and applied, old object
+ * first (see `deleteFirst.ts`). Refused if the engine still would not.
+ */
+async function deleteFirstIfApproved(ctx: RunContext): Promise<void> {
+  const sameName = sameNameReplacements(ctx.plan!);
+  if (sameName.length === 0) return;
+  ctx.deleteFirst = [...new Set([...(ctx.deleteFirst ?? []), ...sameName.map((s) => s.type)])];
+  ctx.progress(
+    "gates",
+    `approved: ${sameName.map((s) => s.urn).join(", ")} replaced delete-before-replace (deleted, then created again)`,
+  );
+  const replanned = await ctx.rt.options.engine.preview(ctx.request!, {
+    ...engineOptions(ctx, ctx.upRefresh ?? false),
+    deleteFirst: ctx.deleteFirst,
+  });
+  const still = sameNameReplacements(replanned);
+  if (still.length > 0)
+    throw new GateRefusedError(
+      "same-name-replacement",
+      `the engine would still replace ${still.map((s) => s.urn).join(", ")} create-before-delete with an object of the same name; ` +
+        "set `deleteBeforeReplace: true` on the resource",
+    );
+  ctx.plan = ctx.plan?.drift ? { ...replanned, drift: ctx.plan.drift } : replanned;
+  ctx.counts = replanned.counts;
+  ctx.steps = replanned.steps;
+}
+
+/** Holds the plan for a person unless this exact plan was approved. */
+export const holdForApproval: Step = async (ctx) => {
+  const plan = ctx.plan!;
+  const revision = ctx.revision as string;
+  const held = ctx.status.awaitingApproval;
+  const keepPlan = plan.changes && needsApproval(ctx.target.requireApproval, plan);
+  const digest = planDigest(plan);
+  const approvedPlan =
+    ctx.approved && !ctx.replanned && (held?.revision !== revision || held.digest === digest);
+  if (keepPlan && !approvedPlan) {
+    const { planFile } = ctx;
+    const stateVersion = planFile ? await ctx.rt.options.engine.stateVersion?.(ctx.request!) : undefined;
+    ctx.approval = {
+      revision,
+      runId: ctx.run.id,
+      counts: plan.counts,
+      digest,
+      plannedAt: ctx.rt.recorder.now().toISOString(),
+      ...(planFile && existsSync(planFile) ? { planFile } : {}),
+      ...(stateVersion ? { stateVersion } : {}),
+    };
+    ctx.steps = plan.steps;
+    ctx.progress(
+      "approval",
+      `waiting for approval of ${formatCounts(plan.counts)}${stateVersion ? ` (plan pinned to ${revision.slice(0, 12)} and state ${stateVersion})` : ""}`,
+    );
+    return stop("awaiting-approval");
+  }
+  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
+};
+
+/** Outside its change windows an `up` waits for them (unless overridden); says so and when. */
+export const changeWindow: Step = (ctx) => {
+  const { target, run } = ctx;
+  if (!target.windows) return;
+  if (run.override) {
+    ctx.progress("window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
+    return;
+  }
+  const verdict = checkWindows(target.windows, ctx.rt.recorder.now());
+  if (verdict.open) return;
+  if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
+  ctx.progress(
+    "window",
+    `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
+      verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
+    }`,
+  );
+  return stop("deferred");
+};
+
+/** Planning again, when the stack's state moved between the preview and the `up`. */
+const REPLAN_STEPS: readonly Step[] = [preview, modeResult, gates, holdForApproval, changeWindow];
+/** How often a run plans again before it gives up and is retried later. */
+const MAX_REPLANS = 3;
+
+/**
+ * `pulumi up`, doing only what the preview showed: it starts from the state
+ * the preview planned against, and is stopped at any step the preview did not
+ * show; either way the run plans again (the gates see the new plan). A drift
+ * check's `up` refreshes again, as its preview did.
+ */
+export const apply: Step = async (ctx) => {
+  const { engine } = ctx.rt.options;
+  for (;;) {
+    try {
+      if (ctx.planState !== undefined && engine.stateVersion) {
+        const current = await engine.stateVersion(ctx.request!);
+        if (current !== ctx.planState) throw new StateMovedError(ctx.planState, current);
+      }
+      ctx.progress("apply", ctx.upRefresh ? "refresh and up" : "up");
+      const applied = await engine.up(ctx.request!, {
+        ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
+        expect: ctx.plan?.steps ?? [],
+        ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
+        ...(ctx.planState !== undefined ? { fromState: ctx.planState } : {}),
+      });
+      return appliedResult(ctx, applied.counts, applied.outputs);
+    } catch (error) {
+      if (!(error instanceof PlanDivergedError) || ctx.signal.aborted) throw error;
+      if (ctx.replans >= MAX_REPLANS)
+        throw new PlanDivergedError(`${error.message}; planned ${ctx.replans} times, will retry`, 5000, {
+          cause: error,
+        });
+      ctx.replans++;
+      ctx.progress("apply", `${error.message}; planning again`);
+      const stopped = await runSteps(ctx, REPLAN_STEPS);
+      if (stopped) return stop(stopped);
+    }
+  }
+};
+
+function appliedResult(
+  ctx: RunContext,
+  counts: NonNullable<RunContext["counts"]>,
+  outputs: Readonly<Record<string, unknown>>,
+): Stop {
+  ctx.counts = counts;
+  ctx.outputs = outputs;
+  ctx.progress("apply", `applied: ${formatCounts(counts)}`);
+  return stop(ctx.drift ? "drift-corrected" : "applied");
+}
+
+/** Destroys a removed target's stack and its checkout. */
+export const destroy: Step = async (ctx) => {
+  const { target, rt } = ctx;
+  const checkoutDir = join(rt.options.dataDir, "work", target.name);
+  const workDir = target.program
+    ? join(rt.options.dataDir, "inline", target.name)
+    : join(checkoutDir, target.path);
+  ctx.progress("destroy", `destroying stack ${target.stack}`);
+  const result = await rt.options.engine.destroy(
+    stackRequestFor(
+      target,
+      ctx.revision,
+      workDir,
+      dependencyConfig(rt, target),
+      rt.options.stateBackend,
+      rt.options.inheritEnv,
+    ),
+    engineOptions(ctx, target.refresh),
+  );
+  ctx.counts = result.counts;
+  rmSync(checkoutDir, { recursive: true, force: true });
+  return stop("destroyed");
+};
+
+/** A reconcile, in order. */
+export const RECONCILE_STEPS: readonly Step[] = [
+  resolveRevision,
+  decide,
+  awaitDependencies,
+  acquire,
+  checkout,
+  prepare,
+  buildRequest,
+  recover,
+  applyApprovedPlan,
+  preview,
+  modeResult,
+  gates,
+  holdForApproval,
+  changeWindow,
+  apply,
+];
+
+/** Destroying a removed target's stack. */
+export const DESTROY_STEPS: readonly Step[] = [acquire, destroy];
+
+/** Planning another ref against the stack: the same steps, in an engine slot, without lease, decision or apply. */
+export const PREVIEW_REF_STEPS: readonly Step[] = [
+  resolveRevision,
+  engineSlot,
+  checkout,
+  prepare,
+  buildRequest,
+  typeCheck,
+  preview,
+];

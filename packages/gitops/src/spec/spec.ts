@@ -1,0 +1,482 @@
+/**
+ * Target specs: the shape a user writes (`TargetSpec`), its validation, and
+ * `resolveTarget`, which fills in every default (`ResolvedTarget`).
+ */
+import { isAbsolute, normalize } from "node:path";
+import type { PulumiFn } from "@pulumi/pulumi/automation/index.js";
+import { Cron } from "croner";
+import { z } from "zod";
+import { SpecError } from "../errors.js";
+import { type Duration, formatDuration, parseDuration } from "./duration.js";
+import { describe, specIssues } from "./specIssues.js";
+import type { ResolvedWindows } from "./windows.js";
+
+export { formatPath, specIssues } from "./specIssues.js";
+
+/** What a run does after the preview. */
+export type ReconcileMode = "apply" | "detect" | "preview";
+
+/** A secret value given inline (tests, embedding) or read from an environment variable at run time. */
+export type SecretSource = string | { readonly env: string } | { readonly file: string };
+
+/** Credentials for the Git remote. Tokens are passed to git through its environment, never written to disk. */
+export interface GitAuth {
+  /** HTTPS token (GitHub, GitLab, Gitea …), sent as HTTP basic auth. */
+  readonly token?: SecretSource;
+  /** User name paired with {@link token}. @default "x-access-token" */
+  readonly username?: string;
+  /** Private key file for SSH remotes. */
+  readonly sshKeyPath?: string;
+  /** Known-hosts file for SSH remotes. @default - ssh's own, accepting new hosts */
+  readonly knownHostsPath?: string;
+}
+
+/** Safety gates checked between preview and `up`. */
+export interface GateOptions {
+  /** Refuse when deletes + replaces exceed this share of the stack's resources. @default 0.5 */
+  readonly maxDestructiveShare?: number;
+  /**
+   * Resource types that are never deleted or replaced without {@link allowDestructive}.
+   * `*` matches any run of characters.
+   * @default DEFAULT_PROTECTED_TYPES
+   */
+  readonly protectedTypes?: readonly string[];
+  /** Let this target delete or replace protected types and exceed the share. @default false */
+  readonly allowDestructive?: boolean;
+  /** Let an empty program delete every resource of a non-empty stack. @default false */
+  readonly allowEmpty?: boolean;
+}
+
+/** Types whose loss is costly: databases, buckets, namespaces. */
+export const DEFAULT_PROTECTED_TYPES: readonly string[] = [
+  "kubernetes:core/v1:Namespace",
+  "kubernetes:core/v1:PersistentVolumeClaim",
+  "aws:rds/*",
+  "aws:s3/bucket:*",
+  "aws:s3/bucketV2:*",
+  "aws:dynamodb/table:*",
+];
+
+/**
+ * When changes may be applied. A window opens at each tick of a cron
+ * expression and stays open for {@link duration}.
+ */
+export interface ChangeWindows {
+  /** Windows in which changes may be applied. @default [] - always, unless denied */
+  readonly allow?: readonly string[];
+  /** Windows in which no change is applied, even inside an allow window. @default [] */
+  readonly deny?: readonly string[];
+  /** How long each window stays open after its cron tick (at least `1s`). */
+  readonly duration: Duration;
+  /** IANA time zone for the cron expressions, e.g. `Europe/Berlin`. @default - the process's time zone */
+  readonly timezone?: string;
+}
+
+/**
+ * Environment promotion: the target applies the revisions another target (for
+ * example staging) applied successfully, once they have stayed applied for
+ * the soak time, instead of following its own ref.
+ */
+export interface PromotionPolicy {
+  /** The upstream target whose applied revisions this one follows; same repository. */
+  readonly from: string;
+  /** How long the upstream must have kept a revision applied before it is promoted. @default "0s" */
+  readonly after?: Duration;
+  /**
+   * Promote only while the upstream is healthy: Ready, not stalled and not
+   * drifted, for the whole soak time. @default true
+   */
+  readonly requireHealthy?: boolean;
+}
+
+/** A {@link PromotionPolicy} with defaults resolved. */
+export interface ResolvedPromotion {
+  readonly from: string;
+  readonly afterMs: number;
+  readonly requireHealthy: boolean;
+}
+
+/** The desired state of one Pulumi stack, as the user writes it. */
+export interface TargetSpec {
+  /** Unique name, DNS-label-like (`[a-z0-9-]`, at most 63 characters). */
+  readonly name: string;
+  /** Git remote: `https://…`, `http://…`, `ssh://…`, `git@host:path` or `file://…`. */
+  readonly repo: string;
+  /** Branch, tag (`refs/tags/v1`) or full commit SHA. @default "main" */
+  readonly ref?: string;
+  /** Directory of the Pulumi project inside the repository; must stay inside it. @default "." */
+  readonly path?: string;
+  /** Stack name (for example `dev` or `org/dev`). */
+  readonly stack: string;
+  /**
+   * An inline program for embedded use instead of the project in {@link path}.
+   * The checkout still provides the revision and files the program may read.
+   */
+  readonly program?: PulumiFn;
+  /** Project name for an inline {@link program}. @default - the target name */
+  readonly projectName?: string;
+  /**
+   * State backend URL.
+   * @default `file://<dataDir>/state`; with a PostgreSQL store, the store's database (table `pulumi_state`)
+   */
+  readonly backend?: string;
+  /** Secrets provider for new stacks. @default "passphrase" */
+  readonly secretsProvider?: string;
+  /** Passphrase for the passphrase secrets provider. @default { env: "PULUMI_CONFIG_PASSPHRASE" } */
+  readonly passphrase?: SecretSource;
+  /** Plain stack configuration, set before every run. */
+  readonly config?: Readonly<Record<string, string | number | boolean>>;
+  /** Secret stack configuration, stored encrypted. */
+  readonly secretConfig?: Readonly<Record<string, SecretSource>>;
+  /** Environment for the engine and the program. */
+  readonly env?: Readonly<Record<string, string>>;
+  /**
+   * Variables of the reconciler's own environment this target's engine,
+   * program and dependency installer receive besides the minimal set
+   * (`PATH`, `HOME`, locale, proxies, `PULUMI_*`, what the backend needs): a
+   * name or a prefix ending in `*` (`["AWS_*", "KUBECONFIG"]`); `["*"]`
+   * passes everything (the behaviour before this option existed).
+   * @default [] - plus the reconciler's `inheritEnv`
+   */
+  readonly inheritEnv?: readonly string[];
+  /** `apply` corrects drift; `detect` only reports it; `preview` only plans. @default "apply" */
+  readonly mode?: ReconcileMode;
+  /** Refresh from the real infrastructure before the preview (drift detection). @default true */
+  readonly refresh?: boolean;
+  /** How often to look for a new revision. @default "5m" (minimum "10s") */
+  readonly interval?: Duration;
+  /** Random extra delay as a share of the interval, to spread load. @default 0.1 */
+  readonly jitter?: number;
+  /** Optional cron expression (5 or 6 fields) that triggers runs in addition to the interval. */
+  readonly schedule?: string;
+  /** How often to refresh and preview an unchanged revision to find drift. @default "30m" */
+  readonly resync?: Duration;
+  /** Longest a run may take before it is cancelled through the engine. @default "30m" */
+  readonly timeout?: Duration;
+  /** Stop scheduling runs (manual runs still work). @default false */
+  readonly suspend?: boolean;
+  /** Safety gates checked before `up`. */
+  readonly gates?: GateOptions;
+  /** Destroy the stack when the target is removed. @default false */
+  readonly destroyOnRemove?: boolean;
+  /** Credentials for the Git remote. */
+  readonly auth?: GitAuth;
+  /**
+   * Targets that must be applied before this one. A run waits (status reason
+   * `DependencyNotReady`) while a dependency is not Ready or still has a run
+   * queued; a dependency whose outputs change queues this target; each
+   * dependency's outputs reach this target's program as plain config
+   * `deps.<dependency>.<output>` (non-string values JSON-encoded).
+   * Unknown names and cycles are refused when targets are added.
+   * @default []
+   */
+  readonly dependsOn?: readonly string[];
+  /**
+   * Change windows: an `up` outside every allow window or inside a deny window
+   * waits (result `deferred`, reason `OutsideChangeWindow`) until the window
+   * opens, unless the run is started with an `override`.
+   * @default - changes may be applied at any time
+   */
+  readonly windows?: ChangeWindows;
+  /**
+   * Hold an `up` for a person: `true` holds every plan with changes,
+   * `"destructive"` only plans that delete or replace. The run stops after the
+   * preview as `awaiting-approval`; `Reconciler.approve` applies that plan.
+   * @default false
+   */
+  readonly requireApproval?: boolean | "destructive";
+  /**
+   * Paths outside {@link path}, relative to the repository root, whose changes
+   * also concern this target when a push webhook lists changed files (shared
+   * code such as `lib/`). @default []
+   */
+  readonly watchPaths?: readonly string[];
+  /**
+   * Follow another target's applied revisions instead of {@link ref}
+   * (staging → prod). Promotions are recorded; `Reconciler.promote` and
+   * `Reconciler.rollback` move the target by hand.
+   * @default - the target follows its own ref
+   */
+  readonly promote?: PromotionPolicy;
+}
+
+/** A {@link TargetSpec} with every default resolved. */
+export interface ResolvedTarget {
+  readonly name: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly path: string;
+  readonly stack: string;
+  readonly program: PulumiFn | undefined;
+  readonly projectName: string | undefined;
+  readonly backend: string;
+  readonly secretsProvider: string;
+  readonly passphrase: SecretSource;
+  readonly config: Readonly<Record<string, string>>;
+  readonly secretConfig: Readonly<Record<string, SecretSource>>;
+  readonly env: Readonly<Record<string, string>>;
+  readonly inheritEnv: readonly string[];
+  readonly mode: ReconcileMode;
+  readonly refresh: boolean;
+  readonly intervalMs: number;
+  readonly jitter: number;
+  readonly schedule: string | undefined;
+  readonly resyncMs: number;
+  readonly timeoutMs: number;
+  readonly suspend: boolean;
+  readonly gates: Required<GateOptions>;
+  readonly destroyOnRemove: boolean;
+  readonly auth: GitAuth;
+  readonly dependsOn: readonly string[];
+  readonly windows: ResolvedWindows | undefined;
+  readonly requireApproval: "never" | "always" | "destructive";
+  readonly watchPaths: readonly string[];
+  readonly promote: ResolvedPromotion | undefined;
+}
+
+const MIN_INTERVAL_MS = 10_000;
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const REPO_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|file:\/\/\/?[^\s]+|[\w.-]+@[\w.-]+:[^\s]+)$/;
+const STACK_NAME = /^([\w.-]+\/){0,2}[\w.-]+$/;
+const CONFIG_KEY = /^([\w-]+:)?[\w.-]+$/;
+
+const secretSource = z.union(
+  [
+    z.string().min(1, "must not be empty"),
+    z.strictObject({
+      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+    }),
+    z.strictObject({ file: z.string().min(1, "must be a file path") }),
+  ],
+  { error: 'must be a string, { env: "NAME" } or { file: "/path" }' },
+);
+
+const duration = (min: number, what: string) =>
+  z
+    .union([z.string(), z.number()], { error: `must be a duration such as "30s", "5m" or "1h"` })
+    .superRefine((value, ctx) => {
+      const ms = parseDuration(value);
+      if (ms === undefined) {
+        ctx.addIssue({ code: "custom", message: `must be a duration such as "30s", "5m" or "1h"` });
+      } else if (ms < min) {
+        ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(min)} (${what})` });
+      }
+    });
+
+const targetSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(DNS_LABEL, "must be a DNS label: lowercase letters, digits and '-', at most 63 characters"),
+  repo: z.string().regex(REPO_URL, "must be an https://, http://, ssh://, git@host:path or file:// URL"),
+  ref: z
+    .string()
+    .regex(/^[\w./-]+$/, "must be a branch, tag or commit SHA")
+    .refine((r) => !r.includes("..") && !r.startsWith("-") && !r.endsWith("/") && !r.endsWith(".lock"), {
+      message: "is not a valid Git ref name",
+    })
+    .optional(),
+  path: z
+    .string()
+    .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" })
+    .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), {
+      message: "must stay inside the repository",
+    })
+    .optional(),
+  stack: z.string().regex(STACK_NAME, "must be a stack name such as `dev` or `org/project/dev`"),
+  program: z
+    .custom<PulumiFn>((v) => typeof v === "function", { message: "must be a function (an inline program)" })
+    .optional(),
+  projectName: z
+    .string()
+    .regex(/^[\w.-]+$/, "must be letters, digits, '_', '.' or '-'")
+    .optional(),
+  backend: z
+    .string()
+    .regex(
+      /^(file|s3|gs|azblob|https?|postgres(ql)?):\/\//,
+      "must be a backend URL (file://, s3://, gs://, azblob://, https://, postgres://)",
+    )
+    .optional(),
+  secretsProvider: z.string().min(1).optional(),
+  passphrase: secretSource.optional(),
+  config: z
+    .record(
+      z.string().regex(CONFIG_KEY, "is not a config key such as `name` or `project:name`"),
+      z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" }),
+    )
+    .optional(),
+  secretConfig: z.record(z.string().regex(CONFIG_KEY, "is not a config key"), secretSource).optional(),
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "is not an environment variable name"), z.string())
+    .optional(),
+  inheritEnv: z
+    .array(
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*\*?$|^\*$/, "must be a variable name or a prefix ending in *"),
+      {
+        error: "must be a list of variable names",
+      },
+    )
+    .optional(),
+  mode: z.enum(["apply", "detect", "preview"], { error: "must be one of apply, detect, preview" }).optional(),
+  refresh: z.boolean({ error: "must be true or false" }).optional(),
+  interval: duration(MIN_INTERVAL_MS, "the shortest check interval").optional(),
+  jitter: z.number().min(0, "must be between 0 and 1").max(1, "must be between 0 and 1").optional(),
+  schedule: z
+    .string()
+    .refine(isCron, { message: "is not a cron expression such as `*/15 * * * *`" })
+    .optional(),
+  resync: duration(MIN_INTERVAL_MS, "the shortest drift resync").optional(),
+  timeout: duration(1000, "the shortest run timeout").optional(),
+  suspend: z.boolean({ error: "must be true or false" }).optional(),
+  gates: z
+    .strictObject({
+      maxDestructiveShare: z
+        .number()
+        .min(0, "must be between 0 and 1")
+        .max(1, "must be between 0 and 1")
+        .optional(),
+      protectedTypes: z.array(z.string().min(1)).optional(),
+      allowDestructive: z.boolean().optional(),
+      allowEmpty: z.boolean().optional(),
+    })
+    .optional(),
+  destroyOnRemove: z.boolean({ error: "must be true or false" }).optional(),
+  auth: z
+    .strictObject({
+      token: secretSource.optional(),
+      username: z.string().min(1).optional(),
+      sshKeyPath: z.string().min(1).optional(),
+      knownHostsPath: z.string().min(1).optional(),
+    })
+    .optional(),
+  dependsOn: z
+    .array(z.string().regex(DNS_LABEL, "must be a target name"), { error: "must be a list of target names" })
+    .refine((names) => new Set(names).size === names.length, { message: "must not name a target twice" })
+    .optional(),
+  windows: z
+    .strictObject({
+      allow: z.array(z.string().refine(isCron, { message: "is not a cron expression" })).optional(),
+      deny: z.array(z.string().refine(isCron, { message: "is not a cron expression" })).optional(),
+      duration: duration(1000, "the shortest change window"),
+      timezone: z
+        .string()
+        .refine(isTimeZone, { message: "is not an IANA time zone such as `Europe/Berlin`" })
+        .optional(),
+    })
+    .refine((w) => (w.allow?.length ?? 0) + (w.deny?.length ?? 0) > 0, {
+      message: "must list at least one `allow` or `deny` window",
+    })
+    .optional(),
+  requireApproval: z
+    .union([z.boolean(), z.literal("destructive")], { error: 'must be true, false or "destructive"' })
+    .optional(),
+  watchPaths: z
+    .array(
+      z
+        .string()
+        .min(1, "must be a path")
+        .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" })
+        .refine((p) => !normalize(p).split(/[\\/]/).includes(".."), {
+          message: "must stay inside the repository",
+        }),
+    )
+    .optional(),
+  promote: z
+    .strictObject({
+      from: z.string().regex(DNS_LABEL, "must be a target name"),
+      after: duration(0, "the soak time").optional(),
+      requireHealthy: z.boolean({ error: "must be true or false" }).optional(),
+    })
+    .optional(),
+});
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isCron(expr: string): boolean {
+  try {
+    new Cron(expr, { paused: true }).stop();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Validates a target spec and resolves its defaults.
+ * @throws SpecError naming each bad field and its value.
+ */
+export function resolveTarget(
+  input: unknown,
+  defaults: { readonly dataDir: string; readonly backend?: string | undefined },
+): ResolvedTarget {
+  const name =
+    input !== null && typeof input === "object" && typeof (input as { name?: unknown }).name === "string"
+      ? (input as { name: string }).name
+      : undefined;
+  const subject = name ? `target "${name}"` : "target";
+  if (input === null || typeof input !== "object" || Array.isArray(input)) {
+    throw new SpecError(subject, [{ path: "", message: `must be an object, got ${describe(input)}` }]);
+  }
+  const parsed = targetSchema.safeParse(input);
+  if (!parsed.success) throw new SpecError(subject, specIssues(parsed.error, input));
+  const spec = parsed.data;
+  const intervalMs = parseDuration(spec.interval ?? "5m") as number;
+  return {
+    name: spec.name,
+    repo: spec.repo,
+    ref: spec.ref ?? "main",
+    path: normalize(spec.path ?? "."),
+    stack: spec.stack,
+    program: spec.program,
+    projectName: spec.projectName ?? (spec.program ? spec.name : undefined),
+    backend: spec.backend ?? defaults.backend ?? `file://${defaults.dataDir}/state`,
+    secretsProvider: spec.secretsProvider ?? "passphrase",
+    passphrase: spec.passphrase ?? { env: "PULUMI_CONFIG_PASSPHRASE" },
+    config: Object.fromEntries(Object.entries(spec.config ?? {}).map(([k, v]) => [k, String(v)])),
+    secretConfig: spec.secretConfig ?? {},
+    env: spec.env ?? {},
+    inheritEnv: spec.inheritEnv ?? [],
+    mode: spec.mode ?? "apply",
+    refresh: spec.refresh ?? true,
+    intervalMs,
+    jitter: spec.jitter ?? 0.1,
+    schedule: spec.schedule,
+    resyncMs: parseDuration(spec.resync ?? "30m") as number,
+    timeoutMs: parseDuration(spec.timeout ?? "30m") as number,
+    suspend: spec.suspend ?? false,
+    gates: {
+      maxDestructiveShare: spec.gates?.maxDestructiveShare ?? 0.5,
+      protectedTypes: spec.gates?.protectedTypes ?? DEFAULT_PROTECTED_TYPES,
+      allowDestructive: spec.gates?.allowDestructive ?? false,
+      allowEmpty: spec.gates?.allowEmpty ?? false,
+    },
+    destroyOnRemove: spec.destroyOnRemove ?? false,
+    auth: spec.auth ?? {},
+    dependsOn: spec.dependsOn ?? [],
+    windows: spec.windows
+      ? {
+          allow: spec.windows.allow ?? [],
+          deny: spec.windows.deny ?? [],
+          durationMs: parseDuration(spec.windows.duration) as number,
+          timezone: spec.windows.timezone,
+        }
+      : undefined,
+    requireApproval:
+      spec.requireApproval === "destructive" ? "destructive" : spec.requireApproval ? "always" : "never",
+    watchPaths: spec.watchPaths ?? [],
+    promote: spec.promote
+      ? {
+          from: spec.promote.from,
+          afterMs: parseDuration(spec.promote.after ?? 0) as number,
+          requireHealthy: spec.promote.requireHealthy ?? true,
+        }
+      : undefined,
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * The PostgreSQL store's schema: numbered migrations, the database clock
+ * every replica's leases use, and how a run row reads back.
+ */
+import type { DecodedRunRow } from "../runRow.js";
+import type { Row } from "./sync.js";
+
+/** The database's clock in epoch milliseconds: one clock for every replica's leases. */
+export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/** Schema versions, applied in order; each runs once, inside a transaction. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE driftless_targets (
+     name TEXT PRIMARY KEY,
+     status JSONB NOT NULL
+   );
+   CREATE TABLE driftless_runs (
+     seq BIGSERIAL UNIQUE,
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     revision TEXT,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     result TEXT,
+     counts JSONB,
+     drift BOOLEAN NOT NULL DEFAULT false,
+     error TEXT,
+     log TEXT NOT NULL DEFAULT '',
+     override JSONB,
+     plan JSONB,
+     owner TEXT,
+     approval JSONB
+   );
+   CREATE INDEX driftless_runs_by_target ON driftless_runs (target, started_at DESC, seq DESC);
+   CREATE INDEX driftless_runs_unfinished ON driftless_runs (target) WHERE finished_at IS NULL;
+   CREATE TABLE driftless_promotions (
+     seq BIGSERIAL UNIQUE,
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     source TEXT,
+     revision TEXT NOT NULL,
+     previous_revision TEXT,
+     kind TEXT NOT NULL,
+     by TEXT,
+     reason TEXT,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX driftless_promotions_by_target ON driftless_promotions (target, at DESC, seq DESC);
+   CREATE TABLE driftless_run_logs (
+     run_id TEXT NOT NULL,
+     start_offset INTEGER NOT NULL,
+     end_offset INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (run_id, start_offset)
+   );
+   CREATE TABLE driftless_stack_locks (
+     key TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     target TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     acquired_at TEXT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );`,
+  // 2: replicas: members and their heartbeats, target leases with a fencing
+  // epoch, and the inbox of commands any replica received for a target.
+  `CREATE TABLE driftless_members (
+     id TEXT PRIMARY KEY,
+     host TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     started_at TEXT NOT NULL,
+     heartbeat_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE TABLE driftless_target_leases (
+     target TEXT PRIMARY KEY,
+     owner TEXT,
+     epoch BIGINT NOT NULL,
+     acquired_at BIGINT NOT NULL,
+     expires_at BIGINT NOT NULL
+   );
+   CREATE INDEX driftless_target_leases_by_owner ON driftless_target_leases (owner);
+   CREATE TABLE driftless_triggers (
+     seq BIGSERIAL UNIQUE,
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     command JSONB NOT NULL,
+     received_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     run_id TEXT,
+     error TEXT,
+     done_at TEXT
+   );
+   CREATE INDEX driftless_triggers_open ON driftless_triggers (target, seq) WHERE done_at IS NULL;`,
+  // 3: dashboard sessions logged out, until they would have expired (epoch ms
+  // on the clock that signed the cookie).
+  `CREATE TABLE driftless_session_revocations (
+     id TEXT PRIMARY KEY,
+     expires_at BIGINT NOT NULL
+   );`,
+];
+
+/** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */
+export interface RunRow extends Row, DecodedRunRow {}

@@ -1,0 +1,473 @@
+/**
+ * The PostgreSQL implementation of every store interface, for several
+ * replicas on several hosts sharing one database. Versioned migrations run
+ * once, in a transaction, under an advisory lock; lease expiry is reckoned on
+ * the database's clock, so replicas' clocks need not agree. Replica
+ * coordination (members, target leases, the trigger inbox) is in
+ * `postgresReplicas.ts`, the schema in `postgresSchema.ts`.
+ */
+
+import { isLocalOwner, isOwnerDead } from "../../engine/process.js";
+import { FencedError } from "../../errors.js";
+import type {
+  Fence,
+  Member,
+  MemberInfo,
+  PromotionKind,
+  PromotionRecord,
+  RunLogChunk,
+  RunRecord,
+  StackLease,
+  StackLockRequest,
+  StoredTrigger,
+  TargetLease,
+  TargetStatus,
+} from "../../types.js";
+import { runFromRow } from "../runRow.js";
+import type { Acquired, Store, TriggerInbox } from "../store.js";
+import { type PostgresConnection, resolveConnection } from "./connection.js";
+import { fenceSql, PostgresReplicas } from "./replicas.js";
+import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
+import { type Row, SyncPostgres } from "./sync.js";
+
+export {
+  isPostgresUrl,
+  type PostgresConnection,
+  type ResolvedConnection,
+  resolveConnection,
+} from "./connection.js";
+
+/** Serialises migrations of every process on this database (any fixed 64-bit number). */
+const MIGRATION_LOCK = 7_310_214_633_001;
+
+interface StackLockRow extends Row {
+  key: string;
+  owner: string;
+  target: string;
+  run_id: string;
+  acquired_at: string;
+  expires_at: number;
+}
+
+function leaseFromRow(row: StackLockRow): StackLease {
+  return {
+    key: row.key,
+    owner: row.owner,
+    target: row.target,
+    runId: row.run_id,
+    acquiredAt: row.acquired_at,
+    expiresAt: row.expires_at,
+  };
+}
+
+const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+
+/**
+ * Status, history, promotions and stack leases in PostgreSQL (tables
+ * `driftless_*`), through a node-postgres pool. Opening it connects and
+ * migrates; the constructor throws when the database cannot be reached.
+ */
+export class PostgresStore implements Store {
+  readonly #db: SyncPostgres;
+  readonly #replicas: PostgresReplicas;
+  /** The connection without its password, safe to log and show. */
+  readonly url: string;
+  /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
+  readonly #password: string | undefined;
+
+  constructor(connection: string | PostgresConnection) {
+    const resolved = resolveConnection(connection);
+    this.url = resolved.publicUrl;
+    this.#password = resolved.password;
+    this.#db = new SyncPostgres(resolved.pool);
+    this.#replicas = new PostgresReplicas(this.#db);
+    try {
+      this.#migrate();
+    } catch (error) {
+      this.#db.close();
+      throw error;
+    }
+  }
+
+  /** The schema version after migrations. */
+  get schemaVersion(): number {
+    const { rows } = this.#db.query<{ version: number | null }>(
+      "SELECT max(version)::int AS version FROM driftless_schema",
+    );
+    return rows[0]?.version ?? 0;
+  }
+
+  get isOpen(): boolean {
+    return this.#db.isOpen;
+  }
+
+  /** Whether the database answers now (for readiness probes). */
+  ping(): boolean {
+    try {
+      this.#db.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The Pulumi DIY backend URL for state kept in this database (table
+   * `pulumi_state`), without the password, and the environment the engine
+   * needs to connect.
+   */
+  stateBackend(): { readonly url: string; readonly env: Readonly<Record<string, string>> } {
+    return { url: this.url, env: this.#password !== undefined ? { PGPASSWORD: this.#password } : {} };
+  }
+
+  #migrate(): void {
+    // Replicas may start together: the advisory lock makes the others wait
+    // until the first committed, then they find nothing left to do.
+    this.#db.transaction(() => {
+      this.#db.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      this.#db.query(
+        `CREATE TABLE IF NOT EXISTS driftless_schema (
+           version INTEGER PRIMARY KEY,
+           applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )`,
+      );
+      const current = this.schemaVersion;
+      MIGRATIONS.slice(current).forEach((sql, i) => {
+        this.#db.query(sql);
+        this.#db.query("INSERT INTO driftless_schema (version) VALUES ($1)", [current + i + 1]);
+      });
+    });
+  }
+
+  getStatus(name: string): TargetStatus | undefined {
+    const { rows } = this.#db.query<{ status: TargetStatus }>(
+      "SELECT status FROM driftless_targets WHERE name = $1",
+      [name],
+    );
+    return rows[0]?.status;
+  }
+
+  listStatuses(): TargetStatus[] {
+    return this.#db
+      .query<{ status: TargetStatus }>("SELECT status FROM driftless_targets ORDER BY name")
+      .rows.map((r) => r.status);
+  }
+
+  putStatus(status: TargetStatus, fence?: Fence): void {
+    const params: unknown[] = [status.name, JSON.stringify(status)];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
+      `INSERT INTO driftless_targets (name, status) SELECT $1::text, $2::jsonb
+       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
+       ON CONFLICT (name) DO UPDATE SET status = excluded.status`,
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
+  }
+
+  insertStatus(status: TargetStatus): boolean {
+    return (
+      this.#db.query(
+        "INSERT INTO driftless_targets (name, status) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        [status.name, JSON.stringify(status)],
+      ).rowCount > 0
+    );
+  }
+
+  deleteTarget(name: string): void {
+    this.#db.query("DELETE FROM driftless_targets WHERE name = $1", [name]);
+  }
+
+  startRun(run: RunRecord, owner?: string, fence?: Fence): void {
+    const params: unknown[] = [
+      run.id,
+      run.target,
+      run.trigger,
+      run.revision ?? null,
+      run.startedAt,
+      run.drift,
+      run.log,
+      json(run.override),
+      owner ?? null,
+      json(run.approval),
+    ];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
+      `INSERT INTO driftless_runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::jsonb, $9::text, $10::jsonb
+       ${fence ? `WHERE ${fenceSql("$2", "$11", "$12")}` : ""}`,
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
+  }
+
+  finishRun(run: RunRecord, fence?: Fence): void {
+    const params: unknown[] = [
+      run.revision ?? null,
+      run.finishedAt ?? new Date().toISOString(),
+      run.result ?? null,
+      json(run.counts),
+      run.drift,
+      run.error ?? null,
+      run.log,
+      json(run.plan),
+      run.id,
+    ];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
+      `UPDATE driftless_runs SET revision = $1, finished_at = $2, result = $3, counts = $4, drift = $5,
+         error = $6, log = $7, plan = $8 WHERE id = $9
+         ${fence ? `AND finished_at IS NULL AND ${fenceSql("driftless_runs.target", "$10", "$11")}` : ""}`,
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
+  }
+
+  getRun(id: string): RunRecord | undefined {
+    const row = this.#db.query<RunRow>("SELECT * FROM driftless_runs WHERE id = $1", [id]).rows[0];
+    return row ? runFromRow(row) : undefined;
+  }
+
+  listRuns(target: string, limit = 50): RunRecord[] {
+    return this.#db
+      .query<RunRow>(
+        "SELECT * FROM driftless_runs WHERE target = $1 ORDER BY started_at DESC, seq DESC LIMIT $2",
+        [target, limit],
+      )
+      .rows.map(runFromRow);
+  }
+
+  appendLog(runId: string, chunk: string): void {
+    if (chunk === "") return;
+    // Offsets count UTF-16 code units (JavaScript's length), not PostgreSQL's characters.
+    this.#db.query(
+      `INSERT INTO driftless_run_logs (run_id, start_offset, end_offset, text)
+       SELECT $1, last, last + $3, $2
+       FROM (SELECT COALESCE(max(end_offset), 0) AS last FROM driftless_run_logs WHERE run_id = $1) AS tail`,
+      [runId, chunk, chunk.length],
+    );
+  }
+
+  readLog(runId: string, fromOffset = 0): RunLogChunk {
+    const { rows } = this.#db.query<{ start: number; end: number; text: string }>(
+      `SELECT start_offset AS start, end_offset AS end, text FROM driftless_run_logs
+       WHERE run_id = $1 AND end_offset > $2 ORDER BY start_offset`,
+      [runId, fromOffset],
+    );
+    const first = rows[0];
+    if (!first) {
+      const last =
+        this.#db.query<{ last: number }>(
+          "SELECT COALESCE(max(end_offset), 0)::int AS last FROM driftless_run_logs WHERE run_id = $1",
+          [runId],
+        ).rows[0]?.last ?? 0;
+      return { text: "", offset: Math.min(Math.max(0, fromOffset), last) };
+    }
+    const text = rows.map((r) => r.text).join("");
+    const skip = Math.max(0, fromOffset - first.start);
+    return { text: text.slice(skip), offset: (rows.at(-1) as { end: number }).end };
+  }
+
+  appliedRevisions(target: string, limit = 50): string[] {
+    return this.#db
+      .query<{ revision: string }>(
+        `SELECT revision, max(finished_at) AS last FROM driftless_runs
+         WHERE target = $1 AND revision IS NOT NULL AND result IN ('applied', 'drift-corrected', 'unchanged')
+         GROUP BY revision ORDER BY last DESC LIMIT $2`,
+        [target, limit],
+      )
+      .rows.map((r) => r.revision);
+  }
+
+  markInterrupted(targets?: readonly string[]): RunRecord[] {
+    const inScope = (target: string) => targets === undefined || targets.includes(target);
+    return this.#db.transaction(() => {
+      const { rows: locks } = this.#db.query<StackLockRow & { live: boolean }>(
+        `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_stack_locks FOR UPDATE`,
+      );
+      const leaseholders = new Set<string>();
+      for (const lock of locks) {
+        if (!isOwnerDead(lock.owner)) {
+          if (lock.live) leaseholders.add(lock.owner);
+        } else if (inScope(lock.target)) {
+          this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [
+            lock.key,
+            lock.owner,
+          ]);
+        }
+      }
+      // As in SqliteStore: a live process holds a lease for as long as it has a
+      // run in progress; only a process of this host can be probed directly.
+      const gone = (owner: string | null) =>
+        owner === null || isOwnerDead(owner) || !(isLocalOwner(owner) || leaseholders.has(owner));
+      const rows = this.#db
+        .query<RunRow>("SELECT * FROM driftless_runs WHERE finished_at IS NULL FOR UPDATE")
+        .rows.filter((r) => inScope(r.target) && gone(r.owner));
+      const now = new Date().toISOString();
+      for (const row of rows) {
+        this.#db.query(
+          `UPDATE driftless_runs SET finished_at = $1, result = 'interrupted',
+             error = 'the process stopped during this run; the next run recovers the stack'
+           WHERE id = $2 AND finished_at IS NULL`,
+          [now, row.id],
+        );
+      }
+      return rows.map((r) => ({ ...runFromRow(r), finishedAt: now, result: "interrupted" as const }));
+    });
+  }
+
+  recordPromotion(promotion: PromotionRecord): void {
+    this.#db.query(
+      `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [
+        promotion.id,
+        promotion.target,
+        promotion.source,
+        promotion.revision,
+        promotion.previousRevision ?? null,
+        promotion.kind,
+        promotion.by ?? null,
+        promotion.reason ?? null,
+        promotion.at,
+      ],
+    );
+  }
+
+  listPromotions(target: string, limit = 50): PromotionRecord[] {
+    return this.#db
+      .query<Row>(
+        "SELECT * FROM driftless_promotions WHERE target = $1 ORDER BY at DESC, seq DESC LIMIT $2",
+        [target, limit],
+      )
+      .rows.map((row) => ({
+        id: row.id as string,
+        target: row.target as string,
+        source: row.source as string,
+        revision: row.revision as string,
+        ...(row.previous_revision ? { previousRevision: row.previous_revision as string } : {}),
+        kind: row.kind as PromotionKind,
+        ...(row.by ? { by: row.by as string } : {}),
+        ...(row.reason ? { reason: row.reason as string } : {}),
+        at: row.at as string,
+      }));
+  }
+
+  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined {
+    return this.#db.transaction((): StackLease | undefined => {
+      // A row lock cannot guard a row that does not exist yet: an advisory
+      // lock on the key serialises two replicas taking a free stack at once.
+      this.#db.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [request.key]);
+      const held = this.#db.query<StackLockRow & { live: boolean }>(
+        `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_stack_locks WHERE key = $1`,
+        [request.key],
+      ).rows[0];
+      if (held) {
+        const mine = held.owner === request.owner && held.run_id === request.runId;
+        if (!mine && held.live && !isOwnerDead(held.owner)) return leaseFromRow(held);
+        if (mine) {
+          this.#db.query(`UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $2 WHERE key = $1`, [
+            request.key,
+            ttlMs,
+          ]);
+          return undefined;
+        }
+      }
+      this.#db.query(
+        `INSERT INTO driftless_stack_locks (key, owner, target, run_id, acquired_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, ${NOW_MS} + $6)
+         ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, target = excluded.target,
+           run_id = excluded.run_id, acquired_at = excluded.acquired_at, expires_at = excluded.expires_at`,
+        [request.key, request.owner, request.target, request.runId, new Date().toISOString(), ttlMs],
+      );
+      return undefined;
+    });
+  }
+
+  getStackLock(key: string): StackLease | undefined {
+    const row = this.#db.query<StackLockRow>("SELECT * FROM driftless_stack_locks WHERE key = $1", [key])
+      .rows[0];
+    return row ? leaseFromRow(row) : undefined;
+  }
+
+  renewStackLock(key: string, owner: string, ttlMs: number): boolean {
+    return (
+      this.#db.query(
+        `UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $3 WHERE key = $1 AND owner = $2`,
+        [key, owner, ttlMs],
+      ).rowCount > 0
+    );
+  }
+
+  unlockStack(key: string, owner: string): void {
+    this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [key, owner]);
+  }
+
+  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
+    return this.#replicas.heartbeat(member, ttlMs);
+  }
+
+  leave(id: string): void {
+    this.#replicas.leave(id);
+  }
+
+  listMembers(): Member[] {
+    return this.#replicas.listMembers();
+  }
+
+  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
+    return this.#replicas.acquireTarget(target, owner, ttlMs);
+  }
+
+  releaseTarget(target: string, fence: Fence): void {
+    this.#replicas.releaseTarget(target, fence);
+  }
+
+  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+    return this.#replicas.listTargetLeases(targets);
+  }
+
+  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
+    return this.#replicas.addTrigger(trigger);
+  }
+
+  openTriggers(owner: string): StoredTrigger[] {
+    return this.#replicas.openTriggers(owner);
+  }
+
+  getTrigger(id: string): StoredTrigger | undefined {
+    return this.#replicas.getTrigger(id);
+  }
+
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
+    this.#replicas.completeTrigger(id, outcome, fence);
+  }
+
+  pruneTriggers(olderThanMs: number): void {
+    this.#replicas.pruneTriggers(olderThanMs);
+  }
+
+  onTrigger(listener: (target: string) => void): () => void {
+    return this.#replicas.onTrigger(listener);
+  }
+
+  revokeSession(id: string, expiresAt: number): void {
+    // Expiry is the signer's clock (the cookie's), not the database's.
+    this.#db.transaction(() => {
+      this.#db.query("DELETE FROM driftless_session_revocations WHERE expires_at <= $1", [Date.now()]);
+      this.#db.query(
+        `INSERT INTO driftless_session_revocations (id, expires_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
+        [id, expiresAt],
+      );
+    });
+  }
+
+  isSessionRevoked(id: string): boolean {
+    return this.#db.query("SELECT 1 FROM driftless_session_revocations WHERE id = $1", [id]).rowCount > 0;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}

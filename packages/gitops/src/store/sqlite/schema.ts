@@ -1,0 +1,119 @@
+/** The SQLite store's schema: numbered migrations, applied in order, and how a run row reads back. */
+
+import type { RunRecord } from "../../types.js";
+import { type DecodedRunRow, runFromRow } from "../runRow.js";
+
+/** Schema versions, applied in order; each runs once, inside a transaction. */
+export const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE targets (
+     name TEXT PRIMARY KEY,
+     status TEXT NOT NULL
+   );
+   CREATE TABLE runs (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     trigger TEXT NOT NULL,
+     revision TEXT,
+     started_at TEXT NOT NULL,
+     finished_at TEXT,
+     result TEXT,
+     counts TEXT,
+     drift INTEGER NOT NULL DEFAULT 0,
+     error TEXT,
+     log TEXT NOT NULL DEFAULT ''
+   );
+   CREATE INDEX runs_by_target ON runs (target, started_at DESC);`,
+  // 2: who overrode a change window and why; the steps of a plan awaiting approval.
+  `ALTER TABLE runs ADD COLUMN override TEXT;
+   ALTER TABLE runs ADD COLUMN plan TEXT;`,
+  // 3: promotions between targets; cross-process stack leases; which process owns a run.
+  `CREATE TABLE promotions (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     source TEXT,
+     revision TEXT NOT NULL,
+     previous_revision TEXT,
+     kind TEXT NOT NULL,
+     by TEXT,
+     reason TEXT,
+     at TEXT NOT NULL
+   );
+   CREATE INDEX promotions_by_target ON promotions (target, at DESC);
+   CREATE TABLE stack_locks (
+     key TEXT PRIMARY KEY,
+     owner TEXT NOT NULL,
+     target TEXT NOT NULL,
+     run_id TEXT NOT NULL,
+     acquired_at TEXT NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   ALTER TABLE runs ADD COLUMN owner TEXT;`,
+  // 4: who approved the plan or revision a run applies, and why.
+  `ALTER TABLE runs ADD COLUMN approval TEXT;`,
+  // 5: run logs, appended while a run goes; offsets in UTF-16 code units.
+  `CREATE TABLE run_logs (
+     run_id TEXT NOT NULL,
+     start_offset INTEGER NOT NULL,
+     end_offset INTEGER NOT NULL,
+     text TEXT NOT NULL,
+     PRIMARY KEY (run_id, start_offset)
+   );`,
+  // 6: replicas sharing the file: members, target leases with a fencing epoch, the trigger inbox.
+  `CREATE TABLE members (
+     id TEXT PRIMARY KEY,
+     host TEXT NOT NULL,
+     pid INTEGER NOT NULL,
+     started_at TEXT NOT NULL,
+     heartbeat_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE TABLE target_leases (
+     target TEXT PRIMARY KEY,
+     owner TEXT,
+     epoch INTEGER NOT NULL,
+     acquired_at INTEGER NOT NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX target_leases_by_owner ON target_leases (owner);
+   CREATE TABLE triggers (
+     id TEXT PRIMARY KEY,
+     target TEXT NOT NULL,
+     command TEXT NOT NULL,
+     received_by TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     run_id TEXT,
+     error TEXT,
+     done_at TEXT
+   );
+   CREATE INDEX triggers_open ON triggers (target) WHERE done_at IS NULL;`,
+  // 7: dashboard sessions logged out, until they would have expired (epoch ms).
+  `CREATE TABLE session_revocations (
+     id TEXT PRIMARY KEY,
+     expires_at INTEGER NOT NULL
+   );`,
+];
+
+/** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */
+export interface RunRow extends Omit<DecodedRunRow, "counts" | "drift" | "override" | "plan" | "approval"> {
+  counts: string | null;
+  drift: number;
+  override: string | null;
+  plan: string | null;
+  approval: string | null;
+}
+
+/** A run as recorded. */
+export function fromRow(row: RunRow): RunRecord {
+  return runFromRow({
+    ...row,
+    counts: fromJson(row.counts),
+    drift: row.drift === 1,
+    override: fromJson(row.override),
+    plan: fromJson(row.plan),
+    approval: fromJson(row.approval),
+  });
+}
+
+function fromJson<T>(text: string | null): T | null {
+  return text ? (JSON.parse(text) as T) : null;
+}

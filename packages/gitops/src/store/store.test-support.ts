@@ -1,0 +1,52 @@
+// The stores every contract suite runs against: SQLite on a temp file, and
+// PostgreSQL on a real throwaway server. Each `setup` gives an empty shared
+// database; `open` connects to it as one more process would.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type PostgresCluster, startPostgres } from "../../../../test/support/postgres.js";
+import { PostgresStore } from "./postgres/store.js";
+import { SqliteStore, type Store } from "./store.js";
+
+/** Creates an empty shared database per test; `open` connects to it as one more process would. */
+export interface StoreFactory {
+  /** Once per suite (a database server, say). */
+  start?(): Promise<void>;
+  stop?(): Promise<void>;
+  setup(): Promise<StoreEnv> | StoreEnv;
+}
+
+/** One empty database, and how to connect to it. */
+export interface StoreEnv {
+  open: () => Store;
+  dispose: () => void | Promise<void>;
+}
+
+/** SQLite: a file in a new temp directory. */
+export const sqliteFactory: StoreFactory = {
+  setup() {
+    const dir = mkdtempSync(join(tmpdir(), "driftless-store-"));
+    return {
+      open: () => new SqliteStore(join(dir, "driftless.db")),
+      dispose: () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+/** PostgreSQL: a new database on a throwaway server started once per suite. */
+export function postgresFactory(): StoreFactory {
+  let cluster: PostgresCluster | undefined;
+  return {
+    async start() {
+      cluster = await startPostgres();
+    },
+    async stop() {
+      await cluster?.dispose();
+    },
+    async setup() {
+      if (!cluster) throw new Error("the PostgreSQL server did not start");
+      const url = await cluster.createDatabase();
+      return { open: () => new PostgresStore(url), dispose: () => undefined };
+    },
+  };
+}

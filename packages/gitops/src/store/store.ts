@@ -1,0 +1,229 @@
+/**
+ * Storage behind small interfaces (status, run history, run logs, promotion
+ * log, stack leases, dashboard logouts, and for replicas membership, target
+ * ownership and the trigger inbox); `sqliteStore.ts` is the embedded implementation of all of
+ * them, `postgresStore.ts` the one for several hosts.
+ */
+import type {
+  Fence,
+  Member,
+  MemberInfo,
+  PromotionRecord,
+  RunLogChunk,
+  RunRecord,
+  StackLease,
+  StackLockRequest,
+  StoredTrigger,
+  TargetLease,
+  TargetStatus,
+  TriggerCommand,
+} from "../types.js";
+
+export type * from "../types.js";
+export { SqliteStore } from "./sqlite/store.js";
+
+/** Targets' current status, one document per target. */
+export interface StatusStore {
+  getStatus(name: string): TargetStatus | undefined;
+  listStatuses(): TargetStatus[];
+  /**
+   * Stores a target's status.
+   * @param fence - the writer's lease on the target: the write is refused
+   *   (atomically) unless the writer still holds it at that epoch
+   * @throws FencedError when `fence` is stale
+   */
+  putStatus(status: TargetStatus, fence?: Fence): void;
+  /** Stores a status only when the target has none yet; `false` when it had one. */
+  insertStatus(status: TargetStatus): boolean;
+  /** Forgets a target's status (its history is kept). */
+  deleteTarget(name: string): void;
+}
+
+/** The history of runs: started, finished, interrupted by a process that died. */
+export interface RunHistory {
+  /** Records a run's start; `owner` is the owner id of the process running it (see {@link markInterrupted}). */
+  startRun(run: RunRecord, owner?: string, fence?: Fence): void;
+  /**
+   * Records a run's end. With `fence`, refused (atomically) unless the writer
+   * still holds the target's lease at that epoch and the run is unfinished.
+   * @throws FencedError when `fence` is stale
+   */
+  finishRun(run: RunRecord, fence?: Fence): void;
+  getRun(id: string): RunRecord | undefined;
+  /** A target's runs, newest first. */
+  listRuns(target: string, limit?: number): RunRecord[];
+  /** Revisions a target applied successfully, most recently applied first, each once. */
+  appliedRevisions(target: string, limit?: number): string[];
+  /**
+   * Marks runs that never finished because their process died as `interrupted`
+   * and returns them: runs without an owner (recorded by older releases), runs
+   * of a process of this host that no longer runs, and runs of another host's
+   * process that holds no unexpired stack lease. Leases such dead processes of
+   * this host held are released. Runs of live processes sharing the store are
+   * left alone.
+   * @param targets - only runs and leases of these targets (the ones the caller
+   *   recovers); all when omitted
+   */
+  markInterrupted(targets?: readonly string[]): RunRecord[];
+}
+
+/**
+ * Run logs, written while runs go: one writer per run (the process running
+ * it) appends whole lines; readers follow by offset. A log is complete once
+ * its run is finished in {@link RunHistory} (interrupted runs included), so
+ * what a process wrote before it died stays readable.
+ */
+export interface RunLogStore {
+  /**
+   * Appends text to a run's log, in order after what was appended before.
+   * @param chunk - whole lines, each ending in a newline
+   */
+  appendLog(runId: string, chunk: string): void;
+  /**
+   * A run's log from `fromOffset` to its current end; empty text at the end or
+   * for a run without a log. An offset inside a stored chunk starts mid-chunk.
+   * @param fromOffset - UTF-16 code units from the start, as returned in {@link RunLogChunk.offset}
+   */
+  readLog(runId: string, fromOffset?: number): RunLogChunk;
+}
+
+/** Promotions and rollbacks between targets, append-only. */
+export interface PromotionLog {
+  /** Records a promotion or rollback. */
+  recordPromotion(promotion: PromotionRecord): void;
+  /** A target's promotions and rollbacks, newest first. */
+  listPromotions(target: string, limit?: number): PromotionRecord[];
+}
+
+/** Leases on stacks, shared by every process using the store. */
+export interface LeaseStore {
+  /**
+   * Takes the lease on a stack, atomically across every process sharing the
+   * store. The lease is free when nobody holds it, when it expired, when its
+   * holder is a dead process of this host, or when the same owner and run
+   * already hold it (then it is renewed).
+   * @param ttlMs - how long the lease lasts unless renewed
+   * @returns `undefined` when the lease was taken, otherwise the current holder's lease
+   */
+  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined;
+  /** The lease on a stack as recorded, expired or not; `undefined` when nobody holds it. */
+  getStackLock(key: string): StackLease | undefined;
+  /**
+   * Extends the lease `owner` holds on a stack to `ttlMs` from now.
+   * @returns `false` when `owner` does not hold it (it was released or taken over)
+   */
+  renewStackLock(key: string, owner: string, ttlMs: number): boolean;
+  /** Releases the lease `owner` holds on a stack; a lease held by another owner is left alone. */
+  unlockStack(key: string, owner: string): void;
+}
+
+/** Replicas sharing the store: who is alive, on the store's clock. */
+export interface MembershipStore {
+  /**
+   * Registers or refreshes a member until `ttlMs` from now, renews every
+   * target lease it holds for as long, and forgets members whose membership
+   * lapsed. Returns the live members (by id) and the leases this member holds.
+   */
+  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] };
+  /** Removes a member and releases its target leases (a clean shutdown). */
+  leave(id: string): void;
+  /** The live members, by id. */
+  listMembers(): Member[];
+}
+
+/** What {@link OwnershipStore.acquireTarget} did. */
+export type Acquired =
+  | {
+      readonly taken: true;
+      readonly lease: TargetLease;
+      /** The owner whose lease lapsed and was taken over (not set for a free or released lease, or a renewal). */
+      readonly tookOverFrom?: string;
+      /** Runs of the target the previous owner left unfinished, now marked `interrupted`. */
+      readonly interrupted: readonly RunRecord[];
+    }
+  | { readonly taken: false; readonly holder: TargetLease };
+
+/** Which replica owns which target: one lease per target with a fencing epoch. */
+export interface OwnershipStore {
+  /**
+   * Takes a target's lease for `owner` when it is free, released or lapsed
+   * (bumping the epoch), or renews it when `owner` holds it. Taking over a
+   * lapsed lease marks the target's unfinished runs of other owners as
+   * interrupted, in the same transaction.
+   */
+  acquireTarget(target: string, owner: string, ttlMs: number): Acquired;
+  /** Releases a lease `fence` holds; a lease that changed hands is left alone. */
+  releaseTarget(target: string, fence: Fence): void;
+  /** Held leases (expired ones included: `expiresAt` says), by target; only the given targets' when asked. */
+  listTargetLeases(targets?: readonly string[]): TargetLease[];
+}
+
+/**
+ * Commands for targets received by any replica, kept until the owner carried
+ * them out: a command answered 202 survives the receiver and the owner dying.
+ */
+export interface TriggerInbox {
+  /** Stores a command for a target. */
+  addTrigger(trigger: {
+    readonly id: string;
+    readonly target: string;
+    readonly command: TriggerCommand;
+    readonly receivedBy: string;
+  }): StoredTrigger;
+  /** The open commands of the targets `owner` holds the lease of, oldest first. */
+  openTriggers(owner: string): StoredTrigger[];
+  /** One command, open or done. */
+  getTrigger(id: string): StoredTrigger | undefined;
+  /**
+   * Marks a command done with the run that covered it or why it failed.
+   * @throws FencedError when `fence` no longer holds the target
+   */
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void;
+  /** Forgets commands done more than `olderThanMs` ago. */
+  pruneTriggers(olderThanMs: number): void;
+  /**
+   * Calls `listener` with the target of each command stored from now on, by
+   * any process, as it is stored (PostgreSQL `LISTEN/NOTIFY`); stores without
+   * notifications leave it out and owners poll {@link openTriggers}. A
+   * notification may be lost (a dropped connection): polling stays the fallback.
+   * Returns the function that stops calling it.
+   */
+  onTrigger?(listener: (target: string) => void): () => void;
+}
+
+/**
+ * Dashboard sessions that were logged out, until they would have expired.
+ * Sessions are signed cookies held by no server; only their end is stored, so
+ * every process sharing the store refuses a logged-out cookie.
+ */
+export interface SessionRevocations {
+  /**
+   * Refuses a session from now on, and forgets revocations of sessions that
+   * expired (a cookie past its expiry is refused anyway).
+   * @param expiresAt - when the session expires, in epoch milliseconds
+   */
+  revokeSession(id: string, expiresAt: number): void;
+  /** Whether the session was revoked (and is not yet forgotten). */
+  isSessionRevoked(id: string): boolean;
+}
+
+/**
+ * Where status, history, run logs, promotions, leases, dashboard logouts and replica
+ * coordination live, as one database serves them. {@link SqliteStore} is the embedded
+ * default; every implementation passes the contract suite in `store.contract.ts`.
+ */
+export interface Store
+  extends StatusStore,
+    RunHistory,
+    RunLogStore,
+    PromotionLog,
+    LeaseStore,
+    MembershipStore,
+    OwnershipStore,
+    TriggerInbox,
+    SessionRevocations {
+  readonly isOpen: boolean;
+  /** Whether the database answers now, for readiness; a store without a server leaves it out. */
+  ping?(): boolean;
+  close(): void;
+}
