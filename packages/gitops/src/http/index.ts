@@ -1,4 +1,5 @@
 // The HTTP surface: the handler, the standalone server, webhooks parsing, metrics and views.
+export { pathMatches, refMatches } from "../git/match.js";
 export { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
 export { type BodyFailure, readBody } from "./body.js";
 export { createHandler, type DriftlessHandler, type HandlerOptions, type WebhookSecrets } from "./handler.js";
@@ -9,8 +10,6 @@ export {
   gitlabPush,
   matchTargets,
   type PushEvent,
-  pathMatches,
-  refMatches,
 } from "./push.js";
 export { type DriftlessServer, listen, type ServeOptions, type ShutdownOptions } from "./server.js";
 export { safeEqual, signBody, verifyGenericSignature, verifyGithubSignature } from "./signatures.js";

@@ -7,6 +7,7 @@
  * gets a status `driftless/<target>`: pending, then success or failure.
  */
 import type { Logger } from "pino";
+import { pathMatches, refMatches } from "../git/match.js";
 import { repoIdentity } from "../git/repo.js";
 import type { GitHost } from "../notify/hosts.js";
 import { changeList, headline, type Notifier } from "../notify/notifier.js";
@@ -14,7 +15,6 @@ import type { Reconciler } from "../reconciler.js";
 import { previewFailureMarkdown, previewMarkdown, previewMarker } from "../run/report.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { PullRequestEvent } from "./pullRequest.js";
-import { pathMatches, refMatches } from "./push.js";
 
 /** Options of {@link PullRequestPreviews}. */
 export interface PullRequestOptions {

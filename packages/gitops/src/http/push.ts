@@ -1,4 +1,5 @@
 // Push events from GitHub, GitLab and the generic webhook, and which targets a push concerns.
+import { pathMatches, refMatches } from "../git/match.js";
 import { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 
@@ -113,29 +114,6 @@ export function genericPush(payload: unknown): PushEvent | string {
     deleted: false,
     ...afterOf(payload.after),
   };
-}
-
-/** Whether a pushed ref (`refs/heads/main`) is the ref a target follows (`main`, `refs/heads/main`, `refs/tags/v1`). */
-export function refMatches(targetRef: string, pushedRef: string): boolean {
-  return (
-    targetRef === pushedRef ||
-    `refs/heads/${targetRef}` === pushedRef ||
-    `refs/tags/${targetRef}` === pushedRef
-  );
-}
-
-/**
- * Whether any changed file lies in a target's directory. A target at `.` (the
- * repository root) matches any change; an unknown change list matches everything.
- */
-export function pathMatches(targetPath: string, changed: readonly string[] | undefined): boolean {
-  if (changed === undefined) return true;
-  const dir = targetPath.replace(/^\.\//, "").replace(/\/+$/, "");
-  if (dir === "" || dir === ".") return changed.length > 0;
-  return changed.some((file) => {
-    const path = file.replace(/^\.?\//, "");
-    return path === dir || path.startsWith(`${dir}/`);
-  });
 }
 
 /** The targets a push concerns: same repository, same ref, and a changed file under their path or `watchPaths`. */

@@ -4,8 +4,8 @@
  * to queue after a run.
  */
 import { DriftlessError, SpecError } from "../errors.js";
+import { pathMatches } from "../git/match.js";
 import { sameRepo } from "../git/repo.js";
-import { pathMatches } from "../http/push.js";
 import { DEPENDENCY_CONFIG_PREFIX } from "../run/stackRequest.js";
 import { condition } from "../run/status.js";
 import type { Runtime, TargetState } from "../schedule/runtime.js";
