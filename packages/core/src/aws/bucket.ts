@@ -1,13 +1,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Validator } from "../internal/validator.js";
-import {
-  type LifecycleRuleArgs,
-  lifecycleRules,
-  type StorageClass,
-  validateLifecycleRules,
-} from "./bucketLifecycle.js";
-import { createReplication, validateReplication } from "./bucketReplication.js";
+import { type LifecycleRuleArgs, lifecycleRules, validateLifecycleRules } from "./bucketLifecycle.js";
+import { type BucketReplicationArgs, createReplication, validateReplication } from "./bucketReplication.js";
 import { Statement } from "./statement.js";
 
 /**
@@ -84,20 +79,7 @@ export interface BucketArgs {
    * @default - no replication
    * @see https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication.html
    */
-  readonly replication?: {
-    /** ARN of the destination bucket. */
-    readonly destinationBucketArn: pulumi.Input<string>;
-    /**
-     * Storage class of the replicas.
-     * @default "STANDARD"
-     */
-    readonly storageClass?: "STANDARD" | StorageClass;
-    /**
-     * KMS key ARN in the destination for the replicas; required when this bucket uses `kmsKeyArn`.
-     * @default - SSE-S3 at the destination
-     */
-    readonly destinationKmsKeyArn?: pulumi.Input<string>;
-  };
+  readonly replication?: BucketReplicationArgs;
   /**
    * Tags on the bucket.
    * @default {}

@@ -3,15 +3,28 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import type { Validator } from "../internal/validator.js";
-import type { BucketArgs } from "./bucket.js";
-import { STORAGE_CLASSES } from "./bucketLifecycle.js";
+import { STORAGE_CLASSES, type StorageClass } from "./bucketLifecycle.js";
 
-type ReplicationArgs = NonNullable<BucketArgs["replication"]>;
+/** `BucketArgs.replication`: where and how a bucket replicates its objects. */
+export interface BucketReplicationArgs {
+  /** ARN of the destination bucket. */
+  readonly destinationBucketArn: pulumi.Input<string>;
+  /**
+   * Storage class of the replicas.
+   * @default "STANDARD"
+   */
+  readonly storageClass?: "STANDARD" | StorageClass;
+  /**
+   * KMS key ARN in the destination for the replicas; required when this bucket uses `kmsKeyArn`.
+   * @default - SSE-S3 at the destination
+   */
+  readonly destinationKmsKeyArn?: pulumi.Input<string>;
+}
 
 /** Checks `r`; `versioning` is the bucket's resolved setting, `kmsKeyArn` its key. */
 export function validateReplication(
   v: Validator,
-  r: ReplicationArgs,
+  r: BucketReplicationArgs,
   versioning: boolean,
   kmsKeyArn: pulumi.Input<string> | undefined,
 ): void {
@@ -33,7 +46,7 @@ export function createReplication(
   parent: pulumi.Resource,
   name: string,
   bucket: aws.s3.Bucket,
-  r: ReplicationArgs,
+  r: BucketReplicationArgs,
   kmsKeyArn: pulumi.Input<string> | undefined,
   versioning: aws.s3.BucketVersioning,
 ): void {

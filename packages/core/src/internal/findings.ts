@@ -1,7 +1,7 @@
 // Guardrail findings of a program run under `@driftless/core/testing`: while
 // a collector is active, guardrails record every violation instead of throwing
 // at the first resource, so a test sees all of them at once.
-import type { Violation } from "../policy/guardrails.js";
+import type { Violation } from "../policy/rule.js";
 
 let active: Violation[] | undefined;
 

@@ -6,7 +6,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ContainerArgs, ContainerExtras } from "./container.js";
 import { EnvValue } from "./envValue.js";
 import { resolveResources } from "./resources.js";
-import type { WorkloadArgs } from "./workload.js";
+import type { WorkloadArgs } from "./workloadArgs.js";
 
 /**
  * The pod spec shared by every workload: one container named after the

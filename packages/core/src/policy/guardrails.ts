@@ -2,9 +2,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { DriftlessError, GuardrailViolationError } from "../errors.js";
 import { collector } from "../internal/findings.js";
 import { registerPropsTransform, type TransformMode } from "../internal/stackTransform.js";
-import type { GuardrailRule, ResourceUnderReview, Severity } from "./rule.js";
+import type { GuardrailRule, ResourceUnderReview, Severity, Violation } from "./rule.js";
 import { BUILT_IN_RULES } from "./rules.js";
 import { markGuardrailsEnabled, takeWaivers } from "./waive.js";
+
+export type { Violation } from "./rule.js";
 
 /** Where guardrail findings are logged; defaults to the Pulumi log. */
 export interface GuardrailLog {
@@ -29,17 +31,6 @@ export interface GuardrailOptions {
    * @default pulumi.log
    */
   readonly log?: GuardrailLog;
-}
-
-/** One rule broken by one resource. */
-export interface Violation {
-  readonly ruleId: string;
-  readonly severity: Severity;
-  /** `type` and logical name, e.g. `kubernetes:apps/v1:Deployment "api"`. */
-  readonly resource: string;
-  readonly message: string;
-  /** The waiver's reason when the resource waived the rule. */
-  readonly waivedBecause?: string;
 }
 
 /**

@@ -20,3 +20,14 @@ export interface GuardrailRule {
   readonly description: string;
   check(resource: ResourceUnderReview): readonly string[];
 }
+
+/** One rule broken by one resource. */
+export interface Violation {
+  readonly ruleId: string;
+  readonly severity: Severity;
+  /** `type` and logical name, e.g. `kubernetes:apps/v1:Deployment "api"`. */
+  readonly resource: string;
+  readonly message: string;
+  /** The waiver's reason when the resource waived the rule. */
+  readonly waivedBecause?: string;
+}
