@@ -1,5 +1,5 @@
 // The reconciler's events (transitions only) and the small typed emitter that delivers them.
-import type { ChangeCounts, EngineProgress } from "./engine/engine.js";
+import type { ChangeCounts, EngineProgress } from "./engine/types.js";
 import type { StallReason } from "./errors.js";
 import type { PromotionRecord, RunResult, Trigger } from "./types.js";
 

@@ -16,21 +16,20 @@
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
 export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./cli/config.js";
-export {
-  type ApplyResult,
-  type ChangeCounts,
-  type DriftedResource,
-  type Engine,
-  type EngineOperationOptions,
-  type EngineProgress,
-  EngineProgressRenderer,
-  type Plan,
-  type PlannedStep,
-  type PropertyChange,
-  PulumiEngine,
-  type StackRequest,
-} from "./engine/engine.js";
+export { EngineProgressRenderer, PulumiEngine } from "./engine/engine.js";
 export type { TypeCheck } from "./engine/typecheck.js";
+export type {
+  ApplyResult,
+  ChangeCounts,
+  DriftedResource,
+  Engine,
+  EngineOperationOptions,
+  EngineProgress,
+  Plan,
+  PlannedStep,
+  PropertyChange,
+  StackRequest,
+} from "./engine/types.js";
 export { type PrepareResult, prepareDependencies } from "./engine/workspace.js";
 export {
   CancelledError,
@@ -136,19 +135,19 @@ export {
 } from "./store/dataDirLock.js";
 export { type PostgresConnection, PostgresStore } from "./store/postgres/store.js";
 export { type FollowLogOptions, followRunLog } from "./store/runLog.js";
-export {
-  type Acquired,
-  type LeaseStore,
-  type MembershipStore,
-  type OwnershipStore,
-  type PromotionLog,
-  type RunHistory,
-  type RunLogStore,
-  type SessionRevocations,
-  SqliteStore,
-  type StatusStore,
-  type Store,
-  type TriggerInbox,
+export { SqliteStore } from "./store/sqlite/store.js";
+export type {
+  Acquired,
+  LeaseStore,
+  MembershipStore,
+  OwnershipStore,
+  PromotionLog,
+  RunHistory,
+  RunLogStore,
+  SessionRevocations,
+  StatusStore,
+  Store,
+  TriggerInbox,
 } from "./store/store.js";
 export type {
   Condition,

@@ -5,12 +5,12 @@
  */
 import { join, resolve } from "node:path";
 import { type Logger, pino } from "pino";
-import { type Engine, type Plan, PulumiEngine } from "./engine/engine.js";
+import { PulumiEngine } from "./engine/engine.js";
 import type { TypeCheck } from "./engine/typecheck.js";
+import type { Engine, Plan } from "./engine/types.js";
 import { SpecError } from "./errors.js";
 import type { TargetTemplate } from "./git/discovery.js";
 import { GitSource, type Source } from "./git/source.js";
-import { LEASE_TTL_MS } from "./replicas/leases.js";
 import {
   type ReplicaOptions,
   type ResolvedReplicaOptions,
@@ -20,9 +20,12 @@ import type { GateRefusal } from "./run/gates.js";
 import { Redactor } from "./spec/secrets.js";
 import type { SecretSource, TargetSpec } from "./spec/spec.js";
 import { isPostgresUrl, type PostgresConnection, PostgresStore } from "./store/postgres/store.js";
-import { SqliteStore, type Store } from "./store/store.js";
+import { SqliteStore } from "./store/sqlite/store.js";
+import type { Store } from "./store/store.js";
 import type { RunOverride, RunRecord, Trigger } from "./types.js";
 
+/** How long a stack lease lasts unless renewed (replicas use their lease TTL); a running run renews it at a quarter of that. */
+export const LEASE_TTL_MS = 60_000;
 /** Where the reconciler reads the time. */
 export interface Clock {
   /** Milliseconds since the epoch, as `Date.now()`. */

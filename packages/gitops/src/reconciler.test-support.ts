@@ -12,7 +12,7 @@ import type {
   Plan,
   PlannedStep,
   StackRequest,
-} from "./engine/engine.js";
+} from "./engine/types.js";
 import { CancelledError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
 import type { Source, SourceRef } from "./git/source.js";

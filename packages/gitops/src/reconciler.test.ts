@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { StackRequest } from "./engine/engine.js";
+import type { StackRequest } from "./engine/types.js";
 import { RetryableError, SpecError, StalledError } from "./errors.js";
 import { Reconciler } from "./reconciler.js";
 import {
@@ -16,7 +16,7 @@ import {
   within,
 } from "./reconciler.test-support.js";
 import { PROVENANCE_ENV } from "./run/stackRequest.js";
-import { SqliteStore } from "./store/store.js";
+import { SqliteStore } from "./store/sqlite/store.js";
 
 describe("Reconciler", () => {
   let dir: string;

@@ -3,7 +3,7 @@
  * JSON, an abortable sleep, change-count text and commit SHA checks.
  */
 import { createHash } from "node:crypto";
-import type { ChangeCounts } from "./engine/engine.js";
+import type { ChangeCounts } from "./engine/types.js";
 
 /** Hex SHA-256 of a text or bytes. */
 export function sha256(text: string | Uint8Array): string {

@@ -1,7 +1,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreOption } from "../options.js";
-import { SqliteStore, type Store, type TargetStatus } from "../store/store.js";
+import { SqliteStore } from "../store/sqlite/store.js";
+import type { Store, TargetStatus } from "../store/store.js";
 import type { DriftlessConfig } from "./config.js";
 import { ago, type CliIO, EXIT, elapsed, table } from "./output.js";
 

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
-import type { ConfigMap, PulumiCommand, PulumiFn, Stack } from "@pulumi/pulumi/automation/index.js";
+import type { ConfigMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation/index.js";
 import { StateMovedError } from "../errors.js";
 import { sha256, stableJson } from "../util.js";
 import { loadAutomation } from "./automation.js";
@@ -9,196 +9,16 @@ import { clearDeadLocks, guard, waitWhileLocked } from "./failures.js";
 import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
 import { PlanWatch } from "./planWatch.js";
 import { guardedPulumiCommand } from "./pulumiCommand.js";
+import type {
+  ApplyResult,
+  DriftedResource,
+  Engine,
+  EngineOperationOptions,
+  Plan,
+  StackRequest,
+} from "./types.js";
 
 export { EngineProgressRenderer } from "./events.js";
-
-/** Counts of planned or applied changes, not counting the stack itself and providers. */
-export interface ChangeCounts {
-  create: number;
-  update: number;
-  delete: number;
-  replace: number;
-  same: number;
-}
-
-/** One resource the plan touches. */
-export interface PlannedStep {
-  readonly op: "create" | "update" | "delete" | "replace";
-  readonly urn: string;
-  readonly type: string;
-  /** Changed input keys, when the engine reports them. */
-  readonly keys?: readonly string[];
-  /**
-   * The property-level changes of an update or replace, as the engine reports
-   * them (its detailed diff, else the changed keys), values with secrets masked.
-   */
-  readonly diffs?: readonly PropertyChange[];
-  /**
-   * For a replace: the order the engine chose. `create-before-delete` (its
-   * default) creates the replacement, then deletes the old object;
-   * `delete-before-replace` deletes first (the resource's
-   * `deleteBeforeReplace`, or the provider's choice).
-   */
-  readonly replaceOrder?: "create-before-delete" | "delete-before-replace";
-  /**
-   * For a replace of an object named by apiVersion, kind, namespace and
-   * `metadata.name` (Kubernetes): the old object and its replacement, as far
-   * as their inputs and outputs say (values that are secret or unknown are left out).
-   */
-  readonly objects?: { readonly old: ObjectIdentity; readonly new: ObjectIdentity };
-}
-
-/** What names a Kubernetes-style object: a replacement with the same identity is the same object. */
-export interface ObjectIdentity {
-  readonly apiVersion?: string;
-  readonly kind?: string;
-  readonly namespace?: string;
-  readonly name?: string;
-}
-
-/** One changed property of a resource a plan updates or replaces. */
-export interface PropertyChange {
-  /** The property path as the engine names it (`content`, `tags.team`, `ports[0]`). */
-  readonly path: string;
-  readonly kind: "add" | "delete" | "update";
-  /** The change forces the resource to be replaced. */
-  readonly replace: boolean;
-  /** The value before (absent for an add); `[secret]` for secrets, `[unknown]` until applied. */
-  readonly old?: unknown;
-  /** The value after (absent for a delete). */
-  readonly new?: unknown;
-}
-
-/** A resource whose live state refresh found different from the recorded state. */
-export interface DriftedResource {
-  readonly urn: string;
-  readonly type: string;
-  /**
-   * The output paths refresh found changed (`spec.replicas`); absent when the
-   * resource is gone or changed in too many places to list.
-   */
-  readonly paths?: readonly string[];
-  /**
-   * Paths that held a secret before and after the refresh: the engine masks
-   * secret values, so refresh cannot tell whether they changed. A resource
-   * refresh found changed may have changed there too, so a step that changes
-   * one of them counts as drift (the value itself is never known).
-   */
-  readonly secretPaths?: readonly string[];
-}
-
-/** What a preview found. */
-export interface Plan {
-  readonly counts: ChangeCounts;
-  readonly steps: readonly PlannedStep[];
-  /** Whether anything would change. */
-  readonly changes: boolean;
-  /**
-   * With `refresh`: the resources whose live state refresh found different
-   * from the recorded state. Absent when the engine did not refresh. Drift is
-   * what of this the plan would undo (see `isDrift`).
-   */
-  readonly drift?: readonly DriftedResource[];
-}
-
-/** What an `up` did. */
-export interface ApplyResult {
-  readonly counts: ChangeCounts;
-  readonly outputs: Readonly<Record<string, unknown>>;
-}
-
-/** Progress reported while the engine works. */
-export type EngineProgress =
-  | {
-      readonly kind: "resource";
-      readonly op: string;
-      readonly urn: string;
-      readonly type: string;
-      readonly done: boolean;
-      /** The step is only planned (a preview): nothing was done to the resource. */
-      readonly preview?: boolean;
-    }
-  | {
-      readonly kind: "diagnostic";
-      readonly severity: string;
-      readonly message: string;
-      readonly urn?: string;
-    };
-
-/** Everything the engine needs to operate on one stack. */
-export interface StackRequest {
-  /** Directory holding Pulumi.yaml (or a scratch directory for an inline program). */
-  readonly workDir: string;
-  readonly stack: string;
-  readonly program?: PulumiFn;
-  readonly projectName?: string;
-  readonly backend: string;
-  readonly secretsProvider: string;
-  /** Environment for the CLI and the program, including the passphrase. */
-  readonly env: Readonly<Record<string, string>>;
-  readonly config: Readonly<Record<string, string>>;
-  readonly secretConfig: Readonly<Record<string, string>>;
-}
-
-/** Per-operation options. */
-export interface EngineOperationOptions {
-  readonly refresh?: boolean;
-  /** For a preview: remove the stack afterwards if the preview had to create it (plan-on-PR). */
-  readonly ephemeral?: boolean;
-  /** For a preview: write the Pulumi update plan to this file (`pulumi preview --save-plan`). */
-  readonly savePlan?: string;
-  /**
-   * For an `up`: apply under this saved plan (`pulumi up --plan`); the engine
-   * refuses any operation the plan does not contain.
-   */
-  readonly plan?: string;
-  /**
-   * For an `up`: the steps its preview showed. The update is stopped (and
-   * fails with a {@link PlanDivergedError}) at the first create, update,
-   * delete or replace the preview did not show on that resource.
-   */
-  readonly expect?: readonly PlannedStep[];
-  /**
-   * For an `up`: the state digest ({@link Engine.stateVersion}) its preview
-   * planned against. An `up` that had to wait for another update's lock
-   * checks it again before it starts, and throws a {@link StateMovedError}
-   * when the state moved.
-   */
-  readonly fromState?: string;
-  /**
-   * For a preview or an `up`: resource types (`kubernetes:core/v1:Secret`)
-   * whose replacements the engine makes delete-before-replace, whatever the
-   * program or provider chose. A person approved deleting those objects first.
-   */
-  readonly deleteFirst?: readonly string[];
-  readonly signal?: AbortSignal;
-  readonly onProgress?: (event: EngineProgress) => void;
-}
-
-/**
- * The Pulumi engine as the reconciler uses it. {@link PulumiEngine} drives the
- * real CLI through the Automation API; tests may pass a fake.
- */
-export interface Engine {
-  preview(request: StackRequest, options?: EngineOperationOptions): Promise<Plan>;
-  up(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
-  destroy(request: StackRequest, options?: EngineOperationOptions): Promise<ApplyResult>;
-  /**
-   * Refreshes the stack's recorded state from the live resources and keeps
-   * it (`pulumi refresh`), returning the resources whose live state differed.
-   * A preview and an `up` after it then both work from that state instead of
-   * each refreshing again. Engines without it refresh inside each operation.
-   */
-  refresh?(request: StackRequest, options?: EngineOperationOptions): Promise<readonly DriftedResource[]>;
-  /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
-  recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
-  /**
-   * A digest of the stack's state (resources and pending operations, not
-   * timestamps): equal digests mean an approved plan still starts from the
-   * state it was made against. Engines without it cannot pin plans to state.
-   */
-  stateVersion?(request: StackRequest): Promise<string>;
-}
 
 /**
  * The real engine: the Pulumi CLI on PATH, driven through the Automation API.

@@ -14,7 +14,7 @@ import type {
   ObjectIdentity,
   PlannedStep,
   PropertyChange,
-} from "./engine.js";
+} from "./types.js";
 
 const IGNORED_TYPES = /^pulumi:(pulumi:Stack|providers:)/;
 

@@ -7,11 +7,11 @@
 import { CancelledError, PlanDivergedError, RetryableError, StalledError } from "../errors.js";
 import { sleep } from "../util.js";
 import { loadedAutomation } from "./automation.js";
-import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./events.js";
 import { clearStaleLocks, projectName } from "./fileBackend.js";
 import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackend.js";
 import { compilerHint } from "./typecheck.js";
+import type { EngineOperationOptions, StackRequest } from "./types.js";
 
 /** First and longest pause between attempts while another update holds the stack's lock. */
 const LOCK_WAIT_FIRST_MS = 1000;

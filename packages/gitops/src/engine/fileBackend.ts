@@ -8,8 +8,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { parse as parseYaml } from "yaml";
-import type { StackRequest } from "./engine.js";
 import { isAlive } from "./process.js";
+import type { StackRequest } from "./types.js";
 
 export function fileBackendDir(backend: string): string | undefined {
   return backend.startsWith("file://")

@@ -1,9 +1,9 @@
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { describe, expect, it } from "vitest";
 import { PlanDivergedError } from "../errors.js";
-import type { PlannedStep } from "./engine.js";
 import { asRefreshEvent, StepCollector } from "./events.js";
 import { PlanWatch } from "./planWatch.js";
+import type { PlannedStep } from "./types.js";
 
 const URN = "urn:pulumi:dev::site::test:index:File::";
 const pre = (op: string, name: string, type = "test:index:File"): EngineEvent =>

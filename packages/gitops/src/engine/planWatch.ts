@@ -7,7 +7,7 @@
  */
 import type { EngineEvent } from "@pulumi/pulumi/automation/index.js";
 import { PlanDivergedError } from "../errors.js";
-import type { PlannedStep } from "./engine.js";
+import type { PlannedStep } from "./types.js";
 
 const IGNORED_TYPES = /^pulumi:(pulumi:Stack|providers:)/;
 

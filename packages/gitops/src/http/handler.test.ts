@@ -5,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApplyResult, Engine, Plan } from "../engine/engine.js";
+import type { ApplyResult, Engine, Plan } from "../engine/types.js";
 import type { Source } from "../git/source.js";
 import { Reconciler } from "../reconciler.js";
-import { SqliteStore } from "../store/store.js";
+import { SqliteStore } from "../store/sqlite/store.js";
 import { createHandler, type DriftlessHandler } from "./handler.js";
 import { signBody } from "./signatures.js";
 

@@ -16,21 +16,14 @@ import { hookRoutes } from "./routes/hooks.js";
 import { logRoutes } from "./routes/logs.js";
 import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
+import type { WebhookSecrets } from "./routes/webhooks.js";
 import { StreamGate, type StreamLimits } from "./streams.js";
 import { htmlRedactor } from "./ui/html.js";
 import { uiRoutes } from "./ui/routes.js";
 import type { DashboardSessionOptions } from "./ui/session.js";
 import { redactorFor, secretValues } from "./views.js";
 
-/** Webhook secrets by provider; a provider without a secret has no webhook route (404). */
-export interface WebhookSecrets {
-  /** HMAC secret of GitHub's `X-Hub-Signature-256`. */
-  readonly github?: SecretSource;
-  /** Token GitLab sends in `X-Gitlab-Token`. */
-  readonly gitlab?: SecretSource;
-  /** HMAC secret of the generic webhook's `X-Signature: sha256=…`. */
-  readonly generic?: SecretSource;
-}
+export type { WebhookSecrets } from "./routes/webhooks.js";
 
 /** Options for {@link createHandler}. Secrets are read per request, so rotated values take effect at once. */
 export interface HandlerOptions {

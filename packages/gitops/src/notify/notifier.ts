@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
-import type { ChangeCounts } from "../engine/engine.js";
+import type { ChangeCounts } from "../engine/types.js";
 import { signBody } from "../http/signatures.js";
 import type { Reconciler } from "../reconciler.js";
 import { publicRepoUrl, Redactor, readableSecrets, readSecret } from "../spec/secrets.js";

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { StackRequest } from "../engine/engine.js";
+import type { StackRequest } from "../engine/types.js";
 import { SpecError } from "../errors.js";
 import {
   type FakeEngine,

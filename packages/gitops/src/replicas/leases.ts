@@ -10,9 +10,6 @@ import type { ResolvedTarget } from "../spec/spec.js";
 import type { StackLease } from "../types.js";
 import { sleep } from "../util.js";
 
-/** How long a stack lease lasts unless renewed (replicas use their lease TTL); a running run renews it at a quarter of that. */
-export const LEASE_TTL_MS = 60_000;
-
 /** What taking a lease needs from the run. */
 export interface LeaseHolder {
   readonly state: TargetState;

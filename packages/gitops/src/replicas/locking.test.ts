@@ -7,12 +7,12 @@ import { join } from "node:path";
 import Database from "better-sqlite3";
 import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { ApplyResult, Engine, EngineOperationOptions, Plan, StackRequest } from "../engine/engine.js";
+import type { ApplyResult, Engine, EngineOperationOptions, Plan, StackRequest } from "../engine/types.js";
 import { CancelledError } from "../errors.js";
 import type { Source } from "../git/source.js";
 import { Reconciler } from "../reconciler.js";
 import type { TargetSpec } from "../spec/spec.js";
-import { SqliteStore } from "../store/store.js";
+import { SqliteStore } from "../store/sqlite/store.js";
 
 const REV = "a".repeat(40);
 const PLAN: Plan = {

@@ -15,7 +15,7 @@ import { ReconcilerMetrics } from "../http/metrics.js";
 import { Reconciler } from "../reconciler.js";
 import { FakeEngine, FakeSource, REV_B, until } from "../reconciler.test-support.js";
 import type { TargetSpec } from "../spec/spec.js";
-import { SqliteStore } from "../store/store.js";
+import { SqliteStore } from "../store/sqlite/store.js";
 import type { RunRecord } from "../types.js";
 import { rendezvousOwner } from "./replicas.js";
 

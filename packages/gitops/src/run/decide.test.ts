@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Plan } from "../engine/engine.js";
+import type { Plan } from "../engine/types.js";
 import { resolveTarget } from "../spec/spec.js";
 import type { TargetStatus } from "../types.js";
 import { decide, hasConfigChanges, hasGitChanges, isDrift, needsApproval, planDigest } from "./decide.js";

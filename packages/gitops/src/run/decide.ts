@@ -4,7 +4,7 @@
  * approval, and a plan's identity for pinned approvals.
  */
 import { touchesPaths } from "../engine/driftPaths.js";
-import type { Plan } from "../engine/engine.js";
+import type { Plan } from "../engine/types.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { TargetStatus, Trigger } from "../types.js";
 import { sha256 } from "../util.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { ChangeCounts, Plan, PlannedStep } from "../engine/engine.js";
+import type { ChangeCounts, Plan, PlannedStep } from "../engine/types.js";
 import { DEFAULT_PROTECTED_TYPES, type GateOptions } from "../spec/spec.js";
 import { checkGates } from "./gates.js";
 

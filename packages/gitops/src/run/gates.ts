@@ -1,6 +1,6 @@
 // Safety gates between preview and `up`: protected types, the share of a stack a plan may delete, empty plans,
 // and replacements that would delete the object they just created.
-import type { ObjectIdentity, Plan, PlannedStep } from "../engine/engine.js";
+import type { ObjectIdentity, Plan, PlannedStep } from "../engine/types.js";
 import type { GateOptions } from "../spec/spec.js";
 
 /** A gate's verdict on a plan: `undefined` lets it through. */

@@ -1,5 +1,5 @@
 // Preview reports for pull requests: a plan as Markdown or JSON, with property diffs and the gates' verdict.
-import type { PlannedStep, PropertyChange } from "../engine/engine.js";
+import type { PlannedStep, PropertyChange } from "../engine/types.js";
 import type { PlanVerdict, RefPreview } from "../options.js";
 
 const OPS = ["create", "update", "replace", "delete"] as const;

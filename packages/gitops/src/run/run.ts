@@ -4,15 +4,15 @@
  * an error once, and records status, history, events and follow-ups in `finally`.
  */
 import type { Logger } from "pino";
-import {
-  type ChangeCounts,
-  type EngineOperationOptions,
-  type EngineProgress,
-  EngineProgressRenderer,
-  type Plan,
-  type StackRequest,
-} from "../engine/engine.js";
+import { EngineProgressRenderer } from "../engine/engine.js";
 import type { TypeCheck } from "../engine/typecheck.js";
+import type {
+  ChangeCounts,
+  EngineOperationOptions,
+  EngineProgress,
+  Plan,
+  StackRequest,
+} from "../engine/types.js";
 import {
   CancelledError,
   FencedError,

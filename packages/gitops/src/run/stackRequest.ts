@@ -3,8 +3,8 @@
  * environment (provenance, passphrase), config with dependency outputs and
  * secret config; and the secrets a run's log must never show.
  */
-import type { StackRequest } from "../engine/engine.js";
 import { backendEnvPatterns, inheritedEnv } from "../engine/env.js";
+import type { StackRequest } from "../engine/types.js";
 import { publicRepoUrl, type Redactor, readSecret } from "../spec/secrets.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 

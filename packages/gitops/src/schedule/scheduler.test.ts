@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { Cron } from "croner";
 import { describe, expect, it } from "vitest";
 import { type FakeEngine, planOf, REV_A, until, useReconciler } from "../reconciler.test-support.js";
-import { SqliteStore } from "../store/store.js";
+import { SqliteStore } from "../store/sqlite/store.js";
 
 describe("Reconciler change windows", () => {
   let dir: string;

@@ -1,7 +1,7 @@
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { followRunLog, MAX_LOG_CHARS, RunLogWriter } from "./runLog.js";
-import { SqliteStore } from "./store.js";
+import { SqliteStore } from "./sqlite/store.js";
 
 const silent = pino({ level: "silent" });
 const started = {

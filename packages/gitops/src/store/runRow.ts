@@ -1,5 +1,5 @@
 /** How a row of the runs table reads back, once each store has decoded its column types. */
-import type { ChangeCounts, PlannedStep } from "../engine/engine.js";
+import type { ChangeCounts, PlannedStep } from "../engine/types.js";
 import type { RunOverride, RunRecord, RunResult, Trigger } from "../types.js";
 
 /** A row of the runs table with JSON and boolean columns decoded (PostgreSQL's driver does it; SQLite's store does). */

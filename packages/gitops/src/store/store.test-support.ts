@@ -6,7 +6,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type PostgresCluster, startPostgres } from "../../../../test/support/postgres.js";
 import { PostgresStore } from "./postgres/store.js";
-import { SqliteStore, type Store } from "./store.js";
+import { SqliteStore } from "./sqlite/store.js";
+import type { Store } from "./store.js";
 
 /** Creates an empty shared database per test; `open` connects to it as one more process would. */
 export interface StoreFactory {

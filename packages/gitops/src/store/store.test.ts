@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { type RunRecord, SqliteStore, type TargetStatus } from "./store.js";
+import { SqliteStore } from "./sqlite/store.js";
+import type { RunRecord, TargetStatus } from "./store.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
   name,

@@ -20,7 +20,6 @@ import type {
 } from "../types.js";
 
 export type * from "../types.js";
-export { SqliteStore } from "./sqlite/store.js";
 
 /** Targets' current status, one document per target. */
 export interface StatusStore {

@@ -1,9 +1,19 @@
 /** Webhook intake shared by the providers: read the body, check the signature, parse JSON. */
 import type { LRUCache } from "lru-cache";
 import { readSecret } from "../../spec/secrets.js";
+import type { SecretSource } from "../../spec/spec.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "../body.js";
-import type { WebhookSecrets } from "../handler.js";
 import { type Api, fail, type Reply, type RequestContext } from "../router.js";
+
+/** Webhook secrets by provider; a provider without a secret has no webhook route (404). */
+export interface WebhookSecrets {
+  /** HMAC secret of GitHub's `X-Hub-Signature-256`. */
+  readonly github?: SecretSource;
+  /** Token GitLab sends in `X-Gitlab-Token`. */
+  readonly gitlab?: SecretSource;
+  /** HMAC secret of the generic webhook's `X-Signature: sha256=…`. */
+  readonly generic?: SecretSource;
+}
 
 /** What webhook routes need besides the API. */
 export interface Webhooks {
