@@ -11,20 +11,17 @@ import { isLocalOwner, isOwnerDead } from "../../engine/process.js";
 import { FencedError } from "../../errors.js";
 import type {
   Fence,
-  Member,
-  MemberInfo,
   PromotionKind,
   PromotionRecord,
   RunLogChunk,
   RunRecord,
   StackLease,
   StackLockRequest,
-  StoredTrigger,
-  TargetLease,
   TargetStatus,
 } from "../../types.js";
+import { ReplicaStoreBase } from "../replicaBase.js";
 import { runFromRow } from "../runRow.js";
-import type { Acquired, Store, TriggerInbox } from "../store.js";
+import type { Store } from "../store.js";
 import { type PostgresConnection, resolveConnection } from "./connection.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
@@ -67,20 +64,21 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
  * `driftless_*`), through a node-postgres pool. Opening it connects and
  * migrates; the constructor throws when the database cannot be reached.
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends ReplicaStoreBase implements Store {
   readonly #db: SyncPostgres;
-  readonly #replicas: PostgresReplicas;
+  protected readonly replicas: PostgresReplicas;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
   readonly #password: string | undefined;
 
   constructor(connection: string | PostgresConnection) {
+    super();
     const resolved = resolveConnection(connection);
     this.url = resolved.publicUrl;
     this.#password = resolved.password;
     this.#db = new SyncPostgres(resolved.pool);
-    this.#replicas = new PostgresReplicas(this.#db);
+    this.replicas = new PostgresReplicas(this.#db);
     try {
       this.#migrate();
     } catch (error) {
@@ -403,52 +401,8 @@ export class PostgresStore implements Store {
     this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [key, owner]);
   }
 
-  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
-    return this.#replicas.heartbeat(member, ttlMs);
-  }
-
-  leave(id: string): void {
-    this.#replicas.leave(id);
-  }
-
-  listMembers(): Member[] {
-    return this.#replicas.listMembers();
-  }
-
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
-    return this.#replicas.acquireTarget(target, owner, ttlMs);
-  }
-
-  releaseTarget(target: string, fence: Fence): void {
-    this.#replicas.releaseTarget(target, fence);
-  }
-
-  listTargetLeases(targets?: readonly string[]): TargetLease[] {
-    return this.#replicas.listTargetLeases(targets);
-  }
-
-  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
-    return this.#replicas.addTrigger(trigger);
-  }
-
-  openTriggers(owner: string): StoredTrigger[] {
-    return this.#replicas.openTriggers(owner);
-  }
-
-  getTrigger(id: string): StoredTrigger | undefined {
-    return this.#replicas.getTrigger(id);
-  }
-
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
-    this.#replicas.completeTrigger(id, outcome, fence);
-  }
-
-  pruneTriggers(olderThanMs: number): void {
-    this.#replicas.pruneTriggers(olderThanMs);
-  }
-
   onTrigger(listener: (target: string) => void): () => void {
-    return this.#replicas.onTrigger(listener);
+    return this.replicas.onTrigger(listener);
   }
 
   revokeSession(id: string, expiresAt: number): void {

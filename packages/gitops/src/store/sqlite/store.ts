@@ -10,19 +10,16 @@ import { isLocalOwner, isOwnerDead } from "../../engine/process.js";
 import { FencedError } from "../../errors.js";
 import type {
   Fence,
-  Member,
-  MemberInfo,
   PromotionKind,
   PromotionRecord,
   RunLogChunk,
   RunRecord,
   StackLease,
   StackLockRequest,
-  StoredTrigger,
-  TargetLease,
   TargetStatus,
 } from "../../types.js";
-import type { Acquired, Store, TriggerInbox } from "../store.js";
+import { ReplicaStoreBase } from "../replicaBase.js";
+import type { Store } from "../store.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
 
@@ -59,17 +56,18 @@ interface PromotionRow {
 }
 
 /** Status and history in one SQLite file (`<dataDir>/driftless.db` by default), WAL mode. */
-export class SqliteStore implements Store {
+export class SqliteStore extends ReplicaStoreBase implements Store {
   readonly #db: Database.Database;
-  readonly #replicas: SqliteReplicas;
+  protected readonly replicas: SqliteReplicas;
 
   constructor(path: string) {
+    super();
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
     this.#db = new Database(path);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#migrate();
-    this.#replicas = new SqliteReplicas(this.#db);
+    this.replicas = new SqliteReplicas(this.#db);
   }
 
   /** The schema version after migrations. */
@@ -350,50 +348,6 @@ export class SqliteStore implements Store {
 
   unlockStack(key: string, owner: string): void {
     this.#db.prepare("DELETE FROM stack_locks WHERE key = ? AND owner = ?").run(key, owner);
-  }
-
-  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
-    return this.#replicas.heartbeat(member, ttlMs);
-  }
-
-  leave(id: string): void {
-    this.#replicas.leave(id);
-  }
-
-  listMembers(): Member[] {
-    return this.#replicas.listMembers();
-  }
-
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
-    return this.#replicas.acquireTarget(target, owner, ttlMs);
-  }
-
-  releaseTarget(target: string, fence: Fence): void {
-    this.#replicas.releaseTarget(target, fence);
-  }
-
-  listTargetLeases(targets?: readonly string[]): TargetLease[] {
-    return this.#replicas.listTargetLeases(targets);
-  }
-
-  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
-    return this.#replicas.addTrigger(trigger);
-  }
-
-  openTriggers(owner: string): StoredTrigger[] {
-    return this.#replicas.openTriggers(owner);
-  }
-
-  getTrigger(id: string): StoredTrigger | undefined {
-    return this.#replicas.getTrigger(id);
-  }
-
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
-    this.#replicas.completeTrigger(id, outcome, fence);
-  }
-
-  pruneTriggers(olderThanMs: number): void {
-    this.#replicas.pruneTriggers(olderThanMs);
   }
 
   revokeSession(id: string, expiresAt: number): void {
