@@ -2,11 +2,10 @@
 // fencing epoch, fenced writes and the trigger inbox, through the `Store`
 // interfaces only, on SQLite and on a real PostgreSQL server alike. Each test
 // opens several stores on one database, as replicas would.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FencedError } from "../errors.js";
 import type { MemberInfo, RunRecord, TargetStatus } from "../types.js";
-import type { Store } from "./store.js";
-import { postgresFactory, type StoreEnv, type StoreFactory, sqliteFactory } from "./store.test-support.js";
+import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, reason: string): TargetStatus => ({
   name,
@@ -29,23 +28,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function replicaContract(name: string, factory: StoreFactory): void {
   describe(`${name} (replica contract)`, () => {
     const TTL = 60_000;
-    let env: StoreEnv;
-    const opened: Store[] = [];
-    const open = () => {
-      const store = env.open();
-      opened.push(store);
-      return store;
-    };
-
-    if (factory.start) beforeAll(() => factory.start?.(), 120_000);
-    if (factory.stop) afterAll(() => factory.stop?.(), 60_000);
-    beforeEach(async () => {
-      env = await factory.setup();
-    }, 60_000);
-    afterEach(async () => {
-      for (const store of opened.splice(0)) store.close();
-      await env.dispose();
-    });
+    const open = useStores(factory);
 
     it("lists members that heartbeat and forgets those whose membership lapsed", async () => {
       const [a, b] = [open(), open()];

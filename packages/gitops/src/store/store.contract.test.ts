@@ -5,11 +5,10 @@
 // temp file, PostgreSQL on a real throwaway server.
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
 import type { RunRecord, TargetStatus } from "../types.js";
-import type { Store } from "./store.js";
-import { postgresFactory, type StoreEnv, type StoreFactory, sqliteFactory } from "./store.test-support.js";
+import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
   name,
@@ -33,14 +32,8 @@ const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): Run
 function storeContract(name: string, factory: StoreFactory): void {
   describe(`${name} (store contract)`, () => {
     const TTL = 60_000;
-    let env: StoreEnv;
-    const opened: Store[] = [];
     /** A separate connection to the same database, as another process would open it. */
-    const open = () => {
-      const store = env.open();
-      opened.push(store);
-      return store;
-    };
+    const open = useStores(factory);
     const request = (owner: string, runId = "run-1", key = "file:///state#repo//.#dev") => ({
       key,
       owner,
@@ -52,17 +45,6 @@ function storeContract(name: string, factory: StoreFactory): void {
       const child = spawnSync(process.execPath, ["-e", ""]);
       return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
     };
-
-    // A database server may start slowly on a loaded machine.
-    if (factory.start) beforeAll(() => factory.start?.(), 120_000);
-    if (factory.stop) afterAll(() => factory.stop?.(), 60_000);
-    beforeEach(async () => {
-      env = await factory.setup();
-    }, 60_000);
-    afterEach(async () => {
-      for (const store of opened.splice(0)) store.close();
-      await env.dispose();
-    });
 
     it("puts, replaces, lists and deletes statuses", () => {
       const store = open();

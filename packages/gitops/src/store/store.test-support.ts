@@ -4,6 +4,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach } from "vitest";
 import { type PostgresCluster, startPostgres } from "../../../../test/support/postgres.js";
 import { PostgresStore } from "./postgres/store.js";
 import { SqliteStore } from "./sqlite/store.js";
@@ -49,5 +50,33 @@ export function postgresFactory(): StoreFactory {
       const url = await cluster.createDatabase();
       return { open: () => new PostgresStore(url), dispose: () => undefined };
     },
+  };
+}
+
+/**
+ * Registers a suite's hooks for `factory`: the server once per suite, an empty
+ * database per test, and every store the test opened closed after it. Returns
+ * `open`, a new connection to the test's database, as another process would
+ * open it.
+ */
+export function useStores(factory: StoreFactory): () => Store {
+  let env: StoreEnv | undefined;
+  const opened: Store[] = [];
+  // A database server may start slowly on a loaded machine.
+  if (factory.start) beforeAll(() => factory.start?.(), 120_000);
+  if (factory.stop) afterAll(() => factory.stop?.(), 60_000);
+  beforeEach(async () => {
+    env = await factory.setup();
+  }, 60_000);
+  afterEach(async () => {
+    for (const store of opened.splice(0)) store.close();
+    await env?.dispose();
+    env = undefined;
+  });
+  return () => {
+    if (!env) throw new Error("open() is for inside a test: the database is set up per test");
+    const store = env.open();
+    opened.push(store);
+    return store;
   };
 }
