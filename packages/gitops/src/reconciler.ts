@@ -1,15 +1,13 @@
 /**
  * The `Reconciler` facade: creation, the target registry, the command API
  * (reconcile, approve, promote, rollback, previewRef, suspend) and start/stop.
- * The work happens in the modules it wires together: `queue.ts`,
- * `scheduler.ts`, `run.ts` + `steps.ts`, `recorder.ts`, `dependencies.ts`,
- * `promotions.ts`, `leases.ts`, `commands.ts`, `removal.ts`, and with
- * replicas `replicas.ts` + `replicaHost.ts`.
+ * `schedule/wiring.ts` wires the parts that do the work (queue, scheduler,
+ * recorder, the run loop, commands, replicas); the rest of the work happens in
+ * `run/`, `pipelines/` and `replicas/`.
  */
 import { resolve } from "node:path";
-import { newOwnerId } from "./engine/process.js";
-import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
-import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
+import { CancelledError, UnknownTargetError } from "./errors.js";
+import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
 import { discoverTargets } from "./git/discovery.js";
 import {
   type ApprovalRequest,
@@ -23,29 +21,23 @@ import {
   resolveOptions,
   type SuspendRequest,
 } from "./options.js";
-import { afterRun, graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
+import { graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
 import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
 import { markInterruptedRuns } from "./replicas/leases.js";
-import {
-  createReplicas,
-  enqueueOwned,
-  type ReplicaParts,
-  readStatuses,
-  withOwners,
-} from "./replicas/replicaHost.js";
+import { readStatuses, withOwners } from "./replicas/replicaHost.js";
 import type { ReplicaSet, ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
-import { Recorder } from "./run/recorder.js";
-import { executeRun, type RunEnd } from "./run/run.js";
+import type { Recorder } from "./run/recorder.js";
+import type { RunEnd } from "./run/run.js";
 import { isStoredSuspended, isSuspended } from "./run/status.js";
-import { DESTROY_STEPS, RECONCILE_STEPS } from "./run/steps.js";
+import type { CommandHost } from "./schedule/commands.js";
 import * as commands from "./schedule/commands.js";
-import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./schedule/queue.js";
+import type { RunQueue, RunRequest } from "./schedule/queue.js";
 import type { Runtime, TargetState } from "./schedule/runtime.js";
-import { Scheduler } from "./schedule/scheduler.js";
-import { Semaphore } from "./schedule/semaphore.js";
+import type { Scheduler } from "./schedule/scheduler.js";
+import { type Wiring, wireReconciler } from "./schedule/wiring.js";
 import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec/spec.js";
 import { type DataDirLock, lockDataDir } from "./store/dataDirLock.js";
 import {
@@ -56,9 +48,6 @@ import {
   withLogTail,
 } from "./store/runLog.js";
 import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
-
-/** Runs deciding at once: decisions are cheap (one ref lookup); only runs with work queue for an engine slot. */
-const DECIDE_CONCURRENCY = 32;
 
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
@@ -72,18 +61,13 @@ const DECIDE_CONCURRENCY = 32;
 export class Reconciler {
   readonly #options: ResolvedOptions;
   readonly #dataDirLock: DataDirLock;
-  readonly #targets = new Map<string, TargetState>();
-  readonly #events = new TypedEmitter<ReconcilerEvents>();
-  readonly #shutdown = new AbortController();
+  readonly #wiring: Wiring;
+  readonly #targets: Map<string, TargetState>;
   readonly #recorder: Recorder;
   readonly #queue: RunQueue<RunEnd | undefined>;
   readonly #scheduler: Scheduler;
   readonly #rt: Runtime;
-  readonly #replicas: ReplicaSet | undefined;
-  readonly #commands: commands.CommandHost;
-  readonly #parts: ReplicaParts;
-  #maxLatenessMs = 0;
-  #decisions = 0;
+  readonly #commands: CommandHost;
   #scheduling = false;
   #closed = false;
   /** Set by stop(): queued runs are settled as skipped instead of started. */
@@ -92,70 +76,23 @@ export class Reconciler {
   private constructor(options: ResolvedOptions, dataDirLock: DataDirLock) {
     this.#options = options;
     this.#dataDirLock = dataDirLock;
-    this.#recorder = new Recorder(options.store, this.#events, options.clock, (t) =>
-      this.#replicas?.fence(t),
-    );
-    this.#queue = new RunQueue({
-      maxDeciding: DECIDE_CONCURRENCY,
-      clock: options.clock,
-      execute: (name, run, decided) => this.#execute(name, run, decided),
-      afterRun: (name, end) => {
-        const state = this.#targets.get(name);
-        if (state && end) afterRun(this.#rt, state, end.outputsChanged, end.recorded);
-      },
-    });
-    this.#scheduler = new Scheduler({
-      request: (name, request) => {
-        const state = this.#targets.get(name);
-        if (state && !this.#stopping && !this.#closed) this.#rt.enqueue(state, request);
-      },
-      mayRun: (name, scheduled) =>
-        this.#targets.has(name) &&
-        this.#scheduling &&
-        (this.#replicas?.owns(name) ?? true) &&
-        !(scheduled && this.isSuspended(name)),
-      clock: options.clock,
-      random: options.random,
-      retryBaseMs: options.retryBaseMs,
-      retryMaxMs: options.retryMaxMs,
-      logger: options.logger,
-    });
-    this.#rt = {
-      options,
-      targets: this.#targets,
-      queue: this.#queue,
-      events: this.#events,
-      recorder: this.#recorder,
-      engineSlots: new Semaphore(options.concurrency),
-      owner: newOwnerId(),
-      shutdown: this.#shutdown.signal,
-      enqueue: (state, request) => this.#enqueue(state, request),
+    this.#wiring = wireReconciler(options, {
+      scheduling: () => this.#scheduling,
       stopping: () => this.#stopping || this.#closed,
       isSuspended: (name) => this.isSuspended(name),
-      fenced: (name) => this.#replicas?.lost(name, true),
-      countDecision: (requestedAt) => {
-        this.#decisions++;
-        this.#maxLatenessMs = Math.max(this.#maxLatenessMs, options.clock.now() - requestedAt);
-      },
-    };
-    const replicas = () => this.#replicas;
-    this.#commands = {
-      rt: this.#rt,
-      get replicas() {
-        return replicas();
-      },
       require: (name) => this.#require(name),
-    };
-    this.#parts = {
-      rt: this.#rt,
-      targets: this.#targets,
-      queue: this.#queue,
-      scheduler: this.#scheduler,
-      commands: this.#commands,
-      scheduling: () => this.#scheduling,
-      schedule: (spec) => this.#schedule(spec),
-    };
-    this.#replicas = createReplicas(this.#parts);
+    });
+    this.#targets = this.#wiring.targets;
+    this.#recorder = this.#wiring.recorder;
+    this.#queue = this.#wiring.queue;
+    this.#scheduler = this.#wiring.scheduler;
+    this.#rt = this.#wiring.rt;
+    this.#commands = this.#wiring.commands;
+  }
+
+  /** The replica set, when the options ask for replicas. */
+  get #replicas(): ReplicaSet | undefined {
+    return this.#wiring.replicas;
   }
 
   /**
@@ -200,7 +137,7 @@ export class Reconciler {
 
   /** Subscribes to an event; returns the unsubscribe function. */
   on<K extends ReconcilerEventName>(event: K, listener: (payload: ReconcilerEvents[K]) => void): () => void {
-    return this.#events.on(event, listener);
+    return this.#wiring.events.on(event, listener);
   }
 
   /**
@@ -258,7 +195,7 @@ export class Reconciler {
    * @throws DriftlessError when a target that stays depends on one removed
    */
   async removeTargets(names: readonly string[]): Promise<RunRecord[]> {
-    const { rt, targets, queue, scheduler } = this.#parts;
+    const { rt, targets, queue, scheduler } = this.#wiring;
     return removeTargets({ rt, targets, queue, scheduler, require: (n) => this.#require(n) }, names);
   }
 
@@ -412,10 +349,11 @@ export class Reconciler {
    * Resets the figures.
    */
   takeSchedulerStats(): { decisions: number; maxLatenessMs: number } {
-    const stats = { decisions: this.#decisions, maxLatenessMs: this.#maxLatenessMs };
-    this.#decisions = 0;
-    this.#maxLatenessMs = 0;
-    return stats;
+    const { stats } = this.#wiring;
+    const taken = { decisions: stats.decisions, maxLatenessMs: stats.maxLatenessMs };
+    stats.decisions = 0;
+    stats.maxLatenessMs = 0;
+    return taken;
   }
 
   /**
@@ -469,7 +407,7 @@ export class Reconciler {
     this.#queue.stop();
     for (const name of this.#targets.keys()) this.#scheduler.unschedule(name);
     const clean = await this.#queue.drain(options.graceMs ?? 30_000, () =>
-      this.#shutdown.abort(new CancelledError("the reconciler is shutting down")),
+      this.#wiring.shutdown.abort(new CancelledError("the reconciler is shutting down")),
     );
     for (const name of this.#targets.keys()) this.#queue.dropPending(name, "the reconciler stopped");
     this.#replicas?.stop(true);
@@ -492,27 +430,10 @@ export class Reconciler {
   }
 
   #schedule(spec: ResolvedTarget): void {
-    this.#scheduler.schedule(spec, this.#recorder.status(spec.name).deferredUntil);
+    this.#wiring.schedule(spec);
   }
 
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {
-    if (this.#closed || this.#stopping) throw new ReconcilerStoppedError();
-    return enqueueOwned(this.#commands, this.#queue, state.spec.name, request);
-  }
-
-  /** Runs one queued run, then hands its follow-ups to the scheduler (dependents follow in the queue's `afterRun`). */
-  async #execute(name: string, run: PendingRun, decided: () => void): Promise<RunEnd | undefined> {
-    const state = this.#targets.get(name);
-    if (!state) return undefined;
-    if (this.#replicas?.owns(name) === false) {
-      run.settle(skippedRun(name, run, "another replica owns the target", this.#options.clock.now()));
-      return undefined;
-    }
-    const steps = run.kind === "destroy" ? DESTROY_STEPS : RECONCILE_STEPS;
-    const end = await executeRun(this.#rt, state, run, steps, decided);
-    if (end.succeeded) this.#scheduler.resetAttempts(name);
-    if (this.#scheduling) this.#scheduler.followUp(name, end.followUps);
-    else if (end.followUps.applied) this.#scheduler.followUp(name, { applied: true });
-    return end;
+    return this.#wiring.enqueue(state, request);
   }
 }
