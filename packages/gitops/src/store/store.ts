@@ -1,8 +1,8 @@
 /**
  * Storage behind small interfaces (status, run history, run logs, promotion
  * log, stack leases, dashboard logouts, and for replicas membership, target
- * ownership and the trigger inbox); `sqliteStore.ts` is the embedded implementation of all of
- * them, `postgresStore.ts` the one for several hosts.
+ * ownership and the trigger inbox); `sqlite/store.ts` is the embedded implementation of all of
+ * them, `postgres/store.ts` the one for several hosts.
  */
 import type {
   Fence,
@@ -209,7 +209,7 @@ export interface SessionRevocations {
 /**
  * Where status, history, run logs, promotions, leases, dashboard logouts and replica
  * coordination live, as one database serves them. {@link SqliteStore} is the embedded
- * default; every implementation passes the contract suite in `store.contract.ts`.
+ * default; every implementation passes the contract suite in `store.contract.test.ts`.
  */
 export interface Store
   extends StatusStore,

@@ -4,7 +4,7 @@
  * once, in a transaction, under an advisory lock; lease expiry is reckoned on
  * the database's clock, so replicas' clocks need not agree. Replica
  * coordination (members, target leases, the trigger inbox) is in
- * `postgresReplicas.ts`, the schema in `postgresSchema.ts`.
+ * `replicas.ts`, the schema in `schema.ts`.
  */
 
 import { isLocalOwner, isOwnerDead } from "../../engine/process.js";

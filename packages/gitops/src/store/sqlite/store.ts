@@ -1,7 +1,7 @@
 /**
  * The embedded store: one SQLite file holds status, history, run logs,
  * promotions, leases and the coordination of replicas sharing the file
- * (`sqliteReplicas.ts`; the schema is in `sqliteSchema.ts`).
+ * (`replicas.ts`; the schema is in `schema.ts`).
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
