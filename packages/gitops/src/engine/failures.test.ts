@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { CancelledError, RetryableError, StalledError } from "../errors.js";
 import { loadAutomation } from "./automation.js";
 import { StepCollector } from "./events.js";
-import { guard, waitWhileLocked } from "./failures.js";
+import { guard, isTornCheckpointRead, waitWhileLocked } from "./failures.js";
 
 describe("engine error policy", () => {
   it("retries only the engine's own 'locked by another update', not a program error that says conflict", async () => {
@@ -67,6 +67,40 @@ describe("engine error policy", () => {
     expect(result).toBe("done");
     expect(attempts).toBe(2);
     expect(messages).toEqual(["removed a stale lock on site/dev left by process 4242"]);
+  });
+
+  it("reads a checkpoint again when another process's write tore the first read, a bounded number of times", async () => {
+    // What `pulumi preview` printed while another process's `up` rewrote the file backend's checkpoint.
+    const torn = Object.assign(new Error("command failed"), {
+      stderr: "error: failed to load checkpoint: EOF",
+    });
+    expect(isTornCheckpointRead(torn)).toBe(true);
+    expect(isTornCheckpointRead(new Error("failed to load checkpoint: unexpected end of JSON input"))).toBe(
+      true,
+    );
+    expect(isTornCheckpointRead(new Error("failed to load checkpoint: permission denied"))).toBe(false);
+    let attempts = 0;
+    const messages: string[] = [];
+    const result = await waitWhileLocked(
+      { stack: "dev" } as never,
+      { onProgress: (event) => event.kind === "diagnostic" && messages.push(event.message) },
+      async () => {
+        attempts++;
+        if (attempts === 1) throw torn;
+        return "planned";
+      },
+    );
+    expect(result).toBe("planned");
+    expect(messages).toEqual(["stack dev's state was being written by another process; reading it again"]);
+    // A checkpoint that stays unreadable is not a race: it fails after a few tries.
+    attempts = 0;
+    await expect(
+      waitWhileLocked({ stack: "dev" } as never, {}, async () => {
+        attempts++;
+        throw torn;
+      }),
+    ).rejects.toBe(torn);
+    expect(attempts).toBe(4);
   });
 
   it("reports an aborted operation as cancelled", async () => {

@@ -19,6 +19,24 @@ const LOCK_WAIT_MAX_MS = 10_000;
 /** How often a wait that goes on is reported again. */
 const LOCK_WAIT_REPORT_MS = 60_000;
 
+/** How often a checkpoint read torn by another process's write is tried again, and the first pause. */
+const TORN_READ_ATTEMPTS = 3;
+const TORN_READ_PAUSE_MS = 250;
+
+/**
+ * Whether the engine failed to read the stack's checkpoint because another
+ * process was writing it at that moment. Pulumi's file backend takes no lock
+ * for a preview or a refresh, and it rewrites the checkpoint file in place, so
+ * a reader can see it empty or cut short ("failed to load checkpoint: EOF",
+ * "unexpected end of JSON input"). The next read finds the whole file.
+ */
+export function isTornCheckpointRead(error: unknown): boolean {
+  const text = String(
+    (error as { stderr?: unknown } | undefined)?.stderr ?? (error as Error | undefined)?.message ?? "",
+  );
+  return /failed to load checkpoint:?[^\n]*(EOF|unexpected end of JSON input)/i.test(text);
+}
+
 /** Whether the engine refused to start because another update holds the stack's lock. */
 function isLockedByAnotherUpdate(error: unknown): boolean {
   const automation = loadedAutomation();
@@ -36,6 +54,8 @@ function isLockedByAnotherUpdate(error: unknown): boolean {
  * reported as an `info` diagnostic, once and then every
  * minute it goes on. `beforeRetry` runs before each new attempt (it may throw
  * to give up: the state the operation was meant for moved meanwhile).
+ * A checkpoint read torn by another process's write is tried again up to
+ * {@link TORN_READ_ATTEMPTS} times after a short pause.
  */
 export async function waitWhileLocked<T>(
   request: StackRequest,
@@ -49,10 +69,23 @@ export async function waitWhileLocked<T>(
   let delay = LOCK_WAIT_FIRST_MS;
   let waitingSince: number | undefined;
   let reportedAt = 0;
+  let tornReads = 0;
   for (;;) {
     try {
       return await operation();
     } catch (error) {
+      if (!signal?.aborted && isTornCheckpointRead(error) && tornReads < TORN_READ_ATTEMPTS) {
+        tornReads++;
+        onProgress?.({
+          kind: "diagnostic",
+          severity: "info",
+          message: `stack ${request.stack}'s state was being written by another process; reading it again`,
+        });
+        await sleep(TORN_READ_PAUSE_MS * tornReads, signal);
+        collector?.reset();
+        await beforeRetry?.();
+        continue;
+      }
       if (signal?.aborted || !isLockedByAnotherUpdate(error)) throw error;
       // A lock whose owner died is nobody's: clear it and try again at once.
       const cleared = (await clearDeadLocks?.()) ?? [];
