@@ -96,7 +96,7 @@ export interface SiteBench {
 
 export function siteBench(count: number): SiteBench {
   const sandbox = engineSandbox("driftless-bench-");
-  const repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+  const repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
   repo.commit({ "site.json": pages(count, 0) }, `site with ${count} pages`);
   const bareDir = join(sandbox.dir, "bare");
   git(sandbox.dir, "clone", "--quiet", repo.bare, bareDir);

@@ -27,7 +27,7 @@ describe("approvals with the real engine", () => {
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-approval-");
     outDir = join(sandbox.dir, "out");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     repo.commit(
       pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
       "five pages",

@@ -50,7 +50,7 @@ describe("drift with the real engine", () => {
   beforeAll(async () => {
     sandbox = engineSandbox();
     outDir = join(sandbox.dir, "site");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     first = repo.commit({}, "site v1");
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),

@@ -144,7 +144,7 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     outDir = join(sandbox.dir, "site");
     gitea = await startGitea(join(sandbox.dir, "gitea"));
     work = mkdtempSync(join(tmpdir(), "driftless-gitea-work-"));
-    cpSync(siteProgramSeed(), join(work, "site"), { recursive: true });
+    cpSync(siteProgramSeed(sandbox.dir), join(work, "site"), { recursive: true });
     git(work, "init", "--quiet", "--initial-branch=main");
     git(work, "remote", "add", "origin", gitea.pushUrl);
     git(work, "add", "-A");

@@ -1,7 +1,6 @@
 // The HTTP service against a real reconciler, the real engine and a real Git
 // repository: signed webhooks, the control and read API, probes and metrics.
 import { cpSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type DriftlessServer,
@@ -90,8 +89,8 @@ describe("the HTTP service", () => {
     sandbox = engineSandbox();
     outDir = join(sandbox.dir, "site");
     // The site program lives in apps/site, so pushes elsewhere must not reach it.
-    const seed = mkdtempSync(join(tmpdir(), "driftless-http-seed-"));
-    cpSync(siteProgramSeed(), join(seed, "apps", "site"), { recursive: true });
+    const seed = mkdtempSync(join(sandbox.dir, "http-seed-"));
+    cpSync(siteProgramSeed(sandbox.dir), join(seed, "apps", "site"), { recursive: true });
     repo = createRepo(join(sandbox.dir, "repo"), { seed });
     repo.commit({ "docs/readme.md": "# infra" }, "initial");
     reconciler = await Reconciler.create({

@@ -67,7 +67,7 @@ describe("run logs on the real engine", () => {
 
   beforeAll(() => {
     sandbox = engineSandbox();
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     repo.commit({ "site.json": JSON.stringify({ "index.html": "<h1>v1</h1>", "old.html": "old" }) }, "v1");
     target = {
       name: "site",

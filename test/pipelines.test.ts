@@ -1,7 +1,6 @@
 // Dependent stacks with the real engine and real git: three site programs in
 // one repository, network → database → app, each in its own directory.
 import { appendFileSync, cpSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   matchTargets,
@@ -20,11 +19,11 @@ import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
 const STACKS = ["network", "database", "app"] as const;
 
 /** A repository with one site program per stack; database and app re-export what reached them. */
-function pipelineSeed(): string {
-  const seed = mkdtempSync(join(tmpdir(), "driftless-pipeline-"));
+function pipelineSeed(parent: string): string {
+  const seed = mkdtempSync(join(parent, "pipeline-seed-"));
   for (const name of STACKS) {
     const dir = join(seed, name);
-    cpSync(siteProgramSeed(), dir, { recursive: true });
+    cpSync(siteProgramSeed(parent), dir, { recursive: true });
     // database reads one plain key; app reads its dependency's outputs typed, as one object.
     if (name === "database")
       appendFileSync(
@@ -78,7 +77,7 @@ describe("dependent stacks with the real engine", () => {
 
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-pipelines-");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: pipelineSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: pipelineSeed(sandbox.dir) });
     repo.commit({}, "three stacks");
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),

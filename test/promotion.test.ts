@@ -67,7 +67,7 @@ describe("staging → prod promotion with the real engine", () => {
 
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-promotion-");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     repo.commit({ "site.json": '{ "index.html": "<h1>v1</h1>" }' }, "v1");
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),

@@ -59,7 +59,7 @@ describe("a push that names its commit", () => {
   beforeAll(async () => {
     sandbox = engineSandbox();
     outDir = join(sandbox.dir, "site");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     repo.commit({ "site.json": JSON.stringify({ "index.html": "v1" }) }, "v1");
     const dataDir = join(sandbox.dir, "data");
     source = new GitSource({ dataDir });

@@ -64,7 +64,7 @@ describe("one refresh per apply, with the real engine", () => {
   beforeAll(async () => {
     sandbox = engineSandbox();
     outDir = join(sandbox.dir, "site");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     repo.commit({}, "site v1");
     engine = new HookedEngine();
     reconciler = await Reconciler.create({

@@ -179,7 +179,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     url = await cluster.createDatabase("replicas");
     sandbox = engineSandbox("driftless-replicas-");
     journal = join(sandbox.dir, "journal.jsonl");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: replicaProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: replicaProgramSeed(sandbox.dir) });
     targets = names.map((name) => ({
       name,
       repo: repo.fileUrl,

@@ -76,9 +76,9 @@ describe("the dashboard in a real browser", () => {
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-ui-");
     outDir = join(sandbox.dir, "out");
-    const seed = mkdtempSync(join(tmpdir(), "driftless-ui-seed-"));
+    const seed = mkdtempSync(join(sandbox.dir, "ui-seed-"));
     for (const app of ["site", "gated", "drifty", "prod"])
-      cpSync(siteProgramSeed(), join(seed, "apps", app), { recursive: true });
+      cpSync(siteProgramSeed(sandbox.dir), join(seed, "apps", app), { recursive: true });
     writeFileSync(
       join(seed, "apps", "drifty", "site.json"),
       pages({ "about.html": "<p>about</p>", [INJECTED_PAGE]: "x" }),

@@ -96,7 +96,7 @@ describe("change windows with the real engine", () => {
 
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-windows-");
-    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
     first = repo.commit({ "site.json": siteJson("<h1>v1</h1>") }, "site v1");
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),

@@ -19,7 +19,7 @@ const CHILD = fileURLToPath(new URL("./crashChild.mjs", import.meta.url));
  * create, and the target `site` (stack `dev`) that deploys it to `<sandbox>/site`.
  */
 export function slowSite(sandbox: EngineSandbox): { readonly repo: TestRepo; readonly target: TargetSpec } {
-  const repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed() });
+  const repo = createRepo(join(sandbox.dir, "repo"), { seed: siteProgramSeed(sandbox.dir) });
   repo.commit(
     {
       "site.json": JSON.stringify({
