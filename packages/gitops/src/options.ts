@@ -61,7 +61,13 @@ export interface ReconcilerOptions {
   readonly engine?: Engine;
   /** @default GitSource over the system git */
   readonly source?: Source;
-  /** @default pino at `info` (level from `DRIFTLESS_LOG_LEVEL`) to stderr */
+  /**
+   * Where the reconciler logs. An embedded reconciler is a guest in its host's
+   * process: without a logger it writes only warnings and errors, to stderr
+   * (`DRIFTLESS_LOG_LEVEL` raises or lowers that), never to stdout.
+   * `driftless serve` passes its own logger at `info`.
+   * @default pino at `warn` (level from `DRIFTLESS_LOG_LEVEL`) to stderr
+   */
   readonly logger?: Logger;
   /** Install the program's dependencies when its lockfile changed. @default true */
   readonly installDependencies?: boolean;
@@ -233,7 +239,7 @@ export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
     source: options.source ?? new GitSource({ dataDir }),
     logger:
       options.logger ??
-      pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? "info", base: undefined }, pino.destination(2)),
+      pino({ level: process.env.DRIFTLESS_LOG_LEVEL || "warn", base: undefined }, pino.destination(2)),
     concurrency: options.concurrency ?? 2,
     retryBaseMs: options.retryBaseMs ?? 5000,
     retryMaxMs: options.retryMaxMs ?? 300_000,

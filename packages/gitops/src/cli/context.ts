@@ -7,7 +7,7 @@ import type { DriftlessConfig } from "./config.js";
 
 /** The CLI's logger: JSON lines on stderr at `DRIFTLESS_LOG_LEVEL`, or `level` when it is unset. */
 export function cliLogger(level: string): Logger {
-  return pino({ level: process.env.DRIFTLESS_LOG_LEVEL ?? level, base: undefined }, pino.destination(2));
+  return pino({ level: process.env.DRIFTLESS_LOG_LEVEL || level, base: undefined }, pino.destination(2));
 }
 
 /**
