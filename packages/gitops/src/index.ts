@@ -171,4 +171,5 @@ export type {
   TargetStatus,
   Trigger,
   TriggerCommand,
+  UnresolvedDrift,
 } from "./types.js";

@@ -3,6 +3,8 @@
  * and their results, promotions and stack leases. Storage, events, HTTP and
  * the CLI import these types from here, not from a store implementation.
  */
+
+import type { ChangeCounts, DriftedResource, PlannedStep } from "./engine/engine.js";
 import type { ChangeCounts, PlannedStep } from "./engine/types.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
@@ -28,6 +30,13 @@ export interface TargetStatus {
   readonly lastAppliedAt?: string;
   /** When the last refresh + preview of an unchanged revision ran. */
   readonly lastDriftCheckAt?: string;
+  /**
+   * Drift a run found that no run has put back since, nor has Git adopted.
+   * Stored the moment the run finds it: the refresh that found it may already
+   * have written the live values into the stack's state, so no later refresh
+   * sees it again, whatever happens to that run afterwards.
+   */
+  readonly unresolvedDrift?: UnresolvedDrift;
   /** A revision that stalled; it is not retried until a new revision, an approval or a manual run. */
   readonly stalledRevision?: string;
   /** A revision a person approved past a gate or a rewritten ref. */
@@ -63,6 +72,19 @@ export interface TargetStatus {
    */
   readonly owner?: string;
   readonly updatedAt: string;
+}
+
+/** Drift found by a run and not yet corrected (see {@link TargetStatus.unresolvedDrift}). */
+export interface UnresolvedDrift {
+  /** The run that found it. */
+  readonly runId: string;
+  readonly revision: string;
+  /** When it was found (ISO 8601). */
+  readonly at: string;
+  /** The drifted resources whose planned steps undo the drift. */
+  readonly resources: readonly DriftedResource[];
+  /** The plan's counts when it was found. */
+  readonly counts: ChangeCounts;
 }
 
 /** A suspend or resume of a target's scheduled runs, as recorded in its status. */

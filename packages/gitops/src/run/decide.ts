@@ -51,7 +51,10 @@ export function decide(input: DecideInput): Decision {
     target.mode === "apply"
       ? status.lastAppliedRevision === revision
       : status.lastAttemptedRevision === revision;
-  if (!force && !approved && current && !input.needsRecovery) {
+  // Drift found earlier and not put back: the refresh that found it may have
+  // kept it in the state, so only an apply puts it back (detect mode reports it).
+  const driftToCorrect = target.mode === "apply" && status.unresolvedDrift !== undefined;
+  if (!force && !approved && current && !input.needsRecovery && !driftToCorrect) {
     if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };
     // Only the resync is due: a scheduled check becomes a resync run, and says so.
     const scheduled = input.trigger === "interval" || input.trigger === "startup";
@@ -86,6 +89,20 @@ export function driftSteps(plan: Plan): Plan["steps"] | undefined {
     const secretTouched = secretPaths !== undefined && touchesPaths(stepPaths ?? [], secretPaths);
     return !paths || !stepPaths?.length || touchesPaths(stepPaths, paths) || secretTouched;
   });
+}
+
+/**
+ * The plan with the drift an earlier run found and no run corrected (see
+ * `TargetStatus.unresolvedDrift`) added to what this run's refresh found: a
+ * refresh that kept the state already holds the live values, so only this
+ * record still says the program's values were changed outside Git. Plans of
+ * an engine that does not report drift are left as they are.
+ */
+export function withUnresolvedDrift(plan: Plan, status: TargetStatus): Plan {
+  const carried = status.unresolvedDrift?.resources;
+  if (!carried?.length || !plan.drift) return plan;
+  const found = new Set(plan.drift.map((d) => d.urn));
+  return { ...plan, drift: [...plan.drift, ...carried.filter((d) => !found.has(d.urn))] };
 }
 
 /**

@@ -5,13 +5,14 @@
  */
 import { rmSync } from "node:fs";
 import type { Logger } from "pino";
+import type { EngineProgress } from "../engine/engine.js";
 import type { EngineProgress } from "../engine/types.js";
 import type { ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { Clock } from "../options.js";
 import { LOG_LINES, RunLogWriter } from "../store/runLog.js";
 import type { Store } from "../store/store.js";
-import type { Fence, RunRecord, TargetStatus } from "../types.js";
-import { finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
+import type { Fence, RunRecord, TargetStatus, UnresolvedDrift } from "../types.js";
+import { driftFoundStatus, finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
 
 /** A run's log as it is written. */
 export interface RunLog {
@@ -81,6 +82,12 @@ export class Recorder {
     writer?.open();
     this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
     this.#events.emit("run.started", { target: run.target, runId: run.id, trigger: run.trigger });
+  }
+
+  /** Records drift a run found, in its history row and the target's status, before the run goes on. */
+  driftFound(target: string, drift: UnresolvedDrift): void {
+    this.#store.markRunDrift({ id: drift.runId, target }, this.#fence(target));
+    this.updateStatus(target, (before) => driftFoundStatus(before, drift, this.now()));
   }
 
   /**

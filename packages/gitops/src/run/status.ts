@@ -7,7 +7,14 @@
 import { type StallReason, StoreUnavailableError } from "../errors.js";
 import type { ReconcilerEvents } from "../events.js";
 import type { StatusStore } from "../store/store.js";
-import type { Condition, ConditionType, PendingApproval, RunRecord, TargetStatus } from "../types.js";
+import type {
+  Condition,
+  ConditionType,
+  PendingApproval,
+  RunRecord,
+  TargetStatus,
+  UnresolvedDrift,
+} from "../types.js";
 import { formatCounts } from "../util.js";
 
 /** Ready=False reasons that mean "waiting", not "broken": leaving them is no recovery. */
@@ -101,6 +108,27 @@ export function startedStatus(before: TargetStatus, runId: string, now: Date): T
   };
 }
 
+/**
+ * A run found drift: recorded at once, before the run goes on, so that it
+ * holds whatever happens to the run (cancelled, interrupted, failed) until a
+ * run puts it back or Git adopts it.
+ */
+export function driftFoundStatus(before: TargetStatus, drift: UnresolvedDrift, now: Date): TargetStatus {
+  return {
+    ...before,
+    conditions: setCondition(
+      before.conditions,
+      "Drifted",
+      true,
+      "DriftDetected",
+      `drift found by run ${drift.runId}: ${formatCounts(drift.counts)}`,
+      now,
+    ),
+    unresolvedDrift: drift,
+    updatedAt: now.toISOString(),
+  };
+}
+
 /** A run waits for a dependency; not a failure. */
 export function deferredStatus(before: TargetStatus, reason: string, now: Date): TargetStatus {
   return {
@@ -183,6 +211,7 @@ export function finishStatus(
         awaitingApproval: held,
         deferredUntil: _d,
         pendingChanges: _p,
+        unresolvedDrift: _u,
         ...rest
       } = next;
       if (held?.planFile) filesToDelete.push(held.planFile);
@@ -230,9 +259,11 @@ export function finishStatus(
             : `planned revision ${revision}`,
         );
       }
-      const { pendingChanges: _p, ...rest } = next;
+      // Drift this run found stays recorded (see `driftFoundStatus`); none found, none left.
+      const { pendingChanges: _p, unresolvedDrift: found, ...rest } = next;
       next = {
         ...rest,
+        ...(run.drift && found ? { unresolvedDrift: found } : {}),
         lastDriftCheckAt: now,
         ...(outcome.changesPending && revision ? { pendingChanges: { revision } } : {}),
       };
@@ -240,6 +271,7 @@ export function finishStatus(
     }
     case "stalled": {
       const reason = outcome.stallReason ?? "ProgramFailed";
+      conditions = driftAfterUnfinishedRun(conditions, run, set);
       conditions = set(conditions, "Stalled", true, reason, run.error ?? "");
       conditions = set(conditions, "Ready", false, reason, run.error ?? "");
       const { approvedRevision: _a, approvedBy: _b, ...rest } = next;
@@ -280,6 +312,7 @@ export function finishStatus(
       break;
     case "failed":
     case "cancelled":
+      conditions = driftAfterUnfinishedRun(conditions, run, set);
       conditions = set(
         conditions,
         "Ready",
@@ -293,4 +326,32 @@ export function finishStatus(
   }
   conditions = set(conditions, "Reconciling", false, "Idle", "");
   return { status: { ...next, conditions, updatedAt: now }, events, filesToDelete };
+}
+
+/**
+ * The Drifted condition after a run that ended before it applied or
+ * reported: drift it found stays found (the early record, see
+ * `driftFoundStatus`, already says so).
+ */
+function driftAfterUnfinishedRun(
+  conditions: readonly Condition[],
+  run: RunRecord,
+  set: (
+    cs: readonly Condition[],
+    type: ConditionType,
+    status: boolean,
+    reason: string,
+    message: string,
+  ) => Condition[],
+): Condition[] {
+  const drifted = conditions.find((c) => c.type === "Drifted");
+  if (run.drift && !drifted?.status)
+    return set(
+      conditions,
+      "Drifted",
+      true,
+      "DriftDetected",
+      `drift found by run ${run.id}: ${formatCounts(run.counts)}`,
+    );
+  return [...conditions];
 }

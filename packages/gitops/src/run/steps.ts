@@ -23,6 +23,7 @@ import {
   isDrift,
   needsApproval,
   planDigest,
+  withUnresolvedDrift,
 } from "./decide.js";
 import { checkGates, sameNameReplacements } from "./gates.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
@@ -292,7 +293,7 @@ export const preview: Step = async (ctx) => {
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
     ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
   });
-  const plan: Plan = drift ? { ...previewed, drift } : previewed;
+  const plan = withUnresolvedDrift(drift ? { ...previewed, drift } : previewed, ctx.status);
   ctx.plan = plan;
   ctx.counts = plan.counts;
   if (ctx.ephemeral) return;
@@ -309,7 +310,21 @@ export const preview: Step = async (ctx) => {
     "preview",
     `plan: ${formatCounts(plan.counts)}${notes.length ? ` (${notes.join("; ")})` : ""}`,
   );
-  if (ctx.drift) rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+  if (ctx.drift) {
+    // Kept now: this run's refresh may write the drift into the state before the run ends.
+    const drifted = new Set(driftSteps(plan)?.map((s) => s.urn) ?? plan.steps.map((s) => s.urn));
+    rt.recorder.driftFound(target.name, {
+      runId: ctx.run.id,
+      revision,
+      at: rt.recorder.now().toISOString(),
+      resources:
+        plan.drift?.filter((d) => drifted.has(d.urn)) ??
+        plan.steps.filter((s) => drifted.has(s.urn)).map((s) => ({ urn: s.urn, type: s.type })),
+      counts: plan.counts,
+    });
+    ctx.status = rt.recorder.status(target.name);
+    rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
+  }
   const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
   if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
 };

@@ -152,6 +152,26 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(restarted.markInterrupted()).toEqual([]);
     });
 
+    it("marks an unfinished run's drift when found, and keeps it when the run is interrupted", () => {
+      const crashed = open();
+      crashed.startRun(run("drifting", "2025-01-02T00:00:00.000Z"));
+      crashed.markRunDrift({ id: "drifting", target: "site" });
+      expect(crashed.getRun("drifting")).toMatchObject({ drift: true });
+      crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
+      crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
+      // A finished run is history: a late mark does not change it.
+      crashed.markRunDrift({ id: "done", target: "site" });
+      expect(crashed.getRun("done")).toMatchObject({ drift: false });
+      crashed.close();
+
+      const restarted = open();
+      expect(restarted.markInterrupted()[0]).toMatchObject({
+        id: "drifting",
+        drift: true,
+        result: "interrupted",
+      });
+    });
+
     it("keeps who approved the run and who overrode its window", () => {
       const store = open();
       const approval = { by: "alice", reason: "reviewed the plan" };

@@ -48,6 +48,12 @@ export interface RunHistory {
    * @throws FencedError when `fence` is stale
    */
   finishRun(run: RunRecord, fence?: Fence): void;
+  /**
+   * Records that an unfinished run found drift, the moment it does (its
+   * finish, or its interruption, keeps the mark).
+   * @throws FencedError when `fence` is stale
+   */
+  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void;
   getRun(id: string): RunRecord | undefined;
   /** A target's runs, newest first. */
   listRuns(target: string, limit?: number): RunRecord[];

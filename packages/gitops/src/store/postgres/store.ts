@@ -221,6 +221,17 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
+  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void {
+    const params: unknown[] = [run.id];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = this.#db.query(
+      `UPDATE driftless_runs SET drift = true WHERE id = $1 AND finished_at IS NULL
+         ${fence ? `AND ${fenceSql("driftless_runs.target", "$2", "$3")}` : ""}`,
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
+  }
+
   getRun(id: string): RunRecord | undefined {
     const row = this.#db.query<RunRow>("SELECT * FROM driftless_runs WHERE id = $1", [id]).rows[0];
     return row ? runFromRow(row) : undefined;

@@ -170,6 +170,15 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
+  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void {
+    const { changes } = this.#db
+      .prepare(
+        `UPDATE runs SET drift = 1 WHERE id = ? AND finished_at IS NULL ${fence ? `AND ${fenceSql("runs.target")}` : ""}`,
+      )
+      .run(run.id, ...(fence ? [fence.owner, fence.epoch] : []));
+    if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
+  }
+
   getRun(id: string): RunRecord | undefined {
     const row = this.#db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
     return row ? fromRow(row) : undefined;
