@@ -54,7 +54,15 @@ export function decide(input: DecideInput): Decision {
   // Drift found earlier and not put back: the refresh that found it may have
   // kept it in the state, so only an apply puts it back (detect mode reports it).
   const driftToCorrect = target.mode === "apply" && status.unresolvedDrift !== undefined;
-  if (!force && !approved && current && !input.needsRecovery && !driftToCorrect) {
+  // A cancelled run (a shutdown, a timeout, a caller) left its work undone,
+  // and a ref that moved off a stalled revision back to an applied one leaves
+  // a stall to clear: the next check runs, whatever the revision.
+  const cancelled = status.conditions.some(
+    (c) => c.type === "Ready" && !c.status && c.reason === "Cancelled",
+  );
+  const leftStall = status.stalledRevision !== undefined && status.stalledRevision !== revision;
+  const unfinished = input.needsRecovery || cancelled || leftStall;
+  if (!force && !approved && current && !unfinished && !driftToCorrect) {
     if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };
     // Only the resync is due: a scheduled check becomes a resync run, and says so.
     const scheduled = input.trigger === "interval" || input.trigger === "startup";

@@ -1,10 +1,13 @@
 // What a run that did not finish leaves for the next start: drift it found,
 // the run itself, a retry, the spec it ran with (fake engine and source).
 import { describe, expect, it } from "vitest";
+import { StalledError } from "./errors.js";
 import {
   type FakeEngine,
+  type FakeSource,
   planOf,
   REV_A,
+  REV_B,
   until,
   useReconciler,
   withDrift,
@@ -13,8 +16,9 @@ import { condition } from "./status.js";
 
 describe("a run that did not finish", () => {
   let engine: FakeEngine;
-  const { create } = useReconciler((h) => {
-    ({ engine } = h);
+  let source: FakeSource;
+  const { create, eventsNamed } = useReconciler((h) => {
+    ({ engine, source } = h);
   });
 
   it("keeps the drift it found through a shutdown, and the next run corrects it as drift", async () => {
@@ -71,5 +75,41 @@ describe("a run that did not finish", () => {
     expect((await next.reconcile("site")).result).toBe("unchanged");
     expect(condition(next.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
     expect(next.status("site").unresolvedDrift).toBeUndefined();
+  });
+
+  it("runs again at the next start after a shutdown cancelled it", async () => {
+    const first = await create();
+    expect((await first.reconcile("site")).result).toBe("unchanged");
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    engine.hold = true;
+    const queued = first.request("site");
+    await until(() => engine.held.length === 1, "the preview");
+    await first.stop({ graceMs: 20 });
+    expect((await queued.done).result).toBe("cancelled");
+
+    engine.hold = false;
+    const second = await create();
+    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: false, reason: "Cancelled" });
+    second.start();
+    await until(() => eventsNamed("run.finished").length >= 3, "the startup run", 3000);
+    expect(eventsNamed("run.finished").at(-1)).toMatchObject({ result: "drift-corrected" });
+    expect(eventsNamed("run.started").at(-1)).toMatchObject({ trigger: "startup" });
+    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
+  });
+
+  it("clears a stall when the ref moves back to the applied revision", async () => {
+    const r = await create();
+    expect((await r.reconcile("site")).result).toBe("unchanged");
+    source.revision = REV_B;
+    engine.previewErrors.push(new StalledError("ProgramFailed", "the program threw"));
+    expect((await r.reconcile("site", { trigger: "webhook", force: false })).result).toBe("stalled");
+    // The broken commit is dropped: the ref points at the applied revision again.
+    source.revision = REV_A;
+    const back = await r.reconcile("site", { trigger: "interval", force: false });
+    expect(back).toMatchObject({ result: "unchanged", revision: REV_A });
+    expect(back.log).not.toMatch(/changes from Git/);
+    const status = r.status("site");
+    expect(condition(status, "Stalled")).toMatchObject({ status: false });
+    expect(status.stalledRevision).toBeUndefined();
   });
 });
