@@ -37,6 +37,13 @@ export interface TargetStatus {
    * sees it again, whatever happens to that run afterwards.
    */
   readonly unresolvedDrift?: UnresolvedDrift;
+  /**
+   * Digest of the spec the last recorded run ran with (the fields that change
+   * what a run does): a different spec is a reason to run, as a new revision is.
+   */
+  readonly specDigest?: string;
+  /** When the retry of a failed run is due (ISO 8601); a restart keeps the retry. */
+  readonly retryAt?: string;
   /** A revision that stalled; it is not retried until a new revision, an approval or a manual run. */
   readonly stalledRevision?: string;
   /** A revision a person approved past a gate or a rewritten ref. */

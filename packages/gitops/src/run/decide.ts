@@ -7,7 +7,8 @@ import { touchesPaths } from "../engine/driftPaths.js";
 import type { Plan } from "../engine/types.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { TargetStatus, Trigger } from "../types.js";
-import { sha256 } from "../util.js";
+import { sha256, stableJson } from "../util.js";
+import type { Plan } from "../engine/engine.js";
 
 /** What a run knows when it decides. */
 export interface DecideInput {
@@ -26,9 +27,28 @@ export type Decision =
   | { readonly run: false; readonly why: string }
   | { readonly run: true; readonly trigger: Trigger; readonly approved: boolean };
 
+/**
+ * Identifies what a run of the target does: where the program comes from,
+ * the stack, backend, config, environment, mode and policies. Scheduling
+ * fields (interval, resync, cron, timeout, windows, suspend) are left out:
+ * changing them changes when runs happen, not what they do.
+ */
+export function specDigest(target: ResolvedTarget): string {
+  const { repo, ref, path, stack, program, projectName, backend, secretsProvider, passphrase } = target;
+  const { config, secretConfig, env, mode, refresh, gates, auth, requireApproval, dependsOn } = target;
+  const what = {
+    ...{ repo, ref, path, stack, projectName, backend, secretsProvider, passphrase, config, secretConfig },
+    ...{ env, mode, refresh, gates, auth, requireApproval, dependsOn },
+    program: program?.toString(),
+  };
+  return sha256(stableJson(what)).slice(0, 16);
+}
+
 /** Whether an unchanged, healthy revision with no resync due can skip the engine. */
 export function decide(input: DecideInput): Decision {
-  const { target, status, revision, force, now } = input;
+  const { target, status, revision, now } = input;
+  // A changed spec (a fixed repository URL, new config) is a reason to run, as a new revision is.
+  const force = input.force || (status.specDigest !== undefined && status.specDigest !== specDigest(target));
   const approved = status.approvedRevision === revision;
   const resyncDue = !status.lastDriftCheckAt || now - Date.parse(status.lastDriftCheckAt) >= target.resyncMs;
   if (!force && !approved && status.stalledRevision === revision) {

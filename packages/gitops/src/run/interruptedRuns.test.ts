@@ -1,7 +1,7 @@
 // What a run that did not finish leaves for the next start: drift it found,
 // the run itself, a retry, the spec it ran with (fake engine and source).
 import { describe, expect, it } from "vitest";
-import { StalledError } from "./errors.js";
+import { RetryableError, StalledError } from "../errors.js";
 import {
   type FakeEngine,
   type FakeSource,
@@ -11,13 +11,13 @@ import {
   until,
   useReconciler,
   withDrift,
-} from "./reconciler.test-support.js";
+} from "../reconciler.test-support.js";
 import { condition } from "./status.js";
 
 describe("a run that did not finish", () => {
   let engine: FakeEngine;
   let source: FakeSource;
-  const { create, eventsNamed } = useReconciler((h) => {
+  const { create, eventsNamed, spec } = useReconciler((h) => {
     ({ engine, source } = h);
   });
 
@@ -111,5 +111,46 @@ describe("a run that did not finish", () => {
     const status = r.status("site");
     expect(condition(status, "Stalled")).toMatchObject({ status: false });
     expect(status.stalledRevision).toBeUndefined();
+  });
+
+  it("retries a failed run after a restart, when its retry was due", async () => {
+    const first = await create({ retryBaseMs: 400, retryMaxMs: 400 });
+    first.start();
+    await until(() => eventsNamed("run.finished").length === 1, "the startup run");
+    engine.previewErrors.push(new RetryableError("the cloud API answered 503"));
+    expect((await first.reconcile("site")).result).toBe("failed");
+    await until(() => first.status("site").retryAt !== undefined, "the stored retry");
+    const retryAt = first.status("site").retryAt;
+    await first.stop({ graceMs: 20 });
+
+    const second = await create({ retryBaseMs: 400, retryMaxMs: 400 });
+    second.start();
+    await until(() => eventsNamed("run.started").some((e) => e.trigger === "retry"), "the retry", 3000);
+    await second.whenIdle();
+    expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(retryAt as string));
+    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
+    expect(second.status("site").retryAt).toBeUndefined();
+  });
+
+  it("runs at start when the spec changed, so a fixed repository URL clears the old failure", async () => {
+    const first = await create({ targets: [spec({ repo: "https://example.com/gone.git" })] });
+    expect((await first.reconcile("site")).result).toBe("unchanged");
+    const resolve = source.resolve.bind(source);
+    source.resolve = async () => {
+      throw new Error("could not read from https://example.com/gone.git: connection refused");
+    };
+    expect((await first.reconcile("site")).result).toBe("failed");
+    await first.stop({ graceMs: 20 });
+
+    source.resolve = resolve;
+    const second = await create({ targets: [spec({ repo: "https://example.com/infra.git" })] });
+    second.start();
+    await until(() => eventsNamed("run.finished").length >= 3, "the startup run", 3000);
+    expect(eventsNamed("run.started").at(-1)).toMatchObject({ trigger: "startup" });
+    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
+
+    // An unchanged spec and revision still skip the engine.
+    const again = await second.reconcile("site", { trigger: "interval", force: false });
+    expect(again.result).toBe("skipped");
   });
 });

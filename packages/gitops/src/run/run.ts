@@ -4,15 +4,10 @@
  * an error once, and records status, history, events and follow-ups in `finally`.
  */
 import type { Logger } from "pino";
-import { EngineProgressRenderer } from "../engine/engine.js";
+import { EngineProgressRenderer, type ChangeCounts, type EngineOperationOptions, type EngineProgress, type Plan, type StackRequest } from "../engine/engine.js";
 import type { TypeCheck } from "../engine/typecheck.js";
-import type {
-  ChangeCounts,
-  EngineOperationOptions,
-  EngineProgress,
-  Plan,
-  StackRequest,
-} from "../engine/types.js";
+import type { ChangeCounts, EngineOperationOptions, EngineProgress, Plan, StackRequest } from "../engine/types.js";
+import { specDigest } from "./decide.js";
 import {
   CancelledError,
   FencedError,
@@ -345,6 +340,7 @@ async function executeRecorded(
         ...(ctx.windowOpensAt ? { windowOpensAt: ctx.windowOpensAt } : {}),
         ...(ctx.changesPending !== undefined ? { changesPending: ctx.changesPending } : {}),
         applies: target.mode === "apply",
+        specDigest: specDigest(target),
       },
       ctx.log,
       rt.options.clock.now() - started,

@@ -155,6 +155,8 @@ export interface RunOutcome {
   readonly changesPending?: boolean;
   /** Whether the target's mode applies (`apply`); detect and preview runs never record an applied revision. */
   readonly applies?: boolean;
+  /** Digest of the spec the run ran with (see `specDigest`). */
+  readonly specDigest?: string;
 }
 
 /** An event to emit once the status is stored. */
@@ -184,7 +186,13 @@ export function finishStatus(
     message: string,
   ) => setCondition(cs, type, status, reason, message, nowDate);
   let conditions = before.conditions;
-  let next: TargetStatus = { ...before, ...(outcome.outputs ? { outputs: outcome.outputs } : {}) };
+  // A run ran: the retry it was (or that waited) is done; a failure schedules the next.
+  const { retryAt: _r, ...kept } = before;
+  let next: TargetStatus = {
+    ...kept,
+    ...(outcome.outputs ? { outputs: outcome.outputs } : {}),
+    ...(outcome.specDigest ? { specDigest: outcome.specDigest } : {}),
+  };
   const revision = run.revision;
   const wasUnhealthy = conditions.some(
     (c) =>

@@ -45,6 +45,7 @@ export class Scheduler {
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
   readonly #log: Logger;
+  readonly #onRetry: ((target: string, at: Date) => void) | undefined;
 
   constructor(options: {
     readonly request: (target: string, request: RunRequest) => void;
@@ -54,7 +55,10 @@ export class Scheduler {
     readonly retryBaseMs: number;
     readonly retryMaxMs: number;
     readonly logger: Logger;
+    /** A retry was scheduled for `at` (stored, so a restart keeps it). */
+    readonly onRetry?: (target: string, at: Date) => void;
   }) {
+    this.#onRetry = options.onRetry;
     this.#request = options.request;
     this.#mayRun = options.mayRun;
     this.#clock = options.clock;
@@ -64,12 +68,17 @@ export class Scheduler {
     this.#log = options.logger;
   }
 
-  /** (Re)starts a target's interval and cron, and the window timer of a change deferred earlier. */
-  schedule(spec: ResolvedTarget, deferredUntil: string | undefined): void {
+  /**
+   * (Re)starts a target's interval and cron, the window timer of a change
+   * deferred earlier and the retry of a run that failed earlier.
+   */
+  schedule(spec: ResolvedTarget, deferredUntil: string | undefined, retryAt?: string): void {
     this.unschedule(spec.name);
     const timers = this.#of(spec.name);
     // A change deferred for its window (by this process or one before it) still runs when it opens.
     if (deferredUntil) this.#window(spec.name, new Date(deferredUntil));
+    // So does the retry of a run that failed before a restart.
+    if (retryAt) this.#retryAt(spec.name, Date.parse(retryAt));
     const tick = () => {
       const delay = spec.intervalMs * (1 + this.#random() * spec.jitter);
       timers.due = { ...timers.due, interval: this.#clock.now() + delay };
@@ -161,13 +170,23 @@ export class Scheduler {
     const hinted = error instanceof RetryableError ? error.retryAfterMs : 0;
     const backoff = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (timers.attempts - 1));
     const delay = Math.max(hinted, backoff * (0.5 + this.#random()));
-    clearTimeout(timers.retry);
-    timers.due = { ...timers.due, retry: this.#clock.now() + delay };
-    timers.retry = setTimeout(() => {
-      if (this.#mayRun(target, false)) this.#request(target, { trigger: "retry", force: true });
-    }, delay);
-    timers.retry.unref();
+    const at = this.#clock.now() + delay;
+    this.#retryAt(target, at);
     this.#log.info({ target, attempt: timers.attempts, delayMs: Math.round(delay) }, "retry scheduled");
+    this.#onRetry?.(target, new Date(at));
+  }
+
+  #retryAt(target: string, at: number): void {
+    const timers = this.#of(target);
+    clearTimeout(timers.retry);
+    timers.due = { ...timers.due, retry: at };
+    timers.retry = setTimeout(
+      () => {
+        if (this.#mayRun(target, false)) this.#request(target, { trigger: "retry", force: true });
+      },
+      Math.min(2 ** 31 - 1, Math.max(0, at - this.#clock.now())),
+    );
+    timers.retry.unref();
   }
 
   /** A timer that queues a run shortly after `at`, unless the target is gone, suspended or stopped. */

@@ -107,7 +107,16 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
     retryBaseMs: options.retryBaseMs,
     retryMaxMs: options.retryMaxMs,
     logger: options.logger,
+    onRetry: (name, at) => storeRetry(name, at),
   });
+  /** Keeps a retry's time in the status, so the next start retries too; a store outage only loses that. */
+  const storeRetry = (name: string, at: Date): void => {
+    try {
+      recorder.updateStatus(name, (before) => ({ ...before, retryAt: at.toISOString() }));
+    } catch (error) {
+      options.logger.warn({ target: name, err: error }, "could not store the retry's time");
+    }
+  };
   rt = {
     options,
     targets,
@@ -137,8 +146,10 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
     if (facade.stopping()) throw new ReconcilerStoppedError();
     return enqueueOwned(commands, queue, state.spec.name, request);
   };
-  const schedule = (spec: ResolvedTarget) =>
-    scheduler.schedule(spec, recorder.status(spec.name).deferredUntil);
+  const schedule = (spec: ResolvedTarget) => {
+    const { deferredUntil, retryAt } = recorder.status(spec.name);
+    scheduler.schedule(spec, deferredUntil, retryAt);
+  };
   const parts: ReplicaParts = {
     rt,
     targets,
