@@ -2,6 +2,7 @@
 // the run itself, a retry, the spec it ran with (fake engine and source).
 import { describe, expect, it } from "vitest";
 import { RetryableError, StalledError } from "../errors.js";
+import { runPage } from "../http/ui/run.js";
 import {
   type FakeEngine,
   type FakeSource,
@@ -152,5 +153,32 @@ describe("a run that did not finish", () => {
     // An unchanged spec and revision still skip the engine.
     const again = await second.reconcile("site", { trigger: "interval", force: false });
     expect(again.result).toBe("skipped");
+  });
+
+  it("says drift is Unknown, not InSync, after runs that checked nothing", async () => {
+    const r = await create();
+    const checked = await r.reconcile("site");
+    const checkedAt = r.status("site").lastDriftCheckAt as string;
+    expect(condition(r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
+
+    // A program that does not run: no preview finished.
+    source.revision = REV_B;
+    engine.previewErrors.push(new StalledError("ProgramFailed", "the program threw"));
+    const stalled = await r.reconcile("site");
+    expect(stalled.result).toBe("stalled");
+    expect(condition(r.status("site"), "Drifted")).toMatchObject({
+      status: false,
+      reason: "Unknown",
+      message: expect.stringContaining(`not checked since ${checkedAt}`),
+    });
+    const view = { base: "/ui", session: undefined, canAct: false };
+    expect(runPage(view, stalled).toString()).toContain(
+      "not checked: the run ended before its preview finished",
+    );
+    expect(runPage(view, checked).toString()).toContain("<dd>none found</dd>");
+
+    // A preview that finished checks again.
+    expect((await r.reconcile("site")).result).toBe("unchanged");
+    expect(condition(r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
   });
 });

@@ -279,7 +279,7 @@ export function finishStatus(
     }
     case "stalled": {
       const reason = outcome.stallReason ?? "ProgramFailed";
-      conditions = driftAfterUnfinishedRun(conditions, run, set);
+      conditions = driftAfterUnfinishedRun(conditions, before, run, set);
       conditions = set(conditions, "Stalled", true, reason, run.error ?? "");
       conditions = set(conditions, "Ready", false, reason, run.error ?? "");
       const { approvedRevision: _a, approvedBy: _b, ...rest } = next;
@@ -320,7 +320,7 @@ export function finishStatus(
       break;
     case "failed":
     case "cancelled":
-      conditions = driftAfterUnfinishedRun(conditions, run, set);
+      conditions = driftAfterUnfinishedRun(conditions, before, run, set);
       conditions = set(
         conditions,
         "Ready",
@@ -336,13 +336,19 @@ export function finishStatus(
   return { status: { ...next, conditions, updatedAt: now }, events, filesToDelete };
 }
 
+/** `Drifted=False` reason `Unknown`: no drift check completed since the time in its message. */
+export const DRIFT_UNKNOWN = "Unknown";
+
 /**
  * The Drifted condition after a run that ended before it applied or
- * reported: drift it found stays found (the early record, see
- * `driftFoundStatus`, already says so).
+ * reported (failed, stalled, cancelled): drift it found, or found before and
+ * not put back, stays found; a run whose preview finished checked; one that
+ * ended before (a program that does not run, an unreachable repository, a
+ * cancel) checked nothing, so the drift is `Unknown` since the last check.
  */
 function driftAfterUnfinishedRun(
   conditions: readonly Condition[],
+  before: TargetStatus,
   run: RunRecord,
   set: (
     cs: readonly Condition[],
@@ -361,5 +367,15 @@ function driftAfterUnfinishedRun(
       "DriftDetected",
       `drift found by run ${run.id}: ${formatCounts(run.counts)}`,
     );
-  return [...conditions];
+  if (run.drift || drifted?.status) return [...conditions];
+  if (run.counts) return set(conditions, "Drifted", false, "InSync", "live state matches the recorded state");
+  const since = before.lastDriftCheckAt;
+  const why = `run ${run.id} ended before its preview finished`;
+  return set(
+    conditions,
+    "Drifted",
+    false,
+    DRIFT_UNKNOWN,
+    since ? `not checked since ${since}: ${why}` : `never checked: ${why}`,
+  );
 }

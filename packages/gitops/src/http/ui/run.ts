@@ -92,7 +92,7 @@ export function runPage(view: ViewContext, run: RunRecord, fullLog?: string): Ht
 <dt>Started</dt><dd><time datetime="${run.startedAt}">${run.startedAt}</time></dd>
 <dt>Duration</dt><dd>${total !== undefined ? duration(total) : "running"}</dd>
 <dt>Changes</dt><dd>${run.counts ? formatCounts(run.counts) : "—"}</dd>
-<dt>Drift</dt><dd>${run.drift ? html`<strong class="drift">drift found</strong>: the plan below undoes changes made outside Git` : "none found"}</dd>
+<dt>Drift</dt><dd>${driftFinding(run)}</dd>
 ${who("Approved by", run.approval)}${who("Change window overridden by", run.override)}
 </dl>
 ${
@@ -117,4 +117,12 @@ ${planTable(run.plan)}</section>
 <p class="muted">${lines.length > PAGE_LOG_LINES ? `The last ${PAGE_LOG_LINES} of ${lines.length} lines. ` : ""}<a href="${href(view, "runs", run.id, "log")}">Whole log as text</a></p>
 <pre class="log" id="run-log" tabindex="0" aria-label="Run log">${shown}</pre></section>`;
   return layout(view, `Run ${run.id.slice(0, 8)}`, body, { target: run.target, run: run.id });
+}
+
+/** What a run found about drift; a run that ended before its preview finished checked nothing. */
+function driftFinding(run: RunRecord): Html | string {
+  if (run.drift)
+    return html`<strong class="drift">drift found</strong>: the plan below undoes changes made outside Git`;
+  if (run.result === undefined) return "not checked yet";
+  return run.counts ? "none found" : "not checked: the run ended before its preview finished";
 }
