@@ -43,6 +43,13 @@ export class RetryableError extends DriftlessError {
 }
 
 /**
+ * The engine's setup lacks something a run needs (a plugin, a tool on PATH):
+ * not the program's fault, so the run is retried with backoff and recovers
+ * once the setup is fixed. The message says what is missing and how to provide it.
+ */
+export class SetupError extends RetryableError {}
+
+/**
  * An `up` was about to do something its preview did not show (the stack's
  * live state or another update moved between them): it was stopped, and the
  * run is planned again so the gates see what would really change.

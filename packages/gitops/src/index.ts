@@ -40,6 +40,7 @@ export {
   PlanDivergedError,
   ReconcilerStoppedError,
   RetryableError,
+  SetupError,
   SpecError,
   type SpecIssue,
   StalledError,

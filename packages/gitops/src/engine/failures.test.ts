@@ -1,9 +1,9 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation/index.js";
 import { describe, expect, it } from "vitest";
-import { CancelledError, RetryableError, StalledError } from "../errors.js";
+import { CancelledError, RetryableError, SetupError, StalledError } from "../errors.js";
 import { loadAutomation } from "./automation.js";
 import { StepCollector } from "./events.js";
-import { guard, isTornCheckpointRead, waitWhileLocked } from "./failures.js";
+import { guard, isTornCheckpointRead, missingSetup, waitWhileLocked } from "./failures.js";
 
 describe("engine error policy", () => {
   it("retries only the engine's own 'locked by another update', not a program error that says conflict", async () => {
@@ -109,5 +109,40 @@ describe("engine error policy", () => {
     await expect(guard(controller.signal, () => Promise.reject(new Error("killed")))).rejects.toBeInstanceOf(
       CancelledError,
     );
+  });
+});
+
+describe("a setup the engine lacks", () => {
+  const failure = (stderr: string) => Object.assign(new Error("command failed"), { stderr });
+
+  it("retries a missing plugin as a setup error that says what is missing and how to provide it", async () => {
+    const missing = failure(
+      "error: could not load plugin for pulumi-nodejs provider: no resource plugin 'pulumi-resource-pulumi-nodejs' found in the workspace or on your $PATH",
+    );
+    const error = await guard(undefined, () => Promise.reject(missing)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SetupError);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error).not.toBeInstanceOf(StalledError);
+    expect((error as Error).message).toMatch(/no resource plugin `pulumi-resource-pulumi-nodejs`/);
+    expect((error as Error).message).toMatch(/complete Pulumi CLI, or put the plugin on the engine's PATH/);
+    expect((error as RetryableError).retryAfterMs).toBeGreaterThan(0);
+
+    // Downloads switched on but no network: the same setup error, not ProgramFailed.
+    const download = failure(
+      "error: Could not automatically download and install resource plugin 'pulumi-resource-random' at version v4.16.0, install the plugin using `pulumi plugin install resource random v4.16.0`: dial tcp: lookup api.github.com: no such host",
+    );
+    const second = await guard(undefined, () => Promise.reject(download)).catch((e: unknown) => e);
+    expect(second).toBeInstanceOf(SetupError);
+    expect((second as Error).message).toMatch(
+      /`pulumi-resource-random`.*pulumi plugin install resource random/,
+    );
+  });
+
+  it("names a tool missing from the engine's PATH", () => {
+    expect(missingSetup('exec: "npm": executable file not found in $PATH')).toMatch(
+      /`npm` is not on the engine's PATH/,
+    );
+    expect(missingSetup("Error: spawn pulumi ENOENT")).toMatch(/`pulumi` is not on the engine's PATH/);
+    expect(missingSetup("error: Running program failed: TypeError: x is undefined")).toBeUndefined();
   });
 });

@@ -4,9 +4,10 @@
  * or stalled with the lines of the failure a person needs.
  */
 
-import { CancelledError, PlanDivergedError, RetryableError, StalledError } from "../errors.js";
+import { CancelledError, PlanDivergedError, RetryableError, SetupError, StalledError } from "../errors.js";
 import { sleep } from "../util.js";
 import { loadedAutomation } from "./automation.js";
+import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./events.js";
 import { clearStaleLocks, projectName } from "./fileBackend.js";
 import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackend.js";
@@ -137,6 +138,8 @@ export async function guard<T>(
       throw new RetryableError("the stack is locked by another update; will retry", 5000, { cause: error });
     }
     const diagnostics = collector?.errors.join("\n").trim();
+    const missing = missingSetup(`${engineText(error)}\n${diagnostics ?? ""}`);
+    if (missing) throw new SetupError(missing, SETUP_RETRY_MS, { cause: error });
     const message = diagnostics ? truncate(diagnostics) : engineMessage(error);
     // The program ran; a provider call on a resource failed. Retried with
     // backoff, as a timeout or an API error may pass; the program's own
@@ -145,6 +148,45 @@ export async function guard<T>(
     const hint = compilerHint(message);
     throw new StalledError("ProgramFailed", hint ? `${message}\n${hint}` : message, { cause: error });
   }
+}
+
+/** The earliest retry after a setup failure: fixing a setup takes a person a while. */
+const SETUP_RETRY_MS = 30_000;
+
+/**
+ * What a failure says is missing from the engine's setup, as a message that
+ * says how to provide it; `undefined` for any other failure. A plugin the
+ * engine could not find (or could not download: downloads are off, or there
+ * is no network) and a tool not on the engine's PATH are setup, not program,
+ * errors.
+ */
+export function missingSetup(text: string): string | undefined {
+  const plugin =
+    /no (\w+) plugin '(pulumi-\w+-[\w.-]+)' found/.exec(text) ??
+    /download and install (\w+) plugin '(pulumi-\w+-[\w.-]+)'/.exec(text) ??
+    /failed to download plugin: ()([a-z][\w-]*?)(?:-v?\d[\w.+-]*)?: /.exec(text);
+  if (plugin) {
+    const name = plugin[2] as string;
+    const kind = plugin[1] || "resource";
+    const full = name.startsWith("pulumi-") ? name : `pulumi-${kind}-${name}`;
+    const how =
+      full === "pulumi-resource-pulumi-nodejs"
+        ? "it runs dynamic providers and ships with the Pulumi CLI's Node.js support (next to `pulumi-language-nodejs`): use a complete Pulumi CLI, or put the plugin on the engine's PATH"
+        : `put \`${full}\` on the engine's PATH or install it into PULUMI_HOME (\`pulumi plugin install ${kind} ${full.replace(/^pulumi-\w+-/, "")}\`)`;
+    return `the Pulumi engine has no ${kind} plugin \`${full}\`: ${how}; the run is retried with backoff`;
+  }
+  const tool =
+    /exec: "([^"]+)": executable file not found in \$PATH/.exec(text) ?? /spawn (\S+) ENOENT/.exec(text);
+  if (tool) {
+    return `\`${tool[1]}\` is not on the engine's PATH: install it, or start the reconciler with a PATH that holds it; the run is retried with backoff`;
+  }
+  return undefined;
+}
+
+/** All the text an engine failure carries (its stderr and its message). */
+function engineText(error: unknown): string {
+  const e = error as { stderr?: unknown; message?: unknown } | undefined;
+  return `${String(e?.stderr ?? "")}\n${String(e?.message ?? error)}`;
 }
 
 /** The lines of an engine failure a person needs, without the CLI's banner noise. */
