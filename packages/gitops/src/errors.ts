@@ -33,6 +33,20 @@ export class SpecError extends DriftlessError {
   }
 }
 
+/**
+ * Several spec errors as one, so one pass reports every problem: the message
+ * lists each error's own (one per line), the issues are all of them.
+ */
+export function combineSpecErrors(errors: readonly [SpecError, ...SpecError[]]): SpecError {
+  if (errors.length === 1) return errors[0];
+  const combined = new SpecError(
+    "targets",
+    errors.flatMap((e) => e.issues),
+  );
+  combined.message = errors.map((e) => e.message).join("\n");
+  return combined;
+}
+
 /** A transient failure; the run is retried after {@link retryAfterMs} at the earliest. */
 export class RetryableError extends DriftlessError {
   readonly retryAfterMs: number;

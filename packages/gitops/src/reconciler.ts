@@ -5,9 +5,12 @@
  * recorder, the run loop, commands, replicas); the rest of the work happens in
  * `run/`, `pipelines/` and `replicas/`.
  */
-import { resolve } from "node:path";
-import { CancelledError, UnknownTargetError } from "./errors.js";
+
+import { existsSync, rmdirSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
+import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { discoverTargets } from "./git/discovery.js";
 import {
   type ApprovalRequest,
@@ -21,7 +24,7 @@ import {
   resolveOptions,
   type SuspendRequest,
 } from "./options.js";
-import { graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
+import { afterRun, graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
 import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
@@ -34,12 +37,13 @@ import type { RunEnd } from "./run/run.js";
 import { isStoredSuspended, isSuspended } from "./run/status.js";
 import type { CommandHost } from "./schedule/commands.js";
 import * as commands from "./schedule/commands.js";
+import * as commands from "./schedule/commands.js";
 import type { RunQueue, RunRequest } from "./schedule/queue.js";
 import type { Runtime, TargetState } from "./schedule/runtime.js";
 import type { Scheduler } from "./schedule/scheduler.js";
 import { type Wiring, wireReconciler } from "./schedule/wiring.js";
 import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec/spec.js";
-import { type DataDirLock, lockDataDir } from "./store/dataDirLock.js";
+import { DATA_DIR_LOCK_FILE, type DataDirLock, lockDataDir } from "./store/dataDirLock.js";
 import {
   type FollowLogOptions,
   followRunLog,
@@ -102,13 +106,20 @@ export class Reconciler {
    */
   static async create(options: ReconcilerOptions): Promise<Reconciler> {
     checkOptions(options);
+    // Every problem of the given targets at once, before anything is written.
+    resolveTargetSet(options.targets ?? [], resolve(options.dataDir));
     // The data directory is this process's alone (before the store in it opens).
+    const created = newFiles(resolve(options.dataDir));
     const dataDirLock = lockDataDir(resolve(options.dataDir));
+    const undo = () => {
+      dataDirLock.release();
+      created.remove();
+    };
     let resolved: ResolvedOptions;
     try {
       resolved = resolveOptions(options);
     } catch (error) {
-      dataDirLock.release();
+      undo();
       throw error;
     }
     const reconciler = new Reconciler(resolved, dataDirLock);
@@ -121,9 +132,9 @@ export class Reconciler {
       const resolved = resolveTargetSet(specs, dataDir, stateBackend?.url);
       for (const target of resolved.values()) reconciler.#add(target);
     } catch (error) {
-      // Bad targets leave nothing behind: no open store, no runs marked.
+      // Bad targets leave nothing behind: no open store, no runs marked, no files made.
       if (ownsStore) store.close();
-      dataDirLock.release();
+      undo();
       throw error;
     }
     // Only its own targets' runs: another process sharing the store recovers its own.
@@ -436,4 +447,24 @@ export class Reconciler {
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {
     return this.#wiring.enqueue(state, request);
   }
+}
+
+/** Files `create` may make in the data directory: the status database and the directory lock. */
+const CREATED_FILES = ["driftless.db", "driftless.db-wal", "driftless.db-shm", DATA_DIR_LOCK_FILE];
+
+/** Notes which of those files (and the directory) do not exist yet, to remove them again when `create` fails. */
+function newFiles(dataDir: string): { remove(): void } {
+  const dirExisted = existsSync(dataDir);
+  const missing = CREATED_FILES.filter((f) => !existsSync(join(dataDir, f)));
+  return {
+    remove() {
+      for (const file of missing) rmSync(join(dataDir, file), { force: true });
+      if (dirExisted) return;
+      try {
+        rmdirSync(dataDir);
+      } catch {
+        // Not empty: something else was put there meanwhile; it stays.
+      }
+    },
+  };
 }

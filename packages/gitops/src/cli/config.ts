@@ -5,11 +5,20 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { isTemplate, type TargetTemplate, templateIssues } from "../git/discovery.js";
+import type { WebhookSecrets } from "../http/handler.js";
 import type { WebhookSecrets } from "../http/routes/webhooks.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "../notify/notifier.js";
 import type { ReplicaOptions } from "../replicas/replicas.js";
 import { parseDuration } from "../spec/duration.js";
-import { formatPath, resolveTarget, type SecretSource, specIssues, type TargetSpec } from "../spec/spec.js";
+import {
+  formatPath,
+  resolveTarget,
+  type SecretSource,
+  schemaKeys,
+  specIssues,
+  type TargetSpec,
+  targetKeys,
+} from "../spec/spec.js";
 import { isPostgresUrl, type PostgresConnection } from "../store/postgres/store.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
@@ -281,7 +290,8 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     ]);
   }
   const parsed = configSchema.safeParse(input);
-  const issues: SpecIssue[] = parsed.success ? [] : specIssues(parsed.error, input);
+  const known = [...schemaKeys(configSchema), ...targetKeys()];
+  const issues: SpecIssue[] = parsed.success ? [] : specIssues(parsed.error, input, [], known);
   const rawDataDir = (input as { dataDir?: unknown }).dataDir;
   const dataDir = resolve(baseDir, typeof rawDataDir === "string" ? rawDataDir : ".");
   const rawTargets = (input as { targets?: unknown }).targets;
@@ -338,6 +348,7 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     if (template) discover.push(spec as unknown as TargetTemplate);
     else targets.push(spec);
   });
+  issues.push(...unknownDependencies(rawTargets, targets, names, discover.length > 0));
   const store = storeSchema.safeParse((input as { store?: unknown }).store ?? "postgres://");
   if (!store.success) {
     issues.push({
@@ -405,4 +416,37 @@ export function loadConfig(file: string): DriftlessConfig {
     ]);
   }
   return parseConfig(text, path);
+}
+
+/**
+ * `dependsOn` entries that name no target of the file, reported with the
+ * file's other problems (a name of a target whose own spec is wrong counts as
+ * known). Targets that `paths:` discovers are named only at start, so with
+ * discovery the check is left to `Reconciler.create`.
+ */
+function unknownDependencies(
+  rawTargets: unknown,
+  targets: readonly TargetSpec[],
+  indexes: ReadonlyMap<string, number>,
+  discovering: boolean,
+): SpecIssue[] {
+  if (discovering || !Array.isArray(rawTargets)) return [];
+  const known = new Set(
+    rawTargets.flatMap((t) => {
+      const name = (t as { name?: unknown } | null)?.name;
+      return typeof name === "string" ? [name] : [];
+    }),
+  );
+  return targets.flatMap((spec) =>
+    (spec.dependsOn ?? []).flatMap((dep, i) =>
+      known.has(dep)
+        ? []
+        : [
+            {
+              path: `targets[${indexes.get(spec.name)}].dependsOn[${i}]`,
+              message: `names an unknown target (known: ${[...known].sort().join(", ")}), got ${JSON.stringify(dep)}`,
+            },
+          ],
+    ),
+  );
 }

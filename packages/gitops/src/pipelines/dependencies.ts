@@ -3,16 +3,17 @@
  * behind its revision, their outputs passed as config, and which dependents
  * to queue after a run.
  */
-import { DriftlessError, SpecError } from "../errors.js";
+import { combineSpecErrors, DriftlessError, SpecError } from "../errors.js";
 import { pathMatches } from "../git/match.js";
 import { sameRepo } from "../git/repo.js";
+import { pathMatches } from "../http/push.js";
 import { DEPENDENCY_CONFIG_PREFIX } from "../run/stackRequest.js";
 import { condition } from "../run/status.js";
 import type { Runtime, TargetState } from "../schedule/runtime.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "../spec/spec.js";
 import { stableJson } from "../util.js";
-import { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./graph.js";
-import { checkPromotions, ordering } from "./promotion.js";
+import { type DependencyGraph, dependentsFirst, dependentsOf, graphErrors, validateGraph } from "./graph.js";
+import { checkPromotions, ordering, promotionErrors } from "./promotion.js";
 
 /** The ordering graph of the managed targets (dependencies and promotion sources). */
 export function graphOf(rt: Runtime): DependencyGraph {
@@ -206,16 +207,33 @@ export function resolveTargetSet(
   backend?: string,
 ): Map<string, ResolvedTarget> {
   const resolved = new Map<string, ResolvedTarget>();
+  const errors: SpecError[] = [];
+  // Names of targets whose specs are wrong: others may name them without being wrong too.
+  const invalid: string[] = [];
   for (const spec of specs) {
-    const target = resolveTarget(spec, { dataDir, backend });
+    let target: ResolvedTarget;
+    try {
+      target = resolveTarget(spec, { dataDir, backend });
+    } catch (error) {
+      if (!(error instanceof SpecError)) throw error;
+      errors.push(error);
+      const name = (spec as { name?: unknown } | undefined)?.name;
+      if (typeof name === "string") invalid.push(name);
+      continue;
+    }
     if (resolved.has(target.name)) {
-      throw new SpecError(`target "${target.name}"`, [
-        { path: "name", message: "is used by more than one target" },
-      ]);
+      errors.push(
+        new SpecError(`target "${target.name}"`, [
+          { path: "name", message: "is used by more than one target" },
+        ]),
+      );
+      continue;
     }
     resolved.set(target.name, target);
   }
-  checkPromotions(resolved);
-  validateGraph(new Map([...resolved].map(([name, t]) => [name, ordering(t)])));
+  errors.push(...promotionErrors(resolved, invalid));
+  errors.push(...graphErrors(new Map([...resolved].map(([name, t]) => [name, ordering(t)])), invalid));
+  const [first, ...more] = errors;
+  if (first) throw combineSpecErrors([first, ...more]);
   return resolved;
 }

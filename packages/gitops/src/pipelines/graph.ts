@@ -1,5 +1,5 @@
 // The ordering graph of targets: validation (unknown names, cycles) and dependents-first order.
-import { SpecError } from "../errors.js";
+import { combineSpecErrors, SpecError } from "../errors.js";
 
 /** Dependencies by target name: `name → names it depends on`. */
 export type DependencyGraph = ReadonlyMap<string, readonly string[]>;
@@ -11,25 +11,43 @@ export type DependencyGraph = ReadonlyMap<string, readonly string[]>;
  *   `dependsOn cycle: network → database → app → network`.
  */
 export function validateGraph(graph: DependencyGraph): void {
+  const [first, ...more] = graphErrors(graph);
+  if (first) throw combineSpecErrors([first, ...more]);
+}
+
+/**
+ * Every problem of the graph, one error per target with unknown names; a
+ * cycle only when every name is known.
+ * @param names - names of targets that exist but are left out of `graph`
+ *   (their specs are invalid): naming them is not an unknown name
+ */
+export function graphErrors(graph: DependencyGraph, names: readonly string[] = []): SpecError[] {
+  const exists = (name: string) => graph.has(name) || names.includes(name);
+  const errors: SpecError[] = [];
   for (const [name, deps] of graph) {
-    const unknown = deps.flatMap((dep, i) => (graph.has(dep) ? [] : [{ dep, i }]));
+    const unknown = deps.flatMap((dep, i) => (exists(dep) ? [] : [{ dep, i }]));
     if (unknown.length > 0) {
-      const known = [...graph.keys()].sort().join(", ");
-      throw new SpecError(
-        `target "${name}"`,
-        unknown.map(({ dep, i }) => ({
-          path: `dependsOn[${i}]`,
-          message: `names an unknown target (known: ${known}), got ${JSON.stringify(dep)}`,
-        })),
+      const known = [...new Set([...graph.keys(), ...names])].sort().join(", ");
+      errors.push(
+        new SpecError(
+          `target "${name}"`,
+          unknown.map(({ dep, i }) => ({
+            path: `dependsOn[${i}]`,
+            message: `names an unknown target (known: ${known}), got ${JSON.stringify(dep)}`,
+          })),
+        ),
       );
     }
   }
+  if (errors.length > 0 || names.length > 0) return errors;
   const cycle = findCycle(graph);
-  if (cycle) {
-    throw new SpecError(`target "${cycle[0]}"`, [
-      { path: "", message: `dependsOn cycle: ${cycle.join(" → ")}` },
-    ]);
-  }
+  return cycle
+    ? [
+        new SpecError(`target "${cycle[0]}"`, [
+          { path: "", message: `dependsOn cycle: ${cycle.join(" → ")}` },
+        ]),
+      ]
+    : [];
 }
 
 /**

@@ -1,6 +1,6 @@
 // Environment promotion: validation of `promote`, the soak-time rule and
 // manual requests. The reconciler records and applies what these decide.
-import { SpecError } from "../errors.js";
+import { combineSpecErrors, SpecError } from "../errors.js";
 import { sameRepo } from "../git/repo.js";
 import { publicRepoUrl } from "../spec/secrets.js";
 import type { ResolvedPromotion, ResolvedTarget } from "../spec/spec.js";
@@ -68,24 +68,41 @@ export function ordering(target: ResolvedTarget): readonly string[] {
 
 /** `promote.from` must name another known target of the same repository. */
 export function checkPromotions(targets: ReadonlyMap<string, ResolvedTarget>): void {
+  const [first, ...more] = promotionErrors(targets);
+  if (first) throw combineSpecErrors([first, ...more]);
+}
+
+/**
+ * Every target whose `promote.from` is wrong, one error each.
+ * @param names - names of targets left out of `targets` (invalid specs): not unknown
+ */
+export function promotionErrors(
+  targets: ReadonlyMap<string, ResolvedTarget>,
+  names: readonly string[] = [],
+): SpecError[] {
+  const errors: SpecError[] = [];
   for (const target of targets.values()) {
     if (!target.promote) continue;
     const { from } = target.promote;
     const upstream = targets.get(from);
+    if (!upstream && names.includes(from)) continue;
     const problem =
       from === target.name
         ? "names the target itself"
         : !upstream
-          ? `names an unknown target (known: ${[...targets.keys()].sort().join(", ")})`
+          ? `names an unknown target (known: ${[...new Set([...targets.keys(), ...names])].sort().join(", ")})`
           : !sameRepo(upstream.repo, target.repo)
             ? `names a target of another repository (${publicRepoUrl(upstream.repo)})`
             : undefined;
     if (problem) {
-      throw new SpecError(`target "${target.name}"`, [
-        { path: "promote.from", message: `${problem}, got ${JSON.stringify(from)}` },
-      ]);
+      errors.push(
+        new SpecError(`target "${target.name}"`, [
+          { path: "promote.from", message: `${problem}, got ${JSON.stringify(from)}` },
+        ]),
+      );
     }
   }
+  return errors;
 }
 
 /**

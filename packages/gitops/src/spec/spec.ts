@@ -8,10 +8,10 @@ import { Cron } from "croner";
 import { z } from "zod";
 import { SpecError } from "../errors.js";
 import { type Duration, formatDuration, parseDuration } from "./duration.js";
-import { describe, specIssues } from "./specIssues.js";
+import { describe, schemaKeys, specIssues } from "./specIssues.js";
 import type { ResolvedWindows } from "./windows.js";
 
-export { formatPath, specIssues } from "./specIssues.js";
+export { formatPath, schemaKeys, specIssues } from "./specIssues.js";
 
 /** What a run does after the preview. */
 export type ReconcileMode = "apply" | "detect" | "preview";
@@ -235,6 +235,12 @@ export interface ResolvedTarget {
 }
 
 const MIN_INTERVAL_MS = 10_000;
+/** Field names of a target spec, nested ones included, for "did you mean" (computed once, when first needed). */
+let knownTargetKeys: readonly string[] | undefined;
+export function targetKeys(): readonly string[] {
+  knownTargetKeys ??= schemaKeys(targetSchema);
+  return knownTargetKeys;
+}
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const REPO_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|file:\/\/\/?[^\s]+|[\w.-]+@[\w.-]+:[^\s]+)$/;
 const STACK_NAME = /^([\w.-]+\/){0,2}[\w.-]+$/;
@@ -425,7 +431,7 @@ export function resolveTarget(
     throw new SpecError(subject, [{ path: "", message: `must be an object, got ${describe(input)}` }]);
   }
   const parsed = targetSchema.safeParse(input);
-  if (!parsed.success) throw new SpecError(subject, specIssues(parsed.error, input));
+  if (!parsed.success) throw new SpecError(subject, specIssues(parsed.error, input, [], targetKeys()));
   const spec = parsed.data;
   const intervalMs = parseDuration(spec.interval ?? "5m") as number;
   return {
