@@ -16,6 +16,7 @@
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
 export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./cli/config.js";
+export { checkApprovalRequest } from "./pipelines/approvals.js";
 export { EngineProgressRenderer, PulumiEngine } from "./engine/engine.js";
 export type { TypeCheck } from "./engine/typecheck.js";
 export type {

@@ -1,8 +1,9 @@
 import { writeFileSync } from "node:fs";
+import { checkApprovalRequest } from "../pipelines/approvals.js";
+import type { DriftlessConfig } from "./config.js";
 import type { Reconciler } from "../reconciler.js";
 import { previewMarkdown, previewReport } from "../run/report.js";
 import type { RunRecord } from "../store/store.js";
-import type { DriftlessConfig } from "./config.js";
 import { cliLogger, interruptSignal, openReconciler } from "./context.js";
 import { type CliIO, EXIT, progressLine } from "./output.js";
 
@@ -117,11 +118,14 @@ export function moveCommand(
     );
     const queued =
       action === "approve"
-        ? reconciler.approve(name, {
-            ...(options.by ? { by: options.by } : {}),
-            ...(options.reason ? { reason: options.reason } : {}),
-            ...(options.revision ? { revision: options.revision } : {}),
-          })
+        ? reconciler.approve(
+            name,
+            checkApprovalRequest(name, {
+              by: options.by,
+              reason: options.reason,
+              ...(options.revision ? { revision: options.revision } : {}),
+            }),
+          )
         : reconciler[action](name, {
             by: options.by ?? "",
             reason: options.reason ?? "",

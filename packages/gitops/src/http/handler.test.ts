@@ -276,7 +276,10 @@ describe("the HTTP handler", () => {
     await reconciler.whenIdle();
     const before = reconciler.history("site").length;
     const calls = engine.calls.length;
-    for (const body of ["", '{"revision":"abcdef1","by":"alice","reason":"looks fine"}']) {
+    for (const body of [
+      '{"by":"alice","reason":"looks fine"}',
+      '{"revision":"abcdef1","by":"alice","reason":"looks fine"}',
+    ]) {
       const res = await fetch(`${base}/targets/site/approve`, { method: "POST", headers: auth, body });
       expect(res.status).toBe(409);
       expect(await res.json()).toEqual({
@@ -292,7 +295,24 @@ describe("the HTTP handler", () => {
       body: '{"by":"alice"}',
     });
     expect(half.status).toBe(400);
-    expect(await half.json()).toEqual({ error: expect.stringContaining("`by`") });
+    expect(await half.json()).toEqual({ error: expect.stringContaining("`reason`") });
+  });
+
+  it("refuses an approval that does not say why, as the CLI does", async () => {
+    for (const body of ["", "{}", '{"by":"alice"}', '{"by":"alice","reason":"   "}']) {
+      const res = await fetch(`${base}/targets/site/approve`, { method: "POST", headers: auth, body });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toEqual({
+        error: expect.stringMatching(/approval of "site": `reason` must say why the plan is approved/),
+      });
+    }
+    const withoutBy = await fetch(`${base}/targets/site/approve`, {
+      method: "POST",
+      headers: auth,
+      body: '{"reason":"looks fine"}',
+    });
+    expect(withoutBy.status).toBe(400);
+    expect(await withoutBy.json()).toEqual({ error: expect.stringContaining("`by`") });
   });
 
   it("forgets the oldest delivery ids beyond the cache size", async () => {

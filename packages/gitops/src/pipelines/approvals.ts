@@ -12,6 +12,30 @@ import { isShaPrefix } from "../util.js";
 import { checkWho } from "./promotion.js";
 
 /**
+ * The one rule for approvals that come through a surface — the HTTP API, the
+ * dashboard, the CLI: an approval says why, in a `reason` that is not blank
+ * (and, as everywhere, `by` goes with it). Programs embedding the library may
+ * approve without (`Reconciler.approve(name)`).
+ * @throws SpecError naming `reason`
+ */
+export function checkApprovalRequest(
+  name: string,
+  request: { readonly revision?: unknown; readonly by?: unknown; readonly reason?: unknown },
+): ApprovalRequest {
+  const { revision, by, reason } = request;
+  if (typeof reason !== "string" || reason.trim() === "") {
+    throw new SpecError(`approval of "${name}"`, [
+      { path: "reason", message: `must say why the plan is approved, got ${JSON.stringify(reason ?? null)}` },
+    ]);
+  }
+  return {
+    ...(revision !== undefined ? { revision: revision as string } : {}),
+    ...(by !== undefined ? { by: by as string } : {}),
+    reason,
+  };
+}
+
+/**
  * Marks the revision waiting for approval (or the one named, which must be
  * the one waiting) as approved, with who and why when given; the next run
  * applies it. With `checkOnly`, only checks that something waits (a replica

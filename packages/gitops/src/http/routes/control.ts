@@ -2,7 +2,9 @@
  * Control routes: reconcile, approve, promote, rollback, suspend and resume
  * (each with who and why). Errors map to status codes by type (see `errorReply`).
  */
+
 import { StalledError } from "../../errors.js";
+import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { PromotionRequest } from "../../pipelines/promotion.js";
 import { previewMarkdown, previewReport } from "../../run/report.js";
 import { isShaPrefix } from "../../util.js";
@@ -41,7 +43,10 @@ export function controlRoutes(api: Api): Route[] {
       return accepted(name, run.id, recorded ? { promotion: latest } : {});
     };
 
-  /** `POST /targets/:name/approve` with `{ "revision"?, "by"?, "reason"? }`; 409 when nothing waits. */
+  /**
+   * `POST /targets/:name/approve` with `{ "revision"?, "by", "reason" }` (the
+   * rule the CLI and dashboard follow, `checkApprovalRequest`); 409 when nothing waits.
+   */
   const approve = async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
     const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ""));
     if ("status" in read) return read;
@@ -49,11 +54,7 @@ export function controlRoutes(api: Api): Route[] {
     if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
       return fail(400, `revision must be a commit SHA, got ${JSON.stringify(revision)}`);
     }
-    const run = reconciler.approve(name, {
-      ...(revision !== undefined ? { revision } : {}),
-      ...(by !== undefined ? { by: by as string } : {}),
-      ...(reason !== undefined ? { reason: reason as string } : {}),
-    });
+    const run = reconciler.approve(name, checkApprovalRequest(name, { revision, by, reason }));
     return accepted(name, run.id);
   };
 

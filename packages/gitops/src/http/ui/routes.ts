@@ -5,6 +5,7 @@
  * session and its CSRF token.
  */
 import type { IncomingMessage } from "node:http";
+import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import { isShaPrefix } from "../../util.js";
 import { readBody } from "../body.js";
 import {
@@ -166,7 +167,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     try {
       let runId: string | undefined;
       if (action === "reconcile") runId = reconciler.request(name, { trigger: "manual" }).id;
-      else if (action === "approve") runId = reconciler.approve(name, who).id;
+      else if (action === "approve") runId = reconciler.approve(name, checkApprovalRequest(name, who)).id;
       else if (action === "promote" || action === "rollback") {
         runId = reconciler[action](name, who as { by: string; reason: string }).id;
       } else reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
