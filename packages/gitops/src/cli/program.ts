@@ -206,14 +206,14 @@ A relative --config path is read from the current directory.`,
     .description("apply the plan a target holds for approval (or a refused revision); waits for the run")
     .argument("<target>", "target name")
     .option("--revision <sha>", "the revision to approve (default: the one waiting)")
-    .option("--reason <text>", "why; recorded with the approval (required, as over HTTP)")
+    .requiredOption("--reason <text>", "why; recorded with the approval (required, as over HTTP)")
     .option("--by <name>", "who approves; recorded (default: the OS user)")
     .addOption(configOption())
     .option("--json", "print the run record as JSON on stdout")
     .action(
       async (
         target: string,
-        opts: { config: string; revision?: string; reason?: string; by?: string; json?: boolean },
+        opts: { config: string; revision?: string; reason: string; by?: string; json?: boolean },
       ) => {
         code = await moveCommand(
           loadConfig(opts.config),
@@ -221,7 +221,7 @@ A relative --config path is read from the current directory.`,
           "approve",
           {
             by: opts.by ?? requester(),
-            ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+            reason: opts.reason,
             json: opts.json ?? false,
             ...(opts.revision ? { revision: opts.revision } : {}),
           },
