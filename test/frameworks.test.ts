@@ -1,7 +1,8 @@
 // The HTTP handler inside real express, fastify and hono apps, each set up as
 // the README says: a signed webhook is verified against the exact bytes even
 // where the framework parses JSON itself, and without the raw bytes the answer
-// says what to change instead of "aborted".
+// says what to change instead of "aborted"; the dashboard keeps the mount path
+// in its redirects, links, assets and cookie (in Chromium under express).
 import { mkdtempSync, rmSync } from "node:fs";
 import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,6 +15,7 @@ import express from "express";
 import Fastify from "fastify";
 import { Hono } from "hono";
 import { pino } from "pino";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const SECRET = "framework-webhook-secret";
@@ -78,6 +80,23 @@ describe("the handler mounted in web frameworks", () => {
     expect(res.status).toBe(400);
     expect(await error(res)).toContain("must be a JSON object with");
   };
+  /** The dashboard under `/driftless`: its redirect, form, links, assets and cookie keep the mount path. */
+  const dashboardKeepsMount = async (url: string) => {
+    const entry = await fetch(`${url}/ui`, { redirect: "manual" });
+    expect(entry.status).toBe(303);
+    expect(entry.headers.get("location")).toBe("/driftless/ui/login");
+    const login = await fetch(`${url}/ui/login`);
+    expect(login.status).toBe(200);
+    expect(login.headers.get("set-cookie")).toMatch(/; Path=\/driftless\/ui;/);
+    const page = await login.text();
+    expect(page).toContain('action="/driftless/ui/login"');
+    expect(page).toContain('href="/driftless/ui/assets/app.css"');
+    expect(page).toContain('src="/driftless/ui/assets/app.js"');
+    expect(page).not.toMatch(/(href|src|action)="\/ui\//);
+    const css = await fetch(`${url}/ui/assets/app.css`);
+    expect(css.status).toBe(200);
+    expect(css.headers.get("content-type")).toMatch(/^text\/css/);
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "driftless-frameworks-"));
@@ -100,6 +119,42 @@ describe("the handler mounted in web frameworks", () => {
     expect((await push(url)).status).toBe(202);
     expect((await push(url, "wrong-secret")).status).toBe(401);
     await bodyArrived(await promote(url));
+    await dashboardKeepsMount(url);
+  });
+
+  it("express: the dashboard under app.use's mount path, in Chromium", async () => {
+    const url = await expressApp(true);
+    const profile = mkdtempSync(join(tmpdir(), "driftless-frameworks-chromium-"));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: "/usr/bin/chromium",
+      headless: true,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+      ],
+    });
+    // Closed before the server: the overview's event stream would hold it open.
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.goto(`${url}/ui`);
+      expect(new URL(page.url()).pathname).toBe("/driftless/ui/login");
+      await page.fill("#token", TOKEN);
+      await page.click("button[type=submit]");
+      await page.waitForURL(/\/driftless\/ui\/$/);
+      // The stylesheet came from under the mount path: the page is styled.
+      expect(await page.evaluate(() => document.styleSheets.length)).toBeGreaterThan(0);
+      const [cookie] = await context.cookies();
+      expect(cookie?.path).toBe("/driftless/ui");
+      await page.click('a[href="/driftless/ui/targets/site"]');
+      await page.waitForURL(/\/driftless\/ui\/targets\/site$/);
+      expect(await page.textContent("h1")).toContain("site");
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
   });
 
   it("express: says how to fix the app when express.json() kept no raw bytes", async () => {
@@ -137,6 +192,7 @@ describe("the handler mounted in web frameworks", () => {
     expect((await push(url)).status).toBe(202);
     expect((await push(url, "wrong-secret")).status).toBe(401);
     await bodyArrived(await promote(url));
+    await dashboardKeepsMount(url);
     const echo = await fetch(url.replace("/driftless", "/echo"), {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -156,5 +212,6 @@ describe("the handler mounted in web frameworks", () => {
     expect((await push(url)).status).toBe(202);
     expect((await push(url, "wrong-secret")).status).toBe(401);
     await bodyArrived(await promote(url));
+    await dashboardKeepsMount(url);
   });
 });

@@ -10,6 +10,7 @@ import type { Reconciler } from "../reconciler.js";
 import type { SecretSource } from "../spec/spec.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import type { PullRequestPreviews } from "./pulls.js";
+import { rememberMount } from "./mount.js";
 import { type Api, errorReply, fail, type Route, router, send } from "./router.js";
 import { controlRoutes } from "./routes/control.js";
 import { hookRoutes } from "./routes/hooks.js";
@@ -44,7 +45,10 @@ export interface HandlerOptions {
   /**
    * Path prefix the handler is mounted under (for plain `node:http`); it is
    * stripped before routing and requests outside it fall through.
-   * Frameworks that strip the mount path themselves (express `app.use`) need none.
+   * Frameworks that strip the mount path themselves (express `app.use`,
+   * connect) need none: the path they stripped (`req.baseUrl`,
+   * `req.originalUrl`) is put back in front of the dashboard's links,
+   * redirects and cookie path, and of `Location` headers.
    * @default ""
    */
   readonly prefix?: string;
@@ -158,6 +162,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
       }
       path = path.slice(prefix.length) || "/";
     }
+    rememberMount(req, prefix);
     respond(req, path.replace(/\/+$/, "") || "/", url.searchParams).then(
       (reply) => {
         if (reply) send(res, reply);

@@ -2,12 +2,13 @@
  * Control routes: reconcile, approve, promote, rollback, suspend and resume
  * (each with who and why). Errors map to status codes by type (see `errorReply`).
  */
-
-import { StalledError } from "../../errors.js";
+import type { IncomingMessage } from "node:http";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
+import { StalledError } from "../../errors.js";
 import type { PromotionRequest } from "../../pipelines/promotion.js";
 import { previewMarkdown, previewReport } from "../../run/report.js";
 import { isShaPrefix } from "../../util.js";
+import { mountOf } from "../mount.js";
 import {
   type Api,
   fail,
@@ -21,8 +22,13 @@ import {
 
 export function controlRoutes(api: Api): Route[] {
   const { reconciler, prefix } = api;
-  const accepted = (name: string, runId: string, extra: Record<string, unknown> = {}): Reply =>
-    json(202, { target: name, runId, ...extra }, { location: `${prefix}/runs/${runId}` });
+  const accepted = (
+    req: IncomingMessage,
+    name: string,
+    runId: string,
+    extra: Record<string, unknown> = {},
+  ): Reply =>
+    json(202, { target: name, runId, ...extra }, { location: `${mountOf(req, prefix)}/runs/${runId}` });
 
   /**
    * `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`.
@@ -40,7 +46,7 @@ export function controlRoutes(api: Api): Route[] {
       const latest = reconciler.promotions(name, 1)[0];
       const recorded =
         latest && latest.id !== before && latest.kind === (action === "promote" ? "manual" : "rollback");
-      return accepted(name, run.id, recorded ? { promotion: latest } : {});
+      return accepted(req, name, run.id, recorded ? { promotion: latest } : {});
     };
 
   /**
@@ -55,7 +61,7 @@ export function controlRoutes(api: Api): Route[] {
       return fail(400, `revision must be a commit SHA, got ${JSON.stringify(revision)}`);
     }
     const run = reconciler.approve(name, checkApprovalRequest(name, { revision, by, reason }));
-    return accepted(name, run.id);
+    return accepted(req, name, run.id);
   };
 
   /**
@@ -96,16 +102,16 @@ export function controlRoutes(api: Api): Route[] {
     };
 
   const command =
-    (act: (name: string) => Reply) =>
-    ({ params: [name = ""] }: RequestContext): Reply =>
-      unknownTarget(api, name) ?? act(name);
+    (act: (name: string, req: IncomingMessage) => Reply) =>
+    ({ req, params: [name = ""] }: RequestContext): Reply =>
+      unknownTarget(api, name) ?? act(name, req);
 
   return [
     {
       method: "POST",
       pattern: /^\/targets\/([^/]+)\/reconcile$/,
       auth: "control",
-      handle: command((name) => accepted(name, reconciler.request(name, { trigger: "manual" }).id)),
+      handle: command((name, req) => accepted(req, name, reconciler.request(name, { trigger: "manual" }).id)),
     },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/approve$/, auth: "control", handle: approve },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/preview$/, auth: "control", handle: preview },

@@ -8,15 +8,8 @@ import type { IncomingMessage } from "node:http";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import { isShaPrefix } from "../../util.js";
 import { readBody } from "../body.js";
-import {
-  type Api,
-  bearerToken,
-  errorReply,
-  MAX_ECHOED,
-  type Reply,
-  type Route,
-  tokenMatches,
-} from "../router.js";
+import { type Api, bearerToken, errorReply, MAX_ECHOED, type Reply, type Route, tokenMatches } from "../router.js";
+import { mountOf } from "../mount.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
@@ -48,7 +41,8 @@ export interface UiOptions {
 /** The dashboard's routes, and `close` to end its event streams. */
 export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close: () => void } {
   const { reconciler, prefix } = api;
-  const base = `${prefix}/ui`;
+  /** The dashboard's path as the browser sees it (under a framework's mount path too). */
+  const baseOf = (req: IncomingMessage) => `${mountOf(req, prefix)}/ui`;
   const sessions = new Sessions({
     keys: sessionKeys(options.tokens, options.sessions?.secret, api.log),
     ...(options.sessions?.ttlMs !== undefined ? { ttlMs: options.sessions.ttlMs } : {}),
@@ -57,7 +51,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
   const rowSource = new RowSource(reconciler);
   const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({
-    "set-cookie": sessionCookie(req, base, session),
+    "set-cookie": sessionCookie(req, baseOf(req), session),
   });
 
   const mayFollow = (req: IncomingMessage) =>
@@ -65,7 +59,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const viewOf = (req: IncomingMessage): ViewContext => {
     const session = sessions.get(req);
     return {
-      base,
+      base: baseOf(req),
       session,
       canAct: session?.authenticated === true,
       canFollow: mayFollow(req),
@@ -107,7 +101,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const refused = (req: IncomingMessage, message: string, status: number): Reply => {
     const existing = sessions.get(req);
     const session = existing ?? sessions.create(false);
-    const view = { base, session, canAct: session.authenticated };
+    const view = { base: baseOf(req), session, canAct: session.authenticated };
     return page(loginPage(view, message), status, existing ? {} : cookieHeader(req, session));
   };
   /** A read page, or the way to the login form. */
@@ -128,7 +122,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       params: readonly string[];
       query: URLSearchParams;
     }) =>
-      mayRead(req) ? render(req, params, query) : redirect(`${base}/login`);
+      mayRead(req) ? render(req, params, query) : redirect(`${baseOf(req)}/login`);
   const form = async (req: IncomingMessage): Promise<URLSearchParams | Reply> => {
     const body = await readBody(req, api.maxBody);
     if (body === "too-large")
@@ -172,7 +166,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         runId = reconciler[action](name, who as { by: string; reason: string }).id;
       } else reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
       api.log?.info({ target: name, action, ...who }, "dashboard action");
-      const to = `${base}/targets/${encodeURIComponent(name)}`;
+      const to = `${baseOf(req)}/targets/${encodeURIComponent(name)}`;
       return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
     } catch (error) {
       const reply = errorReply(error);
@@ -214,7 +208,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       handle: ({ req }) => {
         const existing = sessions.get(req);
         const session = existing ?? sessions.create(false);
-        const view = { base, session, canAct: session.authenticated };
+        const view = { base: baseOf(req), session, canAct: session.authenticated };
         return page(loginPage(view), 200, existing ? {} : cookieHeader(req, session));
       },
     },
@@ -232,7 +226,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
           return refused(req, "That token is not valid.", 401);
         }
         // A new id on login, so a session id planted before it gains nothing.
-        return redirect(`${base}/`, cookieHeader(req, sessions.create(true)));
+        return redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(true)));
       },
     },
     {
@@ -246,7 +240,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const forged = csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (session) sessions.revoke(session);
-        return redirect(`${base}/`, cookieHeader(req, undefined));
+        return redirect(`${baseOf(req)}/`, cookieHeader(req, undefined));
       },
     },
     {
@@ -296,7 +290,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       handle: ({ req, params: [name = "", action = ""] }) => {
         const view = viewOf(req);
-        if (!view.canAct) return redirect(`${base}/login`);
+        if (!view.canAct) return redirect(`${baseOf(req)}/login`);
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
         return page(confirmPage(view, reconciler, target, action as Action));
