@@ -145,7 +145,7 @@ describe("the handler mounted in web frameworks", () => {
       await page.click("button[type=submit]");
       await page.waitForURL(/\/driftless\/ui\/$/);
       // The stylesheet came from under the mount path: the page is styled.
-      expect(await page.evaluate(() => document.styleSheets.length)).toBeGreaterThan(0);
+      expect(await page.evaluate("document.styleSheets.length")).toBeGreaterThan(0);
       const [cookie] = await context.cookies();
       expect(cookie?.path).toBe("/driftless/ui");
       await page.click('a[href="/driftless/ui/targets/site"]');
