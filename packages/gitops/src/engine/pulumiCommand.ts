@@ -99,6 +99,17 @@ function parseVersion(text: string): PulumiCommand["version"] {
   return semver.parse(text);
 }
 
+/**
+ * Every CLI invocation writes its own log file to `$PULUMI_HOME/logs` and
+ * prunes that directory as it starts; Pulumi keeps a week and 500 MB by
+ * default, which a reconciler running the engine every few minutes reaches.
+ * These tighter bounds apply unless the environment sets its own.
+ */
+export const ENGINE_LOG_ROTATION: Readonly<Record<string, string>> = {
+  PULUMI_LOG_ROTATION_MAX_AGE_DAYS: "1",
+  PULUMI_LOG_ROTATION_MAX_TOTAL_MB: "50",
+};
+
 /** Streams and cancellation of one CLI invocation. */
 export interface RunPulumiOptions {
   readonly onOutput?: ((data: string) => void) | undefined;
@@ -129,7 +140,7 @@ export async function runPulumi(
       cwd,
       // Never the whole environment: the program is the repository's code and
       // must not read this process's credentials. `env` carries the rest.
-      env: { ...inheritedEnv(ENGINE_ENV_ALLOWLIST), ...env, [ENGINE_TAG_ENV]: tag },
+      env: { ...ENGINE_LOG_ROTATION, ...inheritedEnv(ENGINE_ENV_ALLOWLIST), ...env, [ENGINE_TAG_ENV]: tag },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });
