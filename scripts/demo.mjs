@@ -89,7 +89,9 @@ const remote = join(demoDir, "infra.git");
 const work = join(demoDir, "checkout");
 const site = join(demoDir, "site");
 git(demoDir, "init", "--quiet", "--bare", "--initial-branch=main", remote);
-git(demoDir, "clone", "--quiet", remote, work);
+// Not a clone of the empty remote: git would warn that it is empty.
+git(demoDir, "init", "--quiet", "--initial-branch=main", work);
+git(work, "remote", "add", "origin", remote);
 cpSync(example, work, {
   recursive: true,
   filter: (src) => !/node_modules|[/\\]public$|[/\\]\.state$/.test(src),
@@ -128,13 +130,12 @@ reconciler.on("run.progress", (event) => {
   )
     say(`    ${event.engine.op} ${event.engine.urn.split("::").at(-1)}`);
 });
-// The HTTP API on loopback: status reads are open for the demo; control routes
-// (reconcile, approve, suspend) need the bearer token printed here.
+// The HTTP API on loopback, read below: status reads are open for the demo;
+// control routes (reconcile, approve, suspend) need this bearer token.
 const token = randomBytes(12).toString("hex");
 const server = await listen(reconciler, { host: "127.0.0.1", port: 0, tokens: [token], publicReads: true });
-say(`HTTP API on ${server.url}`);
-say(`  curl ${server.url}/targets/local-site`);
-say(`  curl -X POST -H 'Authorization: Bearer ${token}' ${server.url}/targets/local-site/reconcile`);
+// The server stops with the demo: no command to try is printed for it.
+say(`HTTP API on ${server.url} while the demo runs (\`driftless serve\` keeps one running)`);
 
 step(3, "apply the first commit");
 const firstRun = await reconciler.reconcile("local-site", { trigger: "webhook", force: false });
@@ -235,7 +236,8 @@ async function kubernetesDemo() {
     const appRemote = join(demoDir, "k8s.git");
     const appWork = join(demoDir, "k8s-checkout");
     git(demoDir, "init", "--quiet", "--bare", "--initial-branch=main", appRemote);
-    git(demoDir, "clone", "--quiet", appRemote, appWork);
+    git(demoDir, "init", "--quiet", "--initial-branch=main", appWork);
+    git(appWork, "remote", "add", "origin", appRemote);
     cpSync(appExample, appWork, { recursive: true, filter: (src) => !/node_modules/.test(src) });
     const stackConfig = (replicas) => `config:\n  kubernetes-app:replicas: "${replicas}"\n`;
     writeFileSync(join(appWork, "Pulumi.k8s.yaml"), stackConfig(2));

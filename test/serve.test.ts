@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createRepo } from "./support/git.js";
 
 const CLI = fileURLToPath(new URL("../packages/gitops/dist/cli/main.js", import.meta.url));
 const TOKEN_ENV = "DRIFTLESS_SERVE_TEST_TOKEN";
@@ -112,6 +113,32 @@ describe("driftless serve", () => {
     await third.waitFor(/listening on http/);
     third.proc.kill("SIGTERM");
     expect((await third.exited).code).toBe(0);
+  });
+
+  it("counts the targets `paths:` discovery found when it says it is listening", async () => {
+    const repo = createRepo(join(dir, "mono"));
+    repo.commit({
+      "stacks/network/Pulumi.yaml": "name: network\nruntime: nodejs\n",
+      "stacks/app/Pulumi.yaml": "name: app\nruntime: nodejs\n",
+    });
+    const file = config("discovered.yaml", {
+      dataDir: "discovered-data",
+      tokens: [{ env: TOKEN_ENV }],
+      targets: [
+        {
+          name: "stacks",
+          repo: repo.fileUrl,
+          paths: "stacks/*",
+          stack: "dev",
+          passphrase: "p",
+          suspend: true,
+        },
+      ],
+    });
+    const server = run(["serve", "--config", file]);
+    await server.waitFor(/listening on http\S+ \(2 target\(s\)/);
+    server.proc.kill("SIGTERM");
+    expect((await server.exited).code).toBe(0);
   });
 
   it("refuses to start when a configured token or webhook secret cannot be read, naming it", async () => {

@@ -119,7 +119,7 @@ export async function serveCommand(
   }
   reconciler.start();
   io.err.write(
-    `driftless listening on ${server.url} (${config.targets.length} target(s), data in ${config.dataDir})\n`,
+    `driftless listening on ${server.url} (${reconciler.targets().length} target(s), data in ${config.dataDir})\n`,
   );
 
   const signal = await terminated;

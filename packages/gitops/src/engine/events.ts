@@ -286,11 +286,19 @@ function refreshChanged(step: StepEventMetadata): boolean {
 }
 
 /**
+ * Warnings about the engine's setup rather than the run (`using
+ * pulumi-language-nodejs from $PATH at …`): the same on every run of the
+ * process, so said in the first run's log only.
+ */
+const SETUP_WARNING = /^using pulumi-[\w.-]+ from \$PATH at /;
+const setupWarned = new Set<string>();
+
+/**
  * Renders engine progress as run log lines. One renderer serves all of a
- * run's operations: a warning the engine repeats for each (`using
- * pulumi-language-nodejs from $PATH`, once per plugin per operation) is said
- * once. A preview's steps read as plans (`plan delete …`), never as done work;
- * unchanged resources are not listed.
+ * run's operations: a warning the engine repeats for each (once per plugin
+ * per operation) is said once, and a warning about the engine's setup (see
+ * {@link SETUP_WARNING}) once per process. A preview's steps read as plans
+ * (`plan delete …`), never as done work; unchanged resources are not listed.
  */
 export class EngineProgressRenderer {
   readonly #warned = new Set<string>();
@@ -303,6 +311,10 @@ export class EngineProgressRenderer {
       if (event.severity === "warning") {
         if (this.#warned.has(message)) return undefined;
         this.#warned.add(message);
+        if (SETUP_WARNING.test(message)) {
+          if (setupWarned.has(message)) return undefined;
+          setupWarned.add(message);
+        }
       }
       return `${event.severity}: ${message}`;
     }

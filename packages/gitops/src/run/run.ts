@@ -136,9 +136,16 @@ export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise
   return undefined;
 }
 
-/** The log line that sums up a run's steps: `[steps] resolveRevision 262 ms; decide 0 ms; …` (parsed by the dashboard). */
+/**
+ * The log line that sums up a run's steps: `[steps] resolveRevision 262 ms;
+ * checkout 41 ms; …` (parsed by the dashboard). Steps that took under a
+ * millisecond are left out: they say nothing in a text log.
+ */
 export function stepsLine(timings: RunContext["timings"]): string {
-  return timings.map((t) => `${t.step} ${Math.round(t.ms)} ms`).join("; ");
+  return timings
+    .filter((t) => Math.round(t.ms) > 0)
+    .map((t) => `${t.step} ${Math.round(t.ms)} ms`)
+    .join("; ");
 }
 
 /** Builds the context of a run taken from the queue. */
@@ -309,7 +316,8 @@ async function executeRecorded(
   } finally {
     for (const release of ctx.releases.reverse()) release();
   }
-  if (ctx.recorded && ctx.timings.length > 0) ctx.progress("steps", stepsLine(ctx.timings));
+  const summary = ctx.recorded ? stepsLine(ctx.timings) : "";
+  if (summary) ctx.progress("steps", summary);
   const message = error
     ? ctx.redactor.redact(error instanceof Error ? error.message : String(error))
     : undefined;
