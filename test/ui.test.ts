@@ -160,8 +160,14 @@ describe("the dashboard in a real browser", () => {
     await expect(row("site").locator(".subject").textContent()).resolves.toBe(INJECTED_SUBJECT);
     expect(await page.locator("[data-count=Suspended] .count").textContent()).toBe("2");
     expect(await page.locator("[data-count=Ready] .count").textContent()).toBe("3");
-    const next = await row("site").locator("[data-label='Next check'] time").getAttribute("datetime");
+    // The next branch check, then the next drift check (the resync), each relative with a named zone.
+    const checks = row("site").locator("[data-label='Next check'] time");
+    const next = await checks.first().getAttribute("datetime");
     expect(Date.parse(next ?? "")).toBeGreaterThan(Date.now());
+    const drift = await checks.nth(1).getAttribute("datetime");
+    expect(Date.parse(drift ?? "")).toBeGreaterThanOrEqual(Date.parse(next ?? ""));
+    expect(await checks.first().textContent()).toMatch(/^in .+\(.+(UTC|GMT).*\)$/);
+    await expect(row("site").locator("[data-label='Mode']").textContent()).resolves.toBe("apply");
     await expect(row("paused").locator("[data-label='Next check']").textContent()).resolves.toBe("—");
     await page.goto(ui("/?state=Suspended"));
     expect(await page.locator("tbody tr").count()).toBe(2);

@@ -2,7 +2,7 @@
 import type { Reconciler } from "../../reconciler.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import { type Html, html } from "./html.js";
-import { csrfField, href, layout, type ViewContext } from "./layout.js";
+import { csrfField, href, layout, timeAt, type ViewContext } from "./layout.js";
 import { planTable } from "./run.js";
 import { short } from "./state.js";
 
@@ -58,7 +58,7 @@ export function confirmPage(
       const held = status.awaitingApproval;
       if (held) {
         const run = reconciler.run(held.runId);
-        what = html`<p>Apply exactly this plan of <strong>${name}</strong>, made at revision <code>${short(held.revision)}</code> on <time datetime="${held.plannedAt}">${held.plannedAt}</time>. If the revision or the stack's state changed since, the new plan waits for approval again.</p>
+        what = html`<p>Apply exactly this plan of <strong>${name}</strong>, made at revision <code>${short(held.revision)}</code> on ${timeAt(held.plannedAt)}. If the revision or the stack's state changed since, the new plan waits for approval again.</p>
 ${planTable(run?.plan)}`;
         fields = html`<input type="hidden" name="revision" value="${held.revision}">${whoFields(true)}`;
       } else if (status.stalledRevision) {

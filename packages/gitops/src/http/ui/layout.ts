@@ -2,7 +2,7 @@
 import { Html, html } from "./html.js";
 import type { LiveHub } from "./live.js";
 import type { Session } from "./session.js";
-import type { DisplayState } from "./state.js";
+import { commitUrl, type DisplayState, short, timeText } from "./state.js";
 
 /** Who looks at a page, and where the dashboard is mounted. */
 export interface ViewContext {
@@ -66,4 +66,17 @@ ${body}
 </body>
 </html>
 `;
+}
+
+/** A time element: relative and absolute (UTC) text, the ISO value in `datetime` for the script and machines. */
+export function timeAt(iso: string | undefined): Html | string {
+  return iso ? html`<time datetime="${iso}" title="${iso}">${timeText(iso)}</time>` : "—";
+}
+
+/** A short revision, linked to its commit page when the repository is on a known Git host. */
+export function revisionLink(repo: string | undefined, revision: string | undefined): Html {
+  const url = repo && revision ? commitUrl(repo, revision) : undefined;
+  return url
+    ? html`<a href="${url}" rel="noreferrer"><code>${short(revision)}</code></a>`
+    : html`<code>${short(revision)}</code>`;
 }

@@ -1,22 +1,28 @@
 // The overview: every target in one row with its state, revision, last run, next check and what it waits for.
 import { type Html, html } from "./html.js";
-import { badge, href, layout, type ViewContext } from "./layout.js";
+import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
 import type { TargetRow } from "./rows.js";
-import { type DisplayState, STATES, short } from "./state.js";
+import { type DisplayState, duration, STATES } from "./state.js";
 
 /** One row of the overview table (also served alone for live updates). */
 export function rowHtml(view: ViewContext, row: TargetRow): Html {
-  const time = (iso: string | undefined) => (iso ? html`<time datetime="${iso}">${iso}</time>` : "—");
   return html`<tr id="row-${row.name}" data-target="${row.name}" data-state="${row.state}">
 <th scope="row" data-label="Target"><a href="${href(view, "targets", row.name)}">${row.name}</a></th>
+<td data-label="Mode">${row.mode ?? "—"}</td>
 <td data-label="State">${badge(row.state)} <span class="reason">${row.reason}</span><div class="muted">${row.message}</div></td>
-<td data-label="Revision"><code>${short(row.revision)}</code>${row.subject ? html` <span class="subject">${row.subject}</span>` : ""}</td>
+<td data-label="Revision">${revisionLink(row.repo, row.revision)}${row.behind ? html` <span class="badge behind">behind Git</span>` : ""}${row.subject ? html` <span class="subject">${row.subject}</span>` : ""}</td>
 <td data-label="Last run">${
     row.lastRun
-      ? html`<a href="${href(view, "runs", row.lastRun.id)}">${row.lastRun.result}</a> ${time(row.lastRun.at)}`
+      ? html`<a href="${href(view, "runs", row.lastRun.id)}">${row.lastRun.result}</a> ${timeAt(row.lastRun.at)}${
+          row.lastRun.durationMs !== undefined
+            ? html` <span class="muted">in ${duration(row.lastRun.durationMs)}</span>`
+            : ""
+        }`
       : "—"
   }</td>
-<td data-label="Next check">${time(row.nextCheck)}</td>
+<td data-label="Next check">${row.nextCheck ? html`branch ${timeAt(row.nextCheck)}` : "—"}${
+    row.nextDriftCheck ? html`<div class="muted">drift ${timeAt(row.nextDriftCheck)}</div>` : ""
+  }</td>
 <td data-label="Waits for">${row.waiting ?? "—"}</td>
 </tr>`;
 }
@@ -51,7 +57,7 @@ export function overviewPage(
 </form>
 <table class="targets" id="targets">
 <caption class="sr-only">Targets, their state and last run</caption>
-<thead><tr><th scope="col">Target</th><th scope="col">State</th><th scope="col">Revision</th><th scope="col">Last run</th><th scope="col">Next check</th><th scope="col">Waits for</th></tr></thead>
+<thead><tr><th scope="col">Target</th><th scope="col">Mode</th><th scope="col">State</th><th scope="col">Revision</th><th scope="col">Last run</th><th scope="col">Next check</th><th scope="col">Waits for</th></tr></thead>
 <tbody>${shown.map((row) => rowHtml(view, row))}</tbody>
 </table>
 ${shown.length === 0 ? html`<p>No target matches.</p>` : ""}`;

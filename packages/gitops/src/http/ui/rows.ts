@@ -21,7 +21,15 @@ export interface TargetRow {
   readonly subject?: string;
   readonly lastRun?: LastRun;
   readonly nextCheck?: string;
+  /** When the next refresh and preview of the applied revision is due (its resync). */
+  readonly nextDriftCheck?: string;
   readonly waiting?: string;
+  /** `apply`, `detect` or `preview`. */
+  readonly mode?: string;
+  /** The repository, for links to its commits. */
+  readonly repo?: string;
+  /** The branch moved past the applied revision and that change is not applied yet. */
+  readonly behind?: boolean;
 }
 
 /** A run as a row shows it. */
@@ -29,6 +37,8 @@ export interface LastRun {
   readonly id: string;
   readonly result: string;
   readonly at: string;
+  /** How long it took, once finished. */
+  readonly durationMs?: number;
 }
 
 /** How long a revision the local mirror does not know is not asked about again. */
@@ -72,11 +82,16 @@ export class RowSource {
       const lastRun = this.#lastRun(status);
       const next = suspended ? undefined : reconciler.nextCheck(name, status);
       const waiting = waitingFor(status);
+      const nextDriftCheck = spec && next ? driftCheckDue(status, spec.resyncMs, next) : undefined;
+      const behind = isBehind(status, spec?.mode);
       return {
         name,
         state,
         reason,
         message,
+        ...(spec ? { mode: spec.mode, repo: spec.repo } : {}),
+        ...(nextDriftCheck ? { nextDriftCheck } : {}),
+        ...(behind ? { behind } : {}),
         ...(revision ? { revision } : {}),
         ...(lastRun ? { lastRun } : {}),
         ...(next ? { nextCheck: next.toISOString() } : {}),
@@ -116,9 +131,33 @@ export class RowSource {
     if (cached && cached.updatedAt === status.updatedAt) return cached.run ?? undefined;
     const last = this.#reconciler.history(status.name, 1)[0];
     const run = last
-      ? { id: last.id, result: last.result ?? "running", at: last.finishedAt ?? last.startedAt }
+      ? {
+          id: last.id,
+          result: last.result ?? "running",
+          at: last.finishedAt ?? last.startedAt,
+          ...(last.finishedAt
+            ? { durationMs: Date.parse(last.finishedAt) - Date.parse(last.startedAt) }
+            : {}),
+        }
       : undefined;
     this.#lastRuns.set(status.name, { updatedAt: status.updatedAt, run: run ?? null });
     return run;
   }
+}
+
+/**
+ * When the next drift check (refresh and preview of the applied revision) is
+ * due: its resync after the last check, at a branch check (checks decide).
+ */
+function driftCheckDue(status: TargetStatus, resyncMs: number, nextCheck: Date): string {
+  const last = status.lastDriftCheckAt ? Date.parse(status.lastDriftCheckAt) : Number.NaN;
+  const due = Number.isNaN(last) ? nextCheck.getTime() : Math.max(last + resyncMs, nextCheck.getTime());
+  return new Date(due).toISOString();
+}
+
+/** Whether Git is ahead of what the target applied: a newer revision seen but not applied (or pending, for detect/preview). */
+function isBehind(status: TargetStatus, mode: string | undefined): boolean {
+  if (status.pendingChanges) return true;
+  const { lastAppliedRevision: applied, lastAttemptedRevision: attempted } = status;
+  return mode === "apply" && applied !== undefined && attempted !== undefined && applied !== attempted;
 }

@@ -2,7 +2,7 @@
 import type { RunRecord } from "../../types.js";
 import { formatCounts } from "../../util.js";
 import { type Html, html } from "./html.js";
-import { href, layout, type ViewContext } from "./layout.js";
+import { href, layout, timeAt, type ViewContext } from "./layout.js";
 import { duration, short } from "./state.js";
 
 /** One step of a run and how long it took. */
@@ -23,10 +23,11 @@ export function stepTimings(run: RunRecord): StepTiming[] {
     .find((l) => / \[steps\] /.test(l));
   if (!line) return [];
   const summary = line.slice(line.indexOf("[steps] ") + 8);
-  return [...summary.matchAll(/([A-Za-z]+) (\d+) ms/g)].map((m) => ({
-    step: m[1] as string,
-    ms: Number(m[2]),
-  }));
+  // A step named without a time took under a millisecond.
+  return summary.split("; ").flatMap((item) => {
+    const m = /^([A-Za-z]+)(?: (\d+) ms)?$/.exec(item.trim());
+    return m ? [{ step: m[1] as string, ms: Number(m[2] ?? 0) }] : [];
+  });
 }
 
 /** What happens after a run that ended this way. */
@@ -89,7 +90,7 @@ export function runPage(view: ViewContext, run: RunRecord, fullLog?: string): Ht
 <dt>Target</dt><dd><a href="${href(view, "targets", run.target)}">${run.target}</a></dd>
 <dt>Trigger</dt><dd>${run.trigger}</dd>
 <dt>Revision</dt><dd><code>${short(run.revision)}</code></dd>
-<dt>Started</dt><dd><time datetime="${run.startedAt}">${run.startedAt}</time></dd>
+<dt>Started</dt><dd>${timeAt(run.startedAt)}</dd>
 <dt>Duration</dt><dd>${total !== undefined ? duration(total) : "running"}</dd>
 <dt>Changes</dt><dd>${run.counts ? formatCounts(run.counts) : "—"}</dd>
 <dt>Drift</dt><dd>${driftFinding(run)}</dd>

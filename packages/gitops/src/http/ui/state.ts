@@ -76,3 +76,41 @@ export function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
+
+/** How long ago (or how soon) a time is, in words: `just now`, `3 min ago`, `in 2 h`, `5 days ago`. */
+export function relativeTime(iso: string, now: number = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  const abs = Math.abs(ms);
+  if (Number.isNaN(ms)) return iso;
+  if (abs < 45_000) return ms >= 0 ? "in a moment" : "just now";
+  const [amount, unit] =
+    abs < 3_600_000
+      ? [Math.round(abs / 60_000), "min"]
+      : abs < 86_400_000
+        ? [Math.round(abs / 3_600_000), "h"]
+        : [Math.round(abs / 86_400_000), Math.round(abs / 86_400_000) === 1 ? "day" : "days"];
+  return ms >= 0 ? `in ${amount} ${unit}` : `${amount} ${unit} ago`;
+}
+
+/** A time as a page shows it: relative, then absolute with its time zone (UTC; the script shows the reader's). */
+export function timeText(iso: string, now: number = Date.now()): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  return `${relativeTime(iso, now)} (${at.toISOString().slice(0, 16).replace("T", " ")} UTC)`;
+}
+
+/** Where a commit is shown on its Git host, for repositories on hosts whose commit pages are known. */
+export function commitUrl(repo: string, revision: string): string | undefined {
+  const match =
+    /^(?:https?:\/\/(?:[^@/\s]+@)?|ssh:\/\/[^@/\s]+@|[\w.-]+@)([\w.-]+)(?::\d+)?[:/]([\w.-]+\/[\w.-]+?)(?:\.git)?\/?$/i.exec(
+      repo,
+    );
+  if (!match || !/^[0-9a-f]{7,64}$/i.test(revision)) return undefined;
+  const host = (match[1] as string).toLowerCase();
+  const path = match[2] as string;
+  if (host === "github.com" || host === "codeberg.org" || host === "gitea.com")
+    return `https://${host}/${path}/commit/${revision}`;
+  if (host === "gitlab.com") return `https://${host}/${path}/-/commit/${revision}`;
+  if (host === "bitbucket.org") return `https://${host}/${path}/commits/${revision}`;
+  return undefined;
+}

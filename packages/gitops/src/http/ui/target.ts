@@ -2,11 +2,12 @@
 import type { Reconciler } from "../../reconciler.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import type { TargetStatus } from "../../types.js";
+import { formatCounts } from "../../util.js";
 import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
-import { badge, href, layout, type ViewContext } from "./layout.js";
-import { displayState, short, waitingFor } from "./state.js";
+import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
+import { displayState, duration, waitingFor } from "./state.js";
 
 /** Actions a target offers now, as [action, label]. */
 export function targetActions(reconciler: Reconciler, target: ResolvedTarget): [string, string][] {
@@ -23,7 +24,7 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 /** The last suspend or resume, with who and why. */
 function suspension(s: TargetStatus["suspension"]): Html | "" {
   if (!s) return "";
-  return html`<dt>${s.suspended ? "Suspended" : "Resumed"}</dt><dd id="suspension"><time datetime="${s.at}">${s.at}</time>${
+  return html`<dt>${s.suspended ? "Suspended" : "Resumed"}</dt><dd id="suspension">${timeAt(s.at)}${
     s.by ? html` by <strong>${s.by}</strong>: ${s.reason ?? ""}` : ""
   }</dd>`;
 }
@@ -57,17 +58,17 @@ export function targetPage(
 ${queued ? html`<p class="notice" role="status">Run <a href="${href(view, "runs", queued)}">${queued}</a> queued.</p>` : ""}
 <dl class="facts">
 <dt>Reason</dt><dd><span class="reason">${state.reason}</span> ${state.message}</dd>
-<dt>Applied revision</dt><dd><code>${short(status.lastAppliedRevision)}</code> ${subject ?? ""}</dd>
+<dt>Applied revision</dt><dd>${revisionLink(target.repo, status.lastAppliedRevision)} ${subject ?? ""}</dd>
 <dt>Waits for</dt><dd>${waiting ?? "—"}</dd>
 ${suspension(status.suspension)}
-<dt>Next check</dt><dd>${next ? html`<time datetime="${next}">${next}</time>` : "—"}</dd>
+<dt>Next check</dt><dd>${timeAt(next)}</dd>
 </dl>
 ${actions}
 <section aria-labelledby="h-conditions"><h2 id="h-conditions">Conditions</h2>
 <table><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
 <tbody>${conditions.map(
     (c) =>
-      html`<tr><th scope="row">${c.type}</th><td>${c.status ? "True" : "False"}</td><td>${c.reason}</td><td>${c.message}</td><td><time datetime="${c.since}">${c.since}</time></td></tr>`,
+      html`<tr><th scope="row">${c.type}</th><td>${c.status ? "True" : "False"}</td><td>${c.reason}</td><td>${c.message}</td><td>${timeAt(c.since)}</td></tr>`,
   )}</tbody></table></section>
 <section aria-labelledby="h-graph"><h2 id="h-graph">Dependencies and promotions</h2>
 ${graphHtml(view, target, reconciler.targets(), stateOf)}</section>
@@ -75,9 +76,9 @@ ${graphHtml(view, target, reconciler.targets(), stateOf)}</section>
 ${
   runs.length === 0
     ? html`<p>No runs yet.</p>`
-    : html`<table><thead><tr><th scope="col">Run</th><th scope="col">Trigger</th><th scope="col">Revision</th><th scope="col">Result</th><th scope="col">Started</th></tr></thead><tbody>${runs.map(
+    : html`<table><thead><tr><th scope="col">Run</th><th scope="col">Trigger</th><th scope="col">Revision</th><th scope="col">Result</th><th scope="col">Changes</th><th scope="col">Started</th><th scope="col">Duration</th></tr></thead><tbody>${runs.map(
         (r) =>
-          html`<tr><th scope="row"><a href="${href(view, "runs", r.id)}">${r.id.slice(0, 8)}</a></th><td>${r.trigger}</td><td><code>${short(r.revision)}</code></td><td>${r.result ?? "running"}${r.drift ? " (drift)" : ""}</td><td><time datetime="${r.startedAt}">${r.startedAt}</time></td></tr>`,
+          html`<tr><th scope="row"><a href="${href(view, "runs", r.id)}">${r.id.slice(0, 8)}</a></th><td>${r.trigger}</td><td>${revisionLink(target.repo, r.revision)}</td><td>${r.result ?? "running"}${r.drift ? " (drift)" : ""}</td><td>${r.counts ? formatCounts(r.counts) : "—"}</td><td>${timeAt(r.startedAt)}</td><td>${r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : "running"}</td></tr>`,
       )}</tbody></table>`
 }</section>
 <section aria-labelledby="h-promotions"><h2 id="h-promotions">Promotions</h2>
@@ -86,7 +87,7 @@ ${
     ? html`<p>No promotions.</p>`
     : html`<table><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">From</th><th scope="col">Revision</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead><tbody>${promotions.map(
         (p) =>
-          html`<tr><td><time datetime="${p.at}">${p.at}</time></td><td>${p.kind}</td><td>${p.source}</td><td><code>${short(p.revision)}</code></td><td>${p.by ?? "—"}</td><td>${p.reason ?? "—"}</td></tr>`,
+          html`<tr><td>${timeAt(p.at)}</td><td>${p.kind}</td><td>${p.source}</td><td>${revisionLink(target.repo, p.revision)}</td><td>${p.by ?? "—"}</td><td>${p.reason ?? "—"}</td></tr>`,
       )}</tbody></table>`
 }</section>
 <section aria-labelledby="h-outputs"><h2 id="h-outputs">Outputs</h2>

@@ -11,12 +11,23 @@ let seq = Number(body.dataset.seq ?? "0");
 let epoch = body.dataset.epoch ?? "";
 
 // One formatter for every time on the page: making one per element is the slow part.
-const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
-/** Shows ISO times in the reader's time zone; the ISO value stays in `datetime`. */
+// `timeStyle: "long"` names the time zone.
+const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
+const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+/** `3 minutes ago`, `in 2 hours`: the unit that fits. */
+function relative(at) {
+  const seconds = Math.round((at.getTime() - Date.now()) / 1000);
+  const abs = Math.abs(seconds);
+  if (abs < 45) return relativeFormat.format(0, "second");
+  if (abs < 3600) return relativeFormat.format(Math.round(seconds / 60), "minute");
+  if (abs < 86400) return relativeFormat.format(Math.round(seconds / 3600), "hour");
+  return relativeFormat.format(Math.round(seconds / 86400), "day");
+}
+/** Shows times as relative plus absolute in the reader's time zone, named; the ISO value stays in `datetime`. */
 function localTimes(root) {
   for (const el of root.querySelectorAll("time[datetime]")) {
     const at = new Date(el.getAttribute("datetime") ?? "");
-    if (!Number.isNaN(at.getTime())) el.textContent = timeFormat.format(at);
+    if (!Number.isNaN(at.getTime())) el.textContent = `${relative(at)} (${timeFormat.format(at)})`;
   }
 }
 
