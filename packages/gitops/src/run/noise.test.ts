@@ -6,20 +6,27 @@ import { stepTimings } from "../http/ui/run.js";
 import { stepsLine } from "./run.js";
 
 describe("a run's log without noise", () => {
-  it("leaves steps under a millisecond out of the [steps] line, which the run page still reads", () => {
+  it("names steps under a millisecond without '0 ms' in the [steps] line, which the run page still reads", () => {
     const line = stepsLine([
       { step: "resolveRevision", ms: 262.4 },
       { step: "decide", ms: 0.2 },
       { step: "acquire", ms: 0 },
       { step: "preview", ms: 1830 },
     ]);
-    expect(line).toBe("resolveRevision 262 ms; preview 1830 ms");
+    expect(line).toBe("resolveRevision 262 ms; decide; acquire; preview 1830 ms");
     const log = `2026-01-01T00:00:00.000Z [steps] ${line}`;
     expect(stepTimings({ log } as Parameters<typeof stepTimings>[0])).toEqual([
       { step: "resolveRevision", ms: 262 },
+      { step: "decide", ms: 0 },
+      { step: "acquire", ms: 0 },
       { step: "preview", ms: 1830 },
     ]);
-    expect(stepsLine([{ step: "decide", ms: 0 }])).toBe("");
+    // Lines written before still read the same.
+    const before = "2026-01-01T00:00:00.000Z [steps] resolveRevision 262 ms; decide 0 ms";
+    expect(stepTimings({ log: before } as Parameters<typeof stepTimings>[0])).toEqual([
+      { step: "resolveRevision", ms: 262 },
+      { step: "decide", ms: 0 },
+    ]);
   });
 
   it("says the engine's 'using … from $PATH' warning in the first run of the process only", () => {

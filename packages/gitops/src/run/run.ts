@@ -137,15 +137,13 @@ export async function runSteps(ctx: RunContext, steps: readonly Step[]): Promise
 }
 
 /**
- * The log line that sums up a run's steps: `[steps] resolveRevision 262 ms;
- * checkout 41 ms; …` (parsed by the dashboard). Steps that took under a
- * millisecond are left out: they say nothing in a text log.
+ * The log line that sums up a run's steps, in order: `[steps] resolveRevision
+ * 262 ms; decide; acquire 3 ms; …` (parsed by the dashboard's run page). A
+ * step that took under a millisecond is named without a time: a column of
+ * "0 ms" says nothing in a text log.
  */
 export function stepsLine(timings: RunContext["timings"]): string {
-  return timings
-    .filter((t) => Math.round(t.ms) > 0)
-    .map((t) => `${t.step} ${Math.round(t.ms)} ms`)
-    .join("; ");
+  return timings.map((t) => (Math.round(t.ms) > 0 ? `${t.step} ${Math.round(t.ms)} ms` : t.step)).join("; ");
 }
 
 /** Builds the context of a run taken from the queue. */
