@@ -3,7 +3,7 @@
 // dies with its process (even on SIGKILL), and a server whose configured token
 // cannot be read refuses to start.
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -25,8 +25,13 @@ class Cli {
   stdout = "";
   readonly exited: Promise<Exited>;
 
-  constructor(args: readonly string[], env: Record<string, string | undefined> = {}) {
-    this.proc = spawn(process.execPath, [CLI, ...args], {
+  constructor(
+    args: readonly string[],
+    env: Record<string, string | undefined> = {},
+    command: readonly string[] = [process.execPath, CLI],
+  ) {
+    const [file = process.execPath, ...head] = command;
+    this.proc = spawn(file, [...head, ...args], {
       env: { ...process.env, [TOKEN_ENV]: "serve-test-token", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -139,6 +144,38 @@ describe("driftless serve", () => {
     await server.waitFor(/listening on http\S+ \(2 target\(s\)/);
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
+  });
+
+  it("stops when the npx that started it exits on SIGTERM, instead of running on re-parented", async () => {
+    const file = config("npx.yaml", { dataDir: "npx-data", tokens: [{ env: TOKEN_ENV }] });
+    // The real npx, as `npx driftless serve` runs it: npm, a shell, then node.
+    const npx = new Cli(["serve", "--config", file], {}, ["npx", "--", process.execPath, CLI]);
+    running.push(npx);
+    await npx.waitFor(/listening on http/);
+    const holder = readFileSync(join(dir, "npx-data", "driftless.lock.holder"), "utf8");
+    const pid = Number(/^pid (\d+)/.exec(holder)?.[1]);
+    expect(pid).not.toBe(npx.proc.pid);
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    try {
+      // npm's own exit: its output pipes stay open while the re-parented child holds them.
+      const npmExited = new Promise((resolve) => npx.proc.once("exit", resolve));
+      npx.proc.kill("SIGTERM");
+      await npmExited;
+      const deadline = Date.now() + 15_000;
+      while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(alive()).toBe(false);
+      // It shut down cleanly: the lock's holder note is gone with it.
+      expect(existsSync(join(dir, "npx-data", "driftless.lock.holder"))).toBe(false);
+    } finally {
+      if (alive()) process.kill(pid, "SIGKILL");
+    }
   });
 
   it("refuses to start when a configured token or webhook secret cannot be read, naming it", async () => {

@@ -87,6 +87,38 @@ export function onTermination(handler: (signal: NodeJS.Signals) => void): () => 
   return dispose;
 }
 
+/** How often `serve` checks that the npm or npx process that started it is still there. */
+const PARENT_CHECK_MS = 1000;
+
+/**
+ * Calls `handler` once the npm or npx process that started this one is gone.
+ * `npx driftless serve` and npm scripts run us as npm's child: on SIGTERM npm
+ * exits without waiting for it, and `serve` would run on, re-parented, with
+ * nobody left to stop it. Only when npm started the process (its
+ * `npm_execpath` or `npm_command` in the environment); under systemd, a
+ * container's `exec` or a shell it never fires. Returns the function that stops watching.
+ */
+export function onNpmParentGone(handler: () => void, env: NodeJS.ProcessEnv = process.env): () => void {
+  if (!env.npm_execpath && !env.npm_command) return () => undefined;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (isAlive(parent)) return;
+    clearInterval(timer);
+    handler();
+  }, PARENT_CHECK_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
 /** An AbortSignal that fires on the first SIGINT or SIGTERM; `dispose` stops listening. */
 export function interruptSignal(): { readonly signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();

@@ -4,7 +4,7 @@ import { listen } from "../http/server.js";
 import { Notifier } from "../notify/notifier.js";
 import { readSecret, SecretUnavailableError } from "../spec/secrets.js";
 import type { DriftlessConfig } from "./config.js";
-import { cliLogger, onTermination, openServing } from "./context.js";
+import { cliLogger, onNpmParentGone, onTermination, openServing } from "./context.js";
 import { type CliIO, EXIT } from "./output.js";
 
 /** Options of `driftless serve`. */
@@ -80,7 +80,16 @@ export async function serveCommand(
     );
   }
   // Listening starts before anything can spawn the engine (see onTermination).
-  const terminated = new Promise<NodeJS.Signals>((resolve) => onTermination(resolve));
+  const terminated = new Promise<string>((resolve) => {
+    const stopSignals = onTermination((signal) => {
+      stopParent();
+      resolve(signal);
+    });
+    const stopParent = onNpmParentGone(() => {
+      stopSignals();
+      resolve("the npm process that started driftless exited");
+    });
+  });
   const logger = cliLogger("info");
   const [reconciler, store] = await openServing(config, logger);
   const address = options.listen ?? config.listen;
