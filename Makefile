@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 RUN := ./scripts/run.sh
 
-.PHONY: bootstrap bootstrap-k8s bootstrap-postgres bootstrap-gitea build typecheck lint test test-replicas demo bench clean
+.PHONY: bootstrap bootstrap-k8s bootstrap-postgres bootstrap-gitea build pack install-toolchain typecheck lint test test-replicas demo bench clean
 
 bootstrap:
 	@./scripts/bootstrap.sh
@@ -21,6 +21,16 @@ bootstrap-gitea: bootstrap
 
 build: bootstrap
 	@$(RUN) pnpm run -s build
+
+# The npm tarballs of @driftless/core and @driftless/gitops, in dist/.
+pack: build
+	@rm -rf dist && mkdir -p dist
+	@$(RUN) sh -c 'for p in core gitops; do (cd packages/$$p && pnpm pack --pack-destination ../../dist >/dev/null); done'
+	@ls -1 dist/*.tgz
+
+# Node and a complete Pulumi CLI for a service outside this clone: make install-toolchain PREFIX=/opt/driftless
+install-toolchain: bootstrap
+	@./scripts/install-toolchain.sh "$(PREFIX)"
 
 typecheck: build
 	@echo "== typecheck"

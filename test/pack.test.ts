@@ -243,3 +243,51 @@ describe("the packed packages in a project outside the workspace", () => {
     expect(existsSync(join(project, "data", "state", ".pulumi", "stacks", "packed", "dev.json"))).toBe(true);
   });
 });
+
+describe("README's 'Install into your own project', as written", () => {
+  let home: string | undefined;
+  afterAll(() => {
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it("packs, installs a toolchain outside the clone, and installs the packages with npm", () => {
+    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Install into your own project"));
+    const script = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? "";
+    expect(script).toContain("make pack");
+    expect(script).toContain("make install-toolchain");
+    home = mkdtempSync(join(tmpdir(), "driftless-readme-home-"));
+    // A user's shell: the system's PATH (its Node may be old), none of the toolchain's.
+    const cache = process.env.DRIFTLESS_CACHE ?? "";
+    const systemPath = (process.env.PATH ?? "")
+      .split(":")
+      .filter((p) => p && !p.startsWith(ROOT) && !(cache && p.startsWith(cache)))
+      .join(":");
+    const out = execFileSync("bash", ["-euo", "pipefail", "-c", script], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: userEnv({ HOME: home, PATH: systemPath, npm_config_cache: NPM_CACHE }),
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const manifest = JSON.parse(readFileSync(join(PACKAGES.gitops, "package.json"), "utf8")) as {
+      version: string;
+    };
+    expect(out.trim().split("\n").at(-1)).toBe(manifest.version);
+    expect(existsSync(join(ROOT, "dist", `driftless-gitops-${manifest.version}.tgz`))).toBe(true);
+    expect(existsSync(join(home, "my-infra", "node_modules", "@driftless", "core", "package.json"))).toBe(
+      true,
+    );
+    // The toolchain stands on its own: nothing in it points back into the clone.
+    const prefix = join(home, ".driftless");
+    for (const file of ["env", "bin/pulumi-resource-pulumi-nodejs"]) {
+      expect(readFileSync(join(prefix, file), "utf8"), file).not.toContain(ROOT);
+    }
+    const node = execFileSync(join(prefix, "node", "bin", "node"), ["--version"], {
+      encoding: "utf8",
+    }).trim();
+    const [major = 0, minor = 0] = node.slice(1).split(".").map(Number);
+    expect(major > 22 || (major === 22 && minor >= 12), node).toBe(true);
+    expect(existsSync(join(prefix, "pulumi", "bin", "pulumi-language-nodejs"))).toBe(true);
+  }, 600_000);
+});
