@@ -30,6 +30,11 @@ export interface Gitea {
   readonly pushUrl: string;
   /** Calls API v1 as the admin; throws on a non-2xx answer. */
   api<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /**
+   * With `{ ssh: true }`: the built-in SSH server's loopback port and its host
+   * key as a `known_hosts` line (`[127.0.0.1]:<port> ssh-ed25519 …`).
+   */
+  readonly ssh?: { readonly port: number; readonly knownHostsLine: string };
   /** Adds a repository webhook (type gitea: GitHub-compatible headers and HMAC) for push and pull request events. */
   addWebhook(url: string, secret: string): Promise<number>;
   stop(): Promise<void>;
@@ -43,8 +48,17 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts Gitea in `dir` and creates `owner/repo` in it. */
-export async function startGitea(dir: string, owner = "acme", repo = "infra"): Promise<Gitea> {
+/**
+ * Starts Gitea in `dir` and creates `owner/repo` in it. With `ssh`, its
+ * built-in SSH server listens on loopback too (user `git`), with a host key
+ * made here so the test knows it.
+ */
+export async function startGitea(
+  dir: string,
+  owner = "acme",
+  repo = "infra",
+  options: { readonly ssh?: boolean } = {},
+): Promise<Gitea> {
   const binary = join(BIN, "gitea");
   if (!existsSync(binary)) {
     throw new Error(`no Gitea at ${binary}: run scripts/bootstrap-gitea.sh (make test does)`);
@@ -63,6 +77,26 @@ export async function startGitea(dir: string, owner = "acme", repo = "infra"): P
     GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT: "true",
     GIT_CONFIG_NOSYSTEM: "1",
   };
+  let ssh: { port: number; knownHostsLine: string; settings: string } | undefined;
+  if (options.ssh) {
+    const sshPort = await freePort();
+    const hostKey = join(dir, "ssh-host", "ed25519");
+    mkdirSync(join(dir, "ssh-host"), { recursive: true });
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "gitea-host", "-f", hostKey]);
+    const publicKey = readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    ssh = {
+      port: sshPort,
+      knownHostsLine: `[127.0.0.1]:${sshPort} ${publicKey}`,
+      settings: `DISABLE_SSH = false
+START_SSH_SERVER = true
+SSH_DOMAIN = 127.0.0.1
+SSH_LISTEN_HOST = 127.0.0.1
+SSH_LISTEN_PORT = ${sshPort}
+SSH_PORT = ${sshPort}
+SSH_SERVER_HOST_KEYS = ${hostKey}
+BUILTIN_SSH_SERVER_USER = git`,
+    };
+  }
   const internalToken = execFileSync(binary, ["generate", "secret", "INTERNAL_TOKEN"], {
     env,
     encoding: "utf8",
@@ -89,7 +123,7 @@ DOMAIN = 127.0.0.1
 APP_DATA_PATH = ${join(dir, "data")}
 STATIC_ROOT_PATH = ${moduleRoot}
 OFFLINE_MODE = true
-DISABLE_SSH = true
+${ssh ? ssh.settings : "DISABLE_SSH = true"}
 LFS_START_SERVER = false
 
 [security]
@@ -204,6 +238,7 @@ LEVEL = Warn
       cloneUrl: made.clone_url,
       pushUrl,
       api,
+      ...(ssh ? { ssh: { port: ssh.port, knownHostsLine: ssh.knownHostsLine } } : {}),
       async addWebhook(hookUrl, secret) {
         const hook = await api<{ id: number }>("POST", `/repos/${owner}/${repo}/hooks`, {
           type: "gitea",

@@ -422,6 +422,10 @@ function shellQuote(value: string): string {
 
 function gitMessage(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
+  // ssh's own words, then git's "Could not read from remote repository", which hides why.
+  if (/Host key verification failed/.test(text)) {
+    return "the SSH server's host key is not the one `auth.knownHostsPath` lists for it (Host key verification failed); refusing to connect. If the server is the right one, add its key to that file (`ssh-keyscan -p <port> <host>`)";
+  }
   return (
     text
       .split("\n")
