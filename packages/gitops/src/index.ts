@@ -16,7 +16,6 @@
 
 // Serving: the HTTP handler and server, the service configuration, preview reports.
 export { ConfigError, type DriftlessConfig, loadConfig, parseConfig, type SecretRef } from "./cli/config.js";
-export { checkApprovalRequest } from "./pipelines/approvals.js";
 export { EngineProgressRenderer, PulumiEngine } from "./engine/engine.js";
 export type { TypeCheck } from "./engine/typecheck.js";
 export type {
@@ -98,6 +97,7 @@ export type {
   RefPreview,
   SuspendRequest,
 } from "./options.js";
+export { checkApprovalRequest } from "./pipelines/approvals.js";
 export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./pipelines/graph.js";
 export type { PromotionRequest } from "./pipelines/promotion.js";
 export { Reconciler } from "./reconciler.js";

@@ -8,9 +8,8 @@
 
 import { existsSync, rmdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { CancelledError, ReconcilerStoppedError, UnknownTargetError } from "./errors.js";
+import { CancelledError, UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
-import { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";
 import { discoverTargets } from "./git/discovery.js";
 import {
   type ApprovalRequest,
@@ -24,7 +23,7 @@ import {
   resolveOptions,
   type SuspendRequest,
 } from "./options.js";
-import { afterRun, graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
+import { graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
 import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
@@ -36,7 +35,6 @@ import type { Recorder } from "./run/recorder.js";
 import type { RunEnd } from "./run/run.js";
 import { isStoredSuspended, isSuspended } from "./run/status.js";
 import type { CommandHost } from "./schedule/commands.js";
-import * as commands from "./schedule/commands.js";
 import * as commands from "./schedule/commands.js";
 import type { RunQueue, RunRequest } from "./schedule/queue.js";
 import type { Runtime, TargetState } from "./schedule/runtime.js";

@@ -3,9 +3,7 @@
  * and their results, promotions and stack leases. Storage, events, HTTP and
  * the CLI import these types from here, not from a store implementation.
  */
-
-import type { ChangeCounts, DriftedResource, PlannedStep } from "./engine/engine.js";
-import type { ChangeCounts, PlannedStep } from "./engine/types.js";
+import type { ChangeCounts, DriftedResource, PlannedStep } from "./engine/types.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
 export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";

@@ -5,7 +5,6 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { isTemplate, type TargetTemplate, templateIssues } from "../git/discovery.js";
-import type { WebhookSecrets } from "../http/handler.js";
 import type { WebhookSecrets } from "../http/routes/webhooks.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "../notify/notifier.js";
 import type { ReplicaOptions } from "../replicas/replicas.js";

@@ -1,9 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { checkApprovalRequest } from "../pipelines/approvals.js";
-import type { DriftlessConfig } from "./config.js";
 import type { Reconciler } from "../reconciler.js";
 import { previewMarkdown, previewReport } from "../run/report.js";
 import type { RunRecord } from "../store/store.js";
+import type { DriftlessConfig } from "./config.js";
 import { cliLogger, interruptSignal, openReconciler } from "./context.js";
 import { type CliIO, EXIT, progressLine } from "./output.js";
 

@@ -7,7 +7,6 @@
 import { CancelledError, PlanDivergedError, RetryableError, SetupError, StalledError } from "../errors.js";
 import { sleep } from "../util.js";
 import { loadedAutomation } from "./automation.js";
-import type { EngineOperationOptions, StackRequest } from "./engine.js";
 import type { StepCollector } from "./events.js";
 import { clearStaleLocks, projectName } from "./fileBackend.js";
 import { clearStalePostgresLocks, isPostgresBackend } from "./postgresBackend.js";

@@ -6,14 +6,13 @@
 import { combineSpecErrors, DriftlessError, SpecError } from "../errors.js";
 import { pathMatches } from "../git/match.js";
 import { sameRepo } from "../git/repo.js";
-import { pathMatches } from "../http/push.js";
 import { DEPENDENCY_CONFIG_PREFIX } from "../run/stackRequest.js";
 import { condition } from "../run/status.js";
 import type { Runtime, TargetState } from "../schedule/runtime.js";
 import { type ResolvedTarget, resolveTarget, type TargetSpec } from "../spec/spec.js";
 import { stableJson } from "../util.js";
-import { type DependencyGraph, dependentsFirst, dependentsOf, graphErrors, validateGraph } from "./graph.js";
-import { checkPromotions, ordering, promotionErrors } from "./promotion.js";
+import { type DependencyGraph, dependentsFirst, dependentsOf, graphErrors } from "./graph.js";
+import { ordering, promotionErrors } from "./promotion.js";
 
 /** The ordering graph of the managed targets (dependencies and promotion sources). */
 export function graphOf(rt: Runtime): DependencyGraph {

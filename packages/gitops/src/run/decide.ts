@@ -8,7 +8,6 @@ import type { Plan } from "../engine/types.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { TargetStatus, Trigger } from "../types.js";
 import { sha256, stableJson } from "../util.js";
-import type { Plan } from "../engine/engine.js";
 
 /** What a run knows when it decides. */
 export interface DecideInput {

@@ -5,7 +5,6 @@
  */
 import { rmSync } from "node:fs";
 import type { Logger } from "pino";
-import type { EngineProgress } from "../engine/engine.js";
 import type { EngineProgress } from "../engine/types.js";
 import type { ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { Clock } from "../options.js";

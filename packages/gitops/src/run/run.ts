@@ -4,10 +4,15 @@
  * an error once, and records status, history, events and follow-ups in `finally`.
  */
 import type { Logger } from "pino";
-import { EngineProgressRenderer, type ChangeCounts, type EngineOperationOptions, type EngineProgress, type Plan, type StackRequest } from "../engine/engine.js";
+import { EngineProgressRenderer } from "../engine/engine.js";
 import type { TypeCheck } from "../engine/typecheck.js";
-import type { ChangeCounts, EngineOperationOptions, EngineProgress, Plan, StackRequest } from "../engine/types.js";
-import { specDigest } from "./decide.js";
+import type {
+  ChangeCounts,
+  EngineOperationOptions,
+  EngineProgress,
+  Plan,
+  StackRequest,
+} from "../engine/types.js";
 import {
   CancelledError,
   FencedError,
@@ -23,6 +28,7 @@ import type { ResolvedTarget } from "../spec/spec.js";
 import { LOG_LINES, type RunLogWriter } from "../store/runLog.js";
 import type { PendingApproval, RunRecord, RunResult, TargetStatus, Trigger } from "../types.js";
 import { stableJson } from "../util.js";
+import { specDigest } from "./decide.js";
 import { collectSecrets } from "./stackRequest.js";
 import { deferredStatus } from "./status.js";
 

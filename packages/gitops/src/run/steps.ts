@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
-import type { Plan } from "../engine/types.js";
 import { prepareDependencies } from "../engine/workspace.js";
 import { GateRefusedError, PlanDivergedError, StateMovedError } from "../errors.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "../pipelines/dependencies.js";

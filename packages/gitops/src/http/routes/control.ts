@@ -3,8 +3,8 @@
  * (each with who and why). Errors map to status codes by type (see `errorReply`).
  */
 import type { IncomingMessage } from "node:http";
-import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import { StalledError } from "../../errors.js";
+import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { PromotionRequest } from "../../pipelines/promotion.js";
 import { previewMarkdown, previewReport } from "../../run/report.js";
 import { isShaPrefix } from "../../util.js";

@@ -8,8 +8,16 @@ import type { IncomingMessage } from "node:http";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import { isShaPrefix } from "../../util.js";
 import { readBody } from "../body.js";
-import { type Api, bearerToken, errorReply, MAX_ECHOED, type Reply, type Route, tokenMatches } from "../router.js";
 import { mountOf } from "../mount.js";
+import {
+  type Api,
+  bearerToken,
+  errorReply,
+  MAX_ECHOED,
+  type Reply,
+  type Route,
+  tokenMatches,
+} from "../router.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
