@@ -66,7 +66,9 @@ describe("replacements of fixed-name objects: upstream provider, lifelike cluste
   let repo: TestRepo;
   let reconciler: Reconciler;
   let server: DriftlessServer;
-  let app: { raw: { selector: Record<string, string>; deleteBeforeReplace?: boolean } };
+  let app: {
+    raw: { selector: Record<string, string>; storage?: string; deleteBeforeReplace?: boolean };
+  };
 
   const spec = (): TargetSpec => ({
     name: "ledger",
@@ -83,6 +85,7 @@ describe("replacements of fixed-name objects: upstream provider, lifelike cluste
   });
   const secretPath = `/api/v1/namespaces/${NS}/secrets/ledger-db`;
   const rawPath = `/apis/apps/v1/namespaces/${NS}/deployments/raw`;
+  const rawDbPath = `/apis/apps/v1/namespaces/${NS}/statefulsets/raw-db`;
   const servicePath = `/apis/apps/v1/namespaces/${NS}/deployments/ledger`;
   const get = async (path: string) => (await cluster.api<KubeObject>("GET", path)).body;
   const podNames = async () => {
@@ -192,6 +195,32 @@ describe("replacements of fixed-name objects: upstream provider, lifelike cluste
       for (const value of [DECLARED, HAND_EDITED, b64(DECLARED), b64(HAND_EDITED)])
         expect(text).not.toContain(value);
     }
+  });
+
+  it("stalls a change of a StatefulSet's volumeClaimTemplates, deleting nothing", async () => {
+    // The provider built here does not replace a StatefulSet for this field: it
+    // plans an update, which the API server refuses (the field is immutable),
+    // so the preview fails and nothing is touched.
+    const before = await get(rawDbPath);
+    app.raw = { ...app.raw, storage: "2Gi" };
+    const revision = repo.commit(
+      { "app.json": `${JSON.stringify(app, null, 2)}\n` },
+      "raw-db: larger volumes",
+    );
+    const stalled = await reconciler.reconcile("ledger", { trigger: "webhook" });
+    expect(stalled.result).toBe("stalled");
+    expect(stalled.revision).toBe(revision);
+    expect(stalled.error).toMatch(/StatefulSet\.apps "raw-db" is invalid: spec: Forbidden/);
+    expect(stalled.plan ?? []).toEqual([]);
+    const after = await get(rawDbPath);
+    expect(after.metadata.uid).toBe(before.metadata.uid);
+    expect(JSON.stringify(after.spec)).toContain('"storage":"1Gi"');
+    // Back as it was, so the next case starts from an applied revision.
+    app.raw = { selector: app.raw.selector };
+    repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, "raw-db: volumes as before");
+    expect((await reconciler.reconcile("ledger", { trigger: "webhook" })).result).toMatch(
+      /^(applied|unchanged)$/,
+    );
   });
 
   it("stalls a create-before-delete replacement of an object by itself, deleting nothing, until approved", async () => {
