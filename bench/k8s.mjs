@@ -87,7 +87,7 @@ try {
     app.services.api = { ...app.services.api, replicas, image };
     const started = performance.now();
     repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, `api ${image}`);
-    const request = reconciler.request("shop", { trigger: "webhook", force: false });
+    const request = await reconciler.request("shop", { trigger: "webhook", force: false });
     const seen = await until(
       (d) =>
         d.spec.replicas === replicas &&
@@ -110,7 +110,7 @@ try {
       body: live,
       fieldManager: "kubectl-edit",
     });
-    const correction = reconciler.request("shop", { trigger: "manual" });
+    const correction = await reconciler.request("shop", { trigger: "manual" });
     const corrected = await until((d) => d.spec.replicas === replicas && ready(d, replicas));
     const fixed = await correction.done;
     if (fixed.result !== "drift-corrected")

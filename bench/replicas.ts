@@ -48,7 +48,7 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
       const repo = createRepo(join(sandbox.dir, `repo-${i}`));
       return { url: repo.fileUrl, head: repo.commit({ "README.md": `repo ${i}\n` }, "init") };
     });
-    seed(url, repos, targets);
+    await seed(url, repos, targets);
     const env = { ...process.env, ...sandbox.env, DRIFTLESS_LOG_LEVEL: "silent" };
     const args = (i: number) =>
       JSON.stringify({
@@ -194,13 +194,17 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
 }
 
 /** Every target starts out applied at its repository's head, as after a first pass. */
-function seed(url: string, repos: readonly { url: string; head: string }[], targets: number): void {
-  const store = new PostgresStore(url);
+async function seed(
+  url: string,
+  repos: readonly { url: string; head: string }[],
+  targets: number,
+): Promise<void> {
+  const store = await PostgresStore.open(url);
   try {
     const now = new Date().toISOString();
     for (let i = 0; i < targets; i++) {
       const repo = repos[i % repos.length] as { head: string };
-      store.putStatus({
+      await store.putStatus({
         name: `t-${i}`,
         conditions: [],
         lastAppliedRevision: repo.head,
@@ -209,7 +213,7 @@ function seed(url: string, repos: readonly { url: string; head: string }[], targ
       });
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -15,18 +15,19 @@ const { dataDir, repos, targets, seconds } = JSON.parse(process.argv[2] as strin
 // just done, as after a first pass; what remains is the steady no-op load.
 const store = new SqliteStore(join(dataDir, "driftless.db"));
 const now = new Date().toISOString();
-const specs: TargetSpec[] = Array.from({ length: targets }, (_, i) => {
+const specs: TargetSpec[] = [];
+for (let i = 0; i < targets; i++) {
   const repo = repos[i % repos.length] as { url: string; head: string };
   const name = `t-${i}`;
-  store.putStatus({
+  await store.putStatus({
     name,
     conditions: [],
     lastAppliedRevision: repo.head,
     lastDriftCheckAt: now,
     updatedAt: now,
   });
-  return { name, repo: repo.url, stack: name, passphrase: "bench", interval: "1m", resync: "24h" };
-});
+  specs.push({ name, repo: repo.url, stack: name, passphrase: "bench", interval: "1m", resync: "24h" });
+}
 const engine = new PulumiEngine();
 const reconciler = await Reconciler.create({
   dataDir,

@@ -55,7 +55,7 @@ export async function uiFleet(targetCount: number) {
   const name = (i: number) => `t-${String(i).padStart(4, "0")}`;
   const now = new Date().toISOString();
   // Statuses and one run per target, as a fleet that has been running would have them.
-  const seed = (i: number) => {
+  const seed = async (i: number) => {
     const drifted = i % 10 === 3;
     const stalled = i % 25 === 7;
     const condition = (type: "Ready" | "Drifted" | "Stalled", status: boolean, reason: string) => ({
@@ -79,7 +79,7 @@ export async function uiFleet(targetCount: number) {
       revisionAppliedAt: now,
       updatedAt: now,
     };
-    store.putStatus(status);
+    await store.putStatus(status);
     const run = {
       id: `run-${i}`,
       target: name(i),
@@ -89,10 +89,10 @@ export async function uiFleet(targetCount: number) {
       // A finished run keeps its log's last lines in its record.
       log: Array.from({ length: 30 }, (_, l) => `${now} [step] line ${l} of run ${i}`).join("\n"),
     };
-    store.startRun(run);
-    store.finishRun({ ...run, finishedAt: now, result: drifted ? "drift-detected" : "unchanged" });
+    await store.startRun(run);
+    await store.finishRun({ ...run, finishedAt: now, result: drifted ? "drift-detected" : "unchanged" });
   };
-  for (let i = 1; i < targetCount; i++) seed(i);
+  for (let i = 1; i < targetCount; i++) await seed(i);
   const reconciler = await Reconciler.create({
     dataDir: bench.dataDir,
     store,
@@ -114,7 +114,7 @@ export async function uiFleet(targetCount: number) {
   // One real run fills the local mirror, as a fleet's first runs do: rows show the commit subject.
   const first = await reconciler.reconcile(name(0));
   if (first.result !== "applied") throw new Error(`the first run ended ${first.result}: ${first.error}`);
-  seed(0);
+  await seed(0);
   // Scheduled, so rows show their next check; startup checks skip (revision unchanged).
   reconciler.start();
   await reconciler.whenIdle();

@@ -102,7 +102,7 @@ export async function webhookBenchmark(runs: number): Promise<Figure[]> {
         const started = engine.started.get(remote.name);
         if (started === undefined) throw new Error(`the push did not reach the engine for ${remote.name}`);
         samples.get(remote.name)?.push(started - sent);
-        const line = reconciler.runLog(runId)?.text.match(/\[steps\] (.*)/)?.[1] ?? "";
+        const line = (await reconciler.runLog(runId))?.text.match(/\[steps\] (.*)/)?.[1] ?? "";
         for (const part of line.split("; ")) {
           const [step, ms] = part.split(" ");
           if (!step || !BEFORE_ENGINE.includes(step)) continue;

@@ -140,8 +140,8 @@ say(`HTTP API on ${server.url} while the demo runs (\`driftless serve\` keeps on
 step(3, "apply the first commit");
 const firstRun = await reconciler.reconcile("local-site", { trigger: "webhook", force: false });
 expectResult(firstRun, "applied");
-say(`outputs: ${JSON.stringify(reconciler.status("local-site").outputs)}`);
-if (reconciler.status("local-site").lastAppliedRevision !== first)
+say(`outputs: ${JSON.stringify((await reconciler.status("local-site")).outputs)}`);
+if ((await reconciler.status("local-site")).lastAppliedRevision !== first)
   fail("the first commit was not recorded as applied");
 
 step(4, "commit a change: a new heading and a new page");
@@ -192,14 +192,14 @@ expectResult(
 step(8, "status and history");
 const viaHttp = await (await fetch(`${server.url}/targets/local-site`)).json();
 say(`GET /targets/local-site → ${JSON.stringify(viaHttp).slice(0, 160)}…`);
-const status = reconciler.status("local-site");
+const status = await reconciler.status("local-site");
 const condition = (type) => status.conditions.find((c) => c.type === type);
 console.log(`\n  TARGET      READY  STALLED  DRIFTED  APPLIED REVISION`);
 console.log(
   `  local-site  ${String(condition("Ready")?.status ?? false).padEnd(5)}  ${String(condition("Stalled")?.status ?? false).padEnd(7)}  ${String(condition("Drifted")?.status ?? false).padEnd(7)}  ${status.lastAppliedRevision?.slice(0, 12)}`,
 );
 console.log(`\n  WHEN                      TRIGGER   REVISION      RESULT`);
-const history = reconciler.history("local-site", 20).reverse();
+const history = (await reconciler.history("local-site", 20)).reverse();
 for (const run of history) {
   console.log(
     `  ${run.startedAt.padEnd(24)}  ${run.trigger.padEnd(8)}  ${(run.revision ?? "").slice(0, 12).padEnd(12)}  ${run.result}`,

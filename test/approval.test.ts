@@ -71,7 +71,7 @@ describe("approvals with the real engine", () => {
       ["delete", "e.html"],
       ["update", "a.html"],
     ]);
-    const approval = reconciler.status("site").awaitingApproval;
+    const approval = (await reconciler.status("site")).awaitingApproval;
     expect(approval).toMatchObject({ revision: v2, runId: held.id, stateVersion: expect.any(String) });
     expect(existsSync(approval?.planFile ?? "")).toBe(true);
     // Nothing was applied.
@@ -85,14 +85,14 @@ describe("approvals with the real engine", () => {
     );
     expect(engine.invocations).toBe(before);
 
-    const applied = await reconciler.approve("site").done;
+    const applied = await (await reconciler.approve("site")).done;
     expect(applied).toMatchObject({ result: "applied", revision: v2 });
     expect(applied.log).toMatch(new RegExp(`up with the plan approved from run ${held.id.slice(0, 8)}`));
     // The approved plan was applied as saved: no second preview.
     expect(applied.log).not.toMatch(/\[preview\]/);
     expect(existsSync(page("e.html"))).toBe(false);
     expect(readFileSync(page("a.html"), "utf8")).toBe("a2");
-    expect(reconciler.status("site").awaitingApproval).toBeUndefined();
+    expect((await reconciler.status("site")).awaitingApproval).toBeUndefined();
     expect(existsSync(approval?.planFile ?? "")).toBe(false);
   });
 
@@ -100,7 +100,7 @@ describe("approvals with the real engine", () => {
     const v3 = repo.commit(pages({ "a.html": "a2", "b.html": "b1", "c.html": "c1" }), "drop d");
     const held = await reconciler.reconcile("site", { trigger: "webhook" });
     expect(held.result).toBe("awaiting-approval");
-    const pinned = reconciler.status("site").awaitingApproval?.stateVersion;
+    const pinned = (await reconciler.status("site")).awaitingApproval?.stateVersion;
 
     // Someone edits b.html by hand and refreshes the stack out of band.
     writeFileSync(page("b.html"), "b edited");
@@ -117,10 +117,10 @@ describe("approvals with the real engine", () => {
     );
     await stack.refresh();
 
-    const replanned = await reconciler.approve("site").done;
+    const replanned = await (await reconciler.approve("site")).done;
     expect(replanned).toMatchObject({ result: "awaiting-approval", revision: v3 });
     expect(replanned.log).toMatch(/the stack's state changed since the plan was made .*; planning again/);
-    const next = reconciler.status("site").awaitingApproval;
+    const next = (await reconciler.status("site")).awaitingApproval;
     expect(next?.runId).toBe(replanned.id);
     expect(next?.stateVersion).not.toBe(pinned);
     // The new plan also puts b.html back; nothing was applied yet.
@@ -130,7 +130,7 @@ describe("approvals with the real engine", () => {
     ]);
     expect(existsSync(page("d.html"))).toBe(true);
 
-    const applied = await reconciler.approve("site").done;
+    const applied = await (await reconciler.approve("site")).done;
     expect(applied).toMatchObject({ result: "applied", revision: v3 });
     expect(existsSync(page("d.html"))).toBe(false);
     expect(readFileSync(page("b.html"), "utf8")).toBe("b1");
@@ -140,9 +140,9 @@ describe("approvals with the real engine", () => {
     const v4 = repo.commit(pages({ "a.html": "a2", "b.html": "b1" }), "drop c");
     expect((await reconciler.reconcile("site", { trigger: "webhook" })).result).toBe("awaiting-approval");
     const v5 = repo.commit(pages({ "a.html": "a5", "b.html": "b1" }), "and change a");
-    const run = await reconciler.approve("site", v4).done;
+    const run = await (await reconciler.approve("site", v4)).done;
     expect(run).toMatchObject({ result: "awaiting-approval", revision: v5 });
-    expect(reconciler.status("site").awaitingApproval?.revision).toBe(v5);
+    expect((await reconciler.status("site")).awaitingApproval?.revision).toBe(v5);
     expect(existsSync(page("c.html"))).toBe(true);
   });
 });

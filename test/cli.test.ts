@@ -464,7 +464,7 @@ describe("the driftless CLI before anything ran", () => {
   it("knows the targets that `paths:` discovery expanded into", async () => {
     const store = new SqliteStore(join(dir, "data", "driftless.db"));
     const at = new Date().toISOString();
-    store.putStatus({
+    await store.putStatus({
       name: "stacks-network",
       conditions: [{ type: "Ready", status: true, reason: "Applied", message: "applied", since: at }],
       lastAppliedRevision: "a".repeat(40),

@@ -45,7 +45,7 @@ describe("recovery after the reconciler is killed during up", () => {
 
     const reconciler = await Reconciler.create({ dataDir, targets: [target], installDependencies: false });
     try {
-      expect(reconciler.history("site")[0]?.result).toBe("interrupted");
+      expect((await reconciler.history("site"))[0]?.result).toBe("interrupted");
       const run = await reconciler.reconcile("site");
       expect(run.error).toBeUndefined();
       expect(run.result).toBe("applied");

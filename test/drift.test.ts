@@ -37,8 +37,8 @@ describe("drift with the real engine", () => {
     ...overrides,
   });
   const page = (name: string) => readFileSync(join(outDir, name), "utf8");
-  const condition = (target: string, type: string) =>
-    reconciler.status(target).conditions.find((c) => c.type === type);
+  const condition = async (target: string, type: string) =>
+    (await reconciler.status(target)).conditions.find((c) => c.type === type);
   const driftMetric = async (target: string) => {
     const text = await metrics.registry.metrics();
     const line = text
@@ -81,13 +81,13 @@ describe("drift with the real engine", () => {
     const run = await reconciler.reconcile("watch", { trigger: "startup", force: false });
     expect(run.error).toBeUndefined();
     expect(run).toMatchObject({ result: "drift-detected", drift: true, revision: first });
-    expect(condition("watch", "Drifted")).toMatchObject({ status: true, reason: "DriftDetected" });
+    expect(await condition("watch", "Drifted")).toMatchObject({ status: true, reason: "DriftDetected" });
     expect(drifts).toEqual([expect.objectContaining({ target: "watch", revision: first })]);
     expect(await driftMetric("watch")).toBe(1);
     // Detect mode applies nothing and shows no applied revision.
     expect(page("about.html")).toBe("edited by hand");
-    expect(reconciler.status("watch").lastAppliedRevision).toBeUndefined();
-    expect(reconciler.status("watch").pendingChanges).toBeUndefined();
+    expect((await reconciler.status("watch")).lastAppliedRevision).toBeUndefined();
+    expect((await reconciler.status("watch")).pendingChanges).toBeUndefined();
   });
 
   it("reports drift and changes from Git apart when a commit lands while drift exists", async () => {
@@ -99,9 +99,9 @@ describe("drift with the real engine", () => {
     expect(run.error).toBeUndefined();
     expect(run).toMatchObject({ result: "drift-detected", drift: true, revision: second });
     expect(run.log).toMatch(/drift in 1 resource\(s\); changes from Git not yet applied/);
-    const status = reconciler.status("watch");
-    expect(condition("watch", "Drifted")?.status).toBe(true);
-    expect(condition("watch", "Ready")).toMatchObject({ status: true, reason: "ChangesPending" });
+    const status = await reconciler.status("watch");
+    expect((await condition("watch", "Drifted"))?.status).toBe(true);
+    expect(await condition("watch", "Ready")).toMatchObject({ status: true, reason: "ChangesPending" });
     expect(status.pendingChanges).toEqual({ revision: second });
     expect(status.lastAppliedRevision).toBeUndefined();
     expect(await driftMetric("watch")).toBe(2);
@@ -113,8 +113,8 @@ describe("drift with the real engine", () => {
     writeFileSync(join(outDir, "about.html"), "<p>about</p>");
     const run = await reconciler.reconcile("watch", { trigger: "manual" });
     expect(run).toMatchObject({ result: "planned", drift: false });
-    expect(condition("watch", "Drifted")?.status).toBe(false);
-    expect(condition("watch", "Ready")?.reason).toBe("ChangesPending");
+    expect((await condition("watch", "Drifted"))?.status).toBe(false);
+    expect((await condition("watch", "Ready"))?.reason).toBe("ChangesPending");
     expect(await driftMetric("watch")).toBe(2);
   });
 });

@@ -130,7 +130,7 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
   };
   const runFor = (revision: string) =>
     until(
-      () => reconciler.history("site").find((r) => r.revision === revision && r.finishedAt),
+      async () => (await reconciler.history("site")).find((r) => r.revision === revision && r.finishedAt),
       `a finished run of ${revision.slice(0, 12)}`,
       180_000,
     );
@@ -329,7 +329,7 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
   it("marks a pull request with a broken program failed, with the error, and leaves the stack alone; the program reads and posts no secret", async () => {
     git(work, "checkout", "--quiet", "main");
     const digest = stateDigest();
-    const runs = reconciler.history("site").length;
+    const runs = (await reconciler.history("site")).length;
     // The pull request's code prints and throws every variable it can read,
     // the service's first (an engine error is cut at 1,500 characters).
     const wanted = [...Object.keys(SERVICE_ENV), "DRIFTLESS_E2E_GITEA_TOKEN", "PULUMI_CONFIG_PASSPHRASE"];
@@ -373,7 +373,7 @@ describe("pull requests, statuses and notifications on a real Gitea", () => {
     expect(comment?.body).toContain('this program is broken: {"PULUMI_CONFIG_PASSPHRASE":"[redacted]"}');
     expect(comment?.body).toContain('"PATH":');
     expect(stateDigest()).toBe(digest);
-    expect(reconciler.history("site")).toHaveLength(runs);
+    expect(await reconciler.history("site")).toHaveLength(runs);
   });
 
   it("plans a ref on request through the API, with a token only", async () => {

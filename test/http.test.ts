@@ -163,7 +163,7 @@ describe("the HTTP service", () => {
     // Still answering after all of that, and nothing ran.
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect(started).toEqual([]);
-    expect(reconciler.history("site")).toEqual([]);
+    expect(await reconciler.history("site")).toEqual([]);
   });
 
   it("triggers nothing for a push that touches other paths", async () => {
@@ -213,7 +213,7 @@ describe("the HTTP service", () => {
     expect(run).toMatchObject({ target: "site", trigger: "webhook", result: "applied", revision });
     const history = (await (await api("/targets/site/runs?limit=5")).json()) as { runs: RunRecord[] };
     expect(history.runs.map((r) => r.id)).toEqual([triggered[0]?.runId]);
-    expect(reconciler.history("other")).toEqual([]);
+    expect(await reconciler.history("other")).toEqual([]);
     expect(started).toEqual(["site"]);
 
     const after = parsePrometheus(await (await fetch(`${server.url}/metrics`)).text());

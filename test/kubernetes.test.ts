@@ -105,11 +105,11 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
    * commit relabels every object with its SHA, but a step counts as drift
    * only when it changes a property refresh found changed.
    */
-  const expectApplied = (run: RunRecord, revision: string) => {
+  const expectApplied = async (run: RunRecord, revision: string) => {
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("applied");
     expect(run.revision).toBe(revision);
-    expect(reconciler.status("shop").lastAppliedRevision).toBe(revision);
+    expect((await reconciler.status("shop")).lastAppliedRevision).toBe(revision);
   };
   const deployment = (name: string) => apps.readNamespacedDeployment({ name, namespace: NS });
   const status = async (read: () => Promise<unknown>) => {
@@ -244,7 +244,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     }, "api 1.1.0, three replicas");
     const run = await push();
     expect(run.error).toBeUndefined();
-    expectApplied(run, second);
+    await expectApplied(run, second);
     const api = await deployment("api");
     expect(api.metadata?.labels?.[COMMIT_LABEL]).toBe(second);
     expect(api.spec?.template.spec?.containers[0]?.image).toBe("ghcr.io/acme/api:1.1.0");
@@ -292,7 +292,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     const api = await deployment("api");
     expect(api.spec?.replicas).toBe(7);
     expect(api.metadata?.labels?.["app.kubernetes.io/component"]).toBe("edited");
-    expect(reconciler.status("shop").conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
+    expect((await reconciler.status("shop")).conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
 
     reconciler.addTarget(spec());
     expect((await manual()).result).toBe("drift-corrected");
@@ -345,7 +345,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     }, "api logs at debug");
     const run = await push();
     expect(run.error).toBeUndefined();
-    expectApplied(run, third);
+    await expectApplied(run, third);
     const api = await deployment("api");
     const after = refOf(api);
     expect(after).toMatch(/^api-settings-[0-9a-f]{8}$/);
@@ -370,7 +370,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
   });
 
   it("fails a rollout that never becomes Ready with the provider's verdict, to be retried, and keeps the old Pods serving", async () => {
-    const applied = reconciler.status("shop").lastAppliedRevision;
+    const applied = (await reconciler.status("shop")).lastAppliedRevision;
     const good = (await deployment("api")).spec?.template.spec?.containers[0]?.image;
     const broken = `ghcr.io/acme/api:1.2.0-${NEVER_READY_MARKER}`;
     const bad = change((a) => {
@@ -387,11 +387,11 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     expect(run.result).toBe("failed");
     expect(run.revision).toBe(bad);
     expect(run.error).toMatch(providerVerdict);
-    expect(reconciler.status("shop").stalledRevision).toBeUndefined();
-    expect(reconciler.status("shop").lastAppliedRevision).toBe(applied);
-    expect(reconciler.status("shop").conditions.find((c) => c.type === "Stalled")?.status ?? false).toBe(
-      false,
-    );
+    expect((await reconciler.status("shop")).stalledRevision).toBeUndefined();
+    expect((await reconciler.status("shop")).lastAppliedRevision).toBe(applied);
+    expect(
+      (await reconciler.status("shop")).conditions.find((c) => c.type === "Stalled")?.status ?? false,
+    ).toBe(false);
 
     // The Deployment was updated; its new Pods run unready, and the old
     // ReplicaSet still serves every replica behind the Service.
@@ -422,13 +422,13 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     }, "back to the good image");
     const fixed = await push();
     expect(fixed.error).toBeUndefined();
-    expectApplied(fixed, fix);
+    await expectApplied(fixed, fix);
     rolledOut(await deployment("api"), 3);
     expect((await replicaSets("api")).find((s) => s.image === broken)?.replicas).toBe(0);
   });
 
   it("labels every object it manages with the commit it came from", async () => {
-    const head = reconciler.status("shop").lastAppliedRevision;
+    const head = (await reconciler.status("shop")).lastAppliedRevision;
     expect(head).toMatch(/^[0-9a-f]{40}$/);
     const kinds = [
       "/api/v1/namespaces/shop/configmaps",
@@ -460,7 +460,7 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     }, "retire the worker");
     const run = await push();
     expect(run.error).toBeUndefined();
-    expectApplied(run, retired);
+    await expectApplied(run, retired);
     expect(await status(() => deployment("worker"))).toBe(404);
     expect(await status(() => core.readNamespacedService({ name: "worker", namespace: NS }))).toBe(404);
     // The garbage collector takes its ReplicaSet and Pods along.
@@ -472,15 +472,15 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
   });
 
   it("refuses a commit that would delete the Namespace and deletes nothing", async () => {
-    const applied = reconciler.status("shop").lastAppliedRevision;
+    const applied = (await reconciler.status("shop")).lastAppliedRevision;
     const risky = change((a) => {
       a.manageNamespace = false;
     }, "stop managing the namespace");
     const run = await push();
     expect(run.result).toBe("stalled");
     expect(run.error).toMatch(/kubernetes:core\/v1:Namespace/);
-    expect(reconciler.status("shop").stalledRevision).toBe(risky);
-    expect(reconciler.status("shop").lastAppliedRevision).toBe(applied);
+    expect((await reconciler.status("shop")).stalledRevision).toBe(risky);
+    expect((await reconciler.status("shop")).lastAppliedRevision).toBe(applied);
 
     const ns = await core.readNamespace({ name: NS });
     expect(ns.metadata?.deletionTimestamp).toBeUndefined();

@@ -100,8 +100,8 @@ describe("run logs on the real engine", () => {
     try {
       const planned = await previewer.reconcile("site");
       expect(planned.result).toBe("planned");
-      const upLog = previewer.runLog(applied.id)?.text ?? "";
-      const previewLog = previewer.runLog(planned.id)?.text ?? "";
+      const upLog = (await previewer.runLog(applied.id))?.text ?? "";
+      const previewLog = (await previewer.runLog(planned.id))?.text ?? "";
       for (const log of [upLog, previewLog]) {
         expect(log).not.toContain("__provider");
         expect(log).not.toContain("exports.handler");
@@ -123,7 +123,7 @@ describe("run logs on the real engine", () => {
       expect(previewLog).not.toMatch(/\] (done|start) (delete|update|create) /);
       expect(previewLog).toMatch(/\[preview\] plan: 1 to update, 1 to delete/);
       // The history row's tail is the same readable log.
-      expect(previewer.run(planned.id)?.log).toBe(previewLog.trimEnd());
+      expect((await previewer.run(planned.id))?.log).toBe(previewLog.trimEnd());
     } finally {
       await previewer.stop();
     }
@@ -176,10 +176,10 @@ describe("run logs on the real engine", () => {
       const events: SseEvent[] = [];
       let whileRunning: RunRecord | undefined;
       let inProgressReply: { log?: string; finishedAt?: string } | undefined;
-      const reading = readEvents(res, (event) => {
+      const reading = readEvents(res, async (event) => {
         events.push(event);
         if (!whileRunning && /start create urn:\S+::slow\.html/.test(event.data)) {
-          whileRunning = reconciler.run(id);
+          whileRunning = await reconciler.run(id);
           void api(`/runs/${id}`).then(async (r) => {
             inProgressReply = (await r.json()) as typeof inProgressReply;
           });
@@ -252,9 +252,9 @@ describe("run logs on the real engine", () => {
     let written = "";
     try {
       written = await until(
-        () => {
-          const running = store.listRuns("site", 1)[0];
-          const text = running ? store.readLog(running.id).text : "";
+        async () => {
+          const running = (await store.listRuns("site", 1))[0];
+          const text = running ? (await store.readLog(running.id)).text : "";
           return /start create urn:\S+::slow\.html/.test(text) && text;
         },
         "the slow create in the stored log",
@@ -272,16 +272,16 @@ describe("run logs on the real engine", () => {
       logger: pino({ level: "silent" }),
     });
     try {
-      const interrupted = reconciler.history("site")[0] as RunRecord;
+      const interrupted = (await reconciler.history("site"))[0] as RunRecord;
       expect(interrupted.result).toBe("interrupted");
-      const log = reconciler.runLog(interrupted.id);
+      const log = await reconciler.runLog(interrupted.id);
       expect(log?.complete).toBe(true);
       expect(log?.text.startsWith(written)).toBe(true);
       expect(log?.text).toMatch(
         /\[refresh\] refresh[\s\S]*\[preview\] preview[\s\S]*\[apply\] up[\s\S]*start create urn:\S+::slow\.html/,
       );
       expect(log?.text).not.toMatch(/\[apply\] applied/);
-      expect(reconciler.run(interrupted.id)?.log).toMatch(/start create urn:\S+::slow\.html$/m);
+      expect((await reconciler.run(interrupted.id))?.log).toMatch(/start create urn:\S+::slow\.html$/m);
     } finally {
       await reconciler.stop();
     }

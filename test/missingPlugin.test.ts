@@ -61,7 +61,7 @@ describe("a missing engine plugin, with the real engine", () => {
     expect(missing.result).toBe("failed");
     expect(missing.error).toMatch(/no resource plugin `pulumi-resource-pulumi-nodejs`/);
     expect(missing.error).toMatch(/complete Pulumi CLI, or put the plugin on the engine's PATH/);
-    const status = reconciler.status("site");
+    const status = await reconciler.status("site");
     expect(status.stalledRevision).toBeUndefined();
     expect(status.conditions.find((c) => c.type === "Stalled")?.status ?? false).toBe(false);
 

@@ -69,7 +69,9 @@ describe("dependent stacks with the real engine", () => {
       paths,
       deleted: false,
     });
-    await Promise.all(matched.map((t) => reconciler.request(t.name, { trigger: "webhook" }).done));
+    await Promise.all(
+      matched.map(async (t) => (await reconciler.request(t.name, { trigger: "webhook" })).done),
+    );
     return matched.map((t) => t.name);
   };
 
@@ -115,25 +117,25 @@ describe("dependent stacks with the real engine", () => {
       ["database", "applied"],
       ["app", "applied"],
     ]);
-    expect(reconciler.history("app")[0]?.trigger).toBe("dependency");
-    expect(reconciler.status("network").outputs?.commit).toBe(revision);
-    expect(reconciler.status("database").outputs?.networkCommit).toBe(revision);
-    expect(reconciler.status("app").outputs?.networkCommit).toBe(revision);
+    expect((await reconciler.history("app"))[0]?.trigger).toBe("dependency");
+    expect((await reconciler.status("network")).outputs?.commit).toBe(revision);
+    expect((await reconciler.status("database")).outputs?.networkCommit).toBe(revision);
+    expect((await reconciler.status("app")).outputs?.networkCommit).toBe(revision);
     expect(readFileSync(join(sandbox.dir, "out", "network", "index.html"), "utf8")).toBe(
       "<h1>network v2</h1>",
     );
   });
 
   it("runs only app after a change under app/", async () => {
-    const networkRevision = reconciler.status("network").outputs?.commit;
+    const networkRevision = (await reconciler.status("network")).outputs?.commit;
     finished.length = 0;
     const revision = repo.commit({ "app/site.json": '{ "index.html": "<h1>app v2</h1>" }' }, "app v2");
     expect(await push(["app/site.json"])).toEqual(["app"]);
     await settled();
     expect(finished.map((e) => [e.target, e.result])).toEqual([["app", "applied"]]);
-    expect(reconciler.history("network")).toHaveLength(1);
-    expect(reconciler.history("database")).toHaveLength(1);
-    expect(reconciler.status("app").outputs).toMatchObject({
+    expect(await reconciler.history("network")).toHaveLength(1);
+    expect(await reconciler.history("database")).toHaveLength(1);
+    expect((await reconciler.status("app")).outputs).toMatchObject({
       commit: revision,
       networkCommit: networkRevision,
     });
@@ -151,7 +153,7 @@ describe("dependent stacks with the real engine", () => {
     // Only app is asked (by hand, say); network has not seen the commit yet. A
     // scheduled check could reuse the ref answer of the push a moment ago (one
     // answer is shared for a few seconds), so this asks the remote afresh.
-    const waited = await reconciler.request("app", { trigger: "manual", force: false }).done;
+    const waited = await (await reconciler.request("app", { trigger: "manual", force: false })).done;
     expect(waited.log).toMatch(/dependency "network" applied \w+, which is behind \w+ \(its files changed\)/);
     await settled();
     expect(finished.map((e) => [e.target, e.result])).toEqual([
@@ -159,8 +161,11 @@ describe("dependent stacks with the real engine", () => {
       ["database", "applied"],
       ["app", "applied"],
     ]);
-    expect(reconciler.history("network")[0]?.trigger).toBe("dependency");
-    expect(reconciler.status("app").outputs).toMatchObject({ commit: revision, networkCommit: revision });
+    expect((await reconciler.history("network"))[0]?.trigger).toBe("dependency");
+    expect((await reconciler.status("app")).outputs).toMatchObject({
+      commit: revision,
+      networkCommit: revision,
+    });
   });
 
   it("discovers one target per stack directory from one entry, and a push selects by directory", async () => {

@@ -130,15 +130,15 @@ describe("PostgresStore on a real server", () => {
         await cluster.psql("SELECT status->>'lastAppliedRevision' FROM driftless_targets", "shared"),
       ).toBe(repo.head());
       // A second replica's view: a new store on the same database reads the same status and run.
-      const other = new PostgresStore(cluster.url("shared"));
-      expect(other.getStatus("site")?.lastAppliedRevision).toBe(repo.head());
-      expect(other.getRun(run.id)?.result).toBe("applied");
-      other.close();
+      const other = await PostgresStore.open(cluster.url("shared"));
+      expect((await other.getStatus("site"))?.lastAppliedRevision).toBe(repo.head());
+      expect((await other.getRun(run.id))?.result).toBe("applied");
+      await other.close();
 
       const written = [
         lines.join("\n"),
-        JSON.stringify(reconciler.statuses()),
-        JSON.stringify(reconciler.history("site")),
+        JSON.stringify(await reconciler.statuses()),
+        JSON.stringify(await reconciler.history("site")),
         JSON.stringify(reconciler.targets()),
       ].join("\n");
       expect(lines.length).toBeGreaterThan(0);
@@ -149,11 +149,11 @@ describe("PostgresStore on a real server", () => {
     }
   });
 
-  it("refuses a wrong password without echoing either password", () => {
+  it("refuses a wrong password without echoing either password", async () => {
     const wrong = "not-the-password-1234";
     let caught: unknown;
     try {
-      new PostgresStore({ url: cluster.url("postgres", false), password: wrong }).close();
+      await (await PostgresStore.open({ url: cluster.url("postgres", false), password: wrong })).close();
     } catch (error) {
       caught = error;
     }
@@ -172,18 +172,23 @@ describe("PostgresStore on a real server", () => {
 
   it("fails calls while the server is down, and answers again on the same store when it is back", async () => {
     const url = await cluster.createDatabase("outage");
-    const store = new PostgresStore(url);
+    const store = await PostgresStore.open(url);
     try {
-      store.putStatus({ name: "site", conditions: [], updatedAt: "2025-01-01T00:00:00.000Z" });
-      expect(store.ping()).toBe(true);
+      await store.putStatus({ name: "site", conditions: [], updatedAt: "2025-01-01T00:00:00.000Z" });
+      expect(await store.ping()).toBe(true);
       await cluster.stop();
-      expect(store.ping()).toBe(false);
-      expect(() => store.getStatus("site")).toThrow(StoreUnavailableError);
+      await expect(store.getStatus("site")).rejects.toThrow(StoreUnavailableError);
+      // The outage is known now: calls fail at once instead of each waiting out its deadline.
+      const started = performance.now();
+      await expect(store.getStatus("site")).rejects.toThrow(/PostgreSQL is unavailable \(since /);
+      expect(await store.ping()).toBe(false);
+      expect(performance.now() - started).toBeLessThan(100);
       await cluster.start();
-      expect(store.ping()).toBe(true);
-      expect(store.getStatus("site")?.name).toBe("site");
+      // The breaker's background probe finds the server back; nobody has to call first.
+      await until(() => store.ping(), "the store to answer again", 15_000);
+      expect((await store.getStatus("site"))?.name).toBe("site");
     } finally {
-      store.close();
+      await store.close();
     }
   });
 
@@ -212,22 +217,22 @@ describe("PostgresStore on a real server", () => {
     try {
       expect((await reconciler.reconcile("web")).result).toBe("applied");
       reconciler.start();
-      await until(() => reconciler.ready, "the reconciler to be ready");
+      await until(() => reconciler.isReady(), "the reconciler to be ready");
       await cluster.stop();
-      expect(reconciler.ready).toBe(false);
+      expect(await reconciler.isReady()).toBe(false);
       const during = await reconciler.reconcile("web");
       expect(during.result).toBe("failed");
       expect(during.error).toMatch(/PostgreSQL is unavailable/);
       await cluster.start();
-      await until(() => reconciler.ready, "the reconciler to be ready again");
+      await until(() => reconciler.isReady(), "the reconciler to be ready again");
       // The failed run was not recorded; its retry runs on its own once the database is back.
       const retried = await until(
-        () => reconciler.history("web").find((r) => r.trigger === "retry" && r.finishedAt),
+        async () => (await reconciler.history("web")).find((r) => r.trigger === "retry" && r.finishedAt),
         "the retry of the run the outage failed",
       );
       expect(retried.error).toBeUndefined();
       expect(retried.result).toBe("unchanged");
-      expect(reconciler.history("web").map((r) => r.id)).not.toContain(during.id);
+      expect((await reconciler.history("web")).map((r) => r.id)).not.toContain(during.id);
     } finally {
       await reconciler.stop({ graceMs: 1000 });
     }

@@ -54,7 +54,7 @@ describe("recovery after a reconciler on PostgreSQL is killed during up", () => 
     });
     try {
       expect(reconciler.target("site")?.backend).toBe(cluster.url("crash", false));
-      expect(reconciler.history("site")[0]?.result).toBe("interrupted");
+      expect((await reconciler.history("site"))[0]?.result).toBe("interrupted");
       const run = await reconciler.reconcile("site");
       expect(run.error).toBeUndefined();
       expect(run.result).toBe("applied");

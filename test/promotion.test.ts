@@ -95,43 +95,48 @@ describe("staging → prod promotion with the real engine", () => {
     reconciler.start();
     const staging = await stagingApplied;
     // The soak time counts from when staging applied v1 and was last seen becoming Ready.
-    const upstream = reconciler.status("staging");
+    const upstream = await reconciler.status("staging");
     const readySince = upstream.conditions.find((c) => c.type === "Ready")?.since ?? "";
     const appliedAt = Math.max(Date.parse(upstream.revisionAppliedAt ?? ""), Date.parse(readySince));
     expect(staging.revision).toBe(v1);
 
     // Inside the soak time prod waits, says for what, and has run no engine.
-    await until(() => reconciler.status("prod").pendingPromotion !== undefined, "prod to see v1");
-    const waiting = reconciler.status("prod");
+    await until(
+      async () => (await reconciler.status("prod")).pendingPromotion !== undefined,
+      "prod to see v1",
+    );
+    const waiting = await reconciler.status("prod");
     expect(waiting.pendingPromotion).toEqual({
       revision: v1,
       dueAt: new Date(appliedAt + SOAK_MS).toISOString(),
     });
     expect(waiting.lastAppliedRevision).toBeUndefined();
-    expect(reconciler.history("prod")).toEqual([]);
+    expect(await reconciler.history("prod")).toEqual([]);
 
     const prod = await prodApplied;
     expect(prod.revision).toBe(v1);
-    const prodRun = reconciler.history("prod")[0];
+    const prodRun = (await reconciler.history("prod"))[0];
     expect(Date.parse(prodRun?.startedAt ?? "")).toBeGreaterThanOrEqual(appliedAt + SOAK_MS);
     expect(prodRun?.trigger).toBe("promotion");
     expect(page("prod")).toBe("<h1>v1</h1>");
-    expect(reconciler.promotions("prod")).toMatchObject([{ kind: "auto", source: "staging", revision: v1 }]);
-    expect(reconciler.status("prod").pendingPromotion).toBeUndefined();
+    expect(await reconciler.promotions("prod")).toMatchObject([
+      { kind: "auto", source: "staging", revision: v1 },
+    ]);
+    expect((await reconciler.status("prod")).pendingPromotion).toBeUndefined();
   });
 
   it("keeps prod on the old revision while a new one soaks in staging, then promotes it", async () => {
-    const v1 = reconciler.status("prod").lastAppliedRevision;
+    const v1 = (await reconciler.status("prod")).lastAppliedRevision;
     const v2 = repo.commit({ "site.json": '{ "index.html": "<h1>v2</h1>" }' }, "v2");
     const prodApplied = nextRun("prod", "applied");
     const staging = await reconciler.reconcile("staging", { trigger: "webhook" });
     expect(staging).toMatchObject({ result: "applied", revision: v2 });
-    const stagingAt = Date.parse(reconciler.status("staging").revisionAppliedAt ?? "");
+    const stagingAt = Date.parse((await reconciler.status("staging")).revisionAppliedAt ?? "");
 
     await new Promise((r) => setTimeout(r, SOAK_MS / 2));
     expect(page("staging")).toBe("<h1>v2</h1>");
     expect(page("prod")).toBe("<h1>v1</h1>");
-    expect(reconciler.status("prod")).toMatchObject({
+    expect(await reconciler.status("prod")).toMatchObject({
       lastAppliedRevision: v1,
       pendingPromotion: { revision: v2 },
     });
@@ -140,7 +145,7 @@ describe("staging → prod promotion with the real engine", () => {
     expect(prod.revision).toBe(v2);
     expect(prod.at).toBeGreaterThanOrEqual(stagingAt + SOAK_MS);
     expect(page("prod")).toBe("<h1>v2</h1>");
-    expect(reconciler.promotions("prod")[0]).toMatchObject({
+    expect((await reconciler.promotions("prod"))[0]).toMatchObject({
       kind: "auto",
       revision: v2,
       previousRevision: v1,
@@ -149,29 +154,29 @@ describe("staging → prod promotion with the real engine", () => {
 
   it("rolls prod back by hand and does not promote the bad revision again", async () => {
     const [v2, v1] = [
-      reconciler.status("prod").lastAppliedRevision,
-      reconciler.promotions("prod")[1]?.revision,
+      (await reconciler.status("prod")).lastAppliedRevision,
+      (await reconciler.promotions("prod"))[1]?.revision,
     ];
-    const run = await reconciler.rollback("prod", { by: "alice", reason: "v2 breaks checkout" }).done;
+    const run = await (await reconciler.rollback("prod", { by: "alice", reason: "v2 breaks checkout" })).done;
     expect(run).toMatchObject({ result: "applied", revision: v1 });
     expect(page("prod")).toBe("<h1>v1</h1>");
-    expect(reconciler.promotions("prod")[0]).toMatchObject({
+    expect((await reconciler.promotions("prod"))[0]).toMatchObject({
       kind: "rollback",
       revision: v1,
       previousRevision: v2,
       by: "alice",
       reason: "v2 breaks checkout",
     });
-    expect(reconciler.status("prod").heldBackRevision).toBe(v2);
+    expect((await reconciler.status("prod")).heldBackRevision).toBe(v2);
 
     // Staging still holds v2, long past its soak time; a check leaves prod alone.
     const check = await reconciler.reconcile("prod", { trigger: "promotion", force: false });
     expect(check.result).toBe("skipped");
-    expect(reconciler.status("prod").lastAppliedRevision).toBe(v1);
+    expect((await reconciler.status("prod")).lastAppliedRevision).toBe(v1);
   });
 
   it("promotes and rolls back over HTTP, naming bad input", async () => {
-    const v2 = reconciler.status("staging").lastAppliedRevision as string;
+    const v2 = (await reconciler.status("staging")).lastAppliedRevision as string;
     const missing = await api("/targets/prod/promote", { reason: "no name" });
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: string }).error).toMatch(
@@ -202,7 +207,7 @@ describe("staging → prod promotion with the real engine", () => {
     });
     expect((await applied).revision).toBe(v2);
     expect(page("prod")).toBe("<h1>v2</h1>");
-    expect(reconciler.status("prod").heldBackRevision).toBeUndefined();
+    expect((await reconciler.status("prod")).heldBackRevision).toBeUndefined();
 
     const listed = await fetch(`${server.url}/targets/prod/promotions?limit=10`, {
       headers: { authorization: `Bearer ${TOKEN}` },

@@ -52,7 +52,7 @@ describe("a push that names its commit", () => {
     const { triggered } = (await response.json()) as { triggered: { runId: string }[] };
     const runId = triggered[0]?.runId as string;
     await until(() => finished.has(runId), `run ${runId} to finish`, 120_000);
-    return reconciler.run(runId) as RunRecord;
+    return (await reconciler.run(runId)) as RunRecord;
   };
   const page = () => readFileSync(join(outDir, "index.html"), "utf8");
 

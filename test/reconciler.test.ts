@@ -94,7 +94,7 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(run.revision).toBe(first);
     expect(run.counts).toMatchObject({ create: 2 });
     expect(page("index.html")).toBe("<h1>v1</h1>");
-    const status = reconciler.status("site");
+    const status = await reconciler.status("site");
     expect(status.lastAppliedRevision).toBe(first);
     expect(status.conditions.find((c) => c.type === "Ready")?.status).toBe(true);
     expect(status.outputs?.commit).toBe(first);
@@ -134,7 +134,7 @@ describe("reconciling a Git repository with the real engine", () => {
     const run = await reconciler.reconcile("site");
     expect(run.result).toBe("drift-detected");
     expect(page("about.html")).toBe("defaced again");
-    expect(reconciler.status("site").conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
+    expect((await reconciler.status("site")).conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
     reconciler.addTarget(spec());
     expect((await reconciler.reconcile("site")).result).toBe("drift-corrected");
     expect(page("about.html")).toBe("<p>about</p>");
@@ -146,7 +146,7 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(run.result).toBe("stalled");
     expect(run.error).toMatch(/SyntaxError|Unexpected/);
     expect(page("index.html")).toBe("<h1>v2</h1>");
-    const status = reconciler.status("site");
+    const status = await reconciler.status("site");
     expect(status.stalledRevision).toBe(broken);
     expect(status.conditions.find((c) => c.type === "Stalled")).toMatchObject({
       status: true,
@@ -164,7 +164,7 @@ describe("reconciling a Git repository with the real engine", () => {
     const reverted = repo.revert(repo.head());
     const run = await reconciler.reconcile("site", { trigger: "webhook", force: false });
     expect(run.result).toBe("unchanged");
-    expect(reconciler.status("site").lastAppliedRevision).toBe(reverted);
+    expect((await reconciler.status("site")).lastAppliedRevision).toBe(reverted);
     expect(events.some((e) => e.name === "recovered")).toBe(true);
   });
 
@@ -205,13 +205,13 @@ describe("reconciling a Git repository with the real engine", () => {
   });
 
   it("coalesces triggers during a run into one queued run", async () => {
-    const running = reconciler.request("site", { trigger: "manual" });
-    const second = reconciler.request("site", { trigger: "manual" });
-    const third = reconciler.request("site", { trigger: "webhook" });
+    const running = await reconciler.request("site", { trigger: "manual" });
+    const second = await reconciler.request("site", { trigger: "manual" });
+    const third = await reconciler.request("site", { trigger: "webhook" });
     expect(second.id).toBe(third.id);
     expect(second.id).not.toBe(running.id);
     await Promise.all([running.done, second.done]);
-    const ids = reconciler.history("site", 5).map((r) => r.id);
+    const ids = (await reconciler.history("site", 5)).map((r) => r.id);
     expect(ids.slice(0, 2).sort()).toEqual([running.id, second.id].sort());
   });
 
@@ -231,12 +231,12 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(http.requests.some((r) => r.includes("git-upload-pack"))).toBe(true);
   });
 
-  it("keeps secrets out of logs, events and the database", () => {
+  it("keeps secrets out of logs, events and the database", async () => {
     // The program prints its token; the run log carries the line, never the value.
     expect(logText).toContain("deploying with token");
     expect(logText).not.toContain(SECRET);
     expect(JSON.stringify(events)).not.toContain(SECRET);
-    const history = reconciler.history("site", 100);
+    const history = await reconciler.history("site", 100);
     expect(history.some((r) => r.log.includes("deploying with token"))).toBe(true);
     expect(JSON.stringify(history)).not.toContain(SECRET);
     for (const file of ["driftless.db", "driftless.db-wal"]) {

@@ -54,10 +54,10 @@ describe("one refresh per apply, with the real engine", () => {
     ...overrides,
   });
   const page = (name: string) => readFileSync(join(outDir, name), "utf8");
-  const fullLog = (run: RunRecord) => reconciler.runLog(run.id)?.text ?? "";
+  const fullLog = async (run: RunRecord) => (await reconciler.runLog(run.id))?.text ?? "";
   /** How often the run's log says the engine refreshed the page `name`. */
-  const refreshesOf = (run: RunRecord, name: string) =>
-    fullLog(run)
+  const refreshesOf = async (run: RunRecord, name: string) =>
+    (await fullLog(run))
       .split("\n")
       .filter((line) => line.includes("refreshed urn:") && line.endsWith(`::${name}`)).length;
 
@@ -95,8 +95,8 @@ describe("one refresh per apply, with the real engine", () => {
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("drift-corrected");
     // Twice would be preview --refresh and up --refresh, as before.
-    expect(refreshesOf(run, "about.html")).toBe(1);
-    expect(refreshesOf(run, "index.html")).toBe(1);
+    expect(await refreshesOf(run, "about.html")).toBe(1);
+    expect(await refreshesOf(run, "index.html")).toBe(1);
     // refresh, preview, up: the state digests are read from the backend's files.
     expect(engine.invocations - invocations).toBe(3);
     expect(page("about.html")).toBe("about");
@@ -116,7 +116,9 @@ describe("one refresh per apply, with the real engine", () => {
     );
     const run = await reconciler.reconcile("site", { trigger: "webhook", force: false });
     expect(run.error).toBeUndefined();
-    expect(fullLog(run)).toMatch(/the stack's state changed since the preview \(\w+ → \w+\); planning again/);
+    expect(await fullLog(run)).toMatch(
+      /the stack's state changed since the preview \(\w+ → \w+\); planning again/,
+    );
     expect(engine.previews - previews).toBe(2);
     // The second plan saw the edit and the up corrected it, with the new revision.
     expect(run.plan?.map((s) => s.urn.split("::").at(-1)).sort()).toEqual(["about.html", "index.html"]);

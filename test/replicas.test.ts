@@ -138,13 +138,18 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
   };
   const allApplied = (revision: string) =>
     until(
-      () => names.every((t) => db.getStatus(t)?.lastAppliedRevision === revision),
+      async () => {
+        const applied = new Map((await db.listStatuses()).map((s) => [s.name, s.lastAppliedRevision]));
+        return names.every((t) => applied.get(t) === revision);
+      },
       `every target to apply ${revision.slice(0, 8)}`,
       SETTLE_MS,
     );
   const openTriggers = async () =>
     Number(await cluster.psql("SELECT count(*) FROM driftless_triggers WHERE done_at IS NULL", "replicas"));
-  const ownerOf = (target: string) => db.listTargetLeases([target])[0]?.owner;
+  /** Each target's owner from the leases, in one read. */
+  const leaseOwners = async () => new Map((await db.listTargetLeases()).map((l) => [l.target, l.owner]));
+  const ownerOf = async (target: string) => (await leaseOwners()).get(target);
   /** No two updates of one target's stack overlapped; a write cut short by a kill ends at `cutAt`. */
   const expectNoOverlap = (cutAt = killedAt) => {
     const entries = readJournal();
@@ -172,7 +177,15 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
       return queued.length >= names.length && queued;
     }, "every reconcile to be accepted");
   };
-  const ownedBy = (replica: Replica) => names.filter((t) => ownerOf(t) === replica.member);
+  const ownedBy = async (replica: Replica) => {
+    const owners = await leaseOwners();
+    return names.filter((t) => owners.get(t) === replica.member);
+  };
+  /** The replicas with the number of targets each owns, most first. */
+  const byOwned = async (among: Replica[]) => {
+    const counted = await Promise.all(among.map(async (r) => ({ r, n: (await ownedBy(r)).length })));
+    return counted.sort((x, y) => y.n - x.n).map((c) => c.r);
+  };
 
   beforeAll(async () => {
     cluster = await startPostgres();
@@ -191,12 +204,12 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
       interval: "1h",
       resync: "1h",
     }));
-    db = new PostgresStore(url);
+    db = await PostgresStore.open(url);
   });
 
   afterAll(async () => {
     for (const replica of live()) replica.proc.kill("SIGKILL");
-    db?.close();
+    await db?.close();
     await cluster?.dispose();
     sandbox?.dispose();
   });
@@ -214,11 +227,11 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     expect(migrations).toBe(latest);
     // Every target ends with the member it hashes to among the live ones, each owned once.
     const members = replicas.map((r) => r.member).sort();
-    expect(db.listMembers().map((m) => m.id)).toEqual(members);
-    await until(
-      () => names.every((t) => ownerOf(t) === rendezvousOwner(members, t)),
-      "every target to be owned by the member it hashes to",
-    );
+    expect((await db.listMembers()).map((m) => m.id)).toEqual(members);
+    await until(async () => {
+      const owners = await leaseOwners();
+      return names.every((t) => owners.get(t) === rendezvousOwner(members, t));
+    }, "every target to be owned by the member it hashes to");
     expectNoOverlap();
   });
 
@@ -230,8 +243,8 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     await untilAsync(async () => (await openTriggers()) === 0, "every command to be done");
     // A command received by a replica that does not own the target names the owner's run once done.
     for (const { target, id } of queued as { target: string; id: string }[]) {
-      const trigger = db.getTrigger(id);
-      if (trigger) expect(db.getRun(trigger.runId as string)?.target).toBe(target);
+      const trigger = await db.getTrigger(id);
+      if (trigger) expect((await db.getRun(trigger.runId as string))?.target).toBe(target);
     }
     // `driftless status` reads the same database and names each target's owner.
     const configFile = join(sandbox.dir, "driftless.yaml");
@@ -244,16 +257,19 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     });
     expect(status.status, status.stderr).toBe(0);
     const shown = JSON.parse(status.stdout) as { name: string; owner?: string }[];
-    expect(new Map(shown.map((s) => [s.name, s.owner]))).toEqual(new Map(names.map((t) => [t, ownerOf(t)])));
+    const owners = await leaseOwners();
+    expect(new Map(shown.map((s) => [s.name, s.owner]))).toEqual(
+      new Map(names.map((t) => [t, owners.get(t)])),
+    );
     expectNoOverlap();
   });
 
   it("replaces a replica killed in the middle of up: its targets applied by the others, the stack recovered", async () => {
     const v3 = commit("v3", 4000);
-    const [victim] = [...replicas].sort((a, b) => ownedBy(b).length - ownedBy(a).length);
+    const [victim] = await byOwned([...replicas]);
     if (!victim) throw new Error("no replica");
     const survivors = replicas.filter((r) => r !== victim);
-    const victimTargets = ownedBy(victim);
+    const victimTargets = await ownedBy(victim);
     expect(victimTargets.length).toBeGreaterThan(0);
     await reconcileAll(survivors);
     const hit = await until(
@@ -268,8 +284,8 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     killedAt = Date.now();
     await victim.exited;
     await allApplied(v3);
-    for (const t of victimTargets) expect(survivors.map((r) => r.member)).toContain(ownerOf(t));
-    const runs = db.listRuns(hit.writer, 10);
+    for (const t of victimTargets) expect(survivors.map((r) => r.member)).toContain(await ownerOf(t));
+    const runs = await db.listRuns(hit.writer, 10);
     expect(runs.some((r) => r.result === "interrupted")).toBe(true);
     expect(runs.some((r) => r.result === "applied" && r.revision === v3)).toBe(true);
     expect(writes("v3")).toEqual(names.map(() => 1));
@@ -286,9 +302,9 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
 
   it("keeps a replica paused past its lease from writing stale status once it resumes", async () => {
     const v4 = commit("v4", 4000);
-    const [paused, other] = live().sort((a, b) => ownedBy(b).length - ownedBy(a).length);
+    const [paused, other] = await byOwned(live());
     if (!paused || !other) throw new Error("two replicas should be left");
-    const pausedTargets = ownedBy(paused);
+    const pausedTargets = await ownedBy(paused);
     expect(pausedTargets.length).toBeGreaterThan(0);
     // Through the other replica: the paused one's targets reach it through the inbox.
     for (const t of names) other.send({ reconcile: t });
@@ -300,21 +316,23 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
       "the paused replica's update to start",
       SETTLE_MS,
     );
-    const stalled = db.listRuns(hit.writer, 1)[0];
+    const stalled = (await db.listRuns(hit.writer, 1))[0];
     const logged = paused.stderr.length;
     process.kill(paused.pid, "SIGSTOP");
     try {
-      await until(
-        () => pausedTargets.every((t) => ownerOf(t) === other.member),
-        "the other replica to take the targets",
-      );
+      await until(async () => {
+        const owners = await leaseOwners();
+        return pausedTargets.every((t) => owners.get(t) === other.member);
+      }, "the other replica to take the targets");
     } finally {
       // Its engine may hold Pulumi's lock while it is stopped: the other replica applies once the
       // lock is free; the lease and the fence have moved already.
       process.kill(paused.pid, "SIGCONT");
     }
+    // It drops them as it resumes: its leases could not have been renewed in time (self-fencing), or
+    // its heartbeat says another replica owns them, whichever it notices first.
     await until(
-      () => paused.stderr.slice(logged).includes("another replica owns the target now"),
+      () => /; dropping it/.test(paused.stderr.slice(logged)),
       "the resumed replica to drop its targets",
     );
     // Its run went on after it resumed, and the run's end was refused.
@@ -326,8 +344,9 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     await untilAsync(async () => (await openTriggers()) === 0, "every command to be done", SETTLE_MS);
     // The run it was in the middle of stays as the new owner recorded it: its end was refused.
     expect(stalled?.result).toBeUndefined();
-    expect(db.getRun(stalled?.id as string)?.result).toBe("interrupted");
-    expect(names.map((t) => db.getStatus(t)?.lastAppliedRevision)).toEqual(names.map(() => v4));
+    expect((await db.getRun(stalled?.id as string))?.result).toBe("interrupted");
+    const applied = new Map((await db.listStatuses()).map((s) => [s.name, s.lastAppliedRevision]));
+    expect(names.map((t) => applied.get(t))).toEqual(names.map(() => v4));
     expectNoOverlap();
   });
 
@@ -351,7 +370,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     const running = live();
     for (const replica of running) replica.proc.kill("SIGTERM");
     await Promise.all(running.map((r) => r.exited));
-    expect(db.listMembers()).toEqual([]);
+    expect(await db.listMembers()).toEqual([]);
     const left = await leftoverProcesses({ paths: [sandbox.dir] }, 10_000);
     expect(left, describeProcesses(left)).toEqual([]);
   });

@@ -178,10 +178,10 @@ describe("replacements of fixed-name objects: upstream provider, lifelike cluste
     expect(await podNames()).toEqual(podsBefore);
 
     // Neither value, plain or base64, in the run, the API, the dashboard or the data directory.
-    const history = reconciler.history("ledger");
+    const history = await reconciler.history("ledger");
     const texts = [
       JSON.stringify(history),
-      JSON.stringify(reconciler.status("ledger")),
+      JSON.stringify(await reconciler.status("ledger")),
       await api("/targets/ledger"),
       await api("/targets/ledger/runs"),
       await api(`/runs/${run.id}`),
@@ -235,14 +235,14 @@ describe("replacements of fixed-name objects: upstream provider, lifelike cluste
       "urn:pulumi:dev::ledger::kubernetes:apps/v1:Deployment::raw (Deployment ledger/raw)",
     );
     expect(stalled.error).toContain("`deleteBeforeReplace: true`");
-    expect(reconciler.status("ledger").stalledRevision).toBe(revision);
+    expect((await reconciler.status("ledger")).stalledRevision).toBe(revision);
     // Nothing was deleted or changed.
     const still = await get(rawPath);
     expect(still.metadata.uid).toBe(before.metadata.uid);
     expect(still.spec?.selector?.matchLabels).toEqual({ app: "raw" });
 
     // A person accepts deleting it first: delete, then create, and the run applies.
-    const applied = await reconciler.approve("ledger", { by: "Ada", reason: "raw may restart" }).done;
+    const applied = await (await reconciler.approve("ledger", { by: "Ada", reason: "raw may restart" })).done;
     expect(applied.error).toBeUndefined();
     expect(applied.result).toBe("applied");
     expect(applied.log).toContain("replaced delete-before-replace");

@@ -208,7 +208,7 @@ describe("the dashboard in a real browser", () => {
     await page.click("a.button:has-text('Reconcile now')");
     await page.click("button:has-text('Confirm reconcile')");
     await page.waitForSelector("h1 .state-Drifted", { timeout: 120_000 });
-    const run = reconciler.history("drifty", 1)[0];
+    const run = (await reconciler.history("drifty", 1))[0];
     expect(run).toMatchObject({ result: "drift-detected", drift: true });
     await visit(`/runs/${run?.id}`);
     await expect(page.locator(".drift").textContent()).resolves.toBe("drift found");
@@ -254,7 +254,7 @@ describe("the dashboard in a real browser", () => {
     await page.fill("#reason", "reviewed in the dashboard");
     await page.click("button:has-text('Confirm approve')");
     await page.waitForSelector("h1 .state-Ready", { timeout: 120_000 });
-    const applied = reconciler.history("gated", 1)[0];
+    const applied = (await reconciler.history("gated", 1))[0];
     expect(applied).toMatchObject({
       result: "applied",
       revision: v2,
@@ -274,7 +274,7 @@ describe("the dashboard in a real browser", () => {
     // The graph: paused depends on site, prod is promoted from it.
     await expect(page.locator("figure.graph svg a").count()).resolves.toBe(3);
     await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-target.png"), fullPage: true });
-    await visit(`/runs/${reconciler.history("site", 1)[0]?.id}`);
+    await visit(`/runs/${(await reconciler.history("site", 1))[0]?.id}`);
     await visit("/");
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
@@ -292,7 +292,7 @@ describe("the dashboard in a real browser", () => {
       "/",
       "/targets/site",
       "/targets/gated",
-      `/runs/${reconciler.history("drifty", 1)[0]?.id}`,
+      `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
     ]) {
       await visit(path);
       // Evaluated through the DevTools protocol, which the page's CSP does not govern.
@@ -312,7 +312,7 @@ describe("the dashboard in a real browser", () => {
   it("fits a phone's width without sideways scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
-      for (const path of ["/", "/targets/site", `/runs/${reconciler.history("drifty", 1)[0]?.id}`]) {
+      for (const path of ["/", "/targets/site", `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`]) {
         await visit(path);
         const overflow = await page.evaluate(() => {
           const root = (
@@ -343,7 +343,7 @@ describe("the dashboard in a real browser", () => {
     await confirm("suspend", "Ada", "freeze for the audit");
     await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Suspended");
     await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: freeze for the audit$/);
-    expect(reconciler.status("site").suspension).toMatchObject({
+    expect((await reconciler.status("site")).suspension).toMatchObject({
       suspended: true,
       by: "Ada",
       reason: "freeze for the audit",
@@ -358,9 +358,10 @@ describe("the dashboard in a real browser", () => {
 
   it("promotes and rolls back with who and why, listed in the promotions", async () => {
     // prod has applied site's first revision; the dashboard promotes site's latest, then rolls back.
-    const first = await reconciler.promote("prod", { by: "setup", reason: "start", revision: siteV1 }).done;
+    const first = await (await reconciler.promote("prod", { by: "setup", reason: "start", revision: siteV1 }))
+      .done;
     expect(first).toMatchObject({ result: "applied", revision: siteV1 });
-    const latest = reconciler.status("site").lastAppliedRevision ?? "";
+    const latest = (await reconciler.status("site")).lastAppliedRevision ?? "";
     expect(latest).not.toBe(siteV1);
     await visit("/targets/prod");
     await page.click("a.button:has-text('Promote')");
@@ -377,7 +378,7 @@ describe("the dashboard in a real browser", () => {
       "ship v2 to prod",
     ]);
     await reconciler.whenIdle();
-    expect(reconciler.status("prod").lastAppliedRevision).toBe(latest);
+    expect((await reconciler.status("prod")).lastAppliedRevision).toBe(latest);
     await visit("/targets/prod");
     await page.click("a.button:has-text('Roll back')");
     await confirm("rollback", "Grace", "v2 breaks the login");
@@ -390,8 +391,8 @@ describe("the dashboard in a real browser", () => {
       "v2 breaks the login",
     ]);
     await reconciler.whenIdle();
-    expect(reconciler.status("prod").lastAppliedRevision).toBe(siteV1);
-    expect(reconciler.promotions("prod", 1)[0]).toMatchObject({ kind: "rollback", by: "Grace" });
+    expect((await reconciler.status("prod")).lastAppliedRevision).toBe(siteV1);
+    expect((await reconciler.promotions("prod", 1))[0]).toMatchObject({ kind: "rollback", by: "Grace" });
   });
 
   it("keeps the session across a server restart, shows it reconnecting, and catches up without a reload", async () => {
@@ -410,7 +411,7 @@ describe("the dashboard in a real browser", () => {
       await page.waitForSelector("body[data-live=reconnecting]");
       await expect(page.locator("#live-status").textContent()).resolves.toBe("reconnecting");
       // Changed while the page was cut off, with no event it could have seen.
-      reconciler.suspend("drifty", { by: "Ops", reason: "while the server was down" });
+      await reconciler.suspend("drifty", { by: "Ops", reason: "while the server was down" });
       second = await listen(reconciler, { port, tokens: [TOKEN] });
       await page.waitForSelector("#suspension:has-text('while the server was down')", { timeout: 30_000 });
       await page.waitForSelector("body[data-live=live]");
@@ -418,7 +419,7 @@ describe("the dashboard in a real browser", () => {
         await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument),
       ).toBe(true);
     } finally {
-      reconciler.resume("drifty");
+      await reconciler.resume("drifty");
       await second.close();
     }
   });

@@ -75,7 +75,8 @@ describe("change windows with the real engine", () => {
   type Name = "site" | "hotfix";
   const outDir = (name: Name) => join(sandbox.dir, "out", name);
   const page = (name: Name) => readFileSync(join(outDir(name), "index.html"), "utf8");
-  const ready = (name: Name) => reconciler.status(name).conditions.find((c) => c.type === "Ready");
+  const ready = async (name: Name) =>
+    (await reconciler.status(name)).conditions.find((c) => c.type === "Ready");
 
   const spec = (name: Name, windows?: ChangeWindows): TargetSpec => ({
     name,
@@ -115,7 +116,7 @@ describe("change windows with the real engine", () => {
       120_000,
     );
     expect(page("site")).toBe("<h1>v1</h1>");
-    const log = reconciler.run(startup.runId)?.log ?? "";
+    const log = (await reconciler.run(startup.runId))?.log ?? "";
     planMs = stepAt(log, "preview", "plan:") - stepAt(log, "resolve");
   });
 
@@ -144,16 +145,16 @@ describe("change windows with the real engine", () => {
     expect(stepAt(run.log, "window")).toBeLessThan(closes.getTime());
     expect(finished.at(-1)).toMatchObject({ target: "site", runId: run.id, result: "deferred" });
 
-    const status = reconciler.status("site");
-    expect(ready("site")).toMatchObject({ status: false, reason: "OutsideChangeWindow" });
-    expect(ready("site")?.message).toBe(
+    const status = await reconciler.status("site");
+    expect(await ready("site")).toMatchObject({ status: false, reason: "OutsideChangeWindow" });
+    expect((await ready("site"))?.message).toBe(
       `revision ${second} waits for its change window, which opens at ${closes.toISOString()}`,
     );
     expect(status.deferredUntil).toBe(closes.toISOString());
     expect(status.lastAppliedRevision).toBe(first);
     expect(status.lastAttemptedRevision).toBe(second);
     expect(page("site")).toBe("<h1>v1</h1>");
-    expect(reconciler.history("site")[0]).toMatchObject({
+    expect((await reconciler.history("site"))[0]).toMatchObject({
       id: run.id,
       result: "deferred",
       trigger: "webhook",
@@ -162,7 +163,7 @@ describe("change windows with the real engine", () => {
     // A scheduled check of the same revision waits for the window instead of planning again.
     const check = await reconciler.reconcile("site", { trigger: "interval", force: false });
     expect(check.result).toBe("skipped");
-    expect(reconciler.history("site")[0]?.id).toBe(run.id);
+    expect((await reconciler.history("site"))[0]?.id).toBe(run.id);
     expect(page("site")).toBe("<h1>v1</h1>");
   });
 
@@ -186,18 +187,18 @@ describe("change windows with the real engine", () => {
     expect(page("hotfix")).toBe("<h1>v2</h1>");
 
     // The history row, read back from the store, says who and why.
-    expect(reconciler.history("hotfix")[0]).toMatchObject({
+    expect((await reconciler.history("hotfix"))[0]).toMatchObject({
       id: run.id,
       result: "applied",
       trigger: "manual",
       override,
     });
-    expect(reconciler.run(run.id)?.override).toEqual(override);
-    expect(reconciler.history("hotfix")).toHaveLength(1);
-    expect(reconciler.status("hotfix").lastAppliedRevision).toBe(second);
-    expect(ready("hotfix")).toMatchObject({ status: true, reason: "Applied" });
+    expect((await reconciler.run(run.id))?.override).toEqual(override);
+    expect(await reconciler.history("hotfix")).toHaveLength(1);
+    expect((await reconciler.status("hotfix")).lastAppliedRevision).toBe(second);
+    expect(await ready("hotfix")).toMatchObject({ status: true, reason: "Applied" });
     // The override is for that run only: `site` is still waiting with no override on record.
-    expect(reconciler.history("site").some((r) => r.override)).toBe(false);
+    expect((await reconciler.history("site")).some((r) => r.override)).toBe(false);
   });
 
   it("applies the deferred commit on its own when the window closes", async () => {
@@ -210,7 +211,7 @@ describe("change windows with the real engine", () => {
     expect(applied.counts).toMatchObject({ update: 1, same: 1 });
     expect(page("site")).toBe("<h1>v2</h1>");
 
-    const row = reconciler.history("site")[0];
+    const row = (await reconciler.history("site"))[0];
     expect(row).toMatchObject({
       id: applied.runId,
       result: "applied",
@@ -220,14 +221,14 @@ describe("change windows with the real engine", () => {
     expect(row?.override).toBeUndefined();
     expect(Date.parse(row?.startedAt ?? "")).toBeGreaterThanOrEqual(waitedWindowCloses.getTime());
     // One run between the deferral and the apply, none planning v2 again inside the window.
-    expect(reconciler.history("site").map((r) => [r.trigger, r.result])).toEqual([
+    expect((await reconciler.history("site")).map((r) => [r.trigger, r.result])).toEqual([
       ["schedule", "applied"],
       ["webhook", "deferred"],
       ["startup", "applied"],
     ]);
 
-    const status = reconciler.status("site");
-    expect(ready("site")).toMatchObject({ status: true, reason: "Applied" });
+    const status = await reconciler.status("site");
+    expect(await ready("site")).toMatchObject({ status: true, reason: "Applied" });
     expect(status.deferredUntil).toBeUndefined();
     expect(status.lastAppliedRevision).toBe(second);
   });

@@ -6,8 +6,8 @@ import { PostgresStore } from "@driftless/gitops";
 
 const [url, startAt] = [process.env.STORE_URL, Number(process.argv[2])];
 while (Date.now() < startAt) await new Promise((resolve) => setTimeout(resolve, 5));
-const store = new PostgresStore(url);
-console.log(store.schemaVersion);
+const store = await PostgresStore.open(url);
+console.log(await store.schemaVersion());
 const member = { id: "child", host: "localhost", pid: process.pid, startedAt: new Date().toISOString() };
-for (let i = 0; i < Number(process.argv[3] ?? 0); i++) store.heartbeat(member, 10_000);
-store.close();
+for (let i = 0; i < Number(process.argv[3] ?? 0); i++) await store.heartbeat(member, 10_000);
+await store.close();

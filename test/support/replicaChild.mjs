@@ -32,10 +32,10 @@ reconciler.on("run.finished", (e) =>
 reconciler.start();
 print({ event: "ready", member: reconciler.replicaStats()?.member, pid: process.pid });
 
-createInterface({ input: process.stdin }).on("line", (line) => {
+createInterface({ input: process.stdin }).on("line", async (line) => {
   const command = JSON.parse(line);
   try {
-    const run = reconciler.request(command.reconcile, { trigger: "webhook", force: false });
+    const run = await reconciler.request(command.reconcile, { trigger: "webhook", force: false });
     print({ event: "queued", target: run.target, id: run.id });
   } catch (error) {
     print({ event: "refused", target: command.reconcile, error: error.message });

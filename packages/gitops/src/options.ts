@@ -224,12 +224,12 @@ export function checkOptions(options: ReconcilerOptions): void {
 }
 
 /** Validates the options and fills in the defaults (opening the default store). */
-export function resolveOptions(options: ReconcilerOptions): ResolvedOptions {
+export async function resolveOptions(options: ReconcilerOptions): Promise<ResolvedOptions> {
   checkOptions(options);
   const dataDir = resolve(options.dataDir);
   const given = options.store;
   const replicas = options.replicas ? resolveReplicaOptions(options.replicas) : undefined;
-  const store = isStore(given) ? given : openStoreOption(given, dataDir);
+  const store = isStore(given) ? given : await openStoreOption(given, dataDir);
   return {
     dataDir,
     store,
@@ -291,10 +291,13 @@ function isStore(store: ReconcilerOptions["store"]): store is Store {
 }
 
 /**
- * Opens the store the options name: SQLite in the data directory, or PostgreSQL.
+ * Opens the store the options name: SQLite in the data directory, or PostgreSQL (connected and migrated).
  * @throws SpecError for a string that is not a `postgres://` URL (credentials not echoed)
  */
-export function openStoreOption(store: string | PostgresConnection | undefined, dataDir: string): Store {
+export async function openStoreOption(
+  store: string | PostgresConnection | undefined,
+  dataDir: string,
+): Promise<Store> {
   if (store === undefined) return new SqliteStore(join(dataDir, "driftless.db"));
   if (typeof store === "string" && !isPostgresUrl(store)) {
     throw new SpecError("Reconciler options", [
@@ -304,5 +307,5 @@ export function openStoreOption(store: string | PostgresConnection | undefined, 
       },
     ]);
   }
-  return new PostgresStore(store);
+  return PostgresStore.open(store);
 }

@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { StackRequest } from "./engine/types.js";
 import { RetryableError, SpecError, StalledError } from "./errors.js";
+import type { QueuedRun } from "./options.js";
 import { Reconciler } from "./reconciler.js";
 import {
   counts,
@@ -17,6 +18,7 @@ import {
 } from "./reconciler.test-support.js";
 import { PROVENANCE_ENV } from "./run/stackRequest.js";
 import { SqliteStore } from "./store/sqlite/store.js";
+import type { TargetStatus } from "./types.js";
 
 describe("Reconciler", () => {
   let dir: string;
@@ -73,7 +75,7 @@ describe("Reconciler", () => {
       expect(engine.calls).toHaveLength(1);
       expect(source.resolves).toBe(2);
       // A skip is not history.
-      expect(r.history("site").map((h) => h.id)).toEqual([first.id]);
+      expect((await r.history("site")).map((h) => h.id)).toEqual([first.id]);
 
       const manual = await r.reconcile("site");
       expect(manual.result).toBe("unchanged");
@@ -111,7 +113,7 @@ describe("Reconciler", () => {
       expect(engine.calls[0]?.options?.refresh).toBe(true);
       expect(source.checkouts[0]).toMatchObject({ ref: "main", revision: REV_A, previous: undefined });
 
-      const status = r.status("site");
+      const status = await r.status("site");
       expect(status.lastAppliedRevision).toBe(REV_A);
       expect(status.outputs).toEqual({ url: "https://site" });
       expect(status.conditions.find((c) => c.type === "Ready")).toMatchObject({
@@ -132,8 +134,8 @@ describe("Reconciler", () => {
       expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
       // Pretend the last drift check was long ago.
       const store = new SqliteStore(join(dir, "data", "driftless.db"));
-      const status = store.getStatus("site");
-      store.putStatus({
+      const status = await store.getStatus("site");
+      await store.putStatus({
         ...(status as NonNullable<typeof status>),
         lastDriftCheckAt: "2000-01-01T00:00:00.000Z",
       });
@@ -146,12 +148,12 @@ describe("Reconciler", () => {
       const r = await create({ targets: [spec({ resync: "10s" })] });
       await r.reconcile("site");
       const store = new SqliteStore(join(dir, "data", "driftless.db"));
-      const status = store.getStatus("site") as NonNullable<ReturnType<typeof store.getStatus>>;
-      store.putStatus({ ...status, lastDriftCheckAt: "2000-01-01T00:00:00.000Z" });
+      const status = (await store.getStatus("site")) as TargetStatus;
+      await store.putStatus({ ...status, lastDriftCheckAt: "2000-01-01T00:00:00.000Z" });
       store.close();
       const run = await r.reconcile("site", { trigger: "interval", force: false });
       expect(run).toMatchObject({ result: "unchanged", trigger: "resync" });
-      expect(r.history("site", 1)[0]?.trigger).toBe("resync");
+      expect((await r.history("site", 1))[0]?.trigger).toBe("resync");
       expect(eventsNamed("run.started").at(-1)).toMatchObject({ trigger: "resync" });
       // A new revision on the same tick is no resync.
       source.revision = REV_B;
@@ -166,7 +168,9 @@ describe("Reconciler", () => {
       const names = Array.from({ length: 40 }, (_, i) => `t${i}`);
       const r = await create({ concurrency: 1, targets: names.map((name) => spec({ name, stack: name })) });
       engine.hold = true;
-      const runs = names.map((name) => r.request(name, { trigger: "webhook", force: true }));
+      const runs = await Promise.all(
+        names.map((name) => r.request(name, { trigger: "webhook", force: true })),
+      );
       await until(() => engine.held.length === 1, "the first run to reach the engine");
       // Runs waiting for the slot have decided and free their decision slot for the rest.
       let decisions = 0;
@@ -186,10 +190,10 @@ describe("Reconciler", () => {
     it("coalesces requests during a run into one queued run, losing none", async () => {
       const r = await create();
       engine.hold = true;
-      const running = r.request("site");
+      const running = await r.request("site");
       await until(() => engine.held.length === 1, "the first preview");
-      const second = r.request("site", { trigger: "webhook", force: false });
-      const third = r.request("site");
+      const second = await r.request("site", { trigger: "webhook", force: false });
+      const third = await r.request("site");
       expect(third.id).toBe(second.id);
       expect(second.id).not.toBe(running.id);
       expect(r.queueDepth).toBe(1);
@@ -203,12 +207,7 @@ describe("Reconciler", () => {
       expect(queued.result).toBe("unchanged");
       expect(await third.done).toEqual(queued);
       expect(engine.count("preview")).toBe(2);
-      expect(
-        r
-          .history("site")
-          .map((h) => h.id)
-          .sort(),
-      ).toEqual([running.id, second.id].sort());
+      expect((await r.history("site")).map((h) => h.id).sort()).toEqual([running.id, second.id].sort());
     });
 
     it("runs targets one after another, in arrival order, with concurrency 1", async () => {
@@ -218,7 +217,8 @@ describe("Reconciler", () => {
       });
       engine.hold = true;
       const order = ["c", "a", "b"];
-      const runs = order.map((name) => r.request(name));
+      const runs: QueuedRun[] = [];
+      for (const name of order) runs.push(await r.request(name));
       const started: string[] = [];
       for (let i = 0; i < order.length; i++) {
         await until(() => engine.held.length === 1, `preview ${i + 1}`);
@@ -245,7 +245,7 @@ describe("Reconciler", () => {
       expect(eventsNamed("drift.detected")).toEqual([
         { target: "site", revision: REV_A, counts: counts({ update: 1, same: 1 }) },
       ]);
-      expect(r.status("site").conditions.find((c) => c.type === "Drifted")).toMatchObject({
+      expect((await r.status("site")).conditions.find((c) => c.type === "Drifted")).toMatchObject({
         status: true,
         reason: "DriftDetected",
       });
@@ -260,7 +260,7 @@ describe("Reconciler", () => {
       expect(eventsNamed("drift.detected")).toEqual([
         { target: "site", revision: REV_A, counts: counts({ update: 1, same: 1 }) },
       ]);
-      const status = r.status("site");
+      const status = await r.status("site");
       expect(status.conditions.find((c) => c.type === "Drifted")).toMatchObject({ status: true });
       expect(status.lastAppliedRevision).toBeUndefined();
       expect(status.pendingChanges).toBeUndefined();
@@ -276,7 +276,7 @@ describe("Reconciler", () => {
       const run = await r.reconcile("site", { trigger: "webhook", force: false });
       expect(run).toMatchObject({ result: "drift-detected", drift: true, revision: REV_B });
       expect(run.log).toMatch(/drift in 1 resource\(s\); changes from Git not yet applied/);
-      const status = r.status("site");
+      const status = await r.status("site");
       expect(status.conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
       expect(status.conditions.find((c) => c.type === "Ready")).toMatchObject({
         status: true,
@@ -288,14 +288,14 @@ describe("Reconciler", () => {
       engine.plan = withDrift(planOf(1, ["update", "test:index:Page"]));
       const quiet = await r.reconcile("site");
       expect(quiet).toMatchObject({ result: "planned", drift: false });
-      expect(r.status("site").conditions.find((c) => c.type === "Drifted")?.status).toBe(false);
-      expect(r.status("site").pendingChanges).toEqual({ revision: REV_B });
+      expect((await r.status("site")).conditions.find((c) => c.type === "Drifted")?.status).toBe(false);
+      expect((await r.status("site")).pendingChanges).toEqual({ revision: REV_B });
     });
 
     it("never shows an applied revision for a detect target", async () => {
       const r = await create({ targets: [spec({ mode: "detect" })] });
       expect((await r.reconcile("site")).result).toBe("unchanged");
-      const status = r.status("site");
+      const status = await r.status("site");
       expect(status.lastAppliedRevision).toBeUndefined();
       expect(status.lastAppliedAt).toBeUndefined();
       expect(status.lastAttemptedRevision).toBe(REV_A);
@@ -333,7 +333,7 @@ describe("Reconciler", () => {
       expect(finished[0]).toMatchObject({ result: "failed", error: "the stack is locked by another update" });
       expect(finished[1]).toMatchObject({ result: "unchanged" });
       expect(eventsNamed("run.started").map((e) => e.trigger)).toEqual(["startup", "retry"]);
-      expect(r.status("site").conditions.find((c) => c.type === "Ready")?.status).toBe(true);
+      expect((await r.status("site")).conditions.find((c) => c.type === "Ready")?.status).toBe(true);
     });
 
     it("does not retry without the scheduler", async () => {
@@ -353,14 +353,14 @@ describe("Reconciler", () => {
       expect(run.error).toMatch(/exceeded its timeout of 1s/);
       expect(Date.now() - started).toBeGreaterThanOrEqual(900);
       expect(engine.calls[0]?.signal?.aborted).toBe(true);
-      expect(r.status("site").conditions.find((c) => c.type === "Ready")?.reason).toBe("Cancelled");
+      expect((await r.status("site")).conditions.find((c) => c.type === "Ready")?.reason).toBe("Cancelled");
     });
 
     it("cancels a run through the caller's AbortSignal", async () => {
       const r = await create();
       engine.hold = true;
       const controller = new AbortController();
-      const queued = r.request("site", { signal: controller.signal });
+      const queued = await r.request("site", { signal: controller.signal });
       await until(() => engine.held.length === 1, "the preview");
       controller.abort(new Error("user cancelled"));
       expect((await queued.done).result).toBe("cancelled");
@@ -369,23 +369,23 @@ describe("Reconciler", () => {
     it("cancels in-flight runs when stop's grace period ends", async () => {
       const r = await create();
       engine.hold = true;
-      const queued = r.request("site");
+      const queued = await r.request("site");
       await until(() => engine.held.length === 1, "the preview");
       const signal = engine.held[0]?.call.signal as AbortSignal;
       const clean = await r.stop({ graceMs: 50 });
       expect(clean).toBe(false);
       expect(signal.aborted).toBe(true);
       expect((await queued.done).result).toBe("cancelled");
-      expect(r.ready).toBe(false);
-      expect(() => r.request("site")).toThrowError(/stopped/);
+      expect(await r.isReady()).toBe(false);
+      await expect(r.request("site")).rejects.toThrowError(/stopped/);
     });
 
     it("settles a queued run as skipped on stop instead of starting it", async () => {
       const r = await create();
       engine.hold = true;
-      const running = r.request("site");
+      const running = await r.request("site");
       await until(() => engine.held.length === 1, "the preview");
-      const queued = r.request("site");
+      const queued = await r.request("site");
       const stopping = r.stop({ graceMs: 5000 });
       engine.hold = false;
       engine.release();
@@ -407,7 +407,7 @@ describe("Reconciler", () => {
       expect(engine.ops()).toEqual(["preview", "destroy"]);
       expect(engine.calls[1]?.request.stack).toBe("dev");
       expect(r.targets()).toEqual([]);
-      expect(() => r.status("site")).toThrowError(/unknown target "site"/);
+      await expect(r.status("site")).rejects.toThrowError(/unknown target "site"/);
     });
 
     it("leaves the stack alone on removal without destroyOnRemove", async () => {
@@ -431,9 +431,9 @@ describe("Reconciler", () => {
     it("settles a run still queued for a removed target", async () => {
       const r = await create();
       engine.hold = true;
-      const running = r.request("site");
+      const running = await r.request("site");
       await until(() => engine.held.length === 1, "the preview");
-      const queued = r.request("site");
+      const queued = await r.request("site");
       const removing = r.removeTarget("site");
       engine.hold = false;
       engine.release();
@@ -470,7 +470,7 @@ describe("Reconciler", () => {
       crashed.close();
 
       const r = await create();
-      expect(r.run("crashed-run")).toMatchObject({ result: "interrupted" });
+      expect(await r.run("crashed-run")).toMatchObject({ result: "interrupted" });
       // Unchanged and recently checked, but the interrupted run forces a run that recovers first.
       const run = await r.reconcile("site", { trigger: "interval", force: false });
       expect(run.result).toBe("unchanged");

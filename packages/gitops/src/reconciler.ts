@@ -28,12 +28,12 @@ import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
 import { markInterruptedRuns } from "./replicas/leases.js";
-import { readStatuses, withOwners } from "./replicas/replicaHost.js";
+import { readStatuses } from "./replicas/replicaHost.js";
 import type { ReplicaSet, ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
 import type { Recorder } from "./run/recorder.js";
 import type { RunEnd } from "./run/run.js";
-import { isStoredSuspended, isSuspended } from "./run/status.js";
+import { isSuspended } from "./run/status.js";
 import type { CommandHost } from "./schedule/commands.js";
 import * as commands from "./schedule/commands.js";
 import type { RunQueue, RunRequest } from "./schedule/queue.js";
@@ -72,6 +72,10 @@ export class Reconciler {
   readonly #commands: CommandHost;
   #scheduling = false;
   #closed = false;
+  /** Added targets whose empty status is not stored yet. */
+  readonly #unstored = new Set<string>();
+  /** Set once creation stored the first statuses: later additions store theirs in the background. */
+  #created = false;
   /** Set by stop(): queued runs are settled as skipped instead of started. */
   #stopping = false;
 
@@ -115,7 +119,7 @@ export class Reconciler {
     };
     let resolved: ResolvedOptions;
     try {
-      resolved = resolveOptions(options);
+      resolved = await resolveOptions(options);
     } catch (error) {
       undo();
       throw error;
@@ -129,9 +133,12 @@ export class Reconciler {
       const specs = [...(options.targets ?? []), ...discovered];
       const resolved = resolveTargetSet(specs, dataDir, stateBackend?.url);
       for (const target of resolved.values()) reconciler.#add(target);
+      // The status view synchronous decisions read (suspension, dependencies, promotions).
+      await reconciler.#recorder.refresh();
+      await reconciler.#ensureStatuses();
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked, no files made.
-      if (ownsStore) store.close();
+      if (ownsStore) await store.close();
       undo();
       throw error;
     }
@@ -139,7 +146,7 @@ export class Reconciler {
     // Replicas mark them when they take a target over (see OwnershipStore.acquireTarget).
     if (!resolved.replicas) {
       const message = "a previous run was interrupted; recovering before the next run";
-      markInterruptedRuns(reconciler.#rt, [...reconciler.#targets.keys()], message);
+      await markInterruptedRuns(reconciler.#rt, [...reconciler.#targets.keys()], message);
     }
     return reconciler;
   }
@@ -170,10 +177,29 @@ export class Reconciler {
       existing.spec = resolved;
     } else {
       this.#targets.set(resolved.name, { spec: resolved, needsRecovery: false, removed: false });
-      this.#recorder.ensureStatus(resolved.name);
+      this.#unstored.add(resolved.name);
+      // Stored in the background after creation; a store that does not answer now stores it at the next write.
+      if (this.#created) void this.#ensureStatuses();
     }
     if (this.#scheduling) this.#schedule(resolved);
     return resolved;
+  }
+
+  /** Stores an empty status for each target added since the last call. */
+  async #ensureStatuses(): Promise<void> {
+    this.#created = true;
+    const names = [...this.#unstored];
+    this.#unstored.clear();
+    for (const name of names) {
+      try {
+        await this.#recorder.ensureStatus(name);
+      } catch (error) {
+        this.#options.logger.warn(
+          { target: name, err: (error as Error).message },
+          "could not store a new target's status",
+        );
+      }
+    }
   }
 
   /** The targets being managed, defaults resolved. */
@@ -210,7 +236,7 @@ export class Reconciler {
 
   /** Queues a run and waits for it to finish. */
   async reconcile(name: string, options: ReconcileOptions = {}): Promise<RunRecord> {
-    return this.request(name, options).done;
+    return (await this.request(name, options)).done;
   }
 
   /**
@@ -218,7 +244,7 @@ export class Reconciler {
    * the one queued run behind it (same id), so no trigger is lost and none doubles.
    * @throws ReconcilerStoppedError after {@link stop}
    */
-  request(name: string, options: ReconcileOptions = {}): QueuedRun {
+  async request(name: string, options: ReconcileOptions = {}): Promise<QueuedRun> {
     const what = commands.reconcileCommand(name, options);
     return commands.runCommand(this.#commands, name, what, options.signal);
   }
@@ -232,7 +258,7 @@ export class Reconciler {
    * @param request - the revision (a string, for compatibility) or who approves what and why
    * @throws NothingToApproveError when no plan awaits approval and no revision stalled
    */
-  approve(name: string, request: ApprovalRequest | string = {}): QueuedRun {
+  async approve(name: string, request: ApprovalRequest | string = {}): Promise<QueuedRun> {
     return commands.runCommand(this.#commands, name, commands.approveCommand(request));
   }
 
@@ -243,7 +269,7 @@ export class Reconciler {
    * @default options.revision - the upstream's last applied revision
    * @throws DriftlessError for a target without `promote`, or a revision the upstream never applied
    */
-  promote(name: string, options: PromotionRequest): QueuedRun {
+  async promote(name: string, options: PromotionRequest): Promise<QueuedRun> {
     return commands.runCommand(this.#commands, name, { ...options, kind: "promote" });
   }
 
@@ -254,12 +280,12 @@ export class Reconciler {
    * @default options.revision - the revision it applied before the current one
    * @throws DriftlessError for a target without `promote`, or a revision it never applied
    */
-  rollback(name: string, options: PromotionRequest): QueuedRun {
+  async rollback(name: string, options: PromotionRequest): Promise<QueuedRun> {
     return commands.runCommand(this.#commands, name, { ...options, kind: "rollback" });
   }
 
   /** A target's promotions and rollbacks, newest first. */
-  promotions(name: string, limit = 50): PromotionRecord[] {
+  async promotions(name: string, limit = 50): Promise<PromotionRecord[]> {
     this.#require(name);
     return this.#options.store.listPromotions(name, limit);
   }
@@ -289,23 +315,23 @@ export class Reconciler {
    * Stops scheduled runs for a target (manual runs still work); who and why are recorded (by the owner, with replicas).
    * @throws SpecError for `by` without `reason` (or the reverse)
    */
-  suspend(name: string, request: SuspendRequest = {}): TargetStatus {
+  async suspend(name: string, request: SuspendRequest = {}): Promise<TargetStatus> {
     return commands.statusCommand(this.#commands, name, { kind: "suspend", ...request });
   }
 
   /** Resumes scheduled runs for a target; who and why are recorded in its status. */
-  resume(name: string, request: SuspendRequest = {}): TargetStatus {
+  async resume(name: string, request: SuspendRequest = {}): Promise<TargetStatus> {
     return commands.statusCommand(this.#commands, name, { kind: "resume", ...request });
   }
 
-  /** A target's status. @throws UnknownTargetError for an unknown target */
-  status(name: string): TargetStatus {
+  /** A target's status, read from the store. @throws UnknownTargetError for an unknown target */
+  async status(name: string): Promise<TargetStatus> {
     this.#require(name);
-    return withOwners(this.#options.store, this.#replicas, [this.#recorder.status(name)])[0] as TargetStatus;
+    return (await readStatuses(this.#rt, this.#replicas, [name]))[0] as TargetStatus;
   }
 
   /** Status of every managed target, by name (one store read). */
-  statuses(): TargetStatus[] {
+  async statuses(): Promise<TargetStatus[]> {
     return readStatuses(this.#rt, this.#replicas, [...this.#targets.keys()].sort());
   }
 
@@ -315,9 +341,10 @@ export class Reconciler {
   }
 
   /** The most recent runs of a target, newest first. */
-  history(name: string, limit = 50): RunRecord[] {
+  async history(name: string, limit = 50): Promise<RunRecord[]> {
     this.#require(name);
-    return this.#options.store.listRuns(name, limit).map((run) => withLogTail(this.#options.store, run));
+    const { store } = this.#options;
+    return Promise.all((await store.listRuns(name, limit)).map((run) => withLogTail(store, run)));
   }
 
   /**
@@ -337,13 +364,13 @@ export class Reconciler {
   }
 
   /** One run (or, with replicas, a command's run once known) by id, with the last lines its log has so far. */
-  run(id: string): RunRecord | undefined {
-    const run = commands.findRun(this.#options.store, id);
+  async run(id: string): Promise<RunRecord | undefined> {
+    const run = await commands.findRun(this.#options.store, id);
     return run && withLogTail(this.#options.store, run);
   }
 
   /** A run's log from an offset (see {@link readRunLog}); `undefined` for an unknown run. */
-  runLog(id: string, from = 0): RunLogRead | undefined {
+  async runLog(id: string, from = 0): Promise<RunLogRead | undefined> {
     return readRunLog(this.#options.store, id, from);
   }
 
@@ -387,9 +414,10 @@ export class Reconciler {
   }
 
   /** Whether the scheduler is running and the store open and answering (for readiness probes). */
-  get ready(): boolean {
+  async isReady(): Promise<boolean> {
     const { store } = this.#options;
-    return this.#scheduling && store.isOpen && !this.#closed && (store.ping?.() ?? true);
+    if (!this.#scheduling || !store.isOpen || this.#closed) return false;
+    return (await store.ping?.()) ?? true;
   }
 
   /** Starts interval, resync and cron scheduling for every target, with an initial run each. */
@@ -419,9 +447,9 @@ export class Reconciler {
       this.#wiring.shutdown.abort(new CancelledError("the reconciler is shutting down")),
     );
     for (const name of this.#targets.keys()) this.#queue.dropPending(name, "the reconciler stopped");
-    this.#replicas?.stop(true);
+    await this.#replicas?.stop(true);
     this.#closed = true;
-    this.#options.store.close();
+    await this.#options.store.close();
     this.#dataDirLock.release();
     this.#queue.notifyIdle();
     return clean;
@@ -433,9 +461,12 @@ export class Reconciler {
     return state;
   }
 
-  /** Whether scheduled runs of a target are suspended (the Suspended condition, else the spec's `suspend`). */
+  /**
+   * Whether scheduled runs of a target are suspended (the Suspended condition, else the spec's
+   * `suspend`), from the status view this process keeps (see the README's "Reads").
+   */
   isSuspended(name: string): boolean {
-    return isStoredSuspended(this.#options.store, name, this.#targets.get(name)?.spec.suspend ?? false);
+    return isSuspended(this.#recorder.status(name), this.#targets.get(name)?.spec.suspend ?? false);
   }
 
   #schedule(spec: ResolvedTarget): void {

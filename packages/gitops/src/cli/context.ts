@@ -59,11 +59,11 @@ export function openReconciler(
  * when the reconciler cannot be created.
  */
 export async function openServing(config: DriftlessConfig, logger: Logger): Promise<[Reconciler, Store]> {
-  const store = openStoreOption(config.store, config.dataDir);
+  const store = await openStoreOption(config.store, config.dataDir);
   try {
     return [await openReconciler(config, logger, true, store), store];
   } catch (error) {
-    store.close();
+    await store.close();
     throw error;
   }
 }

@@ -22,19 +22,22 @@ export interface HistoryCommandOptions {
 // `driftless serve` is running against the same data directory. Without a
 // database nothing ran yet, and a read must not create the data directory.
 /** The config's store opened directly (see above), `undefined` when none exists yet; the caller closes it. */
-export function openStore(config: DriftlessConfig): Store | undefined {
+export async function openStore(config: DriftlessConfig): Promise<Store | undefined> {
   if (config.store !== undefined) return openStoreOption(config.store, config.dataDir);
   const file = join(config.dataDir, "driftless.db");
   return existsSync(file) ? new SqliteStore(file) : undefined;
 }
 
-function withStore<T>(config: DriftlessConfig, use: (store: Store | undefined) => T): T {
-  const store = openStore(config);
+async function withStore<T>(
+  config: DriftlessConfig,
+  use: (store: Store | undefined) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(config);
   if (!store) return use(undefined);
   try {
-    return use(store);
+    return await use(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -43,9 +46,9 @@ function withStore<T>(config: DriftlessConfig, use: (store: Store | undefined) =
  * expanded into (`<entry>-<directory>`), as far as the store knows them.
  * Discovery itself needs the repository, which a read should not fetch.
  */
-export function knownTargets(config: DriftlessConfig, store: Store | undefined): string[] {
+export async function knownTargets(config: DriftlessConfig, store: Store | undefined): Promise<string[]> {
   const names = new Set(config.targets.map((t) => t.name));
-  for (const status of store?.listStatuses() ?? []) {
+  for (const status of (await store?.listStatuses()) ?? []) {
     if (config.discover.some((d) => status.name.startsWith(`${d.name}-`))) names.add(status.name);
   }
   return [...names].sort();
@@ -67,25 +70,29 @@ function condition(status: TargetStatus, type: string): string {
 }
 
 /** `driftless status [target]`: a table of every target's conditions, or one target's. */
-export function statusCommand(
+export async function statusCommand(
   config: DriftlessConfig,
   name: string | undefined,
   options: StatusCommandOptions,
   io: CliIO,
-): number {
-  const found = withStore(config, (store): { known: string[] } | { statuses: TargetStatus[] } => {
-    const known = knownTargets(config, store);
-    if (name && !known.includes(name)) return { known };
-    // With replicas, who owns each target comes from its lease.
-    const owners = new Map((store?.listTargetLeases() ?? []).map((l) => [l.target, l.owner]));
-    return {
-      statuses: (name ? [name] : known).map((n): TargetStatus => {
-        const status = store?.getStatus(n) ?? { name: n, conditions: [], updatedAt: "" };
-        const owner = owners.get(n);
-        return owner ? { ...status, owner } : status;
-      }),
-    };
-  });
+): Promise<number> {
+  const found = await withStore(
+    config,
+    async (store): Promise<{ known: string[] } | { statuses: TargetStatus[] }> => {
+      const known = await knownTargets(config, store);
+      if (name && !known.includes(name)) return { known };
+      // With replicas, who owns each target comes from its lease.
+      const owners = new Map(((await store?.listTargetLeases()) ?? []).map((l) => [l.target, l.owner]));
+      const stored = new Map(((await store?.listStatuses()) ?? []).map((s) => [s.name, s]));
+      return {
+        statuses: (name ? [name] : known).map((n): TargetStatus => {
+          const status = stored.get(n) ?? { name: n, conditions: [], updatedAt: "" };
+          const owner = owners.get(n);
+          return owner ? { ...status, owner } : status;
+        }),
+      };
+    },
+  );
   if ("known" in found) return unknownTarget(config, name ?? "", found.known, io);
   const { statuses } = found;
   if (options.json) {
@@ -131,18 +138,18 @@ export function statusCommand(
  * A target's newest entries from the store, as a table or JSON (`history`,
  * `promotions`).
  */
-function listCommand<T>(
+async function listCommand<T>(
   config: DriftlessConfig,
   name: string,
   options: HistoryCommandOptions,
   io: CliIO,
-  read: (store: Store) => T[],
+  read: (store: Store) => Promise<T[]>,
   headers: readonly string[],
   row: (item: T) => string[],
-): number {
-  const found = withStore(config, (store): { known: string[] } | { items: T[] } => {
-    const known = knownTargets(config, store);
-    return known.includes(name) ? { items: store ? read(store) : [] } : { known };
+): Promise<number> {
+  const found = await withStore(config, async (store): Promise<{ known: string[] } | { items: T[] }> => {
+    const known = await knownTargets(config, store);
+    return known.includes(name) ? { items: store ? await read(store) : [] } : { known };
   });
   if ("known" in found) return unknownTarget(config, name, found.known, io);
   const { items } = found;
@@ -156,7 +163,7 @@ export function historyCommand(
   name: string,
   options: HistoryCommandOptions,
   io: CliIO,
-): number {
+): Promise<number> {
   return listCommand(
     config,
     name,
@@ -183,7 +190,7 @@ export function promotionsCommand(
   name: string,
   options: HistoryCommandOptions,
   io: CliIO,
-): number {
+): Promise<number> {
   return listCommand(
     config,
     name,

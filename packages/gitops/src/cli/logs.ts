@@ -17,12 +17,15 @@ export interface LogsCommandOptions {
  * prints it, or a target's name for its newest run. An error message when
  * none or several match.
  */
-function findRun(config: DriftlessConfig, store: Store, arg: string): RunRecord | string {
-  const exact = store.getRun(arg);
+async function findRun(config: DriftlessConfig, store: Store, arg: string): Promise<RunRecord | string> {
+  const exact = await store.getRun(arg);
   if (exact) return exact;
-  const names = knownTargets(config, store);
-  if (names.includes(arg)) return store.listRuns(arg, 1)[0] ?? `target "${arg}" has no runs yet`;
-  const matches = names.flatMap((name) => store.listRuns(name, 1000).filter((r) => r.id.startsWith(arg)));
+  const names = await knownTargets(config, store);
+  if (names.includes(arg)) return (await store.listRuns(arg, 1))[0] ?? `target "${arg}" has no runs yet`;
+  const matches: RunRecord[] = [];
+  for (const name of names) {
+    matches.push(...(await store.listRuns(name, 1000)).filter((r) => r.id.startsWith(arg)));
+  }
   if (matches.length === 1) return matches[0] as RunRecord;
   return matches.length === 0
     ? `no run "${arg}" in ${config.dataDir} (give a run id as \`driftless history\` prints it, or a target name)`
@@ -40,20 +43,20 @@ export async function logsCommand(
   options: LogsCommandOptions,
   io: CliIO,
 ): Promise<number> {
-  const store = openStore(config);
+  const store = await openStore(config);
   if (!store) {
     io.err.write(`no runs yet: ${config.dataDir} holds no store\n`);
     return EXIT.failed;
   }
   const interrupt = options.follow ? interruptSignal() : undefined;
   try {
-    const run = findRun(config, store, arg);
+    const run = await findRun(config, store, arg);
     if (typeof run === "string") {
       io.err.write(`${run}\n`);
       return EXIT.failed;
     }
     if (!options.follow) {
-      io.out.write(store.readLog(run.id).text);
+      io.out.write((await store.readLog(run.id)).text);
       return EXIT.ok;
     }
     for await (const chunk of followRunLog(store, run.id, {
@@ -62,11 +65,11 @@ export async function logsCommand(
       io.out.write(chunk.text);
     }
     if (interrupt?.signal.aborted) return EXIT.ok;
-    const result = store.getRun(run.id)?.result ?? "unknown";
+    const result = (await store.getRun(run.id))?.result ?? "unknown";
     io.err.write(`run ${run.id} ${result}\n`);
     return EXIT.ok;
   } finally {
     interrupt?.dispose();
-    store.close();
+    await store.close();
   }
 }

@@ -130,8 +130,8 @@ A relative --config path is read from the current directory.`,
     .argument("[target]", "target name")
     .addOption(configOption())
     .option("--json", "JSON on stdout")
-    .action((target: string | undefined, opts: { config: string; json?: boolean }) => {
-      code = statusCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
+    .action(async (target: string | undefined, opts: { config: string; json?: boolean }) => {
+      code = await statusCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
     });
 
   program
@@ -141,8 +141,8 @@ A relative --config path is read from the current directory.`,
     .addOption(configOption())
     .option("-n, --limit <n>", "how many runs", limitArg, 20)
     .option("--json", "JSON on stdout")
-    .action((target: string, opts: { config: string; limit: number; json?: boolean }) => {
-      code = historyCommand(
+    .action(async (target: string, opts: { config: string; limit: number; json?: boolean }) => {
+      code = await historyCommand(
         loadConfig(opts.config),
         target,
         { limit: opts.limit, json: opts.json ?? false },
@@ -262,8 +262,8 @@ A relative --config path is read from the current directory.`,
     .addOption(configOption())
     .option("-n, --limit <n>", "how many", limitArg, 20)
     .option("--json", "JSON on stdout")
-    .action((target: string, opts: { config: string; limit: number; json?: boolean }) => {
-      code = promotionsCommand(
+    .action(async (target: string, opts: { config: string; limit: number; json?: boolean }) => {
+      code = await promotionsCommand(
         loadConfig(opts.config),
         target,
         { limit: opts.limit, json: opts.json ?? false },

@@ -118,7 +118,7 @@ export function moveCommand(
     );
     const queued =
       action === "approve"
-        ? reconciler.approve(
+        ? await reconciler.approve(
             name,
             checkApprovalRequest(name, {
               by: options.by,
@@ -126,13 +126,13 @@ export function moveCommand(
               ...(options.revision ? { revision: options.revision } : {}),
             }),
           )
-        : reconciler[action](name, {
+        : await reconciler[action](name, {
             by: options.by ?? "",
             reason: options.reason ?? "",
             ...(options.revision ? { revision: options.revision } : {}),
           });
     if (action !== "approve") {
-      const promotion = reconciler.promotions(name, 1)[0];
+      const promotion = (await reconciler.promotions(name, 1))[0];
       if (promotion) {
         io.err.write(
           `${action === "promote" ? "promoted" : "rolled back"} ${name} to ${promotion.revision.slice(0, 12)} (from ${promotion.previousRevision?.slice(0, 12) ?? "nothing"})\n`,
@@ -191,7 +191,7 @@ export function suspendCommand(
   io: CliIO,
 ): Promise<number> {
   return onTarget(config, name, io, async (reconciler) => {
-    const status = reconciler[action](name, { by: options.by, reason: options.reason });
+    const status = await reconciler[action](name, { by: options.by, reason: options.reason });
     const verb = action === "suspend" ? "suspended" : "resumed";
     io.out.write(
       options.json

@@ -274,7 +274,7 @@ describe("the HTTP handler", () => {
 
   it("answers 409 to an approval with nothing waiting, starting no run", async () => {
     await reconciler.whenIdle();
-    const before = reconciler.history("site").length;
+    const before = (await reconciler.history("site")).length;
     const calls = engine.calls.length;
     for (const body of [
       '{"by":"alice","reason":"looks fine"}',
@@ -287,7 +287,7 @@ describe("the HTTP handler", () => {
       });
     }
     await reconciler.whenIdle();
-    expect(reconciler.history("site")).toHaveLength(before);
+    expect(await reconciler.history("site")).toHaveLength(before);
     expect(engine.calls).toHaveLength(calls);
     const half = await fetch(`${base}/targets/site/approve`, {
       method: "POST",

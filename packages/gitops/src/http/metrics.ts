@@ -72,9 +72,9 @@ export class ReconcilerMetrics {
       registers: [registry],
     });
     // Gauges read the store at scrape time; a closed store (during shutdown) yields no samples.
-    const statuses = () => {
+    const statuses = async () => {
       try {
-        return reconciler.statuses();
+        return await reconciler.statuses();
       } catch {
         return [];
       }
@@ -84,9 +84,9 @@ export class ReconcilerMetrics {
       help: "When each target last applied successfully (unix seconds).",
       labelNames: ["target"] as const,
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
-        for (const status of statuses()) {
+        for (const status of await statuses()) {
           if (status.lastAppliedAt)
             this.set({ target: status.name }, Date.parse(status.lastAppliedAt) / 1000);
         }
@@ -97,9 +97,9 @@ export class ReconcilerMetrics {
       help: "1 when the target's Ready condition is true, else 0.",
       labelNames: ["target"] as const,
       registers: [registry],
-      collect() {
+      async collect() {
         this.reset();
-        for (const status of statuses()) {
+        for (const status of await statuses()) {
           const ready = status.conditions.find((c) => c.type === "Ready")?.status === true;
           this.set({ target: status.name }, ready ? 1 : 0);
         }

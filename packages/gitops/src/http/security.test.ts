@@ -98,7 +98,7 @@ describe("the HTTP surface's security bounds", () => {
     });
     run = await reconciler.reconcile("site");
     // What a program printed, as its log holds it if the run's own masking missed it.
-    store.appendLog(run.id, `token ${TOKEN} hook ${HOOK_SECRET} db ${SERVICE_SECRET} pass pass-1234\n`);
+    await store.appendLog(run.id, `token ${TOKEN} hook ${HOOK_SECRET} db ${SERVICE_SECRET} pass pass-1234\n`);
   });
 
   afterAll(async () => {

@@ -30,7 +30,7 @@ describe("Reconciler approvals and safety gates", () => {
       expect(eventsNamed("stalled")).toEqual([
         expect.objectContaining({ reason: "GateRefused", revision: REV_A }),
       ]);
-      const stalled = r.status("site");
+      const stalled = await r.status("site");
       expect(stalled.stalledRevision).toBe(REV_A);
       expect(stalled.conditions.find((c) => c.type === "Stalled")).toMatchObject({
         status: true,
@@ -41,10 +41,10 @@ describe("Reconciler approvals and safety gates", () => {
       expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
       expect(engine.count("preview")).toBe(1);
 
-      const approved = await r.approve("site").done;
+      const approved = await (await r.approve("site")).done;
       expect(approved.result).toBe("applied");
       expect(engine.ops()).toEqual(["preview", "preview", "up"]);
-      const after = r.status("site");
+      const after = await r.status("site");
       expect(after.stalledRevision).toBeUndefined();
       expect(after.approvedRevision).toBeUndefined();
       expect(after.lastAppliedRevision).toBe(REV_A);
@@ -53,36 +53,38 @@ describe("Reconciler approvals and safety gates", () => {
 
     it("refuses to approve when nothing waits for approval", async () => {
       const r = await create();
-      expect(() => r.approve("site")).toThrowError(/has no revision waiting for approval/);
+      await expect(r.approve("site")).rejects.toThrowError(/has no revision waiting for approval/);
     });
 
     it("refuses to approve after a plain failure, starting no run", async () => {
       const r = await create();
       engine.previewErrors.push(new RetryableError("network down"));
       expect((await r.reconcile("site")).result).toBe("failed");
-      const before = r.history("site").length;
-      expect(() => r.approve("site")).toThrowError(NothingToApproveError);
-      expect(() => r.approve("site", { revision: REV_A.slice(0, 8) })).toThrowError(NothingToApproveError);
+      const before = (await r.history("site")).length;
+      await expect(r.approve("site")).rejects.toThrowError(NothingToApproveError);
+      await expect(r.approve("site", { revision: REV_A.slice(0, 8) })).rejects.toThrowError(
+        NothingToApproveError,
+      );
       await r.whenIdle();
-      expect(r.history("site")).toHaveLength(before);
+      expect(await r.history("site")).toHaveLength(before);
       expect(engine.count("preview")).toBe(1);
-      expect(r.status("site").approvedRevision).toBeUndefined();
+      expect((await r.status("site")).approvedRevision).toBeUndefined();
     });
 
     it("records who approved and why on the run that applies it", async () => {
       const r = await create({ targets: [spec({ gates: { protectedTypes: ["test:index:Db"] } })] });
       engine.plan = planOf(1, ["delete", "test:index:Db"]);
       expect((await r.reconcile("site")).result).toBe("stalled");
-      expect(() => r.approve("site", { by: "alice" })).toThrowError(SpecError);
-      const queued = r.approve("site", { by: "alice", reason: "the database moved" });
-      expect(r.status("site").approvedBy).toEqual({ by: "alice", reason: "the database moved" });
+      await expect(r.approve("site", { by: "alice" })).rejects.toThrowError(SpecError);
+      const queued = await r.approve("site", { by: "alice", reason: "the database moved" });
+      expect((await r.status("site")).approvedBy).toEqual({ by: "alice", reason: "the database moved" });
       const applied = await queued.done;
       expect(applied).toMatchObject({
         result: "applied",
         approval: { by: "alice", reason: "the database moved" },
       });
-      expect(r.run(applied.id)?.approval).toEqual({ by: "alice", reason: "the database moved" });
-      expect(r.status("site").approvedBy).toBeUndefined();
+      expect((await r.run(applied.id))?.approval).toEqual({ by: "alice", reason: "the database moved" });
+      expect((await r.status("site")).approvedBy).toBeUndefined();
     });
 
     it("stalls on a program error and skips the same revision until a new one", async () => {
@@ -90,7 +92,7 @@ describe("Reconciler approvals and safety gates", () => {
       engine.previewErrors.push(new StalledError("ProgramFailed", "SyntaxError: Unexpected token"));
       const run = await r.reconcile("site", { trigger: "webhook", force: false });
       expect(run).toMatchObject({ result: "stalled", error: "SyntaxError: Unexpected token" });
-      expect(r.status("site").stalledRevision).toBe(REV_A);
+      expect((await r.status("site")).stalledRevision).toBe(REV_A);
 
       expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
       expect(engine.count("preview")).toBe(1);
@@ -98,7 +100,7 @@ describe("Reconciler approvals and safety gates", () => {
       source.revision = REV_B;
       engine.plan = planOf(1, ["update", "test:index:File"]);
       expect((await r.reconcile("site", { trigger: "webhook", force: false })).result).toBe("applied");
-      expect(r.status("site").stalledRevision).toBeUndefined();
+      expect((await r.status("site")).stalledRevision).toBeUndefined();
       expect(eventsNamed("recovered")).toEqual([{ target: "site", revision: REV_B }]);
     });
 
@@ -108,7 +110,7 @@ describe("Reconciler approvals and safety gates", () => {
       const run = await r.reconcile("site");
       expect(run.result).toBe("stalled");
       expect(engine.calls).toHaveLength(0);
-      expect(r.status("site").conditions.find((c) => c.type === "Stalled")?.reason).toBe(
+      expect((await r.status("site")).conditions.find((c) => c.type === "Stalled")?.reason).toBe(
         "SourceRefRewritten",
       );
     });
@@ -118,7 +120,7 @@ describe("Reconciler approvals and safety gates", () => {
       engine.previewErrors.push(new StalledError("ProgramFailed", "failed calling api with tok-very-secret"));
       const run = await r.reconcile("site");
       expect(run.error).toBe("failed calling api with [redacted]");
-      expect(JSON.stringify(r.history("site"))).not.toContain("tok-very-secret");
+      expect(JSON.stringify(await r.history("site"))).not.toContain("tok-very-secret");
     });
   });
 
@@ -131,8 +133,8 @@ describe("Reconciler approvals and safety gates", () => {
       const held = await r.reconcile("site");
       expect(held).toMatchObject({ result: "awaiting-approval", revision: REV_A, counts: { update: 1 } });
       expect(held.plan).toEqual(engine.plan.steps);
-      expect(r.history("site")[0]?.plan).toEqual(engine.plan.steps);
-      const status = r.status("site");
+      expect((await r.history("site"))[0]?.plan).toEqual(engine.plan.steps);
+      const status = await r.status("site");
       expect(status.awaitingApproval).toMatchObject({
         revision: REV_A,
         runId: held.id,
@@ -142,10 +144,10 @@ describe("Reconciler approvals and safety gates", () => {
       expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
       expect(engine.ops()).toEqual(["preview"]);
 
-      const applied = await r.approve("site").done;
+      const applied = await (await r.approve("site")).done;
       expect(applied.result).toBe("applied");
       expect(engine.ops()).toEqual(["preview", "preview", "up"]);
-      expect(r.status("site").awaitingApproval).toBeUndefined();
+      expect((await r.status("site")).awaitingApproval).toBeUndefined();
       expect(eventsNamed("recovered")).toEqual([]);
     });
 
@@ -154,11 +156,11 @@ describe("Reconciler approvals and safety gates", () => {
       engine.plan = changed();
       await r.reconcile("site");
       source.revision = REV_B;
-      const run = await r.approve("site").done;
+      const run = await (await r.approve("site")).done;
       expect(run).toMatchObject({ result: "awaiting-approval", revision: REV_B });
       expect(engine.count("up")).toBe(0);
-      expect(r.status("site").awaitingApproval?.revision).toBe(REV_B);
-      expect((await r.approve("site").done).result).toBe("applied");
+      expect((await r.status("site")).awaitingApproval?.revision).toBe(REV_B);
+      expect((await (await r.approve("site")).done).result).toBe("applied");
     });
 
     it("holds again when the same revision now plans different steps", async () => {
@@ -166,9 +168,9 @@ describe("Reconciler approvals and safety gates", () => {
       engine.plan = changed();
       await r.reconcile("site");
       engine.plan = planOf(1, ["update", "x:y:Z"], ["create", "x:y:Other"]);
-      expect((await r.approve("site").done).result).toBe("awaiting-approval");
+      expect((await (await r.approve("site")).done).result).toBe("awaiting-approval");
       expect(engine.count("up")).toBe(0);
-      expect((await r.approve("site").done).result).toBe("applied");
+      expect((await (await r.approve("site")).done).result).toBe("applied");
     });
 
     it("holds only destructive plans with requireApproval: destructive", async () => {

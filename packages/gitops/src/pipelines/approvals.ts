@@ -43,12 +43,12 @@ export function checkApprovalRequest(
  * @throws NothingToApproveError when no plan awaits approval and no revision stalled
  * @throws SpecError for a malformed revision, or `by` without `reason` (or the reverse)
  */
-export function recordApproval(
+export async function recordApproval(
   rt: Runtime,
   name: string,
   request: ApprovalRequest,
   checkOnly = false,
-): string {
+): Promise<string> {
   const { revision, by, reason } = request;
   if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
     throw new SpecError(`approval of "${name}"`, [
@@ -69,7 +69,7 @@ export function recordApproval(
   // nothing to release (a forced run is `reconcile`, not `approve`).
   if (!waiting) throw new NothingToApproveError(name, revision);
   if (checkOnly) return waiting;
-  rt.recorder.updateStatus(name, ({ approvedBy: _b, ...before }) => ({
+  await rt.recorder.updateStatus(name, ({ approvedBy: _b, ...before }) => ({
     ...before,
     approvedRevision: waiting,
     ...(who ? { approvedBy: who } : {}),
@@ -84,15 +84,15 @@ export function recordApproval(
  * (in its `Suspended` condition and `suspension`).
  * @throws SpecError for `by` without `reason` (or the reverse)
  */
-export function recordSuspension(
+export async function recordSuspension(
   rt: Runtime,
   name: string,
   suspended: boolean,
   { by, reason }: SuspendRequest,
-): TargetStatus {
+): Promise<TargetStatus> {
   const subject = `${suspended ? "suspension" : "resumption"} of "${name}"`;
   const who = by !== undefined || reason !== undefined ? checkWho(subject, "by", { by, reason }) : undefined;
-  const status = rt.recorder.updateStatus(name, (before) =>
+  const status = await rt.recorder.updateStatus(name, (before) =>
     suspendedStatus(before, suspended, rt.recorder.now(), who),
   );
   rt.options.logger.info({ target: name, ...(who ?? {}) }, suspended ? "suspended" : "resumed");

@@ -83,8 +83,8 @@ describe("Reconciler dependencies", () => {
       });
       expect(ups[2]?.request.config).toMatchObject({ "deps.database.id": "database-a" });
       expect(ups[2]?.request.config).not.toHaveProperty("deps.network.id");
-      expect(r.history("database")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
-      expect(r.history("app")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+      expect((await r.history("database"))[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+      expect((await r.history("app"))[0]).toMatchObject({ trigger: "dependency", result: "applied" });
     });
 
     it("queues a dependent added after its dependency already ran", async () => {
@@ -96,20 +96,20 @@ describe("Reconciler dependencies", () => {
       r.addTarget(spec({ name: "database", dependsOn: ["network"] }));
       source.revision = REV_B;
       expect((await r.reconcile("network")).result).toBe("applied");
-      await until(() => r.history("database").length === 1, "database's run");
-      expect(r.history("database")[0]).toMatchObject({ trigger: "dependency", result: "applied" });
+      await until(async () => (await r.history("database")).length === 1, "database's run");
+      expect((await r.history("database"))[0]).toMatchObject({ trigger: "dependency", result: "applied" });
     });
 
     it("does not queue dependents when a dependency's outputs are unchanged", async () => {
       const r = await create({ targets: chain().slice(1) });
       applyingEngine(() => ({ id: "same" }));
       await r.reconcile("network");
-      await until(() => r.history("database").length === 1, "database's run");
+      await until(async () => (await r.history("database")).length === 1, "database's run");
       await until(() => r.queueDepth === 0 && engine.count("up") === 2, "the cascade");
       source.revision = REV_B;
       expect((await r.reconcile("network")).result).toBe("applied");
       await new Promise((resolve) => setTimeout(resolve, 50));
-      expect(r.history("database")).toHaveLength(1);
+      expect(await r.history("database")).toHaveLength(1);
     });
 
     it("defers a run while a dependency is not ready, and runs it once the dependency is", async () => {
@@ -118,8 +118,8 @@ describe("Reconciler dependencies", () => {
       expect(deferred.result).toBe("skipped");
       expect(deferred.log).toMatch(/deferred: dependency "network" is not ready/);
       expect(engine.calls).toHaveLength(0);
-      expect(r.history("database")).toHaveLength(0);
-      expect(r.status("database").conditions.find((c) => c.type === "Ready")).toMatchObject({
+      expect(await r.history("database")).toHaveLength(0);
+      expect((await r.status("database")).conditions.find((c) => c.type === "Ready")).toMatchObject({
         status: false,
         reason: "DependencyNotReady",
       });
@@ -127,10 +127,10 @@ describe("Reconciler dependencies", () => {
       // The dependency applies without new outputs (nothing to apply): the
       // parked run is queued again with its own trigger.
       await r.reconcile("network");
-      await until(() => r.history("database").length === 1, "database's run");
-      await until(() => !!r.history("database")[0]?.finishedAt, "database's run to finish");
-      expect(r.history("database")[0]).toMatchObject({ trigger: "manual", result: "unchanged" });
-      expect(r.status("database").conditions.find((c) => c.type === "Ready")?.status).toBe(true);
+      await until(async () => (await r.history("database")).length === 1, "database's run");
+      await until(async () => !!(await r.history("database"))[0]?.finishedAt, "database's run to finish");
+      expect((await r.history("database"))[0]).toMatchObject({ trigger: "manual", result: "unchanged" });
+      expect((await r.status("database")).conditions.find((c) => c.type === "Ready")?.status).toBe(true);
       expect(eventsNamed("recovered").map((e) => e.target)).not.toContain("database");
     });
 
@@ -138,10 +138,10 @@ describe("Reconciler dependencies", () => {
       const r = await create({ targets: chain().slice(1) });
       applyingEngine(() => ({ id: "same" }));
       await r.reconcile("network");
-      await until(() => !!r.history("database")[0]?.finishedAt, "the first cascade");
+      await until(async () => !!(await r.history("database"))[0]?.finishedAt, "the first cascade");
       engine.hold = true;
       source.revision = REV_B;
-      const network = r.request("network");
+      const network = await r.request("network");
       await until(() => engine.held.length === 1, "network's preview");
       expect((await r.reconcile("database", { trigger: "webhook" })).log).toMatch(
         /dependency "network" has a run in progress/,
@@ -149,8 +149,8 @@ describe("Reconciler dependencies", () => {
       engine.hold = false;
       engine.release();
       await network.done;
-      await until(() => r.history("database").length === 2, "database's second run");
-      expect(r.history("database")[0]?.trigger).toBe("webhook");
+      await until(async () => (await r.history("database")).length === 2, "database's second run");
+      expect((await r.history("database"))[0]?.trigger).toBe("webhook");
     });
 
     it("waits for a dependency behind its revision once, without checking again in a loop", async () => {
@@ -164,7 +164,7 @@ describe("Reconciler dependencies", () => {
       Object.assign(source, { isAncestor: async () => false });
       const resolves = source.resolves;
       engine.hold = true;
-      const waited = await r.request("app", { trigger: "interval", force: false }).done;
+      const waited = await (await r.request("app", { trigger: "interval", force: false })).done;
       expect(waited.log).toMatch(
         /dependency "network" applied a{12}, which is behind b{12} \(its files changed\)/,
       );
@@ -177,7 +177,7 @@ describe("Reconciler dependencies", () => {
       await r.whenIdle();
       const ups = engine.calls.filter((c) => c.op === "up").map(targetOf);
       expect(ups.slice(3)).toEqual(["network", "database", "app"]);
-      expect(r.history("network")[0]).toMatchObject({ trigger: "dependency", revision: REV_B });
+      expect((await r.history("network"))[0]).toMatchObject({ trigger: "dependency", revision: REV_B });
       // app's check, then network, database and app: no busy loop while they ran.
       expect(source.resolves - resolves).toBeLessThanOrEqual(5);
     });

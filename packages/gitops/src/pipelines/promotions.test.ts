@@ -60,20 +60,20 @@ describe("Reconciler promotion", () => {
       const r = await create({ targets: pair({ from: "staging", after: "1h" }) });
       engine.plan = planOf(1, ["create", "x:y:Z"]);
       expect((await r.reconcile("prod", { force: false })).result).toBe("skipped");
-      expect(r.status("prod").pendingPromotion).toBeUndefined();
+      expect((await r.status("prod")).pendingPromotion).toBeUndefined();
       expect((await r.reconcile("staging")).result).toBe("applied");
       const check = await r.reconcile("prod", { trigger: "promotion", force: false });
       expect(check.result).toBe("skipped");
       // The soak time counts from when staging applied and was last seen becoming Ready.
-      const staging = r.status("staging");
+      const staging = await r.status("staging");
       const readySince = staging.conditions.find((c) => c.type === "Ready")?.since as string;
       const appliedAt = Math.max(Date.parse(staging.revisionAppliedAt as string), Date.parse(readySince));
-      expect(r.status("prod").pendingPromotion).toEqual({
+      expect((await r.status("prod")).pendingPromotion).toEqual({
         revision: REV_A,
         dueAt: new Date(appliedAt + 3_600_000).toISOString(),
       });
       expect(ranFor("prod")).toBe(0);
-      expect(r.promotions("prod")).toEqual([]);
+      expect(await r.promotions("prod")).toEqual([]);
     });
 
     it("promotes at once with no soak time, and a new upstream revision follows", async () => {
@@ -81,7 +81,7 @@ describe("Reconciler promotion", () => {
       engine.plan = planOf(1, ["create", "x:y:Z"]);
       await r.reconcile("staging");
       await r.whenIdle();
-      expect(r.history("prod")[0]).toMatchObject({
+      expect((await r.history("prod"))[0]).toMatchObject({
         trigger: "promotion",
         result: "applied",
         revision: REV_A,
@@ -92,11 +92,11 @@ describe("Reconciler promotion", () => {
       const resolves = source.resolves;
       await r.reconcile("prod", { force: false });
       expect(source.resolves).toBe(resolves);
-      expect(r.status("prod").lastAppliedRevision).toBe(REV_A);
+      expect((await r.status("prod")).lastAppliedRevision).toBe(REV_A);
       await r.reconcile("staging");
       await r.whenIdle();
-      expect(r.status("prod").lastAppliedRevision).toBe(REV_B);
-      expect(r.promotions("prod").map((p) => [p.kind, p.revision, p.previousRevision])).toEqual([
+      expect((await r.status("prod")).lastAppliedRevision).toBe(REV_B);
+      expect((await r.promotions("prod")).map((p) => [p.kind, p.revision, p.previousRevision])).toEqual([
         ["auto", REV_B, REV_A],
         ["auto", REV_A, undefined],
       ]);
@@ -115,18 +115,18 @@ describe("Reconciler promotion", () => {
         source.revision = REV_A;
         await r2.reconcile("staging");
         await r2.whenIdle();
-        r2.suspend("prod");
+        await r2.suspend("prod");
         source.revision = REV_B;
         await r2.reconcile("staging");
         engine.previewErrors.push(new StalledError("ProgramFailed", "boom"));
         await r2.reconcile("staging", { trigger: "manual" });
-        r2.resume("prod");
+        await r2.resume("prod");
         await r2.reconcile("prod", { trigger: "promotion", force: false });
-        expect(r2.status("prod").pendingPromotion).toEqual({
+        expect((await r2.status("prod")).pendingPromotion).toEqual({
           revision: REV_B,
           waitingFor: '"staging" is not ready (ProgramFailed)',
         });
-        expect(r2.status("prod").lastAppliedRevision).toBe(REV_A);
+        expect((await r2.status("prod")).lastAppliedRevision).toBe(REV_A);
       } finally {
         await r2.stop({ graceMs: 100 });
       }
@@ -138,34 +138,40 @@ describe("Reconciler promotion", () => {
       r.on("promoted", (p) => promoted.push(p.kind));
       engine.plan = planOf(1, ["create", "x:y:Z"]);
       await r.reconcile("staging");
-      expect(() => r.promote("prod", { by: "", reason: "x" })).toThrowError(/`by` must say who asks/);
-      expect(() => r.promote("prod", { by: "amy", reason: "x", revision: "zz" })).toThrowError(
+      await expect(r.promote("prod", { by: "", reason: "x" })).rejects.toThrowError(/`by` must say who asks/);
+      await expect(r.promote("prod", { by: "amy", reason: "x", revision: "zz" })).rejects.toThrowError(
         /`revision` must be a commit SHA/,
       );
-      expect(() => r.promote("prod", { by: "amy", reason: "x", revision: "bbbb" })).toThrowError(
+      await expect(r.promote("prod", { by: "amy", reason: "x", revision: "bbbb" })).rejects.toThrowError(
         /"staging" never applied it successfully \(recent: aaaaaaaaaaaa\)/,
       );
-      expect(() => r.promote("staging", { by: "amy", reason: "x" })).toThrowError(/has no `promote` policy/);
-      expect(() => r.rollback("staging", { by: "amy", reason: "x" })).toThrowError(
+      await expect(r.promote("staging", { by: "amy", reason: "x" })).rejects.toThrowError(
+        /has no `promote` policy/,
+      );
+      await expect(r.rollback("staging", { by: "amy", reason: "x" })).rejects.toThrowError(
         /roll it back with `git revert`/,
       );
-      expect(() => r.rollback("prod", { by: "amy", reason: "x" })).toThrowError(
+      await expect(r.rollback("prod", { by: "amy", reason: "x" })).rejects.toThrowError(
         /it has applied no other revision/,
       );
 
-      expect((await r.promote("prod", { by: "amy", reason: "hotfix", revision: "aaaa" }).done).result).toBe(
-        "applied",
-      );
+      expect(
+        (await (await r.promote("prod", { by: "amy", reason: "hotfix", revision: "aaaa" })).done).result,
+      ).toBe("applied");
       source.revision = REV_B;
       await r.reconcile("staging");
-      expect((await r.promote("prod", { by: "amy", reason: "next" }).done).revision).toBe(REV_B);
-      const back = await r.rollback("prod", { by: "bo", reason: "errors up" }).done;
+      expect((await (await r.promote("prod", { by: "amy", reason: "next" })).done).revision).toBe(REV_B);
+      const back = await (await r.rollback("prod", { by: "bo", reason: "errors up" })).done;
       expect(back).toMatchObject({ result: "applied", revision: REV_A });
-      expect(r.status("prod")).toMatchObject({ promotedRevision: REV_A, heldBackRevision: REV_B });
-      expect(r.promotions("prod")[0]).toMatchObject({ kind: "rollback", by: "bo", reason: "errors up" });
+      expect(await r.status("prod")).toMatchObject({ promotedRevision: REV_A, heldBackRevision: REV_B });
+      expect((await r.promotions("prod"))[0]).toMatchObject({
+        kind: "rollback",
+        by: "bo",
+        reason: "errors up",
+      });
       expect(promoted).toEqual(["manual", "manual", "rollback"]);
       await r.reconcile("prod", { trigger: "promotion", force: false });
-      expect(r.status("prod").lastAppliedRevision).toBe(REV_A);
+      expect((await r.status("prod")).lastAppliedRevision).toBe(REV_A);
     });
   });
 });

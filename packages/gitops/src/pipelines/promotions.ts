@@ -17,10 +17,10 @@ import { checkRequester, type PromotionRequest, soak } from "./promotion.js";
  * one rolled back from; otherwise notes when it will be due. `revision` is
  * `undefined` before the first promotion.
  */
-export function promotedRevision(
+export async function promotedRevision(
   rt: Runtime,
   target: ResolvedTarget,
-): { revision: string | undefined; dueAt?: Date } {
+): Promise<{ revision: string | undefined; dueAt?: Date }> {
   const policy = target.promote as ResolvedPromotion;
   const status = rt.recorder.status(target.name);
   const upstream = rt.recorder.status(policy.from);
@@ -30,7 +30,7 @@ export function promotedRevision(
   if (candidate && candidate !== status.promotedRevision && candidate !== status.heldBackRevision) {
     const due = soak(policy, upstream);
     if ("dueAt" in due && due.dueAt <= rt.options.clock.now()) {
-      recordPromotion(rt, target.name, policy.from, candidate, "auto");
+      await recordPromotion(rt, target.name, policy.from, candidate, "auto");
     } else {
       waiting = {
         revision: candidate,
@@ -41,7 +41,7 @@ export function promotedRevision(
   }
   const latest = rt.recorder.status(target.name);
   if (stableJson(latest.pendingPromotion) !== stableJson(waiting)) {
-    rt.recorder.updateStatus(target.name, ({ pendingPromotion: _p, ...rest }) => ({
+    await rt.recorder.updateStatus(target.name, ({ pendingPromotion: _p, ...rest }) => ({
       ...rest,
       ...(waiting ? { pendingPromotion: waiting } : {}),
       updatedAt: rt.recorder.now().toISOString(),
@@ -51,14 +51,14 @@ export function promotedRevision(
 }
 
 /** Logs a promotion or rollback and points the target at the revision. */
-export function recordPromotion(
+export async function recordPromotion(
   rt: Runtime,
   name: string,
   source: string,
   revision: string,
   kind: PromotionKind,
   who?: { by: string; reason: string },
-): void {
+): Promise<void> {
   const status = rt.recorder.status(name);
   const promotion: PromotionRecord = {
     id: randomUUID(),
@@ -70,14 +70,14 @@ export function recordPromotion(
     ...(who ?? {}),
     at: rt.recorder.now().toISOString(),
   };
-  rt.options.store.recordPromotion(promotion);
+  await rt.options.store.recordPromotion(promotion);
   const heldBack =
     kind === "rollback"
       ? status.lastAppliedRevision
       : kind === "auto" && status.heldBackRevision !== revision
         ? status.heldBackRevision
         : undefined;
-  rt.recorder.updateStatus(name, ({ heldBackRevision: _h, pendingPromotion: _p, ...rest }) => ({
+  await rt.recorder.updateStatus(name, ({ heldBackRevision: _h, pendingPromotion: _p, ...rest }) => ({
     ...rest,
     promotedRevision: revision,
     ...(heldBack ? { heldBackRevision: heldBack } : {}),
@@ -101,10 +101,15 @@ const shortList = (revisions: readonly string[]) =>
  * names, else the upstream's last applied revision.
  * @throws DriftlessError when none or several match
  */
-export function promotableRevision(rt: Runtime, name: string, from: string, revision?: string): string {
+export async function promotableRevision(
+  rt: Runtime,
+  name: string,
+  from: string,
+  revision?: string,
+): Promise<string> {
   const wanted = revision ?? rt.recorder.status(from).lastAppliedRevision;
   if (!wanted) throw new DriftlessError(`target "${from}" has not applied a revision yet`);
-  const applied = rt.options.store.appliedRevisions(from, 1000);
+  const applied = await rt.options.store.appliedRevisions(from, 1000);
   const match = applied.filter((r) => r.startsWith(wanted));
   if (match.length !== 1) {
     throw new DriftlessError(
@@ -123,9 +128,9 @@ export function promotableRevision(rt: Runtime, name: string, from: string, revi
  * the target applied, else the one it applied before the current one.
  * @throws DriftlessError when none or several match
  */
-export function rollbackRevision(rt: Runtime, name: string, revision?: string): string {
+export async function rollbackRevision(rt: Runtime, name: string, revision?: string): Promise<string> {
   const current = rt.recorder.status(name).lastAppliedRevision;
-  const applied = rt.options.store.appliedRevisions(name, 1000);
+  const applied = await rt.options.store.appliedRevisions(name, 1000);
   const candidates = revision
     ? applied.filter((r) => r.startsWith(revision))
     : applied.filter((r) => r !== current).slice(0, 1);
@@ -149,12 +154,12 @@ export function rollbackRevision(rt: Runtime, name: string, revision?: string): 
  * `checkOnly`, only checks the request (a replica forwarding it to the owner).
  * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision the upstream never applied
  */
-export function promoteNow(
+export async function promoteNow(
   rt: Runtime,
   target: ResolvedTarget,
   request: PromotionRequest,
   checkOnly = false,
-): void {
+): Promise<void> {
   const policy = target.promote;
   if (!policy) {
     throw new DriftlessError(
@@ -162,8 +167,8 @@ export function promoteNow(
     );
   }
   const who = checkRequester(`promotion of "${target.name}"`, request);
-  const revision = promotableRevision(rt, target.name, policy.from, request.revision);
-  if (!checkOnly) recordPromotion(rt, target.name, policy.from, revision, "manual", who);
+  const revision = await promotableRevision(rt, target.name, policy.from, request.revision);
+  if (!checkOnly) await recordPromotion(rt, target.name, policy.from, revision, "manual", who);
 }
 
 /**
@@ -172,18 +177,18 @@ export function promoteNow(
  * checks the request.
  * @throws DriftlessError for a target without `promote`, a request without who/why, or a revision it never applied
  */
-export function rollBackNow(
+export async function rollBackNow(
   rt: Runtime,
   target: ResolvedTarget,
   request: PromotionRequest,
   checkOnly = false,
-): void {
+): Promise<void> {
   if (!target.promote) {
     throw new DriftlessError(
       `target "${target.name}" follows its ref "${target.ref}"; roll it back with \`git revert\` (rollback moves targets with \`promote\`)`,
     );
   }
   const who = checkRequester(`rollback of "${target.name}"`, request);
-  const revision = rollbackRevision(rt, target.name, request.revision);
-  if (!checkOnly) recordPromotion(rt, target.name, target.name, revision, "rollback", who);
+  const revision = await rollbackRevision(rt, target.name, request.revision);
+  if (!checkOnly) await recordPromotion(rt, target.name, target.name, revision, "rollback", who);
 }

@@ -46,6 +46,7 @@ async function remove(parts: RemovalParts, name: string): Promise<RunRecord | un
   targets.delete(name);
   scheduler.remove(name);
   queue.remove(name);
-  rt.options.store.deleteTarget(name);
+  await rt.options.store.deleteTarget(name);
+  rt.recorder.forget(name);
   return destroyed;
 }

@@ -24,7 +24,7 @@ export interface LeaseHolder {
  * while a run of this or another process sharing the store holds it. Returns
  * the function that releases it; until then the lease is renewed on a timer.
  */
-export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => void> {
+export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => Promise<void>> {
   const { store, stackLeaseTtlMs: ttl } = rt.options;
   const target = run.state.spec;
   const request = { key: stackLockKey(target), owner: rt.owner, target: target.name, runId: run.runId };
@@ -32,8 +32,8 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
   let previous: StackLease | undefined;
   for (;;) {
     run.signal.throwIfAborted();
-    previous = store.getStackLock(request.key);
-    const holder = store.tryLockStack(request, ttl);
+    previous = await store.getStackLock(request.key);
+    const holder = await store.tryLockStack(request, ttl);
     if (!holder) break;
     if (!waited) {
       waited = true;
@@ -60,15 +60,17 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
     run.progress("lock", `took the lease on stack ${target.stack}`);
   }
   const scope = tookOver && previous ? [target.name, previous.target] : [target.name];
-  markInterruptedRuns(
+  await markInterruptedRuns(
     rt,
     scope,
     "a run of a process that stopped was interrupted; recovering before the next run",
   );
-  const renew = setInterval(() => {
+  // One renewal at a time: a slow database does not pile renewals up.
+  let renewing: Promise<void> | undefined;
+  const renewOnce = async () => {
     try {
-      if (store.renewStackLock(request.key, request.owner, ttl)) return;
-      const holder = store.tryLockStack(request, ttl);
+      if (await store.renewStackLock(request.key, request.owner, ttl)) return;
+      const holder = await store.tryLockStack(request, ttl);
       if (holder) {
         run.progress(
           "lock",
@@ -78,12 +80,19 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
     } catch (error) {
       run.warn(error, "could not renew the stack lease");
     }
+  };
+  const renew = setInterval(() => {
+    if (renewing) return;
+    renewing = renewOnce().finally(() => {
+      renewing = undefined;
+    });
   }, ttl / 4);
   renew.unref();
-  return () => {
+  return async () => {
     clearInterval(renew);
+    await renewing;
     try {
-      store.unlockStack(request.key, request.owner);
+      await store.unlockStack(request.key, request.owner);
     } catch (error) {
       run.warn(error, "could not release the stack lease; it lapses on its own");
     }
@@ -95,8 +104,12 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => v
  * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
  * are recovered before the next engine run.
  */
-export function markInterruptedRuns(rt: Runtime, targets: readonly string[], message: string): void {
-  for (const interrupted of rt.options.store.markInterrupted(targets)) {
+export async function markInterruptedRuns(
+  rt: Runtime,
+  targets: readonly string[],
+  message: string,
+): Promise<void> {
+  for (const interrupted of await rt.options.store.markInterrupted(targets)) {
     const state = rt.targets.get(interrupted.target);
     if (state) state.needsRecovery = true;
     rt.options.logger.warn({ target: interrupted.target, runId: interrupted.id }, message);

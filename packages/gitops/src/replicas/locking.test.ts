@@ -21,9 +21,13 @@ const PLAN: Plan = {
   changes: true,
 };
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
@@ -132,7 +136,7 @@ describe("stack leases between reconcilers", () => {
     const first = await create("one");
     const second = await create("two");
     first.engine.hold = true;
-    const running = first.reconciler.request("site");
+    const running = await first.reconciler.request("site");
     await until(() => first.engine.held.length === 1, "the first run's preview");
 
     const waiting = second.reconciler.reconcile("site");
@@ -161,7 +165,7 @@ describe("stack leases between reconcilers", () => {
     const first = await create("one");
     const second = await create("two", spec({ repo: "https://example.com/other.git" }));
     first.engine.hold = true;
-    const running = first.reconciler.request("site");
+    const running = await first.reconciler.request("site");
     await until(() => first.engine.held.length === 1, "the first run's preview");
     expect((await second.reconciler.reconcile("site")).result).toBe("applied");
     expect(second.lockLines).toEqual([]);
@@ -173,7 +177,7 @@ describe("stack leases between reconcilers", () => {
     const first = await create("one");
     const second = await create("two");
     first.engine.hold = true;
-    const running = first.reconciler.request("site");
+    const running = await first.reconciler.request("site");
     await until(() => first.engine.held.length === 1, "the first run's preview");
     const controller = new AbortController();
     const waiting = second.reconciler.reconcile("site", { signal: controller.signal });
@@ -195,7 +199,7 @@ describe("stack leases between reconcilers", () => {
   ])("takes over the lease of a dead process %s and recovers the stack first", async (_, holderTarget) => {
     const { reconciler, engine, lockLines } = await create("one");
     engine.hold = true;
-    const first = reconciler.request("site");
+    const first = await reconciler.request("site");
     await until(() => engine.held.length === 1, "the first run's preview");
     const db = new Database(join(dir, "shared.db"));
     const key = db.prepare("SELECT key FROM stack_locks").pluck().get() as string;
@@ -227,6 +231,6 @@ describe("stack leases between reconcilers", () => {
       ),
     ]);
     expect(run.log).toMatch(/\[lock\] took over the lease/);
-    expect(reconciler.run("dead-run")).toMatchObject({ result: "interrupted" });
+    expect(await reconciler.run("dead-run")).toMatchObject({ result: "interrupted" });
   });
 });

@@ -4,6 +4,7 @@
  * command from the inbox; and who owns each target, for status reads.
  */
 
+import { randomUUID } from "node:crypto";
 import { ReconcilerStoppedError } from "../errors.js";
 import type { QueuedRun } from "../options.js";
 import type { RunEnd } from "../run/run.js";
@@ -13,7 +14,7 @@ import type { Runtime, TargetState } from "../schedule/runtime.js";
 import type { Scheduler } from "../schedule/scheduler.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { Store } from "../store/store.js";
-import type { TargetStatus } from "../types.js";
+import type { RunRecord, TargetStatus } from "../types.js";
 import { type ReplicaHost, ReplicaSet } from "./replicas.js";
 
 /** The parts of a reconciler the replica set acts on. */
@@ -45,9 +46,11 @@ export function replicaHost(parts: ReplicaParts): ReplicaHost {
     // While stopping, nothing is taken or released: the runs drain, then every lease is released at once.
     targets: () => (rt.stopping() ? [] : targets.keys()),
     busy: (name) => queue.busy(name),
-    take: (name, acquired) => {
+    take: async (name, acquired) => {
       const state = targets.get(name);
       if (!state || !parts.scheduling()) return;
+      // The previous owner wrote its status: read it before deciding anything for the target.
+      await rt.recorder.refresh([name]);
       for (const run of acquired.interrupted) {
         state.needsRecovery = true;
         log.warn(
@@ -58,6 +61,7 @@ export function replicaHost(parts: ReplicaParts): ReplicaHost {
       parts.schedule(state.spec);
       if (!rt.isSuspended(name)) rt.enqueue(state, { trigger: "startup", force: false });
     },
+    refreshOthers: (others) => rt.recorder.refresh(others),
     drop: (name) => {
       scheduler.unschedule(name);
       queue.dropPending(name, "another replica owns the target now");
@@ -67,7 +71,7 @@ export function replicaHost(parts: ReplicaParts): ReplicaHost {
       if (!state) return { error: `unknown target "${trigger.target}"` };
       if (rt.stopping()) return undefined;
       try {
-        return await outcomeOf(carryOut(parts.commands, state, trigger.command));
+        return await outcomeOf(await carryOut(parts.commands, state, trigger.command));
       } catch (error) {
         if (error instanceof ReconcilerStoppedError) return undefined;
         return { error: (error as Error).message };
@@ -77,14 +81,14 @@ export function replicaHost(parts: ReplicaParts): ReplicaHost {
 }
 
 /** With replicas, adds who owns each target (from the leases; status documents never store it). */
-export function withOwners(
+export async function withOwners(
   store: Store,
   replicas: ReplicaSet | undefined,
   statuses: TargetStatus[],
-): TargetStatus[] {
+): Promise<TargetStatus[]> {
   if (!replicas) return statuses;
   const names = statuses.length === 1 ? statuses.map((s) => s.name) : undefined;
-  const owners = new Map(store.listTargetLeases(names).map((l) => [l.target, l.owner]));
+  const owners = new Map((await store.listTargetLeases(names)).map((l) => [l.target, l.owner]));
   return statuses.map((s) => (owners.has(s.name) ? { ...s, owner: owners.get(s.name) as string } : s));
 }
 
@@ -103,13 +107,34 @@ export function enqueueOwned(
   const { replicas } = host;
   if (replicas && !replicas.owns(name) && (request.kind ?? "reconcile") === "reconcile") {
     const { trigger, force, override, pushed } = request;
-    return runCommand(host, name, {
-      kind: "reconcile",
-      trigger,
-      force,
-      ...(override ? { override } : {}),
-      ...(pushed ? { pushed } : {}),
-    });
+    const id = randomUUID();
+    const forwarded = runCommand(
+      host,
+      name,
+      { kind: "reconcile", trigger, force, ...(override ? { override } : {}), ...(pushed ? { pushed } : {}) },
+      undefined,
+      id,
+    );
+    const done = forwarded.then(
+      (run) => run.done,
+      (error: unknown): RunRecord => {
+        // `done` never rejects: a command that could not be stored is a failed, unrecorded run.
+        const now = new Date().toISOString();
+        const message = `could not hand the run to the owner: ${(error as Error).message}`;
+        return {
+          id,
+          target: name,
+          trigger,
+          startedAt: now,
+          finishedAt: now,
+          result: "failed",
+          drift: false,
+          error: message,
+          log: message,
+        };
+      },
+    );
+    return { id, target: name, done };
   }
   return queue.enqueue(name, ownedRequest(replicas, name, request));
 }
@@ -126,12 +151,12 @@ export function ownedRequest(
 }
 
 /** Statuses of the given targets in one store read (an empty one for a target never stored), with their owners. */
-export function readStatuses(
+export async function readStatuses(
   rt: Runtime,
   replicas: ReplicaSet | undefined,
   names: readonly string[],
-): TargetStatus[] {
-  const stored = new Map(rt.options.store.listStatuses().map((s) => [s.name, s]));
+): Promise<TargetStatus[]> {
+  const stored = new Map((await rt.options.store.listStatuses()).map((s) => [s.name, s]));
   return withOwners(
     rt.options.store,
     replicas,

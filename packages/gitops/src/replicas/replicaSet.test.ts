@@ -58,7 +58,7 @@ describe("replicas sharing one SQLite file", () => {
     return reconciler;
   };
   const member = (r: Reconciler) => r.replicaStats()?.member as string;
-  const owners = (r: Reconciler) => r.statuses().map((s) => s.owner);
+  const owners = async (r: Reconciler) => (await r.statuses()).map((s) => s.owner);
 
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), "driftless-replicas-"));
@@ -76,20 +76,20 @@ describe("replicas sharing one SQLite file", () => {
     a.start();
     b.start();
     const members = [member(a), member(b)];
-    await until(
-      () => NAMES.every((t, i) => owners(a)[i] === rendezvousOwner(members, t)),
-      "every target to be owned by the member it hashes to",
-    );
+    await until(async () => {
+      const of = await owners(a);
+      return NAMES.every((t, i) => of[i] === rendezvousOwner(members, t));
+    }, "every target to be owned by the member it hashes to");
     await until(
       () => (finished.get("a")?.length ?? 0) + (finished.get("b")?.length ?? 0) >= NAMES.length,
       "runs",
     );
-    expect(owners(b)).toEqual(owners(a));
-    const ranOn = (r: Reconciler) => r.statuses().filter((s) => s.owner === member(r)).length;
-    expect(ranOn(a) + ranOn(b)).toBe(NAMES.length);
+    expect(await owners(b)).toEqual(await owners(a));
+    const ranOn = async (r: Reconciler) => (await r.statuses()).filter((s) => s.owner === member(r)).length;
+    expect((await ranOn(a)) + (await ranOn(b))).toBe(NAMES.length);
     expect(a.replicaStats()).toMatchObject({ members: 2, takeovers: 0, renewalFailures: 0 });
     const metrics = await new ReconcilerMetrics(a).registry.metrics();
-    expect(metrics).toContain(`driftless_replica_targets_owned{member="${member(a)}"} ${ranOn(a)}`);
+    expect(metrics).toContain(`driftless_replica_targets_owned{member="${member(a)}"} ${await ranOn(a)}`);
     expect(metrics).toContain(`driftless_replica_members{member="${member(a)}"} 2`);
     expect(metrics).toContain(`driftless_replica_takeovers_total{member="${member(a)}"} 0`);
     expect(metrics).toContain("# TYPE driftless_replica_lease_renewal_failures_total counter");
@@ -99,20 +99,25 @@ describe("replicas sharing one SQLite file", () => {
     const [a, b] = [await replica("a"), await replica("b")];
     a.start();
     b.start();
-    await until(() => owners(a).every((o) => o !== undefined), "every target to be owned");
-    const ofA = NAMES.filter((_, i) => owners(a)[i] === member(a));
+    await until(async () => (await owners(a)).every((o) => o !== undefined), "every target to be owned");
+    const ownersOfA = await owners(a);
+    const ofA = NAMES.filter((_, i) => ownersOfA[i] === member(a));
     const target = ofA[0] ?? NAMES[0];
-    const viaB = b.request(target as string, { trigger: "manual" });
+    const viaB = await b.request(target as string, { trigger: "manual" });
     const run = await viaB.done;
     expect(run.target).toBe(target);
     expect(run.result).not.toBe("skipped");
-    const byOwner = owners(a)[NAMES.indexOf(target as string)] === member(a) ? "a" : "b";
+    const byOwner = (await owners(a))[NAMES.indexOf(target as string)] === member(a) ? "a" : "b";
     expect(finished.get(byOwner)).toContain(run.id);
     // The command's id finds the owner's run from any replica.
-    expect(b.run(viaB.id)?.id).toBe(run.id);
+    expect((await b.run(viaB.id))?.id).toBe(run.id);
 
     await a.stop({ graceMs: 100 });
-    await until(() => owners(b).every((o) => o === member(b)), "the replica left to own every target", 5000);
+    await until(
+      async () => (await owners(b)).every((o) => o === member(b)),
+      "the replica left to own every target",
+      5000,
+    );
   });
 
   it("answers a promotion handed to the owner without an earlier promotion's record", async () => {
@@ -120,10 +125,13 @@ describe("replicas sharing one SQLite file", () => {
     const [a, b] = [await replica("a", [prod]), await replica("b", [prod])];
     a.start();
     b.start();
-    await until(() => a.statuses().every((s) => s.owner !== undefined), "every target to be owned");
+    await until(
+      async () => (await a.statuses()).every((s) => s.owner !== undefined),
+      "every target to be owned",
+    );
     // t0's first apply is promoted to prod automatically: the record an old reply showed.
-    await until(() => a.promotions("prod").length === 1, "the automatic promotion", 15_000);
-    const ownerOfProd = a.status("prod").owner;
+    await until(async () => (await a.promotions("prod")).length === 1, "the automatic promotion", 15_000);
+    const ownerOfProd = (await a.status("prod")).owner;
     const viaOther = ownerOfProd === member(a) ? b : a;
     const handler = createHandler(viaOther, { tokens: ["t"] });
     const server = createServer((req, res) => handler(req, res));
@@ -141,8 +149,11 @@ describe("replicas sharing one SQLite file", () => {
       const reply = (await response.json()) as { runId: string; promotion?: unknown };
       expect(reply.promotion).toBeUndefined();
       // The owner records it and runs it.
-      await until(() => a.promotions("prod")[0]?.by === "bob", "the owner to record the promotion");
-      expect(a.promotions("prod")[0]).toMatchObject({ kind: "manual", reason: "hotfix" });
+      await until(
+        async () => (await a.promotions("prod"))[0]?.by === "bob",
+        "the owner to record the promotion",
+      );
+      expect((await a.promotions("prod"))[0]).toMatchObject({ kind: "manual", reason: "hotfix" });
     } finally {
       handler.close();
       await new Promise((resolve) => server.close(resolve));
@@ -153,23 +164,30 @@ describe("replicas sharing one SQLite file", () => {
     const [a, b] = [await replica("a"), await replica("b")];
     a.start();
     b.start();
-    await until(() => a.statuses().every((s) => s.owner !== undefined), "every target to be owned");
+    await until(
+      async () => (await a.statuses()).every((s) => s.owner !== undefined),
+      "every target to be owned",
+    );
     const members = [member(a), member(b)];
     const upstream = "t0";
-    const upstreamOwner = a.status(upstream).owner === member(a) ? a : b;
+    const upstreamOwner = (await a.status(upstream)).owner === member(a) ? a : b;
     // A promoting target that hashes to the other replica, added to both (every replica has every target).
     const name = Array.from({ length: 50 }, (_, i) => `prod-${i}`).find(
       (n) => rendezvousOwner(members, n) !== member(upstreamOwner),
     ) as string;
     for (const r of [a, b]) r.addTarget({ ...target(name), promote: { from: upstream } });
-    await until(() => a.promotions(name).length === 1, "the new target's first promotion");
+    await until(async () => (await a.promotions(name)).length === 1, "the new target's first promotion");
     // A new revision applied upstream sets off the promotion on the upstream's owner; the promoting
     // target's owner learns of it through the inbox, not at its next interval (an hour away).
     for (const source of sources) source.revision = REV_B;
     expect((await upstreamOwner.reconcile(upstream)).revision).toBe(REV_B);
-    expect(a.status(upstream).lastAppliedRevision).toBe(REV_B);
-    await until(() => a.promotions(name)[0]?.revision === REV_B, "the promotion of the new revision", 10_000);
-    expect(a.promotions(name)[0]).toMatchObject({ kind: "auto", source: upstream });
-    expect(a.status(name).owner).not.toBe(member(upstreamOwner));
+    expect((await a.status(upstream)).lastAppliedRevision).toBe(REV_B);
+    await until(
+      async () => (await a.promotions(name))[0]?.revision === REV_B,
+      "the promotion of the new revision",
+      10_000,
+    );
+    expect((await a.promotions(name))[0]).toMatchObject({ kind: "auto", source: upstream });
+    expect((await a.status(name)).owner).not.toBe(member(upstreamOwner));
   });
 });

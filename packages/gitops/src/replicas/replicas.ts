@@ -93,9 +93,11 @@ export interface ReplicaHost {
   /** Whether a target has a run queued or in progress here. */
   busy(target: string): boolean;
   /** This replica now owns the target: schedule it (recover first when it was taken over). */
-  take(target: string, acquired: Acquired & { taken: true }): void;
+  take(target: string, acquired: Acquired & { taken: true }): Promise<void>;
   /** This replica no longer owns the target (released, or taken by another): stop its timers and writes. */
   drop(target: string, lost: boolean): void;
+  /** After each heartbeat: reads the status of the targets other replicas own (into the status view). */
+  refreshOthers(others: readonly string[]): Promise<void>;
   /** Carries out a command for a target this replica owns; resolves the id of the run that covered it, if any. */
   deliver(trigger: StoredTrigger): Promise<{ runId?: string; error?: string } | undefined>;
 }
@@ -109,6 +111,8 @@ export interface ReplicaStats {
   readonly renewalFailures: number;
   /** Targets taken over from a replica whose lease lapsed. */
   readonly takeovers: number;
+  /** Times this replica fenced itself (dropped its targets) because it could not renew its leases in time. */
+  readonly fences: number;
 }
 
 /** Done commands are kept this long (for `GET /runs/:id` of a command's id), pruned every so many heartbeats. */
@@ -137,11 +141,17 @@ export class ReplicaSet {
   /** Each target's rendezvous owner among {@link #members} (`key`: the members, sorted). */
   #owners: { key: string; owners: Map<string, string | undefined> } = { key: "", owners: new Map() };
   #beat?: NodeJS.Timeout;
+  /** The heartbeat in progress. */
+  #beating?: Promise<void>;
   #unlisten?: () => void;
   #poll?: NodeJS.Timeout;
   #running = false;
   #pollQueued = false;
   #beats = 0;
+  /** When (monotonic, ms) the last heartbeat that renewed the leases was sent. */
+  #renewedAt = 0;
+  #fenceTimer?: NodeJS.Timeout;
+  #fences = 0;
   #renewalFailures = 0;
   #takeovers = 0;
 
@@ -167,22 +177,33 @@ export class ReplicaSet {
     if (this.#running) return;
     this.#running = true;
     // Commands stored for a target this replica owns arrive at once where the store announces them.
-    this.#unlisten = this.#store.onTrigger?.((target) => {
-      if (this.#running && this.owns(target)) this.#pollSoon();
-    });
-    this.#heartbeat(false);
-    const beat = () => {
-      this.#beat = setTimeout(() => {
-        this.#heartbeat(true);
-        if (this.#running) beat();
-      }, this.#options.heartbeatMs);
-      this.#beat.unref();
+    void this.#store
+      .onTrigger?.((target) => {
+        if (this.#running && this.owns(target)) this.#pollSoon();
+      })
+      .then((stop) => {
+        if (this.#running) this.#unlisten = stop;
+        else stop();
+      });
+    // Each heartbeat and poll starts once the one before it ended: a slow database does not pile them up.
+    const beat = (rebalance: boolean) => {
+      this.#beating = this.#heartbeat(rebalance).finally(() => {
+        this.#beating = undefined;
+        if (!this.#running) return;
+        this.#beat = setTimeout(() => beat(true), this.#options.heartbeatMs);
+        this.#beat.unref();
+      });
     };
-    beat();
+    beat(false);
+    // Self-fencing: checked on its own timer, as a heartbeat may hang until its query times out.
+    this.#renewedAt = performance.now();
+    this.#fenceTimer = setInterval(() => this.#checkFence(), Math.max(25, this.#options.heartbeatMs / 4));
+    this.#fenceTimer.unref();
     const poll = () => {
       this.#poll = setTimeout(() => {
-        this.pollTriggers();
-        if (this.#running) poll();
+        void this.pollTriggers().finally(() => {
+          if (this.#running) poll();
+        });
       }, this.#options.triggerPollMs);
       this.#poll.unref();
     };
@@ -190,14 +211,16 @@ export class ReplicaSet {
   }
 
   /** Stops heartbeating; with `leave`, removes the membership and releases every lease (after the runs ended). */
-  stop(leave: boolean): void {
+  async stop(leave: boolean): Promise<void> {
     this.#running = false;
     this.#unlisten?.();
     clearTimeout(this.#beat);
     clearTimeout(this.#poll);
+    clearInterval(this.#fenceTimer);
+    await this.#beating;
     if (!leave) return;
     try {
-      this.#store.leave(this.#id);
+      await this.#store.leave(this.#id);
     } catch (error) {
       this.#log.warn(
         { err: (error as Error).message },
@@ -230,14 +253,15 @@ export class ReplicaSet {
    * This replica lost the target: its lease changed hands (`refused`: a write
    * was refused for it). Stops its timers and its run.
    */
-  lost(target: string, refused = false): void {
+  lost(target: string, refused = false, why?: string): void {
     if (refused)
       this.#log.warn({ target }, "a stale write for the target was refused; another replica owns it now");
     const owned = this.#owned.get(target);
     if (!owned) return;
     this.#owned.delete(target);
-    this.#log.warn({ target, epoch: owned.epoch }, "another replica owns the target now; dropping it");
-    owned.abort.abort(new Error(`another replica owns target "${target}" now`));
+    const reason = why ?? "another replica owns the target now";
+    this.#log.warn({ target, epoch: owned.epoch }, `${reason}; dropping it`);
+    owned.abort.abort(new Error(`this replica stopped target "${target}": ${reason}`));
     this.#host.drop(target, true);
   }
 
@@ -248,14 +272,41 @@ export class ReplicaSet {
       owned: this.#owned.size,
       renewalFailures: this.#renewalFailures,
       takeovers: this.#takeovers,
+      fences: this.#fences,
     };
   }
 
+  /**
+   * The margin before a lease this replica could not renew may have lapsed
+   * (by this process's monotonic clock, from when the last successful
+   * renewal was sent) at which it fences itself: a quarter of `leaseTtlMs`.
+   */
+  get fenceMarginMs(): number {
+    return Math.floor(this.#options.leaseTtlMs / 4);
+  }
+
+  /**
+   * Fences this replica when its leases may lapse soon without a renewal:
+   * drops every target (no new runs) and aborts their runs, which cancels
+   * their engines, before another replica may take them over.
+   */
+  #checkFence(): void {
+    if (!this.#running || this.#owned.size === 0) return;
+    const deadline = this.#renewedAt + this.#options.leaseTtlMs - this.fenceMarginMs;
+    if (performance.now() < deadline) return;
+    this.#fences++;
+    this.#log.warn(
+      { owned: this.#owned.size, sinceRenewalMs: Math.round(performance.now() - this.#renewedAt) },
+      "could not renew the target leases in time; stopping this replica's runs before they lapse",
+    );
+    for (const target of [...this.#owned.keys()]) this.lost(target, false, "its leases could not be renewed");
+  }
+
   /** Looks for open commands of the targets this replica owns and carries them out. */
-  pollTriggers(): void {
+  async pollTriggers(): Promise<void> {
     let open: StoredTrigger[];
     try {
-      open = this.#store.openTriggers(this.#id);
+      open = await this.#store.openTriggers(this.#id);
     } catch (error) {
       this.#log.warn({ err: (error as Error).message }, "could not read the trigger inbox");
       return;
@@ -269,7 +320,7 @@ export class ReplicaSet {
     this.#pollQueued = true;
     setImmediate(() => {
       this.#pollQueued = false;
-      this.pollTriggers();
+      void this.pollTriggers();
     });
   }
 
@@ -288,11 +339,11 @@ export class ReplicaSet {
     const fence = this.fence(trigger.target);
     this.#delivering.add(trigger.id);
     outcome.then(
-      (result) => {
+      async (result) => {
         this.#delivering.delete(trigger.id);
         if (!result || !this.owns(trigger.target) || this.fence(trigger.target).epoch !== fence.epoch) return;
         try {
-          this.#store.completeTrigger(trigger.id, result, fence);
+          await this.#store.completeTrigger(trigger.id, result, fence);
         } catch (error) {
           this.#log.warn(
             { trigger: trigger.id, err: (error as Error).message },
@@ -310,11 +361,14 @@ export class ReplicaSet {
     );
   }
 
-  #heartbeat(rebalance: boolean): void {
-    let beat: ReturnType<Store["heartbeat"]>;
+  async #heartbeat(rebalance: boolean): Promise<void> {
+    let beat: Awaited<ReturnType<Store["heartbeat"]>>;
     const info = { id: this.#id, host: hostname(), pid: process.pid, startedAt: this.#startedAt };
+    // Sent before the database renews: the leases last at least leaseTtlMs from here.
+    const sentAt = performance.now();
     try {
-      beat = this.#store.heartbeat(info, this.#options.leaseTtlMs);
+      beat = await this.#store.heartbeat(info, this.#options.leaseTtlMs);
+      this.#renewedAt = sentAt;
     } catch (error) {
       this.#renewalFailures++;
       this.#log.warn({ err: (error as Error).message }, "could not renew membership and target leases");
@@ -324,7 +378,7 @@ export class ReplicaSet {
     const key = [...this.#members].sort().join("\n");
     if (key !== this.#owners.key) this.#owners = { key, owners: new Map() };
     // Now and then, forget commands done long ago (any replica may).
-    if (++this.#beats % PRUNE_EVERY_BEATS === 0) this.#prune();
+    if (++this.#beats % PRUNE_EVERY_BEATS === 0) await this.#prune();
     const held = new Map(beat.leases.map((l) => [l.target, l.epoch]));
     for (const [target, owned] of this.#owned) {
       if (held.get(target) !== owned.epoch) this.lost(target);
@@ -333,12 +387,25 @@ export class ReplicaSet {
     let took = false;
     for (const target of this.#host.targets()) {
       const owner = this.#ownerOf(target);
-      if (owner === this.#id && !this.#owned.has(target)) took = this.#acquire(target) || took;
+      if (!this.#running) return;
+      if (owner === this.#id && !this.#owned.has(target)) took = (await this.#acquire(target)) || took;
       else if (owner !== this.#id && this.#owned.has(target) && !this.#host.busy(target))
-        this.#release(target);
+        await this.#release(target);
     }
     // Commands a previous owner left open are carried out now, not at the next poll.
-    if (took) this.pollTriggers();
+    if (took) await this.pollTriggers();
+    await this.#refreshOthers();
+  }
+
+  /** Reads other replicas' targets' statuses into the view; a failure keeps the view as it was. */
+  async #refreshOthers(): Promise<void> {
+    const others = [...this.#host.targets()].filter((t) => !this.#owned.has(t));
+    if (others.length === 0) return;
+    try {
+      await this.#host.refreshOthers(others);
+    } catch (error) {
+      this.#log.warn({ err: (error as Error).message }, "could not read other replicas' statuses");
+    }
   }
 
   /**
@@ -351,19 +418,19 @@ export class ReplicaSet {
     return owners.get(target);
   }
 
-  #prune(): void {
+  async #prune(): Promise<void> {
     try {
-      this.#store.pruneTriggers(KEEP_DONE_TRIGGERS_MS);
+      await this.#store.pruneTriggers(KEEP_DONE_TRIGGERS_MS);
     } catch (error) {
       this.#log.warn({ err: (error as Error).message }, "could not prune done triggers");
     }
   }
 
   /** Takes a target's lease if it is free; `true` when taken. */
-  #acquire(target: string): boolean {
+  async #acquire(target: string): Promise<boolean> {
     let acquired: Acquired;
     try {
-      acquired = this.#store.acquireTarget(target, this.#id, this.#options.leaseTtlMs);
+      acquired = await this.#store.acquireTarget(target, this.#id, this.#options.leaseTtlMs);
     } catch (error) {
       this.#log.warn({ target, err: (error as Error).message }, "could not take a target's lease");
       return false;
@@ -380,17 +447,17 @@ export class ReplicaSet {
     } else {
       this.#log.info({ target, epoch: acquired.lease.epoch }, "took a target");
     }
-    this.#host.take(target, acquired);
+    await this.#host.take(target, acquired);
     return true;
   }
 
-  #release(target: string): void {
+  async #release(target: string): Promise<void> {
     if (!this.owns(target)) return;
     const fence = this.fence(target);
     this.#owned.delete(target);
     this.#host.drop(target, false);
     try {
-      this.#store.releaseTarget(target, fence);
+      await this.#store.releaseTarget(target, fence);
       this.#log.info({ target }, "released a target to the replica it hashes to");
     } catch (error) {
       this.#log.warn(

@@ -28,11 +28,11 @@ describe("a run that did not finish", () => {
     // A hand edit: the preview's refresh finds it; the up that would put it back is cut short.
     engine.plan = withDrift(planOf(1, ["update", "test:index:File"]), 0);
     engine.hold = true;
-    const queued = first.request("site");
+    const queued = await first.request("site");
     await until(() => engine.held.length === 1, "the preview");
     engine.release();
     await until(() => engine.held.length === 1 && engine.calls.at(-1)?.op === "up", "the up");
-    expect(condition(first.status("site"), "Drifted")).toMatchObject({
+    expect(condition(await first.status("site"), "Drifted")).toMatchObject({
       status: true,
       reason: "DriftDetected",
     });
@@ -44,16 +44,16 @@ describe("a run that did not finish", () => {
     engine.hold = false;
     engine.plan = { ...planOf(1, ["update", "test:index:File"]), drift: [] };
     const second = await create();
-    const status = second.status("site");
+    const status = await second.status("site");
     expect(condition(status, "Drifted")).toMatchObject({ status: true, reason: "DriftDetected" });
     expect(status.unresolvedDrift).toMatchObject({ runId: cancelled.id, revision: REV_A });
-    expect(second.history("site")[0]).toMatchObject({ id: cancelled.id, drift: true });
+    expect((await second.history("site"))[0]).toMatchObject({ id: cancelled.id, drift: true });
 
     const corrected = await second.reconcile("site");
     expect(corrected).toMatchObject({ result: "drift-corrected", drift: true });
     expect(corrected.log).toMatch(/drift in 1 resource\(s\)/);
     expect(corrected.log).not.toMatch(/configuration or dependency outputs changed/);
-    const after = second.status("site");
+    const after = await second.status("site");
     expect(condition(after, "Drifted")).toMatchObject({ status: false, reason: "InSync" });
     expect(after.unresolvedDrift).toBeUndefined();
   });
@@ -63,7 +63,7 @@ describe("a run that did not finish", () => {
     await r.reconcile("site");
     engine.plan = withDrift(planOf(1, ["update", "test:index:File"]), 0);
     engine.hold = true;
-    const queued = r.request("site");
+    const queued = await r.request("site");
     await until(() => engine.held.length === 1, "the preview");
     engine.release();
     await until(() => engine.calls.at(-1)?.op === "up", "the up");
@@ -74,8 +74,11 @@ describe("a run that did not finish", () => {
     engine.plan = { ...planOf(2), drift: [] };
     const next = await create();
     expect((await next.reconcile("site")).result).toBe("unchanged");
-    expect(condition(next.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
-    expect(next.status("site").unresolvedDrift).toBeUndefined();
+    expect(condition(await next.status("site"), "Drifted")).toMatchObject({
+      status: false,
+      reason: "InSync",
+    });
+    expect((await next.status("site")).unresolvedDrift).toBeUndefined();
   });
 
   it("runs again at the next start after a shutdown cancelled it", async () => {
@@ -83,19 +86,22 @@ describe("a run that did not finish", () => {
     expect((await first.reconcile("site")).result).toBe("unchanged");
     engine.plan = planOf(1, ["update", "test:index:File"]);
     engine.hold = true;
-    const queued = first.request("site");
+    const queued = await first.request("site");
     await until(() => engine.held.length === 1, "the preview");
     await first.stop({ graceMs: 20 });
     expect((await queued.done).result).toBe("cancelled");
 
     engine.hold = false;
     const second = await create();
-    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: false, reason: "Cancelled" });
+    expect(condition(await second.status("site"), "Ready")).toMatchObject({
+      status: false,
+      reason: "Cancelled",
+    });
     second.start();
     await until(() => eventsNamed("run.finished").length >= 3, "the startup run", 3000);
     expect(eventsNamed("run.finished").at(-1)).toMatchObject({ result: "drift-corrected" });
     expect(eventsNamed("run.started").at(-1)).toMatchObject({ trigger: "startup" });
-    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
+    expect(condition(await second.status("site"), "Ready")).toMatchObject({ status: true });
   });
 
   it("clears a stall when the ref moves back to the applied revision", async () => {
@@ -109,7 +115,7 @@ describe("a run that did not finish", () => {
     const back = await r.reconcile("site", { trigger: "interval", force: false });
     expect(back).toMatchObject({ result: "unchanged", revision: REV_A });
     expect(back.log).not.toMatch(/changes from Git/);
-    const status = r.status("site");
+    const status = await r.status("site");
     expect(condition(status, "Stalled")).toMatchObject({ status: false });
     expect(status.stalledRevision).toBeUndefined();
   });
@@ -120,8 +126,8 @@ describe("a run that did not finish", () => {
     await until(() => eventsNamed("run.finished").length === 1, "the startup run");
     engine.previewErrors.push(new RetryableError("the cloud API answered 503"));
     expect((await first.reconcile("site")).result).toBe("failed");
-    await until(() => first.status("site").retryAt !== undefined, "the stored retry");
-    const retryAt = first.status("site").retryAt;
+    await until(async () => (await first.status("site")).retryAt !== undefined, "the stored retry");
+    const retryAt = (await first.status("site")).retryAt;
     await first.stop({ graceMs: 20 });
 
     const second = await create({ retryBaseMs: 400, retryMaxMs: 400 });
@@ -129,8 +135,8 @@ describe("a run that did not finish", () => {
     await until(() => eventsNamed("run.started").some((e) => e.trigger === "retry"), "the retry", 3000);
     await second.whenIdle();
     expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(retryAt as string));
-    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
-    expect(second.status("site").retryAt).toBeUndefined();
+    expect(condition(await second.status("site"), "Ready")).toMatchObject({ status: true });
+    expect((await second.status("site")).retryAt).toBeUndefined();
   });
 
   it("runs at start when the spec changed, so a fixed repository URL clears the old failure", async () => {
@@ -148,7 +154,7 @@ describe("a run that did not finish", () => {
     second.start();
     await until(() => eventsNamed("run.finished").length >= 3, "the startup run", 3000);
     expect(eventsNamed("run.started").at(-1)).toMatchObject({ trigger: "startup" });
-    expect(condition(second.status("site"), "Ready")).toMatchObject({ status: true });
+    expect(condition(await second.status("site"), "Ready")).toMatchObject({ status: true });
 
     // An unchanged spec and revision still skip the engine.
     const again = await second.reconcile("site", { trigger: "interval", force: false });
@@ -158,15 +164,15 @@ describe("a run that did not finish", () => {
   it("says drift is Unknown, not InSync, after runs that checked nothing", async () => {
     const r = await create();
     const checked = await r.reconcile("site");
-    const checkedAt = r.status("site").lastDriftCheckAt as string;
-    expect(condition(r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
+    const checkedAt = (await r.status("site")).lastDriftCheckAt as string;
+    expect(condition(await r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
 
     // A program that does not run: no preview finished.
     source.revision = REV_B;
     engine.previewErrors.push(new StalledError("ProgramFailed", "the program threw"));
     const stalled = await r.reconcile("site");
     expect(stalled.result).toBe("stalled");
-    expect(condition(r.status("site"), "Drifted")).toMatchObject({
+    expect(condition(await r.status("site"), "Drifted")).toMatchObject({
       status: false,
       reason: "Unknown",
       message: expect.stringContaining(`not checked since ${checkedAt}`),
@@ -179,6 +185,6 @@ describe("a run that did not finish", () => {
 
     // A preview that finished checks again.
     expect((await r.reconcile("site")).result).toBe("unchanged");
-    expect(condition(r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
+    expect(condition(await r.status("site"), "Drifted")).toMatchObject({ status: false, reason: "InSync" });
   });
 });

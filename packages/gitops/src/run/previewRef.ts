@@ -74,7 +74,7 @@ export async function previewRef(
     if (error instanceof Error) error.message = ctx.redactor.redact(error.message);
     throw error;
   } finally {
-    for (const release of ctx.releases.reverse()) release();
+    for (const release of ctx.releases.reverse()) await release();
     rmSync(checkoutDir, { recursive: true, force: true });
   }
 }

@@ -13,6 +13,9 @@ import type { Store } from "../store/store.js";
 import type { Fence, RunRecord, TargetStatus, UnresolvedDrift } from "../types.js";
 import { driftFoundStatus, finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
 
+/** Up to this many targets, {@link Recorder.refresh} reads them one by one rather than every status. */
+const REFRESH_ONE_BY_ONE = 8;
+
 /** A run's log as it is written. */
 export interface RunLog {
   readonly target: string;
@@ -25,9 +28,17 @@ export interface RunLog {
   readonly redact: (text: string) => string;
 }
 
-/** Status and history writes, events and progress lines. */
+/**
+ * Status and history writes, events and progress lines. Keeps the view of
+ * target status that synchronous reads are answered from: every status this
+ * process writes, and what {@link load} and {@link refresh} read from the store
+ * (statuses other processes write).
+ */
 export class Recorder {
   readonly #store: Store;
+  readonly #view = new Map<string, TargetStatus>();
+  /** Per target, the status write in progress: transitions apply one after another. */
+  readonly #writes = new Map<string, Promise<unknown>>();
   readonly #events: TypedEmitter<ReconcilerEvents>;
   readonly #clock: Clock;
   readonly #fence: (target: string) => Fence | undefined;
@@ -53,21 +64,60 @@ export class Recorder {
     return new Date(this.#clock.now());
   }
 
-  /** A target's status (an empty one for a target never stored). */
+  /** A target's status from the view (an empty one for a target never stored). */
   status(name: string): TargetStatus {
-    return this.#store.getStatus(name) ?? initialStatus(name, this.now());
+    return this.#view.get(name) ?? initialStatus(name, this.now());
   }
 
-  /** The one place status is written: applies a transition to the stored status. */
-  updateStatus(name: string, transition: (before: TargetStatus) => TargetStatus): TargetStatus {
-    const next = transition(this.status(name));
-    this.#store.putStatus(next, this.#fence(name));
-    return next;
+  /** Reads the stored statuses of `names` into the view (all when omitted). */
+  async refresh(names?: readonly string[]): Promise<void> {
+    const wanted = names && new Set(names);
+    // A few targets one by one (a run's own and its upstreams), many in one read.
+    const read =
+      names && names.length <= REFRESH_ONE_BY_ONE
+        ? (await Promise.all(names.map((n) => this.#store.getStatus(n)))).filter((s) => s !== undefined)
+        : await this.#store.listStatuses();
+    for (const status of read) {
+      // A write of this process in progress is newer than what was read.
+      if ((!wanted || wanted.has(status.name)) && !this.#writes.has(status.name))
+        this.#view.set(status.name, status);
+    }
   }
 
-  /** Stores an empty status for a target seen for the first time. */
-  ensureStatus(name: string): void {
-    this.#store.insertStatus(initialStatus(name, this.now()));
+  /**
+   * The one place status is written: applies a transition to the status,
+   * stores it and then updates the view. Transitions of one target apply in
+   * order, each to the result of the one before.
+   * @throws FencedError when this process no longer holds the target
+   */
+  updateStatus(name: string, transition: (before: TargetStatus) => TargetStatus): Promise<TargetStatus> {
+    const previous = this.#writes.get(name) ?? Promise.resolve();
+    const write = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const next = transition(this.status(name));
+        await this.#store.putStatus(next, this.#fence(name));
+        this.#view.set(name, next);
+        return next;
+      });
+    this.#writes.set(name, write);
+    const settle = () => {
+      if (this.#writes.get(name) === write) this.#writes.delete(name);
+    };
+    write.then(settle, settle);
+    return write;
+  }
+
+  /** Stores an empty status for a target seen for the first time, and reads its status into the view. */
+  async ensureStatus(name: string): Promise<void> {
+    await this.#store.insertStatus(initialStatus(name, this.now()));
+    const stored = await this.#store.getStatus(name);
+    if (stored && !this.#writes.has(name)) this.#view.set(name, stored);
+  }
+
+  /** Forgets a removed target's status in the view. */
+  forget(name: string): void {
+    this.#view.delete(name);
   }
 
   /** A writer for a run's log, storing nothing until the run is {@link started}. */
@@ -76,31 +126,34 @@ export class Recorder {
   }
 
   /** Records a run's start in history and status, and says so; its log is stored from now on. */
-  started(run: RunRecord, owner: string, writer?: RunLogWriter): void {
-    this.#store.startRun(run, owner, this.#fence(run.target));
+  async started(run: RunRecord, owner: string, writer?: RunLogWriter): Promise<void> {
+    await this.#store.startRun(run, owner, this.#fence(run.target));
     writer?.open();
-    this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
+    await this.updateStatus(run.target, (before) => startedStatus(before, run.id, this.now()));
     this.#events.emit("run.started", { target: run.target, runId: run.id, trigger: run.trigger });
   }
 
   /** Records drift a run found, in its history row and the target's status, before the run goes on. */
-  driftFound(target: string, drift: UnresolvedDrift): void {
-    this.#store.markRunDrift({ id: drift.runId, target }, this.#fence(target));
-    this.updateStatus(target, (before) => driftFoundStatus(before, drift, this.now()));
+  async driftFound(target: string, drift: UnresolvedDrift): Promise<void> {
+    await this.#store.markRunDrift({ id: drift.runId, target }, this.#fence(target));
+    await this.updateStatus(target, (before) => driftFoundStatus(before, drift, this.now()));
   }
 
   /**
    * Records a run's end: the rest of its log, then history (a finished run's
    * log is complete), status and the events of its transitions.
    */
-  finished(outcome: RunOutcome, log: Logger, durationMs: number, writer?: RunLogWriter): void {
+  async finished(outcome: RunOutcome, log: Logger, durationMs: number, writer?: RunLogWriter): Promise<void> {
     const { run } = outcome;
-    writer?.close();
+    await writer?.close();
     const fence = this.#fence(run.target);
-    this.#store.finishRun(run, fence);
-    const before = this.status(run.target);
-    const { status, events, filesToDelete } = finishStatus(before, outcome, this.now());
-    this.#store.putStatus(status, fence);
+    await this.#store.finishRun(run, fence);
+    let result: ReturnType<typeof finishStatus> | undefined;
+    await this.updateStatus(run.target, (before) => {
+      result = finishStatus(before, outcome, this.now());
+      return result.status;
+    });
+    const { events, filesToDelete } = result as ReturnType<typeof finishStatus>;
     for (const file of filesToDelete) rmSync(file, { force: true });
     for (const event of events) this.#events.emit(event.name, event.payload as never);
     if (run.error) log.error({ revision: run.revision, result: run.result }, run.error);

@@ -111,7 +111,7 @@ export interface RunContext {
   /** How a ref preview type-checked the program. */
   typeCheck?: TypeCheck;
   /** Released when the run ends (stack lease, engine slot), last first. */
-  readonly releases: (() => void)[];
+  readonly releases: (() => void | Promise<void>)[];
   progress(step: string, message: string, engine?: EngineProgress): void;
 }
 
@@ -213,10 +213,10 @@ export function newRunContext(
 }
 
 /** Records a run as started (once): its history row, `Reconciling` and the `run.started` event. */
-export function recordStart(ctx: RunContext): void {
+export async function recordStart(ctx: RunContext): Promise<void> {
   if (ctx.recorded || ctx.ephemeral) return;
   ctx.recorded = true;
-  ctx.rt.recorder.started(
+  await ctx.rt.recorder.started(
     {
       id: ctx.run.id,
       target: ctx.target.name,
@@ -295,6 +295,14 @@ async function executeRecorded(
   decided: () => void,
 ): Promise<RunEnd> {
   const target = state.spec;
+  // Another process sharing the store may have written the status of the target or of those it
+  // waits for or promotes from (a run of the same target elsewhere, another replica's targets):
+  // each run decides on the stored statuses.
+  await rt.recorder.refresh([
+    target.name,
+    ...target.dependsOn,
+    ...(target.promote ? [target.promote.from] : []),
+  ]);
   const timeout = AbortSignal.timeout(target.timeoutMs);
   const signal = AbortSignal.any([timeout, rt.shutdown, ...run.signals]);
   const ctx = newRunContext(rt, state, run, signal, decided);
@@ -316,9 +324,9 @@ async function executeRecorded(
     if (timeout.aborted && result === "cancelled") {
       error = new CancelledError(`the run exceeded its timeout of ${Math.round(target.timeoutMs / 1000)}s`);
     }
-    recordStart(ctx);
+    await recordStart(ctx);
   } finally {
-    for (const release of ctx.releases.reverse()) release();
+    for (const release of ctx.releases.reverse()) await release();
   }
   const summary = ctx.recorded ? stepsLine(ctx.timings) : "";
   if (summary) ctx.progress("steps", summary);
@@ -342,7 +350,7 @@ async function executeRecorded(
     ...(ctx.steps ? { plan: ctx.steps } : {}),
   };
   if (ctx.recorded) {
-    rt.recorder.finished(
+    await rt.recorder.finished(
       {
         run: finished,
         ...(error instanceof StalledError ? { stallReason: error.reason as StallReason } : {}),
@@ -359,7 +367,7 @@ async function executeRecorded(
       ctx.logWriter,
     );
   }
-  if (ctx.deferredBy) deferRun(rt, state, run, ctx.deferredBy);
+  if (ctx.deferredBy) await deferRun(rt, state, run, ctx.deferredBy);
   run.settle(ctx.deferredBy ? { ...finished, log: `deferred: ${ctx.deferredBy}` } : finished);
   const applied = result === "applied" || result === "drift-corrected";
   const outputsChanged =
@@ -379,12 +387,14 @@ async function executeRecorded(
 }
 
 /** Parks a run until its dependencies are ready; the status says why (not a failure). */
-function deferRun(rt: Runtime, state: TargetState, run: PendingRun, reason: string): void {
+async function deferRun(rt: Runtime, state: TargetState, run: PendingRun, reason: string): Promise<void> {
   const previous = state.deferred;
   state.deferred = {
     trigger: previous ? strongerTrigger(run.trigger, previous.trigger) : run.trigger,
     force: run.force || (previous?.force ?? false),
   };
-  rt.recorder.updateStatus(state.spec.name, (before) => deferredStatus(before, reason, rt.recorder.now()));
+  await rt.recorder.updateStatus(state.spec.name, (before) =>
+    deferredStatus(before, reason, rt.recorder.now()),
+  );
   rt.options.logger.info({ target: state.spec.name, runId: run.id }, `run deferred: ${reason}`);
 }

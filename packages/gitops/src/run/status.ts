@@ -4,9 +4,8 @@
  * caller stores the result through its one status writer (`recorder.ts`).
  */
 
-import { type StallReason, StoreUnavailableError } from "../errors.js";
+import type { StallReason } from "../errors.js";
 import type { ReconcilerEvents } from "../events.js";
-import type { StatusStore } from "../store/store.js";
 import type {
   Condition,
   ConditionType,
@@ -48,20 +47,6 @@ export function condition(status: TargetStatus, type: ConditionType): Condition 
 export function isSuspended(status: TargetStatus | undefined, specSuspend: boolean): boolean {
   const suspended = status ? condition(status, "Suspended") : undefined;
   return suspended ? suspended.status : specSuspend;
-}
-
-/**
- * {@link isSuspended} for a stored target. The scheduler asks from a timer, so
- * a store outage must not throw there: the spec decides, and the run it lets
- * through fails unrecorded and is retried.
- */
-export function isStoredSuspended(store: StatusStore, name: string, specSuspend: boolean): boolean {
-  try {
-    return isSuspended(store.getStatus(name), specSuspend);
-  } catch (error) {
-    if (error instanceof StoreUnavailableError) return specSuspend;
-    throw error;
-  }
 }
 
 /** The status of a target never seen before. */

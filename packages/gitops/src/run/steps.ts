@@ -41,7 +41,7 @@ export const resolveRevision: Step = async (ctx) => {
   const { target, rt } = ctx;
   let revision: string | undefined;
   if (target.promote && !ctx.ephemeral) {
-    const promoted = promotedRevision(rt, target);
+    const promoted = await promotedRevision(rt, target);
     if (promoted.dueAt) ctx.promotionDueAt = promoted.dueAt;
     ctx.status = rt.recorder.status(target.name);
     revision = promoted.revision;
@@ -111,7 +111,7 @@ export const acquire: Step = async (ctx) => {
     }),
   );
   ctx.releases.push(await rt.engineSlots.acquire(ctx.signal));
-  recordStart(ctx);
+  await recordStart(ctx);
   if (ctx.revision) ctx.progress("resolve", `${ctx.target.ref} is at ${ctx.revision}`);
 };
 
@@ -224,7 +224,7 @@ export const applyApprovedPlan: Step = async (ctx) => {
   if (version === held.stateVersion && existsSync(planFile)) {
     ctx.counts = held.counts;
     // The run applies the held run's plan; its record says which.
-    const plan = ctx.rt.options.store.getRun(held.runId)?.plan;
+    const plan = (await ctx.rt.options.store.getRun(held.runId))?.plan;
     if (plan) ctx.steps = plan;
     const outside = changeWindow(ctx);
     if (outside) return outside;
@@ -312,7 +312,7 @@ export const preview: Step = async (ctx) => {
   if (ctx.drift) {
     // Kept now: this run's refresh may write the drift into the state before the run ends.
     const drifted = new Set(driftSteps(plan)?.map((s) => s.urn) ?? plan.steps.map((s) => s.urn));
-    rt.recorder.driftFound(target.name, {
+    await rt.recorder.driftFound(target.name, {
       runId: ctx.run.id,
       revision,
       at: rt.recorder.now().toISOString(),

@@ -34,12 +34,12 @@ export type CommandResult = { readonly run: QueuedRun } | { readonly status: Tar
  * Carries out a command for a target this process owns.
  * @throws what the command's checks throw (nothing to approve, an unknown revision)
  */
-export function carryOut(
+export async function carryOut(
   host: CommandHost,
   state: TargetState,
   command: TriggerCommand,
   signal?: AbortSignal,
-): CommandResult {
+): Promise<CommandResult> {
   const { rt } = host;
   const name = state.spec.name;
   const manual: RunRequest = { trigger: "manual", force: true };
@@ -58,7 +58,7 @@ export function carryOut(
     }
     case "approve": {
       const { revision, by, reason } = command;
-      recordApproval(rt, name, {
+      await recordApproval(rt, name, {
         ...(revision !== undefined ? { revision } : {}),
         ...(by !== undefined ? { by } : {}),
         ...(reason !== undefined ? { reason } : {}),
@@ -68,27 +68,27 @@ export function carryOut(
     case "promote":
     case "rollback": {
       const { kind, ...request } = command;
-      (kind === "promote" ? promoteNow : rollBackNow)(rt, state.spec, request);
+      await (kind === "promote" ? promoteNow : rollBackNow)(rt, state.spec, request);
       return { run: rt.enqueue(state, manual) };
     }
     case "suspend":
     case "resume":
-      return { status: recordSuspension(rt, name, command.kind === "suspend", whoOf(command)) };
+      return { status: await recordSuspension(rt, name, command.kind === "suspend", whoOf(command)) };
   }
 }
 
 /** Checks a command as far as a replica that does not own the target can, without writing. */
-function check(host: CommandHost, state: TargetState, command: TriggerCommand): void {
+async function check(host: CommandHost, state: TargetState, command: TriggerCommand): Promise<void> {
   const { rt } = host;
   if (command.kind === "approve") {
     const { kind: _k, ...request } = command;
-    recordApproval(rt, state.spec.name, request, true);
+    await recordApproval(rt, state.spec.name, request, true);
   } else if (command.kind === "promote") {
     const { kind: _k, ...request } = command;
-    promoteNow(rt, state.spec, request, true);
+    await promoteNow(rt, state.spec, request, true);
   } else if (command.kind === "rollback") {
     const { kind: _k, ...request } = command;
-    rollBackNow(rt, state.spec, request, true);
+    await rollBackNow(rt, state.spec, request, true);
   } else if (
     (command.kind === "suspend" || command.kind === "resume") &&
     (command.by !== undefined || command.reason !== undefined)
@@ -106,20 +106,24 @@ function check(host: CommandHost, state: TargetState, command: TriggerCommand): 
  * inbox and carried out here when this replica owns the target, else by the
  * owner (the run then has the trigger's id until the owner's run is known).
  */
-export function command(
+export async function command(
   host: CommandHost,
   name: string,
   command: TriggerCommand,
   signal?: AbortSignal,
-): CommandResult {
+  id: string = randomUUID(),
+): Promise<CommandResult> {
   const state = host.require(name);
   const { replicas, rt } = host;
   const queues = command.kind !== "suspend" && command.kind !== "resume";
   if (queues && rt.stopping()) throw new ReconcilerStoppedError();
   if (!replicas) return carryOut(host, state, command, signal);
-  check(host, state, command);
-  const trigger = rt.options.store.addTrigger({
-    id: randomUUID(),
+  // The checks read the statuses of the target and its upstream, which other replicas may own.
+  const upstream = state.spec.promote ? [state.spec.promote.from] : [];
+  await rt.recorder.refresh([name, ...upstream]);
+  await check(host, state, command);
+  const trigger = await rt.options.store.addTrigger({
+    id,
     target: name,
     command,
     receivedBy: replicas.id,
@@ -127,7 +131,7 @@ export function command(
   if (replicas.owns(name)) {
     let result: CommandResult;
     try {
-      result = carryOut(host, state, command, signal);
+      result = await carryOut(host, state, command, signal);
     } catch (error) {
       replicas.track(trigger, Promise.resolve({ error: (error as Error).message }));
       throw error;
@@ -159,9 +163,9 @@ async function waitForTrigger(rt: Runtime, trigger: StoredTrigger): Promise<RunR
     if (rt.stopping())
       return unfinished(trigger, "this replica stopped; the owner still carries the command out");
     try {
-      const done = store.getTrigger(trigger.id);
+      const done = await store.getTrigger(trigger.id);
       if (done?.doneAt) {
-        const run = done.runId ? store.getRun(done.runId) : undefined;
+        const run = done.runId ? await store.getRun(done.runId) : undefined;
         return (
           run ?? {
             ...unfinished(trigger, done.error ?? ""),
@@ -191,20 +195,25 @@ function unfinished(trigger: StoredTrigger, message: string): RunRecord {
 }
 
 /** A command that queues a run (reconcile, approve, promote, rollback); see {@link command}. */
-export function runCommand(
+export async function runCommand(
   host: CommandHost,
   name: string,
   what: TriggerCommand,
   signal?: AbortSignal,
-): QueuedRun {
-  const result = command(host, name, what, signal);
+  id?: string,
+): Promise<QueuedRun> {
+  const result = await command(host, name, what, signal, id);
   if (!("run" in result)) throw new Error(`the command ${what.kind} queues no run`);
   return result.run;
 }
 
 /** A command that changes the status (suspend, resume); see {@link command}. */
-export function statusCommand(host: CommandHost, name: string, what: TriggerCommand): TargetStatus {
-  const result = command(host, name, what);
+export async function statusCommand(
+  host: CommandHost,
+  name: string,
+  what: TriggerCommand,
+): Promise<TargetStatus> {
+  const result = await command(host, name, what);
   if (!("status" in result)) throw new Error(`the command ${what.kind} gives no status`);
   return result.status;
 }
@@ -249,9 +258,9 @@ function whoOf(command: { readonly by?: string; readonly reason?: string }): {
 }
 
 /** A run by its id, or by the id of the command (in the inbox) it covered once its owner recorded it. */
-export function findRun(store: Store, id: string): RunRecord | undefined {
-  const run = store.getRun(id);
+export async function findRun(store: Store, id: string): Promise<RunRecord | undefined> {
+  const run = await store.getRun(id);
   if (run) return run;
-  const runId = store.getTrigger(id)?.runId;
+  const runId = (await store.getTrigger(id))?.runId;
   return runId ? store.getRun(runId) : undefined;
 }

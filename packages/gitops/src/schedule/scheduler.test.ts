@@ -23,13 +23,13 @@ describe("Reconciler change windows", () => {
       expect(run.log).toMatch(/outside the allow windows; changes wait until/);
       expect(engine.ops()).toEqual(["preview"]);
       const opensAt = new Cron("0 0 1 1 *", { timezone: "UTC", paused: true }).nextRun() as Date;
-      const status = r.status("site");
+      const status = await r.status("site");
       expect(status.deferredUntil).toBe(opensAt.toISOString());
       expect(status.conditions.find((c) => c.type === "Ready")).toMatchObject({
         status: false,
         reason: "OutsideChangeWindow",
       });
-      expect(r.history("site")[0]).toMatchObject({ result: "deferred", counts: { update: 1 } });
+      expect((await r.history("site"))[0]).toMatchObject({ result: "deferred", counts: { update: 1 } });
       // Checks of the same revision wait for the window instead of planning again.
       expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
       expect(engine.ops()).toEqual(["preview"]);
@@ -47,16 +47,16 @@ describe("Reconciler change windows", () => {
       const run = await r.reconcile("site", { override });
       expect(run).toMatchObject({ result: "applied", override });
       expect(run.log).toMatch(/change window overridden by alice: hotfix/);
-      expect(r.history("site")[0]?.override).toEqual(override);
+      expect((await r.history("site"))[0]?.override).toEqual(override);
       expect(engine.ops()).toEqual(["preview", "up"]);
-      expect(() => r.request("site", { override: { by: "bob", reason: " " } })).toThrowError(
+      await expect(r.request("site", { override: { by: "bob", reason: " " } })).rejects.toThrowError(
         /`override` must say who \(`by`\) and why \(`reason`\)/,
       );
     });
 
     it("keeps a deferred change's window timer across a restart", async () => {
       const store = new SqliteStore(join(dir, "restart.db"));
-      store.putStatus({
+      await store.putStatus({
         name: "site",
         conditions: [],
         lastAttemptedRevision: REV_A,
@@ -66,14 +66,18 @@ describe("Reconciler change windows", () => {
       const r = await create({ store });
       engine.plan = planOf(1, ["update", "x:y:Z"]);
       r.start();
-      await until(() => r.history("site")[0]?.result === "applied", "the run at the window", 4000);
-      expect(r.history("site").map((run) => run.trigger)).toEqual(["schedule"]);
+      await until(
+        async () => (await r.history("site"))[0]?.result === "applied",
+        "the run at the window",
+        4000,
+      );
+      expect((await r.history("site")).map((run) => run.trigger)).toEqual(["schedule"]);
     });
 
     it("keeps the window timer when the spec is replaced, and skips it while suspended", async () => {
-      const deferred = (file: string, inMs: number) => {
+      const deferred = async (file: string, inMs: number) => {
         const store = new SqliteStore(join(dir, file));
-        store.putStatus({
+        await store.putStatus({
           name: "site",
           conditions: [],
           lastAttemptedRevision: REV_A,
@@ -83,19 +87,23 @@ describe("Reconciler change windows", () => {
         return store;
       };
       engine.plan = planOf(1, ["update", "x:y:Z"]);
-      const r = await create({ store: deferred("replaced.db", 300) });
+      const r = await create({ store: await deferred("replaced.db", 300) });
       r.start();
       r.addTarget(spec());
-      await until(() => r.history("site")[0]?.result === "applied", "the run at the window", 4000);
+      await until(
+        async () => (await r.history("site"))[0]?.result === "applied",
+        "the run at the window",
+        4000,
+      );
       await r.stop();
 
       const suspended = await create({
-        store: deferred("suspended.db", 300),
+        store: await deferred("suspended.db", 300),
         targets: [spec({ suspend: true })],
       });
       suspended.start();
       await new Promise((resolve) => setTimeout(resolve, 1600));
-      expect(suspended.history("site")).toEqual([]);
+      expect(await suspended.history("site")).toEqual([]);
     });
 
     it("runs the deferred change when the window opens", async () => {
@@ -106,10 +114,17 @@ describe("Reconciler change windows", () => {
       });
       engine.plan = planOf(1, ["update", "x:y:Z"]);
       r.start();
-      await until(() => r.history("site")[0]?.result === "deferred", "the deferred startup run");
-      await until(() => r.history("site")[0]?.result === "applied", "the run at the window", 8000);
-      expect(r.history("site")[0]?.trigger).toBe("schedule");
-      expect(r.status("site").deferredUntil).toBeUndefined();
+      await until(
+        async () => (await r.history("site"))[0]?.result === "deferred",
+        "the deferred startup run",
+      );
+      await until(
+        async () => (await r.history("site"))[0]?.result === "applied",
+        "the run at the window",
+        8000,
+      );
+      expect((await r.history("site"))[0]?.trigger).toBe("schedule");
+      expect((await r.status("site")).deferredUntil).toBeUndefined();
     });
   });
 });

@@ -111,11 +111,11 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
   });
   /** Keeps a retry's time in the status, so the next start retries too; a store outage only loses that. */
   const storeRetry = (name: string, at: Date): void => {
-    try {
-      recorder.updateStatus(name, (before) => ({ ...before, retryAt: at.toISOString() }));
-    } catch (error) {
-      options.logger.warn({ target: name, err: error }, "could not store the retry's time");
-    }
+    recorder
+      .updateStatus(name, (before) => ({ ...before, retryAt: at.toISOString() }))
+      .catch((error: unknown) =>
+        options.logger.warn({ target: name, err: error }, "could not store the retry's time"),
+      );
   };
   rt = {
     options,

@@ -14,47 +14,51 @@ export abstract class ReplicaStoreBase implements MembershipStore, OwnershipStor
   /** The store's replica tables, on the store's own database connection. */
   protected abstract readonly replicas: ReplicaTables;
 
-  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
+  async heartbeat(member: MemberInfo, ttlMs: number): Promise<{ members: Member[]; leases: TargetLease[] }> {
     return this.replicas.heartbeat(member, ttlMs);
   }
 
-  leave(id: string): void {
-    this.replicas.leave(id);
+  async leave(id: string): Promise<void> {
+    return this.replicas.leave(id);
   }
 
-  listMembers(): Member[] {
+  async listMembers(): Promise<Member[]> {
     return this.replicas.listMembers();
   }
 
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
+  async acquireTarget(target: string, owner: string, ttlMs: number): Promise<Acquired> {
     return this.replicas.acquireTarget(target, owner, ttlMs);
   }
 
-  releaseTarget(target: string, fence: Fence): void {
-    this.replicas.releaseTarget(target, fence);
+  async releaseTarget(target: string, fence: Fence): Promise<void> {
+    return this.replicas.releaseTarget(target, fence);
   }
 
-  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+  async listTargetLeases(targets?: readonly string[]): Promise<TargetLease[]> {
     return this.replicas.listTargetLeases(targets);
   }
 
-  addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): StoredTrigger {
+  async addTrigger(trigger: Parameters<TriggerInbox["addTrigger"]>[0]): Promise<StoredTrigger> {
     return this.replicas.addTrigger(trigger);
   }
 
-  openTriggers(owner: string): StoredTrigger[] {
+  async openTriggers(owner: string): Promise<StoredTrigger[]> {
     return this.replicas.openTriggers(owner);
   }
 
-  getTrigger(id: string): StoredTrigger | undefined {
+  async getTrigger(id: string): Promise<StoredTrigger | undefined> {
     return this.replicas.getTrigger(id);
   }
 
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
-    this.replicas.completeTrigger(id, outcome, fence);
+  async completeTrigger(
+    id: string,
+    outcome: { runId?: string; error?: string },
+    fence: Fence,
+  ): Promise<void> {
+    return this.replicas.completeTrigger(id, outcome, fence);
   }
 
-  pruneTriggers(olderThanMs: number): void {
-    this.replicas.pruneTriggers(olderThanMs);
+  async pruneTriggers(olderThanMs: number): Promise<void> {
+    return this.replicas.pruneTriggers(olderThanMs);
   }
 }

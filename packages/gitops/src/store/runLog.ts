@@ -32,6 +32,8 @@ export class RunLogWriter {
   #open = false;
   #closed = false;
   #written = 0;
+  /** The appends in flight, one after another so the log keeps its order. */
+  #appending: Promise<void> = Promise.resolve();
 
   constructor(store: RunLogStore, runId: string, log: Logger, flushMs = LOG_FLUSH_MS) {
     this.#store = store;
@@ -54,35 +56,38 @@ export class RunLogWriter {
     this.#schedule();
   }
 
-  /** Appends what is pending now. */
-  flush(): void {
+  /** Appends what is pending now; resolves when every append so far is stored (or failed and was logged). */
+  flush(): Promise<void> {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (!this.#open || this.#pending.length === 0) return;
+    if (!this.#open || this.#pending.length === 0) return this.#appending;
     let chunk = `${this.#pending.join("\n")}\n`;
     this.#pending = [];
-    if (this.#written >= MAX_LOG_CHARS) return;
+    if (this.#written >= MAX_LOG_CHARS) return this.#appending;
     if (this.#written + chunk.length > MAX_LOG_CHARS) {
       chunk = `${chunk.slice(0, MAX_LOG_CHARS - this.#written).replace(/[^\n]*$/, "")}[log] the log reached ${MAX_LOG_CHARS} characters; later lines are not stored\n`;
     }
-    try {
-      this.#store.appendLog(this.#runId, chunk);
-      this.#written += chunk.length;
-    } catch (error) {
-      // A log that cannot be stored must not fail the run it describes.
-      this.#log.warn({ err: error }, "could not store run log lines");
-    }
+    this.#written += chunk.length;
+    const text = chunk;
+    this.#appending = this.#appending.then(() =>
+      this.#store.appendLog(this.#runId, text).catch((error: unknown) => {
+        // A log that cannot be stored must not fail the run it describes.
+        this.#log.warn({ err: error }, "could not store run log lines");
+      }),
+    );
+    return this.#appending;
   }
 
-  /** Appends what is left; later lines are dropped. */
-  close(): void {
-    this.flush();
+  /** Appends what is left; later lines are dropped. Resolves once everything is stored. */
+  close(): Promise<void> {
+    const done = this.flush();
     this.#closed = true;
+    return done;
   }
 
   #schedule(): void {
     if (!this.#open || this.#timer || this.#pending.length === 0) return;
-    this.#timer = setTimeout(() => this.flush(), this.#flushMs);
+    this.#timer = setTimeout(() => void this.flush(), this.#flushMs);
     this.#timer.unref();
   }
 }
@@ -112,8 +117,8 @@ export async function* followRunLog(
   const { signal } = options;
   while (!signal?.aborted) {
     // Finished before the read, so the read holds every line the run wrote.
-    const finished = store.getRun(runId)?.finishedAt !== undefined;
-    const chunk = store.readLog(runId, offset);
+    const finished = (await store.getRun(runId))?.finishedAt !== undefined;
+    const chunk = await store.readLog(runId, offset);
     offset = chunk.offset;
     if (chunk.text !== "") yield chunk;
     if (finished) return;
@@ -134,22 +139,22 @@ export interface RunLogRead extends RunLogChunk {
  * A run's log from an offset to its current end; `undefined` for an unknown run.
  * @param from - where to start, an offset a previous read returned
  */
-export function readRunLog(
+export async function readRunLog(
   store: RunLogStore & Pick<RunHistory, "getRun">,
   runId: string,
   from = 0,
-): RunLogRead | undefined {
-  const run = store.getRun(runId);
+): Promise<RunLogRead | undefined> {
+  const run = await store.getRun(runId);
   if (!run) return undefined;
-  return { ...store.readLog(runId, from), complete: run.finishedAt !== undefined };
+  return { ...(await store.readLog(runId, from)), complete: run.finishedAt !== undefined };
 }
 
 /**
  * A run with the last `lines` lines of its stored log in `log` when its row
  * has none: a run in progress, or one whose process died.
  */
-export function withLogTail(store: RunLogStore, run: RunRecord, lines = LOG_LINES): RunRecord {
+export async function withLogTail(store: RunLogStore, run: RunRecord, lines = LOG_LINES): Promise<RunRecord> {
   if (run.log !== "" && run.finishedAt !== undefined) return run;
-  const text = store.readLog(run.id).text;
+  const text = (await store.readLog(run.id)).text;
   return text === "" ? run : { ...run, log: text.trimEnd().split("\n").slice(-lines).join("\n") };
 }

@@ -46,27 +46,31 @@ function storeContract(name: string, factory: StoreFactory): void {
       return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
     };
 
-    it("puts, replaces, lists and deletes statuses", () => {
-      const store = open();
-      expect(store.getStatus("site")).toBeUndefined();
-      store.putStatus(status("web"));
-      store.putStatus(status("site", { stalledRevision: "b".repeat(40) }));
-      store.putStatus(status("site", { lastAppliedRevision: "c".repeat(40), outputs: { url: "https://x" } }));
-      const site = store.getStatus("site");
+    it("puts, replaces, lists and deletes statuses", async () => {
+      const store = await open();
+      expect(await store.getStatus("site")).toBeUndefined();
+      await store.putStatus(status("web"));
+      await store.putStatus(status("site", { stalledRevision: "b".repeat(40) }));
+      await store.putStatus(
+        status("site", { lastAppliedRevision: "c".repeat(40), outputs: { url: "https://x" } }),
+      );
+      const site = await store.getStatus("site");
       expect(site).toEqual(
         status("site", { lastAppliedRevision: "c".repeat(40), outputs: { url: "https://x" } }),
       );
       expect(site?.stalledRevision).toBeUndefined();
-      expect(store.listStatuses().map((s) => s.name)).toEqual(["site", "web"]);
-      store.deleteTarget("site");
-      expect(store.getStatus("site")).toBeUndefined();
-      expect(store.listStatuses().map((s) => s.name)).toEqual(["web"]);
+      expect((await store.listStatuses()).map((s) => s.name)).toEqual(["site", "web"]);
+      await store.deleteTarget("site");
+      expect(await store.getStatus("site")).toBeUndefined();
+      expect((await store.listStatuses()).map((s) => s.name)).toEqual(["web"]);
     });
 
-    it("records a run from start to finish", () => {
-      const store = open();
-      store.startRun(run("r1", "2025-01-01T00:00:00.000Z", { trigger: "webhook", revision: "d".repeat(40) }));
-      expect(store.getRun("r1")).toEqual({
+    it("records a run from start to finish", async () => {
+      const store = await open();
+      await store.startRun(
+        run("r1", "2025-01-01T00:00:00.000Z", { trigger: "webhook", revision: "d".repeat(40) }),
+      );
+      expect(await store.getRun("r1")).toEqual({
         id: "r1",
         target: "site",
         trigger: "webhook",
@@ -76,7 +80,7 @@ function storeContract(name: string, factory: StoreFactory): void {
         log: "",
       });
       const counts = { create: 1, update: 2, delete: 0, replace: 0, same: 3 };
-      store.finishRun(
+      await store.finishRun(
         run("r1", "2025-01-01T00:00:00.000Z", {
           trigger: "webhook",
           revision: "e".repeat(40),
@@ -88,7 +92,7 @@ function storeContract(name: string, factory: StoreFactory): void {
           log: "line 1\nline 2",
         }),
       );
-      expect(store.getRun("r1")).toEqual({
+      expect(await store.getRun("r1")).toEqual({
         id: "r1",
         target: "site",
         trigger: "webhook",
@@ -101,41 +105,41 @@ function storeContract(name: string, factory: StoreFactory): void {
         error: "boom",
         log: "line 1\nline 2",
       });
-      expect(store.getRun("nope")).toBeUndefined();
+      expect(await store.getRun("nope")).toBeUndefined();
     });
 
-    it("stamps the finish time when the run does not carry one", () => {
-      const store = open();
-      store.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
+    it("stamps the finish time when the run does not carry one", async () => {
+      const store = await open();
+      await store.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
       const before = Date.now();
-      store.finishRun(run("r1", "2025-01-01T00:00:00.000Z", { result: "unchanged" }));
-      const finishedAt = Date.parse(store.getRun("r1")?.finishedAt as string);
+      await store.finishRun(run("r1", "2025-01-01T00:00:00.000Z", { result: "unchanged" }));
+      const finishedAt = Date.parse((await store.getRun("r1"))?.finishedAt as string);
       expect(finishedAt).toBeGreaterThanOrEqual(before - 1000);
     });
 
-    it("lists a target's runs newest first, up to the limit", () => {
-      const store = open();
-      store.startRun(run("old", "2025-01-01T00:00:00.000Z"));
-      store.startRun(run("new", "2025-01-03T00:00:00.000Z"));
-      store.startRun(run("mid", "2025-01-02T00:00:00.000Z"));
+    it("lists a target's runs newest first, up to the limit", async () => {
+      const store = await open();
+      await store.startRun(run("old", "2025-01-01T00:00:00.000Z"));
+      await store.startRun(run("new", "2025-01-03T00:00:00.000Z"));
+      await store.startRun(run("mid", "2025-01-02T00:00:00.000Z"));
       // Same start time: the one recorded later comes first.
-      store.startRun(run("new-2", "2025-01-03T00:00:00.000Z"));
-      store.startRun(run("other", "2025-01-04T00:00:00.000Z", { target: "web" }));
-      expect(store.listRuns("site").map((r) => r.id)).toEqual(["new-2", "new", "mid", "old"]);
-      expect(store.listRuns("site", 2).map((r) => r.id)).toEqual(["new-2", "new"]);
-      expect(store.listRuns("web").map((r) => r.id)).toEqual(["other"]);
-      expect(store.listRuns("none")).toEqual([]);
+      await store.startRun(run("new-2", "2025-01-03T00:00:00.000Z"));
+      await store.startRun(run("other", "2025-01-04T00:00:00.000Z", { target: "web" }));
+      expect((await store.listRuns("site")).map((r) => r.id)).toEqual(["new-2", "new", "mid", "old"]);
+      expect((await store.listRuns("site", 2)).map((r) => r.id)).toEqual(["new-2", "new"]);
+      expect((await store.listRuns("web")).map((r) => r.id)).toEqual(["other"]);
+      expect(await store.listRuns("none")).toEqual([]);
     });
 
-    it("marks runs a crashed process left unfinished as interrupted, once", () => {
-      const crashed = open();
-      crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
-      crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
-      crashed.startRun(run("in-flight", "2025-01-02T00:00:00.000Z", { revision: "f".repeat(40) }));
-      crashed.close(); // the process dies: no finishRun
+    it("marks runs a crashed process left unfinished as interrupted, once", async () => {
+      const crashed = await open();
+      await crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
+      await crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
+      await crashed.startRun(run("in-flight", "2025-01-02T00:00:00.000Z", { revision: "f".repeat(40) }));
+      await crashed.close(); // the process dies: no finishRun
 
-      const restarted = open();
-      const interrupted = restarted.markInterrupted();
+      const restarted = await open();
+      const interrupted = await restarted.markInterrupted();
       expect(interrupted).toHaveLength(1);
       expect(interrupted[0]).toMatchObject({
         id: "in-flight",
@@ -143,50 +147,50 @@ function storeContract(name: string, factory: StoreFactory): void {
         result: "interrupted",
         revision: "f".repeat(40),
       });
-      expect(restarted.getRun("in-flight")).toMatchObject({
+      expect(await restarted.getRun("in-flight")).toMatchObject({
         result: "interrupted",
         error: expect.stringMatching(/process stopped during this run/),
         finishedAt: expect.any(String),
       });
-      expect(restarted.getRun("done")?.result).toBe("applied");
-      expect(restarted.markInterrupted()).toEqual([]);
+      expect((await restarted.getRun("done"))?.result).toBe("applied");
+      expect(await restarted.markInterrupted()).toEqual([]);
     });
 
-    it("marks an unfinished run's drift when found, and keeps it when the run is interrupted", () => {
-      const crashed = open();
-      crashed.startRun(run("drifting", "2025-01-02T00:00:00.000Z"));
-      crashed.markRunDrift({ id: "drifting", target: "site" });
-      expect(crashed.getRun("drifting")).toMatchObject({ drift: true });
-      crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
-      crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
+    it("marks an unfinished run's drift when found, and keeps it when the run is interrupted", async () => {
+      const crashed = await open();
+      await crashed.startRun(run("drifting", "2025-01-02T00:00:00.000Z"));
+      await crashed.markRunDrift({ id: "drifting", target: "site" });
+      expect(await crashed.getRun("drifting")).toMatchObject({ drift: true });
+      await crashed.startRun(run("done", "2025-01-01T00:00:00.000Z"));
+      await crashed.finishRun(run("done", "2025-01-01T00:00:00.000Z", { result: "applied" }));
       // A finished run is history: a late mark does not change it.
-      crashed.markRunDrift({ id: "done", target: "site" });
-      expect(crashed.getRun("done")).toMatchObject({ drift: false });
-      crashed.close();
+      await crashed.markRunDrift({ id: "done", target: "site" });
+      expect(await crashed.getRun("done")).toMatchObject({ drift: false });
+      await crashed.close();
 
-      const restarted = open();
-      expect(restarted.markInterrupted()[0]).toMatchObject({
+      const restarted = await open();
+      expect((await restarted.markInterrupted())[0]).toMatchObject({
         id: "drifting",
         drift: true,
         result: "interrupted",
       });
     });
 
-    it("keeps who approved the run and who overrode its window", () => {
-      const store = open();
+    it("keeps who approved the run and who overrode its window", async () => {
+      const store = await open();
       const approval = { by: "alice", reason: "reviewed the plan" };
       const override = { by: "bob", reason: "hotfix" };
-      store.startRun(run("r1", "2025-01-01T00:00:00.000Z", { approval, override }));
-      store.finishRun(run("r1", "2025-01-01T00:00:00.000Z", { approval, override, result: "applied" }));
-      expect(store.getRun("r1")).toMatchObject({ approval, override, result: "applied" });
-      store.startRun(run("r2", "2025-01-02T00:00:00.000Z"));
-      expect(store.getRun("r2")).not.toHaveProperty("approval");
+      await store.startRun(run("r1", "2025-01-01T00:00:00.000Z", { approval, override }));
+      await store.finishRun(run("r1", "2025-01-01T00:00:00.000Z", { approval, override, result: "applied" }));
+      expect(await store.getRun("r1")).toMatchObject({ approval, override, result: "applied" });
+      await store.startRun(run("r2", "2025-01-02T00:00:00.000Z"));
+      expect(await store.getRun("r2")).not.toHaveProperty("approval");
     });
 
-    it("logs promotions and rollbacks, newest first, per target", () => {
-      const store = open();
+    it("logs promotions and rollbacks, newest first, per target", async () => {
+      const store = await open();
       const rev = (c: string) => c.repeat(40);
-      store.recordPromotion({
+      await store.recordPromotion({
         id: "p1",
         target: "prod",
         source: "staging",
@@ -194,7 +198,7 @@ function storeContract(name: string, factory: StoreFactory): void {
         kind: "auto",
         at: "2025-01-01T00:00:00.000Z",
       });
-      store.recordPromotion({
+      await store.recordPromotion({
         id: "p2",
         target: "prod",
         source: "prod",
@@ -205,7 +209,7 @@ function storeContract(name: string, factory: StoreFactory): void {
         reason: "broken login",
         at: "2025-01-02T00:00:00.000Z",
       });
-      store.recordPromotion({
+      await store.recordPromotion({
         id: "p3",
         target: "web",
         source: "staging",
@@ -213,8 +217,8 @@ function storeContract(name: string, factory: StoreFactory): void {
         kind: "manual",
         at: "2025-01-03T00:00:00.000Z",
       });
-      expect(store.listPromotions("prod").map((p) => p.id)).toEqual(["p2", "p1"]);
-      expect(store.listPromotions("prod", 1)[0]).toEqual({
+      expect((await store.listPromotions("prod")).map((p) => p.id)).toEqual(["p2", "p1"]);
+      expect((await store.listPromotions("prod", 1))[0]).toEqual({
         id: "p2",
         target: "prod",
         source: "prod",
@@ -225,199 +229,203 @@ function storeContract(name: string, factory: StoreFactory): void {
         reason: "broken login",
         at: "2025-01-02T00:00:00.000Z",
       });
-      expect(store.listPromotions("none")).toEqual([]);
+      expect(await store.listPromotions("none")).toEqual([]);
     });
 
-    it("lists the revisions a target applied successfully, most recent first, each once", () => {
-      const store = open();
-      const finish = (id: string, at: string, revision: string, result: RunRecord["result"]) => {
-        store.startRun(run(id, at, { revision }));
-        store.finishRun(run(id, at, { revision, result, finishedAt: at }));
+    it("lists the revisions a target applied successfully, most recent first, each once", async () => {
+      const store = await open();
+      const finish = async (id: string, at: string, revision: string, result: RunRecord["result"]) => {
+        await store.startRun(run(id, at, { revision }));
+        await store.finishRun(run(id, at, { revision, result, finishedAt: at }));
       };
-      finish("r1", "2025-01-01T00:00:00.000Z", "a".repeat(40), "applied");
-      finish("r2", "2025-01-02T00:00:00.000Z", "b".repeat(40), "failed");
-      finish("r3", "2025-01-03T00:00:00.000Z", "c".repeat(40), "drift-corrected");
-      finish("r4", "2025-01-04T00:00:00.000Z", "a".repeat(40), "unchanged");
-      expect(store.appliedRevisions("site")).toEqual(["a".repeat(40), "c".repeat(40)]);
-      expect(store.appliedRevisions("site", 1)).toEqual(["a".repeat(40)]);
+      await finish("r1", "2025-01-01T00:00:00.000Z", "a".repeat(40), "applied");
+      await finish("r2", "2025-01-02T00:00:00.000Z", "b".repeat(40), "failed");
+      await finish("r3", "2025-01-03T00:00:00.000Z", "c".repeat(40), "drift-corrected");
+      await finish("r4", "2025-01-04T00:00:00.000Z", "a".repeat(40), "unchanged");
+      expect(await store.appliedRevisions("site")).toEqual(["a".repeat(40), "c".repeat(40)]);
+      expect(await store.appliedRevisions("site", 1)).toEqual(["a".repeat(40)]);
     });
 
-    it("takes a free lease, and takes it again for the same run", () => {
-      const store = open();
+    it("takes a free lease, and takes it again for the same run", async () => {
+      const store = await open();
       const owner = newOwnerId();
-      expect(store.tryLockStack(request(owner), TTL)).toBeUndefined();
-      expect(store.tryLockStack(request(owner), TTL)).toBeUndefined();
+      expect(await store.tryLockStack(request(owner), TTL)).toBeUndefined();
+      expect(await store.tryLockStack(request(owner), TTL)).toBeUndefined();
       // Another key is another stack.
-      expect(store.tryLockStack(request(owner, "run-2", "file:///state#repo//.#prod"), TTL)).toBeUndefined();
+      expect(
+        await store.tryLockStack(request(owner, "run-2", "file:///state#repo//.#prod"), TTL),
+      ).toBeUndefined();
     });
 
-    it("lets one of two stores on one file hold a stack, and the other after release", () => {
-      const first = open();
-      const second = open();
+    it("lets one of two stores on one file hold a stack, and the other after release", async () => {
+      const first = await open();
+      const second = await open();
       const a = newOwnerId();
       const b = newOwnerId();
       const before = Date.now();
-      expect(first.tryLockStack(request(a, "run-a"), TTL)).toBeUndefined();
-      const holder = second.tryLockStack(request(b, "run-b"), TTL);
+      expect(await first.tryLockStack(request(a, "run-a"), TTL)).toBeUndefined();
+      const holder = await second.tryLockStack(request(b, "run-b"), TTL);
       expect(holder).toMatchObject({ owner: a, runId: "run-a", target: "site", key: request(a).key });
       expect(holder?.expiresAt).toBeGreaterThanOrEqual(before + TTL);
       expect(Date.parse(holder?.acquiredAt as string)).toBeGreaterThanOrEqual(before - 1000);
       // The same owner with another run waits too (two targets on one stack).
-      expect(first.tryLockStack(request(a, "run-c"), TTL)).toMatchObject({ runId: "run-a" });
+      expect(await first.tryLockStack(request(a, "run-c"), TTL)).toMatchObject({ runId: "run-a" });
 
-      first.unlockStack(request(a).key, a);
-      expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
-      expect(first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b, runId: "run-b" });
+      await first.unlockStack(request(a).key, a);
+      expect(await second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
+      expect(await first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b, runId: "run-b" });
     });
 
     it("takes over a lease that expired", async () => {
-      const first = open();
-      const second = open();
+      const first = await open();
+      const second = await open();
       const a = newOwnerId();
       const b = newOwnerId();
-      expect(first.tryLockStack(request(a, "run-a"), 30)).toBeUndefined();
-      expect(second.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
+      expect(await first.tryLockStack(request(a, "run-a"), 30)).toBeUndefined();
+      expect(await second.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
       await new Promise((r) => setTimeout(r, 60));
-      expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
+      expect(await second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
       // The old holder's renewal fails: the lease is no longer its own.
-      expect(first.renewStackLock(request(a).key, a, TTL)).toBe(false);
-      expect(first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b });
+      expect(await first.renewStackLock(request(a).key, a, TTL)).toBe(false);
+      expect(await first.tryLockStack(request(a, "run-a"), TTL)).toMatchObject({ owner: b });
     });
 
-    it("takes over a lease whose holder is a dead process of this host", () => {
-      const first = open();
-      const second = open();
+    it("takes over a lease whose holder is a dead process of this host", async () => {
+      const first = await open();
+      const second = await open();
       const dead = deadOwner();
-      expect(first.tryLockStack(request(dead, "run-dead"), TTL)).toBeUndefined();
+      expect(await first.tryLockStack(request(dead, "run-dead"), TTL)).toBeUndefined();
       const b = newOwnerId();
-      expect(second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
-      expect(first.tryLockStack(request(newOwnerId(), "run-c"), TTL)).toMatchObject({ owner: b });
+      expect(await second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
+      expect(await first.tryLockStack(request(newOwnerId(), "run-c"), TTL)).toMatchObject({ owner: b });
     });
 
     it("leaves a lease alone when another owner renews or releases it", async () => {
-      const store = open();
+      const store = await open();
       const a = newOwnerId();
       const b = newOwnerId();
       // Long enough that the calls below finish before it lapses on a loaded machine and a networked store.
-      expect(store.tryLockStack(request(a, "run-a"), 2000)).toBeUndefined();
-      expect(store.renewStackLock(request(a).key, b, TTL)).toBe(false);
-      store.unlockStack(request(a).key, b);
-      expect(store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
+      expect(await store.tryLockStack(request(a, "run-a"), 2000)).toBeUndefined();
+      expect(await store.renewStackLock(request(a).key, b, TTL)).toBe(false);
+      await store.unlockStack(request(a).key, b);
+      expect(await store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
       // The holder's own renewal moves the expiry on.
-      expect(store.renewStackLock(request(a).key, a, TTL)).toBe(true);
+      expect(await store.renewStackLock(request(a).key, a, TTL)).toBe(true);
       await new Promise((r) => setTimeout(r, 2500));
-      expect(store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
-      expect(store.renewStackLock("no such stack", a, TTL)).toBe(false);
+      expect(await store.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
+      expect(await store.renewStackLock("no such stack", a, TTL)).toBe(false);
     });
 
-    it("marks only the runs of processes that are gone as interrupted", () => {
-      const live = open();
+    it("marks only the runs of processes that are gone as interrupted", async () => {
+      const live = await open();
       const liveOwner = newOwnerId();
       const dead = deadOwner();
       const remoteLive = "other-host.example:4242:aaaaaaaa";
       const remoteGone = "other-host.example:4343:bbbbbbbb";
-      live.tryLockStack(request(liveOwner, "live", "k1"), TTL);
-      live.tryLockStack(request(dead, "dead", "k2"), TTL);
-      live.tryLockStack(request(remoteLive, "remote-live", "k3"), TTL);
-      live.startRun(run("live", "2025-01-01T00:00:00.000Z"), liveOwner);
-      live.startRun(run("dead", "2025-01-01T00:00:01.000Z"), dead);
-      live.startRun(run("remote-live", "2025-01-01T00:00:02.000Z"), remoteLive);
-      live.startRun(run("remote-gone", "2025-01-01T00:00:03.000Z"), remoteGone);
-      live.startRun(run("legacy", "2025-01-01T00:00:04.000Z"));
+      await live.tryLockStack(request(liveOwner, "live", "k1"), TTL);
+      await live.tryLockStack(request(dead, "dead", "k2"), TTL);
+      await live.tryLockStack(request(remoteLive, "remote-live", "k3"), TTL);
+      await live.startRun(run("live", "2025-01-01T00:00:00.000Z"), liveOwner);
+      await live.startRun(run("dead", "2025-01-01T00:00:01.000Z"), dead);
+      await live.startRun(run("remote-live", "2025-01-01T00:00:02.000Z"), remoteLive);
+      await live.startRun(run("remote-gone", "2025-01-01T00:00:03.000Z"), remoteGone);
+      await live.startRun(run("legacy", "2025-01-01T00:00:04.000Z"));
 
       // A second process opens the shared store.
-      const other = open();
-      const interrupted = other.markInterrupted();
+      const other = await open();
+      const interrupted = await other.markInterrupted();
       expect(interrupted.map((r) => r.id).sort()).toEqual(["dead", "legacy", "remote-gone"]);
-      expect(other.getRun("live")).not.toHaveProperty("result");
-      expect(other.getRun("remote-live")).not.toHaveProperty("result");
-      expect(other.getRun("dead")).toMatchObject({ result: "interrupted" });
+      expect(await other.getRun("live")).not.toHaveProperty("result");
+      expect(await other.getRun("remote-live")).not.toHaveProperty("result");
+      expect(await other.getRun("dead")).toMatchObject({ result: "interrupted" });
       // The dead process's lease is released; the live ones stay.
       const newcomer = newOwnerId();
-      expect(other.tryLockStack(request(newcomer, "n", "k2"), TTL)).toBeUndefined();
-      expect(other.tryLockStack(request(newcomer, "n", "k1"), TTL)).toMatchObject({ owner: liveOwner });
-      expect(other.tryLockStack(request(newcomer, "n", "k3"), TTL)).toMatchObject({ owner: remoteLive });
-      expect(other.markInterrupted()).toEqual([]);
+      expect(await other.tryLockStack(request(newcomer, "n", "k2"), TTL)).toBeUndefined();
+      expect(await other.tryLockStack(request(newcomer, "n", "k1"), TTL)).toMatchObject({ owner: liveOwner });
+      expect(await other.tryLockStack(request(newcomer, "n", "k3"), TTL)).toMatchObject({
+        owner: remoteLive,
+      });
+      expect(await other.markInterrupted()).toEqual([]);
 
       // The live process finishes its run as usual.
-      live.finishRun(run("live", "2025-01-01T00:00:00.000Z", { result: "applied" }));
-      expect(other.getRun("live")?.result).toBe("applied");
+      await live.finishRun(run("live", "2025-01-01T00:00:00.000Z", { result: "applied" }));
+      expect((await other.getRun("live"))?.result).toBe("applied");
     });
 
-    it("marks and releases only the given targets' runs and leases when asked to", () => {
-      const store = open();
+    it("marks and releases only the given targets' runs and leases when asked to", async () => {
+      const store = await open();
       const dead = deadOwner();
-      store.tryLockStack({ ...request(dead, "mine", "k1"), target: "site" }, TTL);
-      store.tryLockStack({ ...request(dead, "theirs", "k2"), target: "web" }, TTL);
-      store.startRun(run("mine", "2025-01-01T00:00:00.000Z"), dead);
-      store.startRun(run("theirs", "2025-01-01T00:00:01.000Z", { target: "web" }), dead);
+      await store.tryLockStack({ ...request(dead, "mine", "k1"), target: "site" }, TTL);
+      await store.tryLockStack({ ...request(dead, "theirs", "k2"), target: "web" }, TTL);
+      await store.startRun(run("mine", "2025-01-01T00:00:00.000Z"), dead);
+      await store.startRun(run("theirs", "2025-01-01T00:00:01.000Z", { target: "web" }), dead);
 
-      expect(store.markInterrupted(["site", "api"]).map((r) => r.id)).toEqual(["mine"]);
-      expect(store.getStackLock("k1")).toBeUndefined();
+      expect((await store.markInterrupted(["site", "api"])).map((r) => r.id)).toEqual(["mine"]);
+      expect(await store.getStackLock("k1")).toBeUndefined();
       // The other target's run and lease wait for whoever recovers that target.
-      expect(store.getRun("theirs")).not.toHaveProperty("result");
-      expect(store.getStackLock("k2")).toMatchObject({ owner: dead, target: "web", runId: "theirs" });
-      expect(store.markInterrupted().map((r) => r.id)).toEqual(["theirs"]);
-      expect(store.getStackLock("k2")).toBeUndefined();
+      expect(await store.getRun("theirs")).not.toHaveProperty("result");
+      expect(await store.getStackLock("k2")).toMatchObject({ owner: dead, target: "web", runId: "theirs" });
+      expect((await store.markInterrupted()).map((r) => r.id)).toEqual(["theirs"]);
+      expect(await store.getStackLock("k2")).toBeUndefined();
     });
 
-    it("appends a run's log in order and reads it from any offset", () => {
-      const store = open();
-      expect(store.readLog("r1")).toEqual({ text: "", offset: 0 });
-      store.appendLog("r1", "one\ntwo\n");
-      store.appendLog("r2", "other run\n");
-      store.appendLog("r1", "");
-      store.appendLog("r1", "three ✓ 🚀\n");
-      const all = store.readLog("r1");
+    it("appends a run's log in order and reads it from any offset", async () => {
+      const store = await open();
+      expect(await store.readLog("r1")).toEqual({ text: "", offset: 0 });
+      await store.appendLog("r1", "one\ntwo\n");
+      await store.appendLog("r2", "other run\n");
+      await store.appendLog("r1", "");
+      await store.appendLog("r1", "three ✓ 🚀\n");
+      const all = await store.readLog("r1");
       expect(all).toEqual({ text: "one\ntwo\nthree ✓ 🚀\n", offset: all.text.length });
-      expect(store.readLog("r1", 4)).toEqual({ text: "two\nthree ✓ 🚀\n", offset: all.offset });
-      expect(store.readLog("r1", 8)).toEqual({ text: "three ✓ 🚀\n", offset: all.offset });
-      expect(store.readLog("r1", all.offset)).toEqual({ text: "", offset: all.offset });
-      expect(store.readLog("r1", all.offset + 50)).toEqual({ text: "", offset: all.offset });
-      expect(store.readLog("r2")).toEqual({ text: "other run\n", offset: 10 });
+      expect(await store.readLog("r1", 4)).toEqual({ text: "two\nthree ✓ 🚀\n", offset: all.offset });
+      expect(await store.readLog("r1", 8)).toEqual({ text: "three ✓ 🚀\n", offset: all.offset });
+      expect(await store.readLog("r1", all.offset)).toEqual({ text: "", offset: all.offset });
+      expect(await store.readLog("r1", all.offset + 50)).toEqual({ text: "", offset: all.offset });
+      expect(await store.readLog("r2")).toEqual({ text: "other run\n", offset: 10 });
     });
 
-    it("lets another process read a log while it is written, and after its writer is gone", () => {
-      const writer = open();
-      const reader = open();
-      writer.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
-      writer.appendLog("r1", "[preview] preview\n");
-      const first = reader.readLog("r1");
+    it("lets another process read a log while it is written, and after its writer is gone", async () => {
+      const writer = await open();
+      const reader = await open();
+      await writer.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
+      await writer.appendLog("r1", "[preview] preview\n");
+      const first = await reader.readLog("r1");
       expect(first.text).toBe("[preview] preview\n");
-      writer.appendLog("r1", "[apply] up\n");
-      writer.close();
-      expect(reader.readLog("r1", first.offset)).toEqual({ text: "[apply] up\n", offset: 29 });
-      expect(open().readLog("r1").text).toBe("[preview] preview\n[apply] up\n");
+      await writer.appendLog("r1", "[apply] up\n");
+      await writer.close();
+      expect(await reader.readLog("r1", first.offset)).toEqual({ text: "[apply] up\n", offset: 29 });
+      expect((await (await open()).readLog("r1")).text).toBe("[preview] preview\n[apply] up\n");
     });
 
     it("reads a lease as recorded, expired or not", async () => {
-      const store = open();
+      const store = await open();
       const a = newOwnerId();
-      expect(store.getStackLock("k")).toBeUndefined();
-      store.tryLockStack(request(a, "run-a", "k"), 20);
+      expect(await store.getStackLock("k")).toBeUndefined();
+      await store.tryLockStack(request(a, "run-a", "k"), 20);
       await new Promise((r) => setTimeout(r, 40));
-      const lease = store.getStackLock("k");
+      const lease = await store.getStackLock("k");
       expect(lease).toMatchObject({ key: "k", owner: a, runId: "run-a", target: "site" });
       expect(lease?.expiresAt).toBeLessThan(Date.now());
     });
 
-    it("refuses a logged-out session in every process sharing the store", () => {
-      const store = open();
-      const other = open();
-      expect(other.isSessionRevoked("s1")).toBe(false);
-      store.revokeSession("s1", Date.now() + TTL);
-      store.revokeSession("s1", Date.now() + TTL); // twice is harmless
-      expect(other.isSessionRevoked("s1")).toBe(true);
-      expect(other.isSessionRevoked("s2")).toBe(false);
+    it("refuses a logged-out session in every process sharing the store", async () => {
+      const store = await open();
+      const other = await open();
+      expect(await other.isSessionRevoked("s1")).toBe(false);
+      await store.revokeSession("s1", Date.now() + TTL);
+      await store.revokeSession("s1", Date.now() + TTL); // twice is harmless
+      expect(await other.isSessionRevoked("s1")).toBe(true);
+      expect(await other.isSessionRevoked("s2")).toBe(false);
     });
 
-    it("forgets revocations of sessions that expired when it revokes another", () => {
-      const store = open();
-      store.revokeSession("old", Date.now() - 1);
-      expect(store.isSessionRevoked("old")).toBe(true);
-      open().revokeSession("new", Date.now() + TTL);
-      expect(store.isSessionRevoked("old")).toBe(false);
-      expect(store.isSessionRevoked("new")).toBe(true);
+    it("forgets revocations of sessions that expired when it revokes another", async () => {
+      const store = await open();
+      await store.revokeSession("old", Date.now() - 1);
+      expect(await store.isSessionRevoked("old")).toBe(true);
+      await (await open()).revokeSession("new", Date.now() + TTL);
+      expect(await store.isSessionRevoked("old")).toBe(false);
+      expect(await store.isSessionRevoked("new")).toBe(true);
     });
   });
 }

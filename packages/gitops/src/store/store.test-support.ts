@@ -20,7 +20,7 @@ export interface StoreFactory {
 
 /** One empty database, and how to connect to it. */
 export interface StoreEnv {
-  open: () => Store;
+  open: () => Store | Promise<Store>;
   dispose: () => void | Promise<void>;
 }
 
@@ -48,7 +48,7 @@ export function postgresFactory(): StoreFactory {
     async setup() {
       if (!cluster) throw new Error("the PostgreSQL server did not start");
       const url = await cluster.createDatabase();
-      return { open: () => new PostgresStore(url), dispose: () => undefined };
+      return { open: () => PostgresStore.open(url), dispose: () => undefined };
     },
   };
 }
@@ -59,7 +59,7 @@ export function postgresFactory(): StoreFactory {
  * `open`, a new connection to the test's database, as another process would
  * open it.
  */
-export function useStores(factory: StoreFactory): () => Store {
+export function useStores(factory: StoreFactory): () => Promise<Store> {
   let env: StoreEnv | undefined;
   const opened: Store[] = [];
   // A database server may start slowly on a loaded machine.
@@ -69,13 +69,13 @@ export function useStores(factory: StoreFactory): () => Store {
     env = await factory.setup();
   }, 60_000);
   afterEach(async () => {
-    for (const store of opened.splice(0)) store.close();
+    for (const store of opened.splice(0)) await store.close();
     await env?.dispose();
     env = undefined;
   });
-  return () => {
+  return async () => {
     if (!env) throw new Error("open() is for inside a test: the database is set up per test");
-    const store = env.open();
+    const store = await env.open();
     opened.push(store);
     return store;
   };

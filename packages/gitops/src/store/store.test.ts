@@ -69,22 +69,22 @@ describe("SqliteStore", () => {
       "triggers",
     ]);
   });
-  it("keeps its data and schema version when reopened, without migrating again", () => {
+  it("keeps its data and schema version when reopened, without migrating again", async () => {
     const first = open();
-    first.putStatus(status("site", { lastAppliedRevision: "a".repeat(40) }));
-    first.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
+    await first.putStatus(status("site", { lastAppliedRevision: "a".repeat(40) }));
+    await first.startRun(run("r1", "2025-01-01T00:00:00.000Z"));
     first.close();
     expect(first.isOpen).toBe(false);
     first.close(); // closing twice is harmless
 
     const second = open();
     expect(second.schemaVersion).toBe(7);
-    expect(second.getStatus("site")?.lastAppliedRevision).toBe("a".repeat(40));
-    expect(second.getRun("r1")?.id).toBe("r1");
+    expect((await second.getStatus("site"))?.lastAppliedRevision).toBe("a".repeat(40));
+    expect((await second.getRun("r1"))?.id).toBe("r1");
   });
-  it("migrates a version 1 database, keeping its runs, and records overrides and plans", () => {
+  it("migrates a version 1 database, keeping its runs, and records overrides and plans", async () => {
     const first = open();
-    first.startRun(run("old", "2025-01-01T00:00:00.000Z"));
+    await first.startRun(run("old", "2025-01-01T00:00:00.000Z"));
     first.close();
     // Back to the version 1 schema, as an older release left it.
     const db = new Database(path);
@@ -100,19 +100,21 @@ describe("SqliteStore", () => {
 
     const store = open();
     expect(store.schemaVersion).toBe(7);
-    expect(store.getRun("old")).toMatchObject({ id: "old" });
-    expect(store.getRun("old")).not.toHaveProperty("override");
+    expect(await store.getRun("old")).toMatchObject({ id: "old" });
+    expect(await store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
-    store.startRun(run("new", "2025-01-02T00:00:00.000Z", { override }));
+    await store.startRun(run("new", "2025-01-02T00:00:00.000Z", { override }));
     const plan = [{ op: "update" as const, urn: "urn:x", type: "x:y:Z" }];
-    store.finishRun(run("new", "2025-01-02T00:00:00.000Z", { override, result: "awaiting-approval", plan }));
-    expect(store.getRun("new")).toMatchObject({ override, plan, result: "awaiting-approval" });
+    await store.finishRun(
+      run("new", "2025-01-02T00:00:00.000Z", { override, result: "awaiting-approval", plan }),
+    );
+    expect(await store.getRun("new")).toMatchObject({ override, plan, result: "awaiting-approval" });
   });
-  it("works in memory", () => {
+  it("works in memory", async () => {
     const store = new SqliteStore(":memory:");
     opened.push(store);
-    store.putStatus(status("site"));
-    expect(store.getStatus("site")?.name).toBe("site");
+    await store.putStatus(status("site"));
+    expect((await store.getStatus("site"))?.name).toBe("site");
     expect(store.schemaVersion).toBe(7);
   });
 });

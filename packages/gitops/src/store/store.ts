@@ -23,42 +23,42 @@ export type * from "../types.js";
 
 /** Targets' current status, one document per target. */
 export interface StatusStore {
-  getStatus(name: string): TargetStatus | undefined;
-  listStatuses(): TargetStatus[];
+  getStatus(name: string): Promise<TargetStatus | undefined>;
+  listStatuses(): Promise<TargetStatus[]>;
   /**
    * Stores a target's status.
    * @param fence - the writer's lease on the target: the write is refused
    *   (atomically) unless the writer still holds it at that epoch
    * @throws FencedError when `fence` is stale
    */
-  putStatus(status: TargetStatus, fence?: Fence): void;
+  putStatus(status: TargetStatus, fence?: Fence): Promise<void>;
   /** Stores a status only when the target has none yet; `false` when it had one. */
-  insertStatus(status: TargetStatus): boolean;
+  insertStatus(status: TargetStatus): Promise<boolean>;
   /** Forgets a target's status (its history is kept). */
-  deleteTarget(name: string): void;
+  deleteTarget(name: string): Promise<void>;
 }
 
 /** The history of runs: started, finished, interrupted by a process that died. */
 export interface RunHistory {
   /** Records a run's start; `owner` is the owner id of the process running it (see {@link markInterrupted}). */
-  startRun(run: RunRecord, owner?: string, fence?: Fence): void;
+  startRun(run: RunRecord, owner?: string, fence?: Fence): Promise<void>;
   /**
    * Records a run's end. With `fence`, refused (atomically) unless the writer
    * still holds the target's lease at that epoch and the run is unfinished.
    * @throws FencedError when `fence` is stale
    */
-  finishRun(run: RunRecord, fence?: Fence): void;
+  finishRun(run: RunRecord, fence?: Fence): Promise<void>;
   /**
    * Records that an unfinished run found drift, the moment it does (its
    * finish, or its interruption, keeps the mark).
    * @throws FencedError when `fence` is stale
    */
-  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void;
-  getRun(id: string): RunRecord | undefined;
+  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): Promise<void>;
+  getRun(id: string): Promise<RunRecord | undefined>;
   /** A target's runs, newest first. */
-  listRuns(target: string, limit?: number): RunRecord[];
+  listRuns(target: string, limit?: number): Promise<RunRecord[]>;
   /** Revisions a target applied successfully, most recently applied first, each once. */
-  appliedRevisions(target: string, limit?: number): string[];
+  appliedRevisions(target: string, limit?: number): Promise<string[]>;
   /**
    * Marks runs that never finished because their process died as `interrupted`
    * and returns them: runs without an owner (recorded by older releases), runs
@@ -69,7 +69,7 @@ export interface RunHistory {
    * @param targets - only runs and leases of these targets (the ones the caller
    *   recovers); all when omitted
    */
-  markInterrupted(targets?: readonly string[]): RunRecord[];
+  markInterrupted(targets?: readonly string[]): Promise<RunRecord[]>;
 }
 
 /**
@@ -83,21 +83,21 @@ export interface RunLogStore {
    * Appends text to a run's log, in order after what was appended before.
    * @param chunk - whole lines, each ending in a newline
    */
-  appendLog(runId: string, chunk: string): void;
+  appendLog(runId: string, chunk: string): Promise<void>;
   /**
    * A run's log from `fromOffset` to its current end; empty text at the end or
    * for a run without a log. An offset inside a stored chunk starts mid-chunk.
    * @param fromOffset - UTF-16 code units from the start, as returned in {@link RunLogChunk.offset}
    */
-  readLog(runId: string, fromOffset?: number): RunLogChunk;
+  readLog(runId: string, fromOffset?: number): Promise<RunLogChunk>;
 }
 
 /** Promotions and rollbacks between targets, append-only. */
 export interface PromotionLog {
   /** Records a promotion or rollback. */
-  recordPromotion(promotion: PromotionRecord): void;
+  recordPromotion(promotion: PromotionRecord): Promise<void>;
   /** A target's promotions and rollbacks, newest first. */
-  listPromotions(target: string, limit?: number): PromotionRecord[];
+  listPromotions(target: string, limit?: number): Promise<PromotionRecord[]>;
 }
 
 /** Leases on stacks, shared by every process using the store. */
@@ -110,16 +110,16 @@ export interface LeaseStore {
    * @param ttlMs - how long the lease lasts unless renewed
    * @returns `undefined` when the lease was taken, otherwise the current holder's lease
    */
-  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined;
+  tryLockStack(request: StackLockRequest, ttlMs: number): Promise<StackLease | undefined>;
   /** The lease on a stack as recorded, expired or not; `undefined` when nobody holds it. */
-  getStackLock(key: string): StackLease | undefined;
+  getStackLock(key: string): Promise<StackLease | undefined>;
   /**
    * Extends the lease `owner` holds on a stack to `ttlMs` from now.
    * @returns `false` when `owner` does not hold it (it was released or taken over)
    */
-  renewStackLock(key: string, owner: string, ttlMs: number): boolean;
+  renewStackLock(key: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Releases the lease `owner` holds on a stack; a lease held by another owner is left alone. */
-  unlockStack(key: string, owner: string): void;
+  unlockStack(key: string, owner: string): Promise<void>;
 }
 
 /** Replicas sharing the store: who is alive, on the store's clock. */
@@ -129,11 +129,11 @@ export interface MembershipStore {
    * target lease it holds for as long, and forgets members whose membership
    * lapsed. Returns the live members (by id) and the leases this member holds.
    */
-  heartbeat(member: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] };
+  heartbeat(member: MemberInfo, ttlMs: number): Promise<{ members: Member[]; leases: TargetLease[] }>;
   /** Removes a member and releases its target leases (a clean shutdown). */
-  leave(id: string): void;
+  leave(id: string): Promise<void>;
   /** The live members, by id. */
-  listMembers(): Member[];
+  listMembers(): Promise<Member[]>;
 }
 
 /** What {@link OwnershipStore.acquireTarget} did. */
@@ -156,11 +156,11 @@ export interface OwnershipStore {
    * lapsed lease marks the target's unfinished runs of other owners as
    * interrupted, in the same transaction.
    */
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired;
+  acquireTarget(target: string, owner: string, ttlMs: number): Promise<Acquired>;
   /** Releases a lease `fence` holds; a lease that changed hands is left alone. */
-  releaseTarget(target: string, fence: Fence): void;
+  releaseTarget(target: string, fence: Fence): Promise<void>;
   /** Held leases (expired ones included: `expiresAt` says), by target; only the given targets' when asked. */
-  listTargetLeases(targets?: readonly string[]): TargetLease[];
+  listTargetLeases(targets?: readonly string[]): Promise<TargetLease[]>;
 }
 
 /**
@@ -174,26 +174,27 @@ export interface TriggerInbox {
     readonly target: string;
     readonly command: TriggerCommand;
     readonly receivedBy: string;
-  }): StoredTrigger;
+  }): Promise<StoredTrigger>;
   /** The open commands of the targets `owner` holds the lease of, oldest first. */
-  openTriggers(owner: string): StoredTrigger[];
+  openTriggers(owner: string): Promise<StoredTrigger[]>;
   /** One command, open or done. */
-  getTrigger(id: string): StoredTrigger | undefined;
+  getTrigger(id: string): Promise<StoredTrigger | undefined>;
   /**
    * Marks a command done with the run that covered it or why it failed.
    * @throws FencedError when `fence` no longer holds the target
    */
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void;
+  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): Promise<void>;
   /** Forgets commands done more than `olderThanMs` ago. */
-  pruneTriggers(olderThanMs: number): void;
+  pruneTriggers(olderThanMs: number): Promise<void>;
   /**
    * Calls `listener` with the target of each command stored from now on, by
    * any process, as it is stored (PostgreSQL `LISTEN/NOTIFY`); stores without
    * notifications leave it out and owners poll {@link openTriggers}. A
    * notification may be lost (a dropped connection): polling stays the fallback.
-   * Returns the function that stops calling it.
+   * Resolves, once listening (or once connecting failed: it retries in the
+   * background), with the function that stops calling it.
    */
-  onTrigger?(listener: (target: string) => void): () => void;
+  onTrigger?(listener: (target: string) => void): Promise<() => void>;
 }
 
 /**
@@ -207,9 +208,9 @@ export interface SessionRevocations {
    * expired (a cookie past its expiry is refused anyway).
    * @param expiresAt - when the session expires, in epoch milliseconds
    */
-  revokeSession(id: string, expiresAt: number): void;
+  revokeSession(id: string, expiresAt: number): Promise<void>;
   /** Whether the session was revoked (and is not yet forgotten). */
-  isSessionRevoked(id: string): boolean;
+  isSessionRevoked(id: string): Promise<boolean>;
 }
 
 /**
@@ -229,6 +230,6 @@ export interface Store
     SessionRevocations {
   readonly isOpen: boolean;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
-  ping?(): boolean;
-  close(): void;
+  ping?(): Promise<boolean>;
+  close(): Promise<void>;
 }

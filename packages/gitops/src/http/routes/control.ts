@@ -41,9 +41,9 @@ export function controlRoutes(api: Api): Route[] {
     async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
       const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
       if ("status" in read) return read;
-      const before = reconciler.promotions(name, 1)[0]?.id;
-      const run = reconciler[action](name, read.body as unknown as PromotionRequest);
-      const latest = reconciler.promotions(name, 1)[0];
+      const before = (await reconciler.promotions(name, 1))[0]?.id;
+      const run = await reconciler[action](name, read.body as unknown as PromotionRequest);
+      const latest = (await reconciler.promotions(name, 1))[0];
       const recorded =
         latest && latest.id !== before && latest.kind === (action === "promote" ? "manual" : "rollback");
       return accepted(req, name, run.id, recorded ? { promotion: latest } : {});
@@ -60,7 +60,7 @@ export function controlRoutes(api: Api): Route[] {
     if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
       return fail(400, `revision must be a commit SHA, got ${JSON.stringify(revision)}`);
     }
-    const run = reconciler.approve(name, checkApprovalRequest(name, { revision, by, reason }));
+    const run = await reconciler.approve(name, checkApprovalRequest(name, { revision, by, reason }));
     return accepted(req, name, run.id);
   };
 
@@ -94,7 +94,7 @@ export function controlRoutes(api: Api): Route[] {
       const { by, reason } = read.body;
       return json(
         200,
-        reconciler[action](name, {
+        await reconciler[action](name, {
           ...(by !== undefined ? { by: by as string } : {}),
           ...(reason !== undefined ? { reason: reason as string } : {}),
         }),
@@ -102,8 +102,8 @@ export function controlRoutes(api: Api): Route[] {
     };
 
   const command =
-    (act: (name: string, req: IncomingMessage) => Reply) =>
-    ({ req, params: [name = ""] }: RequestContext): Reply =>
+    (act: (name: string, req: IncomingMessage) => Promise<Reply>) =>
+    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> =>
       unknownTarget(api, name) ?? act(name, req);
 
   return [
@@ -111,7 +111,9 @@ export function controlRoutes(api: Api): Route[] {
       method: "POST",
       pattern: /^\/targets\/([^/]+)\/reconcile$/,
       auth: "control",
-      handle: command((name, req) => accepted(req, name, reconciler.request(name, { trigger: "manual" }).id)),
+      handle: command(async (name, req) =>
+        accepted(req, name, (await reconciler.request(name, { trigger: "manual" })).id),
+      ),
     },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/approve$/, auth: "control", handle: approve },
     { method: "POST", pattern: /^\/targets\/([^/]+)\/preview$/, auth: "control", handle: preview },

@@ -63,7 +63,7 @@ export function logRoutes(api: Api): Route[] {
           write(event(chunk.text, chunk.offset));
         }
         if (!stop.signal.aborted) {
-          const run = reconciler.run(id);
+          const run = await reconciler.run(id);
           write(`event: end\ndata: ${JSON.stringify({ result: run?.result ?? null })}\n\n`);
         }
       } catch (error) {
@@ -80,11 +80,11 @@ export function logRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/runs\/([^/]+)\/log$/,
       auth: "read",
-      handle: (ctx) => {
+      handle: async (ctx) => {
         const [id = ""] = ctx.params;
         const from = startOffset(ctx);
         if (typeof from !== "number") return from;
-        const log = reconciler.runLog(id, from);
+        const log = await reconciler.runLog(id, from);
         if (!log) return fail(404, `unknown run "${id}"`);
         if (wantsEvents(ctx)) return { status: 200, stream: (res) => follow(id, from, res) };
         return {

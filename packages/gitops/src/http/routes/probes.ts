@@ -8,8 +8,8 @@ export function probeRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/readyz$/,
       auth: "none",
-      handle: () => {
-        const ready = api.reconciler.ready && !api.draining();
+      handle: async () => {
+        const ready = !api.draining() && (await api.reconciler.isReady());
         const reason = api.draining()
           ? "shutting down"
           : "the scheduler is not running or the store is closed";

@@ -50,13 +50,13 @@ export function onPullRequest(
 }
 
 /** Triggers the targets a push concerns, once per delivery id. */
-export function onPush(
+export async function onPush(
   api: Api,
   hooks: Webhooks,
   provider: string,
   delivery: string | undefined,
   push: PushEvent | string,
-): Reply {
+): Promise<Reply> {
   const { reconciler, metrics, log } = api;
   if (typeof push === "string") {
     metrics.webhook(provider, "invalid");
@@ -74,7 +74,7 @@ export function onPush(
       continue;
     }
     try {
-      const run = reconciler.request(target.name, {
+      const run = await reconciler.request(target.name, {
         trigger: "webhook",
         force: false,
         ...(push.after ? { pushedRevision: push.after } : {}),

@@ -13,14 +13,14 @@ import { publicTarget } from "../views.js";
 
 export function readRoutes(api: Api): Route[] {
   const { reconciler } = api;
-  const view = (name: string) => {
+  const view = async (name: string) => {
     const target = reconciler.target(name);
-    return target ? { ...publicTarget(target), status: reconciler.status(name) } : undefined;
+    return target ? { ...publicTarget(target), status: await reconciler.status(name) } : undefined;
   };
   /** `GET /targets/:name/<list>?limit=20`: a known target's newest entries (limit 1–1000). */
   const listing =
-    (list: (name: string, limit: number) => Record<string, unknown>) =>
-    ({ params: [name = ""], query }: RequestContext): Reply => {
+    (list: (name: string, limit: number) => Promise<Record<string, unknown>>) =>
+    async ({ params: [name = ""], query }: RequestContext): Promise<Reply> => {
       const missing = unknownTarget(api, name);
       if (missing) return missing;
       const raw = query.get("limit");
@@ -28,39 +28,45 @@ export function readRoutes(api: Api): Route[] {
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
         return fail(400, `limit must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
       }
-      return json(200, list(name, limit));
+      return json(200, await list(name, limit));
     };
   return [
     {
       method: "GET",
       pattern: /^\/targets$/,
       auth: "read",
-      handle: () => json(200, { targets: reconciler.targets().map((t) => view(t.name)) }),
+      handle: async () => {
+        // One store read for every target's status.
+        const statuses = new Map((await reconciler.statuses()).map((s) => [s.name, s]));
+        return json(200, {
+          targets: reconciler.targets().map((t) => ({ ...publicTarget(t), status: statuses.get(t.name) })),
+        });
+      },
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)$/,
       auth: "read",
-      handle: ({ params: [name = ""] }) => unknownTarget(api, name) ?? json(200, view(name)),
+      handle: async ({ params: [name = ""] }) => unknownTarget(api, name) ?? json(200, await view(name)),
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/runs$/,
       auth: "read",
-      handle: listing((name, limit) => ({ runs: reconciler.history(name, limit) })),
+      handle: listing(async (name, limit) => ({ runs: await reconciler.history(name, limit) })),
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/promotions$/,
       auth: "read",
-      handle: listing((name, limit) => ({ promotions: reconciler.promotions(name, limit) })),
+      handle: listing(async (name, limit) => ({ promotions: await reconciler.promotions(name, limit) })),
     },
     {
       method: "GET",
       pattern: /^\/runs\/([^/]+)$/,
       auth: "read",
-      handle: ({ params: [id = ""] }) => {
-        const run = reconciler.run(id);
+      handle: async ({ params: [id = ""] }) => {
+        const run = await reconciler.run(id);
         return run ? json(200, run) : fail(404, `unknown run "${id}"`);
       },
     },

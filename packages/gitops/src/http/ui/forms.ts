@@ -39,15 +39,15 @@ const whoFields = (required: boolean) => html`<label for="by">Your name</label>
 <input id="reason" name="reason" ${required ? "required" : ""}>`;
 
 /** The confirmation page of an action on a target. */
-export function confirmPage(
+export async function confirmPage(
   view: ViewContext,
   reconciler: Reconciler,
   target: ResolvedTarget,
   action: Action,
   error?: string,
-): Html {
+): Promise<Html> {
   const name = target.name;
-  const status = reconciler.status(name);
+  const status = await reconciler.status(name);
   let what: Html;
   let fields: Html = html``;
   switch (action) {
@@ -57,7 +57,7 @@ export function confirmPage(
     case "approve": {
       const held = status.awaitingApproval;
       if (held) {
-        const run = reconciler.run(held.runId);
+        const run = await reconciler.run(held.runId);
         what = html`<p>Apply exactly this plan of <strong>${name}</strong>, made at revision <code>${short(held.revision)}</code> on ${timeAt(held.plannedAt)}. If the revision or the stack's state changed since, the new plan waits for approval again.</p>
 ${planTable(run?.plan)}`;
         fields = html`<input type="hidden" name="revision" value="${held.revision}">${whoFields(true)}`;

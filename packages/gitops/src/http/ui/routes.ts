@@ -62,22 +62,23 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     "set-cookie": sessionCookie(req, baseOf(req), session),
   });
 
-  const mayFollow = (req: IncomingMessage) =>
-    sessions.get(req)?.authenticated === true || tokenMatches(options.tokens, bearerToken(req), api.log);
-  const viewOf = (req: IncomingMessage): ViewContext => {
-    const session = sessions.get(req);
+  const mayFollow = async (req: IncomingMessage) =>
+    (await sessions.get(req))?.authenticated === true ||
+    tokenMatches(options.tokens, bearerToken(req), api.log);
+  const viewOf = async (req: IncomingMessage): Promise<ViewContext> => {
+    const session = await sessions.get(req);
     return {
       base: baseOf(req),
       session,
       canAct: session?.authenticated === true,
-      canFollow: mayFollow(req),
+      canFollow: session?.authenticated === true || tokenMatches(options.tokens, bearerToken(req), api.log),
       seq: live.seq,
       epoch: live.epoch,
     };
   };
-  const mayRead = (req: IncomingMessage) =>
+  const mayRead = async (req: IncomingMessage) =>
     options.publicReads ||
-    sessions.get(req)?.authenticated === true ||
+    (await sessions.get(req))?.authenticated === true ||
     tokenMatches(options.tokens, bearerToken(req), api.log);
   const liveStream: Reply = {
     status: 200,
@@ -106,8 +107,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     headers: { ...SECURITY_HEADERS, location, ...headers },
   });
   /** The login form again with why; a visitor without a session gets one, so the form can be sent. */
-  const refused = (req: IncomingMessage, message: string, status: number): Reply => {
-    const existing = sessions.get(req);
+  const refused = async (req: IncomingMessage, message: string, status: number): Promise<Reply> => {
+    const existing = await sessions.get(req);
     const session = existing ?? sessions.create(false);
     const view = { base: baseOf(req), session, canAct: session.authenticated };
     return page(loginPage(view, message), status, existing ? {} : cookieHeader(req, session));
@@ -130,29 +131,33 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       params: readonly string[];
       query: URLSearchParams;
     }) =>
-      mayRead(req) ? render(req, params, query) : redirect(`${baseOf(req)}/login`);
+      (await mayRead(req)) ? render(req, params, query) : redirect(`${baseOf(req)}/login`);
   const form = async (req: IncomingMessage): Promise<URLSearchParams | Reply> => {
     const body = await readBody(req, api.maxBody);
     if (body === "too-large")
-      return page(messagePage(viewOf(req), "Too large", "The form is too large."), 413);
+      return page(messagePage(await viewOf(req), "Too large", "The form is too large."), 413);
     return new URLSearchParams(body === "aborted" ? "" : body);
   };
   /** The 403 for a form whose CSRF token is not the session's; `undefined` when it is. */
-  const csrfRefusal = (req: IncomingMessage, session: Session | undefined, fields: URLSearchParams) =>
+  const csrfRefusal = async (req: IncomingMessage, session: Session | undefined, fields: URLSearchParams) =>
     csrfValid(session, fields.get("csrf") ?? undefined)
       ? undefined
-      : refused(req, "The form expired or did not come from this dashboard (CSRF token mismatch).", 403);
-  const notFound = (req: IncomingMessage, what: string) =>
-    page(messagePage(viewOf(req), "Not found", `${what} does not exist.`), 404);
+      : await refused(
+          req,
+          "The form expired or did not come from this dashboard (CSRF token mismatch).",
+          403,
+        );
+  const notFound = async (req: IncomingMessage, what: string) =>
+    page(messagePage(await viewOf(req), "Not found", `${what} does not exist.`), 404);
 
   const act = async (req: IncomingMessage, name: string, action: Action): Promise<Reply> => {
-    const view = viewOf(req);
+    const view = await viewOf(req);
     const fields = await form(req);
     if (!(fields instanceof URLSearchParams)) return fields;
     // The session first, as the JSON API checks its token first: a 404 before
     // the login check would tell anyone which target names exist.
     if (!view.canAct) return refused(req, "Log in to act on targets.", 401);
-    const forged = csrfRefusal(req, view.session, fields);
+    const forged = await csrfRefusal(req, view.session, fields);
     if (forged) return forged;
     const target = reconciler.target(name);
     if (!target) return notFound(req, `Target "${name}"`);
@@ -161,18 +166,25 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     const revision = fields.get("revision")?.trim() || undefined;
     if (revision !== undefined && !isShaPrefix(revision)) {
       return page(
-        confirmPage(view, reconciler, target, action, `revision must be a commit SHA, got "${revision}"`),
+        await confirmPage(
+          view,
+          reconciler,
+          target,
+          action,
+          `revision must be a commit SHA, got "${revision}"`,
+        ),
         400,
       );
     }
     const who = { ...(by ? { by } : {}), ...(reason ? { reason } : {}), ...(revision ? { revision } : {}) };
     try {
       let runId: string | undefined;
-      if (action === "reconcile") runId = reconciler.request(name, { trigger: "manual" }).id;
-      else if (action === "approve") runId = reconciler.approve(name, checkApprovalRequest(name, who)).id;
+      if (action === "reconcile") runId = (await reconciler.request(name, { trigger: "manual" })).id;
+      else if (action === "approve")
+        runId = (await reconciler.approve(name, checkApprovalRequest(name, who))).id;
       else if (action === "promote" || action === "rollback") {
-        runId = reconciler[action](name, who as { by: string; reason: string }).id;
-      } else reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
+        runId = (await reconciler[action](name, who as { by: string; reason: string })).id;
+      } else await reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
       api.log?.info({ target: name, action, ...who }, "dashboard action");
       const to = `${baseOf(req)}/targets/${encodeURIComponent(name)}`;
       return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
@@ -180,7 +192,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       const reply = errorReply(error);
       if (!reply) throw error;
       const message = (reply.body as { error: string }).error;
-      return page(confirmPage(view, reconciler, target, action, message), reply.status);
+      return page(await confirmPage(view, reconciler, target, action, message), reply.status);
     }
   };
 
@@ -206,15 +218,15 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
           state: (query.get("state") ?? "").slice(0, MAX_ECHOED),
           q: (query.get("q") ?? "").slice(0, MAX_ECHOED),
         };
-        return page(overviewPage(viewOf(req), rows, filter));
+        return page(overviewPage(await viewOf(req), rows, filter));
       }),
     },
     {
       method: "GET",
       pattern: /^\/ui\/login$/,
       auth: "none",
-      handle: ({ req }) => {
-        const existing = sessions.get(req);
+      handle: async ({ req }) => {
+        const existing = await sessions.get(req);
         const session = existing ?? sessions.create(false);
         const view = { base: baseOf(req), session, canAct: session.authenticated };
         return page(loginPage(view), 200, existing ? {} : cookieHeader(req, session));
@@ -227,8 +239,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
-        const session = sessions.get(req);
-        const forged = csrfRefusal(req, session, fields);
+        const session = await sessions.get(req);
+        const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (!tokenMatches(options.tokens, fields.get("token") ?? undefined, api.log)) {
           return refused(req, "That token is not valid.", 401);
@@ -244,10 +256,10 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
-        const session = sessions.get(req);
-        const forged = csrfRefusal(req, session, fields);
+        const session = await sessions.get(req);
+        const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
-        if (session) sessions.revoke(session);
+        if (session) await sessions.revoke(session);
         return redirect(`${baseOf(req)}/`, cookieHeader(req, undefined));
       },
     },
@@ -257,8 +269,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       // A stream holds a connection for long: only people who logged in (or
       // carry a token) get one, even with publicReads; pages work without it.
-      handle: ({ req }) =>
-        mayFollow(req)
+      handle: async ({ req }) =>
+        (await mayFollow(req))
           ? liveStream
           : {
               status: 401,
@@ -274,9 +286,11 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       handle: read(async (req, [name = ""], query) => {
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
-        const applied = reconciler.status(name).lastAppliedRevision;
+        const applied = (await reconciler.status(name)).lastAppliedRevision;
         const subject = applied ? await rowSource.subject(name, applied) : undefined;
-        return page(targetPage(viewOf(req), reconciler, target, subject, query.get("queued") ?? undefined));
+        return page(
+          await targetPage(await viewOf(req), reconciler, target, subject, query.get("queued") ?? undefined),
+        );
       }),
     },
     {
@@ -288,7 +302,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const [row] = await rowSource.rows([name]);
         // In a table, or an HTML parser drops the row.
         return page(
-          html`<table><tbody>${rowHtml(viewOf(req), row as NonNullable<typeof row>)}</tbody></table>`,
+          html`<table><tbody>${rowHtml(await viewOf(req), row as NonNullable<typeof row>)}</tbody></table>`,
         );
       }),
     },
@@ -296,12 +310,12 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       method: "GET",
       pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
       auth: "none",
-      handle: ({ req, params: [name = "", action = ""] }) => {
-        const view = viewOf(req);
+      handle: async ({ req, params: [name = "", action = ""] }) => {
+        const view = await viewOf(req);
         if (!view.canAct) return redirect(`${baseOf(req)}/login`);
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
-        return page(confirmPage(view, reconciler, target, action as Action));
+        return page(await confirmPage(view, reconciler, target, action as Action));
       },
     },
     {
@@ -314,18 +328,18 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       method: "GET",
       pattern: /^\/ui\/runs\/([^/]+)$/,
       auth: "none",
-      handle: read((req, [id = ""]) => {
-        const run = reconciler.run(id);
+      handle: read(async (req, [id = ""]) => {
+        const run = await reconciler.run(id);
         if (!run) return notFound(req, `Run "${id}"`);
-        return page(runPage(viewOf(req), run, reconciler.runLog(id)?.text));
+        return page(runPage(await viewOf(req), run, (await reconciler.runLog(id))?.text));
       }),
     },
     {
       method: "GET",
       pattern: /^\/ui\/runs\/([^/]+)\/log$/,
       auth: "none",
-      handle: read((req, [id = ""]) => {
-        const log = reconciler.runLog(id);
+      handle: read(async (req, [id = ""]) => {
+        const log = await reconciler.runLog(id);
         if (!log) return notFound(req, `Run "${id}"`);
         return {
           status: 200,

@@ -69,17 +69,18 @@ export class RowSource {
   async rows(only?: readonly string[]): Promise<TargetRow[]> {
     const reconciler = this.#reconciler;
     const statuses: TargetStatus[] = only
-      ? only.map((name) => reconciler.status(name))
-      : reconciler.statuses();
+      ? await Promise.all(only.map((name) => reconciler.status(name)))
+      : await reconciler.statuses();
     const subjects = new Map<string, Promise<string | undefined>>();
-    const rows = statuses.map((status) => {
+    const lastRuns = await Promise.all(statuses.map((status) => this.#lastRun(status)));
+    const rows = statuses.map((status, i) => {
       const { name } = status;
       const spec = reconciler.target(name);
       const suspended = isSuspended(status, spec?.suspend ?? false);
       const { state, reason, message } = displayState(status, suspended);
       const revision = status.lastAppliedRevision ?? status.lastAttemptedRevision;
       if (revision && !subjects.has(revision)) subjects.set(revision, this.subject(name, revision));
-      const lastRun = this.#lastRun(status);
+      const lastRun = lastRuns[i];
       const next = suspended ? undefined : reconciler.nextCheck(name, status);
       const waiting = waitingFor(status);
       const nextDriftCheck = spec && next ? driftCheckDue(status, spec.resyncMs, next) : undefined;
@@ -126,10 +127,10 @@ export class RowSource {
     }
   }
 
-  #lastRun(status: TargetStatus): LastRun | undefined {
+  async #lastRun(status: TargetStatus): Promise<LastRun | undefined> {
     const cached = this.#lastRuns.get(status.name);
     if (cached && cached.updatedAt === status.updatedAt) return cached.run ?? undefined;
-    const last = this.#reconciler.history(status.name, 1)[0];
+    const last = (await this.#reconciler.history(status.name, 1))[0];
     const run = last
       ? {
           id: last.id,

@@ -55,13 +55,13 @@ export class MemoryRevocations implements SessionRevocations {
   /** Revoked session ids and when they would have expired. */
   readonly #revoked = new Map<string, number>();
 
-  revokeSession(id: string, expiresAt: number): void {
+  async revokeSession(id: string, expiresAt: number): Promise<void> {
     const now = Date.now();
     for (const [revoked, expires] of this.#revoked) if (expires <= now) this.#revoked.delete(revoked);
     this.#revoked.set(id, expiresAt);
   }
 
-  isSessionRevoked(id: string): boolean {
+  async isSessionRevoked(id: string): Promise<boolean> {
     return this.#revoked.has(id);
   }
 }
@@ -84,7 +84,7 @@ export class Sessions {
   }
 
   /** The request's session from its cookie: signed by a current key, not expired, not revoked. */
-  get(req: IncomingMessage): Session | undefined {
+  async get(req: IncomingMessage): Promise<Session | undefined> {
     const value = cookies(req)[SESSION_COOKIE];
     const parts = value?.split(".") ?? [];
     if (parts.length !== 4) return undefined;
@@ -94,7 +94,7 @@ export class Sessions {
       return undefined;
     const key = this.#keys().find((k) => safeEqual(mac(k, `v1.${id}.${exp}.${flag}`), signature));
     // Only a genuine cookie costs a look-up in the store.
-    if (!key || this.#revocations.isSessionRevoked(id)) return undefined;
+    if (!key || (await this.#revocations.isSessionRevoked(id))) return undefined;
     return this.#session(key, id, Number(exp), flag === "1");
   }
 
@@ -107,8 +107,8 @@ export class Sessions {
   }
 
   /** Ends a session (logout, or a login that replaces it): its cookie is refused from now on. */
-  revoke(session: Session): void {
-    this.#revocations.revokeSession(session.id, session.expiresAt);
+  async revoke(session: Session): Promise<void> {
+    await this.#revocations.revokeSession(session.id, session.expiresAt);
   }
 
   #session(key: Buffer, id: string, exp: number, authenticated: boolean): Session {

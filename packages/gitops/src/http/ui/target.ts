@@ -1,5 +1,6 @@
 // A target's page: state and conditions, actions, graph, spec without secrets, outputs, runs and promotions.
 import type { Reconciler } from "../../reconciler.js";
+import { isSuspended } from "../../run/status.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import type { TargetStatus } from "../../types.js";
 import { formatCounts } from "../../util.js";
@@ -10,12 +11,11 @@ import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./l
 import { displayState, duration, waitingFor } from "./state.js";
 
 /** Actions a target offers now, as [action, label]. */
-export function targetActions(reconciler: Reconciler, target: ResolvedTarget): [string, string][] {
-  const status = reconciler.status(target.name);
+export function targetActions(target: ResolvedTarget, status: TargetStatus): [string, string][] {
   const actions: [string, string][] = [["reconcile", "Reconcile now"]];
   if (status.awaitingApproval || status.stalledRevision) actions.push(["approve", "Approve…"]);
   if (target.promote) actions.push(["promote", "Promote…"], ["rollback", "Roll back…"]);
-  actions.push(reconciler.isSuspended(target.name) ? ["resume", "Resume…"] : ["suspend", "Suspend…"]);
+  actions.push(isSuspended(status, target.suspend) ? ["resume", "Resume…"] : ["suspend", "Suspend…"]);
   return actions;
 }
 
@@ -30,25 +30,29 @@ function suspension(s: TargetStatus["suspension"]): Html | "" {
 }
 
 /** The target page. */
-export function targetPage(
+export async function targetPage(
   view: ViewContext,
   reconciler: Reconciler,
   target: ResolvedTarget,
   subject: string | undefined,
   queued: string | undefined,
-): Html {
+): Promise<Html> {
   const name = target.name;
-  const status = reconciler.status(name);
-  const state = displayState(status, reconciler.isSuspended(name));
-  const stateOf = (n: string) =>
-    reconciler.target(n) ? displayState(reconciler.status(n), reconciler.isSuspended(n)).state : "Unknown";
+  const statuses = new Map((await reconciler.statuses()).map((s) => [s.name, s]));
+  const stateOf = (n: string) => {
+    const spec = reconciler.target(n);
+    const of = statuses.get(n);
+    return spec && of ? displayState(of, isSuspended(of, spec.suspend)).state : "Unknown";
+  };
+  const status = statuses.get(name) ?? (await reconciler.status(name));
+  const state = displayState(status, isSuspended(status, target.suspend));
   const waiting = waitingFor(status);
-  const next = reconciler.nextCheck(name)?.toISOString();
-  const runs = reconciler.history(name, 20);
-  const promotions = reconciler.promotions(name, 20);
+  const next = reconciler.nextCheck(name, status)?.toISOString();
+  const runs = await reconciler.history(name, 20);
+  const promotions = await reconciler.promotions(name, 20);
   const conditions = [...status.conditions].sort((a, b) => a.type.localeCompare(b.type));
   const actions = view.canAct
-    ? html`<ul class="actions">${targetActions(reconciler, target).map(
+    ? html`<ul class="actions">${targetActions(target, status).map(
         ([action, label]) =>
           html`<li><a class="button" href="${href(view, "targets", name, action)}">${label}</a></li>`,
       )}</ul>`

@@ -101,10 +101,10 @@ describe("sessions", () => {
   const key = sessionKey("token-a");
   const cookieOf = (session: { cookie: string }) => `other=1; driftless_session=${session.cookie}`;
 
-  it("accepts its own signed cookie in another process with the same key, and checks the CSRF token", () => {
+  it("accepts its own signed cookie in another process with the same key, and checks the CSRF token", async () => {
     const session = new Sessions({ keys: () => [key] }).create(true);
     // A restart, or another replica: nothing held, the signature decides.
-    const again = new Sessions({ keys: () => [sessionKey("token-b"), key] }).get(
+    const again = await new Sessions({ keys: () => [sessionKey("token-b"), key] }).get(
       request({ cookie: cookieOf(session) }),
     );
     expect(again).toEqual(session);
@@ -114,26 +114,26 @@ describe("sessions", () => {
     expect(session.cookie).not.toContain("token-a");
   });
 
-  it("refuses a cookie signed with another key, altered, expired or logged out", () => {
+  it("refuses a cookie signed with another key, altered, expired or logged out", async () => {
     let now = 1_000_000_000_000;
     const sessions = new Sessions({ keys: () => [key], ttlMs: 60_000, now: () => now });
     const anonymous = sessions.create(false);
     const [id, exp, , mac] = anonymous.cookie.split(".");
     const promoted = { cookie: `${id}.${exp}.1.${mac}` };
-    expect(sessions.get(request({ cookie: cookieOf(promoted) }))).toBeUndefined();
+    expect(await sessions.get(request({ cookie: cookieOf(promoted) }))).toBeUndefined();
     expect(
-      new Sessions({ keys: () => [sessionKey("other")] }).get(request({ cookie: cookieOf(anonymous) })),
+      await new Sessions({ keys: () => [sessionKey("other")] }).get(request({ cookie: cookieOf(anonymous) })),
     ).toBeUndefined();
     const session = sessions.create(true);
-    expect(sessions.get(request({ cookie: cookieOf(session) }))?.authenticated).toBe(true);
+    expect((await sessions.get(request({ cookie: cookieOf(session) })))?.authenticated).toBe(true);
     now += 61_000;
-    expect(sessions.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
+    expect(await sessions.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
     const fresh = sessions.create(true);
-    sessions.revoke(fresh);
-    expect(sessions.get(request({ cookie: cookieOf(fresh) }))).toBeUndefined();
+    await sessions.revoke(fresh);
+    expect(await sessions.get(request({ cookie: cookieOf(fresh) }))).toBeUndefined();
   });
 
-  it("keeps logouts in the store, refused by another process and after a restart", () => {
+  it("keeps logouts in the store, refused by another process and after a restart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "driftless-sessions-"));
     const file = join(dir, "driftless.db");
     const first = new SqliteStore(file);
@@ -141,11 +141,11 @@ describe("sessions", () => {
     try {
       const sessions = new Sessions({ keys: () => [key], revocations: first });
       const session = sessions.create(true);
-      sessions.revoke(session);
+      await sessions.revoke(session);
       first.close();
       const restarted = new Sessions({ keys: () => [key], revocations: other });
-      expect(restarted.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
-      expect(restarted.get(request({ cookie: cookieOf(restarted.create(true)) }))).toBeDefined();
+      expect(await restarted.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
+      expect(await restarted.get(request({ cookie: cookieOf(restarted.create(true)) }))).toBeDefined();
     } finally {
       first.close();
       other.close();

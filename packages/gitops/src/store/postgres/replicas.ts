@@ -7,8 +7,8 @@ import { FencedError } from "../../errors.js";
 import type { Fence, Member, MemberInfo, StoredTrigger, TargetLease, TriggerCommand } from "../../types.js";
 import { runFromRow } from "../runRow.js";
 import type { Acquired, MembershipStore, OwnershipStore, TriggerInbox } from "../store.js";
+import type { AsyncPostgres, Row } from "./pool.js";
 import { NOW_MS, type RunRow } from "./schema.js";
-import type { Row, SyncPostgres } from "./sync.js";
 
 /**
  * The condition a fenced write adds: the writer holds the target's lease at
@@ -83,27 +83,29 @@ const INTERRUPTED_ERROR = "the replica running it stopped; the next owner recove
 
 /** Membership, ownership and the trigger inbox on one PostgreSQL connection pool. */
 export class PostgresReplicas implements MembershipStore, OwnershipStore, TriggerInbox {
-  readonly #db: SyncPostgres;
+  readonly #db: AsyncPostgres;
 
-  constructor(db: SyncPostgres) {
+  constructor(db: AsyncPostgres) {
     this.#db = db;
   }
 
-  heartbeat(info: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
-    return this.#db.transaction(() => {
-      this.#db.query(`DELETE FROM driftless_members WHERE expires_at <= ${NOW_MS}`);
-      this.#db.query(
+  async heartbeat(info: MemberInfo, ttlMs: number): Promise<{ members: Member[]; leases: TargetLease[] }> {
+    return this.#db.transaction(async (tx) => {
+      await tx.query(`DELETE FROM driftless_members WHERE expires_at <= ${NOW_MS}`);
+      await tx.query(
         `INSERT INTO driftless_members (id, host, pid, started_at, heartbeat_at, expires_at)
          VALUES ($1, $2, $3, $4, ${NOW_MS}, ${NOW_MS} + $5)
          ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, expires_at = excluded.expires_at`,
         [info.id, info.host, info.pid, info.startedAt, ttlMs],
       );
-      const leases = this.#db.query<LeaseRow>(
-        `UPDATE driftless_target_leases SET expires_at = ${NOW_MS} + $2 WHERE owner = $1
+      const leases = (
+        await tx.query<LeaseRow>(
+          `UPDATE driftless_target_leases SET expires_at = ${NOW_MS} + $2 WHERE owner = $1
          RETURNING target, owner, epoch, expires_at`,
-        [info.id, ttlMs],
+          [info.id, ttlMs],
+        )
       ).rows;
-      const members = this.#db.query<MemberRow>("SELECT * FROM driftless_members ORDER BY id").rows;
+      const members = (await tx.query<MemberRow>("SELECT * FROM driftless_members ORDER BY id")).rows;
       return {
         members: members.map(member),
         leases: leases.map(lease).sort((a, b) => a.target.localeCompare(b.target)),
@@ -111,50 +113,60 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
     });
   }
 
-  leave(id: string): void {
-    this.#db.transaction(() => {
-      this.#db.query("DELETE FROM driftless_members WHERE id = $1", [id]);
-      this.#db.query("UPDATE driftless_target_leases SET owner = NULL, expires_at = 0 WHERE owner = $1", [
+  async leave(id: string): Promise<void> {
+    await this.#db.transaction(async (tx) => {
+      await tx.query("DELETE FROM driftless_members WHERE id = $1", [id]);
+      await tx.query("UPDATE driftless_target_leases SET owner = NULL, expires_at = 0 WHERE owner = $1", [
         id,
       ]);
     });
   }
 
-  listMembers(): Member[] {
-    return this.#db
-      .query<MemberRow>(`SELECT * FROM driftless_members WHERE expires_at > ${NOW_MS} ORDER BY id`)
-      .rows.map(member);
+  async listMembers(): Promise<Member[]> {
+    return (
+      await this.#db.query<MemberRow>(
+        `SELECT * FROM driftless_members WHERE expires_at > ${NOW_MS} ORDER BY id`,
+      )
+    ).rows.map(member);
   }
 
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
-    return this.#db.transaction((): Acquired => {
+  async acquireTarget(target: string, owner: string, ttlMs: number): Promise<Acquired> {
+    return this.#db.transaction(async (tx): Promise<Acquired> => {
       // The row exists before it is locked, so two replicas taking a new target serialise on it.
-      this.#db.query(
+      await tx.query(
         `INSERT INTO driftless_target_leases (target, owner, epoch, acquired_at, expires_at)
          VALUES ($1, NULL, 0, 0, 0) ON CONFLICT (target) DO NOTHING`,
         [target],
       );
-      const held = this.#db.query<LeaseRow & { live: boolean }>(
-        `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_target_leases WHERE target = $1 FOR UPDATE`,
-        [target],
+      const held = (
+        await tx.query<LeaseRow & { live: boolean }>(
+          `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_target_leases WHERE target = $1 FOR UPDATE`,
+          [target],
+        )
       ).rows[0] as LeaseRow & { live: boolean };
       if (held.owner === owner) {
-        const renewed = this.#db.query<LeaseRow>(
-          `UPDATE driftless_target_leases SET expires_at = ${NOW_MS} + $2 WHERE target = $1 RETURNING *`,
-          [target, ttlMs],
+        const renewed = (
+          await tx.query<LeaseRow>(
+            `UPDATE driftless_target_leases SET expires_at = ${NOW_MS} + $2 WHERE target = $1 RETURNING *`,
+            [target, ttlMs],
+          )
         ).rows[0] as LeaseRow;
         return { taken: true, lease: lease(renewed), interrupted: [] };
       }
       if (held.owner !== null && held.live) return { taken: false, holder: lease(held) };
-      const taken = this.#db.query<LeaseRow>(
-        `UPDATE driftless_target_leases SET owner = $2, epoch = epoch + 1, acquired_at = ${NOW_MS},
+      const taken = (
+        await tx.query<LeaseRow>(
+          `UPDATE driftless_target_leases SET owner = $2, epoch = epoch + 1, acquired_at = ${NOW_MS},
            expires_at = ${NOW_MS} + $3 WHERE target = $1 RETURNING *`,
-        [target, owner, ttlMs],
+          [target, owner, ttlMs],
+        )
       ).rows[0] as LeaseRow;
-      const interrupted = this.#db.query<RunRow>(
-        `UPDATE driftless_runs SET finished_at = $3, result = 'interrupted', error = $4
+      const interrupted = (
+        await tx.query<RunRow>(
+          `UPDATE driftless_runs SET finished_at = $3, result = 'interrupted', error = $4
          WHERE target = $1 AND finished_at IS NULL AND (owner IS NULL OR owner <> $2) RETURNING *`,
-        [target, owner, new Date().toISOString(), INTERRUPTED_ERROR],
+          [target, owner, new Date().toISOString(), INTERRUPTED_ERROR],
+        )
       ).rows;
       return {
         taken: true,
@@ -165,79 +177,86 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
     });
   }
 
-  releaseTarget(target: string, fence: Fence): void {
-    this.#db.query(
+  async releaseTarget(target: string, fence: Fence): Promise<void> {
+    await this.#db.query(
       "UPDATE driftless_target_leases SET owner = NULL, expires_at = 0 WHERE target = $1 AND owner = $2 AND epoch = $3",
       [target, fence.owner, fence.epoch],
     );
   }
 
-  listTargetLeases(targets?: readonly string[]): TargetLease[] {
-    return this.#db
-      .query<LeaseRow>(
+  async listTargetLeases(targets?: readonly string[]): Promise<TargetLease[]> {
+    return (
+      await this.#db.query<LeaseRow>(
         `SELECT * FROM driftless_target_leases
          WHERE owner IS NOT NULL AND ($1::text[] IS NULL OR target = ANY($1::text[])) ORDER BY target`,
         [targets ?? null],
       )
-      .rows.map(lease);
+    ).rows.map(lease);
   }
 
-  addTrigger(request: {
+  async addTrigger(request: {
     readonly id: string;
     readonly target: string;
     readonly command: TriggerCommand;
     readonly receivedBy: string;
-  }): StoredTrigger {
+  }): Promise<StoredTrigger> {
     // The owner's replica listens on the channel: it hears of the command at commit.
-    const row = this.#db.query<TriggerRow>(
-      `WITH stored AS (
+    const row = (
+      await this.#db.query<TriggerRow>(
+        `WITH stored AS (
          INSERT INTO driftless_triggers (id, target, command, received_by, created_at)
          VALUES ($1, $2, $3, $4, $5) RETURNING *
        )
        SELECT stored.*, pg_notify('${TRIGGER_CHANNEL}', stored.target) FROM stored`,
-      [
-        request.id,
-        request.target,
-        JSON.stringify(request.command),
-        request.receivedBy,
-        new Date().toISOString(),
-      ],
+        [
+          request.id,
+          request.target,
+          JSON.stringify(request.command),
+          request.receivedBy,
+          new Date().toISOString(),
+        ],
+      )
     ).rows[0] as TriggerRow;
     return trigger(row);
   }
 
-  openTriggers(owner: string): StoredTrigger[] {
-    return this.#db
-      .query<TriggerRow>(
+  async openTriggers(owner: string): Promise<StoredTrigger[]> {
+    return (
+      await this.#db.query<TriggerRow>(
         `SELECT t.* FROM driftless_triggers t JOIN driftless_target_leases l ON l.target = t.target
          WHERE l.owner = $1 AND t.done_at IS NULL ORDER BY t.seq`,
         [owner],
       )
-      .rows.map(trigger);
+    ).rows.map(trigger);
   }
 
-  getTrigger(id: string): StoredTrigger | undefined {
-    const row = this.#db.query<TriggerRow>("SELECT * FROM driftless_triggers WHERE id = $1", [id]).rows[0];
+  async getTrigger(id: string): Promise<StoredTrigger | undefined> {
+    const row = (await this.#db.query<TriggerRow>("SELECT * FROM driftless_triggers WHERE id = $1", [id]))
+      .rows[0];
     return row ? trigger(row) : undefined;
   }
 
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
-    const { rowCount } = this.#db.query(
+  async completeTrigger(
+    id: string,
+    outcome: { runId?: string; error?: string },
+    fence: Fence,
+  ): Promise<void> {
+    const { rowCount } = await this.#db.query(
       `UPDATE driftless_triggers SET done_at = $2, run_id = $3, error = $4
        WHERE id = $1 AND done_at IS NULL AND ${fenceSql("driftless_triggers.target", "$5", "$6")}`,
       [id, new Date().toISOString(), outcome.runId ?? null, outcome.error ?? null, fence.owner, fence.epoch],
     );
     if (rowCount > 0) return;
-    const found = this.getTrigger(id);
+    const found = await this.getTrigger(id);
     if (found && !found.doneAt) throw new FencedError(found.target, fence.owner, fence.epoch);
   }
 
-  onTrigger(listener: (target: string) => void): () => void {
+  onTrigger(listener: (target: string) => void): Promise<() => void> {
     return this.#db.listen(TRIGGER_CHANNEL, listener);
   }
 
-  pruneTriggers(olderThanMs: number): void {
-    this.#db.query("DELETE FROM driftless_triggers WHERE done_at IS NOT NULL AND done_at < $1", [
+  async pruneTriggers(olderThanMs: number): Promise<void> {
+    await this.#db.query("DELETE FROM driftless_triggers WHERE done_at IS NOT NULL AND done_at < $1", [
       new Date(Date.now() - olderThanMs).toISOString(),
     ]);
   }

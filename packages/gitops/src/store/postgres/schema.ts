@@ -3,7 +3,7 @@
  * every replica's leases use, and how a run row reads back.
  */
 import type { DecodedRunRow } from "../runRow.js";
-import type { Row } from "./sync.js";
+import type { Row } from "./pool.js";
 
 /** The database's clock in epoch milliseconds: one clock for every replica's leases. */
 export const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";

@@ -54,8 +54,8 @@ describe("PostgreSQL connection settings", () => {
     );
   });
 
-  it("refuses a store option that is not a postgres:// URL, without echoing its credentials", () => {
-    expect(() => openStoreOption("mysql://root:hunter22@db/x", "/tmp")).toThrow(
+  it("refuses a store option that is not a postgres:// URL, without echoing its credentials", async () => {
+    await expect(openStoreOption("mysql://root:hunter22@db/x", "/tmp")).rejects.toThrow(
       /`store` must be a store, a postgres:\/\/ URL or \{ url, password \}, got "mysql:\/\/\[redacted\]@db\/x"/,
     );
   });

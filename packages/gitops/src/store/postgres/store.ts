@@ -22,10 +22,10 @@ import type {
 import { ReplicaStoreBase } from "../replicaBase.js";
 import { runFromRow } from "../runRow.js";
 import type { Store } from "../store.js";
-import { type PostgresConnection, resolveConnection } from "./connection.js";
+import { type PostgresConnection, type ResolvedConnection, resolveConnection } from "./connection.js";
+import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
-import { type Row, SyncPostgres } from "./sync.js";
 
 export {
   isPostgresUrl,
@@ -33,6 +33,9 @@ export {
   type ResolvedConnection,
   resolveConnection,
 } from "./connection.js";
+
+/** How long a readiness ping waits for `SELECT 1` before it answers not ready. */
+const PING_TIMEOUT_MS = 2000;
 
 /** Serialises migrations of every process on this database (any fixed 64-bit number). */
 const MIGRATION_LOCK = 7_310_214_633_001;
@@ -61,35 +64,48 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
 
 /**
  * Status, history, promotions and stack leases in PostgreSQL (tables
- * `driftless_*`), through a node-postgres pool. Opening it connects and
- * migrates; the constructor throws when the database cannot be reached.
+ * `driftless_*`), through a node-postgres pool on the calling thread.
+ * {@link PostgresStore.open} connects and migrates.
  */
 export class PostgresStore extends ReplicaStoreBase implements Store {
-  readonly #db: SyncPostgres;
+  readonly #db: AsyncPostgres;
   protected readonly replicas: PostgresReplicas;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
   readonly #password: string | undefined;
 
-  constructor(connection: string | PostgresConnection) {
+  private constructor(resolved: ResolvedConnection, timeouts?: PostgresTimeouts) {
     super();
-    const resolved = resolveConnection(connection);
     this.url = resolved.publicUrl;
     this.#password = resolved.password;
-    this.#db = new SyncPostgres(resolved.pool);
+    this.#db = new AsyncPostgres(resolved.pool, timeouts);
     this.replicas = new PostgresReplicas(this.#db);
+  }
+
+  /**
+   * Connects and migrates.
+   * @param timeouts - bounds on connecting and on each query (see {@link DEFAULT_TIMEOUTS})
+   * @throws StoreUnavailableError when the database cannot be reached
+   * @throws SpecError naming the connection field that is wrong
+   */
+  static async open(
+    connection: string | PostgresConnection,
+    timeouts?: PostgresTimeouts,
+  ): Promise<PostgresStore> {
+    const store = new PostgresStore(resolveConnection(connection), timeouts);
     try {
-      this.#migrate();
+      await store.#migrate();
     } catch (error) {
-      this.#db.close();
+      await store.#db.close();
       throw error;
     }
+    return store;
   }
 
   /** The schema version after migrations. */
-  get schemaVersion(): number {
-    const { rows } = this.#db.query<{ version: number | null }>(
+  async schemaVersion(db: Queryable = this.#db): Promise<number> {
+    const { rows } = await db.query<{ version: number | null }>(
       "SELECT max(version)::int AS version FROM driftless_schema",
     );
     return rows[0]?.version ?? 0;
@@ -99,13 +115,24 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     return this.#db.isOpen;
   }
 
-  /** Whether the database answers now (for readiness probes). */
-  ping(): boolean {
+  /**
+   * Whether the database answers now (for readiness probes); `false` at once
+   * while an outage is known (the background probe finds it back).
+   */
+  async ping(): Promise<boolean> {
+    if (this.#db.outage) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), PING_TIMEOUT_MS);
+    });
+    const answered = this.#db.query("SELECT 1").then(
+      () => true,
+      () => false,
+    );
     try {
-      this.#db.query("SELECT 1");
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answered, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -118,43 +145,43 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     return { url: this.url, env: this.#password !== undefined ? { PGPASSWORD: this.#password } : {} };
   }
 
-  #migrate(): void {
+  async #migrate(): Promise<void> {
     // Replicas may start together: the advisory lock makes the others wait
     // until the first committed, then they find nothing left to do.
-    this.#db.transaction(() => {
-      this.#db.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-      this.#db.query(
+    await this.#db.transaction(async (tx) => {
+      await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
+      await tx.query(
         `CREATE TABLE IF NOT EXISTS driftless_schema (
            version INTEGER PRIMARY KEY,
            applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
          )`,
       );
-      const current = this.schemaVersion;
-      MIGRATIONS.slice(current).forEach((sql, i) => {
-        this.#db.query(sql);
-        this.#db.query("INSERT INTO driftless_schema (version) VALUES ($1)", [current + i + 1]);
-      });
+      const current = await this.schemaVersion(tx);
+      for (const [i, sql] of MIGRATIONS.slice(current).entries()) {
+        await tx.query(sql);
+        await tx.query("INSERT INTO driftless_schema (version) VALUES ($1)", [current + i + 1]);
+      }
     });
   }
 
-  getStatus(name: string): TargetStatus | undefined {
-    const { rows } = this.#db.query<{ status: TargetStatus }>(
+  async getStatus(name: string): Promise<TargetStatus | undefined> {
+    const { rows } = await this.#db.query<{ status: TargetStatus }>(
       "SELECT status FROM driftless_targets WHERE name = $1",
       [name],
     );
     return rows[0]?.status;
   }
 
-  listStatuses(): TargetStatus[] {
-    return this.#db
-      .query<{ status: TargetStatus }>("SELECT status FROM driftless_targets ORDER BY name")
-      .rows.map((r) => r.status);
+  async listStatuses(): Promise<TargetStatus[]> {
+    return (
+      await this.#db.query<{ status: TargetStatus }>("SELECT status FROM driftless_targets ORDER BY name")
+    ).rows.map((r) => r.status);
   }
 
-  putStatus(status: TargetStatus, fence?: Fence): void {
+  async putStatus(status: TargetStatus, fence?: Fence): Promise<void> {
     const params: unknown[] = [status.name, JSON.stringify(status)];
     if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = this.#db.query(
+    const { rowCount } = await this.#db.query(
       `INSERT INTO driftless_targets (name, status) SELECT $1::text, $2::jsonb
        ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
        ON CONFLICT (name) DO UPDATE SET status = excluded.status`,
@@ -163,20 +190,22 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     if (fence && rowCount === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
   }
 
-  insertStatus(status: TargetStatus): boolean {
+  async insertStatus(status: TargetStatus): Promise<boolean> {
     return (
-      this.#db.query(
-        "INSERT INTO driftless_targets (name, status) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        [status.name, JSON.stringify(status)],
+      (
+        await this.#db.query(
+          "INSERT INTO driftless_targets (name, status) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+          [status.name, JSON.stringify(status)],
+        )
       ).rowCount > 0
     );
   }
 
-  deleteTarget(name: string): void {
-    this.#db.query("DELETE FROM driftless_targets WHERE name = $1", [name]);
+  async deleteTarget(name: string): Promise<void> {
+    await this.#db.query("DELETE FROM driftless_targets WHERE name = $1", [name]);
   }
 
-  startRun(run: RunRecord, owner?: string, fence?: Fence): void {
+  async startRun(run: RunRecord, owner?: string, fence?: Fence): Promise<void> {
     const params: unknown[] = [
       run.id,
       run.target,
@@ -190,7 +219,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
       json(run.approval),
     ];
     if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = this.#db.query(
+    const { rowCount } = await this.#db.query(
       `INSERT INTO driftless_runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
        SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::jsonb, $9::text, $10::jsonb
        ${fence ? `WHERE ${fenceSql("$2", "$11", "$12")}` : ""}`,
@@ -199,7 +228,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  finishRun(run: RunRecord, fence?: Fence): void {
+  async finishRun(run: RunRecord, fence?: Fence): Promise<void> {
     const params: unknown[] = [
       run.revision ?? null,
       run.finishedAt ?? new Date().toISOString(),
@@ -212,7 +241,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
       run.id,
     ];
     if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = this.#db.query(
+    const { rowCount } = await this.#db.query(
       `UPDATE driftless_runs SET revision = $1, finished_at = $2, result = $3, counts = $4, drift = $5,
          error = $6, log = $7, plan = $8 WHERE id = $9
          ${fence ? `AND finished_at IS NULL AND ${fenceSql("driftless_runs.target", "$10", "$11")}` : ""}`,
@@ -221,10 +250,10 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void {
+  async markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): Promise<void> {
     const params: unknown[] = [run.id];
     if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = this.#db.query(
+    const { rowCount } = await this.#db.query(
       `UPDATE driftless_runs SET drift = true WHERE id = $1 AND finished_at IS NULL
          ${fence ? `AND ${fenceSql("driftless_runs.target", "$2", "$3")}` : ""}`,
       params,
@@ -232,24 +261,24 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  getRun(id: string): RunRecord | undefined {
-    const row = this.#db.query<RunRow>("SELECT * FROM driftless_runs WHERE id = $1", [id]).rows[0];
+  async getRun(id: string): Promise<RunRecord | undefined> {
+    const row = (await this.#db.query<RunRow>("SELECT * FROM driftless_runs WHERE id = $1", [id])).rows[0];
     return row ? runFromRow(row) : undefined;
   }
 
-  listRuns(target: string, limit = 50): RunRecord[] {
-    return this.#db
-      .query<RunRow>(
+  async listRuns(target: string, limit = 50): Promise<RunRecord[]> {
+    return (
+      await this.#db.query<RunRow>(
         "SELECT * FROM driftless_runs WHERE target = $1 ORDER BY started_at DESC, seq DESC LIMIT $2",
         [target, limit],
       )
-      .rows.map(runFromRow);
+    ).rows.map(runFromRow);
   }
 
-  appendLog(runId: string, chunk: string): void {
+  async appendLog(runId: string, chunk: string): Promise<void> {
     if (chunk === "") return;
     // Offsets count UTF-16 code units (JavaScript's length), not PostgreSQL's characters.
-    this.#db.query(
+    await this.#db.query(
       `INSERT INTO driftless_run_logs (run_id, start_offset, end_offset, text)
        SELECT $1, last, last + $3, $2
        FROM (SELECT COALESCE(max(end_offset), 0) AS last FROM driftless_run_logs WHERE run_id = $1) AS tail`,
@@ -257,8 +286,8 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     );
   }
 
-  readLog(runId: string, fromOffset = 0): RunLogChunk {
-    const { rows } = this.#db.query<{ start: number; end: number; text: string }>(
+  async readLog(runId: string, fromOffset = 0): Promise<RunLogChunk> {
+    const { rows } = await this.#db.query<{ start: number; end: number; text: string }>(
       `SELECT start_offset AS start, end_offset AS end, text FROM driftless_run_logs
        WHERE run_id = $1 AND end_offset > $2 ORDER BY start_offset`,
       [runId, fromOffset],
@@ -266,9 +295,11 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     const first = rows[0];
     if (!first) {
       const last =
-        this.#db.query<{ last: number }>(
-          "SELECT COALESCE(max(end_offset), 0)::int AS last FROM driftless_run_logs WHERE run_id = $1",
-          [runId],
+        (
+          await this.#db.query<{ last: number }>(
+            "SELECT COALESCE(max(end_offset), 0)::int AS last FROM driftless_run_logs WHERE run_id = $1",
+            [runId],
+          )
         ).rows[0]?.last ?? 0;
       return { text: "", offset: Math.min(Math.max(0, fromOffset), last) };
     }
@@ -277,21 +308,21 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     return { text: text.slice(skip), offset: (rows.at(-1) as { end: number }).end };
   }
 
-  appliedRevisions(target: string, limit = 50): string[] {
-    return this.#db
-      .query<{ revision: string }>(
+  async appliedRevisions(target: string, limit = 50): Promise<string[]> {
+    return (
+      await this.#db.query<{ revision: string }>(
         `SELECT revision, max(finished_at) AS last FROM driftless_runs
          WHERE target = $1 AND revision IS NOT NULL AND result IN ('applied', 'drift-corrected', 'unchanged')
          GROUP BY revision ORDER BY last DESC LIMIT $2`,
         [target, limit],
       )
-      .rows.map((r) => r.revision);
+    ).rows.map((r) => r.revision);
   }
 
-  markInterrupted(targets?: readonly string[]): RunRecord[] {
+  async markInterrupted(targets?: readonly string[]): Promise<RunRecord[]> {
     const inScope = (target: string) => targets === undefined || targets.includes(target);
-    return this.#db.transaction(() => {
-      const { rows: locks } = this.#db.query<StackLockRow & { live: boolean }>(
+    return this.#db.transaction(async (tx) => {
+      const { rows: locks } = await tx.query<StackLockRow & { live: boolean }>(
         `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_stack_locks FOR UPDATE`,
       );
       const leaseholders = new Set<string>();
@@ -299,7 +330,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
         if (!isOwnerDead(lock.owner)) {
           if (lock.live) leaseholders.add(lock.owner);
         } else if (inScope(lock.target)) {
-          this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [
+          await tx.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [
             lock.key,
             lock.owner,
           ]);
@@ -309,12 +340,12 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
       // run in progress; only a process of this host can be probed directly.
       const gone = (owner: string | null) =>
         owner === null || isOwnerDead(owner) || !(isLocalOwner(owner) || leaseholders.has(owner));
-      const rows = this.#db
-        .query<RunRow>("SELECT * FROM driftless_runs WHERE finished_at IS NULL FOR UPDATE")
-        .rows.filter((r) => inScope(r.target) && gone(r.owner));
+      const rows = (
+        await tx.query<RunRow>("SELECT * FROM driftless_runs WHERE finished_at IS NULL FOR UPDATE")
+      ).rows.filter((r) => inScope(r.target) && gone(r.owner));
       const now = new Date().toISOString();
       for (const row of rows) {
-        this.#db.query(
+        await tx.query(
           `UPDATE driftless_runs SET finished_at = $1, result = 'interrupted',
              error = 'the process stopped during this run; the next run recovers the stack'
            WHERE id = $2 AND finished_at IS NULL`,
@@ -325,8 +356,8 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     });
   }
 
-  recordPromotion(promotion: PromotionRecord): void {
-    this.#db.query(
+  async recordPromotion(promotion: PromotionRecord): Promise<void> {
+    await this.#db.query(
       `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
       [
@@ -343,46 +374,48 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     );
   }
 
-  listPromotions(target: string, limit = 50): PromotionRecord[] {
-    return this.#db
-      .query<Row>(
+  async listPromotions(target: string, limit = 50): Promise<PromotionRecord[]> {
+    return (
+      await this.#db.query<Row>(
         "SELECT * FROM driftless_promotions WHERE target = $1 ORDER BY at DESC, seq DESC LIMIT $2",
         [target, limit],
       )
-      .rows.map((row) => ({
-        id: row.id as string,
-        target: row.target as string,
-        source: row.source as string,
-        revision: row.revision as string,
-        ...(row.previous_revision ? { previousRevision: row.previous_revision as string } : {}),
-        kind: row.kind as PromotionKind,
-        ...(row.by ? { by: row.by as string } : {}),
-        ...(row.reason ? { reason: row.reason as string } : {}),
-        at: row.at as string,
-      }));
+    ).rows.map((row) => ({
+      id: row.id as string,
+      target: row.target as string,
+      source: row.source as string,
+      revision: row.revision as string,
+      ...(row.previous_revision ? { previousRevision: row.previous_revision as string } : {}),
+      kind: row.kind as PromotionKind,
+      ...(row.by ? { by: row.by as string } : {}),
+      ...(row.reason ? { reason: row.reason as string } : {}),
+      at: row.at as string,
+    }));
   }
 
-  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined {
-    return this.#db.transaction((): StackLease | undefined => {
+  async tryLockStack(request: StackLockRequest, ttlMs: number): Promise<StackLease | undefined> {
+    return this.#db.transaction(async (tx): Promise<StackLease | undefined> => {
       // A row lock cannot guard a row that does not exist yet: an advisory
       // lock on the key serialises two replicas taking a free stack at once.
-      this.#db.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [request.key]);
-      const held = this.#db.query<StackLockRow & { live: boolean }>(
-        `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_stack_locks WHERE key = $1`,
-        [request.key],
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [request.key]);
+      const held = (
+        await tx.query<StackLockRow & { live: boolean }>(
+          `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_stack_locks WHERE key = $1`,
+          [request.key],
+        )
       ).rows[0];
       if (held) {
         const mine = held.owner === request.owner && held.run_id === request.runId;
         if (!mine && held.live && !isOwnerDead(held.owner)) return leaseFromRow(held);
         if (mine) {
-          this.#db.query(`UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $2 WHERE key = $1`, [
+          await tx.query(`UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $2 WHERE key = $1`, [
             request.key,
             ttlMs,
           ]);
           return undefined;
         }
       }
-      this.#db.query(
+      await tx.query(
         `INSERT INTO driftless_stack_locks (key, owner, target, run_id, acquired_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, ${NOW_MS} + $6)
          ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, target = excluded.target,
@@ -393,34 +426,37 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     });
   }
 
-  getStackLock(key: string): StackLease | undefined {
-    const row = this.#db.query<StackLockRow>("SELECT * FROM driftless_stack_locks WHERE key = $1", [key])
-      .rows[0];
+  async getStackLock(key: string): Promise<StackLease | undefined> {
+    const row = (
+      await this.#db.query<StackLockRow>("SELECT * FROM driftless_stack_locks WHERE key = $1", [key])
+    ).rows[0];
     return row ? leaseFromRow(row) : undefined;
   }
 
-  renewStackLock(key: string, owner: string, ttlMs: number): boolean {
+  async renewStackLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
     return (
-      this.#db.query(
-        `UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $3 WHERE key = $1 AND owner = $2`,
-        [key, owner, ttlMs],
+      (
+        await this.#db.query(
+          `UPDATE driftless_stack_locks SET expires_at = ${NOW_MS} + $3 WHERE key = $1 AND owner = $2`,
+          [key, owner, ttlMs],
+        )
       ).rowCount > 0
     );
   }
 
-  unlockStack(key: string, owner: string): void {
-    this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [key, owner]);
+  async unlockStack(key: string, owner: string): Promise<void> {
+    await this.#db.query("DELETE FROM driftless_stack_locks WHERE key = $1 AND owner = $2", [key, owner]);
   }
 
-  onTrigger(listener: (target: string) => void): () => void {
+  onTrigger(listener: (target: string) => void): Promise<() => void> {
     return this.replicas.onTrigger(listener);
   }
 
-  revokeSession(id: string, expiresAt: number): void {
+  async revokeSession(id: string, expiresAt: number): Promise<void> {
     // Expiry is the signer's clock (the cookie's), not the database's.
-    this.#db.transaction(() => {
-      this.#db.query("DELETE FROM driftless_session_revocations WHERE expires_at <= $1", [Date.now()]);
-      this.#db.query(
+    await this.#db.transaction(async (tx) => {
+      await tx.query("DELETE FROM driftless_session_revocations WHERE expires_at <= $1", [Date.now()]);
+      await tx.query(
         `INSERT INTO driftless_session_revocations (id, expires_at) VALUES ($1, $2)
          ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at`,
         [id, expiresAt],
@@ -428,11 +464,13 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     });
   }
 
-  isSessionRevoked(id: string): boolean {
-    return this.#db.query("SELECT 1 FROM driftless_session_revocations WHERE id = $1", [id]).rowCount > 0;
+  async isSessionRevoked(id: string): Promise<boolean> {
+    return (
+      (await this.#db.query("SELECT 1 FROM driftless_session_revocations WHERE id = $1", [id])).rowCount > 0
+    );
   }
 
-  close(): void {
-    this.#db.close();
+  async close(): Promise<void> {
+    await this.#db.close();
   }
 }

@@ -79,7 +79,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
     this.#db = db;
   }
 
-  heartbeat(info: MemberInfo, ttlMs: number): { members: Member[]; leases: TargetLease[] } {
+  async heartbeat(info: MemberInfo, ttlMs: number): Promise<{ members: Member[]; leases: TargetLease[] }> {
     return this.#db
       .transaction(() => {
         const now = Date.now();
@@ -100,7 +100,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
       .immediate();
   }
 
-  leave(id: string): void {
+  async leave(id: string): Promise<void> {
     this.#db
       .transaction(() => {
         this.#db.prepare("DELETE FROM members WHERE id = ?").run(id);
@@ -109,7 +109,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
       .immediate();
   }
 
-  listMembers(): Member[] {
+  async listMembers(): Promise<Member[]> {
     return (
       this.#db
         .prepare("SELECT * FROM members WHERE expires_at > ? ORDER BY id")
@@ -117,7 +117,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
     ).map(member);
   }
 
-  acquireTarget(target: string, owner: string, ttlMs: number): Acquired {
+  async acquireTarget(target: string, owner: string, ttlMs: number): Promise<Acquired> {
     return this.#db
       .transaction((): Acquired => {
         const now = Date.now();
@@ -164,7 +164,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
       .immediate();
   }
 
-  releaseTarget(target: string, fence: Fence): void {
+  async releaseTarget(target: string, fence: Fence): Promise<void> {
     this.#db
       .prepare(
         "UPDATE target_leases SET owner = NULL, expires_at = 0 WHERE target = ? AND owner = ? AND epoch = ?",
@@ -172,7 +172,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
       .run(target, fence.owner, fence.epoch);
   }
 
-  listTargetLeases(targets?: readonly string[]): TargetLease[] {
+  async listTargetLeases(targets?: readonly string[]): Promise<TargetLease[]> {
     const only = targets ? "AND target IN (SELECT value FROM json_each(?))" : "";
     return (
       this.#db
@@ -181,12 +181,12 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
     ).map(lease);
   }
 
-  addTrigger(request: {
+  async addTrigger(request: {
     readonly id: string;
     readonly target: string;
     readonly command: TriggerCommand;
     readonly receivedBy: string;
-  }): StoredTrigger {
+  }): Promise<StoredTrigger> {
     const createdAt = new Date().toISOString();
     this.#db
       .prepare("INSERT INTO triggers (id, target, command, received_by, created_at) VALUES (?, ?, ?, ?, ?)")
@@ -194,7 +194,7 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
     return { ...request, createdAt };
   }
 
-  openTriggers(owner: string): StoredTrigger[] {
+  async openTriggers(owner: string): Promise<StoredTrigger[]> {
     return (
       this.#db
         .prepare(
@@ -205,12 +205,16 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
     ).map(trigger);
   }
 
-  getTrigger(id: string): StoredTrigger | undefined {
+  async getTrigger(id: string): Promise<StoredTrigger | undefined> {
     const row = this.#db.prepare("SELECT * FROM triggers WHERE id = ?").get(id) as TriggerRow | undefined;
     return row ? trigger(row) : undefined;
   }
 
-  completeTrigger(id: string, outcome: { runId?: string; error?: string }, fence: Fence): void {
+  async completeTrigger(
+    id: string,
+    outcome: { runId?: string; error?: string },
+    fence: Fence,
+  ): Promise<void> {
     const { changes } = this.#db
       .prepare(
         `UPDATE triggers SET done_at = ?, run_id = ?, error = ?
@@ -225,11 +229,11 @@ export class SqliteReplicas implements MembershipStore, OwnershipStore, TriggerI
         fence.epoch,
       );
     if (changes > 0) return;
-    const found = this.getTrigger(id);
+    const found = await this.getTrigger(id);
     if (found && !found.doneAt) throw new FencedError(found.target, fence.owner, fence.epoch);
   }
 
-  pruneTriggers(olderThanMs: number): void {
+  async pruneTriggers(olderThanMs: number): Promise<void> {
     this.#db
       .prepare("DELETE FROM triggers WHERE done_at IS NOT NULL AND done_at < ?")
       .run(new Date(Date.now() - olderThanMs).toISOString());

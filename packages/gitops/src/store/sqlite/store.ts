@@ -93,19 +93,19 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       .immediate();
   }
 
-  getStatus(name: string): TargetStatus | undefined {
+  async getStatus(name: string): Promise<TargetStatus | undefined> {
     const row = this.#db.prepare("SELECT status FROM targets WHERE name = ?").get(name) as
       | { status: string }
       | undefined;
     return row ? (JSON.parse(row.status) as TargetStatus) : undefined;
   }
 
-  listStatuses(): TargetStatus[] {
+  async listStatuses(): Promise<TargetStatus[]> {
     const rows = this.#db.prepare("SELECT status FROM targets ORDER BY name").all() as { status: string }[];
     return rows.map((r) => JSON.parse(r.status) as TargetStatus);
   }
 
-  putStatus(status: TargetStatus, fence?: Fence): void {
+  async putStatus(status: TargetStatus, fence?: Fence): Promise<void> {
     const { changes } = this.#db
       .prepare(
         `INSERT INTO targets (name, status) SELECT ?, ? ${fence ? `WHERE ${fenceSql("?")}` : "WHERE true"}
@@ -115,7 +115,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     if (fence && changes === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
   }
 
-  insertStatus(status: TargetStatus): boolean {
+  async insertStatus(status: TargetStatus): Promise<boolean> {
     return (
       this.#db
         .prepare("INSERT INTO targets (name, status) VALUES (?, ?) ON CONFLICT(name) DO NOTHING")
@@ -123,11 +123,11 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     );
   }
 
-  deleteTarget(name: string): void {
+  async deleteTarget(name: string): Promise<void> {
     this.#db.prepare("DELETE FROM targets WHERE name = ?").run(name);
   }
 
-  startRun(run: RunRecord, owner?: string, fence?: Fence): void {
+  async startRun(run: RunRecord, owner?: string, fence?: Fence): Promise<void> {
     const { changes } = this.#db
       .prepare(
         `INSERT INTO runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
@@ -149,7 +149,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  finishRun(run: RunRecord, fence?: Fence): void {
+  async finishRun(run: RunRecord, fence?: Fence): Promise<void> {
     const { changes } = this.#db
       .prepare(
         `UPDATE runs SET revision = ?, finished_at = ?, result = ?, counts = ?, drift = ?, error = ?, log = ?,
@@ -170,7 +170,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): void {
+  async markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): Promise<void> {
     const { changes } = this.#db
       .prepare(
         `UPDATE runs SET drift = 1 WHERE id = ? AND finished_at IS NULL ${fence ? `AND ${fenceSql("runs.target")}` : ""}`,
@@ -179,19 +179,19 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     if (fence && changes === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
-  getRun(id: string): RunRecord | undefined {
+  async getRun(id: string): Promise<RunRecord | undefined> {
     const row = this.#db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as RunRow | undefined;
     return row ? fromRow(row) : undefined;
   }
 
-  listRuns(target: string, limit = 50): RunRecord[] {
+  async listRuns(target: string, limit = 50): Promise<RunRecord[]> {
     const rows = this.#db
       .prepare("SELECT * FROM runs WHERE target = ? ORDER BY started_at DESC, rowid DESC LIMIT ?")
       .all(target, limit) as RunRow[];
     return rows.map(fromRow);
   }
 
-  appendLog(runId: string, chunk: string): void {
+  async appendLog(runId: string, chunk: string): Promise<void> {
     if (chunk === "") return;
     this.#db
       .transaction(() => {
@@ -205,7 +205,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       .immediate();
   }
 
-  readLog(runId: string, fromOffset = 0): RunLogChunk {
+  async readLog(runId: string, fromOffset = 0): Promise<RunLogChunk> {
     const rows = this.#db
       .prepare(
         `SELECT start_offset AS start, end_offset AS end, text FROM run_logs
@@ -224,7 +224,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     return { text: text.slice(skip), offset: (rows.at(-1) as { end: number }).end };
   }
 
-  recordPromotion(promotion: PromotionRecord): void {
+  async recordPromotion(promotion: PromotionRecord): Promise<void> {
     this.#db
       .prepare(
         `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
@@ -243,7 +243,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       );
   }
 
-  listPromotions(target: string, limit = 50): PromotionRecord[] {
+  async listPromotions(target: string, limit = 50): Promise<PromotionRecord[]> {
     const rows = this.#db
       .prepare("SELECT * FROM promotions WHERE target = ? ORDER BY at DESC, rowid DESC LIMIT ?")
       .all(target, limit) as PromotionRow[];
@@ -260,7 +260,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     }));
   }
 
-  appliedRevisions(target: string, limit = 50): string[] {
+  async appliedRevisions(target: string, limit = 50): Promise<string[]> {
     const rows = this.#db
       .prepare(
         `SELECT revision, MAX(finished_at) AS last FROM runs
@@ -271,7 +271,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     return rows.map((r) => r.revision);
   }
 
-  markInterrupted(targets?: readonly string[]): RunRecord[] {
+  async markInterrupted(targets?: readonly string[]): Promise<RunRecord[]> {
     const inScope = (target: string) => targets === undefined || targets.includes(target);
     return this.#db
       .transaction(() => {
@@ -302,7 +302,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       .immediate();
   }
 
-  tryLockStack(request: StackLockRequest, ttlMs: number): StackLease | undefined {
+  async tryLockStack(request: StackLockRequest, ttlMs: number): Promise<StackLease | undefined> {
     // BEGIN IMMEDIATE takes SQLite's write lock before the read, so two
     // processes cannot both see the lease free and both take it.
     return this.#db
@@ -341,25 +341,25 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       .immediate();
   }
 
-  getStackLock(key: string): StackLease | undefined {
+  async getStackLock(key: string): Promise<StackLease | undefined> {
     const row = this.#db.prepare("SELECT * FROM stack_locks WHERE key = ?").get(key) as
       | StackLockRow
       | undefined;
     return row ? leaseFromRow(row) : undefined;
   }
 
-  renewStackLock(key: string, owner: string, ttlMs: number): boolean {
+  async renewStackLock(key: string, owner: string, ttlMs: number): Promise<boolean> {
     const result = this.#db
       .prepare("UPDATE stack_locks SET expires_at = ? WHERE key = ? AND owner = ?")
       .run(Date.now() + ttlMs, key, owner);
     return result.changes > 0;
   }
 
-  unlockStack(key: string, owner: string): void {
+  async unlockStack(key: string, owner: string): Promise<void> {
     this.#db.prepare("DELETE FROM stack_locks WHERE key = ? AND owner = ?").run(key, owner);
   }
 
-  revokeSession(id: string, expiresAt: number): void {
+  async revokeSession(id: string, expiresAt: number): Promise<void> {
     this.#db.transaction(() => {
       this.#db.prepare("DELETE FROM session_revocations WHERE expires_at <= ?").run(Date.now());
       this.#db
@@ -371,11 +371,11 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     })();
   }
 
-  isSessionRevoked(id: string): boolean {
+  async isSessionRevoked(id: string): Promise<boolean> {
     return this.#db.prepare("SELECT 1 FROM session_revocations WHERE id = ?").get(id) !== undefined;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
 }
