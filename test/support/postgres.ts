@@ -38,6 +38,13 @@ export interface PostgresCluster {
   stop(): Promise<void>;
   /** Starts a stopped server again on the same port. */
   start(): Promise<void>;
+  /**
+   * Freezes every process of the server (SIGSTOP): connections stay open and
+   * nothing answers, as in a network partition, until {@link resume}.
+   */
+  pause(): void;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): void;
   /** Stops the server and removes its directory. */
   dispose(): Promise<void>;
 }
@@ -146,6 +153,38 @@ export async function startPostgres(): Promise<PostgresCluster> {
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
+  /** The postmaster and its children, from the pid file and /proc. */
+  const processes = (): number[] => {
+    const postmaster = Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
+    const children = readdirSync("/proc")
+      .filter((entry) => /^\d+$/.test(entry))
+      .filter((pid) => {
+        try {
+          // The parent pid is the 4th field, after the command name in parentheses.
+          const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+          return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === postmaster;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number);
+    return [postmaster, ...children];
+  };
+  let paused: number[] = [];
+  const pause = () => {
+    paused = processes();
+    for (const pid of paused) process.kill(pid, "SIGSTOP");
+  };
+  const resume = () => {
+    for (const pid of paused.reverse()) {
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    paused = [];
+  };
   const url = (database = "postgres", withPassword = true) =>
     `postgres://postgres${withPassword ? `:${password}` : ""}@127.0.0.1:${port}/${database}?sslmode=disable`;
   const psql = async (sql: string, database = "postgres") =>
@@ -174,8 +213,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
     },
     stop,
     start,
+    pause,
+    resume,
     async dispose() {
       if (!live.delete(entry)) return;
+      resume();
       await run(join(bin, "pg_ctl"), ["-D", data, "-m", "immediate", "-w", "stop"], asServer).catch(
         () => undefined,
       );
