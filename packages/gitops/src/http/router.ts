@@ -10,6 +10,7 @@ import {
   NothingToApproveError,
   ReconcilerStoppedError,
   SpecError,
+  StoreUnavailableError,
   UnknownTargetError,
 } from "../errors.js";
 import type { Reconciler } from "../reconciler.js";
@@ -108,6 +109,8 @@ export function errorReply(error: unknown): Reply | undefined {
   if (error instanceof SpecError) return fail(400, error.message);
   if (error instanceof NothingToApproveError) return fail(409, error.message);
   if (error instanceof ReconcilerStoppedError) return fail(503, "the reconciler is shutting down");
+  // The command could not be stored (the database is away): refused, so the caller retries it.
+  if (error instanceof StoreUnavailableError) return fail(503, error.message);
   if (error instanceof DriftlessError) return fail(409, error.message);
   return undefined;
 }
