@@ -8,11 +8,10 @@ import { dirname, join } from "node:path";
 import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
 import { prepareDependencies } from "../engine/workspace.js";
-import { GateRefusedError, PlanDivergedError, StateMovedError } from "../errors.js";
+import { PlanDivergedError, StateMovedError } from "../errors.js";
 import { blockingDependency, dependencyBehind, dependencyConfig } from "../pipelines/dependencies.js";
 import { promotedRevision } from "../pipelines/promotions.js";
 import { leaseStack } from "../replicas/leases.js";
-import { checkWindows } from "../spec/windows.js";
 import { formatCounts, sha256, stableJson } from "../util.js";
 import {
   decide as decideRun,
@@ -21,10 +20,9 @@ import {
   hasGitChanges,
   isDrift,
   needsApproval,
-  planDigest,
   withUnresolvedDrift,
 } from "./decide.js";
-import { checkGates, sameNameReplacements } from "./gates.js";
+import { changeWindow, gates, holdForApproval } from "./holdSteps.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
 import { inheritedFor, stackRequestFor } from "./stackRequest.js";
 
@@ -337,105 +335,6 @@ export const modeResult: Step = (ctx) => {
   const depsChanged = ctx.depsDigest !== undefined && ctx.depsDigest !== ctx.status.appliedDepsDigest;
   if (!plan.changes && !depsChanged) return stop("unchanged");
   if (!plan.changes) ctx.progress("preview", "dependency outputs changed; up to update the stack outputs");
-};
-
-/**
- * Safety gates refuse destructive or empty plans unless approved. An approved
- * plan that replaces objects by themselves create-before-delete is planned
- * again delete-before-replace: what the person accepted is the delete.
- */
-export const gates: Step = async (ctx) => {
-  if (ctx.approved) return deleteFirstIfApproved(ctx);
-  const refusal = checkGates(ctx.plan!, ctx.target.gates);
-  if (!refusal) return;
-  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
-  ctx.rt.events.emit("gate.refused", {
-    target: ctx.target.name,
-    revision: ctx.revision as string,
-    gate: refusal.gate,
-    message: refusal.message,
-  });
-  throw new GateRefusedError(refusal.gate, refusal.message);
-};
-
-/**
- * An approved revision whose plan replaces objects by themselves: the
- * replacements of those types are planned again, and applied, old object
- * first (see `deleteFirst.ts`). Refused if the engine still would not.
- */
-async function deleteFirstIfApproved(ctx: RunContext): Promise<void> {
-  const sameName = sameNameReplacements(ctx.plan!);
-  if (sameName.length === 0) return;
-  ctx.deleteFirst = [...new Set([...(ctx.deleteFirst ?? []), ...sameName.map((s) => s.type)])];
-  ctx.progress(
-    "gates",
-    `approved: ${sameName.map((s) => s.urn).join(", ")} replaced delete-before-replace (deleted, then created again)`,
-  );
-  const replanned = await ctx.rt.options.engine.preview(ctx.request!, {
-    ...engineOptions(ctx, ctx.upRefresh ?? false),
-    deleteFirst: ctx.deleteFirst,
-  });
-  const still = sameNameReplacements(replanned);
-  if (still.length > 0)
-    throw new GateRefusedError(
-      "same-name-replacement",
-      `the engine would still replace ${still.map((s) => s.urn).join(", ")} create-before-delete with an object of the same name; ` +
-        "set `deleteBeforeReplace: true` on the resource",
-    );
-  ctx.plan = ctx.plan?.drift ? { ...replanned, drift: ctx.plan.drift } : replanned;
-  ctx.counts = replanned.counts;
-  ctx.steps = replanned.steps;
-}
-
-/** Holds the plan for a person unless this exact plan was approved. */
-export const holdForApproval: Step = async (ctx) => {
-  const plan = ctx.plan!;
-  const revision = ctx.revision as string;
-  const held = ctx.status.awaitingApproval;
-  const keepPlan = plan.changes && needsApproval(ctx.target.requireApproval, plan);
-  const digest = planDigest(plan);
-  const approvedPlan =
-    ctx.approved && !ctx.replanned && (held?.revision !== revision || held.digest === digest);
-  if (keepPlan && !approvedPlan) {
-    const { planFile } = ctx;
-    const stateVersion = planFile ? await ctx.rt.options.engine.stateVersion?.(ctx.request!) : undefined;
-    ctx.approval = {
-      revision,
-      runId: ctx.run.id,
-      counts: plan.counts,
-      digest,
-      plannedAt: ctx.rt.recorder.now().toISOString(),
-      ...(planFile && existsSync(planFile) ? { planFile } : {}),
-      ...(stateVersion ? { stateVersion } : {}),
-    };
-    ctx.steps = plan.steps;
-    ctx.progress(
-      "approval",
-      `waiting for approval of ${formatCounts(plan.counts)}${stateVersion ? ` (plan pinned to ${revision.slice(0, 12)} and state ${stateVersion})` : ""}`,
-    );
-    return stop("awaiting-approval");
-  }
-  if (ctx.planFile) rmSync(ctx.planFile, { force: true });
-};
-
-/** Outside its change windows an `up` waits for them (unless overridden); says so and when. */
-export const changeWindow: Step = (ctx) => {
-  const { target, run } = ctx;
-  if (!target.windows) return;
-  if (run.override) {
-    ctx.progress("window", `change window overridden by ${run.override.by}: ${run.override.reason}`);
-    return;
-  }
-  const verdict = checkWindows(target.windows, ctx.rt.recorder.now());
-  if (verdict.open) return;
-  if (verdict.opensAt) ctx.windowOpensAt = verdict.opensAt;
-  ctx.progress(
-    "window",
-    `${verdict.blockedBy === "deny" ? "inside a deny window" : "outside the allow windows"}; ${
-      verdict.opensAt ? `changes wait until ${verdict.opensAt.toISOString()}` : "no window opens again"
-    }`,
-  );
-  return stop("deferred");
 };
 
 /** Planning again, when the stack's state moved between the preview and the `up`. */
