@@ -11,6 +11,7 @@ import type { ApplyResult, Engine, EngineOperationOptions, Plan, StackRequest } 
 import { CancelledError } from "../errors.js";
 import type { Source } from "../git/source.js";
 import { Reconciler } from "../reconciler.js";
+import { until } from "../reconciler.test-support.js";
 import type { TargetSpec } from "../spec/spec.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 
@@ -20,18 +21,6 @@ const PLAN: Plan = {
   steps: [{ op: "create", urn: "urn:pulumi:dev::site::x:y:Z::page", type: "x:y:Z" }],
   changes: true,
 };
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 class FakeSource implements Source {
   async resolve(): Promise<string> {
