@@ -192,6 +192,68 @@ describe("PostgresStore on a real server", () => {
     }
   });
 
+  it("lets a replica stopped in the middle of a transaction hold up no other replica's heartbeat or takeover", async () => {
+    const url = await cluster.createDatabase("stopped");
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, "support", "postgresChild.mjs"), "0", "forever"],
+      {
+        cwd: import.meta.dirname,
+        env: { ...process.env, STORE_URL: url },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+    });
+    const store = await PostgresStore.open(url);
+    try {
+      await until(() => out.includes("holding"), "the child to hold target t");
+      // Stopped as a partition or a SIGSTOP would: caught between two statements of a heartbeat,
+      // after it renewed its lease, so it holds the row locks of its membership and its lease.
+      const idleInTransaction = () =>
+        cluster.psql(
+          "SELECT query FROM pg_stat_activity WHERE datname = 'stopped' AND state = 'idle in transaction'",
+        );
+      await until(async () => {
+        child.kill("SIGSTOP");
+        if (/driftless_target_leases|SELECT \* FROM driftless_members/.test(await idleInTransaction()))
+          return true;
+        child.kill("SIGCONT");
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 20));
+        return false;
+      }, "the child to stop in the middle of a transaction");
+      const member = {
+        id: "other",
+        host: "localhost",
+        pid: process.pid,
+        startedAt: new Date().toISOString(),
+      };
+      // The stopped member's row lapses while locked: the heartbeat skips it instead of waiting
+      // out the statement timeout (10 s), well within its own lease.
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const started = performance.now();
+      const beat = await store.heartbeat(member, 5000);
+      expect(performance.now() - started).toBeLessThan(2500);
+      expect(beat.members.map((m) => m.id)).toContain("other");
+      // The lapsed lease is taken once the server has ended the idle transaction and freed its lock.
+      const taken = await until(
+        async () => {
+          const acquired = await store.acquireTarget("t", "other", 5000);
+          return acquired.taken && acquired;
+        },
+        "the other member to take target t",
+        15_000,
+      );
+      expect(taken.tookOverFrom).toBe("stopped");
+      expect(await idleInTransaction()).toBe("");
+    } finally {
+      child.kill("SIGKILL");
+      await store.close();
+    }
+  });
+
   it("pauses runs while the database is down and runs again by itself when it is back", async () => {
     await cluster.createDatabase("paused");
     const reconciler = await Reconciler.create({

@@ -135,6 +135,10 @@ export {
   DataDirLockedError,
   lockDataDir,
 } from "./store/dataDirLock.js";
+export {
+  DEFAULT_TIMEOUTS as DEFAULT_POSTGRES_TIMEOUTS,
+  type PostgresTimeouts,
+} from "./store/postgres/pool.js";
 export { type PostgresConnection, PostgresStore } from "./store/postgres/store.js";
 export { type FollowLogOptions, followRunLog } from "./store/runLog.js";
 export { SqliteStore } from "./store/sqlite/store.js";

@@ -154,7 +154,9 @@ export interface OwnershipStore {
    * Takes a target's lease for `owner` when it is free, released or lapsed
    * (bumping the epoch), or renews it when `owner` holds it. Taking over a
    * lapsed lease marks the target's unfinished runs of other owners as
-   * interrupted, in the same transaction.
+   * interrupted, in the same transaction. A lease another transaction is
+   * writing under at that moment is not taken (no waiting on its lock): the
+   * caller tries again at its next heartbeat.
    */
   acquireTarget(target: string, owner: string, ttlMs: number): Promise<Acquired>;
   /** Releases a lease `fence` holds; a lease that changed hands is left alone. */

@@ -17,10 +17,33 @@ export interface PostgresTimeouts {
   readonly statementMs: number;
   /** How long the client waits for one query's answer before giving up on its connection. @default 12000 */
   readonly queryMs: number;
+  /**
+   * How long a statement waits for a row another connection locked (`lock_timeout`)
+   * before it fails: a replica paused or cut off in the middle of a transaction
+   * must not hold the others' heartbeats until their leases lapse. @default 2000
+   */
+  readonly lockMs: number;
+  /**
+   * How long the server keeps a transaction whose client sent nothing
+   * (`idle_in_transaction_session_timeout`) before ending its session and
+   * freeing its locks: the transactions here send their statements back to
+   * back, so only a stopped or cut-off client idles this long. @default 2000
+   */
+  readonly idleInTransactionMs: number;
 }
 
-/** The default bounds: a statement times out on the server before the client gives up on it. */
-export const DEFAULT_TIMEOUTS: PostgresTimeouts = { connectMs: 5000, statementMs: 10_000, queryMs: 12_000 };
+/**
+ * The default bounds: a statement times out on the server before the client
+ * gives up on it; a lock held by a client that stopped is given up well
+ * within a replica's lease (20 s by default).
+ */
+export const DEFAULT_TIMEOUTS: PostgresTimeouts = {
+  connectMs: 5000,
+  statementMs: 10_000,
+  queryMs: 12_000,
+  lockMs: 2000,
+  idleInTransactionMs: 2000,
+};
 
 /** How often an open breaker probes the database, in milliseconds. */
 const PROBE_MS = 1000;
@@ -65,13 +88,16 @@ export class AsyncPostgres implements Queryable {
     | { readonly since: number; readonly error: string; readonly probe: NodeJS.Timeout; probing: boolean }
     | undefined;
 
-  constructor(connection: pg.PoolConfig, timeouts: PostgresTimeouts = DEFAULT_TIMEOUTS) {
-    this.#timeouts = timeouts;
+  constructor(connection: pg.PoolConfig, timeouts: Partial<PostgresTimeouts> = {}) {
+    const bounds = { ...DEFAULT_TIMEOUTS, ...timeouts };
+    this.#timeouts = bounds;
     this.#config = {
       ...connection,
-      connectionTimeoutMillis: timeouts.connectMs,
-      statement_timeout: timeouts.statementMs,
-      query_timeout: timeouts.queryMs,
+      connectionTimeoutMillis: bounds.connectMs,
+      statement_timeout: bounds.statementMs,
+      query_timeout: bounds.queryMs,
+      lock_timeout: bounds.lockMs,
+      idle_in_transaction_session_timeout: bounds.idleInTransactionMs,
     };
     this.#pool = new pg.Pool({ max: 4, idleTimeoutMillis: 30_000, allowExitOnIdle: true, ...this.#config });
     // A connection dropped while idle (a database restart) is an error on the

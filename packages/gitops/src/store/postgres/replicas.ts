@@ -91,7 +91,12 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
 
   async heartbeat(info: MemberInfo, ttlMs: number): Promise<{ members: Member[]; leases: TargetLease[] }> {
     return this.#db.transaction(async (tx) => {
-      await tx.query(`DELETE FROM driftless_members WHERE expires_at <= ${NOW_MS}`);
+      // A lapsed member's row locked by its own transaction (it stopped in the middle of one) is left
+      // for a later heartbeat: waiting for it would hold this replica's renewal.
+      await tx.query(
+        `DELETE FROM driftless_members WHERE id IN (
+           SELECT id FROM driftless_members WHERE expires_at <= ${NOW_MS} FOR UPDATE SKIP LOCKED)`,
+      );
       await tx.query(
         `INSERT INTO driftless_members (id, host, pid, started_at, heartbeat_at, expires_at)
          VALUES ($1, $2, $3, $4, ${NOW_MS}, ${NOW_MS} + $5)
@@ -138,12 +143,21 @@ export class PostgresReplicas implements MembershipStore, OwnershipStore, Trigge
          VALUES ($1, NULL, 0, 0, 0) ON CONFLICT (target) DO NOTHING`,
         [target],
       );
+      // A lease row locked by another transaction is being renewed, taken or written under by its
+      // holder (or one that stopped in the middle): not free now, and not worth waiting for.
       const held = (
         await tx.query<LeaseRow & { live: boolean }>(
-          `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_target_leases WHERE target = $1 FOR UPDATE`,
+          `SELECT *, expires_at > ${NOW_MS} AS live FROM driftless_target_leases WHERE target = $1
+           FOR UPDATE SKIP LOCKED`,
           [target],
         )
-      ).rows[0] as LeaseRow & { live: boolean };
+      ).rows[0] as (LeaseRow & { live: boolean }) | undefined;
+      if (!held) {
+        const busy = (
+          await tx.query<LeaseRow>("SELECT * FROM driftless_target_leases WHERE target = $1", [target])
+        ).rows[0] as LeaseRow;
+        return { taken: false, holder: lease(busy) };
+      }
       if (held.owner === owner) {
         const renewed = (
           await tx.query<LeaseRow>(

@@ -75,7 +75,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
   readonly #password: string | undefined;
 
-  private constructor(resolved: ResolvedConnection, timeouts?: PostgresTimeouts) {
+  private constructor(resolved: ResolvedConnection, timeouts?: Partial<PostgresTimeouts>) {
     super();
     this.url = resolved.publicUrl;
     this.#password = resolved.password;
@@ -85,13 +85,13 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
 
   /**
    * Connects and migrates.
-   * @param timeouts - bounds on connecting and on each query (see {@link DEFAULT_TIMEOUTS})
+   * @param timeouts - bounds on connecting, on each query and on lock waits; those not given keep {@link DEFAULT_TIMEOUTS}
    * @throws StoreUnavailableError when the database cannot be reached
    * @throws SpecError naming the connection field that is wrong
    */
   static async open(
     connection: string | PostgresConnection,
-    timeouts?: PostgresTimeouts,
+    timeouts?: Partial<PostgresTimeouts>,
   ): Promise<PostgresStore> {
     const store = new PostgresStore(resolveConnection(connection), timeouts);
     try {
