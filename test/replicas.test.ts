@@ -3,6 +3,8 @@
 // revision is applied once per target whichever replica a command reaches,
 // a replica SIGKILLed in the middle of `up` is replaced and its stack
 // recovered, a replica paused past its lease cannot write stale status, and a
+// replica cut off from the database (a partition: its packets dropped, no
+// reset) stops its engine before another replica takes its targets, and a
 // database restart in the middle of a run is survived. A journalling dynamic
 // provider records every create and update with the content it wrote, so
 // double applies and overlapping updates of one stack show.
@@ -11,7 +13,7 @@
 // stays within its time on a 2-core machine; `make test-replicas` runs the
 // issue's full size, 60 targets, where every wait scales with the targets.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, copyFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PostgresStore, rendezvousOwner, type TargetSpec } from "@driftless/gitops";
@@ -19,8 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { type PostgresCluster, startPostgres } from "./support/postgres.js";
-import { describeProcesses, leftoverProcesses } from "./support/processes.js";
+import { describeProcesses, findProcesses, leftoverProcesses } from "./support/processes.js";
 import { replicaProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+import { startTcpProxy, type TcpProxy } from "./support/tcpProxy.js";
 import { until, untilAsync } from "./support/wait.js";
 
 const CHILD = fileURLToPath(new URL("./support/replicaChild.mjs", import.meta.url));
@@ -52,6 +55,8 @@ interface JournalEntry {
   readonly phase: "start" | "end";
   readonly start: number;
   readonly end?: number;
+  /** The provider process that wrote it. */
+  readonly pid: number;
 }
 
 describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, () => {
@@ -63,18 +68,24 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
   let journal: string;
   let targets: TargetSpec[];
   const replicas: Replica[] = [];
-  /** When a replica was SIGKILLed: a write it left unfinished ends there. */
-  let killedAt = Number.POSITIVE_INFINITY;
+  /** Each replica's own way to the database, so one can be cut off. */
+  const proxies = new Map<string, TcpProxy>();
+  /** When a replica's engine was SIGKILLed: a write it left unfinished ends at the first of these after its start. */
+  const cuts: number[] = [];
   const names = Array.from({ length: TARGETS }, (_, i) => `t${i}`);
 
-  const startReplica = (name: string): Replica => {
+  const startReplica = async (name: string): Promise<Replica> => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: cluster.port });
+    proxies.set(name, proxy);
+    const proxied = new URL(url);
+    proxied.port = String(proxy.port);
     const proc = spawn(
       process.execPath,
       [
         CHILD,
         JSON.stringify({
           dataDir: join(sandbox.dir, `data-${name}`),
-          store: url,
+          store: proxied.toString(),
           targets,
           replicas: REPLICAS,
         }),
@@ -150,15 +161,27 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
   /** Each target's owner from the leases, in one read. */
   const leaseOwners = async () => new Map((await db.listTargetLeases()).map((l) => [l.target, l.owner]));
   const ownerOf = async (target: string) => (await leaseOwners()).get(target);
-  /** No two updates of one target's stack overlapped; a write cut short by a kill ends at `cutAt`. */
-  const expectNoOverlap = (cutAt = killedAt) => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** No two updates of one target's stack overlapped; a write cut short by a kill ends at the kill. */
+  const expectNoOverlap = () => {
     const entries = readJournal();
     for (const t of names) {
       const ends = entries.filter((e) => e.writer === t && e.phase === "end");
       const cut = entries
         .filter((e) => e.writer === t && e.phase === "start" && !ends.some((x) => x.start === e.start))
-        .map((e) => ({ start: e.start, end: Math.min(cutAt, Date.now()) }));
-      const spans = [...ends.map((e) => ({ start: e.start, end: e.end as number })), ...cut].sort(
+        .map((e) => ({
+          start: e.start,
+          end: Math.min(Date.now(), ...cuts.filter((c) => c >= e.start)),
+          pid: e.pid,
+        }));
+      const spans = [...ends.map((e) => ({ start: e.start, end: e.end as number, pid: e.pid })), ...cut].sort(
         (a, b) => a.start - b.start,
       );
       for (let i = 1; i < spans.length; i++) {
@@ -208,7 +231,10 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
   });
 
   afterAll(async () => {
+    if (process.env.REPLICA_LOG_DIR && journal && existsSync(journal))
+      copyFileSync(journal, join(process.env.REPLICA_LOG_DIR, "journal.jsonl"));
     for (const replica of live()) replica.proc.kill("SIGKILL");
+    for (const proxy of proxies.values()) await proxy.close();
     await db?.close();
     await cluster?.dispose();
     sandbox?.dispose();
@@ -216,7 +242,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
 
   it("shares the targets of three replicas starting at once against an empty database", async () => {
     const v1 = commit("v1");
-    for (const name of ["a", "b", "c"]) startReplica(name);
+    for (const name of ["a", "b", "c"]) await startReplica(name);
     await until(() => replicas.every((r) => r.member), "every replica to start");
     await allApplied(v1);
     expect(writes("v1")).toEqual(names.map(() => 1));
@@ -281,7 +307,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
       SETTLE_MS,
     );
     process.kill(-victim.pid, "SIGKILL");
-    killedAt = Date.now();
+    cuts.push(Date.now());
     await victim.exited;
     await allApplied(v3);
     for (const t of victimTargets) expect(survivors.map((r) => r.member)).toContain(await ownerOf(t));
@@ -335,6 +361,9 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
       () => /; dropping it/.test(paused.stderr.slice(logged)),
       "the resumed replica to drop its targets",
     );
+    // Dropping them kills its engine at once: the provider in the middle of the update is gone
+    // (the update it left unfinished ends there).
+    cuts.push(await until(() => !alive(hit.pid) && Date.now(), "the resumed replica's provider to stop"));
     // Its run went on after it resumed, and the run's end was refused.
     await until(
       () => paused.stderr.slice(logged).includes("a stale write for the target was refused"),
@@ -350,17 +379,75 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     expectNoOverlap();
   });
 
+  it("stops the engine of a replica cut off from the database before another takes its targets", async () => {
+    const v5 = commit("v5", 8000);
+    const [cutOff, other] = await byOwned(live());
+    if (!cutOff || !other) throw new Error("two replicas should be left");
+    const cutTargets = await ownedBy(cutOff);
+    expect(cutTargets.length).toBeGreaterThan(0);
+    for (const t of names) other.send({ reconcile: t });
+    const hit = await until(
+      () =>
+        readJournal().find(
+          (e) => cutTargets.includes(e.writer) && e.phase === "start" && e.content.endsWith(":v5"),
+        ),
+      "the cut-off replica's update to start",
+      SETTLE_MS,
+    );
+    const logged = cutOff.stderr.length;
+    const proxy = proxies.get(cutOff.name) as TcpProxy;
+    proxy.cut();
+    try {
+      // Its engine (the CLI, the language host, the provider in the middle of the 8 s update) is
+      // gone before the lease it cannot renew lapses and the other replica takes the targets.
+      const engineGoneAt = await until(
+        () =>
+          findProcesses({ roots: [cutOff.pid] }).every(
+            (p) => p.pid === cutOff.pid || !/pulumi/.test(p.command),
+          ) && Date.now(),
+        "the cut-off replica's engine to stop",
+      );
+      cuts.push(engineGoneAt);
+      await until(async () => {
+        const owners = await leaseOwners();
+        return cutTargets.every((t) => owners.get(t) === other.member);
+      }, "the other replica to take the cut-off replica's targets");
+      // When the first of them changed hands, on the database's clock (the same machine's).
+      const takenAt = Number(
+        await cluster.psql(
+          `SELECT min(acquired_at) FROM driftless_target_leases WHERE target IN (${cutTargets.map((t) => `'${t}'`).join(", ")})`,
+          "replicas",
+        ),
+      );
+      expect(engineGoneAt).toBeLessThan(takenAt);
+      expect(cutOff.stderr.slice(logged)).toContain("could not renew the target leases in time");
+      // The update it was in the middle of never finished: it wrote nothing after the takeover.
+      expect(readJournal().some((e) => e.phase === "end" && e.start === hit.start)).toBe(false);
+    } finally {
+      proxy.heal();
+    }
+    await allApplied(v5);
+    await untilAsync(async () => (await openTriggers()) === 0, "every command to be done", SETTLE_MS);
+    expect((await db.listRuns(hit.writer, 5)).some((r) => r.result === "interrupted")).toBe(true);
+    // Back on the network, it rejoins by itself.
+    await untilAsync(
+      async () => (await db.listMembers()).some((m) => m.id === cutOff.member),
+      "the cut-off replica to rejoin",
+    );
+    expectNoOverlap();
+  });
+
   it("goes on after the database restarts in the middle of a run", async () => {
-    const v5 = commit("v5", 3000);
+    const v6 = commit("v6", 3000);
     await reconcileAll(live());
     await until(
-      () => readJournal().find((e) => e.phase === "start" && e.content.endsWith(":v5")),
+      () => readJournal().find((e) => e.phase === "start" && e.content.endsWith(":v6")),
       "an update to start",
       SETTLE_MS,
     );
     await cluster.stop();
     await cluster.start();
-    await allApplied(v5);
+    await allApplied(v6);
     await untilAsync(async () => (await openTriggers()) === 0, "every command to be done", SETTLE_MS);
     expect(live()).toHaveLength(2);
     expectNoOverlap();

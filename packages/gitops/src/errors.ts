@@ -149,6 +149,21 @@ export class ReconcilerStoppedError extends DriftlessError {
 }
 
 /**
+ * This replica stopped owning a target while a run of it was going on: its
+ * lease moved to another replica, or this one could not renew it in time and
+ * fenced itself. The run is aborted with it, and its engine is killed at once
+ * (no graceful cancel that would let an in-flight operation finish): another
+ * replica may own the stack by now.
+ */
+export class TargetLostError extends DriftlessError {
+  readonly target: string;
+  constructor(target: string, reason: string) {
+    super(`this replica stopped target "${target}": ${reason}`);
+    this.target = target;
+  }
+}
+
+/**
  * A write for a target was refused because the writer no longer owns it:
  * another replica took its lease (a higher epoch). The writer drops the target.
  */

@@ -46,6 +46,7 @@ export {
   StalledError,
   type StallReason,
   StoreUnavailableError,
+  TargetLostError,
   UnknownTargetError,
 } from "./errors.js";
 export { type ReconcilerEventName, type ReconcilerEvents, TypedEmitter } from "./events.js";

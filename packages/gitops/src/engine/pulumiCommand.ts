@@ -23,6 +23,7 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import type { PulumiCommand } from "@pulumi/pulumi/automation/index.js";
+import { TargetLostError } from "../errors.js";
 import { loadAutomation } from "./automation.js";
 import { ENGINE_ENV_ALLOWLIST, inheritedEnv } from "./env.js";
 import { dieWithThisProcessTree, ENGINE_TAG_ENV, killEngineProcesses, newEngineTag } from "./process.js";
@@ -114,7 +115,11 @@ export const ENGINE_LOG_ROTATION: Readonly<Record<string, string>> = {
 export interface RunPulumiOptions {
   readonly onOutput?: ((data: string) => void) | undefined;
   readonly onError?: ((data: string) => void) | undefined;
-  /** Aborting sends SIGINT (the engine cancels cleanly), then SIGKILL after {@link CANCEL_KILL_AFTER_MS}. */
+  /**
+   * Aborting sends SIGINT (the engine cancels cleanly), then SIGKILL after
+   * {@link CANCEL_KILL_AFTER_MS}; aborting with a `TargetLostError` SIGKILLs
+   * the CLI and its plugins at once.
+   */
   readonly signal?: AbortSignal | undefined;
 }
 
@@ -157,6 +162,12 @@ export async function runPulumi(
 
     let killTimer: NodeJS.Timeout | undefined;
     const cancel = () => {
+      // A replica that lost the target must not let an in-flight operation finish: another may own the stack.
+      if (signal?.reason instanceof TargetLostError) {
+        killGroup(child.pid);
+        killEngineProcesses(tag);
+        return;
+      }
       child.kill("SIGINT");
       killTimer = setTimeout(() => killGroup(child.pid), CANCEL_KILL_AFTER_MS);
     };

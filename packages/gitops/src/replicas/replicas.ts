@@ -11,7 +11,7 @@
 import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { SpecError } from "../errors.js";
+import { SpecError, TargetLostError } from "../errors.js";
 import type { Acquired, Store } from "../store/store.js";
 import type { Fence, StoredTrigger } from "../types.js";
 
@@ -261,7 +261,7 @@ export class ReplicaSet {
     this.#owned.delete(target);
     const reason = why ?? "another replica owns the target now";
     this.#log.warn({ target, epoch: owned.epoch }, `${reason}; dropping it`);
-    owned.abort.abort(new Error(`this replica stopped target "${target}": ${reason}`));
+    owned.abort.abort(new TargetLostError(target, reason));
     this.#host.drop(target, true);
   }
 
