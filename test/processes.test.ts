@@ -69,7 +69,11 @@ describe("engine processes", () => {
     ...extra,
   });
 
-  const writeConfig = (extra: Record<string, unknown> = {}, config: Record<string, string> = {}) => {
+  const writeConfig = (
+    extra: Record<string, unknown> = {},
+    config: Record<string, string> = {},
+    service: Record<string, unknown> = {},
+  ) => {
     // A new revision too, so a server starting up has a run to make.
     repo.commit({}, `round ${round + 1}`);
     writeFileSync(
@@ -80,6 +84,7 @@ describe("engine processes", () => {
         installDependencies: false,
         tokens: [{ env: "DRIFTLESS_TEST_TOKEN" }],
         targets: [target(extra, config)],
+        ...service,
       }),
     );
   };
@@ -168,8 +173,9 @@ describe("engine processes", () => {
 
   it("leaves nothing running after a run that timed out, even when the engine will not stop", async () => {
     // The update outlasts the timeout and the engine's clean cancel (which
-    // waits for the slow create), so the CLI is killed after its grace.
-    writeConfig({ timeout: "20s" }, { delayMs: "120000" });
+    // waits for the slow create), so the CLI is killed after its grace
+    // (`cancelGrace`, 30 s by default).
+    writeConfig({ timeout: "20s" }, { delayMs: "120000" }, { cancelGrace: "5s" });
     const run = watch(driftless("reconcile", "site", "--config", configFile));
     const { code, stderr } = await run.exited;
     expect(code, stderr.slice(-2000)).not.toBe(0);

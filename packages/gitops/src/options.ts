@@ -100,6 +100,15 @@ export interface ReconcilerOptions {
    * @default []
    */
   readonly inheritEnv?: readonly string[];
+  /**
+   * How long the default engine, once a run is cancelled (its timeout, a
+   * cancel, `stop()` after its grace), waits for the Pulumi CLI to stop cleanly
+   * after SIGINT before it SIGKILLs it and its plugins. Pulumi's clean cancel
+   * lets operations in flight finish, so a slow create can hold it. Ignored
+   * when `engine` is given (pass it to `new PulumiEngine({ cancelGraceMs })`).
+   * @default 30000
+   */
+  readonly cancelGraceMs?: number;
 }
 
 /** Options for one requested run. */
@@ -221,6 +230,15 @@ export function checkOptions(options: ReconcilerOptions): void {
       { path: "concurrency", message: `must be a whole number of at least 1, got ${options.concurrency}` },
     ]);
   }
+  const grace = options.cancelGraceMs;
+  if (grace !== undefined && (!Number.isInteger(grace) || grace < 0)) {
+    throw new SpecError("Reconciler options", [
+      {
+        path: "cancelGraceMs",
+        message: `must be a whole number of milliseconds of at least 0, got ${grace}`,
+      },
+    ]);
+  }
 }
 
 /** Validates the options and fills in the defaults (opening the default store). */
@@ -235,7 +253,9 @@ export async function resolveOptions(options: ReconcilerOptions): Promise<Resolv
     store,
     ownsStore: !isStore(given),
     stateBackend: store instanceof PostgresStore ? store.stateBackend() : undefined,
-    engine: options.engine ?? new PulumiEngine(),
+    engine:
+      options.engine ??
+      new PulumiEngine(options.cancelGraceMs !== undefined ? { cancelGraceMs: options.cancelGraceMs } : {}),
     source: options.source ?? new GitSource({ dataDir }),
     logger:
       options.logger ??

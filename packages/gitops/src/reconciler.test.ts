@@ -49,6 +49,14 @@ describe("Reconciler", () => {
       );
     });
 
+    it.each([[-1], [2.5]])("rejects a cancelGraceMs of %d", async (cancelGraceMs) => {
+      await expect(Reconciler.create({ dataDir: dir, source, cancelGraceMs })).rejects.toThrowError(
+        new RegExp(
+          `\`cancelGraceMs\` must be a whole number of milliseconds of at least 0, got ${cancelGraceMs}`,
+        ),
+      );
+    });
+
     it("rejects a missing data directory and a bad target spec", async () => {
       await expect(Reconciler.create({ dataDir: "", engine, source })).rejects.toThrowError(/`dataDir`/);
       await expect(

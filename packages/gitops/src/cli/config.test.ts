@@ -31,7 +31,15 @@ describe("the service config", () => {
     expect(config.webhooks).toEqual({ github: { env: "GH" } });
     expect(config.targets.map((t) => t.name)).toEqual(["site"]);
     expect(config.shutdownGraceMs).toBe(30_000);
+    expect(config.cancelGraceMs).toBeUndefined();
     expect(config.installDependencies).toBe(true);
+  });
+
+  it("reads how long a cancelled engine gets to stop, and refuses a value that is not a duration", () => {
+    expect(parseConfig(`${base}cancelGrace: 5s\n`, "/etc/driftless/driftless.yaml").cancelGraceMs).toBe(5000);
+    expect(() => parseConfig(`${base}cancelGrace: soon\n`, "/etc/driftless/driftless.yaml")).toThrow(
+      /cancelGrace/,
+    );
   });
 
   it("reads notify providers and the fork policy, secrets as references resolved against the file", () => {

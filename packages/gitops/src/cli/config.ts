@@ -50,6 +50,8 @@ export interface DriftlessConfig {
   readonly inheritEnv: readonly string[];
   /** Grace period for runs in progress at shutdown, in milliseconds. */
   readonly shutdownGraceMs: number;
+  /** How long a cancelled engine gets to stop cleanly before it is killed (`cancelGrace`), in milliseconds. */
+  readonly cancelGraceMs?: number;
   /**
    * The PostgreSQL store (`postgres://…`, or its parts with `password: { env }`
    * / `{ file }`); SQLite in `dataDir` when unset.
@@ -181,6 +183,7 @@ const configSchema = z.strictObject({
     )
     .optional(),
   shutdownGrace: duration.optional(),
+  cancelGrace: duration.optional(),
   targets: z.array(z.unknown(), { error: "must be a list of targets" }).optional(),
   // Checked apart (storeSchema): its value may hold a password, which errors must not echo.
   store: z.unknown().optional(),
@@ -378,6 +381,9 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     inheritEnv: config.inheritEnv ?? [],
     shutdownGraceMs:
       config.shutdownGrace === undefined ? 30_000 : (parseDuration(config.shutdownGrace) as number),
+    ...(config.cancelGrace !== undefined
+      ? { cancelGraceMs: parseDuration(config.cancelGrace) as number }
+      : {}),
     notify: (config.notify ?? []).map((p) => anchorProvider(p as NotifyProvider, baseDir)),
     pullRequests: { forks: config.pullRequests?.forks ?? false },
     targets,

@@ -45,6 +45,7 @@ export function openReconciler(
     concurrency: config.concurrency,
     installDependencies: config.installDependencies,
     inheritEnv: config.inheritEnv,
+    ...(config.cancelGraceMs !== undefined ? { cancelGraceMs: config.cancelGraceMs } : {}),
     secrets: serviceSecrets(config),
     ...(given !== undefined ? { store: given } : {}),
     ...(serve && config.replicas !== undefined ? { replicas: config.replicas } : {}),

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import type { ConfigMap, PulumiCommand, Stack } from "@pulumi/pulumi/automation/index.js";
-import { StateMovedError } from "../errors.js";
+import { SpecError, StateMovedError } from "../errors.js";
 import { sha256, stableJson } from "../util.js";
 import { loadAutomation } from "./automation.js";
 import { stackSettingsFile, withDeleteFirst } from "./deleteFirst.js";
@@ -8,7 +8,7 @@ import { asRefreshEvent, maskedOutputs, StepCollector } from "./events.js";
 import { clearDeadLocks, guard, waitWhileLocked } from "./failures.js";
 import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
 import { PlanWatch } from "./planWatch.js";
-import { guardedPulumiCommand } from "./pulumiCommand.js";
+import { CANCEL_KILL_AFTER_MS, guardedPulumiCommand } from "./pulumiCommand.js";
 import type {
   ApplyResult,
   DriftedResource,
@@ -30,6 +30,25 @@ export { EngineProgressRenderer } from "./events.js";
 export class PulumiEngine implements Engine {
   /** Engine operations started; a no-op reconcile must leave this unchanged. */
   invocations = 0;
+  readonly #cancelGraceMs: number;
+
+  /**
+   * @param options.cancelGraceMs - how long a cancelled CLI gets to stop cleanly after SIGINT
+   *   before it and its plugins are SIGKILLed (default {@link CANCEL_KILL_AFTER_MS})
+   * @throws SpecError when `cancelGraceMs` is not a whole number of milliseconds ≥ 0
+   */
+  constructor(options: { readonly cancelGraceMs?: number } = {}) {
+    const grace = options.cancelGraceMs ?? CANCEL_KILL_AFTER_MS;
+    if (!Number.isInteger(grace) || grace < 0) {
+      throw new SpecError("PulumiEngine options", [
+        {
+          path: "cancelGraceMs",
+          message: `must be a whole number of milliseconds of at least 0, got ${grace}`,
+        },
+      ]);
+    }
+    this.#cancelGraceMs = grace;
+  }
   // One stack handle per request: a run's preview and up share the selected
   // stack and its config instead of paying for them twice.
   readonly #stacks = new WeakMap<StackRequest, Promise<Stack>>();
@@ -244,7 +263,7 @@ export class PulumiEngine implements Engine {
 
   async #selectStack(request: StackRequest): Promise<Stack> {
     // The CLI's version is checked once per engine, not once per workspace.
-    this.#command ??= guardedPulumiCommand();
+    this.#command ??= guardedPulumiCommand("pulumi", this.#cancelGraceMs);
     const pulumiCommand = await this.#command;
     const { LocalWorkspace, Stack, StackAlreadyExistsError, StackNotFoundError } = await loadAutomation();
     const backendDir = fileBackendDir(request.backend);

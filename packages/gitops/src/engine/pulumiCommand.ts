@@ -66,7 +66,10 @@ type RunCommand = (
  * The Pulumi CLI on PATH as a `PulumiCommand` for `LocalWorkspace`, started
  * with {@link runPulumi}. Kills what earlier, dead owners left behind first.
  */
-export async function guardedPulumiCommand(command = "pulumi"): Promise<PulumiCommand> {
+export async function guardedPulumiCommand(
+  command = "pulumi",
+  cancelGraceMs = CANCEL_KILL_AFTER_MS,
+): Promise<PulumiCommand> {
   killEngineProcesses();
   const { PulumiCommand } = await loadAutomation();
   const { stdout } = await runPulumi(command, ["version"], process.cwd(), {});
@@ -79,7 +82,7 @@ export async function guardedPulumiCommand(command = "pulumi"): Promise<PulumiCo
       full,
       cwd,
       { ...additionalEnv, PULUMI_AUTOMATION_API: "true" },
-      { onOutput, onError, signal },
+      { onOutput, onError, signal, cancelGraceMs },
     );
   };
   Object.defineProperties(cli, {
@@ -121,6 +124,8 @@ export interface RunPulumiOptions {
    * the CLI and its plugins at once.
    */
   readonly signal?: AbortSignal | undefined;
+  /** How long a cancelled CLI gets after SIGINT before it is SIGKILLed. @default CANCEL_KILL_AFTER_MS */
+  readonly cancelGraceMs?: number | undefined;
 }
 
 /**
@@ -169,7 +174,7 @@ export async function runPulumi(
         return;
       }
       child.kill("SIGINT");
-      killTimer = setTimeout(() => killGroup(child.pid), CANCEL_KILL_AFTER_MS);
+      killTimer = setTimeout(() => killGroup(child.pid), options.cancelGraceMs ?? CANCEL_KILL_AFTER_MS);
     };
     const { signal } = options;
     if (signal?.aborted) cancel();
