@@ -4,11 +4,14 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import {
+  type DriftlessServer,
   type PulumiEngine as Engine,
+  listen,
   PulumiEngine,
   Reconciler,
   type ReconcilerEvents,
   type TargetSpec,
+  type TargetStatus,
 } from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,6 +21,7 @@ import { type GitHttpServer, startGitHttp } from "./support/gitHttp.js";
 import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
 
 const SECRET = "tok-SECRET-5f1d2c9a";
+const TOKEN = "reconciler-test-token";
 
 describe("reconciling a Git repository with the real engine", () => {
   let sandbox: EngineSandbox;
@@ -25,6 +29,7 @@ describe("reconciling a Git repository with the real engine", () => {
   let http: GitHttpServer;
   let engine: Engine;
   let reconciler: Reconciler;
+  let server: DriftlessServer;
   let logText = "";
   const events: { name: keyof ReconcilerEvents; payload: unknown }[] = [];
   let outDir: string;
@@ -45,6 +50,12 @@ describe("reconciling a Git repository with the real engine", () => {
   });
 
   const page = (name: string) => readFileSync(join(outDir, name), "utf8");
+  /** A read of the HTTP API or the dashboard, as a token holder sees it. */
+  const api = async (path: string) => {
+    const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(res.status, path).toBe(200);
+    return res.text();
+  };
 
   beforeAll(async () => {
     sandbox = engineSandbox();
@@ -69,6 +80,7 @@ describe("reconciling a Git repository with the real engine", () => {
       installDependencies: false,
       targets: [spec()],
     });
+    server = await listen(reconciler, { port: 0, tokens: [TOKEN] });
     for (const name of [
       "run.started",
       "run.finished",
@@ -82,6 +94,7 @@ describe("reconciling a Git repository with the real engine", () => {
   });
 
   afterAll(async () => {
+    await server?.shutdown({ graceMs: 1000 });
     await reconciler?.stop({ graceMs: 1000 });
     await http?.close();
     sandbox?.dispose();
@@ -152,6 +165,24 @@ describe("reconciling a Git repository with the real engine", () => {
       status: true,
       reason: "ProgramFailed",
     });
+    // No preview finished: whether the site drifted since the last check is not known.
+    const notChecked = {
+      type: "Drifted",
+      status: "Unknown",
+      reason: "NotChecked",
+      message: expect.stringContaining(`not checked since ${status.lastDriftCheckAt}`),
+    };
+    expect(status.lastDriftCheckAt).toBeDefined();
+    expect(status.conditions.find((c) => c.type === "Drifted")).toMatchObject(notChecked);
+    // The same in the status JSON, the target's page and the run's page.
+    const json = JSON.parse(await api("/targets/site")) as { status: TargetStatus };
+    expect(json.status.conditions.find((c) => c.type === "Drifted")).toMatchObject(notChecked);
+    expect(await api("/ui/targets/site")).toMatch(
+      /<th scope="row">Drifted<\/th><td>Unknown<\/td><td>NotChecked<\/td><td>not checked since /,
+    );
+    const runPage = await api(`/ui/runs/${run.id}`);
+    expect(runPage).not.toContain("none found");
+    expect(runPage).toContain("not checked: the run ended before its preview finished");
     // The same revision is not retried by the scheduler.
     const before = engine.invocations;
     expect((await reconciler.reconcile("site", { trigger: "interval", force: false })).result).toBe(
@@ -166,6 +197,23 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(run.result).toBe("unchanged");
     expect((await reconciler.status("site")).lastAppliedRevision).toBe(reverted);
     expect(events.some((e) => e.name === "recovered")).toBe(true);
+    // Its preview finished: drift is known again.
+    expect((await reconciler.status("site")).conditions.find((c) => c.type === "Drifted")).toMatchObject({
+      status: false,
+      reason: "InSync",
+    });
+  });
+
+  it("does not call a target in sync that could not reach its repository", async () => {
+    reconciler.addTarget(
+      spec({ name: "site-gone", repo: `file://${join(sandbox.dir, "gone.git")}`, stack: "gone" }),
+    );
+    const run = await reconciler.reconcile("site-gone");
+    expect(run.result).toBe("failed");
+    const drifted = (await reconciler.status("site-gone")).conditions.find((c) => c.type === "Drifted");
+    expect(drifted).toMatchObject({ status: "Unknown", reason: "NotChecked" });
+    expect(drifted?.message).toMatch(/^never checked: run .* ended before its preview finished$/);
+    await reconciler.removeTarget("site-gone");
   });
 
   it("rolls the infrastructure back with git revert", async () => {

@@ -158,6 +158,7 @@ export type {
 } from "./store/store.js";
 export type {
   Condition,
+  ConditionStatus,
   ConditionType,
   Fence,
   Member,

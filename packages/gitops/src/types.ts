@@ -8,10 +8,18 @@ import type { ChangeCounts, DriftedResource, PlannedStep } from "./engine/types.
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
 export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
 
+/**
+ * A condition's status: true, false, or `"Unknown"` when it cannot be told
+ * (Kubernetes conditions are True, False or Unknown). Only `Drifted` is ever
+ * `"Unknown"`: no drift check has completed since the last change. Compare
+ * with `=== true`: `"Unknown"` is truthy.
+ */
+export type ConditionStatus = boolean | "Unknown";
+
 /** One condition of a target's status. */
 export interface Condition {
   readonly type: ConditionType;
-  readonly status: boolean;
+  readonly status: ConditionStatus;
   /** CamelCase reason, stable for aggregation (e.g. `Applied`, `GateRefused`). */
   readonly reason: string;
   readonly message: string;

@@ -64,9 +64,10 @@ function unknownTarget(config: DriftlessConfig, name: string, known: readonly st
   return EXIT.failed;
 }
 
+/** A condition's status in a table cell: `true`, `false`, `unknown` (not checked), or `-` when absent. */
 function condition(status: TargetStatus, type: string): string {
   const found = status.conditions.find((c) => c.type === type);
-  return found ? String(found.status) : "-";
+  return found ? String(found.status).toLowerCase() : "-";
 }
 
 /** `driftless status [target]`: a table of every target's conditions, or one target's. */
@@ -112,7 +113,7 @@ export async function statusCommand(
       ago(s.lastAppliedAt),
       condition(s, "Drifted"),
       condition(s, "Suspended") === "true" ? "true" : "false",
-      ready && !ready.status ? (ready.message.split("\n")[0] ?? "") : "",
+      ready && ready.status !== true ? (ready.message.split("\n")[0] ?? "") : "",
     ];
   });
   io.out.write(

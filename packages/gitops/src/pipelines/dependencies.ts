@@ -68,7 +68,7 @@ export function blockingDependency(rt: Runtime, target: ResolvedTarget): string 
     if (!rt.targets.has(dep)) return `dependency "${dep}" is not managed`;
     if (rt.queue.busy(dep)) return `dependency "${dep}" has a run in progress`;
     const ready = condition(rt.recorder.status(dep), "Ready");
-    if (!ready?.status) {
+    if (ready?.status !== true) {
       return `dependency "${dep}" is not ready${ready ? ` (${ready.reason})` : " (never applied)"}`;
     }
   }

@@ -119,11 +119,12 @@ export function soak(
   if (!policy.requireHealthy) return { dueAt: appliedAt + policy.afterMs };
   const condition = (type: ConditionType) => upstream.conditions.find((c) => c.type === type);
   const ready = condition("Ready");
-  if (!ready?.status) {
+  if (ready?.status !== true) {
     return { waitingFor: `"${policy.from}" is not ready (${ready?.reason ?? "never applied"})` };
   }
+  // Drift not checked since a run that ended early (`"Unknown"`) is not drift found.
   for (const type of ["Stalled", "Drifted"] as const) {
-    if (condition(type)?.status) return { waitingFor: `"${policy.from}" is ${type.toLowerCase()}` };
+    if (condition(type)?.status === true) return { waitingFor: `"${policy.from}" is ${type.toLowerCase()}` };
   }
   return { dueAt: Math.max(appliedAt, Date.parse(ready.since)) + policy.afterMs };
 }

@@ -12,6 +12,8 @@ import {
   useReconciler,
 } from "../reconciler.test-support.js";
 import type { TargetSpec } from "../spec/spec.js";
+import type { TargetStatus } from "../types.js";
+import { soak } from "./promotion.js";
 
 describe("Reconciler promotion", () => {
   let dir: string;
@@ -173,5 +175,25 @@ describe("Reconciler promotion", () => {
       await r.reconcile("prod", { trigger: "promotion", force: false });
       expect((await r.status("prod")).lastAppliedRevision).toBe(REV_A);
     });
+  });
+});
+
+describe("soak with requireHealthy", () => {
+  const policy = { from: "staging", afterMs: 1000, requireHealthy: true };
+  const at = "2026-01-01T00:00:00.000Z";
+  const upstream = (drifted: TargetStatus["conditions"][number]["status"]): TargetStatus => ({
+    name: "staging",
+    lastAppliedRevision: REV_A,
+    revisionAppliedAt: at,
+    conditions: [
+      { type: "Ready", status: true, reason: "Applied", message: "", since: at },
+      { type: "Drifted", status: drifted, reason: "x", message: "", since: at },
+    ],
+    updatedAt: at,
+  });
+
+  it("waits for drift found, not for drift not checked since a run that ended early", () => {
+    expect(soak(policy, upstream(true))).toEqual({ waitingFor: '"staging" is drifted' });
+    expect(soak(policy, upstream("Unknown"))).toEqual({ dueAt: Date.parse(at) + 1000 });
   });
 });

@@ -77,7 +77,7 @@ export function decide(input: DecideInput): Decision {
   // and a ref that moved off a stalled revision back to an applied one leaves
   // a stall to clear: the next check runs, whatever the revision.
   const cancelled = status.conditions.some(
-    (c) => c.type === "Ready" && !c.status && c.reason === "Cancelled",
+    (c) => c.type === "Ready" && c.status === false && c.reason === "Cancelled",
   );
   const leftStall = status.stalledRevision !== undefined && status.stalledRevision !== revision;
   const unfinished = input.needsRecovery || cancelled || leftStall;

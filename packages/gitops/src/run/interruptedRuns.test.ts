@@ -173,8 +173,8 @@ describe("a run that did not finish", () => {
     const stalled = await r.reconcile("site");
     expect(stalled.result).toBe("stalled");
     expect(condition(await r.status("site"), "Drifted")).toMatchObject({
-      status: false,
-      reason: "Unknown",
+      status: "Unknown",
+      reason: "NotChecked",
       message: expect.stringContaining(`not checked since ${checkedAt}`),
     });
     const view = { base: "/ui", session: undefined, canAct: false };

@@ -8,6 +8,7 @@ import type { StallReason } from "../errors.js";
 import type { ReconcilerEvents } from "../events.js";
 import type {
   Condition,
+  ConditionStatus,
   ConditionType,
   PendingApproval,
   RunRecord,
@@ -28,7 +29,7 @@ export const WAITING_REASONS: ReadonlySet<string> = new Set([
 export function setCondition(
   conditions: readonly Condition[],
   type: ConditionType,
-  status: boolean,
+  status: ConditionStatus,
   reason: string,
   message: string,
   now: Date = new Date(),
@@ -46,7 +47,7 @@ export function condition(status: TargetStatus, type: ConditionType): Condition 
 /** Whether scheduled runs are suspended: the Suspended condition, else the spec's `suspend`. */
 export function isSuspended(status: TargetStatus | undefined, specSuspend: boolean): boolean {
   const suspended = status ? condition(status, "Suspended") : undefined;
-  return suspended ? suspended.status : specSuspend;
+  return suspended ? suspended.status === true : specSuspend;
 }
 
 /** The status of a target never seen before. */
@@ -163,13 +164,8 @@ export function finishStatus(
   const now = nowDate.toISOString();
   const events: StatusEvent[] = [];
   const filesToDelete: string[] = [];
-  const set = (
-    cs: readonly Condition[],
-    type: ConditionType,
-    status: boolean,
-    reason: string,
-    message: string,
-  ) => setCondition(cs, type, status, reason, message, nowDate);
+  const set: SetCondition = (cs, type, status, reason, message) =>
+    setCondition(cs, type, status, reason, message, nowDate);
   let conditions = before.conditions;
   // A run ran: the retry it was (or that waited) is done; a failure schedules the next.
   const { retryAt: _r, ...kept } = before;
@@ -181,8 +177,8 @@ export function finishStatus(
   const revision = run.revision;
   const wasUnhealthy = conditions.some(
     (c) =>
-      (c.type === "Stalled" && c.status) ||
-      (c.type === "Ready" && !c.status && !WAITING_REASONS.has(c.reason)),
+      (c.type === "Stalled" && c.status === true) ||
+      (c.type === "Ready" && c.status === false && !WAITING_REASONS.has(c.reason)),
   );
   if (revision) next = { ...next, lastAttemptedRevision: revision };
   // A detect or preview target found nothing to change: in sync, yet it applied nothing.
@@ -321,30 +317,33 @@ export function finishStatus(
   return { status: { ...next, conditions, updatedAt: now }, events, filesToDelete };
 }
 
-/** `Drifted=False` reason `Unknown`: no drift check completed since the time in its message. */
-export const DRIFT_UNKNOWN = "Unknown";
+/** `Drifted` reason while its status is `"Unknown"`: no drift check completed since the time in its message. */
+export const DRIFT_NOT_CHECKED = "NotChecked";
+
+type SetCondition = (
+  cs: readonly Condition[],
+  type: ConditionType,
+  status: ConditionStatus,
+  reason: string,
+  message: string,
+) => Condition[];
 
 /**
  * The Drifted condition after a run that ended before it applied or
  * reported (failed, stalled, cancelled): drift it found, or found before and
  * not put back, stays found; a run whose preview finished checked; one that
  * ended before (a program that does not run, an unreachable repository, a
- * cancel) checked nothing, so the drift is `Unknown` since the last check.
+ * cancel) checked nothing, so whether the target drifted is `"Unknown"`
+ * (reason `NotChecked`) since the last check.
  */
 function driftAfterUnfinishedRun(
   conditions: readonly Condition[],
   before: TargetStatus,
   run: RunRecord,
-  set: (
-    cs: readonly Condition[],
-    type: ConditionType,
-    status: boolean,
-    reason: string,
-    message: string,
-  ) => Condition[],
+  set: SetCondition,
 ): Condition[] {
-  const drifted = conditions.find((c) => c.type === "Drifted");
-  if (run.drift && !drifted?.status)
+  const drifted = conditions.find((c) => c.type === "Drifted")?.status === true;
+  if (run.drift && !drifted)
     return set(
       conditions,
       "Drifted",
@@ -352,15 +351,15 @@ function driftAfterUnfinishedRun(
       "DriftDetected",
       `drift found by run ${run.id}: ${formatCounts(run.counts)}`,
     );
-  if (run.drift || drifted?.status) return [...conditions];
+  if (run.drift || drifted) return [...conditions];
   if (run.counts) return set(conditions, "Drifted", false, "InSync", "live state matches the recorded state");
   const since = before.lastDriftCheckAt;
   const why = `run ${run.id} ended before its preview finished`;
   return set(
     conditions,
     "Drifted",
-    false,
-    DRIFT_UNKNOWN,
+    "Unknown",
+    DRIFT_NOT_CHECKED,
     since ? `not checked since ${since}: ${why}` : `never checked: ${why}`,
   );
 }

@@ -4,7 +4,7 @@
  * waits for. Pure: the pages render what these return.
  */
 import { condition } from "../../run/status.js";
-import type { TargetStatus } from "../../types.js";
+import type { ConditionStatus, TargetStatus } from "../../types.js";
 import { formatCounts } from "../../util.js";
 
 /** A target's state in one word; `NotReady` is Ready=False, `Unknown` a target never run. */
@@ -35,7 +35,7 @@ export function displayState(
 ): { readonly state: DisplayState; readonly reason: string; readonly message: string } {
   const on = (type: Parameters<typeof condition>[1]) => {
     const c = condition(status, type);
-    return c?.status ? c : undefined;
+    return c?.status === true ? c : undefined;
   };
   const reconciling = on("Reconciling");
   if (reconciling) return { state: "Reconciling", reason: reconciling.reason, message: reconciling.message };
@@ -46,7 +46,17 @@ export function displayState(
   if (suspended) return { state: "Suspended", reason: "Suspended", message: "scheduled runs are suspended" };
   const ready = condition(status, "Ready");
   if (!ready) return { state: "Unknown", reason: "NeverRun", message: "no run has finished yet" };
-  return { state: ready.status ? "Ready" : "NotReady", reason: ready.reason, message: ready.message };
+  return {
+    state: ready.status === true ? "Ready" : "NotReady",
+    reason: ready.reason,
+    message: ready.message,
+  };
+}
+
+/** A condition's status in words, as Kubernetes writes it: `True`, `False` or `Unknown`. */
+export function conditionStatusText(status: ConditionStatus): "True" | "False" | "Unknown" {
+  if (status === "Unknown") return "Unknown";
+  return status ? "True" : "False";
 }
 
 /** What the target waits for (approval, change window, promotion soak, dependency), if anything. */
@@ -63,7 +73,8 @@ export function waitingFor(status: TargetStatus): string | undefined {
     }`;
   }
   const ready = condition(status, "Ready");
-  if (ready && !ready.status && ready.reason === "DependencyNotReady") return `dependency: ${ready.message}`;
+  if (ready && ready.status === false && ready.reason === "DependencyNotReady")
+    return `dependency: ${ready.message}`;
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
 import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
-import { displayState, duration, waitingFor } from "./state.js";
+import { conditionStatusText, displayState, duration, waitingFor } from "./state.js";
 
 /** Actions a target offers now, as [action, label]. */
 export function targetActions(target: ResolvedTarget, status: TargetStatus): [string, string][] {
@@ -72,7 +72,7 @@ ${actions}
 <table><thead><tr><th scope="col">Type</th><th scope="col">Status</th><th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Since</th></tr></thead>
 <tbody>${conditions.map(
     (c) =>
-      html`<tr><th scope="row">${c.type}</th><td>${c.status ? "True" : "False"}</td><td>${c.reason}</td><td>${c.message}</td><td>${timeAt(c.since)}</td></tr>`,
+      html`<tr><th scope="row">${c.type}</th><td>${conditionStatusText(c.status)}</td><td>${c.reason}</td><td>${c.message}</td><td>${timeAt(c.since)}</td></tr>`,
   )}</tbody></table></section>
 <section aria-labelledby="h-graph"><h2 id="h-graph">Dependencies and promotions</h2>
 ${graphHtml(view, target, reconciler.targets(), stateOf)}</section>

@@ -8,9 +8,9 @@ import type { Condition, RunRecord, TargetStatus } from "../../types.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
 import { csrfValid, Sessions, sessionCookie, sessionKey } from "./session.js";
-import { displayState, waitingFor } from "./state.js";
+import { conditionStatusText, displayState, waitingFor } from "./state.js";
 
-const cond = (type: Condition["type"], status: boolean, reason: string): Condition => ({
+const cond = (type: Condition["type"], status: Condition["status"], reason: string): Condition => ({
   type,
   status,
   reason,
@@ -63,6 +63,18 @@ describe("displayState", () => {
       reason: "AwaitingApproval",
     });
     expect(displayState(status([]), false).state).toBe("Unknown");
+    // Drift not checked since a run that ended early is not drift found.
+    expect(displayState(status([ready, cond("Drifted", "Unknown", "NotChecked")]), false).state).toBe(
+      "Ready",
+    );
+  });
+
+  it("names a condition's status as Kubernetes does, Unknown included", () => {
+    expect([true, false, "Unknown"].map((s) => conditionStatusText(s as Condition["status"]))).toEqual([
+      "True",
+      "False",
+      "Unknown",
+    ]);
   });
 
   it("says what a target waits for", () => {
