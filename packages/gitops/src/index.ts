@@ -127,6 +127,7 @@ export {
   type ResolvedTarget,
   resolveTarget,
   type SecretSource,
+  type SshKeySource,
   type TargetSpec,
 } from "./spec/spec.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./spec/windows.js";

@@ -42,6 +42,15 @@ describe("the service config", () => {
     );
   });
 
+  it("resolves an SSH key file relative to the file, and leaves an { env } key alone", () => {
+    const target = (auth: string) =>
+      parseConfig(`${base}    auth: ${auth}\n`, "/etc/driftless/driftless.yaml").targets[0]?.auth;
+    expect(target("{ sshKey: { file: keys/deploy } }")).toEqual({
+      sshKey: { file: "/etc/driftless/keys/deploy" },
+    });
+    expect(target("{ sshKey: { env: DEPLOY_KEY } }")).toEqual({ sshKey: { env: "DEPLOY_KEY" } });
+  });
+
   it("reads notify providers and the fork policy, secrets as references resolved against the file", () => {
     const config = parseConfig(
       `${base}notify:

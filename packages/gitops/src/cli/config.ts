@@ -256,6 +256,7 @@ function anchorTarget(spec: Record<string, unknown>, base: string): TargetSpec {
   if (out.auth && typeof out.auth === "object") {
     const auth = { ...(out.auth as Record<string, unknown>) };
     if (auth.token !== undefined) auth.token = anchored(auth.token as SecretSource, base);
+    if (auth.sshKey !== undefined) auth.sshKey = anchored(auth.sshKey as SecretSource, base);
     for (const key of ["sshKeyPath", "knownHostsPath"]) {
       if (typeof auth[key] === "string" && !isAbsolute(auth[key] as string))
         auth[key] = resolve(base, auth[key] as string);

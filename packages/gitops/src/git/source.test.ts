@@ -430,5 +430,10 @@ describe("gitEnv", () => {
     expect(gitEnv({ sshKeyPath: "/k/id", knownHostsPath: "/k/it's" }).GIT_SSH_COMMAND).toBe(
       "ssh -i '/k/id' -o IdentitiesOnly=yes -o BatchMode=yes -o UserKnownHostsFile='/k/it'\\''s' -o StrictHostKeyChecking=yes",
     );
+    // A key from a secret source is in the file GitSource wrote for the command.
+    expect(gitEnv({ sshKey: { env: "DEPLOY_KEY" } }, "/data/ssh/key-1").GIT_SSH_COMMAND).toMatch(
+      /^ssh -i '\/data\/ssh\/key-1' /,
+    );
+    expect(() => gitEnv({ sshKey: { env: "DEPLOY_KEY" } })).toThrowError(/needs the key in a file/);
   });
 });

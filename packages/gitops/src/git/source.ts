@@ -1,9 +1,10 @@
 // Where revisions come from: the `Source` interface and `GitSource` (bare mirrors, worktrees, tokens kept out of argv and disk).
-import { existsSync, mkdirSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RetryableError, StalledError } from "../errors.js";
 import { publicRepoUrl, readSecret } from "../spec/secrets.js";
-import type { GitAuth } from "../spec/spec.js";
+import type { GitAuth, SshKeySource } from "../spec/spec.js";
 import { isFullSha, sha256 } from "../util.js";
 import { GitExitError, runGit } from "./gitProcess.js";
 import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
@@ -54,13 +55,19 @@ export interface Source {
   commitSubject?(source: SourceRef, revision: string): Promise<string | undefined>;
 }
 
+/** The git commands that reach the remote, and so may run ssh. */
+const REMOTE_COMMANDS: ReadonlySet<string> = new Set(["fetch", "ls-remote"]);
+
 /**
  * One bare mirror per repository under `<dataDir>/git`, fetched one ref at a
  * time, and a worktree per target. Tokens reach git through its environment
- * (`GIT_CONFIG_*`), never its arguments, config files or logs.
+ * (`GIT_CONFIG_*`), never its arguments, config files or logs; an SSH key
+ * from a secret source (`auth.sshKey`) is written for ssh alone, under
+ * `<dataDir>/ssh`, only while a command that reaches the remote runs.
  */
 export class GitSource implements Source {
   readonly #mirrors: string;
+  readonly #sshKeys: string;
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #resolved = new Map<string, { readonly at: number; readonly sha: Promise<string> }>();
   /** Remote round trips made, for the no-op benchmark and tests. */
@@ -75,6 +82,7 @@ export class GitSource implements Source {
    */
   constructor(options: { readonly dataDir: string; readonly directRefs?: boolean }) {
     this.#mirrors = resolve(options.dataDir, "git");
+    this.#sshKeys = resolve(options.dataDir, "ssh");
     this.#directRefs = options.directRefs ?? true;
   }
 
@@ -365,15 +373,50 @@ export class GitSource implements Source {
     baseDir: string,
     config: Record<string, string> = {},
   ): { raw(args: readonly string[]): Promise<string> } {
-    const env = gitEnv(source.auth);
-    for (const [key, value] of Object.entries(config)) {
-      const index = Number(env.GIT_CONFIG_COUNT ?? 0);
-      env[`GIT_CONFIG_KEY_${index}`] = key;
-      env[`GIT_CONFIG_VALUE_${index}`] = value;
-      env.GIT_CONFIG_COUNT = String(index + 1);
+    const withConfig = (env: Record<string, string>) => {
+      for (const [key, value] of Object.entries(config)) {
+        const index = Number(env.GIT_CONFIG_COUNT ?? 0);
+        env[`GIT_CONFIG_KEY_${index}`] = key;
+        env[`GIT_CONFIG_VALUE_${index}`] = value;
+        env.GIT_CONFIG_COUNT = String(index + 1);
+      }
+      return env;
+    };
+    const { auth } = source;
+    if (!auth?.sshKey) {
+      const env = withConfig(gitEnv(auth));
+      // gitEnv already dropped what a daemon must not inherit; what remains is meant.
+      return { raw: (args) => runGit(args, { cwd: baseDir, env }) };
     }
-    // gitEnv already dropped what a daemon must not inherit; what remains is meant.
-    return { raw: (args) => runGit(args, { cwd: baseDir, env }) };
+    const key = auth.sshKey;
+    const local = withConfig(gitEnv({ ...auth, sshKey: undefined }));
+    return {
+      raw: (args) =>
+        REMOTE_COMMANDS.has(args[0] ?? "")
+          ? this.#withSshKey(key, (file) =>
+              runGit(args, { cwd: baseDir, env: withConfig(gitEnv(auth, file)) }),
+            )
+          : runGit(args, { cwd: baseDir, env: local }),
+    };
+  }
+
+  /**
+   * Runs `work` with the key read from its source (now, so a rotated key
+   * takes effect at once) in a file only this user can read, as ssh
+   * requires; removed when `work` ends, however it ends.
+   * @throws SecretUnavailableError when the source is unset, unreadable or empty
+   */
+  async #withSshKey<T>(key: SshKeySource, work: (file: string) => Promise<T>): Promise<T> {
+    const contents = readSecret(key, "auth.sshKey");
+    mkdirSync(this.#sshKeys, { recursive: true, mode: 0o700 });
+    const file = join(this.#sshKeys, `key-${randomUUID()}`);
+    // ssh refuses a private key that does not end its last line.
+    writeFileSync(file, `${contents}\n`, { mode: 0o600, flag: "wx" });
+    try {
+      return await work(file);
+    } finally {
+      rmSync(file, { force: true });
+    }
   }
 }
 
@@ -387,8 +430,13 @@ function fullRefs(ref: string): string[] {
 const INHERITED_UNSAFE =
   /^(GIT_CONFIG.*|GIT_ASKPASS|SSH_ASKPASS|GIT_SSH|GIT_SSH_COMMAND|GIT_EDITOR|EDITOR|VISUAL|GIT_SEQUENCE_EDITOR|GIT_PAGER|PAGER|GIT_EXEC_PATH|GIT_EXTERNAL_DIFF|GIT_PROXY_COMMAND|GIT_TEMPLATE_DIR|PREFIX|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_NAMESPACE|GIT_COMMON_DIR)$/i;
 
-/** The environment git runs with: no prompts, and credentials only in memory. */
-export function gitEnv(auth: GitAuth | undefined): Record<string, string> {
+/**
+ * The environment git runs with: no prompts, and credentials only in memory.
+ * An `auth.sshKey` must already be in a file: `sshKeyFile` names it
+ * (`GitSource` writes one for each command that reaches the remote).
+ * @throws Error for an `auth.sshKey` without `sshKeyFile`
+ */
+export function gitEnv(auth: GitAuth | undefined, sshKeyFile?: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (value !== undefined && !INHERITED_UNSAFE.test(key)) env[key] = value;
@@ -400,11 +448,15 @@ export function gitEnv(auth: GitAuth | undefined): Record<string, string> {
     env.GIT_CONFIG_KEY_0 = "http.extraHeader";
     env.GIT_CONFIG_VALUE_0 = `Authorization: ${authorization}`;
   }
-  if (auth?.sshKeyPath) {
-    const knownHosts = auth.knownHostsPath
+  if (auth?.sshKey && !sshKeyFile) {
+    throw new Error("`auth.sshKey` needs the key in a file for ssh: pass it as `sshKeyFile`");
+  }
+  const keyFile = sshKeyFile ?? auth?.sshKeyPath;
+  if (keyFile) {
+    const knownHosts = auth?.knownHostsPath
       ? `-o UserKnownHostsFile=${shellQuote(auth.knownHostsPath)} -o StrictHostKeyChecking=yes`
       : "-o StrictHostKeyChecking=accept-new";
-    env.GIT_SSH_COMMAND = `ssh -i ${shellQuote(auth.sshKeyPath)} -o IdentitiesOnly=yes -o BatchMode=yes ${knownHosts}`;
+    env.GIT_SSH_COMMAND = `ssh -i ${shellQuote(keyFile)} -o IdentitiesOnly=yes -o BatchMode=yes ${knownHosts}`;
   }
   return env;
 }

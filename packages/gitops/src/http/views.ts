@@ -1,6 +1,6 @@
 // What the API shows of a target: its spec without secrets, and JSON redaction.
 import { publicRepoUrl, Redactor, readSecret } from "../spec/secrets.js";
-import type { ResolvedTarget, SecretSource } from "../spec/spec.js";
+import type { ResolvedTarget, SecretSource, SshKeySource } from "../spec/spec.js";
 
 /**
  * A target's resolved spec as the API shows it: secret values are never
@@ -36,6 +36,8 @@ export interface PublicTarget {
   readonly auth: {
     readonly username?: string;
     readonly sshKeyPath?: string;
+    /** Where the SSH key is read from (the source, never the key). */
+    readonly sshKey?: SshKeySource;
     readonly knownHostsPath?: string;
     /** Whether a token is configured. */
     readonly token: boolean;
@@ -71,6 +73,7 @@ export function publicTarget(target: ResolvedTarget): PublicTarget {
     auth: {
       ...(auth.username ? { username: auth.username } : {}),
       ...(auth.sshKeyPath ? { sshKeyPath: auth.sshKeyPath } : {}),
+      ...(auth.sshKey ? { sshKey: auth.sshKey } : {}),
       ...(auth.knownHostsPath ? { knownHostsPath: auth.knownHostsPath } : {}),
       token: auth.token !== undefined,
     },
@@ -97,6 +100,7 @@ export function secretValues(
     values.push(tryRead(target.passphrase));
     for (const source of Object.values(target.secretConfig)) values.push(tryRead(source));
     if (target.auth.token) values.push(tryRead(target.auth.token));
+    if (target.auth.sshKey) values.push(tryRead(target.auth.sshKey));
   }
   for (const source of extra) values.push(tryRead(source));
   return values;

@@ -94,10 +94,11 @@ export function inheritedFor(
   ]);
 }
 
-/** Adds every secret of a target (secret config, Git token, passphrase) to a redactor. */
+/** Adds every secret of a target (secret config, Git token, SSH key, passphrase) to a redactor. */
 export function collectSecrets(target: ResolvedTarget, redactor: Redactor): void {
   for (const [key, source] of Object.entries(target.secretConfig))
     redactor.add(readSecret(source, `secretConfig.${key}`));
   if (target.auth.token) redactor.add(readSecret(target.auth.token, "auth.token"));
+  if (target.auth.sshKey) redactor.add(readSecret(target.auth.sshKey, "auth.sshKey"));
   redactor.add(readSecret(target.passphrase, "passphrase"));
 }

@@ -249,6 +249,16 @@ describe("resolveTarget rejects malformed specs", () => {
       /`auth.token.env` must be an environment variable name, got "1X"/,
     ],
     [
+      "an SSH key given as a plain string",
+      { ...base, auth: { sshKey: "/keys/deploy" } },
+      /`auth.sshKey` must be \{ file: "\/path" \} or \{ env: "NAME" \} holding the key itself; a key file's path alone goes in `sshKeyPath`/,
+    ],
+    [
+      "an SSH key from a source and a path at once",
+      { ...base, auth: { sshKey: { env: "DEPLOY_KEY" }, sshKeyPath: "/keys/deploy" } },
+      /`auth.sshKey` must give `sshKey` or `sshKeyPath`, not both/,
+    ],
+    [
       "a refresh given as a string",
       { ...base, refresh: "yes" },
       /`refresh` must be true or false, got "yes"/,

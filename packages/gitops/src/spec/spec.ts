@@ -19,14 +19,28 @@ export type ReconcileMode = "apply" | "detect" | "preview";
 /** A secret value given inline (tests, embedding) or read from an environment variable at run time. */
 export type SecretSource = string | { readonly env: string } | { readonly file: string };
 
+/** Where an SSH private key comes from: a file, or an environment variable holding its contents. */
+export type SshKeySource = { readonly env: string } | { readonly file: string };
+
 /** Credentials for the Git remote. Tokens are passed to git through its environment, never written to disk. */
 export interface GitAuth {
   /** HTTPS token (GitHub, GitLab, Gitea …), sent as HTTP basic auth. */
   readonly token?: SecretSource;
   /** User name paired with {@link token}. @default "x-access-token" */
   readonly username?: string;
-  /** Private key file for SSH remotes. */
+  /**
+   * Private key file for SSH remotes, given to ssh as it is (ssh ignores a
+   * key file that others can read). Or use {@link sshKey}, not both.
+   */
   readonly sshKeyPath?: string;
+  /**
+   * Private key for SSH remotes from a secret source: `{ file: "/path" }`
+   * (a mounted secret, whatever its mode) or `{ env: "NAME" }` holding the
+   * key's contents. Read when git needs it and written to a file only ssh
+   * reads (mode 0600, under the data directory), removed once git is done.
+   * @default - {@link sshKeyPath}, else ssh's own keys
+   */
+  readonly sshKey?: SshKeySource;
   /** Known-hosts file for SSH remotes. @default - ssh's own, accepting new hosts */
   readonly knownHostsPath?: string;
 }
@@ -246,16 +260,13 @@ const REPO_URL = /^(https?:\/\/[^\s]+|ssh:\/\/[^\s]+|file:\/\/\/?[^\s]+|[\w.-]+@
 const STACK_NAME = /^([\w.-]+\/){0,2}[\w.-]+$/;
 const CONFIG_KEY = /^([\w-]+:)?[\w.-]+$/;
 
-const secretSource = z.union(
-  [
-    z.string().min(1, "must not be empty"),
-    z.strictObject({
-      env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
-    }),
-    z.strictObject({ file: z.string().min(1, "must be a file path") }),
-  ],
-  { error: 'must be a string, { env: "NAME" } or { file: "/path" }' },
-);
+const envSource = z.strictObject({
+  env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+});
+const fileSource = z.strictObject({ file: z.string().min(1, "must be a file path") });
+const secretSource = z.union([z.string().min(1, "must not be empty"), envSource, fileSource], {
+  error: 'must be a string, { env: "NAME" } or { file: "/path" }',
+});
 
 const duration = (min: number, what: string) =>
   z
@@ -352,7 +363,17 @@ const targetSchema = z.strictObject({
       token: secretSource.optional(),
       username: z.string().min(1).optional(),
       sshKeyPath: z.string().min(1).optional(),
+      sshKey: z
+        .union([envSource, fileSource], {
+          error:
+            'must be { file: "/path" } or { env: "NAME" } holding the key itself; a key file\'s path alone goes in `sshKeyPath`',
+        })
+        .optional(),
       knownHostsPath: z.string().min(1).optional(),
+    })
+    .refine((auth) => auth.sshKey === undefined || auth.sshKeyPath === undefined, {
+      message: "must give `sshKey` or `sshKeyPath`, not both",
+      path: ["sshKey"],
     })
     .optional(),
   dependsOn: z
