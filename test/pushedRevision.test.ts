@@ -122,4 +122,24 @@ describe("a push that names its commit", () => {
     );
     expect(page()).toBe("v3");
   });
+
+  it("takes a pushed revert of a broken commit for the applied tree, with the same one fetch", async () => {
+    const applied = (await reconciler.status("site")).lastAppliedRevision as string;
+    const broken = repo.commit({ "index.js": "this is not javascript {" }, "broken");
+    expect((await push(broken)).result).toBe("stalled");
+    const reverted = repo.revert(broken);
+    const calls = source.remoteCalls;
+    const run = await push(reverted);
+    expect(run.error).toBeUndefined();
+    expect(run).toMatchObject({ result: "unchanged", revision: reverted });
+    expect(run.log).toContain(
+      `revision ${reverted.slice(0, 12)} has the same tree as the applied revision ${applied.slice(0, 12)}`,
+    );
+    expect(run.log).not.toMatch(/changes from Git/);
+    expect(source.remoteCalls - calls).toBe(1);
+    const status = await reconciler.status("site");
+    expect(status.lastAppliedRevision).toBe(reverted);
+    expect(status.stalledRevision).toBeUndefined();
+    expect(page()).toBe("v3");
+  });
 });

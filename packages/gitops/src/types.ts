@@ -71,6 +71,15 @@ export interface TargetStatus {
   readonly appliedDepsDigest?: string;
   /** When {@link lastAppliedRevision} was first applied (drift corrections do not move it). */
   readonly revisionAppliedAt?: string;
+  /**
+   * The commit the program runs as (`DRIFTLESS_GIT_COMMIT`, which
+   * `@driftless/core` stamps on resources as provenance) while it is not
+   * {@link lastAppliedRevision}: the earlier commit whose program was applied,
+   * when later ones hold the same tree at the target's paths (a revert, a
+   * commit elsewhere in the repository). Those change nothing, so they update
+   * no resource; applying a revision with another tree drops this.
+   */
+  readonly programRevision?: string;
   /** For a target with `promote`: the revision it was last promoted (or rolled back) to. */
   readonly promotedRevision?: string;
   /** A revision rolled back from; automatic promotion skips it until the upstream moves on. */

@@ -272,6 +272,22 @@ describe("GitSource", () => {
     expect(await source.changedFiles(ref, first, "0123456789abcdef0123456789abcdef01234567")).toBeUndefined();
   });
 
+  it("tells whether two revisions hold the same tree at given paths", async () => {
+    const first = repo.commit({ "site/index.js": "1", "lib/a.js": "1", "docs/x.md": "1" });
+    const docs = repo.commit({ "docs/x.md": "2" });
+    const lib = repo.commit({ "lib/a.js": "2" });
+    const reverted = repo.revert(lib);
+    expect(await source.sameTree(ref, first, docs, ["site"])).toBe(true);
+    expect(await source.sameTree(ref, first, docs, ["./site/", "lib/"])).toBe(true);
+    expect(await source.sameTree(ref, first, docs, ["."])).toBe(false);
+    expect(await source.sameTree(ref, first, lib, ["site", "lib"])).toBe(false);
+    expect(await source.sameTree(ref, first, lib, ["site", "nothere"])).toBe(true);
+    expect(await source.sameTree(ref, docs, reverted, ["."])).toBe(true);
+    expect(
+      await source.sameTree(ref, first, "0123456789abcdef0123456789abcdef01234567", ["."]),
+    ).toBeUndefined();
+  });
+
   describe("with a token", () => {
     const token = "tok-Very-Secret-8c1e";
     const basic = Buffer.from(`x-access-token:${token}`).toString("base64");

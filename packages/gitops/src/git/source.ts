@@ -49,6 +49,18 @@ export interface Source {
    */
   isAncestor?(source: SourceRef, ancestor: string, descendant: string): Promise<boolean | undefined>;
   /**
+   * Whether two commits hold the same tree at each of `paths` (directories
+   * or files relative to the repository root, `.` the whole of it; a path
+   * neither holds counts as the same). `to` is fetched when missing;
+   * `undefined` when that cannot be told.
+   */
+  sameTree?(
+    source: SourceRef,
+    from: string,
+    to: string,
+    paths: readonly string[],
+  ): Promise<boolean | undefined>;
+  /**
    * The subject line of a commit already fetched (no round trip to the
    * remote); `undefined` when it is not known locally.
    */
@@ -245,6 +257,31 @@ export class GitSource implements Source {
         .raw(["merge-base", "--is-ancestor", ancestor, descendant])
         .then(() => true)
         .catch(() => false);
+    } catch {
+      return undefined;
+    }
+  }
+
+  async sameTree(
+    source: SourceRef,
+    from: string,
+    to: string,
+    paths: readonly string[],
+  ): Promise<boolean | undefined> {
+    try {
+      const mirror = await this.#ensureMirror(source, to);
+      if (!(await this.#present(source, mirror, from))) return undefined;
+      const git = this.#git(source, mirror);
+      const dirs = paths.map((p) => p.replace(/^(\.\/)+/, "").replace(/\/+$/, ""));
+      // The root's tree object names everything under it.
+      if (dirs.some((d) => d === "" || d === ".")) {
+        const [a, b] = (await git.raw(["rev-parse", `${from}^{tree}`, `${to}^{tree}`])).split("\n");
+        return a !== undefined && a === b;
+      }
+      // Each path's entry (mode, type, object id), paths that are missing left out.
+      const entries = (revision: string) =>
+        git.raw(["--literal-pathspecs", "ls-tree", "--full-tree", revision, "--", ...dirs]);
+      return (await entries(from)) === (await entries(to));
     } catch {
       return undefined;
     }

@@ -84,6 +84,33 @@ describe("decide", () => {
     expect(decide(input(deferred, { force: true }))).toMatchObject({ run: true });
   });
 
+  it("records a revision with the applied tree as applied, unless the target has something to clear", () => {
+    const ready = {
+      ...applied,
+      conditions: [{ type: "Ready" as const, status: true, reason: "Applied", message: "", since: "x" }],
+    };
+    const sameTree = { revision: REV_B, sameTree: true };
+    expect(decide(input(ready, sameTree))).toEqual({
+      run: false,
+      why: "the revision has the applied revision's tree",
+      sameTree: true,
+    });
+    // A stall on another revision, a failure, a wait, drift to put back, a resync or a person: it runs.
+    expect(decide(input({ ...ready, stalledRevision: "c".repeat(40) }, sameTree))).toMatchObject({
+      run: true,
+    });
+    const failed = { ...ready, conditions: [{ ...ready.conditions[0], status: false, reason: "Failed" }] };
+    expect(decide(input(failed as TargetStatus, sameTree))).toMatchObject({ run: true });
+    const stale = { ...ready, lastDriftCheckAt: new Date(NOW - 11 * 60_000).toISOString() };
+    expect(decide(input(stale, sameTree))).toMatchObject({ run: true, trigger: "resync" });
+    expect(decide(input(ready, { ...sameTree, force: true }))).toMatchObject({ run: true });
+    // Without the same tree, a new revision runs; a target that does not apply never compares.
+    expect(decide(input(ready, { revision: REV_B }))).toMatchObject({ run: true });
+    expect(decide(input(ready, { ...sameTree, target: target({ mode: "detect" }) }))).toMatchObject({
+      run: true,
+    });
+  });
+
   it("compares a detect target with the revision it last checked, not an applied one", () => {
     const checked = status({ lastAttemptedRevision: REV_A, lastDriftCheckAt: new Date(NOW).toISOString() });
     expect(decide(input(checked, { target: target({ mode: "detect" }) }))).toMatchObject({ run: false });

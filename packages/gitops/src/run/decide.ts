@@ -18,12 +18,22 @@ export interface DecideInput {
   readonly force: boolean;
   /** An interrupted run left the stack to recover. */
   readonly needsRecovery: boolean;
+  /**
+   * The revision is not the applied one but holds the same tree at the
+   * target's paths (a revert, a commit elsewhere in the repository): it is
+   * as current as the applied one. @default false
+   */
+  readonly sameTree?: boolean;
   readonly now: number;
 }
 
-/** A decision: skip (and why), or run, reporting the trigger that really asked for it. */
+/**
+ * A decision: skip (and why), or run, reporting the trigger that really
+ * asked for it. A skip with `sameTree` records the revision as applied: it
+ * holds the applied revision's tree, and the target has nothing else to do.
+ */
 export type Decision =
-  | { readonly run: false; readonly why: string }
+  | { readonly run: false; readonly why: string; readonly sameTree?: true }
   | { readonly run: true; readonly trigger: Trigger; readonly approved: boolean };
 
 /**
@@ -66,9 +76,11 @@ export function decide(input: DecideInput): Decision {
   ) {
     return { run: false, why: "the revision waits for its change window" };
   }
+  const sameTree =
+    target.mode === "apply" && input.sameTree === true && status.lastAppliedRevision !== revision;
   const current =
     target.mode === "apply"
-      ? status.lastAppliedRevision === revision
+      ? status.lastAppliedRevision === revision || sameTree
       : status.lastAttemptedRevision === revision;
   // Drift found earlier and not put back: the refresh that found it may have
   // kept it in the state, so only an apply puts it back (detect mode reports it).
@@ -80,8 +92,14 @@ export function decide(input: DecideInput): Decision {
     (c) => c.type === "Ready" && c.status === false && c.reason === "Cancelled",
   );
   const leftStall = status.stalledRevision !== undefined && status.stalledRevision !== revision;
-  const unfinished = input.needsRecovery || cancelled || leftStall;
+  // A revision with the applied tree is recorded without a run only for a
+  // target at rest: one that waits (approval, window, dependency) or failed
+  // runs, and the run's result clears that.
+  const atRest = !sameTree || status.conditions.some((c) => c.type === "Ready" && c.status === true);
+  const unfinished = input.needsRecovery || cancelled || leftStall || !atRest;
   if (!force && !approved && current && !unfinished && !driftToCorrect) {
+    if (!resyncDue && sameTree)
+      return { run: false, why: "the revision has the applied revision's tree", sameTree: true };
     if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };
     // Only the resync is due: a scheduled check becomes a resync run, and says so.
     const scheduled = input.trigger === "interval" || input.trigger === "startup";

@@ -11,7 +11,14 @@ import type { Clock } from "../options.js";
 import { LOG_LINES, RunLogWriter } from "../store/runLog.js";
 import type { Store } from "../store/store.js";
 import type { Fence, RunRecord, TargetStatus, UnresolvedDrift } from "../types.js";
-import { driftFoundStatus, finishStatus, initialStatus, type RunOutcome, startedStatus } from "./status.js";
+import {
+  driftFoundStatus,
+  finishStatus,
+  initialStatus,
+  type RunOutcome,
+  sameTreeStatus,
+  startedStatus,
+} from "./status.js";
 
 /** Up to this many targets, {@link Recorder.refresh} reads them one by one rather than every status. */
 const REFRESH_ONE_BY_ONE = 8;
@@ -137,6 +144,16 @@ export class Recorder {
   async driftFound(target: string, drift: UnresolvedDrift): Promise<void> {
     await this.#store.markRunDrift({ id: drift.runId, target }, this.#fence(target));
     await this.updateStatus(target, (before) => driftFoundStatus(before, drift, this.now()));
+  }
+
+  /** Records a revision with the applied revision's tree as applied, without a run (see `sameTreeStatus`). */
+  async sameTreeApplied(target: string, revision: string): Promise<void> {
+    let result: ReturnType<typeof sameTreeStatus> | undefined;
+    await this.updateStatus(target, (before) => {
+      result = sameTreeStatus(before, revision, this.now());
+      return result.status;
+    });
+    for (const event of result?.events ?? []) this.#events.emit(event.name, event.payload as never);
   }
 
   /**

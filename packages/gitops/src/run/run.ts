@@ -67,6 +67,14 @@ export interface RunContext {
   /** What the run reports as its trigger (a scheduled check that only resyncs says `resync`). */
   trigger: Trigger;
   revision?: string;
+  /**
+   * The applied revision whose tree {@link revision} holds at the target's
+   * paths, when it is not that revision: the run treats the revision as
+   * applied (nothing from Git to apply).
+   */
+  sameTreeAs?: string;
+  /** The commit the program runs as (`DRIFTLESS_GIT_COMMIT`); see `TargetStatus.programRevision`. */
+  programRevision?: string;
   /** A person approved this revision. */
   approved: boolean;
   /** Whether the run was recorded as started (only runs that do work are). */
@@ -361,6 +369,7 @@ async function executeRecorded(
         ...(ctx.changesPending !== undefined ? { changesPending: ctx.changesPending } : {}),
         applies: target.mode === "apply",
         specDigest: specDigest(target),
+        ...(ctx.programRevision ? { programRevision: ctx.programRevision } : {}),
       },
       ctx.log,
       rt.options.clock.now() - started,

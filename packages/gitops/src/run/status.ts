@@ -115,6 +115,40 @@ export function driftFoundStatus(before: TargetStatus, drift: UnresolvedDrift, n
   };
 }
 
+/**
+ * A revision that holds the applied revision's tree at the target's paths,
+ * recorded as applied without a run (the target was Ready and no resync was
+ * due): Ready at the new revision, whose program is the one applied before
+ * (see `TargetStatus.programRevision`).
+ */
+export function sameTreeStatus(
+  before: TargetStatus,
+  revision: string,
+  now: Date,
+): { status: TargetStatus; events: StatusEvent[] } {
+  const applied = before.lastAppliedRevision as string;
+  const at = now.toISOString();
+  return {
+    status: {
+      ...before,
+      conditions: setCondition(
+        before.conditions,
+        "Ready",
+        true,
+        "Applied",
+        `applied revision ${revision}: the same tree as revision ${applied}, applied before`,
+        now,
+      ),
+      lastAttemptedRevision: revision,
+      lastAppliedRevision: revision,
+      revisionAppliedAt: at,
+      programRevision: before.programRevision ?? applied,
+      updatedAt: at,
+    },
+    events: [{ name: "revision.applied", payload: { target: before.name, revision } }],
+  };
+}
+
 /** A run waits for a dependency; not a failure. */
 export function deferredStatus(before: TargetStatus, reason: string, now: Date): TargetStatus {
   return {
@@ -143,6 +177,8 @@ export interface RunOutcome {
   readonly applies?: boolean;
   /** Digest of the spec the run ran with (see `specDigest`). */
   readonly specDigest?: string;
+  /** The commit the program ran as, when not the run's revision (see `TargetStatus.programRevision`). */
+  readonly programRevision?: string;
 }
 
 /** An event to emit once the status is stored. */
@@ -201,6 +237,7 @@ export function finishStatus(
         deferredUntil: _d,
         pendingChanges: _p,
         unresolvedDrift: _u,
+        programRevision: _pr,
         ...rest
       } = next;
       if (held?.planFile) filesToDelete.push(held.planFile);
@@ -210,11 +247,13 @@ export function finishStatus(
           events.push({ name: "recovered", payload: { target: name, revision: revision as string } });
         break;
       }
+      const program = outcome.programRevision;
       next = {
         ...rest,
         lastAppliedRevision: revision as string,
         lastDriftCheckAt: now,
         ...(outcome.depsDigest ? { appliedDepsDigest: outcome.depsDigest } : {}),
+        ...(program && program !== revision ? { programRevision: program } : {}),
       };
       if (before.lastAppliedRevision !== revision || !before.revisionAppliedAt) {
         next = { ...next, revisionAppliedAt: now };

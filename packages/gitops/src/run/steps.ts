@@ -66,21 +66,77 @@ function pushedRevision(ctx: RunContext): string | undefined {
   return usable ? pushed : undefined;
 }
 
-/** An unchanged, healthy revision with no resync due never starts the engine. */
-export const decide: Step = (ctx) => {
-  const decision = decideRun({
+/**
+ * An unchanged, healthy revision with no resync due never starts the engine;
+ * nor does a new one that holds the applied revision's tree at the target's
+ * paths (a revert, a commit elsewhere in the repository), which is recorded
+ * as applied. Trees are compared only for a revision that would run; a
+ * commit a push named is compared once `checkout` has fetched it (its one
+ * round trip), so it runs, as a drift check.
+ */
+export const decide: Step = async (ctx) => {
+  const revision = ctx.revision as string;
+  const input = {
     target: ctx.target,
     status: ctx.status,
-    revision: ctx.revision as string,
+    revision,
     trigger: ctx.run.trigger,
     force: ctx.run.force,
     needsRecovery: ctx.state.needsRecovery,
     now: ctx.rt.options.clock.now(),
-  });
-  if (!decision.run) return stop("skipped");
+  };
+  let decision = decideRun(input);
+  if (decision.run && !pushedRevision(ctx)) {
+    await matchAppliedTree(ctx, "decide");
+    if (ctx.sameTreeAs) decision = decideRun({ ...input, sameTree: true });
+  }
+  if (!decision.run) {
+    if (decision.sameTree) {
+      await ctx.rt.recorder.sameTreeApplied(ctx.target.name, revision);
+      ctx.log.info({ revision }, "revision recorded as applied: it holds the applied revision's tree");
+    }
+    return stop("skipped");
+  }
   ctx.trigger = decision.trigger;
   ctx.approved = decision.approved;
 };
+
+/**
+ * Compares the run's revision with the applied one (apply mode): the same
+ * tree at the target's `path` and `watchPaths`, in a revision that descends
+ * from the applied one (any, for a promoted target, whose checkout allows
+ * rollbacks), makes the revision as good as applied — its program is the one
+ * applied, run as the commit it was applied as, so only drift or config can
+ * change anything. Sets `sameTreeAs` and `programRevision`, and says so.
+ */
+async function matchAppliedTree(ctx: RunContext, step: string): Promise<void> {
+  const { target, rt, status } = ctx;
+  const revision = ctx.revision as string;
+  const applied = status.lastAppliedRevision;
+  const { source } = rt.options;
+  ctx.sameTreeAs = undefined;
+  if (target.mode === "apply" && applied && applied !== revision && source.sameTree) {
+    const ref = { repo: target.repo, ref: target.ref, auth: target.auth };
+    const paths = [target.path, ...target.watchPaths];
+    const descends =
+      target.promote !== undefined || (await source.isAncestor?.(ref, applied, revision)) === true;
+    if (descends && (await source.sameTree(ref, applied, revision, paths))) {
+      ctx.sameTreeAs = applied;
+      ctx.progress(
+        step,
+        `revision ${revision.slice(0, 12)} has the same tree as the applied revision ${applied.slice(0, 12)} ` +
+          `(${paths.join(", ")}): nothing from Git to apply`,
+      );
+    }
+  }
+  const current = applied !== undefined && (applied === revision || ctx.sameTreeAs !== undefined);
+  ctx.programRevision = current ? (status.programRevision ?? applied) : revision;
+}
+
+/** The status as a plan reads it: a revision with the applied revision's tree is the applied one. */
+function appliedView(ctx: RunContext): RunContext["status"] {
+  return ctx.sameTreeAs ? { ...ctx.status, lastAppliedRevision: ctx.revision as string } : ctx.status;
+}
 
 /** Only a run with work to do waits for its dependencies, so a quiet check never flips the status. */
 export const awaitDependencies: Step = async (ctx) => {
@@ -144,6 +200,8 @@ export const checkout: Step = async (ctx) => {
         `the pushed commit ${(ctx.revision as string).slice(0, 12)} is not ${target.ref}'s tip; following ${revision.slice(0, 12)}`,
       );
     ctx.revision = revision;
+    // Fetched now: compared with the applied revision here, not in `decide`.
+    await matchAppliedTree(ctx, "checkout");
   } else {
     await source.checkout(ref, revision, ctx.checkoutDir, previous);
   }
@@ -177,7 +235,7 @@ export const buildRequest: Step = (ctx) => {
   const deps = dependencyConfig(rt, target);
   ctx.request = stackRequestFor(
     target,
-    ctx.revision,
+    ctx.programRevision ?? ctx.revision,
     workDir,
     deps,
     rt.options.stateBackend,
@@ -267,7 +325,7 @@ export const preview: Step = async (ctx) => {
     target.refresh &&
     ctx.replans === 0 &&
     engine.refresh !== undefined &&
-    ctx.status.lastAppliedRevision !== revision;
+    appliedView(ctx).lastAppliedRevision !== revision;
   const previewRefresh = target.refresh && !refreshFirst && ctx.replans === 0;
   ctx.upRefresh = applying && previewRefresh;
   ctx.planFile =
@@ -296,12 +354,13 @@ export const preview: Step = async (ctx) => {
   if (ctx.ephemeral) return;
   // Kept in history, so a drifted or held run shows what it would change.
   if (plan.changes) ctx.steps = plan.steps;
-  ctx.drift = isDrift(plan, ctx.status, revision);
-  ctx.changesPending = hasGitChanges(plan, ctx.status, revision);
+  const applied = appliedView(ctx);
+  ctx.drift = isDrift(plan, applied, revision);
+  ctx.changesPending = hasGitChanges(plan, applied, revision);
   const notes = [
     ...(ctx.drift ? [`drift${plan.drift ? ` in ${driftSteps(plan)?.length} resource(s)` : ""}`] : []),
     ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
-    ...(hasConfigChanges(plan, ctx.status, revision) ? ["configuration or dependency outputs changed"] : []),
+    ...(hasConfigChanges(plan, applied, revision) ? ["configuration or dependency outputs changed"] : []),
   ];
   ctx.progress(
     "preview",
