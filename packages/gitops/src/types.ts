@@ -330,3 +330,91 @@ export interface StoredTrigger {
   /** When it was done (ISO 8601); absent while open. */
   readonly doneAt?: string;
 }
+
+/**
+ * A resource's sync state: `synced` (state matches Git and the live object as
+ * far as the last run saw), `drifted` (the last refresh found it changed
+ * outside the program), `pending` (Git has a change for it not yet applied),
+ * `failed` (the engine reported an error on it in the last run).
+ */
+export type ResourceSyncState = "synced" | "drifted" | "pending" | "failed";
+
+/**
+ * A Kubernetes object's health, after Argo CD's: `Healthy`, `Progressing`
+ * (on its way: a rollout, a pending Pod), `Degraded` (failed or stuck),
+ * `Missing` (not created yet, or gone), `Unknown` (no rule for its kind, or the
+ * state does not say: every resource that is not a Kubernetes object).
+ */
+export type ResourceHealthStatus = "Healthy" | "Progressing" | "Degraded" | "Missing" | "Unknown";
+
+/** A resource's health and a one-line reason (empty when there is nothing to say). */
+export interface ResourceHealth {
+  readonly status: ResourceHealthStatus;
+  readonly reason: string;
+}
+
+/** The run that last created, updated or replaced a resource. */
+export interface ResourceChange {
+  readonly runId: string;
+  readonly revision?: string;
+  readonly op: "create" | "update" | "replace";
+  /** When that run finished (ISO 8601). */
+  readonly at: string;
+}
+
+/** One resource a target's stack manages, as the inventory records it (no output values). */
+export interface ResourceEntry {
+  readonly urn: string;
+  /** The Pulumi type token (`kubernetes:apps/v1:Deployment`, `driftless:k8s:WebService`). */
+  readonly type: string;
+  /** The resource's Pulumi name (the last part of its URN). */
+  readonly name: string;
+  /** The provider's URN, without its id (absent for components and the stack). */
+  readonly provider?: string;
+  /** The parent's URN: components and the stack form a tree. */
+  readonly parent?: string;
+  readonly protect: boolean;
+  /** A custom resource (one a provider manages) rather than a component. */
+  readonly custom: boolean;
+  /** For a Kubernetes object: what names it, from its outputs. */
+  readonly kubernetes?: {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly namespace?: string;
+    readonly name: string;
+  };
+  readonly sync: ResourceSyncState;
+  /** For `drifted`: the property paths the refresh found changed (absent when it could not list them). */
+  readonly driftPaths?: readonly string[];
+  /** For `pending`: the operation Git's change would do. */
+  readonly pendingOp?: "create" | "update" | "delete" | "replace";
+  /** For `failed`: the engine's error on it. */
+  readonly error?: string;
+  readonly health: ResourceHealth;
+  /** The run that last changed it, when a run Driftless recorded did. */
+  readonly lastChange?: ResourceChange;
+  /**
+   * The commit `@driftless/core`'s provenance stamped on it (a Kubernetes
+   * object's `driftless.dev/commit` annotation or label, an AWS resource's
+   * `driftless:commit` tag), as its live state shows it: the commit that last
+   * wrote it, whoever applied it.
+   */
+  readonly commit?: string;
+}
+
+/** What a target's stack manages, as of the last run that touched the stack. */
+export interface TargetInventory {
+  readonly target: string;
+  /** The run after which the inventory was read. */
+  readonly runId: string;
+  readonly revision?: string;
+  /** When it was read (ISO 8601). */
+  readonly at: string;
+  /** The resources in state order (parents before children), plus pending creates. */
+  readonly resources: readonly ResourceEntry[];
+}
+
+/** A resource with its children, for a tree (see `resourceTree`). */
+export interface ResourceNode extends ResourceEntry {
+  readonly children: readonly ResourceNode[];
+}

@@ -7,7 +7,8 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
-import type { RunRecord, TargetStatus } from "../types.js";
+import { FencedError } from "../errors.js";
+import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -63,6 +64,71 @@ function storeContract(name: string, factory: StoreFactory): void {
       await store.deleteTarget("site");
       expect(await store.getStatus("site")).toBeUndefined();
       expect((await store.listStatuses()).map((s) => s.name)).toEqual(["web"]);
+    });
+
+    it("puts, replaces and reads a target's inventory, and forgets it with the target", async () => {
+      const store = await open();
+      const other = await open();
+      const inventory = (runId: string, extra: Partial<TargetInventory> = {}): TargetInventory => ({
+        target: "site",
+        runId,
+        revision: "a".repeat(40),
+        at: "2025-01-01T00:00:00.000Z",
+        resources: [
+          {
+            urn: "urn:pulumi:dev::site::pulumi:pulumi:Stack::site-dev",
+            type: "pulumi:pulumi:Stack",
+            name: "site-dev",
+            protect: false,
+            custom: false,
+            sync: "synced",
+            health: { status: "Unknown", reason: "" },
+          },
+          {
+            urn: "urn:pulumi:dev::site::kubernetes:apps/v1:Deployment::web",
+            type: "kubernetes:apps/v1:Deployment",
+            name: "web",
+            parent: "urn:pulumi:dev::site::pulumi:pulumi:Stack::site-dev",
+            provider: "urn:pulumi:dev::site::pulumi:providers:kubernetes::default",
+            protect: true,
+            custom: true,
+            kubernetes: { apiVersion: "apps/v1", kind: "Deployment", namespace: "apps", name: "web" },
+            sync: "drifted",
+            driftPaths: ["spec.replicas", 'metadata.labels["a.b/c"]'],
+            health: { status: "Healthy", reason: "2/2 replicas available" },
+            lastChange: {
+              runId: "r0",
+              revision: "b".repeat(40),
+              op: "update",
+              at: "2025-01-01T00:00:00.000Z",
+            },
+          },
+        ],
+        ...extra,
+      });
+      expect(await store.getInventory("site")).toBeUndefined();
+      await store.putInventory(inventory("r1"));
+      expect(await other.getInventory("site")).toEqual(inventory("r1"));
+      await other.putInventory(inventory("r2", { resources: [] }));
+      expect(await store.getInventory("site")).toEqual(inventory("r2", { resources: [] }));
+      await store.putStatus(status("site"));
+      await store.deleteTarget("site");
+      expect(await other.getInventory("site")).toBeUndefined();
+    });
+
+    it("refuses an inventory written under a stale lease", async () => {
+      const store = await open();
+      const first = await store.acquireTarget("site", "a", TTL);
+      if (!first.taken) throw new Error("the free lease was not taken");
+      const entry = { target: "site", runId: "r1", at: "2025-01-01T00:00:00.000Z", resources: [] };
+      await store.putInventory(entry, { owner: "a", epoch: first.lease.epoch });
+      await store.releaseTarget("site", { owner: "a", epoch: first.lease.epoch });
+      const second = await store.acquireTarget("site", "b", TTL);
+      if (!second.taken) throw new Error("the released lease was not taken");
+      await expect(
+        store.putInventory({ ...entry, runId: "r2" }, { owner: "a", epoch: first.lease.epoch }),
+      ).rejects.toThrow(FencedError);
+      expect((await store.getInventory("site"))?.runId).toBe("r1");
     });
 
     it("records a run from start to finish", async () => {

@@ -1,5 +1,5 @@
 /**
- * Storage behind small interfaces (status, run history, run logs, promotion
+ * Storage behind small interfaces (status, resource inventories, run history, run logs, promotion
  * log, stack leases, dashboard logouts, and for replicas membership, target
  * ownership and the trigger inbox); `sqlite/store.ts` is the embedded implementation of all of
  * them, `postgres/store.ts` the one for several hosts.
@@ -14,6 +14,7 @@ import type {
   StackLease,
   StackLockRequest,
   StoredTrigger,
+  TargetInventory,
   TargetLease,
   TargetStatus,
   TriggerCommand,
@@ -34,8 +35,23 @@ export interface StatusStore {
   putStatus(status: TargetStatus, fence?: Fence): Promise<void>;
   /** Stores a status only when the target has none yet; `false` when it had one. */
   insertStatus(status: TargetStatus): Promise<boolean>;
-  /** Forgets a target's status (its history is kept). */
+  /** Forgets a target's status and inventory (its history is kept). */
   deleteTarget(name: string): Promise<void>;
+}
+
+/**
+ * What each target's stack manages, as of the last run that touched it: one
+ * document per target, replaced as a whole (it holds no output values).
+ */
+export interface InventoryStore {
+  /**
+   * Replaces a target's inventory.
+   * @param fence - the writer's lease on the target, as for {@link StatusStore.putStatus}
+   * @throws FencedError when `fence` is stale
+   */
+  putInventory(inventory: TargetInventory, fence?: Fence): Promise<void>;
+  /** A target's inventory; `undefined` before a run read one. */
+  getInventory(target: string): Promise<TargetInventory | undefined>;
 }
 
 /** The history of runs: started, finished, interrupted by a process that died. */
@@ -222,6 +238,7 @@ export interface SessionRevocations {
  */
 export interface Store
   extends StatusStore,
+    InventoryStore,
     RunHistory,
     RunLogStore,
     PromotionLog,

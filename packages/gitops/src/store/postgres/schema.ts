@@ -98,6 +98,11 @@ export const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      expires_at BIGINT NOT NULL
    );`,
+  // 4: what each target's stack manages, one document per target (no output values).
+  `CREATE TABLE driftless_inventories (
+     target TEXT PRIMARY KEY,
+     inventory JSONB NOT NULL
+   );`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

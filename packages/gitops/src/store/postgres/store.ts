@@ -17,6 +17,7 @@ import type {
   RunRecord,
   StackLease,
   StackLockRequest,
+  TargetInventory,
   TargetStatus,
 } from "../../types.js";
 import { ReplicaStoreBase } from "../replicaBase.js";
@@ -202,7 +203,32 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
   }
 
   async deleteTarget(name: string): Promise<void> {
-    await this.#db.query("DELETE FROM driftless_targets WHERE name = $1", [name]);
+    // One statement, so the status and the inventory go together.
+    await this.#db.query(
+      `WITH inventory AS (DELETE FROM driftless_inventories WHERE target = $1)
+       DELETE FROM driftless_targets WHERE name = $1`,
+      [name],
+    );
+  }
+
+  async putInventory(inventory: TargetInventory, fence?: Fence): Promise<void> {
+    const params: unknown[] = [inventory.target, JSON.stringify(inventory)];
+    if (fence) params.push(fence.owner, fence.epoch);
+    const { rowCount } = await this.#db.query(
+      `INSERT INTO driftless_inventories (target, inventory) SELECT $1::text, $2::jsonb
+       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
+       ON CONFLICT (target) DO UPDATE SET inventory = excluded.inventory`,
+      params,
+    );
+    if (fence && rowCount === 0) throw new FencedError(inventory.target, fence.owner, fence.epoch);
+  }
+
+  async getInventory(target: string): Promise<TargetInventory | undefined> {
+    const { rows } = await this.#db.query<{ inventory: TargetInventory }>(
+      "SELECT inventory FROM driftless_inventories WHERE target = $1",
+      [target],
+    );
+    return rows[0]?.inventory;
   }
 
   async startRun(run: RunRecord, owner?: string, fence?: Fence): Promise<void> {

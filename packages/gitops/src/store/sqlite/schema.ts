@@ -91,6 +91,11 @@ export const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      expires_at INTEGER NOT NULL
    );`,
+  // 8: what each target's stack manages, one JSON document per target (no output values).
+  `CREATE TABLE inventories (
+     target TEXT PRIMARY KEY,
+     inventory TEXT NOT NULL
+   );`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

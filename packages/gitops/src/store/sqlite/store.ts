@@ -16,6 +16,7 @@ import type {
   RunRecord,
   StackLease,
   StackLockRequest,
+  TargetInventory,
   TargetStatus,
 } from "../../types.js";
 import { ReplicaStoreBase } from "../replicaBase.js";
@@ -124,7 +125,31 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
   }
 
   async deleteTarget(name: string): Promise<void> {
-    this.#db.prepare("DELETE FROM targets WHERE name = ?").run(name);
+    this.#db.transaction(() => {
+      this.#db.prepare("DELETE FROM targets WHERE name = ?").run(name);
+      this.#db.prepare("DELETE FROM inventories WHERE target = ?").run(name);
+    })();
+  }
+
+  async putInventory(inventory: TargetInventory, fence?: Fence): Promise<void> {
+    const { changes } = this.#db
+      .prepare(
+        `INSERT INTO inventories (target, inventory) SELECT ?, ? ${fence ? `WHERE ${fenceSql("?")}` : "WHERE true"}
+         ON CONFLICT(target) DO UPDATE SET inventory = excluded.inventory`,
+      )
+      .run(
+        inventory.target,
+        JSON.stringify(inventory),
+        ...(fence ? [inventory.target, fence.owner, fence.epoch] : []),
+      );
+    if (fence && changes === 0) throw new FencedError(inventory.target, fence.owner, fence.epoch);
+  }
+
+  async getInventory(target: string): Promise<TargetInventory | undefined> {
+    const row = this.#db.prepare("SELECT inventory FROM inventories WHERE target = ?").get(target) as
+      | { inventory: string }
+      | undefined;
+    return row ? (JSON.parse(row.inventory) as TargetInventory) : undefined;
   }
 
   async startRun(run: RunRecord, owner?: string, fence?: Fence): Promise<void> {
