@@ -16,6 +16,7 @@ import type {
   EngineOperationOptions,
   Plan,
   StackRequest,
+  StateResource,
 } from "./types.js";
 
 export { EngineProgressRenderer } from "./events.js";
@@ -230,6 +231,26 @@ export class PulumiEngine implements Engine {
     // was only rewritten hashes the same.
     const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
     return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
+  }
+
+  async resources(request: StackRequest): Promise<readonly StateResource[]> {
+    const deployment = readCheckpoint(request) ?? (await this.#exportedDeployment(request));
+    return (deployment.resources ?? []).flatMap((r) => {
+      if (typeof r.urn !== "string" || typeof r.type !== "string") return [];
+      return [
+        {
+          urn: r.urn,
+          type: r.type,
+          custom: r.custom === true,
+          ...(typeof r.parent === "string" && r.parent ? { parent: r.parent } : {}),
+          ...(typeof r.provider === "string" && r.provider ? { provider: r.provider } : {}),
+          ...(r.protect === true ? { protect: true } : {}),
+          ...(r.outputs && typeof r.outputs === "object"
+            ? { outputs: r.outputs as Record<string, unknown> }
+            : {}),
+        },
+      ];
+    });
   }
 
   async #exportedDeployment(request: StackRequest): Promise<Deployment> {

@@ -80,6 +80,22 @@ export interface DriftedResource {
   readonly secretPaths?: readonly string[];
 }
 
+/**
+ * One resource of a stack's state as the checkpoint records it. `outputs` is
+ * the live object the provider last read (secrets still encrypted or marked):
+ * callers keep from it what they need and never store it.
+ */
+export interface StateResource {
+  readonly urn: string;
+  readonly type: string;
+  readonly custom: boolean;
+  readonly parent?: string;
+  /** The provider reference, `<provider URN>::<provider id>`. */
+  readonly provider?: string;
+  readonly protect?: boolean;
+  readonly outputs?: Readonly<Record<string, unknown>>;
+}
+
 /** What a preview found. */
 export interface Plan {
   readonly counts: ChangeCounts;
@@ -191,4 +207,10 @@ export interface Engine {
    * state it was made against. Engines without it cannot pin plans to state.
    */
   stateVersion?(request: StackRequest): Promise<string>;
+  /**
+   * The resources of the stack's state, read as {@link stateVersion} reads it
+   * (a `file://` backend's checkpoint without a CLI process, `stack export`
+   * otherwise). Engines without it keep no inventory.
+   */
+  resources?(request: StackRequest): Promise<readonly StateResource[]>;
 }

@@ -10,7 +10,7 @@ import type { ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { Clock } from "../options.js";
 import { LOG_LINES, RunLogWriter } from "../store/runLog.js";
 import type { Store } from "../store/store.js";
-import type { Fence, RunRecord, TargetStatus, UnresolvedDrift } from "../types.js";
+import type { Fence, RunRecord, TargetInventory, TargetStatus, UnresolvedDrift } from "../types.js";
 import {
   driftFoundStatus,
   finishStatus,
@@ -185,6 +185,14 @@ export class Recorder {
       durationMs,
       ...(run.error ? { error: run.error } : {}),
     });
+  }
+
+  /**
+   * Stores a target's inventory after a run (no event: it is read with the run's `run.finished`).
+   * @throws FencedError when this process no longer holds the target
+   */
+  async inventory(inventory: TargetInventory): Promise<void> {
+    await this.#store.putInventory(inventory, this.#fence(inventory.target));
   }
 
   /** Adds a line to a run's log and reports it as progress. */

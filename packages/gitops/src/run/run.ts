@@ -29,6 +29,7 @@ import { LOG_LINES, type RunLogWriter } from "../store/runLog.js";
 import type { PendingApproval, RunRecord, RunResult, TargetStatus, Trigger } from "../types.js";
 import { stableJson } from "../util.js";
 import { specDigest } from "./decide.js";
+import { buildInventory } from "./inventory.js";
 import { collectSecrets } from "./stackRequest.js";
 import { deferredStatus } from "./status.js";
 
@@ -118,6 +119,8 @@ export interface RunContext {
   outputs?: Readonly<Record<string, unknown>>;
   /** How a ref preview type-checked the program. */
   typeCheck?: TypeCheck;
+  /** Errors the engine reported on resources during the run, by URN (redacted), for the inventory. */
+  readonly resourceErrors: Map<string, string>;
   /** Released when the run ends (stack lease, engine slot), last first. */
   readonly releases: (() => void | Promise<void>)[];
   progress(step: string, message: string, engine?: EngineProgress): void;
@@ -129,6 +132,8 @@ export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperatio
     refresh,
     signal: ctx.signal,
     onProgress: (event: EngineProgress) => {
+      if (event.kind === "diagnostic" && event.severity === "error" && event.urn && !ctx.ephemeral)
+        ctx.resourceErrors.set(event.urn, ctx.redactor.redact(event.message.trim()));
       const text = ctx.engineLines.render(event);
       if (text !== undefined) ctx.progress("engine", text, event);
     },
@@ -200,6 +205,7 @@ export function newRunContext(
     replanned: false,
     replans: 0,
     drift: false,
+    resourceErrors: new Map(),
     releases: [],
     progress: (step, message, engine) =>
       rt.recorder.progress(
@@ -376,6 +382,7 @@ async function executeRecorded(
       ctx.logWriter,
     );
   }
+  if (ctx.recorded && ctx.request && result !== "destroyed") await recordInventory(ctx, finished);
   if (ctx.deferredBy) await deferRun(rt, state, run, ctx.deferredBy);
   run.settle(ctx.deferredBy ? { ...finished, log: `deferred: ${ctx.deferredBy}` } : finished);
   const applied = result === "applied" || result === "drift-corrected";
@@ -393,6 +400,38 @@ async function executeRecorded(
       ...(ctx.promotionDueAt ? { promotionDueAt: ctx.promotionDueAt } : {}),
     },
   };
+}
+
+/**
+ * Reads the stack's state after a run that reached the engine and stores the
+ * target's inventory. A state that cannot be read leaves the last inventory
+ * in place (the run's own result stands); a lost lease or store does not.
+ */
+async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
+  const { engine } = ctx.rt.options;
+  if (!engine.resources || !ctx.request) return;
+  try {
+    const resources = await engine.resources(ctx.request);
+    const previous = await ctx.rt.options.store.getInventory(ctx.target.name);
+    // Read after the run's status was written: drift a correction put back is gone from it.
+    const drift = ctx.rt.recorder.status(ctx.target.name).unresolvedDrift;
+    const inventory = buildInventory({
+      target: ctx.target.name,
+      runId: run.id,
+      ...(run.revision ? { revision: run.revision } : {}),
+      at: run.finishedAt ?? ctx.rt.recorder.now().toISOString(),
+      result: run.result ?? "failed",
+      resources,
+      ...(previous ? { previous } : {}),
+      ...(ctx.steps ? { steps: ctx.steps } : {}),
+      ...(drift ? { drift: drift.resources } : {}),
+      errors: ctx.resourceErrors,
+    });
+    await ctx.rt.recorder.inventory(inventory);
+  } catch (error) {
+    if (error instanceof FencedError || error instanceof StoreUnavailableError) throw error;
+    ctx.log.warn({ err: error }, "could not read the stack's resources; the inventory is unchanged");
+  }
 }
 
 /** Parks a run until its dependencies are ready; the status says why (not a failure). */
