@@ -29,6 +29,7 @@ export type {
   PlannedStep,
   PropertyChange,
   StackRequest,
+  StateResource,
 } from "./engine/types.js";
 export { type PrepareResult, prepareDependencies } from "./engine/workspace.js";
 export {
@@ -104,6 +105,8 @@ export type { PromotionRequest } from "./pipelines/promotion.js";
 export { Reconciler } from "./reconciler.js";
 export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas/replicas.js";
 export { checkGates, type GateRefusal } from "./run/gates.js";
+export { kubernetesHealth } from "./run/health.js";
+export { buildInventory, type InventoryInput, resourceTree, syncCounts } from "./run/inventory.js";
 export {
   type PreviewReport,
   type PreviewReportStep,
@@ -146,6 +149,7 @@ export { type FollowLogOptions, followRunLog } from "./store/runLog.js";
 export { SqliteStore } from "./store/sqlite/store.js";
 export type {
   Acquired,
+  InventoryStore,
   LeaseStore,
   MembershipStore,
   OwnershipStore,
@@ -168,6 +172,12 @@ export type {
   PendingPromotion,
   PromotionKind,
   PromotionRecord,
+  ResourceChange,
+  ResourceEntry,
+  ResourceHealth,
+  ResourceHealthStatus,
+  ResourceNode,
+  ResourceSyncState,
   RunLogChunk,
   RunOverride,
   RunRecord,
@@ -176,6 +186,7 @@ export type {
   StackLockRequest,
   StoredTrigger,
   Suspension,
+  TargetInventory,
   TargetLease,
   TargetStatus,
   Trigger,

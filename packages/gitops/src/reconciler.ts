@@ -49,7 +49,7 @@ import {
   readRunLog,
   withLogTail,
 } from "./store/runLog.js";
-import type { PromotionRecord, RunLogChunk, RunRecord, TargetStatus } from "./types.js";
+import type { PromotionRecord, RunLogChunk, RunRecord, TargetInventory, TargetStatus } from "./types.js";
 
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
@@ -345,6 +345,18 @@ export class Reconciler {
     this.#require(name);
     const { store } = this.#options;
     return Promise.all((await store.listRuns(name, limit)).map((run) => withLogTail(store, run)));
+  }
+
+  /**
+   * What a target's stack manages, as of the last run that reached the
+   * engine: each resource with its sync state, health and the run that last
+   * changed it (see `buildInventory`); `resourceTree` nests them.
+   * @returns `undefined` before a run read the stack's state
+   * @throws UnknownTargetError for an unknown target
+   */
+  async resources(name: string): Promise<TargetInventory | undefined> {
+    this.#require(name);
+    return this.#options.store.getInventory(name);
   }
 
   /**

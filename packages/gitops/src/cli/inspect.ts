@@ -1,8 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreOption } from "../options.js";
+import { resourceTree, syncCounts } from "../run/inventory.js";
 import { SqliteStore } from "../store/sqlite/store.js";
-import type { Store, TargetStatus } from "../store/store.js";
+import type { ResourceEntry, ResourceNode, Store, TargetInventory, TargetStatus } from "../store/store.js";
 import type { DriftlessConfig } from "./config.js";
 import { ago, type CliIO, EXIT, elapsed, table } from "./output.js";
 
@@ -209,4 +210,87 @@ export function promotionsCommand(
       p.reason ?? "",
     ],
   );
+}
+
+/** Options of `driftless resources`. */
+export interface ResourcesCommandOptions {
+  readonly json?: boolean;
+  /** Children indented under their parents (with `json`: nested in `children`). */
+  readonly tree?: boolean;
+}
+
+/**
+ * `driftless resources <target>`: what the target's stack manages, as of the
+ * last run that reached the engine: each resource's sync state, health, the
+ * run that last changed it and what is out of sync.
+ */
+export async function resourcesCommand(
+  config: DriftlessConfig,
+  name: string,
+  options: ResourcesCommandOptions,
+  io: CliIO,
+): Promise<number> {
+  const found = await withStore(
+    config,
+    async (store): Promise<{ known: string[] } | { inventory: TargetInventory | undefined }> => {
+      const known = await knownTargets(config, store);
+      return known.includes(name) ? { inventory: await store?.getInventory(name) } : { known };
+    },
+  );
+  if ("known" in found) return unknownTarget(config, name, found.known, io);
+  const inventory = found.inventory ?? { target: name, resources: [] };
+  const { resources, ...rest } = inventory;
+  if (options.json) {
+    const listed = options.tree ? resourceTree(resources) : resources;
+    io.out.write(
+      `${JSON.stringify({ ...rest, counts: syncCounts(resources), resources: listed }, null, 2)}\n`,
+    );
+    return EXIT.ok;
+  }
+  if (!found.inventory) {
+    io.err.write(`no inventory for "${name}" yet: it is read after a run that reaches the engine\n`);
+    return EXIT.ok;
+  }
+  const rows: string[][] = [];
+  const row = (r: ResourceEntry, depth: number) =>
+    rows.push([
+      `${"  ".repeat(depth)}${r.name}`,
+      r.kubernetes
+        ? `${r.kubernetes.kind}${r.kubernetes.namespace ? ` ${r.kubernetes.namespace}/` : " "}${r.kubernetes.name}`
+        : r.type,
+      r.sync,
+      r.health.status,
+      changedBy(r),
+      resourceDetail(r),
+    ]);
+  const visit = (nodes: readonly ResourceNode[], depth: number): void => {
+    for (const node of nodes) {
+      row(node, depth);
+      visit(node.children, depth + 1);
+    }
+  };
+  if (options.tree) visit(resourceTree(resources), 0);
+  else for (const r of resources) row(r, 0);
+  io.out.write(table(["RESOURCE", "TYPE", "SYNC", "HEALTH", "CHANGED BY", "DETAIL"], rows));
+  const counts = syncCounts(resources);
+  io.err.write(
+    `${resources.length} resource(s) after run ${found.inventory.runId.slice(0, 8)} (${ago(found.inventory.at)}): ` +
+      `${counts.synced} synced, ${counts.drifted} drifted, ${counts.pending} pending, ${counts.failed} failed\n`,
+  );
+  return EXIT.ok;
+}
+
+/** The run (and its revision) that last changed a resource, else the commit its provenance names. */
+function changedBy(r: ResourceEntry): string {
+  if (r.lastChange)
+    return `${r.lastChange.runId.slice(0, 8)} ${r.lastChange.revision?.slice(0, 12) ?? ""}`.trim();
+  return r.commit ? `commit ${r.commit.slice(0, 12)}` : "-";
+}
+
+/** What a table row says beyond its state: drifted paths, a pending operation, the error, or the health's reason. */
+function resourceDetail(r: ResourceEntry): string {
+  if (r.sync === "drifted") return r.driftPaths ? `changed: ${r.driftPaths.join(", ")}` : "changed";
+  if (r.sync === "pending") return `would ${r.pendingOp ?? "change"}`;
+  if (r.sync === "failed") return (r.error ?? "").split("\n")[0] ?? "";
+  return r.health.reason;
 }

@@ -3,7 +3,7 @@ import { userInfo } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../spec/duration.js";
 import { ConfigError, loadConfig } from "./config.js";
-import { historyCommand, promotionsCommand, statusCommand } from "./inspect.js";
+import { historyCommand, promotionsCommand, resourcesCommand, statusCommand } from "./inspect.js";
 import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";
 import { moveCommand, previewCommand, reconcileCommand, suspendCommand } from "./run.js";
@@ -146,6 +146,24 @@ A relative --config path is read from the current directory.`,
         loadConfig(opts.config),
         target,
         { limit: opts.limit, json: opts.json ?? false },
+        io,
+      );
+    });
+
+  program
+    .command("resources")
+    .description(
+      "show what a target's stack manages: sync state, health, the run that last changed each resource",
+    )
+    .argument("<target>", "target name")
+    .addOption(configOption())
+    .option("--tree", "children indented under their parents (with --json: nested in `children`)")
+    .option("--json", "JSON on stdout")
+    .action(async (target: string, opts: { config: string; tree?: boolean; json?: boolean }) => {
+      code = await resourcesCommand(
+        loadConfig(opts.config),
+        target,
+        { tree: opts.tree ?? false, json: opts.json ?? false },
         io,
       );
     });

@@ -1,5 +1,6 @@
-/** Read routes: targets with their status, a target's runs and promotions, one run. */
+/** Read routes: targets with their status, a target's runs, promotions and resources, one run. */
 
+import { resourceTree, syncCounts } from "../../run/inventory.js";
 import {
   type Api,
   fail,
@@ -60,6 +61,30 @@ export function readRoutes(api: Api): Route[] {
       pattern: /^\/targets\/([^/]+)\/promotions$/,
       auth: "read",
       handle: listing(async (name, limit) => ({ promotions: await reconciler.promotions(name, limit) })),
+    },
+    {
+      method: "GET",
+      pattern: /^\/targets\/([^/]+)\/resources$/,
+      auth: "read",
+      /**
+       * `GET /targets/:name/resources[?tree=1]`: the target's inventory, a flat
+       * list in state order, or with `tree=1` the roots with their `children`.
+       */
+      handle: async ({ params: [name = ""], query }) => {
+        const missing = unknownTarget(api, name);
+        if (missing) return missing;
+        const tree = query.get("tree");
+        if (tree !== null && !["0", "1", "true", "false"].includes(tree)) {
+          return fail(400, `tree must be 1 or 0, got ${JSON.stringify(tree)}`);
+        }
+        const inventory = (await reconciler.resources(name)) ?? { target: name, resources: [] };
+        const { resources, ...rest } = inventory;
+        return json(200, {
+          ...rest,
+          counts: syncCounts(resources),
+          resources: tree === "1" || tree === "true" ? resourceTree(resources) : resources,
+        });
+      },
     },
     {
       method: "GET",
