@@ -3,7 +3,7 @@
 // edited by hand shows as drifted with its property paths in detect mode,
 // through the library, the HTTP API and the CLI.
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -174,5 +174,34 @@ describe("the resource inventory with the real engine", () => {
     expect(parsed.target).toBe("watch");
     expect(parsed.resources.find((r) => r.name === "about.html")?.sync).toBe("drifted");
     expect(readFileSync(join(outDir, "about.html"), "utf8")).toBe("edited by hand");
+  });
+
+  it("shows Git's changes not yet applied in detect mode as pending, a new resource included", async () => {
+    repo.commit(
+      {
+        "site.json": JSON.stringify({
+          "index.html": "<h1>v2</h1>",
+          "about.html": "<p>about</p>",
+          "new.html": "<p>new</p>",
+        }),
+      },
+      "v2",
+    );
+    const run = await reconciler.reconcile("watch", { trigger: "webhook", force: false });
+    expect(run.error).toBeUndefined();
+    const inventory = await reconciler.resources("watch");
+    expect(inventory?.runId).toBe(run.id);
+    const pages = new Map(files(inventory?.resources ?? []).map((r) => [r.name, r]));
+    expect(pages.get("index.html")).toMatchObject({ sync: "pending", pendingOp: "update" });
+    // Drift comes first: the hand edit is still there, whatever Git would change.
+    expect(pages.get("about.html")?.sync).toBe("drifted");
+    const stack = inventory?.resources.find((r) => r.type === "pulumi:pulumi:Stack");
+    expect(pages.get("new.html")).toMatchObject({
+      parent: stack?.urn,
+      sync: "pending",
+      pendingOp: "create",
+      health: { status: "Unknown", reason: "not created yet" },
+    });
+    expect(existsSync(join(outDir, "new.html"))).toBe(false);
   });
 });

@@ -6,9 +6,9 @@ import { buildInventory, type InventoryInput, resourceTree, syncCounts, urnName 
 const URN = "urn:pulumi:dev::site";
 const STACK = `${URN}::pulumi:pulumi:Stack::site-dev`;
 const PROVIDER = `${URN}::pulumi:providers:kubernetes::default_4_18_0`;
-const WEB = `${URN}::pulumi:pulumi:Stack$driftless:k8s:WebService::web`;
-const DEPLOY = `${URN}::pulumi:pulumi:Stack$driftless:k8s:WebService$kubernetes:apps/v1:Deployment::web`;
-const SERVICE = `${URN}::pulumi:pulumi:Stack$driftless:k8s:WebService$kubernetes:core/v1:Service::web`;
+const WEB = `${URN}::driftless:k8s:WebService::web`;
+const DEPLOY = `${URN}::driftless:k8s:WebService$kubernetes:apps/v1:Deployment::web`;
+const SERVICE = `${URN}::driftless:k8s:WebService$kubernetes:core/v1:Service::web`;
 const BUCKET = `${URN}::aws:s3/bucketV2:BucketV2::assets`;
 
 const SECRET = {
@@ -131,7 +131,7 @@ describe("buildInventory", () => {
   });
 
   it("maps drift, Git changes not applied and engine errors to drifted, pending and failed, first match wins", () => {
-    const newConfig = `${URN}::pulumi:pulumi:Stack$driftless:k8s:WebService$kubernetes:core/v1:ConfigMap::web-config`;
+    const newConfig = `${URN}::driftless:k8s:WebService$kubernetes:core/v1:ConfigMap::web-config`;
     const inventory = buildInventory(
       input({
         result: "drift-detected",
@@ -158,6 +158,21 @@ describe("buildInventory", () => {
       health: { status: "Missing", reason: "not created yet" },
     });
     expect(syncCounts(inventory.resources)).toEqual({ synced: 3, drifted: 1, pending: 2, failed: 1 });
+  });
+
+  it("hangs a pending create whose URN names no parent under the stack", () => {
+    const queue = `${URN}::aws:sqs/queue:Queue::jobs`;
+    const inventory = buildInventory(
+      input({ result: "planned", steps: [step("create", queue, "aws:sqs/queue:Queue")] }),
+    );
+    expect(inventory.resources.at(-1)).toMatchObject({
+      urn: queue,
+      name: "jobs",
+      parent: STACK,
+      sync: "pending",
+      pendingOp: "create",
+      health: { status: "Unknown", reason: "not created yet" },
+    });
   });
 
   it("counts an applied run's steps as done, not pending", () => {

@@ -195,14 +195,16 @@ function providerUrn(reference: string): string {
 
 /**
  * A pending create's parent, from its URN's type chain (`…::Parent$Child::name`):
- * the resource in state whose type ends that chain's parent part, when exactly one does.
+ * the resource in state whose type chain is the chain's parent part, when
+ * exactly one is; a resource whose URN names no parent (its type chain is its
+ * own type) hangs under the stack, whose type Pulumi leaves out of the chain.
  */
 function urnParent(urn: string, present: ReadonlySet<string>): string | undefined {
   const parts = urn.split("::");
   const chain = parts[2]?.split("$") ?? [];
-  if (chain.length < 2) return undefined;
-  const parentType = chain.slice(0, -1).join("$");
-  const prefix = `${parts.slice(0, 2).join("::")}::${parentType}::`;
+  const head = parts.slice(0, 2).join("::");
+  const prefix =
+    chain.length < 2 ? `${head}::pulumi:pulumi:Stack::` : `${head}::${chain.slice(0, -1).join("$")}::`;
   const candidates = [...present].filter((u) => u.startsWith(prefix));
   return candidates.length === 1 ? candidates[0] : undefined;
 }
