@@ -133,12 +133,20 @@ describe("PostgresStore on a real server", () => {
       const other = await PostgresStore.open(cluster.url("shared"));
       expect((await other.getStatus("site"))?.lastAppliedRevision).toBe(repo.head());
       expect((await other.getRun(run.id))?.result).toBe("applied");
+      // The inventory: read from the DIY backend through `stack export`, stored beside the status.
+      const inventory = await other.getInventory("site");
+      expect(inventory).toMatchObject({ target: "site", runId: run.id });
+      expect(inventory?.resources.find((r) => r.name === "site" && r.custom)).toMatchObject({
+        sync: "synced",
+        lastChange: { runId: run.id, op: "create" },
+      });
       await other.close();
 
       const written = [
         lines.join("\n"),
         JSON.stringify(await reconciler.statuses()),
         JSON.stringify(await reconciler.history("site")),
+        JSON.stringify(await reconciler.resources("site")),
         JSON.stringify(reconciler.targets()),
       ].join("\n");
       expect(lines.length).toBeGreaterThan(0);
