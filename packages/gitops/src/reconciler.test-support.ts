@@ -114,6 +114,8 @@ export class FakeEngine implements Engine {
   refresh?: Engine["refresh"];
   /** Set by {@link versioned}: an engine that tells its state's digest. */
   stateVersion?: Engine["stateVersion"];
+  /** Set by a test: an engine that reads its stack's resources (the inventory). */
+  resources?: Engine["resources"];
 
   /** Makes this engine refresh apart from its preview, reporting `drift` as what refresh changed. */
   refreshing(drift: NonNullable<Plan["drift"]> = []): void {

@@ -404,8 +404,8 @@ async function executeRecorded(
 
 /**
  * Reads the stack's state after a run that reached the engine and stores the
- * target's inventory. A state that cannot be read leaves the last inventory
- * in place (the run's own result stands); a lost lease or store does not.
+ * target's inventory. A state that cannot be read or stored (a lost lease, a
+ * store away) leaves the last inventory in place; the run's own result stands.
  */
 async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
   const { engine } = ctx.rt.options;
@@ -429,8 +429,9 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
     });
     await ctx.rt.recorder.inventory(inventory);
   } catch (error) {
-    if (error instanceof FencedError || error instanceof StoreUnavailableError) throw error;
-    ctx.log.warn({ err: error }, "could not read the stack's resources; the inventory is unchanged");
+    // The run is recorded already: a lost lease or store must not turn it into a skipped or
+    // failed one. The next run that reaches the engine (here or on the new owner) writes it.
+    ctx.log.warn({ err: error }, "could not read or store the stack's resources; the inventory is unchanged");
   }
 }
 

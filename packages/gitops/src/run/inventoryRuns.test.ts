@@ -1,0 +1,100 @@
+// The inventory a run stores, through a reconciler over the fake engine: what
+// each run records, an engine error on a resource, and a state that cannot be read.
+import { describe, expect, it } from "vitest";
+import type { StateResource } from "../engine/types.js";
+import {
+  type FakeEngine,
+  type FakeSource,
+  planOf,
+  REV_A,
+  REV_B,
+  useReconciler,
+  withDrift,
+} from "../reconciler.test-support.js";
+
+const STACK = "urn:pulumi:dev::site::pulumi:pulumi:Stack::site-dev";
+// planOf names its steps `urn:pulumi:dev::site::<type>::r<i>`.
+const FILE = "urn:pulumi:dev::site::test:index:File::r0";
+const state: StateResource[] = [
+  { urn: STACK, type: "pulumi:pulumi:Stack", custom: false },
+  { urn: FILE, type: "test:index:File", custom: true, parent: STACK, outputs: { content: "secret-ish" } },
+];
+
+describe("the inventory a run stores", () => {
+  let engine: FakeEngine;
+  let source: FakeSource;
+  const { spec, create } = useReconciler((h) => {
+    engine = h.engine;
+    source = h.source;
+  });
+
+  it("stores the state's resources after a run that reached the engine, with the run that changed each", async () => {
+    engine.resources = async () => state;
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    const r = await create();
+    expect(await r.resources("site")).toBeUndefined();
+    const applied = await r.reconcile("site");
+    expect(applied.result).toBe("applied");
+    const inventory = await r.resources("site");
+    expect(inventory).toMatchObject({ target: "site", runId: applied.id, revision: REV_A });
+    expect(inventory?.resources.map((e) => [e.name, e.sync, e.lastChange?.runId])).toEqual([
+      ["site-dev", "synced", undefined],
+      ["r0", "synced", applied.id],
+    ]);
+    expect(JSON.stringify(inventory)).not.toContain("secret-ish");
+
+    // A skipped check reads nothing; a later run keeps who changed what.
+    expect((await r.reconcile("site", { trigger: "interval", force: false })).result).toBe("skipped");
+    engine.plan = planOf(2);
+    source.revision = REV_B;
+    const unchanged = await r.reconcile("site");
+    expect(unchanged.result).toBe("unchanged");
+    const later = await r.resources("site");
+    expect(later?.runId).toBe(unchanged.id);
+    expect(later?.resources.find((e) => e.urn === FILE)?.lastChange).toMatchObject({ runId: applied.id });
+  });
+
+  it("marks drift a detect target found with its paths", async () => {
+    engine.resources = async () => state;
+    engine.plan = withDrift(planOf(1, ["update", "test:index:File"]), 0);
+    const r = await create({ targets: [spec({ mode: "detect" })] });
+    expect((await r.reconcile("site")).result).toBe("drift-detected");
+    expect((await r.resources("site"))?.resources.find((e) => e.urn === FILE)?.sync).toBe("drifted");
+  });
+
+  it("marks the resource the engine reported an error on as failed", async () => {
+    engine.resources = async () => state;
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    engine.up = async (_request, options) => {
+      options?.onProgress?.({ kind: "diagnostic", severity: "error", message: "disk full\n", urn: FILE });
+      throw new Error("update failed");
+    };
+    const r = await create();
+    expect((await r.reconcile("site")).result).toBe("failed");
+    expect((await r.resources("site"))?.resources.find((e) => e.urn === FILE)).toMatchObject({
+      sync: "failed",
+      error: "disk full",
+    });
+  });
+
+  it("keeps the previous inventory when the state cannot be read, and the run's result stands", async () => {
+    engine.resources = async () => state;
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    const r = await create();
+    const first = await r.reconcile("site");
+    engine.resources = async () => {
+      throw new Error("the backend is away");
+    };
+    source.revision = REV_B;
+    const second = await r.reconcile("site");
+    expect(second.result).toBe("applied");
+    expect((await r.resources("site"))?.runId).toBe(first.id);
+  });
+
+  it("keeps no inventory with an engine that cannot read its state", async () => {
+    const r = await create();
+    expect((await r.reconcile("site")).result).toBe("unchanged");
+    expect(await r.resources("site")).toBeUndefined();
+    await expect(r.resources("nope")).rejects.toThrow(/nope/);
+  });
+});
