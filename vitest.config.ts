@@ -5,10 +5,9 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     // vitest's default is one worker per core minus one, which is one here; the
-    // end-to-end files spend much of their time waiting on engine processes,
-    // git, servers and leases, and each has its own sandbox, so three run side
-    // by side (with two, a 2-core machine was busy 130 % of one core on average).
-    maxWorkers: 3,
+    // end-to-end files spend much of their time waiting on engine processes and
+    // git, and each has its own sandbox, so two run side by side.
+    maxWorkers: 2,
     minWorkers: 1,
     projects: [
       {
