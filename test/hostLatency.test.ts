@@ -30,7 +30,7 @@ const HOSTS = 3;
 const DELAY_MS = 5;
 const P99_MAX_MS = 50;
 /** How long the hosts are pinged once every target is owned. */
-const STEADY_MS = 15_000;
+const STEADY_MS = 8000;
 
 const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 

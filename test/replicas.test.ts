@@ -380,7 +380,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
   });
 
   it("stops the engine of a replica cut off from the database before another takes its targets", async () => {
-    const v5 = commit("v5", 8000);
+    const v5 = commit("v5", 6000);
     const [cutOff, other] = await byOwned(live());
     if (!cutOff || !other) throw new Error("two replicas should be left");
     const cutTargets = await ownedBy(cutOff);
@@ -398,7 +398,7 @@ describe("replicas sharing targets on PostgreSQL", { timeout: SETTLE_MS * 2 }, (
     const proxy = proxies.get(cutOff.name) as TcpProxy;
     proxy.cut();
     try {
-      // Its engine (the CLI, the language host, the provider in the middle of the 8 s update) is
+      // Its engine (the CLI, the language host, the provider in the middle of the 6 s update) is
       // gone before the lease it cannot renew lapses and the other replica takes the targets.
       const engineGoneAt = await until(
         () =>
