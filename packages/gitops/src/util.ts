@@ -3,7 +3,20 @@
  * JSON, an abortable sleep, change-count text and commit SHA checks.
  */
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { ChangeCounts } from "./engine/types.js";
+
+let yaml: typeof import("yaml") | undefined;
+
+/**
+ * The `yaml` package, loaded at its first use rather than with this package:
+ * only engine runs, `driftless preview` and the configuration file read YAML,
+ * and a process that only decides unchanged targets never does.
+ */
+export function yamlPackage(): typeof import("yaml") {
+  yaml ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yaml;
+}
 
 /** Hex SHA-256 of a text or bytes. */
 export function sha256(text: string | Uint8Array): string {

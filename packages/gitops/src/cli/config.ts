@@ -1,7 +1,6 @@
 // The service configuration file (`driftless.yaml`): parsing, validation with line numbers, and the targets it declares.
 import { readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { isTemplate, type TargetTemplate, templateIssues } from "../git/discovery.js";
@@ -19,6 +18,7 @@ import {
   targetKeys,
 } from "../spec/spec.js";
 import { isPostgresUrl, type PostgresConnection } from "../store/postgres/store.js";
+import { yamlPackage } from "../util.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
 export type SecretRef = { readonly env: string } | { readonly file: string };
@@ -272,6 +272,7 @@ function anchorTarget(spec: Record<string, unknown>, base: string): TargetSpec {
  * @throws ConfigError naming the file, key path and value of every problem.
  */
 export function parseConfig(text: string, file: string, baseDir = dirname(resolve(file))): DriftlessConfig {
+  const { LineCounter, parseDocument } = yamlPackage();
   const lines = new LineCounter();
   const doc = parseDocument(text, { prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {

@@ -10,7 +10,7 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseDocument } from "yaml";
+import { yamlPackage } from "../util.js";
 
 /** The settings file of `stack` in `workDir` (`Pulumi.<stack>.yaml`, the last part of a qualified name). */
 export function stackSettingsFile(workDir: string, stack: string): string {
@@ -24,7 +24,7 @@ export function stackSettingsFile(workDir: string, stack: string): string {
  */
 export function deleteFirstSettings(settings: string | undefined, types: readonly string[]): string {
   // An empty file has no map to add to: start from an empty one.
-  const doc = parseDocument(settings?.trim() ? settings : "{}");
+  const doc = yamlPackage().parseDocument(settings?.trim() ? settings : "{}");
   if (doc.errors.length > 0) throw doc.errors[0];
   for (const type of types) {
     const provider = type.split(":")[0] ?? type;

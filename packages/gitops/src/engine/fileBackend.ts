@@ -7,7 +7,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
-import { parse as parseYaml } from "yaml";
+import { yamlPackage } from "../util.js";
 import { isAlive } from "./process.js";
 import type { StackRequest } from "./types.js";
 
@@ -21,7 +21,8 @@ export function projectName(request: StackRequest): string | undefined {
   if (request.program) return request.projectName ?? "inline";
   for (const file of ["Pulumi.yaml", "Pulumi.yml"]) {
     const path = join(request.workDir, file);
-    if (existsSync(path)) return (parseYaml(readFileSync(path, "utf8")) as { name?: string } | null)?.name;
+    if (existsSync(path))
+      return (yamlPackage().parse(readFileSync(path, "utf8")) as { name?: string } | null)?.name;
   }
   return undefined;
 }

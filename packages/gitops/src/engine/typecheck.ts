@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { yamlPackage } from "../util.js";
 
 /**
  * Whether and how a preview type-checks its program. Pulumi's Node runtime
@@ -32,7 +32,7 @@ interface ProjectFile {
 export function typeCheckFor(projectDir: string, inline: boolean): TypeCheck {
   if (inline) return { checked: false, detail: "inline program: compiled with the service that runs it" };
   const file = ["Pulumi.yaml", "Pulumi.yml"].map((f) => join(projectDir, f)).find((f) => existsSync(f));
-  const project = (file ? parseYaml(readFileSync(file, "utf8")) : {}) as ProjectFile | null;
+  const project = (file ? yamlPackage().parse(readFileSync(file, "utf8")) : {}) as ProjectFile | null;
   const runtime = project?.runtime;
   const name = typeof runtime === "string" ? runtime : runtime?.name;
   if (name !== "nodejs")

@@ -6,8 +6,7 @@
 // caller asks git.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { Agent as HttpAgent, get as httpGet, type IncomingHttpHeaders } from "node:http";
-import { Agent as HttpsAgent, get as httpsGet } from "node:https";
+import type { IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
@@ -247,15 +246,41 @@ interface Reply {
   readonly body: Buffer;
 }
 
-const agents = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+interface HttpClients {
+  readonly http: typeof import("node:http");
+  readonly https: typeof import("node:https");
+  readonly agents: { readonly http: import("node:http").Agent; readonly https: import("node:https").Agent };
+}
+
+let clients: HttpClients | undefined;
+
+/**
+ * `node:http` and `node:https` with their kept-alive agents, made at the first
+ * request over HTTP. Through `process.getBuiltinModule`, not an `import`: an
+ * ES import of `node:http` reads every export, and its `WebSocket` getter
+ * loads Node's bundled undici (about 13 MB of a process that never fetches).
+ */
+function httpClients(): HttpClients {
+  if (!clients) {
+    const http = process.getBuiltinModule("node:http");
+    const https = process.getBuiltinModule("node:https");
+    clients = {
+      http,
+      https,
+      agents: { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) },
+    };
+  }
+  return clients;
+}
 
 function get(url: URL, headers: Record<string, string>, tls: TlsOptions, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const options = { headers, timeout: timeoutMs };
+    const { http, https, agents } = httpClients();
     const request =
       url.protocol === "https:"
-        ? httpsGet(url, { ...options, ...tls, agent: agents.https })
-        : httpGet(url, { ...options, agent: agents.http });
+        ? https.get(url, { ...options, ...tls, agent: agents.https })
+        : http.get(url, { ...options, agent: agents.http });
     request.on("timeout", () => request.destroy(new Error(`no answer in ${timeoutMs} ms`)));
     request.on("error", reject);
     request.on("response", (response) => {

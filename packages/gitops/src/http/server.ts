@@ -1,5 +1,5 @@
 // The standalone HTTP server around the handler, with graceful shutdown.
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Reconciler } from "../reconciler.js";
 import { createHandler, type DriftlessHandler, type HandlerOptions } from "./handler.js";
@@ -49,7 +49,9 @@ export interface DriftlessServer {
  */
 export async function listen(reconciler: Reconciler, options: ServeOptions = {}): Promise<DriftlessServer> {
   const handler = createHandler(reconciler, options);
-  const server = createServer((req, res) => handler(req, res));
+  // Not an ES import of `node:http`: that reads its `WebSocket` getter, which loads Node's bundled
+  // undici (about 13 MB) into every process importing the package, serving or not.
+  const server = process.getBuiltinModule("node:http").createServer((req, res) => handler(req, res));
   // Slow or hostile clients must not hold sockets forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;

@@ -1,6 +1,5 @@
 // Webhook signature checks (GitHub HMAC, generic HMAC, GitLab token), in constant time.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { verify } from "@octokit/webhooks-methods";
 
 /**
  * Checks GitHub's `X-Hub-Signature-256` (`sha256=<hex HMAC of the body>`) in
@@ -13,6 +12,8 @@ export async function verifyGithubSignature(
 ): Promise<boolean> {
   if (!secret || !body || !signature) return false;
   try {
+    // Loaded at the first signed webhook rather than with the package.
+    const { verify } = await import("@octokit/webhooks-methods");
     return await verify(secret, body, signature);
   } catch {
     return false;

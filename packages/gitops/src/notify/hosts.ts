@@ -4,7 +4,7 @@
  * again by its marker and edited in place. GitHub through `@octokit/rest`
  * (`baseUrl` for GitHub Enterprise), Gitea through its API v1.
  */
-import { Octokit } from "@octokit/rest";
+import type { Octokit } from "@octokit/rest";
 import { repoIdentity } from "../git/repo.js";
 import { readSecret } from "../spec/secrets.js";
 import type { SecretSource } from "../spec/spec.js";
@@ -85,7 +85,9 @@ export class GitHubHost implements GitHost {
     return repoUnder(this.#webUrl, repoUrl);
   }
 
-  #client(signal: AbortSignal): Octokit {
+  /** `@octokit/rest` is loaded at the first delivery to GitHub, not with the package. */
+  async #client(signal: AbortSignal): Promise<Octokit> {
+    const { Octokit } = await import("@octokit/rest");
     return new Octokit({
       auth: readSecret(this.#options.token, "notify.github.token"),
       ...(this.#options.baseUrl ? { baseUrl: this.#options.baseUrl } : {}),
@@ -96,8 +98,8 @@ export class GitHubHost implements GitHost {
   }
 
   async setStatus(repo: HostRepo, sha: string, status: CommitStatus, signal: AbortSignal): Promise<void> {
-    await octokitCall("commit status", () =>
-      this.#client(signal).rest.repos.createCommitStatus({
+    await octokitCall("commit status", async () =>
+      (await this.#client(signal)).rest.repos.createCommitStatus({
         owner: repo.owner,
         repo: repo.name,
         sha,
@@ -116,7 +118,7 @@ export class GitHubHost implements GitHost {
     body: string,
     signal: AbortSignal,
   ): Promise<void> {
-    const client = this.#client(signal);
+    const client = await this.#client(signal);
     const comments = await octokitCall("list comments", () =>
       client.paginate(client.rest.issues.listComments, {
         owner: repo.owner,
