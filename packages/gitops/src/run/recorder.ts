@@ -11,6 +11,7 @@ import type { Clock } from "../options.js";
 import { LOG_LINES, RunLogWriter } from "../store/runLog.js";
 import type { Store } from "../store/store.js";
 import type { Fence, RunRecord, TargetInventory, TargetStatus, UnresolvedDrift } from "../types.js";
+import { sameJson } from "../util.js";
 import {
   driftFoundStatus,
   finishStatus,
@@ -86,8 +87,12 @@ export class Recorder {
         : await this.#store.listStatuses();
     for (const status of read) {
       // A write of this process in progress is newer than what was read.
-      if ((!wanted || wanted.has(status.name)) && !this.#writes.has(status.name))
-        this.#view.set(status.name, status);
+      if ((wanted && !wanted.has(status.name)) || this.#writes.has(status.name)) continue;
+      // An unchanged status keeps the object the view has: with replicas this runs after every
+      // heartbeat for every target others own, and replacing each would keep a second copy of
+      // every status alive until the next heartbeat (promoted, then garbage in the old generation).
+      const before = this.#view.get(status.name);
+      if (!before || !sameJson(before, status)) this.#view.set(status.name, status);
     }
   }
 
@@ -115,8 +120,13 @@ export class Recorder {
     return write;
   }
 
-  /** Stores an empty status for a target seen for the first time, and reads its status into the view. */
+  /**
+   * Stores an empty status for a target seen for the first time, and reads its status into the view.
+   * A target the view has is stored already (the view holds only what was read from the store or
+   * written to it): at start-up, after {@link refresh}, that spares two queries per known target.
+   */
   async ensureStatus(name: string): Promise<void> {
+    if (this.#view.has(name)) return;
     await this.#store.insertStatus(initialStatus(name, this.now()));
     const stored = await this.#store.getStatus(name);
     if (stored && !this.#writes.has(name)) this.#view.set(name, stored);
