@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, masking) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, host, masking) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
 import { componentBenchmark } from "./components.js";
 import { engineBenchmarks } from "./engine.js";
+import { hostResponsivenessBenchmark } from "./hostResponsiveness.js";
 import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
 import { maskingBenchmark } from "./masking.js";
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     targets: { type: "string", default: "500" },
     "replica-targets": { type: "string", default: "1000" },
     "replica-seconds": { type: "string", default: "120" },
+    "pause-seconds": { type: "string", default: "20" },
   },
 });
 const runs = Number(values.runs);
@@ -52,6 +54,13 @@ if (want("masking")) figures.push(...(await maskingBenchmark(runs)));
 if (want("replicas"))
   figures.push(
     ...(await replicasBenchmark(Number(values["replica-targets"]), Number(values["replica-seconds"]), runs)),
+  );
+if (want("host"))
+  figures.push(
+    ...(await hostResponsivenessBenchmark(
+      Number(values["replica-targets"]),
+      Number(values["pause-seconds"]),
+    )),
   );
 
 const pulumiVersion = (await promisify(execFile)("pulumi", ["version"])).stdout.trim();
