@@ -8,10 +8,10 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { join } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { PostgresStore } from "@driftless/gitops";
 import { engineSandbox } from "../test/support/engine.js";
 import { createRepo } from "../test/support/git.js";
 import { startPostgres } from "../test/support/postgres.js";
+import { seedUnchangedTargets } from "../test/support/seed.js";
 import { type Figure, progress, stats } from "./lib.js";
 
 const child = fileURLToPath(new URL("./replica.mjs", import.meta.url));
@@ -48,7 +48,12 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
       const repo = createRepo(join(sandbox.dir, `repo-${i}`));
       return { url: repo.fileUrl, head: repo.commit({ "README.md": `repo ${i}\n` }, "init") };
     });
-    await seed(url, repos, targets);
+    // Every target starts out applied at its repository's head, as after a first pass.
+    await seedUnchangedTargets(
+      url,
+      repos.map((r) => r.head),
+      targets,
+    );
     const env = { ...process.env, ...sandbox.env, DRIFTLESS_LOG_LEVEL: "silent" };
     const args = (i: number) =>
       JSON.stringify({
@@ -190,30 +195,6 @@ export async function replicasBenchmark(targets: number, seconds: number, trials
     );
     await pg.dispose();
     sandbox.dispose();
-  }
-}
-
-/** Every target starts out applied at its repository's head, as after a first pass. */
-async function seed(
-  url: string,
-  repos: readonly { url: string; head: string }[],
-  targets: number,
-): Promise<void> {
-  const store = await PostgresStore.open(url);
-  try {
-    const now = new Date().toISOString();
-    for (let i = 0; i < targets; i++) {
-      const repo = repos[i % repos.length] as { head: string };
-      await store.putStatus({
-        name: `t-${i}`,
-        conditions: [],
-        lastAppliedRevision: repo.head,
-        lastDriftCheckAt: now,
-        updatedAt: now,
-      });
-    }
-  } finally {
-    await store.close();
   }
 }
 

@@ -45,9 +45,9 @@ function openInChild(
       err += d;
     });
     child.on("exit", (code) =>
-      code === 0
-        ? resolve({ version: out.trim(), stderr: err })
-        : reject(new Error(`child exited ${code}: ${err}`)),
+      code === 0 && out.trim().endsWith("closed")
+        ? resolve({ version: out.trim().split("\n")[0] as string, stderr: err })
+        : reject(new Error(`child exited ${code} after ${JSON.stringify(out)}: ${err}`)),
     );
   });
 }

@@ -279,8 +279,15 @@ export class AsyncPostgres implements Queryable {
     this.#breaker = undefined;
     const listener = this.#listener;
     this.#listener = undefined;
-    await listener?.end().catch(() => undefined);
-    await this.#pool.end().catch(() => undefined);
+    // The pool's connections do not keep the process alive (allowExitOnIdle): without a handle of
+    // its own while they close, a host with nothing else to do would exit in the middle of close().
+    const alive = setInterval(() => undefined, 1000);
+    try {
+      await listener?.end().catch(() => undefined);
+      await this.#pool.end().catch(() => undefined);
+    } finally {
+      clearInterval(alive);
+    }
   }
 }
 
