@@ -62,7 +62,7 @@ describe("engine processes", () => {
     ref: "main",
     stack: "dev",
     passphrase: "test-passphrase",
-    config: { outDir, journal, writer: `writer-${++round}`, delayMs: "6000", ...config },
+    config: { outDir, journal, writer: `writer-${++round}`, delayMs: "4000", ...config },
     env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
     interval: "1h",
     resync: "1h",
