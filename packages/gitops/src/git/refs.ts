@@ -4,13 +4,13 @@
 // repositories, packed annotated tags without peeled entries, proxies, custom
 // TLS or URL rewriting in git's configuration) answers `undefined`, and the
 // caller asks git.
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { inflateSync } from "node:zlib";
 import { isFullSha } from "../util.js";
+import { runGit } from "./gitProcess.js";
 
 /** Ref name → object id, as `git ls-remote` lists them (peeled tags as `name^{}`). */
 export type RefMap = ReadonlyMap<string, string>;
@@ -196,7 +196,7 @@ export async function listHttpRefs(repo: string, options: HttpRefOptions = {}): 
   if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
   const env = options.env ?? process.env;
   const tls = url.protocol === "https:" ? tlsOptions(env) : {};
-  if (!tls || usesProxy(url, env) || gitHttpConfigSet(env)) return undefined;
+  if (!tls || usesProxy(url, env) || (await gitHttpConfigSet(env))) return undefined;
   if (Object.keys(env).some((key) => GIT_HTTP_ENV.test(key))) return undefined;
   const headers: Record<string, string> = {
     accept: "application/x-git-upload-pack-advertisement",
@@ -377,29 +377,26 @@ function usesProxy(url: URL, env: NodeJS.ProcessEnv): boolean {
   );
 }
 
-let httpConfig: boolean | undefined;
+let httpConfig: Promise<boolean> | undefined;
 
 /**
  * Whether git's global or system configuration sets anything that changes an
  * HTTP request (`http.*`, `url.*.insteadOf`). Read once per process: one git
- * process in its lifetime, not one per check.
+ * process in its lifetime, not one per check, and never waited on synchronously.
  */
-function gitHttpConfigSet(env: NodeJS.ProcessEnv): boolean {
-  if (httpConfig === undefined) {
-    let listing = "";
-    try {
-      listing = execFileSync("git", ["config", "--list", "--includes"], {
-        cwd: "/",
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-        env,
-      });
-    } catch {
-      // No global or system configuration (git exits 1 when there is nothing to list).
-    }
-    httpConfig = listing.split("\n").some((line) => /^(http\.|url\.|core\.gitproxy)/i.test(line));
-  }
+function gitHttpConfigSet(env: NodeJS.ProcessEnv): Promise<boolean> {
+  httpConfig ??= runGit(["config", "--list", "--includes"], { cwd: "/", env: definedOnly(env) }).then(
+    (listing) => listing.split("\n").some((line) => /^(http\.|url\.|core\.gitproxy)/i.test(line)),
+    // No global or system configuration (git exits 1 when there is nothing to list).
+    () => false,
+  );
   return httpConfig;
+}
+
+function definedOnly(env: NodeJS.ProcessEnv): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined),
+  );
 }
 
 function describe(error: unknown): string {
