@@ -58,8 +58,9 @@ export {
   matchProjectDirectories,
   type TargetTemplate,
 } from "./git/discovery.js";
+export { gitEnv } from "./git/env.js";
 export { repoIdentity, sameRepo } from "./git/repo.js";
-export { GitSource, gitEnv, type Source, type SourceRef } from "./git/source.js";
+export { GitSource, type Source, type SourceRef } from "./git/source.js";
 export {
   createHandler,
   type DashboardSessionOptions,

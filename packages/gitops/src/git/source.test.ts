@@ -17,7 +17,8 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createRepo, git, type TestRepo } from "../../../../test/support/git.js";
 import { RetryableError, StalledError } from "../errors.js";
-import { GitSource, gitEnv, type SourceRef } from "./source.js";
+import { gitEnv } from "./env.js";
+import { GitSource, type SourceRef } from "./source.js";
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" })
