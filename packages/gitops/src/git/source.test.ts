@@ -8,6 +8,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type IncomingHttpHeaders } from "node:http";
@@ -110,6 +111,27 @@ describe("GitSource", () => {
       await expect(http).rejects.toBeInstanceOf(RetryableError);
       await expect(http).rejects.toThrowError(/cannot reach https:\/\/127\.0\.0\.1:1\/r\.git/);
       await expect(http).rejects.not.toThrowError(/tok-12345/);
+    });
+    it("removes ssh key files a killed process left, and only those, before writing its own", async () => {
+      const tip = repo.commit({ "a.txt": "1" });
+      const keys = join(root, "data", "ssh");
+      mkdirSync(keys, { recursive: true });
+      const stale = join(keys, "key-left-by-a-killed-process");
+      const live = join(keys, "key-of-a-command-running-now");
+      writeFileSync(stale, "old key\n");
+      utimesSync(stale, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+      writeFileSync(live, "live key\n");
+      process.env.DRIFTLESS_TEST_SSH_KEY = "not a real key";
+      try {
+        const viaGit = new GitSource({ dataDir: join(root, "data"), directRefs: false });
+        // file:// never runs ssh, but the key is still written for the remote command and removed after.
+        expect(await viaGit.resolve({ ...ref, auth: { sshKey: { env: "DRIFTLESS_TEST_SSH_KEY" } } })).toBe(
+          tip,
+        );
+      } finally {
+        delete process.env.DRIFTLESS_TEST_SSH_KEY;
+      }
+      expect(readdirSync(keys)).toEqual(["key-of-a-command-running-now"]);
     });
   });
 

@@ -1,15 +1,15 @@
 // Where revisions come from: the `Source` interface and `GitSource` (bare mirrors, worktrees, tokens kept out of argv and disk).
-import { randomUUID } from "node:crypto";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { RetryableError, StalledError } from "../errors.js";
-import { publicRepoUrl, readSecret } from "../spec/secrets.js";
-import type { GitAuth, SshKeySource } from "../spec/spec.js";
+import { publicRepoUrl } from "../spec/secrets.js";
+import type { GitAuth } from "../spec/spec.js";
 import { isFullSha, sha256 } from "../util.js";
 import { authHeader, gitEnv } from "./env.js";
 import { GitExitError, runGit } from "./gitProcess.js";
 import { listHttpRefs, RefListingError, type RefMap, readLocalRefs } from "./refs.js";
 import { repoIdentity } from "./repo.js";
+import { SshKeyFiles } from "./sshKeys.js";
 
 /** Where a target's source lives: the remote, the ref to follow and how to authenticate. */
 export interface SourceRef {
@@ -76,11 +76,12 @@ const REMOTE_COMMANDS: ReadonlySet<string> = new Set(["fetch", "ls-remote"]);
  * time, and a worktree per target. Tokens reach git through its environment
  * (`GIT_CONFIG_*`), never its arguments, config files or logs; an SSH key
  * from a secret source (`auth.sshKey`) is written for ssh alone, under
- * `<dataDir>/ssh`, only while a command that reaches the remote runs.
+ * `<dataDir>/ssh`, only while a command that reaches the remote runs; keys
+ * a killed process left there are removed before the first is written.
  */
 export class GitSource implements Source {
   readonly #mirrors: string;
-  readonly #sshKeys: string;
+  readonly #sshKeys: SshKeyFiles;
   readonly #locks = new Map<string, Promise<unknown>>();
   readonly #resolved = new Map<string, { readonly at: number; readonly sha: Promise<string> }>();
   /** Remote round trips made, for the no-op benchmark and tests. */
@@ -95,7 +96,7 @@ export class GitSource implements Source {
    */
   constructor(options: { readonly dataDir: string; readonly directRefs?: boolean }) {
     this.#mirrors = resolve(options.dataDir, "git");
-    this.#sshKeys = resolve(options.dataDir, "ssh");
+    this.#sshKeys = new SshKeyFiles(resolve(options.dataDir, "ssh"));
     this.#directRefs = options.directRefs ?? true;
   }
 
@@ -431,30 +432,11 @@ export class GitSource implements Source {
     return {
       raw: (args) =>
         REMOTE_COMMANDS.has(args[0] ?? "")
-          ? this.#withSshKey(key, (file) =>
+          ? this.#sshKeys.with(key, (file) =>
               runGit(args, { cwd: baseDir, env: withConfig(gitEnv(auth, file)) }),
             )
           : runGit(args, { cwd: baseDir, env: local }),
     };
-  }
-
-  /**
-   * Runs `work` with the key read from its source (now, so a rotated key
-   * takes effect at once) in a file only this user can read, as ssh
-   * requires; removed when `work` ends, however it ends.
-   * @throws SecretUnavailableError when the source is unset, unreadable or empty
-   */
-  async #withSshKey<T>(key: SshKeySource, work: (file: string) => Promise<T>): Promise<T> {
-    const contents = readSecret(key, "auth.sshKey");
-    mkdirSync(this.#sshKeys, { recursive: true, mode: 0o700 });
-    const file = join(this.#sshKeys, `key-${randomUUID()}`);
-    // ssh refuses a private key that does not end its last line.
-    writeFileSync(file, `${contents}\n`, { mode: 0o600, flag: "wx" });
-    try {
-      return await work(file);
-    } finally {
-      rmSync(file, { force: true });
-    }
   }
 }
 
