@@ -98,10 +98,11 @@ export const MIGRATIONS: readonly string[] = [
      id TEXT PRIMARY KEY,
      expires_at BIGINT NOT NULL
    );`,
-  // 4: what each target's stack manages, one document per target (no output values).
+  // 4: what each target's stack manages, one document per target (no output
+  // values), JSON rather than JSONB: written and read whole, never queried inside.
   `CREATE TABLE driftless_inventories (
      target TEXT PRIMARY KEY,
-     inventory JSONB NOT NULL
+     inventory JSON NOT NULL
    );`,
 ];
 
