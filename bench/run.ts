@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, host, masking) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, host, masking, inventory) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -12,6 +12,7 @@ import { parseArgs, promisify } from "node:util";
 import { componentBenchmark } from "./components.js";
 import { engineBenchmarks } from "./engine.js";
 import { hostResponsivenessBenchmark } from "./hostResponsiveness.js";
+import { inventoryBenchmark } from "./inventory/index.js";
 import { kubernetesBenchmark } from "./kubernetes.js";
 import { type Figure, progress } from "./lib.js";
 import { maskingBenchmark } from "./masking.js";
@@ -51,6 +52,7 @@ if (want("startup")) figures.push(...(await startupBenchmark(runs)));
 if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
 if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));
 if (want("masking")) figures.push(...(await maskingBenchmark(runs)));
+if (want("inventory")) figures.push(...(await inventoryBenchmark(2000, runs)));
 if (want("replicas"))
   figures.push(
     ...(await replicasBenchmark(Number(values["replica-targets"]), Number(values["replica-seconds"]), runs)),
