@@ -147,7 +147,7 @@ describe("the resource inventory with the real engine", () => {
     expect((await fetch(`${server.url}/targets/watch/resources`)).status).toBe(401);
   });
 
-  it("prints the inventory from the CLI as a tree and as JSON", async () => {
+  it("prints the inventory from the CLI as a tree and as JSON, and a resource's history", async () => {
     const config = join(sandbox.dir, "driftless.yaml");
     writeFileSync(
       config,
@@ -174,6 +174,13 @@ describe("the resource inventory with the real engine", () => {
     expect(parsed.target).toBe("watch");
     expect(parsed.resources.find((r) => r.name === "about.html")?.sync).toBe("drifted");
     expect(readFileSync(join(outDir, "about.html"), "utf8")).toBe("edited by hand");
+
+    // One resource's history: the run that found it drifted, with the properties that moved.
+    const urn = parsed.resources.find((r) => r.name === "about.html")?.urn ?? "";
+    const history = await driftless("resources", "watch", "--history", urn, "--config", config);
+    expect(history.code, history.stderr).toBe(0);
+    expect(history.stdout).toMatch(/^AT\s+RUN\s+REVISION\s+OP\s+PROPERTIES$/m);
+    expect(history.stdout).toMatch(/\s\w{8}\s+\w{12}\s+drift\s+.*content/);
   });
 
   it("shows Git's changes not yet applied in detect mode as pending, a new resource included", async () => {

@@ -26,6 +26,12 @@ export interface ReconcilerEvents {
     readonly durationMs: number;
     readonly error?: string;
   };
+  /**
+   * A run that reached the engine stored the target's inventory and what it
+   * did to each resource (`Reconciler.resources`, `resourceHistory`): after
+   * its `run.finished`.
+   */
+  "resources.recorded": { readonly target: string; readonly runId: string };
   /** Changes found without a new revision. */
   "drift.detected": { readonly target: string; readonly revision: string; readonly counts: ChangeCounts };
   /** A new revision reached the infrastructure. */

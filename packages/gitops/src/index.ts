@@ -177,6 +177,8 @@ export type {
   ResourceEntry,
   ResourceHealth,
   ResourceHealthStatus,
+  ResourceHistoryEntry,
+  ResourceHistoryOp,
   ResourceNode,
   ResourceSyncState,
   RunLogChunk,

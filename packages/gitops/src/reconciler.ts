@@ -49,7 +49,14 @@ import {
   readRunLog,
   withLogTail,
 } from "./store/runLog.js";
-import type { PromotionRecord, RunLogChunk, RunRecord, TargetInventory, TargetStatus } from "./types.js";
+import type {
+  PromotionRecord,
+  ResourceHistoryEntry,
+  RunLogChunk,
+  RunRecord,
+  TargetInventory,
+  TargetStatus,
+} from "./types.js";
 
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
@@ -357,6 +364,18 @@ export class Reconciler {
   async resources(name: string): Promise<TargetInventory | undefined> {
     this.#require(name);
     return this.#options.store.getInventory(name);
+  }
+
+  /**
+   * The runs that created, updated, replaced, deleted or found drifted one of
+   * a target's resources, newest first, with the changed property paths
+   * (values masked as in the runs' plans). A resource keeps its last
+   * `RESOURCE_HISTORY_LIMIT` (50) entries; a URN never seen gives none.
+   * @throws UnknownTargetError for an unknown target
+   */
+  async resourceHistory(name: string, urn: string, limit?: number): Promise<ResourceHistoryEntry[]> {
+    this.#require(name);
+    return this.#options.store.resourceHistory(name, urn, limit);
   }
 
   /**

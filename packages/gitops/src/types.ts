@@ -3,7 +3,7 @@
  * and their results, promotions and stack leases. Storage, events, HTTP and
  * the CLI import these types from here, not from a store implementation.
  */
-import type { ChangeCounts, DriftedResource, PlannedStep } from "./engine/types.js";
+import type { ChangeCounts, DriftedResource, PlannedStep, PropertyChange } from "./engine/types.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
 export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
@@ -412,6 +412,28 @@ export interface TargetInventory {
   readonly at: string;
   /** The resources in state order (parents before children), plus pending creates. */
   readonly resources: readonly ResourceEntry[];
+}
+
+/**
+ * What a run did to a resource, for its history: applied a `create`,
+ * `update`, `replace` or `delete`, or found it `drift`ed (changed outside the
+ * program, whether the run then put it back or only reported it).
+ */
+export type ResourceHistoryOp = "create" | "update" | "replace" | "delete" | "drift";
+
+/** One run's change to one resource (see `Reconciler.resourceHistory`). */
+export interface ResourceHistoryEntry {
+  readonly urn: string;
+  readonly type: string;
+  readonly runId: string;
+  readonly revision?: string;
+  /** When the run finished (ISO 8601). */
+  readonly at: string;
+  readonly op: ResourceHistoryOp;
+  /** The changed property paths (the engine's diff for a change, the refresh's for drift); empty when unknown. */
+  readonly paths: readonly string[];
+  /** The property changes of an update or replace, values with secrets masked as in the run's plan. */
+  readonly changes?: readonly PropertyChange[];
 }
 
 /** A resource with its children, for a tree (see `resourceTree`). */

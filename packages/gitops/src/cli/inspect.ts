@@ -3,7 +3,14 @@ import { join } from "node:path";
 import { openStoreOption } from "../options.js";
 import { resourceTree, syncCounts } from "../run/inventory.js";
 import { SqliteStore } from "../store/sqlite/store.js";
-import type { ResourceEntry, ResourceNode, Store, TargetInventory, TargetStatus } from "../store/store.js";
+import type {
+  ResourceEntry,
+  ResourceHistoryEntry,
+  ResourceNode,
+  Store,
+  TargetInventory,
+  TargetStatus,
+} from "../store/store.js";
 import type { DriftlessConfig } from "./config.js";
 import { ago, type CliIO, EXIT, elapsed, table } from "./output.js";
 
@@ -217,6 +224,8 @@ export interface ResourcesCommandOptions {
   readonly json?: boolean;
   /** Children indented under their parents (with `json`: nested in `children`). */
   readonly tree?: boolean;
+  /** One resource's history (its URN) instead of the inventory. */
+  readonly history?: string;
 }
 
 /**
@@ -232,12 +241,21 @@ export async function resourcesCommand(
 ): Promise<number> {
   const found = await withStore(
     config,
-    async (store): Promise<{ known: string[] } | { inventory: TargetInventory | undefined }> => {
+    async (
+      store,
+    ): Promise<
+      { known: string[] } | { inventory: TargetInventory | undefined; history?: ResourceHistoryEntry[] }
+    > => {
       const known = await knownTargets(config, store);
-      return known.includes(name) ? { inventory: await store?.getInventory(name) } : { known };
+      if (!known.includes(name)) return { known };
+      if (options.history !== undefined)
+        return { inventory: undefined, history: (await store?.resourceHistory(name, options.history)) ?? [] };
+      return { inventory: await store?.getInventory(name) };
     },
   );
   if ("known" in found) return unknownTarget(config, name, found.known, io);
+  if (found.history && options.history !== undefined)
+    return historyOf(name, options.history, found.history, options.json ?? false, io);
   const inventory = found.inventory ?? { target: name, resources: [] };
   const { resources, ...rest } = inventory;
   if (options.json) {
@@ -277,6 +295,30 @@ export async function resourcesCommand(
     `${resources.length} resource(s) after run ${found.inventory.runId.slice(0, 8)} (${ago(found.inventory.at)}): ` +
       `${counts.synced} synced, ${counts.drifted} drifted, ${counts.pending} pending, ${counts.failed} failed\n`,
   );
+  return EXIT.ok;
+}
+
+/** `driftless resources <target> --history <urn>`: the runs that changed one resource, newest first. */
+function historyOf(
+  name: string,
+  urn: string,
+  entries: readonly ResourceHistoryEntry[],
+  json: boolean,
+  io: CliIO,
+): number {
+  if (json) {
+    io.out.write(`${JSON.stringify({ target: name, urn, entries }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  const rows = entries.map((e) => [
+    ago(e.at),
+    e.runId.slice(0, 8),
+    e.revision?.slice(0, 12) ?? "-",
+    e.op,
+    e.paths.join(", ") || "-",
+  ]);
+  io.out.write(table(["AT", "RUN", "REVISION", "OP", "PROPERTIES"], rows));
+  if (entries.length === 0) io.err.write(`no recorded run changed ${urn}\n`);
   return EXIT.ok;
 }
 

@@ -159,14 +159,21 @@ A relative --config path is read from the current directory.`,
     .addOption(configOption())
     .option("--tree", "children indented under their parents (with --json: nested in `children`)")
     .option("--json", "JSON on stdout")
-    .action(async (target: string, opts: { config: string; tree?: boolean; json?: boolean }) => {
-      code = await resourcesCommand(
-        loadConfig(opts.config),
-        target,
-        { tree: opts.tree ?? false, json: opts.json ?? false },
-        io,
-      );
-    });
+    .option("--history <urn>", "the runs that created, updated, replaced or found drifted one resource")
+    .action(
+      async (target: string, opts: { config: string; tree?: boolean; json?: boolean; history?: string }) => {
+        code = await resourcesCommand(
+          loadConfig(opts.config),
+          target,
+          {
+            tree: opts.tree ?? false,
+            json: opts.json ?? false,
+            ...(opts.history !== undefined ? { history: opts.history } : {}),
+          },
+          io,
+        );
+      },
+    );
 
   program
     .command("logs")

@@ -46,6 +46,8 @@ export interface Route {
   readonly method: "GET" | "POST";
   readonly pattern: RegExp;
   readonly auth: "none" | "read" | "control";
+  /** The longest path parameter (decoded) the route takes. @default MAX_ECHOED */
+  readonly maxParam?: number;
   readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
 
@@ -70,6 +72,9 @@ export const fail = (status: number, message: string): Reply => json(status, { e
 
 /** The longest name, id or search a reply echoes; target names have at most 63 characters, run ids 36. */
 export const MAX_ECHOED = 256;
+
+/** The longest resource URN a path takes (nested components make long ones). */
+export const MAX_URN = 2048;
 
 /** A request header's first value. */
 export function header(req: IncomingMessage, name: string): string | undefined {
@@ -172,8 +177,9 @@ export function router(
       return fail(400, "the path is not valid URL encoding");
     }
     // Names and ids are far shorter; a longer one is not echoed (nor masked, nor rendered).
-    if (params.some((p) => p.length > MAX_ECHOED)) {
-      return fail(404, `not found: a name or id in the path is longer than ${MAX_ECHOED} characters`);
+    const longest = route.maxParam ?? MAX_ECHOED;
+    if (params.some((p) => p.length > longest)) {
+      return fail(404, `not found: a name or id in the path is longer than ${longest} characters`);
     }
     if (route.auth === "control" || (route.auth === "read" && !auth.publicReads)) {
       if (auth.tokens.length === 0) return fail(401, "no API token is configured");

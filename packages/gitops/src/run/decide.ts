@@ -4,7 +4,7 @@
  * approval, and a plan's identity for pinned approvals.
  */
 import { touchesPaths } from "../engine/driftPaths.js";
-import type { Plan } from "../engine/types.js";
+import type { DriftedResource, Plan } from "../engine/types.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { TargetStatus, Trigger } from "../types.js";
 import { sha256, stableJson } from "../util.js";
@@ -106,6 +106,19 @@ export function decide(input: DecideInput): Decision {
     return { run: true, trigger: scheduled ? "resync" : input.trigger, approved };
   }
   return { run: true, trigger: input.trigger, approved };
+}
+
+/**
+ * The resources a run found drifted: those refresh found changed whose steps
+ * the plan would undo (see {@link driftSteps}); every step's resource when
+ * the engine did not say what refresh changed.
+ */
+export function driftedResources(plan: Plan): DriftedResource[] {
+  const drifted = new Set(driftSteps(plan)?.map((s) => s.urn) ?? plan.steps.map((s) => s.urn));
+  return (
+    plan.drift?.filter((d) => drifted.has(d.urn)) ??
+    plan.steps.filter((s) => drifted.has(s.urn)).map((s) => ({ urn: s.urn, type: s.type }))
+  );
 }
 
 /**

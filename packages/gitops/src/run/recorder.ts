@@ -10,7 +10,14 @@ import type { ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { Clock } from "../options.js";
 import { LOG_LINES, RunLogWriter } from "../store/runLog.js";
 import type { Store } from "../store/store.js";
-import type { Fence, RunRecord, TargetInventory, TargetStatus, UnresolvedDrift } from "../types.js";
+import type {
+  Fence,
+  ResourceHistoryEntry,
+  RunRecord,
+  TargetInventory,
+  TargetStatus,
+  UnresolvedDrift,
+} from "../types.js";
 import { sameJson } from "../util.js";
 import {
   driftFoundStatus,
@@ -198,11 +205,15 @@ export class Recorder {
   }
 
   /**
-   * Stores a target's inventory after a run (no event: it is read with the run's `run.finished`).
+   * Stores a target's inventory after a run, and what the run did to each
+   * resource; then emits `resources.recorded` (the run's `run.finished` came before).
    * @throws FencedError when this process no longer holds the target
    */
-  async inventory(inventory: TargetInventory): Promise<void> {
-    await this.#store.putInventory(inventory, this.#fence(inventory.target));
+  async inventory(inventory: TargetInventory, changes: readonly ResourceHistoryEntry[] = []): Promise<void> {
+    const fence = this.#fence(inventory.target);
+    await this.#store.putInventory(inventory, fence);
+    await this.#store.recordResourceChanges(inventory.target, changes, fence);
+    this.#events.emit("resources.recorded", { target: inventory.target, runId: inventory.runId });
   }
 
   /** Adds a line to a run's log and reports it as progress. */

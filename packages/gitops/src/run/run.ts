@@ -28,8 +28,9 @@ import type { ResolvedTarget } from "../spec/spec.js";
 import { LOG_LINES, type RunLogWriter } from "../store/runLog.js";
 import type { PendingApproval, RunRecord, RunResult, TargetStatus, Trigger } from "../types.js";
 import { stableJson } from "../util.js";
-import { specDigest } from "./decide.js";
+import { driftedResources, specDigest } from "./decide.js";
 import { buildInventory } from "./inventory.js";
+import { resourceHistoryEntries } from "./resourceHistory.js";
 import { collectSecrets } from "./stackRequest.js";
 import { deferredStatus } from "./status.js";
 
@@ -404,7 +405,7 @@ async function executeRecorded(
 
 /**
  * Reads the stack's state after a run that reached the engine and stores the
- * target's inventory. A state that cannot be read or stored (a lost lease, a
+ * target's inventory, with what the run did to each resource. A state that cannot be read or stored (a lost lease, a
  * store away) leaves the last inventory in place; the run's own result stands.
  */
 async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
@@ -427,7 +428,16 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
       ...(drift ? { drift: drift.resources } : {}),
       errors: ctx.resourceErrors,
     });
-    await ctx.rt.recorder.inventory(inventory);
+    const changes = resourceHistoryEntries({
+      runId: run.id,
+      ...(run.revision ? { revision: run.revision } : {}),
+      at: inventory.at,
+      result: run.result ?? "failed",
+      ...(ctx.steps ? { steps: ctx.steps } : {}),
+      ...(ctx.drift && ctx.plan ? { drift: driftedResources(ctx.plan) } : {}),
+      ...(previous ? { previous } : {}),
+    });
+    await ctx.rt.recorder.inventory(inventory, changes);
   } catch (error) {
     // The run is recorded already: a lost lease or store must not turn it into a skipped or
     // failed one. The next run that reaches the engine (here or on the new owner) writes it.

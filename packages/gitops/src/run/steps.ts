@@ -15,6 +15,7 @@ import { leaseStack } from "../replicas/leases.js";
 import { formatCounts, sha256, stableJson } from "../util.js";
 import {
   decide as decideRun,
+  driftedResources,
   driftSteps,
   hasConfigChanges,
   hasGitChanges,
@@ -368,14 +369,11 @@ export const preview: Step = async (ctx) => {
   );
   if (ctx.drift) {
     // Kept now: this run's refresh may write the drift into the state before the run ends.
-    const drifted = new Set(driftSteps(plan)?.map((s) => s.urn) ?? plan.steps.map((s) => s.urn));
     await rt.recorder.driftFound(target.name, {
       runId: ctx.run.id,
       revision,
       at: rt.recorder.now().toISOString(),
-      resources:
-        plan.drift?.filter((d) => drifted.has(d.urn)) ??
-        plan.steps.filter((s) => drifted.has(s.urn)).map((s) => ({ urn: s.urn, type: s.type })),
+      resources: driftedResources(plan),
       counts: plan.counts,
     });
     ctx.status = rt.recorder.status(target.name);

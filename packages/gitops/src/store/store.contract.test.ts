@@ -1,14 +1,13 @@
-// ONE contract every store implementation passes: status, run history, run
-// logs, promotions and leases, through the `Store` interfaces only. Each
-// implementation calls `storeContract` at the bottom of this file with a
-// factory that opens connections to one shared, empty database: SQLite on a
-// temp file, PostgreSQL on a real throwaway server.
+// ONE contract every store passes, through the `Store` interfaces only: status, inventories, resource
+// history (`resourceHistory.contract.ts`), runs, logs, promotions, leases. Each store calls `storeContract`
+// below with a factory opening one shared, empty database (SQLite on a temp file, a real PostgreSQL).
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
 import { FencedError } from "../errors.js";
 import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
+import { resourceHistoryContract } from "./resourceHistory.contract.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -131,6 +130,7 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect((await store.getInventory("site"))?.runId).toBe("r1");
     });
 
+    resourceHistoryContract(open);
     it("records a run from start to finish", async () => {
       const store = await open();
       await store.startRun(

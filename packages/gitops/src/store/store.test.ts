@@ -48,7 +48,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -61,6 +61,7 @@ describe("SqliteStore", () => {
       "inventories",
       "members",
       "promotions",
+      "resource_history",
       "run_logs",
       "runs",
       "session_revocations",
@@ -79,7 +80,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(8);
+    expect(second.schemaVersion).toBe(9);
     expect((await second.getStatus("site"))?.lastAppliedRevision).toBe("a".repeat(40));
     expect((await second.getRun("r1"))?.id).toBe("r1");
   });
@@ -94,13 +95,13 @@ describe("SqliteStore", () => {
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
        DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
-       DROP TABLE session_revocations; DROP TABLE inventories;`,
+       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history;`,
     );
     db.pragma("user_version = 1");
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
     expect(await store.getRun("old")).toMatchObject({ id: "old" });
     expect(await store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -116,6 +117,6 @@ describe("SqliteStore", () => {
     opened.push(store);
     await store.putStatus(status("site"));
     expect((await store.getStatus("site"))?.name).toBe("site");
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Storage behind small interfaces (status, resource inventories, run history, run logs, promotion
+ * Storage behind small interfaces (status, resource inventories and history, run history, run logs, promotion
  * log, stack leases, dashboard logouts, and for replicas membership, target
  * ownership and the trigger inbox); `sqlite/store.ts` is the embedded implementation of all of
  * them, `postgres/store.ts` the one for several hosts.
@@ -9,6 +9,7 @@ import type {
   Member,
   MemberInfo,
   PromotionRecord,
+  ResourceHistoryEntry,
   RunLogChunk,
   RunRecord,
   StackLease,
@@ -52,6 +53,29 @@ export interface InventoryStore {
   putInventory(inventory: TargetInventory, fence?: Fence): Promise<void>;
   /** A target's inventory; `undefined` before a run read one. */
   getInventory(target: string): Promise<TargetInventory | undefined>;
+}
+
+/** How many history entries {@link ResourceHistoryStore} keeps per resource; older ones are dropped as new ones come. */
+export const RESOURCE_HISTORY_LIMIT = 50;
+
+/**
+ * Per resource, the runs that changed it and how, newest first. Bounded: a
+ * resource keeps its last {@link RESOURCE_HISTORY_LIMIT} entries. Kept when a
+ * target is forgotten, as its runs are.
+ */
+export interface ResourceHistoryStore {
+  /**
+   * Records what one run did to a target's resources, in the order given.
+   * @param fence - the writer's lease on the target, as for {@link StatusStore.putStatus}
+   * @throws FencedError when `fence` is stale
+   */
+  recordResourceChanges(
+    target: string,
+    entries: readonly ResourceHistoryEntry[],
+    fence?: Fence,
+  ): Promise<void>;
+  /** A resource's entries, newest first (the last recorded first within one run). */
+  resourceHistory(target: string, urn: string, limit?: number): Promise<ResourceHistoryEntry[]>;
 }
 
 /** The history of runs: started, finished, interrupted by a process that died. */
@@ -239,6 +263,7 @@ export interface SessionRevocations {
 export interface Store
   extends StatusStore,
     InventoryStore,
+    ResourceHistoryStore,
     RunHistory,
     RunLogStore,
     PromotionLog,

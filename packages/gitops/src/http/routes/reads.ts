@@ -1,10 +1,11 @@
-/** Read routes: targets with their status, a target's runs, promotions and resources, one run. */
+/** Read routes: targets with their status, a target's runs, promotions, resources and their history, one run. */
 
 import { resourceTree, syncCounts } from "../../run/inventory.js";
 import {
   type Api,
   fail,
   json,
+  MAX_URN,
   type Reply,
   type RequestContext,
   type Route,
@@ -20,8 +21,8 @@ export function readRoutes(api: Api): Route[] {
   };
   /** `GET /targets/:name/<list>?limit=20`: a known target's newest entries (limit 1–1000). */
   const listing =
-    (list: (name: string, limit: number) => Promise<Record<string, unknown>>) =>
-    async ({ params: [name = ""], query }: RequestContext): Promise<Reply> => {
+    (list: (name: string, limit: number, params: readonly string[]) => Promise<Record<string, unknown>>) =>
+    async ({ params: [name = "", ...params], query }: RequestContext): Promise<Reply> => {
       const missing = unknownTarget(api, name);
       if (missing) return missing;
       const raw = query.get("limit");
@@ -29,7 +30,7 @@ export function readRoutes(api: Api): Route[] {
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
         return fail(400, `limit must be a whole number from 1 to 1000, got ${JSON.stringify(raw)}`);
       }
-      return json(200, await list(name, limit));
+      return json(200, await list(name, limit, params));
     };
   return [
     {
@@ -85,6 +86,21 @@ export function readRoutes(api: Api): Route[] {
           resources: tree === "1" || tree === "true" ? resourceTree(resources) : resources,
         });
       },
+    },
+    {
+      method: "GET",
+      pattern: /^\/targets\/([^/]+)\/resources\/([^/]+)\/history$/,
+      auth: "read",
+      maxParam: MAX_URN,
+      /**
+       * `GET /targets/:name/resources/:urn/history[?limit=]`: the runs that changed
+       * the resource (its URN URL-encoded), newest first; none for a URN never seen.
+       */
+      handle: listing(async (name, limit, [urn = ""]) => ({
+        target: name,
+        urn,
+        entries: await reconciler.resourceHistory(name, urn, limit),
+      })),
     },
     {
       method: "GET",

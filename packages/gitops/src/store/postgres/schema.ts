@@ -104,6 +104,14 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT PRIMARY KEY,
      inventory JSON NOT NULL
    );`,
+  // 5: per resource, the runs that changed it and how (the last few per resource).
+  `CREATE TABLE driftless_resource_history (
+     seq BIGSERIAL PRIMARY KEY,
+     target TEXT NOT NULL,
+     urn TEXT NOT NULL,
+     entry JSONB NOT NULL
+   );
+   CREATE INDEX driftless_resource_history_by_urn ON driftless_resource_history (target, urn, seq DESC);`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

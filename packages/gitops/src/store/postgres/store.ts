@@ -20,12 +20,13 @@ import type {
   TargetInventory,
   TargetStatus,
 } from "../../types.js";
-import { ReplicaStoreBase } from "../replicaBase.js";
+import { HistoryStoreBase } from "../resourceHistoryBase.js";
 import { runFromRow } from "../runRow.js";
 import type { Store } from "../store.js";
 import { type PostgresConnection, type ResolvedConnection, resolveConnection } from "./connection.js";
 import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
+import { PostgresResourceHistory } from "./resourceHistory.js";
 import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
 
 export {
@@ -68,9 +69,10 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
  * `driftless_*`), through a node-postgres pool on the calling thread.
  * {@link PostgresStore.open} connects and migrates.
  */
-export class PostgresStore extends ReplicaStoreBase implements Store {
+export class PostgresStore extends HistoryStoreBase implements Store {
   readonly #db: AsyncPostgres;
   protected readonly replicas: PostgresReplicas;
+  protected readonly resourceChanges: PostgresResourceHistory;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -82,6 +84,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     this.#password = resolved.password;
     this.#db = new AsyncPostgres(resolved.pool, timeouts);
     this.replicas = new PostgresReplicas(this.#db);
+    this.resourceChanges = new PostgresResourceHistory(this.#db);
   }
 
   /**

@@ -96,6 +96,15 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT PRIMARY KEY,
      inventory TEXT NOT NULL
    );`,
+  // 9: per resource, the runs that changed it and how (JSON entries, the last few per resource;
+  // `seq` is the rowid: never-deleted newest rows keep it growing).
+  `CREATE TABLE resource_history (
+     seq INTEGER PRIMARY KEY,
+     target TEXT NOT NULL,
+     urn TEXT NOT NULL,
+     entry TEXT NOT NULL
+   );
+   CREATE INDEX resource_history_by_urn ON resource_history (target, urn, seq DESC);`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

@@ -19,9 +19,10 @@ import type {
   TargetInventory,
   TargetStatus,
 } from "../../types.js";
-import { ReplicaStoreBase } from "../replicaBase.js";
+import { HistoryStoreBase } from "../resourceHistoryBase.js";
 import type { Store } from "../store.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
+import { SqliteResourceHistory } from "./resourceHistory.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
 
 interface StackLockRow {
@@ -57,9 +58,10 @@ interface PromotionRow {
 }
 
 /** Status and history in one SQLite file (`<dataDir>/driftless.db` by default), WAL mode. */
-export class SqliteStore extends ReplicaStoreBase implements Store {
+export class SqliteStore extends HistoryStoreBase implements Store {
   readonly #db: Database.Database;
   protected readonly replicas: SqliteReplicas;
+  protected readonly resourceChanges: SqliteResourceHistory;
 
   constructor(path: string) {
     super();
@@ -69,6 +71,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     this.#db.pragma("busy_timeout = 5000");
     this.#migrate();
     this.replicas = new SqliteReplicas(this.#db);
+    this.resourceChanges = new SqliteResourceHistory(this.#db);
   }
 
   /** The schema version after migrations. */
