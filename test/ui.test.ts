@@ -72,6 +72,10 @@ describe("the dashboard in a real browser", () => {
     return response;
   };
   const row = (name: string) => page.locator(`#row-${name}`);
+  /** The dashboard path of the history page the resources test opened, for the accessibility checks. */
+  let historyPath = "";
+  const historyUrn = (url: string) =>
+    decodeURIComponent(new URL(url).pathname.split("/resources/")[1]?.replace(/\/history$/, "") ?? "");
 
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-ui-");
@@ -83,6 +87,16 @@ describe("the dashboard in a real browser", () => {
       join(seed, "apps", "drifty", "site.json"),
       pages({ "about.html": "<p>about</p>", [INJECTED_PAGE]: "x" }),
     );
+    // drifty's pages under a component, so its resources form a tree: stack → section → pages.
+    const program = join(seed, "apps", "drifty", "index.js");
+    const grouped = readFileSync(program, "utf8")
+      .replace(
+        "const files = {};",
+        'const section = new pulumi.ComponentResource("demo:site:Section", "pages");\nconst files = {};',
+      )
+      .replace("}).path;", "}, { parent: section }).path;");
+    expect(grouped).toContain("{ parent: section }");
+    writeFileSync(program, grouped);
     writeFileSync(
       join(seed, "apps", "gated", "site.json"),
       pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
@@ -208,6 +222,8 @@ describe("the dashboard in a real browser", () => {
     await page.click("a.button:has-text('Reconcile now')");
     await page.click("button:has-text('Confirm reconcile')");
     await page.waitForSelector("h1 .state-Drifted", { timeout: 120_000 });
+    // The Resources section follows too, once the run stored them (`resources.recorded`), without a reload.
+    await page.waitForSelector('table.resources tr[data-sync="drifted"]', { timeout: 30_000 });
     const run = (await reconciler.history("drifty", 1))[0];
     expect(run).toMatchObject({ result: "drift-detected", drift: true });
     await visit(`/runs/${run?.id}`);
@@ -226,6 +242,76 @@ describe("the dashboard in a real browser", () => {
     expect(log.status()).toBe(200);
     expect(await log.text()).toMatch(/\[preview\] plan: [\s\S]*\[steps\] resolveRevision( \d+ ms)?[;\n]/);
     expect(readFileSync(join(outDir, "drifty", "about.html"), "utf8")).toBe("edited by hand");
+  });
+
+  it("shows the target's resources as a tree, the drifted one with its paths, and a resource's history", async () => {
+    await visit("/targets/drifty");
+    const rows = page.locator("table.resources tbody tr");
+    const tree = await rows.evaluateAll((trs) =>
+      trs.map((tr) => [
+        tr.className,
+        tr.querySelector("th")?.textContent,
+        tr.querySelector(".badge")?.textContent,
+        tr.getAttribute("data-health"),
+      ]),
+    );
+    // The stack, its component and the component's pages beneath it (by name); the default provider has no parent.
+    expect(tree.map(([depth, name]) => `${depth} ${name}`)).toEqual([
+      "depth-0 site-drifty",
+      "depth-1 pages",
+      `depth-2 ${INJECTED_PAGE}`,
+      "depth-2 about.html",
+      "depth-0 default",
+    ]);
+    expect(tree.map(([, name, sync]) => `${name}: ${sync}`)).toEqual([
+      "site-drifty: synced",
+      "pages: synced",
+      `${INJECTED_PAGE}: synced`,
+      "about.html: drifted",
+      "default: synced",
+    ]);
+    expect(new Set(tree.map(([, , , health]) => health))).toEqual(new Set(["Unknown"]));
+    const drifted = page.locator('table.resources tr[data-sync="drifted"]');
+    await expect(drifted.locator(".paths code").allTextContents()).resolves.toContain("content");
+    await expect(page.locator('a[href$="?sync=drifted#h-resources"] .count').textContent()).resolves.toBe(
+      "1",
+    );
+    await page.locator("section[aria-labelledby=h-resources]").screenshot({
+      path: join(screenshotDir(sandbox.dir), "ui-resources.png"),
+    });
+    // A filter is a link: the page from the server, only the drifted row.
+    await page.click('a[href$="?sync=drifted#h-resources"]');
+    await page.waitForURL(/\?sync=drifted#h-resources$/);
+    await expect(rows.locator("th").allTextContents()).resolves.toEqual(["about.html"]);
+    html.push(await page.content());
+    // The resource's history: the drift this run found, the create of the first apply.
+    await drifted.locator("th a").click();
+    await page.waitForSelector("table.history");
+    html.push(await page.content());
+    historyPath = new URL(page.url()).pathname.replace(/^\/ui/, "");
+    const entries = await page
+      .locator("table.history tbody tr")
+      .evaluateAll((trs) =>
+        trs.map((tr) => [
+          tr.querySelector("th a")?.getAttribute("href"),
+          tr.querySelector(".op")?.textContent,
+          tr.querySelector("td:nth-child(4)")?.textContent,
+        ]),
+      );
+    expect(entries).toEqual([
+      [
+        expect.stringMatching(/^\/ui\/runs\//),
+        "drifted (changed outside Git)",
+        expect.stringContaining("content"),
+      ],
+      [expect.stringMatching(/^\/ui\/runs\//), "created", "the whole resource"],
+    ]);
+    const api = await page.request.get(
+      `${server.url}/targets/drifty/resources/${encodeURIComponent(historyUrn(page.url()))}/history`,
+      { headers: { authorization: `Bearer ${TOKEN}` } },
+    );
+    expect(api.status()).toBe(200);
+    expect((await api.json()).entries.map((e: { op: string }) => e.op)).toEqual(["drift", "create"]);
   });
 
   it("approves in the UI exactly the held plan", async () => {
@@ -292,6 +378,8 @@ describe("the dashboard in a real browser", () => {
       "/",
       "/targets/site",
       "/targets/gated",
+      "/targets/drifty",
+      historyPath,
       `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
     ]) {
       await visit(path);
@@ -312,7 +400,13 @@ describe("the dashboard in a real browser", () => {
   it("fits a phone's width without sideways scrolling", async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     try {
-      for (const path of ["/", "/targets/site", `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`]) {
+      for (const path of [
+        "/",
+        "/targets/site",
+        "/targets/drifty",
+        historyPath,
+        `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
+      ]) {
         await visit(path);
         const overflow = await page.evaluate(() => {
           const root = (

@@ -20,6 +20,7 @@ const FORWARDED: readonly ReconcilerEventName[] = [
   "stalled",
   "promoted",
   "recovered",
+  "resources.recorded",
 ];
 
 /** What a page receives of an event. */

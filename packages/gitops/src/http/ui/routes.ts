@@ -14,6 +14,7 @@ import {
   bearerToken,
   errorReply,
   MAX_ECHOED,
+  MAX_URN,
   type Reply,
   type Route,
   tokenMatches,
@@ -24,6 +25,7 @@ import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
 import { LiveHub } from "./live.js";
 import { overviewPage, rowHtml } from "./overview.js";
+import { resourceHistoryPage } from "./resourceHistory.js";
 import { RowSource } from "./rows.js";
 import { runPage } from "./run.js";
 import {
@@ -288,9 +290,36 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         if (!target) return notFound(req, `Target "${name}"`);
         const applied = (await reconciler.status(name)).lastAppliedRevision;
         const subject = applied ? await rowSource.subject(name, applied) : undefined;
+        const resources = {
+          sync: (query.get("sync") ?? "").slice(0, MAX_ECHOED),
+          all: query.get("resources") === "all",
+        };
         return page(
-          await targetPage(await viewOf(req), reconciler, target, subject, query.get("queued") ?? undefined),
+          await targetPage(
+            await viewOf(req),
+            reconciler,
+            target,
+            subject,
+            query.get("queued") ?? undefined,
+            resources,
+          ),
         );
+      }),
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/targets\/([^/]+)\/resources\/([^/]+)\/history$/,
+      auth: "none",
+      maxParam: MAX_URN,
+      handle: read(async (req, [name = "", urn = ""]) => {
+        const target = reconciler.target(name);
+        if (!target) return notFound(req, `Target "${name}"`);
+        const [inventory, entries] = await Promise.all([
+          reconciler.resources(name),
+          reconciler.resourceHistory(name, urn),
+        ]);
+        const current = inventory?.resources.find((r) => r.urn === urn);
+        return page(resourceHistoryPage(await viewOf(req), target, urn, current, entries));
       }),
     },
     {

@@ -50,7 +50,7 @@ export function retryPolicy(run: RunRecord): string | undefined {
 const shown = (value: unknown) => (value === undefined ? "—" : JSON.stringify(value));
 
 /** What changes in one planned step: each property with its old and new value, else the changed names. */
-function changes(step: NonNullable<RunRecord["plan"]>[number]): Html {
+export function changes(step: Pick<NonNullable<RunRecord["plan"]>[number], "diffs" | "keys">): Html {
   if (step.diffs && step.diffs.length > 0) {
     return html`<ul class="keys">${step.diffs.map(
       (d) =>

@@ -1,4 +1,4 @@
-// A target's page: state and conditions, actions, graph, spec without secrets, outputs, runs and promotions.
+// A target's page: state and conditions, actions, resources, graph, spec without secrets, outputs, runs and promotions.
 import type { Reconciler } from "../../reconciler.js";
 import { isSuspended } from "../../run/status.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
@@ -8,6 +8,7 @@ import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
 import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
+import { type ResourceQuery, resourcesSection } from "./resources.js";
 import { conditionStatusText, displayState, duration, waitingFor } from "./state.js";
 
 /** Actions a target offers now, as [action, label]. */
@@ -36,6 +37,7 @@ export async function targetPage(
   target: ResolvedTarget,
   subject: string | undefined,
   queued: string | undefined,
+  resources: ResourceQuery = {},
 ): Promise<Html> {
   const name = target.name;
   const statuses = new Map((await reconciler.statuses()).map((s) => [s.name, s]));
@@ -50,6 +52,7 @@ export async function targetPage(
   const next = reconciler.nextCheck(name, status)?.toISOString();
   const runs = await reconciler.history(name, 20);
   const promotions = await reconciler.promotions(name, 20);
+  const inventory = await reconciler.resources(name);
   const conditions = [...status.conditions].sort((a, b) => a.type.localeCompare(b.type));
   const actions = view.canAct
     ? html`<ul class="actions">${targetActions(target, status).map(
@@ -74,6 +77,7 @@ ${actions}
     (c) =>
       html`<tr><th scope="row">${c.type}</th><td>${conditionStatusText(c.status)}</td><td>${c.reason}</td><td>${c.message}</td><td>${timeAt(c.since)}</td></tr>`,
   )}</tbody></table></section>
+${resourcesSection(view, name, inventory, resources)}
 <section aria-labelledby="h-graph"><h2 id="h-graph">Dependencies and promotions</h2>
 ${graphHtml(view, target, reconciler.targets(), stateOf)}</section>
 <section aria-labelledby="h-runs"><h2 id="h-runs">Runs</h2>

@@ -134,6 +134,7 @@ const EVENTS = [
   "stalled",
   "promoted",
   "recovered",
+  "resources.recorded",
 ];
 
 let source;
