@@ -48,12 +48,13 @@ describe("the HTTP handler", () => {
   let server: Server;
   let base: string;
   const engine = new FakeEngine();
+  const store = new SqliteStore(":memory:");
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "driftless-handler-"));
     reconciler = await Reconciler.create({
       dataDir: dir,
-      store: new SqliteStore(":memory:"),
+      store,
       engine,
       source,
       installDependencies: false,
@@ -136,6 +137,39 @@ describe("the HTTP handler", () => {
     const body = JSON.parse(text) as { targets: { name: string; secretConfigKeys: string[] }[] };
     expect(body.targets.map((t) => t.name)).toEqual(["site", "api"]);
     expect(body.targets[0]?.secretConfigKeys).toEqual(["key"]);
+  });
+
+  it("serves a resource's history by its URN, encoded in the path, however nested", async () => {
+    // A URN past the 256 characters other path names may have, with the slashes of Kubernetes types.
+    const chain = Array.from({ length: 12 }, (_, i) => `driftless:k8s:Level${i}`).join("$");
+    const urn = `urn:pulumi:dev::site::${chain}$kubernetes:apps/v1:Deployment::web`;
+    expect(urn.length).toBeGreaterThan(256);
+    const entry = { urn, type: "kubernetes:apps/v1:Deployment", runId: "r1", at: "2025-01-01T00:00:00.000Z" };
+    await store.recordResourceChanges("site", [
+      { ...entry, op: "create", paths: [] },
+      { ...entry, runId: "r2", op: "update", paths: ["spec.replicas"] },
+    ]);
+    const history = (path: string, headers = auth) => fetch(`${base}/targets/${path}/history`, { headers });
+    const found = await history(`site/resources/${encodeURIComponent(urn)}`);
+    expect(found.status).toBe(200);
+    expect(await found.json()).toMatchObject({
+      target: "site",
+      urn,
+      entries: [
+        { runId: "r2", op: "update", paths: ["spec.replicas"] },
+        { runId: "r1", op: "create" },
+      ],
+    });
+    const limited = await fetch(`${base}/targets/site/resources/${encodeURIComponent(urn)}/history?limit=1`, {
+      headers: auth,
+    });
+    expect(((await limited.json()) as { entries: unknown[] }).entries).toHaveLength(1);
+    expect(await (await history(`site/resources/${encodeURIComponent("urn:x")}`)).json()).toMatchObject({
+      entries: [],
+    });
+    expect((await history(`nope/resources/${encodeURIComponent(urn)}`)).status).toBe(404);
+    expect((await history(`site/resources/${encodeURIComponent(urn)}`, {} as typeof auth)).status).toBe(401);
+    expect((await history(`site/resources/${"x".repeat(2049)}`)).status).toBe(404);
   });
 
   it("answers 404 for an unknown target and 405 for a wrong method", async () => {
