@@ -136,6 +136,21 @@ export {
 } from "./spec/spec.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./spec/windows.js";
 export {
+  type AuditEntry,
+  type AuditOutcome,
+  type AuditRecord,
+  auditHash,
+  canonicalJson as auditCanonicalJson,
+  GENESIS_HASH as AUDIT_GENESIS_HASH,
+} from "./store/audit/chain.js";
+export {
+  type AuditBreak,
+  type AuditProblem,
+  type AuditVerification,
+  type VerifyAuditOptions,
+  verifyAudit,
+} from "./store/audit/verify.js";
+export {
   DATA_DIR_LOCK_FILE,
   type DataDirLock,
   DataDirLockedError,
@@ -150,6 +165,8 @@ export { type FollowLogOptions, followRunLog } from "./store/runLog.js";
 export { SqliteStore } from "./store/sqlite/store.js";
 export type {
   Acquired,
+  AuditFilter,
+  AuditStore,
   InventoryStore,
   LeaseStore,
   MembershipStore,

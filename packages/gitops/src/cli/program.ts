@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { parseDuration } from "../spec/duration.js";
+import { auditCommand, auditHeadCommand, auditVerifyCommand, sinceArg } from "./audit.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { historyCommand, promotionsCommand, resourcesCommand, statusCommand } from "./inspect.js";
 import { logsCommand } from "./logs.js";
@@ -294,6 +295,70 @@ A relative --config path is read from the current directory.`,
         { limit: opts.limit, json: opts.json ?? false },
         io,
       );
+    });
+
+  const audit = program
+    .command("audit")
+    .description(
+      "show the audit log's newest entries (who did what, when, with what outcome); --follow prints new ones",
+    )
+    .addOption(configOption())
+    .option("--target <name>", "only entries about this target")
+    .option("--actor <name>", "only entries of this actor (its name or identity id)")
+    .option("--since <time>", "only entries at or after this time (ISO 8601)", (v: string) => {
+      const since = sinceArg(v);
+      if (since instanceof Error) throw new InvalidArgumentError(since.message.replace(/^--since /, ""));
+      return since;
+    })
+    .option("-n, --limit <n>", "how many of the newest entries", limitArg, 50)
+    .option("-f, --follow", "keep printing entries as they are appended, until Ctrl-C")
+    .option("--json", "one JSON entry a line on stdout")
+    .action(
+      async (opts: {
+        config: string;
+        target?: string;
+        actor?: string;
+        since?: string;
+        limit: number;
+        follow?: boolean;
+        json?: boolean;
+      }) => {
+        code = await auditCommand(
+          loadConfig(opts.config),
+          {
+            limit: opts.limit,
+            follow: opts.follow ?? false,
+            json: opts.json ?? false,
+            ...(opts.target ? { target: opts.target } : {}),
+            ...(opts.actor ? { actor: opts.actor } : {}),
+            ...(opts.since ? { since: opts.since } : {}),
+          },
+          io,
+        );
+      },
+    );
+  // `-c` and `--json` belong to `audit` and reach these through optsWithGlobals,
+  // so they work before or after the subcommand's name.
+  audit
+    .command("verify")
+    .description("check the audit log's hash chain; exit 1 naming the first edited or deleted entry")
+    .option(
+      "--head <hash>",
+      "a hash printed earlier by `audit head`: also fail when it is no longer in the log",
+    )
+    .action(async (_opts: unknown, command: Command) => {
+      const opts = command.optsWithGlobals<{ config: string; head?: string; json?: boolean }>();
+      code = await auditVerifyCommand(
+        loadConfig(opts.config),
+        { json: opts.json ?? false, ...(opts.head ? { head: opts.head } : {}) },
+        io,
+      );
+    });
+  audit
+    .command("head")
+    .description("print the newest entry's hash, to keep elsewhere for `audit verify --head`")
+    .action(async (_opts: unknown, command: Command) => {
+      code = await auditHeadCommand(loadConfig(command.optsWithGlobals<{ config: string }>().config), io);
     });
 
   try {

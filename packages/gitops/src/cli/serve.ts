@@ -118,6 +118,8 @@ export async function serveCommand(
       // Sessions are signed cookies; logouts live in the store, so every replica
       // sharing it refuses a logged-out cookie, across restarts too.
       sessions: { revocations: store },
+      // Every replica sharing the store appends to one audit chain.
+      audit: store,
       // Webhook refusals and unreadable secrets are logged, not only answered.
       logger,
     });

@@ -8,10 +8,13 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { Reconciler } from "../reconciler.js";
 import type { SecretSource } from "../spec/spec.js";
+import type { AuditStore } from "../store/store.js";
+import { AuditHook } from "./audit.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { rememberMount } from "./mount.js";
 import type { PullRequestPreviews } from "./pulls.js";
 import { type Api, errorReply, fail, type Route, router, send } from "./router.js";
+import { auditRoutes } from "./routes/audit.js";
 import { controlRoutes } from "./routes/control.js";
 import { hookRoutes } from "./routes/hooks.js";
 import { logRoutes } from "./routes/logs.js";
@@ -72,6 +75,12 @@ export interface HandlerOptions {
    * @default { max: 500, perClient: 20, maxLifetimeMs: 600000 }
    */
   readonly streams?: StreamLimits;
+  /**
+   * The audit log: commands, dashboard actions, logins, logouts and every
+   * refusal are appended to it; `GET /audit` and the dashboard's audit page read it.
+   * @default - nothing is recorded, and `GET /audit` answers 404
+   */
+  readonly audit?: AuditStore;
 }
 
 /**
@@ -120,6 +129,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     log,
     draining: () => draining,
     ...(options.pullRequests ? { pullRequests: options.pullRequests } : {}),
+    ...(options.audit ? { audit: options.audit } : {}),
   };
   // Every secret the service knows, not only the targets': a program may print any it can reach.
   const secrets = [
@@ -142,12 +152,15 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...readRoutes(api),
     ...logRoutes(api),
     ...controlRoutes(api),
+    ...auditRoutes(api),
   ];
+  const redactor = () => redactorFor(reconciler.targets(), secrets);
   const respond = router(routes, {
     tokens,
     publicReads: options.publicReads ?? false,
-    redactor: () => redactorFor(reconciler.targets(), secrets),
+    redactor,
     streams,
+    ...(options.audit ? { audit: new AuditHook(options.audit, redactor, log) } : {}),
     ...(log ? { log } : {}),
   });
 

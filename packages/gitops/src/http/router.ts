@@ -16,6 +16,9 @@ import {
 import type { Reconciler } from "../reconciler.js";
 import { type Redactor, readSecret } from "../spec/secrets.js";
 import type { SecretSource } from "../spec/spec.js";
+import type { AuditStore } from "../store/store.js";
+import { type AuditHook, REQUEST_ID_HEADER, requestIdOf } from "./audit.js";
+import type { Identity } from "./auth/identity.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { PullRequestPreviews } from "./pulls.js";
@@ -32,6 +35,8 @@ export interface Reply {
   readonly headers?: Readonly<Record<string, string>>;
   /** Writes the response itself, as it goes (a stream of Server-Sent Events); the other fields are unused. */
   readonly stream?: (res: ServerResponse) => void;
+  /** Who acted, when the route itself authenticated the caller (a dashboard session), for the audit log. */
+  readonly actor?: Pick<Identity, "id" | "name">;
 }
 
 /** One request as a route sees it. */
@@ -48,6 +53,13 @@ export interface Route {
   readonly auth: "none" | "read" | "control";
   /** The longest path parameter (decoded) the route takes. @default MAX_ECHOED */
   readonly maxParam?: number;
+  /**
+   * The action the audit log records every request of this route as (its
+   * outcome included), or how to name it from the path's parameters. Without
+   * one, only refusals (401, 403) are recorded.
+   * @default - not recorded unless refused
+   */
+  readonly audit?: string | ((params: readonly string[]) => string);
   readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
 
@@ -61,6 +73,8 @@ export interface Api {
   readonly draining: () => boolean;
   /** Previews pull requests from `pull_request` webhooks; without it they are ignored. */
   readonly pullRequests?: PullRequestPreviews;
+  /** The audit log `GET /audit` and the dashboard read; without it they answer 404. */
+  readonly audit?: AuditStore;
 }
 
 export const json = (status: number, body: unknown, headers?: Record<string, string>): Reply => ({
@@ -131,23 +145,40 @@ export function tokenMatches(
   given: string | undefined,
   log?: Logger,
 ): boolean {
-  if (!given) return false;
-  let ok = false;
-  for (const source of tokens) {
+  return tokenIndex(tokens, given, log) >= 0;
+}
+
+/** The position of `given` among the tokens (-1 when none), comparing every one as {@link tokenMatches} does. */
+export function tokenIndex(tokens: readonly SecretSource[], given: string | undefined, log?: Logger): number {
+  if (!given) return -1;
+  let found = -1;
+  tokens.forEach((source, i) => {
     try {
-      ok = safeEqual(readSecret(source, "token"), given) || ok;
+      if (safeEqual(readSecret(source, "token"), given) && found < 0) found = i;
     } catch (error) {
       log?.error((error as Error).message);
     }
-  }
-  return ok;
+  });
+  return found;
+}
+
+/** Who a bearer token stands for in the audit log until tokens carry identities: the token's position. */
+export function tokenActor(
+  tokens: readonly SecretSource[],
+  given: string | undefined,
+  log?: Logger,
+): Pick<Identity, "id" | "name"> | undefined {
+  const i = tokenIndex(tokens, given, log);
+  return i < 0 ? undefined : { id: `token:${i}`, name: `token ${i}` };
 }
 
 /**
  * Routes a request: 405 for a known path with another method, 401 without a
  * valid token. Every reply of a route that is not `none` is masked here, the
  * one place they pass: JSON bodies, text, and each chunk of a stream. Streams
- * are bounded by `streams` (503 beyond its limits).
+ * are bounded by `streams` (503 beyond its limits). Each routed request gets
+ * an id (the proxy's `x-request-id`, else a new one), echoed in the reply, and
+ * the attempts the audit log keeps are appended to it here (see `audit.ts`).
  */
 export function router(
   routes: readonly Route[],
@@ -159,9 +190,10 @@ export function router(
     readonly redactor: () => Redactor;
     /** Counts and ends event streams. */
     readonly streams: StreamGate;
+    /** Records attempts in the audit log. @default - nothing recorded */
+    readonly audit?: AuditHook;
   },
 ): (req: IncomingMessage, path: string, query: URLSearchParams) => Promise<Reply | undefined> {
-  const authorized = (req: IncomingMessage): boolean => tokenMatches(auth.tokens, bearerToken(req), auth.log);
   return async (req, path, query) => {
     const matching = routes.filter((r) => r.pattern.test(path));
     if (matching.length === 0) return undefined;
@@ -181,13 +213,30 @@ export function router(
     if (params.some((p) => p.length > longest)) {
       return fail(404, `not found: a name or id in the path is longer than ${longest} characters`);
     }
+    const requestId = requestIdOf(req);
+    const identity = route.auth === "none" ? undefined : tokenActor(auth.tokens, bearerToken(req), auth.log);
+    const audited = (reply: Reply): Reply => {
+      auth.audit?.record({
+        req,
+        path,
+        params,
+        action: typeof route.audit === "function" ? route.audit(params) : route.audit,
+        identity: reply.actor ?? identity,
+        requestId,
+        status: reply.status,
+        body: reply.body,
+      });
+      return { ...reply, headers: { ...reply.headers, [REQUEST_ID_HEADER]: requestId } };
+    };
     if (route.auth === "control" || (route.auth === "read" && !auth.publicReads)) {
-      if (auth.tokens.length === 0) return fail(401, "no API token is configured");
-      if (!authorized(req)) {
-        return json(
-          401,
-          { error: "a valid bearer token is required" },
-          { "www-authenticate": 'Bearer realm="driftless"' },
+      if (auth.tokens.length === 0) return audited(fail(401, "no API token is configured"));
+      if (!identity) {
+        return audited(
+          json(
+            401,
+            { error: "a valid bearer token is required" },
+            { "www-authenticate": 'Bearer realm="driftless"' },
+          ),
         );
       }
     }
@@ -196,9 +245,13 @@ export function router(
       reply = await route.handle({ req, params, query });
     } catch (error) {
       const refused = route.auth === "control" ? errorReply(error) : undefined;
-      if (!refused) throw error;
+      if (!refused) {
+        audited(fail(500, "internal error"));
+        throw error;
+      }
       reply = refused;
     }
+    reply = audited(reply);
     const redactor = route.auth === "none" ? undefined : auth.redactor();
     const { stream } = reply;
     if (stream) {

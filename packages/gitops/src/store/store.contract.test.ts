@@ -1,6 +1,7 @@
 // ONE contract every store passes, through the `Store` interfaces only: status, inventories, resource
-// history (`resourceHistory.contract.ts`), runs, logs, promotions, leases. Each store calls `storeContract`
-// below with a factory opening one shared, empty database (SQLite on a temp file, a real PostgreSQL).
+// history (`resourceHistory.contract.ts`), runs, logs, promotions, leases and the audit log
+// (`audit/contract.test-support.ts`). Each store calls `storeContract` below with a factory opening
+// one shared, empty database (SQLite on a temp file, a real PostgreSQL).
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -8,6 +9,7 @@ import { newOwnerId } from "../engine/process.js";
 import { FencedError } from "../errors.js";
 import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
 import { resourceHistoryContract } from "./resourceHistory.contract.js";
+import { auditContract } from "./audit/contract.test-support.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -18,7 +20,6 @@ const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus =
   updatedAt: "2025-01-01T00:00:00.000Z",
   ...extra,
 });
-
 const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): RunRecord => ({
   id,
   target: "site",
@@ -28,7 +29,6 @@ const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): Run
   log: "",
   ...extra,
 });
-
 function storeContract(name: string, factory: StoreFactory): void {
   describe(`${name} (store contract)`, () => {
     const TTL = 60_000;
@@ -493,6 +493,7 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.isSessionRevoked("old")).toBe(false);
       expect(await store.isSessionRevoked("new")).toBe(true);
     });
+    auditContract(open);
   });
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { MIGRATIONS } from "./sqlite/schema.js";
 import { SqliteStore } from "./sqlite/store.js";
 import type { RunRecord, TargetStatus } from "./store.js";
 
@@ -48,7 +49,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(9);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -58,6 +59,7 @@ describe("SqliteStore", () => {
     expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
     db.close();
     expect(tables).toEqual([
+      "audit",
       "inventories",
       "members",
       "promotions",
@@ -80,7 +82,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(9);
+    expect(second.schemaVersion).toBe(MIGRATIONS.length);
     expect((await second.getStatus("site"))?.lastAppliedRevision).toBe("a".repeat(40));
     expect((await second.getRun("r1"))?.id).toBe("r1");
   });
@@ -95,13 +97,13 @@ describe("SqliteStore", () => {
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
        DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
-       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history;`,
+       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history; DROP TABLE audit;`,
     );
     db.pragma("user_version = 1");
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(9);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
     expect(await store.getRun("old")).toMatchObject({ id: "old" });
     expect(await store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -117,6 +119,6 @@ describe("SqliteStore", () => {
     opened.push(store);
     await store.putStatus(status("site"));
     expect((await store.getStatus("site"))?.name).toBe("site");
-    expect(store.schemaVersion).toBe(9);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * Storage behind small interfaces (status, resource inventories and history, run history, run logs, promotion
- * log, stack leases, dashboard logouts, and for replicas membership, target
+ * log, stack leases, dashboard logouts, the audit log, and for replicas membership, target
  * ownership and the trigger inbox); `sqlite/store.ts` is the embedded implementation of all of
  * them, `postgres/store.ts` the one for several hosts.
  */
+
 import type {
   Fence,
   Member,
@@ -20,6 +21,7 @@ import type {
   TargetStatus,
   TriggerCommand,
 } from "../types.js";
+import type { AuditEntry, AuditRecord } from "./audit/chain.js";
 
 export type * from "../types.js";
 
@@ -255,8 +257,40 @@ export interface SessionRevocations {
   isSessionRevoked(id: string): Promise<boolean>;
 }
 
+/** Which audit entries {@link AuditStore.listAudit} and {@link AuditStore.readAudit} return. */
+export interface AuditFilter {
+  /** Only entries about this target. */
+  readonly target?: string;
+  /** Only entries of this actor: its name or its identity id. */
+  readonly actor?: string;
+  /** Only entries appended at or after this time (ISO 8601). */
+  readonly since?: string;
+}
+
 /**
- * Where status, history, run logs, promotions, leases, dashboard logouts and replica
+ * The audit log: append-only entries linked by a hash chain (see
+ * `audit/entry.ts`). Appends are serialized across every process sharing the
+ * store, so the chain never forks.
+ */
+export interface AuditStore {
+  /**
+   * Appends an entry after the current head, numbered, timed and hashed in
+   * the same transaction that reads the head.
+   */
+  appendAudit(record: AuditRecord): Promise<AuditEntry>;
+  /** Entries that match `filter`, newest first, at most `limit` (default 100). */
+  listAudit(filter?: AuditFilter & { readonly limit?: number }): Promise<AuditEntry[]>;
+  /**
+   * Entries after id `afterId` in id order, at most `limit`: a page of the
+   * log for verifying it or following it (pass the last id read as the next `afterId`).
+   */
+  readAudit(afterId: number, limit: number, filter?: AuditFilter): Promise<AuditEntry[]>;
+  /** The newest entry; `undefined` while the log is empty. */
+  auditHead(): Promise<AuditEntry | undefined>;
+}
+
+/**
+ * Where status, history, run logs, promotions, leases, dashboard logouts, the audit log and replica
  * coordination live, as one database serves them. {@link SqliteStore} is the embedded
  * default; every implementation passes the contract suite in `store.contract.test.ts`.
  */
@@ -271,7 +305,8 @@ export interface Store
     MembershipStore,
     OwnershipStore,
     TriggerInbox,
-    SessionRevocations {
+    SessionRevocations,
+    AuditStore {
   readonly isOpen: boolean;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
   ping?(): Promise<boolean>;

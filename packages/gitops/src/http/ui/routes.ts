@@ -17,9 +17,12 @@ import {
   MAX_URN,
   type Reply,
   type Route,
+  tokenActor,
   tokenMatches,
 } from "../router.js";
+import { auditQuery } from "../routes/audit.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
+import { auditPage } from "./audit.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
@@ -37,6 +40,12 @@ import {
   sessionKeys,
 } from "./session.js";
 import { targetPage } from "./target.js";
+
+/**
+ * Who a logged-in dashboard session is in the audit log until sessions carry
+ * identities (a session is opened with any valid token, and does not say which).
+ */
+const DASHBOARD_ACTOR = { id: "session", name: "dashboard session" } as const;
 
 /** What the dashboard needs from the handler. */
 export interface UiOptions {
@@ -238,23 +247,24 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       method: "POST",
       pattern: /^\/ui\/login$/,
       auth: "none",
+      audit: "login",
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
         const session = await sessions.get(req);
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
-        if (!tokenMatches(options.tokens, fields.get("token") ?? undefined, api.log)) {
-          return refused(req, "That token is not valid.", 401);
-        }
+        const actor = tokenActor(options.tokens, fields.get("token") ?? undefined, api.log);
+        if (!actor) return refused(req, "That token is not valid.", 401);
         // A new id on login, so a session id planted before it gains nothing.
-        return redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(true)));
+        return { ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(true))), actor };
       },
     },
     {
       method: "POST",
       pattern: /^\/ui\/logout$/,
       auth: "none",
+      audit: "logout",
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
@@ -262,7 +272,10 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (session) await sessions.revoke(session);
-        return redirect(`${baseOf(req)}/`, cookieHeader(req, undefined));
+        return {
+          ...redirect(`${baseOf(req)}/`, cookieHeader(req, undefined)),
+          ...(session?.authenticated ? { actor: DASHBOARD_ACTOR } : {}),
+        };
       },
     },
     {
@@ -351,7 +364,25 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       method: "POST",
       pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
       auth: "none",
-      handle: ({ req, params: [name = "", action = ""] }) => act(req, name, action as Action),
+      audit: ([, action = ""]) => action,
+      handle: async ({ req, params: [name = "", action = ""] }) => {
+        const reply = await act(req, name, action as Action);
+        return (await sessions.get(req))?.authenticated ? { ...reply, actor: DASHBOARD_ACTOR } : reply;
+      },
+    },
+    {
+      method: "GET",
+      pattern: /^\/ui\/audit$/,
+      auth: "none",
+      // The audit log is for admins: a logged-in session or a token, never publicReads.
+      handle: async ({ req, query }) => {
+        const view = await viewOf(req);
+        if (!view.canFollow) return redirect(`${baseOf(req)}/login`);
+        if (!api.audit) return notFound(req, "The audit log");
+        const read = auditQuery(query);
+        if ("error" in read) return page(auditPage(view, [], {}, read.error), 400);
+        return page(auditPage(view, await api.audit.listAudit(read.filter), read.filter));
+      },
     },
     {
       method: "GET",

@@ -1,7 +1,8 @@
 /**
  * The PostgreSQL store's schema: numbered migrations, the database clock
- * every replica's leases use, and how a run row reads back.
+ * every replica's leases use, and how run and stack lock rows read back.
  */
+import type { StackLease } from "../../types.js";
 import type { DecodedRunRow } from "../runRow.js";
 import type { Row } from "./pool.js";
 
@@ -112,7 +113,48 @@ export const MIGRATIONS: readonly string[] = [
      entry JSONB NOT NULL
    );
    CREATE INDEX driftless_resource_history_by_urn ON driftless_resource_history (target, urn, seq DESC);`,
+  // 6: the audit log, a hash chain.
+  // Ids are assigned by the append (head + 1) so a gap means a deleted row.
+  `CREATE TABLE driftless_audit (
+     id BIGINT PRIMARY KEY,
+     time TEXT NOT NULL,
+     actor_id TEXT,
+     actor TEXT,
+     source TEXT,
+     action TEXT NOT NULL,
+     target TEXT,
+     outcome TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     request_id TEXT NOT NULL,
+     detail TEXT,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX driftless_audit_by_target ON driftless_audit (target, id);
+   CREATE INDEX driftless_audit_by_actor ON driftless_audit (actor, id);`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */
 export interface RunRow extends Row, DecodedRunRow {}
+
+/** A row of `driftless_stack_locks`. */
+export interface StackLockRow extends Row {
+  key: string;
+  owner: string;
+  target: string;
+  run_id: string;
+  acquired_at: string;
+  expires_at: number;
+}
+
+/** A stack lease as recorded. */
+export function leaseFromRow(row: StackLockRow): StackLease {
+  return {
+    key: row.key,
+    owner: row.owner,
+    target: row.target,
+    runId: row.run_id,
+    acquiredAt: row.acquired_at,
+    expiresAt: row.expires_at,
+  };
+}

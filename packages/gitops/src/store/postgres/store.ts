@@ -20,14 +20,15 @@ import type {
   TargetInventory,
   TargetStatus,
 } from "../../types.js";
-import { HistoryStoreBase } from "../resourceHistoryBase.js";
+import { AuditStoreBase } from "../audit/base.js";
 import { runFromRow } from "../runRow.js";
 import type { Store } from "../store.js";
+import { PostgresAudit } from "./audit.js";
 import { type PostgresConnection, type ResolvedConnection, resolveConnection } from "./connection.js";
 import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { PostgresResourceHistory } from "./resourceHistory.js";
-import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
+import { leaseFromRow, MIGRATIONS, NOW_MS, type RunRow, type StackLockRow } from "./schema.js";
 
 export {
   isPostgresUrl,
@@ -42,26 +43,6 @@ const PING_TIMEOUT_MS = 2000;
 /** Serialises migrations of every process on this database (any fixed 64-bit number). */
 const MIGRATION_LOCK = 7_310_214_633_001;
 
-interface StackLockRow extends Row {
-  key: string;
-  owner: string;
-  target: string;
-  run_id: string;
-  acquired_at: string;
-  expires_at: number;
-}
-
-function leaseFromRow(row: StackLockRow): StackLease {
-  return {
-    key: row.key,
-    owner: row.owner,
-    target: row.target,
-    runId: row.run_id,
-    acquiredAt: row.acquired_at,
-    expiresAt: row.expires_at,
-  };
-}
-
 const json = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
 
 /**
@@ -69,10 +50,11 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
  * `driftless_*`), through a node-postgres pool on the calling thread.
  * {@link PostgresStore.open} connects and migrates.
  */
-export class PostgresStore extends HistoryStoreBase implements Store {
+export class PostgresStore extends AuditStoreBase implements Store {
   readonly #db: AsyncPostgres;
   protected readonly replicas: PostgresReplicas;
   protected readonly resourceChanges: PostgresResourceHistory;
+  protected readonly auditLog: PostgresAudit;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -85,6 +67,7 @@ export class PostgresStore extends HistoryStoreBase implements Store {
     this.#db = new AsyncPostgres(resolved.pool, timeouts);
     this.replicas = new PostgresReplicas(this.#db);
     this.resourceChanges = new PostgresResourceHistory(this.#db);
+    this.auditLog = new PostgresAudit(this.#db);
   }
 
   /**

@@ -105,6 +105,25 @@ export const MIGRATIONS: readonly string[] = [
      entry TEXT NOT NULL
    );
    CREATE INDEX resource_history_by_urn ON resource_history (target, urn, seq DESC);`,
+  // 10: the audit log, a hash chain.
+  // Ids are assigned by the append (head + 1) so a gap means a deleted row.
+  `CREATE TABLE audit (
+     id INTEGER PRIMARY KEY,
+     time TEXT NOT NULL,
+     actor_id TEXT,
+     actor TEXT,
+     source TEXT,
+     action TEXT NOT NULL,
+     target TEXT,
+     outcome TEXT NOT NULL,
+     status INTEGER NOT NULL,
+     request_id TEXT NOT NULL,
+     detail TEXT,
+     prev_hash TEXT NOT NULL,
+     hash TEXT NOT NULL
+   );
+   CREATE INDEX audit_by_target ON audit (target, id);
+   CREATE INDEX audit_by_actor ON audit (actor, id);`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

@@ -19,8 +19,9 @@ import type {
   TargetInventory,
   TargetStatus,
 } from "../../types.js";
-import { HistoryStoreBase } from "../resourceHistoryBase.js";
+import { AuditStoreBase } from "../audit/base.js";
 import type { Store } from "../store.js";
+import { SqliteAudit } from "./audit.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
 import { SqliteResourceHistory } from "./resourceHistory.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
@@ -58,10 +59,11 @@ interface PromotionRow {
 }
 
 /** Status and history in one SQLite file (`<dataDir>/driftless.db` by default), WAL mode. */
-export class SqliteStore extends HistoryStoreBase implements Store {
+export class SqliteStore extends AuditStoreBase implements Store {
   readonly #db: Database.Database;
   protected readonly replicas: SqliteReplicas;
   protected readonly resourceChanges: SqliteResourceHistory;
+  protected readonly auditLog: SqliteAudit;
 
   constructor(path: string) {
     super();
@@ -72,6 +74,7 @@ export class SqliteStore extends HistoryStoreBase implements Store {
     this.#migrate();
     this.replicas = new SqliteReplicas(this.#db);
     this.resourceChanges = new SqliteResourceHistory(this.#db);
+    this.auditLog = new SqliteAudit(this.#db);
   }
 
   /** The schema version after migrations. */
