@@ -1,14 +1,23 @@
 // The audit log as the HTTP API and the dashboard write and read it: through
 // a real server over a real SQLite store, with a fake engine.
 import { join } from "node:path";
+import { pino } from "pino";
 import { describe, expect, it, vi } from "vitest";
 import { type FakeEngine, type FakeSource, useReconciler } from "../reconciler.test-support.js";
 import type { AuditEntry } from "../store/audit/chain.js";
 import { verifyAudit } from "../store/audit/verify.js";
 import { SqliteStore } from "../store/sqlite/store.js";
+import type { AuditStore } from "../store/store.js";
 import { type DriftlessServer, listen } from "./server.js";
 
 const TOKEN = "audit-token-1";
+/** An audit log that holds nothing. */
+const dummyAudit: AuditStore = {
+  appendAudit: () => Promise.reject(new Error("not used")),
+  listAudit: async () => [],
+  readAudit: async () => [],
+  auditHead: async () => undefined,
+};
 const OTHER = "audit-token-2";
 
 describe("the audit log over HTTP", () => {
@@ -17,8 +26,10 @@ describe("the audit log over HTTP", () => {
     dir = h.dir;
   });
 
-  /** A server whose handler appends to `store`; a target config value doubles as a secret. */
-  async function serve(): Promise<{ server: DriftlessServer; store: SqliteStore }> {
+  /** A server whose handler appends to `store` (or `audit`); a target config value doubles as a secret. */
+  async function serve(
+    extra: Partial<Parameters<typeof listen>[1]> = {},
+  ): Promise<{ server: DriftlessServer; store: SqliteStore }> {
     const store = new SqliteStore(join(dir, "audit.db"));
     const reconciler = await create({
       store,
@@ -38,6 +49,7 @@ describe("the audit log over HTTP", () => {
       tokens: [TOKEN, OTHER],
       sessions: { revocations: store },
       audit: store,
+      ...extra,
     });
     return { server, store };
   }
@@ -137,6 +149,27 @@ describe("the audit log over HTTP", () => {
       // The refused GET /audit above was recorded; the successful reads were not.
       const last = await logOf(store, 5);
       expect(last[4]).toMatchObject({ action: "read", outcome: "refused", status: 401 });
+    } finally {
+      await server.shutdown({ graceMs: 0 });
+    }
+  });
+
+  it("answers a command when the audit log cannot be appended to, and logs why", async () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "error" }, { write: (line: string) => lines.push(line) });
+    const { server, store } = await serve({
+      logger,
+      audit: { ...dummyAudit, appendAudit: () => Promise.reject(new Error("the database is away")) },
+    });
+    try {
+      const res = await fetch(`${server.url}/targets/site/reconcile`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(res.status).toBe(202);
+      await vi.waitFor(() => expect(lines.join("")).toContain("could not append to the audit log"));
+      expect(lines.join("")).toContain("the database is away");
+      expect(await store.readAudit(0, 10)).toEqual([]);
     } finally {
       await server.shutdown({ graceMs: 0 });
     }

@@ -46,7 +46,6 @@ export class AuditHook {
   readonly #store: AuditStore;
   readonly #redactor: () => Redactor;
   readonly #log: Logger | undefined;
-  readonly #pending = new Set<Promise<unknown>>();
 
   constructor(store: AuditStore, redactor: () => Redactor, log?: Logger) {
     this.#store = store;
@@ -64,16 +63,14 @@ export class AuditHook {
     const refused = attempt.status === 401 || attempt.status === 403;
     if (attempt.action === undefined && !refused) return;
     const entry = this.entry(attempt);
-    const appended = this.#store.appendAudit(entry).then(
-      () => undefined,
-      (error: unknown) =>
+    this.#store
+      .appendAudit(entry)
+      .catch((error: unknown) =>
         this.#log?.error(
           { err: error, action: entry.action, status: entry.status, requestId: entry.requestId },
           "could not append to the audit log",
         ),
-    );
-    this.#pending.add(appended);
-    void appended.finally(() => this.#pending.delete(appended));
+      );
   }
 
   /** The entry an attempt makes; its detail masked by the router's redactor. */
@@ -93,10 +90,5 @@ export class AuditHook {
       requestId: attempt.requestId,
       ...(detail !== undefined ? { detail: this.#redactor().redact(detail) } : {}),
     };
-  }
-
-  /** Resolves once every append started so far has ended (tests, and a clean shutdown). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.#pending]);
   }
 }
