@@ -7,7 +7,14 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type DriftlessServer, listen, Reconciler, signBody, type TargetSpec } from "@driftless/gitops";
+import {
+  type DriftlessServer,
+  listen,
+  Reconciler,
+  SqliteStore,
+  signBody,
+  type TargetSpec,
+} from "@driftless/gitops";
 import { pino } from "pino";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -41,6 +48,8 @@ describe("the dashboard in a real browser", () => {
   let repo: TestRepo;
   let reconciler: Reconciler;
   let server: DriftlessServer;
+  /** The audit log the server appends to (logins, actions), shown on /ui/audit. */
+  let audit: SqliteStore | undefined;
   let context: BrowserContext;
   let page: Page;
   let outDir: string;
@@ -122,7 +131,13 @@ describe("the dashboard in a real browser", () => {
     }
     // Scheduling on: the overview shows each target's next check (quiet checks skip without the engine).
     reconciler.start();
-    server = await listen(reconciler, { port: 0, tokens: [TOKEN], webhooks: { generic: HOOK_SECRET } });
+    audit = new SqliteStore(join(sandbox.dir, "audit.db"));
+    server = await listen(reconciler, {
+      port: 0,
+      tokens: [TOKEN],
+      webhooks: { generic: HOOK_SECRET },
+      audit,
+    });
     // A fresh profile per run, removed afterwards.
     profile = mkdtempSync(join(tmpdir(), "driftless-ui-chromium-"));
     context = await chromium.launchPersistentContext(profile, {
@@ -139,6 +154,7 @@ describe("the dashboard in a real browser", () => {
     await context?.close();
     if (profile) rmSync(profile, { recursive: true, force: true });
     await server?.shutdown({ graceMs: 1000 });
+    await audit?.close();
     sandbox?.dispose();
   });
 
@@ -381,6 +397,7 @@ describe("the dashboard in a real browser", () => {
       "/targets/drifty",
       historyPath,
       `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
+      "/audit",
     ]) {
       await visit(path);
       // Evaluated through the DevTools protocol, which the page's CSP does not govern.
@@ -406,6 +423,7 @@ describe("the dashboard in a real browser", () => {
         "/targets/drifty",
         historyPath,
         `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
+        "/audit",
       ]) {
         await visit(path);
         const overflow = await page.evaluate(() => {
@@ -540,5 +558,11 @@ describe("the dashboard in a real browser", () => {
     const replayed = await replay();
     expect(replayed.status).toBe(303);
     expect(replayed.headers.get("location")).toBe("/ui/login");
+    // The audit log kept the forged and anonymous attempts and the logout, each with its outcome.
+    await expect
+      .poll(async () =>
+        ((await audit?.listAudit({ limit: 1000 })) ?? []).map((e) => `${e.action} ${e.outcome} ${e.status}`),
+      )
+      .toEqual(expect.arrayContaining(["suspend refused 403", "logout ok 303", "reconcile refused 401"]));
   });
 });
