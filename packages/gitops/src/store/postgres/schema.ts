@@ -131,7 +131,8 @@ export const MIGRATIONS: readonly string[] = [
      hash TEXT NOT NULL
    );
    CREATE INDEX driftless_audit_by_target ON driftless_audit (target, id);
-   CREATE INDEX driftless_audit_by_actor ON driftless_audit (actor, id);`,
+   CREATE INDEX driftless_audit_by_actor ON driftless_audit (actor, id);
+   CREATE INDEX driftless_audit_by_actor_id ON driftless_audit (actor_id, id);`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

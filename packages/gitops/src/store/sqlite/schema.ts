@@ -123,7 +123,8 @@ export const MIGRATIONS: readonly string[] = [
      hash TEXT NOT NULL
    );
    CREATE INDEX audit_by_target ON audit (target, id);
-   CREATE INDEX audit_by_actor ON audit (actor, id);`,
+   CREATE INDEX audit_by_actor ON audit (actor, id);
+   CREATE INDEX audit_by_actor_id ON audit (actor_id, id);`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */
