@@ -35,6 +35,33 @@ describe("the service config", () => {
     expect(config.installDependencies).toBe(true);
   });
 
+  it("reads single sign-on (auth.oidc), its client secret as a reference resolved against the file", () => {
+    const config = parseConfig(
+      `${base}auth:\n  oidc:\n    issuer: https://gitea.example.com\n    clientId: driftless\n    clientSecret: { file: oidc-secret }\n    scopes: [openid, email, groups]\n    groupsClaim: roles\n`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(config.auth.oidc).toEqual({
+      issuer: "https://gitea.example.com",
+      clientId: "driftless",
+      clientSecret: { file: "/etc/driftless/oidc-secret" },
+      scopes: ["openid", "email", "groups"],
+      groupsClaim: "roles",
+    });
+    expect(parseConfig(base, "/etc/driftless/driftless.yaml").auth).toEqual({});
+  });
+
+  it("refuses an OIDC issuer without TLS, an inline client secret and an unknown field, naming each", () => {
+    const message = error(
+      `${base}auth:\n  oidc:\n    issuer: http://login.example.com\n    clientId: driftless\n    clientSecret: hunter2-secret\n    groupClaim: groups\n`,
+    ).message;
+    expect(message).toMatch(
+      /auth\.oidc\.issuer must be an https:\/\/ URL \(http:\/\/ only on a loopback address\).*got "http:\/\/login\.example\.com"/,
+    );
+    expect(message).toMatch(/auth\.oidc\.clientSecret must be \{ env: NAME \} or \{ file: path \}/);
+    expect(message).not.toContain("hunter2-secret");
+    expect(message).toMatch(/auth\.oidc has unknown field\(s\) groupClaim \(did you mean `groupsClaim`\?\)/);
+  });
+
   it("reads how long a cancelled engine gets to stop, and refuses a value that is not a duration", () => {
     expect(parseConfig(`${base}cancelGrace: 5s\n`, "/etc/driftless/driftless.yaml").cancelGraceMs).toBe(5000);
     expect(() => parseConfig(`${base}cancelGrace: soon\n`, "/etc/driftless/driftless.yaml")).toThrow(

@@ -8,6 +8,7 @@ import type { WebhookSecrets } from "../http/routes/webhooks.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "../notify/notifier.js";
 import type { ReplicaOptions } from "../replicas/replicas.js";
 import { parseDuration } from "../spec/duration.js";
+import { type OidcOptions, oidcSchema } from "../spec/oidc.js";
 import {
   formatPath,
   resolveTarget,
@@ -35,6 +36,8 @@ export interface DriftlessConfig {
   readonly tokens: readonly SecretRef[];
   /** Webhook secrets by provider. */
   readonly webhooks: WebhookSecrets;
+  /** Who may sign in: `oidc` is single sign-on for the dashboard through an OpenID Connect provider. */
+  readonly auth: { readonly oidc?: OidcOptions };
   /** Serve the read API without a token. */
   readonly publicReads: boolean;
   /** Largest request body accepted, in bytes. */
@@ -169,6 +172,9 @@ const configSchema = z.strictObject({
       gitlab: secretRef.optional(),
       generic: secretRef.optional(),
     })
+    .optional(),
+  auth: z
+    .strictObject({ oidc: oidcSchema.optional() }, { error: "must be a mapping such as { oidc: … }" })
     .optional(),
   publicReads: z.boolean({ error: "must be true or false" }).optional(),
   maxBodyBytes: z.number().int("must be a whole number").min(1024, "must be at least 1024").optional(),
@@ -376,6 +382,9 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     webhooks: Object.fromEntries(
       Object.entries(webhooks).flatMap(([k, v]) => (v ? [[k, anchored(v as SecretRef, baseDir)]] : [])),
     ),
+    auth: config.auth?.oidc
+      ? { oidc: { ...config.auth.oidc, clientSecret: anchored(config.auth.oidc.clientSecret, baseDir) } }
+      : {},
     publicReads: config.publicReads ?? false,
     maxBodyBytes: config.maxBodyBytes ?? 1024 * 1024,
     concurrency: config.concurrency ?? 2,

@@ -32,6 +32,7 @@ export function unusableSecrets(config: DriftlessConfig): string[] {
     ...Object.entries(config.webhooks).flatMap(([provider, source]) =>
       source ? [[`webhooks.${provider}`, source] as const] : [],
     ),
+    ...(config.auth.oidc ? [["auth.oidc.clientSecret", config.auth.oidc.clientSecret] as const] : []),
     ...config.notify.map(
       (p, i) =>
         [
@@ -113,6 +114,7 @@ export async function serveCommand(
       port: address.port,
       tokens: config.tokens,
       webhooks: config.webhooks,
+      ...(config.auth.oidc ? { oidc: config.auth.oidc } : {}),
       publicReads: config.publicReads,
       maxBodyBytes: config.maxBodyBytes,
       // Sessions are signed cookies; logouts live in the store, so every replica

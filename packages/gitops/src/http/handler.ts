@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { Reconciler } from "../reconciler.js";
+import { checkOidcOptions, type OidcOptions } from "../spec/oidc.js";
 import type { SecretSource } from "../spec/spec.js";
 import type { AuditStore } from "../store/store.js";
 import { AuditHook } from "./audit.js";
@@ -81,6 +82,13 @@ export interface HandlerOptions {
    * @default - nothing is recorded, and `GET /audit` answers 404
    */
   readonly audit?: AuditStore;
+  /**
+   * Single sign-on for the dashboard through an OpenID Connect provider
+   * (authorization code flow with PKCE). Its login page then offers
+   * "Sign in with …", and keeps the token form when `tokens` are configured.
+   * @default - no single sign-on
+   */
+  readonly oidc?: OidcOptions;
 }
 
 /**
@@ -113,6 +121,7 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
  */
 export function createHandler(reconciler: Reconciler, options: HandlerOptions = {}): DriftlessHandler {
   const tokens = options.tokens ?? [];
+  const oidc = options.oidc === undefined ? undefined : checkOidcOptions(options.oidc);
   const webhooks = options.webhooks ?? {};
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const prefix = (options.prefix ?? "").replace(/\/+$/, "");
@@ -137,12 +146,14 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...Object.values(webhooks),
     ...reconciler.secrets,
     ...(options.sessions?.secret ? [options.sessions.secret] : []),
+    ...(oidc ? [oidc.clientSecret] : []),
   ];
   const streams = new StreamGate(options.streams);
   const ui = uiRoutes(api, {
     tokens,
     publicReads: options.publicReads ?? false,
     ...(options.sessions ? { sessions: options.sessions } : {}),
+    ...(oidc ? { oidc } : {}),
     redact: () => htmlRedactor(secretValues(reconciler.targets(), secrets)),
   });
   const routes: Route[] = [

@@ -19,17 +19,34 @@ export function messagePage(view: ViewContext, title: string, message: string): 
   );
 }
 
-/** The login page: a token is exchanged for a session cookie. */
-export function loginPage(view: ViewContext, error?: string): Html {
-  const body = html`<h1>Log in</h1>
-${error ? html`<p class="error" role="alert">${error}</p>` : ""}
+/** How one may sign in: through a provider (named on its button), with a token, or both. */
+export interface LoginMethods {
+  /** The OpenID Connect provider's name, when single sign-on is configured. */
+  readonly provider?: string;
+  /** Whether the token form is offered. @default true */
+  readonly tokens?: boolean;
+}
+
+/** The login page: "Sign in with <provider>", and a token exchanged for a session cookie. */
+export function loginPage(view: ViewContext, error?: string, methods: LoginMethods = {}): Html {
+  const tokens = methods.tokens ?? true;
+  const sso = methods.provider
+    ? html`<p><a class="button" id="sign-in" href="${view.base}/auth/start">Sign in with ${methods.provider}</a></p>`
+    : "";
+  const form = tokens
+    ? html`${methods.provider ? html`<h2>Or with an API token</h2>` : ""}
 <form method="post" action="${view.base}/login" class="stack">
 ${csrfField(view)}
 <label for="token">API token</label>
 <input id="token" name="token" type="password" autocomplete="current-password" required>
 <button type="submit">Log in</button>
 </form>
-<p class="muted">The token is one of the server's API bearer tokens; it is kept in no cookie, only a session id is.</p>`;
+<p class="muted">The token is one of the server's API bearer tokens; it is kept in no cookie, only a session id is.</p>`
+    : "";
+  const body = html`<h1>Log in</h1>
+${error ? html`<p class="error" role="alert">${error}</p>` : ""}
+${sso}
+${form}`;
   return layout(view, "Log in", body);
 }
 

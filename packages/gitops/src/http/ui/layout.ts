@@ -43,8 +43,9 @@ export function layout(
 ): Html {
   // A page whose viewer may not open the stream does not try (and retry) in vain; it works without.
   const live = view.canFollow ? following : {};
+  const who = view.session?.identity;
   const account = view.canAct
-    ? html`<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
+    ? html`${who ? html`<a class="who" id="signed-in-as" href="${view.base}/me" title="${who.email ?? who.id}">${who.name}</a> ` : ""}<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
     : html`<a href="${view.base}/login">Log in</a>`;
   return html`<!doctype html>
 <html lang="en">

@@ -1,12 +1,14 @@
 /**
  * The dashboard's routes under `/ui`: pages, their live event stream, the
- * login and logout forms, and the actions. Pages are read with a session,
- * a bearer token, or by anyone with `publicReads`; actions need a logged-in
- * session and its CSRF token.
+ * login and logout forms (a token, or single sign-on in ./signIn.ts), and the
+ * actions. Pages are read with a session, a bearer token, or by anyone with
+ * `publicReads`; actions need a signed-in session and its CSRF token.
  */
 import type { IncomingMessage } from "node:http";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
+import type { OidcOptions } from "../../spec/oidc.js";
 import { isShaPrefix } from "../../util.js";
+import { OidcProvider } from "../auth/oidc/provider.js";
 import { readBody } from "../body.js";
 import { mountOf } from "../mount.js";
 import {
@@ -17,7 +19,6 @@ import {
   MAX_URN,
   type Reply,
   type Route,
-  tokenActor,
   tokenMatches,
 } from "../router.js";
 import { auditQuery } from "../routes/audit.js";
@@ -36,16 +37,13 @@ import {
   type DashboardSessionOptions,
   type Session,
   Sessions,
+  type SignInEvent,
   sessionCookie,
   sessionKeys,
+  tokenIdentity,
 } from "./session.js";
+import { meRoute, originOf, signInRoutes } from "./signIn.js";
 import { targetPage } from "./target.js";
-
-/**
- * Who a logged-in dashboard session is in the audit log until sessions carry
- * identities (a session is opened with any valid token, and does not say which).
- */
-const DASHBOARD_ACTOR = { id: "session", name: "dashboard session" } as const;
 
 /** What the dashboard needs from the handler. */
 export interface UiOptions {
@@ -53,6 +51,8 @@ export interface UiOptions {
   readonly publicReads: boolean;
   /** How sessions are signed and ended (the handler's `sessions` option). */
   readonly sessions?: DashboardSessionOptions;
+  /** Single sign-on through OpenID Connect (the handler's `oidc` option). */
+  readonly oidc?: OidcOptions;
   /** Hides every secret value (raw and HTML-escaped) in a page. */
   readonly redact: () => (text: string) => string;
 }
@@ -62,8 +62,34 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const { reconciler, prefix } = api;
   /** The dashboard's path as the browser sees it (under a framework's mount path too). */
   const baseOf = (req: IncomingMessage) => `${mountOf(req, prefix)}/ui`;
+  const keys = sessionKeys(
+    options.tokens,
+    options.sessions?.secret,
+    api.log,
+    options.oidc ? [options.oidc.clientSecret] : [],
+  );
+  const provider = options.oidc ? new OidcProvider(options.oidc) : undefined;
+  // The token form is offered when tokens can log in, or when there is nothing else.
+  const methods = {
+    ...(provider ? { provider: provider.name } : {}),
+    tokens: !provider || options.tokens.length > 0 || options.sessions?.resolveToken !== undefined,
+  };
+  /** Where the audit log hears of sign-ins and sign-outs (DashboardSessionOptions.onSignIn). */
+  const signInEvent = async (event: SignInEvent) => {
+    api.log?.info(
+      {
+        action: event.action,
+        outcome: event.outcome,
+        method: event.method,
+        who: event.identity?.id,
+        reason: event.reason,
+      },
+      "dashboard sign-in",
+    );
+    await options.sessions?.onSignIn?.(event);
+  };
   const sessions = new Sessions({
-    keys: sessionKeys(options.tokens, options.sessions?.secret, api.log),
+    keys,
     ...(options.sessions?.ttlMs !== undefined ? { ttlMs: options.sessions.ttlMs } : {}),
     ...(options.sessions?.revocations ? { revocations: options.sessions.revocations } : {}),
   });
@@ -74,22 +100,22 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   });
 
   const mayFollow = async (req: IncomingMessage) =>
-    (await sessions.get(req))?.authenticated === true ||
+    (await sessions.get(req))?.identity !== undefined ||
     tokenMatches(options.tokens, bearerToken(req), api.log);
   const viewOf = async (req: IncomingMessage): Promise<ViewContext> => {
     const session = await sessions.get(req);
     return {
       base: baseOf(req),
       session,
-      canAct: session?.authenticated === true,
-      canFollow: session?.authenticated === true || tokenMatches(options.tokens, bearerToken(req), api.log),
+      canAct: session?.identity !== undefined,
+      canFollow: session?.identity !== undefined || tokenMatches(options.tokens, bearerToken(req), api.log),
       seq: live.seq,
       epoch: live.epoch,
     };
   };
   const mayRead = async (req: IncomingMessage) =>
     options.publicReads ||
-    (await sessions.get(req))?.authenticated === true ||
+    (await sessions.get(req))?.identity !== undefined ||
     tokenMatches(options.tokens, bearerToken(req), api.log);
   const liveStream: Reply = {
     status: 200,
@@ -120,9 +146,9 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   /** The login form again with why; a visitor without a session gets one, so the form can be sent. */
   const refused = async (req: IncomingMessage, message: string, status: number): Promise<Reply> => {
     const existing = await sessions.get(req);
-    const session = existing ?? sessions.create(false);
+    const session = existing ?? sessions.create(undefined);
     const view = { base: baseOf(req), session, canAct: session.authenticated };
-    return page(loginPage(view, message), status, existing ? {} : cookieHeader(req, session));
+    return page(loginPage(view, message, methods), status, existing ? {} : cookieHeader(req, session));
   };
   /** A read page, or the way to the login form. */
   const read =
@@ -208,6 +234,21 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   };
 
   const routes: Route[] = [
+    ...(provider
+      ? signInRoutes({
+          provider,
+          sessions,
+          keys,
+          baseOf,
+          viewOf,
+          page,
+          redirect,
+          sessionCookie: (req, session) => sessionCookie(req, baseOf(req), session),
+          refused,
+          signInEvent,
+        })
+      : []),
+    meRoute({ viewOf, page, redirect, baseOf }),
     {
       method: "GET",
       pattern: /^\/ui\/assets\/(app\.js|app\.css)$/,
@@ -238,9 +279,9 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       auth: "none",
       handle: async ({ req }) => {
         const existing = await sessions.get(req);
-        const session = existing ?? sessions.create(false);
+        const session = existing ?? sessions.create(undefined);
         const view = { base: baseOf(req), session, canAct: session.authenticated };
-        return page(loginPage(view), 200, existing ? {} : cookieHeader(req, session));
+        return page(loginPage(view, undefined, methods), 200, existing ? {} : cookieHeader(req, session));
       },
     },
     {
@@ -254,10 +295,26 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const session = await sessions.get(req);
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
-        const actor = tokenActor(options.tokens, fields.get("token") ?? undefined, api.log);
-        if (!actor) return refused(req, "That token is not valid.", 401);
+        if (!methods.tokens) return refused(req, "Sign in through the identity provider.", 400);
+        const identity = await tokenIdentity(
+          fields.get("token") ?? undefined,
+          options.tokens,
+          options.sessions?.resolveToken,
+          api.log,
+        );
+        if (!identity) {
+          await signInEvent({
+            action: "login",
+            outcome: "refused",
+            method: "token",
+            reason: "unknown token",
+            req,
+          });
+          return refused(req, "That token is not valid.", 401);
+        }
+        await signInEvent({ action: "login", outcome: "ok", method: "token", identity, req });
         // A new id on login, so a session id planted before it gains nothing.
-        return { ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(true))), actor };
+        return { ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(identity))), actor: identity };
       },
     },
     {
@@ -272,9 +329,24 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (session) await sessions.revoke(session);
+        const identity = session?.identity;
+        if (identity) {
+          await signInEvent({
+            action: "logout",
+            outcome: "ok",
+            method: identity.kind === "user" ? "oidc" : "token",
+            identity,
+            req,
+          });
+        }
+        // A user of the provider is signed out there too, when it offers an end-session endpoint.
+        const ending =
+          provider && identity?.kind === "user"
+            ? await provider.endSessionUrl(`${originOf(req)}${baseOf(req)}/login`, session?.idToken)
+            : undefined;
         return {
-          ...redirect(`${baseOf(req)}/`, cookieHeader(req, undefined)),
-          ...(session?.authenticated ? { actor: DASHBOARD_ACTOR } : {}),
+          ...redirect(ending ?? `${baseOf(req)}/`, cookieHeader(req, undefined)),
+          ...(identity ? { actor: identity } : {}),
         };
       },
     },
@@ -367,7 +439,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
       audit: ([, action = ""]) => action,
       handle: async ({ req, params: [name = "", action = ""] }) => {
         const reply = await act(req, name, action as Action);
-        return (await sessions.get(req))?.authenticated ? { ...reply, actor: DASHBOARD_ACTOR } : reply;
+        const identity = (await sessions.get(req))?.identity;
+        return identity ? { ...reply, actor: identity } : reply;
       },
     },
     {

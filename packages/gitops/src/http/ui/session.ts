@@ -1,8 +1,9 @@
 /**
- * Dashboard sessions, held by no server: a bearer token is exchanged at the
- * login form for a signed cookie (HttpOnly, SameSite=Strict, Secure under
- * TLS) that names a random session id, whether it logged in, and when it
- * expires, with an HMAC over all three. Every process with the same key
+ * Dashboard sessions, held by no server: a bearer token given at the login
+ * form, or a sign-in through OpenID Connect, is exchanged for a signed cookie
+ * (HttpOnly, SameSite=Strict, Secure under TLS) that names a random session
+ * id, when it expires and who signed in (their {@link Identity}: id, name,
+ * email, groups, roles), with an HMAC over all of it. Every process with the same key
  * accepts it, so sessions survive a restart and work across replicas. The
  * CSRF token every POST must carry is an HMAC of the session id: bound to the
  * session, stored nowhere. Logout clears the cookie and revokes the id until
@@ -18,14 +19,19 @@ import type { Logger } from "pino";
 import { readSecret } from "../../spec/secrets.js";
 import type { SecretSource } from "../../spec/spec.js";
 import type { SessionRevocations } from "../../store/store.js";
+import type { Identity, TokenResolver } from "../auth/identity.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 
-/** One browser's session; `authenticated` once a valid token was given. */
+/** One browser's session; `authenticated` (and `identity` set) once someone signed in. */
 export interface Session {
   readonly id: string;
   readonly csrf: string;
   readonly authenticated: boolean;
+  /** Who signed in; `undefined` for the anonymous session that carries the login form's CSRF token. */
+  readonly identity?: Identity;
+  /** The provider's ID token of an OpenID Connect sign-in, when it fit in the cookie (for `id_token_hint` at logout). */
+  readonly idToken?: string;
   /** Milliseconds since the epoch after which the cookie is refused. */
   readonly expiresAt: number;
   /** The cookie's value. */
@@ -88,22 +94,34 @@ export class Sessions {
     const value = cookies(req)[SESSION_COOKIE];
     const parts = value?.split(".") ?? [];
     if (parts.length !== 4) return undefined;
-    const [id = "", exp = "", flag = "", signature = ""] = parts;
+    const [id = "", exp = "", who = "", signature = ""] = parts;
     const expiresAt = Number(exp) * 1000;
-    if (!/^[\w-]{22}$/.test(id) || !(expiresAt > this.#now()) || (flag !== "0" && flag !== "1"))
-      return undefined;
-    const key = this.#keys().find((k) => safeEqual(mac(k, `v1.${id}.${exp}.${flag}`), signature));
+    if (!/^[\w-]{22}$/.test(id) || !(expiresAt > this.#now()) || !/^[\w-]+$/.test(who)) return undefined;
+    const key = this.#keys().find((k) => safeEqual(mac(k, `v2.${id}.${exp}.${who}`), signature));
     // Only a genuine cookie costs a look-up in the store.
     if (!key || (await this.#revocations.isSessionRevoked(id))) return undefined;
-    return this.#session(key, id, Number(exp), flag === "1");
+    const signedIn = who === ANONYMOUS ? undefined : decodeWho(who);
+    if (who !== ANONYMOUS && !signedIn) return undefined;
+    return this.#session(key, id, Number(exp), who, signedIn);
   }
 
-  /** A new session (anonymous ones carry the CSRF token of the login form). */
-  create(authenticated: boolean): Session {
+  /**
+   * A new session: anonymous (`undefined`, it carries the CSRF token of the
+   * login form) or of someone who signed in. The ID token rides along only
+   * while the cookie stays small.
+   * @throws SessionTooLargeError when the identity alone does not fit in a cookie (thousands of groups).
+   */
+  create(identity: Identity | undefined, idToken?: string): Session {
     const [key] = this.#keys();
     if (!key) throw new Error("no key to sign dashboard sessions with");
     const exp = Math.floor((this.#now() + this.#ttlMs) / 1000);
-    return this.#session(key, b64(randomBytes(16)), exp, authenticated);
+    let who = ANONYMOUS;
+    if (identity) {
+      who = encodeWho(identity, idToken);
+      if (who.length > MAX_WHO) who = encodeWho(identity);
+      if (who.length > MAX_WHO) throw new SessionTooLargeError(identity);
+    }
+    return this.#session(key, b64(randomBytes(16)), exp, who, who === ANONYMOUS ? undefined : decodeWho(who));
   }
 
   /** Ends a session (logout, or a login that replaces it): its cookie is refused from now on. */
@@ -111,16 +129,107 @@ export class Sessions {
     await this.#revocations.revokeSession(session.id, session.expiresAt);
   }
 
-  #session(key: Buffer, id: string, exp: number, authenticated: boolean): Session {
-    const flag = authenticated ? "1" : "0";
+  #session(
+    key: Buffer,
+    id: string,
+    exp: number,
+    who: string,
+    signedIn: { identity: Identity; idToken?: string } | undefined,
+  ): Session {
     return {
       id,
       csrf: mac(key, `csrf.${id}`),
-      authenticated,
+      authenticated: signedIn !== undefined,
+      ...(signedIn ? { identity: signedIn.identity } : {}),
+      ...(signedIn?.idToken ? { idToken: signedIn.idToken } : {}),
       expiresAt: exp * 1000,
-      cookie: `${id}.${exp}.${flag}.${mac(key, `v1.${id}.${exp}.${flag}`)}`,
+      cookie: `${id}.${exp}.${who}.${mac(key, `v2.${id}.${exp}.${who}`)}`,
     };
   }
+}
+
+/** The cookie's identity part of an anonymous session. */
+const ANONYMOUS = "0";
+/** Browsers keep cookies up to 4096 bytes with name and attributes; the identity part stays well below. */
+const MAX_WHO = 3400;
+
+/** Someone's identity would not fit in a session cookie. */
+export class SessionTooLargeError extends Error {
+  constructor(identity: Identity) {
+    super(
+      `The identity of ${identity.name} (${identity.groups.length} groups) is too large for a session cookie; ` +
+        "ask for fewer groups (auth.oidc.scopes, auth.oidc.groupsClaim) or narrow them at the provider.",
+    );
+    this.name = "SessionTooLargeError";
+  }
+}
+
+/** An identity (and maybe an ID token) as the cookie's third part: compact JSON, base64url. */
+function encodeWho(identity: Identity, idToken?: string): string {
+  const compact = {
+    i: identity.id,
+    k: identity.kind,
+    n: identity.name,
+    ...(identity.email ? { e: identity.email } : {}),
+    ...(identity.groups.length > 0 ? { g: identity.groups } : {}),
+    ...(identity.roles.length > 0 ? { r: identity.roles } : {}),
+    ...(idToken ? { t: idToken } : {}),
+  };
+  return Buffer.from(JSON.stringify(compact), "utf8").toString("base64url");
+}
+
+/** The cookie's third part read back (it was signed, so only its shape is checked). */
+function decodeWho(who: string): { identity: Identity; idToken?: string } | undefined {
+  try {
+    const c = JSON.parse(Buffer.from(who, "base64url").toString("utf8")) as Record<string, unknown>;
+    const strings = (v: unknown) =>
+      Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+    if (typeof c.i !== "string" || typeof c.n !== "string") return undefined;
+    if (c.k !== "token" && c.k !== "personal" && c.k !== "user") return undefined;
+    const identity: Identity = {
+      id: c.i,
+      kind: c.k,
+      name: c.n,
+      ...(typeof c.e === "string" ? { email: c.e } : {}),
+      groups: strings(c.g),
+      roles: strings(c.r),
+    };
+    return { identity, ...(typeof c.t === "string" ? { idToken: c.t } : {}) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Who a token given at the login form stands for: what `resolve` says (named
+ * and personal tokens), else the handler's anonymous `tokens` as an `admin`
+ * named after its position (`token-1` for the first). Every token is
+ * compared, so the time taken does not say which matched.
+ */
+export async function tokenIdentity(
+  given: string | undefined,
+  tokens: readonly SecretSource[],
+  resolve?: TokenResolver,
+  log?: Logger,
+): Promise<Identity | undefined> {
+  if (!given) return undefined;
+  if (resolve) return resolve(given);
+  let position = -1;
+  tokens.forEach((source, index) => {
+    try {
+      if (safeEqual(readSecret(source, "token"), given) && position < 0) position = index;
+    } catch (error) {
+      log?.error((error as Error).message);
+    }
+  });
+  if (position < 0) return undefined;
+  return {
+    id: `token:${position + 1}`,
+    name: `token-${position + 1}`,
+    kind: "token",
+    groups: [],
+    roles: ["admin"],
+  };
 }
 
 /** How the handler signs and ends dashboard sessions. */
@@ -139,6 +248,32 @@ export interface DashboardSessionOptions {
    * @default - in this process's memory
    */
   readonly revocations?: SessionRevocations;
+  /**
+   * Who a token given at the login form stands for (named and personal tokens).
+   * @default - the handler's `tokens` as `admin` identities named after their position (`token-1`, …)
+   */
+  readonly resolveToken?: TokenResolver;
+  /**
+   * Told of every sign-in and sign-out, allowed or refused (the audit log
+   * records them). Awaited; a failure refuses the sign-in.
+   * @default - nobody is told
+   */
+  readonly onSignIn?: (event: SignInEvent) => void | Promise<void>;
+}
+
+/** A sign-in or sign-out at the dashboard, as {@link DashboardSessionOptions.onSignIn} hears of it. */
+export interface SignInEvent {
+  readonly action: "login" | "logout";
+  /** `refused` with `reason` when the credentials (or the provider's answer) were not accepted. */
+  readonly outcome: "ok" | "refused";
+  /** How: a token at the login form, or OpenID Connect. */
+  readonly method: "token" | "oidc";
+  /** Who signed in or out; absent for a refused sign-in. */
+  readonly identity?: Identity;
+  /** Why a sign-in was refused (never a secret). */
+  readonly reason?: string;
+  /** The request, for its source address and request id. */
+  readonly req: IncomingMessage;
 }
 
 /** A signing key derived from a secret for this one purpose (the secret itself never signs). */
@@ -148,18 +283,20 @@ export function sessionKey(secret: string): Buffer {
 
 /**
  * The keys sessions are signed with: from `secret`, else derived from each
- * token; with neither readable, one random key for this process (nobody can
+ * token and then the OpenID Connect client secret (`others`), which replicas
+ * share too; with none readable, one random key for this process (nobody can
  * log in then, but the login form still works).
  */
 export function sessionKeys(
   tokens: readonly SecretSource[],
   secret: SecretSource | undefined,
   log?: Logger,
+  others: readonly SecretSource[] = [],
 ): () => Buffer[] {
   const fallback = randomBytes(32);
   return () => {
     const keys: Buffer[] = [];
-    for (const source of secret ? [secret] : tokens) {
+    for (const source of secret ? [secret] : [...tokens, ...others]) {
       try {
         keys.push(sessionKey(readSecret(source, secret ? "sessions.secret" : "token")));
       } catch (error) {

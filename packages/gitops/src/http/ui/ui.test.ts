@@ -5,9 +5,10 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../store/sqlite/store.js";
 import type { Condition, RunRecord, TargetStatus } from "../../types.js";
+import type { Identity } from "../auth/identity.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
-import { csrfValid, Sessions, sessionCookie, sessionKey } from "./session.js";
+import { csrfValid, Sessions, sessionCookie, sessionKey, tokenIdentity } from "./session.js";
 import { conditionStatusText, displayState, waitingFor } from "./state.js";
 
 const cond = (type: Condition["type"], status: Condition["status"], reason: string): Condition => ({
@@ -111,10 +112,18 @@ describe("stepTimings", () => {
 
 describe("sessions", () => {
   const key = sessionKey("token-a");
+  const ada: Identity = {
+    id: "oidc:https://login.example.com#ada",
+    kind: "user",
+    name: "ada",
+    email: "ada@example.com",
+    groups: ["acme", "acme:platform"],
+    roles: [],
+  };
   const cookieOf = (session: { cookie: string }) => `other=1; driftless_session=${session.cookie}`;
 
   it("accepts its own signed cookie in another process with the same key, and checks the CSRF token", async () => {
-    const session = new Sessions({ keys: () => [key] }).create(true);
+    const session = new Sessions({ keys: () => [key] }).create(ada);
     // A restart, or another replica: nothing held, the signature decides.
     const again = await new Sessions({ keys: () => [sessionKey("token-b"), key] }).get(
       request({ cookie: cookieOf(session) }),
@@ -129,18 +138,27 @@ describe("sessions", () => {
   it("refuses a cookie signed with another key, altered, expired or logged out", async () => {
     let now = 1_000_000_000_000;
     const sessions = new Sessions({ keys: () => [key], ttlMs: 60_000, now: () => now });
-    const anonymous = sessions.create(false);
+    const anonymous = sessions.create(undefined);
     const [id, exp, , mac] = anonymous.cookie.split(".");
-    const promoted = { cookie: `${id}.${exp}.1.${mac}` };
+    const who = sessions.create(ada).cookie.split(".")[2];
+    const promoted = { cookie: `${id}.${exp}.${who}.${mac}` };
     expect(await sessions.get(request({ cookie: cookieOf(promoted) }))).toBeUndefined();
+    // Another group written into a genuine cookie: the HMAC covers the identity too.
+    const [sid, sexp, , smac] = sessions.create(ada).cookie.split(".");
+    const wider = Buffer.from(JSON.stringify({ i: ada.id, k: "user", n: "ada", g: ["admins"] })).toString(
+      "base64url",
+    );
+    expect(
+      await sessions.get(request({ cookie: cookieOf({ cookie: `${sid}.${sexp}.${wider}.${smac}` }) })),
+    ).toBeUndefined();
     expect(
       await new Sessions({ keys: () => [sessionKey("other")] }).get(request({ cookie: cookieOf(anonymous) })),
     ).toBeUndefined();
-    const session = sessions.create(true);
+    const session = sessions.create(ada);
     expect((await sessions.get(request({ cookie: cookieOf(session) })))?.authenticated).toBe(true);
     now += 61_000;
     expect(await sessions.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
-    const fresh = sessions.create(true);
+    const fresh = sessions.create(ada);
     await sessions.revoke(fresh);
     expect(await sessions.get(request({ cookie: cookieOf(fresh) }))).toBeUndefined();
   });
@@ -152,12 +170,12 @@ describe("sessions", () => {
     const other = new SqliteStore(file);
     try {
       const sessions = new Sessions({ keys: () => [key], revocations: first });
-      const session = sessions.create(true);
+      const session = sessions.create(ada);
       await sessions.revoke(session);
       first.close();
       const restarted = new Sessions({ keys: () => [key], revocations: other });
       expect(await restarted.get(request({ cookie: cookieOf(session) }))).toBeUndefined();
-      expect(await restarted.get(request({ cookie: cookieOf(restarted.create(true)) }))).toBeDefined();
+      expect(await restarted.get(request({ cookie: cookieOf(restarted.create(ada)) }))).toBeDefined();
     } finally {
       first.close();
       other.close();
@@ -165,8 +183,38 @@ describe("sessions", () => {
     }
   });
 
+  it("carries who signed in, and the ID token only while the cookie stays small", async () => {
+    const sessions = new Sessions({ keys: () => [key] });
+    const small = sessions.create(ada, "a.b.c");
+    const back = await sessions.get(request({ cookie: cookieOf(small) }));
+    expect(back).toMatchObject({ authenticated: true, identity: ada, idToken: "a.b.c" });
+    const large = sessions.create(ada, "x".repeat(5000));
+    expect(large.idToken).toBeUndefined();
+    expect((await sessions.get(request({ cookie: cookieOf(large) })))?.identity).toEqual(ada);
+    const many = { ...ada, groups: Array.from({ length: 400 }, (_, i) => `org-${i}:team-${i}`) };
+    expect(() => sessions.create(many)).toThrow(/ada \(400 groups\) is too large for a session cookie/);
+  });
+
+  it("names a token given at the login form after its position, or asks the resolver", async () => {
+    expect(await tokenIdentity("second", ["first", "second"])).toEqual({
+      id: "token:2",
+      name: "token-2",
+      kind: "token",
+      groups: [],
+      roles: ["admin"],
+    });
+    expect(await tokenIdentity("third", ["first", "second"])).toBeUndefined();
+    expect(await tokenIdentity(undefined, ["first"])).toBeUndefined();
+    const named: Identity = { id: "token:ci", name: "ci", kind: "token", groups: [], roles: ["deployer"] };
+    expect(
+      await tokenIdentity("ci-secret", ["first"], async (given) =>
+        given === "ci-secret" ? named : undefined,
+      ),
+    ).toBe(named);
+  });
+
   it("sets an HttpOnly, SameSite=Strict cookie that expires with the session, Secure only under TLS", () => {
-    const session = new Sessions({ keys: () => [key] }).create(false);
+    const session = new Sessions({ keys: () => [key] }).create(undefined);
     expect(sessionCookie(request({}), "/ui", session, session.expiresAt - 3600_000)).toBe(
       `driftless_session=${session.cookie}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age=3600`,
     );

@@ -1,0 +1,194 @@
+// Single sign-on's own checks without a provider: ID tokens forged, expired,
+// for another client or sign-in; the sealed sign-in state; the handler's
+// `oidc` option; and a provider that is down or never answers.
+import { createServer, type Server, type Socket } from "node:net";
+import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Reconciler } from "../../../reconciler.js";
+import { createHandler } from "../../handler.js";
+import { type DriftlessServer, listen } from "../../server.js";
+import { identityFromClaims, verifyIdToken } from "./idToken.js";
+import { openSignIn, sealSignIn } from "./transient.js";
+
+const ISSUER = "https://login.example.com";
+const CLIENT = "driftless-ui";
+
+describe("ID token verification", () => {
+  type Key = Awaited<ReturnType<typeof generateKeyPair>>["privateKey"];
+  let signer: Key;
+  let stranger: Key;
+  let jwks: { keys: JWK[] };
+  const now = Math.floor(Date.now() / 1000);
+
+  beforeAll(async () => {
+    const own = await generateKeyPair("RS256");
+    signer = own.privateKey;
+    stranger = (await generateKeyPair("RS256")).privateKey;
+    jwks = { keys: [{ ...(await exportJWK(own.publicKey)), kid: "k1", alg: "RS256" }] };
+  });
+
+  const token = (claims: Record<string, unknown>, key = signer, kid = "k1") =>
+    new SignJWT({
+      nonce: "n-1",
+      email: "ada@example.com",
+      preferred_username: "ada",
+      groups: ["acme:platform"],
+      ...claims,
+    })
+      .setProtectedHeader({ alg: "RS256", kid })
+      .setIssuer((claims.iss as string | undefined) ?? ISSUER)
+      .setAudience((claims.aud as string | undefined) ?? CLIENT)
+      .setSubject("42")
+      .setIssuedAt(now - 10)
+      .setExpirationTime(now + 300)
+      .sign(key);
+  const verify = (idToken: string) =>
+    verifyIdToken(idToken, { issuer: ISSUER, clientId: CLIENT, nonce: "n-1", keys: createLocalJWKSet(jwks) });
+
+  it("accepts a token signed by the provider's key and names who signed in", async () => {
+    const claims = await verify(await token({}));
+    expect(identityFromClaims(claims, ISSUER)).toEqual({
+      id: `oidc:${ISSUER}#42`,
+      kind: "user",
+      name: "ada",
+      email: "ada@example.com",
+      groups: ["acme:platform"],
+      roles: [],
+    });
+  });
+
+  it("refuses a token signed by another key, even with the provider's key id", async () => {
+    await expect(verify(await token({}, stranger))).rejects.toThrow(
+      /signature does not match any key the identity provider publishes/,
+    );
+  });
+
+  it("refuses an expired token and says when it expired", async () => {
+    const expired = await new SignJWT({ nonce: "n-1" })
+      .setProtectedHeader({ alg: "RS256", kid: "k1" })
+      .setIssuer(ISSUER)
+      .setAudience(CLIENT)
+      .setSubject("42")
+      .setIssuedAt(now - 7200)
+      .setExpirationTime(now - 3600)
+      .sign(signer);
+    await expect(verify(expired)).rejects.toThrow(
+      new RegExp(`expired at ${new Date((now - 3600) * 1000).toISOString().replace(/\./g, "\\.")}`),
+    );
+  });
+
+  it("refuses a token of another issuer, for another client, or of another sign-in (nonce)", async () => {
+    await expect(verify(await token({ iss: "https://evil.example.com" }))).rejects.toThrow(
+      /issued by "https:\/\/evil\.example\.com", not by the configured issuer/,
+    );
+    await expect(verify(await token({ aud: "someone-else" }))).rejects.toThrow(
+      /meant for "someone-else", not for this dashboard's client "driftless-ui"/,
+    );
+    await expect(verify(await token({ nonce: "n-2" }))).rejects.toThrow(
+      /nonce is not the one this sign-in sent/,
+    );
+  });
+
+  it("refuses a groups claim that is not a list of names", () => {
+    expect(() => identityFromClaims({ sub: "1", teams: { a: 1 } }, ISSUER, "teams")).toThrow(
+      /"teams" claim \(auth\.oidc\.groupsClaim\) must be a list of group names/,
+    );
+    expect(identityFromClaims({ sub: "1", teams: "ops" }, ISSUER, "teams").groups).toEqual(["ops"]);
+  });
+});
+
+describe("the sealed sign-in state", () => {
+  const key = Buffer.alloc(32, 7);
+  const state = { state: "s", nonce: "n", verifier: "v", redirectUri: "http://x/cb", expires: 2_000_000_000 };
+
+  it("opens with the same key only, unaltered and before it expires", () => {
+    const sealed = sealSignIn(state, [key]);
+    expect(sealed).not.toContain("verifier");
+    expect(openSignIn(sealed, [Buffer.alloc(32, 1), key], 1_000)).toEqual(state);
+    expect(openSignIn(sealed, [Buffer.alloc(32, 1)], 1_000)).toBeUndefined();
+    const [iv, body, tag] = sealed.split(".") as [string, string, string];
+    const flipped = `${iv}.${body.slice(0, -2)}${body.endsWith("A") ? "B" : "A"}${body.slice(-1)}.${tag}`;
+    expect(openSignIn(flipped, [key], 1_000)).toBeUndefined();
+    expect(openSignIn(sealed, [key], 2_000_000_001_000)).toBeUndefined();
+  });
+});
+
+describe("a dashboard whose identity provider is down", () => {
+  let reconciler: Reconciler;
+  let closed: DriftlessServer;
+  let hanging: DriftlessServer;
+  let silent: Server;
+  let closedPort: number;
+  const sockets: Socket[] = [];
+
+  beforeAll(async () => {
+    reconciler = await Reconciler.create({
+      dataDir: `/tmp/driftless-oidc-unit-${process.pid}`,
+      installDependencies: false,
+      logger: pino({ level: "silent" }),
+    });
+    // Accepts connections and never answers.
+    silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentPort = (silent.address() as { port: number }).port;
+    const oidc = (issuer: string) => ({
+      issuer,
+      clientId: CLIENT,
+      clientSecret: "s3cret-client",
+      timeoutMs: 300,
+    });
+    // A port that was just free: nothing listens there, connections are refused.
+    const gone = createServer();
+    await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+    closedPort = (gone.address() as { port: number }).port;
+    await new Promise<void>((resolve) => gone.close(() => resolve()));
+    closed = await listen(reconciler, { port: 0, oidc: oidc(`http://127.0.0.1:${closedPort}`) });
+    hanging = await listen(reconciler, { port: 0, oidc: oidc(`http://127.0.0.1:${silentPort}`) });
+  });
+
+  afterAll(async () => {
+    await closed?.close();
+    await hanging?.close();
+    for (const socket of sockets) socket.destroy();
+    silent?.close();
+    await reconciler?.stop({ graceMs: 0 });
+  });
+
+  it("offers the provider's button and no token form without tokens", async () => {
+    const page = await (await fetch(`${closed.url}/ui/login`)).text();
+    expect(page).toContain(`href="/ui/auth/start">Sign in with 127.0.0.1:${closedPort}</a>`);
+    expect(page).not.toContain('name="token"');
+  });
+
+  it("answers a clear error page when the provider refuses connections or never answers", async () => {
+    const refused = await fetch(`${closed.url}/ui/auth/start`, { redirect: "manual" });
+    expect(refused.status).toBe(502);
+    expect(await refused.text()).toMatch(
+      new RegExp(
+        `Sign-in failed: The identity provider at http://127\\.0\\.0\\.1:${closedPort} could not be reached.*ECONNREFUSED`,
+      ),
+    );
+    const slow = await fetch(`${hanging.url}/ui/auth/start`, { redirect: "manual" });
+    expect(slow.status).toBe(504);
+    expect(await slow.text()).toMatch(/did not answer within 0\.3 s/);
+    // The service itself is unharmed.
+    expect((await fetch(`${closed.url}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses a callback that no sign-in in this browser started", async () => {
+    const callback = await fetch(`${closed.url}/ui/auth/callback?code=abc&state=xyz`, { redirect: "manual" });
+    expect(callback.status).toBe(400);
+    expect(await callback.text()).toMatch(/This sign-in was not started in this browser/);
+  });
+
+  it("refuses a bad oidc option, naming the field and the value but never the secret", () => {
+    expect(() =>
+      createHandler(reconciler, {
+        oidc: { issuer: "ftp://x", clientId: "", clientSecret: { env: "1BAD" } } as never,
+      }),
+    ).toThrow(
+      /`oidc\.issuer` must be an https:\/\/ URL.*got "ftp:\/\/x".*`oidc\.clientId` must not be empty/s,
+    );
+  });
+});
