@@ -230,14 +230,15 @@ function exchangeError(error: unknown, issuer: string): SignInError {
     cause?: { claim?: string };
   };
   if (e.code === "OAUTH_RESPONSE_BODY_ERROR" && e.error) {
-    const replayed = e.error === "invalid_grant";
     return new SignInError(
-      `The identity provider refused the authorization code: ${e.error}${e.error_description ? ` (${e.error_description.slice(0, 200)})` : ""}.${replayed ? " A code works once and for minutes only; sign in again." : ""}`,
+      `The identity provider refused the authorization code: ${e.error}${e.error_description ? ` (${e.error_description.slice(0, 200)})` : ""}. A code works once and for minutes only; sign in again.`,
       401,
       { cause: error },
     );
   }
-  if (e.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" && e.cause?.claim === "nonce") {
+  // openid-client wraps oauth4webapi's error, whose cause names the claim.
+  const inner = (e.cause ?? {}) as { message?: string; cause?: { claim?: string } };
+  if (e.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" && inner.cause?.claim === "nonce") {
     return new SignInError(
       "The ID token's nonce is not the one this sign-in sent (a token from another sign-in, or replayed); sign in again.",
       401,
@@ -245,7 +246,9 @@ function exchangeError(error: unknown, issuer: string): SignInError {
     );
   }
   if (e.code === "OAUTH_JWT_CLAIM_COMPARISON_FAILED" || e.code === "OAUTH_JWT_TIMESTAMP_CHECK_FAILED") {
-    return new SignInError(`The ID token was refused: ${(error as Error).message}.`, 401, { cause: error });
+    return new SignInError(`The ID token was refused: ${inner.message ?? (error as Error).message}.`, 401, {
+      cause: error,
+    });
   }
   if ((error as Error).name === "TimeoutError") {
     return new SignInError(`The identity provider at ${issuer} did not answer in time; try again.`, 504, {
