@@ -1,6 +1,7 @@
 // Single sign-on's own checks without a provider: ID tokens forged, expired,
 // for another client or sign-in; the sealed sign-in state; the handler's
 // `oidc` option; and a provider that is down or never answers.
+import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { pino } from "pino";
@@ -8,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reconciler } from "../../../reconciler.js";
 import { createHandler } from "../../handler.js";
 import { type DriftlessServer, listen } from "../../server.js";
+import { Sessions, sessionKey } from "../../ui/session.js";
+import type { Identity } from "../identity.js";
 import { identityFromClaims, verifyIdToken } from "./idToken.js";
 import { openSignIn, sealSignIn } from "./transient.js";
 
@@ -108,7 +111,8 @@ describe("the sealed sign-in state", () => {
     expect(openSignIn(sealed, [Buffer.alloc(32, 1), key], 1_000)).toEqual(state);
     expect(openSignIn(sealed, [Buffer.alloc(32, 1)], 1_000)).toBeUndefined();
     const [iv, body, tag] = sealed.split(".") as [string, string, string];
-    const flipped = `${iv}.${body.slice(0, -2)}${body.endsWith("A") ? "B" : "A"}${body.slice(-1)}.${tag}`;
+    // The first character holds six whole bits of the ciphertext: changing it changes a byte.
+    const flipped = `${iv}.${body.startsWith("A") ? "B" : "A"}${body.slice(1)}.${tag}`;
     expect(openSignIn(flipped, [key], 1_000)).toBeUndefined();
     expect(openSignIn(sealed, [key], 2_000_000_001_000)).toBeUndefined();
   });
@@ -190,5 +194,84 @@ describe("a dashboard whose identity provider is down", () => {
     ).toThrow(
       /`oidc\.issuer` must be an https:\/\/ URL.*got "ftp:\/\/x".*`oidc\.clientId` must not be empty/s,
     );
+  });
+});
+
+describe("logout of a user signed in through a provider with an end-session endpoint", () => {
+  let reconciler: Reconciler;
+  let dashboard: DriftlessServer;
+  const provider = createHttpServer((req, res) => {
+    const issuer = `http://127.0.0.1:${(provider.address() as { port: number }).port}`;
+    // Only what discovery needs: the endpoints, and end_session_endpoint.
+    res.writeHead(req.url === "/.well-known/openid-configuration" ? 200 : 404, {
+      "content-type": "application/json",
+    });
+    res.end(
+      JSON.stringify({
+        issuer,
+        authorization_endpoint: `${issuer}/authorize`,
+        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${issuer}/keys`,
+        end_session_endpoint: `${issuer}/logout`,
+        response_types_supported: ["code"],
+        subject_types_supported: ["public"],
+        id_token_signing_alg_values_supported: ["RS256"],
+      }),
+    );
+  });
+  const user: Identity = { id: "oidc:x#1", kind: "user", name: "ada", groups: ["ops"], roles: [] };
+  const sessions = new Sessions({ keys: () => [sessionKey("session-key-for-test")] });
+  let issuer: string;
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => provider.listen(0, "127.0.0.1", resolve));
+    issuer = `http://127.0.0.1:${(provider.address() as { port: number }).port}`;
+    reconciler = await Reconciler.create({
+      dataDir: `/tmp/driftless-oidc-logout-${process.pid}`,
+      installDependencies: false,
+      logger: pino({ level: "silent" }),
+    });
+    dashboard = await listen(reconciler, {
+      port: 0,
+      sessions: { secret: "session-key-for-test" },
+      oidc: { issuer, clientId: CLIENT, clientSecret: "s3cret-client" },
+    });
+  });
+
+  afterAll(async () => {
+    await dashboard?.close();
+    provider.close();
+    await reconciler?.stop({ graceMs: 0 });
+  });
+
+  const logout = async (idToken?: string) => {
+    const session = sessions.create(user, idToken);
+    const cookie = `driftless_session=${session.cookie}`;
+    const me = await fetch(`${dashboard.url}/ui/me`, { headers: { cookie } });
+    expect(await me.text()).toContain('<span id="me-name">ada</span>');
+    const response = await fetch(`${dashboard.url}/ui/logout`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ csrf: session.csrf }).toString(),
+    });
+    expect(response.status).toBe(303);
+    expect((await fetch(`${dashboard.url}/ui/me`, { headers: { cookie }, redirect: "manual" })).status).toBe(
+      303,
+    );
+    return new URL(response.headers.get("location") ?? "");
+  };
+
+  it("sends the browser to the provider's end-session endpoint with the ID token as a hint", async () => {
+    const to = await logout("header.payload.signature");
+    expect(`${to.origin}${to.pathname}`).toBe(`${issuer}/logout`);
+    expect(to.searchParams.get("id_token_hint")).toBe("header.payload.signature");
+    expect(to.searchParams.get("post_logout_redirect_uri")).toBe(`${dashboard.url}/ui/login`);
+  });
+
+  it("names the client instead when the ID token was not kept", async () => {
+    const to = await logout();
+    expect(to.searchParams.get("id_token_hint")).toBeNull();
+    expect(to.searchParams.get("client_id")).toBe(CLIENT);
   });
 });
