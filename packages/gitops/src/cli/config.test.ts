@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "./config.js";
+import { unusableSecrets } from "./serve.js";
 
 const base = `
 dataDir: ./data
@@ -48,6 +49,14 @@ describe("the service config", () => {
       groupsClaim: "roles",
     });
     expect(parseConfig(base, "/etc/driftless/driftless.yaml").auth).toEqual({});
+    // serve refuses to start without it, naming the field and the source.
+    const unset = parseConfig(
+      `${base}auth:\n  oidc: { issuer: "http://127.0.0.1:3000", clientId: d, clientSecret: { env: DRIFTLESS_UNSET_OIDC_SECRET } }\n`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(unusableSecrets(unset)).toEqual([
+      "auth.oidc.clientSecret: environment variable DRIFTLESS_UNSET_OIDC_SECRET is not set",
+    ]);
   });
 
   it("refuses an OIDC issuer without TLS, an inline client secret and an unknown field, naming each", () => {

@@ -1,6 +1,7 @@
 // The HTTP surface: the handler, the standalone server, webhooks parsing, metrics and views.
 export { pathMatches, refMatches } from "../git/match.js";
 export { repoIdentity as normalizeRepoUrl } from "../git/repo.js";
+export type { OidcOptions } from "../spec/oidc.js";
 export { type BodyFailure, readBody } from "./body.js";
 export { createHandler, type DriftlessHandler, type HandlerOptions, type WebhookSecrets } from "./handler.js";
 export { ReconcilerMetrics, type WebhookOutcome } from "./metrics.js";
@@ -13,5 +14,5 @@ export {
 } from "./push.js";
 export { type DriftlessServer, listen, type ServeOptions, type ShutdownOptions } from "./server.js";
 export { safeEqual, signBody, verifyGenericSignature, verifyGithubSignature } from "./signatures.js";
-export type { DashboardSessionOptions } from "./ui/session.js";
+export type { DashboardSessionOptions, SignInEvent } from "./ui/session.js";
 export { type PublicTarget, publicTarget, redactJson, redactorFor } from "./views.js";
