@@ -62,7 +62,9 @@ describe("single sign-on through Gitea in a real browser", () => {
     await page.fill("input[name=password]", PASSWORD);
     await page.press("input[name=password]", "Enter");
     // Gitea asks once per user and application: "Authorize "driftless" to access your account?"
-    await page.waitForURL(/\/login\/oauth\/authorize\?|\/ui\//);
+    await page.waitForURL(
+      (url) => url.pathname === "/login/oauth/authorize" || url.pathname.startsWith("/ui/"),
+    );
     if (page.url().startsWith(`${gitea.url}/login/oauth/authorize`)) {
       await page.click("button:has-text('Authorize Application')");
     }
@@ -77,8 +79,8 @@ describe("single sign-on through Gitea in a real browser", () => {
     return page;
   };
 
-  beforeAll(async () => {
-    sandbox = engineSandbox("driftless-oidc-");
+  /** Gitea with the organisation, its team, the two users and the dashboard's OAuth2 application. */
+  const startProvider = async (): Promise<{ id: number; client_id: string }> => {
     gitea = await startGitea(join(sandbox.dir, "gitea"), ORG, "infra");
     const team = await gitea.api<{ id: number }>("POST", `/orgs/${ORG}/teams`, {
       name: "platform",
@@ -94,14 +96,16 @@ describe("single sign-on through Gitea in a real browser", () => {
       });
       if (user.team) await gitea.api("PUT", `/teams/${team.id}/members/${user.name}`);
     }
-    const app = await gitea.api<{ id: number; client_id: string }>("POST", "/user/applications/oauth2", {
+    return gitea.api<{ id: number; client_id: string }>("POST", "/user/applications/oauth2", {
       name: "driftless",
       redirect_uris: ["http://127.0.0.1/placeholder"],
       confidential_client: true,
       skip_secondary_authorization: true,
     });
+  };
 
-    // A real reconciler and engine: one small program applied, shown to whoever signs in.
+  /** A real reconciler and engine: one small program applied, shown to whoever signs in. */
+  const applySite = async () => {
     const seed = mkdtempSync(join(sandbox.dir, "seed-"));
     cpSync(siteProgramSeed(sandbox.dir), join(seed, "apps", "site"), { recursive: true });
     const repo = createRepo(join(sandbox.dir, "repo"), { seed });
@@ -126,6 +130,20 @@ describe("single sign-on through Gitea in a real browser", () => {
       ],
     });
     expect(await reconciler.reconcile("site")).toMatchObject({ result: "applied" });
+  };
+
+  beforeAll(async () => {
+    sandbox = engineSandbox("driftless-oidc-");
+    // Side by side: the engine's first run, Gitea's start and Chromium's.
+    const [, , app] = await Promise.all([
+      applySite(),
+      chromium
+        .launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS })
+        .then((b) => {
+          browser = b;
+        }),
+      startProvider(),
+    ]);
     server = await listen(reconciler, serverOptions(app.client_id));
     // The callback URL is known once the dashboard listens (Gitea issues a new secret on every update).
     const updated = await gitea.api<{ client_secret: string }>(
@@ -139,17 +157,14 @@ describe("single sign-on through Gitea in a real browser", () => {
       },
     );
     process.env[CLIENT_SECRET_ENV] = updated.client_secret;
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: CHROMIUM_FLAGS,
-    });
   });
 
   afterAll(async () => {
     for (const context of contexts.values()) await context.close();
     await browser?.close();
-    await server?.shutdown({ graceMs: 1000 });
+    // Without a server (a setup that failed), the reconciler is stopped on its own.
+    if (server) await server.shutdown({ graceMs: 1000 });
+    else await reconciler?.stop({ graceMs: 0 });
     await gitea?.stop();
     delete process.env[CLIENT_SECRET_ENV];
     sandbox?.dispose();
