@@ -6,7 +6,8 @@
 // forged state, a forged nonce and a replayed authorization code are refused
 // with a clear page. (Forged and expired ID tokens, and a provider that is
 // down: packages/gitops/src/http/auth/oidc/oidc.test.ts.)
-import { cpSync, mkdtempSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { type DriftlessServer, listen, Reconciler, type ServeOptions } from "@driftless/gitops";
 import { pino } from "pino";
@@ -47,6 +48,18 @@ describe("single sign-on through Gitea in a real browser", () => {
     oidc: { issuer: gitea.url, clientId, clientSecret: { env: CLIENT_SECRET_ENV }, name: "Gitea" },
   });
   const ui = (path = "") => `${server.url}/ui${path}`;
+  /** Serious or critical axe-core violations of the page shown (evaluated over DevTools, outside its CSP). */
+  const axeViolations = async (page: Page) => {
+    await page.evaluate(readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8"));
+    return page.evaluate(async () => {
+      const result = await (
+        globalThis as unknown as {
+          axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> };
+        }
+      ).axe.run();
+      return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+    });
+  };
 
   /** Signs in through Gitea's own login page, in the user's own browser context. */
   const signIn = async (user: (typeof USERS)[number]): Promise<Page> => {
@@ -185,6 +198,7 @@ describe("single sign-on through Gitea in a real browser", () => {
       );
       const groups = await page.locator("#me-groups li").allTextContents();
       expect(groups.sort()).toEqual([...user.groups].sort());
+      expect(await axeViolations(page), "/ui/me").toEqual([]);
       const [session] = (await contexts.get(user.name)?.cookies(ui("/")))?.filter(
         (c) => c.name === "driftless_session",
       ) ?? [undefined];
@@ -202,6 +216,8 @@ describe("single sign-on through Gitea in a real browser", () => {
     await page.waitForLoadState();
     await page.goto(ui("/"));
     expect(new URL(page.url()).pathname).toBe("/ui/login");
+    await expect(page.locator("#sign-in").textContent()).resolves.toBe("Sign in with Gitea");
+    expect(await axeViolations(page), "/ui/login").toEqual([]);
     // A copy of the cookie kept from before the logout opens nothing.
     const replayed = await fetch(ui("/"), {
       redirect: "manual",
