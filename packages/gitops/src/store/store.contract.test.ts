@@ -8,8 +8,8 @@ import { describe, expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
 import { FencedError } from "../errors.js";
 import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
-import { resourceHistoryContract } from "./resourceHistory.contract.js";
 import { auditContract } from "./audit/contract.test-support.js";
+import { resourceHistoryContract } from "./resourceHistory.contract.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({

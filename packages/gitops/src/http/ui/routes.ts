@@ -314,7 +314,10 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         }
         await signInEvent({ action: "login", outcome: "ok", method: "token", identity, req });
         // A new id on login, so a session id planted before it gains nothing.
-        return { ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(identity))), actor: identity };
+        return {
+          ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(identity))),
+          actor: identity,
+        };
       },
     },
     {
