@@ -102,8 +102,8 @@ describe("the audit log over HTTP", () => {
       const entries = await logOf(store, 4);
       const runId = ((await reconcile.json()) as { runId: string }).runId;
       expect(entries[0]).toMatchObject({
-        actorId: "token:1",
-        actor: "token 1",
+        actorId: "token:2",
+        actor: "token-2",
         source: "127.0.0.1",
         action: "reconcile",
         target: "site",
@@ -227,9 +227,9 @@ describe("the audit log over HTTP", () => {
       const entries = await logOf(store, 4);
       expect(entries.map((e) => [e.action, e.outcome, e.status, e.actor])).toEqual([
         ["login", "refused", 401, undefined],
-        ["login", "ok", 303, "token 1"],
-        ["suspend", "ok", 303, "dashboard session"],
-        ["logout", "ok", 303, "dashboard session"],
+        ["login", "ok", 303, "token-2"],
+        ["suspend", "ok", 303, "token-2"],
+        ["logout", "ok", 303, "token-2"],
       ]);
       expect(entries[2]?.target).toBe("site");
 

@@ -169,7 +169,7 @@ export function tokenActor(
   log?: Logger,
 ): Pick<Identity, "id" | "name"> | undefined {
   const i = tokenIndex(tokens, given, log);
-  return i < 0 ? undefined : { id: `token:${i}`, name: `token ${i}` };
+  return i < 0 ? undefined : { id: `token:${i + 1}`, name: `token-${i + 1}` };
 }
 
 /**
