@@ -121,7 +121,7 @@ describe("the audit log over HTTP", () => {
       expect(entries[1]?.actor).toBeUndefined();
       expect(entries[1]?.requestId).toBe(generated);
       expect(entries[2]).toMatchObject({
-        actor: "token 0",
+        actor: "token-1",
         action: "approve",
         outcome: "refused",
         status: 409,
@@ -136,7 +136,7 @@ describe("the audit log over HTTP", () => {
 
       // GET /audit: admins only, filtered, newest first; reading it is not recorded.
       expect((await fetch(`${server.url}/audit`)).status).toBe(401);
-      const byActor = await fetch(`${server.url}/audit?actor=token%200&limit=10`, { headers: bearer(TOKEN) });
+      const byActor = await fetch(`${server.url}/audit?actor=token-1&limit=10`, { headers: bearer(TOKEN) });
       const listed = ((await byActor.json()) as { entries: AuditEntry[] }).entries;
       expect(listed.map((e) => e.id)).toEqual([4, 3]);
       const byTarget = await fetch(`${server.url}/audit?target=nope`, { headers: bearer(TOKEN) });
@@ -235,12 +235,12 @@ describe("the audit log over HTTP", () => {
 
       // The page is for those who logged in or hold a token, and filters like the API.
       expect((await fetch(`${server.url}/ui/audit`, { redirect: "manual" })).status).toBe(303);
-      const audit = await fetch(`${server.url}/ui/audit?actor=dashboard%20session`, {
+      const audit = await fetch(`${server.url}/ui/audit?actor=token-2`, {
         headers: { authorization: `Bearer ${TOKEN}` },
       });
       const html = await audit.text();
       expect(audit.status).toBe(200);
-      expect(html.match(/<tr data-id="\d+"/g)).toEqual(['<tr data-id="4"', '<tr data-id="3"']);
+      expect(html.match(/<tr data-id="\d+"/g)).toEqual(['<tr data-id="4"', '<tr data-id="3"', '<tr data-id="2"']);
       expect(html).toContain('<span class="badge outcome-ok">ok</span>');
       const refused = await fetch(`${server.url}/ui/audit?limit=0`, {
         headers: { authorization: `Bearer ${TOKEN}` },
