@@ -94,7 +94,7 @@ export class PulumiEngine implements Engine {
       counts,
       steps,
       changes: counts.create + counts.update + counts.delete + counts.replace > 0,
-      ...(options.refresh ? { drift: [...collector.drift] } : {}),
+      ...(options.refresh ? { drift: [...collector.drift], live: new Map(collector.live) } : {}),
     };
   }
 

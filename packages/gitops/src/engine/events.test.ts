@@ -105,6 +105,27 @@ describe("secrets in drift and in diffs", () => {
     expect(collector.drift).toEqual([
       { urn: SECRET_URN, type: SECRET_TYPE, paths: ["metadata.resourceVersion"], secretPaths: ["data"] },
     ]);
+    // The live object it read, for the inventory's health (never stored).
+    expect(collector.live.get(SECRET_URN)).toEqual(live("2").outputs);
+  });
+
+  it("marks a resource refresh found deleted as gone, with no live object", () => {
+    const collector = new StepCollector();
+    const old = {
+      type: SECRET_TYPE,
+      urn: SECRET_URN,
+      inputs: {},
+      outputs: { metadata: { name: "ledger-db" } },
+    };
+    collector.onEvent({
+      sequence: 1,
+      timestamp: 1,
+      resOutputsEvent: {
+        metadata: { op: "refresh", urn: SECRET_URN, type: SECRET_TYPE, provider: "", old },
+      },
+    } as unknown as EngineEvent);
+    expect(collector.drift).toEqual([{ urn: SECRET_URN, type: SECRET_TYPE, gone: true }]);
+    expect(collector.live.get(SECRET_URN)).toBeNull();
   });
 
   it("shows a secret path the inputs do not hold as `[secret]` on both sides", () => {

@@ -37,6 +37,8 @@ export class StepCollector {
   resourceFailed = false;
   /** Resources refresh found changed or gone (drift). */
   readonly drift: DriftedResource[] = [];
+  /** The live outputs refresh read for the resources it found changed, by URN (`null`: gone). */
+  readonly live = new Map<string, Readonly<Record<string, unknown>> | null>();
   /** The stack's outputs as the engine reported them (secrets masked), once it did. */
   stackOutputs: Record<string, unknown> | undefined;
   readonly #onProgress: ((event: EngineProgress) => void) | undefined;
@@ -60,6 +62,7 @@ export class StepCollector {
     this.errors.length = 0;
     this.resourceFailed = false;
     this.drift.length = 0;
+    this.live.clear();
     this.stackOutputs = undefined;
     this.#firstHalf.clear();
   }
@@ -112,7 +115,9 @@ export class StepCollector {
         type: out.type,
         ...(paths?.length ? { paths } : {}),
         ...(secretPaths?.length ? { secretPaths } : {}),
+        ...(out.new ? {} : { gone: true }),
       });
+      this.live.set(out.urn, out.new?.outputs ?? null);
     }
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
     if ((pre.op === "create-replacement" || pre.op === "delete-replaced") && !this.#firstHalf.has(pre.urn))

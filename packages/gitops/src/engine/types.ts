@@ -78,6 +78,8 @@ export interface DriftedResource {
    * one of them counts as drift (the value itself is never known).
    */
   readonly secretPaths?: readonly string[];
+  /** Refresh found the resource gone (deleted outside of Pulumi). */
+  readonly gone?: boolean;
 }
 
 /**
@@ -108,6 +110,12 @@ export interface Plan {
    * what of this the plan would undo (see `isDrift`).
    */
   readonly drift?: readonly DriftedResource[];
+  /**
+   * With `refresh`: the live outputs refresh read for the resources it found
+   * changed, by URN (`null` for one gone). A preview's refresh does not write
+   * the state, so this is the newest view of them; never stored.
+   */
+  readonly live?: ReadonlyMap<string, Readonly<Record<string, unknown>> | null>;
 }
 
 /** What an `up` did. */

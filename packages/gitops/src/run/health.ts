@@ -33,6 +33,29 @@ export function kubernetesHealth(object: Obj | undefined): ResourceHealth {
   return rule(obj(object.spec), obj(object.status), object);
 }
 
+/**
+ * Kinds that are configuration only, with no status to judge (Argo CD has no
+ * health check for them either): present in the cluster means Healthy.
+ */
+const STATIC_KINDS = [
+  "ConfigMap",
+  "Secret",
+  "ServiceAccount",
+  "LimitRange",
+  "ResourceQuota",
+  "NetworkPolicy",
+  "Role",
+  "RoleBinding",
+  "ClusterRole",
+  "ClusterRoleBinding",
+  "PriorityClass",
+  "StorageClass",
+  "IngressClass",
+] as const;
+
+/** `ScalingActive: False` reasons that are a choice, not a failure (scaled to zero, no metrics asked for). */
+const HPA_BENIGN = new Set(["ScalingDisabled"]);
+
 type Rule = (spec: Obj, status: Obj, object: Obj) => ResourceHealth;
 
 const RULES: Readonly<Record<string, Rule>> = {
@@ -131,6 +154,27 @@ const RULES: Readonly<Record<string, Rule>> = {
   },
   Namespace: (_spec, status) =>
     str(status.phase) === "Terminating" ? progressing("terminating") : healthy(str(status.phase) ?? ""),
+  PodDisruptionBudget: (_spec, status, object) => {
+    // As created, the API server's defaults (all counts 0) until the disruption controller counts the Pods.
+    if (status.observedGeneration === undefined) return healthy("no Pods counted yet");
+    if (num(obj(object.metadata).generation) > num(status.observedGeneration))
+      return progressing("waiting for the disruption controller to observe the new generation");
+    const current = num(status.currentHealthy);
+    const desired = num(status.desiredHealthy);
+    if (current < desired) return degraded(`${current} of ${desired} required Pods healthy`);
+    return healthy(
+      `${current}/${desired} required Pods healthy, ${num(status.disruptionsAllowed)} disruption(s) allowed`,
+    );
+  },
+  HorizontalPodAutoscaler: (_spec, status) => {
+    const failing = ["AbleToScale", "ScalingActive"]
+      .map((type) => condition(status, type))
+      .find((c) => c?.status === "False" && !HPA_BENIGN.has(c.reason ?? ""));
+    if (failing) return degraded(failing.message ?? failing.reason ?? `${failing.type} is False`);
+    if (!condition(status, "ScalingActive")) return progressing("waiting for the autoscaler's first reading");
+    return healthy(`${num(status.currentReplicas)} replicas (desired ${num(status.desiredReplicas)})`);
+  },
+  ...Object.fromEntries(STATIC_KINDS.map((kind) => [kind, () => healthy("exists")])),
 };
 
 /** Container waiting reasons that will not pass by themselves (Argo CD counts the same ones). */

@@ -188,6 +188,40 @@ describe("buildInventory", () => {
     expect(service?.sync).toBe("drifted");
     expect(service && "driftPaths" in service).toBe(false);
   });
+
+  it("counts the steps a failed update completed as done, and the rest as pending", () => {
+    const inventory = buildInventory(
+      input({
+        result: "failed",
+        steps: [step("update", DEPLOY), step("update", SERVICE)],
+        errors: new Map([[DEPLOY, "'web' timed out waiting to be Ready"]]),
+        completed: new Set([SERVICE]),
+      }),
+    );
+    const byUrn = new Map(inventory.resources.map((r) => [r.urn, r]));
+    expect(byUrn.get(DEPLOY)).toMatchObject({ sync: "failed", error: "'web' timed out waiting to be Ready" });
+    expect(byUrn.get(SERVICE)).toMatchObject({
+      sync: "synced",
+      lastChange: { runId: "run-2", op: "update" },
+    });
+  });
+
+  it("shows a resource the refresh found deleted by hand as Missing, still drifted", () => {
+    const inventory = buildInventory(
+      input({
+        result: "drift-detected",
+        drift: [{ urn: SERVICE, type: "kubernetes:core/v1:Service", gone: true }],
+        steps: [step("create", SERVICE)],
+      }),
+    );
+    expect(inventory.resources.filter((r) => r.urn === SERVICE)).toEqual([
+      expect.objectContaining({
+        sync: "drifted",
+        kubernetes: { apiVersion: "v1", kind: "Service", namespace: "apps", name: "web" },
+        health: { status: "Missing", reason: "deleted outside of Driftless (found by the last refresh)" },
+      }),
+    ]);
+  });
 });
 
 describe("resourceTree", () => {

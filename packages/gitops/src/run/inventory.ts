@@ -34,6 +34,11 @@ export interface InventoryInput {
   readonly drift?: readonly DriftedResource[];
   /** Errors the engine reported on resources during the run, by URN (secrets redacted). */
   readonly errors?: ReadonlyMap<string, string>;
+  /**
+   * The resources whose step the run's `up` completed: a failed or cancelled
+   * update applies some steps before it stops, and those are not pending.
+   */
+  readonly completed?: ReadonlySet<string>;
 }
 
 const APPLIED: readonly RunResult[] = ["applied", "drift-corrected"];
@@ -43,16 +48,18 @@ const APPLIED: readonly RunResult[] = ["applied", "drift-corrected"];
  * `failed` (the engine reported an error on it), `drifted` (drift found and
  * not corrected, with its paths), `pending` (the run's plan has a step for it
  * it did not apply), else `synced`. A step that would create a resource not
- * in state yet adds a `pending` entry whose health is `Missing`.
+ * in state yet adds a `pending` entry whose health is `Missing`; a resource
+ * the last refresh found deleted outside of Driftless is `Missing` too.
  */
 export function buildInventory(input: InventoryInput): TargetInventory {
   const applied = APPLIED.includes(input.result);
+  const done = (urn: string) => applied || (input.completed?.has(urn) ?? false);
   const steps = new Map((input.steps ?? []).map((s) => [s.urn, s]));
   const drift = new Map((input.drift ?? []).map((d) => [d.urn, d]));
   const before = new Map((input.previous?.resources ?? []).map((r) => [r.urn, r]));
   const change = (urn: string): ResourceChange | undefined => {
     const step = steps.get(urn);
-    if (applied && step && step.op !== "delete")
+    if (step && step.op !== "delete" && done(urn))
       return {
         runId: input.runId,
         ...(input.revision ? { revision: input.revision } : {}),
@@ -67,7 +74,7 @@ export function buildInventory(input: InventoryInput): TargetInventory {
     const drifted = drift.get(urn);
     if (drifted) return { sync: "drifted", ...(drifted.paths ? { driftPaths: drifted.paths } : {}) };
     const step = steps.get(urn);
-    if (step && !applied) return { sync: "pending", pendingOp: step.op };
+    if (step && !done(urn)) return { sync: "pending", pendingOp: step.op };
     return { sync: "synced" };
   };
   const entries: ResourceEntry[] = input.resources.map((resource) => {
@@ -84,7 +91,9 @@ export function buildInventory(input: InventoryInput): TargetInventory {
       custom: resource.custom,
       ...(kubernetes ? { kubernetes } : {}),
       ...sync(resource.urn),
-      health: healthOf(resource, kubernetes !== undefined),
+      health: drift.get(resource.urn)?.gone
+        ? { status: "Missing", reason: "deleted outside of Driftless (found by the last refresh)" }
+        : healthOf(resource, kubernetes !== undefined),
       ...(lastChange ? { lastChange } : {}),
       ...(commit ? { commit } : {}),
     };
@@ -94,7 +103,7 @@ export function buildInventory(input: InventoryInput): TargetInventory {
     // Indexed once: a preview of 2,000 creates against 2,000 resources took seconds scanning them per create.
     const byChain = chainIndex(present);
     for (const step of steps.values()) {
-      if (step.op !== "create" || present.has(step.urn)) continue;
+      if (step.op !== "create" || present.has(step.urn) || done(step.urn)) continue;
       const parent = urnParent(step.urn, byChain);
       entries.push({
         urn: step.urn,

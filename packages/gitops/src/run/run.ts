@@ -12,6 +12,7 @@ import type {
   EngineProgress,
   Plan,
   StackRequest,
+  StateResource,
 } from "../engine/types.js";
 import {
   CancelledError,
@@ -122,10 +123,24 @@ export interface RunContext {
   typeCheck?: TypeCheck;
   /** Errors the engine reported on resources during the run, by URN (redacted), for the inventory. */
   readonly resourceErrors: Map<string, string>;
+  /** The resources whose step an `up` of the run completed, for the inventory. */
+  readonly completed: Set<string>;
+  /** An `up` started: the state is newer than what the preview's refresh read. */
+  upStarted?: boolean;
   /** Released when the run ends (stack lease, engine slot), last first. */
   readonly releases: (() => void | Promise<void>)[];
   progress(step: string, message: string, engine?: EngineProgress): void;
 }
+
+/** The engine's step operations that change a resource (a `refresh`, `read` or `same` does not). */
+const CHANGING_OPS: ReadonlySet<string> = new Set([
+  "create",
+  "update",
+  "delete",
+  "replace",
+  "create-replacement",
+  "delete-replaced",
+]);
 
 /** Engine options that report the engine's progress into the run's log. */
 export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperationOptions {
@@ -135,6 +150,8 @@ export function engineOptions(ctx: RunContext, refresh: boolean): EngineOperatio
     onProgress: (event: EngineProgress) => {
       if (event.kind === "diagnostic" && event.severity === "error" && event.urn && !ctx.ephemeral)
         ctx.resourceErrors.set(event.urn, ctx.redactor.redact(event.message.trim()));
+      if (event.kind === "resource" && event.done && !event.preview && CHANGING_OPS.has(event.op))
+        ctx.completed.add(event.urn);
       const text = ctx.engineLines.render(event);
       if (text !== undefined) ctx.progress("engine", text, event);
     },
@@ -207,6 +224,7 @@ export function newRunContext(
     replans: 0,
     drift: false,
     resourceErrors: new Map(),
+    completed: new Set(),
     releases: [],
     progress: (step, message, engine) =>
       rt.recorder.progress(
@@ -412,7 +430,10 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
   const { engine } = ctx.rt.options;
   if (!engine.resources || !ctx.request) return;
   try {
-    const resources = await engine.resources(ctx.request);
+    const stored = await engine.resources(ctx.request);
+    // A preview's refresh does not write the state: what it read live is newer, unless an `up` ran since.
+    const live = ctx.upStarted ? undefined : ctx.plan?.live;
+    const resources = live ? stored.map((r) => withLiveOutputs(r, live.get(r.urn))) : stored;
     const previous = await ctx.rt.options.store.getInventory(ctx.target.name);
     // Read after the run's status was written: drift a correction put back is gone from it.
     const drift = ctx.rt.recorder.status(ctx.target.name).unresolvedDrift;
@@ -427,6 +448,7 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
       ...(ctx.steps ? { steps: ctx.steps } : {}),
       ...(drift ? { drift: drift.resources } : {}),
       errors: ctx.resourceErrors,
+      completed: ctx.completed,
     });
     const changes = resourceHistoryEntries({
       runId: run.id,
@@ -443,6 +465,14 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
     // failed one. The next run that reaches the engine (here or on the new owner) writes it.
     ctx.log.warn({ err: error }, "could not read or store the stack's resources; the inventory is unchanged");
   }
+}
+
+/** A resource with the outputs a refresh read live, when it read any (a gone resource keeps its last ones). */
+function withLiveOutputs(
+  resource: StateResource,
+  live: Readonly<Record<string, unknown>> | null | undefined,
+): StateResource {
+  return live ? { ...resource, outputs: live } : resource;
 }
 
 /** Parks a run until its dependencies are ready; the status says why (not a failure). */

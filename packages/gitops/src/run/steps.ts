@@ -414,6 +414,7 @@ export const apply: Step = async (ctx) => {
         if (current !== ctx.planState) throw new StateMovedError(ctx.planState, current);
       }
       ctx.progress("apply", ctx.upRefresh ? "refresh and up" : "up");
+      ctx.upStarted = true;
       const applied = await engine.up(ctx.request!, {
         ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
         expect: ctx.plan?.steps ?? [],
