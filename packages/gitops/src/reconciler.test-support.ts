@@ -116,6 +116,8 @@ export class FakeEngine implements Engine {
   stateVersion?: Engine["stateVersion"];
   /** Set by a test: an engine that reads its stack's resources (the inventory). */
   resources?: Engine["resources"];
+  /** Set by a test: an engine that reads its state's digest and resources at once. */
+  state?: Engine["state"];
 
   /** Makes this engine refresh apart from its preview, reporting `drift` as what refresh changed. */
   refreshing(drift: NonNullable<Plan["drift"]> = []): void {

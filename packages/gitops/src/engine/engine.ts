@@ -16,6 +16,7 @@ import type {
   EngineOperationOptions,
   Plan,
   StackRequest,
+  StackState,
   StateResource,
 } from "./types.js";
 
@@ -225,32 +226,21 @@ export class PulumiEngine implements Engine {
   }
 
   async stateVersion(request: StackRequest): Promise<string> {
-    // A `file://` backend's state is read from its file: no CLI process.
-    const deployment = readCheckpoint(request) ?? (await this.#exportedDeployment(request));
-    // What the resources are, not when they were last touched: a state that
-    // was only rewritten hashes the same.
-    const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
-    return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
+    return stateDigest(await this.#deployment(request));
   }
 
   async resources(request: StackRequest): Promise<readonly StateResource[]> {
-    const deployment = readCheckpoint(request) ?? (await this.#exportedDeployment(request));
-    return (deployment.resources ?? []).flatMap((r) => {
-      if (typeof r.urn !== "string" || typeof r.type !== "string") return [];
-      return [
-        {
-          urn: r.urn,
-          type: r.type,
-          custom: r.custom === true,
-          ...(typeof r.parent === "string" && r.parent ? { parent: r.parent } : {}),
-          ...(typeof r.provider === "string" && r.provider ? { provider: r.provider } : {}),
-          ...(r.protect === true ? { protect: true } : {}),
-          ...(r.outputs && typeof r.outputs === "object"
-            ? { outputs: r.outputs as Record<string, unknown> }
-            : {}),
-        },
-      ];
-    });
+    return stateResources(await this.#deployment(request));
+  }
+
+  async state(request: StackRequest): Promise<StackState> {
+    const deployment = await this.#deployment(request);
+    return { version: stateDigest(deployment), resources: stateResources(deployment) };
+  }
+
+  /** The state's deployment: a `file://` backend's is read from its file (no CLI process), any other's exported. */
+  async #deployment(request: StackRequest): Promise<Deployment> {
+    return readCheckpoint(request) ?? (await this.#exportedDeployment(request));
   }
 
   async #exportedDeployment(request: StackRequest): Promise<Deployment> {
@@ -380,4 +370,33 @@ function stackKey(request: StackRequest): string {
 
 function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
+}
+
+/**
+ * A digest of a state's resources and pending operations: what the resources
+ * are, not when they were last touched (a state only rewritten hashes the same).
+ */
+function stateDigest(deployment: Deployment): string {
+  const resources = (deployment.resources ?? []).map(({ created: _c, modified: _m, ...rest }) => rest);
+  return sha256(stableJson({ resources, pending: deployment.pending_operations ?? [] })).slice(0, 16);
+}
+
+/** A state's resources as {@link StateResource}s. */
+function stateResources(deployment: Deployment): readonly StateResource[] {
+  return (deployment.resources ?? []).flatMap((r) => {
+    if (typeof r.urn !== "string" || typeof r.type !== "string") return [];
+    return [
+      {
+        urn: r.urn,
+        type: r.type,
+        custom: r.custom === true,
+        ...(typeof r.parent === "string" && r.parent ? { parent: r.parent } : {}),
+        ...(typeof r.provider === "string" && r.provider ? { provider: r.provider } : {}),
+        ...(r.protect === true ? { protect: true } : {}),
+        ...(r.outputs && typeof r.outputs === "object"
+          ? { outputs: r.outputs as Record<string, unknown> }
+          : {}),
+      },
+    ];
+  });
 }

@@ -98,6 +98,13 @@ export interface StateResource {
   readonly outputs?: Readonly<Record<string, unknown>>;
 }
 
+/** The stack's state as one read of it gives it: its digest and its resources. */
+export interface StackState {
+  /** As {@link Engine.stateVersion} computes it. */
+  readonly version: string;
+  readonly resources: readonly StateResource[];
+}
+
 /** What a preview found. */
 export interface Plan {
   readonly counts: ChangeCounts;
@@ -221,4 +228,10 @@ export interface Engine {
    * otherwise). Engines without it keep no inventory.
    */
   resources?(request: StackRequest): Promise<readonly StateResource[]>;
+  /**
+   * The digest and the resources from one read of the state: a run that
+   * needs both (a plan pinned to the state, then the inventory) reads it once.
+   * Engines without it are asked {@link stateVersion} and {@link resources} apart.
+   */
+  state?(request: StackRequest): Promise<StackState>;
 }

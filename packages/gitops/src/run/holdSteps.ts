@@ -10,6 +10,7 @@ import { formatCounts } from "../util.js";
 import { needsApproval, planDigest } from "./decide.js";
 import { checkGates, sameNameReplacements } from "./gates.js";
 import { engineOptions, type RunContext, type Step, type Stop } from "./run.js";
+import { stateVersion as currentStateVersion } from "./stackState.js";
 
 const stop = (result: Stop["stop"]): Stop => ({ stop: result });
 
@@ -72,7 +73,8 @@ export const holdForApproval: Step = async (ctx) => {
     ctx.approved && !ctx.replanned && (held?.revision !== revision || held.digest === digest);
   if (keepPlan && !approvedPlan) {
     const { planFile } = ctx;
-    const stateVersion = planFile ? await ctx.rt.options.engine.stateVersion?.(ctx.request!) : undefined;
+    // The read the plan was pinned to before its preview, when the run made one (a preview writes no state).
+    const stateVersion = planFile ? await currentStateVersion(ctx, false) : undefined;
     ctx.approval = {
       revision,
       runId: ctx.run.id,

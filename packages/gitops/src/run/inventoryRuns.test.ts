@@ -97,4 +97,46 @@ describe("the inventory a run stores", () => {
     expect(await r.resources("site")).toBeUndefined();
     await expect(r.resources("nope")).rejects.toThrow(/nope/);
   });
+
+  it("reads the state once for a run that pins its plan to it and then stores the inventory", async () => {
+    const reads: string[] = [];
+    engine.state = async () => {
+      reads.push("state");
+      return { version: "v1", resources: state };
+    };
+    engine.plan = planOf(2);
+    const r = await create({ targets: [spec({ refresh: false })] });
+    expect((await r.reconcile("site")).result).toBe("unchanged");
+    expect(reads).toHaveLength(1);
+    expect((await r.resources("site"))?.resources.map((e) => e.name)).toEqual(["site-dev", "r0"]);
+
+    // A plan held for approval is pinned to that same read.
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    source.revision = REV_B;
+    r.addTarget(spec({ refresh: false, requireApproval: true }));
+    const held = await r.reconcile("site", { trigger: "manual" });
+    expect(held.result).toBe("awaiting-approval");
+    expect((await r.status("site")).awaitingApproval?.stateVersion).toBe("v1");
+    expect(reads).toHaveLength(2);
+    expect((await r.resources("site"))?.resources.find((e) => e.urn === FILE)?.sync).toBe("pending");
+  });
+
+  it("reads the state again after an up, for the inventory", async () => {
+    engine.state = async () => ({ version: "v1", resources: state });
+    engine.plan = planOf(1, ["update", "test:index:File"]);
+    const r = await create({ targets: [spec({ refresh: false })] });
+    let reads = 0;
+    const read = engine.state;
+    engine.state = async (request) => {
+      reads++;
+      return read(request);
+    };
+    const applied = await r.reconcile("site");
+    expect(applied.result).toBe("applied");
+    // Before the preview (the plan's pin), before the up (did it move?), after the up (the inventory).
+    expect(reads).toBe(3);
+    expect((await r.resources("site"))?.resources.find((e) => e.urn === FILE)?.lastChange?.runId).toBe(
+      applied.id,
+    );
+  });
 });

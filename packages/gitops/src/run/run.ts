@@ -12,6 +12,7 @@ import type {
   EngineProgress,
   Plan,
   StackRequest,
+  StackState,
   StateResource,
 } from "../engine/types.js";
 import {
@@ -33,6 +34,7 @@ import { driftedResources, specDigest } from "./decide.js";
 import { buildInventory } from "./inventory.js";
 import { resourceHistoryEntries } from "./resourceHistory.js";
 import { collectSecrets } from "./stackRequest.js";
+import { stateResources } from "./stackState.js";
 import { deferredStatus } from "./status.js";
 
 /** A step ends the run early with this result. */
@@ -127,6 +129,8 @@ export interface RunContext {
   readonly completed: Set<string>;
   /** An `up` started: the state is newer than what the preview's refresh read. */
   upStarted?: boolean;
+  /** The stack's state as the run last read it, while nothing the run did may have written it since (see `stackState.ts`). */
+  stateRead?: StackState;
   /** Released when the run ends (stack lease, engine slot), last first. */
   readonly releases: (() => void | Promise<void>)[];
   progress(step: string, message: string, engine?: EngineProgress): void;
@@ -427,10 +431,11 @@ async function executeRecorded(
  * store away) leaves the last inventory in place; the run's own result stands.
  */
 async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
-  const { engine } = ctx.rt.options;
-  if (!engine.resources || !ctx.request) return;
+  if (!ctx.request) return;
   try {
-    const stored = await engine.resources(ctx.request);
+    // The run's own read when nothing wrote the state since (a run that only planned reads it once).
+    const stored = await stateResources(ctx);
+    if (!stored) return;
     // A preview's refresh does not write the state: what it read live is newer, unless an `up` ran since.
     const live = ctx.upStarted ? undefined : ctx.plan?.live;
     const resources = live ? stored.map((r) => withLiveOutputs(r, live.get(r.urn))) : stored;

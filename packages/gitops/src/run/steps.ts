@@ -26,6 +26,7 @@ import {
 import { changeWindow, gates, holdForApproval } from "./holdSteps.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
 import { inheritedFor, stackRequestFor } from "./stackRequest.js";
+import { stateVersion, stateWritten, tellsStateVersion } from "./stackState.js";
 
 const stop = (result: Stop["stop"]): Stop => ({ stop: result });
 
@@ -260,6 +261,7 @@ export const typeCheck: Step = (ctx) => {
 /** What an interrupted run left behind: stale locks, pending operations. */
 export const recover: Step = async (ctx) => {
   if (!ctx.state.needsRecovery) return;
+  stateWritten(ctx);
   const actions = await ctx.rt.options.engine.recover(ctx.request!, engineOptions(ctx, false));
   for (const action of actions) ctx.progress("recover", action);
   ctx.state.needsRecovery = false;
@@ -275,9 +277,9 @@ export const applyApprovedPlan: Step = async (ctx) => {
   const held = ctx.status.awaitingApproval;
   if (!held || !ctx.approved || held.revision !== ctx.revision || !held.planFile || !held.stateVersion)
     return;
-  if (!engine.stateVersion) return;
+  if (!tellsStateVersion(engine)) return;
   const { planFile } = held;
-  const version = await engine.stateVersion(ctx.request!);
+  const version = await stateVersion(ctx, true);
   if (version === held.stateVersion && existsSync(planFile)) {
     ctx.counts = held.counts;
     // The run applies the held run's plan; its record says which.
@@ -290,6 +292,7 @@ export const applyApprovedPlan: Step = async (ctx) => {
       `up with the plan approved from run ${held.runId.slice(0, 8)} (state ${version}, ${formatCounts(held.counts)})`,
     );
     // No refresh: it would change the state the plan was made against.
+    stateWritten(ctx);
     const applied = await engine.up(ctx.request!, { ...engineOptions(ctx, false), plan: planFile });
     return appliedResult(ctx, applied.counts, applied.outputs);
   }
@@ -337,11 +340,12 @@ export const preview: Step = async (ctx) => {
   let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
   if (refreshFirst && engine.refresh) {
     ctx.progress("refresh", "refresh");
+    stateWritten(ctx);
     drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
   }
   // Taken before the preview: an update by anyone else during it changes the digest.
   ctx.planState =
-    applying && !ctx.upRefresh && engine.stateVersion ? await engine.stateVersion(ctx.request!) : undefined;
+    applying && !ctx.upRefresh && tellsStateVersion(engine) ? await stateVersion(ctx, true) : undefined;
   ctx.progress("preview", previewRefresh ? "refresh and preview" : "preview");
   const previewed = await engine.preview(ctx.request!, {
     ...engineOptions(ctx, previewRefresh),
@@ -409,12 +413,14 @@ export const apply: Step = async (ctx) => {
   const { engine } = ctx.rt.options;
   for (;;) {
     try {
-      if (ctx.planState !== undefined && engine.stateVersion) {
-        const current = await engine.stateVersion(ctx.request!);
-        if (current !== ctx.planState) throw new StateMovedError(ctx.planState, current);
+      if (ctx.planState !== undefined && tellsStateVersion(engine)) {
+        const current = await stateVersion(ctx, true);
+        if (current !== undefined && current !== ctx.planState)
+          throw new StateMovedError(ctx.planState, current);
       }
       ctx.progress("apply", ctx.upRefresh ? "refresh and up" : "up");
       ctx.upStarted = true;
+      stateWritten(ctx);
       const applied = await engine.up(ctx.request!, {
         ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
         expect: ctx.plan?.steps ?? [],
