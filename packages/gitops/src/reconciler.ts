@@ -31,6 +31,7 @@ import { markInterruptedRuns } from "./replicas/leases.js";
 import { readStatuses } from "./replicas/replicaHost.js";
 import type { ReplicaSet, ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
+import { readInventory } from "./run/readInventory.js";
 import type { Recorder } from "./run/recorder.js";
 import type { RunEnd } from "./run/run.js";
 import { isSuspended } from "./run/status.js";
@@ -376,6 +377,18 @@ export class Reconciler {
   async resourceHistory(name: string, urn: string, limit?: number): Promise<ResourceHistoryEntry[]> {
     this.#require(name);
     return this.#options.store.resourceHistory(name, urn, limit);
+  }
+
+  /**
+   * Rebuilds a target's inventory from its stack's state as it is now, without a run (no
+   * refresh, no engine process on a `file://` backend), and stores it: health and provenance
+   * from the state, sync states from the last run. See `readInventory` in `run/readInventory.ts`.
+   * @returns the stored inventory as it is while a run of the target is queued or under way;
+   *   `undefined` before a run read the stack's state
+   * @throws UnknownTargetError for an unknown target
+   */
+  async readInventory(name: string): Promise<TargetInventory | undefined> {
+    return readInventory(this.#rt, this.#require(name));
   }
 
   /**

@@ -139,4 +139,42 @@ describe("the inventory a run stores", () => {
       applied.id,
     );
   });
+
+  it("rebuilds the inventory on demand from the state as it is now, keeping the last run's sync states", async () => {
+    const DEPLOY = "urn:pulumi:dev::site::kubernetes:apps/v1:Deployment::web";
+    const deployment = (available: number): StateResource => ({
+      urn: DEPLOY,
+      type: "kubernetes:apps/v1:Deployment",
+      custom: true,
+      parent: STACK,
+      outputs: {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "web", namespace: "apps", generation: 1 },
+        spec: { replicas: 2 },
+        status: { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: available },
+      },
+    });
+    let live = [...state, deployment(1)];
+    engine.resources = async () => live;
+    engine.plan = withDrift(planOf(1, ["update", "test:index:File"]), 0);
+    const r = await create({ targets: [spec({ mode: "detect" })] });
+    expect(await r.readInventory("site")).toBeUndefined();
+    const run = await r.reconcile("site");
+    const before = await r.resources("site");
+    expect(before?.resources.find((e) => e.urn === DEPLOY)?.health.status).toBe("Progressing");
+
+    live = [...state, deployment(2)];
+    const calls = engine.calls.length;
+    const fresh = await r.readInventory("site");
+    expect(engine.calls.length).toBe(calls);
+    expect(fresh).toMatchObject({ runId: run.id, revision: REV_A });
+    expect(fresh?.resources.find((e) => e.urn === DEPLOY)?.health).toEqual({
+      status: "Healthy",
+      reason: "2/2 replicas available",
+    });
+    expect(fresh?.resources.find((e) => e.urn === FILE)?.sync).toBe("drifted");
+    expect(await r.resources("site")).toEqual(fresh);
+    await expect(r.readInventory("nope")).rejects.toThrow(/nope/);
+  });
 });
