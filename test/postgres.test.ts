@@ -5,7 +5,13 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { PostgresStore, Reconciler, StoreUnavailableError, type TargetSpec } from "@driftless/gitops";
+import {
+  PostgresStore,
+  PulumiEngine,
+  Reconciler,
+  StoreUnavailableError,
+  type TargetSpec,
+} from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type * as LocalFileModule from "./fixtures/localFile.cjs";
@@ -107,10 +113,12 @@ describe("PostgresStore on a real server", () => {
         return { path: file.path };
       },
     };
+    const engine = new PulumiEngine();
     const reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
       targets: [target],
       logger,
+      engine,
       store: { url: cluster.url("shared", false), password: { env: "DRIFTLESS_TEST_PG_PASSWORD" } },
     });
     try {
@@ -141,6 +149,12 @@ describe("PostgresStore on a real server", () => {
         lastChange: { runId: run.id, op: "create" },
       });
       await other.close();
+      // Read again on demand, from the backend's row: no CLI process (a `stack export` would count).
+      const invocations = engine.invocations;
+      const fresh = await reconciler.readInventory("site");
+      expect(engine.invocations).toBe(invocations);
+      expect(fresh?.runId).toBe(run.id);
+      expect(fresh?.resources.map((r) => r.urn)).toEqual(inventory?.resources.map((r) => r.urn));
 
       const written = [
         lines.join("\n"),

@@ -6,8 +6,9 @@ import { loadAutomation } from "./automation.js";
 import { stackSettingsFile, withDeleteFirst } from "./deleteFirst.js";
 import { asRefreshEvent, maskedOutputs, StepCollector } from "./events.js";
 import { clearDeadLocks, guard, waitWhileLocked } from "./failures.js";
-import { type Deployment, fileBackendDir, readCheckpoint } from "./fileBackend.js";
+import { type Deployment, fileBackendDir, projectName, readCheckpoint } from "./fileBackend.js";
 import { PlanWatch } from "./planWatch.js";
+import { isPostgresBackend, readPostgresCheckpoint } from "./postgresBackend.js";
 import { CANCEL_KILL_AFTER_MS, guardedPulumiCommand } from "./pulumiCommand.js";
 import type {
   ApplyResult,
@@ -238,9 +239,24 @@ export class PulumiEngine implements Engine {
     return { version: stateDigest(deployment), resources: stateResources(deployment) };
   }
 
-  /** The state's deployment: a `file://` backend's is read from its file (no CLI process), any other's exported. */
+  /**
+   * The state's deployment without a CLI process where the backend allows: a
+   * `file://` backend's from its file, a `postgres://` one's from its state
+   * table; any other's (or one that cannot be read so) through `stack export`.
+   */
   async #deployment(request: StackRequest): Promise<Deployment> {
-    return readCheckpoint(request) ?? (await this.#exportedDeployment(request));
+    const file = readCheckpoint(request);
+    if (file) return file;
+    const project = isPostgresBackend(request.backend) ? projectName(request) : undefined;
+    const row = project
+      ? await readPostgresCheckpoint(
+          request.backend,
+          request.env,
+          project,
+          request.stack.split("/").at(-1) as string,
+        )
+      : undefined;
+    return row ?? (await this.#exportedDeployment(request));
   }
 
   async #exportedDeployment(request: StackRequest): Promise<Deployment> {
