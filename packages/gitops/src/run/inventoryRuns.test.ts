@@ -177,4 +177,38 @@ describe("the inventory a run stores", () => {
     expect(await r.resources("site")).toEqual(fresh);
     await expect(r.readInventory("nope")).rejects.toThrow(/nope/);
   });
+
+  it("reads health from the objects a preview's refresh read, unless an up wrote the state since", async () => {
+    const DEPLOY = "urn:pulumi:dev::site::kubernetes:apps/v1:Deployment::r0";
+    const deployment = (available: number) => ({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "web", namespace: "apps", generation: 1 },
+      spec: { replicas: 2 },
+      status: { observedGeneration: 1, replicas: 2, updatedReplicas: 2, availableReplicas: available },
+    });
+    engine.resources = async () => [
+      ...state,
+      { urn: DEPLOY, type: "kubernetes:apps/v1:Deployment", custom: true, outputs: deployment(2) },
+    ];
+    // The refresh inside the preview read one replica gone; the checkpoint still says two.
+    const refreshed = {
+      ...planOf(1, ["update", "kubernetes:apps/v1:Deployment"]),
+      live: new Map([[DEPLOY, deployment(1)]]),
+    };
+    engine.plan = { ...withDrift(refreshed, 0), live: refreshed.live };
+    const health = async (r: Awaited<ReturnType<typeof create>>) =>
+      (await r.resources("site"))?.resources.find((e) => e.urn === DEPLOY)?.health;
+    const detect = await create({ targets: [spec({ mode: "detect" })] });
+    expect((await detect.reconcile("site")).result).toBe("drift-detected");
+    expect(await health(detect)).toEqual({
+      status: "Progressing",
+      reason: "1 of 2 updated replicas available",
+    });
+
+    // An apply's up wrote the state after that refresh: the checkpoint is the newer view.
+    detect.addTarget(spec());
+    expect((await detect.reconcile("site", { trigger: "manual" })).result).toBe("drift-corrected");
+    expect(await health(detect)).toEqual({ status: "Healthy", reason: "2/2 replicas available" });
+  });
 });
