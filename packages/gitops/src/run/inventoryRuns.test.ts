@@ -211,4 +211,15 @@ describe("the inventory a run stores", () => {
     expect((await detect.reconcile("site", { trigger: "manual" })).result).toBe("drift-corrected");
     expect(await health(detect)).toEqual({ status: "Healthy", reason: "2/2 replicas available" });
   });
+
+  it("hands no live object a ref preview's refresh read to its caller", async () => {
+    engine.plan = {
+      ...planOf(1, ["update", "test:index:File"]),
+      live: new Map([[FILE, { content: "live" }]]),
+    };
+    const r = await create();
+    const preview = await r.previewRef("site", "refs/heads/feature");
+    expect(preview.plan.steps).toHaveLength(1);
+    expect(preview.plan).not.toHaveProperty("live");
+  });
 });

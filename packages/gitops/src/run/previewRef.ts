@@ -58,11 +58,13 @@ export async function previewRef(
     if (!ctx.revision || !ctx.plan || !ctx.typeCheck)
       throw new Error(`preview of ${ref} ended without a plan`);
     const refusal = checkGates(ctx.plan, target.gates);
+    // The live objects its refresh read are for the inventory only: never handed to a caller.
+    const { live: _live, ...plan } = ctx.plan;
     return {
       target: target.name,
       ref,
       revision: ctx.revision,
-      plan: ctx.plan,
+      plan,
       typeCheck: ctx.typeCheck,
       verdict: {
         ...(refusal ? { refusal } : {}),
