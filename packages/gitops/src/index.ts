@@ -29,6 +29,7 @@ export type {
   PlannedStep,
   PropertyChange,
   StackRequest,
+  StackState,
   StateResource,
 } from "./engine/types.js";
 export { type PrepareResult, prepareDependencies } from "./engine/workspace.js";
