@@ -240,7 +240,11 @@ describe("the audit log over HTTP", () => {
       });
       const html = await audit.text();
       expect(audit.status).toBe(200);
-      expect(html.match(/<tr data-id="\d+"/g)).toEqual(['<tr data-id="4"', '<tr data-id="3"', '<tr data-id="2"']);
+      expect(html.match(/<tr data-id="\d+"/g)).toEqual([
+        '<tr data-id="4"',
+        '<tr data-id="3"',
+        '<tr data-id="2"',
+      ]);
       expect(html).toContain('<span class="badge outcome-ok">ok</span>');
       const refused = await fetch(`${server.url}/ui/audit?limit=0`, {
         headers: { authorization: `Bearer ${TOKEN}` },
