@@ -1,14 +1,13 @@
-// ONE contract every store implementation passes: status, run history, run
-// logs, promotions and leases, through the `Store` interfaces only. Each
-// implementation calls `storeContract` at the bottom of this file with a
-// factory that opens connections to one shared, empty database: SQLite on a
-// temp file, PostgreSQL on a real throwaway server.
+// ONE contract every store passes (status, history, logs, promotions, leases, sessions, personal tokens),
+// through the `Store` interfaces only. Each implementation calls `storeContract` at the bottom with a factory
+// opening connections to one shared, empty database: SQLite on a temp file, PostgreSQL on a throwaway server.
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
 import { FencedError } from "../errors.js";
 import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
+import { personalTokenContract } from "./personalTokens.test-support.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -493,6 +492,7 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.isSessionRevoked("old")).toBe(false);
       expect(await store.isSessionRevoked("new")).toBe(true);
     });
+    personalTokenContract(open);
   });
 }
 

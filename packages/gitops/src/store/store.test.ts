@@ -48,7 +48,7 @@ describe("SqliteStore", () => {
   it("creates its directory and migrates to the latest schema", () => {
     const store = open();
     expect(existsSync(path)).toBe(true);
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
     expect(store.isOpen).toBe(true);
     const db = new Database(path, { readonly: true });
     const tables = db
@@ -79,7 +79,7 @@ describe("SqliteStore", () => {
     first.close(); // closing twice is harmless
 
     const second = open();
-    expect(second.schemaVersion).toBe(8);
+    expect(second.schemaVersion).toBe(9);
     expect((await second.getStatus("site"))?.lastAppliedRevision).toBe("a".repeat(40));
     expect((await second.getRun("r1"))?.id).toBe("r1");
   });
@@ -100,7 +100,7 @@ describe("SqliteStore", () => {
     db.close();
 
     const store = open();
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
     expect(await store.getRun("old")).toMatchObject({ id: "old" });
     expect(await store.getRun("old")).not.toHaveProperty("override");
     const override = { by: "alice", reason: "hotfix" };
@@ -116,6 +116,6 @@ describe("SqliteStore", () => {
     opened.push(store);
     await store.putStatus(status("site"));
     expect((await store.getStatus("site"))?.name).toBe("site");
-    expect(store.schemaVersion).toBe(8);
+    expect(store.schemaVersion).toBe(9);
   });
 });

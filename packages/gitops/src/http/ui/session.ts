@@ -18,6 +18,7 @@ import type { Logger } from "pino";
 import { readSecret } from "../../spec/secrets.js";
 import type { SecretSource } from "../../spec/spec.js";
 import type { SessionRevocations } from "../../store/store.js";
+import type { Identity } from "../auth/identity.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 
@@ -28,6 +29,8 @@ export interface Session {
   readonly authenticated: boolean;
   /** Milliseconds since the epoch after which the cookie is refused. */
   readonly expiresAt: number;
+  /** Who logged in (signed into the cookie with the rest). */
+  readonly identity?: Identity;
   /** The cookie's value. */
   readonly cookie: string;
 }
@@ -87,23 +90,35 @@ export class Sessions {
   async get(req: IncomingMessage): Promise<Session | undefined> {
     const value = cookies(req)[SESSION_COOKIE];
     const parts = value?.split(".") ?? [];
-    if (parts.length !== 4) return undefined;
-    const [id = "", exp = "", flag = "", signature = ""] = parts;
+    if (parts.length !== 4 && parts.length !== 5) return undefined;
+    // A fifth part is the identity (base64url JSON), signed with the rest.
+    const [id = "", exp = "", flag = "", signature = "", who] =
+      parts.length === 5 ? [parts[0], parts[1], parts[2], parts[4], parts[3]] : parts;
     const expiresAt = Number(exp) * 1000;
     if (!/^[\w-]{22}$/.test(id) || !(expiresAt > this.#now()) || (flag !== "0" && flag !== "1"))
       return undefined;
-    const key = this.#keys().find((k) => safeEqual(mac(k, `v1.${id}.${exp}.${flag}`), signature));
+    const signed = who === undefined ? `v1.${id}.${exp}.${flag}` : `v2.${id}.${exp}.${flag}.${who}`;
+    const key = this.#keys().find((k) => safeEqual(mac(k, signed), signature));
     // Only a genuine cookie costs a look-up in the store.
     if (!key || (await this.#revocations.isSessionRevoked(id))) return undefined;
-    return this.#session(key, id, Number(exp), flag === "1");
+    let identity: Identity | undefined;
+    try {
+      identity =
+        who === undefined
+          ? undefined
+          : (JSON.parse(Buffer.from(who, "base64url").toString("utf8")) as Identity);
+    } catch {
+      return undefined;
+    }
+    return this.#session(key, id, Number(exp), flag === "1", identity);
   }
 
-  /** A new session (anonymous ones carry the CSRF token of the login form). */
-  create(authenticated: boolean): Session {
+  /** A new session (anonymous ones carry the CSRF token of the login form; logged-in ones, who logged in). */
+  create(authenticated: boolean, identity?: Identity): Session {
     const [key] = this.#keys();
     if (!key) throw new Error("no key to sign dashboard sessions with");
     const exp = Math.floor((this.#now() + this.#ttlMs) / 1000);
-    return this.#session(key, b64(randomBytes(16)), exp, authenticated);
+    return this.#session(key, b64(randomBytes(16)), exp, authenticated, identity);
   }
 
   /** Ends a session (logout, or a login that replaces it): its cookie is refused from now on. */
@@ -111,14 +126,19 @@ export class Sessions {
     await this.#revocations.revokeSession(session.id, session.expiresAt);
   }
 
-  #session(key: Buffer, id: string, exp: number, authenticated: boolean): Session {
+  #session(key: Buffer, id: string, exp: number, authenticated: boolean, identity?: Identity): Session {
     const flag = authenticated ? "1" : "0";
+    const who = identity ? Buffer.from(JSON.stringify(identity)).toString("base64url") : undefined;
     return {
       id,
       csrf: mac(key, `csrf.${id}`),
       authenticated,
       expiresAt: exp * 1000,
-      cookie: `${id}.${exp}.${flag}.${mac(key, `v1.${id}.${exp}.${flag}`)}`,
+      ...(identity ? { identity } : {}),
+      cookie:
+        who === undefined
+          ? `${id}.${exp}.${flag}.${mac(key, `v1.${id}.${exp}.${flag}`)}`
+          : `${id}.${exp}.${flag}.${who}.${mac(key, `v2.${id}.${exp}.${flag}.${who}`)}`,
     };
   }
 }

@@ -4,6 +4,7 @@ import { isSuspended } from "../../run/status.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import type { TargetStatus } from "../../types.js";
 import { formatCounts } from "../../util.js";
+import type { Action } from "../auth/identity.js";
 import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
@@ -51,8 +52,11 @@ export async function targetPage(
   const runs = await reconciler.history(name, 20);
   const promotions = await reconciler.promotions(name, 20);
   const conditions = [...status.conditions].sort((a, b) => a.type.localeCompare(b.type));
+  const offered = targetActions(target, status).filter(([action]) =>
+    view.may ? view.may(action as Action, name) : false,
+  );
   const actions = view.canAct
-    ? html`<ul class="actions">${targetActions(target, status).map(
+    ? html`<ul class="actions">${offered.map(
         ([action, label]) =>
           html`<li><a class="button" href="${href(view, "targets", name, action)}">${label}</a></li>`,
       )}</ul>`

@@ -103,6 +103,19 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT PRIMARY KEY,
      inventory JSONB NOT NULL
    );`,
+  // 7 once merged (5 and 6 are taken by other work): personal API tokens,
+  // their sha256 digest only; the owner's identity as JSON.
+  `CREATE TABLE driftless_personal_tokens (
+     id TEXT PRIMARY KEY,
+     label TEXT NOT NULL,
+     owner_id TEXT NOT NULL,
+     owner JSONB NOT NULL,
+     digest TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE INDEX driftless_personal_tokens_by_owner ON driftless_personal_tokens (owner_id, created_at DESC);`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

@@ -27,6 +27,7 @@ import { type PostgresConnection, type ResolvedConnection, resolveConnection } f
 import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { MIGRATIONS, NOW_MS, type RunRow } from "./schema.js";
+import { PostgresPersonalTokens } from "./tokens.js";
 
 export {
   isPostgresUrl,
@@ -71,6 +72,7 @@ const json = (value: unknown) => (value === undefined ? null : JSON.stringify(va
 export class PostgresStore extends ReplicaStoreBase implements Store {
   readonly #db: AsyncPostgres;
   protected readonly replicas: PostgresReplicas;
+  readonly personalTokens: PostgresPersonalTokens;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -82,6 +84,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
     this.#password = resolved.password;
     this.#db = new AsyncPostgres(resolved.pool, timeouts);
     this.replicas = new PostgresReplicas(this.#db);
+    this.personalTokens = new PostgresPersonalTokens(this.#db);
   }
 
   /**

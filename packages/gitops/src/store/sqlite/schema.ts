@@ -96,6 +96,19 @@ export const MIGRATIONS: readonly string[] = [
      target TEXT PRIMARY KEY,
      inventory TEXT NOT NULL
    );`,
+  // 11 once merged (9 and 10 are taken by other work): personal API tokens,
+  // their sha256 digest only; the owner's identity as JSON.
+  `CREATE TABLE personal_tokens (
+     id TEXT PRIMARY KEY,
+     label TEXT NOT NULL,
+     owner_id TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE INDEX personal_tokens_by_owner ON personal_tokens (owner_id, created_at DESC);`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

@@ -23,6 +23,7 @@ import { ReplicaStoreBase } from "../replicaBase.js";
 import type { Store } from "../store.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
+import { SqlitePersonalTokens } from "./tokens.js";
 
 interface StackLockRow {
   key: string;
@@ -60,6 +61,7 @@ interface PromotionRow {
 export class SqliteStore extends ReplicaStoreBase implements Store {
   readonly #db: Database.Database;
   protected readonly replicas: SqliteReplicas;
+  readonly personalTokens: SqlitePersonalTokens;
 
   constructor(path: string) {
     super();
@@ -69,6 +71,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
     this.#db.pragma("busy_timeout = 5000");
     this.#migrate();
     this.replicas = new SqliteReplicas(this.#db);
+    this.personalTokens = new SqlitePersonalTokens(this.#db);
   }
 
   /** The schema version after migrations. */
