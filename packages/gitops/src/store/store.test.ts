@@ -60,6 +60,7 @@ describe("SqliteStore", () => {
     expect(tables).toEqual([
       "inventories",
       "members",
+      "personal_tokens",
       "promotions",
       "run_logs",
       "runs",
@@ -94,7 +95,7 @@ describe("SqliteStore", () => {
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
        DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
-       DROP TABLE session_revocations; DROP TABLE inventories;`,
+       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE personal_tokens;`,
     );
     db.pragma("user_version = 1");
     db.close();

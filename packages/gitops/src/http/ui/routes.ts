@@ -139,10 +139,15 @@ export function uiRoutes(
     return page(loginPage(view, message), status, existing ? {} : cookieHeader(req, session));
   };
   /** How dashboard routes refuse: the way to the login form without an identity, a page naming the permission without it. */
-  const refuse = async (ctx: Omit<RequestContext, "may">, refusal: Refusal): Promise<Reply> =>
-    refusal.status === 401
+  const refuse = async (ctx: Omit<RequestContext, "may">, refusal: Refusal): Promise<Reply> => {
+    if (refusal.status === 403) {
+      return page(messagePage(await viewOf(ctx.req), "Not allowed", `${refusal.message}.`), 403);
+    }
+    // A page leads to the login form; a form sent without a login gets it, with why.
+    return ctx.req.method === "GET"
       ? redirect(`${baseOf(ctx.req)}/login`)
-      : page(messagePage(await viewOf(ctx.req), "Not allowed", `${refusal.message}.`), 403);
+      : refused(ctx.req, "Log in to act on targets.", 401);
+  };
   /** A dashboard route: the session identifies the caller, the router checks `auth` on `target`. */
   const ui = (
     route: Pick<Route, "method" | "pattern" | "auth" | "handle"> & { readonly target?: Route["target"] },
