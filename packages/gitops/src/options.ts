@@ -135,6 +135,11 @@ export interface ReconcileOptions {
    * naming a different commit look the ref up.
    */
   readonly pushedRevision?: string;
+  /**
+   * Who asked for the run (an identity's id, `token:ci`): a plan the run holds
+   * for approval remembers it, so a four-eyes target refuses their approval.
+   */
+  readonly requestedBy?: string;
 }
 
 /** Who approves a held plan or a stalled revision, and why; recorded in history. */

@@ -160,6 +160,8 @@ export interface PendingApproval {
   readonly planFile?: string;
   /** Digest of the stack's state the plan was made against; a different state means planning again. */
   readonly stateVersion?: string;
+  /** The identities (ids) that asked for the run that made the plan (`ReconcileOptions.requestedBy`). */
+  readonly requestedBy?: readonly string[];
 }
 
 /** Who ran a run past a change window, and why; recorded in history. */
@@ -300,6 +302,8 @@ export type TriggerCommand =
       readonly override?: RunOverride;
       /** The commit a push named (see `ReconcileOptions.pushedRevision`). */
       readonly pushed?: string;
+      /** Who asked (see `ReconcileOptions.requestedBy`). */
+      readonly requestedBy?: string;
     }
   | {
       readonly kind: "approve";

@@ -45,12 +45,13 @@ export async function carryOut(
   const manual: RunRequest = { trigger: "manual", force: true };
   switch (command.kind) {
     case "reconcile": {
-      const { trigger, force, override, pushed } = command;
+      const { trigger, force, override, pushed, requestedBy } = command;
       return {
         run: rt.enqueue(state, {
           trigger,
           force,
           ...(override ? { override } : {}),
+          ...(requestedBy ? { requestedBy } : {}),
           ...(pushed ? { pushed } : {}),
           ...(signal ? { signal } : {}),
         }),
@@ -232,6 +233,7 @@ export function reconcileCommand(name: string, options: ReconcileOptions): Trigg
     force: options.force ?? trigger === "manual",
     ...(override ? { override: { by: override.by, reason: override.reason } } : {}),
     ...(options.pushedRevision ? { pushed: options.pushedRevision } : {}),
+    ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
   };
 }
 

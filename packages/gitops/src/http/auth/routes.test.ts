@@ -74,7 +74,12 @@ describe("who may do what over HTTP", () => {
       policy: {
         roles: {
           deployer: [{ actions: ["read", "reconcile", "preview", "promote"], targets: ["staging-*"] }],
-          approver: [{ actions: ["read", "approve", "rollback", "suspend", "resume"], targets: ["prod-*"] }],
+          approver: [
+            {
+              actions: ["read", "reconcile", "approve", "rollback", "suspend", "resume"],
+              targets: ["prod-*"],
+            },
+          ],
         },
         bindings: [
           { role: "deployer", tokens: ["ci-deployer"] },
@@ -203,6 +208,23 @@ describe("who may do what over HTTP", () => {
     expect(engine.calls.at(-1)?.op).toBe("up");
   });
 
+  it("refuses an approval by the identity that asked for the run that made the plan", async () => {
+    const requested = await call("/targets/prod-web/reconcile", "approver-token", {});
+    expect(requested.status).toBe(202);
+    await reconciler.whenIdle();
+    const held = (await reconciler.status("prod-web")).awaitingApproval;
+    expect(held?.requestedBy).toEqual(["token:approver"]);
+    const own = await call("/targets/prod-web/approve", "approver-token", { reason: "mine" });
+    expect(own.status).toBe(403);
+    expect(await errorOf(own)).toBe(
+      `token approver asked for the run that made this plan of ${held?.revision.slice(0, 7)} and may not approve it: prod-web needs another person's approval (approval.distinctFromAuthor)`,
+    );
+    const other = await call("/targets/prod-web/approve", "ops-token", { reason: "reviewed" });
+    expect(other.status).toBe(202);
+    await reconciler.whenIdle();
+    expect((await reconciler.status("prod-web")).awaitingApproval).toBeUndefined();
+  });
+
   it("offers in the dashboard only what the user may do, and refuses the rest with the permission", async () => {
     const page = async (identity: Identity) => {
       const cookie = `driftless_session=${sessions.create(true, identity).cookie}`;
@@ -219,8 +241,9 @@ describe("who may do what over HTTP", () => {
     const approver: Identity = { ...reader, id: "oidc:x#a", name: "Abe", groups: ["platform"] };
     expect(await page(reader)).not.toContain("Suspend…");
     expect(await page(reader)).not.toContain("Reconcile now");
+    expect(await page(reader)).not.toContain("Promote…");
     expect(await page(approver)).toContain("Suspend…");
-    expect(await page(approver)).not.toContain("Reconcile now");
+    expect(await page(approver)).not.toContain("Promote…");
     const cookie = `driftless_session=${sessions.create(true, reader).cookie}`;
     const refused = await fetch(`${server.url}/ui/targets/prod-web/suspend`, { headers: { cookie } });
     expect(refused.status).toBe(403);

@@ -138,9 +138,9 @@ export function controlRoutes(api: Api): Route[] {
     };
 
   const command =
-    (act: (name: string, req: IncomingMessage) => Promise<Reply>) =>
-    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> =>
-      unknownTarget(api, name) ?? act(name, req);
+    (act: (name: string, req: IncomingMessage, identity: RequestContext["identity"]) => Promise<Reply>) =>
+    async ({ req, params: [name = ""], identity }: RequestContext): Promise<Reply> =>
+      unknownTarget(api, name) ?? act(name, req, identity);
 
   const on = (action: Action, handle: Route["handle"]): Route => ({
     method: "POST",
@@ -152,9 +152,14 @@ export function controlRoutes(api: Api): Route[] {
   return [
     on(
       "reconcile",
-      command(async (name, req) =>
-        accepted(req, name, (await reconciler.request(name, { trigger: "manual" })).id),
-      ),
+      command(async (name, req, identity) => {
+        // Who asked is kept with a plan the run holds: four eyes refuses their approval.
+        const run = await reconciler.request(name, {
+          trigger: "manual",
+          ...(identity ? { requestedBy: identity.id } : {}),
+        });
+        return accepted(req, name, run.id);
+      }),
     ),
     on("approve", approve),
     on("preview", preview),

@@ -50,7 +50,7 @@ export function layout(
   // A page whose viewer may not open the stream does not try (and retry) in vain; it works without.
   const live = view.canFollow ? following : {};
   const account = view.canAct
-    ? html`${view.identity?.kind === "user" ? html`<a href="${view.base}/tokens">Tokens</a> ` : ""}<span class="muted">${view.identity?.name ?? ""}</span> <form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
+    ? html`${view.identity?.kind === "user" ? html`<a href="${view.base}/tokens">Tokens</a> ` : ""}<span class="who">${view.identity?.name ?? ""}</span> <form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
     : html`<a href="${view.base}/login">Log in</a>`;
   return html`<!doctype html>
 <html lang="en">

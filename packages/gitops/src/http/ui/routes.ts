@@ -207,8 +207,9 @@ export function uiRoutes(
     }
     try {
       let runId: string | undefined;
-      if (action === "reconcile") runId = (await reconciler.request(name, { trigger: "manual" })).id;
-      else if (action === "approve")
+      if (action === "reconcile") {
+        runId = (await reconciler.request(name, { trigger: "manual", requestedBy: ctx.identity.id })).id;
+      } else if (action === "approve")
         runId = (await reconciler.approve(name, checkApprovalRequest(name, who))).id;
       else if (action === "promote" || action === "rollback") {
         runId = (await reconciler[action](name, who as { by: string; reason: string })).id;
