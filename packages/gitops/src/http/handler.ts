@@ -114,7 +114,10 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
  *
  * @example
  * ```ts
- * const handler = createHandler(reconciler, { tokens: [{ env: "DRIFTLESS_TOKEN" }], prefix: "/driftless" });
+ * const handler = createHandler(reconciler, {
+ *   tokens: [{ name: "ops", secret: { env: "DRIFTLESS_TOKEN" }, roles: ["admin"] }],
+ *   prefix: "/driftless",
+ * });
  * http.createServer((req, res) => handler(req, res, () => myRoutes(req, res))).listen(8080);
  * ```
  */

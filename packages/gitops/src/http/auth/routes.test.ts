@@ -248,6 +248,13 @@ describe("who may do what over HTTP", () => {
     const refused = await fetch(`${server.url}/ui/targets/prod-web/suspend`, { headers: { cookie } });
     expect(refused.status).toBe(403);
     expect(await refused.text()).toContain("user Rita may not suspend prod-web (needs suspend on prod-web)");
+    const posted = await fetch(`${server.url}/ui/targets/prod-web/approve`, {
+      method: "POST",
+      headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+      body: "reason=x",
+    });
+    expect(posted.status).toBe(403);
+    expect(await posted.text()).toContain("user Rita may not approve prod-web (needs approve on prod-web)");
   });
 
   it("lets a signed-in user create a personal token that acts as them, shown once, until revoked", async () => {
