@@ -150,6 +150,8 @@ export interface ApprovalRequest {
   readonly by?: string;
   /** Why. */
   readonly reason?: string;
+  /** The person an admin approves for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /** Who suspends or resumes a target's scheduled runs, and why; recorded in its status (both or neither). */
@@ -158,6 +160,8 @@ export interface SuspendRequest {
   readonly by?: string;
   /** Why. */
   readonly reason?: string;
+  /** The person an admin acts for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /** The plan for a ref that is not applied (a branch or pull request head). */

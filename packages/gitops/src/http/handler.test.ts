@@ -243,13 +243,14 @@ describe("the HTTP handler", () => {
       expect.objectContaining({
         type: "Suspended",
         status: false,
-        message: "scheduled runs resumed by token-1 on behalf of Ada: incident over",
+        message: "scheduled runs resumed by token-1 for Ada: incident over",
       }),
     );
     // An admin token may name the person it acts for.
     expect(status.suspension).toMatchObject({
       suspended: false,
-      by: "token-1 on behalf of Ada",
+      by: "token-1",
+      onBehalfOf: "Ada",
       reason: "incident over",
     });
     const half = await fetch(`${base}/targets/site/suspend`, {

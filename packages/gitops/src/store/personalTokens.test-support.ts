@@ -1,4 +1,5 @@
-// The personal-token part of the store contract (called from store.contract.test.ts, which is full).
+// The identity part of the store contract — personal tokens, and the person an admin acted for —
+// called from store.contract.test.ts, which is full.
 import { expect, it } from "vitest";
 import type { PersonalTokenRecord, Store } from "./store.js";
 
@@ -49,5 +50,21 @@ export function personalTokenContract(open: () => Promise<Store>): void {
     );
     expect((await store.personalTokens.personalToken("t1"))?.revokedAt).toBe("2026-02-01T00:00:00.000Z");
     expect((await store.personalTokens.personalToken("t3"))?.revokedAt).toBeUndefined();
+  });
+
+  it("keeps the person an admin promoted or rolled back for, beside who asked", async () => {
+    const store = await open();
+    await store.recordPromotion({
+      id: "p1",
+      target: "prod",
+      source: "prod",
+      revision: "b".repeat(40),
+      kind: "rollback",
+      by: "ops",
+      reason: "broken login",
+      onBehalfOf: "ada",
+      at: "2025-01-02T00:00:00.000Z",
+    });
+    expect((await (await open()).listPromotions("prod"))[0]).toMatchObject({ by: "ops", onBehalfOf: "ada" });
   });
 }

@@ -141,7 +141,7 @@ describe("who a record names", () => {
     expect(recordedBy(token("ci"), "mallory", false)).toBe(
       'by is taken from who you are (token ci); only an admin may name another person, got "mallory"',
     );
-    expect(recordedBy(token("ops"), "ada", true)).toEqual({ by: "ops on behalf of ada", onBehalfOf: "ada" });
+    expect(recordedBy(token("ops"), "ada", true)).toEqual({ by: "ops", onBehalfOf: "ada" });
     expect(recordedBy(token("ops"), 7, true)).toBe("by must name the person an admin acts for, got 7");
   });
 });

@@ -145,7 +145,7 @@ describe("who may do what over HTTP", () => {
     );
     const forAda = await call("/targets/prod-web/resume", "ops-token", { by: "ada", reason: "thaw" });
     expect(await forAda.json()).toMatchObject({
-      suspension: { suspended: false, by: "ops on behalf of ada" },
+      suspension: { suspended: false, by: "ops", onBehalfOf: "ada" },
     });
   });
 

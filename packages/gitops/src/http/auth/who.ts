@@ -8,9 +8,9 @@ import { describe } from "./policy.js";
 
 /** Who a record names: the identity, and the person an admin acts for. */
 export interface RecordedBy {
-  /** What is recorded as `by`: the identity's name, with ` on behalf of <person>` for an admin acting for one. */
+  /** What is recorded as `by`: the identity's name. */
   readonly by: string;
-  /** The person an admin named in the body's `by`. */
+  /** The person an admin named in the body's `by`, recorded beside it. */
   readonly onBehalfOf?: string;
 }
 
@@ -26,5 +26,5 @@ export function recordedBy(identity: Identity, given: unknown, isAdmin: boolean)
   if (typeof given !== "string" || given.trim() === "") {
     return `by must name the person an admin acts for, got ${JSON.stringify(given)}`;
   }
-  return { by: `${identity.name} on behalf of ${given.trim()}`, onBehalfOf: given.trim() };
+  return { by: identity.name, onBehalfOf: given.trim() };
 }

@@ -61,7 +61,7 @@ export function controlRoutes(api: Api): Route[] {
       const who = byOf(ctx, read.body);
       if ("status" in who) return who;
       const before = (await reconciler.promotions(name, 1))[0]?.id;
-      const run = await reconciler[action](name, { ...read.body, by: who.by } as unknown as PromotionRequest);
+      const run = await reconciler[action](name, { ...read.body, ...who } as unknown as PromotionRequest);
       const latest = (await reconciler.promotions(name, 1))[0];
       const recorded =
         latest && latest.id !== before && latest.kind === (action === "promote" ? "manual" : "rollback");
@@ -90,7 +90,7 @@ export function controlRoutes(api: Api): Route[] {
     }
     const who = byOf(ctx, read.body);
     if ("status" in who) return who;
-    const request = checkApprovalRequest(name, { revision, by: who.by, reason });
+    const request = checkApprovalRequest(name, { revision, reason, ...who });
     const refused = ctx.identity && (await fourEyesRefusal(reconciler, name, ctx.identity, request.revision));
     if (refused) return fail(403, refused);
     const run = await reconciler.approve(name, request);
@@ -134,7 +134,7 @@ export function controlRoutes(api: Api): Route[] {
       const who = byOf(ctx, read.body);
       if ("status" in who) return who;
       const { reason } = read.body;
-      return json(200, await reconciler[action](name, { by: who.by, reason: reason as string }));
+      return json(200, await reconciler[action](name, { ...who, reason: reason as string }));
     };
 
   const command =

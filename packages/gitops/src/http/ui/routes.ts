@@ -185,7 +185,6 @@ export function uiRoutes(
     if (typeof recorded === "string") {
       return page(await confirmPage(view, reconciler, target, action, recorded), 400);
     }
-    const by = recorded.by;
     const reason = fields.get("reason")?.trim() || undefined;
     const revision = fields.get("revision")?.trim() || undefined;
     if (revision !== undefined && !isShaPrefix(revision)) {
@@ -200,7 +199,11 @@ export function uiRoutes(
         400,
       );
     }
-    const who = { by, ...(reason ? { reason } : {}), ...(revision ? { revision } : {}) };
+    const who = {
+      ...recorded,
+      ...(reason ? { reason } : {}),
+      ...(revision ? { revision } : {}),
+    };
     if (action === "approve") {
       const fourEyes = await fourEyesRefusal(reconciler, name, ctx.identity, revision);
       if (fourEyes) return page(await confirmPage(view, reconciler, target, action, fourEyes), 403);
@@ -213,7 +216,7 @@ export function uiRoutes(
         runId = (await reconciler.approve(name, checkApprovalRequest(name, who))).id;
       else if (action === "promote" || action === "rollback") {
         runId = (await reconciler[action](name, who as { by: string; reason: string })).id;
-      } else await reconciler[action](name, { by, ...(reason ? { reason } : {}) });
+      } else await reconciler[action](name, { ...recorded, ...(reason ? { reason } : {}) });
       api.log?.info({ target: name, action, ...who }, "dashboard action");
       const to = `${baseOf(req)}/targets/${encodeURIComponent(name)}`;
       return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);

@@ -26,7 +26,9 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 function suspension(s: TargetStatus["suspension"]): Html | "" {
   if (!s) return "";
   return html`<dt>${s.suspended ? "Suspended" : "Resumed"}</dt><dd id="suspension">${timeAt(s.at)}${
-    s.by ? html` by <strong>${s.by}</strong>: ${s.reason ?? ""}` : ""
+    s.by
+      ? html` by <strong>${s.by}</strong>${s.onBehalfOf ? html` for <strong>${s.onBehalfOf}</strong>` : ""}: ${s.reason ?? ""}`
+      : ""
   }</dd>`;
 }
 
@@ -95,7 +97,7 @@ ${
     ? html`<p>No promotions.</p>`
     : html`<table><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">From</th><th scope="col">Revision</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead><tbody>${promotions.map(
         (p) =>
-          html`<tr><td>${timeAt(p.at)}</td><td>${p.kind}</td><td>${p.source}</td><td>${revisionLink(target.repo, p.revision)}</td><td>${p.by ?? "—"}</td><td>${p.reason ?? "—"}</td></tr>`,
+          html`<tr><td>${timeAt(p.at)}</td><td>${p.kind}</td><td>${p.source}</td><td>${revisionLink(target.repo, p.revision)}</td><td>${p.by ?? "—"}${p.onBehalfOf ? ` for ${p.onBehalfOf}` : ""}</td><td>${p.reason ?? "—"}</td></tr>`,
       )}</tbody></table>`
 }</section>
 <section aria-labelledby="h-outputs"><h2 id="h-outputs">Outputs</h2>

@@ -104,7 +104,8 @@ export const MIGRATIONS: readonly string[] = [
      inventory JSONB NOT NULL
    );`,
   // 7 once merged (5 and 6 are taken by other work): personal API tokens,
-  // their sha256 digest only; the owner's identity as JSON.
+  // their sha256 digest only; the owner's identity as JSON. And the person an
+  // admin promoted or rolled back for.
   `CREATE TABLE driftless_personal_tokens (
      id TEXT PRIMARY KEY,
      label TEXT NOT NULL,
@@ -115,7 +116,8 @@ export const MIGRATIONS: readonly string[] = [
      expires_at TEXT NOT NULL,
      revoked_at TEXT
    );
-   CREATE INDEX driftless_personal_tokens_by_owner ON driftless_personal_tokens (owner_id, created_at DESC);`,
+   CREATE INDEX driftless_personal_tokens_by_owner ON driftless_personal_tokens (owner_id, created_at DESC);
+   ALTER TABLE driftless_promotions ADD COLUMN on_behalf_of TEXT;`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

@@ -387,8 +387,8 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
 
   async recordPromotion(promotion: PromotionRecord): Promise<void> {
     await this.#db.query(
-      `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at, on_behalf_of)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         promotion.id,
         promotion.target,
@@ -399,6 +399,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
         promotion.by ?? null,
         promotion.reason ?? null,
         promotion.at,
+        promotion.onBehalfOf ?? null,
       ],
     );
   }
@@ -418,6 +419,7 @@ export class PostgresStore extends ReplicaStoreBase implements Store {
       kind: row.kind as PromotionKind,
       ...(row.by ? { by: row.by as string } : {}),
       ...(row.reason ? { reason: row.reason as string } : {}),
+      ...(row.on_behalf_of ? { onBehalfOf: row.on_behalf_of as string } : {}),
       at: row.at as string,
     }));
   }

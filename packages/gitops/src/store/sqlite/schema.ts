@@ -97,7 +97,8 @@ export const MIGRATIONS: readonly string[] = [
      inventory TEXT NOT NULL
    );`,
   // 11 once merged (9 and 10 are taken by other work): personal API tokens,
-  // their sha256 digest only; the owner's identity as JSON.
+  // their sha256 digest only; the owner's identity as JSON. And the person an
+  // admin promoted or rolled back for.
   `CREATE TABLE personal_tokens (
      id TEXT PRIMARY KEY,
      label TEXT NOT NULL,
@@ -108,7 +109,8 @@ export const MIGRATIONS: readonly string[] = [
      expires_at TEXT NOT NULL,
      revoked_at TEXT
    );
-   CREATE INDEX personal_tokens_by_owner ON personal_tokens (owner_id, created_at DESC);`,
+   CREATE INDEX personal_tokens_by_owner ON personal_tokens (owner_id, created_at DESC);
+   ALTER TABLE promotions ADD COLUMN on_behalf_of TEXT;`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

@@ -54,6 +54,7 @@ interface PromotionRow {
   kind: string;
   by: string | null;
   reason: string | null;
+  on_behalf_of: string | null;
   at: string;
 }
 
@@ -255,8 +256,8 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
   async recordPromotion(promotion: PromotionRecord): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at, on_behalf_of)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         promotion.id,
@@ -268,6 +269,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
         promotion.by ?? null,
         promotion.reason ?? null,
         promotion.at,
+        promotion.onBehalfOf ?? null,
       );
   }
 
@@ -284,6 +286,7 @@ export class SqliteStore extends ReplicaStoreBase implements Store {
       kind: row.kind as PromotionKind,
       ...(row.by ? { by: row.by } : {}),
       ...(row.reason ? { reason: row.reason } : {}),
+      ...(row.on_behalf_of ? { onBehalfOf: row.on_behalf_of } : {}),
       at: row.at,
     }));
   }
