@@ -47,8 +47,12 @@ describe("the CLI sending commands to a server", () => {
     const out = new PassThrough();
     const err = new PassThrough();
     const chunks = { out: "", err: "" };
-    out.on("data", (d: Buffer) => (chunks.out += d.toString()));
-    err.on("data", (d: Buffer) => (chunks.err += d.toString()));
+    out.on("data", (d: Buffer) => {
+      chunks.out += d.toString();
+    });
+    err.on("data", (d: Buffer) => {
+      chunks.err += d.toString();
+    });
     const before = process.env[TOKEN_ENV];
     if (token === undefined) delete process.env[TOKEN_ENV];
     else process.env[TOKEN_ENV] = token;
