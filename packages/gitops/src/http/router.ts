@@ -201,13 +201,13 @@ export function router(
       : route.session && auth.session
         ? await auth.session(req)
         : undefined;
-    const anonymousRead = auth.publicReads && !identity;
+    // With publicReads everyone reads everything, signed in or not.
     const may = (action: Action, target?: string) =>
-      (anonymousRead && action === "read") || policy.allows(identity, action, target);
+      (auth.publicReads && action === "read") || policy.allows(identity, action, target);
     if (route.auth !== "none") {
       const target = await route.target?.(bare);
       let refusal: Refusal | undefined;
-      if (route.auth === "read" && anonymousRead) refusal = undefined;
+      if (route.auth === "read" && auth.publicReads) refusal = undefined;
       else if (!identity) {
         refusal = !auth.configured
           ? { status: 401, message: "no API token is configured" }
