@@ -1,10 +1,22 @@
 // Approvals with the real engine and real git: a destructive change stops after
 // the preview with the engine's update plan saved and pinned to the revision
 // and the stack's state; approving applies exactly that plan (`up --plan`), and
-// a moved revision or state means planning again.
+// a moved revision or state means planning again. Over HTTP, with four eyes,
+// the commit's author cannot approve its held plan; another person can.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { PulumiEngine, Reconciler, type TargetSpec } from "@driftless/gitops";
+import {
+  type DriftlessServer,
+  type Identity,
+  listen,
+  newPersonalToken,
+  type PersonalTokenRecord,
+  type PersonalTokenStore,
+  PulumiEngine,
+  Reconciler,
+  type TargetSpec,
+  tokenDigest,
+} from "@driftless/gitops";
 import { LocalWorkspace } from "@pulumi/pulumi/automation/index.js";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,6 +56,7 @@ describe("approvals with the real engine", () => {
       resync: "1h",
       refresh: false,
       requireApproval: "destructive",
+      approval: { distinctFromAuthor: true },
     };
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
@@ -144,5 +157,70 @@ describe("approvals with the real engine", () => {
     expect(run).toMatchObject({ result: "awaiting-approval", revision: v5 });
     expect((await reconciler.status("site")).awaitingApproval?.revision).toBe(v5);
     expect(existsSync(page("c.html"))).toBe(true);
+  });
+
+  it("refuses the author of a commit the approval of its held plan over HTTP, and takes another person's", async () => {
+    // Personal tokens of two signed-in people (the store interface, in memory).
+    const rows = new Map<string, PersonalTokenRecord>();
+    const tokens: PersonalTokenStore = {
+      addPersonalToken: async (r) => void rows.set(r.id, r),
+      personalToken: async (id) => rows.get(id),
+      listPersonalTokens: async () => [...rows.values()],
+      revokePersonalToken: async () => false,
+    };
+    const tokenOf = async (name: string, email: string) => {
+      const owner: Omit<Identity, "kind"> = { id: `oidc:gitea#${name}`, name, email, groups: [], roles: [] };
+      const { id, token } = newPersonalToken();
+      const now = Date.now();
+      await tokens.addPersonalToken({
+        id,
+        label: "test",
+        owner,
+        digest: tokenDigest(token),
+        createdAt: new Date(now).toISOString(),
+        expiresAt: new Date(now + 3600_000).toISOString(),
+      });
+      return token;
+    };
+    // test/support/git.ts commits as author@example.com.
+    const author = await tokenOf("Ann", "author@example.com");
+    const reviewer = await tokenOf("Rev", "reviewer@example.com");
+    const server: DriftlessServer = await listen(reconciler, {
+      port: 0,
+      personalTokens: tokens,
+      policy: { bindings: [{ role: "admin", users: ["author@example.com", "reviewer@example.com"] }] },
+    });
+    try {
+      const v6 = repo.commit(pages({ "a.html": "a6", "b.html": "b1" }), "change a, still without c");
+      const held = await reconciler.reconcile("site", { trigger: "webhook" });
+      expect(held).toMatchObject({ result: "awaiting-approval", revision: v6 });
+      const approve = (token: string) =>
+        fetch(`${server.url}/targets/site/approve`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}` },
+          body: JSON.stringify({ revision: v6, reason: "reviewed" }),
+        });
+      const refused = await approve(author);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({
+        error: `personal token of Ann wrote ${v6.slice(0, 7)} and may not approve it: site needs another person's approval (approval.distinctFromAuthor)`,
+      });
+      expect((await reconciler.status("site")).approvedRevision).toBeUndefined();
+      expect(existsSync(page("c.html"))).toBe(true);
+
+      const accepted = await approve(reviewer);
+      expect(accepted.status).toBe(202);
+      const { runId } = (await accepted.json()) as { runId: string };
+      await reconciler.whenIdle();
+      expect(await reconciler.run(runId)).toMatchObject({
+        result: "applied",
+        revision: v6,
+        approval: { by: "Rev", reason: "reviewed" },
+      });
+      expect(existsSync(page("c.html"))).toBe(false);
+      expect(readFileSync(page("a.html"), "utf8")).toBe("a6");
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -231,14 +231,20 @@ describe("the HTTP service", () => {
   });
 
   it("suspends and resumes through the API, and is ready once started", async () => {
-    const suspended = await api("/targets/site/suspend", { method: "POST" });
+    const suspended = await api("/targets/site/suspend", {
+      method: "POST",
+      body: JSON.stringify({ reason: "maintenance" }),
+    });
     expect(suspended.status).toBe(200);
     const res = await hook(pushBody(["apps/site/site.json"]), { "x-github-delivery": "delivery-2" });
     expect(await res.json()).toMatchObject({
       triggered: [],
       skipped: [{ target: "site", reason: "suspended" }],
     });
-    expect((await api("/targets/site/resume", { method: "POST" })).status).toBe(200);
+    const resumed = await api("/targets/site/resume", { method: "POST", body: '{"reason":"done"}' });
+    expect(resumed.status).toBe(200);
+    // Who is the token: the old anonymous form, an admin named after its position.
+    expect(await resumed.json()).toMatchObject({ suspension: { by: "token-1", reason: "done" } });
     expect((await api("/targets/site/approve", { method: "POST", body: "{not json" })).status).toBe(400);
     // Unchanged revision: the startup run is skipped without the engine.
     reconciler.start();

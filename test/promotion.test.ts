@@ -80,7 +80,11 @@ describe("staging → prod promotion with the real engine", () => {
       ],
     });
     reconciler.on("run.finished", (e) => finished.push({ ...e, at: Date.now() }));
-    server = await listen(reconciler, { port: 0, tokens: [TOKEN] });
+    // A named token: promotions through the API record its name as who asked.
+    server = await listen(reconciler, {
+      port: 0,
+      tokens: [{ name: "bob", secret: TOKEN, roles: ["admin"] }],
+    });
   });
 
   afterAll(async () => {
@@ -177,13 +181,12 @@ describe("staging → prod promotion with the real engine", () => {
 
   it("promotes and rolls back over HTTP, naming bad input", async () => {
     const v2 = (await reconciler.status("staging")).lastAppliedRevision as string;
-    const missing = await api("/targets/prod/promote", { reason: "no name" });
+    const missing = await api("/targets/prod/promote", {});
     expect(missing.status).toBe(400);
     expect(((await missing.json()) as { error: string }).error).toMatch(
-      /`by` must say who asks, got undefined/,
+      /`reason` must say why, got undefined/,
     );
     const unknownRevision = await api("/targets/prod/promote", {
-      by: "bob",
       reason: "x",
       revision: "abcdef1",
     });
@@ -191,12 +194,11 @@ describe("staging → prod promotion with the real engine", () => {
     expect(((await unknownRevision.json()) as { error: string }).error).toMatch(
       /"staging" never applied it successfully/,
     );
-    const notPromoted = await api("/targets/staging/rollback", { by: "bob", reason: "x" });
+    const notPromoted = await api("/targets/staging/rollback", { reason: "x" });
     expect(notPromoted.status).toBe(409);
 
     const applied = nextRun("prod", "applied");
     const promoted = await api("/targets/prod/promote", {
-      by: "bob",
       reason: "fix verified",
       revision: v2.slice(0, 10),
     });

@@ -142,6 +142,10 @@ describe("driftless serve", () => {
     });
     const server = run(["serve", "--config", file]);
     await server.waitFor(/listening on http\S+ \(2 target\(s\)/);
+    // The old anonymous token form still works, as an admin named after its position, with a warning.
+    expect(server.stderr).toMatch(
+      /WARNING: token-1 in `tokens` of \S+discovered\.yaml has no name and acts as admin/,
+    );
     server.proc.kill("SIGTERM");
     expect((await server.exited).code).toBe(0);
   });

@@ -132,9 +132,10 @@ describe("the dashboard in a real browser", () => {
     // Scheduling on: the overview shows each target's next check (quiet checks skip without the engine).
     reconciler.start();
     audit = new SqliteStore(join(sandbox.dir, "audit.db"));
+    // A named token: what the dashboard records as who acted after logging in with it.
     server = await listen(reconciler, {
       port: 0,
-      tokens: [TOKEN],
+      tokens: [{ name: "Ada", secret: TOKEN, roles: ["admin"] }],
       webhooks: { generic: HOOK_SECRET },
       audit,
     });
@@ -352,7 +353,8 @@ describe("the dashboard in a real browser", () => {
       ["update", "a.html"],
     ]);
     html.push(await page.content());
-    await page.fill("#by", "Ada");
+    // No name to fill in: who approves is who logged in.
+    expect(await page.locator("#by").count()).toBe(0);
     await page.fill("#reason", "reviewed in the dashboard");
     await page.click("button:has-text('Confirm approve')");
     await page.waitForSelector("h1 .state-Ready", { timeout: 120_000 });
@@ -441,18 +443,17 @@ describe("the dashboard in a real browser", () => {
     }
   });
 
-  /** Fills in who and why on an action's confirmation page and confirms it. */
-  const confirm = async (action: string, by: string, reason: string) => {
-    await page.fill("#by", by);
+  /** Fills in why on an action's confirmation page and confirms it (who is the logged-in identity). */
+  const confirm = async (action: string, reason: string) => {
     await page.fill("#reason", reason);
     await page.click(`button:has-text('Confirm ${action}')`);
     await page.waitForURL(/\/ui\/targets\/[^/?]+(\?queued=.*)?$/);
   };
 
-  it("suspends and resumes a target with who and why, shown on its page", async () => {
+  it("suspends and resumes a target with why, and the logged-in identity as who, shown on its page", async () => {
     await visit("/targets/site");
     await page.click("a.button:has-text('Suspend')");
-    await confirm("suspend", "Ada", "freeze for the audit");
+    await confirm("suspend", "freeze for the audit");
     await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Suspended");
     await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: freeze for the audit$/);
     expect((await reconciler.status("site")).suspension).toMatchObject({
@@ -461,9 +462,9 @@ describe("the dashboard in a real browser", () => {
       reason: "freeze for the audit",
     });
     await page.click("a.button:has-text('Resume')");
-    await confirm("resume", "Grace", "audit done");
+    await confirm("resume", "audit done");
     await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Ready");
-    await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Grace: audit done$/);
+    await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: audit done$/);
     await expect(page.locator("dt:has-text('Resumed')").count()).resolves.toBe(1);
     expect(reconciler.isSuspended("site")).toBe(false);
   });
@@ -478,7 +479,7 @@ describe("the dashboard in a real browser", () => {
     await visit("/targets/prod");
     await page.click("a.button:has-text('Promote')");
     await expect(page.locator("main").textContent()).resolves.toMatch(/its upstream site applied/);
-    await confirm("promote", "Grace", "ship v2 to prod");
+    await confirm("promote", "ship v2 to prod");
     await expect(page.locator(".notice").textContent()).resolves.toMatch(/^Run \S+ queued\.$/);
     const promotion = page.locator("#h-promotions + table tbody tr").first();
     await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
@@ -486,25 +487,25 @@ describe("the dashboard in a real browser", () => {
       "manual",
       "site",
       latest.slice(0, 12),
-      "Grace",
+      "Ada",
       "ship v2 to prod",
     ]);
     await reconciler.whenIdle();
     expect((await reconciler.status("prod")).lastAppliedRevision).toBe(latest);
     await visit("/targets/prod");
     await page.click("a.button:has-text('Roll back')");
-    await confirm("rollback", "Grace", "v2 breaks the login");
+    await confirm("rollback", "v2 breaks the login");
     await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
       expect.any(String),
       "rollback",
       "prod",
       siteV1.slice(0, 12),
-      "Grace",
+      "Ada",
       "v2 breaks the login",
     ]);
     await reconciler.whenIdle();
     expect((await reconciler.status("prod")).lastAppliedRevision).toBe(siteV1);
-    expect((await reconciler.promotions("prod", 1))[0]).toMatchObject({ kind: "rollback", by: "Grace" });
+    expect((await reconciler.promotions("prod", 1))[0]).toMatchObject({ kind: "rollback", by: "Ada" });
   });
 
   it("keeps the session across a server restart, shows it reconnecting, and catches up without a reload", async () => {

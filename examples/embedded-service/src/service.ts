@@ -52,7 +52,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const driftless = createHandler(reconciler, {
     prefix: "/driftless",
-    tokens: [token],
+    // A named token: what approvals and suspensions record as who acted; `admin` may do everything.
+    tokens: [{ name: "service-admin", secret: token, roles: ["admin"] }],
     webhooks: webhookSecret ? { github: webhookSecret } : {},
   });
   // Requests outside /driftless fall through to the service's own routes.

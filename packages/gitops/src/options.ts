@@ -135,6 +135,11 @@ export interface ReconcileOptions {
    * naming a different commit look the ref up.
    */
   readonly pushedRevision?: string;
+  /**
+   * Who asked for the run (an identity's id, `token:ci`): a plan the run holds
+   * for approval remembers it, so a four-eyes target refuses their approval.
+   */
+  readonly requestedBy?: string;
 }
 
 /** Who approves a held plan or a stalled revision, and why; recorded in history. */
@@ -145,6 +150,8 @@ export interface ApprovalRequest {
   readonly by?: string;
   /** Why. */
   readonly reason?: string;
+  /** The person an admin approves for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /** Who suspends or resumes a target's scheduled runs, and why; recorded in its status (both or neither). */
@@ -153,6 +160,8 @@ export interface SuspendRequest {
   readonly by?: string;
   /** Why. */
   readonly reason?: string;
+  /** The person an admin acts for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /** The plan for a ref that is not applied (a branch or pull request head). */

@@ -407,6 +407,12 @@ export class Reconciler {
     return this.#options.source.commitSubject?.({ repo, ref, auth }, revision);
   }
 
+  /** The author's and committer's emails of a revision, from the local mirror; `undefined` when unknown. */
+  async commitEmails(name: string, revision: string): Promise<readonly string[] | undefined> {
+    const { repo, ref, auth } = this.#require(name).spec;
+    return this.#options.source.commitEmails?.({ repo, ref, auth }, revision);
+  }
+
   /** One run (or, with replicas, a command's run once known) by id, with the last lines its log has so far. */
   async run(id: string): Promise<RunRecord | undefined> {
     const run = await commands.findRun(this.#options.store, id);

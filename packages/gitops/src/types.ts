@@ -55,7 +55,7 @@ export interface TargetStatus {
   /** A revision a person approved past a gate or a rewritten ref. */
   readonly approvedRevision?: string;
   /** Who approved {@link approvedRevision}, and why. */
-  readonly approvedBy?: { readonly by: string; readonly reason: string };
+  readonly approvedBy?: RunOverride;
   /**
    * For a target that does not apply (detect, preview): the revision whose
    * changes Git holds that are not applied, reported apart from drift.
@@ -116,6 +116,8 @@ export interface Suspension {
   readonly at: string;
   readonly by?: string;
   readonly reason?: string;
+  /** The person an admin acted for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /** An upstream revision waiting to be promoted. */
@@ -143,6 +145,8 @@ export interface PromotionRecord {
   /** Who asked, for manual promotions and rollbacks. */
   readonly by?: string;
   readonly reason?: string;
+  /** The person an admin asked for (`by` is the admin). */
+  readonly onBehalfOf?: string;
   /** When it was decided (ISO 8601); the run that applied it follows. */
   readonly at: string;
 }
@@ -160,12 +164,16 @@ export interface PendingApproval {
   readonly planFile?: string;
   /** Digest of the stack's state the plan was made against; a different state means planning again. */
   readonly stateVersion?: string;
+  /** The identities (ids) that asked for the run that made the plan (`ReconcileOptions.requestedBy`). */
+  readonly requestedBy?: readonly string[];
 }
 
 /** Who ran a run past a change window, and why; recorded in history. */
 export interface RunOverride {
   readonly by: string;
   readonly reason: string;
+  /** The person an admin acted for (`by` is the admin); approvals through the API. */
+  readonly onBehalfOf?: string;
 }
 
 /** What started a run. */
@@ -300,20 +308,29 @@ export type TriggerCommand =
       readonly override?: RunOverride;
       /** The commit a push named (see `ReconcileOptions.pushedRevision`). */
       readonly pushed?: string;
+      /** Who asked (see `ReconcileOptions.requestedBy`). */
+      readonly requestedBy?: string;
     }
   | {
       readonly kind: "approve";
       readonly revision?: string;
       readonly by?: string;
       readonly reason?: string;
+      readonly onBehalfOf?: string;
     }
   | {
       readonly kind: "promote" | "rollback";
       readonly revision?: string;
       readonly by: string;
       readonly reason: string;
+      readonly onBehalfOf?: string;
     }
-  | { readonly kind: "suspend" | "resume"; readonly by?: string; readonly reason?: string };
+  | {
+      readonly kind: "suspend" | "resume";
+      readonly by?: string;
+      readonly reason?: string;
+      readonly onBehalfOf?: string;
+    };
 
 /** A command as stored in the trigger inbox until its owner carried it out. */
 export interface StoredTrigger {

@@ -152,12 +152,59 @@ pullRequests:
   });
 
   it("refuses secrets written inline in the config", () => {
-    expect(error(`${base}tokens: ["hunter2-token"]\n`).message).toMatch(
-      /^driftless\.yaml: tokens\[0\] must be \{ env: NAME \} or \{ file: path \}/,
-    );
+    const inline = error(`${base}tokens: ["hunter2-token"]\n`).message;
+    expect(inline).toMatch(/^driftless\.yaml: tokens\[0\] must be \{ env: NAME \} or \{ file: path \}/);
+    expect(inline).not.toContain("hunter2");
     expect(error(`${base}webhooks:\n  github: plain\n`).message).toMatch(
       /webhooks\.github must be \{ env: NAME \}/,
     );
+  });
+
+  it("reads named tokens, roles, bindings and the default role, and the old anonymous form", () => {
+    const config = parseConfig(
+      `${base}tokens:
+  - { name: ci-deployer, env: CI_TOKEN, roles: [deployer] }
+  - { file: token.txt }
+roles:
+  deployer: [{ actions: [read, reconcile, promote], targets: ["staging-*"] }]
+bindings:
+  - { role: admin, groups: [platform] }
+defaultRole: reader
+`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(config.tokens).toEqual([
+      { name: "ci-deployer", secret: { env: "CI_TOKEN" }, roles: ["deployer"] },
+      { file: "/etc/driftless/token.txt" },
+    ]);
+    expect(config.policy).toEqual({
+      roles: { deployer: [{ actions: ["read", "reconcile", "promote"], targets: ["staging-*"] }] },
+      bindings: [{ role: "admin", groups: ["platform"] }],
+      defaultRole: "reader",
+    });
+  });
+
+  it("refuses a bad policy naming the field and value", () => {
+    const issues = (yaml: string) => error(`${base}${yaml}`).message.split("\n");
+    expect(issues("tokens: [{ name: ci, env: CI, roles: [deployer] }]\n")).toEqual([
+      expect.stringMatching(
+        /^driftless\.yaml: tokens\[0\]\.roles is not a role, got "deployer"; roles are admin, reader$/,
+      ),
+    ]);
+    expect(
+      issues(
+        'roles:\n  r: [{ actions: [deploy], targets: ["prod/*"] }]\nbindings: [{ role: x, users: [a] }]\n',
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /roles\.r\[0\]\.actions has an unknown action "deploy"; actions are read, reconcile/,
+      ),
+      'driftless.yaml: roles.r[0].targets has a bad glob "prod/*": use target name characters with * and ?',
+      expect.stringMatching(/bindings\[0\]\.role is not a role, got "x"; roles are admin, reader, r$/),
+    ]);
+    expect(issues("tokens: [{ name: ci, env: A }, { name: ci, env: B }]\n")).toEqual([
+      'driftless.yaml: tokens[1].name is already used, got "ci"',
+    ]);
   });
 
   it("refuses unknown keys, duplicate target names and invalid YAML", () => {

@@ -4,6 +4,8 @@ import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { z } from "zod";
 import { SpecError, type SpecIssue } from "../errors.js";
 import { isTemplate, type TargetTemplate, templateIssues } from "../git/discovery.js";
+import type { PolicyOptions } from "../http/auth/policy.js";
+import type { TokenOption } from "../http/auth/tokens.js";
 import type { WebhookSecrets } from "../http/routes/webhooks.js";
 import { NOTIFY_EVENTS, type NotifyProvider } from "../notify/notifier.js";
 import type { ReplicaOptions } from "../replicas/replicas.js";
@@ -20,6 +22,7 @@ import {
 } from "../spec/spec.js";
 import { isPostgresUrl, type PostgresConnection } from "../store/postgres/store.js";
 import { yamlPackage } from "../util.js";
+import { accessConfig } from "./authConfig.js";
 
 /** A secret the config file points at; never the value itself, so the file can be shared and logged. */
 export type SecretRef = { readonly env: string } | { readonly file: string };
@@ -32,8 +35,10 @@ export interface DriftlessConfig {
   readonly dataDir: string;
   /** Where `driftless serve` listens. */
   readonly listen: { readonly host: string; readonly port: number };
-  /** Bearer tokens for the control and read API. */
-  readonly tokens: readonly SecretRef[];
+  /** API tokens: named ones with roles, or (the old form) bare `{ env }` / `{ file }` sources, each an `admin`. */
+  readonly tokens: readonly TokenOption[];
+  /** Who may do what (`roles`, `bindings`, `defaultRole`). */
+  readonly policy: PolicyOptions;
   /** Webhook secrets by provider. */
   readonly webhooks: WebhookSecrets;
   /** Who may sign in: `oidc` is single sign-on for the dashboard through an OpenID Connect provider. */
@@ -165,7 +170,11 @@ const duration = z
 const configSchema = z.strictObject({
   dataDir: z.string({ error: "must be a directory path" }).min(1, "must be a directory path"),
   listen: listenSchema.optional(),
-  tokens: z.array(secretRef, { error: "must be a list of { env: NAME } or { file: path }" }).optional(),
+  // Checked apart (accessConfig), with the policy they are bound in.
+  tokens: z.unknown().optional(),
+  roles: z.unknown().optional(),
+  bindings: z.unknown().optional(),
+  defaultRole: z.unknown().optional(),
   webhooks: z
     .strictObject({
       github: secretRef.optional(),
@@ -359,6 +368,8 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     else targets.push(spec);
   });
   issues.push(...unknownDependencies(rawTargets, targets, names, discover.length > 0));
+  const access = accessConfig(input as Record<string, unknown>, baseDir);
+  issues.push(...access.issues);
   const store = storeSchema.safeParse((input as { store?: unknown }).store ?? "postgres://");
   if (!store.success) {
     issues.push({
@@ -378,7 +389,8 @@ export function parseConfig(text: string, file: string, baseDir = dirname(resolv
     file: resolve(file),
     dataDir,
     listen: config.listen ?? { host: "127.0.0.1", port: 8080 },
-    tokens: (config.tokens ?? []).map((t) => anchored(t, baseDir)),
+    tokens: access.config.tokens,
+    policy: access.config.policy,
     webhooks: Object.fromEntries(
       Object.entries(webhooks).flatMap(([k, v]) => (v ? [[k, anchored(v as SecretRef, baseDir)]] : [])),
     ),

@@ -1,4 +1,5 @@
 import { type Logger, pino } from "pino";
+import { namedTokens } from "../http/auth/tokens.js";
 import { openStoreOption, storePassword } from "../options.js";
 import { Reconciler } from "../reconciler.js";
 import type { SecretSource } from "../spec/spec.js";
@@ -17,7 +18,7 @@ export function cliLogger(level: string): Logger {
  */
 export function serviceSecrets(config: DriftlessConfig): SecretSource[] {
   return [
-    ...config.tokens,
+    ...namedTokens(config.tokens).map((t) => t.secret),
     ...Object.values(config.webhooks).filter((s): s is SecretSource => s !== undefined),
     ...config.notify.map((p) =>
       p.provider === "webhook" ? p.secret : p.provider === "slack" ? p.url : p.token,

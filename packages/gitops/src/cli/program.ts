@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config.js";
 import { historyCommand, promotionsCommand, resourcesCommand, statusCommand } from "./inspect.js";
 import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";
+import { type RemoteOptions, remoteCommand, TOKEN_ENV } from "./remote.js";
 import { moveCommand, previewCommand, reconcileCommand, suspendCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
@@ -186,6 +187,20 @@ A relative --config path is read from the current directory.`,
       code = await logsCommand(loadConfig(opts.config), run, { follow: opts.follow ?? false }, io);
     });
 
+  const serverHelp = `send it to a running server's API (token in $${TOKEN_ENV}) instead of the data directory; who acts is the token's identity, --by only for an admin acting for someone`;
+  const remoteOptions = (opts: {
+    server?: string;
+    reason: string;
+    revision?: string;
+    by?: string;
+    json?: boolean;
+  }): RemoteOptions => ({
+    server: opts.server as string,
+    reason: opts.reason,
+    json: opts.json ?? false,
+    ...(opts.revision ? { revision: opts.revision } : {}),
+    ...(opts.by ? { by: opts.by } : {}),
+  });
   const requester = (): string => {
     try {
       return userInfo().username;
@@ -204,13 +219,25 @@ A relative --config path is read from the current directory.`,
       .requiredOption("--reason <text>", "why; recorded with the promotion")
       .option("--by <name>", "who asks; recorded (default: the OS user)")
       .option("--revision <sha>", "commit SHA or unique prefix")
+      .option("--server <url>", serverHelp)
       .addOption(configOption())
       .option("--json", "print the run record as JSON on stdout")
       .action(
         async (
           target: string,
-          opts: { config: string; reason: string; by?: string; revision?: string; json?: boolean },
+          opts: {
+            config: string;
+            reason: string;
+            by?: string;
+            revision?: string;
+            json?: boolean;
+            server?: string;
+          },
         ) => {
+          if (opts.server) {
+            code = await remoteCommand(target, action, remoteOptions(opts), io);
+            return;
+          }
           code = await moveCommand(
             loadConfig(opts.config),
             target,
@@ -234,13 +261,25 @@ A relative --config path is read from the current directory.`,
     .option("--revision <sha>", "the revision to approve (default: the one waiting)")
     .requiredOption("--reason <text>", "why; recorded with the approval (required, as over HTTP)")
     .option("--by <name>", "who approves; recorded (default: the OS user)")
+    .option("--server <url>", serverHelp)
     .addOption(configOption())
     .option("--json", "print the run record as JSON on stdout")
     .action(
       async (
         target: string,
-        opts: { config: string; revision?: string; reason: string; by?: string; json?: boolean },
+        opts: {
+          config: string;
+          revision?: string;
+          reason: string;
+          by?: string;
+          json?: boolean;
+          server?: string;
+        },
       ) => {
+        if (opts.server) {
+          code = await remoteCommand(target, "approve", remoteOptions(opts), io);
+          return;
+        }
         code = await moveCommand(
           loadConfig(opts.config),
           target,
@@ -266,10 +305,18 @@ A relative --config path is read from the current directory.`,
       .argument("<target>", "target name")
       .requiredOption("--reason <text>", "why; recorded in the target's status")
       .option("--by <name>", "who; recorded (default: the OS user)")
+      .option("--server <url>", serverHelp)
       .addOption(configOption())
       .option("--json", "print the target's status as JSON on stdout")
       .action(
-        async (target: string, opts: { config: string; reason: string; by?: string; json?: boolean }) => {
+        async (
+          target: string,
+          opts: { config: string; reason: string; by?: string; json?: boolean; server?: string },
+        ) => {
+          if (opts.server) {
+            code = await remoteCommand(target, action, remoteOptions(opts), io);
+            return;
+          }
           code = await suspendCommand(
             loadConfig(opts.config),
             target,

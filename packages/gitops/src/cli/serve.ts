@@ -1,3 +1,4 @@
+import { isAnonymous, namedTokens, type TokenOption } from "../http/auth/tokens.js";
 import { ReconcilerMetrics } from "../http/metrics.js";
 import { PullRequestPreviews } from "../http/pulls.js";
 import { listen } from "../http/server.js";
@@ -28,7 +29,7 @@ const CANCEL_TIMEOUT_MS = 60_000;
  */
 export function unusableSecrets(config: DriftlessConfig): string[] {
   const sources = [
-    ...config.tokens.map((source, i) => [`tokens[${i}]`, source] as const),
+    ...namedTokens(config.tokens).map((t, i) => [`tokens[${i}]`, t.secret] as const),
     ...Object.entries(config.webhooks).flatMap(([provider, source]) =>
       source ? [[`webhooks.${provider}`, source] as const] : [],
     ),
@@ -77,7 +78,14 @@ export async function serveCommand(
     io.err.write(
       `WARNING: no API token is configured (\`tokens\` in ${config.file}): every control request ` +
         `(reconcile, suspend, approve, promote) is refused with 401${config.publicReads ? "" : ", and so is every read (status, runs)"}; ` +
-        "only webhooks, probes and metrics work. Add `tokens: [{ env: DRIFTLESS_TOKEN }]` to use the API.\n",
+        "only webhooks, probes and metrics work. Add `tokens: [{ name: ops, env: DRIFTLESS_TOKEN, roles: [admin] }]` to use the API.\n",
+    );
+  }
+  const anonymous = namedTokens(config.tokens).filter((_, i) => isAnonymous(config.tokens[i] as TokenOption));
+  if (anonymous.length > 0) {
+    io.err.write(
+      `WARNING: ${anonymous.map((t) => t.name).join(", ")} in \`tokens\` of ${config.file} ${anonymous.length === 1 ? "has" : "have"} no name and act${anonymous.length === 1 ? "s" : ""} as admin on every target; ` +
+        'give each token a name and roles (`{ name: ci-deployer, env: CI_TOKEN, roles: [deployer] }`), see README "Who may do what".\n',
     );
   }
   // Listening starts before anything can spawn the engine (see onTermination).
@@ -113,6 +121,9 @@ export async function serveCommand(
       host: address.host,
       port: address.port,
       tokens: config.tokens,
+      policy: config.policy,
+      // Personal tokens of signed-in users live in the store, seen by every replica.
+      personalTokens: store.personalTokens,
       webhooks: config.webhooks,
       ...(config.auth.oidc ? { oidc: config.auth.oidc } : {}),
       publicReads: config.publicReads,

@@ -43,6 +43,15 @@ describe("GitSource", () => {
     rmSync(root, { recursive: true, force: true });
   });
 
+  it("tells a fetched commit's author and committer emails, and nothing for one it has not fetched", async () => {
+    const first = repo.commit({ "a.txt": "1" });
+    expect(await source.commitEmails(ref, first)).toBeUndefined();
+    await source.checkout(ref, first, join(root, "work"));
+    // test/support/git.ts commits as author@example.com, author and committer alike.
+    expect(await source.commitEmails(ref, first)).toEqual(["author@example.com"]);
+    expect(await source.commitEmails(ref, "f".repeat(40))).toBeUndefined();
+  });
+
   describe("resolve", () => {
     it("resolves a branch with exactly one remote call", async () => {
       const first = repo.commit({ "a.txt": "1" });

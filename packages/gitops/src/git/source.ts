@@ -66,6 +66,12 @@ export interface Source {
    * remote); `undefined` when it is not known locally.
    */
   commitSubject?(source: SourceRef, revision: string): Promise<string | undefined>;
+  /**
+   * The author's and committer's email addresses of a commit already fetched
+   * (four-eyes approvals compare them with the approver's); `undefined` when
+   * it is not known locally.
+   */
+  commitEmails?(source: SourceRef, revision: string): Promise<readonly string[] | undefined>;
 }
 
 /** The git commands that reach the remote, and so may run ssh. */
@@ -295,6 +301,21 @@ export class GitSource implements Source {
     try {
       const out = await this.#git(source, mirror).raw(["log", "-1", "--format=%s", revision, "--"]);
       return out.trim() || undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async commitEmails(source: SourceRef, revision: string): Promise<readonly string[] | undefined> {
+    const mirror = this.#mirrorDir(source.repo);
+    if (!isFullSha(revision) || !existsSync(mirror)) return undefined;
+    try {
+      const out = await this.#git(source, mirror).raw(["log", "-1", "--format=%ae%n%ce", revision, "--"]);
+      const emails = out
+        .split("\n")
+        .map((e) => e.trim().toLowerCase())
+        .filter((e) => e !== "");
+      return emails.length > 0 ? [...new Set(emails)] : undefined;
     } catch {
       return undefined;
     }

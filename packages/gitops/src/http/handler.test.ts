@@ -251,7 +251,14 @@ describe("the HTTP handler", () => {
   });
 
   it("skips suspended targets and resumes them", async () => {
-    expect((await fetch(`${base}/targets/site/suspend`, { method: "POST", headers: auth })).status).toBe(200);
+    const suspended = await fetch(`${base}/targets/site/suspend`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ reason: "maintenance" }),
+    });
+    expect(suspended.status).toBe(200);
+    // Who is the token's identity: the old anonymous form is named after its position.
+    expect(((await suspended.json()) as { suspension: { by: string } }).suspension.by).toBe("token-1");
     const res = await github(push(["apps/site/z"]));
     expect(await res.json()).toMatchObject({
       triggered: [],
@@ -270,10 +277,16 @@ describe("the HTTP handler", () => {
       expect.objectContaining({
         type: "Suspended",
         status: false,
-        message: "scheduled runs resumed by Ada: incident over",
+        message: "scheduled runs resumed by token-1 for Ada: incident over",
       }),
     );
-    expect(status.suspension).toMatchObject({ suspended: false, by: "Ada", reason: "incident over" });
+    // An admin token may name the person it acts for.
+    expect(status.suspension).toMatchObject({
+      suspended: false,
+      by: "token-1",
+      onBehalfOf: "Ada",
+      reason: "incident over",
+    });
     const half = await fetch(`${base}/targets/site/suspend`, {
       method: "POST",
       headers: auth,
@@ -340,13 +353,14 @@ describe("the HTTP handler", () => {
         error: expect.stringMatching(/approval of "site": `reason` must say why the plan is approved/),
       });
     }
+    // `by` comes from the token: without one in the body the approval is complete (nothing waits here).
     const withoutBy = await fetch(`${base}/targets/site/approve`, {
       method: "POST",
       headers: auth,
       body: '{"reason":"looks fine"}',
     });
-    expect(withoutBy.status).toBe(400);
-    expect(await withoutBy.json()).toEqual({ error: expect.stringContaining("`by`") });
+    expect(withoutBy.status).toBe(409);
+    expect(await withoutBy.json()).toEqual({ error: expect.stringContaining("no revision waiting") });
   });
 
   it("forgets the oldest delivery ids beyond the cache size", async () => {

@@ -8,9 +8,10 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { Reconciler } from "../reconciler.js";
 import { checkOidcOptions, type OidcOptions } from "../spec/oidc.js";
-import type { SecretSource } from "../spec/spec.js";
-import type { AuditStore } from "../store/store.js";
+import type { AuditStore, PersonalTokenStore } from "../store/store.js";
 import { AuditHook } from "./audit.js";
+import { Policy, type PolicyOptions } from "./auth/policy.js";
+import { isAnonymous, namedTokens, type TokenOption, tokenResolver } from "./auth/tokens.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { rememberMount } from "./mount.js";
 import type { PullRequestPreviews } from "./pulls.js";
@@ -33,11 +34,25 @@ export type { WebhookSecrets } from "./routes/webhooks.js";
 /** Options for {@link createHandler}. Secrets are read per request, so rotated values take effect at once. */
 export interface HandlerOptions {
   /**
-   * Bearer tokens accepted by the control and read API (several allow rotation).
-   * Without any, those routes answer 401.
+   * API tokens: named ones (`{ name, secret, roles }`), each an identity with
+   * roles, or (the old form) bare secrets, each an `admin` named `token-1`,
+   * `token-2`, … by position (a warning is logged). Without any (and without
+   * personal tokens), the protected routes answer 401.
    * @default []
    */
-  readonly tokens?: readonly SecretSource[];
+  readonly tokens?: readonly TokenOption[];
+  /**
+   * Who may do what: roles (actions on target globs), bindings of roles to
+   * users, groups and tokens, the default role of signed-in users.
+   * @default {} - only the built-in roles `admin` and `reader`
+   */
+  readonly policy?: PolicyOptions;
+  /**
+   * Where personal tokens are kept (signed-in users create them in the
+   * dashboard); `driftless serve` passes its store.
+   * @default - no personal tokens
+   */
+  readonly personalTokens?: PersonalTokenStore;
   /** Webhook secrets. @default {} - no webhook routes */
   readonly webhooks?: WebhookSecrets;
   /** Serve the read routes (`GET /targets…`, `GET /runs/:id`, `GET /runs/:id/log`) without a token. @default false */
@@ -115,13 +130,31 @@ const DEFAULT_MAX_BODY = 1024 * 1024;
  *
  * @example
  * ```ts
- * const handler = createHandler(reconciler, { tokens: [{ env: "DRIFTLESS_TOKEN" }], prefix: "/driftless" });
+ * const handler = createHandler(reconciler, {
+ *   tokens: [{ name: "ops", secret: { env: "DRIFTLESS_TOKEN" }, roles: ["admin"] }],
+ *   prefix: "/driftless",
+ * });
  * http.createServer((req, res) => handler(req, res, () => myRoutes(req, res))).listen(8080);
  * ```
  */
 export function createHandler(reconciler: Reconciler, options: HandlerOptions = {}): DriftlessHandler {
   const tokens = options.tokens ?? [];
   const oidc = options.oidc === undefined ? undefined : checkOidcOptions(options.oidc);
+  const named = namedTokens(tokens);
+  const anonymous = named.filter((_, i) => isAnonymous(tokens[i] as TokenOption)).map((t) => t.name);
+  if (anonymous.length > 0) {
+    options.logger?.warn(
+      `tokens without a name act as admin (${anonymous.join(", ")}): give each a name and roles ({ name, env, roles })`,
+    );
+  }
+  const policy = new Policy(
+    options.policy,
+    named.map((t) => t.name),
+  );
+  const resolve = tokenResolver(tokens, {
+    ...(options.logger ? { log: options.logger } : {}),
+    ...(options.personalTokens ? { personal: options.personalTokens } : {}),
+  });
   const webhooks = options.webhooks ?? {};
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const prefix = (options.prefix ?? "").replace(/\/+$/, "");
@@ -142,7 +175,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   };
   // Every secret the service knows, not only the targets': a program may print any it can reach.
   const secrets = [
-    ...tokens,
+    ...named.map((t) => t.secret),
     ...Object.values(webhooks),
     ...reconciler.secrets,
     ...(options.sessions?.secret ? [options.sessions.secret] : []),
@@ -150,7 +183,9 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   ];
   const streams = new StreamGate(options.streams);
   const ui = uiRoutes(api, {
-    tokens,
+    tokens: named.map((t) => t.secret),
+    resolve,
+    ...(options.personalTokens ? { personalTokens: options.personalTokens } : {}),
     publicReads: options.publicReads ?? false,
     ...(options.sessions ? { sessions: options.sessions } : {}),
     ...(oidc ? { oidc } : {}),
@@ -167,7 +202,10 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   ];
   const redactor = () => redactorFor(reconciler.targets(), secrets);
   const respond = router(routes, {
-    tokens,
+    resolve,
+    session: ui.identify,
+    policy,
+    configured: tokens.length > 0 || options.personalTokens !== undefined,
     publicReads: options.publicReads ?? false,
     redactor,
     streams,

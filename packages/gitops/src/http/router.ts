@@ -1,7 +1,7 @@
 /**
- * A small router for the HTTP API: routes as data (method, path pattern,
- * who may call it), bearer-token checks, typed errors mapped to status codes,
- * and replies written as JSON.
+ * A small router for the HTTP API: routes as data (method, path pattern, the
+ * action they need), the one place identities are resolved and the policy is
+ * checked, typed errors mapped to status codes, and replies written as JSON.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -14,15 +14,14 @@ import {
   UnknownTargetError,
 } from "../errors.js";
 import type { Reconciler } from "../reconciler.js";
-import { type Redactor, readSecret } from "../spec/secrets.js";
-import type { SecretSource } from "../spec/spec.js";
+import type { Redactor } from "../spec/secrets.js";
 import type { AuditStore } from "../store/store.js";
 import { type AuditHook, REQUEST_ID_HEADER, requestIdOf } from "./audit.js";
-import type { Identity } from "./auth/identity.js";
+import type { Action, Identity, TokenResolver } from "./auth/identity.js";
+import type { Policy } from "./auth/policy.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import type { ReconcilerMetrics } from "./metrics.js";
 import type { PullRequestPreviews } from "./pulls.js";
-import { safeEqual } from "./signatures.js";
 import { guardWrites, type StreamGate } from "./streams.js";
 import { redactJson } from "./views.js";
 
@@ -44,13 +43,35 @@ export interface RequestContext {
   readonly req: IncomingMessage;
   readonly params: readonly string[];
   readonly query: URLSearchParams;
+  /** Who asks; `undefined` on public routes and for anonymous reads (`publicReads`). */
+  readonly identity?: Identity;
+  /** Whether the caller may take an action on a target (or on some target): lists show only what it may read, pages offer only what it may do. */
+  readonly may: (action: Action, target?: string) => boolean;
 }
 
-/** One route: `auth` says who may call it (`read` routes may be public). */
+/** Why the router refused a request: 401 without an identity, 403 without the permission. */
+export interface Refusal {
+  readonly status: 401 | 403;
+  readonly message: string;
+}
+
+/**
+ * One route: `auth` is the action the caller needs (`none`: anyone, for
+ * probes, signed webhooks and the dashboard's login), on `target` when the
+ * route acts on one. `read` routes are open to anyone with `publicReads`.
+ */
 export interface Route {
   readonly method: "GET" | "POST";
   readonly pattern: RegExp;
-  readonly auth: "none" | "read" | "control";
+  readonly auth: "none" | Action;
+  /** The target the action is on. @default - none: the action on any target (lists filter what they show) */
+  readonly target?: (
+    ctx: Omit<RequestContext, "identity" | "may">,
+  ) => string | undefined | Promise<string | undefined>;
+  /** Whether a dashboard session identifies the caller (the dashboard's routes); the JSON API takes bearer tokens only, so a cookie cannot be ridden. @default false */
+  readonly session?: boolean;
+  /** How this route refuses (the dashboard answers with pages). @default - JSON `{ error }` */
+  readonly refuse?: (ctx: Omit<RequestContext, "may">, refusal: Refusal) => Reply | Promise<Reply>;
   /** The longest path parameter (decoded) the route takes. @default MAX_ECHOED */
   readonly maxParam?: number;
   /**
@@ -62,6 +83,10 @@ export interface Route {
   readonly audit?: string | ((params: readonly string[]) => string);
   readonly handle: (ctx: RequestContext) => Reply | Promise<Reply>;
 }
+
+/** The target of `/targets/:name…` and `/ui/targets/:name…` routes: the first path parameter. */
+export const namedTarget = ({ params }: { readonly params: readonly string[] }): string | undefined =>
+  params[0];
 
 /** What route modules share. */
 export interface Api {
@@ -139,61 +164,40 @@ export function bearerToken(req: IncomingMessage): string | undefined {
   return /^Bearer\s+(.+)$/i.exec(header(req, "authorization") ?? "")?.[1]?.trim() || undefined;
 }
 
-/** Whether `given` is one of the tokens; every one is compared, so the time taken does not say which matched. */
-export function tokenMatches(
-  tokens: readonly SecretSource[],
-  given: string | undefined,
-  log?: Logger,
-): boolean {
-  return tokenIndex(tokens, given, log) >= 0;
-}
-
-/** The position of `given` among the tokens (-1 when none), comparing every one as {@link tokenMatches} does. */
-export function tokenIndex(tokens: readonly SecretSource[], given: string | undefined, log?: Logger): number {
-  if (!given) return -1;
-  let found = -1;
-  tokens.forEach((source, i) => {
-    try {
-      if (safeEqual(readSecret(source, "token"), given) && found < 0) found = i;
-    } catch (error) {
-      log?.error((error as Error).message);
-    }
-  });
-  return found;
-}
-
-/** Who a bearer token stands for in the audit log until tokens carry identities: the token's position. */
-export function tokenActor(
-  tokens: readonly SecretSource[],
-  given: string | undefined,
-  log?: Logger,
-): Pick<Identity, "id" | "name"> | undefined {
-  const i = tokenIndex(tokens, given, log);
-  return i < 0 ? undefined : { id: `token:${i + 1}`, name: `token-${i + 1}` };
+/** How the router knows who asks and what they may do. */
+export interface RouterAuth {
+  /** Resolves bearer tokens (named and personal). */
+  readonly resolve: TokenResolver;
+  /** The identity of a dashboard session, on routes with `session`. */
+  readonly session?: (req: IncomingMessage) => Promise<Identity | undefined>;
+  readonly policy: Policy;
+  /** Whether any way to authenticate is configured; without, protected routes say so. */
+  readonly configured: boolean;
+  readonly publicReads: boolean;
+  readonly log?: Logger;
+  /** A masker of the secrets known now, for what authenticated routes answer (they may echo a target's config or a program's output). */
+  readonly redactor: () => Redactor;
+  /** Counts and ends event streams. */
+  readonly streams: StreamGate;
+  /** Records attempts in the audit log. @default - nothing recorded */
+  readonly audit?: AuditHook;
 }
 
 /**
- * Routes a request: 405 for a known path with another method, 401 without a
- * valid token. Every reply of a route that is not `none` is masked here, the
- * one place they pass: JSON bodies, text, and each chunk of a stream. Streams
- * are bounded by `streams` (503 beyond its limits). Each routed request gets
- * an id (the proxy's `x-request-id`, else a new one), echoed in the reply, and
- * the attempts the audit log keeps are appended to it here (see `audit.ts`).
+ * Routes a request: 405 for a known path with another method; then the one
+ * check of who asks — 401 without an identity, 403 naming the permission the
+ * identity lacks for the route's action on its target. Every reply of a route
+ * that is not `none` is masked here, the one place they pass: JSON bodies,
+ * text, and each chunk of a stream. Streams are bounded by `streams` (503
+ * beyond its limits). Each routed request gets an id (the proxy's
+ * `x-request-id`, else a new one), echoed in the reply, and the attempts the
+ * audit log keeps are appended to it here (see `audit.ts`).
  */
 export function router(
   routes: readonly Route[],
-  auth: {
-    readonly tokens: readonly SecretSource[];
-    readonly publicReads: boolean;
-    readonly log?: Logger;
-    /** A masker of the secrets known now, for what authenticated routes answer (they may echo a target's config or a program's output). */
-    readonly redactor: () => Redactor;
-    /** Counts and ends event streams. */
-    readonly streams: StreamGate;
-    /** Records attempts in the audit log. @default - nothing recorded */
-    readonly audit?: AuditHook;
-  },
+  auth: RouterAuth,
 ): (req: IncomingMessage, path: string, query: URLSearchParams) => Promise<Reply | undefined> {
+  const { policy } = auth;
   return async (req, path, query) => {
     const matching = routes.filter((r) => r.pattern.test(path));
     if (matching.length === 0) return undefined;
@@ -214,7 +218,16 @@ export function router(
       return fail(404, `not found: a name or id in the path is longer than ${longest} characters`);
     }
     const requestId = requestIdOf(req);
-    const identity = route.auth === "none" ? undefined : tokenActor(auth.tokens, bearerToken(req), auth.log);
+    const bare = { req, params, query };
+    const given = bearerToken(req);
+    const identity = given
+      ? await auth.resolve(given)
+      : route.session && auth.session
+        ? await auth.session(req)
+        : undefined;
+    // With publicReads everyone reads everything, signed in or not.
+    const may = (action: Action, target?: string) =>
+      (auth.publicReads && action === "read") || policy.allows(identity, action, target);
     const audited = (reply: Reply): Reply => {
       auth.audit?.record({
         req,
@@ -228,23 +241,42 @@ export function router(
       });
       return { ...reply, headers: { ...reply.headers, [REQUEST_ID_HEADER]: requestId } };
     };
-    if (route.auth === "control" || (route.auth === "read" && !auth.publicReads)) {
-      if (auth.tokens.length === 0) return audited(fail(401, "no API token is configured"));
-      if (!identity) {
+    if (route.auth !== "none") {
+      const target = await route.target?.(bare);
+      let refusal: Refusal | undefined;
+      if (route.auth === "read" && auth.publicReads) refusal = undefined;
+      else if (!identity) {
+        refusal = !auth.configured
+          ? { status: 401, message: "no API token is configured" }
+          : {
+              status: 401,
+              message: given ? "that bearer token is not valid" : "a valid bearer token is required",
+            };
+      } else {
+        const why = policy.refusal(identity, route.auth, target);
+        if (why) refusal = { status: 403, message: why };
+      }
+      if (refusal) {
+        auth.log?.info(
+          { identity: identity?.id, action: route.auth, target, status: refusal.status },
+          "refused",
+        );
+        if (route.refuse)
+          return audited(await route.refuse({ ...bare, ...(identity ? { identity } : {}) }, refusal));
         return audited(
           json(
-            401,
-            { error: "a valid bearer token is required" },
-            { "www-authenticate": 'Bearer realm="driftless"' },
+            refusal.status,
+            { error: refusal.message },
+            refusal.status === 401 ? { "www-authenticate": 'Bearer realm="driftless"' } : undefined,
           ),
         );
       }
     }
     let reply: Reply;
     try {
-      reply = await route.handle({ req, params, query });
+      reply = await route.handle({ ...bare, ...(identity ? { identity } : {}), may });
     } catch (error) {
-      const refused = route.auth === "control" ? errorReply(error) : undefined;
+      const refused = route.auth !== "none" && route.auth !== "read" ? errorReply(error) : undefined;
       if (!refused) {
         audited(fail(500, "internal error"));
         throw error;

@@ -20,9 +20,14 @@ import { checkWho } from "./promotion.js";
  */
 export function checkApprovalRequest(
   name: string,
-  request: { readonly revision?: unknown; readonly by?: unknown; readonly reason?: unknown },
+  request: {
+    readonly revision?: unknown;
+    readonly by?: unknown;
+    readonly reason?: unknown;
+    readonly onBehalfOf?: unknown;
+  },
 ): ApprovalRequest {
-  const { revision, by, reason } = request;
+  const { revision, by, reason, onBehalfOf } = request;
   if (typeof reason !== "string" || reason.trim() === "") {
     throw new SpecError(`approval of "${name}"`, [
       { path: "reason", message: `must say why the plan is approved, got ${JSON.stringify(reason ?? null)}` },
@@ -31,6 +36,7 @@ export function checkApprovalRequest(
   return {
     ...(revision !== undefined ? { revision: revision as string } : {}),
     ...(by !== undefined ? { by: by as string } : {}),
+    ...(typeof onBehalfOf === "string" ? { onBehalfOf } : {}),
     reason,
   };
 }
@@ -49,7 +55,7 @@ export async function recordApproval(
   request: ApprovalRequest,
   checkOnly = false,
 ): Promise<string> {
-  const { revision, by, reason } = request;
+  const { revision, by, reason, onBehalfOf } = request;
   if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
     throw new SpecError(`approval of "${name}"`, [
       {
@@ -60,7 +66,7 @@ export async function recordApproval(
   }
   const who =
     by !== undefined || reason !== undefined
-      ? checkWho(`approval of "${name}"`, "by", { by, reason })
+      ? checkWho(`approval of "${name}"`, "by", { by, reason, onBehalfOf })
       : undefined;
   const status = rt.recorder.status(name);
   const held = [status.awaitingApproval?.revision, status.stalledRevision].filter((r) => r !== undefined);
@@ -88,10 +94,13 @@ export async function recordSuspension(
   rt: Runtime,
   name: string,
   suspended: boolean,
-  { by, reason }: SuspendRequest,
+  { by, reason, onBehalfOf }: SuspendRequest,
 ): Promise<TargetStatus> {
   const subject = `${suspended ? "suspension" : "resumption"} of "${name}"`;
-  const who = by !== undefined || reason !== undefined ? checkWho(subject, "by", { by, reason }) : undefined;
+  const who =
+    by !== undefined || reason !== undefined
+      ? checkWho(subject, "by", { by, reason, onBehalfOf })
+      : undefined;
   const status = await rt.recorder.updateStatus(name, (before) =>
     suspendedStatus(before, suspended, rt.recorder.now(), who),
   );

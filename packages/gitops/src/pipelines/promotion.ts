@@ -13,6 +13,8 @@ export interface PromotionRequest {
   readonly revision?: string;
   readonly by: string;
   readonly reason: string;
+  /** The person an admin asks for (`by` is the admin). */
+  readonly onBehalfOf?: string;
 }
 
 /**
@@ -22,8 +24,8 @@ export interface PromotionRequest {
 export function checkWho(
   subject: string,
   field: string,
-  who: { readonly by?: unknown; readonly reason?: unknown },
-): { by: string; reason: string } {
+  who: { readonly by?: unknown; readonly reason?: unknown; readonly onBehalfOf?: unknown },
+): { by: string; reason: string; onBehalfOf?: string } {
   if (
     typeof who?.by !== "string" ||
     who.by.trim() === "" ||
@@ -34,11 +36,21 @@ export function checkWho(
       { path: field, message: `must say who (\`by\`) and why (\`reason\`), got ${JSON.stringify(who)}` },
     ]);
   }
-  return { by: who.by, reason: who.reason };
+  return { by: who.by, reason: who.reason, ...onBehalf(who) };
 }
 
 /** Checks a manual promotion or rollback request: who, why and a well-formed revision. */
-export function checkRequester(subject: string, options: PromotionRequest): { by: string; reason: string } {
+/** `onBehalfOf` when it names someone. */
+function onBehalf(who: { readonly onBehalfOf?: unknown }): { onBehalfOf?: string } {
+  return typeof who.onBehalfOf === "string" && who.onBehalfOf.trim() !== ""
+    ? { onBehalfOf: who.onBehalfOf }
+    : {};
+}
+
+export function checkRequester(
+  subject: string,
+  options: PromotionRequest,
+): { by: string; reason: string; onBehalfOf?: string } {
   const issues = [
     ...(typeof options?.by === "string" && options.by.trim() !== ""
       ? []
@@ -56,7 +68,7 @@ export function checkRequester(subject: string, options: PromotionRequest): { by
         ]),
   ];
   if (issues.length > 0) throw new SpecError(subject, issues);
-  return { by: options.by, reason: options.reason };
+  return { by: options.by, reason: options.reason, ...onBehalf(options) };
 }
 
 /** What orders a target after another: its dependencies and the target it promotes from. */

@@ -57,7 +57,7 @@ export async function recordPromotion(
   source: string,
   revision: string,
   kind: PromotionKind,
-  who?: { by: string; reason: string },
+  who?: { by: string; reason: string; onBehalfOf?: string },
 ): Promise<void> {
   const status = rt.recorder.status(name);
   const promotion: PromotionRecord = {

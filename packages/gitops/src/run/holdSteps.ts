@@ -83,6 +83,7 @@ export const holdForApproval: Step = async (ctx) => {
       plannedAt: ctx.rt.recorder.now().toISOString(),
       ...(planFile && existsSync(planFile) ? { planFile } : {}),
       ...(stateVersion ? { stateVersion } : {}),
+      ...(ctx.run.requestedBy.length > 0 ? { requestedBy: [...ctx.run.requestedBy] } : {}),
     };
     ctx.steps = plan.steps;
     ctx.progress(

@@ -34,6 +34,7 @@ export async function previewRef(
     trigger: "manual",
     force: true,
     signals: [],
+    requestedBy: [],
     done: new Promise<RunRecord>(() => undefined),
     settle: () => undefined,
   };

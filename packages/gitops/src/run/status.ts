@@ -60,7 +60,7 @@ export function suspendedStatus(
   before: TargetStatus,
   suspended: boolean,
   now: Date,
-  who: { readonly by: string; readonly reason: string } | undefined = undefined,
+  who: { readonly by: string; readonly reason: string; readonly onBehalfOf?: string } | undefined = undefined,
 ): TargetStatus {
   const what = suspended ? "scheduled runs are suspended" : "scheduled runs resumed";
   return {
@@ -70,7 +70,7 @@ export function suspendedStatus(
       "Suspended",
       suspended,
       suspended ? "Suspended" : "Resumed",
-      who ? `${what} by ${who.by}: ${who.reason}` : what,
+      who ? `${what} by ${who.by}${who.onBehalfOf ? ` for ${who.onBehalfOf}` : ""}: ${who.reason}` : what,
       now,
     ),
     suspension: { suspended, at: now.toISOString(), ...(who ?? {}) },

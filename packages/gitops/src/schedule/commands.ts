@@ -45,23 +45,25 @@ export async function carryOut(
   const manual: RunRequest = { trigger: "manual", force: true };
   switch (command.kind) {
     case "reconcile": {
-      const { trigger, force, override, pushed } = command;
+      const { trigger, force, override, pushed, requestedBy } = command;
       return {
         run: rt.enqueue(state, {
           trigger,
           force,
           ...(override ? { override } : {}),
+          ...(requestedBy ? { requestedBy } : {}),
           ...(pushed ? { pushed } : {}),
           ...(signal ? { signal } : {}),
         }),
       };
     }
     case "approve": {
-      const { revision, by, reason } = command;
+      const { revision, by, reason, onBehalfOf } = command;
       await recordApproval(rt, name, {
         ...(revision !== undefined ? { revision } : {}),
         ...(by !== undefined ? { by } : {}),
         ...(reason !== undefined ? { reason } : {}),
+        ...(onBehalfOf !== undefined ? { onBehalfOf } : {}),
       });
       return { run: rt.enqueue(state, manual) };
     }
@@ -145,7 +147,14 @@ export async function command(
   );
   if (command.kind === "suspend" || command.kind === "resume") {
     const before = rt.recorder.status(name);
-    const who = command.by !== undefined ? { by: command.by, reason: command.reason ?? "" } : undefined;
+    const who =
+      command.by !== undefined
+        ? {
+            by: command.by,
+            reason: command.reason ?? "",
+            ...(command.onBehalfOf ? { onBehalfOf: command.onBehalfOf } : {}),
+          }
+        : undefined;
     return { status: suspendedStatus(before, command.kind === "suspend", rt.recorder.now(), who) };
   }
   return { run: { id: trigger.id, target: name, done: waitForTrigger(rt, trigger) } };
@@ -232,28 +241,33 @@ export function reconcileCommand(name: string, options: ReconcileOptions): Trigg
     force: options.force ?? trigger === "manual",
     ...(override ? { override: { by: override.by, reason: override.reason } } : {}),
     ...(options.pushedRevision ? { pushed: options.pushedRevision } : {}),
+    ...(options.requestedBy ? { requestedBy: options.requestedBy } : {}),
   };
 }
 
 /** The command of an approval (a revision as a string, for compatibility). */
 export function approveCommand(request: ApprovalRequest | string): TriggerCommand {
-  const { revision, by, reason } = typeof request === "string" ? { revision: request } : request;
+  const { revision, by, reason, onBehalfOf } =
+    typeof request === "string" ? ({ revision: request } as ApprovalRequest) : request;
   return {
     kind: "approve",
     ...(revision !== undefined ? { revision } : {}),
     ...(by !== undefined ? { by } : {}),
     ...(reason !== undefined ? { reason } : {}),
+    ...(onBehalfOf !== undefined ? { onBehalfOf } : {}),
   };
 }
 
 /** Who suspends or resumes, and why, as given. */
-function whoOf(command: { readonly by?: string; readonly reason?: string }): {
+function whoOf(command: { readonly by?: string; readonly reason?: string; readonly onBehalfOf?: string }): {
   by?: string;
   reason?: string;
+  onBehalfOf?: string;
 } {
   return {
     ...(command.by !== undefined ? { by: command.by } : {}),
     ...(command.reason !== undefined ? { reason: command.reason } : {}),
+    ...(command.onBehalfOf !== undefined ? { onBehalfOf: command.onBehalfOf } : {}),
   };
 }
 

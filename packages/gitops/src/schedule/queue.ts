@@ -19,6 +19,8 @@ export interface RunRequest {
   readonly override?: RunOverride;
   /** The commit a push named (see `ReconcileOptions.pushedRevision`). */
   readonly pushed?: string;
+  /** Who asked (see `ReconcileOptions.requestedBy`). */
+  readonly requestedBy?: string;
 }
 
 /** A run waiting in the queue or in progress. */
@@ -32,6 +34,8 @@ export interface PendingRun {
   override?: RunOverride;
   /** The commit a push named; dropped when coalesced requests disagree (the ref is looked up). */
   pushed?: string;
+  /** Everyone who asked for this run, coalesced requests too (four eyes refuses each). */
+  readonly requestedBy: string[];
   readonly signals: AbortSignal[];
   readonly done: Promise<RunRecord>;
   readonly settle: (run: RunRecord) => void;
@@ -120,6 +124,9 @@ export class RunQueue<R = void> {
       if (request.override) queued.override ??= request.override;
       if (request.kind === "destroy") queued.kind = "destroy";
       if (queued.pushed !== request.pushed) delete queued.pushed;
+      if (request.requestedBy && !queued.requestedBy.includes(request.requestedBy)) {
+        queued.requestedBy.push(request.requestedBy);
+      }
       return { id: queued.id, target, done: queued.done };
     }
     let settle!: (run: RunRecord) => void;
@@ -133,6 +140,7 @@ export class RunQueue<R = void> {
       trigger: request.trigger,
       force: request.force,
       signals: request.signal ? [request.signal] : [],
+      requestedBy: request.requestedBy ? [request.requestedBy] : [],
       ...(request.override ? { override: request.override } : {}),
       ...(request.pushed ? { pushed: request.pushed } : {}),
       done,

@@ -200,6 +200,14 @@ export interface TargetSpec {
    */
   readonly requireApproval?: boolean | "destructive";
   /**
+   * Who may approve: with `distinctFromAuthor`, not the author (or committer)
+   * of the held revision, matched by email, nor the identity that requested
+   * the run (four eyes; enforced where identities are known, the HTTP API
+   * and dashboard).
+   * @default { distinctFromAuthor: false }
+   */
+  readonly approval?: { readonly distinctFromAuthor?: boolean };
+  /**
    * Paths outside {@link path}, relative to the repository root, whose changes
    * also concern this target when a push webhook lists changed files (shared
    * code such as `lib/`). @default []
@@ -244,6 +252,7 @@ export interface ResolvedTarget {
   readonly dependsOn: readonly string[];
   readonly windows: ResolvedWindows | undefined;
   readonly requireApproval: "never" | "always" | "destructive";
+  readonly approval: { readonly distinctFromAuthor: boolean };
   readonly watchPaths: readonly string[];
   readonly promote: ResolvedPromotion | undefined;
 }
@@ -397,6 +406,9 @@ const targetSchema = z.strictObject({
   requireApproval: z
     .union([z.boolean(), z.literal("destructive")], { error: 'must be true, false or "destructive"' })
     .optional(),
+  approval: z
+    .strictObject({ distinctFromAuthor: z.boolean({ error: "must be true or false" }).optional() })
+    .optional(),
   watchPaths: z
     .array(
       z
@@ -497,6 +509,7 @@ export function resolveTarget(
       : undefined,
     requireApproval:
       spec.requireApproval === "destructive" ? "destructive" : spec.requireApproval ? "always" : "never",
+    approval: { distinctFromAuthor: spec.approval?.distinctFromAuthor ?? false },
     watchPaths: spec.watchPaths ?? [],
     promote: spec.promote
       ? {

@@ -1,7 +1,8 @@
 // ONE contract every store passes, through the `Store` interfaces only: status, inventories, resource
-// history (`resourceHistory.contract.ts`), runs, logs, promotions, leases and the audit log
-// (`audit/contract.test-support.ts`). Each store calls `storeContract` below with a factory opening
-// one shared, empty database (SQLite on a temp file, a real PostgreSQL).
+// history (`resourceHistory.contract.ts`), runs, logs, promotions, leases, sessions, the audit log
+// (`audit/contract.test-support.ts`) and personal tokens (`personalTokens.test-support.ts`). Each store
+// calls `storeContract` below with a factory opening one shared, empty database (SQLite on a temp file,
+// a real PostgreSQL).
 import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ import { newOwnerId } from "../engine/process.js";
 import { FencedError } from "../errors.js";
 import type { RunRecord, TargetInventory, TargetStatus } from "../types.js";
 import { auditContract } from "./audit/contract.test-support.js";
+import { personalTokenContract } from "./personalTokens.test-support.js";
 import { resourceHistoryContract } from "./resourceHistory.contract.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
@@ -494,6 +496,7 @@ function storeContract(name: string, factory: StoreFactory): void {
       expect(await store.isSessionRevoked("new")).toBe(true);
     });
     auditContract(open);
+    personalTokenContract(open);
   });
 }
 

@@ -62,6 +62,7 @@ describe("SqliteStore", () => {
       "audit",
       "inventories",
       "members",
+      "personal_tokens",
       "promotions",
       "resource_history",
       "run_logs",
@@ -97,7 +98,7 @@ describe("SqliteStore", () => {
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
        DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
-       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history; DROP TABLE audit;`,
+       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history; DROP TABLE audit; DROP TABLE personal_tokens;`,
     );
     db.pragma("user_version = 1");
     db.close();

@@ -267,6 +267,45 @@ export interface AuditFilter {
   readonly since?: string;
 }
 
+/** Who owns a personal token: the signed-in user's identity when it was created (its roles come from the policy). */
+export interface PersonalTokenOwner {
+  /** The owner's stable identity id (`oidc:<issuer>#<subject>`). */
+  readonly id: string;
+  readonly name: string;
+  readonly email?: string;
+  readonly subject?: string;
+  readonly groups: readonly string[];
+  readonly roles: readonly string[];
+}
+
+/** A personal API token as stored: never the token, only its sha256 digest. */
+export interface PersonalTokenRecord {
+  /** Public id, part of the token (`dlpt_<id>_<secret>`), so it is found without scanning. */
+  readonly id: string;
+  /** What the owner called it ("laptop", "ci-experiment"). */
+  readonly label: string;
+  readonly owner: PersonalTokenOwner;
+  /** sha256 of the whole token, hex. */
+  readonly digest: string;
+  /** ISO 8601. */
+  readonly createdAt: string;
+  /** ISO 8601; the token is refused from then on. */
+  readonly expiresAt: string;
+  /** ISO 8601, once revoked. */
+  readonly revokedAt?: string;
+}
+
+/** Personal API tokens of signed-in users, hashed at rest; every replica sharing the store sees the same. */
+export interface PersonalTokenStore {
+  addPersonalToken(record: PersonalTokenRecord): Promise<void>;
+  /** A token by id, revoked or expired ones too (the caller decides). */
+  personalToken(id: string): Promise<PersonalTokenRecord | undefined>;
+  /** An owner's tokens, newest first, revoked ones too. */
+  listPersonalTokens(ownerId: string): Promise<PersonalTokenRecord[]>;
+  /** Revokes an owner's token; `false` when the owner has no such token (or it was revoked already). */
+  revokePersonalToken(id: string, ownerId: string, at: string): Promise<boolean>;
+}
+
 /**
  * The audit log: append-only entries linked by a hash chain (see
  * `audit/entry.ts`). Appends are serialized across every process sharing the
@@ -308,6 +347,8 @@ export interface Store
     SessionRevocations,
     AuditStore {
   readonly isOpen: boolean;
+  /** Personal API tokens (a separate concern, kept beside the rest). */
+  readonly personalTokens: PersonalTokenStore;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
   ping?(): Promise<boolean>;
   close(): Promise<void>;

@@ -41,6 +41,11 @@ export interface Identity {
   readonly name: string;
   /** The user's email address (compared with a commit's author for four-eyes approvals). */
   readonly email?: string;
+  /**
+   * The identity provider's subject of a user, and of the user who owns a
+   * personal token (policy bindings name users by email or subject).
+   */
+  readonly subject?: string;
   /** Groups from the identity provider's groups claim; empty for tokens. */
   readonly groups: readonly string[];
   /** Roles bound directly to this identity (a token's `roles`). */

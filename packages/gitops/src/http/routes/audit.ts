@@ -41,7 +41,7 @@ export function auditRoutes(api: Api): Route[] {
     {
       method: "GET",
       pattern: /^\/audit$/,
-      auth: "control",
+      auth: "admin",
       handle: async ({ query }) => {
         if (!api.audit) return fail(404, "no audit log: the handler was created without a store for it");
         const read = auditQuery(query);

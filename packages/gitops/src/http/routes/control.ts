@@ -1,6 +1,8 @@
 /**
  * Control routes: reconcile, approve, promote, rollback, suspend and resume
- * (each with who and why). Errors map to status codes by type (see `errorReply`).
+ * (each with why; who is the caller's identity). Each declares its action on
+ * the target, which the router checks. Errors map to status codes by type
+ * (see `errorReply`).
  */
 import type { IncomingMessage } from "node:http";
 import { StalledError } from "../../errors.js";
@@ -8,17 +10,28 @@ import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { PromotionRequest } from "../../pipelines/promotion.js";
 import { previewMarkdown, previewReport } from "../../run/report.js";
 import { isShaPrefix } from "../../util.js";
+import { fourEyesRefusal } from "../auth/fourEyes.js";
+import type { Action } from "../auth/identity.js";
+import { type RecordedBy, recordedBy } from "../auth/who.js";
 import { mountOf } from "../mount.js";
 import {
   type Api,
   fail,
   json,
+  namedTarget,
   type Reply,
   type RequestContext,
   type Route,
   readJsonObject,
   unknownTarget,
 } from "../router.js";
+
+/** `by` for a request: from its identity; a body's `by` is refused unless an admin sends it (then "on behalf of"). */
+export function byOf(ctx: RequestContext, body: Readonly<Record<string, unknown>>): RecordedBy | Reply {
+  if (!ctx.identity) return fail(401, "a valid bearer token is required");
+  const who = recordedBy(ctx.identity, body.by, ctx.may("admin"));
+  return typeof who === "string" ? fail(400, who) : who;
+}
 
 export function controlRoutes(api: Api): Route[] {
   const { reconciler, prefix } = api;
@@ -31,37 +44,60 @@ export function controlRoutes(api: Api): Route[] {
     json(202, { target: name, runId, ...extra }, { location: `${mountOf(req, prefix)}/runs/${runId}` });
 
   /**
-   * `POST /targets/:name/promote|rollback` with `{ "by", "reason", "revision"? }`.
+   * `POST /targets/:name/promote|rollback` with `{ "reason", "revision"? }`.
    * The reply has the `promotion` recorded when this process carried the
    * command out; a replica that hands it to the target's owner answers
    * without one (the owner records it), never with an earlier promotion.
    */
   const move =
     (action: "promote" | "rollback") =>
-    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
-      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
+    async (ctx: RequestContext): Promise<Reply> => {
+      const {
+        req,
+        params: [name = ""],
+      } = ctx;
+      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "reason"`));
       if ("status" in read) return read;
+      const who = byOf(ctx, read.body);
+      if ("status" in who) return who;
       const before = (await reconciler.promotions(name, 1))[0]?.id;
-      const run = await reconciler[action](name, read.body as unknown as PromotionRequest);
+      const run = await reconciler[action](name, { ...read.body, ...who } as unknown as PromotionRequest);
       const latest = (await reconciler.promotions(name, 1))[0];
       const recorded =
         latest && latest.id !== before && latest.kind === (action === "promote" ? "manual" : "rollback");
-      return accepted(req, name, run.id, recorded ? { promotion: latest } : {});
+      return accepted(req, name, run.id, {
+        by: who.by,
+        ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}),
+        ...(recorded ? { promotion: latest } : {}),
+      });
     };
 
   /**
-   * `POST /targets/:name/approve` with `{ "revision"?, "by", "reason" }` (the
-   * rule the CLI and dashboard follow, `checkApprovalRequest`); 409 when nothing waits.
+   * `POST /targets/:name/approve` with `{ "revision"?, "reason" }` (the rule
+   * the CLI and dashboard follow, `checkApprovalRequest`); 409 when nothing
+   * waits, 403 when the target wants four eyes and the caller wrote the revision.
    */
-  const approve = async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
+  const approve = async (ctx: RequestContext): Promise<Reply> => {
+    const {
+      req,
+      params: [name = ""],
+    } = ctx;
     const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ""));
     if ("status" in read) return read;
-    const { revision, by, reason } = read.body;
+    const { revision, reason } = read.body;
     if (revision !== undefined && (typeof revision !== "string" || !isShaPrefix(revision))) {
       return fail(400, `revision must be a commit SHA, got ${JSON.stringify(revision)}`);
     }
-    const run = await reconciler.approve(name, checkApprovalRequest(name, { revision, by, reason }));
-    return accepted(req, name, run.id);
+    const who = byOf(ctx, read.body);
+    if ("status" in who) return who;
+    const request = checkApprovalRequest(name, { revision, reason, ...who });
+    const refused = ctx.identity && (await fourEyesRefusal(reconciler, name, ctx.identity, request.revision));
+    if (refused) return fail(403, refused);
+    const run = await reconciler.approve(name, request);
+    return accepted(req, name, run.id, {
+      by: who.by,
+      ...(who.onBehalfOf ? { onBehalfOf: who.onBehalfOf } : {}),
+    });
   };
 
   /**
@@ -85,78 +121,52 @@ export function controlRoutes(api: Api): Route[] {
     }
   };
 
-  /** `POST /targets/:name/suspend|resume` with an optional `{ "by", "reason" }` (both or neither). */
+  /** `POST /targets/:name/suspend|resume` with `{ "reason" }`; who is the caller. */
   const suspension =
     (action: "suspend" | "resume") =>
-    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> => {
-      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "by" and "reason"`));
+    async (ctx: RequestContext): Promise<Reply> => {
+      const {
+        req,
+        params: [name = ""],
+      } = ctx;
+      const read = unknownTarget(api, name) ?? (await readJsonObject(api, req, ` with "reason"`));
       if ("status" in read) return read;
-      const { by, reason } = read.body;
-      return json(
-        200,
-        await reconciler[action](name, {
-          ...(by !== undefined ? { by: by as string } : {}),
-          ...(reason !== undefined ? { reason: reason as string } : {}),
-        }),
-      );
+      const who = byOf(ctx, read.body);
+      if ("status" in who) return who;
+      const { reason } = read.body;
+      return json(200, await reconciler[action](name, { ...who, reason: reason as string }));
     };
 
   const command =
-    (act: (name: string, req: IncomingMessage) => Promise<Reply>) =>
-    async ({ req, params: [name = ""] }: RequestContext): Promise<Reply> =>
-      unknownTarget(api, name) ?? act(name, req);
+    (act: (name: string, req: IncomingMessage, identity: RequestContext["identity"]) => Promise<Reply>) =>
+    async ({ req, params: [name = ""], identity }: RequestContext): Promise<Reply> =>
+      unknownTarget(api, name) ?? act(name, req, identity);
 
+  const on = (action: Action, handle: Route["handle"]): Route => ({
+    method: "POST",
+    pattern: new RegExp(`^/targets/([^/]+)/${action}$`),
+    auth: action,
+    target: namedTarget,
+    audit: action,
+    handle,
+  });
   return [
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/reconcile$/,
-      auth: "control",
-      audit: "reconcile",
-      handle: command(async (name, req) =>
-        accepted(req, name, (await reconciler.request(name, { trigger: "manual" })).id),
-      ),
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/approve$/,
-      auth: "control",
-      audit: "approve",
-      handle: approve,
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/preview$/,
-      auth: "control",
-      audit: "preview",
-      handle: preview,
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/promote$/,
-      auth: "control",
-      audit: "promote",
-      handle: move("promote"),
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/rollback$/,
-      auth: "control",
-      audit: "rollback",
-      handle: move("rollback"),
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/suspend$/,
-      auth: "control",
-      audit: "suspend",
-      handle: suspension("suspend"),
-    },
-    {
-      method: "POST",
-      pattern: /^\/targets\/([^/]+)\/resume$/,
-      auth: "control",
-      audit: "resume",
-      handle: suspension("resume"),
-    },
+    on(
+      "reconcile",
+      command(async (name, req, identity) => {
+        // Who asked is kept with a plan the run holds: four eyes refuses their approval.
+        const run = await reconciler.request(name, {
+          trigger: "manual",
+          ...(identity ? { requestedBy: identity.id } : {}),
+        });
+        return accepted(req, name, run.id);
+      }),
+    ),
+    on("approve", approve),
+    on("preview", preview),
+    on("promote", move("promote")),
+    on("rollback", move("rollback")),
+    on("suspend", suspension("suspend")),
+    on("resume", suspension("resume")),
   ];
 }

@@ -4,6 +4,7 @@
  */
 import type { ServerResponse } from "node:http";
 import { type Api, fail, header, type Reply, type RequestContext, type Route } from "../router.js";
+import { runTarget } from "./reads.js";
 
 /** How often a followed log that is quiet gets a comment, so proxies keep the connection open. */
 export const HEARTBEAT_MS = 15_000;
@@ -80,6 +81,7 @@ export function logRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/runs\/([^/]+)\/log$/,
       auth: "read",
+      target: runTarget(api),
       handle: async (ctx) => {
         const [id = ""] = ctx.params;
         const from = startOffset(ctx);

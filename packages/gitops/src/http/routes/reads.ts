@@ -1,4 +1,8 @@
-/** Read routes: targets with their status, a target's runs, promotions, resources and their history, one run. */
+/**
+ * Read routes: targets with their status, a target's runs, promotions,
+ * resources and their history, one run. Each needs `read` on its target; the
+ * list shows only the targets the caller may read.
+ */
 
 import { resourceTree, syncCounts } from "../../run/inventory.js";
 import {
@@ -6,12 +10,19 @@ import {
   fail,
   json,
   MAX_URN,
+  namedTarget,
   type Reply,
   type RequestContext,
   type Route,
   unknownTarget,
 } from "../router.js";
 import { publicTarget } from "../views.js";
+
+/** The target of `/runs/:id…` routes: the run's (none for an unknown run, which answers 404). */
+export const runTarget =
+  (api: Api) =>
+  async ({ params: [id = ""] }: { readonly params: readonly string[] }): Promise<string | undefined> =>
+    (await api.reconciler.run(id))?.target;
 
 export function readRoutes(api: Api): Route[] {
   const { reconciler } = api;
@@ -37,11 +48,14 @@ export function readRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/targets$/,
       auth: "read",
-      handle: async () => {
+      handle: async ({ may }) => {
         // One store read for every target's status.
         const statuses = new Map((await reconciler.statuses()).map((s) => [s.name, s]));
         return json(200, {
-          targets: reconciler.targets().map((t) => ({ ...publicTarget(t), status: statuses.get(t.name) })),
+          targets: reconciler
+            .targets()
+            .filter((t) => may("read", t.name))
+            .map((t) => ({ ...publicTarget(t), status: statuses.get(t.name) })),
         });
       },
     },
@@ -49,24 +63,28 @@ export function readRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/targets\/([^/]+)$/,
       auth: "read",
+      target: namedTarget,
       handle: async ({ params: [name = ""] }) => unknownTarget(api, name) ?? json(200, await view(name)),
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/runs$/,
       auth: "read",
+      target: namedTarget,
       handle: listing(async (name, limit) => ({ runs: await reconciler.history(name, limit) })),
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/promotions$/,
       auth: "read",
+      target: namedTarget,
       handle: listing(async (name, limit) => ({ promotions: await reconciler.promotions(name, limit) })),
     },
     {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/resources$/,
       auth: "read",
+      target: namedTarget,
       /**
        * `GET /targets/:name/resources[?tree=1]`: the target's inventory, a flat
        * list in state order, or with `tree=1` the roots with their `children`.
@@ -91,6 +109,7 @@ export function readRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/targets\/([^/]+)\/resources\/([^/]+)\/history$/,
       auth: "read",
+      target: namedTarget,
       maxParam: MAX_URN,
       /**
        * `GET /targets/:name/resources/:urn/history[?limit=]`: the runs that changed
@@ -106,6 +125,7 @@ export function readRoutes(api: Api): Route[] {
       method: "GET",
       pattern: /^\/runs\/([^/]+)$/,
       auth: "read",
+      target: runTarget(api),
       handle: async ({ params: [id = ""] }) => {
         const run = await reconciler.run(id);
         return run ? json(200, run) : fail(404, `unknown run "${id}"`);

@@ -50,9 +50,8 @@ ${form}`;
   return layout(view, "Log in", body);
 }
 
-const whoFields = (required: boolean) => html`<label for="by">Your name</label>
-<input id="by" name="by" autocomplete="name" ${required ? "required" : ""}>
-<label for="reason">Reason</label>
+// Who acts is the logged-in identity; the form asks only why.
+const whoFields = (required: boolean) => html`<label for="reason">Reason</label>
 <input id="reason" name="reason" ${required ? "required" : ""}>`;
 
 /** The confirmation page of an action on a target. */

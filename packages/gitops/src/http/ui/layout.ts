@@ -1,4 +1,6 @@
 // The page frame every dashboard page shares: head, navigation, login state and the live-update hook.
+
+import type { Action, Identity } from "../auth/identity.js";
 import { Html, html } from "./html.js";
 import type { LiveHub } from "./live.js";
 import type { Session } from "./session.js";
@@ -9,8 +11,12 @@ export interface ViewContext {
   /** Path of the dashboard, e.g. `/driftless/ui`. */
   readonly base: string;
   readonly session: Session | undefined;
-  /** Whether the viewer may act (logged in). */
+  /** Whether the viewer is logged in (what they may do is {@link may}). */
   readonly canAct: boolean;
+  /** Who is logged in. */
+  readonly identity?: Identity;
+  /** Whether the viewer may take an action on a target: pages offer only those. @default - nothing */
+  readonly may?: (action: Action, target?: string) => boolean;
   /** Whether the viewer may follow the event stream (a session or a token; not `publicReads` alone). @default false */
   readonly canFollow?: boolean;
   /** The event stream's sequence number when the page was rendered: a page that missed events refreshes. */
@@ -45,7 +51,7 @@ export function layout(
   const live = view.canFollow ? following : {};
   const who = view.session?.identity;
   const account = view.canAct
-    ? html`${who ? html`<a class="who" id="signed-in-as" href="${view.base}/me" title="${who.email ?? who.id}">${who.name}</a> ` : ""}<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
+    ? html`${view.identity?.kind === "user" ? html`<a href="${view.base}/tokens">Tokens</a> ` : ""}${who ? html`<a class="who" id="signed-in-as" href="${view.base}/me" title="${who.email ?? who.id}">${who.name}</a> ` : ""}<form method="post" action="${view.base}/logout" class="inline">${csrfField(view)}<button type="submit" class="link">Log out</button></form>`
     : html`<a href="${view.base}/login">Log in</a>`;
   return html`<!doctype html>
 <html lang="en">

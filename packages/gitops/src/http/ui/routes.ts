@@ -1,14 +1,21 @@
 /**
  * The dashboard's routes under `/ui`: pages, their live event stream, the
- * login and logout forms (a token, or single sign-on in ./signIn.ts), and the
- * actions. Pages are read with a session, a bearer token, or by anyone with
- * `publicReads`; actions need a signed-in session and its CSRF token.
+ * login and logout forms (a token, or single sign-on in ./signIn.ts), the
+ * actions, the audit log and personal tokens. Pages are read with a session, a
+ * bearer token, or by anyone with `publicReads`; actions need a signed-in
+ * session with the permission (the router checks it, as for the API) and its
+ * CSRF token.
  */
 import type { IncomingMessage } from "node:http";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { OidcOptions } from "../../spec/oidc.js";
+import type { SecretSource } from "../../spec/spec.js";
+import type { PersonalTokenStore } from "../../store/store.js";
 import { isShaPrefix } from "../../util.js";
+import { fourEyesRefusal } from "../auth/fourEyes.js";
+import type { Identity, TokenResolver } from "../auth/identity.js";
 import { OidcProvider } from "../auth/oidc/provider.js";
+import { recordedBy } from "../auth/who.js";
 import { readBody } from "../body.js";
 import { mountOf } from "../mount.js";
 import {
@@ -17,11 +24,14 @@ import {
   errorReply,
   MAX_ECHOED,
   MAX_URN,
+  namedTarget,
+  type Refusal,
   type Reply,
+  type RequestContext,
   type Route,
-  tokenMatches,
 } from "../router.js";
 import { auditQuery } from "../routes/audit.js";
+import { runTarget } from "../routes/reads.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
 import { auditPage } from "./audit.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
@@ -40,14 +50,19 @@ import {
   type SignInEvent,
   sessionCookie,
   sessionKeys,
-  tokenIdentity,
 } from "./session.js";
 import { meRoute, originOf, signInRoutes } from "./signIn.js";
 import { targetPage } from "./target.js";
+import { personalTokenRoutes } from "./tokens.js";
 
 /** What the dashboard needs from the handler. */
 export interface UiOptions {
-  readonly tokens: Parameters<typeof tokenMatches>[0];
+  /** The API tokens' secrets, from which session keys are derived when `sessions.secret` is unset. */
+  readonly tokens: readonly SecretSource[];
+  /** Resolves the token given at the login form (and bearer tokens following the event stream). */
+  readonly resolve: TokenResolver;
+  /** Where personal tokens are kept; without, the dashboard offers none. */
+  readonly personalTokens?: PersonalTokenStore;
   readonly publicReads: boolean;
   /** How sessions are signed and ended (the handler's `sessions` option). */
   readonly sessions?: DashboardSessionOptions;
@@ -57,8 +72,11 @@ export interface UiOptions {
   readonly redact: () => (text: string) => string;
 }
 
-/** The dashboard's routes, and `close` to end its event streams. */
-export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close: () => void } {
+/** The dashboard's routes, `identify` (a session's identity, for the router) and `close` to end its event streams. */
+export function uiRoutes(
+  api: Api,
+  options: UiOptions,
+): { routes: Route[]; identify: (req: IncomingMessage) => Promise<Identity | undefined>; close: () => void } {
   const { reconciler, prefix } = api;
   /** The dashboard's path as the browser sees it (under a framework's mount path too). */
   const baseOf = (req: IncomingMessage) => `${mountOf(req, prefix)}/ui`;
@@ -72,7 +90,7 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   // The token form is offered when tokens can log in, or when there is nothing else.
   const methods = {
     ...(provider ? { provider: provider.name } : {}),
-    tokens: !provider || options.tokens.length > 0 || options.sessions?.resolveToken !== undefined,
+    tokens: !provider || options.tokens.length > 0 || options.personalTokens !== undefined,
   };
   /** Where the audit log hears of sign-ins and sign-outs (DashboardSessionOptions.onSignIn). */
   const signInEvent = async (event: SignInEvent) => {
@@ -99,24 +117,31 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     "set-cookie": sessionCookie(req, baseOf(req), session),
   });
 
-  const mayFollow = async (req: IncomingMessage) =>
-    (await sessions.get(req))?.identity !== undefined ||
-    tokenMatches(options.tokens, bearerToken(req), api.log);
-  const viewOf = async (req: IncomingMessage): Promise<ViewContext> => {
+  /** A logged-in session's identity (a session from before identities were kept has none: log in again). */
+  const identify = async (req: IncomingMessage) => {
     const session = await sessions.get(req);
+    return session?.authenticated ? session.identity : undefined;
+  };
+  const bearer = async (req: IncomingMessage) => {
+    const given = bearerToken(req);
+    return given ? options.resolve(given) : undefined;
+  };
+  const mayFollow = async (req: IncomingMessage) =>
+    (await identify(req)) !== undefined || (await bearer(req)) !== undefined;
+  const viewOf = async (req: IncomingMessage, may?: RequestContext["may"]): Promise<ViewContext> => {
+    const session = await sessions.get(req);
+    const identity = session?.authenticated ? session.identity : undefined;
     return {
       base: baseOf(req),
       session,
-      canAct: session?.identity !== undefined,
-      canFollow: session?.identity !== undefined || tokenMatches(options.tokens, bearerToken(req), api.log),
+      canAct: identity !== undefined,
+      ...(identity ? { identity } : {}),
+      ...(may ? { may } : {}),
+      canFollow: identity !== undefined || (await bearer(req)) !== undefined,
       seq: live.seq,
       epoch: live.epoch,
     };
   };
-  const mayRead = async (req: IncomingMessage) =>
-    options.publicReads ||
-    (await sessions.get(req))?.identity !== undefined ||
-    tokenMatches(options.tokens, bearerToken(req), api.log);
   const liveStream: Reply = {
     status: 200,
     stream: (res) => {
@@ -150,25 +175,21 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
     const view = { base: baseOf(req), session, canAct: session.authenticated };
     return page(loginPage(view, message, methods), status, existing ? {} : cookieHeader(req, session));
   };
-  /** A read page, or the way to the login form. */
-  const read =
-    (
-      render: (
-        req: IncomingMessage,
-        params: readonly string[],
-        query: URLSearchParams,
-      ) => Promise<Reply> | Reply,
-    ) =>
-    async ({
-      req,
-      params,
-      query,
-    }: {
-      req: IncomingMessage;
-      params: readonly string[];
-      query: URLSearchParams;
-    }) =>
-      (await mayRead(req)) ? render(req, params, query) : redirect(`${baseOf(req)}/login`);
+  /** How dashboard routes refuse: the way to the login form without an identity, a page naming the permission without it. */
+  const refuse = async (ctx: Omit<RequestContext, "may">, refusal: Refusal): Promise<Reply> => {
+    if (refusal.status === 403) {
+      return page(messagePage(await viewOf(ctx.req), "Not allowed", `${refusal.message}.`), 403);
+    }
+    // A page leads to the login form; a form sent without a login gets it, with why.
+    return ctx.req.method === "GET"
+      ? redirect(`${baseOf(ctx.req)}/login`)
+      : refused(ctx.req, "Log in to act on targets.", 401);
+  };
+  /** A dashboard route: the session identifies the caller, the router checks `auth` on `target`. */
+  const ui = (
+    route: Pick<Route, "method" | "pattern" | "auth" | "handle"> &
+      Partial<Pick<Route, "target" | "maxParam" | "audit">>,
+  ): Route => ({ ...route, session: true, refuse });
   const form = async (req: IncomingMessage): Promise<URLSearchParams | Reply> => {
     const body = await readBody(req, api.maxBody);
     if (body === "too-large")
@@ -187,18 +208,21 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
   const notFound = async (req: IncomingMessage, what: string) =>
     page(messagePage(await viewOf(req), "Not found", `${what} does not exist.`), 404);
 
-  const act = async (req: IncomingMessage, name: string, action: Action): Promise<Reply> => {
-    const view = await viewOf(req);
+  /** An action the router allowed: the CSRF token, then who (the identity) and why. */
+  const act = async (ctx: RequestContext, name: string, action: Action): Promise<Reply> => {
+    const { req } = ctx;
+    const view = await viewOf(req, ctx.may);
     const fields = await form(req);
     if (!(fields instanceof URLSearchParams)) return fields;
-    // The session first, as the JSON API checks its token first: a 404 before
-    // the login check would tell anyone which target names exist.
-    if (!view.canAct) return refused(req, "Log in to act on targets.", 401);
     const forged = await csrfRefusal(req, view.session, fields);
     if (forged) return forged;
     const target = reconciler.target(name);
     if (!target) return notFound(req, `Target "${name}"`);
-    const by = fields.get("by")?.trim() || undefined;
+    if (!ctx.identity) return refused(req, "Log in to act on targets.", 401);
+    const recorded = recordedBy(ctx.identity, fields.get("by")?.trim() || undefined, ctx.may("admin"));
+    if (typeof recorded === "string") {
+      return page(await confirmPage(view, reconciler, target, action, recorded), 400);
+    }
     const reason = fields.get("reason")?.trim() || undefined;
     const revision = fields.get("revision")?.trim() || undefined;
     if (revision !== undefined && !isShaPrefix(revision)) {
@@ -213,15 +237,24 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         400,
       );
     }
-    const who = { ...(by ? { by } : {}), ...(reason ? { reason } : {}), ...(revision ? { revision } : {}) };
+    const who = {
+      ...recorded,
+      ...(reason ? { reason } : {}),
+      ...(revision ? { revision } : {}),
+    };
+    if (action === "approve") {
+      const fourEyes = await fourEyesRefusal(reconciler, name, ctx.identity, revision);
+      if (fourEyes) return page(await confirmPage(view, reconciler, target, action, fourEyes), 403);
+    }
     try {
       let runId: string | undefined;
-      if (action === "reconcile") runId = (await reconciler.request(name, { trigger: "manual" })).id;
-      else if (action === "approve")
+      if (action === "reconcile") {
+        runId = (await reconciler.request(name, { trigger: "manual", requestedBy: ctx.identity.id })).id;
+      } else if (action === "approve")
         runId = (await reconciler.approve(name, checkApprovalRequest(name, who))).id;
       else if (action === "promote" || action === "rollback") {
         runId = (await reconciler[action](name, who as { by: string; reason: string })).id;
-      } else await reconciler[action](name, { ...(by ? { by } : {}), ...(reason ? { reason } : {}) });
+      } else await reconciler[action](name, { ...recorded, ...(reason ? { reason } : {}) });
       api.log?.info({ target: name, action, ...who }, "dashboard action");
       const to = `${baseOf(req)}/targets/${encodeURIComponent(name)}`;
       return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
@@ -260,19 +293,19 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         headers: SECURITY_HEADERS,
       }),
     },
-    {
+    ui({
       method: "GET",
       pattern: /^\/ui$/,
-      auth: "none",
-      handle: read(async (req, _p, query) => {
-        const rows = await rowSource.rows();
+      auth: "read",
+      handle: async ({ req, query, may }) => {
+        const rows = (await rowSource.rows()).filter((row) => may("read", row.name));
         const filter = {
           state: (query.get("state") ?? "").slice(0, MAX_ECHOED),
           q: (query.get("q") ?? "").slice(0, MAX_ECHOED),
         };
-        return page(overviewPage(await viewOf(req), rows, filter));
-      }),
-    },
+        return page(overviewPage(await viewOf(req, may), rows, filter));
+      },
+    }),
     {
       method: "GET",
       pattern: /^\/ui\/login$/,
@@ -296,12 +329,8 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (!methods.tokens) return refused(req, "Sign in through the identity provider.", 400);
-        const identity = await tokenIdentity(
-          fields.get("token") ?? undefined,
-          options.tokens,
-          options.sessions?.resolveToken,
-          api.log,
-        );
+        const given = fields.get("token")?.trim();
+        const identity = given ? await options.resolve(given) : undefined;
         if (!identity) {
           await signInEvent({
             action: "login",
@@ -369,11 +398,12 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
               headers: SECURITY_HEADERS,
             },
     },
-    {
+    ui({
       method: "GET",
       pattern: /^\/ui\/targets\/([^/]+)$/,
-      auth: "none",
-      handle: read(async (req, [name = ""], query) => {
+      auth: "read",
+      target: namedTarget,
+      handle: async ({ req, params: [name = ""], query, may }) => {
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
         const applied = (await reconciler.status(name)).lastAppliedRevision;
@@ -382,24 +412,19 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
           sync: (query.get("sync") ?? "").slice(0, MAX_ECHOED),
           all: query.get("resources") === "all",
         };
+        const view = await viewOf(req, may);
         return page(
-          await targetPage(
-            await viewOf(req),
-            reconciler,
-            target,
-            subject,
-            query.get("queued") ?? undefined,
-            resources,
-          ),
+          await targetPage(view, reconciler, target, subject, query.get("queued") ?? undefined, resources),
         );
-      }),
-    },
-    {
+      },
+    }),
+    ui({
       method: "GET",
       pattern: /^\/ui\/targets\/([^/]+)\/resources\/([^/]+)\/history$/,
-      auth: "none",
+      auth: "read",
+      target: namedTarget,
       maxParam: MAX_URN,
-      handle: read(async (req, [name = "", urn = ""]) => {
+      handle: async ({ req, params: [name = "", urn = ""], may }) => {
         const target = reconciler.target(name);
         if (!target) return notFound(req, `Target "${name}"`);
         const [inventory, entries] = await Promise.all([
@@ -407,74 +432,78 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
           reconciler.resourceHistory(name, urn),
         ]);
         const current = inventory?.resources.find((r) => r.urn === urn);
-        return page(resourceHistoryPage(await viewOf(req), target, urn, current, entries));
-      }),
-    },
-    {
+        return page(resourceHistoryPage(await viewOf(req, may), target, urn, current, entries));
+      },
+    }),
+    ui({
       method: "GET",
       pattern: /^\/ui\/targets\/([^/]+)\/row$/,
-      auth: "none",
-      handle: read(async (req, [name = ""]) => {
+      auth: "read",
+      target: namedTarget,
+      handle: async ({ req, params: [name = ""], may }) => {
         if (!reconciler.target(name)) return notFound(req, `Target "${name}"`);
         const [row] = await rowSource.rows([name]);
         // In a table, or an HTML parser drops the row.
         return page(
-          html`<table><tbody>${rowHtml(await viewOf(req), row as NonNullable<typeof row>)}</tbody></table>`,
+          html`<table><tbody>${rowHtml(await viewOf(req, may), row as NonNullable<typeof row>)}</tbody></table>`,
         );
+      },
+    }),
+    // One route per action, so the router checks exactly that action on the target.
+    ...ACTIONS.flatMap((action): Route[] => [
+      ui({
+        method: "GET",
+        pattern: new RegExp(`^/ui/targets/([^/]+)/${action}$`),
+        auth: action,
+        target: namedTarget,
+        handle: async ({ req, params: [name = ""], may }) => {
+          const target = reconciler.target(name);
+          if (!target) return notFound(req, `Target "${name}"`);
+          return page(await confirmPage(await viewOf(req, may), reconciler, target, action));
+        },
       }),
-    },
-    {
-      method: "GET",
-      pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
-      auth: "none",
-      handle: async ({ req, params: [name = "", action = ""] }) => {
-        const view = await viewOf(req);
-        if (!view.canAct) return redirect(`${baseOf(req)}/login`);
-        const target = reconciler.target(name);
-        if (!target) return notFound(req, `Target "${name}"`);
-        return page(await confirmPage(view, reconciler, target, action as Action));
-      },
-    },
-    {
-      method: "POST",
-      pattern: new RegExp(`^/ui/targets/([^/]+)/(${ACTIONS.join("|")})$`),
-      auth: "none",
-      audit: ([, action = ""]) => action,
-      handle: async ({ req, params: [name = "", action = ""] }) => {
-        const reply = await act(req, name, action as Action);
-        const identity = (await sessions.get(req))?.identity;
-        return identity ? { ...reply, actor: identity } : reply;
-      },
-    },
-    {
+      ui({
+        method: "POST",
+        pattern: new RegExp(`^/ui/targets/([^/]+)/${action}$`),
+        auth: action,
+        target: namedTarget,
+        audit: action,
+        handle: async (ctx) => {
+          const reply = await act(ctx, ctx.params[0] ?? "", action);
+          return ctx.identity ? { ...reply, actor: ctx.identity } : reply;
+        },
+      }),
+    ]),
+    ui({
       method: "GET",
       pattern: /^\/ui\/audit$/,
-      auth: "none",
-      // The audit log is for admins: a logged-in session or a token, never publicReads.
-      handle: async ({ req, query }) => {
-        const view = await viewOf(req);
-        if (!view.canFollow) return redirect(`${baseOf(req)}/login`);
+      // The audit log is for admins, never publicReads.
+      auth: "admin",
+      handle: async ({ req, query, may }) => {
+        const view = await viewOf(req, may);
         if (!api.audit) return notFound(req, "The audit log");
         const read = auditQuery(query);
         if ("error" in read) return page(auditPage(view, [], {}, read.error), 400);
         return page(auditPage(view, await api.audit.listAudit(read.filter), read.filter));
       },
-    },
-    {
+    }),
+    ui({
       method: "GET",
       pattern: /^\/ui\/runs\/([^/]+)$/,
-      auth: "none",
-      handle: read(async (req, [id = ""]) => {
+      auth: "read",
+      target: runTarget(api),
+      handle: async ({ req, params: [id = ""], may }) => {
         const run = await reconciler.run(id);
         if (!run) return notFound(req, `Run "${id}"`);
-        return page(runPage(await viewOf(req), run, (await reconciler.runLog(id))?.text));
-      }),
-    },
-    {
+        return page(runPage(await viewOf(req, may), run, (await reconciler.runLog(id))?.text));
+      },
+    }),
+    ui({
       method: "GET",
       pattern: /^\/ui\/runs\/([^/]+)\/log$/,
-      auth: "none",
-      handle: read(async (req, [id = ""]) => {
+      auth: "read",
+      target: runTarget(api),
+      handle: async ({ req, params: [id = ""] }) => {
         const log = await reconciler.runLog(id);
         if (!log) return notFound(req, `Run "${id}"`);
         return {
@@ -483,8 +512,19 @@ export function uiRoutes(api: Api, options: UiOptions): { routes: Route[]; close
           contentType: "text/plain; charset=utf-8",
           headers: SECURITY_HEADERS,
         };
-      }),
-    },
+      },
+    }),
+    ...(options.personalTokens
+      ? personalTokenRoutes({
+          store: options.personalTokens,
+          ui,
+          page,
+          redirect,
+          form,
+          csrfRefusal,
+          viewOf,
+        })
+      : []),
   ];
-  return { routes, close: () => live.close() };
+  return { routes, identify, close: () => live.close() };
 }

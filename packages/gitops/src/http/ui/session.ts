@@ -19,7 +19,7 @@ import type { Logger } from "pino";
 import { readSecret } from "../../spec/secrets.js";
 import type { SecretSource } from "../../spec/spec.js";
 import type { SessionRevocations } from "../../store/store.js";
-import type { Identity, TokenResolver } from "../auth/identity.js";
+import type { Identity } from "../auth/identity.js";
 import { header } from "../router.js";
 import { safeEqual } from "../signatures.js";
 
@@ -200,38 +200,6 @@ function decodeWho(who: string): { identity: Identity; idToken?: string } | unde
   }
 }
 
-/**
- * Who a token given at the login form stands for: what `resolve` says (named
- * and personal tokens), else the handler's anonymous `tokens` as an `admin`
- * named after its position (`token-1` for the first). Every token is
- * compared, so the time taken does not say which matched.
- */
-export async function tokenIdentity(
-  given: string | undefined,
-  tokens: readonly SecretSource[],
-  resolve?: TokenResolver,
-  log?: Logger,
-): Promise<Identity | undefined> {
-  if (!given) return undefined;
-  if (resolve) return resolve(given);
-  let position = -1;
-  tokens.forEach((source, index) => {
-    try {
-      if (safeEqual(readSecret(source, "token"), given) && position < 0) position = index;
-    } catch (error) {
-      log?.error((error as Error).message);
-    }
-  });
-  if (position < 0) return undefined;
-  return {
-    id: `token:${position + 1}`,
-    name: `token-${position + 1}`,
-    kind: "token",
-    groups: [],
-    roles: ["admin"],
-  };
-}
-
 /** How the handler signs and ends dashboard sessions. */
 export interface DashboardSessionOptions {
   /**
@@ -249,13 +217,8 @@ export interface DashboardSessionOptions {
    */
   readonly revocations?: SessionRevocations;
   /**
-   * Who a token given at the login form stands for (named and personal tokens).
-   * @default - the handler's `tokens` as `admin` identities named after their position (`token-1`, …)
-   */
-  readonly resolveToken?: TokenResolver;
-  /**
    * Told of every sign-in and sign-out, allowed or refused (the audit log
-   * records them). Awaited; a failure refuses the sign-in.
+   * records them through the router either way). Awaited; a failure refuses the sign-in.
    * @default - nobody is told
    */
   readonly onSignIn?: (event: SignInEvent) => void | Promise<void>;

@@ -4,6 +4,7 @@ import { isSuspended } from "../../run/status.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import type { TargetStatus } from "../../types.js";
 import { formatCounts } from "../../util.js";
+import type { Action } from "../auth/identity.js";
 import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
@@ -26,7 +27,9 @@ const json = (value: unknown) => JSON.stringify(value, null, 2);
 function suspension(s: TargetStatus["suspension"]): Html | "" {
   if (!s) return "";
   return html`<dt>${s.suspended ? "Suspended" : "Resumed"}</dt><dd id="suspension">${timeAt(s.at)}${
-    s.by ? html` by <strong>${s.by}</strong>: ${s.reason ?? ""}` : ""
+    s.by
+      ? html` by <strong>${s.by}</strong>${s.onBehalfOf ? html` for <strong>${s.onBehalfOf}</strong>` : ""}: ${s.reason ?? ""}`
+      : ""
   }</dd>`;
 }
 
@@ -54,8 +57,11 @@ export async function targetPage(
   const promotions = await reconciler.promotions(name, 20);
   const inventory = await reconciler.resources(name);
   const conditions = [...status.conditions].sort((a, b) => a.type.localeCompare(b.type));
+  const offered = targetActions(target, status).filter(([action]) =>
+    view.may ? view.may(action as Action, name) : false,
+  );
   const actions = view.canAct
-    ? html`<ul class="actions">${targetActions(target, status).map(
+    ? html`<ul class="actions">${offered.map(
         ([action, label]) =>
           html`<li><a class="button" href="${href(view, "targets", name, action)}">${label}</a></li>`,
       )}</ul>`
@@ -95,7 +101,7 @@ ${
     ? html`<p>No promotions.</p>`
     : html`<table><thead><tr><th scope="col">When</th><th scope="col">Kind</th><th scope="col">From</th><th scope="col">Revision</th><th scope="col">By</th><th scope="col">Reason</th></tr></thead><tbody>${promotions.map(
         (p) =>
-          html`<tr><td>${timeAt(p.at)}</td><td>${p.kind}</td><td>${p.source}</td><td>${revisionLink(target.repo, p.revision)}</td><td>${p.by ?? "—"}</td><td>${p.reason ?? "—"}</td></tr>`,
+          html`<tr><td>${timeAt(p.at)}</td><td>${p.kind}</td><td>${p.source}</td><td>${revisionLink(target.repo, p.revision)}</td><td>${p.by ?? "—"}${p.onBehalfOf ? ` for ${p.onBehalfOf}` : ""}</td><td>${p.reason ?? "—"}</td></tr>`,
       )}</tbody></table>`
 }</section>
 <section aria-labelledby="h-outputs"><h2 id="h-outputs">Outputs</h2>

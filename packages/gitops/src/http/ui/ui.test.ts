@@ -8,7 +8,7 @@ import type { Condition, RunRecord, TargetStatus } from "../../types.js";
 import type { Identity } from "../auth/identity.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
-import { csrfValid, Sessions, sessionCookie, sessionKey, tokenIdentity } from "./session.js";
+import { csrfValid, Sessions, sessionCookie, sessionKey } from "./session.js";
 import { conditionStatusText, displayState, waitingFor } from "./state.js";
 
 const cond = (type: Condition["type"], status: Condition["status"], reason: string): Condition => ({
@@ -193,24 +193,6 @@ describe("sessions", () => {
     expect((await sessions.get(request({ cookie: cookieOf(large) })))?.identity).toEqual(ada);
     const many = { ...ada, groups: Array.from({ length: 400 }, (_, i) => `org-${i}:team-${i}`) };
     expect(() => sessions.create(many)).toThrow(/ada \(400 groups\) is too large for a session cookie/);
-  });
-
-  it("names a token given at the login form after its position, or asks the resolver", async () => {
-    expect(await tokenIdentity("second", ["first", "second"])).toEqual({
-      id: "token:2",
-      name: "token-2",
-      kind: "token",
-      groups: [],
-      roles: ["admin"],
-    });
-    expect(await tokenIdentity("third", ["first", "second"])).toBeUndefined();
-    expect(await tokenIdentity(undefined, ["first"])).toBeUndefined();
-    const named: Identity = { id: "token:ci", name: "ci", kind: "token", groups: [], roles: ["deployer"] };
-    expect(
-      await tokenIdentity("ci-secret", ["first"], async (given) =>
-        given === "ci-secret" ? named : undefined,
-      ),
-    ).toBe(named);
   });
 
   it("sets an HttpOnly, SameSite=Strict cookie that expires with the session, Secure only under TLS", () => {

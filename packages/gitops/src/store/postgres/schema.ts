@@ -133,6 +133,21 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX driftless_audit_by_target ON driftless_audit (target, id);
    CREATE INDEX driftless_audit_by_actor ON driftless_audit (actor, id);
    CREATE INDEX driftless_audit_by_actor_id ON driftless_audit (actor_id, id);`,
+  // 7: personal API tokens,
+  // their sha256 digest only; the owner's identity as JSON. And the person an
+  // admin promoted or rolled back for.
+  `CREATE TABLE driftless_personal_tokens (
+     id TEXT PRIMARY KEY,
+     label TEXT NOT NULL,
+     owner_id TEXT NOT NULL,
+     owner JSONB NOT NULL,
+     digest TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE INDEX driftless_personal_tokens_by_owner ON driftless_personal_tokens (owner_id, created_at DESC);
+   ALTER TABLE driftless_promotions ADD COLUMN on_behalf_of TEXT;`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

@@ -29,6 +29,7 @@ import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { PostgresResourceHistory } from "./resourceHistory.js";
 import { leaseFromRow, MIGRATIONS, NOW_MS, type RunRow, type StackLockRow } from "./schema.js";
+import { PostgresPersonalTokens } from "./tokens.js";
 
 export {
   isPostgresUrl,
@@ -55,6 +56,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
   protected readonly replicas: PostgresReplicas;
   protected readonly resourceChanges: PostgresResourceHistory;
   protected readonly auditLog: PostgresAudit;
+  readonly personalTokens: PostgresPersonalTokens;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -68,6 +70,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
     this.replicas = new PostgresReplicas(this.#db);
     this.resourceChanges = new PostgresResourceHistory(this.#db);
     this.auditLog = new PostgresAudit(this.#db);
+    this.personalTokens = new PostgresPersonalTokens(this.#db);
   }
 
   /**
@@ -375,8 +378,8 @@ export class PostgresStore extends AuditStoreBase implements Store {
 
   async recordPromotion(promotion: PromotionRecord): Promise<void> {
     await this.#db.query(
-      `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      `INSERT INTO driftless_promotions (id, target, source, revision, previous_revision, kind, by, reason, at, on_behalf_of)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [
         promotion.id,
         promotion.target,
@@ -387,6 +390,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
         promotion.by ?? null,
         promotion.reason ?? null,
         promotion.at,
+        promotion.onBehalfOf ?? null,
       ],
     );
   }
@@ -406,6 +410,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
       kind: row.kind as PromotionKind,
       ...(row.by ? { by: row.by as string } : {}),
       ...(row.reason ? { reason: row.reason as string } : {}),
+      ...(row.on_behalf_of ? { onBehalfOf: row.on_behalf_of as string } : {}),
       at: row.at as string,
     }));
   }

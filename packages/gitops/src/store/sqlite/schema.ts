@@ -125,6 +125,21 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX audit_by_target ON audit (target, id);
    CREATE INDEX audit_by_actor ON audit (actor, id);
    CREATE INDEX audit_by_actor_id ON audit (actor_id, id);`,
+  // 11: personal API tokens,
+  // their sha256 digest only; the owner's identity as JSON. And the person an
+  // admin promoted or rolled back for.
+  `CREATE TABLE personal_tokens (
+     id TEXT PRIMARY KEY,
+     label TEXT NOT NULL,
+     owner_id TEXT NOT NULL,
+     owner TEXT NOT NULL,
+     digest TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     expires_at TEXT NOT NULL,
+     revoked_at TEXT
+   );
+   CREATE INDEX personal_tokens_by_owner ON personal_tokens (owner_id, created_at DESC);
+   ALTER TABLE promotions ADD COLUMN on_behalf_of TEXT;`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

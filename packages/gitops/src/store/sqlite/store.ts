@@ -25,6 +25,7 @@ import { SqliteAudit } from "./audit.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
 import { SqliteResourceHistory } from "./resourceHistory.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
+import { SqlitePersonalTokens } from "./tokens.js";
 
 interface StackLockRow {
   key: string;
@@ -55,6 +56,7 @@ interface PromotionRow {
   kind: string;
   by: string | null;
   reason: string | null;
+  on_behalf_of: string | null;
   at: string;
 }
 
@@ -64,6 +66,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
   protected readonly replicas: SqliteReplicas;
   protected readonly resourceChanges: SqliteResourceHistory;
   protected readonly auditLog: SqliteAudit;
+  readonly personalTokens: SqlitePersonalTokens;
 
   constructor(path: string) {
     super();
@@ -75,6 +78,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
     this.replicas = new SqliteReplicas(this.#db);
     this.resourceChanges = new SqliteResourceHistory(this.#db);
     this.auditLog = new SqliteAudit(this.#db);
+    this.personalTokens = new SqlitePersonalTokens(this.#db);
   }
 
   /** The schema version after migrations. */
@@ -258,8 +262,8 @@ export class SqliteStore extends AuditStoreBase implements Store {
   async recordPromotion(promotion: PromotionRecord): Promise<void> {
     this.#db
       .prepare(
-        `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO promotions (id, target, source, revision, previous_revision, kind, by, reason, at, on_behalf_of)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         promotion.id,
@@ -271,6 +275,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
         promotion.by ?? null,
         promotion.reason ?? null,
         promotion.at,
+        promotion.onBehalfOf ?? null,
       );
   }
 
@@ -287,6 +292,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
       kind: row.kind as PromotionKind,
       ...(row.by ? { by: row.by } : {}),
       ...(row.reason ? { reason: row.reason } : {}),
+      ...(row.on_behalf_of ? { onBehalfOf: row.on_behalf_of } : {}),
       at: row.at,
     }));
   }
