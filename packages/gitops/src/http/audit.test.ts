@@ -102,7 +102,7 @@ describe("the audit log over HTTP", () => {
       const entries = await logOf(store, 4);
       const runId = ((await reconcile.json()) as { runId: string }).runId;
       expect(entries[0]).toMatchObject({
-        actorId: "token:2",
+        actorId: "token:token-2",
         actor: "token-2",
         source: "127.0.0.1",
         action: "reconcile",

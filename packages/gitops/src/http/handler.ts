@@ -24,9 +24,9 @@ import { probeRoutes } from "./routes/probes.js";
 import { readRoutes } from "./routes/reads.js";
 import type { WebhookSecrets } from "./routes/webhooks.js";
 import { StreamGate, type StreamLimits } from "./streams.js";
+import type { DashboardSessionOptions } from "./ui/account/session.js";
 import { htmlRedactor } from "./ui/html.js";
 import { uiRoutes } from "./ui/routes.js";
-import type { DashboardSessionOptions } from "./ui/session.js";
 import { redactorFor, secretValues } from "./views.js";
 
 export type { WebhookSecrets } from "./routes/webhooks.js";

@@ -23,5 +23,5 @@ export {
 } from "./push.js";
 export { type DriftlessServer, listen, type ServeOptions, type ShutdownOptions } from "./server.js";
 export { safeEqual, signBody, verifyGenericSignature, verifyGithubSignature } from "./signatures.js";
-export type { DashboardSessionOptions, SignInEvent } from "./ui/session.js";
+export type { DashboardSessionOptions, SignInEvent } from "./ui/account/session.js";
 export { type PublicTarget, publicTarget, redactJson, redactorFor } from "./views.js";

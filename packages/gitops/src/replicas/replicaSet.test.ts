@@ -150,10 +150,15 @@ describe("replicas sharing one SQLite file", () => {
       expect(reply.promotion).toBeUndefined();
       // The owner records it and runs it.
       await until(
-        async () => (await a.promotions("prod"))[0]?.by === "bob",
+        async () => (await a.promotions("prod"))[0]?.by === "token-1",
         "the owner to record the promotion",
       );
-      expect((await a.promotions("prod"))[0]).toMatchObject({ kind: "manual", reason: "hotfix" });
+      // Who is the token's identity; the admin token's body `by` is kept as on whose behalf.
+      expect((await a.promotions("prod"))[0]).toMatchObject({
+        kind: "manual",
+        reason: "hotfix",
+        onBehalfOf: "bob",
+      });
     } finally {
       handler.close();
       await new Promise((resolve) => server.close(resolve));

@@ -52,6 +52,7 @@ describe("resolveTarget defaults", () => {
       auth: {},
       dependsOn: [],
       windows: undefined,
+      approval: { distinctFromAuthor: false },
       requireApproval: "never",
       watchPaths: [],
     });

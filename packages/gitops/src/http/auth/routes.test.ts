@@ -10,7 +10,7 @@ import { Reconciler } from "../../reconciler.js";
 import { FakeEngine, FakeSource, planOf } from "../../reconciler.test-support.js";
 import { SqliteStore } from "../../store/sqlite/store.js";
 import { type DriftlessServer, listen } from "../server.js";
-import { Sessions, sessionKey } from "../ui/session.js";
+import { Sessions, sessionKey } from "../ui/account/session.js";
 import type { Action, Identity } from "./identity.js";
 
 /** A source that knows who wrote each commit (the four-eyes check asks). */

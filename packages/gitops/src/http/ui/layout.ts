@@ -1,9 +1,9 @@
 // The page frame every dashboard page shares: head, navigation, login state and the live-update hook.
 
 import type { Action, Identity } from "../auth/identity.js";
+import type { Session } from "./account/session.js";
 import { Html, html } from "./html.js";
 import type { LiveHub } from "./live.js";
-import type { Session } from "./session.js";
 import { commitUrl, type DisplayState, short, timeText } from "./state.js";
 
 /** Who looks at a page, and where the dashboard is mounted. */

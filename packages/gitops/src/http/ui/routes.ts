@@ -32,6 +32,17 @@ import {
 } from "../router.js";
 import { auditQuery } from "../routes/audit.js";
 import { runTarget } from "../routes/reads.js";
+import {
+  csrfValid,
+  type DashboardSessionOptions,
+  type Session,
+  Sessions,
+  type SignInEvent,
+  sessionCookie,
+  sessionKeys,
+} from "./account/session.js";
+import { meRoute, originOf, signInRoutes } from "./account/signIn.js";
+import { personalTokenRoutes } from "./account/tokens.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
 import { auditPage } from "./audit.js";
 import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
@@ -42,18 +53,7 @@ import { overviewPage, rowHtml } from "./overview.js";
 import { resourceHistoryPage } from "./resourceHistory.js";
 import { RowSource } from "./rows.js";
 import { runPage } from "./run.js";
-import {
-  csrfValid,
-  type DashboardSessionOptions,
-  type Session,
-  Sessions,
-  type SignInEvent,
-  sessionCookie,
-  sessionKeys,
-} from "./session.js";
-import { meRoute, originOf, signInRoutes } from "./signIn.js";
 import { targetPage } from "./target.js";
-import { personalTokenRoutes } from "./tokens.js";
 
 /** What the dashboard needs from the handler. */
 export interface UiOptions {

@@ -6,9 +6,9 @@ import { describe, expect, it } from "vitest";
 import { SqliteStore } from "../../store/sqlite/store.js";
 import type { Condition, RunRecord, TargetStatus } from "../../types.js";
 import type { Identity } from "../auth/identity.js";
+import { csrfValid, Sessions, sessionCookie, sessionKey } from "./account/session.js";
 import { escapeHtml, html, htmlRedactor } from "./html.js";
 import { stepTimings } from "./run.js";
-import { csrfValid, Sessions, sessionCookie, sessionKey } from "./session.js";
 import { conditionStatusText, displayState, waitingFor } from "./state.js";
 
 const cond = (type: Condition["type"], status: Condition["status"], reason: string): Condition => ({

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Reconciler } from "../../../reconciler.js";
 import { createHandler } from "../../handler.js";
 import { type DriftlessServer, listen } from "../../server.js";
-import { Sessions, sessionKey } from "../../ui/session.js";
+import { Sessions, sessionKey } from "../../ui/account/session.js";
 import type { Identity } from "../identity.js";
 import { identityFromClaims, verifyIdToken } from "./idToken.js";
 import { openSignIn, sealSignIn } from "./transient.js";

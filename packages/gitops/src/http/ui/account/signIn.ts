@@ -5,13 +5,13 @@
  * is. The protocol lives in ../auth/oidc/; this module only speaks HTTP.
  */
 import type { IncomingMessage } from "node:http";
-import type { Identity } from "../auth/identity.js";
-import { SignInError } from "../auth/oidc/idToken.js";
-import type { OidcProvider } from "../auth/oidc/provider.js";
-import { SIGN_IN_COOKIE, SIGN_IN_TTL_S } from "../auth/oidc/transient.js";
-import { header, type Reply, type Route } from "../router.js";
-import { type Html, html } from "./html.js";
-import { layout, type ViewContext } from "./layout.js";
+import type { Identity } from "../../auth/identity.js";
+import { SignInError } from "../../auth/oidc/idToken.js";
+import type { OidcProvider } from "../../auth/oidc/provider.js";
+import { SIGN_IN_COOKIE, SIGN_IN_TTL_S } from "../../auth/oidc/transient.js";
+import { header, type Reply, type Route } from "../../router.js";
+import { type Html, html } from "../html.js";
+import { layout, type ViewContext } from "../layout.js";
 import {
   cookies,
   overTls,

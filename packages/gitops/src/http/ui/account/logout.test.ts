@@ -6,9 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Reconciler } from "../../reconciler.js";
-import { SqliteStore } from "../../store/sqlite/store.js";
-import { type DriftlessServer, listen } from "../server.js";
+import { Reconciler } from "../../../reconciler.js";
+import { SqliteStore } from "../../../store/sqlite/store.js";
+import { type DriftlessServer, listen } from "../../server.js";
 
 const TOKEN = "dashboard-token-1";
 

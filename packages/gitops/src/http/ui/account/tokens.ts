@@ -1,12 +1,12 @@
 // Personal API tokens in the dashboard: a signed-in user lists, creates (shown once) and revokes their own.
 import type { IncomingMessage } from "node:http";
-import { parseDuration } from "../../spec/duration.js";
-import type { PersonalTokenStore } from "../../store/store.js";
-import type { Identity } from "../auth/identity.js";
-import { newPersonalToken, tokenDigest } from "../auth/tokens.js";
-import type { Reply, RequestContext, Route } from "../router.js";
-import { type Html, html } from "./html.js";
-import { csrfField, layout, timeAt, type ViewContext } from "./layout.js";
+import { parseDuration } from "../../../spec/duration.js";
+import type { PersonalTokenStore } from "../../../store/store.js";
+import type { Identity } from "../../auth/identity.js";
+import { newPersonalToken, tokenDigest } from "../../auth/tokens.js";
+import type { Reply, RequestContext, Route } from "../../router.js";
+import { type Html, html } from "../html.js";
+import { csrfField, layout, timeAt, type ViewContext } from "../layout.js";
 import type { Session } from "./session.js";
 
 /** The longest a personal token may live. */

@@ -16,12 +16,12 @@ import { createHmac, randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import { readSecret } from "../../spec/secrets.js";
-import type { SecretSource } from "../../spec/spec.js";
-import type { SessionRevocations } from "../../store/store.js";
-import type { Identity } from "../auth/identity.js";
-import { header } from "../router.js";
-import { safeEqual } from "../signatures.js";
+import { readSecret } from "../../../spec/secrets.js";
+import type { SecretSource } from "../../../spec/spec.js";
+import type { SessionRevocations } from "../../../store/store.js";
+import type { Identity } from "../../auth/identity.js";
+import { header } from "../../router.js";
+import { safeEqual } from "../../signatures.js";
 
 /** One browser's session; `authenticated` (and `identity` set) once someone signed in. */
 export interface Session {
