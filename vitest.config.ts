@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import { LongestFirstSequencer } from "./test/support/sequencer.js";
 
 // One vitest for the whole workspace: unit tests beside the sources of each
 // package, end-to-end tests (real engine, real git) under test/.
@@ -9,6 +10,8 @@ export default defineConfig({
     // git, and each has its own sandbox, so two run side by side.
     maxWorkers: 2,
     minWorkers: 1,
+    // Longest files first, also in a fresh clone without vitest's duration cache.
+    sequence: { sequencer: LongestFirstSequencer },
     projects: [
       {
         test: {
