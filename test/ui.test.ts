@@ -126,9 +126,9 @@ describe("the dashboard in a real browser", () => {
         target("prod", { promote: { from: "site", after: "24h" }, suspend: true }),
       ],
     });
-    for (const name of ["site", "gated", "drifty"]) {
-      expect(await reconciler.reconcile(name)).toMatchObject({ result: "applied" });
-    }
+    // Three stacks of their own: applied side by side, each under its own lock.
+    const applied = await Promise.all(["site", "gated", "drifty"].map((name) => reconciler.reconcile(name)));
+    for (const run of applied) expect(run).toMatchObject({ result: "applied" });
     // Scheduling on: the overview shows each target's next check (quiet checks skip without the engine).
     reconciler.start();
     audit = new SqliteStore(join(sandbox.dir, "audit.db"));
