@@ -278,7 +278,8 @@ describe("the driftless CLI", () => {
       { "site.json": '{ "index.html": "<h1>v2</h1>", "about.html": "<p>about</p>", "slow.html": "slow" }' },
       "v2 with a slow page",
     );
-    writeConfig({ config: { outDir, delayMs: "8000" } });
+    // The cancel waits for the creates in flight: 4 s of them is margin enough for the SIGTERM.
+    writeConfig({ config: { outDir, delayMs: "4000" } });
     const serve = start(["serve", "--config", configFile, "--grace", "1s"], { DRIFTLESS_LOG_LEVEL: "debug" });
     const exited = finished(serve);
     // The preview reports the create too; wait for the one inside `up`.
