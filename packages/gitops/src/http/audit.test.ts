@@ -8,7 +8,9 @@ import type { AuditEntry } from "../store/audit/chain.js";
 import { verifyAudit } from "../store/audit/verify.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import type { AuditStore } from "../store/store.js";
+import type { Identity } from "./auth/identity.js";
 import { type DriftlessServer, listen } from "./server.js";
+import { Sessions, sessionKey } from "./ui/account/session.js";
 
 const TOKEN = "audit-token-1";
 /** An audit log that holds nothing. */
@@ -48,6 +50,7 @@ describe("the audit log over HTTP", () => {
       port: 0,
       tokens: [TOKEN, OTHER],
       sessions: { revocations: store },
+      personalTokens: store.personalTokens,
       audit: store,
       ...extra,
     });
@@ -253,6 +256,66 @@ describe("the audit log over HTTP", () => {
       expect(await refused.text()).toContain(
         "limit must be a whole number from 1 to 1000, got &quot;0&quot;",
       );
+    } finally {
+      await server.shutdown({ graceMs: 0 });
+    }
+  });
+
+  it("records personal token creation and revocation with the token's name and id, never the token", async () => {
+    const { server, store } = await serve();
+    try {
+      const ada: Identity = {
+        id: "oidc:https://id.example#7",
+        kind: "user",
+        name: "ada",
+        email: "ada@example.com",
+        groups: [],
+        roles: [],
+      };
+      // The handler signs sessions with a key derived from its first token.
+      const session = new Sessions({ keys: () => [sessionKey(TOKEN)] }).create(ada);
+      const post = (path: string, fields: Record<string, string>, headers: Record<string, string>) =>
+        fetch(`${server.url}${path}`, {
+          method: "POST",
+          redirect: "manual",
+          headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams(fields).toString(),
+        });
+      const asAda = (path: string, fields: Record<string, string>) =>
+        post(path, { csrf: session.csrf, ...fields }, { cookie: `driftless_session=${session.cookie}` });
+      expect((await asAda("/ui/tokens", { label: "laptop", expires: "forever" })).status).toBe(400);
+      const created = await asAda("/ui/tokens", { label: "laptop", expires: "7d" });
+      expect(created.status).toBe(201);
+      const token = /<pre id="new-token">([^<]+)<\/pre>/.exec(await created.text())?.[1] ?? "";
+      expect(token).toMatch(/^dlpt_/);
+      const [made] = await store.personalTokens.listPersonalTokens(ada.id);
+      const id = made?.id ?? "";
+      expect((await asAda(`/ui/tokens/${id}/revoke`, {})).status).toBe(303);
+      expect((await asAda(`/ui/tokens/${id}/revoke`, {})).status).toBe(404);
+      // Only a person makes tokens; a form without a session is refused, not redirected.
+      expect((await post("/ui/tokens", { label: "x" }, { authorization: `Bearer ${TOKEN}` })).status).toBe(
+        403,
+      );
+      expect((await post("/ui/tokens", { label: "x" }, {})).status).toBe(401);
+
+      const entries = await logOf(store, 6);
+      expect(entries.map((e) => [e.action, e.outcome, e.status, e.actor, e.detail])).toEqual([
+        [
+          "token.create",
+          "refused",
+          400,
+          "ada",
+          'expires must be a duration up to 366d such as "30d", got "forever"',
+        ],
+        ["token.create", "ok", 201, "ada", `token "laptop" (${id})`],
+        ["token.revoke", "ok", 303, "ada", `token "laptop" (${id})`],
+        ["token.revoke", "refused", 404, "ada", `no active token ${id}`],
+        ["token.create", "refused", 403, "token-1", "only a signed-in person has personal tokens"],
+        ["token.create", "refused", 401, undefined, "not signed in"],
+      ]);
+      expect(entries[1]?.actorId).toBe(ada.id);
+      expect(JSON.stringify(entries)).not.toContain(token);
+      expect(JSON.stringify(entries)).not.toContain(token.slice(-20));
     } finally {
       await server.shutdown({ graceMs: 0 });
     }

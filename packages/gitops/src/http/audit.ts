@@ -39,6 +39,8 @@ export interface Attempt {
   readonly status: number;
   /** The reply's body (its `error` becomes the entry's detail). */
   readonly body: unknown;
+  /** The reply's own detail (see `Reply.detail`), before the body's. */
+  readonly detail?: string;
 }
 
 /** Appends the router's audit entries without holding up the replies. */
@@ -79,7 +81,9 @@ export class AuditHook {
     const target = /^\/(?:ui\/)?targets\//.test(path) ? params[0] : undefined;
     const error = (attempt.body as { error?: unknown } | undefined)?.error;
     const runId = (attempt.body as { runId?: unknown } | undefined)?.runId;
-    const detail = typeof error === "string" ? error : typeof runId === "string" ? `run ${runId}` : undefined;
+    const detail =
+      attempt.detail ??
+      (typeof error === "string" ? error : typeof runId === "string" ? `run ${runId}` : undefined);
     return {
       ...(identity ? { actorId: identity.id, actor: identity.name } : {}),
       ...(req.socket.remoteAddress ? { source: req.socket.remoteAddress } : {}),

@@ -92,8 +92,10 @@ export interface HandlerOptions {
    */
   readonly streams?: StreamLimits;
   /**
-   * The audit log: commands, dashboard actions, logins, logouts and every
-   * refusal are appended to it; `GET /audit` and the dashboard's audit page read it.
+   * The audit log: commands, dashboard actions, logins (the token form and
+   * single sign-on's callback, refused ones too), logouts, personal tokens
+   * created and revoked, and every refusal are appended to it; `GET /audit`
+   * and the dashboard's audit page read it.
    * @default - nothing is recorded, and `GET /audit` answers 404
    */
   readonly audit?: AuditStore;

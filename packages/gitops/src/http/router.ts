@@ -36,6 +36,13 @@ export interface Reply {
   readonly stream?: (res: ServerResponse) => void;
   /** Who acted, when the route itself authenticated the caller (a dashboard session), for the audit log. */
   readonly actor?: Pick<Identity, "id" | "name">;
+  /**
+   * What the audit log records as the entry's detail, for replies without a
+   * JSON `error` (dashboard pages): why it was refused, or what was made.
+   * Never a secret (it is masked all the same).
+   * @default - the body's `error`, or `run <id>`
+   */
+  readonly detail?: string;
 }
 
 /** One request as a route sees it. */
@@ -238,6 +245,7 @@ export function router(
         requestId,
         status: reply.status,
         body: reply.body,
+        ...(reply.detail !== undefined ? { detail: reply.detail } : {}),
       });
       return { ...reply, headers: { ...reply.headers, [REQUEST_ID_HEADER]: requestId } };
     };
@@ -261,8 +269,10 @@ export function router(
           { identity: identity?.id, action: route.auth, target, status: refusal.status },
           "refused",
         );
-        if (route.refuse)
-          return audited(await route.refuse({ ...bare, ...(identity ? { identity } : {}) }, refusal));
+        if (route.refuse) {
+          const page = await route.refuse({ ...bare, ...(identity ? { identity } : {}) }, refusal);
+          return audited({ detail: refusal.message, ...page });
+        }
         return audited(
           json(
             refusal.status,

@@ -1,6 +1,6 @@
 /**
  * `GET /audit?target=&actor=&since=&limit=`: the audit log's newest entries
- * that match, for admins (the control token until roles exist). The filter's
+ * that match, for identities with `admin` (never under `publicReads`). The filter's
  * parsing is shared with the dashboard's audit page.
  */
 import type { AuditFilter } from "../../store/store.js";

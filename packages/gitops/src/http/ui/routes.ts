@@ -173,7 +173,10 @@ export function uiRoutes(
     const existing = await sessions.get(req);
     const session = existing ?? sessions.create(undefined);
     const view = { base: baseOf(req), session, canAct: session.authenticated };
-    return page(loginPage(view, message, methods), status, existing ? {} : cookieHeader(req, session));
+    return {
+      ...page(loginPage(view, message, methods), status, existing ? {} : cookieHeader(req, session)),
+      detail: message,
+    };
   };
   /** How dashboard routes refuse: the way to the login form without an identity, a page naming the permission without it. */
   const refuse = async (ctx: Omit<RequestContext, "may">, refusal: Refusal): Promise<Reply> => {
@@ -346,6 +349,7 @@ export function uiRoutes(
         return {
           ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(identity))),
           actor: identity,
+          detail: "signed in with a token",
         };
       },
     },

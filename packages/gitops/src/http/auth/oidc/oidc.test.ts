@@ -1,12 +1,16 @@
 // Single sign-on's own checks without a provider: ID tokens forged, expired,
 // for another client or sign-in; the sealed sign-in state; the handler's
 // `oidc` option; and a provider that is down or never answers.
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createLocalJWKSet, exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Reconciler } from "../../../reconciler.js";
+import { SqliteStore } from "../../../store/sqlite/store.js";
 import { createHandler } from "../../handler.js";
 import { type DriftlessServer, listen } from "../../server.js";
 import { Sessions, sessionKey } from "../../ui/account/session.js";
@@ -124,9 +128,13 @@ describe("a dashboard whose identity provider is down", () => {
   let hanging: DriftlessServer;
   let silent: Server;
   let closedPort: number;
+  let auditDir: string;
+  let audit: SqliteStore;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
+    auditDir = mkdtempSync(join(tmpdir(), "driftless-oidc-audit-"));
+    audit = new SqliteStore(join(auditDir, "audit.db"));
     reconciler = await Reconciler.create({
       dataDir: `/tmp/driftless-oidc-unit-${process.pid}`,
       installDependencies: false,
@@ -147,7 +155,7 @@ describe("a dashboard whose identity provider is down", () => {
     await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
     closedPort = (gone.address() as { port: number }).port;
     await new Promise<void>((resolve) => gone.close(() => resolve()));
-    closed = await listen(reconciler, { port: 0, oidc: oidc(`http://127.0.0.1:${closedPort}`) });
+    closed = await listen(reconciler, { port: 0, oidc: oidc(`http://127.0.0.1:${closedPort}`), audit });
     hanging = await listen(reconciler, { port: 0, oidc: oidc(`http://127.0.0.1:${silentPort}`) });
   });
 
@@ -157,6 +165,8 @@ describe("a dashboard whose identity provider is down", () => {
     for (const socket of sockets) socket.destroy();
     silent?.close();
     await reconciler?.stop({ graceMs: 0 });
+    await audit?.close();
+    rmSync(auditDir, { recursive: true, force: true });
   });
 
   it("offers the provider's button and no token form without tokens", async () => {
@@ -180,10 +190,29 @@ describe("a dashboard whose identity provider is down", () => {
     expect((await fetch(`${closed.url}/healthz`)).status).toBe(200);
   });
 
-  it("refuses a callback that no sign-in in this browser started", async () => {
-    const callback = await fetch(`${closed.url}/ui/auth/callback?code=abc&state=xyz`, { redirect: "manual" });
+  it("refuses a callback that no sign-in in this browser started, and audits it as a refused login", async () => {
+    const callback = await fetch(`${closed.url}/ui/auth/callback?code=abc&state=xyz`, {
+      redirect: "manual",
+      headers: { "x-request-id": "callback-1" },
+    });
     expect(callback.status).toBe(400);
     expect(await callback.text()).toMatch(/This sign-in was not started in this browser/);
+    const entry = await vi.waitFor(async () => {
+      const [found] = await audit.listAudit({ limit: 10 });
+      expect(found).toBeDefined();
+      return found;
+    });
+    expect(entry).toMatchObject({
+      action: "login",
+      outcome: "refused",
+      status: 400,
+      requestId: "callback-1",
+      detail: expect.stringMatching(/^Sign-in failed: This sign-in was not started in this browser/),
+    });
+    expect(entry?.actor).toBeUndefined();
+    // Starting a sign-in is not a login attempt: a provider that is down is not audited as one.
+    await fetch(`${closed.url}/ui/auth/start`, { redirect: "manual" });
+    expect(await audit.listAudit({ limit: 10 })).toHaveLength(1);
   });
 
   it("refuses a bad oidc option, naming the field and the value but never the secret", () => {

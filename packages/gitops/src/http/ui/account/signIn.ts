@@ -109,6 +109,8 @@ export function signInRoutes(ctx: SignInContext): Route[] {
       method: "GET",
       pattern: /^\/ui\/auth\/callback$/,
       auth: "none",
+      // Every callback is a login attempt: refused ones (a bad state or nonce, a spent code) too.
+      audit: "login",
       handle: async ({ req, query }) => {
         let session: Session;
         try {
@@ -146,6 +148,9 @@ export function signInRoutes(ctx: SignInContext): Route[] {
             refresh: `0;url=${to}`,
             "set-cookie": ctx.sessionCookie(req, session),
           },
+          ...(session.identity
+            ? { actor: session.identity, detail: `signed in with ${ctx.provider.name}` }
+            : {}),
         };
       },
     },

@@ -1,4 +1,5 @@
 // Personal API tokens in the dashboard: a signed-in user lists, creates (shown once) and revokes their own.
+// Creations and revocations are audited (`token.create`, `token.revoke`) with the token's name and id, never the token.
 import type { IncomingMessage } from "node:http";
 import { parseDuration } from "../../../spec/duration.js";
 import type { PersonalTokenStore } from "../../../store/store.js";
@@ -9,13 +10,17 @@ import { type Html, html } from "../html.js";
 import { csrfField, layout, timeAt, type ViewContext } from "../layout.js";
 import type { Session } from "./session.js";
 
+/** How the audit log names a personal token: its name and id, never the token. */
+const tokenDetail = (label: string | undefined, id: string) =>
+  label === undefined ? `token ${id}` : `token ${JSON.stringify(label)} (${id})`;
+
 /** The longest a personal token may live. */
 const MAX_TTL_MS = 366 * 24 * 3600_000;
 
 /** What the token pages borrow from the dashboard's routes. */
 export interface TokenPagesDeps {
   readonly store: PersonalTokenStore;
-  readonly ui: (route: Pick<Route, "method" | "pattern" | "auth" | "handle">) => Route;
+  readonly ui: (route: Pick<Route, "method" | "pattern" | "auth" | "handle" | "audit">) => Route;
   readonly page: (content: Html, status?: number) => Reply;
   readonly redirect: (location: string) => Reply;
   readonly form: (req: IncomingMessage) => Promise<URLSearchParams | Reply>;
@@ -64,9 +69,21 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
   /** The signed-in user, or the reply refusing: only people (not tokens) own personal tokens. */
   const ownerOf = async (ctx: RequestContext): Promise<Identity | Reply> => {
     const view = await deps.viewOf(ctx.req);
-    if (!ctx.identity) return deps.redirect(`${view.base}/login`);
+    if (!ctx.identity) {
+      if (ctx.req.method === "GET") return deps.redirect(`${view.base}/login`);
+      // A form sent without a session is refused, not redirected: the audit log records it as such.
+      const page = deps.page(
+        layout(
+          view,
+          "Log in",
+          html`<h1>Log in</h1><p><a href="${view.base}/login">Log in</a> to manage your personal tokens.</p>`,
+        ),
+        401,
+      );
+      return { ...page, detail: "not signed in" };
+    }
     if (ctx.identity.kind !== "user") {
-      return deps.page(
+      const page = deps.page(
         layout(
           view,
           "Not allowed",
@@ -74,6 +91,7 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
         ),
         403,
       );
+      return { ...page, detail: "only a signed-in person has personal tokens" };
     }
     return ctx.identity;
   };
@@ -93,6 +111,7 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
       method: "POST",
       pattern: /^\/ui\/tokens$/,
       auth: "none",
+      audit: "token.create",
       handle: async (ctx) => {
         const owner = await ownerOf(ctx);
         if (isReply(owner)) return owner;
@@ -110,7 +129,8 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
             : ttl === undefined || ttl <= 0 || ttl > MAX_TTL_MS
               ? `expires must be a duration up to 366d such as "30d", got ${JSON.stringify(expires)}`
               : undefined;
-        if (error) return deps.page(await tokensPage(deps, view, owner, { error }), 400);
+        if (error)
+          return { ...deps.page(await tokensPage(deps, view, owner, { error }), 400), detail: error };
         const { id, token } = newPersonalToken();
         const now = Date.now();
         const { kind: _k, ...who } = owner;
@@ -122,13 +142,17 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
           createdAt: new Date(now).toISOString(),
           expiresAt: new Date(now + (ttl as number)).toISOString(),
         });
-        return deps.page(await tokensPage(deps, view, owner, { created: token }), 201);
+        return {
+          ...deps.page(await tokensPage(deps, view, owner, { created: token }), 201),
+          detail: tokenDetail(label, id),
+        };
       },
     }),
     deps.ui({
       method: "POST",
       pattern: /^\/ui\/tokens\/([\w-]+)\/revoke$/,
       auth: "none",
+      audit: "token.revoke",
       handle: async (ctx) => {
         const owner = await ownerOf(ctx);
         if (isReply(owner)) return owner;
@@ -137,18 +161,20 @@ export function personalTokenRoutes(deps: TokenPagesDeps): Route[] {
         if (!(fields instanceof URLSearchParams)) return fields;
         const forged = await deps.csrfRefusal(ctx.req, view.session, fields);
         if (forged) return forged;
-        const revoked = await deps.store.revokePersonalToken(
-          ctx.params[0] ?? "",
-          owner.id,
-          new Date().toISOString(),
-        );
+        const id = ctx.params[0] ?? "";
+        // Its name for the audit log, read before it is revoked (an id alone says little to a reader).
+        const label = (await deps.store.listPersonalTokens(owner.id)).find((t) => t.id === id)?.label;
+        const revoked = await deps.store.revokePersonalToken(id, owner.id, new Date().toISOString());
         if (!revoked) {
-          return deps.page(
-            await tokensPage(deps, view, owner, { error: "You have no such active token." }),
-            404,
-          );
+          return {
+            ...deps.page(
+              await tokensPage(deps, view, owner, { error: "You have no such active token." }),
+              404,
+            ),
+            detail: `no active token ${id}`,
+          };
         }
-        return deps.redirect(`${view.base}/tokens`);
+        return { ...deps.redirect(`${view.base}/tokens`), detail: tokenDetail(label, id) };
       },
     }),
   ];
