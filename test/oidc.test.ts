@@ -2,17 +2,21 @@
 // Connect provider (an organisation, a team `platform` with one user, another
 // user in no team), a real reconciler with the real engine serves the
 // dashboard, and a real Chromium signs in through Gitea's own login page.
-// Each user's identity and groups are shown; logout ends the session; a
-// forged state, a forged nonce and a replayed authorization code are refused
-// with a clear page. (Forged and expired ID tokens, and a provider that is
-// down: packages/gitops/src/http/auth/oidc/oidc.test.ts.)
+// Each user's identity and groups are shown; the policy binds the team's group
+// to a role that may reconcile and approve the target, everyone else reads:
+// the team member queues a run from the dashboard, the other is offered
+// nothing and refused with the permission; logout ends the session; a forged
+// state, a forged nonce and a replayed authorization code are refused with a
+// clear page; sign-ins and refusals are in the audit log. (Forged and expired
+// ID tokens, and a provider that is down:
+// packages/gitops/src/http/auth/oidc/oidc.test.ts.)
 import { cpSync, mkdtempSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { type DriftlessServer, listen, Reconciler, type ServeOptions } from "@driftless/gitops";
+import { type DriftlessServer, listen, Reconciler, type ServeOptions, SqliteStore } from "@driftless/gitops";
 import { pino } from "pino";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo } from "./support/git.js";
 import { type Gitea, startGitea } from "./support/gitea.js";
@@ -23,30 +27,52 @@ const CLIENT_SECRET_ENV = "DRIFTLESS_TEST_OIDC_SECRET";
 const PASSWORD = "Us3r-password-for-oidc";
 const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"];
 
-/**
- * The users and what the dashboard must show of each. When roles land, a
- * policy binding group `acme:platform` is added in `serverOptions` and each
- * user gets what they may do (`may: ["approve", …]`), checked in "signs in
- * as each user".
- */
+/** The users and what the dashboard must show of each: their groups, and the actions it offers on `site`. */
 const USERS = [
-  { name: "alice", email: "alice@example.com", team: "platform", groups: [ORG, `${ORG}:platform`] },
-  { name: "bob", email: "bob@example.com", team: undefined, groups: [] },
+  {
+    name: "alice",
+    email: "alice@example.com",
+    team: "platform",
+    groups: [ORG, `${ORG}:platform`],
+    offered: ["Reconcile now"],
+  },
+  { name: "bob", email: "bob@example.com", team: undefined, groups: [], offered: [] },
 ] as const;
 
 describe("single sign-on through Gitea in a real browser", () => {
   let sandbox: EngineSandbox;
   let gitea: Gitea;
   let reconciler: Reconciler;
+  let store: SqliteStore;
   let server: DriftlessServer;
   let browser: Browser;
   const contexts = new Map<string, BrowserContext>();
 
-  /** The options the dashboard is served with (the place for a policy once roles exist). */
+  /**
+   * The options the dashboard is served with: Gitea's team `platform` (group
+   * `acme:platform`) may reconcile and approve `site` (but not suspend it),
+   * every other signed-in user reads; the audit log is the reconciler's store.
+   */
   const serverOptions = (clientId: string): ServeOptions => ({
     port: 0,
     oidc: { issuer: gitea.url, clientId, clientSecret: { env: CLIENT_SECRET_ENV }, name: "Gitea" },
+    policy: {
+      roles: { operator: [{ actions: ["read", "reconcile", "approve"], targets: ["site"] }] },
+      bindings: [{ role: "operator", groups: [`${ORG}:platform`] }],
+      defaultRole: "reader",
+    },
+    audit: store,
   });
+  /** The audit log, oldest first, once `ready` holds for it (appends finish after the replies). */
+  const auditLog = (ready: (entries: Awaited<ReturnType<SqliteStore["listAudit"]>>) => boolean) =>
+    vi.waitFor(
+      async () => {
+        const entries = (await store.listAudit({ limit: 1000 })).reverse();
+        expect(ready(entries), JSON.stringify(entries, null, 1)).toBe(true);
+        return entries;
+      },
+      { timeout: 10_000 },
+    );
   const ui = (path = "") => `${server.url}/ui${path}`;
   /** Serious or critical axe-core violations of the page shown (evaluated over DevTools, outside its CSP). */
   const axeViolations = async (page: Page) => {
@@ -123,8 +149,10 @@ describe("single sign-on through Gitea in a real browser", () => {
     cpSync(siteProgramSeed(sandbox.dir), join(seed, "apps", "site"), { recursive: true });
     const repo = createRepo(join(sandbox.dir, "repo"), { seed });
     repo.commit({}, "first release");
+    store = new SqliteStore(join(sandbox.dir, "driftless.db"));
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
+      store,
       installDependencies: false,
       logger: pino({ level: "silent" }),
       targets: [
@@ -206,6 +234,53 @@ describe("single sign-on through Gitea in a real browser", () => {
     }
   });
 
+  it("offers each user the actions of their roles: the team member queues a run, the other is refused", async () => {
+    const pageOf = (name: string) => (contexts.get(name) as BrowserContext).pages()[0] as Page;
+    for (const user of USERS) {
+      const page = pageOf(user.name);
+      await page.goto(ui("/targets/site"));
+      await expect(page.locator("h1").textContent()).resolves.toMatch(/^site /);
+      expect(await page.locator("ul.actions a").allTextContents(), user.name).toEqual([...user.offered]);
+    }
+    const alice = pageOf("alice");
+    await alice.click("ul.actions a:has-text('Reconcile now')");
+    await alice.click("button:has-text('Confirm reconcile')");
+    await alice.waitForURL((url) => url.pathname === "/ui/targets/site" && url.searchParams.has("queued"));
+    const runId = new URL(alice.url()).searchParams.get("queued") ?? "";
+    await expect(alice.locator(".notice[role=status]").textContent()).resolves.toBe(`Run ${runId} queued.`);
+    await reconciler.whenIdle();
+    expect(await reconciler.run(runId)).toMatchObject({ target: "site", trigger: "manual" });
+
+    // Bob reads the page but may not act: the form sent anyway, with his session's CSRF token, is refused.
+    const bob = pageOf("bob");
+    const csrf = (await bob.locator("input[name=csrf]").first().getAttribute("value")) ?? "";
+    expect(csrf).not.toBe("");
+    const refused = await bob.request.post(ui("/targets/site/reconcile"), {
+      form: { csrf },
+      maxRedirects: 0,
+    });
+    expect(refused.status()).toBe(403);
+    expect(await refused.text()).toContain("user bob may not reconcile site (needs reconcile on site)");
+
+    const entries = await auditLog((log) => log.some((e) => e.actor === "bob" && e.status === 403));
+    const idOf = new RegExp(`^oidc:${gitea.url.replace(/[.]/g, "\\.")}#\\d+$`);
+    for (const name of ["alice", "bob"]) {
+      const login = entries.find((e) => e.action === "login" && e.actor === name);
+      expect(login, name).toMatchObject({ outcome: "ok", status: 200, detail: "signed in with Gitea" });
+      expect(login?.actorId).toMatch(idOf);
+    }
+    expect(entries.filter((e) => e.action === "reconcile")).toMatchObject([
+      { actor: "alice", target: "site", outcome: "ok", status: 303 },
+      {
+        actor: "bob",
+        target: "site",
+        outcome: "refused",
+        status: 403,
+        detail: "user bob may not reconcile site (needs reconcile on site)",
+      },
+    ]);
+  });
+
   it("ends the session at logout: the old cookie is refused afterwards", async () => {
     const context = contexts.get("bob") as BrowserContext;
     const page = context.pages()[0] as Page;
@@ -274,5 +349,17 @@ describe("single sign-on through Gitea in a real browser", () => {
     await expect(page.locator("[role=alert]").textContent()).resolves.toMatch(
       /^Sign-in failed: The identity provider refused the authorization code: \w+ \(.+\)\. A code works once and for minutes only; sign in again\.$/,
     );
+    // The three refused callbacks of these tests are in the audit log as refused logins, with why.
+    const isRefusedLogin = (e: { action: string; outcome: string }) =>
+      e.action === "login" && e.outcome === "refused";
+    const refusedLogins = (await auditLog((log) => log.filter(isRefusedLogin).length >= 3)).filter(
+      isRefusedLogin,
+    );
+    expect(refusedLogins.map((e) => e.status)).toEqual([400, 401, 401]);
+    expect(refusedLogins.map((e) => e.detail)).toEqual([
+      expect.stringMatching(/^Sign-in failed: The callback's state is not the one/),
+      expect.stringMatching(/^Sign-in failed: The ID token's nonce is not the one/),
+      expect.stringMatching(/^Sign-in failed: The identity provider refused the authorization code/),
+    ]);
   });
 });
