@@ -137,6 +137,8 @@ export function identityFromClaims(claims: JWTPayload, issuer: string, groupsCla
     kind: "user",
     name: text(claims.preferred_username) ?? text(claims.name) ?? email ?? sub,
     ...(email ? { email } : {}),
+    // Policy bindings may name a user by subject.
+    subject: sub,
     groups,
     roles: [],
   };

@@ -15,6 +15,7 @@ import { createHandler } from "../../handler.js";
 import { type DriftlessServer, listen } from "../../server.js";
 import { Sessions, sessionKey } from "../../ui/account/session.js";
 import type { Identity } from "../identity.js";
+import { Policy } from "../policy.js";
 import { identityFromClaims, verifyIdToken } from "./idToken.js";
 import { openSignIn, sealSignIn } from "./transient.js";
 
@@ -60,9 +61,20 @@ describe("ID token verification", () => {
       kind: "user",
       name: "ada",
       email: "ada@example.com",
+      subject: "42",
       groups: ["acme:platform"],
       roles: [],
     });
+  });
+
+  it("keeps the subject in the dashboard session, so a binding by subject applies there", async () => {
+    const sessions = new Sessions({ keys: () => [sessionKey("k")] });
+    const identity = identityFromClaims(await verify(await token({})), ISSUER);
+    const cookie = `driftless_session=${sessions.create(identity).cookie}`;
+    const back = await sessions.get({ headers: { cookie } } as never);
+    expect(back?.identity).toEqual(identity);
+    const policy = new Policy({ bindings: [{ role: "admin", users: ["42"] }] });
+    expect(policy.allows(back?.identity, "approve", "prod-web")).toBe(true);
   });
 
   it("refuses a token signed by another key, even with the provider's key id", async () => {

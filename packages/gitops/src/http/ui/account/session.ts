@@ -3,7 +3,7 @@
  * form, or a sign-in through OpenID Connect, is exchanged for a signed cookie
  * (HttpOnly, SameSite=Strict, Secure under TLS) that names a random session
  * id, when it expires and who signed in (their {@link Identity}: id, name,
- * email, groups, roles), with an HMAC over all of it. Every process with the same key
+ * email, subject, groups, roles), with an HMAC over all of it. Every process with the same key
  * accepts it, so sessions survive a restart and work across replicas. The
  * CSRF token every POST must carry is an HMAC of the session id: bound to the
  * session, stored nowhere. Logout clears the cookie and revokes the id until
@@ -171,6 +171,7 @@ function encodeWho(identity: Identity, idToken?: string): string {
     k: identity.kind,
     n: identity.name,
     ...(identity.email ? { e: identity.email } : {}),
+    ...(identity.subject ? { s: identity.subject } : {}),
     ...(identity.groups.length > 0 ? { g: identity.groups } : {}),
     ...(identity.roles.length > 0 ? { r: identity.roles } : {}),
     ...(idToken ? { t: idToken } : {}),
@@ -191,6 +192,7 @@ function decodeWho(who: string): { identity: Identity; idToken?: string } | unde
       kind: c.k,
       name: c.n,
       ...(typeof c.e === "string" ? { email: c.e } : {}),
+      ...(typeof c.s === "string" ? { subject: c.s } : {}),
       groups: strings(c.g),
       roles: strings(c.r),
     };
