@@ -43,7 +43,7 @@ export interface Attempt {
   readonly detail?: string;
 }
 
-/** Appends the router's audit entries without holding up the replies. */
+/** Appends the router's audit entries; a failed append never fails the request. */
 export class AuditHook {
   readonly #store: AuditStore;
   readonly #redactor: () => Redactor;
@@ -56,17 +56,20 @@ export class AuditHook {
   }
 
   /**
-   * Records an attempt when the log keeps it (see the top of this file). The
-   * append runs in the background: a store that is down does not delay or fail
-   * the reply (a command it could not store was refused by it anyway); the
-   * failure is logged.
+   * Records an attempt when the log keeps it (see the top of this file).
+   * Resolves once the entry is stored, or once storing it failed: the
+   * router answers after that, so no reply goes out that the log lacks; a
+   * store that is down fails fast (its breaker) and does not fail the reply
+   * (a command it could not store was refused by it anyway); the failure is
+   * logged. Never rejects.
    */
-  record(attempt: Attempt): void {
+  async record(attempt: Attempt): Promise<void> {
     const refused = attempt.status === 401 || attempt.status === 403;
     if (attempt.action === undefined && !refused) return;
     const entry = this.entry(attempt);
-    this.#store
+    await this.#store
       .appendAudit(entry)
+      .then(() => undefined)
       .catch((error: unknown) =>
         this.#log?.error(
           { err: error, action: entry.action, status: entry.status, requestId: entry.requestId },

@@ -235,8 +235,10 @@ export function router(
     // With publicReads everyone reads everything, signed in or not.
     const may = (action: Action, target?: string) =>
       (auth.publicReads && action === "read") || policy.allows(identity, action, target);
-    const audited = (reply: Reply): Reply => {
-      auth.audit?.record({
+    // The entry is stored before the reply goes out, so a caller never sees an
+    // answer the log lacks; a failed append is logged, never the request's failure.
+    const audited = async (reply: Reply): Promise<Reply> => {
+      await auth.audit?.record({
         req,
         path,
         params,
@@ -271,9 +273,9 @@ export function router(
         );
         if (route.refuse) {
           const page = await route.refuse({ ...bare, ...(identity ? { identity } : {}) }, refusal);
-          return audited({ detail: refusal.message, ...page });
+          return await audited({ detail: refusal.message, ...page });
         }
-        return audited(
+        return await audited(
           json(
             refusal.status,
             { error: refusal.message },
@@ -288,12 +290,12 @@ export function router(
     } catch (error) {
       const refused = route.auth !== "none" && route.auth !== "read" ? errorReply(error) : undefined;
       if (!refused) {
-        audited(fail(500, "internal error"));
+        await audited(fail(500, "internal error"));
         throw error;
       }
       reply = refused;
     }
-    reply = audited(reply);
+    reply = await audited(reply);
     const redactor = route.auth === "none" ? undefined : auth.redactor();
     const { stream } = reply;
     if (stream) {
