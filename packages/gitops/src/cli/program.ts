@@ -103,9 +103,22 @@ A relative --config path is read from the current directory.`,
     .command("reconcile")
     .description("reconcile one target now; exit 0 ok, 1 failed, 2 drift found in detect mode")
     .argument("<target>", "target name")
+    .option(
+      "--server <url>",
+      `queue it on a running server instead (token in $${TOKEN_ENV}); returns once queued`,
+    )
     .addOption(configOption())
     .option("--json", "print the run record as JSON on stdout")
-    .action(async (target: string, opts: { config: string; json?: boolean }) => {
+    .action(async (target: string, opts: { config: string; json?: boolean; server?: string }) => {
+      if (opts.server) {
+        code = await remoteCommand(
+          target,
+          "reconcile",
+          { server: opts.server, json: opts.json ?? false },
+          io,
+        );
+        return;
+      }
       code = await reconcileCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
     });
 
@@ -117,14 +130,34 @@ A relative --config path is read from the current directory.`,
     .addOption(configOption())
     .option("--out <file>", "write the report to a file instead of stdout")
     .option("--json", "JSON report instead of Markdown")
-    .action(async (target: string, opts: { config: string; ref: string; out?: string; json?: boolean }) => {
-      code = await previewCommand(
-        loadConfig(opts.config),
-        target,
-        { ref: opts.ref, json: opts.json ?? false, ...(opts.out ? { out: opts.out } : {}) },
-        io,
-      );
-    });
+    .option("--server <url>", `plan it on a running server instead (token in $${TOKEN_ENV})`)
+    .action(
+      async (
+        target: string,
+        opts: { config: string; ref: string; out?: string; json?: boolean; server?: string },
+      ) => {
+        if (opts.server) {
+          code = await remoteCommand(
+            target,
+            "preview",
+            {
+              server: opts.server,
+              ref: opts.ref,
+              json: opts.json ?? false,
+              ...(opts.out ? { out: opts.out } : {}),
+            },
+            io,
+          );
+          return;
+        }
+        code = await previewCommand(
+          loadConfig(opts.config),
+          target,
+          { ref: opts.ref, json: opts.json ?? false, ...(opts.out ? { out: opts.out } : {}) },
+          io,
+        );
+      },
+    );
 
   program
     .command("status")

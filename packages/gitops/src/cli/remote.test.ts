@@ -32,8 +32,14 @@ describe("the CLI sending commands to a server", () => {
       tokens: [
         { name: "viewer", secret: "viewer-token", roles: ["reader"] },
         { name: "oncall", secret: "oncall-token", roles: ["operator"] },
+        { name: "deployer", secret: "deployer-token", roles: ["deployer"] },
       ],
-      policy: { roles: { operator: [{ actions: ["read", "suspend", "resume"], targets: ["prod-*"] }] } },
+      policy: {
+        roles: {
+          operator: [{ actions: ["read", "suspend", "resume"], targets: ["prod-*"] }],
+          deployer: [{ actions: ["read", "reconcile"], targets: ["prod-*"] }],
+        },
+      },
     });
   });
 
@@ -103,6 +109,27 @@ describe("the CLI sending commands to a server", () => {
     );
     expect(named.code).toBe(1);
     expect(named.err).toMatch(/^resume refused \(400\): by is taken from who you are \(token oncall\)/);
+  });
+
+  it("queues a run and plans a ref on the server, each only with its permission", async () => {
+    const refused = await driftless("oncall-token", "reconcile", "prod-web", "--server", server.url);
+    expect(refused).toMatchObject({
+      code: 1,
+      err: "not allowed (403): token oncall may not reconcile prod-web (needs reconcile on prod-web)\n",
+    });
+    const queued = await driftless("deployer-token", "reconcile", "prod-web", "--server", server.url);
+    expect(queued.code).toBe(0);
+    const runId = /run (\S+) queued/.exec(queued.out)?.[1];
+    expect(runId).toBeDefined();
+    expect((await reconciler.run(runId as string))?.target).toBe("prod-web");
+    const preview = await driftless(
+      "deployer-token",
+      ...["preview", "prod-web", "--ref", "feature", "--server", server.url],
+    );
+    expect(preview).toMatchObject({
+      code: 1,
+      err: "not allowed (403): token deployer may not preview prod-web (needs preview on prod-web)\n",
+    });
   });
 
   it("says what is missing without a token, and when the token is unknown", async () => {
