@@ -6,9 +6,8 @@
  * `run/`, `pipelines/` and `replicas/`.
  */
 
-import { existsSync, rmdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { CancelledError, UnknownTargetError } from "./errors.js";
+import { resolve } from "node:path";
+import { UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
 import { discoverTargets } from "./git/discovery.js";
 import {
@@ -29,7 +28,7 @@ import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/pr
 import { removeTargets } from "./pipelines/removal.js";
 import { markInterruptedRuns } from "./replicas/leases.js";
 import { readStatuses } from "./replicas/replicaHost.js";
-import type { ReplicaSet, ReplicaStats } from "./replicas/replicas.js";
+import type { ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
 import { readInventory } from "./run/readInventory.js";
 import type { Recorder } from "./run/recorder.js";
@@ -42,7 +41,7 @@ import type { Runtime, TargetState } from "./schedule/runtime.js";
 import type { Scheduler } from "./schedule/scheduler.js";
 import { type Wiring, wireReconciler } from "./schedule/wiring.js";
 import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec/spec.js";
-import { DATA_DIR_LOCK_FILE, type DataDirLock, lockDataDir } from "./store/dataDirLock.js";
+import { claimDataDir, type DataDirLock } from "./store/dataDirLock.js";
 import {
   type FollowLogOptions,
   followRunLog,
@@ -104,11 +103,6 @@ export class Reconciler {
     this.#commands = this.#wiring.commands;
   }
 
-  /** The replica set, when the options ask for replicas. */
-  get #replicas(): ReplicaSet | undefined {
-    return this.#wiring.replicas;
-  }
-
   /**
    * Opens the store, marks runs a crashed process left unfinished as
    * interrupted (their stacks are recovered before the next engine run) and
@@ -119,12 +113,7 @@ export class Reconciler {
     // Every problem of the given targets at once, before anything is written.
     resolveTargetSet(options.targets ?? [], resolve(options.dataDir));
     // The data directory is this process's alone (before the store in it opens).
-    const created = newFiles(resolve(options.dataDir));
-    const dataDirLock = lockDataDir(resolve(options.dataDir));
-    const undo = () => {
-      dataDirLock.release();
-      created.remove();
-    };
+    const { lock: dataDirLock, undo } = claimDataDir(resolve(options.dataDir));
     let resolved: ResolvedOptions;
     try {
       resolved = await resolveOptions(options);
@@ -198,16 +187,7 @@ export class Reconciler {
     this.#created = true;
     const names = [...this.#unstored];
     this.#unstored.clear();
-    for (const name of names) {
-      try {
-        await this.#recorder.ensureStatus(name);
-      } catch (error) {
-        this.#options.logger.warn(
-          { target: name, err: (error as Error).message },
-          "could not store a new target's status",
-        );
-      }
-    }
+    await this.#recorder.ensureStatuses(names, this.#options.logger);
   }
 
   /** The targets being managed, defaults resolved. */
@@ -335,17 +315,17 @@ export class Reconciler {
   /** A target's status, read from the store. @throws UnknownTargetError for an unknown target */
   async status(name: string): Promise<TargetStatus> {
     this.#require(name);
-    return (await readStatuses(this.#rt, this.#replicas, [name]))[0] as TargetStatus;
+    return (await readStatuses(this.#rt, this.#wiring.replicas, [name]))[0] as TargetStatus;
   }
 
   /** Status of every managed target, by name (one store read). */
   async statuses(): Promise<TargetStatus[]> {
-    return readStatuses(this.#rt, this.#replicas, [...this.#targets.keys()].sort());
+    return readStatuses(this.#rt, this.#wiring.replicas, [...this.#targets.keys()].sort());
   }
 
   /** This replica's membership and ownership figures; `undefined` without replicas. */
   replicaStats(): ReplicaStats | undefined {
-    return this.#replicas?.stats();
+    return this.#wiring.replicas?.stats();
   }
 
   /** The most recent runs of a target, newest first. */
@@ -435,11 +415,7 @@ export class Reconciler {
    * Resets the figures.
    */
   takeSchedulerStats(): { decisions: number; maxLatenessMs: number } {
-    const { stats } = this.#wiring;
-    const taken = { decisions: stats.decisions, maxLatenessMs: stats.maxLatenessMs };
-    stats.decisions = 0;
-    stats.maxLatenessMs = 0;
-    return taken;
+    return this.#wiring.takeStats();
   }
 
   /**
@@ -475,8 +451,8 @@ export class Reconciler {
     if (this.#scheduling) return;
     this.#scheduling = true;
     // Replicas schedule the targets they take (see `replicaHost.ts`).
-    this.#replicas?.start();
-    if (this.#replicas) return;
+    this.#wiring.replicas?.start();
+    if (this.#wiring.replicas) return;
     for (const state of this.#targets.values()) {
       this.#schedule(state.spec);
       if (!this.isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
@@ -491,13 +467,7 @@ export class Reconciler {
   async stop(options: { readonly graceMs?: number } = {}): Promise<boolean> {
     this.#scheduling = false;
     this.#stopping = true;
-    this.#queue.stop();
-    for (const name of this.#targets.keys()) this.#scheduler.unschedule(name);
-    const clean = await this.#queue.drain(options.graceMs ?? 30_000, () =>
-      this.#wiring.shutdown.abort(new CancelledError("the reconciler is shutting down")),
-    );
-    for (const name of this.#targets.keys()) this.#queue.dropPending(name, "the reconciler stopped");
-    await this.#replicas?.stop(true);
+    const clean = await this.#wiring.stopRuns(options.graceMs ?? 30_000);
     this.#closed = true;
     await this.#options.store.close();
     this.#dataDirLock.release();
@@ -526,24 +496,4 @@ export class Reconciler {
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {
     return this.#wiring.enqueue(state, request);
   }
-}
-
-/** Files `create` may make in the data directory: the status database and the directory lock. */
-const CREATED_FILES = ["driftless.db", "driftless.db-wal", "driftless.db-shm", DATA_DIR_LOCK_FILE];
-
-/** Notes which of those files (and the directory) do not exist yet, to remove them again when `create` fails. */
-function newFiles(dataDir: string): { remove(): void } {
-  const dirExisted = existsSync(dataDir);
-  const missing = CREATED_FILES.filter((f) => !existsSync(join(dataDir, f)));
-  return {
-    remove() {
-      for (const file of missing) rmSync(join(dataDir, file), { force: true });
-      if (dirExisted) return;
-      try {
-        rmdirSync(dataDir);
-      } catch {
-        // Not empty: something else was put there meanwhile; it stays.
-      }
-    },
-  };
 }

@@ -139,6 +139,17 @@ export class Recorder {
     if (stored && !this.#writes.has(name)) this.#view.set(name, stored);
   }
 
+  /** {@link ensureStatus} for each target in turn; a store that does not answer is logged, and stores it at the next write. */
+  async ensureStatuses(names: readonly string[], log: Logger): Promise<void> {
+    for (const name of names) {
+      try {
+        await this.ensureStatus(name);
+      } catch (error) {
+        log.warn({ target: name, err: (error as Error).message }, "could not store a new target's status");
+      }
+    }
+  }
+
   /** Forgets a removed target's status in the view. */
   forget(name: string): void {
     this.#view.delete(name);

@@ -6,7 +6,7 @@
  * (`reconciler.ts`) builds it once and keeps its own lifecycle flags.
  */
 import { newOwnerId } from "../engine/process.js";
-import { ReconcilerStoppedError } from "../errors.js";
+import { CancelledError, ReconcilerStoppedError } from "../errors.js";
 import { type ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { QueuedRun, ResolvedOptions } from "../options.js";
 import { afterRun } from "../pipelines/dependencies.js";
@@ -55,6 +55,13 @@ export interface Wiring extends ReplicaParts {
   readonly stats: SchedulerStats;
   /** Queues a run of a target this process owns (with replicas, through the owner). */
   enqueue(state: TargetState, request: RunRequest): QueuedRun;
+  /** Returns the scheduler stats and resets them. */
+  takeStats(): SchedulerStats;
+  /**
+   * Stops the queue and the schedules, lets runs in progress finish within `graceMs`, then
+   * cancels them, settles the queued ones and stops the replicas; `true` when every run finished on its own.
+   */
+  stopRuns(graceMs: number): Promise<boolean>;
 }
 
 /** Wires the parts of a reconciler over `options`; nothing runs until the scheduler or a command queues a run. */
@@ -169,6 +176,22 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
     shutdown,
     stats,
     enqueue,
+    takeStats() {
+      const taken = { decisions: stats.decisions, maxLatenessMs: stats.maxLatenessMs };
+      stats.decisions = 0;
+      stats.maxLatenessMs = 0;
+      return taken;
+    },
+    async stopRuns(graceMs) {
+      queue.stop();
+      for (const name of targets.keys()) scheduler.unschedule(name);
+      const clean = await queue.drain(graceMs, () =>
+        shutdown.abort(new CancelledError("the reconciler is shutting down")),
+      );
+      for (const name of targets.keys()) queue.dropPending(name, "the reconciler stopped");
+      await replicas?.stop(true);
+      return clean;
+    },
     get replicas() {
       return replicas;
     },

@@ -1,7 +1,7 @@
 // The exclusive lock on a data directory: one reconciler (one process) at a
 // time, so two never share worktrees, mirrors, plans or a status database
 // they would both "recover".
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -80,4 +80,41 @@ function readHolder(dataDir: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Files `create` may make in the data directory: the status database and the directory lock. */
+const CREATED_FILES = ["driftless.db", "driftless.db-wal", "driftless.db-shm", DATA_DIR_LOCK_FILE];
+
+/** Notes which of those files (and the directory) do not exist yet, to remove them again when `create` fails. */
+function newFiles(dataDir: string): { remove(): void } {
+  const dirExisted = existsSync(dataDir);
+  const missing = CREATED_FILES.filter((f) => !existsSync(join(dataDir, f)));
+  return {
+    remove() {
+      for (const file of missing) rmSync(join(dataDir, file), { force: true });
+      if (dirExisted) return;
+      try {
+        rmdirSync(dataDir);
+      } catch {
+        // Not empty: something else was put there meanwhile; it stays.
+      }
+    },
+  };
+}
+
+/**
+ * Takes the lock on `dataDir` for a reconciler being created (see {@link lockDataDir});
+ * `undo` releases it and removes the files (and the directory) creation made, for when it fails.
+ * @throws DataDirLockedError naming the holder when another reconciler holds it
+ */
+export function claimDataDir(dataDir: string): { readonly lock: DataDirLock; undo(): void } {
+  const created = newFiles(dataDir);
+  const lock = lockDataDir(dataDir);
+  return {
+    lock,
+    undo() {
+      lock.release();
+      created.remove();
+    },
+  };
 }
