@@ -1,27 +1,22 @@
 /**
  * The dashboard's routes under `/ui`: pages, their live event stream, the
  * login and logout forms (a token, or single sign-on in ./signIn.ts), the
- * actions, the audit log and personal tokens. Pages are read with a session, a
+ * actions (./actions.ts), the audit log and personal tokens. Pages are read with a session, a
  * bearer token, or by anyone with `publicReads`; actions need a signed-in
  * session with the permission (the router checks it, as for the API) and its
  * CSRF token.
  */
 import type { IncomingMessage } from "node:http";
-import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { OidcOptions } from "../../spec/oidc.js";
 import type { SecretSource } from "../../spec/spec.js";
 import type { PersonalTokenStore } from "../../store/store.js";
-import { isShaPrefix } from "../../util.js";
-import { fourEyesRefusal } from "../auth/fourEyes.js";
 import type { Identity, TokenResolver } from "../auth/identity.js";
 import { OidcProvider } from "../auth/oidc/provider.js";
-import { recordedBy } from "../auth/who.js";
 import { readBody } from "../body.js";
 import { mountOf } from "../mount.js";
 import {
   type Api,
   bearerToken,
-  errorReply,
   MAX_ECHOED,
   MAX_URN,
   namedTarget,
@@ -43,14 +38,15 @@ import {
 } from "./account/session.js";
 import { meRoute, originOf, signInRoutes } from "./account/signIn.js";
 import { personalTokenRoutes } from "./account/tokens.js";
+import { actionRoutes } from "./actions.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
-import { auditPage } from "./audit.js";
-import { ACTIONS, type Action, confirmPage, loginPage, messagePage } from "./forms.js";
+import { loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
 import { LiveHub } from "./live.js";
 import { overviewPage, rowHtml } from "./overview.js";
-import { resourceHistoryPage } from "./resourceHistory.js";
+import { auditPage } from "./pages/audit.js";
+import { resourceHistoryPage } from "./pages/resourceHistory.js";
 import { RowSource } from "./rows.js";
 import { runPage } from "./run.js";
 import { targetPage } from "./target.js";
@@ -210,64 +206,6 @@ export function uiRoutes(
         );
   const notFound = async (req: IncomingMessage, what: string) =>
     page(messagePage(await viewOf(req), "Not found", `${what} does not exist.`), 404);
-
-  /** An action the router allowed: the CSRF token, then who (the identity) and why. */
-  const act = async (ctx: RequestContext, name: string, action: Action): Promise<Reply> => {
-    const { req } = ctx;
-    const view = await viewOf(req, ctx.may);
-    const fields = await form(req);
-    if (!(fields instanceof URLSearchParams)) return fields;
-    const forged = await csrfRefusal(req, view.session, fields);
-    if (forged) return forged;
-    const target = reconciler.target(name);
-    if (!target) return notFound(req, `Target "${name}"`);
-    if (!ctx.identity) return refused(req, "Log in to act on targets.", 401);
-    const recorded = recordedBy(ctx.identity, fields.get("by")?.trim() || undefined, ctx.may("admin"));
-    if (typeof recorded === "string") {
-      return page(await confirmPage(view, reconciler, target, action, recorded), 400);
-    }
-    const reason = fields.get("reason")?.trim() || undefined;
-    const revision = fields.get("revision")?.trim() || undefined;
-    if (revision !== undefined && !isShaPrefix(revision)) {
-      return page(
-        await confirmPage(
-          view,
-          reconciler,
-          target,
-          action,
-          `revision must be a commit SHA, got "${revision}"`,
-        ),
-        400,
-      );
-    }
-    const who = {
-      ...recorded,
-      ...(reason ? { reason } : {}),
-      ...(revision ? { revision } : {}),
-    };
-    if (action === "approve") {
-      const fourEyes = await fourEyesRefusal(reconciler, name, ctx.identity, revision);
-      if (fourEyes) return page(await confirmPage(view, reconciler, target, action, fourEyes), 403);
-    }
-    try {
-      let runId: string | undefined;
-      if (action === "reconcile") {
-        runId = (await reconciler.request(name, { trigger: "manual", requestedBy: ctx.identity.id })).id;
-      } else if (action === "approve")
-        runId = (await reconciler.approve(name, checkApprovalRequest(name, who))).id;
-      else if (action === "promote" || action === "rollback") {
-        runId = (await reconciler[action](name, who as { by: string; reason: string })).id;
-      } else await reconciler[action](name, { ...recorded, ...(reason ? { reason } : {}) });
-      api.log?.info({ target: name, action, ...who }, "dashboard action");
-      const to = `${baseOf(req)}/targets/${encodeURIComponent(name)}`;
-      return redirect(runId ? `${to}?queued=${encodeURIComponent(runId)}` : to);
-    } catch (error) {
-      const reply = errorReply(error);
-      if (!reply) throw error;
-      const message = (reply.body as { error: string }).error;
-      return page(await confirmPage(view, reconciler, target, action, message), reply.status);
-    }
-  };
 
   const routes: Route[] = [
     ...(provider
@@ -453,31 +391,19 @@ export function uiRoutes(
         );
       },
     }),
-    // One route per action, so the router checks exactly that action on the target.
-    ...ACTIONS.flatMap((action): Route[] => [
-      ui({
-        method: "GET",
-        pattern: new RegExp(`^/ui/targets/([^/]+)/${action}$`),
-        auth: action,
-        target: namedTarget,
-        handle: async ({ req, params: [name = ""], may }) => {
-          const target = reconciler.target(name);
-          if (!target) return notFound(req, `Target "${name}"`);
-          return page(await confirmPage(await viewOf(req, may), reconciler, target, action));
-        },
-      }),
-      ui({
-        method: "POST",
-        pattern: new RegExp(`^/ui/targets/([^/]+)/${action}$`),
-        auth: action,
-        target: namedTarget,
-        audit: action,
-        handle: async (ctx) => {
-          const reply = await act(ctx, ctx.params[0] ?? "", action);
-          return ctx.identity ? { ...reply, actor: ctx.identity } : reply;
-        },
-      }),
-    ]),
+    ...actionRoutes({
+      reconciler,
+      log: api.log,
+      ui,
+      page,
+      redirect,
+      form,
+      csrfRefusal,
+      viewOf,
+      refused,
+      notFound,
+      baseOf,
+    }),
     ui({
       method: "GET",
       pattern: /^\/ui\/audit$/,

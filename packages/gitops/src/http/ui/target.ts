@@ -9,7 +9,7 @@ import { publicTarget } from "../views.js";
 import { graphHtml } from "./graph.js";
 import { type Html, html } from "./html.js";
 import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
-import { type ResourceQuery, resourcesSection } from "./resources.js";
+import { type ResourceQuery, resourcesSection } from "./pages/resources.js";
 import { conditionStatusText, displayState, duration, waitingFor } from "./state.js";
 
 /** Actions a target offers now, as [action, label]. */

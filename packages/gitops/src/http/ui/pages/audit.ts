@@ -1,8 +1,8 @@
 // The audit page: the log's newest entries, filtered by target, actor and time, with each outcome in words and color.
-import type { AuditEntry } from "../../store/audit/chain.js";
-import type { AuditFilter } from "../../store/store.js";
-import { type Html, html } from "./html.js";
-import { href, layout, timeAt, type ViewContext } from "./layout.js";
+import type { AuditEntry } from "../../../store/audit/chain.js";
+import type { AuditFilter } from "../../../store/store.js";
+import { type Html, html } from "../html.js";
+import { href, layout, timeAt, type ViewContext } from "../layout.js";
 
 /** One entry as a table row. */
 function entryRow(view: ViewContext, e: AuditEntry): Html {

@@ -1,11 +1,11 @@
 // One resource's page: what it is now (from the inventory) and the runs that created, updated, replaced or found it drifted.
-import { urnName } from "../../run/inventory.js";
-import { RESOURCE_HISTORY_LIMIT } from "../../store/store.js";
-import type { ResourceEntry, ResourceHistoryEntry } from "../../types.js";
-import { type Html, html } from "./html.js";
-import { href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
+import { urnName } from "../../../run/inventory.js";
+import { RESOURCE_HISTORY_LIMIT } from "../../../store/store.js";
+import type { ResourceEntry, ResourceHistoryEntry } from "../../../types.js";
+import { type Html, html } from "../html.js";
+import { href, layout, revisionLink, timeAt, type ViewContext } from "../layout.js";
+import { changes } from "../run.js";
 import { healthBadge, syncBadge } from "./resources.js";
-import { changes } from "./run.js";
 
 /** What an entry's operation means, in words. */
 const OP_TEXT: Readonly<Record<ResourceHistoryEntry["op"], string>> = {

@@ -3,7 +3,7 @@
 // rows of a big stack, and escaping of everything a resource's name or an
 // engine error can carry.
 import { describe, expect, it } from "vitest";
-import type { ResourceEntry, ResourceHistoryEntry, TargetInventory } from "../../types.js";
+import type { ResourceEntry, ResourceHistoryEntry, TargetInventory } from "../../../types.js";
 import { resourceHistoryPage } from "./resourceHistory.js";
 import { resourcesSection, SHOWN_ROWS, treeRows } from "./resources.js";
 

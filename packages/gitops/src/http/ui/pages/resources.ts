@@ -4,16 +4,16 @@
  * drifted property paths and the run that last changed it; filters by state
  * as links, so they work without JavaScript. Pure: one inventory in, HTML out.
  */
-import { resourceTree, syncCounts } from "../../run/inventory.js";
+import { resourceTree, syncCounts } from "../../../run/inventory.js";
 import type {
   ResourceEntry,
   ResourceHealthStatus,
   ResourceNode,
   ResourceSyncState,
   TargetInventory,
-} from "../../types.js";
-import { type Html, html } from "./html.js";
-import { href, timeAt, type ViewContext } from "./layout.js";
+} from "../../../types.js";
+import { type Html, html } from "../html.js";
+import { href, timeAt, type ViewContext } from "../layout.js";
 
 /** Every sync state, in the order the filters list them. */
 export const SYNC_STATES: readonly ResourceSyncState[] = ["synced", "drifted", "pending", "failed"];
