@@ -1,16 +1,16 @@
 /**
  * The steps between a plan and its \`up\` that may hold it back: the safety
  * gates (with the delete-first plan a person approved), approval, and change
- * windows. Part of \`RECONCILE_STEPS\` (see \`steps.ts\`); each may stop the run.
+ * windows. Part of \`RECONCILE_STEPS\` (see \`../steps.ts\`); each may stop the run.
  */
 import { existsSync, rmSync } from "node:fs";
-import { GateRefusedError } from "../errors.js";
-import { checkWindows } from "../spec/windows.js";
-import { formatCounts } from "../util.js";
-import { needsApproval, planDigest } from "./decide.js";
-import { checkGates, sameNameReplacements } from "./gates.js";
-import { engineOptions, type RunContext, type Step, type Stop } from "./run.js";
-import { stateVersion as currentStateVersion } from "./stackState.js";
+import { GateRefusedError } from "../../errors.js";
+import { checkWindows } from "../../spec/windows.js";
+import { formatCounts } from "../../util.js";
+import { needsApproval, planDigest } from "../decide.js";
+import { checkGates, sameNameReplacements } from "../gates.js";
+import { engineOptions, type RunContext, type Step, type Stop } from "../run.js";
+import { stateVersion as currentStateVersion } from "../stackState.js";
 
 const stop = (result: Stop["stop"]): Stop => ({ stop: result });
 
