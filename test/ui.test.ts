@@ -2,11 +2,8 @@
 // engine and a real Git repository: states, live updates from a push, drift
 // with its diff, approving exactly the held plan, login/CSRF/logout, inert
 // script injection, no secret on any page, and an accessibility check.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type DriftlessServer,
   listen,
@@ -16,11 +13,21 @@ import {
   type TargetSpec,
 } from "@driftless/gitops";
 import { pino } from "pino";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  Dashboard,
+  horizontalOverflow,
+  launchChromium,
+  markDocument,
+  sameDocument,
+  screenshotDir,
+  seriousViolations,
+  type TestBrowser,
+} from "./support/browser.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
-import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
+import { siteAppsSeed, siteAppTarget } from "./support/sitePrograms.js";
 
 const TOKEN = "ui-token-5c2e8d1a";
 const HOOK_SECRET = "ui-hook-secret-91b7";
@@ -28,20 +35,6 @@ const SECRET_VALUE = "s3cr3t-api-value-ef42";
 const PASSPHRASE = "ui-passphrase-7d3a";
 const INJECTED_PAGE = "<img src=x onerror=window.__pwned=1>.html";
 const INJECTED_SUBJECT = "<script>window.__pwned=2</script> first release";
-// The README's screenshots are refreshed on request (`DRIFTLESS_SCREENSHOTS=1`);
-// an ordinary run writes them into its sandbox, leaving the checkout untouched.
-const DOCS_DIR = fileURLToPath(new URL("../docs/", import.meta.url));
-const screenshotDir = (sandboxDir: string) => (process.env.DRIFTLESS_SCREENSHOTS ? DOCS_DIR : sandboxDir);
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 describe("the dashboard in a real browser", () => {
   let sandbox: EngineSandbox;
@@ -50,37 +43,17 @@ describe("the dashboard in a real browser", () => {
   let server: DriftlessServer;
   /** The audit log the server appends to (logins, actions), shown on /ui/audit. */
   let audit: SqliteStore | undefined;
+  let browser: TestBrowser | undefined;
   let context: BrowserContext;
   let page: Page;
   let outDir: string;
-  let profile: string;
   let siteV1: string;
-  const html: string[] = [];
+  /** The browser page on the first server's dashboard. */
+  let dashboard: Dashboard;
 
   const pages = (files: Record<string, string>) => JSON.stringify(files);
-  const target = (name: string, overrides: Partial<TargetSpec> = {}): TargetSpec => ({
-    name,
-    repo: repo.fileUrl,
-    ref: "main",
-    path: `apps/${name}`,
-    stack: name,
-    passphrase: PASSPHRASE,
-    config: { outDir: join(outDir, name) },
-    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH },
-    interval: "1h",
-    resync: "1h",
-    refresh: false,
-    ...overrides,
-  });
-  const ui = (path = "") => `${server.url}/ui${path}`;
-  /** Opens a page and keeps its HTML for the secrets check. */
-  const visit = async (path: string) => {
-    const response = await page.goto(ui(path));
-    expect(response?.status()).toBe(200);
-    html.push(await page.content());
-    return response;
-  };
-  const row = (name: string) => page.locator(`#row-${name}`);
+  const target = (name: string, overrides: Partial<TargetSpec> = {}) =>
+    siteAppTarget(name, { repo: repo.fileUrl, outDir, env: sandbox.env, passphrase: PASSPHRASE }, overrides);
   /** The dashboard path of the history page the resources test opened, for the accessibility checks. */
   let historyPath = "";
   const historyUrn = (url: string) =>
@@ -89,26 +62,16 @@ describe("the dashboard in a real browser", () => {
   beforeAll(async () => {
     sandbox = engineSandbox("driftless-ui-");
     outDir = join(sandbox.dir, "out");
-    const seed = mkdtempSync(join(sandbox.dir, "ui-seed-"));
-    for (const app of ["site", "gated", "drifty", "prod"])
-      cpSync(siteProgramSeed(sandbox.dir), join(seed, "apps", app), { recursive: true });
-    writeFileSync(
-      join(seed, "apps", "drifty", "site.json"),
-      pages({ "about.html": "<p>about</p>", [INJECTED_PAGE]: "x" }),
-    );
     // drifty's pages under a component, so its resources form a tree: stack → section → pages.
-    const program = join(seed, "apps", "drifty", "index.js");
-    const grouped = readFileSync(program, "utf8")
-      .replace(
-        "const files = {};",
-        'const section = new pulumi.ComponentResource("demo:site:Section", "pages");\nconst files = {};',
-      )
-      .replace("}).path;", "}, { parent: section }).path;");
-    expect(grouped).toContain("{ parent: section }");
-    writeFileSync(program, grouped);
-    writeFileSync(
-      join(seed, "apps", "gated", "site.json"),
-      pages({ "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" }),
+    const seed = siteAppsSeed(
+      sandbox.dir,
+      {
+        site: undefined,
+        gated: { "a.html": "a1", "b.html": "b1", "c.html": "c1", "d.html": "d1", "e.html": "e1" },
+        drifty: { "about.html": "<p>about</p>", [INJECTED_PAGE]: "x" },
+        prod: undefined,
+      },
+      ["drifty"],
     );
     repo = createRepo(join(sandbox.dir, "repo"), { seed });
     siteV1 = repo.commit({}, INJECTED_SUBJECT);
@@ -139,36 +102,29 @@ describe("the dashboard in a real browser", () => {
       webhooks: { generic: HOOK_SECRET },
       audit,
     });
-    // A fresh profile per run, removed afterwards.
-    profile = mkdtempSync(join(tmpdir(), "driftless-ui-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1280, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    browser = await launchChromium({ width: 1280, height: 900 });
+    ({ context, page } = browser);
+    dashboard = new Dashboard(page, server.url);
     mkdirSync(screenshotDir(sandbox.dir), { recursive: true });
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await server?.shutdown({ graceMs: 1000 });
     await audit?.close();
     sandbox?.dispose();
   });
 
   it("asks for a login, refuses a wrong token and sets a strict session cookie", async () => {
-    await page.goto(ui("/"));
+    await page.goto(dashboard.url("/"));
     expect(new URL(page.url()).pathname).toBe("/ui/login");
     await page.fill("#token", "not-the-token");
     await page.click("button[type=submit]");
     await expect(page.locator("[role=alert]").textContent()).resolves.toMatch(/not valid/);
     await page.fill("#token", TOKEN);
     await page.click("main button[type=submit]");
-    await page.waitForURL(ui("/"));
-    const [cookie] = await context.cookies(ui("/"));
+    await page.waitForURL(dashboard.url("/"));
+    const [cookie] = await context.cookies(dashboard.url("/"));
     expect(cookie).toMatchObject({
       name: "driftless_session",
       httpOnly: true,
@@ -179,39 +135,39 @@ describe("the dashboard in a real browser", () => {
   });
 
   it("shows every target's state with its reason, revision and commit subject", async () => {
-    const response = await visit("/");
+    const response = await dashboard.visit("/");
     expect(response?.headers()["content-security-policy"]).toMatch(/script-src 'self';/);
-    const state = (name: string) => row(name).getAttribute("data-state");
+    const state = (name: string) => dashboard.row(name).getAttribute("data-state");
     expect(await state("site")).toBe("Ready");
     expect(await state("gated")).toBe("Ready");
     expect(await state("paused")).toBe("Suspended");
     expect(await state("prod")).toBe("Suspended");
-    await expect(row("site").textContent()).resolves.toContain(repo.head().slice(0, 12));
+    await expect(dashboard.row("site").textContent()).resolves.toContain(repo.head().slice(0, 12));
     // The commit subject renders as text; the script in it never ran.
-    await expect(row("site").locator(".subject").textContent()).resolves.toBe(INJECTED_SUBJECT);
+    await expect(dashboard.row("site").locator(".subject").textContent()).resolves.toBe(INJECTED_SUBJECT);
     expect(await page.locator("[data-count=Suspended] .count").textContent()).toBe("2");
     expect(await page.locator("[data-count=Ready] .count").textContent()).toBe("3");
     // The next branch check, then the next drift check (the resync), each relative with a named zone.
-    const checks = row("site").locator("[data-label='Next check'] time");
+    const checks = dashboard.row("site").locator("[data-label='Next check'] time");
     const next = await checks.first().getAttribute("datetime");
     expect(Date.parse(next ?? "")).toBeGreaterThan(Date.now());
     const drift = await checks.nth(1).getAttribute("datetime");
     expect(Date.parse(drift ?? "")).toBeGreaterThanOrEqual(Date.parse(next ?? ""));
     expect(await checks.first().textContent()).toMatch(/^in .+\(.+(UTC|GMT).*\)$/);
-    await expect(row("site").locator("[data-label='Mode']").textContent()).resolves.toBe("apply");
-    await expect(row("paused").locator("[data-label='Next check']").textContent()).resolves.toBe("—");
-    await page.goto(ui("/?state=Suspended"));
+    await expect(dashboard.row("site").locator("[data-label='Mode']").textContent()).resolves.toBe("apply");
+    await expect(dashboard.row("paused").locator("[data-label='Next check']").textContent()).resolves.toBe(
+      "—",
+    );
+    await page.goto(dashboard.url("/?state=Suspended"));
     expect(await page.locator("tbody tr").count()).toBe(2);
-    await page.goto(ui("/?q=gat"));
+    await page.goto(dashboard.url("/?q=gat"));
     expect(await page.locator("tbody tr").count()).toBe(1);
   });
 
   it("turns a row Reconciling, then Ready, when a push arrives, without a reload", async () => {
-    await visit("/");
+    await dashboard.visit("/");
     await page.waitForSelector("body[data-live=live]");
-    await page.evaluate(() => {
-      (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
-    });
+    await markDocument(page);
     const pushed = repo.commit({ "apps/site/site.json": pages({ "index.html": "<h1>v2</h1>" }) }, "site v2");
     const body = JSON.stringify({ repository: repo.fileUrl, ref: "main", paths: ["apps/site/site.json"] });
     const hook = await fetch(`${server.url}/hooks/generic`, {
@@ -224,17 +180,15 @@ describe("the dashboard in a real browser", () => {
     await page.waitForSelector(`#row-site[data-state=Ready]:has-text("${pushed.slice(0, 12)}")`, {
       timeout: 120_000,
     });
-    expect(
-      await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument),
-    ).toBe(true);
-    await expect(row("site").locator(".subject").textContent()).resolves.toBe("site v2");
+    expect(await sameDocument(page)).toBe(true);
+    await expect(dashboard.row("site").locator(".subject").textContent()).resolves.toBe("site v2");
   });
 
   it("shows a drifted target's drift and the diff of its run", async () => {
     // The same stack, now only watched: a hand edit is drift, reported and not undone.
     reconciler.addTarget(target("drifty", { mode: "detect", refresh: true }));
     writeFileSync(join(outDir, "drifty", "about.html"), "edited by hand");
-    await visit("/targets/drifty");
+    await dashboard.visit("/targets/drifty");
     await page.waitForSelector("body[data-live=live]");
     await page.click("a.button:has-text('Reconcile now')");
     await page.click("button:has-text('Confirm reconcile')");
@@ -243,7 +197,7 @@ describe("the dashboard in a real browser", () => {
     await page.waitForSelector('table.resources tr[data-sync="drifted"]', { timeout: 30_000 });
     const run = (await reconciler.history("drifty", 1))[0];
     expect(run).toMatchObject({ result: "drift-detected", drift: true });
-    await visit(`/runs/${run?.id}`);
+    await dashboard.visit(`/runs/${run?.id}`);
     await expect(page.locator(".drift").textContent()).resolves.toBe("drift found");
     const diff = page.locator("table.plan tr.op-update");
     await expect(diff.locator("th").textContent()).resolves.toBe("about.html");
@@ -255,14 +209,14 @@ describe("the dashboard in a real browser", () => {
     expect(steps).toEqual(expect.arrayContaining(["resolveRevision", "checkout", "preview", "modeResult"]));
     await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-run.png"), fullPage: true });
     // The whole stored log, a link away, ends with the steps the page shows.
-    const log = await page.request.get(ui(`/runs/${run?.id}/log`));
+    const log = await page.request.get(dashboard.url(`/runs/${run?.id}/log`));
     expect(log.status()).toBe(200);
     expect(await log.text()).toMatch(/\[preview\] plan: [\s\S]*\[steps\] resolveRevision( \d+ ms)?[;\n]/);
     expect(readFileSync(join(outDir, "drifty", "about.html"), "utf8")).toBe("edited by hand");
   });
 
   it("shows the target's resources as a tree, the drifted one with its paths, and a resource's history", async () => {
-    await visit("/targets/drifty");
+    await dashboard.visit("/targets/drifty");
     const rows = page.locator("table.resources tbody tr");
     const tree = await rows.evaluateAll((trs) =>
       trs.map((tr) => [
@@ -300,11 +254,11 @@ describe("the dashboard in a real browser", () => {
     await page.click('a[href$="?sync=drifted#h-resources"]');
     await page.waitForURL(/\?sync=drifted#h-resources$/);
     await expect(rows.locator("th").allTextContents()).resolves.toEqual(["about.html"]);
-    html.push(await page.content());
+    dashboard.html.push(await page.content());
     // The resource's history: the drift this run found, the create of the first apply.
     await drifted.locator("th a").click();
     await page.waitForSelector("table.history");
-    html.push(await page.content());
+    dashboard.html.push(await page.content());
     historyPath = new URL(page.url()).pathname.replace(/^\/ui/, "");
     const entries = await page
       .locator("table.history tbody tr")
@@ -338,10 +292,10 @@ describe("the dashboard in a real browser", () => {
     );
     const held = await reconciler.reconcile("gated", { trigger: "webhook" });
     expect(held).toMatchObject({ result: "awaiting-approval", revision: v2 });
-    await visit("/");
-    await expect(row("gated").getAttribute("data-state")).resolves.toBe("NotReady");
-    await expect(row("gated").textContent()).resolves.toMatch(/AwaitingApproval[\s\S]*approval of/);
-    await visit("/targets/gated");
+    await dashboard.visit("/");
+    await expect(dashboard.row("gated").getAttribute("data-state")).resolves.toBe("NotReady");
+    await expect(dashboard.row("gated").textContent()).resolves.toMatch(/AwaitingApproval[\s\S]*approval of/);
+    await dashboard.visit("/targets/gated");
     await page.click("a.button:has-text('Approve')");
     const shown = await page
       .locator("table.plan tbody tr")
@@ -352,7 +306,7 @@ describe("the dashboard in a real browser", () => {
       ["delete", "e.html"],
       ["update", "a.html"],
     ]);
-    html.push(await page.content());
+    dashboard.html.push(await page.content());
     // No name to fill in: who approves is who logged in.
     expect(await page.locator("#by").count()).toBe(0);
     await page.fill("#reason", "reviewed in the dashboard");
@@ -372,26 +326,25 @@ describe("the dashboard in a real browser", () => {
   });
 
   it("keeps injected markup inert and shows no secret on any page", async () => {
-    await visit("/targets/drifty");
+    await dashboard.visit("/targets/drifty");
     await expect(page.locator("#h-outputs + p + pre").textContent()).resolves.toContain(INJECTED_PAGE);
-    await visit("/targets/site");
+    await dashboard.visit("/targets/site");
     // The graph: paused depends on site, prod is promoted from it.
     await expect(page.locator("figure.graph svg a").count()).resolves.toBe(3);
     await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-target.png"), fullPage: true });
-    await visit(`/runs/${(await reconciler.history("site", 1))[0]?.id}`);
-    await visit("/");
+    await dashboard.visit(`/runs/${(await reconciler.history("site", 1))[0]?.id}`);
+    await dashboard.visit("/");
     expect(
       await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned),
     ).toBeUndefined();
     expect(await page.locator("script").count()).toBe(1);
     await page.screenshot({ path: join(screenshotDir(sandbox.dir), "ui-overview.png"), fullPage: true });
-    for (const text of html) {
+    for (const text of dashboard.html) {
       for (const secret of [SECRET_VALUE, TOKEN, PASSPHRASE, HOOK_SECRET]) expect(text).not.toContain(secret);
     }
   });
 
   it("finds no serious accessibility violation (axe-core)", async () => {
-    const axe = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
     for (const path of [
       "/",
       "/targets/site",
@@ -401,18 +354,8 @@ describe("the dashboard in a real browser", () => {
       `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
       "/audit",
     ]) {
-      await visit(path);
-      // Evaluated through the DevTools protocol, which the page's CSP does not govern.
-      await page.evaluate(axe);
-      const violations = await page.evaluate(async () => {
-        const result = await (
-          globalThis as unknown as {
-            axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> };
-          }
-        ).axe.run();
-        return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-      });
-      expect(violations, path).toEqual([]);
+      await dashboard.visit(path);
+      expect(await seriousViolations(page), path).toEqual([]);
     }
   });
 
@@ -427,33 +370,18 @@ describe("the dashboard in a real browser", () => {
         `/runs/${(await reconciler.history("drifty", 1))[0]?.id}`,
         "/audit",
       ]) {
-        await visit(path);
-        const overflow = await page.evaluate(() => {
-          const root = (
-            globalThis as unknown as {
-              document: { documentElement: { scrollWidth: number; clientWidth: number } };
-            }
-          ).document.documentElement;
-          return root.scrollWidth - root.clientWidth;
-        });
-        expect(overflow, path).toBeLessThanOrEqual(0);
+        await dashboard.visit(path);
+        expect(await horizontalOverflow(page), path).toBeLessThanOrEqual(0);
       }
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
     }
   });
 
-  /** Fills in why on an action's confirmation page and confirms it (who is the logged-in identity). */
-  const confirm = async (action: string, reason: string) => {
-    await page.fill("#reason", reason);
-    await page.click(`button:has-text('Confirm ${action}')`);
-    await page.waitForURL(/\/ui\/targets\/[^/?]+(\?queued=.*)?$/);
-  };
-
   it("suspends and resumes a target with why, and the logged-in identity as who, shown on its page", async () => {
-    await visit("/targets/site");
+    await dashboard.visit("/targets/site");
     await page.click("a.button:has-text('Suspend')");
-    await confirm("suspend", "freeze for the audit");
+    await dashboard.confirm("suspend", "freeze for the audit");
     await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Suspended");
     await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: freeze for the audit$/);
     expect((await reconciler.status("site")).suspension).toMatchObject({
@@ -462,7 +390,7 @@ describe("the dashboard in a real browser", () => {
       reason: "freeze for the audit",
     });
     await page.click("a.button:has-text('Resume')");
-    await confirm("resume", "audit done");
+    await dashboard.confirm("resume", "audit done");
     await expect(page.locator("h1 .badge").textContent()).resolves.toBe("Ready");
     await expect(page.locator("#suspension").textContent()).resolves.toMatch(/by Ada: audit done$/);
     await expect(page.locator("dt:has-text('Resumed')").count()).resolves.toBe(1);
@@ -476,10 +404,10 @@ describe("the dashboard in a real browser", () => {
     expect(first).toMatchObject({ result: "applied", revision: siteV1 });
     const latest = (await reconciler.status("site")).lastAppliedRevision ?? "";
     expect(latest).not.toBe(siteV1);
-    await visit("/targets/prod");
+    await dashboard.visit("/targets/prod");
     await page.click("a.button:has-text('Promote')");
     await expect(page.locator("main").textContent()).resolves.toMatch(/its upstream site applied/);
-    await confirm("promote", "ship v2 to prod");
+    await dashboard.confirm("promote", "ship v2 to prod");
     await expect(page.locator(".notice").textContent()).resolves.toMatch(/^Run \S+ queued\.$/);
     const promotion = page.locator("#h-promotions + table tbody tr").first();
     await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
@@ -492,9 +420,9 @@ describe("the dashboard in a real browser", () => {
     ]);
     await reconciler.whenIdle();
     expect((await reconciler.status("prod")).lastAppliedRevision).toBe(latest);
-    await visit("/targets/prod");
+    await dashboard.visit("/targets/prod");
     await page.click("a.button:has-text('Roll back')");
-    await confirm("rollback", "v2 breaks the login");
+    await dashboard.confirm("rollback", "v2 breaks the login");
     await expect(promotion.locator("td").allTextContents()).resolves.toEqual([
       expect.any(String),
       "rollback",
@@ -517,9 +445,7 @@ describe("the dashboard in a real browser", () => {
       await page.goto(`${second.url}/ui/targets/drifty`);
       expect(new URL(page.url()).pathname).toBe("/ui/targets/drifty");
       await page.waitForSelector("body[data-live=live]");
-      await page.evaluate(() => {
-        (globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true;
-      });
+      await markDocument(page);
       await second.close();
       await page.waitForSelector("body[data-live=reconnecting]");
       await expect(page.locator("#live-status").textContent()).resolves.toBe("reconnecting");
@@ -528,9 +454,7 @@ describe("the dashboard in a real browser", () => {
       second = await listen(reconciler, { port, tokens: [TOKEN] });
       await page.waitForSelector("#suspension:has-text('while the server was down')", { timeout: 30_000 });
       await page.waitForSelector("body[data-live=live]");
-      expect(
-        await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument),
-      ).toBe(true);
+      expect(await sameDocument(page)).toBe(true);
     } finally {
       await reconciler.resume("drifty");
       await second.close();
@@ -538,22 +462,27 @@ describe("the dashboard in a real browser", () => {
   });
 
   it("refuses a POST without the session's CSRF token, and logs out", async () => {
-    const refused = await page.request.post(ui("/targets/site/suspend"), { form: { csrf: "forged" } });
+    const refused = await page.request.post(dashboard.url("/targets/site/suspend"), {
+      form: { csrf: "forged" },
+    });
     expect(refused.status()).toBe(403);
-    const missing = await page.request.post(ui("/targets/site/suspend"), { form: {} });
+    const missing = await page.request.post(dashboard.url("/targets/site/suspend"), { form: {} });
     expect(missing.status()).toBe(403);
     expect(reconciler.isSuspended("site")).toBe(false);
-    await visit("/");
-    const [before] = await context.cookies(ui("/"));
+    await dashboard.visit("/");
+    const [before] = await context.cookies(dashboard.url("/"));
     const replay = () =>
-      fetch(ui("/"), { headers: { cookie: `driftless_session=${before?.value}` }, redirect: "manual" });
+      fetch(dashboard.url("/"), {
+        headers: { cookie: `driftless_session=${before?.value}` },
+        redirect: "manual",
+      });
     expect((await replay()).status).toBe(200);
     await page.click("button:has-text('Log out')");
     await page.waitForURL(/\/ui\/login$/);
     // The session is gone: pages ask for a login again.
-    await page.goto(ui("/targets/site"));
+    await page.goto(dashboard.url("/targets/site"));
     expect(new URL(page.url()).pathname).toBe("/ui/login");
-    const anonymous = await page.request.post(ui("/targets/site/reconcile"), { form: {} });
+    const anonymous = await page.request.post(dashboard.url("/targets/site/reconcile"), { form: {} });
     expect(anonymous.status()).toBe(401);
     // A copy of the logged-out cookie is refused too.
     const replayed = await replay();
