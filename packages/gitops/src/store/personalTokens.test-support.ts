@@ -1,5 +1,5 @@
 // The identity part of the store contract — personal tokens, and the person an admin acted for —
-// called from store.contract.test.ts, which is full.
+// called from store.contract.test.ts beside the other parts (audit, leases, resource history).
 import { expect, it } from "vitest";
 import type { PersonalTokenRecord, Store } from "./store.js";
 
