@@ -4,19 +4,8 @@ import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { listen, Reconciler, SqliteStore, type TargetStatus } from "@driftless/gitops";
-import { chromium } from "playwright-core";
+import { launchBrowser } from "../test/support/chromium.js";
 import { type Figure, progress, siteBench, stats, time } from "./lib.js";
-
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 /** The API token the live pages' browsers send, so they may follow the event stream. */
 const BENCH_TOKEN = "bench-ui-token";
@@ -141,11 +130,7 @@ export async function uiBenchmark(targetCount: number, runs: number, idleSeconds
   const fleet = await uiFleet(targetCount);
   const { url, name } = fleet;
   // playwright gives the browser a fresh temporary --user-data-dir and removes it on close.
-  const browser = await chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: CHROMIUM_FLAGS,
-  });
+  const browser = await launchBrowser();
   try {
     progress(`dashboard: overview of ${targetCount} targets, ${runs} runs`);
     // The first view after a start reads every target's last run and looks up commit subjects.

@@ -10,13 +10,14 @@
 // clear page; sign-ins and refusals are in the audit log. (Forged and expired
 // ID tokens, and a provider that is down:
 // packages/gitops/src/http/auth/oidc/oidc.test.ts.)
-import { cpSync, mkdtempSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { cpSync, mkdtempSync } from "node:fs";
 import { join } from "node:path";
 import { type DriftlessServer, listen, Reconciler, type ServeOptions, SqliteStore } from "@driftless/gitops";
 import { pino } from "pino";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { seriousViolations } from "./support/browser.js";
+import { launchBrowser } from "./support/chromium.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo } from "./support/git.js";
 import { type Gitea, startGitea } from "./support/gitea.js";
@@ -25,7 +26,6 @@ import { siteProgramSeed, TEST_NODE_PATH } from "./support/sitePrograms.js";
 const ORG = "acme";
 const CLIENT_SECRET_ENV = "DRIFTLESS_TEST_OIDC_SECRET";
 const PASSWORD = "Us3r-password-for-oidc";
-const CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"];
 
 /** The users and what the dashboard must show of each: their groups, and the actions it offers on `site`. */
 const USERS = [
@@ -74,18 +74,6 @@ describe("single sign-on through Gitea in a real browser", () => {
       { timeout: 10_000 },
     );
   const ui = (path = "") => `${server.url}/ui${path}`;
-  /** Serious or critical axe-core violations of the page shown (evaluated over DevTools, outside its CSP). */
-  const axeViolations = async (page: Page) => {
-    await page.evaluate(readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8"));
-    return page.evaluate(async () => {
-      const result = await (
-        globalThis as unknown as {
-          axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> };
-        }
-      ).axe.run();
-      return result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
-    });
-  };
 
   /** Signs in through Gitea's own login page, in the user's own browser context. */
   const signIn = async (user: (typeof USERS)[number]): Promise<Page> => {
@@ -178,11 +166,9 @@ describe("single sign-on through Gitea in a real browser", () => {
     // Side by side: the engine's first run, Gitea's start and Chromium's.
     const [, , app] = await Promise.all([
       applySite(),
-      chromium
-        .launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_FLAGS })
-        .then((b) => {
-          browser = b;
-        }),
+      launchBrowser().then((b) => {
+        browser = b;
+      }),
       startProvider(),
     ]);
     server = await listen(reconciler, serverOptions(app.client_id));
@@ -226,7 +212,7 @@ describe("single sign-on through Gitea in a real browser", () => {
       );
       const groups = await page.locator("#me-groups li").allTextContents();
       expect(groups.sort()).toEqual([...user.groups].sort());
-      expect(await axeViolations(page), "/ui/me").toEqual([]);
+      expect(await seriousViolations(page), "/ui/me").toEqual([]);
       const [session] = (await contexts.get(user.name)?.cookies(ui("/")))?.filter(
         (c) => c.name === "driftless_session",
       ) ?? [undefined];
@@ -292,7 +278,7 @@ describe("single sign-on through Gitea in a real browser", () => {
     await page.goto(ui("/"));
     expect(new URL(page.url()).pathname).toBe("/ui/login");
     await expect(page.locator("#sign-in").textContent()).resolves.toBe("Sign in with Gitea");
-    expect(await axeViolations(page), "/ui/login").toEqual([]);
+    expect(await seriousViolations(page), "/ui/login").toEqual([]);
     // A copy of the cookie kept from before the logout opens nothing.
     const replayed = await fetch(ui("/"), {
       redirect: "manual",

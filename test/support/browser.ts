@@ -8,17 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { expect } from "vitest";
-
-const CHROMIUM_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from "./chromium.js";
 
 // The README's screenshots are refreshed on request (`DRIFTLESS_SCREENSHOTS=1`);
 // an ordinary run writes them into its sandbox, leaving the checkout untouched.
@@ -41,9 +31,9 @@ export async function launchChromium(viewport = { width: 1280, height: 900 }): P
   let context: BrowserContext;
   try {
     context = await chromium.launchPersistentContext(profile, {
-      executablePath: "/usr/bin/chromium",
+      executablePath: CHROMIUM_PATH,
       headless: true,
-      args: CHROMIUM_FLAGS,
+      args: [...CHROMIUM_FLAGS],
       viewport,
     });
   } catch (error) {
