@@ -14,6 +14,7 @@ import {
   type PersonalTokenStore,
   PulumiEngine,
   Reconciler,
+  SqliteStore,
   type TargetSpec,
   tokenDigest,
 } from "@driftless/gitops";
@@ -185,9 +186,12 @@ describe("approvals with the real engine", () => {
     // test/support/git.ts commits as author@example.com.
     const author = await tokenOf("Ann", "author@example.com");
     const reviewer = await tokenOf("Rev", "reviewer@example.com");
+    // Both attempts are in the audit log, each with who and how it ended.
+    const audit = new SqliteStore(":memory:");
     const server: DriftlessServer = await listen(reconciler, {
       port: 0,
       personalTokens: tokens,
+      audit,
       policy: { bindings: [{ role: "admin", users: ["author@example.com", "reviewer@example.com"] }] },
     });
     try {
@@ -219,8 +223,15 @@ describe("approvals with the real engine", () => {
       });
       expect(existsSync(page("c.html"))).toBe(false);
       expect(readFileSync(page("a.html"), "utf8")).toBe("a6");
+      const entries = (await audit.listAudit({ target: "site" })).reverse();
+      expect(entries.map((e) => [e.action, e.outcome, e.status, e.actor])).toEqual([
+        ["approve", "refused", 403, "Ann"],
+        ["approve", "ok", 202, "Rev"],
+      ]);
+      expect(entries[0]?.detail).toContain("may not approve it");
     } finally {
       await server.close();
+      await audit.close();
     }
   });
 });
