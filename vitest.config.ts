@@ -6,9 +6,10 @@ import { LongestFirstSequencer } from "./test/support/sequencer.js";
 export default defineConfig({
   test: {
     // vitest's default is one worker per core minus one, which is one here; the
-    // end-to-end files spend much of their time waiting on engine processes and
-    // git, and each has its own sandbox, so two run side by side.
-    maxWorkers: 2,
+    // end-to-end files spend much of their time waiting on engine processes,
+    // servers and git (two left about a sixth of the 2 cores idle), and each has
+    // its own sandbox, so three run side by side.
+    maxWorkers: 3,
     minWorkers: 1,
     // Longest files first, also in a fresh clone without vitest's duration cache.
     sequence: { sequencer: LongestFirstSequencer },
