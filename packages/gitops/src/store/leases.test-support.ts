@@ -1,7 +1,8 @@
 // The lease part of the store contract (called from `store.contract.test.ts`
 // for every store): stack leases taken, renewed, released and taken over, and
 // the runs of processes that are gone marked as interrupted.
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { hostname } from "node:os";
 import { expect, it } from "vitest";
 import { newOwnerId } from "../engine/process.js";
@@ -28,8 +29,9 @@ const run = (id: string, startedAt: string, extra: Partial<RunRecord> = {}): Run
 });
 
 /** The owner id of a process of this host that has exited. */
-const deadOwner = () => {
-  const child = spawnSync(process.execPath, ["-e", ""]);
+const deadOwner = async () => {
+  const child = spawn(process.execPath, ["-e", ""], { stdio: "ignore" });
+  await once(child, "exit");
   return `${hostname()}:${child.pid}:${"d".repeat(8)}`;
 };
 
@@ -82,7 +84,7 @@ export function leaseContract(open: () => Promise<Store>): void {
   it("takes over a lease whose holder is a dead process of this host", async () => {
     const first = await open();
     const second = await open();
-    const dead = deadOwner();
+    const dead = await deadOwner();
     expect(await first.tryLockStack(request(dead, "run-dead"), TTL)).toBeUndefined();
     const b = newOwnerId();
     expect(await second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
@@ -108,7 +110,7 @@ export function leaseContract(open: () => Promise<Store>): void {
   it("marks only the runs of processes that are gone as interrupted", async () => {
     const live = await open();
     const liveOwner = newOwnerId();
-    const dead = deadOwner();
+    const dead = await deadOwner();
     const remoteLive = "other-host.example:4242:aaaaaaaa";
     const remoteGone = "other-host.example:4343:bbbbbbbb";
     await live.tryLockStack(request(liveOwner, "live", "k1"), TTL);
@@ -143,7 +145,7 @@ export function leaseContract(open: () => Promise<Store>): void {
 
   it("marks and releases only the given targets' runs and leases when asked to", async () => {
     const store = await open();
-    const dead = deadOwner();
+    const dead = await deadOwner();
     await store.tryLockStack({ ...request(dead, "mine", "k1"), target: "site" }, TTL);
     await store.tryLockStack({ ...request(dead, "theirs", "k2"), target: "web" }, TTL);
     await store.startRun(run("mine", "2025-01-01T00:00:00.000Z"), dead);
