@@ -13,7 +13,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import { SpecError, TargetLostError } from "../errors.js";
 import type { Acquired, Store } from "../store/store.js";
-import type { Fence, StoredTrigger } from "../types.js";
+import type { Fence, StoredTrigger, TargetLease } from "../types.js";
 
 /** How replicas sharing a store coordinate; the same on every replica. */
 export interface ReplicaOptions {
@@ -383,18 +383,44 @@ export class ReplicaSet {
     for (const [target, owned] of this.#owned) {
       if (held.get(target) !== owned.epoch) this.lost(target);
     }
+    await this.#releaseDropped(beat.leases);
     if (!rebalance || !this.#running) return;
     let took = false;
     for (const target of this.#host.targets()) {
       const owner = this.#ownerOf(target);
       if (!this.#running) return;
-      if (owner === this.#id && !this.#owned.has(target)) took = (await this.#acquire(target)) || took;
+      // A run of the target from before this replica dropped it may still be ending here: taken
+      // back now, its last writes would carry the new lease's epoch and be let through.
+      if (owner === this.#id && !this.#owned.has(target) && !this.#host.busy(target))
+        took = (await this.#acquire(target)) || took;
       else if (owner !== this.#id && this.#owned.has(target) && !this.#host.busy(target))
         await this.#release(target);
     }
     // Commands a previous owner left open are carried out now, not at the next poll.
     if (took) await this.pollTriggers();
     await this.#refreshOthers();
+  }
+
+  /**
+   * Frees the leases the database still holds in this replica's name for
+   * targets it dropped (it fenced itself while a renewal was slow, or a write
+   * for the target was refused): each heartbeat renews every lease under its
+   * name, so one left there would keep the target from the replica it hashes
+   * to for good. Taken back, a target gets a new epoch.
+   */
+  async #releaseDropped(leases: readonly TargetLease[]): Promise<void> {
+    for (const { target, epoch } of leases) {
+      if (this.#owned.has(target)) continue;
+      try {
+        await this.#store.releaseTarget(target, { owner: this.#id, epoch });
+        this.#log.info({ target, epoch }, "released the lease of a target this replica had dropped");
+      } catch (error) {
+        this.#log.warn(
+          { target, err: (error as Error).message },
+          "could not release the lease of a dropped target; it is released at the next heartbeat",
+        );
+      }
+    }
   }
 
   /** Reads other replicas' targets' statuses into the view; a failure keeps the view as it was. */
