@@ -14,8 +14,9 @@ import { Policy, type PolicyOptions } from "./auth/policy.js";
 import { isAnonymous, namedTokens, type TokenOption, tokenResolver } from "./auth/tokens.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { rememberMount } from "./mount.js";
+import { perRequest } from "./perRequest.js";
 import type { PullRequestPreviews } from "./pulls.js";
-import { type Api, errorReply, fail, type Route, router, send } from "./router.js";
+import { type Api, bearerToken, errorReply, fail, type Route, router, send } from "./router.js";
 import { auditRoutes } from "./routes/audit.js";
 import { controlRoutes } from "./routes/control.js";
 import { hookRoutes } from "./routes/hooks.js";
@@ -157,6 +158,11 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...(options.logger ? { log: options.logger } : {}),
     ...(options.personalTokens ? { personal: options.personalTokens } : {}),
   });
+  // The router, the page and its forms ask who a bearer token is: one look-up per request.
+  const bearer = perRequest(async (req) => {
+    const given = bearerToken(req);
+    return given ? resolve(given) : undefined;
+  });
   const webhooks = options.webhooks ?? {};
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY;
   const prefix = (options.prefix ?? "").replace(/\/+$/, "");
@@ -187,6 +193,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   const ui = uiRoutes(api, {
     tokens: named.map((t) => t.secret),
     resolve,
+    bearer,
     ...(options.personalTokens ? { personalTokens: options.personalTokens } : {}),
     publicReads: options.publicReads ?? false,
     ...(options.sessions ? { sessions: options.sessions } : {}),
@@ -204,7 +211,7 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
   ];
   const redactor = () => redactorFor(reconciler.targets(), secrets);
   const respond = router(routes, {
-    resolve,
+    bearer,
     session: ui.identify,
     policy,
     configured: tokens.length > 0 || options.personalTokens !== undefined,

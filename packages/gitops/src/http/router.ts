@@ -17,7 +17,7 @@ import type { Reconciler } from "../reconciler.js";
 import type { Redactor } from "../spec/secrets.js";
 import type { AuditStore } from "../store/store.js";
 import { type AuditHook, REQUEST_ID_HEADER, requestIdOf } from "./audit.js";
-import type { Action, Identity, TokenResolver } from "./auth/identity.js";
+import type { Action, Identity } from "./auth/identity.js";
 import type { Policy } from "./auth/policy.js";
 import { CONSUMED_BODY_MESSAGE, readBody } from "./body.js";
 import type { ReconcilerMetrics } from "./metrics.js";
@@ -173,9 +173,9 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 
 /** How the router knows who asks and what they may do. */
 export interface RouterAuth {
-  /** Resolves bearer tokens (named and personal). */
-  readonly resolve: TokenResolver;
-  /** The identity of a dashboard session, on routes with `session`. */
+  /** The identity of the request's bearer token (named or personal); the handler resolves it once per request. */
+  readonly bearer: (req: IncomingMessage) => Promise<Identity | undefined>;
+  /** The identity of a dashboard session, on routes with `session` (read once per request, too). */
   readonly session?: (req: IncomingMessage) => Promise<Identity | undefined>;
   readonly policy: Policy;
   /** Whether any way to authenticate is configured; without, protected routes say so. */
@@ -228,7 +228,7 @@ export function router(
     const bare = { req, params, query };
     const given = bearerToken(req);
     const identity = given
-      ? await auth.resolve(given)
+      ? await auth.bearer(req)
       : route.session && auth.session
         ? await auth.session(req)
         : undefined;

@@ -16,7 +16,6 @@ import { readBody } from "../body.js";
 import { mountOf } from "../mount.js";
 import {
   type Api,
-  bearerToken,
   MAX_ECHOED,
   MAX_URN,
   namedTarget,
@@ -27,6 +26,7 @@ import {
 } from "../router.js";
 import { auditQuery } from "../routes/audit.js";
 import { runTarget } from "../routes/reads.js";
+import { requestSessions } from "./account/requestSession.js";
 import {
   csrfValid,
   type DashboardSessionOptions,
@@ -55,8 +55,10 @@ import { targetPage } from "./target.js";
 export interface UiOptions {
   /** The API tokens' secrets, from which session keys are derived when `sessions.secret` is unset. */
   readonly tokens: readonly SecretSource[];
-  /** Resolves the token given at the login form (and bearer tokens following the event stream). */
+  /** Resolves the token given at the login form. */
   readonly resolve: TokenResolver;
+  /** The identity of the request's bearer token, resolved once per request (the router asks the same). */
+  readonly bearer: (req: IncomingMessage) => Promise<Identity | undefined>;
   /** Where personal tokens are kept; without, the dashboard offers none. */
   readonly personalTokens?: PersonalTokenStore;
   readonly publicReads: boolean;
@@ -107,6 +109,8 @@ export function uiRoutes(
     ...(options.sessions?.ttlMs !== undefined ? { ttlMs: options.sessions.ttlMs } : {}),
     ...(options.sessions?.revocations ? { revocations: options.sessions.revocations } : {}),
   });
+  /** The request's session, read once however many parts of the request ask. */
+  const current = requestSessions(sessions, options.personalTokens);
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
   const rowSource = new RowSource(reconciler);
   const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({
@@ -114,31 +118,21 @@ export function uiRoutes(
   });
 
   /** A logged-in session's identity (a session from before identities were kept has none: log in again). */
-  const identify = async (req: IncomingMessage) => {
-    const session = await sessions.get(req);
-    return session?.authenticated ? session.identity : undefined;
-  };
-  const bearer = async (req: IncomingMessage) => {
-    const given = bearerToken(req);
-    return given ? options.resolve(given) : undefined;
-  };
-  const mayFollow = async (req: IncomingMessage) =>
-    (await identify(req)) !== undefined || (await bearer(req)) !== undefined;
+  const identify = async (req: IncomingMessage) => (await current(req)).identity;
   const viewOf = async (req: IncomingMessage, may?: RequestContext["may"]): Promise<ViewContext> => {
-    const session = await sessions.get(req);
-    const identity = session?.authenticated ? session.identity : undefined;
+    const { session, identity } = await current(req);
     return {
       base: baseOf(req),
       session,
       canAct: identity !== undefined,
       ...(identity ? { identity } : {}),
       ...(may ? { may } : {}),
-      canFollow: identity !== undefined || (await bearer(req)) !== undefined,
+      canFollow: identity !== undefined || (await options.bearer(req)) !== undefined,
       seq: live.seq,
       epoch: live.epoch,
     };
   };
-  const liveStream: Reply = {
+  const liveStream = (): Reply => ({
     status: 200,
     stream: (res) => {
       res.writeHead(200, {
@@ -151,7 +145,7 @@ export function uiRoutes(
       });
       live.attach(res);
     },
-  };
+  });
   const page = (content: Html, status = 200, headers: Record<string, string> = {}): Reply => ({
     status,
     text: options.redact()(content.toString()),
@@ -166,7 +160,7 @@ export function uiRoutes(
   });
   /** The login form again with why; a visitor without a session gets one, so the form can be sent. */
   const refused = async (req: IncomingMessage, message: string, status: number): Promise<Reply> => {
-    const existing = await sessions.get(req);
+    const existing = (await current(req)).session;
     const session = existing ?? sessions.create(undefined);
     const view = { base: baseOf(req), session, canAct: session.authenticated };
     return {
@@ -174,8 +168,27 @@ export function uiRoutes(
       detail: message,
     };
   };
+  /**
+   * The login form (401) for a request whose session ended with the personal
+   * token it was signed in with, naming whom for the audit log; a new
+   * anonymous cookie replaces the dead one. `undefined` for any other request.
+   */
+  const ended = async (req: IncomingMessage): Promise<Reply | undefined> => {
+    const end = (await current(req)).ended;
+    if (!end) return undefined;
+    const session = sessions.create(undefined);
+    const view = { base: baseOf(req), session, canAct: false };
+    const message = `Your session ended: ${end.reason}. Log in again.`;
+    return {
+      ...page(loginPage(view, message, methods), 401, cookieHeader(req, session)),
+      actor: end.identity,
+      detail: `session ended: ${end.reason}`,
+    };
+  };
   /** How dashboard routes refuse: the way to the login form without an identity, a page naming the permission without it. */
   const refuse = async (ctx: Omit<RequestContext, "may">, refusal: Refusal): Promise<Reply> => {
+    const end = ctx.identity ? undefined : await ended(ctx.req);
+    if (end) return end;
     if (refusal.status === 403) {
       return page(messagePage(await viewOf(ctx.req), "Not allowed", `${refusal.message}.`), 403);
     }
@@ -184,11 +197,20 @@ export function uiRoutes(
       ? redirect(`${baseOf(ctx.req)}/login`)
       : refused(ctx.req, "Log in to act on targets.", 401);
   };
-  /** A dashboard route: the session identifies the caller, the router checks `auth` on `target`. */
+  /**
+   * A dashboard route: the session identifies the caller, the router checks
+   * `auth` on `target`; a session that ended is refused on every such route,
+   * `none` ones too.
+   */
   const ui = (
     route: Pick<Route, "method" | "pattern" | "auth" | "handle"> &
       Partial<Pick<Route, "target" | "maxParam" | "audit">>,
-  ): Route => ({ ...route, session: true, refuse });
+  ): Route => ({
+    ...route,
+    session: true,
+    refuse,
+    handle: async (ctx) => (ctx.identity ? undefined : await ended(ctx.req)) ?? route.handle(ctx),
+  });
   const form = async (req: IncomingMessage): Promise<URLSearchParams | Reply> => {
     const body = await readBody(req, api.maxBody);
     if (body === "too-large")
@@ -222,7 +244,7 @@ export function uiRoutes(
           signInEvent,
         })
       : []),
-    meRoute({ viewOf, page, redirect, baseOf }),
+    ui(meRoute({ viewOf, page, redirect, baseOf })),
     {
       method: "GET",
       pattern: /^\/ui\/assets\/(app\.js|app\.css)$/,
@@ -252,7 +274,7 @@ export function uiRoutes(
       pattern: /^\/ui\/login$/,
       auth: "none",
       handle: async ({ req }) => {
-        const existing = await sessions.get(req);
+        const existing = (await current(req)).session;
         const session = existing ?? sessions.create(undefined);
         const view = { base: baseOf(req), session, canAct: session.authenticated };
         return page(loginPage(view, undefined, methods), 200, existing ? {} : cookieHeader(req, session));
@@ -266,7 +288,7 @@ export function uiRoutes(
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
-        const session = await sessions.get(req);
+        const { session } = await current(req);
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (!methods.tokens) return refused(req, "Sign in through the identity provider.", 400);
@@ -299,11 +321,12 @@ export function uiRoutes(
       handle: async ({ req }) => {
         const fields = await form(req);
         if (!(fields instanceof URLSearchParams)) return fields;
-        const session = await sessions.get(req);
+        const { session, identity: signedIn, ended: end } = await current(req);
         const forged = await csrfRefusal(req, session, fields);
         if (forged) return forged;
         if (session) await sessions.revoke(session);
-        const identity = session?.identity;
+        // A session whose token ended may still log out (its form is valid): the log names whose it was.
+        const identity = signedIn ?? end?.identity;
         if (identity) {
           await signInEvent({
             action: "logout",
@@ -324,22 +347,22 @@ export function uiRoutes(
         };
       },
     },
-    {
+    ui({
       method: "GET",
       pattern: /^\/ui\/events$/,
       auth: "none",
       // A stream holds a connection for long: only people who logged in (or
       // carry a token) get one, even with publicReads; pages work without it.
-      handle: async ({ req }) =>
-        (await mayFollow(req))
-          ? liveStream
+      handle: async ({ identity }) =>
+        identity
+          ? liveStream()
           : {
               status: 401,
               text: "log in (or send a bearer token) to follow live updates\n",
               contentType: "text/plain; charset=utf-8",
               headers: SECURITY_HEADERS,
             },
-    },
+    }),
     ui({
       method: "GET",
       pattern: /^\/ui\/targets\/([^/]+)$/,

@@ -10,7 +10,9 @@
  * it would have expired (in the store when one is given, so every replica
  * sharing it agrees; else in this process), so a copy of the cookie is
  * refused too. The API token itself is never
- * stored, and no key is derivable from a cookie.
+ * stored, and no key is derivable from a cookie. A session made with a
+ * personal token ends with that token: ./requestSession.ts checks it on every
+ * request, once.
  */
 import { createHmac, randomBytes } from "node:crypto";
 import type { IncomingMessage } from "node:http";

@@ -1,0 +1,90 @@
+/**
+ * A request's dashboard session as every part of one request sees it, read
+ * once (see ../../perRequest.ts): the cookie's signature and revocation, and
+ * for a session signed in with a personal token, that token. A session lives
+ * no longer than the credential it was made with: once its personal token is
+ * revoked, expired or gone, the session no longer identifies anyone, and the
+ * dashboard answers it with the login form (401, audited) instead.
+ */
+import type { IncomingMessage } from "node:http";
+import type { PersonalTokenStore } from "../../../store/store.js";
+import type { Identity } from "../../auth/identity.js";
+import { perRequest } from "../../perRequest.js";
+import type { Session, Sessions } from "./session.js";
+
+/** A session whose identity no longer holds, and why. */
+export interface EndedSession {
+  /** Who the session was of (the audit log names them). */
+  readonly identity: Identity;
+  /** Why, in words for the login page and the audit log (never a secret). */
+  readonly reason: string;
+}
+
+/** What a request's session cookie amounts to. */
+export interface RequestSession {
+  /**
+   * The session of a valid cookie, anonymous ones too; for an ended session a
+   * copy without its identity (its CSRF token still holds, so logout works).
+   */
+  readonly session?: Session;
+  /** Who is signed in; absent when nobody is, or the session ended. */
+  readonly identity?: Identity;
+  /** Set when the cookie names someone whose credential no longer holds. */
+  readonly ended?: EndedSession;
+}
+
+/** The id of the personal token behind a session's identity, if it came from one. */
+function personalTokenId(identity: Identity): string | undefined {
+  return identity.kind === "personal" && identity.id.startsWith("personal:")
+    ? identity.id.slice("personal:".length)
+    : undefined;
+}
+
+/**
+ * Why a session signed in with a personal token ended, or `undefined` while
+ * the token holds (and for every other kind of session).
+ */
+export async function personalSessionEnded(
+  identity: Identity,
+  store: PersonalTokenStore | undefined,
+  now: number,
+): Promise<string | undefined> {
+  if (identity.kind !== "personal") return undefined;
+  const id = personalTokenId(identity);
+  // Without the store the token cannot be checked: the session ends rather than trusting it.
+  if (id === undefined || !store) return "the personal token it was signed in with cannot be checked";
+  const row = await store.personalToken(id);
+  if (!row) return `the personal token it was signed in with (${id}) no longer exists`;
+  const named = `the personal token ${JSON.stringify(row.label)} (${id}) it was signed in with`;
+  if (row.revokedAt) return `${named} was revoked`;
+  if (Date.parse(row.expiresAt) <= now) return `${named} expired`;
+  return undefined;
+}
+
+/** A session as seen by a request after its identity ended: anonymous, same id and CSRF token. */
+function withoutIdentity(session: Session): Session {
+  return {
+    id: session.id,
+    csrf: session.csrf,
+    authenticated: false,
+    expiresAt: session.expiresAt,
+    cookie: session.cookie,
+  };
+}
+
+/** Reads each request's session once: `sessions.get`, then the personal token behind it. */
+export function requestSessions(
+  sessions: Sessions,
+  personal: PersonalTokenStore | undefined,
+  now: () => number = Date.now,
+): (req: IncomingMessage) => Promise<RequestSession> {
+  return perRequest(async (req) => {
+    const session = await sessions.get(req);
+    if (!session) return {};
+    const identity = session.authenticated ? session.identity : undefined;
+    if (!identity) return { session };
+    const reason = await personalSessionEnded(identity, personal, now());
+    if (reason === undefined) return { session, identity };
+    return { session: withoutIdentity(session), ended: { identity, reason } };
+  });
+}
