@@ -1,10 +1,11 @@
 // Named tokens of different roles against every mutating route and the reads,
 // the dashboard's offers and refusals, and personal tokens, on a real reconciler.
 import { mkdtempSync, rmSync } from "node:fs";
+import { type ClientRequest, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { SourceRef } from "../../git/source.js";
 import { Reconciler } from "../../reconciler.js";
 import { FakeEngine, FakeSource, planOf } from "../../reconciler.test-support.js";
@@ -12,6 +13,34 @@ import { SqliteStore } from "../../store/sqlite/store.js";
 import { type DriftlessServer, listen } from "../server.js";
 import { Sessions, sessionKey } from "../ui/account/session.js";
 import type { Action, Identity } from "./identity.js";
+import { tokenIdentity } from "./tokens.js";
+
+/** The dashboard's event stream as a session sees it: the events received so far, by name and target. */
+function follow(url: string, cookie: string): Promise<{ events: string[]; req: ClientRequest }> {
+  return new Promise((resolve, reject) => {
+    const events: string[] = [];
+    let pending = "";
+    const req = request(url, { headers: { cookie } }, (res) => {
+      expect(res.statusCode).toBe(200);
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => {
+        pending += chunk;
+        const blocks = pending.split("\n\n");
+        pending = blocks.pop() ?? "";
+        for (const block of blocks) {
+          const name = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (name && name !== "hello" && data) {
+            events.push(`${name} ${(JSON.parse(data) as { target: string }).target}`);
+          }
+        }
+      });
+      resolve({ events, req });
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
 
 /** A source that knows who wrote each commit (the four-eyes check asks). */
 class AuthoredSource extends FakeSource {
@@ -326,5 +355,41 @@ describe("who may do what over HTTP", () => {
     expect(overview).toContain("ci-deployer");
     expect(overview).toContain("staging-web");
     expect(overview).not.toContain("prod-web");
+  });
+
+  it("sends each session live updates of only the targets it may read", async () => {
+    const cookieOf = (identity: Identity) => `driftless_session=${sessions.create(identity).cookie}`;
+    // The deployer reads staging-*, the approver prod-*; a signed-in user reads all (defaultRole).
+    const deployer = await follow(
+      `${server.url}/ui/events`,
+      cookieOf(tokenIdentity({ name: "ci-deployer", secret: "ci-token" })),
+    );
+    const approver = await follow(
+      `${server.url}/ui/events`,
+      cookieOf(tokenIdentity({ name: "approver", secret: "approver-token", roles: ["approver"] })),
+    );
+    const rita = await follow(
+      `${server.url}/ui/events`,
+      cookieOf({ id: "oidc:x#rita", kind: "user", name: "Rita", groups: [], roles: [] }),
+    );
+    try {
+      engine.plan = planOf(1);
+      // A target's events before and after the other's: each stream keeps its order.
+      for (const name of ["staging-web", "prod-web", "staging-web", "prod-web"]) {
+        await reconciler.reconcile(name, { trigger: "manual" });
+      }
+      const finished = (events: string[], target: string) =>
+        events.filter((e) => e === `run.finished ${target}`).length;
+      await vi.waitFor(() => {
+        expect(finished(deployer.events, "staging-web")).toBe(2);
+        expect(finished(approver.events, "prod-web")).toBe(2);
+        expect(finished(rita.events, "prod-web")).toBe(2);
+      });
+      expect(deployer.events.filter((e) => !e.endsWith(" staging-web"))).toEqual([]);
+      expect(approver.events.filter((e) => !e.endsWith(" prod-web"))).toEqual([]);
+      expect(finished(rita.events, "staging-web")).toBe(2);
+    } finally {
+      for (const stream of [deployer, approver, rita]) stream.req.destroy();
+    }
   });
 });

@@ -2,7 +2,8 @@
  * Live updates: the reconciler's events as Server-Sent Events. One
  * subscription per handler fans out to every open page; a comment every
  * `heartbeatMs` keeps proxies from closing idle streams, and the `retry`
- * field tells browsers how soon to reconnect after a drop.
+ * field tells browsers how soon to reconnect after a drop. Each page gets only
+ * the events of the targets its viewer may read (the filter it attached with).
  */
 import { randomBytes } from "node:crypto";
 import type { ServerResponse } from "node:http";
@@ -32,9 +33,13 @@ function payloadOf(name: ReconcilerEventName, event: ReconcilerEvents[Reconciler
   return base;
 }
 
+/** Whether a page may receive the events of a target. */
+export type TargetFilter = (target: string) => boolean;
+
 /** The open event streams of one handler. */
 export class LiveHub {
-  readonly #clients = new Set<ServerResponse>();
+  /** Each open stream, and which targets' events it receives. */
+  readonly #clients = new Map<ServerResponse, TargetFilter>();
   readonly #unsubscribe: (() => void)[] = [];
   readonly #heartbeat: NodeJS.Timeout;
   /** Counts the events that change what a page shows (progress lines do not). */
@@ -47,7 +52,9 @@ export class LiveHub {
       this.#unsubscribe.push(
         reconciler.on(name, (event) => {
           if (name !== "run.progress") this.#seq++;
-          this.#broadcast(name, redact(JSON.stringify({ ...payloadOf(name, event), seq: this.#seq })));
+          const payload = payloadOf(name, event);
+          const data = redact(JSON.stringify({ ...payload, seq: this.#seq }));
+          this.#broadcast(name, (payload as { target?: unknown }).target, data);
         }),
       );
     }
@@ -65,11 +72,14 @@ export class LiveHub {
     return this.#clients.size;
   }
 
-  /** Adopts a response whose headers were written: it receives every event until it closes. */
-  attach(res: ServerResponse): void {
+  /**
+   * Adopts a response whose headers were written: it receives the events of
+   * the targets `mayRead` allows (and the heartbeats) until it closes.
+   */
+  attach(res: ServerResponse, mayRead: TargetFilter): void {
     // The page compares `seq` with the one it was rendered at, and catches up if it missed events.
     res.write(`retry: 2000\nevent: hello\ndata: {"seq":${this.#seq},"epoch":"${this.epoch}"}\n\n`);
-    this.#clients.add(res);
+    this.#clients.set(res, mayRead);
     res.on("close", () => this.#clients.delete(res));
   }
 
@@ -77,15 +87,18 @@ export class LiveHub {
   close(): void {
     clearInterval(this.#heartbeat);
     for (const off of this.#unsubscribe) off();
-    for (const res of this.#clients) res.end();
+    for (const res of this.#clients.keys()) res.end();
     this.#clients.clear();
   }
 
-  #broadcast(name: string, data: string): void {
-    this.#write(`event: ${name}\ndata: ${data}\n\n`);
+  /** Sends an event to the pages that may read its target (every forwarded event names one). */
+  #broadcast(name: string, target: unknown, data: string): void {
+    if (typeof target !== "string") return;
+    const chunk = `event: ${name}\ndata: ${data}\n\n`;
+    for (const [res, mayRead] of this.#clients) if (mayRead(target)) res.write(chunk);
   }
 
   #write(chunk: string): void {
-    for (const res of this.#clients) res.write(chunk);
+    for (const res of this.#clients.keys()) res.write(chunk);
   }
 }

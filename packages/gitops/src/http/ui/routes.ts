@@ -132,7 +132,8 @@ export function uiRoutes(
       epoch: live.epoch,
     };
   };
-  const liveStream = (): Reply => ({
+  /** The event stream of a caller who may read the targets `mayRead` allows (and no other's events). */
+  const liveStream = (mayRead: (target: string) => boolean): Reply => ({
     status: 200,
     stream: (res) => {
       res.writeHead(200, {
@@ -143,7 +144,7 @@ export function uiRoutes(
         "x-accel-buffering": "no",
         ...SECURITY_HEADERS,
       });
-      live.attach(res);
+      live.attach(res, mayRead);
     },
   });
   const page = (content: Html, status = 200, headers: Record<string, string> = {}): Reply => ({
@@ -353,9 +354,10 @@ export function uiRoutes(
       auth: "none",
       // A stream holds a connection for long: only people who logged in (or
       // carry a token) get one, even with publicReads; pages work without it.
-      handle: async ({ identity }) =>
+      // Each gets the events of the targets it may read, as the overview shows them.
+      handle: async ({ identity, may }) =>
         identity
-          ? liveStream()
+          ? liveStream((target) => may("read", target))
           : {
               status: 401,
               text: "log in (or send a bearer token) to follow live updates\n",
