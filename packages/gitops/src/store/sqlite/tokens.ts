@@ -1,27 +1,13 @@
 /** Personal API tokens in the SQLite file: one row per token, its digest only (see `PersonalTokenStore`). */
 import type Database from "better-sqlite3";
 import type { PersonalTokenOwner, PersonalTokenRecord, PersonalTokenStore } from "../store.js";
+import { type DecodedTokenRow, TOKEN_COLUMNS, tokenFromRow, tokenValues } from "../tokenRow.js";
 
-interface TokenRow {
-  id: string;
-  label: string;
-  owner_id: string;
-  owner: string;
-  digest: string;
-  created_at: string;
-  expires_at: string;
-  revoked_at: string | null;
-}
+/** A row as SQLite returns it: `owner` is JSON text. */
+type TokenRow = Omit<DecodedTokenRow, "owner"> & { owner: string };
 
-const fromRow = (row: TokenRow): PersonalTokenRecord => ({
-  id: row.id,
-  label: row.label,
-  owner: JSON.parse(row.owner) as PersonalTokenOwner,
-  digest: row.digest,
-  createdAt: row.created_at,
-  expiresAt: row.expires_at,
-  ...(row.revoked_at ? { revokedAt: row.revoked_at } : {}),
-});
+const fromRow = (row: TokenRow): PersonalTokenRecord =>
+  tokenFromRow({ ...row, owner: JSON.parse(row.owner) as PersonalTokenOwner });
 
 export class SqlitePersonalTokens implements PersonalTokenStore {
   readonly #db: Database.Database;
@@ -32,20 +18,8 @@ export class SqlitePersonalTokens implements PersonalTokenStore {
 
   async addPersonalToken(t: PersonalTokenRecord): Promise<void> {
     this.#db
-      .prepare(
-        `INSERT INTO personal_tokens (id, label, owner_id, owner, digest, created_at, expires_at, revoked_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        t.id,
-        t.label,
-        t.owner.id,
-        JSON.stringify(t.owner),
-        t.digest,
-        t.createdAt,
-        t.expiresAt,
-        t.revokedAt ?? null,
-      );
+      .prepare(`INSERT INTO personal_tokens (${TOKEN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(...tokenValues(t));
   }
 
   async personalToken(id: string): Promise<PersonalTokenRecord | undefined> {
