@@ -1,7 +1,6 @@
 // The dashboard's actions on a target (reconcile, approve, suspend, …): a
 // confirmation page, and the form it sends, one route per action so the
 // router checks exactly that action on the target.
-import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { checkApprovalRequest } from "../../pipelines/approvals.js";
 import type { Reconciler } from "../../reconciler.js";
@@ -9,30 +8,13 @@ import { isShaPrefix } from "../../util.js";
 import { fourEyesRefusal } from "../auth/fourEyes.js";
 import { recordedBy } from "../auth/who.js";
 import { errorReply, namedTarget, type Reply, type RequestContext, type Route } from "../router.js";
-import type { Session } from "./account/session.js";
+import type { UiDeps } from "./deps.js";
 import { ACTIONS, type Action, confirmPage } from "./forms.js";
-import type { Html } from "./html.js";
-import type { ViewContext } from "./layout.js";
 
-/** What the action routes borrow from the dashboard's routes. */
-export interface ActionDeps {
+/** What the action routes need: the dashboard's helpers, the reconciler they act on, and where they log. */
+export interface ActionDeps extends UiDeps {
   readonly reconciler: Reconciler;
   readonly log: Logger | undefined;
-  readonly ui: (
-    route: Pick<Route, "method" | "pattern" | "auth" | "handle"> & Partial<Pick<Route, "target" | "audit">>,
-  ) => Route;
-  readonly page: (content: Html, status?: number) => Reply;
-  readonly redirect: (location: string) => Reply;
-  readonly form: (req: IncomingMessage) => Promise<URLSearchParams | Reply>;
-  readonly csrfRefusal: (
-    req: IncomingMessage,
-    session: Session | undefined,
-    fields: URLSearchParams,
-  ) => Promise<Reply | undefined>;
-  readonly viewOf: (req: IncomingMessage, may?: RequestContext["may"]) => Promise<ViewContext>;
-  readonly refused: (req: IncomingMessage, message: string, status: number) => Promise<Reply>;
-  readonly notFound: (req: IncomingMessage, what: string) => Promise<Reply>;
-  readonly baseOf: (req: IncomingMessage) => string;
 }
 
 /** An action the router allowed: the CSRF token, then who (the identity) and why. */

@@ -40,6 +40,7 @@ import { meRoute, originOf, signInRoutes } from "./account/signIn.js";
 import { personalTokenRoutes } from "./account/tokens.js";
 import { actionRoutes } from "./actions.js";
 import { asset, SECURITY_HEADERS } from "./assets.js";
+import type { UiDeps } from "./deps.js";
 import { loginPage, messagePage } from "./forms.js";
 import { type Html, html } from "./html.js";
 import type { ViewContext } from "./layout.js";
@@ -230,22 +231,19 @@ export function uiRoutes(
   const notFound = async (req: IncomingMessage, what: string) =>
     page(messagePage(await viewOf(req), "Not found", `${what} does not exist.`), 404);
 
+  const deps: UiDeps = { ui, page, redirect, form, csrfRefusal, viewOf, refused, notFound, baseOf };
   const routes: Route[] = [
     ...(provider
       ? signInRoutes({
+          ...deps,
           provider,
           sessions,
           keys,
-          baseOf,
-          viewOf,
-          page,
-          redirect,
           sessionCookie: (req, session) => sessionCookie(req, baseOf(req), session),
-          refused,
           signInEvent,
         })
       : []),
-    ui(meRoute({ viewOf, page, redirect, baseOf })),
+    ui(meRoute(deps)),
     {
       method: "GET",
       pattern: /^\/ui\/assets\/(app\.js|app\.css)$/,
@@ -416,19 +414,7 @@ export function uiRoutes(
         );
       },
     }),
-    ...actionRoutes({
-      reconciler,
-      log: api.log,
-      ui,
-      page,
-      redirect,
-      form,
-      csrfRefusal,
-      viewOf,
-      refused,
-      notFound,
-      baseOf,
-    }),
+    ...actionRoutes({ ...deps, reconciler, log: api.log }),
     ui({
       method: "GET",
       pattern: /^\/ui\/audit$/,
@@ -469,17 +455,7 @@ export function uiRoutes(
         };
       },
     }),
-    ...(options.personalTokens
-      ? personalTokenRoutes({
-          store: options.personalTokens,
-          ui,
-          page,
-          redirect,
-          form,
-          csrfRefusal,
-          viewOf,
-        })
-      : []),
+    ...(options.personalTokens ? personalTokenRoutes({ ...deps, store: options.personalTokens }) : []),
   ];
   return { routes, identify, close: () => live.close() };
 }

@@ -10,6 +10,7 @@ import { SignInError } from "../../auth/oidc/idToken.js";
 import type { OidcProvider } from "../../auth/oidc/provider.js";
 import { SIGN_IN_COOKIE, SIGN_IN_TTL_S } from "../../auth/oidc/transient.js";
 import { header, type Reply, type Route } from "../../router.js";
+import type { UiDeps } from "../deps.js";
 import { type Html, html } from "../html.js";
 import { layout, type ViewContext } from "../layout.js";
 import {
@@ -21,20 +22,14 @@ import {
   type SignInEvent,
 } from "./session.js";
 
-/** What the sign-in routes need from the dashboard. */
-export interface SignInContext {
+/** What the sign-in routes need: the dashboard's helpers, its sessions and their keys. */
+export interface SignInContext extends Pick<UiDeps, "baseOf" | "viewOf" | "page" | "redirect" | "refused"> {
   readonly provider: OidcProvider;
   readonly sessions: Sessions;
   /** The session signing keys (the sign-in's cookie is sealed with them too). */
   readonly keys: () => readonly Buffer[];
-  readonly baseOf: (req: IncomingMessage) => string;
-  readonly viewOf: (req: IncomingMessage) => Promise<ViewContext>;
-  readonly page: (content: Html, status?: number, headers?: Record<string, string>) => Reply;
-  readonly redirect: (location: string, headers?: Record<string, string>) => Reply;
   /** The `Set-Cookie` of a new session (or clearing it). */
   readonly sessionCookie: (req: IncomingMessage, session: Session | undefined) => string;
-  /** The login page again, with why, and the status to answer with. */
-  readonly refused: (req: IncomingMessage, message: string, status: number) => Promise<Reply>;
   readonly signInEvent: (event: SignInEvent) => Promise<void>;
 }
 

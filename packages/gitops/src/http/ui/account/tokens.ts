@@ -1,14 +1,13 @@
 // Personal API tokens in the dashboard: a signed-in user lists, creates (shown once) and revokes their own.
 // Creations and revocations are audited (`token.create`, `token.revoke`) with the token's name and id, never the token.
-import type { IncomingMessage } from "node:http";
 import { parseDuration } from "../../../spec/duration.js";
 import type { PersonalTokenStore } from "../../../store/store.js";
 import type { Identity } from "../../auth/identity.js";
 import { newPersonalToken, tokenDigest } from "../../auth/tokens.js";
 import type { Reply, RequestContext, Route } from "../../router.js";
+import type { UiDeps } from "../deps.js";
 import { type Html, html } from "../html.js";
 import { csrfField, layout, timeAt, type ViewContext } from "../layout.js";
-import type { Session } from "./session.js";
 
 /** How the audit log names a personal token: its name and id, never the token. */
 const tokenDetail = (label: string | undefined, id: string) =>
@@ -17,19 +16,9 @@ const tokenDetail = (label: string | undefined, id: string) =>
 /** The longest a personal token may live. */
 const MAX_TTL_MS = 366 * 24 * 3600_000;
 
-/** What the token pages borrow from the dashboard's routes. */
-export interface TokenPagesDeps {
+/** What the token pages need: the dashboard's helpers and where tokens are kept. */
+export interface TokenPagesDeps extends UiDeps {
   readonly store: PersonalTokenStore;
-  readonly ui: (route: Pick<Route, "method" | "pattern" | "auth" | "handle" | "audit">) => Route;
-  readonly page: (content: Html, status?: number) => Reply;
-  readonly redirect: (location: string) => Reply;
-  readonly form: (req: IncomingMessage) => Promise<URLSearchParams | Reply>;
-  readonly csrfRefusal: (
-    req: IncomingMessage,
-    session: Session | undefined,
-    fields: URLSearchParams,
-  ) => Promise<Reply | undefined>;
-  readonly viewOf: (req: IncomingMessage, may?: RequestContext["may"]) => Promise<ViewContext>;
 }
 
 async function tokensPage(
