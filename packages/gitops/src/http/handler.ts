@@ -11,7 +11,7 @@ import { checkOidcOptions, type OidcOptions } from "../spec/oidc.js";
 import type { AuditStore, PersonalTokenStore } from "../store/store.js";
 import { AuditHook } from "./audit.js";
 import { Policy, type PolicyOptions } from "./auth/policy.js";
-import { isAnonymous, namedTokens, type TokenOption, tokenResolver } from "./auth/tokens.js";
+import { isAnonymous, namedTokens, type TokenOption, tokenIdentity, tokenResolver } from "./auth/tokens.js";
 import { ReconcilerMetrics } from "./metrics.js";
 import { rememberMount } from "./mount.js";
 import { perRequest } from "./perRequest.js";
@@ -190,8 +190,10 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...(oidc ? [oidc.clientSecret] : []),
   ];
   const streams = new StreamGate(options.streams);
+  const configured = new Map(named.map((t) => [`token:${t.name}`, tokenIdentity(t)]));
   const ui = uiRoutes(api, {
     tokens: named.map((t) => t.secret),
+    configuredToken: (id) => configured.get(id),
     resolve,
     bearer,
     ...(options.personalTokens ? { personalTokens: options.personalTokens } : {}),

@@ -56,6 +56,8 @@ import { targetPage } from "./target.js";
 export interface UiOptions {
   /** The API tokens' secrets, from which session keys are derived when `sessions.secret` is unset. */
   readonly tokens: readonly SecretSource[];
+  /** The identity of a named token in the config by its id (`token:<name>`): a session made with one holds while it does. */
+  readonly configuredToken: (id: string) => Identity | undefined;
   /** Resolves the token given at the login form. */
   readonly resolve: TokenResolver;
   /** The identity of the request's bearer token, resolved once per request (the router asks the same). */
@@ -111,7 +113,7 @@ export function uiRoutes(
     ...(options.sessions?.revocations ? { revocations: options.sessions.revocations } : {}),
   });
   /** The request's session, read once however many parts of the request ask. */
-  const current = requestSessions(sessions, options.personalTokens);
+  const current = requestSessions(sessions, options.personalTokens, options.configuredToken);
   const live = new LiveHub(reconciler, (text) => options.redact()(text));
   const rowSource = new RowSource(reconciler);
   const cookieHeader = (req: IncomingMessage, session: Session | undefined) => ({

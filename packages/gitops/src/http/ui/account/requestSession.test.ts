@@ -74,7 +74,10 @@ describe("dashboard sessions and the credentials they were made with", () => {
     });
     server = await listen(reconciler, {
       port: 0,
-      tokens: [{ name: "ops", secret: "ops-token", roles: ["admin"] }],
+      tokens: [
+        { name: "ops", secret: "ops-token", roles: ["admin"] },
+        { name: "viewer", secret: "viewer-token", roles: ["reader"] },
+      ],
       policy: { defaultRole: "reader", bindings: [{ role: "admin", users: ["ada@example.com"] }] },
       personalTokens,
       sessions: { secret: SECRET, revocations },
@@ -209,6 +212,39 @@ describe("dashboard sessions and the credentials they were made with", () => {
     expect(entries[0]?.detail).toBe(
       `session ended: the personal token "old" (${id}) it was signed in with expired`,
     );
+  });
+
+  it("ends a session signed in with a named token the config no longer has, and gives one that it has its roles of now", async () => {
+    const token = (name: string, roles: string[]): Identity => ({
+      id: `token:${name}`,
+      kind: "token",
+      name,
+      groups: [],
+      roles,
+    });
+    // Signed in with a token removed from the config since (sessions.secret keeps the cookie valid).
+    const gone = sessions.create(token("ci-old", ["admin"]));
+    const head = (await store.auditHead())?.id ?? 0;
+    const refused = await get("/ui/targets/site", { cookie: `driftless_session=${gone.cookie}` });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain(
+      "Your session ended: the API token &quot;ci-old&quot; it was signed in with is no longer configured.",
+    );
+    const [entry] = await entriesAfter(head, 1);
+    expect([entry?.outcome, entry?.actorId]).toEqual(["refused", "token:ci-old"]);
+    // Signed in when `viewer` was an admin; the config makes it a reader now: it may read, not act.
+    const demoted = sessions.create(token("viewer", ["admin"]));
+    const cookie = `driftless_session=${demoted.cookie}`;
+    const page = await get("/ui/targets/site", { cookie });
+    expect(page.status).toBe(200);
+    const suspend = await post("/ui/targets/site/suspend", cookie, { csrf: demoted.csrf, reason: "r" });
+    expect(suspend.status).toBe(403);
+    expect((await reconciler.status("site")).suspension).toBeUndefined();
+    // The token that still is what it was keeps its session and its power.
+    const ops = sessions.create(token("ops", ["admin"]));
+    const opsCookie = `driftless_session=${ops.cookie}`;
+    expect((await post("/ui/targets/site/suspend", opsCookie, { csrf: ops.csrf, reason: "r" })).status).toBe(303);
+    await reconciler.resume("site", { by: "test", reason: "r" });
   });
 
   it("keeps a session of a token that still holds, and of a user", async () => {

@@ -1,10 +1,12 @@
 /**
  * A request's dashboard session as every part of one request sees it, read
  * once (see ../../perRequest.ts): the cookie's signature and revocation, and
- * for a session signed in with a personal token, that token. A session lives
- * no longer than the credential it was made with: once its personal token is
- * revoked, expired or gone, the session no longer identifies anyone, and the
- * dashboard answers it with the login form (401, audited) instead.
+ * for a session signed in with a token, that token. A session lives no longer
+ * than the credential it was made with: once its personal token is revoked,
+ * expired or gone, or its named token is no longer in the config, the session
+ * no longer identifies anyone, and the dashboard answers it with the login
+ * form (401, audited) instead. A named token's session has the roles the
+ * config gives the token now.
  */
 import type { IncomingMessage } from "node:http";
 import type { PersonalTokenStore } from "../../../store/store.js";
@@ -72,19 +74,42 @@ function withoutIdentity(session: Session): Session {
   };
 }
 
-/** Reads each request's session once: `sessions.get`, then the personal token behind it. */
+/**
+ * A session signed in with a named API token holds while the config still
+ * has a token of that name, with the roles the config gives it now (not
+ * those it had at sign-in); `undefined` with the reason when it is gone.
+ */
+export function namedTokenSession(
+  identity: Identity,
+  named: (id: string) => Identity | undefined,
+): { readonly identity: Identity } | { readonly reason: string } {
+  if (identity.kind !== "token") return { identity };
+  const current = named(identity.id);
+  if (!current) {
+    return { reason: `the API token ${JSON.stringify(identity.name)} it was signed in with is no longer configured` };
+  }
+  return { identity: { ...identity, roles: current.roles } };
+}
+
+/**
+ * Reads each request's session once: `sessions.get`, then the credential
+ * behind it — the personal token in the store, or the named token in the
+ * config (`named`: the identity of a configured token by its id).
+ */
 export function requestSessions(
   sessions: Sessions,
   personal: PersonalTokenStore | undefined,
+  named: (id: string) => Identity | undefined,
   now: () => number = Date.now,
 ): (req: IncomingMessage) => Promise<RequestSession> {
   return perRequest(async (req) => {
     const session = await sessions.get(req);
     if (!session) return {};
-    const identity = session.authenticated ? session.identity : undefined;
-    if (!identity) return { session };
-    const reason = await personalSessionEnded(identity, personal, now());
-    if (reason === undefined) return { session, identity };
-    return { session: withoutIdentity(session), ended: { identity, reason } };
+    const signedIn = session.authenticated ? session.identity : undefined;
+    if (!signedIn) return { session };
+    const token = namedTokenSession(signedIn, named);
+    const reason = "reason" in token ? token.reason : await personalSessionEnded(signedIn, personal, now());
+    if (reason === undefined && "identity" in token) return { session, identity: token.identity };
+    return { session: withoutIdentity(session), ended: { identity: signedIn, reason: reason as string } };
   });
 }
