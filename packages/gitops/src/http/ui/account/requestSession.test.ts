@@ -243,7 +243,9 @@ describe("dashboard sessions and the credentials they were made with", () => {
     // The token that still is what it was keeps its session and its power.
     const ops = sessions.create(token("ops", ["admin"]));
     const opsCookie = `driftless_session=${ops.cookie}`;
-    expect((await post("/ui/targets/site/suspend", opsCookie, { csrf: ops.csrf, reason: "r" })).status).toBe(303);
+    expect((await post("/ui/targets/site/suspend", opsCookie, { csrf: ops.csrf, reason: "r" })).status).toBe(
+      303,
+    );
     await reconciler.resume("site", { by: "test", reason: "r" });
   });
 

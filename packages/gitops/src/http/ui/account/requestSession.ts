@@ -77,7 +77,7 @@ function withoutIdentity(session: Session): Session {
 /**
  * A session signed in with a named API token holds while the config still
  * has a token of that name, with the roles the config gives it now (not
- * those it had at sign-in); `undefined` with the reason when it is gone.
+ * those it had at sign-in); `{ reason }` when it is gone.
  */
 export function namedTokenSession(
   identity: Identity,
@@ -86,7 +86,9 @@ export function namedTokenSession(
   if (identity.kind !== "token") return { identity };
   const current = named(identity.id);
   if (!current) {
-    return { reason: `the API token ${JSON.stringify(identity.name)} it was signed in with is no longer configured` };
+    return {
+      reason: `the API token ${JSON.stringify(identity.name)} it was signed in with is no longer configured`,
+    };
   }
   return { identity: { ...identity, roles: current.roles } };
 }
