@@ -76,6 +76,8 @@ describe("a revision with the applied revision's tree", () => {
   });
 
   it("clears a stall when a revert restores the applied tree, and applies nothing", async () => {
+    const appliedAt = (await reconciler.status("site")).revisionAppliedAt;
+    expect(appliedAt).toBeDefined();
     const broken = repo.commit({ "site/index.js": "this is not javascript {" }, "broken");
     expect((await reconciler.reconcile("site", { trigger: "webhook", force: false })).result).toBe("stalled");
     expect((await reconciler.status("site")).stalledRevision).toBe(broken);
@@ -94,6 +96,8 @@ describe("a revision with the applied revision's tree", () => {
 
     const status = await reconciler.status("site");
     expect(status).toMatchObject({ lastAppliedRevision: reverted, programRevision: first });
+    // The program applied as `first` runs on: a promotion's soak goes on counting from then.
+    expect(status.revisionAppliedAt).toBe(appliedAt);
     expect(status.stalledRevision).toBeUndefined();
     expect(await condition("Ready")).toMatchObject({ status: true, reason: "Applied" });
     expect(await condition("Stalled")).toMatchObject({ status: false });
@@ -104,6 +108,7 @@ describe("a revision with the applied revision's tree", () => {
 
   it("records a commit outside the target's path as applied without starting the engine", async () => {
     const before = engine.invocations;
+    const appliedAt = (await reconciler.status("site")).revisionAppliedAt;
     const docs = repo.commit({ "docs/notes.md": "how the site is deployed\n" }, "docs");
     // A push's check (a scheduled one may reuse the ref's answer of a few seconds ago).
     const run = await reconciler.reconcile("site", { trigger: "webhook", force: false });
@@ -113,6 +118,7 @@ describe("a revision with the applied revision's tree", () => {
     expect(await reconciler.status("site")).toMatchObject({
       lastAppliedRevision: docs,
       programRevision: first,
+      revisionAppliedAt: appliedAt,
     });
     expect(await condition("Ready")).toMatchObject({
       status: true,

@@ -69,7 +69,11 @@ export interface TargetStatus {
   readonly outputs?: Readonly<Record<string, unknown>>;
   /** Digest of the dependency outputs the last successful run passed as config. */
   readonly appliedDepsDigest?: string;
-  /** When {@link lastAppliedRevision} was first applied (drift corrections do not move it). */
+  /**
+   * When {@link lastAppliedRevision} was first applied. Drift corrections do
+   * not move it, nor does a revision with the applied tree (its program ran
+   * already: a promotion's soak counts from when that was applied).
+   */
   readonly revisionAppliedAt?: string;
   /**
    * The commit the program runs as (`DRIFTLESS_GIT_COMMIT`, which

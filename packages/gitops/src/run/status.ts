@@ -141,12 +141,18 @@ export function sameTreeStatus(
       ),
       lastAttemptedRevision: revision,
       lastAppliedRevision: revision,
-      revisionAppliedAt: at,
-      programRevision: before.programRevision ?? applied,
+      // Nothing new runs: a promotion's soak goes on counting from when the tree was applied.
+      revisionAppliedAt: before.revisionAppliedAt ?? at,
+      programRevision: programOf(before) as string,
       updatedAt: at,
     },
     events: [{ name: "revision.applied", payload: { target: before.name, revision } }],
   };
+}
+
+/** The commit the applied program runs as: {@link TargetStatus.programRevision}, or the applied revision. */
+function programOf(status: TargetStatus): string | undefined {
+  return status.programRevision ?? status.lastAppliedRevision;
 }
 
 /** A run waits for a dependency; not a failure. */
@@ -255,7 +261,14 @@ export function finishStatus(
         ...(outcome.depsDigest ? { appliedDepsDigest: outcome.depsDigest } : {}),
         ...(program && program !== revision ? { programRevision: program } : {}),
       };
-      if (before.lastAppliedRevision !== revision || !before.revisionAppliedAt) {
+      // A revision with the applied tree (its program is the one applied before) runs what has been
+      // running since then: a promotion's soak goes on counting from when that was applied.
+      const sameTree =
+        program !== undefined &&
+        program !== revision &&
+        program === programOf(before) &&
+        before.revisionAppliedAt;
+      if ((before.lastAppliedRevision !== revision || !before.revisionAppliedAt) && !sameTree) {
         next = { ...next, revisionAppliedAt: now };
       }
       if (before.lastAppliedRevision !== revision || run.result !== "unchanged") {
