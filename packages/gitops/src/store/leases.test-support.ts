@@ -72,9 +72,12 @@ export function leaseContract(open: () => Promise<Store>): void {
     const second = await open();
     const a = newOwnerId();
     const b = newOwnerId();
-    expect(await first.tryLockStack(request(a, "run-a"), 30)).toBeUndefined();
+    // Long enough for the next call to find it held on a loaded machine (30 ms was not, at load 18).
+    const short = 1000;
+    const lockedAt = Date.now();
+    expect(await first.tryLockStack(request(a, "run-a"), short)).toBeUndefined();
     expect(await second.tryLockStack(request(b, "run-b"), TTL)).toMatchObject({ owner: a });
-    await new Promise((r) => setTimeout(r, 60));
+    await new Promise((r) => setTimeout(r, Math.max(0, lockedAt + short + 50 - Date.now())));
     expect(await second.tryLockStack(request(b, "run-b"), TTL)).toBeUndefined();
     // The old holder's renewal fails: the lease is no longer its own.
     expect(await first.renewStackLock(request(a).key, a, TTL)).toBe(false);
