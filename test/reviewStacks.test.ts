@@ -19,6 +19,7 @@ import {
 } from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Dashboard, launchChromium, screenshotDir, seriousViolations } from "./support/browser.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { git } from "./support/git.js";
 import { type Gitea, startGitea } from "./support/gitea.js";
@@ -239,6 +240,50 @@ exports.token = pulumi.secret("${SECRET_OUTPUT}");
     );
     expect(after.id).toBe(before.id);
     expect(await record(pull)).toMatchObject({ state: "applied", headSha: head });
+  });
+
+  it("shows a review stack under its target: GET /targets and the dashboard, with the pull request's link", async () => {
+    const pull = pulls.one as number;
+    const pullUrl = `${gitea.url}/${gitea.owner}/${gitea.repo}/pulls/${pull}`;
+    const { targets } = (await (
+      await fetch(`${server.url}/targets`, { headers: { authorization: "Bearer review-token" } })
+    ).json()) as { targets: { name: string; reviewStacks?: Record<string, unknown>[] }[] };
+    expect(targets.map((t) => t.name)).toEqual(["site"]);
+    expect(targets[0]?.reviewStacks).toEqual([
+      expect.objectContaining({
+        name: `site-pr-${pull}`,
+        number: pull,
+        stack: `pr-${pull}`,
+        state: "applied",
+        pullRequestUrl: pullUrl,
+        status: expect.objectContaining({ name: `site-pr-${pull}` }),
+      }),
+    ]);
+    const browser = await launchChromium({ width: 1280, height: 560 });
+    try {
+      const dashboard = new Dashboard(browser.page, server.url);
+      await browser.page.goto(dashboard.url("/login"));
+      await browser.page.fill("#token", "review-token");
+      await browser.page.click("main button[type=submit]");
+      await browser.page.waitForURL(dashboard.url("/"));
+      const rows = browser.page.locator("table.targets tbody tr");
+      await expect(rows.evaluateAll((trs) => trs.map((tr) => tr.id))).resolves.toEqual([
+        "row-site",
+        `row-site-pr-${pull}`,
+      ]);
+      const review = dashboard.row(`site-pr-${pull}`);
+      await expect(review.getAttribute("data-review-of")).resolves.toBe("site");
+      await expect(review.locator(`a[href="${pullUrl}"]`).textContent()).resolves.toBe(
+        `pull request #${pull}`,
+      );
+      expect(await seriousViolations(browser.page)).toEqual([]);
+      mkdirSync(screenshotDir(sandbox.dir), { recursive: true });
+      await browser.page
+        .locator("main")
+        .screenshot({ path: join(screenshotDir(sandbox.dir), "ui-review-stacks.png") });
+    } finally {
+      await browser.close();
+    }
   });
 
   it("makes a second pull request wait while maxConcurrent is reached, and starts it when the first closes", async () => {

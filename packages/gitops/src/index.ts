@@ -105,12 +105,12 @@ export {
   type PullRequestOutcome,
   PullRequestPreviews,
 } from "./http/pulls.js";
-export { reviewComment, reviewMarker } from "./http/reviewStacks/comment.js";
 export {
   type ReviewStackOutcome,
   ReviewStacks,
   type ReviewStacksOptions,
 } from "./http/reviewStacks/manager.js";
+export { reviewComment, reviewMarker } from "./http/reviewStacks/views.js";
 export * from "./notify/index.js";
 export type {
   ApprovalRequest,

@@ -7,6 +7,7 @@
 import { DriftlessError } from "../errors.js";
 import type { ReviewOf } from "../spec/reviewStacks.js";
 import { substitute } from "../spec/reviewStacks.js";
+import { publicRepoUrl } from "../spec/secrets.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 
 /** The name of the target a pull request's review stack runs as. */
@@ -50,4 +51,17 @@ export function reviewTarget(
     reviewStacks: undefined,
     review: { target: base.name, number: pull.number, branch: pull.branch },
   };
+}
+
+/**
+ * A pull request's web page from its repository's URL: `/pull/<n>` on
+ * GitHub, `/pulls/<n>` elsewhere (Gitea, Forgejo); `undefined` for a
+ * repository not served over HTTP(S).
+ */
+export function pullRequestUrl(repo: string, number: number): string | undefined {
+  const web = publicRepoUrl(repo)
+    .replace(/\.git$/, "")
+    .replace(/\/+$/, "");
+  if (!/^https?:\/\//.test(web)) return undefined;
+  return `${web}/${new URL(web).hostname === "github.com" ? "pull" : "pulls"}/${number}`;
 }

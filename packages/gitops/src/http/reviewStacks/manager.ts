@@ -21,7 +21,7 @@ import { substitute } from "../../spec/reviewStacks.js";
 import type { ResolvedTarget } from "../../spec/spec.js";
 import type { AuditStore, ReviewStackRecord, ReviewStackState } from "../../store/store.js";
 import type { PullRequestEvent } from "../pullRequest.js";
-import { reviewComment, reviewMarker } from "./comment.js";
+import { reviewComment, reviewMarker } from "./views.js";
 
 /** Options of {@link ReviewStacks}. */
 export interface ReviewStacksOptions {

@@ -1,5 +1,10 @@
-/** The one comment a review stack keeps on its pull request, edited in place as its state changes. */
-import type { ReviewStackRecord } from "../../store/store.js";
+/**
+ * How review stacks are shown: the one comment each keeps on its pull request
+ * (edited in place as its state changes) and its view under its target in `GET /targets`.
+ */
+import { pullRequestUrl, reviewTargetName } from "../../pipelines/reviewStacks.js";
+import type { ResolvedTarget } from "../../spec/spec.js";
+import type { ReviewStackRecord, TargetStatus } from "../../store/store.js";
 
 /** The marker that finds a target's review stack comment on a pull request. */
 export const reviewMarker = (target: string): string => `<!-- driftless-review-stack:${target} -->`;
@@ -45,4 +50,30 @@ export function reviewComment(
     for (const [name, value] of outputs) lines.push(`| \`${name}\` | ${cell(value)} |`);
   }
   return lines.join("\n");
+}
+
+/** A review stack as `GET /targets` shows it under its target. */
+export interface ReviewStackView extends ReviewStackRecord {
+  /** The target its runs go by (`<target>-pr-<number>`); its runs and logs are read under this name. */
+  readonly name: string;
+  /** The pull request's web page. */
+  readonly pullRequestUrl?: string;
+  /** The review stack target's status; absent while it waits. */
+  readonly status?: TargetStatus;
+}
+
+/** The review stacks of a target, oldest first, with their status and pull request link. */
+export function reviewStackViews(
+  target: ResolvedTarget,
+  records: readonly ReviewStackRecord[],
+  statuses: ReadonlyMap<string, TargetStatus>,
+): ReviewStackView[] {
+  return records
+    .filter((r) => r.target === target.name)
+    .map((r) => {
+      const name = reviewTargetName(r.target, r.number);
+      const url = pullRequestUrl(target.repo, r.number);
+      const status = statuses.get(name);
+      return { ...r, name, ...(url ? { pullRequestUrl: url } : {}), ...(status ? { status } : {}) };
+    });
 }
