@@ -24,7 +24,7 @@ export const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   "e2e:test/processes.test.ts": 119,
   "e2e:test/ui.test.ts": 73,
   // Added after that run, measured on their own: the cluster inventory, single sign-on, the audit log.
-  "e2e:test/resourcesKubernetes.test.ts": 57,
+  "e2e:test/resourcesKubernetes.test.ts": 57 + 29, // + the review stack scenario, measured under load
   "e2e:test/oidc.test.ts": 35,
   "e2e:test/audit.test.ts": 15,
   "e2e:test/reconciler.test.ts": 67,
