@@ -13,8 +13,15 @@ import { ReviewStacks } from "./manager.js";
 
 const REPO = "https://git.example.com/acme/shop.git";
 
-function harness(options: { readonly applyResults?: string[]; readonly destroyResults?: string[] } = {}) {
-  const store = new SqliteStore(":memory:");
+function harness(
+  options: {
+    readonly applyResults?: string[];
+    readonly destroyResults?: string[];
+    readonly closed?: readonly number[];
+    readonly store?: SqliteStore;
+  } = {},
+) {
+  const store = options.store ?? new SqliteStore(":memory:");
   const base = resolveTarget(
     {
       name: "shop",
@@ -79,7 +86,7 @@ function harness(options: { readonly applyResults?: string[]; readonly destroyRe
       comments.set(pull, [...(comments.get(pull) ?? []), body]);
     },
     setStatus: async () => undefined,
-    pullRequestOpen: async () => true,
+    pullRequestOpen: async (_repo: unknown, pull: number) => !(options.closed ?? []).includes(pull),
   };
   const notifier = {
     hosts: [host],
@@ -226,6 +233,41 @@ describe("ReviewStacks", () => {
     h.stacks.handle(h.event("closed", 3));
     await h.settle();
     expect(h.requested).toEqual(["shop-pr-1", "shop-pr-2"]);
+  });
+
+  it("destroys at start the stack of a pull request closed meanwhile, and starts the one that waited for it", async () => {
+    const before = make();
+    for (const n of [1, 2]) {
+      before.stacks.handle(before.event("opened", n));
+      await before.settle();
+    }
+    before.stacks.close();
+    // A new process on the same store: pull request #1 closed while none ran.
+    const after = make({ store: before.store, closed: [1] });
+    await after.stacks.start();
+    await after.settle();
+    expect((await after.store.reviewStacks.listReviewStacks()).map((r) => `${r.number} ${r.state}`)).toEqual([
+      "2 applied",
+    ]);
+    expect(after.requested).toEqual(["shop-pr-2"]);
+    expect(after.lastComment(1)).toContain("destroyed");
+  });
+
+  it("applies again at start a review stack whose run was cut short", async () => {
+    const before = make();
+    before.stacks.handle(before.event("opened", 1));
+    await before.settle();
+    const record = await before.store.reviewStacks.getReviewStack("shop", 1);
+    await before.store.reviewStacks.putReviewStack({
+      ...(record as NonNullable<typeof record>),
+      state: "applying",
+    });
+    before.stacks.close();
+    const after = make({ store: before.store });
+    await after.stacks.start();
+    await after.settle();
+    expect(after.requested).toEqual(["shop-pr-1"]);
+    expect(await after.store.reviewStacks.getReviewStack("shop", 1)).toMatchObject({ state: "applied" });
   });
 
   it("gives a fork's pull request no review stack unless forks are allowed", async () => {

@@ -116,7 +116,7 @@ export class ReviewStacks {
   /**
    * Takes over the recorded review stacks: those whose pull request closed
    * while no reconciler ran are destroyed (the Git host is asked), the others
-   * are managed again; stalled destroys are retried. Then checks the `ttl`
+   * are managed again (one cut short while applying is applied again); stalled destroys are retried. Then checks the `ttl`
    * periodically. Resolves once every closed one was handled.
    */
   async start(): Promise<void> {
@@ -127,6 +127,9 @@ export class ReviewStacks {
       this.#reconciler.addReviewStack(base.name, record);
       if (record.state === "stalled" || record.state === "destroying") {
         this.#enqueue(base.name, record.number, () => this.#close(base, record.number, "retry"));
+      } else if (record.state === "applying") {
+        // Its run was cut short by the stop: run it again, so its comment and status are not left pending.
+        this.#enqueue(base.name, record.number, () => this.#apply(base, record, false));
       }
     }
     const every = this.#options.sweepEveryMs ?? 60_000;
