@@ -1,7 +1,7 @@
 // Review stacks end to end on a real Gitea and the real engine, with a dynamic-provider program
 // (files written by a local provider): a pull request gets a stack of its own, applied on open and
-// push, destroyed on close, after its ttl (a fake clock) and at a restart when it closed meanwhile;
-// beyond maxConcurrent a pull request waits; a fork's gets none.
+// push, destroyed on close and at a restart when it closed meanwhile; beyond maxConcurrent a pull
+// request waits; a fork's gets none. The ttl (on a fake clock) is in the unit test beside ReviewStacks.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,8 +51,6 @@ describe("review stacks on a real Gitea", () => {
   let store: SqliteStore;
   let work: string;
   let dataDir: string;
-  let now = Date.parse("2026-03-01T10:00:00.000Z");
-  const clock = { now: () => now };
   const outcomes: { number: number; outcome: PullRequestOutcome }[] = [];
   const pulls: Record<string, number> = {};
 
@@ -143,7 +141,7 @@ describe("review stacks on a real Gitea", () => {
       providers: [{ provider: "gitea", url: gitea.url, token: gitea.token }],
       delivery: { timeoutMs: 5_000, retryBaseMs: 200, maxAttempts: 3, minIntervalMs: 0 },
     }).follow(reconciler);
-    reviewStacks = new ReviewStacks(reconciler, notifier, { clock, audit: store, sweepEveryMs: 3_600_000 });
+    reviewStacks = new ReviewStacks(reconciler, notifier, { audit: store });
     previews = new PullRequestPreviews(reconciler, notifier, { reviewStacks });
     const handle = previews.handle.bind(previews);
     previews.handle = (event) => {
@@ -316,27 +314,10 @@ exports.token = pulumi.secret("${SECRET_OUTPUT}");
     expect(actions.some((a) => a.startsWith("review-stack.destroy") && a.includes(`#${first}`))).toBe(true);
   });
 
-  it("destroys a review stack once its ttl since the last push has passed (a fake clock)", async () => {
-    const pull = pulls.two as number;
-    now += 30 * 60_000;
-    expect(await reviewStacks.sweep()).toEqual([]);
-    now += 31 * 60_000;
-    expect(await reviewStacks.sweep()).toEqual([`site#${pull}`]);
-    await reviewComment(
-      pull,
-      (b) => b.includes("destroyed") && b.includes("reviewStacks.ttl"),
-      "saying the ttl passed",
-    );
-    expect(await record(pull)).toBeUndefined();
-    expect(existsSync(join(outDir(pull), "index.html"))).toBe(false);
-    expect(existsSync(stateFile(`pr-${pull}`))).toBe(false);
-  });
-
   it("destroys at start the review stack of a pull request that closed while no reconciler ran", async () => {
-    const head = commit("three", "<h1>three</h1>");
-    const pull = await openPull("three");
-    await reviewStatus(head, "success");
-    expect(readFileSync(join(outDir(pull), "index.html"), "utf8")).toBe("<h1>three</h1>");
+    // The second pull request's stack, applied when the first closed.
+    const pull = pulls.two as number;
+    expect(readFileSync(join(outDir(pull), "index.html"), "utf8")).toBe("<h1>two</h1>");
     await shutdown();
     await closePull(pull);
     await serve();
