@@ -19,6 +19,8 @@ function harness(
     readonly destroyResults?: string[];
     readonly closed?: readonly number[];
     readonly store?: SqliteStore;
+    /** Runs stay under way until the test ends them (`release`). */
+    readonly hold?: boolean;
   } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
@@ -35,6 +37,8 @@ function harness(
   const applyResults = [...(options.applyResults ?? [])];
   const destroyResults = [...(options.destroyResults ?? [])];
   const requested: string[] = [];
+  const signals: AbortSignal[] = [];
+  const held: (() => void)[] = [];
   let seq = 0;
   const run = (target: string, result: string, error?: string) =>
     ({
@@ -56,12 +60,14 @@ function harness(
       added.set(derived.name, derived);
       return derived;
     },
-    request: async (name: string) => {
+    request: async (name: string, request: { signal?: AbortSignal }) => {
       requested.push(name);
+      if (request.signal) signals.push(request.signal);
       const result = applyResults.shift() ?? "applied";
-      const done = Promise.resolve(
-        run(name, result, result === "failed" ? "TypeError: boom in index.js" : undefined),
-      );
+      const record = run(name, result, result === "failed" ? "TypeError: boom in index.js" : undefined);
+      const done = options.hold
+        ? new Promise<RunRecord>((resolve) => held.push(() => resolve(record)))
+        : Promise.resolve(record);
       return { id: `queued-${seq}`, target: name, done };
     },
     removeTarget: async (name: string) => {
@@ -132,6 +138,10 @@ function harness(
     lastComment,
     statuses,
     requested,
+    signals,
+    release: () => {
+      for (const end of held.splice(0)) end();
+    },
     added,
     advance: (ms: number) => {
       now += ms;
@@ -169,6 +179,24 @@ describe("ReviewStacks", () => {
     ]);
     expect(h.lastComment(1)).toContain("[http://pr.example/shop](http://pr.example/shop)");
     expect(h.lastComment(1)).toContain("`[secret]`");
+  });
+
+  it("cancels the run of an older head when the pull request gets a newer push", async () => {
+    const h = make({ hold: true });
+    h.stacks.handle(h.event("opened", 1));
+    await h.settle();
+    h.stacks.handle(h.event("synchronized", 1, { headSha: "f".repeat(40) }));
+    await h.settle();
+    expect(h.requested).toEqual(["shop-pr-1", "shop-pr-1"]);
+    expect(h.signals.map((s) => s.aborted)).toEqual([true, false]);
+    h.release();
+    await h.settle();
+    // Only the newest head's result is reported.
+    expect(await h.store.reviewStacks.getReviewStack("shop", 1)).toMatchObject({
+      state: "applied",
+      headSha: "f".repeat(40),
+    });
+    expect(h.statuses.filter((s) => s.state === "success")).toHaveLength(1);
   });
 
   it("reports a failed apply as failure with the error", async () => {

@@ -46,9 +46,14 @@ export interface ReviewStacksOptions {
 
 /** What a pull request event did to review stacks. */
 export interface ReviewStackOutcome {
+  /**
+   * Targets whose review stack the event (an open or a push) concerns, once the changed files are
+   * checked; beyond `maxConcurrent` it waits instead (its comment says so).
+   */
   readonly applying: readonly string[];
-  readonly waiting: readonly string[];
+  /** Targets whose review stack a close destroys. */
   readonly destroying: readonly string[];
+  /** Targets that give this pull request no review stack, and why (a fork, no Git host). */
   readonly skipped: readonly { readonly target: string; readonly reason: string }[];
 }
 
@@ -87,7 +92,7 @@ export class ReviewStacks {
           urls.has(repoIdentity(t.repo)) &&
           refMatches(t.ref, `refs/heads/${event.baseRef}`),
       );
-    const outcome = { applying: [] as string[], waiting: [] as string[], destroying: [] as string[] };
+    const outcome = { applying: [] as string[], destroying: [] as string[] };
     const skipped: { target: string; reason: string }[] = [];
     for (const target of targets) {
       if (event.action === "closed") {
