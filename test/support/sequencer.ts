@@ -29,7 +29,7 @@ export const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   "e2e:test/audit.test.ts": 15,
   "e2e:test/reconciler.test.ts": 67,
   "e2e:test/gitea.test.ts": 65,
-  // Measured on its own on a busy machine (load 2–13 on 2 cores): 108 s and 236 s.
+  // Not measured on a quiet machine: 108 s on its own at the start of a busy day, 172–209 s at load 13–19 on 2 cores.
   "e2e:test/reviewStacks.test.ts": 110,
   "e2e:test/cli.test.ts": 62,
   "e2e:test/hostLatency.test.ts": 55,
