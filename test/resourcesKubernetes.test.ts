@@ -2,17 +2,26 @@
 // provider: a Namespace, a ConfigBundle and a WebService from @driftless/core,
 // each object's sync state and health read from the stack's state, after an
 // apply, a hand edit and a deleted Service (detect mode), and a rollout that
-// never becomes Ready.
+// never becomes Ready. Then a pull request's review stack in a Namespace of its
+// own (`shop-pr-<n>`), rolled out and deleted on close beside the untouched base.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Reconciler, type ResourceEntry, type TargetSpec } from "@driftless/gitops";
+import {
+  type Notifier,
+  type PullRequestEvent,
+  Reconciler,
+  type ResourceEntry,
+  ReviewStacks,
+  type TargetSpec,
+} from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEVER_READY_MARKER, startCluster, type TestCluster } from "./support/cluster.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
-import { createRepo, type TestRepo } from "./support/git.js";
+import { createRepo, git, type TestRepo } from "./support/git.js";
 import { TEST_NODE_PATH } from "./support/sitePrograms.js";
+import { untilAsync } from "./support/wait.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-inventory/", import.meta.url));
 const NS = "inventory";
@@ -190,5 +199,85 @@ describe("the resource inventory on a lifelike cluster", () => {
     expect(byKey.get("Namespace/inventory")).toMatchObject({ sync: "synced", health: { status: "Healthy" } });
     // Nothing was put back.
     expect((await cluster.api("GET", `/api/v1/namespaces/${NS}/services/api`)).status).toBe(404);
+  });
+
+  it("gives a pull request a review stack in its own Namespace, rolled out there and deleted on close; the base Namespace is untouched", async () => {
+    reconciler.addTarget(
+      spec({
+        mode: "detect",
+        reviewStacks: { stack: "pr-{number}", config: { namespace: "shop-pr-{number}" } },
+      }),
+    );
+    const baseNamespace = async () =>
+      (await cluster.api<{ metadata: { uid: string } }>("GET", `/api/v1/namespaces/${NS}`)).body.metadata.uid;
+    const baseUid = await baseNamespace();
+    // The pull request's head: the first commit (a good image), as a Git host keeps it.
+    git(repo.work, "push", "--quiet", "origin", `${first}:refs/pull/7/head`);
+    // The Git host is not what this test is about (test/reviewStacks.test.ts runs Gitea): a stand-in records the comments.
+    const comments: string[] = [];
+    const host = {
+      kind: "fake",
+      repoOf: () => ({ owner: "acme", name: "inv" }),
+      setStatus: async () => undefined,
+      upsertComment: async (_r: unknown, _n: number, _m: string, body: string) => {
+        comments.push(body);
+      },
+      pullRequestOpen: async () => true,
+    };
+    const notifier = {
+      hosts: [host],
+      queue: {
+        push: (_k: string, _w: string, send: (s: AbortSignal) => Promise<void>) =>
+          void send(AbortSignal.timeout(5000)),
+      },
+      redact: (text: string) => text,
+      setStatus: () => undefined,
+    } as unknown as Notifier;
+    const stacks = new ReviewStacks(reconciler, notifier);
+    const event = (action: string): PullRequestEvent => ({
+      action,
+      number: 7,
+      repoUrls: [repo.fileUrl],
+      baseRef: "main",
+      headSha: first,
+      headRef: "feature",
+      fork: false,
+    });
+    try {
+      expect(stacks.handle(event("opened"))).toMatchObject({ applying: ["inv"] });
+      const applied = await untilAsync(
+        async () => {
+          const r = await reconciler.reviewStacks.getReviewStack("inv", 7);
+          return r && r.state !== "applying" ? r : undefined;
+        },
+        "the review stack applied",
+        180_000,
+      );
+      expect(applied).toMatchObject({ state: "applied", stack: "pr-7" });
+      const deployment = (
+        await cluster.api<DeploymentView & { status?: { availableReplicas?: number } }>(
+          "GET",
+          "/apis/apps/v1/namespaces/shop-pr-7/deployments/api",
+        )
+      ).body;
+      expect(deployment.status?.availableReplicas).toBe(2);
+      expect(deployment.spec.template.spec.containers[0]?.image).toBe("ghcr.io/acme/api:1.0.0");
+
+      stacks.handle(event("closed"));
+      await untilAsync(
+        async () => (await reconciler.reviewStacks.getReviewStack("inv", 7)) === undefined,
+        "the review stack destroyed",
+        180_000,
+      );
+      const gone = await cluster.api<{ status?: { phase?: string } }>("GET", "/api/v1/namespaces/shop-pr-7");
+      // Deleted, or on its way out while its objects are finalised.
+      expect(gone.status === 404 || gone.body.status?.phase === "Terminating").toBe(true);
+      expect(reconciler.target("inv-pr-7")).toBeUndefined();
+      expect(comments.at(-1)).toContain("destroyed");
+      // The base target's Namespace is the same object throughout.
+      expect(await baseNamespace()).toBe(baseUid);
+    } finally {
+      stacks.close();
+    }
   });
 });

@@ -24,11 +24,13 @@ export const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   "e2e:test/processes.test.ts": 119,
   "e2e:test/ui.test.ts": 73,
   // Added after that run, measured on their own: the cluster inventory, single sign-on, the audit log.
-  "e2e:test/resourcesKubernetes.test.ts": 57,
+  "e2e:test/resourcesKubernetes.test.ts": 57 + 29, // + the review stack scenario, measured under load
   "e2e:test/oidc.test.ts": 35,
   "e2e:test/audit.test.ts": 15,
   "e2e:test/reconciler.test.ts": 67,
   "e2e:test/gitea.test.ts": 65,
+  // Not measured on a quiet machine: 108 s on its own at the start of a busy day, 172–209 s at load 13–19 on 2 cores.
+  "e2e:test/reviewStacks.test.ts": 110,
   "e2e:test/cli.test.ts": 62,
   "e2e:test/hostLatency.test.ts": 55,
   "e2e:test/pack.test.ts": 50,

@@ -105,6 +105,12 @@ export {
   type PullRequestOutcome,
   PullRequestPreviews,
 } from "./http/pulls.js";
+export {
+  type ReviewStackOutcome,
+  ReviewStacks,
+  type ReviewStacksOptions,
+} from "./http/reviewStacks/manager.js";
+export { reviewComment, reviewMarker } from "./http/reviewStacks/views.js";
 export * from "./notify/index.js";
 export type {
   ApprovalRequest,
@@ -120,6 +126,7 @@ export type {
 export { checkApprovalRequest } from "./pipelines/approvals.js";
 export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./pipelines/graph.js";
 export type { PromotionRequest } from "./pipelines/promotion.js";
+export { reviewTarget, reviewTargetName } from "./pipelines/reviewStacks.js";
 export { Reconciler } from "./reconciler.js";
 export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas/replicas.js";
 export { checkGates, type GateRefusal } from "./run/gates.js";
@@ -136,6 +143,13 @@ export {
 } from "./run/report.js";
 export { DEPENDENCY_CONFIG_PREFIX, PROVENANCE_ENV } from "./run/stackRequest.js";
 export { type Duration, formatDuration, parseDuration } from "./spec/duration.js";
+export {
+  branchSlug,
+  type ResolvedReviewStacks,
+  type ReviewOf,
+  type ReviewStackOptions,
+  substitute as substituteReviewTemplate,
+} from "./spec/reviewStacks.js";
 export { publicRepoUrl, Redactor, readSecret, SecretUnavailableError } from "./spec/secrets.js";
 export {
   type ChangeWindows,
@@ -192,6 +206,9 @@ export type {
   PersonalTokenRecord,
   PersonalTokenStore,
   PromotionLog,
+  ReviewStackRecord,
+  ReviewStackState,
+  ReviewStackStore,
   RunHistory,
   RunLogStore,
   SessionRevocations,

@@ -7,7 +7,7 @@
  */
 
 import { resolve } from "node:path";
-import { UnknownTargetError } from "./errors.js";
+import { DriftlessError, UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
 import { discoverTargets } from "./git/discovery.js";
 import {
@@ -26,19 +26,15 @@ import { graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
 import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
+import { reviewTarget } from "./pipelines/reviewStacks.js";
 import { markInterruptedRuns } from "./replicas/leases.js";
 import { readStatuses } from "./replicas/replicaHost.js";
 import type { ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
 import { readInventory } from "./run/readInventory.js";
-import type { Recorder } from "./run/recorder.js";
-import type { RunEnd } from "./run/run.js";
 import { isSuspended } from "./run/status.js";
-import type { CommandHost } from "./schedule/commands.js";
 import * as commands from "./schedule/commands.js";
-import type { RunQueue, RunRequest } from "./schedule/queue.js";
-import type { Runtime, TargetState } from "./schedule/runtime.js";
-import type { Scheduler } from "./schedule/scheduler.js";
+import type { TargetState } from "./schedule/runtime.js";
 import { type Wiring, wireReconciler } from "./schedule/wiring.js";
 import { type ResolvedTarget, resolveTarget, type SecretSource, type TargetSpec } from "./spec/spec.js";
 import { claimDataDir, type DataDirLock } from "./store/dataDirLock.js";
@@ -49,6 +45,7 @@ import {
   readRunLog,
   withLogTail,
 } from "./store/runLog.js";
+import type { ReviewStackStore } from "./store/store.js";
 import type {
   PromotionRecord,
   ResourceHistoryEntry,
@@ -72,11 +69,6 @@ export class Reconciler {
   readonly #dataDirLock: DataDirLock;
   readonly #wiring: Wiring;
   readonly #targets: Map<string, TargetState>;
-  readonly #recorder: Recorder;
-  readonly #queue: RunQueue<RunEnd | undefined>;
-  readonly #scheduler: Scheduler;
-  readonly #rt: Runtime;
-  readonly #commands: CommandHost;
   #scheduling = false;
   #closed = false;
   /** Added targets whose empty status is not stored yet. */
@@ -96,11 +88,6 @@ export class Reconciler {
       require: (name) => this.#require(name),
     });
     this.#targets = this.#wiring.targets;
-    this.#recorder = this.#wiring.recorder;
-    this.#queue = this.#wiring.queue;
-    this.#scheduler = this.#wiring.scheduler;
-    this.#rt = this.#wiring.rt;
-    this.#commands = this.#wiring.commands;
   }
 
   /**
@@ -131,7 +118,7 @@ export class Reconciler {
       const resolved = resolveTargetSet(specs, dataDir, stateBackend?.url);
       for (const target of resolved.values()) reconciler.#add(target);
       // The status view synchronous decisions read (suspension, dependencies, promotions).
-      await reconciler.#recorder.refresh();
+      await reconciler.#wiring.recorder.refresh();
       await reconciler.#ensureStatuses();
     } catch (error) {
       // Bad targets leave nothing behind: no open store, no runs marked, no files made.
@@ -143,7 +130,7 @@ export class Reconciler {
     // Replicas mark them when they take a target over (see OwnershipStore.acquireTarget).
     if (!resolved.replicas) {
       const message = "a previous run was interrupted; recovering before the next run";
-      await markInterruptedRuns(reconciler.#rt, [...reconciler.#targets.keys()], message);
+      await markInterruptedRuns(reconciler.#wiring.rt, [...reconciler.#targets.keys()], message);
     }
     return reconciler;
   }
@@ -162,7 +149,7 @@ export class Reconciler {
     const { dataDir, stateBackend } = this.#options;
     const resolved = resolveTarget(spec, { dataDir, backend: stateBackend?.url });
     checkPromotions(new Map([...this.#targets].map(([n, t]) => [n, t.spec])).set(resolved.name, resolved));
-    const graph = new Map(graphOf(this.#rt));
+    const graph = new Map(graphOf(this.#wiring.rt));
     graph.set(resolved.name, ordering(resolved));
     validateGraph(graph);
     return this.#add(resolved);
@@ -178,7 +165,7 @@ export class Reconciler {
       // Stored in the background after creation; a store that does not answer now stores it at the next write.
       if (this.#created) void this.#ensureStatuses();
     }
-    if (this.#scheduling) this.#schedule(resolved);
+    if (this.#scheduling) this.#wiring.schedule(resolved);
     return resolved;
   }
 
@@ -187,7 +174,24 @@ export class Reconciler {
     this.#created = true;
     const names = [...this.#unstored];
     this.#unstored.clear();
-    await this.#recorder.ensureStatuses(names, this.#options.logger);
+    await this.#wiring.recorder.ensureStatuses(names, this.#options.logger);
+  }
+
+  /**
+   * Adds (or updates) the target a pull request's review stack runs as (see `reviewTarget`): `<base>-pr-<number>`,
+   * destroyed and removed by {@link removeTarget}. Queues no run. @throws DriftlessError for a name in use
+   */
+  addReviewStack(base: string, pull: { readonly number: number; readonly branch: string }): ResolvedTarget {
+    const derived = reviewTarget(this.#require(base).spec, pull);
+    if (this.#targets.get(derived.name)?.spec.review === undefined && this.#targets.has(derived.name)) {
+      throw new DriftlessError(`target "${derived.name}" exists and is not a review stack of "${base}"`);
+    }
+    return this.#add(derived);
+  }
+
+  /** The store's review stack records (see `ReviewStackStore`). */
+  get reviewStacks(): ReviewStackStore {
+    return this.#options.store.reviewStacks;
   }
 
   /** The targets being managed, defaults resolved. */
@@ -234,7 +238,7 @@ export class Reconciler {
    */
   async request(name: string, options: ReconcileOptions = {}): Promise<QueuedRun> {
     const what = commands.reconcileCommand(name, options);
-    return commands.runCommand(this.#commands, name, what, options.signal);
+    return commands.runCommand(this.#wiring.commands, name, what, options.signal);
   }
 
   /**
@@ -247,7 +251,7 @@ export class Reconciler {
    * @throws NothingToApproveError when no plan awaits approval and no revision stalled
    */
   async approve(name: string, request: ApprovalRequest | string = {}): Promise<QueuedRun> {
-    return commands.runCommand(this.#commands, name, commands.approveCommand(request));
+    return commands.runCommand(this.#wiring.commands, name, commands.approveCommand(request));
   }
 
   /**
@@ -258,7 +262,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision the upstream never applied
    */
   async promote(name: string, options: PromotionRequest): Promise<QueuedRun> {
-    return commands.runCommand(this.#commands, name, { ...options, kind: "promote" });
+    return commands.runCommand(this.#wiring.commands, name, { ...options, kind: "promote" });
   }
 
   /**
@@ -269,7 +273,7 @@ export class Reconciler {
    * @throws DriftlessError for a target without `promote`, or a revision it never applied
    */
   async rollback(name: string, options: PromotionRequest): Promise<QueuedRun> {
-    return commands.runCommand(this.#commands, name, { ...options, kind: "rollback" });
+    return commands.runCommand(this.#wiring.commands, name, { ...options, kind: "rollback" });
   }
 
   /** A target's promotions and rollbacks, newest first. */
@@ -286,7 +290,7 @@ export class Reconciler {
    * steps as a reconcile (`PREVIEW_REF_STEPS`), without lease or record.
    */
   async previewRef(name: string, ref: string, options: PreviewRefOptions = {}): Promise<RefPreview> {
-    return previewRef(this.#rt, this.#require(name).spec, ref, options);
+    return previewRef(this.#wiring.rt, this.#require(name).spec, ref, options);
   }
 
   /**
@@ -304,23 +308,23 @@ export class Reconciler {
    * @throws SpecError for `by` without `reason` (or the reverse)
    */
   async suspend(name: string, request: SuspendRequest = {}): Promise<TargetStatus> {
-    return commands.statusCommand(this.#commands, name, { kind: "suspend", ...request });
+    return commands.statusCommand(this.#wiring.commands, name, { kind: "suspend", ...request });
   }
 
   /** Resumes scheduled runs for a target; who and why are recorded in its status. */
   async resume(name: string, request: SuspendRequest = {}): Promise<TargetStatus> {
-    return commands.statusCommand(this.#commands, name, { kind: "resume", ...request });
+    return commands.statusCommand(this.#wiring.commands, name, { kind: "resume", ...request });
   }
 
   /** A target's status, read from the store. @throws UnknownTargetError for an unknown target */
   async status(name: string): Promise<TargetStatus> {
     this.#require(name);
-    return (await readStatuses(this.#rt, this.#wiring.replicas, [name]))[0] as TargetStatus;
+    return (await readStatuses(this.#wiring.rt, this.#wiring.replicas, [name]))[0] as TargetStatus;
   }
 
   /** Status of every managed target, by name (one store read). */
   async statuses(): Promise<TargetStatus[]> {
-    return readStatuses(this.#rt, this.#wiring.replicas, [...this.#targets.keys()].sort());
+    return readStatuses(this.#wiring.rt, this.#wiring.replicas, [...this.#targets.keys()].sort());
   }
 
   /** This replica's membership and ownership figures; `undefined` without replicas. */
@@ -368,7 +372,7 @@ export class Reconciler {
    * @throws UnknownTargetError for an unknown target
    */
   async readInventory(name: string): Promise<TargetInventory | undefined> {
-    return readInventory(this.#rt, this.#require(name));
+    return readInventory(this.#wiring.rt, this.#require(name));
   }
 
   /**
@@ -378,7 +382,7 @@ export class Reconciler {
   nextCheck(name: string, status?: TargetStatus): Date | undefined {
     const spec = this.#require(name).spec;
     const suspended = status ? isSuspended(status, spec.suspend) : this.isSuspended(name);
-    return this.#scheduling && !suspended ? this.#scheduler.nextRunAt(name) : undefined;
+    return this.#scheduling && !suspended ? this.#wiring.scheduler.nextRunAt(name) : undefined;
   }
 
   /** A revision's commit subject from the local mirror (never the remote); `undefined` when unknown. */
@@ -423,7 +427,7 @@ export class Reconciler {
    * finished runs queued for their dependents (a whole pipeline has settled).
    */
   whenIdle(): Promise<void> {
-    return this.#queue.whenIdle();
+    return this.#wiring.queue.whenIdle();
   }
 
   /**
@@ -436,7 +440,7 @@ export class Reconciler {
 
   /** Runs waiting for a slot across all targets. */
   get queueDepth(): number {
-    return this.#queue.depth;
+    return this.#wiring.queue.depth;
   }
 
   /** Whether the scheduler is running and the store open and answering (for readiness probes). */
@@ -454,8 +458,9 @@ export class Reconciler {
     this.#wiring.replicas?.start();
     if (this.#wiring.replicas) return;
     for (const state of this.#targets.values()) {
-      this.#schedule(state.spec);
-      if (!this.isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
+      this.#wiring.schedule(state.spec);
+      if (!this.isSuspended(state.spec.name))
+        this.#wiring.enqueue(state, { trigger: "startup", force: false });
     }
   }
 
@@ -471,7 +476,7 @@ export class Reconciler {
     this.#closed = true;
     await this.#options.store.close();
     this.#dataDirLock.release();
-    this.#queue.notifyIdle();
+    this.#wiring.queue.notifyIdle();
     return clean;
   }
 
@@ -486,14 +491,6 @@ export class Reconciler {
    * `suspend`), from the status view this process keeps (see the README's "Reads").
    */
   isSuspended(name: string): boolean {
-    return isSuspended(this.#recorder.status(name), this.#targets.get(name)?.spec.suspend ?? false);
-  }
-
-  #schedule(spec: ResolvedTarget): void {
-    this.#wiring.schedule(spec);
-  }
-
-  #enqueue(state: TargetState, request: RunRequest): QueuedRun {
-    return this.#wiring.enqueue(state, request);
+    return isSuspended(this.#wiring.recorder.status(name), this.#targets.get(name)?.spec.suspend ?? false);
   }
 }

@@ -36,6 +36,25 @@ describe("the service config", () => {
     expect(config.installDependencies).toBe(true);
   });
 
+  it("reads a target's reviewStacks, and refuses a template that could name its own stack", () => {
+    const config = parseConfig(
+      `${base}    reviewStacks:\n      stack: pr-{number}\n      config: { "app:namespace": "shop-pr-{number}" }\n      ttl: 3d\n`,
+      "/etc/driftless/driftless.yaml",
+    );
+    expect(config.targets[0]?.reviewStacks).toEqual({
+      stack: "pr-{number}",
+      config: { "app:namespace": "shop-pr-{number}" },
+      ttl: "3d",
+    });
+    expect(error(`${base}    reviewStacks: { stack: "{branch}" }\n`).message).toContain(
+      'targets[0].reviewStacks.stack "{branch}" must contain {number}',
+    );
+    expect(
+      error(base.replace("stack: dev", "stack: pr-1") + '    reviewStacks: { stack: "pr-{number}" }\n')
+        .message,
+    ).toContain('could name the target\'s own stack "pr-1"');
+  });
+
   it("reads single sign-on (auth.oidc), its client secret as a reference resolved against the file", () => {
     const config = parseConfig(
       `${base}auth:\n  oidc:\n    issuer: https://gitea.example.com\n    clientId: driftless\n    clientSecret: { file: oidc-secret }\n    scopes: [openid, email, groups]\n    groupsClaim: roles\n`,

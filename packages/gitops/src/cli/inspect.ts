@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { openStoreOption } from "../options.js";
+import { reviewTargetName } from "../pipelines/reviewStacks.js";
 import { resourceTree, syncCounts } from "../run/inventory.js";
 import { SqliteStore } from "../store/sqlite/store.js";
 import type {
@@ -59,6 +60,9 @@ export async function knownTargets(config: DriftlessConfig, store: Store | undef
   for (const status of (await store?.listStatuses()) ?? []) {
     if (config.discover.some((d) => status.name.startsWith(`${d.name}-`))) names.add(status.name);
   }
+  // Review stacks run as targets of their own (`<target>-pr-<number>`), listed right after their target.
+  for (const r of (await store?.reviewStacks.listReviewStacks()) ?? [])
+    names.add(reviewTargetName(r.target, r.number));
   return [...names].sort();
 }
 
@@ -93,6 +97,20 @@ export async function statusCommand(
       // With replicas, who owns each target comes from its lease.
       const owners = new Map(((await store?.listTargetLeases()) ?? []).map((l) => [l.target, l.owner]));
       const stored = new Map(((await store?.listStatuses()) ?? []).map((s) => [s.name, s]));
+      for (const r of (await store?.reviewStacks.listReviewStacks()) ?? []) {
+        const n = reviewTargetName(r.target, r.number);
+        // A waiting review stack has no target yet, a stalled one's destroy keeps failing: the record says so.
+        if (r.state === "waiting" || r.state === "stalled" || !stored.has(n)) {
+          const reason = r.state === "stalled" ? "Stalled" : r.state === "waiting" ? "Waiting" : "NeverRun";
+          const message = r.error ?? `review stack ${r.stack} of pull request #${r.number}: ${r.state}`;
+          const since = r.updatedAt;
+          stored.set(n, {
+            name: n,
+            conditions: [{ type: "Ready", status: false, reason, message, since }],
+            updatedAt: since,
+          });
+        }
+      }
       return {
         statuses: (name ? [name] : known).map((n): TargetStatus => {
           const status = stored.get(n) ?? { name: n, conditions: [], updatedAt: "" };

@@ -8,6 +8,7 @@ import { historyCommand, promotionsCommand, resourcesCommand, statusCommand } fr
 import { logsCommand } from "./logs.js";
 import { type CliIO, EXIT } from "./output.js";
 import { type RemoteOptions, remoteCommand, TOKEN_ENV } from "./remote.js";
+import { reviewStacksCommand } from "./reviewStacks.js";
 import { moveCommand, previewCommand, reconcileCommand, suspendCommand } from "./run.js";
 import { serveCommand } from "./serve.js";
 
@@ -167,6 +168,23 @@ A relative --config path is read from the current directory.`,
     .option("--json", "JSON on stdout")
     .action(async (target: string | undefined, opts: { config: string; json?: boolean }) => {
       code = await statusCommand(loadConfig(opts.config), target, { json: opts.json ?? false }, io);
+    });
+
+  program
+    .command("review-stacks")
+    .description("list the review stacks of pull requests with age and state")
+    .addOption(configOption())
+    .option(
+      "--prune",
+      "first destroy those whose pull request is closed (asks the Git host; stop `serve` first)",
+    )
+    .option("--json", "JSON on stdout")
+    .action(async (opts: { config: string; prune?: boolean; json?: boolean }) => {
+      code = await reviewStacksCommand(
+        loadConfig(opts.config),
+        { prune: opts.prune ?? false, json: opts.json ?? false },
+        io,
+      );
     });
 
   program

@@ -1,6 +1,7 @@
 import { isAnonymous, namedTokens, type TokenOption } from "../http/auth/tokens.js";
 import { ReconcilerMetrics } from "../http/metrics.js";
 import { PullRequestPreviews } from "../http/pulls.js";
+import { ReviewStacks } from "../http/reviewStacks/manager.js";
 import { listen } from "../http/server.js";
 import { Notifier } from "../notify/notifier.js";
 import { readSecret, SecretUnavailableError } from "../spec/secrets.js";
@@ -109,9 +110,15 @@ export async function serveCommand(
     // The reconciler's secrets (tokens, webhook secrets, the store's password) are added by `follow`.
     count: (provider, outcome) => metrics.notification(provider, outcome),
   }).follow(reconciler);
+  const forks = config.pullRequests.forks;
+  // Review stacks need a Git host to ask whether pull requests are still open, and to comment on them.
+  const reviewStacks =
+    notifier.hosts.length > 0 && reconciler.targets().some((t) => t.reviewStacks)
+      ? new ReviewStacks(reconciler, notifier, { forks, audit: store, logger })
+      : undefined;
   const pullRequests =
     notifier.hosts.length > 0
-      ? new PullRequestPreviews(reconciler, notifier, { forks: config.pullRequests.forks })
+      ? new PullRequestPreviews(reconciler, notifier, { forks, ...(reviewStacks ? { reviewStacks } : {}) })
       : undefined;
   let server: Awaited<ReturnType<typeof listen>>;
   try {
@@ -142,6 +149,10 @@ export async function serveCommand(
     throw error;
   }
   reconciler.start();
+  // Review stacks whose pull request closed while no server ran are destroyed now, in the background.
+  reviewStacks
+    ?.start()
+    .catch((error: unknown) => logger.error({ err: error }, "could not take over the review stacks"));
   io.err.write(
     `driftless listening on ${server.url} (${reconciler.targets().length} target(s), data in ${config.dataDir})\n`,
   );

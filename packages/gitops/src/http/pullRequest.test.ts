@@ -27,6 +27,7 @@ describe("pull request payloads", () => {
       baseRef: "main",
       baseSha: "a".repeat(40),
       headSha: "b".repeat(40),
+      headRef: "feature",
       fork: false,
     });
   });

@@ -12,6 +12,8 @@ export interface PullRequestEvent {
   readonly baseSha?: string;
   /** The head commit to preview. */
   readonly headSha: string;
+  /** The head branch, e.g. `feature/login` (review stacks substitute it for `{branch}`). */
+  readonly headRef?: string;
   /** The head comes from another repository (a fork). */
   readonly fork: boolean;
 }
@@ -53,6 +55,7 @@ export function githubPullRequest(payload: unknown): PullRequestEvent | string {
     baseRef: base.ref,
     ...(typeof base.sha === "string" ? { baseSha: base.sha } : {}),
     headSha: head.sha,
+    ...(typeof head.ref === "string" ? { headRef: head.ref } : {}),
     fork,
   };
 }

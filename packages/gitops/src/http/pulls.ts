@@ -15,6 +15,7 @@ import type { Reconciler } from "../reconciler.js";
 import { previewFailureMarkdown, previewMarkdown, previewMarker } from "../run/report.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { PullRequestEvent } from "./pullRequest.js";
+import type { ReviewStackOutcome, ReviewStacks } from "./reviewStacks/manager.js";
 
 /** Options of {@link PullRequestPreviews}. */
 export interface PullRequestOptions {
@@ -25,6 +26,8 @@ export interface PullRequestOptions {
    * @default false
    */
   readonly forks?: boolean;
+  /** Review stacks of the targets with `reviewStacks`, given each pull request event too. @default - none */
+  readonly reviewStacks?: ReviewStacks;
 }
 
 /** What a pull request event started. */
@@ -33,6 +36,8 @@ export interface PullRequestOutcome {
   readonly skipped: readonly { readonly target: string; readonly reason: string }[];
   /** Previews of a closed pull request that were stopped. */
   readonly stopped: readonly string[];
+  /** What the event did to review stacks, when they are enabled. */
+  readonly reviewStacks?: ReviewStackOutcome;
 }
 
 const PREVIEW_ACTIONS = new Set(["opened", "synchronize", "synchronized", "reopened"]);
@@ -43,6 +48,8 @@ export class PullRequestPreviews {
   readonly #notifier: Notifier;
   readonly #forks: boolean;
   readonly #log: Logger | undefined;
+  /** Review stacks, when enabled: each event is handed to them too. */
+  readonly reviewStacks: ReviewStacks | undefined;
   /** Previews in flight by pull request and target; a new push or a close aborts the older one. */
   readonly #inFlight = new Map<string, { readonly abort: AbortController; readonly done: Promise<void> }>();
 
@@ -55,10 +62,16 @@ export class PullRequestPreviews {
     this.#notifier = notifier;
     this.#forks = options.forks ?? false;
     this.#log = options.logger;
+    this.reviewStacks = options.reviewStacks;
   }
 
-  /** Starts (or stops) the previews an event asks for and returns at once. */
+  /** Starts (or stops) the previews (and review stacks) an event asks for and returns at once. */
   handle(event: PullRequestEvent): PullRequestOutcome {
+    const previews = this.#previews(event);
+    return this.reviewStacks ? { ...previews, reviewStacks: this.reviewStacks.handle(event) } : previews;
+  }
+
+  #previews(event: PullRequestEvent): PullRequestOutcome {
     const urls = new Set(event.repoUrls.map(repoIdentity));
     const targets = this.#reconciler
       .targets()
@@ -157,13 +170,15 @@ export class PullRequestPreviews {
     }
   }
 
-  /** Resolves when no preview is in flight. */
+  /** Resolves when no preview (nor review stack work) is in flight. */
   async whenIdle(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight.values()].map((p) => p.done));
+    await this.reviewStacks?.whenIdle();
   }
 
-  /** Stops every preview in flight. */
+  /** Stops every preview in flight, and the review stacks' timers and runs. */
   close(): void {
+    this.reviewStacks?.close();
     for (const { abort } of this.#inFlight.values()) abort.abort(new Error("shutting down"));
   }
 }

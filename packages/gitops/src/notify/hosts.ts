@@ -45,6 +45,8 @@ export interface GitHost {
     body: string,
     signal: AbortSignal,
   ): Promise<void>;
+  /** Whether a pull request is still open; `undefined` when the host does not say (review stacks ask at start). */
+  pullRequestOpen?(repo: HostRepo, pull: number, signal: AbortSignal): Promise<boolean | undefined>;
 }
 
 /** The `owner/name` of a repository URL under a host's web URL, or `undefined` when elsewhere. */
@@ -138,6 +140,14 @@ export class GitHubHost implements GitHost {
       );
     }
   }
+
+  async pullRequestOpen(repo: HostRepo, pull: number, signal: AbortSignal): Promise<boolean | undefined> {
+    const client = await this.#client(signal);
+    const { data } = await octokitCall("read pull request", () =>
+      client.rest.pulls.get({ owner: repo.owner, repo: repo.name, pull_number: pull }),
+    );
+    return data.state === "open";
+  }
 }
 
 /** Maps Octokit's errors to {@link DeliveryError} (5xx and 429 retryable). */
@@ -217,6 +227,11 @@ export class GiteaHost implements GitHost {
     }
     if (mine) await this.#call("PATCH", `/repos/${path(repo)}/issues/comments/${mine.id}`, signal, { body });
     else await this.#call("POST", `/repos/${path(repo)}/issues/${pull}/comments`, signal, { body });
+  }
+
+  async pullRequestOpen(repo: HostRepo, pull: number, signal: AbortSignal): Promise<boolean | undefined> {
+    const response = await this.#call("GET", `/repos/${path(repo)}/pulls/${pull}`, signal);
+    return ((await response.json()) as { state?: string }).state === "open";
   }
 }
 

@@ -222,7 +222,8 @@ export class Notifier {
           at: new Date().toISOString(),
         });
         const state = RESULT_STATES[e.result];
-        if (state && e.revision && repo) {
+        // A review stack's status (`driftless/review-<target>`) is set by `ReviewStacks`, which knows its pull request.
+        if (state && e.revision && repo && !reconciler.target(e.target)?.review) {
           this.setStatus(repo, e.revision, e.target, state, statusText(e.result, e.counts, e.error), event);
         }
       }),

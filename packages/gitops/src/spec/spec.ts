@@ -7,6 +7,12 @@ import { normalize } from "node:path";
 import type { PulumiFn } from "@pulumi/pulumi/automation/index.js";
 import { SpecError } from "../errors.js";
 import { type Duration, parseDuration } from "./duration.js";
+import {
+  type ResolvedReviewStacks,
+  type ReviewOf,
+  type ReviewStackOptions,
+  templateIssues,
+} from "./reviewStacks.js";
 import { describe, specIssues } from "./specIssues.js";
 import { targetKeys, targetSchema } from "./targetSchema.js";
 import type { ResolvedWindows } from "./windows.js";
@@ -221,6 +227,13 @@ export interface TargetSpec {
    * @default - the target follows its own ref
    */
   readonly promote?: PromotionPolicy;
+  /**
+   * Review stacks: every pull request that concerns the target (same rules as
+   * previews) gets a stack of its own in the target's backend, applied on
+   * each push and destroyed when it closes (see the README's "Review stacks").
+   * @default - pull requests are previewed only
+   */
+  readonly reviewStacks?: ReviewStackOptions;
 }
 
 /** A {@link TargetSpec} with every default resolved. */
@@ -256,6 +269,9 @@ export interface ResolvedTarget {
   readonly approval: { readonly distinctFromAuthor: boolean };
   readonly watchPaths: readonly string[];
   readonly promote: ResolvedPromotion | undefined;
+  readonly reviewStacks?: ResolvedReviewStacks | undefined;
+  /** Set on the target a pull request's review stack runs as: its base target and pull request. */
+  readonly review?: ReviewOf;
 }
 
 /**
@@ -277,6 +293,16 @@ export function resolveTarget(
   const parsed = targetSchema.safeParse(input);
   if (!parsed.success) throw new SpecError(subject, specIssues(parsed.error, input, [], targetKeys()));
   const spec = parsed.data;
+  const review = spec.reviewStacks;
+  if (review) {
+    const issues = templateIssues(review.stack, spec.stack);
+    if (issues.length > 0) {
+      throw new SpecError(
+        subject,
+        issues.map((message) => ({ path: "reviewStacks.stack", message })),
+      );
+    }
+  }
   const intervalMs = parseDuration(spec.interval ?? "5m") as number;
   return {
     name: spec.name,
@@ -327,6 +353,15 @@ export function resolveTarget(
           from: spec.promote.from,
           afterMs: parseDuration(spec.promote.after ?? 0) as number,
           requireHealthy: spec.promote.requireHealthy ?? true,
+        }
+      : undefined,
+    reviewStacks: review
+      ? {
+          stack: review.stack,
+          config: Object.fromEntries(Object.entries(review.config ?? {}).map(([k, v]) => [k, String(v)])),
+          ttlMs: review.ttl === undefined ? undefined : parseDuration(review.ttl),
+          maxConcurrent: review.maxConcurrent ?? 5,
+          paths: review.paths,
         }
       : undefined,
   };

@@ -170,6 +170,33 @@ export const targetSchema = z.strictObject({
         }),
     )
     .optional(),
+  reviewStacks: z
+    .strictObject({
+      stack: z
+        .string()
+        .regex(/^([\w.{}-]+\/){0,2}[\w.{}-]+$/, "must be a stack name template such as `pr-{number}`"),
+      config: z
+        .record(
+          z.string().regex(CONFIG_KEY, "is not a config key such as `name` or `project:name`"),
+          z.union([z.string(), z.number(), z.boolean()], { error: "must be a string, number or boolean" }),
+        )
+        .optional(),
+      ttl: duration(60_000, "the shortest review stack ttl").optional(),
+      maxConcurrent: z
+        .number({ error: "must be a whole number of at least 1" })
+        .int("must be a whole number of at least 1")
+        .min(1, "must be a whole number of at least 1")
+        .optional(),
+      paths: z
+        .array(
+          z
+            .string()
+            .min(1, "must be a path")
+            .refine((p) => !isAbsolute(p), { message: "must be relative to the repository root" }),
+        )
+        .optional(),
+    })
+    .optional(),
   promote: z
     .strictObject({
       from: z.string().regex(DNS_LABEL, "must be a target name"),

@@ -1,6 +1,7 @@
 // ONE contract every store passes, through the `Store` interfaces only: status, inventories, resource
 // history (`resourceHistory.contract.ts`), runs, logs, promotions, leases (`leases.test-support.ts`), sessions, the audit log
-// (`audit/contract.test-support.ts`) and personal tokens (`personalTokens.test-support.ts`). Each store
+// (`audit/contract.test-support.ts`), personal tokens (`personalTokens.test-support.ts`) and review
+// stacks (`reviewStacks.test-support.ts`). Each store
 // calls `storeContract` below with a factory opening one shared, empty database (SQLite on a temp file,
 // a real PostgreSQL).
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,7 @@ import { auditContract } from "./audit/contract.test-support.js";
 import { leaseContract } from "./leases.test-support.js";
 import { personalTokenContract } from "./personalTokens.test-support.js";
 import { resourceHistoryContract } from "./resourceHistory.contract.js";
+import { reviewStackContract } from "./reviewStacks.test-support.js";
 import { postgresFactory, type StoreFactory, sqliteFactory, useStores } from "./store.test-support.js";
 
 const status = (name: string, extra: Partial<TargetStatus> = {}): TargetStatus => ({
@@ -370,6 +372,7 @@ function storeContract(name: string, factory: StoreFactory): void {
     });
     auditContract(open);
     personalTokenContract(open);
+    reviewStackContract(open);
   });
 }
 

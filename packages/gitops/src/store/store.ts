@@ -306,6 +306,47 @@ export interface PersonalTokenStore {
   revokePersonalToken(id: string, ownerId: string, at: string): Promise<boolean>;
 }
 
+/** Where a review stack is in its life (see `ReviewStackRecord.state`). */
+export type ReviewStackState = "waiting" | "applying" | "applied" | "failed" | "destroying" | "stalled";
+
+/** A pull request's review stack as recorded, so nothing is left behind across restarts. */
+export interface ReviewStackRecord {
+  /** The base target the review stack derives from. */
+  readonly target: string;
+  /** The pull request's number. */
+  readonly number: number;
+  /** The stack's name (the `reviewStacks.stack` template with `{number}` and `{branch}` substituted). */
+  readonly stack: string;
+  /** The pull request's head branch. */
+  readonly branch: string;
+  /** The head commit last asked for. */
+  readonly headSha: string;
+  readonly state: ReviewStackState;
+  /** ISO 8601. */
+  readonly createdAt: string;
+  /** ISO 8601, the last change of this record. */
+  readonly updatedAt: string;
+  /** ISO 8601, the last push to the pull request (the `ttl` counts from it). */
+  readonly lastPushAt: string;
+  /** The comment on the pull request, when the Git host told its id. */
+  readonly commentId?: string;
+  /** The last error (already masked). */
+  readonly error?: string;
+  /** Destroy attempts that failed in a row (for the backoff). */
+  readonly attempts: number;
+}
+
+/** Review stacks by target and pull request number; every replica sharing the store sees the same. */
+export interface ReviewStackStore {
+  /** Inserts or replaces the record of `(target, number)`. */
+  putReviewStack(record: ReviewStackRecord): Promise<void>;
+  getReviewStack(target: string, number: number): Promise<ReviewStackRecord | undefined>;
+  /** Every record (of one target when given), oldest first. */
+  listReviewStacks(target?: string): Promise<ReviewStackRecord[]>;
+  /** Forgets a record; `false` when there was none. */
+  deleteReviewStack(target: string, number: number): Promise<boolean>;
+}
+
 /**
  * The audit log: append-only entries linked by a hash chain (see
  * `audit/entry.ts`). Appends are serialized across every process sharing the
@@ -349,6 +390,8 @@ export interface Store
   readonly isOpen: boolean;
   /** Personal API tokens (a separate concern, kept beside the rest). */
   readonly personalTokens: PersonalTokenStore;
+  /** Review stacks of pull requests (a separate concern, kept beside the rest). */
+  readonly reviewStacks: ReviewStackStore;
   /** Whether the database answers now, for readiness; a store without a server leaves it out. */
   ping?(): Promise<boolean>;
   close(): Promise<void>;

@@ -35,7 +35,8 @@ export function onPullRequest(
     return json(200, { duplicate: true, delivery, previewing: [] });
   }
   const outcome = pullRequests.handle(event);
-  metrics.webhook("github", outcome.previewing.length > 0 ? "triggered" : "ignored");
+  const started = outcome.previewing.length + (outcome.reviewStacks?.applying.length ?? 0);
+  metrics.webhook("github", started > 0 ? "triggered" : "ignored");
   log?.info(
     { delivery, pull: event.number, action: event.action, previewing: outcome.previewing },
     "pull request received",

@@ -5,6 +5,7 @@
  */
 
 import { resourceTree, syncCounts } from "../../run/inventory.js";
+import { reviewStackViews } from "../reviewStacks/views.js";
 import {
   type Api,
   fail,
@@ -51,11 +52,19 @@ export function readRoutes(api: Api): Route[] {
       handle: async ({ may }) => {
         // One store read for every target's status.
         const statuses = new Map((await reconciler.statuses()).map((s) => [s.name, s]));
+        const targets = reconciler.targets();
+        const reviews = targets.some((t) => t.reviewStacks)
+          ? await reconciler.reviewStacks.listReviewStacks()
+          : [];
+        // Review stacks are shown as children of their target, not as targets of their own.
         return json(200, {
-          targets: reconciler
-            .targets()
-            .filter((t) => may("read", t.name))
-            .map((t) => ({ ...publicTarget(t), status: statuses.get(t.name) })),
+          targets: targets
+            .filter((t) => !t.review && may("read", t.name))
+            .map((t) => ({
+              ...publicTarget(t),
+              status: statuses.get(t.name),
+              ...(t.reviewStacks ? { reviewStacks: reviewStackViews(t, reviews, statuses) } : {}),
+            })),
         });
       },
     },

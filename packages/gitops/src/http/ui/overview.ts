@@ -1,4 +1,5 @@
-// The overview: every target in one row with its state, revision, last run, next check and what it waits for.
+// The overview: every target in one row with its state, revision, last run, next check and what it waits for;
+// review stacks of pull requests grouped under their target, with a link to the pull request.
 import { type Html, html } from "./html.js";
 import { badge, href, layout, revisionLink, timeAt, type ViewContext } from "./layout.js";
 import type { TargetRow } from "./rows.js";
@@ -6,8 +7,12 @@ import { type DisplayState, duration, STATES } from "./state.js";
 
 /** One row of the overview table (also served alone for live updates). */
 export function rowHtml(view: ViewContext, row: TargetRow): Html {
-  return html`<tr id="row-${row.name}" data-target="${row.name}" data-state="${row.state}">
-<th scope="row" data-label="Target"><a href="${href(view, "targets", row.name)}">${row.name}</a></th>
+  return html`<tr id="row-${row.name}" data-target="${row.name}" data-state="${row.state}"${row.review ? html` class="review-stack" data-review-of="${row.review.target}"` : ""}>
+<th scope="row" data-label="Target">${row.review ? html`<span class="review-of" aria-label="review stack of ${row.review.target}">↳</span> ` : ""}<a href="${href(view, "targets", row.name)}">${row.name}</a>${
+    row.review
+      ? html` <span class="muted">stack ${row.review.stack}, ${row.review.url ? html`<a href="${row.review.url}">pull request #${row.review.number}</a>` : html`pull request #${row.review.number}`}</span>`
+      : ""
+  }</th>
 <td data-label="Mode">${row.mode ?? "—"}</td>
 <td data-label="State">${badge(row.state)} <span class="reason">${row.reason}</span><div class="muted">${row.message}</div></td>
 <td data-label="Revision">${revisionLink(row.repo, row.revision)}${row.behind ? html` <span class="badge behind">behind Git</span>` : ""}${row.subject ? html` <span class="subject">${row.subject}</span>` : ""}</td>
@@ -58,8 +63,25 @@ export function overviewPage(
 <table class="targets" id="targets">
 <caption class="sr-only">Targets, their state and last run</caption>
 <thead><tr><th scope="col">Target</th><th scope="col">Mode</th><th scope="col">State</th><th scope="col">Revision</th><th scope="col">Last run</th><th scope="col">Next check</th><th scope="col">Waits for</th></tr></thead>
-<tbody>${shown.map((row) => rowHtml(view, row))}</tbody>
+<tbody>${grouped(shown).map((row) => rowHtml(view, row))}</tbody>
 </table>
 ${shown.length === 0 ? html`<p>No target matches.</p>` : ""}`;
   return layout(view, "Targets", body, { target: "*" });
+}
+
+/** Rows in their order, each target's review stacks right after it (by pull request number). */
+function grouped(rows: readonly TargetRow[]): TargetRow[] {
+  const reviews = new Map<string, TargetRow[]>();
+  for (const row of rows) {
+    if (row.review) reviews.set(row.review.target, [...(reviews.get(row.review.target) ?? []), row]);
+  }
+  const bases = new Set(rows.filter((r) => !r.review).map((r) => r.name));
+  return rows.flatMap((row) => {
+    // A review stack whose target is filtered out keeps its own place.
+    if (row.review) return bases.has(row.review.target) ? [] : [row];
+    return [
+      row,
+      ...(reviews.get(row.name) ?? []).sort((a, b) => (a.review?.number ?? 0) - (b.review?.number ?? 0)),
+    ];
+  });
 }

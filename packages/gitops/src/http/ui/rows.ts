@@ -5,9 +5,11 @@
  * a cache, at most a few `git log` processes at a time for those not seen yet.
  */
 import { LRUCache } from "lru-cache";
+import { pullRequestUrl } from "../../pipelines/reviewStacks.js";
 import type { Reconciler } from "../../reconciler.js";
 import { isSuspended } from "../../run/status.js";
 import { Semaphore } from "../../schedule/semaphore.js";
+import type { ReviewStackRecord, ReviewStackState } from "../../store/store.js";
 import type { TargetStatus } from "../../types.js";
 import { type DisplayState, displayState, waitingFor } from "./state.js";
 
@@ -30,6 +32,18 @@ export interface TargetRow {
   readonly repo?: string;
   /** The branch moved past the applied revision and that change is not applied yet. */
   readonly behind?: boolean;
+  /** Set on a review stack's row: its base target and pull request (shown grouped under the base). */
+  readonly review?: ReviewRow;
+}
+
+/** What a review stack's row shows besides a target's. */
+export interface ReviewRow {
+  readonly target: string;
+  readonly number: number;
+  readonly stack: string;
+  readonly state?: ReviewStackState;
+  /** The pull request's web page. */
+  readonly url?: string;
 }
 
 /** A run as a row shows it. */
@@ -101,10 +115,32 @@ export class RowSource {
     });
     const resolved = new Map<string, string | undefined>();
     for (const [revision, subject] of subjects) resolved.set(revision, await subject);
+    const reviews = rows.some((row) => reconciler.target(row.name)?.review)
+      ? await reconciler.reviewStacks.listReviewStacks()
+      : [];
     return rows.map((row) => {
       const subject = row.revision ? resolved.get(row.revision) : undefined;
-      return subject ? { ...row, subject } : row;
+      return this.#withReview(subject ? { ...row, subject } : row, reviews);
     });
+  }
+
+  /** A review stack's row: its pull request, and `Stalled` while its destroy keeps failing. */
+  #withReview(row: TargetRow, records: readonly ReviewStackRecord[]): TargetRow {
+    const spec = this.#reconciler.target(row.name);
+    const of = spec?.review;
+    if (!spec || !of) return row;
+    const record = records.find((r) => r.target === of.target && r.number === of.number);
+    const url = pullRequestUrl(spec.repo, of.number);
+    const review = {
+      target: of.target,
+      number: of.number,
+      stack: spec.stack,
+      ...(record ? { state: record.state } : {}),
+      ...(url ? { url } : {}),
+    };
+    if (record?.state !== "stalled") return { ...row, review };
+    const message = record.error ?? "the destroy failed";
+    return { ...row, review, state: "Stalled", reason: "DestroyFailed", message };
   }
 
   /** A revision's commit subject from the target's local mirror, cached; `undefined` when unknown. */

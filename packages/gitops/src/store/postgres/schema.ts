@@ -148,6 +148,22 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX driftless_personal_tokens_by_owner ON driftless_personal_tokens (owner_id, created_at DESC);
    ALTER TABLE driftless_promotions ADD COLUMN on_behalf_of TEXT;`,
+  // 8: review stacks of pull requests, so none is left behind across restarts.
+  `CREATE TABLE driftless_review_stacks (
+     target TEXT NOT NULL,
+     number INTEGER NOT NULL,
+     stack TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     head_sha TEXT NOT NULL,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     last_push_at TEXT NOT NULL,
+     comment_id TEXT,
+     error TEXT,
+     attempts INTEGER NOT NULL,
+     PRIMARY KEY (target, number)
+   );`,
 ];
 
 /** A row of `driftless_runs`: `pg` decodes its JSONB and boolean columns. */

@@ -1,10 +1,8 @@
 /**
- * The PostgreSQL implementation of every store interface, for several
- * replicas on several hosts sharing one database. Versioned migrations run
- * once, in a transaction, under an advisory lock; lease expiry is reckoned on
- * the database's clock, so replicas' clocks need not agree. Replica
- * coordination (members, target leases, the trigger inbox) is in
- * `replicas.ts`, the schema in `schema.ts`.
+ * The PostgreSQL implementation of every store interface, for several replicas on several hosts
+ * sharing one database. Versioned migrations run once, in a transaction, under an advisory lock;
+ * lease expiry is reckoned on the database's clock, so replicas' clocks need not agree. Replica
+ * coordination (members, target leases, the trigger inbox) is in `replicas.ts`, the schema in `schema.ts`.
  */
 
 import { isLocalOwner, isOwnerDead } from "../../engine/process.js";
@@ -28,6 +26,7 @@ import { type PostgresConnection, type ResolvedConnection, resolveConnection } f
 import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
 import { fenceSql, PostgresReplicas } from "./replicas.js";
 import { PostgresResourceHistory } from "./resourceHistory.js";
+import { PostgresReviewStacks } from "./reviewStacks.js";
 import { leaseFromRow, MIGRATIONS, NOW_MS, type RunRow, type StackLockRow } from "./schema.js";
 import { PostgresPersonalTokens } from "./tokens.js";
 
@@ -57,6 +56,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
   protected readonly resourceChanges: PostgresResourceHistory;
   protected readonly auditLog: PostgresAudit;
   readonly personalTokens: PostgresPersonalTokens;
+  readonly reviewStacks: PostgresReviewStacks;
   /** The connection without its password, safe to log and show. */
   readonly url: string;
   /** The password, handed to the Pulumi engine as `PGPASSWORD` for the state backend; never logged. */
@@ -71,6 +71,7 @@ export class PostgresStore extends AuditStoreBase implements Store {
     this.resourceChanges = new PostgresResourceHistory(this.#db);
     this.auditLog = new PostgresAudit(this.#db);
     this.personalTokens = new PostgresPersonalTokens(this.#db);
+    this.reviewStacks = new PostgresReviewStacks(this.#db);
   }
 
   /**

@@ -140,6 +140,22 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX personal_tokens_by_owner ON personal_tokens (owner_id, created_at DESC);
    ALTER TABLE promotions ADD COLUMN on_behalf_of TEXT;`,
+  // 12: review stacks of pull requests, so none is left behind across restarts.
+  `CREATE TABLE review_stacks (
+     target TEXT NOT NULL,
+     number INTEGER NOT NULL,
+     stack TEXT NOT NULL,
+     branch TEXT NOT NULL,
+     head_sha TEXT NOT NULL,
+     state TEXT NOT NULL,
+     created_at TEXT NOT NULL,
+     updated_at TEXT NOT NULL,
+     last_push_at TEXT NOT NULL,
+     comment_id TEXT,
+     error TEXT,
+     attempts INTEGER NOT NULL,
+     PRIMARY KEY (target, number)
+   );`,
 ];
 
 /** A row of `runs`: JSON columns as text, `drift` as 0 or 1. */

@@ -24,6 +24,7 @@ import type { Store } from "../store.js";
 import { SqliteAudit } from "./audit.js";
 import { fenceSql, SqliteReplicas } from "./replicas.js";
 import { SqliteResourceHistory } from "./resourceHistory.js";
+import { SqliteReviewStacks } from "./reviewStacks.js";
 import { fromRow, MIGRATIONS, type RunRow } from "./schema.js";
 import { SqlitePersonalTokens } from "./tokens.js";
 
@@ -67,6 +68,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
   protected readonly resourceChanges: SqliteResourceHistory;
   protected readonly auditLog: SqliteAudit;
   readonly personalTokens: SqlitePersonalTokens;
+  readonly reviewStacks: SqliteReviewStacks;
 
   constructor(path: string) {
     super();
@@ -79,6 +81,7 @@ export class SqliteStore extends AuditStoreBase implements Store {
     this.resourceChanges = new SqliteResourceHistory(this.#db);
     this.auditLog = new SqliteAudit(this.#db);
     this.personalTokens = new SqlitePersonalTokens(this.#db);
+    this.reviewStacks = new SqliteReviewStacks(this.#db);
   }
 
   /** The schema version after migrations. */
