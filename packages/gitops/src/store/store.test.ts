@@ -65,6 +65,7 @@ describe("SqliteStore", () => {
       "personal_tokens",
       "promotions",
       "resource_history",
+      "review_stacks",
       "run_logs",
       "runs",
       "session_revocations",
@@ -98,7 +99,8 @@ describe("SqliteStore", () => {
        ALTER TABLE runs DROP COLUMN override; ALTER TABLE runs DROP COLUMN plan;
        ALTER TABLE runs DROP COLUMN approval; DROP TABLE run_logs;
        DROP TABLE members; DROP TABLE target_leases; DROP TABLE triggers;
-       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history; DROP TABLE audit; DROP TABLE personal_tokens;`,
+       DROP TABLE session_revocations; DROP TABLE inventories; DROP TABLE resource_history; DROP TABLE audit; DROP TABLE personal_tokens;
+       DROP TABLE review_stacks;`,
     );
     db.pragma("user_version = 1");
     db.close();
