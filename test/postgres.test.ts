@@ -90,7 +90,7 @@ describe("PostgresStore on a real server", () => {
         "race",
       ),
     ).toBe(
-      "driftless_audit,driftless_inventories,driftless_members,driftless_personal_tokens,driftless_promotions,driftless_resource_history,driftless_run_logs,driftless_runs,driftless_schema,driftless_session_revocations,driftless_stack_locks,driftless_target_leases,driftless_targets,driftless_triggers",
+      "driftless_audit,driftless_inventories,driftless_members,driftless_personal_tokens,driftless_promotions,driftless_resource_history,driftless_review_stacks,driftless_run_logs,driftless_runs,driftless_schema,driftless_session_revocations,driftless_stack_locks,driftless_target_leases,driftless_targets,driftless_triggers",
     );
   });
 
