@@ -150,6 +150,7 @@ export {
   type SecretSource,
   type SshKeySource,
   type TargetSpec,
+  type WatchOptions,
 } from "./spec/spec.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./spec/windows.js";
 export {
@@ -233,3 +234,4 @@ export type {
   TriggerCommand,
   UnresolvedDrift,
 } from "./types.js";
+export type { WatchStats } from "./watch/types.js";

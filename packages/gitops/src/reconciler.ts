@@ -5,7 +5,6 @@
  * recorder, the run loop, commands, replicas); the rest of the work happens in
  * `run/`, `pipelines/` and `replicas/`.
  */
-
 import { resolve } from "node:path";
 import { UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
@@ -61,11 +60,10 @@ import type {
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
  *
- * One run per target at a time; triggers during a run coalesce into one queued
- * run; at most `concurrency` runs use the engine at once, served in arrival
- * order. A run is an ordered list of steps (`steps.ts`) that stops at the
- * first error or result; status, history, events and logs are recorded in
- * `finally` (`run.ts`).
+ * One run per target at a time; triggers during a run coalesce into one queued run; at most
+ * `concurrency` runs use the engine at once, served in arrival order. A run is an ordered list of
+ * steps (`steps.ts`) that stops at the first error or result; status, history, events and logs are
+ * recorded in `finally` (`run.ts`). Kubernetes targets' objects are watched (`watch/`).
  */
 export class Reconciler {
   readonly #options: ResolvedOptions;
@@ -149,7 +147,7 @@ export class Reconciler {
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
-  on<K extends ReconcilerEventName>(event: K, listener: (payload: ReconcilerEvents[K]) => void): () => void {
+  on<K extends ReconcilerEventName>(event: K, listener: (e: ReconcilerEvents[K]) => void): () => void {
     return this.#wiring.events.on(event, listener);
   }
 
@@ -172,13 +170,14 @@ export class Reconciler {
     const existing = this.#targets.get(resolved.name);
     if (existing) {
       existing.spec = resolved;
+      if (!resolved.watch.enabled) void this.#wiring.watches.disabled(resolved.name);
     } else {
       this.#targets.set(resolved.name, { spec: resolved, needsRecovery: false, removed: false });
       this.#unstored.add(resolved.name);
       // Stored in the background after creation; a store that does not answer now stores it at the next write.
       if (this.#created) void this.#ensureStatuses();
     }
-    if (this.#scheduling) this.#schedule(resolved);
+    if (this.#scheduling) this.#wiring.schedule(resolved);
     return resolved;
   }
 
@@ -323,6 +322,11 @@ export class Reconciler {
     return readStatuses(this.#rt, this.#wiring.replicas, [...this.#targets.keys()].sort());
   }
 
+  /** The watches of Kubernetes targets' objects: watches open, events, drift checks queued, lags (taken). */
+  watchStats(): ReturnType<Wiring["watches"]["stats"]> {
+    return this.#wiring.watches.stats();
+  }
+
   /** This replica's membership and ownership figures; `undefined` without replicas. */
   replicaStats(): ReplicaStats | undefined {
     return this.#wiring.replicas?.stats();
@@ -454,7 +458,7 @@ export class Reconciler {
     this.#wiring.replicas?.start();
     if (this.#wiring.replicas) return;
     for (const state of this.#targets.values()) {
-      this.#schedule(state.spec);
+      this.#wiring.schedule(state.spec);
       if (!this.isSuspended(state.spec.name)) this.#enqueue(state, { trigger: "startup", force: false });
     }
   }
@@ -487,10 +491,6 @@ export class Reconciler {
    */
   isSuspended(name: string): boolean {
     return isSuspended(this.#recorder.status(name), this.#targets.get(name)?.spec.suspend ?? false);
-  }
-
-  #schedule(spec: ResolvedTarget): void {
-    this.#wiring.schedule(spec);
   }
 
   #enqueue(state: TargetState, request: RunRequest): QueuedRun {

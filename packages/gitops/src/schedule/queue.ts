@@ -21,6 +21,11 @@ export interface RunRequest {
   readonly pushed?: string;
   /** Who asked (see `ReconcileOptions.requestedBy`). */
   readonly requestedBy?: string;
+  /**
+   * A watch's drift check: refresh only these resources (URNs). Dropped when
+   * the request joins a queued run that refreshes everything.
+   */
+  readonly refreshScope?: readonly string[];
 }
 
 /** A run waiting in the queue or in progress. */
@@ -36,6 +41,8 @@ export interface PendingRun {
   pushed?: string;
   /** Everyone who asked for this run, coalesced requests too (four eyes refuses each). */
   readonly requestedBy: string[];
+  /** A watch's drift check refreshes only these resources (see {@link RunRequest.refreshScope}). */
+  refreshScope?: string[];
   readonly signals: AbortSignal[];
   readonly done: Promise<RunRecord>;
   readonly settle: (run: RunRecord) => void;
@@ -46,6 +53,7 @@ export const TRIGGER_RANK: Record<Trigger, number> = {
   interval: 0,
   startup: 1,
   resync: 1,
+  watch: 1,
   schedule: 2,
   retry: 3,
   dependency: 4,
@@ -124,6 +132,10 @@ export class RunQueue<R = void> {
       if (request.override) queued.override ??= request.override;
       if (request.kind === "destroy") queued.kind = "destroy";
       if (queued.pushed !== request.pushed) delete queued.pushed;
+      // Scopes add up; a request for a full run (no scope) makes the run a full one.
+      if (queued.refreshScope && request.refreshScope)
+        queued.refreshScope = [...new Set([...queued.refreshScope, ...request.refreshScope])];
+      else delete queued.refreshScope;
       if (request.requestedBy && !queued.requestedBy.includes(request.requestedBy)) {
         queued.requestedBy.push(request.requestedBy);
       }
@@ -143,6 +155,7 @@ export class RunQueue<R = void> {
       requestedBy: request.requestedBy ? [request.requestedBy] : [],
       ...(request.override ? { override: request.override } : {}),
       ...(request.pushed ? { pushed: request.pushed } : {}),
+      ...(request.refreshScope ? { refreshScope: [...request.refreshScope] } : {}),
       done,
       settle,
     };

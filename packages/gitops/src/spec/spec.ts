@@ -221,6 +221,21 @@ export interface TargetSpec {
    * @default - the target follows its own ref
    */
   readonly promote?: PromotionPolicy;
+  /**
+   * Watch the Kubernetes objects the stack manages and check drift within
+   * seconds of a change (a refresh of only the changed objects): `false`
+   * turns it off; `{ kubeconfig }` names the cluster when the stack's
+   * Kubernetes provider has no kubeconfig input (a default provider). Targets
+   * without Kubernetes objects are never watched; `resync` runs either way.
+   * @default true - the cluster of the stack's Kubernetes provider
+   */
+  readonly watch?: boolean | WatchOptions;
+}
+
+/** How a target's Kubernetes objects are watched (see {@link TargetSpec.watch}). */
+export interface WatchOptions {
+  /** The kubeconfig to watch with: a file, or an environment variable holding a path or the contents. */
+  readonly kubeconfig: { readonly file: string } | { readonly env: string };
 }
 
 /** A {@link TargetSpec} with every default resolved. */
@@ -256,6 +271,8 @@ export interface ResolvedTarget {
   readonly approval: { readonly distinctFromAuthor: boolean };
   readonly watchPaths: readonly string[];
   readonly promote: ResolvedPromotion | undefined;
+  /** Whether the target's Kubernetes objects are watched, and the kubeconfig given for it. */
+  readonly watch: { readonly enabled: boolean; readonly kubeconfig?: WatchOptions["kubeconfig"] };
 }
 
 /**
@@ -329,5 +346,11 @@ export function resolveTarget(
           requireHealthy: spec.promote.requireHealthy ?? true,
         }
       : undefined,
+    watch:
+      spec.watch === false
+        ? { enabled: false }
+        : typeof spec.watch === "object"
+          ? { enabled: true, kubeconfig: spec.watch.kubeconfig }
+          : { enabled: true },
   };
 }
