@@ -143,6 +143,9 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     // Only the changed objects and their WebService: neither the Namespace nor the ConfigMap.
     expect(scope.some((urn) => /Namespace|ConfigMap/.test(urn))).toBe(false);
     expect(log).not.toMatch(/refresh and preview/);
+    const stats = await reconciler.watchStats();
+    expect(stats.checks).toBe(1);
+    expect(stats.lags).toHaveLength(1);
   });
 
   it("starts no drift check for the controllers' updates, the target's own corrections and commits", async () => {
