@@ -66,13 +66,16 @@ export interface KubeTarget {
 }
 
 /**
- * Reads a kubeconfig (its contents, or the path of a file holding them) and
- * returns its current context's cluster and user.
+ * Reads a kubeconfig (its contents, or the path of a file holding them,
+ * relative to `baseDir`) and returns its current context's cluster and user.
  * @throws Error naming what is missing (never echoing the contents)
  */
 export function parseKubeconfig(source: string, baseDir = process.cwd()): KubeTarget {
-  const text = looksLikeKubeconfig(source) ? source : readFileSync(source, "utf8");
-  const dir = looksLikeKubeconfig(source) ? baseDir : dirname(source);
+  const contents = looksLikeKubeconfig(source);
+  // A relative path is the program's: relative to its project directory.
+  const file = contents ? undefined : isAbsolute(source) ? source : join(baseDir, source);
+  const text = file ? readFileSync(file, "utf8") : source;
+  const dir = file ? dirname(file) : baseDir;
   const doc = yamlPackage().parse(text) as {
     clusters?: Named<never>[];
     users?: Named<never>[];
