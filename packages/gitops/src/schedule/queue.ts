@@ -67,6 +67,23 @@ export function strongerTrigger(a: Trigger, b: Trigger): Trigger {
   return TRIGGER_RANK[b] > TRIGGER_RANK[a] ? b : a;
 }
 
+/** Triggers that only look for a new revision: a run of a new one is a full run whatever its scope. */
+const REVISION_CHECKS: ReadonlySet<Trigger> = new Set(["interval", "startup"]);
+
+/**
+ * The refresh scope of a queued run a request joins: scopes add up; a check
+ * for a new revision keeps the other's scope; anything else asks for a full
+ * run (no scope).
+ */
+export function joinedScope(queued: PendingRun, request: RunRequest): string[] | undefined {
+  const a = queued.force ? undefined : queued.refreshScope;
+  const b = request.force ? undefined : request.refreshScope;
+  if (a && b) return [...new Set([...a, ...b])];
+  if (a && REVISION_CHECKS.has(request.trigger) && !request.force) return a;
+  if (b && REVISION_CHECKS.has(queued.trigger) && !queued.force && queued.kind === "reconcile") return [...b];
+  return undefined;
+}
+
 /** How the queue starts a run: `decided` frees the run's decision slot early (it now waits for a lease or an engine slot). */
 export type Execute<R> = (target: string, run: PendingRun, decided: () => void) => Promise<R>;
 
@@ -126,16 +143,15 @@ export class RunQueue<R = void> {
     const queued = slot.pending;
     if (queued) {
       // Coalesce: the queued run takes the strongest request made of it.
+      const scope = joinedScope(queued, request);
+      if (scope) queued.refreshScope = scope;
+      else delete queued.refreshScope;
       queued.force ||= request.force;
       queued.trigger = strongerTrigger(queued.trigger, request.trigger);
       if (request.signal) queued.signals.push(request.signal);
       if (request.override) queued.override ??= request.override;
       if (request.kind === "destroy") queued.kind = "destroy";
       if (queued.pushed !== request.pushed) delete queued.pushed;
-      // Scopes add up; a request for a full run (no scope) makes the run a full one.
-      if (queued.refreshScope && request.refreshScope)
-        queued.refreshScope = [...new Set([...queued.refreshScope, ...request.refreshScope])];
-      else delete queued.refreshScope;
       if (request.requestedBy && !queued.requestedBy.includes(request.requestedBy)) {
         queued.requestedBy.push(request.requestedBy);
       }

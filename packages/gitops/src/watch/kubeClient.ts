@@ -13,6 +13,9 @@ import { dirname, isAbsolute, join } from "node:path";
 import { createInterface } from "node:readline";
 import { sha256, stableJson, yamlPackage } from "../util.js";
 
+/** How long a watch may stay silent before it is taken for cut off. */
+const WATCH_IDLE_MS = 330_000;
+
 /** Why a request to the API server failed, with its HTTP status when it answered. */
 export class KubeApiError extends Error {
   override name = "KubeApiError";
@@ -169,6 +172,8 @@ export class KubeClient {
         res.on("aborted", () => reject(new KubeApiError(`watch ${path} was cut off`)));
         res.on("error", reject);
       });
+      // A watch that went silent (a partition): bookmarks and the server's own timeout come sooner.
+      req.setTimeout(WATCH_IDLE_MS, () => req.destroy(new KubeApiError(`watch ${path} went silent`)));
       req.on("error", reject);
       req.end();
     });
