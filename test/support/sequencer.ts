@@ -26,7 +26,7 @@ export const KNOWN_SECONDS: Readonly<Record<string, number>> = {
   // Added after that run, measured on their own: the cluster inventory, single sign-on, the audit log.
   "e2e:test/resourcesKubernetes.test.ts": 57,
   // Watch-driven drift checks: six engine runs and an API server restart on one cluster
-  // (189 s and 244 s measured beside other helpers' tests at load 11–13; not measured quiet).
+  // (128 s, 189 s and 244 s measured beside other helpers' tests at load 9–17; not measured quiet).
   "e2e:test/watch.test.ts": 90,
   "e2e:test/oidc.test.ts": 35,
   "e2e:test/audit.test.ts": 15,

@@ -153,7 +153,10 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
       rt.enqueue(state, { trigger: "watch", force: false, refreshScope: urns });
     },
     condition: (name, status, reason, message) => {
-      if (!targets.has(name)) return;
+      const now = recorder.status(name).conditions.find((c) => c.type === "Watching");
+      // Only transitions are written (a `watch: false` target is told so after every run).
+      if (!targets.has(name) || (now?.status === status && now.reason === reason && now.message === message))
+        return;
       recorder
         .updateStatus(name, (before) => ({
           ...before,
