@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, ui, replicas, host, masking, inventory) [--runs N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, watch, ui, replicas, host, masking, inventory) [--runs N] [--watch-idle-seconds S] [--watch-idle-targets N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -21,6 +21,7 @@ import { replicasBenchmark } from "./replicas.js";
 import { scaleBenchmark } from "./scaleRun.js";
 import { startupBenchmark } from "./startup.js";
 import { uiBenchmark } from "./ui.js";
+import { watchBenchmark } from "./watch.js";
 import { webhookBenchmark } from "./webhook.js";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -33,6 +34,8 @@ const { values } = parseArgs({
     "replica-targets": { type: "string", default: "1000" },
     "replica-seconds": { type: "string", default: "120" },
     "pause-seconds": { type: "string", default: "20" },
+    "watch-idle-seconds": { type: "string", default: "60" },
+    "watch-idle-targets": { type: "string", default: "50" },
   },
 });
 const runs = Number(values.runs);
@@ -50,6 +53,14 @@ if (want("scale"))
 if (want("components")) figures.push(...(await componentBenchmark()));
 if (want("startup")) figures.push(...(await startupBenchmark(runs)));
 if (want("kubernetes")) figures.push(...(await kubernetesBenchmark(runs)));
+if (want("watch"))
+  figures.push(
+    ...(await watchBenchmark(
+      runs,
+      Number(values["watch-idle-seconds"]),
+      Number(values["watch-idle-targets"]),
+    )),
+  );
 if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));
 if (want("masking")) figures.push(...(await maskingBenchmark(runs)));
 if (want("inventory")) figures.push(...(await inventoryBenchmark(2000, runs)));

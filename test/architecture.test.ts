@@ -71,7 +71,7 @@ describe("@driftless/gitops folders", () => {
 
   it("imports downwards: each folder only from the folders below it (the table in the README)", () => {
     const VOCABULARY = ["types.ts", "errors.ts", "events.ts", "util.ts", "engine/types.ts"];
-    const PARTS = ["schedule", "run", "pipelines", "replicas"];
+    const PARTS = ["schedule", "run", "pipelines", "replicas", "watch"];
     // Folder -> the folders it may import besides itself and the vocabulary.
     const below: Record<string, string[]> = {
       spec: [],

@@ -96,6 +96,12 @@ export interface TestCluster {
     body?: unknown,
     contentType?: string,
   ): Promise<{ status: number; body: T }>;
+  /**
+   * Stops kube-apiserver alone (etcd, the controllers and kwok keep running),
+   * leaves it down for `downMs`, starts it again on the same port and waits
+   * until it is ready: clients' watches break and must resume.
+   */
+  restartApiServer(downMs?: number): Promise<void>;
   /** Stops every process (SIGTERM, then SIGKILL) and removes the directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -136,7 +142,7 @@ export async function startCluster(
         "--log-level=warn",
       ]),
     );
-    processes.push(
+    const launchApiServer = () =>
       launch(join(binDir, "kube-apiserver"), join(dir, "kube-apiserver.log"), [
         `--etcd-servers=${etcdUrl}`,
         "--bind-address=127.0.0.1",
@@ -154,8 +160,9 @@ export async function startCluster(
         "--enable-priority-and-fairness=false",
         "--profiling=false",
         "--v=0",
-      ]),
-    );
+      ]);
+    processes.push(launchApiServer());
+    const apiServerIndex = processes.length - 1;
 
     const server = `https://127.0.0.1:${apiPort}`;
     const kubeconfig = renderKubeconfig(server, pki);
@@ -216,6 +223,12 @@ export async function startCluster(
       kubeconfigPath,
       path: `${binDir}${delimiter}${process.env.PATH ?? ""}`,
       api,
+      async restartApiServer(downMs = 0) {
+        await terminate(processes[apiServerIndex] as ChildProcess);
+        if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
+        processes[apiServerIndex] = launchApiServer();
+        await waitReady(api, processes, dir, Date.now() + 60_000);
+      },
       stop,
     };
   } catch (error) {

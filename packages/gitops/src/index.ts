@@ -164,6 +164,7 @@ export {
   type SecretSource,
   type SshKeySource,
   type TargetSpec,
+  type WatchOptions,
 } from "./spec/spec.js";
 export { checkWindows, type ResolvedWindows, type WindowVerdict } from "./spec/windows.js";
 export {
@@ -250,3 +251,4 @@ export type {
   TriggerCommand,
   UnresolvedDrift,
 } from "./types.js";
+export type { WatchStats } from "./watch/types.js";

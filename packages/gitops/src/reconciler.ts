@@ -5,7 +5,6 @@
  * recorder, the run loop, commands, replicas); the rest of the work happens in
  * `run/`, `pipelines/` and `replicas/`.
  */
-
 import { resolve } from "node:path";
 import { DriftlessError, UnknownTargetError } from "./errors.js";
 import type { ReconcilerEventName, ReconcilerEvents } from "./events.js";
@@ -58,11 +57,10 @@ import type {
 /**
  * Continuous reconciliation of Pulumi stacks from Git.
  *
- * One run per target at a time; triggers during a run coalesce into one queued
- * run; at most `concurrency` runs use the engine at once, served in arrival
- * order. A run is an ordered list of steps (`steps.ts`) that stops at the
- * first error or result; status, history, events and logs are recorded in
- * `finally` (`run.ts`).
+ * One run per target at a time; triggers during a run coalesce into one queued run; at most
+ * `concurrency` runs use the engine at once, served in arrival order. A run is an ordered list of
+ * steps (`steps.ts`) that stops at the first error or result; status, history, events and logs are
+ * recorded in `finally` (`run.ts`). Kubernetes targets' objects are watched (`watch/`).
  */
 export class Reconciler {
   readonly #options: ResolvedOptions;
@@ -136,7 +134,7 @@ export class Reconciler {
   }
 
   /** Subscribes to an event; returns the unsubscribe function. */
-  on<K extends ReconcilerEventName>(event: K, listener: (payload: ReconcilerEvents[K]) => void): () => void {
+  on<K extends ReconcilerEventName>(event: K, listener: (e: ReconcilerEvents[K]) => void): () => void {
     return this.#wiring.events.on(event, listener);
   }
 
@@ -159,6 +157,7 @@ export class Reconciler {
     const existing = this.#targets.get(resolved.name);
     if (existing) {
       existing.spec = resolved;
+      if (!resolved.watch.enabled) void this.#wiring.watches.disabled(resolved.name);
     } else {
       this.#targets.set(resolved.name, { spec: resolved, needsRecovery: false, removed: false });
       this.#unstored.add(resolved.name);
@@ -325,6 +324,11 @@ export class Reconciler {
   /** Status of every managed target, by name (one store read). */
   async statuses(): Promise<TargetStatus[]> {
     return readStatuses(this.#wiring.rt, this.#wiring.replicas, [...this.#targets.keys()].sort());
+  }
+
+  /** The watches of Kubernetes targets' objects: watches open, events, drift checks queued, lags (taken). */
+  watchStats(): ReturnType<Wiring["watches"]["stats"]> {
+    return this.#wiring.watches.stats();
   }
 
   /** This replica's membership and ownership figures; `undefined` without replicas. */

@@ -6,7 +6,11 @@
 import type { ChangeCounts, DriftedResource, PlannedStep, PropertyChange } from "./engine/types.js";
 
 /** Condition types of a target, after Flux and Kubernetes status conventions. */
-export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended";
+/**
+ * `Watching` (Kubernetes targets only): whether the objects the stack manages
+ * are watched for changes, with the reason when not.
+ */
+export type ConditionType = "Ready" | "Reconciling" | "Drifted" | "Stalled" | "Suspended" | "Watching";
 
 /**
  * A condition's status: true, false, or `"Unknown"` when it cannot be told
@@ -34,7 +38,11 @@ export interface TargetStatus {
   readonly lastAttemptedRevision?: string;
   readonly lastAppliedRevision?: string;
   readonly lastAppliedAt?: string;
-  /** When the last refresh + preview of an unchanged revision ran. */
+  /**
+   * When the last full refresh + preview of an unchanged revision ran (a
+   * resync, or a run of a new revision); a watch's drift check of a few
+   * resources does not move it.
+   */
   readonly lastDriftCheckAt?: string;
   /**
    * Drift a run found that no run has put back since, nor has Git adopted.
@@ -191,7 +199,9 @@ export type Trigger =
   | "dependency"
   /** A revision the `promote.from` target applied became due. */
   | "promotion"
-  | "startup";
+  | "startup"
+  /** A watched Kubernetes object changed: a drift check of the changed resources. */
+  | "watch";
 
 /** How a run ended. */
 export type RunResult =

@@ -78,6 +78,7 @@ export class PulumiEngine implements Engine {
                 refresh: options.refresh ?? false,
                 onEvent: collector.onEvent,
                 signal: options.signal,
+                ...(options.targets ? { target: [...options.targets] } : {}),
                 ...(options.savePlan ? { plan: options.savePlan } : {}),
                 ...(configFile ? { configFile } : {}),
               }),
@@ -130,6 +131,7 @@ export class PulumiEngine implements Engine {
                     collector.onEvent(event);
                   },
                   signal,
+                  ...(options.targets ? { target: [...options.targets] } : {}),
                   ...(options.plan ? { plan: options.plan } : {}),
                   ...(configFile ? { configFile } : {}),
                 }),
@@ -157,6 +159,7 @@ export class PulumiEngine implements Engine {
           stack.refresh({
             onEvent: (event) => collector.onEvent(asRefreshEvent(event)),
             signal: options.signal,
+            ...(options.targets ? { target: [...options.targets] } : {}),
           }),
         collector,
       ),
@@ -236,7 +239,12 @@ export class PulumiEngine implements Engine {
 
   async state(request: StackRequest): Promise<StackState> {
     const deployment = await this.#deployment(request);
-    return { version: stateDigest(deployment), resources: stateResources(deployment) };
+    const secrets = deployment.secrets_providers;
+    return {
+      version: stateDigest(deployment),
+      resources: stateResources(deployment),
+      ...(secrets && typeof secrets === "object" ? { secrets } : {}),
+    };
   }
 
   /**

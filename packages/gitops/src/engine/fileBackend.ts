@@ -63,6 +63,8 @@ export function clearStaleLocks(request: StackRequest): string[] {
 export interface Deployment {
   resources?: Record<string, unknown>[];
   pending_operations?: unknown[];
+  /** The secrets provider and its state (a passphrase's salt). */
+  secrets_providers?: { type?: string; state?: Record<string, unknown> };
 }
 
 /**

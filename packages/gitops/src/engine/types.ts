@@ -103,6 +103,8 @@ export interface StackState {
   /** As {@link Engine.stateVersion} computes it. */
   readonly version: string;
   readonly resources: readonly StateResource[];
+  /** The stack's secrets provider and its state (the passphrase's salt), as the checkpoint records it. */
+  readonly secrets?: { readonly type?: string; readonly state?: Readonly<Record<string, unknown>> };
 }
 
 /** What a preview found. */
@@ -195,6 +197,11 @@ export interface EngineOperationOptions {
    * program or provider chose. A person approved deleting those objects first.
    */
   readonly deleteFirst?: readonly string[];
+  /**
+   * For a refresh, preview or `up`: operate on these resources only
+   * (`--target <urn>`); a watch's drift check of the objects that changed.
+   */
+  readonly targets?: readonly string[];
   readonly signal?: AbortSignal;
   readonly onProgress?: (event: EngineProgress) => void;
 }

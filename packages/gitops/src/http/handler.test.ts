@@ -401,5 +401,9 @@ describe("the HTTP handler", () => {
     expect(text).toMatch(/^driftless_webhooks_total\{provider="github",outcome="unauthorized"\} 2$/m);
     expect(text).toMatch(/^driftless_queue_depth 0$/m);
     expect(text).toMatch(/^driftless_target_ready\{target="site"\} 1$/m);
+    // No Kubernetes target: nothing watched, nothing counted.
+    expect(text).toMatch(/^driftless_watches_open 0$/m);
+    expect(text).toMatch(/^driftless_watch_drift_checks_total 0$/m);
+    expect(text).toMatch(/^driftless_watch_lag_seconds_count 0$/m);
   });
 });

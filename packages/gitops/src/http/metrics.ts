@@ -5,6 +5,7 @@ import type { Counter, Gauge, Registry } from "prom-client";
 import type { DeliveryOutcome } from "../notify/deliveries.js";
 import type { Reconciler } from "../reconciler.js";
 import type { ReplicaStats } from "../replicas/replicas.js";
+import type { WatchStats } from "../watch/types.js";
 
 /** Outcome of one webhook delivery, as counted in `driftless_webhooks_total`. */
 export type WebhookOutcome = "triggered" | "ignored" | "duplicate" | "unauthorized" | "invalid";
@@ -153,6 +154,56 @@ export class ReconcilerMetrics {
       labelNames: ["member"] as const,
       registers: [registry],
       collect: replicaCount((s) => s.takeovers),
+    });
+    // Watches of Kubernetes targets' objects: figures read when scraped, lags taken then.
+    const lag = new Histogram({
+      name: "driftless_watch_lag_seconds",
+      help: "Time from a watched object's change to the start of the drift check it queued.",
+      buckets: [0.5, 1, 2, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
+    let watch: { at: number; stats: Promise<WatchStats | undefined> } | undefined;
+    const watchStats = (): Promise<WatchStats | undefined> => {
+      if (!watch || Date.now() - watch.at > 1000) {
+        const stats = reconciler.watchStats().catch(() => undefined);
+        watch = { at: Date.now(), stats };
+        void stats.then((s) => {
+          for (const seconds of s?.lags ?? []) lag.observe(seconds);
+        });
+      }
+      return watch.stats;
+    };
+    const watchFigure = (read: (stats: WatchStats) => number) =>
+      async function (this: Gauge | Counter) {
+        const stats = await watchStats();
+        this.reset();
+        if (!stats) return;
+        if ("set" in this) this.set(read(stats));
+        else this.inc(read(stats));
+      };
+    new Gauge({
+      name: "driftless_watches_open",
+      help: "Watches open now (one per cluster and kind, shared by the targets there).",
+      registers: [registry],
+      collect: watchFigure((s) => s.open),
+    });
+    new Counter({
+      name: "driftless_watch_events_received_total",
+      help: "Watch events received for the kinds watched (and differences found by relists).",
+      registers: [registry],
+      collect: watchFigure((s) => s.received),
+    });
+    new Counter({
+      name: "driftless_watch_events_ignored_total",
+      help: "Watch events that started no drift check: status only, the provider's or controllers' writes, during a run, unwatched objects.",
+      registers: [registry],
+      collect: watchFigure((s) => s.ignored),
+    });
+    new Counter({
+      name: "driftless_watch_drift_checks_total",
+      help: "Drift checks queued by watches.",
+      registers: [registry],
+      collect: watchFigure((s) => s.checks),
     });
     this.#unsubscribe = [
       reconciler.on("run.finished", (e) => {

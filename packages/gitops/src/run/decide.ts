@@ -34,7 +34,13 @@ export interface DecideInput {
  */
 export type Decision =
   | { readonly run: false; readonly why: string; readonly sameTree?: true }
-  | { readonly run: true; readonly trigger: Trigger; readonly approved: boolean };
+  | {
+      readonly run: true;
+      readonly trigger: Trigger;
+      readonly approved: boolean;
+      /** A watch's drift check of the current revision: it may refresh only the changed resources. */
+      readonly driftCheck?: true;
+    };
 
 /**
  * Identifies what a run of the target does: where the program comes from,
@@ -98,6 +104,8 @@ export function decide(input: DecideInput): Decision {
   const atRest = !sameTree || status.conditions.some((c) => c.type === "Ready" && c.status === true);
   const unfinished = input.needsRecovery || cancelled || leftStall || !atRest;
   if (!force && !approved && current && !unfinished && !driftToCorrect) {
+    // A watched object changed: a drift check now, whatever the resync's schedule.
+    if (input.trigger === "watch") return { run: true, trigger: "watch", approved, driftCheck: true };
     if (!resyncDue && sameTree)
       return { run: false, why: "the revision has the applied revision's tree", sameTree: true };
     if (!resyncDue) return { run: false, why: "the revision is current and no resync is due" };

@@ -97,6 +97,8 @@ export interface RunContext {
    * `up` does not refresh): the `up` starts only from that same state.
    */
   planState?: string;
+  /** A watch's drift check: refresh and plan only these resources (changed objects, their parents). */
+  refreshScope?: readonly string[];
   /** The `up` refreshes again (a drift check's preview refreshed without keeping the state). */
   upRefresh?: boolean;
   /** How often this run planned again because the state moved before its `up`. */
@@ -399,6 +401,7 @@ async function executeRecorded(
         applies: target.mode === "apply",
         specDigest: specDigest(target),
         ...(ctx.programRevision ? { programRevision: ctx.programRevision } : {}),
+        ...(ctx.refreshScope ? { targeted: true } : {}),
       },
       ctx.log,
       rt.options.clock.now() - started,
@@ -465,6 +468,7 @@ async function recordInventory(ctx: RunContext, run: RunRecord): Promise<void> {
       ...(previous ? { previous } : {}),
     });
     await ctx.rt.recorder.inventory(inventory, changes);
+    ctx.rt.inventoryRead?.(ctx.state, inventory, resources, ctx.stateRead?.secrets);
   } catch (error) {
     // The run is recorded already: a lost lease or store must not turn it into a skipped or
     // failed one. The next run that reaches the engine (here or on the new owner) writes it.

@@ -185,6 +185,8 @@ export interface RunOutcome {
   readonly specDigest?: string;
   /** The commit the program ran as, when not the run's revision (see `TargetStatus.programRevision`). */
   readonly programRevision?: string;
+  /** A watch's drift check of a few resources: not a full drift check, so `lastDriftCheckAt` stays. */
+  readonly targeted?: boolean;
 }
 
 /** An event to emit once the status is stored. */
@@ -366,6 +368,10 @@ export function finishStatus(
       break;
   }
   conditions = set(conditions, "Reconciling", false, "Idle", "");
+  if (outcome.targeted) {
+    const { lastDriftCheckAt: _l, ...rest } = next;
+    next = before.lastDriftCheckAt ? { ...rest, lastDriftCheckAt: before.lastDriftCheckAt } : rest;
+  }
   return { status: { ...next, conditions, updatedAt: now }, events, filesToDelete };
 }
 

@@ -210,13 +210,17 @@ export const preview: Step = async (ctx) => {
   const { engine } = rt.options;
   const revision = ctx.revision as string;
   const applying = !ctx.ephemeral && target.mode === "apply";
+  // A watch's drift check refreshes only what changed, keeps it, and plans only that.
+  const scope = target.refresh && engine.refresh !== undefined ? ctx.refreshScope : undefined;
+  const targets = scope ? { targets: scope } : {};
   // Planning again after the state moved: the refresh this run kept stands.
   const refreshFirst =
-    applying &&
-    target.refresh &&
-    ctx.replans === 0 &&
-    engine.refresh !== undefined &&
-    appliedView(ctx).lastAppliedRevision !== revision;
+    (scope !== undefined && ctx.replans === 0) ||
+    (applying &&
+      target.refresh &&
+      ctx.replans === 0 &&
+      engine.refresh !== undefined &&
+      appliedView(ctx).lastAppliedRevision !== revision);
   const previewRefresh = target.refresh && !refreshFirst && ctx.replans === 0;
   ctx.upRefresh = applying && previewRefresh;
   ctx.planFile =
@@ -226,16 +230,20 @@ export const preview: Step = async (ctx) => {
   if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
   let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
   if (refreshFirst && engine.refresh) {
-    ctx.progress("refresh", "refresh");
+    ctx.progress(
+      "refresh",
+      scope ? `refresh --target ${scope.length} resource(s): ${scope.join(" ")}` : "refresh",
+    );
     stateWritten(ctx);
-    drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
+    drift = await engine.refresh(ctx.request!, { ...engineOptions(ctx, false), ...targets });
   }
   // Taken before the preview: an update by anyone else during it changes the digest.
   ctx.planState =
     applying && !ctx.upRefresh && tellsStateVersion(engine) ? await stateVersion(ctx, true) : undefined;
-  ctx.progress("preview", previewRefresh ? "refresh and preview" : "preview");
+  ctx.progress("preview", previewRefresh ? "refresh and preview" : scope ? "preview --target" : "preview");
   const previewed = await engine.preview(ctx.request!, {
     ...engineOptions(ctx, previewRefresh),
+    ...(scope && ctx.replans === 0 ? targets : {}),
     ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
     ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
@@ -310,6 +318,7 @@ export const apply: Step = async (ctx) => {
       stateWritten(ctx);
       const applied = await engine.up(ctx.request!, {
         ...engineOptions(ctx, ctx.upRefresh ?? ctx.target.refresh),
+        ...(ctx.refreshScope && ctx.replans === 0 ? { targets: ctx.refreshScope } : {}),
         expect: ctx.plan?.steps ?? [],
         ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
         ...(ctx.planState !== undefined ? { fromState: ctx.planState } : {}),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RunRecord } from "../types.js";
-import { type PendingRun, RunQueue } from "./queue.js";
+import { joinedScope, type PendingRun, RunQueue } from "./queue.js";
 
 const clock = { now: () => Date.now() };
 const record = (target: string, run: PendingRun): RunRecord => ({
@@ -75,6 +75,27 @@ describe("RunQueue", () => {
     await queue.whenIdle();
     // The run in progress keeps its commit; the queued one keeps a commit all its requests named.
     expect(started.map((r) => r.pushed)).toEqual(["a1", "a2", undefined]);
+  });
+
+  it("adds up watches' refresh scopes, keeps one beside a revision check, and runs in full for anything else", () => {
+    const queued = (trigger: PendingRun["trigger"], refreshScope?: string[], force = false) =>
+      ({ kind: "reconcile", trigger, force, ...(refreshScope ? { refreshScope } : {}) }) as PendingRun;
+    expect(
+      joinedScope(queued("watch", ["u1", "u2"]), {
+        trigger: "watch",
+        force: false,
+        refreshScope: ["u2", "u3"],
+      }),
+    ).toEqual(["u1", "u2", "u3"]);
+    expect(joinedScope(queued("watch", ["u1"]), { trigger: "interval", force: false })).toEqual(["u1"]);
+    expect(joinedScope(queued("startup"), { trigger: "watch", force: false, refreshScope: ["u1"] })).toEqual([
+      "u1",
+    ]);
+    expect(joinedScope(queued("watch", ["u1"]), { trigger: "manual", force: false })).toBeUndefined();
+    expect(
+      joinedScope(queued("resync"), { trigger: "watch", force: false, refreshScope: ["u1"] }),
+    ).toBeUndefined();
+    expect(joinedScope(queued("watch", ["u1"]), { trigger: "interval", force: true })).toBeUndefined();
   });
 
   it("lets more runs decide while decided runs wait for a lease or an engine slot", async () => {

@@ -21,6 +21,11 @@ export interface RunRequest {
   readonly pushed?: string;
   /** Who asked (see `ReconcileOptions.requestedBy`). */
   readonly requestedBy?: string;
+  /**
+   * A watch's drift check: refresh only these resources (URNs). Dropped when
+   * the request joins a queued run that refreshes everything.
+   */
+  readonly refreshScope?: readonly string[];
 }
 
 /** A run waiting in the queue or in progress. */
@@ -36,6 +41,8 @@ export interface PendingRun {
   pushed?: string;
   /** Everyone who asked for this run, coalesced requests too (four eyes refuses each). */
   readonly requestedBy: string[];
+  /** A watch's drift check refreshes only these resources (see {@link RunRequest.refreshScope}). */
+  refreshScope?: string[];
   readonly signals: AbortSignal[];
   readonly done: Promise<RunRecord>;
   readonly settle: (run: RunRecord) => void;
@@ -46,6 +53,7 @@ export const TRIGGER_RANK: Record<Trigger, number> = {
   interval: 0,
   startup: 1,
   resync: 1,
+  watch: 1,
   schedule: 2,
   retry: 3,
   dependency: 4,
@@ -57,6 +65,23 @@ export const TRIGGER_RANK: Record<Trigger, number> = {
 /** The more deliberate of two triggers. */
 export function strongerTrigger(a: Trigger, b: Trigger): Trigger {
   return TRIGGER_RANK[b] > TRIGGER_RANK[a] ? b : a;
+}
+
+/** Triggers that only look for a new revision: a run of a new one is a full run whatever its scope. */
+const REVISION_CHECKS: ReadonlySet<Trigger> = new Set(["interval", "startup"]);
+
+/**
+ * The refresh scope of a queued run a request joins: scopes add up; a check
+ * for a new revision keeps the other's scope; anything else asks for a full
+ * run (no scope).
+ */
+export function joinedScope(queued: PendingRun, request: RunRequest): string[] | undefined {
+  const a = queued.force ? undefined : queued.refreshScope;
+  const b = request.force ? undefined : request.refreshScope;
+  if (a && b) return [...new Set([...a, ...b])];
+  if (a && REVISION_CHECKS.has(request.trigger) && !request.force) return a;
+  if (b && REVISION_CHECKS.has(queued.trigger) && !queued.force && queued.kind === "reconcile") return [...b];
+  return undefined;
 }
 
 /** How the queue starts a run: `decided` frees the run's decision slot early (it now waits for a lease or an engine slot). */
@@ -118,6 +143,9 @@ export class RunQueue<R = void> {
     const queued = slot.pending;
     if (queued) {
       // Coalesce: the queued run takes the strongest request made of it.
+      const scope = joinedScope(queued, request);
+      if (scope) queued.refreshScope = scope;
+      else delete queued.refreshScope;
       queued.force ||= request.force;
       queued.trigger = strongerTrigger(queued.trigger, request.trigger);
       if (request.signal) queued.signals.push(request.signal);
@@ -143,6 +171,7 @@ export class RunQueue<R = void> {
       requestedBy: request.requestedBy ? [request.requestedBy] : [],
       ...(request.override ? { override: request.override } : {}),
       ...(request.pushed ? { pushed: request.pushed } : {}),
+      ...(request.refreshScope ? { refreshScope: [...request.refreshScope] } : {}),
       done,
       settle,
     };

@@ -3,11 +3,12 @@
  * registry, the queue, the events and the status writer. The facade
  * (`reconciler.ts`) builds it; runs, steps and policies receive it.
  */
+import type { StackState, StateResource } from "../engine/types.js";
 import type { ReconcilerEvents, TypedEmitter } from "../events.js";
 import type { QueuedRun, ResolvedOptions } from "../options.js";
 import type { Recorder } from "../run/recorder.js";
 import type { ResolvedTarget } from "../spec/spec.js";
-import type { Trigger } from "../types.js";
+import type { TargetInventory, Trigger } from "../types.js";
 import type { RunQueue, RunRequest } from "./queue.js";
 import type { Semaphore } from "./semaphore.js";
 
@@ -46,4 +47,15 @@ export interface Runtime {
   fenced(target: string): void;
   /** Counts a decision and how long the request waited for it. */
   countDecision(requestedAt: number): void;
+  /**
+   * A run stored the target's inventory, read from the stack's state (its
+   * resources with their outputs, and its secrets provider): the watches
+   * follow what the target manages now.
+   */
+  inventoryRead?(
+    state: TargetState,
+    inventory: TargetInventory,
+    resources: readonly StateResource[],
+    secrets: StackState["secrets"],
+  ): void;
 }

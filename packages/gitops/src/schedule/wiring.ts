@@ -14,8 +14,10 @@ import { createReplicas, enqueueOwned, type ReplicaParts } from "../replicas/rep
 import type { ReplicaSet } from "../replicas/replicas.js";
 import { Recorder } from "../run/recorder.js";
 import { executeRun, type RunEnd } from "../run/run.js";
+import { setCondition } from "../run/status.js";
 import { DESTROY_STEPS, RECONCILE_STEPS } from "../run/steps.js";
 import type { ResolvedTarget } from "../spec/spec.js";
+import { WatchHub } from "../watch/hub.js";
 import type { CommandHost } from "./commands.js";
 import { type PendingRun, RunQueue, type RunRequest, skippedRun } from "./queue.js";
 import type { Runtime, TargetState } from "./runtime.js";
@@ -24,6 +26,8 @@ import { Semaphore } from "./semaphore.js";
 
 /** Runs deciding at once: decisions are cheap (one ref lookup); only runs with work queue for an engine slot. */
 const DECIDE_CONCURRENCY = 32;
+/** How long a watched target's changes are gathered into one drift check. */
+const WATCH_WINDOW_MS = 1000;
 
 /** What the wiring asks of the facade: its lifecycle and the checks it owns. */
 export interface FacadeHooks {
@@ -53,6 +57,8 @@ export interface Wiring extends ReplicaParts {
   /** Aborted when the reconciler shuts down: runs in progress are cancelled through the engine. */
   readonly shutdown: AbortController;
   readonly stats: SchedulerStats;
+  /** The watches of Kubernetes targets' objects. */
+  readonly watches: WatchHub;
   /** Queues a run of a target this process owns (with replicas, through the owner). */
   enqueue(state: TargetState, request: RunRequest): QueuedRun;
   /** Returns the scheduler stats and resets them. */
@@ -124,7 +130,46 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
         options.logger.warn({ target: name, err: error }, "could not store the retry's time"),
       );
   };
+  /** Targets with a run under way that reached the engine: their own writes are not drift. */
+  const running = new Map<string, number>();
+  events.on("run.started", (e) => {
+    running.set(e.target, (running.get(e.target) ?? 0) + 1);
+    watches.runStarted(e.target, e.trigger);
+  });
+  events.on("run.finished", (e) => {
+    const left = (running.get(e.target) ?? 1) - 1;
+    if (left > 0) running.set(e.target, left);
+    else running.delete(e.target);
+  });
+  const watches = new WatchHub({
+    logger: options.logger,
+    dataDir: options.dataDir,
+    windowMs: WATCH_WINDOW_MS,
+    inRun: (name) => running.has(name),
+    request: (name, urns) => {
+      const state = targets.get(name);
+      if (!state) return void watches.remove(name);
+      if (facade.stopping() || !facade.scheduling() || facade.isSuspended(name)) return;
+      rt.enqueue(state, { trigger: "watch", force: false, refreshScope: urns });
+    },
+    condition: (name, status, reason, message) => {
+      const now = recorder.status(name).conditions.find((c) => c.type === "Watching");
+      // Only transitions are written (a `watch: false` target is told so after every run).
+      if (!targets.has(name) || (now?.status === status && now.reason === reason && now.message === message))
+        return;
+      recorder
+        .updateStatus(name, (before) => ({
+          ...before,
+          conditions: setCondition(before.conditions, "Watching", status, reason, message, recorder.now()),
+        }))
+        .catch((error: unknown) =>
+          options.logger.warn({ target: name, err: error }, "could not store the Watching condition"),
+        );
+    },
+  });
   rt = {
+    inventoryRead: (state, inventory, resources, secrets) =>
+      watches.inventoryRead(state, inventory, resources, secrets),
     options,
     targets,
     queue,
@@ -175,6 +220,7 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
     scheduler,
     shutdown,
     stats,
+    watches,
     enqueue,
     takeStats() {
       const taken = { decisions: stats.decisions, maxLatenessMs: stats.maxLatenessMs };
@@ -185,6 +231,7 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
     async stopRuns(graceMs) {
       queue.stop();
       for (const name of targets.keys()) scheduler.unschedule(name);
+      await watches.stop();
       const clean = await queue.drain(graceMs, () =>
         shutdown.abort(new CancelledError("the reconciler is shutting down")),
       );

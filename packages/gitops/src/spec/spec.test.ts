@@ -55,7 +55,17 @@ describe("resolveTarget defaults", () => {
       approval: { distinctFromAuthor: false },
       requireApproval: "never",
       watchPaths: [],
+      watch: { enabled: true },
     });
+  });
+
+  it("turns watching off, names its kubeconfig, and refuses another shape naming the field", () => {
+    expect(resolveTarget({ ...base, watch: false }, defaults).watch).toEqual({ enabled: false });
+    expect(resolveTarget({ ...base, watch: { kubeconfig: { env: "KUBE" } } }, defaults).watch).toEqual({
+      enabled: true,
+      kubeconfig: { env: "KUBE" },
+    });
+    expect(() => resolveTarget({ ...base, watch: "yes" }, defaults)).toThrow(/watch.*must be true, false or/);
   });
 
   it("keeps given values and converts config scalars to strings", () => {

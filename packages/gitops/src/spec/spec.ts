@@ -234,6 +234,21 @@ export interface TargetSpec {
    * @default - pull requests are previewed only
    */
   readonly reviewStacks?: ReviewStackOptions;
+  /**
+   * Watch the Kubernetes objects the stack manages and check drift within
+   * seconds of a change (a refresh of only the changed objects): `false`
+   * turns it off; `{ kubeconfig }` names the cluster when the stack's
+   * Kubernetes provider has no kubeconfig input (a default provider). Targets
+   * without Kubernetes objects are never watched; `resync` runs either way.
+   * @default true - the cluster of the stack's Kubernetes provider
+   */
+  readonly watch?: boolean | WatchOptions;
+}
+
+/** How a target's Kubernetes objects are watched (see {@link TargetSpec.watch}). */
+export interface WatchOptions {
+  /** The kubeconfig to watch with: a file, or an environment variable holding a path or the contents. */
+  readonly kubeconfig: { readonly file: string } | { readonly env: string };
 }
 
 /** A {@link TargetSpec} with every default resolved. */
@@ -272,6 +287,8 @@ export interface ResolvedTarget {
   readonly reviewStacks?: ResolvedReviewStacks | undefined;
   /** Set on the target a pull request's review stack runs as: its base target and pull request. */
   readonly review?: ReviewOf;
+  /** Whether the target's Kubernetes objects are watched, and the kubeconfig given for it. */
+  readonly watch: { readonly enabled: boolean; readonly kubeconfig?: WatchOptions["kubeconfig"] };
 }
 
 /**
@@ -364,5 +381,11 @@ export function resolveTarget(
           paths: review.paths,
         }
       : undefined,
+    watch:
+      spec.watch === false
+        ? { enabled: false }
+        : typeof spec.watch === "object"
+          ? { enabled: true, kubeconfig: spec.watch.kubeconfig }
+          : { enabled: true },
   };
 }

@@ -197,6 +197,19 @@ export const targetSchema = z.strictObject({
         .optional(),
     })
     .optional(),
+  watch: z
+    .union(
+      [
+        z.boolean(),
+        z.strictObject({
+          kubeconfig: z.union([envSource, fileSource], {
+            error: 'must be { file: "/path" } or { env: "NAME" }',
+          }),
+        }),
+      ],
+      { error: 'must be true, false or { kubeconfig: { file: "/path" } | { env: "NAME" } }' },
+    )
+    .optional(),
   promote: z
     .strictObject({
       from: z.string().regex(DNS_LABEL, "must be a target name"),

@@ -81,6 +81,8 @@ export const decide: Step = async (ctx) => {
   }
   ctx.trigger = decision.trigger;
   ctx.approved = decision.approved;
+  // Only a drift check of the current revision may refresh less than everything.
+  if (decision.driftCheck && ctx.run.refreshScope?.length) ctx.refreshScope = ctx.run.refreshScope;
 };
 
 /**

@@ -1,0 +1,211 @@
+// Watch-driven drift detection on the lifelike cluster with upstream's
+// Kubernetes provider (the k8s-inventory fixture: a Namespace, a ConfigBundle
+// and a WebService): a hand edit by another field manager starts a drift
+// check of only the changed objects (trigger `watch`, `refresh --target`),
+// corrected in apply mode and reported in detect mode; the controllers and
+// the target's own runs start none; a restarted API server is watched again;
+// `watch: false` leaves drift to resync. One cluster, one sandbox.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Reconciler, type RunRecord, type TargetSpec } from "@driftless/gitops";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startCluster, type TestCluster } from "./support/cluster.js";
+import { type EngineSandbox, engineSandbox } from "./support/engine.js";
+import { createRepo, type TestRepo } from "./support/git.js";
+import { TEST_NODE_PATH } from "./support/sitePrograms.js";
+import { untilAsync } from "./support/wait.js";
+
+const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-inventory/", import.meta.url));
+const NS = "inventory";
+const IMAGE_PATH = "spec.template.spec.containers[0].image";
+const DEPLOYMENT = `/apis/apps/v1/namespaces/${NS}/deployments/api`;
+const SERVICE = `/api/v1/namespaces/${NS}/services/api`;
+
+interface DeploymentView {
+  spec: { template: { spec: { containers: { name: string; image: string }[] } } };
+}
+
+describe("watch-driven drift detection on a lifelike cluster", () => {
+  let cluster: TestCluster;
+  let sandbox: EngineSandbox;
+  let repo: TestRepo;
+  let reconciler: Reconciler;
+  let deploymentUrn: string;
+  let app: { image: string };
+
+  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec => ({
+    name: "w",
+    repo: repo.fileUrl,
+    ref: "main",
+    stack: "dev",
+    passphrase: "test-passphrase",
+    config: { kubeconfig: cluster.kubeconfigPath },
+    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
+    interval: "1h",
+    resync: "1h",
+    timeout: "5m",
+    ...overrides,
+  });
+  const image = async () =>
+    (await cluster.api<DeploymentView>("GET", DEPLOYMENT)).body.spec.template.spec.containers[0]!.image;
+  /** `kubectl apply --server-side --force-conflicts` of a new image by another field manager. */
+  const handEdit = async (to: string) => {
+    const container = (await cluster.api<DeploymentView>("GET", DEPLOYMENT)).body.spec.template.spec
+      .containers[0]!.name;
+    const edited = await cluster.api(
+      "PATCH",
+      `${DEPLOYMENT}?fieldManager=hotfix&force=true`,
+      {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "api", namespace: NS },
+        spec: { template: { spec: { containers: [{ name: container, image: to }] } } },
+      },
+      "application/apply-patch+yaml",
+    );
+    expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+  };
+  const watchRuns = async () => (await reconciler.history("w", 100)).filter((r) => r.trigger === "watch");
+  /** The next finished watch-triggered run after `seen` of them. */
+  const nextWatchRun = (seen: number, what: string) =>
+    untilAsync(
+      async () => {
+        const runs = (await watchRuns()).filter((r) => r.finishedAt);
+        return runs.length > seen ? (runs[0] as RunRecord) : undefined;
+      },
+      what,
+      60_000,
+    );
+  const fullLog = async (id: string) => (await reconciler.runLog(id))?.text ?? "";
+  const watching = async () => (await reconciler.status("w")).conditions.find((c) => c.type === "Watching");
+
+  beforeAll(async () => {
+    cluster = await startCluster();
+    sandbox = engineSandbox("driftless-watch-");
+    repo = createRepo(join(sandbox.dir, "repo"), { seed: PROGRAM });
+    app = JSON.parse(readFileSync(join(PROGRAM, "app.json"), "utf8")) as { image: string };
+    repo.commit({}, "watch v1");
+    reconciler = await Reconciler.create({
+      dataDir: join(sandbox.dir, "data"),
+      installDependencies: false,
+      logger: process.env.WATCH_DEBUG
+        ? pino({ level: "debug" }, pino.destination(2))
+        : pino({ level: "silent" }),
+      targets: [spec()],
+    });
+    const first = await reconciler.reconcile("w");
+    expect(first.error).toBeUndefined();
+    expect(first.result).toBe("applied");
+    reconciler.start();
+    const inventory = await reconciler.resources("w");
+    deploymentUrn = inventory?.resources.find((r) => r.kubernetes?.kind === "Deployment")?.urn as string;
+    expect(deploymentUrn).toBeDefined();
+  }, 120_000);
+
+  afterAll(async () => {
+    await reconciler?.stop({ graceMs: 1000 });
+    await cluster?.stop();
+    sandbox?.dispose();
+  });
+
+  it("watches the target's objects on the cluster its provider names", async () => {
+    const condition = await untilAsync(
+      async () => {
+        const c = await watching();
+        return c?.status === true ? c : undefined;
+      },
+      `the Watching condition (${JSON.stringify(await watching())})`,
+      30_000,
+    );
+    expect(condition).toMatchObject({
+      reason: "Watching",
+      message: expect.stringMatching(/watching \d+ object/),
+    });
+    const stats = await reconciler.watchStats();
+    expect(stats.open).toBeGreaterThanOrEqual(3);
+  });
+
+  it("puts a hand-edited image back and recreates a deleted Service in apply mode, refreshing only them", async () => {
+    // Two edits at once: one drift check of both.
+    await handEdit("ghcr.io/acme/api:hotfix");
+    expect((await cluster.api("DELETE", SERVICE)).status).toBe(200);
+    const corrected = await nextWatchRun(0, "the watch's drift check");
+    expect(corrected.result).toBe("drift-corrected");
+    expect(await image()).toBe(app.image);
+    expect((await cluster.api("GET", SERVICE)).status).toBe(200);
+    const log = await fullLog(corrected.id);
+    const scope = log.match(/refresh --target \d+ resource\(s\): (.*)/)?.[1]?.split(" ") ?? [];
+    expect(scope).toEqual(
+      expect.arrayContaining([deploymentUrn, expect.stringMatching(/kubernetes:core\/v1:Service::api$/)]),
+    );
+    // Only the changed objects and their WebService: neither the Namespace nor the ConfigMap.
+    expect(scope.some((urn) => /Namespace|ConfigMap/.test(urn))).toBe(false);
+    expect(log).not.toMatch(/refresh and preview/);
+    const stats = await reconciler.watchStats();
+    expect(stats.checks).toBe(1);
+    expect(stats.lags).toHaveLength(1);
+  });
+
+  it("starts no drift check for the controllers' updates, the target's own corrections and commits", async () => {
+    const before = (await watchRuns()).length;
+    const { received: receivedBefore } = await reconciler.watchStats();
+    app.image = "ghcr.io/acme/api:1.1.0";
+    repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, "api 1.1.0");
+    const own = await reconciler.reconcile("w", { trigger: "manual" });
+    expect(own.result).toBe("applied");
+    // The rollout's Pods come and go, ReplicaSets and the Deployment's status move, the
+    // deployment controller annotates the new revision, the EndpointSlices follow.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const stats = await reconciler.watchStats();
+    expect(stats.received).toBeGreaterThan(receivedBefore);
+    expect(stats.ignored).toBeGreaterThan(0);
+    expect((await watchRuns()).length).toBe(before);
+    // The correction of the previous scenario started none either.
+    expect(before).toBe(1);
+  });
+
+  it("resumes after the API server restarts and finds an edit made once it is back", async () => {
+    const before = (await watchRuns()).length;
+    await cluster.restartApiServer(500);
+    await handEdit("ghcr.io/acme/api:after-restart");
+    const corrected = await nextWatchRun(before, "the drift check after the restart");
+    expect(corrected.result).toBe("drift-corrected");
+    expect(await image()).toBe(app.image);
+    expect((await watching())?.status).toBe(true);
+  });
+
+  it("reports a hand edit with its path in detect mode, from a refresh of only the changed object", async () => {
+    reconciler.addTarget(spec({ mode: "detect" }));
+    expect((await reconciler.reconcile("w", { trigger: "manual" })).result).toBe("unchanged");
+    const before = (await watchRuns()).length;
+    const lastFull = (await reconciler.status("w")).lastDriftCheckAt;
+    expect(lastFull).toBeDefined();
+    await handEdit("ghcr.io/acme/api:detected");
+    const run = await nextWatchRun(before, "the detect-mode drift check");
+    expect(run.result).toBe("drift-detected");
+    const status = await reconciler.status("w");
+    expect(status.unresolvedDrift?.resources).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ urn: deploymentUrn, paths: expect.arrayContaining([IMAGE_PATH]) }),
+      ]),
+    );
+    // Not a full drift check: the resync's clock did not move.
+    expect(status.lastDriftCheckAt).toBe(lastFull);
+    const log = await fullLog(run.id);
+    expect(log).toMatch(/refresh --target 2 resource\(s\)/);
+    expect(log).not.toMatch(/refresh and preview/);
+    expect(await image()).toBe("ghcr.io/acme/api:detected");
+  });
+
+  it("closes the watches of a target set to `watch: false` and leaves drift to resync", async () => {
+    reconciler.addTarget(spec({ mode: "detect", watch: false }));
+    await untilAsync(async () => (await watching())?.reason === "Disabled", "the Disabled condition", 10_000);
+    await untilAsync(async () => (await reconciler.watchStats()).open === 0, "the watches closed", 10_000);
+    const before = (await watchRuns()).length;
+    await handEdit("ghcr.io/acme/api:unwatched");
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await watchRuns()).length).toBe(before);
+  });
+});
