@@ -8,6 +8,7 @@
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { Agent, request } from "node:https";
 import { dirname, isAbsolute, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -229,7 +230,8 @@ export class KubeClient {
   async #bearer(): Promise<string | undefined> {
     const { user } = this.target;
     if (user.token) return user.token;
-    if (user.tokenFile) return readFileSync(this.#path(user.tokenFile), "utf8").trim();
+    // Read at each request (a projected service account token rotates), without blocking.
+    if (user.tokenFile) return (await readFile(this.#path(user.tokenFile), "utf8")).trim();
     if (!user.exec) return undefined;
     if (this.#token?.value && (this.#token.expires ?? Number.POSITIVE_INFINITY) > Date.now() + 60_000)
       return this.#token.value;
