@@ -374,14 +374,16 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
     const good = (await deployment("api")).spec?.template.spec?.containers[0]?.image;
     const broken = `ghcr.io/acme/api:1.2.0-${NEVER_READY_MARKER}`;
     const bad = change((a) => {
-      a.rolloutTimeoutSeconds = 10;
+      a.rolloutTimeoutSeconds = 4;
       a.services.api!.image = broken;
     }, "api 1.2.0 (never becomes ready)");
 
-    // The provider waits for the rollout and gives up after its timeout (10 s
-    // here), well within the target's (5 min): the run ends with its verdict,
-    // not cancelled. A failed provider call is retryable: the run is `failed`,
-    // not stalled, and a retry is scheduled with backoff.
+    // The provider waits for the rollout and gives up after its timeout (4 s
+    // here: the new Pods run within a second and never become Ready, so a
+    // longer wait proves nothing more), well within the target's (5 min): the
+    // run ends with its verdict, not cancelled. A failed provider call is
+    // retryable: the run is `failed`, not stalled, and a retry is scheduled
+    // with backoff.
     const providerVerdict = /failed to fully initialize or become live: 'api' timed out waiting to be Ready/;
     const run = await push();
     expect(run.result).toBe("failed");
