@@ -26,7 +26,7 @@ const reconciler = await Reconciler.create({
   replicas,
   targets,
   installDependencies: false,
-  logger: pino({ level: "error" }, pino.destination(2)),
+  logger: pino({ level: process.env.HOST_LOG_LEVEL ?? "error" }, pino.destination(2)),
 });
 const handler = createHandler(reconciler, { tokens: ["t"] });
 const server = createServer((req, res) => {

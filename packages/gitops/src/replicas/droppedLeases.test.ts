@@ -118,3 +118,47 @@ describe("the leases of targets a replica dropped", () => {
     expect(a.fence(TARGET)).toEqual({ owner: A, epoch: 2 });
   });
 });
+
+describe("a replica with more targets to take than one heartbeat has time for", () => {
+  it("takes them over several heartbeats, renewing in time, without fencing itself", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "driftless-budget-"));
+    const store = new SqliteStore(join(dir, "driftless.db"));
+    // Each take costs 15 ms (a database a few round trips away): 80 of them outlast the lease.
+    const slow = new Proxy(store, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property === "acquireTarget") {
+          return async (...args: Parameters<Store["acquireTarget"]>) => {
+            await new Promise((resolve) => setTimeout(resolve, 15));
+            return store.acquireTarget(...args);
+          };
+        }
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    }) as Store;
+    const targets = Array.from({ length: 80 }, (_, i) => `t${i}`);
+    const replica = new ReplicaSet(
+      slow,
+      A,
+      OPTIONS,
+      {
+        targets: () => targets,
+        busy: () => false,
+        take: async () => undefined,
+        drop: () => undefined,
+        refreshOthers: async () => undefined,
+        deliver: async () => undefined,
+      },
+      pino({ level: "silent" }),
+    );
+    try {
+      replica.start();
+      await until(() => replica.stats().owned === targets.length, "every target to be taken", 10_000);
+      expect(replica.stats().fences).toBe(0);
+    } finally {
+      await replica.stop(true);
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,83 +8,19 @@
  * when they lapse and the others take its targets. Commands received by any
  * replica go through the store's trigger inbox to the owner.
  */
-import { createHash } from "node:crypto";
 import { hostname } from "node:os";
 import type { Logger } from "pino";
-import { SpecError, TargetLostError } from "../errors.js";
+import { TargetLostError } from "../errors.js";
 import type { Acquired, Store } from "../store/store.js";
 import type { Fence, StoredTrigger, TargetLease } from "../types.js";
+import { type ResolvedReplicaOptions, rendezvousOwner } from "./options.js";
 
-/** How replicas sharing a store coordinate; the same on every replica. */
-export interface ReplicaOptions {
-  /**
-   * How long a replica's membership and target leases last without a
-   * heartbeat (on the database's clock): a replica that stops is replaced
-   * after this long. Stack leases use it too.
-   * @default 20000
-   */
-  readonly leaseTtlMs?: number;
-  /** How often a replica heartbeats, renews its leases and rebalances. @default leaseTtlMs / 4 */
-  readonly heartbeatMs?: number;
-  /**
-   * How often an owner looks for commands other replicas received for its
-   * targets: the fallback where the store announces them (PostgreSQL
-   * `LISTEN/NOTIFY`), the way where it does not (SQLite).
-   * @default 1000
-   */
-  readonly triggerPollMs?: number;
-}
-
-/** {@link ReplicaOptions} with defaults filled in. */
-export interface ResolvedReplicaOptions {
-  readonly leaseTtlMs: number;
-  readonly heartbeatMs: number;
-  readonly triggerPollMs: number;
-}
-
-/** Fills in defaults. @throws SpecError naming the field and the value */
-export function resolveReplicaOptions(options: ReplicaOptions | true): ResolvedReplicaOptions {
-  const given = options === true ? {} : options;
-  const leaseTtlMs = given.leaseTtlMs ?? 20_000;
-  const heartbeatMs = given.heartbeatMs ?? Math.max(100, Math.floor(leaseTtlMs / 4));
-  const triggerPollMs = given.triggerPollMs ?? 1000;
-  const issues = [
-    ["leaseTtlMs", leaseTtlMs, 200],
-    ["heartbeatMs", heartbeatMs, 50],
-    ["triggerPollMs", triggerPollMs, 50],
-  ]
-    .filter(([, value, min]) => !Number.isInteger(value) || (value as number) < (min as number))
-    .map(([path, value, min]) => ({
-      path: `replicas.${path}`,
-      message: `must be a whole number of milliseconds of at least ${min}, got ${value}`,
-    }));
-  if (heartbeatMs * 2 > leaseTtlMs) {
-    issues.push({
-      path: "replicas.heartbeatMs",
-      message: `must be at most half of leaseTtlMs (${leaseTtlMs}), got ${heartbeatMs}`,
-    });
-  }
-  if (issues.length > 0) throw new SpecError("Reconciler options", issues);
-  return { leaseTtlMs, heartbeatMs, triggerPollMs };
-}
-
-/**
- * The member that owns a target: the highest hash of (member, target) among
- * the live members. When a member joins or leaves, only the targets whose
- * highest hash it has (or had) move.
- */
-export function rendezvousOwner(members: readonly string[], target: string): string | undefined {
-  let best: string | undefined;
-  let bestScore = -1n;
-  for (const member of members) {
-    const score = createHash("sha1").update(member).update("\0").update(target).digest().readBigUInt64BE(0);
-    if (score > bestScore || (score === bestScore && best !== undefined && member < best)) {
-      best = member;
-      bestScore = score;
-    }
-  }
-  return best;
-}
+export {
+  type ReplicaOptions,
+  type ResolvedReplicaOptions,
+  rendezvousOwner,
+  resolveReplicaOptions,
+} from "./options.js";
 
 /** What the replica set asks of the reconciler. */
 export interface ReplicaHost {
@@ -152,6 +88,8 @@ export class ReplicaSet {
   #renewedAt = 0;
   #fenceTimer?: NodeJS.Timeout;
   #fences = 0;
+  /** The last heartbeat ran out of time before every target was taken or given: the next one follows at once. */
+  #unbalanced = false;
   #renewalFailures = 0;
   #takeovers = 0;
 
@@ -190,7 +128,8 @@ export class ReplicaSet {
       this.#beating = this.#heartbeat(rebalance).finally(() => {
         this.#beating = undefined;
         if (!this.#running) return;
-        this.#beat = setTimeout(() => beat(true), this.#options.heartbeatMs);
+        // A heartbeat that ran out of time with targets left to take or give goes on at once.
+        this.#beat = setTimeout(() => beat(true), this.#unbalanced ? 0 : this.#options.heartbeatMs);
         this.#beat.unref();
       });
     };
@@ -286,6 +225,16 @@ export class ReplicaSet {
   }
 
   /**
+   * How long a heartbeat may spend taking and releasing targets after it was
+   * sent: half the time to the fence margin. One that runs out of it is
+   * followed by the next at once (see {@link #unbalanced}), which renews
+   * first: a thousand targets over a slow network take several heartbeats.
+   */
+  get #rebalanceBudgetMs(): number {
+    return (this.#options.leaseTtlMs - this.fenceMarginMs) / 2;
+  }
+
+  /**
    * Fences this replica when its leases may lapse soon without a renewal:
    * drops every target (no new runs) and aborts their runs, which cancels
    * their engines, before another replica may take them over.
@@ -362,6 +311,8 @@ export class ReplicaSet {
   }
 
   async #heartbeat(rebalance: boolean): Promise<void> {
+    // Set again below when this one runs out of time (never after a failed renewal: that waits).
+    this.#unbalanced = false;
     let beat: Awaited<ReturnType<Store["heartbeat"]>>;
     const info = { id: this.#id, host: hostname(), pid: process.pid, startedAt: this.#startedAt };
     // Sent before the database renews: the leases last at least leaseTtlMs from here.
@@ -383,10 +334,17 @@ export class ReplicaSet {
     for (const [target, owned] of this.#owned) {
       if (held.get(target) !== owned.epoch) this.lost(target);
     }
-    await this.#releaseDropped(beat.leases);
+    // Taking and giving targets goes on at the next heartbeat once this one has run long enough: the
+    // leases were renewed when it was sent, and the next renewal must come before the fence margin.
+    const until = sentAt + this.#rebalanceBudgetMs;
+    await this.#releaseDropped(beat.leases, until);
     if (!rebalance || !this.#running) return;
     let took = false;
     for (const target of this.#host.targets()) {
+      if (performance.now() > until) {
+        this.#unbalanced = true;
+        break;
+      }
       const owner = this.#ownerOf(target);
       if (!this.#running) return;
       // A run of the target from before this replica dropped it may still be ending here: taken
@@ -408,9 +366,13 @@ export class ReplicaSet {
    * name, so one left there would keep the target from the replica it hashes
    * to for good. Taken back, a target gets a new epoch.
    */
-  async #releaseDropped(leases: readonly TargetLease[]): Promise<void> {
+  async #releaseDropped(leases: readonly TargetLease[], until: number): Promise<void> {
     for (const { target, epoch } of leases) {
       if (this.#owned.has(target)) continue;
+      if (performance.now() > until) {
+        this.#unbalanced = true;
+        return;
+      }
       try {
         await this.#store.releaseTarget(target, { owner: this.#id, epoch });
         this.#log.info({ target, epoch }, "released the lease of a target this replica had dropped");
