@@ -30,6 +30,8 @@ import { createRepo, type TestRepo } from "./support/git.js";
 import { siteAppsSeed, siteAppTarget } from "./support/sitePrograms.js";
 
 const TOKEN = "ui-token-5c2e8d1a";
+/** The dashboard's API tokens: a named token, what the dashboard records as who acted after logging in with it. */
+const TOKENS = [{ name: "Ada", secret: TOKEN, roles: ["admin"] }];
 const HOOK_SECRET = "ui-hook-secret-91b7";
 const SECRET_VALUE = "s3cr3t-api-value-ef42";
 const PASSPHRASE = "ui-passphrase-7d3a";
@@ -95,10 +97,9 @@ describe("the dashboard in a real browser", () => {
     // Scheduling on: the overview shows each target's next check (quiet checks skip without the engine).
     reconciler.start();
     audit = new SqliteStore(join(sandbox.dir, "audit.db"));
-    // A named token: what the dashboard records as who acted after logging in with it.
     server = await listen(reconciler, {
       port: 0,
-      tokens: [{ name: "Ada", secret: TOKEN, roles: ["admin"] }],
+      tokens: TOKENS,
       webhooks: { generic: HOOK_SECRET },
       audit,
     });
@@ -437,9 +438,9 @@ describe("the dashboard in a real browser", () => {
   });
 
   it("keeps the session across a server restart, shows it reconnecting, and catches up without a reload", async () => {
-    // Another handler over the same reconciler stands for a restarted process:
+    // Another handler over the same reconciler and config stands for a restarted process:
     // the session cookie from the first one is accepted (signed, held by no server).
-    let second = await listen(reconciler, { port: 0, tokens: [TOKEN] });
+    let second = await listen(reconciler, { port: 0, tokens: TOKENS });
     const port = second.port;
     try {
       await page.goto(`${second.url}/ui/targets/drifty`);
@@ -451,7 +452,7 @@ describe("the dashboard in a real browser", () => {
       await expect(page.locator("#live-status").textContent()).resolves.toBe("reconnecting");
       // Changed while the page was cut off, with no event it could have seen.
       await reconciler.suspend("drifty", { by: "Ops", reason: "while the server was down" });
-      second = await listen(reconciler, { port, tokens: [TOKEN] });
+      second = await listen(reconciler, { port, tokens: TOKENS });
       await page.waitForSelector("#suspension:has-text('while the server was down')", { timeout: 30_000 });
       await page.waitForSelector("body[data-live=live]");
       expect(await sameDocument(page)).toBe(true);
