@@ -16,9 +16,9 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
+import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
-import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-components/", import.meta.url));
 const NS = "apps";
@@ -37,17 +37,7 @@ describe("@driftless/core Kubernetes components on a real API server", () => {
     repo.commit({}, "components v1");
     kc = new KubeConfig();
     kc.loadFromString(cluster.kubeconfig);
-    const spec: TargetSpec = {
-      name: "components",
-      repo: repo.fileUrl,
-      ref: "main",
-      stack: "dev",
-      passphrase: "test-passphrase",
-      config: { kubeconfig: cluster.kubeconfigPath },
-      env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
-      interval: "1h",
-      resync: "1h",
-    };
+    const spec: TargetSpec = clusterTarget("components", { repo, cluster, sandbox });
     reconciler = await Reconciler.create({
       dataDir: join(sandbox.dir, "data"),
       installDependencies: false,

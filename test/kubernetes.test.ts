@@ -18,9 +18,9 @@ import {
 } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEVER_READY_MARKER, NODE_NAME, startCluster, type TestCluster } from "./support/cluster.js";
+import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
-import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-program/", import.meta.url));
 const NS = "shop";
@@ -77,20 +77,8 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
   let app: AppSpec;
   let first: string;
 
-  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec => ({
-    name: "shop",
-    repo: repo.fileUrl,
-    ref: "main",
-    stack: "dev",
-    passphrase: "test-passphrase",
-    config: { kubeconfig: cluster.kubeconfigPath },
-    // PATH: the engine finds the provider plugin there, offline.
-    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
-    interval: "1h",
-    resync: "1h",
-    timeout: "5m",
-    ...overrides,
-  });
+  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec =>
+    clusterTarget("shop", { repo, cluster, sandbox }, overrides);
 
   /** Commits a change to app.json and returns the new SHA. */
   const change = (edit: (a: AppSpec) => void, message: string) => {

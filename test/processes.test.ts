@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { PulumiEngine, type RunRecord } from "@driftless/gitops";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { NEVER_READY_MARKER, startCluster, type TestCluster } from "./support/cluster.js";
+import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { describeProcesses, findProcesses, leftoverProcesses } from "./support/processes.js";
@@ -339,20 +340,8 @@ describe("engine processes with a Go provider", () => {
         installDependencies: false,
         tokens: [{ env: "DRIFTLESS_TEST_TOKEN" }],
         targets: [
-          {
-            name: "shop",
-            repo: repo.fileUrl,
-            ref: "main",
-            stack: "dev",
-            passphrase: "test-passphrase",
-            config: { kubeconfig: cluster.kubeconfigPath },
-            // PATH: the engine finds the provider plugin there, offline.
-            env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
-            interval: "1h",
-            resync: "1h",
-            // Straight to the update: the provider awaiting the rollout is what this is about.
-            refresh: false,
-          },
+          // Straight to the update: the provider awaiting the rollout is what this is about.
+          clusterTarget("shop", { repo, cluster, sandbox }, { refresh: false }),
         ],
       }),
     );

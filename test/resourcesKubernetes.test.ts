@@ -18,9 +18,9 @@ import {
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEVER_READY_MARKER, startCluster, type TestCluster } from "./support/cluster.js";
+import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, git, type TestRepo } from "./support/git.js";
-import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 import { untilAsync } from "./support/wait.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-inventory/", import.meta.url));
@@ -47,19 +47,8 @@ describe("the resource inventory on a lifelike cluster", () => {
   let app: App;
   let first: string;
 
-  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec => ({
-    name: "inv",
-    repo: repo.fileUrl,
-    ref: "main",
-    stack: "dev",
-    passphrase: "test-passphrase",
-    config: { kubeconfig: cluster.kubeconfigPath },
-    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
-    interval: "1h",
-    resync: "1h",
-    timeout: "5m",
-    ...overrides,
-  });
+  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec =>
+    clusterTarget("inv", { repo, cluster, sandbox }, overrides);
   const commit = (edit: (a: App) => void, message: string) => {
     edit(app);
     return repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, message);

@@ -12,9 +12,9 @@ import { Reconciler, type RunRecord, type TargetSpec } from "@driftless/gitops";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type TestCluster } from "./support/cluster.js";
+import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
-import { TEST_NODE_PATH } from "./support/sitePrograms.js";
 import { untilAsync } from "./support/wait.js";
 
 const PROGRAM = fileURLToPath(new URL("./fixtures/k8s-inventory/", import.meta.url));
@@ -35,19 +35,8 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
   let deploymentUrn: string;
   let app: { image: string };
 
-  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec => ({
-    name: "w",
-    repo: repo.fileUrl,
-    ref: "main",
-    stack: "dev",
-    passphrase: "test-passphrase",
-    config: { kubeconfig: cluster.kubeconfigPath },
-    env: { ...sandbox.env, NODE_PATH: TEST_NODE_PATH, PATH: cluster.path },
-    interval: "1h",
-    resync: "1h",
-    timeout: "5m",
-    ...overrides,
-  });
+  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec =>
+    clusterTarget("w", { repo, cluster, sandbox }, overrides);
   const image = async () =>
     (await cluster.api<DeploymentView>("GET", DEPLOYMENT)).body.spec.template.spec.containers[0]!.image;
   /** `kubectl apply --server-side --force-conflicts` of a new image by another field manager. */
