@@ -2,9 +2,11 @@
 // suite started are still running 10 s after it ended — anything that runs in,
 // names or inherited a test's temporary directory (every test sandbox is a
 // `driftless-*` directory under the system's temp dir), or that carries the
-// engine tag the reconciler sets on the processes of a run.
+// engine tag the reconciler sets on the processes of a run — or when a
+// `driftless-*` directory the suite made under the temp dir is still there.
 //
 // Usage: node --import tsx scripts/check-leftovers.ts <suite start, seconds since the epoch>
+import { readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describeProcesses, leftoverProcesses } from "../test/support/processes.js";
@@ -19,10 +21,22 @@ const left = await leftoverProcesses({
   env: ["DRIFTLESS_ENGINE"],
   startedAfter,
 });
+// Every sandbox a test made under the temp dir is gone once the suite ended: one still there was
+// forgotten by its test (a data directory named by hand instead of made and removed in afterAll).
+const dirs = readdirSync(tmpdir()).filter((name) => {
+  if (!name.startsWith("driftless-")) return false;
+  const made = statSync(join(tmpdir(), name));
+  return (made.birthtimeMs || made.ctimeMs) >= startedAfter * 1000;
+});
 if (left.length > 0) {
   console.error(
     `== ${left.length} process(es) started by the tests are still running:\n${describeProcesses(left)}`,
   );
-  process.exit(1);
 }
-console.error("== no process left behind by the tests");
+if (dirs.length > 0) {
+  console.error(
+    `== ${dirs.length} directory(ies) the tests made under ${tmpdir()} are still there:\n${dirs.join("\n")}`,
+  );
+}
+if (left.length > 0 || dirs.length > 0) process.exit(1);
+console.error("== no process and no temporary directory left behind by the tests");

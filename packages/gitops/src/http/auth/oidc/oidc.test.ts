@@ -148,7 +148,7 @@ describe("a dashboard whose identity provider is down", () => {
     auditDir = mkdtempSync(join(tmpdir(), "driftless-oidc-audit-"));
     audit = new SqliteStore(join(auditDir, "audit.db"));
     reconciler = await Reconciler.create({
-      dataDir: `/tmp/driftless-oidc-unit-${process.pid}`,
+      dataDir: join(auditDir, "data"),
       installDependencies: false,
       logger: pino({ level: "silent" }),
     });
@@ -263,12 +263,14 @@ describe("logout of a user signed in through a provider with an end-session endp
   const user: Identity = { id: "oidc:x#1", kind: "user", name: "ada", groups: ["ops"], roles: [] };
   const sessions = new Sessions({ keys: () => [sessionKey("session-key-for-test")] });
   let issuer: string;
+  let dataDir: string;
 
   beforeAll(async () => {
     await new Promise<void>((resolve) => provider.listen(0, "127.0.0.1", resolve));
     issuer = `http://127.0.0.1:${(provider.address() as { port: number }).port}`;
+    dataDir = mkdtempSync(join(tmpdir(), "driftless-oidc-logout-"));
     reconciler = await Reconciler.create({
-      dataDir: `/tmp/driftless-oidc-logout-${process.pid}`,
+      dataDir,
       installDependencies: false,
       logger: pino({ level: "silent" }),
     });
@@ -283,6 +285,7 @@ describe("logout of a user signed in through a provider with an end-session endp
     await dashboard?.close();
     provider.close();
     await reconciler?.stop({ graceMs: 0 });
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   const logout = async (idToken?: string) => {
