@@ -2,7 +2,7 @@
 // bench/results/latest.json and a Markdown table in bench/results/latest.md.
 // Nothing here asserts a time; missed goals are reported, not failed.
 //
-//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, watch, ui, replicas, host, masking, inventory) [--runs N] [--watch-idle-seconds S] [--watch-idle-targets N] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
+//   node --import tsx bench/run.ts [--only id,id] (ids: engine, noop, webhook, scale, components, startup, kubernetes, watch, ui, replicas, host, masking, inventory) [--runs N] [--watch-idle-seconds S] [--watch-idle-targets N] [--watch-quiet-seconds S] [--scale-seconds S] [--targets N] [--replica-targets N] [--replica-seconds S] [--pause-seconds S]
 import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
@@ -36,6 +36,7 @@ const { values } = parseArgs({
     "pause-seconds": { type: "string", default: "20" },
     "watch-idle-seconds": { type: "string", default: "60" },
     "watch-idle-targets": { type: "string", default: "50" },
+    "watch-quiet-seconds": { type: "string", default: "60" },
   },
 });
 const runs = Number(values.runs);
@@ -59,6 +60,7 @@ if (want("watch"))
       runs,
       Number(values["watch-idle-seconds"]),
       Number(values["watch-idle-targets"]),
+      Number(values["watch-quiet-seconds"]),
     )),
   );
 if (want("ui")) figures.push(...(await uiBenchmark(1000, runs)));

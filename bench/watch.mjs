@@ -8,9 +8,13 @@
 //   3. idle: `idleTargets` targets × 20 ConfigMaps watched, nothing changing,
 //      for `idleSeconds`: CPU of this process, engine calls, RSS the watches
 //      added. The engine is a stand-in there (the objects are made through the
-//      API, the stack's state names them): what is measured is the watches.
+//      API, the stack's state names them): what is measured is the watches;
+//   4. quiet: one watched target applying its own commits for `quietSeconds`
+//      (a new image or a new replica count each minute: rollouts, Pods coming
+//      and going, status moving), with the real engine: watch-driven runs
+//      started (there should be none).
 // Prints progress on stderr and one JSON line last on stdout.
-// Usage: node bench/watch.mjs [runs=5] [idleSeconds=60] [idleTargets=50] [parts=edits,targeted,idle]
+// Usage: node bench/watch.mjs [runs=5] [idleSeconds=60] [idleTargets=50] [parts=edits,targeted,idle,quiet] [quietSeconds=60]
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -22,7 +26,8 @@ import { createRepo } from "../test/support/git.ts";
 const runs = Math.max(1, Number.parseInt(process.argv[2] ?? "5", 10) || 5);
 const idleSeconds = Number.parseInt(process.argv[3] ?? "60", 10) || 60;
 const idleTargets = Number.parseInt(process.argv[4] ?? "50", 10) || 50;
-const parts = (process.argv[5] ?? "edits,targeted,idle").split(",");
+const parts = (process.argv[5] ?? "edits,targeted,idle,quiet").split(",");
+const quietSeconds = Number.parseInt(process.argv[6] ?? "60", 10) || 60;
 const testDir = fileURLToPath(new URL("../test/", import.meta.url));
 const fromTests = createRequire(join(testDir, "package.json"));
 const { Reconciler } = await import(fromTests.resolve("@driftless/gitops"));
@@ -191,6 +196,7 @@ try {
   }
 
   if (parts.includes("idle")) result.idle = await idle();
+  if (parts.includes("quiet")) result.quiet = await quiet();
   console.log(JSON.stringify(result));
 } finally {
   for (const r of reconcilers) await r.stop({ graceMs: 1000 }).catch(() => undefined);
@@ -311,5 +317,62 @@ async function idle() {
     engineCalls: engineCalls.count - calls,
     driftChecks: stats.checks - before,
     rssAddedMB: (rssAfter - rssBefore) / 2 ** 20,
+  };
+}
+
+/**
+ * One watched target applying its own commits for `quietSeconds`, one a
+ * minute (the first at once): a new image (a rollout: new ReplicaSet, Pods
+ * replaced) or a new replica count (Pods added or removed), each rolled out
+ * to Ready by the provider. Everything the watches see is the target's own
+ * runs or the controllers' status updates: no drift check should start.
+ */
+async function quiet() {
+  const program = join(sandbox.dir, "quiet-program");
+  const { cpSync } = await import("node:fs");
+  cpSync(join(testDir, "fixtures", "k8s-inventory"), program, { recursive: true });
+  const repo = createRepo(join(sandbox.dir, "quiet"), { seed: program });
+  const app = JSON.parse(readFileSync(join(program, "app.json"), "utf8"));
+  repo.commit({}, "quiet v0");
+  const r = await create({
+    dataDir: join(sandbox.dir, "quiet-data"),
+    installDependencies: false,
+    targets: [target("quiet", repo, { config: { kubeconfig: cluster.kubeconfigPath, namespace: "quiet" } })],
+  });
+  const first = await r.reconcile("quiet");
+  if (first.result !== "applied") throw new Error(`first apply: ${first.result} ${first.error ?? ""}`);
+  r.start();
+  await until(async () => (await r.watchStats()).open >= 3, "the watches");
+  const before = await r.watchStats();
+  const started = performance.now();
+  let commits = 0;
+  log(`quiet: applying a commit a minute for ${quietSeconds} s; watch-driven runs must stay at 0`);
+  while (performance.now() - started < quietSeconds * 1000) {
+    commits++;
+    const change =
+      commits % 2
+        ? { ...app, image: `ghcr.io/acme/api:1.0.${commits}` }
+        : { ...app, replicas: 2 + (commits % 4) };
+    Object.assign(app, change);
+    repo.commit({ "app.json": `${JSON.stringify(app, null, 2)}\n` }, `quiet ${commits}`);
+    const run = await r.reconcile("quiet", { trigger: "manual" });
+    if (run.result !== "applied") throw new Error(`commit ${commits}: ${run.result} ${run.error ?? ""}`);
+    log(
+      `quiet: commit ${commits} applied (${commits % 2 ? "image" : "replicas"}); watch runs so far ${(await watchRuns(r, "quiet")).length}`,
+    );
+    const next = started + commits * 60_000;
+    await sleep(Math.max(0, Math.min(next, started + quietSeconds * 1000) - performance.now()));
+  }
+  // Events of the last rollout still arriving are judged too.
+  await sleep(5000);
+  const after = await r.watchStats();
+  const runs = (await r.history("quiet", 500)).filter((x) => x.trigger === "watch").length;
+  await r.stop({ graceMs: 1000 });
+  return {
+    seconds: Math.round((performance.now() - started) / 1000),
+    commits,
+    received: after.received - before.received,
+    ignored: after.ignored - before.ignored,
+    watchRuns: runs,
   };
 }

@@ -1,7 +1,7 @@
 // Watch-driven drift detection on the lifelike cluster with upstream's
 // Kubernetes provider (the k8s-inventory fixture: a Namespace, a ConfigBundle
 // and a WebService): a hand edit by another field manager starts a drift
-// check of only the changed objects (trigger `watch`, `refresh --target`),
+// check of only the changed objects (trigger `watch`, `preview --refresh --target`),
 // corrected in apply mode and reported in detect mode; the controllers and
 // the target's own runs start none; a restarted API server is watched again;
 // `watch: false` leaves drift to resync. One cluster, one sandbox.
@@ -125,13 +125,15 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     expect(await image()).toBe(app.image);
     expect((await cluster.api("GET", SERVICE)).status).toBe(200);
     const log = await fullLog(corrected.id);
-    const scope = log.match(/refresh --target \d+ resource\(s\): (.*)/)?.[1]?.split(" ") ?? [];
+    const scope = log.match(/refresh and preview --target \d+ resource\(s\): (.*)/)?.[1]?.split(" ") ?? [];
     expect(scope).toEqual(
       expect.arrayContaining([deploymentUrn, expect.stringMatching(/kubernetes:core\/v1:Service::api$/)]),
     );
     // Only the changed objects and their WebService: neither the Namespace nor the ConfigMap.
     expect(scope.some((urn) => /Namespace|ConfigMap/.test(urn))).toBe(false);
-    expect(log).not.toMatch(/refresh and preview/);
+    // One refreshing preview of them, and an up of them: no full refresh, no refresh of its own.
+    expect(log).not.toMatch(/\[preview\] refresh and preview$/m);
+    expect(log).not.toMatch(/\[refresh\]/);
     const stats = await reconciler.watchStats();
     expect(stats.checks).toBe(1);
     expect(stats.lags).toHaveLength(1);
@@ -183,8 +185,9 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     // Not a full drift check: the resync's clock did not move.
     expect(status.lastDriftCheckAt).toBe(lastFull);
     const log = await fullLog(run.id);
-    expect(log).toMatch(/refresh --target 2 resource\(s\)/);
-    expect(log).not.toMatch(/refresh and preview/);
+    expect(log).toMatch(/refresh and preview --target 2 resource\(s\)/);
+    expect(log).not.toMatch(/\[preview\] refresh and preview$/m);
+    expect(log).not.toMatch(/\[refresh\]/);
     expect(await image()).toBe("ghcr.io/acme/api:detected");
   });
 

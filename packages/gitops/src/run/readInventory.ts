@@ -32,8 +32,7 @@ export async function readInventory(rt: Runtime, state: TargetState): Promise<Ta
     previous.revision,
     workDir,
     dependencyConfig(rt, target),
-    rt.options.stateBackend,
-    rt.options.inheritEnv,
+    rt.options,
   );
   const resources = engine.state
     ? (await engine.state(request)).resources

@@ -3,6 +3,7 @@
  * environment (provenance, passphrase), config with dependency outputs and
  * secret config; and the secrets a run's log must never show.
  */
+import { join } from "node:path";
 import { backendEnvPatterns, inheritedEnv } from "../engine/env.js";
 import type { StackRequest } from "../engine/types.js";
 import { publicRepoUrl, type Redactor, readSecret } from "../spec/secrets.js";
@@ -31,15 +32,39 @@ export const PROVENANCE_ENV = {
  */
 export const KUBERNETES_SECRETS_MUTABLE = { PULUMI_K8S_ENABLE_SECRET_MUTABLE: "true" } as const;
 
+/** Where the engine request's environment comes from besides the target. */
+export interface StackRequestContext {
+  /** The store's own state backend, whose password reaches the engine through the environment. */
+  readonly stateBackend?: { readonly url: string; readonly env: Readonly<Record<string, string>> };
+  /** The reconciler's `inheritEnv`. */
+  readonly inheritEnv?: readonly string[];
+  /**
+   * The reconciler's data directory: each target's Node programs keep V8's
+   * compile cache under it ({@link compileCacheDir}).
+   */
+  readonly dataDir?: string;
+}
+
+/**
+ * Where a target's Node programs keep V8's compile cache (`NODE_COMPILE_CACHE`,
+ * Node 22.1 and newer; older ones ignore it): the SDKs a program loads
+ * (`@pulumi/pulumi`, `@pulumi/kubernetes`) compile once per target instead of
+ * once per engine run, which takes about half a second off each run's start.
+ * One directory per target, removed with the target's stack.
+ */
+export function compileCacheDir(dataDir: string, target: string): string {
+  return join(dataDir, "cache", "node-compile", target);
+}
+
 /** The engine request for a target at a revision, with the dependency outputs as config. */
 export function stackRequestFor(
   target: ResolvedTarget,
   revision: string | undefined,
   workDir: string,
   deps: Readonly<Record<string, string>>,
-  stateBackend?: { readonly url: string; readonly env: Readonly<Record<string, string>> },
-  inheritEnv: readonly string[] = [],
+  context: StackRequestContext = {},
 ): StackRequest {
+  const { stateBackend, inheritEnv = [], dataDir } = context;
   const secretConfig = Object.fromEntries(
     Object.entries(target.secretConfig).map(([k, v]) => [k, readSecret(v, `secretConfig.${k}`)]),
   );
@@ -61,6 +86,7 @@ export function stackRequestFor(
       // Secrets are mutable; a replacement of a fixed-name Secret deletes it
       // for a moment at best (see KUBERNETES_SECRETS_MUTABLE).
       ...KUBERNETES_SECRETS_MUTABLE,
+      ...(dataDir ? { NODE_COMPILE_CACHE: compileCacheDir(dataDir, target.name) } : {}),
       ...target.env,
       // The store's password reaches a backend in the store's database through the environment, never its URL.
       ...(stateBackend && target.backend === stateBackend.url ? stateBackend.env : {}),

@@ -23,7 +23,7 @@ import {
   withUnresolvedDrift,
 } from "./decide.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
-import { inheritedFor, stackRequestFor } from "./stackRequest.js";
+import { compileCacheDir, inheritedFor, stackRequestFor } from "./stackRequest.js";
 import { stateVersion, stateWritten, tellsStateVersion } from "./stackState.js";
 import { changeWindow, gates, holdForApproval } from "./steps/hold.js";
 import {
@@ -122,14 +122,7 @@ export const buildRequest: Step = (ctx) => {
       : join(rt.options.dataDir, "inline", target.name)
     : (ctx.projectDir as string);
   const deps = dependencyConfig(rt, target);
-  ctx.request = stackRequestFor(
-    target,
-    ctx.programRevision ?? ctx.revision,
-    workDir,
-    deps,
-    rt.options.stateBackend,
-    rt.options.inheritEnv,
-  );
+  ctx.request = stackRequestFor(target, ctx.programRevision ?? ctx.revision, workDir, deps, rt.options);
   ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 };
 
@@ -203,24 +196,23 @@ export const applyApprovedPlan: Step = async (ctx) => {
  * state's digest so the `up` starts only from the state the gates saw. A
  * drift check of the applied revision usually finds nothing: it refreshes
  * inside its one preview and keeps nothing; only when that finds changes
- * does its `up` refresh again.
+ * does its `up` refresh again. A watch's drift check is one of these with
+ * `--target`: only the changed resources are refreshed and planned.
  */
 export const preview: Step = async (ctx) => {
   const { target, rt } = ctx;
   const { engine } = rt.options;
   const revision = ctx.revision as string;
   const applying = !ctx.ephemeral && target.mode === "apply";
-  // A watch's drift check refreshes only what changed, keeps it, and plans only that.
-  const scope = target.refresh && engine.refresh !== undefined ? ctx.refreshScope : undefined;
-  const targets = scope ? { targets: scope } : {};
-  // Planning again after the state moved: the refresh this run kept stands.
+  const scope = target.refresh && ctx.replans === 0 ? ctx.refreshScope : undefined;
   const refreshFirst =
-    (scope !== undefined && ctx.replans === 0) ||
-    (applying &&
-      target.refresh &&
-      ctx.replans === 0 &&
-      engine.refresh !== undefined &&
-      appliedView(ctx).lastAppliedRevision !== revision);
+    scope === undefined &&
+    applying &&
+    target.refresh &&
+    ctx.replans === 0 &&
+    engine.refresh !== undefined &&
+    appliedView(ctx).lastAppliedRevision !== revision;
+  // Planning again after the state moved: the refresh this run kept stands.
   const previewRefresh = target.refresh && !refreshFirst && ctx.replans === 0;
   ctx.upRefresh = applying && previewRefresh;
   ctx.planFile =
@@ -230,20 +222,24 @@ export const preview: Step = async (ctx) => {
   if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
   let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
   if (refreshFirst && engine.refresh) {
-    ctx.progress(
-      "refresh",
-      scope ? `refresh --target ${scope.length} resource(s): ${scope.join(" ")}` : "refresh",
-    );
+    ctx.progress("refresh", "refresh");
     stateWritten(ctx);
-    drift = await engine.refresh(ctx.request!, { ...engineOptions(ctx, false), ...targets });
+    drift = await engine.refresh(ctx.request!, engineOptions(ctx, false));
   }
   // Taken before the preview: an update by anyone else during it changes the digest.
   ctx.planState =
     applying && !ctx.upRefresh && tellsStateVersion(engine) ? await stateVersion(ctx, true) : undefined;
-  ctx.progress("preview", previewRefresh ? "refresh and preview" : scope ? "preview --target" : "preview");
+  ctx.progress(
+    "preview",
+    scope
+      ? `refresh and preview --target ${scope.length} resource(s): ${scope.join(" ")}`
+      : previewRefresh
+        ? "refresh and preview"
+        : "preview",
+  );
   const previewed = await engine.preview(ctx.request!, {
     ...engineOptions(ctx, previewRefresh),
-    ...(scope && ctx.replans === 0 ? targets : {}),
+    ...(scope ? { targets: scope } : {}),
     ...(ctx.planFile ? { savePlan: ctx.planFile } : {}),
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
     ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
@@ -358,18 +354,12 @@ export const destroy: Step = async (ctx) => {
     : join(checkoutDir, target.path);
   ctx.progress("destroy", `destroying stack ${target.stack}`);
   const result = await rt.options.engine.destroy(
-    stackRequestFor(
-      target,
-      ctx.revision,
-      workDir,
-      dependencyConfig(rt, target),
-      rt.options.stateBackend,
-      rt.options.inheritEnv,
-    ),
+    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options),
     engineOptions(ctx, target.refresh),
   );
   ctx.counts = result.counts;
   rmSync(checkoutDir, { recursive: true, force: true });
+  rmSync(compileCacheDir(rt.options.dataDir, target.name), { recursive: true, force: true });
   return stop("destroyed");
 };
 
