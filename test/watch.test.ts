@@ -5,7 +5,7 @@
 // corrected in apply mode and reported in detect mode; the controllers and
 // the target's own runs start none; a restarted API server is watched again;
 // `watch: false` leaves drift to resync. One cluster, one sandbox.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Reconciler, type RunRecord, type TargetSpec } from "@driftless/gitops";
@@ -114,6 +114,8 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     });
     const stats = await reconciler.watchStats();
     expect(stats.open).toBeGreaterThanOrEqual(3);
+    // The program's Node kept its compiled modules for the next run (NODE_COMPILE_CACHE).
+    expect(readdirSync(join(sandbox.dir, "data", "cache", "node-compile", "w")).length).toBeGreaterThan(0);
   });
 
   it("puts a hand-edited image back and recreates a deleted Service in apply mode, refreshing only them", async () => {

@@ -1,3 +1,4 @@
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { StackRequest } from "./engine/types.js";
@@ -410,8 +411,13 @@ describe("Reconciler", () => {
     it("destroys the stack on removal with destroyOnRemove", async () => {
       const r = await create({ targets: [spec({ destroyOnRemove: true })] });
       await r.reconcile("site");
+      // What the program's Node compiled for this target goes with it.
+      const compileCache = engine.calls[0]?.request.env.NODE_COMPILE_CACHE as string;
+      expect(compileCache).toBe(join(dir, "data", "cache", "node-compile", "site"));
+      mkdirSync(compileCache, { recursive: true });
       const destroyed = await r.removeTarget("site");
       expect(destroyed?.result).toBe("destroyed");
+      expect(existsSync(compileCache)).toBe(false);
       expect(engine.ops()).toEqual(["preview", "destroy"]);
       expect(engine.calls[1]?.request.stack).toBe("dev");
       expect(r.targets()).toEqual([]);
