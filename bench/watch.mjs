@@ -1,7 +1,8 @@
 // Watch-driven drift detection, timed on the lifelike local cluster with
 // upstream's Pulumi Kubernetes provider (see bench/watch.ts for the figures):
-//   1. hand edit → corrected (apply mode) and hand edit → drift reported
-//      (detect mode), each over `runs` edits of the Deployment's image;
+//   1. hand edit → corrected and Service deleted → recreated (apply mode),
+//      hand edit → drift reported (detect mode), each over `runs` edits of the
+//      Deployment's image or deletions of its Service;
 //   2. a watch's targeted drift check of 1 changed ConfigMap in a stack of
 //      ~200 resources against a forced full drift check (refresh + preview),
 //      interleaved;
@@ -122,6 +123,23 @@ try {
       corrected.push(Math.round(back - edited));
       log(`apply: edit ${i}/${runs} corrected in ${Math.round(back - edited)} ms`);
     }
+    const service = "/api/v1/namespaces/inventory/services/api";
+    const recreated = [];
+    for (let i = 1; i <= runs; i++) {
+      const before = (await watchRuns(r, "edits")).length;
+      const deleted = performance.now();
+      const { status } = await cluster.api("DELETE", service);
+      if (status !== 200) throw new Error(`delete answered ${status}`);
+      await until(async () => (await cluster.api("GET", service)).status === 200, "the Service recreated");
+      const back = performance.now();
+      const run = await until(async () => {
+        const list = await watchRuns(r, "edits");
+        return list.length > before ? list[0] : undefined;
+      }, "the watch run");
+      if (run.result !== "drift-corrected") throw new Error(`delete ${i}: ${run.result} ${run.error ?? ""}`);
+      recreated.push(Math.round(back - deleted));
+      log(`apply: Service deleted ${i}/${runs}, recreated in ${Math.round(back - deleted)} ms`);
+    }
     r.addTarget(target("edits", repo, { mode: "detect" }));
     await r.reconcile("edits", { trigger: "manual" });
     const reported = [];
@@ -141,6 +159,7 @@ try {
     }
     result.editToCorrected = stats(corrected);
     result.editToReported = stats(reported);
+    result.deleteToRecreated = stats(recreated);
     await r.stop({ graceMs: 1000 });
   }
 

@@ -72,6 +72,11 @@ describe("drift with the real engine", () => {
     sandbox?.dispose();
   });
 
+  it("watches nothing for a target without Kubernetes objects: its drift is left to resync", async () => {
+    expect((await reconciler.status("site")).conditions.map((c) => c.type)).not.toContain("Watching");
+    expect(await reconciler.watchStats()).toMatchObject({ open: 0, received: 0, checks: 0 });
+  });
+
   it("reports drift already there when a detect target is added to a stack edited by hand", async () => {
     // The applying target goes; its infrastructure stays, and someone edits it.
     await reconciler.removeTarget("site");
