@@ -5,7 +5,8 @@
 // corrected in apply mode and reported in detect mode; the controllers and
 // the target's own runs start none; a restarted API server is watched again;
 // `watch: false` leaves drift to resync. One cluster, one sandbox.
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Reconciler, type RunRecord, type TargetSpec } from "@driftless/gitops";
@@ -116,6 +117,20 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     expect(stats.open).toBeGreaterThanOrEqual(3);
     // The program's Node kept its compiled modules for the next run (NODE_COMPILE_CACHE).
     expect(readdirSync(join(sandbox.dir, "data", "cache", "node-compile", "w")).length).toBeGreaterThan(0);
+    // The provider writes the kubeconfig it is given, credentials included, to a new file under
+    // TMPDIR each time it starts: the run's own directory, removed with the run.
+    const leaked = readdirSync(tmpdir())
+      .filter((name) => name.startsWith("kubeconfig"))
+      .filter((name) => {
+        try {
+          return readFileSync(join(tmpdir(), name), "utf8").includes(cluster.server);
+        } catch {
+          return false; // another test's, removed meanwhile
+        }
+      });
+    expect(leaked).toEqual([]);
+    const runTemp = join(sandbox.dir, "data", "tmp");
+    expect(existsSync(runTemp) ? readdirSync(runTemp) : []).toEqual([]);
   });
 
   it("puts a hand-edited image back and recreates a deleted Service in apply mode, refreshing only them", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { StackRequest } from "./engine/types.js";
@@ -422,6 +422,29 @@ describe("Reconciler", () => {
       expect(engine.calls[1]?.request.stack).toBe("dev");
       expect(r.targets()).toEqual([]);
       await expect(r.status("site")).rejects.toThrowError(/unknown target "site"/);
+    });
+
+    it("gives each run and destroy a temporary directory of its own, gone when it ends", async () => {
+      // Left by a process that stopped mid-run: the next reconciler on the data directory removes it.
+      const stale = join(dir, "data", "tmp", "deadbeef-x");
+      mkdirSync(stale, { recursive: true });
+      writeFileSync(join(stale, "kubeconfig1"), "credentials");
+      const r = await create({ targets: [spec({ destroyOnRemove: true })] });
+      expect(existsSync(stale)).toBe(false);
+      const seen: boolean[] = [];
+      const preview = engine.preview.bind(engine);
+      engine.preview = async (request, options) => {
+        seen.push(existsSync(request.env.TMPDIR as string));
+        return preview(request, options);
+      };
+      await r.reconcile("site");
+      await r.removeTarget("site");
+      const [run, destroy] = engine.calls.map((c) => c.request.env.TMPDIR as string);
+      expect(seen).toEqual([true]);
+      expect(run).toMatch(new RegExp(`^${join(dir, "data", "tmp")}/`));
+      expect(destroy).toMatch(new RegExp(`^${join(dir, "data", "tmp")}/`));
+      expect(destroy).not.toBe(run);
+      expect([run, destroy].filter((d) => existsSync(d as string))).toEqual([]);
     });
 
     it("leaves the stack alone on removal without destroyOnRemove", async () => {

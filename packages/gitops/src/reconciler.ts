@@ -26,7 +26,7 @@ import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
 import { reviewTarget } from "./pipelines/reviewStacks.js";
-import { markInterruptedRuns } from "./replicas/leases.js";
+import { recoverAfterStop } from "./replicas/leases.js";
 import { readStatuses } from "./replicas/replicaHost.js";
 import type { ReplicaStats } from "./replicas/replicas.js";
 import { previewRef } from "./run/previewRef.js";
@@ -124,12 +124,11 @@ export class Reconciler {
       undo();
       throw error;
     }
-    // Only its own targets' runs: another process sharing the store recovers its own.
-    // Replicas mark them when they take a target over (see OwnershipStore.acquireTarget).
-    if (!resolved.replicas) {
-      const message = "a previous run was interrupted; recovering before the next run";
-      await markInterruptedRuns(reconciler.#wiring.rt, [...reconciler.#targets.keys()], message);
-    }
+    await recoverAfterStop(
+      reconciler.#wiring.rt,
+      [...reconciler.#targets.keys()],
+      resolved.replicas !== undefined,
+    );
     return reconciler;
   }
 

@@ -3,8 +3,10 @@
  * another run holds it, taking over from a holder that died), renew it while
  * the run goes on, release it at the end.
  */
+import { rm } from "node:fs/promises";
 import { isOwnerDead } from "../engine/process.js";
 import { repoIdentity } from "../git/repo.js";
+import { runTempRoot } from "../run/stackRequest.js";
 import type { Runtime, TargetState } from "../schedule/runtime.js";
 import type { ResolvedTarget } from "../spec/spec.js";
 import type { StackLease } from "../types.js";
@@ -104,6 +106,24 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => P
  * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
  * are recovered before the next engine run.
  */
+/**
+ * What a process that stopped in the middle of runs left for the reconciler
+ * now holding the data directory: those runs of its targets, marked
+ * interrupted so the next run recovers the stack (only its own targets':
+ * another process sharing the store recovers its own, and replicas mark a
+ * target's when they take it over, see `OwnershipStore.acquireTarget`), and
+ * the runs' temporary directories.
+ */
+export async function recoverAfterStop(
+  rt: Runtime,
+  targets: readonly string[],
+  replicas: boolean,
+): Promise<void> {
+  if (!replicas)
+    await markInterruptedRuns(rt, targets, "a previous run was interrupted; recovering before the next run");
+  await rm(runTempRoot(rt.options.dataDir), { recursive: true, force: true });
+}
+
 export async function markInterruptedRuns(
   rt: Runtime,
   targets: readonly string[],

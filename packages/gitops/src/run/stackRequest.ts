@@ -3,6 +3,7 @@
  * environment (provenance, passphrase), config with dependency outputs and
  * secret config; and the secrets a run's log must never show.
  */
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { backendEnvPatterns, inheritedEnv } from "../engine/env.js";
 import type { StackRequest } from "../engine/types.js";
@@ -54,6 +55,38 @@ export interface StackRequestContext {
  */
 export function compileCacheDir(dataDir: string, target: string): string {
   return join(dataDir, "cache", "node-compile", target);
+}
+
+/**
+ * The directory under the data directory that holds each run's temporary
+ * directory ({@link runTempDir}); what a process that stopped without cleaning
+ * up left there is removed when the next reconciler on the data directory is
+ * created.
+ */
+export function runTempRoot(dataDir: string): string {
+  return join(dataDir, "tmp");
+}
+
+/**
+ * A temporary directory of the run's own, the `TMPDIR` of its engine, program
+ * and providers, removed when the run ends: what they write there and forget
+ * goes with it (upstream's Kubernetes provider writes the kubeconfig it was
+ * given, credentials included, to a new file under `TMPDIR` each time it
+ * starts, and never removes it). A target whose `env` sets `TMPDIR` keeps its
+ * own, and gets none.
+ * @returns the variables to add to the request's environment, and the
+ *   function that removes the directory
+ */
+export async function runTempDir(
+  dataDir: string,
+  target: ResolvedTarget,
+  runId: string,
+): Promise<{ env: Record<string, string>; remove: () => Promise<void> }> {
+  if (target.env.TMPDIR !== undefined) return { env: {}, remove: async () => undefined };
+  const root = runTempRoot(dataDir);
+  await mkdir(root, { recursive: true });
+  const dir = await mkdtemp(join(root, `${runId.slice(0, 8)}-`));
+  return { env: { TMPDIR: dir }, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** The engine request for a target at a revision, with the dependency outputs as config. */

@@ -23,7 +23,7 @@ import {
   withUnresolvedDrift,
 } from "./decide.js";
 import { engineOptions, type RunContext, recordStart, runSteps, type Step, type Stop } from "./run.js";
-import { compileCacheDir, inheritedFor, stackRequestFor } from "./stackRequest.js";
+import { compileCacheDir, inheritedFor, runTempDir, stackRequestFor } from "./stackRequest.js";
 import { stateVersion, stateWritten, tellsStateVersion } from "./stackState.js";
 import { changeWindow, gates, holdForApproval } from "./steps/hold.js";
 import {
@@ -114,7 +114,7 @@ export const prepare: Step = async (ctx) => {
  * The engine request. Outputs of dependencies reach the program as config;
  * when they changed, an `up` is due even if no resource changes.
  */
-export const buildRequest: Step = (ctx) => {
+export const buildRequest: Step = async (ctx) => {
   const { target, rt } = ctx;
   const workDir = target.program
     ? ctx.ephemeral
@@ -122,7 +122,10 @@ export const buildRequest: Step = (ctx) => {
       : join(rt.options.dataDir, "inline", target.name)
     : (ctx.projectDir as string);
   const deps = dependencyConfig(rt, target);
-  ctx.request = stackRequestFor(target, ctx.programRevision ?? ctx.revision, workDir, deps, rt.options);
+  const request = stackRequestFor(target, ctx.programRevision ?? ctx.revision, workDir, deps, rt.options);
+  const temp = await runTempDir(rt.options.dataDir, target, ctx.run.id);
+  ctx.releases.push(temp.remove);
+  ctx.request = { ...request, env: { ...request.env, ...temp.env } };
   ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 };
 
@@ -353,8 +356,11 @@ export const destroy: Step = async (ctx) => {
     ? join(rt.options.dataDir, "inline", target.name)
     : join(checkoutDir, target.path);
   ctx.progress("destroy", `destroying stack ${target.stack}`);
+  const request = stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options);
+  const temp = await runTempDir(rt.options.dataDir, target, ctx.run.id);
+  ctx.releases.push(temp.remove);
   const result = await rt.options.engine.destroy(
-    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options),
+    { ...request, env: { ...request.env, ...temp.env } },
     engineOptions(ctx, target.refresh),
   );
   ctx.counts = result.counts;
