@@ -8,6 +8,7 @@ import { LRUCache } from "lru-cache";
 import type { Logger } from "pino";
 import type { Reconciler } from "../reconciler.js";
 import { checkOidcOptions, type OidcOptions } from "../spec/oidc.js";
+import { readSecret } from "../spec/secrets.js";
 import type { AuditStore, PersonalTokenStore } from "../store/store.js";
 import { AuditHook } from "./audit.js";
 import { Policy, type PolicyOptions } from "./auth/policy.js";
@@ -190,7 +191,12 @@ export function createHandler(reconciler: Reconciler, options: HandlerOptions = 
     ...(oidc ? [oidc.clientSecret] : []),
   ];
   const streams = new StreamGate(options.streams);
-  const configured = new Map(named.map((t) => [`token:${t.name}`, tokenIdentity(t)]));
+  const configured = new Map(
+    named.map((t) => [
+      `token:${t.name}`,
+      { identity: tokenIdentity(t), secret: () => readSecret(t.secret, `token ${t.name}`) },
+    ]),
+  );
   const ui = uiRoutes(api, {
     tokens: named.map((t) => t.secret),
     configuredToken: (id) => configured.get(id),

@@ -358,15 +358,20 @@ describe("who may do what over HTTP", () => {
   });
 
   it("sends each session live updates of only the targets it may read", async () => {
-    const cookieOf = (identity: Identity) => `driftless_session=${sessions.create(identity).cookie}`;
+    // A token's session carries which token it was made with.
+    const cookieOf = (identity: Identity, token?: string) =>
+      `driftless_session=${sessions.create(identity, undefined, token).cookie}`;
     // The deployer reads staging-*, the approver prod-*; a signed-in user reads all (defaultRole).
     const deployer = await follow(
       `${server.url}/ui/events`,
-      cookieOf(tokenIdentity({ name: "ci-deployer", secret: "ci-token" })),
+      cookieOf(tokenIdentity({ name: "ci-deployer", secret: "ci-token" }), "ci-token"),
     );
     const approver = await follow(
       `${server.url}/ui/events`,
-      cookieOf(tokenIdentity({ name: "approver", secret: "approver-token", roles: ["approver"] })),
+      cookieOf(
+        tokenIdentity({ name: "approver", secret: "approver-token", roles: ["approver"] }),
+        "approver-token",
+      ),
     );
     const rita = await follow(
       `${server.url}/ui/events`,

@@ -26,7 +26,7 @@ import {
 } from "../router.js";
 import { auditQuery } from "../routes/audit.js";
 import { runTarget } from "../routes/reads.js";
-import { requestSessions } from "./account/requestSession.js";
+import { type ConfiguredToken, requestSessions } from "./account/requestSession.js";
 import {
   csrfValid,
   type DashboardSessionOptions,
@@ -56,8 +56,8 @@ import { targetPage } from "./target.js";
 export interface UiOptions {
   /** The API tokens' secrets, from which session keys are derived when `sessions.secret` is unset. */
   readonly tokens: readonly SecretSource[];
-  /** The identity of a named token in the config by its id (`token:<name>`): a session made with one holds while it does. */
-  readonly configuredToken: (id: string) => Identity | undefined;
+  /** A named token in the config by its id (`token:<name>`): a session made with one holds while it does, unrotated. */
+  readonly configuredToken: (id: string) => ConfiguredToken | undefined;
   /** Resolves the token given at the login form. */
   readonly resolve: TokenResolver;
   /** The identity of the request's bearer token, resolved once per request (the router asks the same). */
@@ -308,7 +308,13 @@ export function uiRoutes(
         await signInEvent({ action: "login", outcome: "ok", method: "token", identity, req });
         // A new id on login, so a session id planted before it gains nothing.
         return {
-          ...redirect(`${baseOf(req)}/`, cookieHeader(req, sessions.create(identity))),
+          ...redirect(
+            `${baseOf(req)}/`,
+            cookieHeader(
+              req,
+              sessions.create(identity, undefined, identity.kind === "token" ? given : undefined),
+            ),
+          ),
           actor: identity,
           detail: "signed in with a token",
         };

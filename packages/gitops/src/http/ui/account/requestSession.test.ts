@@ -1,7 +1,7 @@
 // A dashboard session signed in with a personal token ends with the token
 // (revoked or expired), refused and audited; and one request reads its
 // session once. Through a real server over a real SQLite store.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -37,6 +37,7 @@ describe("dashboard sessions and the credentials they were made with", () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), "driftless-request-session-"));
+    writeFileSync(join(dir, "ops-token"), "ops-token\n");
     store = new SqliteStore(join(dir, "driftless.db"));
     const revocations: SessionRevocations = {
       revokeSession: (id, expiresAt) => store.revokeSession(id, expiresAt),
@@ -75,7 +76,7 @@ describe("dashboard sessions and the credentials they were made with", () => {
     server = await listen(reconciler, {
       port: 0,
       tokens: [
-        { name: "ops", secret: "ops-token", roles: ["admin"] },
+        { name: "ops", secret: { file: join(dir, "ops-token") }, roles: ["admin"] },
         { name: "viewer", secret: "viewer-token", roles: ["reader"] },
       ],
       policy: { defaultRole: "reader", bindings: [{ role: "admin", users: ["ada@example.com"] }] },
@@ -233,7 +234,7 @@ describe("dashboard sessions and the credentials they were made with", () => {
     const [entry] = await entriesAfter(head, 1);
     expect([entry?.outcome, entry?.actorId]).toEqual(["refused", "token:ci-old"]);
     // Signed in when `viewer` was an admin; the config makes it a reader now: it may read, not act.
-    const demoted = sessions.create(token("viewer", ["admin"]));
+    const demoted = sessions.create(token("viewer", ["admin"]), undefined, "viewer-token");
     const cookie = `driftless_session=${demoted.cookie}`;
     const page = await get("/ui/targets/site", { cookie });
     expect(page.status).toBe(200);
@@ -241,12 +242,52 @@ describe("dashboard sessions and the credentials they were made with", () => {
     expect(suspend.status).toBe(403);
     expect((await reconciler.status("site")).suspension).toBeUndefined();
     // The token that still is what it was keeps its session and its power.
-    const ops = sessions.create(token("ops", ["admin"]));
+    const ops = sessions.create(token("ops", ["admin"]), undefined, "ops-token");
     const opsCookie = `driftless_session=${ops.cookie}`;
     expect((await post("/ui/targets/site/suspend", opsCookie, { csrf: ops.csrf, reason: "r" })).status).toBe(
       303,
     );
     await reconciler.resume("site", { by: "test", reason: "r" });
+  });
+
+  it("ends the sessions made with a named token once it is rotated, and keeps those made with the new one", async () => {
+    const login = async (token: string) => {
+      const form = await get("/ui/login", {});
+      const anonymous = cookieOf(form);
+      const signedIn = await post("/ui/login", anonymous, { csrf: csrfOf(await form.text()), token });
+      expect(signedIn.status).toBe(303);
+      return cookieOf(signedIn);
+    };
+    const before = await login("ops-token");
+    expect((await get("/ui/targets/site", { cookie: before })).status).toBe(200);
+    // The cookie names the token by an HMAC under the session key, never by the token.
+    expect(Buffer.from(before.split(".")[2] as string, "base64url").toString()).not.toContain("ops-token");
+    writeFileSync(join(dir, "ops-token"), "ops-token-rotated\n");
+    try {
+      const head = (await store.auditHead())?.id ?? 0;
+      const refused = await get("/ui/targets/site", { cookie: before });
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toContain(
+        "Your session ended: the API token &quot;ops&quot; it was signed in with was replaced since (or cannot be checked).",
+      );
+      const [entry] = await entriesAfter(head, 1);
+      expect([entry?.outcome, entry?.actorId]).toEqual(["refused", "token:ops"]);
+      const after = await login("ops-token-rotated");
+      expect((await get("/ui/targets/site", { cookie: after })).status).toBe(200);
+      // A token's session from before sessions named their token cannot be checked: it ends too.
+      const unbound = sessions.create({
+        id: "token:ops",
+        kind: "token",
+        name: "ops",
+        groups: [],
+        roles: ["admin"],
+      });
+      expect((await get("/ui/targets/site", { cookie: `driftless_session=${unbound.cookie}` })).status).toBe(
+        401,
+      );
+    } finally {
+      writeFileSync(join(dir, "ops-token"), "ops-token\n");
+    }
   });
 
   it("keeps a session of a token that still holds, and of a user", async () => {

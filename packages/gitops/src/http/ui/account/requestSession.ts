@@ -5,8 +5,9 @@
  * than the credential it was made with: once its personal token is revoked,
  * expired or gone, or its named token is no longer in the config, the session
  * no longer identifies anyone, and the dashboard answers it with the login
- * form (401, audited) instead. A named token's session has the roles the
- * config gives the token now.
+ * form (401, audited) instead; so does a named token's once the config's
+ * token of that name has another secret (rotated). A named token's session
+ * has the roles the config gives the token now.
  */
 import type { IncomingMessage } from "node:http";
 import type { PersonalTokenStore } from "../../../store/store.js";
@@ -74,23 +75,39 @@ function withoutIdentity(session: Session): Session {
   };
 }
 
+/** A named API token of the config, as a session made with it is checked against. */
+export interface ConfiguredToken {
+  /** Its identity, with the roles the config gives it now. */
+  readonly identity: Identity;
+  /** Its secret now (read each time: a file or variable may have been rotated); throws when unreadable. */
+  readonly secret: () => string;
+}
+
 /**
  * A session signed in with a named API token holds while the config still
- * has a token of that name, with the roles the config gives it now (not
- * those it had at sign-in); `{ reason }` when it is gone.
+ * has that token, under its name and with the same secret (rotating a token
+ * ends the sessions made with the old one), with the roles the config gives
+ * it now (not those it had at sign-in); `{ reason }` when it no longer holds.
+ * @param madeWith - the session's {@link Session.madeWith}
  */
 export function namedTokenSession(
   identity: Identity,
-  named: (id: string) => Identity | undefined,
+  named: (id: string) => ConfiguredToken | undefined,
+  madeWith?: (secret: string) => boolean,
 ): { readonly identity: Identity } | { readonly reason: string } {
   if (identity.kind !== "token") return { identity };
+  const token = `the API token ${JSON.stringify(identity.name)} it was signed in with`;
   const current = named(identity.id);
-  if (!current) {
-    return {
-      reason: `the API token ${JSON.stringify(identity.name)} it was signed in with is no longer configured`,
-    };
+  if (!current) return { reason: `${token} is no longer configured` };
+  let secret: string;
+  try {
+    secret = current.secret();
+  } catch {
+    return { reason: `${token} cannot be read now` };
   }
-  return { identity: { ...identity, roles: current.roles } };
+  // A session from before sessions were bound to their token cannot be checked: it ends too.
+  if (!madeWith?.(secret)) return { reason: `${token} was replaced since (or cannot be checked)` };
+  return { identity: { ...identity, roles: current.identity.roles } };
 }
 
 /**
@@ -101,7 +118,7 @@ export function namedTokenSession(
 export function requestSessions(
   sessions: Sessions,
   personal: PersonalTokenStore | undefined,
-  named: (id: string) => Identity | undefined,
+  named: (id: string) => ConfiguredToken | undefined,
   now: () => number = Date.now,
 ): (req: IncomingMessage) => Promise<RequestSession> {
   return perRequest(async (req) => {
@@ -109,7 +126,7 @@ export function requestSessions(
     if (!session) return {};
     const signedIn = session.authenticated ? session.identity : undefined;
     if (!signedIn) return { session };
-    const token = namedTokenSession(signedIn, named);
+    const token = namedTokenSession(signedIn, named, session.madeWith);
     const reason = "reason" in token ? token.reason : await personalSessionEnded(signedIn, personal, now());
     if (reason === undefined && "identity" in token) return { session, identity: token.identity };
     return { session: withoutIdentity(session), ended: { identity: signedIn, reason: reason as string } };

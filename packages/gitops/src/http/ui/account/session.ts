@@ -38,6 +38,13 @@ export interface Session {
   readonly expiresAt: number;
   /** The cookie's value. */
   readonly cookie: string;
+  /**
+   * Of a session made with a configured API token: whether `secret` is the
+   * token it was made with (the cookie carries an HMAC of it under the key
+   * that signed the cookie, never the token). Absent for other sessions, and
+   * for a token's session made before sessions were bound to their token.
+   */
+  readonly madeWith?: (secret: string) => boolean;
 }
 
 /** Cookie name of the dashboard's session. */
@@ -110,17 +117,19 @@ export class Sessions {
   /**
    * A new session: anonymous (`undefined`, it carries the CSRF token of the
    * login form) or of someone who signed in. The ID token rides along only
-   * while the cookie stays small.
+   * while the cookie stays small. `credential`, the API token someone signed
+   * in with, binds the session to it (see {@link Session.madeWith}).
    * @throws SessionTooLargeError when the identity alone does not fit in a cookie (thousands of groups).
    */
-  create(identity: Identity | undefined, idToken?: string): Session {
+  create(identity: Identity | undefined, idToken?: string, credential?: string): Session {
     const [key] = this.#keys();
     if (!key) throw new Error("no key to sign dashboard sessions with");
     const exp = Math.floor((this.#now() + this.#ttlMs) / 1000);
     let who = ANONYMOUS;
     if (identity) {
-      who = encodeWho(identity, idToken);
-      if (who.length > MAX_WHO) who = encodeWho(identity);
+      const bound = credential === undefined ? undefined : credentialMac(key, credential);
+      who = encodeWho(identity, bound, idToken);
+      if (who.length > MAX_WHO) who = encodeWho(identity, bound);
       if (who.length > MAX_WHO) throw new SessionTooLargeError(identity);
     }
     return this.#session(key, b64(randomBytes(16)), exp, who, who === ANONYMOUS ? undefined : decodeWho(who));
@@ -136,8 +145,9 @@ export class Sessions {
     id: string,
     exp: number,
     who: string,
-    signedIn: { identity: Identity; idToken?: string } | undefined,
+    signedIn: { identity: Identity; idToken?: string; credential?: string } | undefined,
   ): Session {
+    const bound = signedIn?.credential;
     return {
       id,
       csrf: mac(key, `csrf.${id}`),
@@ -146,6 +156,7 @@ export class Sessions {
       ...(signedIn?.idToken ? { idToken: signedIn.idToken } : {}),
       expiresAt: exp * 1000,
       cookie: `${id}.${exp}.${who}.${mac(key, `v2.${id}.${exp}.${who}`)}`,
+      ...(bound ? { madeWith: (secret: string) => safeEqual(credentialMac(key, secret), bound) } : {}),
     };
   }
 }
@@ -166,8 +177,13 @@ export class SessionTooLargeError extends Error {
   }
 }
 
-/** An identity (and maybe an ID token) as the cookie's third part: compact JSON, base64url. */
-function encodeWho(identity: Identity, idToken?: string): string {
+/** What a session's cookie carries of the token it was made with: an HMAC under the signing key, never the token. */
+function credentialMac(key: Buffer, credential: string): string {
+  return mac(key, `credential.${credential}`);
+}
+
+/** An identity (and maybe its credential's HMAC and an ID token) as the cookie's third part: compact JSON, base64url. */
+function encodeWho(identity: Identity, credential?: string, idToken?: string): string {
   const compact = {
     i: identity.id,
     k: identity.kind,
@@ -176,13 +192,14 @@ function encodeWho(identity: Identity, idToken?: string): string {
     ...(identity.subject ? { s: identity.subject } : {}),
     ...(identity.groups.length > 0 ? { g: identity.groups } : {}),
     ...(identity.roles.length > 0 ? { r: identity.roles } : {}),
+    ...(credential ? { c: credential } : {}),
     ...(idToken ? { t: idToken } : {}),
   };
   return Buffer.from(JSON.stringify(compact), "utf8").toString("base64url");
 }
 
 /** The cookie's third part read back (it was signed, so only its shape is checked). */
-function decodeWho(who: string): { identity: Identity; idToken?: string } | undefined {
+function decodeWho(who: string): { identity: Identity; idToken?: string; credential?: string } | undefined {
   try {
     const c = JSON.parse(Buffer.from(who, "base64url").toString("utf8")) as Record<string, unknown>;
     const strings = (v: unknown) =>
@@ -198,7 +215,11 @@ function decodeWho(who: string): { identity: Identity; idToken?: string } | unde
       groups: strings(c.g),
       roles: strings(c.r),
     };
-    return { identity, ...(typeof c.t === "string" ? { idToken: c.t } : {}) };
+    return {
+      identity,
+      ...(typeof c.t === "string" ? { idToken: c.t } : {}),
+      ...(typeof c.c === "string" ? { credential: c.c } : {}),
+    };
   } catch {
     return undefined;
   }
