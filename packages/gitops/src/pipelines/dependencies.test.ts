@@ -96,7 +96,8 @@ describe("Reconciler dependencies", () => {
       r.addTarget(spec({ name: "database", dependsOn: ["network"] }));
       source.revision = REV_B;
       expect((await r.reconcile("network")).result).toBe("applied");
-      await until(async () => (await r.history("database")).length === 1, "database's run");
+      // A run is in the history from its start: wait for its end.
+      await until(async () => (await r.history("database"))[0]?.finishedAt !== undefined, "database's run");
       expect((await r.history("database"))[0]).toMatchObject({ trigger: "dependency", result: "applied" });
     });
 
