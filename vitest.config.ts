@@ -1,4 +1,3 @@
-import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { LongestFirstSequencer } from "./test/support/sequencer.js";
 
@@ -43,11 +42,8 @@ export default defineConfig({
           include: ["**/*.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          // The Node processes the tests start (the CLI, replicas, services) keep their compiled
-          // code between runs, as the engine's do (test/support/engine.ts).
-          env: {
-            NODE_COMPILE_CACHE: fileURLToPath(new URL("./.toolchain/node-compile-cache/", import.meta.url)),
-          },
+          // Node's compile cache for the workers and the processes the tests start.
+          setupFiles: ["./support/compileCache.ts"],
         },
       },
     ],

@@ -8,9 +8,12 @@ import { fileURLToPath } from "node:url";
  * program, Pulumi's dynamic providers), shared by every test and kept between
  * runs: each of them loads `@pulumi/pulumi` again, and compiling it is about a
  * third of the CPU that takes. Only compiled code is kept (keyed by the source
- * and Node's version), so a test behaves as without it.
+ * and Node's version), so a test behaves as without it. The e2e workers and the
+ * processes they start use it too (compileCache.ts).
  */
-const NODE_COMPILE_CACHE = fileURLToPath(new URL("../../.toolchain/node-compile-cache/", import.meta.url));
+export const NODE_COMPILE_CACHE = fileURLToPath(
+  new URL("../../.toolchain/node-compile-cache/", import.meta.url),
+);
 
 /**
  * A throwaway engine sandbox: its own PULUMI_HOME and `file://` backend in a
