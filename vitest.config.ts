@@ -42,6 +42,8 @@ export default defineConfig({
           include: ["**/*.test.ts"],
           testTimeout: 300_000,
           hookTimeout: 300_000,
+          // Node's compile cache for the workers and the processes the tests start.
+          setupFiles: ["./support/compileCache.ts"],
         },
       },
     ],

@@ -1,6 +1,19 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Node's compile cache for the engine's Node processes (the language host's
+ * program, Pulumi's dynamic providers), shared by every test and kept between
+ * runs: each of them loads `@pulumi/pulumi` again, and compiling it is about a
+ * third of the CPU that takes. Only compiled code is kept (keyed by the source
+ * and Node's version), so a test behaves as without it. The e2e workers and the
+ * processes they start use it too (compileCache.ts).
+ */
+export const NODE_COMPILE_CACHE = fileURLToPath(
+  new URL("../../.toolchain/node-compile-cache/", import.meta.url),
+);
 
 /**
  * A throwaway engine sandbox: its own PULUMI_HOME and `file://` backend in a
@@ -23,6 +36,7 @@ export function engineSandbox(prefix = "driftless-e2e-"): EngineSandbox {
     PULUMI_CONFIG_PASSPHRASE: TEST_PASSPHRASE,
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    NODE_COMPILE_CACHE,
   };
   return {
     dir,
