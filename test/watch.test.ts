@@ -36,8 +36,13 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
   let deploymentUrn: string;
   let app: { image: string };
 
-  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec =>
-    clusterTarget("w", { repo, cluster, sandbox }, overrides);
+  const spec = (overrides: Partial<TargetSpec> = {}): TargetSpec => {
+    const target = clusterTarget("w", { repo, cluster, sandbox }, overrides);
+    // The reconciler's own compile cache, under its data directory (the first scenario checks
+    // it), not the one the other end-to-end files share.
+    const { NODE_COMPILE_CACHE: _shared, ...env } = target.env ?? {};
+    return { ...target, env };
+  };
   const image = async () =>
     (await cluster.api<DeploymentView>("GET", DEPLOYMENT)).body.spec.template.spec.containers[0]!.image;
   /** `kubectl apply --server-side --force-conflicts` of a new image by another field manager. */
