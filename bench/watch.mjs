@@ -90,6 +90,12 @@ const editImage = async (path, image) => {
 };
 const watchRuns = async (r, name) =>
   (await r.history(name, 200)).filter((x) => x.trigger === "watch" && x.finishedAt);
+/** The first watch-triggered run of `name` to finish after the `before` ones. */
+const nextWatchRun = (r, name, before) =>
+  until(async () => {
+    const list = await watchRuns(r, name);
+    return list.length > before ? list[0] : undefined;
+  }, `the next watch run of ${name}`);
 
 try {
   if (parts.includes("edits")) {
@@ -115,10 +121,7 @@ try {
       await editImage(path, `ghcr.io/acme/api:hotfix-${i}`);
       await until(async () => (await image()) === app.image, "the correction");
       const back = performance.now();
-      const run = await until(async () => {
-        const list = await watchRuns(r, "edits");
-        return list.length > before ? list[0] : undefined;
-      }, "the watch run");
+      const run = await nextWatchRun(r, "edits", before);
       if (run.result !== "drift-corrected") throw new Error(`edit ${i}: ${run.result} ${run.error ?? ""}`);
       corrected.push(Math.round(back - edited));
       log(`apply: edit ${i}/${runs} corrected in ${Math.round(back - edited)} ms`);
@@ -132,10 +135,7 @@ try {
       if (status !== 200) throw new Error(`delete answered ${status}`);
       await until(async () => (await cluster.api("GET", service)).status === 200, "the Service recreated");
       const back = performance.now();
-      const run = await until(async () => {
-        const list = await watchRuns(r, "edits");
-        return list.length > before ? list[0] : undefined;
-      }, "the watch run");
+      const run = await nextWatchRun(r, "edits", before);
       if (run.result !== "drift-corrected") throw new Error(`delete ${i}: ${run.result} ${run.error ?? ""}`);
       recreated.push(Math.round(back - deleted));
       log(`apply: Service deleted ${i}/${runs}, recreated in ${Math.round(back - deleted)} ms`);
@@ -201,10 +201,7 @@ try {
         { data: { index: `edited-${i}` } },
       );
       if (status !== 200) throw new Error(`edit answered ${status}`);
-      const run = await until(async () => {
-        const list = await watchRuns(r, "many");
-        return list.length > before ? list[0] : undefined;
-      }, "the watch's drift check");
+      const run = await nextWatchRun(r, "many", before);
       targeted.push(duration(run));
       const forced = await r.reconcile("many", { trigger: "manual", force: true });
       full.push(duration(forced));
