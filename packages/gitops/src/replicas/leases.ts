@@ -102,11 +102,6 @@ export async function leaseStack(rt: Runtime, run: LeaseHolder): Promise<() => P
 }
 
 /**
- * Marks the runs of these targets that a process which stopped left
- * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
- * are recovered before the next engine run.
- */
-/**
  * What a process that stopped in the middle of runs left for the reconciler
  * now holding the data directory: those runs of its targets, marked
  * interrupted so the next run recovers the stack (only its own targets':
@@ -124,6 +119,11 @@ export async function recoverAfterStop(
   await rm(runTempRoot(rt.options.dataDir), { recursive: true, force: true });
 }
 
+/**
+ * Marks the runs of these targets that a process which stopped left
+ * unfinished as interrupted (see `RunHistory.markInterrupted`); their stacks
+ * are recovered before the next engine run.
+ */
 export async function markInterruptedRuns(
   rt: Runtime,
   targets: readonly string[],
