@@ -207,7 +207,7 @@ export const preview: Step = async (ctx) => {
   const { engine } = rt.options;
   const revision = ctx.revision as string;
   const applying = !ctx.ephemeral && target.mode === "apply";
-  const scope = target.refresh && ctx.replans === 0 ? ctx.refreshScope : undefined;
+  const scope = ctx.replans === 0 ? ctx.refreshScope : undefined;
   const refreshFirst =
     scope === undefined &&
     applying &&

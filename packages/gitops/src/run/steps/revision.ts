@@ -81,8 +81,10 @@ export const decide: Step = async (ctx) => {
   }
   ctx.trigger = decision.trigger;
   ctx.approved = decision.approved;
-  // Only a drift check of the current revision may refresh less than everything.
-  if (decision.driftCheck && ctx.run.refreshScope?.length) ctx.refreshScope = ctx.run.refreshScope;
+  // Only a drift check of the current revision may refresh less than everything (and a target
+  // that refreshes: without a refresh the scope would narrow the up, not the preview).
+  if (decision.driftCheck && ctx.target.refresh && ctx.run.refreshScope?.length)
+    ctx.refreshScope = ctx.run.refreshScope;
 };
 
 /**
