@@ -213,7 +213,15 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     expect(await image()).toBe("ghcr.io/acme/api:detected");
   });
 
-  it("closes the watches of a target set to `watch: false` and leaves drift to resync", async () => {
+  it("closes the watches of a target set to `watch: false` (or `refresh: false`) and leaves drift to resync", async () => {
+    // A target that does not refresh would find no drift: it is not watched either.
+    reconciler.addTarget(spec({ mode: "detect", refresh: false }));
+    await untilAsync(
+      async () => /`refresh` is false/.test((await watching())?.message ?? ""),
+      "the Disabled condition of a target without refresh",
+      10_000,
+    );
+    await untilAsync(async () => (await reconciler.watchStats()).open === 0, "the watches closed", 10_000);
     reconciler.addTarget(spec({ mode: "detect", watch: false }));
     await untilAsync(async () => (await watching())?.reason === "Disabled", "the Disabled condition", 10_000);
     await untilAsync(async () => (await reconciler.watchStats()).open === 0, "the watches closed", 10_000);

@@ -156,7 +156,7 @@ export class Reconciler {
     const existing = this.#targets.get(resolved.name);
     if (existing) {
       existing.spec = resolved;
-      if (!resolved.watch.enabled) void this.#wiring.watches.disabled(resolved.name);
+      void this.#wiring.watches.specChanged(resolved);
     } else {
       this.#targets.set(resolved.name, { spec: resolved, needsRecovery: false, removed: false });
       this.#unstored.add(resolved.name);

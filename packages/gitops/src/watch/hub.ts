@@ -78,12 +78,14 @@ export class WatchHub {
   }
 
   /**
-   * A target's spec turned watching off: its watches close now, not after its
-   * next run (a target never watched is left as it is).
+   * A target's spec changed: when it turned watching off ({@link watchOff}),
+   * its watches close now, not after its next run (a target never watched is
+   * left as it is).
    */
-  async disabled(target: string): Promise<void> {
-    if (!this.#watched.has(target)) return;
-    await this.#unwatch(target, "Disabled", "the target's `watch` is false; drift is found by resync");
+  async specChanged(target: ResolvedTarget): Promise<void> {
+    const off = watchOff(target);
+    if (!off || !this.#watched.has(target.name)) return;
+    await this.#unwatch(target.name, "Disabled", off);
   }
 
   /** Stops watching a removed target. */
@@ -117,13 +119,9 @@ export class WatchHub {
   ): Promise<void> {
     if (this.#stopped) return;
     const kubernetes = inventory.resources.filter((r) => r.kubernetes !== undefined);
-    if (!target.watch.enabled) {
-      if (kubernetes.length > 0)
-        await this.#unwatch(
-          target.name,
-          "Disabled",
-          "the target's `watch` is false; drift is found by resync",
-        );
+    const off = watchOff(target);
+    if (off) {
+      if (kubernetes.length > 0) await this.#unwatch(target.name, "Disabled", off);
       return;
     }
     // Not a Kubernetes target (or nothing left): nothing changes for it.
@@ -247,4 +245,15 @@ export class WatchHub {
     );
     return this.#manager;
   }
+}
+
+/**
+ * Why a target is not watched although it may hold Kubernetes objects
+ * (`undefined` when it is): `watch: false`, or `refresh: false` (a target that
+ * does not refresh finds no drift, so a change could start only empty checks).
+ */
+export function watchOff(target: ResolvedTarget): string | undefined {
+  if (!target.watch.enabled) return "the target's `watch` is false; drift is found by resync";
+  if (!target.refresh) return "the target's `refresh` is false: it does not look for drift";
+  return undefined;
 }
