@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
+import type { StackRequest } from "../engine/types.js";
 import { prepareDependencies } from "../engine/workspace.js";
 import { PlanDivergedError, StateMovedError } from "../errors.js";
 import { dependencyConfig } from "../pipelines/dependencies.js";
@@ -110,6 +111,13 @@ export const prepare: Step = async (ctx) => {
   );
 };
 
+/** The request with the run's own temporary directory as `TMPDIR` (see {@link runTempDir}), removed when the run ends. */
+async function withRunTempDir(ctx: RunContext, request: StackRequest): Promise<StackRequest> {
+  const temp = await runTempDir(ctx.rt.options.dataDir, ctx.target, ctx.run.id);
+  ctx.releases.push(temp.remove);
+  return { ...request, env: { ...request.env, ...temp.env } };
+}
+
 /**
  * The engine request. Outputs of dependencies reach the program as config;
  * when they changed, an `up` is due even if no resource changes.
@@ -122,10 +130,10 @@ export const buildRequest: Step = async (ctx) => {
       : join(rt.options.dataDir, "inline", target.name)
     : (ctx.projectDir as string);
   const deps = dependencyConfig(rt, target);
-  const request = stackRequestFor(target, ctx.programRevision ?? ctx.revision, workDir, deps, rt.options);
-  const temp = await runTempDir(rt.options.dataDir, target, ctx.run.id);
-  ctx.releases.push(temp.remove);
-  ctx.request = { ...request, env: { ...request.env, ...temp.env } };
+  ctx.request = await withRunTempDir(
+    ctx,
+    stackRequestFor(target, ctx.programRevision ?? ctx.revision, workDir, deps, rt.options),
+  );
   ctx.depsDigest = Object.keys(deps).length > 0 ? sha256(stableJson(deps)).slice(0, 16) : undefined;
 };
 
@@ -356,13 +364,11 @@ export const destroy: Step = async (ctx) => {
     ? join(rt.options.dataDir, "inline", target.name)
     : join(checkoutDir, target.path);
   ctx.progress("destroy", `destroying stack ${target.stack}`);
-  const request = stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options);
-  const temp = await runTempDir(rt.options.dataDir, target, ctx.run.id);
-  ctx.releases.push(temp.remove);
-  const result = await rt.options.engine.destroy(
-    { ...request, env: { ...request.env, ...temp.env } },
-    engineOptions(ctx, target.refresh),
+  const request = await withRunTempDir(
+    ctx,
+    stackRequestFor(target, ctx.revision, workDir, dependencyConfig(rt, target), rt.options),
   );
+  const result = await rt.options.engine.destroy(request, engineOptions(ctx, target.refresh));
   ctx.counts = result.counts;
   rmSync(checkoutDir, { recursive: true, force: true });
   rmSync(compileCacheDir(rt.options.dataDir, target.name), { recursive: true, force: true });
