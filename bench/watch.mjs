@@ -3,9 +3,10 @@
 //   1. hand edit → corrected and Service deleted → recreated (apply mode),
 //      hand edit → drift reported (detect mode), each over `runs` edits of the
 //      Deployment's image or deletions of its Service;
-//   2. a watch's targeted drift check of 1 changed ConfigMap in a stack of
+//   2. a watch's targeted drift check (detect mode: a refresh preview of the
+//      changed object, no program run) of 1 changed ConfigMap in a stack of
 //      ~200 resources against a forced full drift check (refresh + preview),
-//      interleaved;
+//      interleaved, each with its run's step timings;
 //   3. idle: `idleTargets` targets × 20 ConfigMaps watched, nothing changing,
 //      for `idleSeconds`: CPU of this process, engine calls, RSS the watches
 //      added. The engine is a stand-in there (the objects are made through the
@@ -96,6 +97,12 @@ const nextWatchRun = (r, name, before) =>
     const list = await watchRuns(r, name);
     return list.length > before ? list[0] : undefined;
   }, `the next watch run of ${name}`);
+
+/** The run's `[steps]` line: how long each of its steps took. */
+const stepsOf = async (r, run) => {
+  const read = await r.runLog(run.id);
+  return (read?.text ?? "").split("\n").find((l) => l.includes("[steps]")) ?? "(no steps line)";
+};
 
 try {
   if (parts.includes("edits")) {
@@ -206,6 +213,8 @@ try {
       const forced = await r.reconcile("many", { trigger: "manual", force: true });
       full.push(duration(forced));
       log(`targeted ${duration(run)} ms (${run.result}), full ${duration(forced)} ms (${forced.result})`);
+      log(`  targeted ${await stepsOf(r, run)}`);
+      log(`  full     ${await stepsOf(r, forced)}`);
     }
     result.targeted = { resources, targeted: stats(targeted), full: stats(full) };
     await r.stop({ graceMs: 1000 });

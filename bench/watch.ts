@@ -91,7 +91,7 @@ export async function watchBenchmark(
     const ratio = r.targeted.targeted.median / r.targeted.full.median;
     figures.push({
       id: "watch-targeted-check",
-      name: `Kubernetes watch: drift check of 1 changed ConfigMap in a ${r.targeted.resources}-resource stack (one preview --refresh --target) vs a full refresh + preview, run durations`,
+      name: `Kubernetes watch: drift check of 1 changed ConfigMap in a ${r.targeted.resources}-resource stack (one refresh --preview-only --target) vs a full refresh + preview, run durations`,
       unit: "ms",
       value: r.targeted.targeted,
       baseline: r.targeted.full,

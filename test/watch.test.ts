@@ -1,8 +1,10 @@
 // Watch-driven drift detection on the lifelike cluster with upstream's
 // Kubernetes provider (the k8s-inventory fixture: a Namespace, a ConfigBundle
 // and a WebService): a hand edit by another field manager starts a drift
-// check of only the changed objects (trigger `watch`, `preview --refresh --target`),
-// corrected in apply mode and reported in detect mode; the controllers and
+// check of only the changed objects (trigger `watch`, `refresh --preview-only
+// --target`, then in apply mode `preview --refresh --target` and `up`),
+// corrected in apply mode and reported in detect mode, a label another tool
+// adds is no drift; the controllers and
 // the target's own runs start none; a restarted API server is watched again;
 // `watch: false` leaves drift to resync. One cluster, one sandbox.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -153,7 +155,11 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     );
     // Only the changed objects and their WebService: neither the Namespace nor the ConfigMap.
     expect(scope.some((urn) => /Namespace|ConfigMap/.test(urn))).toBe(false);
-    // One refreshing preview of them, and an up of them: no full refresh, no refresh of its own.
+    // A refresh preview of them found the drift; then one refreshing preview of them and an up of
+    // them: no full refresh, no refresh of its own.
+    const checked = log.search(/refresh --preview-only --target \d+ resource\(s\)/);
+    expect(checked).toBeGreaterThanOrEqual(0);
+    expect(log.indexOf("drift in 2 resource(s): planning to put it back")).toBeGreaterThan(checked);
     expect(log).not.toMatch(/\[preview\] refresh and preview$/m);
     expect(log).not.toMatch(/\[refresh\]/);
     const stats = await reconciler.watchStats();
@@ -207,10 +213,44 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     // Not a full drift check: the resync's clock did not move.
     expect(status.lastDriftCheckAt).toBe(lastFull);
     const log = await fullLog(run.id);
-    expect(log).toMatch(/refresh and preview --target 2 resource\(s\)/);
-    expect(log).not.toMatch(/\[preview\] refresh and preview$/m);
+    // The refresh's own diff decided it: the program did not run, nothing else was read.
+    expect(log).toMatch(/refresh --preview-only --target 2 resource\(s\)/);
+    expect(log).not.toMatch(/refresh and preview/);
     expect(log).not.toMatch(/\[refresh\]/);
     expect(await image()).toBe("ghcr.io/acme/api:detected");
+  });
+
+  it("finds no drift in a label another tool adds, and keeps what it did not check: drift found before, Git's changes", async () => {
+    // A commit detect mode does not apply: Git's change to the ConfigBundle stays pending.
+    const program = readFileSync(join(PROGRAM, "index.js"), "utf8");
+    const pending = repo.commit({ "index.js": program.replace('LOG_LEVEL: "info"', 'LOG_LEVEL: "debug"') });
+    const planned = await reconciler.reconcile("w", { trigger: "manual" });
+    expect(planned.result).toBe("drift-detected");
+    expect((await reconciler.status("w")).pendingChanges?.revision).toBe(pending);
+    const before = (await watchRuns()).length;
+    const labelled = await cluster.api(
+      "PATCH",
+      `${SERVICE}?fieldManager=mesh-injector`,
+      { metadata: { labels: { "mesh.example/injected": "true" } } },
+      "application/merge-patch+json",
+    );
+    expect(labelled.status, JSON.stringify(labelled.body)).toBe(200);
+    const run = await nextWatchRun(before, "the drift check of the labelled Service");
+    const log = await fullLog(run.id);
+    expect(log).toMatch(
+      /refresh --preview-only --target 2 resource\(s\): .*kubernetes:core\/v1:Service::api/,
+    );
+    expect(log).toMatch(/drift found before in 1 resource\(s\) not checked/);
+    // The Deployment's image is still not what Git says: the check of the Service does not clear it.
+    expect(run.result).toBe("drift-detected");
+    const drifted = (await reconciler.status("w")).unresolvedDrift?.resources.map((r) => r.urn) ?? [];
+    expect(drifted).toEqual([deploymentUrn]);
+    const status = await reconciler.status("w");
+    expect(status.conditions.find((c) => c.type === "Drifted")?.status).toBe(true);
+    expect(status.pendingChanges?.revision).toBe(pending);
+    expect(log).toMatch(/changes from Git not yet applied/);
+    // Still the drift the full check found: this check found none of its own.
+    expect(status.unresolvedDrift?.runId).toBe(planned.id);
   });
 
   it("closes the watches of a target set to `watch: false` (or `refresh: false`) and leaves drift to resync", async () => {

@@ -147,6 +147,33 @@ export class PulumiEngine implements Engine {
     return { counts: collector.counts, outputs };
   }
 
+  async previewRefresh(request: StackRequest, options: EngineOperationOptions = {}): Promise<Plan> {
+    const stack = await this.#stack(request);
+    const collector = StepCollector.refreshPreview(options.onProgress);
+    this.invocations++;
+    await this.#guarded(
+      request,
+      options,
+      () =>
+        stack.previewRefresh({
+          onEvent: collector.onEvent,
+          signal: options.signal,
+          // The program is what the state says it is: a check that runs it is a preview.
+          runProgram: false,
+          ...(options.targets ? { target: [...options.targets] } : {}),
+        }),
+      collector,
+    );
+    const { counts, steps } = collector;
+    return {
+      counts,
+      steps,
+      changes: steps.length > 0,
+      drift: [...collector.drift],
+      live: new Map(collector.live),
+    };
+  }
+
   async refresh(request: StackRequest, options: EngineOperationOptions = {}): Promise<DriftedResource[]> {
     const stack = await this.#stack(request);
     const collector = new StepCollector(options.onProgress);

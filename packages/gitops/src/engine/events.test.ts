@@ -172,3 +172,84 @@ describe("replacements in the engine's steps", () => {
     });
   });
 });
+
+describe("a refresh preview (`pulumi refresh --preview-only`) as a drift check", () => {
+  const URN = "urn:pulumi:dev::app::kubernetes:core/v1:ConfigMap::settings";
+  const TYPE = "kubernetes:core/v1:ConfigMap";
+  const state = (index: string, labels?: Record<string, string>) => ({
+    type: TYPE,
+    urn: URN,
+    inputs: { metadata: { name: "settings" }, data: { index } },
+    outputs: { metadata: { name: "settings", ...(labels ? { labels } : {}) }, data: { index } },
+  });
+  /** The refresh command's step as its events say it: `update` with the refresh diff, `same`, or `delete`. */
+  const refreshed = (op: string, old: object, next?: object, detailedDiff?: object) =>
+    ({
+      sequence: 1,
+      timestamp: 1,
+      resOutputsEvent: {
+        metadata: {
+          op,
+          urn: URN,
+          type: TYPE,
+          provider: "",
+          old,
+          ...(next ? { new: next } : {}),
+          detailedDiff,
+        },
+      },
+    }) as unknown as EngineEvent;
+
+  it("plans putting back what the engine's refresh diff found, from the live value to the applied one", () => {
+    const progress: string[] = [];
+    const collector = StepCollector.refreshPreview((e) => {
+      if (e.kind === "resource") progress.push(`${e.op} ${e.done} ${e.preview}`);
+    });
+    collector.onEvent(
+      refreshed("update", state("1"), state("edited"), {
+        "data.index": { diffKind: "update-replace", inputDiff: false },
+      }),
+    );
+    expect(collector.drift).toEqual([{ urn: URN, type: TYPE, paths: ["data.index"] }]);
+    expect(collector.steps).toEqual([
+      {
+        op: "replace",
+        urn: URN,
+        type: TYPE,
+        diffs: [{ path: "data.index", kind: "update", replace: true, old: "edited", new: "1" }],
+      },
+    ]);
+    expect(collector.counts).toMatchObject({ replace: 1, update: 0 });
+    // Read in the run's log as any refresh is: the step refreshed, planned not done.
+    expect(progress).toEqual(["refresh true true"]);
+  });
+
+  it("turns what live added or removed around, and plans creating a resource found gone", () => {
+    const collector = StepCollector.refreshPreview();
+    collector.onEvent(
+      refreshed(
+        "update",
+        state("1"),
+        { ...state("1"), inputs: { metadata: { name: "settings" } } },
+        {
+          data: { diffKind: "delete", inputDiff: true },
+        },
+      ),
+    );
+    expect(collector.steps[0]).toMatchObject({ op: "update", diffs: [{ path: "data", kind: "add" }] });
+    const gone = StepCollector.refreshPreview();
+    gone.onEvent(refreshed("delete", state("1")));
+    expect(gone.steps).toEqual([{ op: "create", urn: URN, type: TYPE }]);
+    expect(gone.drift).toEqual([{ urn: URN, type: TYPE, gone: true }]);
+    expect(gone.live.get(URN)).toBeNull();
+  });
+
+  it("finds no drift where only what the program does not set moved (a label another tool added)", () => {
+    const collector = StepCollector.refreshPreview();
+    // The provider's diff of the inputs saw nothing: the command calls the step `same`.
+    collector.onEvent(refreshed("same", state("1"), state("1", { team: "x" }), {}));
+    expect(collector.drift).toEqual([]);
+    expect(collector.steps).toEqual([]);
+    expect(collector.counts.same).toBe(1);
+  });
+});

@@ -50,9 +50,47 @@ export class StepCollector {
    */
   readonly #firstHalf = new Map<string, "create-replacement" | "delete-replaced">();
 
-  constructor(onProgress?: (event: EngineProgress) => void, preview = false) {
+  /** Reading a `pulumi refresh --preview-only`: see {@link StepCollector.refreshPreview}. */
+  readonly #refreshPreview: boolean;
+
+  /**
+   * @param preview - the events are a preview's: steps are planned, never done
+   * @param refreshPreview - the events are `pulumi refresh --preview-only`'s:
+   *   drift is what the engine's refresh diff says an `up` of the unchanged
+   *   program would change, and each drifted resource plans the step that puts
+   *   it back (see {@link refreshPreviewStep})
+   */
+  constructor(onProgress?: (event: EngineProgress) => void, preview = false, refreshPreview = false) {
     this.#onProgress = onProgress;
-    this.#preview = preview;
+    this.#preview = preview || refreshPreview;
+    this.#refreshPreview = refreshPreview;
+  }
+
+  /** A collector of `pulumi refresh --preview-only` events (a drift check that runs no program). */
+  static refreshPreview(onProgress?: (event: EngineProgress) => void): StepCollector {
+    return new StepCollector(onProgress, true, true);
+  }
+
+  /** Drift and the step that puts it back, from one step of a `pulumi refresh --preview-only`. */
+  #refreshDiff(out: StepEventMetadata | undefined): void {
+    if (!out || IGNORED_TYPES.test(out.type)) return;
+    const step = refreshPreviewStep(out);
+    if (!step) {
+      if (out.op === "same") this.counts.same++;
+      return;
+    }
+    const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
+    const secretPaths = paths ? maskedSecretPaths(out.old?.outputs, out.new?.outputs) : undefined;
+    this.drift.push({
+      urn: out.urn,
+      type: out.type,
+      ...(paths?.length ? { paths } : {}),
+      ...(secretPaths?.length ? { secretPaths } : {}),
+      ...(out.new ? {} : { gone: true }),
+    });
+    this.live.set(out.urn, out.new?.outputs ?? null);
+    this.counts[step.op]++;
+    this.steps.push(step);
   }
 
   /** Forgets what an attempt collected, before the operation is tried again. */
@@ -67,7 +105,10 @@ export class StepCollector {
     this.#firstHalf.clear();
   }
 
-  readonly onEvent = (event: EngineEvent): void => {
+  readonly onEvent = (raw: EngineEvent): void => {
+    if (this.#refreshPreview) this.#refreshDiff(raw.resOutputsEvent?.metadata);
+    // A refresh names its steps by what they do to the state; read as any refreshing operation's.
+    const event = this.#refreshPreview ? asRefreshEvent(raw) : raw;
     const pre = event.resourcePreEvent?.metadata;
     const out = event.resOutputsEvent?.metadata;
     if (out && out.type === "pulumi:pulumi:Stack" && out.new)
@@ -107,7 +148,12 @@ export class StepCollector {
         if (!this.#preview && diag.urn && !IGNORED_TYPES.test(urnType(diag.urn))) this.resourceFailed = true;
       }
     }
-    if (out?.op === "refresh" && !IGNORED_TYPES.test(out.type) && refreshChanged(out)) {
+    if (
+      !this.#refreshPreview &&
+      out?.op === "refresh" &&
+      !IGNORED_TYPES.test(out.type) &&
+      refreshChanged(out)
+    ) {
       const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
       const secretPaths = paths ? maskedSecretPaths(out.old?.outputs, out.new?.outputs) : undefined;
       this.drift.push({
@@ -135,6 +181,45 @@ export class StepCollector {
       ...(diffs.length > 0 ? { diffs } : {}),
       ...(op === "replace" ? replacement(pre, this.#firstHalf.get(pre.urn)) : {}),
     });
+  };
+}
+
+/**
+ * The step an `up` of the unchanged program would take to put back what a
+ * `pulumi refresh --preview-only` step found: the engine frames a refresh's
+ * diff from the state to the live resource (its `update` carries that diff,
+ * computed by the provider with the resource's `ignoreChanges`; a `same` found
+ * nothing that matters; a `delete` found it gone), so the step's properties go
+ * the other way, from live back to what was applied. `undefined` for a step
+ * that found nothing.
+ */
+export function refreshPreviewStep(step: StepEventMetadata): PlannedStep | undefined {
+  if (step.op === "delete") return { op: "create", urn: step.urn, type: step.type };
+  if (step.op !== "update") return undefined;
+  const back: StepEventMetadata = {
+    ...step,
+    old: step.new,
+    new: step.old,
+    ...(step.detailedDiff
+      ? {
+          detailedDiff: Object.fromEntries(
+            Object.entries(step.detailedDiff).map(([path, diff]) => {
+              const kind = String(diff.diffKind ?? (diff as { kind?: string }).kind ?? "update");
+              const [base, replace] = kind.split("-");
+              const turned = base === "add" ? "delete" : base === "delete" ? "add" : base;
+              return [path, { ...diff, diffKind: (replace ? `${turned}-${replace}` : turned) as never }];
+            }),
+          ),
+        }
+      : {}),
+  };
+  const diffs = propertyChanges(back);
+  return {
+    op: diffs.some((d) => d.replace) ? "replace" : "update",
+    urn: step.urn,
+    type: step.type,
+    ...(step.keys ? { keys: step.keys } : {}),
+    ...(diffs.length > 0 ? { diffs } : {}),
   };
 }
 

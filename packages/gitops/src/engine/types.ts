@@ -221,6 +221,17 @@ export interface Engine {
    * each refreshing again. Engines without it refresh inside each operation.
    */
   refresh?(request: StackRequest, options?: EngineOperationOptions): Promise<readonly DriftedResource[]>;
+  /**
+   * A drift check that runs no program (`pulumi refresh --preview-only`,
+   * usually with `targets`): reads the live resources and keeps nothing. Its
+   * plan holds what an `up` of the program the state records would change
+   * to put them back — the engine's refresh diff, made by the provider with
+   * each resource's `ignoreChanges` — as `drift` and one step per drifted
+   * resource (a gone one is created again). Only right while the program and
+   * its config are the ones last applied: a watch's check of the applied
+   * revision. Engines without it run a targeted preview instead.
+   */
+  previewRefresh?(request: StackRequest, options?: EngineOperationOptions): Promise<Plan>;
   /** Clears what an interrupted run left behind: stale locks, pending operations. Returns what it did. */
   recover(request: StackRequest, options?: EngineOperationOptions): Promise<string[]>;
   /**

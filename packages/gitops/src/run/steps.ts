@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
-import type { StackRequest } from "../engine/types.js";
+import type { Plan, StackRequest } from "../engine/types.js";
 import { prepareDependencies } from "../engine/workspace.js";
 import { PlanDivergedError, StateMovedError } from "../errors.js";
 import { dependencyConfig } from "../pipelines/dependencies.js";
@@ -207,8 +207,10 @@ export const applyApprovedPlan: Step = async (ctx) => {
  * state's digest so the `up` starts only from the state the gates saw. A
  * drift check of the applied revision usually finds nothing: it refreshes
  * inside its one preview and keeps nothing; only when that finds changes
- * does its `up` refresh again. A watch's drift check is one of these with
- * `--target`: only the changed resources are refreshed and planned.
+ * does its `up` refresh again.
+ *
+ * A watch's drift check ({@link watchCheck}) looks only at the changed
+ * resources, and runs the program only when there is drift to put back.
  */
 export const preview: Step = async (ctx) => {
   const { target, rt } = ctx;
@@ -216,6 +218,11 @@ export const preview: Step = async (ctx) => {
   const revision = ctx.revision as string;
   const applying = !ctx.ephemeral && target.mode === "apply";
   const scope = ctx.replans === 0 ? ctx.refreshScope : undefined;
+  // An apply whose dependencies' outputs moved has the stack's outputs to update, drift or not.
+  if (scope && engine.previewRefresh && !(applying && depsChanged(ctx))) {
+    const checked = await watchCheck(ctx, scope);
+    if (!applying || !checked) return;
+  }
   const refreshFirst =
     scope === undefined &&
     applying &&
@@ -255,48 +262,106 @@ export const preview: Step = async (ctx) => {
     ...(ctx.ephemeral ? { ephemeral: true } : {}),
     ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
   });
-  const plan = withUnresolvedDrift(drift ? { ...previewed, drift } : previewed, ctx.status);
+  await takePlan(ctx, drift ? { ...previewed, drift } : previewed, scope);
+  const keepPlan = ctx.plan!.changes && needsApproval(target.requireApproval, ctx.plan!);
+  if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
+};
+
+/**
+ * A watch's drift check of the applied revision, before any program runs:
+ * `pulumi refresh --preview-only --target` of the changed resources (their
+ * component parents have nothing to read). The engine's refresh diff is what
+ * an `up` of the unchanged program would change — the provider's diff, with
+ * each resource's `ignoreChanges` — so a label another tool added, or a
+ * status a controller moved, is no drift, as in a preview. Detect and
+ * preview modes end with this plan; apply mode goes on to a targeted
+ * preview and `up` only when it found drift. Returns whether it did.
+ */
+async function watchCheck(ctx: RunContext, scope: readonly string[]): Promise<boolean> {
+  const { engine } = ctx.rt.options;
+  ctx.progress("preview", `refresh --preview-only --target ${scope.length} resource(s): ${scope.join(" ")}`);
+  const checked = await engine.previewRefresh!(ctx.request!, {
+    ...engineOptions(ctx, false),
+    targets: scope,
+  });
+  const found = checked.drift?.length ?? 0;
+  if (ctx.target.mode !== "apply" || found === 0) {
+    await takePlan(ctx, checked, scope);
+    return found > 0;
+  }
+  ctx.progress("preview", `drift in ${found} resource(s): planning to put it back`);
+  return true;
+}
+
+/**
+ * Takes a preview's plan as the run's: what it would change, whether that is
+ * drift or Git's, and drift recorded at once. A check of only `scope` knows
+ * nothing of the other resources: drift found before outside it stays
+ * found, and Git's changes stay as the last full check saw them.
+ */
+async function takePlan(
+  ctx: RunContext,
+  previewed: Plan,
+  scope: readonly string[] | undefined,
+): Promise<void> {
+  const { target, rt } = ctx;
+  const revision = ctx.revision as string;
+  const plan = withUnresolvedDrift(previewed, ctx.status);
   ctx.plan = plan;
   ctx.counts = plan.counts;
   if (ctx.ephemeral) return;
   // Kept in history, so a drifted or held run shows what it would change.
   if (plan.changes) ctx.steps = plan.steps;
   const applied = appliedView(ctx);
-  ctx.drift = isDrift(plan, applied, revision);
-  ctx.changesPending = hasGitChanges(plan, applied, revision);
+  const inScope = new Set(scope);
+  const carried = scope
+    ? (ctx.status.unresolvedDrift?.resources ?? []).filter((r) => !inScope.has(r.urn))
+    : [];
+  const found = isDrift(plan, applied, revision);
+  ctx.drift = found || carried.length > 0;
+  // Only drift found before: the run reports it as the check that found it counted it.
+  if (!found && carried.length > 0) ctx.counts = ctx.status.unresolvedDrift?.counts ?? plan.counts;
+  ctx.changesPending = scope
+    ? ctx.status.pendingChanges?.revision === revision
+    : hasGitChanges(plan, applied, revision);
   const notes = [
-    ...(ctx.drift ? [`drift${plan.drift ? ` in ${driftSteps(plan)?.length} resource(s)` : ""}`] : []),
+    ...(found ? [`drift${plan.drift ? ` in ${driftSteps(plan)?.length} resource(s)` : ""}`] : []),
+    ...(carried.length ? [`drift found before in ${carried.length} resource(s) not checked`] : []),
     ...(ctx.changesPending ? ["changes from Git not yet applied"] : []),
-    ...(hasConfigChanges(plan, applied, revision) ? ["configuration or dependency outputs changed"] : []),
+    ...(!scope && hasConfigChanges(plan, applied, revision)
+      ? ["configuration or dependency outputs changed"]
+      : []),
   ];
   ctx.progress(
     "preview",
     `plan: ${formatCounts(plan.counts)}${notes.length ? ` (${notes.join("; ")})` : ""}`,
   );
-  if (ctx.drift) {
+  if (found) {
     // Kept now: this run's refresh may write the drift into the state before the run ends.
     await rt.recorder.driftFound(target.name, {
       runId: ctx.run.id,
       revision,
       at: rt.recorder.now().toISOString(),
-      resources: driftedResources(plan),
+      resources: [...driftedResources(plan), ...carried],
       counts: plan.counts,
     });
     ctx.status = rt.recorder.status(target.name);
     rt.events.emit("drift.detected", { target: target.name, revision, counts: plan.counts });
   }
-  const keepPlan = plan.changes && needsApproval(target.requireApproval, plan);
-  if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
-};
+}
+
+/** The dependency outputs passed as config are not the ones last applied. */
+function depsChanged(ctx: RunContext): boolean {
+  return ctx.depsDigest !== undefined && ctx.depsDigest !== ctx.status.appliedDepsDigest;
+}
 
 /** Preview and detect modes end here; an apply with nothing to change too. */
 export const modeResult: Step = (ctx) => {
   const plan = ctx.plan!;
   if (ctx.target.mode === "preview") return stop("planned");
   if (ctx.target.mode === "detect")
-    return stop(ctx.drift ? "drift-detected" : plan.changes ? "planned" : "unchanged");
-  const depsChanged = ctx.depsDigest !== undefined && ctx.depsDigest !== ctx.status.appliedDepsDigest;
-  if (!plan.changes && !depsChanged) return stop("unchanged");
+    return stop(ctx.drift ? "drift-detected" : plan.changes || ctx.changesPending ? "planned" : "unchanged");
+  if (!plan.changes && !depsChanged(ctx)) return stop("unchanged");
   if (!plan.changes) ctx.progress("preview", "dependency outputs changed; up to update the stack outputs");
 };
 
