@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { backendEnvPatterns, ENGINE_ENV_ALLOWLIST, inheritedEnv, matchesEnvPattern } from "./env.js";
+import {
+  backendEnvPatterns,
+  ENGINE_ENV_ALLOWLIST,
+  inheritedEnv,
+  legacyRefreshDiff,
+  matchesEnvPattern,
+} from "./env.js";
 import { runPulumi } from "./pulumiCommand.js";
 
 const SERVICE_SECRET = "DRIFTLESS_ENGINE_ENV_TEST_TOKEN";
@@ -8,6 +14,19 @@ describe("the engine's environment", () => {
   afterEach(() => {
     delete process.env[SERVICE_SECRET];
     delete process.env.AWS_ENGINE_ENV_TEST;
+  });
+
+  it("tells when the engine's refresh diffs outputs (a drift check must then preview)", () => {
+    expect(legacyRefreshDiff({}, {})).toBe(false);
+    expect(legacyRefreshDiff({}, { PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "true" })).toBe(true);
+    expect(legacyRefreshDiff({ PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "1" }, {})).toBe(true);
+    // The target's own setting wins over the inherited one.
+    expect(
+      legacyRefreshDiff(
+        { PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "false" },
+        { PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "1" },
+      ),
+    ).toBe(false);
   });
 
   it("matches names exactly and prefixes ending in *", () => {

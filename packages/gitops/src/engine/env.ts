@@ -88,3 +88,18 @@ export function inheritedEnv(
   }
   return env;
 }
+
+/**
+ * Whether the engine's refresh diffs outputs rather than inputs
+ * (`PULUMI_ENABLE_LEGACY_REFRESH_DIFF`, in `env` or inherited): its refresh
+ * preview would then count a label another tool added as drift, so a drift
+ * check must run the program's preview instead.
+ * @param source - @default process.env
+ */
+export function legacyRefreshDiff(
+  env: Readonly<Record<string, string>>,
+  source: NodeJS.ProcessEnv = process.env,
+): boolean {
+  const value = env.PULUMI_ENABLE_LEGACY_REFRESH_DIFF ?? source.PULUMI_ENABLE_LEGACY_REFRESH_DIFF ?? "";
+  return /^(1|true)$/i.test(value.trim());
+}

@@ -6,7 +6,7 @@
  */
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { INSTALLER_ENV_ALLOWLIST } from "../engine/env.js";
+import { INSTALLER_ENV_ALLOWLIST, legacyRefreshDiff } from "../engine/env.js";
 import { TYPE_CHECK_ENV, typeCheckFor } from "../engine/typecheck.js";
 import type { Plan, StackRequest } from "../engine/types.js";
 import { prepareDependencies } from "../engine/workspace.js";
@@ -219,7 +219,9 @@ export const preview: Step = async (ctx) => {
   const applying = !ctx.ephemeral && target.mode === "apply";
   const scope = ctx.replans === 0 ? ctx.refreshScope : undefined;
   // An apply whose dependencies' outputs moved has the stack's outputs to update, drift or not.
-  if (scope && engine.previewRefresh && !(applying && depsChanged(ctx))) {
+  const refreshCheck =
+    scope && engine.previewRefresh && !(applying && depsChanged(ctx)) && !legacyRefreshDiff(ctx.request!.env);
+  if (scope && refreshCheck) {
     const checked = await watchCheck(ctx, scope);
     if (!applying || !checked) return;
   }
