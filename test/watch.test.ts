@@ -253,6 +253,19 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     expect(status.unresolvedDrift?.runId).toBe(planned.id);
   });
 
+  it("previews the program instead where the engine's refresh diffs outputs (PULUMI_ENABLE_LEGACY_REFRESH_DIFF)", async () => {
+    const target = spec({ mode: "detect" });
+    reconciler.addTarget({ ...target, env: { ...target.env, PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "true" } });
+    await reconciler.reconcile("w", { trigger: "manual" });
+    const before = (await watchRuns()).length;
+    await handEdit("ghcr.io/acme/api:legacy-diff");
+    const run = await nextWatchRun(before, "the drift check with the legacy refresh diff");
+    expect(run.result).toBe("drift-detected");
+    const log = await fullLog(run.id);
+    expect(log).toMatch(/refresh and preview --target 2 resource\(s\)/);
+    expect(log).not.toMatch(/refresh --preview-only/);
+  });
+
   it("closes the watches of a target set to `watch: false` (or `refresh: false`) and leaves drift to resync", async () => {
     // A target that does not refresh would find no drift: it is not watched either.
     reconciler.addTarget(spec({ mode: "detect", refresh: false }));
