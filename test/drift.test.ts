@@ -122,4 +122,18 @@ describe("drift with the real engine", () => {
     expect((await condition("watch", "Ready"))?.reason).toBe("ChangesPending");
     expect(await driftMetric("watch")).toBe(2);
   });
+
+  it("says in sync once a run held for approval finds the drift undone", async () => {
+    writeFileSync(join(outDir, "about.html"), "edited again");
+    reconciler.addTarget(spec("watch", { requireApproval: true }));
+    const found = await reconciler.reconcile("watch", { trigger: "manual" });
+    expect(found).toMatchObject({ result: "awaiting-approval", drift: true });
+    expect((await condition("watch", "Drifted"))?.status).toBe(true);
+    // Put back by hand while the plan waits; the next check is held again, with no drift in it.
+    writeFileSync(join(outDir, "about.html"), "<p>about</p>");
+    const held = await reconciler.reconcile("watch", { trigger: "manual", force: true });
+    expect(held).toMatchObject({ result: "awaiting-approval", drift: false });
+    expect(await condition("watch", "Drifted")).toMatchObject({ status: false, reason: "InSync" });
+    expect((await reconciler.status("watch")).unresolvedDrift).toBeUndefined();
+  });
 });

@@ -402,6 +402,7 @@ async function executeRecorded(
         specDigest: specDigest(target),
         ...(ctx.programRevision ? { programRevision: ctx.programRevision } : {}),
         ...(ctx.refreshScope ? { targeted: true } : {}),
+        ...(ctx.plan?.drift !== undefined ? { driftChecked: true } : {}),
       },
       ctx.log,
       rt.options.clock.now() - started,

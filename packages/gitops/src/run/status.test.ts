@@ -53,3 +53,58 @@ describe("when a revision counts as applied (the promotion soak's start)", () =>
     expect(changed.programRevision).toBeUndefined();
   });
 });
+
+describe("Drifted after a run whose plan waits", () => {
+  const drifted: TargetStatus = {
+    ...initialStatus("site", T0),
+    conditions: [
+      {
+        type: "Drifted",
+        status: true,
+        reason: "DriftDetected",
+        message: "drift found",
+        since: T0.toISOString(),
+      },
+    ],
+    unresolvedDrift: {
+      runId: "run-1",
+      revision: A,
+      at: T0.toISOString(),
+      resources: [
+        { urn: "urn:pulumi:dev::site::random:index:RandomPet::pet", type: "random:index:RandomPet" },
+      ],
+      counts: { create: 0, update: 1, delete: 0, replace: 0, same: 3 },
+    },
+  };
+  const held = (result: "awaiting-approval" | "deferred", extra: Partial<RunOutcome> = {}): RunOutcome => {
+    const outcome = applied(B, T1, extra);
+    return {
+      ...outcome,
+      run: { ...outcome.run, result, counts: { create: 1, update: 0, delete: 0, replace: 0, same: 4 } },
+    };
+  };
+  const driftedCondition = (s: TargetStatus) => s.conditions.find((c) => c.type === "Drifted");
+
+  it("is in sync once a refreshing preview held for approval or its window found no drift", () => {
+    for (const result of ["awaiting-approval", "deferred"] as const) {
+      const next = after(drifted, held(result, { driftChecked: true }), T1);
+      expect(driftedCondition(next)).toMatchObject({ status: false, reason: "InSync" });
+      expect(next.unresolvedDrift).toBeUndefined();
+    }
+  });
+
+  it("stays as it was when the run did not check (no refresh, or it waited before its preview) or found drift", () => {
+    for (const outcome of [
+      held("awaiting-approval"),
+      held("deferred"),
+      {
+        ...held("awaiting-approval", { driftChecked: true }),
+        run: { ...held("awaiting-approval").run, drift: true },
+      },
+    ]) {
+      const next = after(drifted, outcome, T1);
+      expect(driftedCondition(next)).toMatchObject({ status: true, reason: "DriftDetected" });
+      expect(next.unresolvedDrift?.runId).toBe("run-1");
+    }
+  });
+});

@@ -187,6 +187,8 @@ export interface RunOutcome {
   readonly programRevision?: string;
   /** A watch's drift check of a few resources: not a full drift check, so `lastDriftCheckAt` stays. */
   readonly targeted?: boolean;
+  /** The run's preview refreshed and said what drifted (`Plan.drift`): whether it found drift is known. */
+  readonly driftChecked?: boolean;
 }
 
 /** An event to emit once the status is stored. */
@@ -326,6 +328,7 @@ export function finishStatus(
       break;
     }
     case "deferred": {
+      ({ conditions, next } = driftAfterHeldRun(conditions, next, outcome, set));
       const opensAt = outcome.windowOpensAt?.toISOString();
       conditions = set(
         conditions,
@@ -339,6 +342,7 @@ export function finishStatus(
       break;
     }
     case "awaiting-approval":
+      ({ conditions, next } = driftAfterHeldRun(conditions, next, outcome, set));
       conditions = set(
         conditions,
         "Ready",
@@ -385,6 +389,28 @@ type SetCondition = (
   reason: string,
   message: string,
 ) => Condition[];
+
+/**
+ * `Drifted` after a run whose plan waits (for approval, for its change
+ * window): drift its preview found is recorded already (`driftFoundStatus`);
+ * a preview that refreshed and found none says the target is in sync now,
+ * whatever was found or unknown before. A run that waited before its preview
+ * (a dependency not ready) or did not refresh changes nothing.
+ */
+function driftAfterHeldRun(
+  conditions: readonly Condition[],
+  next: TargetStatus,
+  outcome: RunOutcome,
+  set: SetCondition,
+): { conditions: Condition[]; next: TargetStatus } {
+  if (!outcome.driftChecked || outcome.run.drift || outcome.targeted)
+    return { conditions: [...conditions], next };
+  const { unresolvedDrift: _u, ...rest } = next;
+  return {
+    conditions: set(conditions, "Drifted", false, "InSync", "live state matches the recorded state"),
+    next: rest,
+  };
+}
 
 /**
  * The Drifted condition after a run that ended before it applied or
