@@ -180,6 +180,9 @@ describe("reconciling a Git repository with the real engine", () => {
     expect(await api("/ui/targets/site")).toMatch(
       /<th scope="row">Drifted<\/th><td>Unknown<\/td><td>NotChecked<\/td><td>not checked since /,
     );
+    expect(await api("/ui")).toMatch(
+      /<span class="badge unchecked" title="not checked since [^"]+">drift not checked/,
+    );
     const runPage = await api(`/ui/runs/${run.id}`);
     expect(runPage).not.toContain("none found");
     expect(runPage).toContain("not checked: the run ended before its preview finished");

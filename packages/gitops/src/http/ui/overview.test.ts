@@ -41,6 +41,18 @@ describe("the overview", () => {
     expect(row).toContain("in 12.3 s");
   });
 
+  it("says beside the state when whether the target drifted is not known", () => {
+    const base = { name: "site", state: "Ready", reason: "Applied", message: "" } as const;
+    const unchecked = rowHtml(view, {
+      ...base,
+      driftUnchecked: "not checked since 2026-12-01T10:00:00.000Z: run r2 ended before its preview finished",
+    }).toString();
+    expect(unchecked).toContain(
+      '<span class="badge unchecked" title="not checked since 2026-12-01T10:00:00.000Z: run r2 ended before its preview finished">drift not checked</span>',
+    );
+    expect(rowHtml(view, base).toString()).not.toContain("drift not checked");
+  });
+
   it("links commits only on hosts whose commit pages are known", () => {
     expect(commitUrl("https://github.com/acme/infra.git", SHA)).toBe(
       `https://github.com/acme/infra/commit/${SHA}`,

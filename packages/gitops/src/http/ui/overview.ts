@@ -14,7 +14,11 @@ export function rowHtml(view: ViewContext, row: TargetRow): Html {
       : ""
   }</th>
 <td data-label="Mode">${row.mode ?? "—"}</td>
-<td data-label="State">${badge(row.state)} <span class="reason">${row.reason}</span><div class="muted">${row.message}</div></td>
+<td data-label="State">${badge(row.state)} <span class="reason">${row.reason}</span>${
+    row.driftUnchecked
+      ? html` <span class="badge unchecked" title="${row.driftUnchecked}">drift not checked</span>`
+      : ""
+  }<div class="muted">${row.message}</div></td>
 <td data-label="Revision">${revisionLink(row.repo, row.revision)}${row.behind ? html` <span class="badge behind">behind Git</span>` : ""}${row.subject ? html` <span class="subject">${row.subject}</span>` : ""}</td>
 <td data-label="Last run">${
     row.lastRun

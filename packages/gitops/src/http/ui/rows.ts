@@ -7,7 +7,7 @@
 import { LRUCache } from "lru-cache";
 import { pullRequestUrl } from "../../pipelines/reviewStacks.js";
 import type { Reconciler } from "../../reconciler.js";
-import { isSuspended } from "../../run/status.js";
+import { condition, isSuspended } from "../../run/status.js";
 import { Semaphore } from "../../schedule/semaphore.js";
 import type { ReviewStackRecord, ReviewStackState } from "../../store/store.js";
 import type { TargetStatus } from "../../types.js";
@@ -32,6 +32,12 @@ export interface TargetRow {
   readonly repo?: string;
   /** The branch moved past the applied revision and that change is not applied yet. */
   readonly behind?: boolean;
+  /**
+   * Whether the target drifted is not known (`Drifted=Unknown`, reason
+   * `NotChecked`): the condition's message, "not checked since …". The state
+   * shows only drift found, so the row says this beside it.
+   */
+  readonly driftUnchecked?: string;
   /** Set on a review stack's row: its base target and pull request (shown grouped under the base). */
   readonly review?: ReviewRow;
 }
@@ -99,6 +105,8 @@ export class RowSource {
       const waiting = waitingFor(status);
       const nextDriftCheck = spec && next ? driftCheckDue(status, spec.resyncMs, next) : undefined;
       const behind = isBehind(status, spec?.mode);
+      const drift = condition(status, "Drifted");
+      const driftUnchecked = drift?.status === "Unknown" ? drift.message : undefined;
       return {
         name,
         state,
@@ -107,6 +115,7 @@ export class RowSource {
         ...(spec ? { mode: spec.mode, repo: spec.repo } : {}),
         ...(nextDriftCheck ? { nextDriftCheck } : {}),
         ...(behind ? { behind } : {}),
+        ...(driftUnchecked ? { driftUnchecked } : {}),
         ...(revision ? { revision } : {}),
         ...(lastRun ? { lastRun } : {}),
         ...(next ? { nextCheck: next.toISOString() } : {}),
