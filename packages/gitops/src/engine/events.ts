@@ -79,6 +79,13 @@ export class StepCollector {
       if (out.op === "same") this.counts.same++;
       return;
     }
+    this.#drifted(out);
+    this.counts[step.op]++;
+    this.steps.push(step);
+  }
+
+  /** A resource a refresh read changed or gone: its changed paths, and what it read. */
+  #drifted(out: StepEventMetadata): void {
     const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
     const secretPaths = paths ? maskedSecretPaths(out.old?.outputs, out.new?.outputs) : undefined;
     this.drift.push({
@@ -89,8 +96,6 @@ export class StepCollector {
       ...(out.new ? {} : { gone: true }),
     });
     this.live.set(out.urn, out.new?.outputs ?? null);
-    this.counts[step.op]++;
-    this.steps.push(step);
   }
 
   /** Forgets what an attempt collected, before the operation is tried again. */
@@ -153,18 +158,8 @@ export class StepCollector {
       out?.op === "refresh" &&
       !IGNORED_TYPES.test(out.type) &&
       refreshChanged(out)
-    ) {
-      const paths = out.new ? changedPaths(out.old?.outputs, out.new.outputs) : undefined;
-      const secretPaths = paths ? maskedSecretPaths(out.old?.outputs, out.new?.outputs) : undefined;
-      this.drift.push({
-        urn: out.urn,
-        type: out.type,
-        ...(paths?.length ? { paths } : {}),
-        ...(secretPaths?.length ? { secretPaths } : {}),
-        ...(out.new ? {} : { gone: true }),
-      });
-      this.live.set(out.urn, out.new?.outputs ?? null);
-    }
+    )
+      this.#drifted(out);
     if (!pre || IGNORED_TYPES.test(pre.type)) return;
     if ((pre.op === "create-replacement" || pre.op === "delete-replaced") && !this.#firstHalf.has(pre.urn))
       this.#firstHalf.set(pre.urn, pre.op);
