@@ -7,7 +7,7 @@ import { FencedError } from "../../errors.js";
 import type { Fence, Member, MemberInfo, StoredTrigger, TargetLease, TriggerCommand } from "../../types.js";
 import { runFromRow } from "../runRow.js";
 import type { Acquired, MembershipStore, OwnershipStore, TriggerInbox } from "../store.js";
-import type { AsyncPostgres, Row } from "./pool.js";
+import type { AsyncPostgres, Queryable, Row } from "./pool.js";
 import { NOW_MS, type RunRow } from "./schema.js";
 
 /**
@@ -20,6 +20,26 @@ import { NOW_MS, type RunRow } from "./schema.js";
 export function fenceSql(target: string, owner: string, epoch: string): string {
   return `EXISTS (SELECT 1 FROM driftless_target_leases
     WHERE target = ${target} AND owner = ${owner} AND epoch = ${epoch} FOR SHARE)`;
+}
+
+/**
+ * One write a fence may guard, as one statement: `sql` places the fence's
+ * condition where it belongs with `fenced(prefix, target)` — `prefix` and
+ * {@link fenceSql} on the two parameters after `params`, or nothing without a
+ * fence.
+ * @throws FencedError when a fenced write changed no row: the lease moved on
+ */
+export async function fencedWrite(
+  db: Queryable,
+  target: string,
+  params: readonly unknown[],
+  fence: Fence | undefined,
+  sql: (fenced: (prefix: string, targetSql: string) => string) => string,
+): Promise<void> {
+  const fenced = (prefix: string, targetSql: string) =>
+    fence ? `${prefix} ${fenceSql(targetSql, `$${params.length + 1}`, `$${params.length + 2}`)}` : "";
+  const { rowCount } = await db.query(sql(fenced), fence ? [...params, fence.owner, fence.epoch] : params);
+  if (fence && rowCount === 0) throw new FencedError(target, fence.owner, fence.epoch);
 }
 
 interface MemberRow extends Row {

@@ -1,9 +1,8 @@
 /** The PostgreSQL store's resource history: one row per run and resource change, the last few per resource. */
-import { FencedError } from "../../errors.js";
 import type { Fence, ResourceHistoryEntry } from "../../types.js";
 import { RESOURCE_HISTORY_LIMIT, type ResourceHistoryStore } from "../store.js";
 import type { Queryable } from "./pool.js";
-import { fenceSql } from "./replicas.js";
+import { fencedWrite } from "./replicas.js";
 
 /** {@link ResourceHistoryStore} on the table `driftless_resource_history` (migration 5). */
 export class PostgresResourceHistory implements ResourceHistoryStore {
@@ -19,17 +18,17 @@ export class PostgresResourceHistory implements ResourceHistoryStore {
     fence?: Fence,
   ): Promise<void> {
     if (entries.length === 0) return;
-    const params: unknown[] = [target, JSON.stringify(entries)];
-    if (fence) params.push(fence.owner, fence.epoch);
     // One statement: the lease check and every row go together; `seq` follows the entries' order.
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO driftless_resource_history (target, urn, entry)
+    await fencedWrite(
+      this.#db,
+      target,
+      [target, JSON.stringify(entries)],
+      fence,
+      (fenced) => `INSERT INTO driftless_resource_history (target, urn, entry)
        SELECT $1::text, e->>'urn', e FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS t(e, n)
-       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
+       ${fenced("WHERE", "$1")}
        ORDER BY n`,
-      params,
     );
-    if (fence && rowCount === 0) throw new FencedError(target, fence.owner, fence.epoch);
     // Dropping old entries needs no lease: a late prune only drops what a newer one would.
     await this.#db.query(
       `DELETE FROM driftless_resource_history h USING (

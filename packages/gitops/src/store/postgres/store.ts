@@ -6,7 +6,6 @@
  */
 
 import { isLocalOwner, isOwnerDead } from "../../engine/process.js";
-import { FencedError } from "../../errors.js";
 import type {
   Fence,
   PromotionKind,
@@ -24,7 +23,7 @@ import type { Store } from "../store.js";
 import { PostgresAudit } from "./audit.js";
 import { type PostgresConnection, type ResolvedConnection, resolveConnection } from "./connection.js";
 import { AsyncPostgres, type PostgresTimeouts, type Queryable, type Row } from "./pool.js";
-import { fenceSql, PostgresReplicas } from "./replicas.js";
+import { fencedWrite, PostgresReplicas } from "./replicas.js";
 import { PostgresResourceHistory } from "./resourceHistory.js";
 import { PostgresReviewStacks } from "./reviewStacks.js";
 import { leaseFromRow, MIGRATIONS, NOW_MS, type RunRow, type StackLockRow } from "./schema.js";
@@ -170,15 +169,15 @@ export class PostgresStore extends AuditStoreBase implements Store {
   }
 
   async putStatus(status: TargetStatus, fence?: Fence): Promise<void> {
-    const params: unknown[] = [status.name, JSON.stringify(status)];
-    if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO driftless_targets (name, status) SELECT $1::text, $2::jsonb
-       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
+    await fencedWrite(
+      this.#db,
+      status.name,
+      [status.name, JSON.stringify(status)],
+      fence,
+      (fenced) => `INSERT INTO driftless_targets (name, status) SELECT $1::text, $2::jsonb
+       ${fenced("WHERE", "$1")}
        ON CONFLICT (name) DO UPDATE SET status = excluded.status`,
-      params,
     );
-    if (fence && rowCount === 0) throw new FencedError(status.name, fence.owner, fence.epoch);
   }
 
   async insertStatus(status: TargetStatus): Promise<boolean> {
@@ -202,20 +201,17 @@ export class PostgresStore extends AuditStoreBase implements Store {
   }
 
   async putInventory(inventory: TargetInventory, fence?: Fence): Promise<void> {
-    const params: unknown[] = [inventory.target, JSON.stringify(inventory)];
-    if (fence) params.push(fence.owner, fence.epoch);
-    // JSON, not JSONB: the document is written and read whole, never queried
-    // inside. Converting a 2,000-resource inventory (1 MiB) to JSONB and back
-    // made a write about 5 times and a read about 2 times slower
-    // (`bench/run.ts --only inventory`); a database made with JSONB takes this
-    // JSON too (an assignment cast).
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO driftless_inventories (target, inventory) SELECT $1::text, $2::json
-       ${fence ? `WHERE ${fenceSql("$1", "$3", "$4")}` : ""}
+    // JSON, not JSONB: written and read whole; as JSONB a 1 MiB inventory wrote ~5× and read ~2× slower
+    // (`bench/run.ts --only inventory`). A column made JSONB takes it too (an assignment cast).
+    await fencedWrite(
+      this.#db,
+      inventory.target,
+      [inventory.target, JSON.stringify(inventory)],
+      fence,
+      (fenced) => `INSERT INTO driftless_inventories (target, inventory) SELECT $1::text, $2::json
+       ${fenced("WHERE", "$1")}
        ON CONFLICT (target) DO UPDATE SET inventory = excluded.inventory`,
-      params,
     );
-    if (fence && rowCount === 0) throw new FencedError(inventory.target, fence.owner, fence.epoch);
   }
 
   async getInventory(target: string): Promise<TargetInventory | undefined> {
@@ -239,14 +235,16 @@ export class PostgresStore extends AuditStoreBase implements Store {
       owner ?? null,
       json(run.approval),
     ];
-    if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = await this.#db.query(
-      `INSERT INTO driftless_runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
-       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::jsonb, $9::text, $10::jsonb
-       ${fence ? `WHERE ${fenceSql("$2", "$11", "$12")}` : ""}`,
+    await fencedWrite(
+      this.#db,
+      run.target,
       params,
+      fence,
+      (fenced) =>
+        `INSERT INTO driftless_runs (id, target, trigger, revision, started_at, drift, log, override, owner, approval)
+       SELECT $1::text, $2::text, $3::text, $4::text, $5::text, $6::boolean, $7::text, $8::jsonb, $9::text, $10::jsonb
+       ${fenced("WHERE", "$2")}`,
     );
-    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
   async finishRun(run: RunRecord, fence?: Fence): Promise<void> {
@@ -261,25 +259,27 @@ export class PostgresStore extends AuditStoreBase implements Store {
       json(run.plan),
       run.id,
     ];
-    if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = await this.#db.query(
-      `UPDATE driftless_runs SET revision = $1, finished_at = $2, result = $3, counts = $4, drift = $5,
-         error = $6, log = $7, plan = $8 WHERE id = $9
-         ${fence ? `AND finished_at IS NULL AND ${fenceSql("driftless_runs.target", "$10", "$11")}` : ""}`,
+    await fencedWrite(
+      this.#db,
+      run.target,
       params,
+      fence,
+      (fenced) =>
+        `UPDATE driftless_runs SET revision = $1, finished_at = $2, result = $3, counts = $4, drift = $5,
+         error = $6, log = $7, plan = $8 WHERE id = $9
+         ${fenced("AND finished_at IS NULL AND", "driftless_runs.target")}`,
     );
-    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
   async markRunDrift(run: { readonly id: string; readonly target: string }, fence?: Fence): Promise<void> {
-    const params: unknown[] = [run.id];
-    if (fence) params.push(fence.owner, fence.epoch);
-    const { rowCount } = await this.#db.query(
-      `UPDATE driftless_runs SET drift = true WHERE id = $1 AND finished_at IS NULL
-         ${fence ? `AND ${fenceSql("driftless_runs.target", "$2", "$3")}` : ""}`,
-      params,
+    await fencedWrite(
+      this.#db,
+      run.target,
+      [run.id],
+      fence,
+      (fenced) => `UPDATE driftless_runs SET drift = true WHERE id = $1 AND finished_at IS NULL
+         ${fenced("AND", "driftless_runs.target")}`,
     );
-    if (fence && rowCount === 0) throw new FencedError(run.target, fence.owner, fence.epoch);
   }
 
   async getRun(id: string): Promise<RunRecord | undefined> {
