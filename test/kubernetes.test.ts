@@ -16,7 +16,7 @@ import {
   type V1Deployment,
   type V1ReplicaSet,
 } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { NEVER_READY_MARKER, NODE_NAME, startCluster, type TestCluster } from "./support/cluster.js";
 import { clusterTarget } from "./support/clusterTarget.js";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
@@ -270,6 +270,10 @@ describe("GitOps for Kubernetes: upstream provider, lifelike cluster", () => {
 
   it("only reports hand edits in detect mode", async () => {
     reconciler.addTarget(spec({ mode: "detect" }));
+    // The scenarios after this one apply, whatever fails here.
+    onTestFinished(() => {
+      reconciler.addTarget(spec());
+    });
     await editByHand("api", (d) => {
       d.spec!.replicas = 7;
       d.metadata!.labels!["app.kubernetes.io/component"] = "edited";

@@ -253,6 +253,25 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     expect(status.unresolvedDrift?.runId).toBe(planned.id);
   });
 
+  it("starts no drift check of an edit a run's full refresh read", async () => {
+    // Detect mode: the run does not write the Deployment back, so only its refresh reads the edit.
+    reconciler.addTarget(spec({ mode: "detect" }));
+    const before = (await watchRuns()).length;
+    const received = (await reconciler.watchStats()).received;
+    await handEdit("ghcr.io/acme/api:read-by-refresh");
+    await untilAsync(
+      async () => (await reconciler.watchStats()).received > received,
+      "the watch to see the edit",
+      10_000,
+    );
+    // The run starts before the watch's window ends: the change waits for it, and its refresh reads it.
+    const run = await reconciler.reconcile("w", { trigger: "manual" });
+    expect(run.result).toBe("drift-detected");
+    expect((await reconciler.status("w")).unresolvedDrift?.runId).toBe(run.id);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect((await watchRuns()).length).toBe(before);
+  });
+
   it("previews the program instead where the engine's refresh diffs outputs (PULUMI_ENABLE_LEGACY_REFRESH_DIFF)", async () => {
     const target = spec({ mode: "detect" });
     reconciler.addTarget({ ...target, env: { ...target.env, PULUMI_ENABLE_LEGACY_REFRESH_DIFF: "true" } });

@@ -241,6 +241,8 @@ export const preview: Step = async (ctx) => {
       : undefined;
   if (ctx.planFile) mkdirSync(dirname(ctx.planFile), { recursive: true });
   let drift = ctx.replans > 0 ? ctx.plan?.drift : undefined;
+  // What the watches saw before this refresh of every resource began, it reads.
+  const refreshStartedAt = Date.now();
   if (refreshFirst && engine.refresh) {
     ctx.progress("refresh", "refresh");
     stateWritten(ctx);
@@ -265,6 +267,8 @@ export const preview: Step = async (ctx) => {
     ...(ctx.deleteFirst ? { deleteFirst: ctx.deleteFirst } : {}),
   });
   await takePlan(ctx, drift ? { ...previewed, drift } : previewed, scope);
+  if (!scope && !ctx.ephemeral && (refreshFirst || previewRefresh))
+    rt.refreshed?.(target.name, refreshStartedAt);
   const keepPlan = ctx.plan!.changes && needsApproval(target.requireApproval, ctx.plan!);
   if (ctx.planFile && !keepPlan) rmSync(ctx.planFile, { force: true });
 };

@@ -58,4 +58,9 @@ export interface Runtime {
     resources: readonly StateResource[],
     secrets: StackState["secrets"],
   ): void;
+  /**
+   * A run refreshed every resource of the target, from `startedAt` on (epoch
+   * milliseconds): the watches' changes seen before then start no drift check.
+   */
+  refreshed?(target: string, startedAt: number): void;
 }

@@ -139,7 +139,10 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
   events.on("run.finished", (e) => {
     const left = (running.get(e.target) ?? 1) - 1;
     if (left > 0) running.set(e.target, left);
-    else running.delete(e.target);
+    else {
+      running.delete(e.target);
+      watches.runEnded(e.target);
+    }
   });
   const watches = new WatchHub({
     logger: options.logger,
@@ -170,6 +173,7 @@ export function wireReconciler(options: ResolvedOptions, facade: FacadeHooks): W
   rt = {
     inventoryRead: (state, inventory, resources, secrets) =>
       watches.inventoryRead(state, inventory, resources, secrets),
+    refreshed: (name, startedAt) => watches.refreshed(name, startedAt),
     options,
     targets,
     queue,

@@ -78,6 +78,19 @@ export class WatchHub {
   }
 
   /**
+   * A run of the target refreshed every resource from `startedAt` on (epoch
+   * milliseconds): what the watches saw before then needs no drift check.
+   */
+  refreshed(target: string, startedAt: number): void {
+    void this.#manager?.then((m) => m.refreshed(target, startedAt));
+  }
+
+  /** The target's runs ended: changes gathered during them are checked now. */
+  runEnded(target: string): void {
+    void this.#manager?.then((m) => m.runEnded(target));
+  }
+
+  /**
    * A target's spec changed: when it turned watching off ({@link watchOff}),
    * its watches close now, not after its next run (a target never watched is
    * left as it is).

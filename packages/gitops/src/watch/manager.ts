@@ -35,6 +35,8 @@ interface Held {
   readonly key: string;
   readonly scope: readonly string[];
   readonly at: number;
+  /** When the change was seen here (epoch milliseconds). */
+  readonly seenAt: number;
   /** An edit: the object's fingerprint after it (a deletion has none). */
   readonly fingerprint?: string;
 }
@@ -58,10 +60,34 @@ export class WatchManager {
   constructor(host: WatchHost, logger: Logger, windowMs: number) {
     this.#host = host;
     this.#log = logger;
-    this.#coalescer = new Coalescer(windowMs, (target, changes) => {
-      this.counters.checks++;
-      this.#host.request(target, changes.urns, changes.since);
-    });
+    this.#coalescer = new Coalescer(
+      windowMs,
+      (target, changes) => {
+        this.counters.checks++;
+        this.#host.request(target, changes.urns, changes.since);
+      },
+      {
+        inRun: (target) => this.#host.inRun(target),
+        covered: (target, changes) =>
+          this.#log.info(
+            { target, resources: changes.urns.length },
+            "changes seen before the target's run refreshed every resource: no drift check of them",
+          ),
+      },
+    );
+  }
+
+  /**
+   * A run of the target refreshed every resource, from `startedAt` on (epoch
+   * milliseconds): changes seen before then start no drift check.
+   */
+  refreshed(target: string, startedAt: number): void {
+    this.#coalescer.refreshed(target, startedAt);
+  }
+
+  /** A run of the target ended: changes gathered during it are checked now. */
+  runEnded(target: string): void {
+    this.#coalescer.runEnded(target);
   }
 
   /** Watches opened now. */
@@ -173,6 +199,7 @@ export class WatchManager {
               key,
               scope,
               at: verdict.at ?? Date.now(),
+              seenAt: Date.now(),
               ...(fingerprint ? { fingerprint } : {}),
             });
             continue;
@@ -220,7 +247,7 @@ export class WatchManager {
         { target, object: change.key },
         "a change made during the target's run stands; a drift check follows",
       );
-      this.#coalescer.add(target, scope, change.at);
+      this.#coalescer.add(target, scope, change.at, change.seenAt);
     }
   }
 
