@@ -1,6 +1,6 @@
 // Review stacks end to end on a real Gitea and the real engine, with a dynamic-provider program
 // (files written by a local provider): a pull request gets a stack of its own, applied on open and
-// push, destroyed on close and at a restart when it closed meanwhile; beyond maxConcurrent a pull
+// push, destroyed on close, at a restart when it closed meanwhile, and once the target drops `reviewStacks`; beyond maxConcurrent a pull
 // request waits; a fork's gets none. The ttl (on a fake clock) is in the unit test beside ReviewStacks.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -107,8 +107,11 @@ describe("review stacks on a real Gitea", () => {
   const closePull = (pull: number) =>
     gitea.api("PATCH", `/repos/${gitea.owner}/${gitea.repo}/pulls/${pull}`, { state: "closed" });
 
-  /** A reconciler, its review stacks and a server on the data directory (again after a restart). */
-  async function serve(): Promise<void> {
+  /**
+   * A reconciler, its review stacks and a server on the data directory (again after a restart);
+   * `reviewStacks: false` configures the target without them.
+   */
+  async function serve(options: { reviewStacks?: boolean } = {}): Promise<void> {
     store = new SqliteStore(join(dataDir, "driftless.db"));
     reconciler = await Reconciler.create({
       dataDir,
@@ -128,12 +131,16 @@ describe("review stacks on a real Gitea", () => {
           interval: "1h",
           resync: "1h",
           refresh: false,
-          reviewStacks: {
-            stack: "pr-{number}",
-            config: { outDir: join(sandbox.dir, "sites", "pr-{number}") },
-            ttl: "1h",
-            maxConcurrent: 1,
-          },
+          ...(options.reviewStacks === false
+            ? {}
+            : {
+                reviewStacks: {
+                  stack: "pr-{number}",
+                  config: { outDir: join(sandbox.dir, "sites", "pr-{number}") },
+                  ttl: "1h",
+                  maxConcurrent: 1,
+                },
+              }),
         },
       ],
     });
@@ -357,5 +364,30 @@ exports.token = pulumi.secret("${SECRET_OUTPUT}");
     await reviewStacks.whenIdle();
     expect(await record(pull)).toBeUndefined();
     expect(existsSync(outDir(pull))).toBe(false);
+  });
+
+  it("destroys the recorded review stacks once reviewStacks is removed from the target, and leaves the base alone", async () => {
+    const head = commit("three", "<h1>three</h1>");
+    const pull = await openPull("three");
+    await reviewStatus(head, "success");
+    expect(readFileSync(join(outDir(pull), "index.html"), "utf8")).toBe("<h1>three</h1>");
+    await shutdown();
+    // Without `reviewStacks` there is no template: the record names the stack, and the target's
+    // own config (its outDir is the base site's) is never run: a destroy runs no program.
+    await serve({ reviewStacks: false });
+    await reviewStacks.whenIdle();
+    expect(await record(pull)).toBeUndefined();
+    expect(existsSync(join(outDir(pull), "index.html"))).toBe(false);
+    expect(existsSync(stateFile(`pr-${pull}`))).toBe(false);
+    expect(reconciler.target(`site-pr-${pull}`)).toBeUndefined();
+    expect(readFileSync(join(sandbox.dir, "sites", "base", "index.html"), "utf8")).toBe("<h1>base</h1>");
+    expect(existsSync(stateFile("dev"))).toBe(true);
+    await reviewComment(pull, (b) => b.includes("`reviewStacks` was removed"), "saying why it was destroyed");
+    const audit = await store.listAudit({ target: "site" });
+    expect(
+      audit.some(
+        (e) => e.action === "review-stack.destroy" && e.detail?.includes(`#${pull}, stack pr-${pull}`),
+      ),
+    ).toBe(true);
   });
 });

@@ -177,9 +177,13 @@ export class Reconciler {
 
   /**
    * Adds (or updates) the target a pull request's review stack runs as (see `reviewTarget`): `<base>-pr-<number>`,
-   * destroyed and removed by {@link removeTarget}. Queues no run. @throws DriftlessError for a name in use
+   * destroyed and removed by {@link removeTarget}; a recorded `stack` is kept. Queues no run.
+   * @throws DriftlessError for a name in use
    */
-  addReviewStack(base: string, pull: { readonly number: number; readonly branch: string }): ResolvedTarget {
+  addReviewStack(
+    base: string,
+    pull: { readonly number: number; readonly branch: string; readonly stack?: string },
+  ): ResolvedTarget {
     const derived = reviewTarget(this.#require(base).spec, pull);
     if (this.#targets.get(derived.name)?.spec.review === undefined && this.#targets.has(derived.name)) {
       throw new DriftlessError(`target "${derived.name}" exists and is not a review stack of "${base}"`);

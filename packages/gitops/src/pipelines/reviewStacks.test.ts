@@ -40,6 +40,22 @@ describe("reviewTarget", () => {
     expect(derived.backend).toBe(base.backend);
   });
 
+  it("keeps a recorded stack, also once the base target's reviewStacks is gone, and never the base's own", () => {
+    expect(reviewTarget(base, { number: 7, branch: "x", stack: "review-7" }).stack).toBe("review-7");
+    const without = { ...base, reviewStacks: undefined };
+    expect(() => reviewTarget(without, { number: 7, branch: "x" })).toThrow(/has no `reviewStacks`/);
+    const recorded = reviewTarget(without, { number: 7, branch: "x", stack: "pr-7" });
+    expect(recorded).toMatchObject({
+      name: "shop-pr-7",
+      stack: "pr-7",
+      destroyOnRemove: true,
+      config: base.config,
+    });
+    expect(() => reviewTarget(without, { number: 7, branch: "x", stack: "prod" })).toThrow(
+      /would be the target's own stack/,
+    );
+  });
+
   it("links a pull request on GitHub and on Gitea", () => {
     expect(pullRequestUrl("https://github.com/acme/shop.git", 3)).toBe("https://github.com/acme/shop/pull/3");
     expect(pullRequestUrl("https://tok@git.example.com/acme/shop.git", 3)).toBe(

@@ -19,23 +19,29 @@ export function reviewTargetName(base: string, number: number): string {
  * The target a pull request's review stack runs as: the base target with the
  * review stack's name, the pull request's head ref, the merged config, mode
  * `apply`, destroyed on removal, and no dependencies or promotion of its own.
- * @throws DriftlessError when the base target has no `reviewStacks` or the name would be the base stack's
+ * A recorded review stack (`pull.stack`, see `ReviewStackRecord.stack`) keeps
+ * the stack it was created as, even when the base target has no
+ * `reviewStacks` any more: it can still be destroyed (with the base's config
+ * then; a destroy runs no program).
+ * @throws DriftlessError when the base target has no `reviewStacks` and no stack is recorded, or the name would be the base stack's
  */
 export function reviewTarget(
   base: ResolvedTarget,
-  pull: { readonly number: number; readonly branch: string },
+  pull: { readonly number: number; readonly branch: string; readonly stack?: string },
 ): ResolvedTarget & { readonly review: ReviewOf } {
   const options = base.reviewStacks;
-  if (!options) throw new DriftlessError(`target "${base.name}" has no \`reviewStacks\``);
-  const stack = substitute(options.stack, pull.number, pull.branch);
-  // The template check makes this impossible; kept as the last line of defence.
+  if (!options && pull.stack === undefined) {
+    throw new DriftlessError(`target "${base.name}" has no \`reviewStacks\``);
+  }
+  const stack = pull.stack ?? substitute(options?.stack ?? "", pull.number, pull.branch);
+  // The template check makes this impossible for a new one; kept as the last line of defence (and for records).
   if (stack === base.stack) {
     throw new DriftlessError(
       `review stack "${stack}" of target "${base.name}" would be the target's own stack`,
     );
   }
   const config = { ...base.config };
-  for (const [key, value] of Object.entries(options.config)) {
+  for (const [key, value] of Object.entries(options?.config ?? {})) {
     config[key] = substitute(value, pull.number, pull.branch);
   }
   return {

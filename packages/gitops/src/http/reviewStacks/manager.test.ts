@@ -21,18 +21,23 @@ function harness(
     readonly store?: SqliteStore;
     /** Runs stay under way until the test ends them (`release`). */
     readonly hold?: boolean;
+    /** The base target as configured now: without `reviewStacks`, or not at all. */
+    readonly base?: "no-review-stacks" | "removed";
   } = {},
 ) {
   const store = options.store ?? new SqliteStore(":memory:");
-  const base = resolveTarget(
+  let base = resolveTarget(
     {
       name: "shop",
       repo: REPO,
       stack: "prod",
-      reviewStacks: { stack: "pr-{number}", ttl: "1h", maxConcurrent: 1 },
+      ...(options.base ? {} : { reviewStacks: { stack: "pr-{number}", ttl: "1h", maxConcurrent: 1 } }),
     },
     { dataDir: "/nonexistent" },
   );
+  const baseRemoved = options.base === "removed";
+  /** The stacks destroyed, in order. */
+  const destroyed: string[] = [];
   const added = new Map<string, ResolvedTarget>();
   const applyResults = [...(options.applyResults ?? [])];
   const destroyResults = [...(options.destroyResults ?? [])];
@@ -52,10 +57,10 @@ function harness(
       ...(error ? { error } : {}),
     }) as RunRecord;
   const reconciler = {
-    targets: () => [base, ...added.values()],
-    target: (name: string) => (name === base.name ? base : added.get(name)),
+    targets: () => [...(baseRemoved ? [] : [base]), ...added.values()],
+    target: (name: string) => (name === base.name ? (baseRemoved ? undefined : base) : added.get(name)),
     reviewStacks: store.reviewStacks,
-    addReviewStack: (_base: string, pull: { number: number; branch: string }) => {
+    addReviewStack: (_base: string, pull: { number: number; branch: string; stack?: string }) => {
       const derived = reviewTarget(base, pull);
       added.set(derived.name, derived);
       return derived;
@@ -72,6 +77,7 @@ function harness(
     },
     removeTarget: async (name: string) => {
       const result = destroyResults.shift() ?? "destroyed";
+      destroyed.push(added.get(name)?.stack ?? `${name} (not added)`);
       if (result === "destroyed") added.delete(name);
       return run(name, result, result === "destroyed" ? undefined : "provider said no");
     },
@@ -143,8 +149,13 @@ function harness(
       for (const end of held.splice(0)) end();
     },
     added,
+    destroyed,
     advance: (ms: number) => {
       now += ms;
+    },
+    /** The base target's `reviewStacks` removed while running. */
+    disableReviewStacks: () => {
+      base = { ...base, reviewStacks: undefined };
     },
   };
 }
@@ -279,6 +290,62 @@ describe("ReviewStacks", () => {
     ]);
     expect(after.requested).toEqual(["shop-pr-2"]);
     expect(after.lastComment(1)).toContain("destroyed");
+  });
+
+  it("destroys the review stacks of a target whose reviewStacks was removed, as the stacks they were", async () => {
+    const h = make();
+    for (const n of [1, 2]) {
+      h.stacks.handle(h.event("opened", n));
+      await h.settle();
+    }
+    h.disableReviewStacks();
+    expect((await h.stacks.sweep()).sort()).toEqual(["shop#1", "shop#2"]);
+    await h.settle();
+    // The live one destroyed as it was created; the waiting one had nothing to destroy.
+    expect(h.destroyed).toEqual(["pr-1"]);
+    expect(await h.store.reviewStacks.listReviewStacks()).toEqual([]);
+    expect(h.lastComment(1)).toContain("`reviewStacks` was removed from `shop`");
+    expect(h.lastComment(2)).toContain("`reviewStacks` was removed from `shop`");
+  });
+
+  it("destroys at start the recorded stacks of a target without reviewStacks, and leaves those of a removed target", async () => {
+    const before = make();
+    before.stacks.handle(before.event("opened", 1));
+    await before.settle();
+    before.stacks.close();
+    const removed = make({ store: before.store, base: "removed" });
+    await removed.stacks.start();
+    await removed.settle();
+    expect(removed.destroyed).toEqual([]);
+    expect(await removed.store.reviewStacks.getReviewStack("shop", 1)).toMatchObject({ state: "applied" });
+    removed.stacks.close();
+    // The template is gone with `reviewStacks`: the record names the stack.
+    const after = make({ store: before.store, base: "no-review-stacks" });
+    await after.stacks.start();
+    await after.settle();
+    expect(after.destroyed).toEqual(["pr-1"]);
+    expect(after.requested).toEqual([]);
+    expect(await after.store.reviewStacks.listReviewStacks()).toEqual([]);
+  });
+
+  it("never destroys the base target's own stack, whatever a record says", async () => {
+    const before = make();
+    before.stacks.handle(before.event("opened", 1));
+    await before.settle();
+    const record = await before.store.reviewStacks.getReviewStack("shop", 1);
+    await before.store.reviewStacks.putReviewStack({
+      ...(record as NonNullable<typeof record>),
+      stack: "prod",
+    });
+    before.stacks.close();
+    const after = make({ store: before.store, base: "no-review-stacks" });
+    await after.stacks.start();
+    await after.settle();
+    expect(after.destroyed).toEqual([]);
+    expect(await after.store.reviewStacks.getReviewStack("shop", 1)).toMatchObject({
+      state: "stalled",
+      error: expect.stringContaining("would be the target's own stack"),
+    });
   });
 
   it("applies again at start a review stack whose run was cut short", async () => {

@@ -3,8 +3,8 @@
  * concerns a target with `reviewStacks` gets the target `<target>-pr-<n>`
  * (see `Reconciler.addReviewStack`), applied on open and on each push (a run
  * of an older head is cancelled), destroyed and removed on close or after the
- * `ttl` since the last push; beyond `maxConcurrent` pull requests wait, served
- * in order. Each is recorded in the store, so a restart destroys those whose
+ * `ttl` since the last push, or once `reviewStacks` is removed from the target;
+ * beyond `maxConcurrent` pull requests wait, served in order. Each is recorded in the store, so a restart destroys those whose
  * pull request closed meanwhile; a destroy that fails is retried with backoff
  * and shown as `stalled`. One comment per pull request, a commit status
  * `driftless/review-<target>`, and create/destroy/prune in the audit log.
@@ -56,6 +56,10 @@ export interface ReviewStackOutcome {
   /** Targets that give this pull request no review stack, and why (a fork, no Git host). */
   readonly skipped: readonly { readonly target: string; readonly reason: string }[];
 }
+
+/** Why a review stack is destroyed: its pull request closed, its `ttl`, a retry, or its target's `reviewStacks` removed. */
+type CloseReason = "closed" | "ttl" | "retry" | "disabled";
+const DISABLED_NOTE = (target: string) => `Destroyed: \`reviewStacks\` was removed from \`${target}\`.`;
 
 const OPEN_ACTIONS = new Set(["opened", "reopened", "synchronize", "synchronized"]);
 const LIVE: readonly ReviewStackState[] = ["applying", "applied", "failed", "destroying", "stalled"];
@@ -121,14 +125,28 @@ export class ReviewStacks {
   /**
    * Takes over the recorded review stacks: those whose pull request closed
    * while no reconciler ran are destroyed (the Git host is asked), the others
-   * are managed again (one cut short while applying is applied again); stalled destroys are retried. Then checks the `ttl`
-   * periodically. Resolves once every closed one was handled.
+   * are managed again (one cut short while applying is applied again); stalled destroys are retried. Those of a target
+   * whose `reviewStacks` was removed are destroyed (as the recorded stack; see {@link sweep}), those of a target no
+   * longer configured are left, with a warning. Then checks the `ttl` periodically. Resolves once every closed one was
+   * handled.
    */
   async start(): Promise<void> {
     await this.prune();
     for (const record of await this.#reconciler.reviewStacks.listReviewStacks()) {
       const base = this.#reconciler.target(record.target);
-      if (!base?.reviewStacks || record.state === "waiting") continue;
+      if (!base) {
+        this.#options.logger?.warn(
+          { target: record.target, pull: record.number, stack: record.stack },
+          "the review stack's target is not configured: it is left as it is until the target is added back",
+        );
+        continue;
+      }
+      if (!base.reviewStacks) {
+        // Turned off: nothing would ever close it.
+        this.#enqueue(base.name, record.number, () => this.#close(base, record.number, "disabled"));
+        continue;
+      }
+      if (record.state === "waiting") continue;
       this.#reconciler.addReviewStack(base.name, record);
       if (record.state === "stalled" || record.state === "destroying") {
         this.#enqueue(base.name, record.number, () => this.#close(base, record.number, "retry"));
@@ -160,18 +178,27 @@ export class ReviewStacks {
     return pruned;
   }
 
-  /** Destroys the review stacks whose last push is older than their target's `ttl`; returns `target#number` of each. */
+  /**
+   * Destroys the review stacks whose last push is older than their target's
+   * `ttl`, and those of a target whose `reviewStacks` was removed; returns
+   * `target#number` of each.
+   */
   async sweep(): Promise<string[]> {
     const expired: string[] = [];
     const now = this.#clock.now();
     for (const record of await this.#reconciler.reviewStacks.listReviewStacks()) {
       const base = this.#reconciler.target(record.target);
-      const ttl = base?.reviewStacks?.ttlMs;
-      if (!base || ttl === undefined || !LIVE.includes(record.state)) continue;
-      if (record.state === "destroying" || record.state === "stalled") continue;
-      if (Date.parse(record.lastPushAt) + ttl > now) continue;
+      if (!base || record.state === "destroying" || record.state === "stalled") continue;
+      const why = !base.reviewStacks
+        ? "disabled"
+        : LIVE.includes(record.state) &&
+            base.reviewStacks.ttlMs !== undefined &&
+            Date.parse(record.lastPushAt) + base.reviewStacks.ttlMs <= now
+          ? "ttl"
+          : undefined;
+      if (!why) continue;
       expired.push(`${record.target}#${record.number}`);
-      await this.#enqueue(base.name, record.number, () => this.#close(base, record.number, "ttl"));
+      await this.#enqueue(base.name, record.number, () => this.#close(base, record.number, why));
     }
     return expired;
   }
@@ -315,18 +342,15 @@ export class ReviewStacks {
   }
 
   /** Destroys a review stack and forgets it; a failure is retried with backoff (state `stalled`). */
-  async #close(target: ResolvedTarget, number: number, why: "closed" | "ttl" | "retry"): Promise<void> {
+  async #close(target: ResolvedTarget, number: number, why: CloseReason): Promise<void> {
     const store = this.#reconciler.reviewStacks;
     const record = await store.getReviewStack(target.name, number);
     if (!record) return;
     this.#retries.delete(`${target.name}#${number}`);
     if (record.state === "waiting") {
       await store.deleteReviewStack(target.name, number);
-      this.#comment(
-        target,
-        number,
-        reviewComment({ ...record, state: "destroyed" }, { note: "Closed before its turn." }),
-      );
+      const note = why === "disabled" ? DISABLED_NOTE(target.name) : "Closed before its turn.";
+      this.#comment(target, number, reviewComment({ ...record, state: "destroyed" }, { note }));
       return;
     }
     this.#runs.get(`${target.name}#${number}`)?.abort.abort(new Error(`pull request #${number} was closed`));
@@ -338,16 +362,22 @@ export class ReviewStacks {
     };
     await store.putReviewStack(destroying);
     if (why !== "retry") {
-      const detail = why === "ttl" ? "ttl since the last push" : `pull request #${number} closed`;
+      const detail =
+        why === "ttl"
+          ? "ttl since the last push"
+          : why === "disabled"
+            ? "`reviewStacks` removed from the target"
+            : `pull request #${number} closed`;
       await this.#audit("review-stack.destroy", record, detail);
     }
-    if (!this.#reconciler.target(name)) this.#reconciler.addReviewStack(target.name, record);
     this.#options.logger?.info(
       { target: target.name, pull: number, stack: record.stack, why },
       "destroying a review stack",
     );
     let run: Awaited<ReturnType<Reconciler["removeTarget"]>>;
     try {
+      // A record naming the base target's own stack is refused here, and shown as stalled.
+      if (!this.#reconciler.target(name)) this.#reconciler.addReviewStack(target.name, record);
       run = await this.#reconciler.removeTarget(name);
     } catch (error) {
       run = undefined;
@@ -363,7 +393,9 @@ export class ReviewStacks {
     const note =
       why === "ttl"
         ? `Destroyed: no push for ${ttl === undefined ? "its ttl" : `${Math.round(ttl / 60_000)} min`} (\`reviewStacks.ttl\`). Push again to get it back.`
-        : "Destroyed: the pull request was closed.";
+        : why === "disabled"
+          ? DISABLED_NOTE(target.name)
+          : "Destroyed: the pull request was closed.";
     this.#comment(target, number, reviewComment({ ...record, state: "destroyed" }, { note }));
     await this.#admitNext(target);
   }
