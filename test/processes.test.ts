@@ -192,6 +192,14 @@ describe("engine processes", () => {
     const { code, stderr } = await run.exited;
     expect(code, stderr.slice(-2000)).not.toBe(0);
     expect(stderr).toContain("exceeded its timeout of 20s");
+    // The timeout came in the middle of the create, which never ended: the engine had to be killed.
+    const lines = readFileSync(journal, "utf8").split("\n");
+    const mine = (phase: string) =>
+      lines.some(
+        (line) => line.includes(`"writer":"writer-${round}"`) && line.includes(`"phase":"${phase}"`),
+      );
+    expect(mine("start"), "the create had started before the timeout").toBe(true);
+    expect(mine("end")).toBe(false);
     await expectNoneLeft();
   });
 

@@ -14,7 +14,7 @@ import {
   type TargetStatus,
 } from "@driftless/gitops";
 import { pino } from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { type EngineSandbox, engineSandbox } from "./support/engine.js";
 import { createRepo, type TestRepo } from "./support/git.js";
 import { type GitHttpServer, startGitHttp } from "./support/gitHttp.js";
@@ -143,6 +143,10 @@ describe("reconciling a Git repository with the real engine", () => {
 
   it("only reports an out-of-band change in detect mode", async () => {
     reconciler.addTarget(spec({ mode: "detect" }));
+    // The scenarios after this one apply, whatever fails here.
+    onTestFinished(() => {
+      reconciler.addTarget(spec());
+    });
     writeFileSync(join(outDir, "about.html"), "defaced again");
     const run = await reconciler.reconcile("site");
     expect(run.result).toBe("drift-detected");
