@@ -7,6 +7,7 @@ import { reviewTarget } from "../../pipelines/reviewStacks.js";
 import type { Reconciler } from "../../reconciler.js";
 import { type ResolvedTarget, resolveTarget } from "../../spec/spec.js";
 import { SqliteStore } from "../../store/sqlite/store.js";
+import type { ReviewStackRecord } from "../../store/store.js";
 import type { RunRecord } from "../../types.js";
 import type { PullRequestEvent } from "../pullRequest.js";
 import { ReviewStacks } from "./manager.js";
@@ -166,6 +167,16 @@ const make = (options?: Parameters<typeof harness>[0]) => {
   open.push(h);
   return h;
 };
+/** A store with pull request #1's review stack applied and its record then changed by `edit`, as a stopped process left it. */
+async function leftBehind(edit: Partial<ReviewStackRecord>): Promise<SqliteStore> {
+  const before = make();
+  before.stacks.handle(before.event("opened", 1));
+  await before.settle();
+  const record = await before.store.reviewStacks.getReviewStack("shop", 1);
+  await before.store.reviewStacks.putReviewStack({ ...(record as ReviewStackRecord), ...edit });
+  before.stacks.close();
+  return before.store;
+}
 afterEach(async () => {
   for (const h of open) {
     h.stacks.close();
@@ -309,18 +320,15 @@ describe("ReviewStacks", () => {
   });
 
   it("destroys at start the recorded stacks of a target without reviewStacks, and leaves those of a removed target", async () => {
-    const before = make();
-    before.stacks.handle(before.event("opened", 1));
-    await before.settle();
-    before.stacks.close();
-    const removed = make({ store: before.store, base: "removed" });
+    const store = await leftBehind({});
+    const removed = make({ store, base: "removed" });
     await removed.stacks.start();
     await removed.settle();
     expect(removed.destroyed).toEqual([]);
     expect(await removed.store.reviewStacks.getReviewStack("shop", 1)).toMatchObject({ state: "applied" });
     removed.stacks.close();
     // The template is gone with `reviewStacks`: the record names the stack.
-    const after = make({ store: before.store, base: "no-review-stacks" });
+    const after = make({ store, base: "no-review-stacks" });
     await after.stacks.start();
     await after.settle();
     expect(after.destroyed).toEqual(["pr-1"]);
@@ -329,16 +337,8 @@ describe("ReviewStacks", () => {
   });
 
   it("never destroys the base target's own stack, whatever a record says", async () => {
-    const before = make();
-    before.stacks.handle(before.event("opened", 1));
-    await before.settle();
-    const record = await before.store.reviewStacks.getReviewStack("shop", 1);
-    await before.store.reviewStacks.putReviewStack({
-      ...(record as NonNullable<typeof record>),
-      stack: "prod",
-    });
-    before.stacks.close();
-    const after = make({ store: before.store, base: "no-review-stacks" });
+    const store = await leftBehind({ stack: "prod" });
+    const after = make({ store, base: "no-review-stacks" });
     await after.stacks.start();
     await after.settle();
     expect(after.destroyed).toEqual([]);
@@ -349,16 +349,8 @@ describe("ReviewStacks", () => {
   });
 
   it("applies again at start a review stack whose run was cut short", async () => {
-    const before = make();
-    before.stacks.handle(before.event("opened", 1));
-    await before.settle();
-    const record = await before.store.reviewStacks.getReviewStack("shop", 1);
-    await before.store.reviewStacks.putReviewStack({
-      ...(record as NonNullable<typeof record>),
-      state: "applying",
-    });
-    before.stacks.close();
-    const after = make({ store: before.store });
+    const store = await leftBehind({ state: "applying" });
+    const after = make({ store });
     await after.stacks.start();
     await after.settle();
     expect(after.requested).toEqual(["shop-pr-1"]);
