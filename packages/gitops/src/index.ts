@@ -126,7 +126,7 @@ export type {
 export { checkApprovalRequest } from "./pipelines/approvals.js";
 export { type DependencyGraph, dependentsFirst, dependentsOf, validateGraph } from "./pipelines/graph.js";
 export type { PromotionRequest } from "./pipelines/promotion.js";
-export { reviewTarget, reviewTargetName } from "./pipelines/reviewStacks.js";
+export { type ReviewPull, reviewTarget, reviewTargetName } from "./pipelines/reviewStacks.js";
 export { Reconciler } from "./reconciler.js";
 export { type ReplicaOptions, type ReplicaStats, rendezvousOwner } from "./replicas/replicas.js";
 export { checkGates, type GateRefusal } from "./run/gates.js";

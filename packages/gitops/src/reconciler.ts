@@ -25,7 +25,7 @@ import { graphOf, resolveTargetSet } from "./pipelines/dependencies.js";
 import { validateGraph } from "./pipelines/graph.js";
 import { checkPromotions, ordering, type PromotionRequest } from "./pipelines/promotion.js";
 import { removeTargets } from "./pipelines/removal.js";
-import { reviewTarget } from "./pipelines/reviewStacks.js";
+import { type ReviewPull, reviewTarget } from "./pipelines/reviewStacks.js";
 import { recoverAfterStop } from "./replicas/leases.js";
 import { readStatuses } from "./replicas/replicaHost.js";
 import type { ReplicaStats } from "./replicas/replicas.js";
@@ -180,10 +180,7 @@ export class Reconciler {
    * destroyed and removed by {@link removeTarget}; a recorded `stack` is kept. Queues no run.
    * @throws DriftlessError for a name in use
    */
-  addReviewStack(
-    base: string,
-    pull: { readonly number: number; readonly branch: string; readonly stack?: string },
-  ): ResolvedTarget {
+  addReviewStack(base: string, pull: ReviewPull): ResolvedTarget {
     const derived = reviewTarget(this.#require(base).spec, pull);
     if (this.#targets.get(derived.name)?.spec.review === undefined && this.#targets.has(derived.name)) {
       throw new DriftlessError(`target "${derived.name}" exists and is not a review stack of "${base}"`);

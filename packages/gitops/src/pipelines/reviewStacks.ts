@@ -15,6 +15,13 @@ export function reviewTargetName(base: string, number: number): string {
   return `${base}-pr-${number}`;
 }
 
+/** The pull request a review stack is for: its number, head branch and, once recorded, its stack. */
+export interface ReviewPull {
+  readonly number: number;
+  readonly branch: string;
+  readonly stack?: string;
+}
+
 /**
  * The target a pull request's review stack runs as: the base target with the
  * review stack's name, the pull request's head ref, the merged config, mode
@@ -27,7 +34,7 @@ export function reviewTargetName(base: string, number: number): string {
  */
 export function reviewTarget(
   base: ResolvedTarget,
-  pull: { readonly number: number; readonly branch: string; readonly stack?: string },
+  pull: ReviewPull,
 ): ResolvedTarget & { readonly review: ReviewOf } {
   const options = base.reviewStacks;
   if (!options && pull.stack === undefined) {
