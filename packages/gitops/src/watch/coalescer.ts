@@ -67,9 +67,7 @@ export class Coalescer {
       entry = { urns: new Set(), since: at, seen: seenAt, timer };
       this.#pending.set(target, entry);
     }
-    entry.since = Math.min(entry.since, at);
-    entry.seen = Math.max(entry.seen, seenAt);
-    for (const urn of urns) entry.urns.add(urn);
+    gather(entry, urns, at, seenAt);
   }
 
   /** Whether a target has changes waiting for its window (or its run) to end. */
@@ -127,9 +125,7 @@ export class Coalescer {
       since: entry.since,
       seen: entry.seen,
     };
-    for (const urn of entry.urns) deferred.urns.add(urn);
-    deferred.since = Math.min(deferred.since, entry.since);
-    deferred.seen = Math.max(deferred.seen, entry.seen);
+    gather(deferred, entry.urns, entry.since, entry.seen);
     this.#deferred.set(target, deferred);
   }
 
@@ -139,6 +135,13 @@ export class Coalescer {
       this.#options.covered?.(target, changesOf(gathered));
     else this.#flush(target, changesOf(gathered));
   }
+}
+
+/** Adds changes made at `since` and seen at `seen` to those gathered. */
+function gather(into: Gathered, urns: Iterable<string>, since: number, seen: number): void {
+  into.since = Math.min(into.since, since);
+  into.seen = Math.max(into.seen, seen);
+  for (const urn of urns) into.urns.add(urn);
 }
 
 function changesOf(gathered: Gathered): CoalescedChanges {

@@ -3,10 +3,10 @@
  * concerns a target with `reviewStacks` gets the target `<target>-pr-<n>`
  * (see `Reconciler.addReviewStack`), applied on open and on each push (a run
  * of an older head is cancelled), destroyed and removed on close or after the
- * `ttl` since the last push, or once `reviewStacks` is removed from the target;
- * beyond `maxConcurrent` pull requests wait, served in order. Each is recorded in the store, so a restart destroys those whose
- * pull request closed meanwhile; a destroy that fails is retried with backoff
- * and shown as `stalled`. One comment per pull request, a commit status
+ * `ttl` since the last push, or once `reviewStacks` is removed from the
+ * target; beyond `maxConcurrent` pull requests wait, served in order. Each is
+ * recorded in the store, so a restart destroys those whose pull request closed
+ * meanwhile; a destroy that fails is retried with backoff and shown as `stalled`. One comment per pull request, a commit status
  * `driftless/review-<target>`, and create/destroy/prune in the audit log.
  */
 import type { Logger } from "pino";
@@ -59,7 +59,25 @@ export interface ReviewStackOutcome {
 
 /** Why a review stack is destroyed: its pull request closed, its `ttl`, a retry, or its target's `reviewStacks` removed. */
 type CloseReason = "closed" | "ttl" | "retry" | "disabled";
-const DISABLED_NOTE = (target: string) => `Destroyed: \`reviewStacks\` was removed from \`${target}\`.`;
+
+/** What the audit log (`detail`) and the pull request's comment (`note`) say of a destroy, by its reason. */
+function closeWords(
+  target: ResolvedTarget,
+  number: number,
+  why: CloseReason,
+): { detail: string; note: string } {
+  if (why === "disabled") {
+    const note = `Destroyed: \`reviewStacks\` was removed from \`${target.name}\`.`;
+    return { detail: "`reviewStacks` removed from the target", note };
+  }
+  if (why === "ttl") {
+    const ttl = target.reviewStacks?.ttlMs;
+    const after = ttl === undefined ? "its ttl" : `${Math.round(ttl / 60_000)} min`;
+    const note = `Destroyed: no push for ${after} (\`reviewStacks.ttl\`). Push again to get it back.`;
+    return { detail: "ttl since the last push", note };
+  }
+  return { detail: `pull request #${number} closed`, note: "Destroyed: the pull request was closed." };
+}
 
 const OPEN_ACTIONS = new Set(["opened", "reopened", "synchronize", "synchronized"]);
 const LIVE: readonly ReviewStackState[] = ["applying", "applied", "failed", "destroying", "stalled"];
@@ -349,7 +367,7 @@ export class ReviewStacks {
     this.#retries.delete(`${target.name}#${number}`);
     if (record.state === "waiting") {
       await store.deleteReviewStack(target.name, number);
-      const note = why === "disabled" ? DISABLED_NOTE(target.name) : "Closed before its turn.";
+      const note = why === "disabled" ? closeWords(target, number, why).note : "Closed before its turn.";
       this.#comment(target, number, reviewComment({ ...record, state: "destroyed" }, { note }));
       return;
     }
@@ -361,15 +379,8 @@ export class ReviewStacks {
       updatedAt: new Date(this.#clock.now()).toISOString(),
     };
     await store.putReviewStack(destroying);
-    if (why !== "retry") {
-      const detail =
-        why === "ttl"
-          ? "ttl since the last push"
-          : why === "disabled"
-            ? "`reviewStacks` removed from the target"
-            : `pull request #${number} closed`;
-      await this.#audit("review-stack.destroy", record, detail);
-    }
+    if (why !== "retry")
+      await this.#audit("review-stack.destroy", record, closeWords(target, number, why).detail);
     this.#options.logger?.info(
       { target: target.name, pull: number, stack: record.stack, why },
       "destroying a review stack",
@@ -389,13 +400,7 @@ export class ReviewStacks {
       return;
     }
     await store.deleteReviewStack(target.name, number);
-    const ttl = target.reviewStacks?.ttlMs;
-    const note =
-      why === "ttl"
-        ? `Destroyed: no push for ${ttl === undefined ? "its ttl" : `${Math.round(ttl / 60_000)} min`} (\`reviewStacks.ttl\`). Push again to get it back.`
-        : why === "disabled"
-          ? DISABLED_NOTE(target.name)
-          : "Destroyed: the pull request was closed.";
+    const { note } = closeWords(target, number, why);
     this.#comment(target, number, reviewComment({ ...record, state: "destroyed" }, { note }));
     await this.#admitNext(target);
   }
