@@ -1,11 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makePki, renderKubeconfig } from "./clusterPki.js";
+import { ADDRESS_IN_USE, freePorts } from "./ports.js";
 
 /**
  * Where scripts/bootstrap-k8s.sh links etcd, the Kubernetes control plane,
@@ -107,9 +107,24 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** How many times a cluster is started on new ports when one of its ports was taken meanwhile. */
+const PORT_ATTEMPTS = 3;
+
+/** Starts a {@link TestCluster}, on new ports again when one was taken before its server bound it. */
 export async function startCluster(
   options: { binDir?: string; readyTimeoutMs?: number } = {},
 ): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(options);
+    } catch (error) {
+      // The logs are in the message: etcd or kube-apiserver found its port taken (see ports.ts).
+      if (attempt >= PORT_ATTEMPTS || !ADDRESS_IN_USE.test((error as Error).message)) throw error;
+    }
+  }
+}
+
+async function startClusterOnce(options: { binDir?: string; readyTimeoutMs?: number }): Promise<TestCluster> {
   const binDir = options.binDir ?? K8S_BIN_DIR;
   const unavailable = clusterUnavailable(binDir);
   if (unavailable) throw new Error(unavailable);
@@ -384,26 +399,4 @@ function call<T>(
     req.on("error", reject);
     req.end(payload);
   });
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  // Held open together so the kernel hands out distinct ports.
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once("error", reject);
-          server.listen(0, "127.0.0.1", () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => {
-    const address = s.address();
-    if (address === null || typeof address === "string") throw new Error("no TCP address");
-    return address.port;
-  });
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }

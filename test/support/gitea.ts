@@ -6,10 +6,10 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ADDRESS_IN_USE, freePorts } from "./ports.js";
 
 const BIN = fileURLToPath(new URL("../../.toolchain/gitea/bin/", import.meta.url));
 
@@ -40,14 +40,6 @@ export interface Gitea {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 /**
  * Starts Gitea in `dir` and creates `owner/repo` in it. With `ssh`, its
  * built-in SSH server listens on loopback too (user `git`), with a host key
@@ -64,8 +56,7 @@ export async function startGitea(
     throw new Error(`no Gitea at ${binary}: run scripts/bootstrap-gitea.sh (make test does)`);
   }
   const moduleRoot = readFileSync(join(BIN, "gitea.root"), "utf8").trim();
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  let [port, sshPort] = await freePorts(2);
   const custom = join(dir, "custom");
   const config = join(custom, "conf", "app.ini");
   mkdirSync(join(custom, "conf"), { recursive: true });
@@ -77,33 +68,35 @@ export async function startGitea(
     GITEA_I_AM_BEING_UNSAFE_RUNNING_AS_ROOT: "true",
     GIT_CONFIG_NOSYSTEM: "1",
   };
-  let ssh: { port: number; knownHostsLine: string; settings: string } | undefined;
+  let hostKey: { path: string; publicKey: string } | undefined;
   if (options.ssh) {
-    const sshPort = await freePort();
-    const hostKey = join(dir, "ssh-host", "ed25519");
+    const path = join(dir, "ssh-host", "ed25519");
     mkdirSync(join(dir, "ssh-host"), { recursive: true });
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "gitea-host", "-f", hostKey]);
-    const publicKey = readFileSync(`${hostKey}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
-    ssh = {
-      port: sshPort,
-      knownHostsLine: `[127.0.0.1]:${sshPort} ${publicKey}`,
-      settings: `DISABLE_SSH = false
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "gitea-host", "-f", path]);
+    hostKey = {
+      path,
+      publicKey: readFileSync(`${path}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" "),
+    };
+  }
+  const sshSettings = (key: NonNullable<typeof hostKey>) => `DISABLE_SSH = false
 START_SSH_SERVER = true
 SSH_DOMAIN = 127.0.0.1
 SSH_LISTEN_HOST = 127.0.0.1
 SSH_LISTEN_PORT = ${sshPort}
 SSH_PORT = ${sshPort}
-SSH_SERVER_HOST_KEYS = ${hostKey}
-BUILTIN_SSH_SERVER_USER = git`,
-    };
-  }
+SSH_SERVER_HOST_KEYS = ${key.path}
+BUILTIN_SSH_SERVER_USER = git`;
   const internalToken = execFileSync(binary, ["generate", "secret", "INTERNAL_TOKEN"], {
     env,
     encoding: "utf8",
   }).trim();
-  writeFileSync(
-    config,
-    `APP_NAME = driftless-e2e
+  const secretKey = randomBytes(24).toString("hex");
+  const url = () => `http://127.0.0.1:${port}`;
+  // Rewritten with new ports when a port was taken before Gitea bound it (see ports.ts).
+  const writeConfig = () =>
+    writeFileSync(
+      config,
+      `APP_NAME = driftless-e2e
 RUN_USER = ${userInfo().username}
 RUN_MODE = prod
 WORK_PATH = ${dir}
@@ -118,17 +111,17 @@ ROOT = ${join(dir, "repositories")}
 [server]
 HTTP_ADDR = 127.0.0.1
 HTTP_PORT = ${port}
-ROOT_URL = ${url}/
+ROOT_URL = ${url()}/
 DOMAIN = 127.0.0.1
 APP_DATA_PATH = ${join(dir, "data")}
 STATIC_ROOT_PATH = ${moduleRoot}
 OFFLINE_MODE = true
-${ssh ? ssh.settings : "DISABLE_SSH = true"}
+${hostKey ? sshSettings(hostKey) : "DISABLE_SSH = true"}
 LFS_START_SERVER = false
 
 [security]
 INSTALL_LOCK = true
-SECRET_KEY = ${randomBytes(24).toString("hex")}
+SECRET_KEY = ${secretKey}
 INTERNAL_TOKEN = ${internalToken}
 ALLOWED_HOST_LIST = loopback
 
@@ -142,7 +135,8 @@ ENABLED = false
 MODE = console
 LEVEL = Warn
 `,
-  );
+    );
+  writeConfig();
   const admin = (...args: string[]) =>
     execFileSync(binary, [...args, "--config", config], { env, encoding: "utf8", stdio: "pipe" });
   admin("migrate");
@@ -159,42 +153,21 @@ LEVEL = Warn
     "admin@example.com",
     "--must-change-password=false",
   );
-  const output: string[] = [];
-  const child: ChildProcess = spawn(binary, ["web", "--config", config], {
-    env,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.on("data", (chunk: Buffer) => {
-      output.push(chunk.toString());
-      if (output.length > 200) output.shift();
-    });
-  }
-  let exited = false;
-  child.once("exit", () => {
-    exited = true;
-  });
-  const stop = async () => {
-    if (exited) return;
-    const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-    await gone;
-    clearTimeout(timer);
-  };
-  try {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      if (exited) throw new Error(`gitea exited:\n${output.join("").slice(-2000)}`);
-      const ok = await fetch(`${url}/api/v1/version`).then(
-        (r) => r.ok,
-        () => false,
-      );
-      if (ok) break;
-      if (Date.now() > deadline)
-        throw new Error(`Gitea did not answer within 60 s:\n${output.join("").slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 200));
+  let web = launchWeb(binary, config, env);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await web.ready(url());
+      break;
+    } catch (error) {
+      await web.stop();
+      if (attempt >= 3 || !ADDRESS_IN_USE.test(web.output())) throw error;
+      [port, sshPort] = await freePorts(2);
+      writeConfig();
+      web = launchWeb(binary, config, env);
     }
+  }
+  const { stop } = web;
+  try {
     const basic = `Basic ${Buffer.from(`${GITEA_ADMIN}:${ADMIN_PASSWORD}`).toString("base64")}`;
     const call = async <T>(
       method: string,
@@ -202,7 +175,7 @@ LEVEL = Warn
       body: unknown,
       authorization: string,
     ): Promise<T> => {
-      const res = await fetch(`${url}/api/v1${path}`, {
+      const res = await fetch(`${url()}/api/v1${path}`, {
         method,
         headers: { authorization, "content-type": "application/json", accept: "application/json" },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -231,14 +204,16 @@ LEVEL = Warn
       `http://${GITEA_ADMIN}:${encodeURIComponent(ADMIN_PASSWORD)}@`,
     );
     return {
-      url,
+      url: url(),
       token,
       owner,
       repo,
       cloneUrl: made.clone_url,
       pushUrl,
       api,
-      ...(ssh ? { ssh: { port: ssh.port, knownHostsLine: ssh.knownHostsLine } } : {}),
+      ...(hostKey
+        ? { ssh: { port: sshPort as number, knownHostsLine: `[127.0.0.1]:${sshPort} ${hostKey.publicKey}` } }
+        : {}),
       async addWebhook(hookUrl, secret) {
         const hook = await api<{ id: number }>("POST", `/repos/${owner}/${repo}/hooks`, {
           type: "gitea",
@@ -254,4 +229,55 @@ LEVEL = Warn
     await stop();
     throw error;
   }
+}
+
+/** `gitea web`, started; `ready` resolves once its API answers. */
+function launchWeb(
+  binary: string,
+  config: string,
+  env: NodeJS.ProcessEnv,
+): { ready(url: string): Promise<void>; stop(): Promise<void>; output(): string } {
+  const output: string[] = [];
+  const child: ChildProcess = spawn(binary, ["web", "--config", config], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.on("data", (chunk: Buffer) => {
+      output.push(chunk.toString());
+      if (output.length > 200) output.shift();
+    });
+  }
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  const tail = () => output.join("").slice(-2000);
+  return {
+    output: () => output.join(""),
+    async ready(url) {
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        if (exited) throw new Error(`gitea exited:\n${tail()}`);
+        // Gitea logs a taken port and stays up without a server.
+        if (ADDRESS_IN_USE.test(output.join(""))) throw new Error(`Gitea's port was taken:\n${tail()}`);
+        // Bounded: another server may hold the port and never answer.
+        const ok = await fetch(`${url}/api/v1/version`, { signal: AbortSignal.timeout(2000) }).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (ok) return;
+        if (Date.now() > deadline) throw new Error(`Gitea did not answer within 60 s:\n${tail()}`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    },
+    async stop() {
+      if (exited) return;
+      const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await gone;
+      clearTimeout(timer);
+    },
+  };
 }

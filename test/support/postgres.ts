@@ -9,10 +9,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { ADDRESS_IN_USE, freePort } from "./ports.js";
 
 const run = promisify(execFile);
 
@@ -78,15 +78,6 @@ function serverUser(): { uid: number; gid: number } | undefined {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (!address || typeof address === "string") throw new Error("no free port");
-  return address.port;
-}
-
 const live = new Set<{ bin: string; data: string; dir: string; as: ReturnType<typeof serverUser> }>();
 // A test process that exits without disposing (a failed hook) leaves no server running.
 process.once("exit", () => {
@@ -108,7 +99,7 @@ export async function startPostgres(): Promise<PostgresCluster> {
   const dir = mkdtempSync(join(tmpdir(), "driftless-pg-"));
   if (as) chownSync(dir, as.uid, as.gid);
   const data = join(dir, "data");
-  const port = await freePort();
+  let port = await freePort();
   const asServer = { ...(as ?? {}), cwd: dir, env: { ...process.env, LC_ALL: "C" } };
   const entry = { bin, data, dir, as };
   const password = randomBytes(12).toString("hex");
@@ -134,20 +125,38 @@ export async function startPostgres(): Promise<PostgresCluster> {
   );
   rmSync(pwfile);
   // Durability is not what these tests are about: no fsync keeps start and writes fast.
-  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  const serverOptions = () =>
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300`;
+  const serverLog = join(dir, "server.log");
   const start = async () => {
-    await run(
-      join(bin, "pg_ctl"),
-      ["-D", data, "-l", join(dir, "server.log"), "-w", "-t", "60", "-o", serverOptions, "start"],
-      asServer,
-    );
+    const logged = existsSync(serverLog) ? readFileSync(serverLog, "utf8").length : 0;
+    try {
+      await run(
+        join(bin, "pg_ctl"),
+        ["-D", data, "-l", serverLog, "-w", "-t", "60", "-o", serverOptions(), "start"],
+        asServer,
+      );
+    } catch (error) {
+      // pg_ctl only says "Examine the log output": the server's own words are in its log.
+      const log = existsSync(serverLog) ? readFileSync(serverLog, "utf8").slice(logged).slice(-2000) : "";
+      throw new Error(`${(error as Error).message.trim()}\n--- ${serverLog}\n${log}`);
+    }
   };
   const stop = async () => {
     await run(join(bin, "pg_ctl"), ["-D", data, "-m", "fast", "-w", "stop"], asServer);
   };
   live.add(entry);
   try {
-    await start();
+    // On a new port when the first was taken before the server bound it (see ports.ts).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await start();
+        break;
+      } catch (error) {
+        if (attempt >= 3 || !ADDRESS_IN_USE.test((error as Error).message)) throw error;
+        port = await freePort();
+      }
+    }
   } catch (error) {
     live.delete(entry);
     rmSync(dir, { recursive: true, force: true });
