@@ -257,7 +257,7 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     // Detect mode: the run does not write the Deployment back, so only its refresh reads the edit.
     reconciler.addTarget(spec({ mode: "detect" }));
     const before = (await watchRuns()).length;
-    const received = (await reconciler.watchStats()).received;
+    const { received, covered, checks } = await reconciler.watchStats();
     await handEdit("ghcr.io/acme/api:read-by-refresh");
     await untilAsync(
       async () => (await reconciler.watchStats()).received > received,
@@ -268,7 +268,13 @@ describe("watch-driven drift detection on a lifelike cluster", () => {
     const run = await reconciler.reconcile("w", { trigger: "manual" });
     expect(run.result).toBe("drift-detected");
     expect((await reconciler.status("w")).unresolvedDrift?.runId).toBe(run.id);
-    await new Promise((resolve) => setTimeout(resolve, 2500));
+    // The watch dropped the change (once the refresh began, or once the run ended) and queued nothing.
+    await untilAsync(
+      async () => (await reconciler.watchStats()).covered === covered + 1,
+      "the watch to drop the change the refresh read",
+      10_000,
+    );
+    expect((await reconciler.watchStats()).checks).toBe(checks);
     expect((await watchRuns()).length).toBe(before);
   });
 

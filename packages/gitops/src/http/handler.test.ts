@@ -404,6 +404,7 @@ describe("the HTTP handler", () => {
     // No Kubernetes target: nothing watched, nothing counted.
     expect(text).toMatch(/^driftless_watches_open 0$/m);
     expect(text).toMatch(/^driftless_watch_drift_checks_total 0$/m);
+    expect(text).toMatch(/^driftless_watch_drift_checks_covered_total 0$/m);
     expect(text).toMatch(/^driftless_watch_lag_seconds_count 0$/m);
   });
 });

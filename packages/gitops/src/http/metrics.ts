@@ -205,6 +205,12 @@ export class ReconcilerMetrics {
       registers: [registry],
       collect: watchFigure((s) => s.checks),
     });
+    new Counter({
+      name: "driftless_watch_drift_checks_covered_total",
+      help: "Drift checks not queued: a run of the target began refreshing every resource after the watch saw the changes.",
+      registers: [registry],
+      collect: watchFigure((s) => s.covered),
+    });
     this.#unsubscribe = [
       reconciler.on("run.finished", (e) => {
         runs.inc({ target: e.target, result: e.result });

@@ -112,7 +112,7 @@ export class WatchHub {
   async stats(): Promise<WatchStats> {
     const lags = this.#lags;
     this.#lags = [];
-    if (!this.#manager) return { open: 0, received: 0, ignored: 0, checks: 0, lags };
+    if (!this.#manager) return { open: 0, received: 0, ignored: 0, checks: 0, covered: 0, lags };
     const manager = await this.#manager;
     return { ...manager.counters, open: manager.open, lags };
   }

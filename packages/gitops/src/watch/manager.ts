@@ -55,7 +55,7 @@ export class WatchManager {
   /** Changes by others of a target's objects seen during its runs. */
   readonly #held = new Map<string, Held[]>();
   readonly #coalescer: Coalescer;
-  readonly counters: WatchCounters = { received: 0, ignored: 0, checks: 0 };
+  readonly counters: WatchCounters = { received: 0, ignored: 0, checks: 0, covered: 0 };
 
   constructor(host: WatchHost, logger: Logger, windowMs: number) {
     this.#host = host;
@@ -68,11 +68,13 @@ export class WatchManager {
       },
       {
         inRun: (target) => this.#host.inRun(target),
-        covered: (target, changes) =>
+        covered: (target, changes) => {
+          this.counters.covered++;
           this.#log.info(
             { target, resources: changes.urns.length },
             "changes seen before the target's run refreshed every resource: no drift check of them",
-          ),
+          );
+        },
       },
     );
   }

@@ -46,6 +46,11 @@ export interface WatchCounters {
   ignored: number;
   /** Drift checks the watches queued. */
   checks: number;
+  /**
+   * Drift checks not queued because a run of the target began refreshing
+   * every resource after the watch saw the changes (that refresh read them).
+   */
+  covered: number;
 }
 
 /** The watches' figures, as `Reconciler.watchStats` reports them. */
