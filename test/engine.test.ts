@@ -150,4 +150,30 @@ describe("the real Pulumi engine", () => {
     expect(again.outputs).toEqual(expected);
     await engine.destroy(request);
   });
+
+  it("starts no engine process to refresh a state with no resource, and refreshes one that has some", async () => {
+    const engine = new PulumiEngine();
+    const file = join(sandbox.dir, "out", "fresh.txt");
+    const request: StackRequest = {
+      workDir: join(sandbox.dir, "inline-fresh"),
+      stack: "fresh",
+      projectName: "engine-fresh",
+      program: async () => ({ path: new LocalFile("page", { path: file, content: "first" }).path }),
+      backend: sandbox.backendUrl,
+      secretsProvider: "passphrase",
+      env: sandbox.env,
+      config: {},
+      secretConfig: {},
+    };
+    // A new stack: created, its state read from the backend's file, nothing refreshed.
+    expect(await engine.refresh(request)).toEqual([]);
+    expect(engine.invocations).toBe(0);
+    expect(await engine.resources(request)).toEqual([]);
+    await engine.up(request);
+    writeFileSync(file, "edited by hand");
+    const drift = await engine.refresh(request);
+    expect(engine.invocations).toBe(2);
+    expect(drift.map((d) => d.urn)).toEqual([expect.stringMatching(/::page$/)]);
+    await engine.destroy(request);
+  });
 });

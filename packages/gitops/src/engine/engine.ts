@@ -176,6 +176,8 @@ export class PulumiEngine implements Engine {
 
   async refresh(request: StackRequest, options: EngineOperationOptions = {}): Promise<DriftedResource[]> {
     const stack = await this.#stack(request);
+    // A state with nothing in it (a new target's first run) has nothing to read: no engine process.
+    if (emptyState(await this.#storedDeployment(request))) return [];
     const collector = new StepCollector(options.onProgress);
     this.invocations++;
     await this.#withoutSummary(stack, () =>
@@ -280,10 +282,15 @@ export class PulumiEngine implements Engine {
    * table; any other's (or one that cannot be read so) through `stack export`.
    */
   async #deployment(request: StackRequest): Promise<Deployment> {
+    return (await this.#storedDeployment(request)) ?? (await this.#exportedDeployment(request));
+  }
+
+  /** The state's deployment as the backend stores it (see {@link #deployment}); undefined where it takes a CLI process. */
+  async #storedDeployment(request: StackRequest): Promise<Deployment | undefined> {
     const file = readCheckpoint(request);
     if (file) return file;
     const project = isPostgresBackend(request.backend) ? projectName(request) : undefined;
-    const row = project
+    return project
       ? await readPostgresCheckpoint(
           request.backend,
           request.env,
@@ -291,7 +298,6 @@ export class PulumiEngine implements Engine {
           request.stack.split("/").at(-1) as string,
         )
       : undefined;
-    return row ?? (await this.#exportedDeployment(request));
   }
 
   async #exportedDeployment(request: StackRequest): Promise<Deployment> {
@@ -421,6 +427,15 @@ function stackKey(request: StackRequest): string {
 
 function fileHash(path: string): string | undefined {
   return existsSync(path) ? sha256(readFileSync(path, "utf8")) : undefined;
+}
+
+/** Whether a deployment holds no resource and no pending operation (an unknown one is not empty). */
+function emptyState(deployment: Deployment | undefined): boolean {
+  return (
+    deployment !== undefined &&
+    (deployment.resources ?? []).length === 0 &&
+    (deployment.pending_operations ?? []).length === 0
+  );
 }
 
 /**

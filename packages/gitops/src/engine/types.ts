@@ -219,6 +219,8 @@ export interface Engine {
    * it (`pulumi refresh`), returning the resources whose live state differed.
    * A preview and an `up` after it then both work from that state instead of
    * each refreshing again. Engines without it refresh inside each operation.
+   * `PulumiEngine` starts no engine process for a stored state with no
+   * resource and no pending operation: it returns no drift.
    */
   refresh?(request: StackRequest, options?: EngineOperationOptions): Promise<readonly DriftedResource[]>;
   /**
