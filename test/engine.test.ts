@@ -55,6 +55,23 @@ describe("the real Pulumi engine", () => {
 
   afterAll(() => sandbox?.dispose());
 
+  /** A request for an inline program on its own stack (`engine-<name>`) in the sandbox's backend. */
+  const inlineRequest = (
+    name: string,
+    program: NonNullable<StackRequest["program"]>,
+    secretConfig: Record<string, string> = {},
+  ): StackRequest => ({
+    workDir: join(sandbox.dir, `inline-${name}`),
+    stack: name,
+    projectName: `engine-${name}`,
+    program,
+    backend: sandbox.backendUrl,
+    secretsProvider: "passphrase",
+    env: sandbox.env,
+    config: {},
+    secretConfig,
+  });
+
   it("runs the CLI version the bootstrap pinned", () => {
     const printed = execFileSync("pulumi", ["version"], { encoding: "utf8" }).trim();
     expect(printed).toBe(process.env.DRIFTLESS_PULUMI_VERSION);
@@ -117,11 +134,9 @@ describe("the real Pulumi engine", () => {
   it("reports an up's stack outputs from the engine's events, secrets masked", async () => {
     const engine = new PulumiEngine();
     const file = join(sandbox.dir, "out", "engine.txt");
-    const request: StackRequest = {
-      workDir: join(sandbox.dir, "inline-engine"),
-      stack: "outputs",
-      projectName: "engine-outputs",
-      program: async () => {
+    const request = inlineRequest(
+      "outputs",
+      async () => {
         const config = new pulumi.Config();
         const page = new LocalFile("page", { path: file, content: "hi" });
         return {
@@ -131,12 +146,8 @@ describe("the real Pulumi engine", () => {
           wrapped: { inner: config.requireSecret("apiToken") },
         };
       },
-      backend: sandbox.backendUrl,
-      secretsProvider: "passphrase",
-      env: sandbox.env,
-      config: {},
-      secretConfig: { apiToken: "s3cr3t-token-value" },
-    };
+      { apiToken: "s3cr3t-token-value" },
+    );
     const applied = await engine.up(request);
     const expected = {
       path: file,
@@ -154,17 +165,9 @@ describe("the real Pulumi engine", () => {
   it("starts no engine process to refresh a state with no resource, and refreshes one that has some", async () => {
     const engine = new PulumiEngine();
     const file = join(sandbox.dir, "out", "fresh.txt");
-    const request: StackRequest = {
-      workDir: join(sandbox.dir, "inline-fresh"),
-      stack: "fresh",
-      projectName: "engine-fresh",
-      program: async () => ({ path: new LocalFile("page", { path: file, content: "first" }).path }),
-      backend: sandbox.backendUrl,
-      secretsProvider: "passphrase",
-      env: sandbox.env,
-      config: {},
-      secretConfig: {},
-    };
+    const request = inlineRequest("fresh", async () => ({
+      path: new LocalFile("page", { path: file, content: "first" }).path,
+    }));
     // A new stack: created, its state read from the backend's file, nothing refreshed.
     expect(await engine.refresh(request)).toEqual([]);
     expect(engine.invocations).toBe(0);
