@@ -178,5 +178,9 @@ describe("the real Pulumi engine", () => {
     expect(engine.invocations).toBe(2);
     expect(drift.map((d) => d.urn)).toEqual([expect.stringMatching(/::page$/)]);
     await engine.destroy(request);
+    // Destroyed and removed: the same request makes a new, empty stack, with nothing to refresh.
+    expect(await engine.refresh(request)).toEqual([]);
+    expect(engine.invocations).toBe(3);
+    expect(existsSync(file)).toBe(false);
   });
 });

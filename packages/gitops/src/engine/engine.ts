@@ -232,6 +232,8 @@ export class PulumiEngine implements Engine {
       collector,
     );
     await stack.workspace.removeStack(stack.name);
+    // Removed: the next operation on this request selects (or creates) the stack afresh.
+    this.#stacks.delete(request);
     this.#forget(request);
     return { counts: collector.counts, outputs: {} };
   }
