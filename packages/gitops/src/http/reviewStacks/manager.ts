@@ -6,7 +6,8 @@
  * `ttl` since the last push, or once `reviewStacks` is removed from the
  * target; beyond `maxConcurrent` pull requests wait, served in order. Each is
  * recorded in the store, so a restart destroys those whose pull request closed
- * meanwhile; a destroy that fails is retried with backoff and shown as `stalled`. One comment per pull request, a commit status
+ * meanwhile; a destroy that fails is retried with backoff and shown as
+ * `stalled`. One comment per pull request, a commit status
  * `driftless/review-<target>`, and create/destroy/prune in the audit log.
  */
 import type { Logger } from "pino";
@@ -82,6 +83,14 @@ function closeWords(
 const OPEN_ACTIONS = new Set(["opened", "reopened", "synchronize", "synchronized"]);
 const LIVE: readonly ReviewStackState[] = ["applying", "applied", "failed", "destroying", "stalled"];
 
+/** Why the sweep destroys a review stack now (its target's `reviewStacks` removed, or its `ttl` passed), if it does. */
+function sweepReason(base: ResolvedTarget, record: ReviewStackRecord, now: number): CloseReason | undefined {
+  if (!base.reviewStacks) return "disabled";
+  const ttl = base.reviewStacks.ttlMs;
+  if (ttl === undefined || !LIVE.includes(record.state)) return undefined;
+  return Date.parse(record.lastPushAt) + ttl <= now ? "ttl" : undefined;
+}
+
 /** Creates, updates and destroys the review stacks of pull requests. */
 export class ReviewStacks {
   readonly #reconciler: Reconciler;
@@ -143,10 +152,11 @@ export class ReviewStacks {
   /**
    * Takes over the recorded review stacks: those whose pull request closed
    * while no reconciler ran are destroyed (the Git host is asked), the others
-   * are managed again (one cut short while applying is applied again); stalled destroys are retried. Those of a target
-   * whose `reviewStacks` was removed are destroyed (as the recorded stack; see {@link sweep}), those of a target no
-   * longer configured are left, with a warning. Then checks the `ttl` periodically. Resolves once every closed one was
-   * handled.
+   * are managed again (one cut short while applying is applied again);
+   * stalled destroys are retried. Those of a target whose `reviewStacks` was
+   * removed are destroyed (as the recorded stack; see {@link sweep}), those of
+   * a target no longer configured are left, with a warning. Then checks the
+   * `ttl` periodically. Resolves once every closed one was handled.
    */
   async start(): Promise<void> {
     await this.prune();
@@ -207,13 +217,7 @@ export class ReviewStacks {
     for (const record of await this.#reconciler.reviewStacks.listReviewStacks()) {
       const base = this.#reconciler.target(record.target);
       if (!base || record.state === "destroying" || record.state === "stalled") continue;
-      const why = !base.reviewStacks
-        ? "disabled"
-        : LIVE.includes(record.state) &&
-            base.reviewStacks.ttlMs !== undefined &&
-            Date.parse(record.lastPushAt) + base.reviewStacks.ttlMs <= now
-          ? "ttl"
-          : undefined;
+      const why = sweepReason(base, record, now);
       if (!why) continue;
       expired.push(`${record.target}#${record.number}`);
       await this.#enqueue(base.name, record.number, () => this.#close(base, record.number, why));
